@@ -1,0 +1,118 @@
+/**
+ * Test backends for adapter test suites: a Redis URL and a PostgreSQL URL per image.
+ *
+ * - `REDIS_URL` / `DATABASE_URL`, when set, win: one backend named after the variable.
+ * - Otherwise one testcontainers container per image in `STOWAGE_REDIS_IMAGES` /
+ *   `STOWAGE_POSTGRES_IMAGES` (comma-separated; defaults `redis:8` and `postgres:17`).
+ * - When neither works, the run fails with a message that says what to set. Outside CI,
+ *   `STOWAGE_SKIP_UNAVAILABLE=1` turns that into skipped (and reported as skipped) suites.
+ *
+ * `@testcontainers/redis` and `@testcontainers/postgresql` are optional peer dependencies,
+ * loaded only when a container is needed.
+ *
+ * @module
+ */
+import { afterAll, describe } from 'vitest';
+
+export type BackendKind = 'redis' | 'postgres';
+
+export interface TestBackend {
+  kind: BackendKind;
+  /** `redis:7`, `postgres:17`, or `REDIS_URL` / `DATABASE_URL`. */
+  name: string;
+  /** The connection URL; `undefined` when the backend could not be had (see `reason`). */
+  url: string | undefined;
+  /** Why `url` is missing. */
+  reason?: string;
+  /** The image, for containers. */
+  image?: string;
+  /** Stops what was started (a container); a no-op for URL backends. */
+  stop(): Promise<void>;
+}
+
+const SETTINGS: Record<BackendKind, { urlVar: string; imagesVar: string; defaultImage: string }> = {
+  redis: { urlVar: 'REDIS_URL', imagesVar: 'STOWAGE_REDIS_IMAGES', defaultImage: 'redis:8' },
+  postgres: { urlVar: 'DATABASE_URL', imagesVar: 'STOWAGE_POSTGRES_IMAGES', defaultImage: 'postgres:17' },
+};
+
+/** The images a run asks for: `STOWAGE_REDIS_IMAGES` / `STOWAGE_POSTGRES_IMAGES`, or the default. */
+export function requestedImages(kind: BackendKind): string[] {
+  const { imagesVar, defaultImage } = SETTINGS[kind];
+  const list = (process.env[imagesVar] ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  return list.length > 0 ? list : [defaultImage];
+}
+
+function skipAllowed(): boolean {
+  return process.env.CI !== 'true' && process.env.STOWAGE_SKIP_UNAVAILABLE === '1';
+}
+
+function unavailableMessage(kind: BackendKind, image: string, cause: unknown): string {
+  const { urlVar, imagesVar } = SETTINGS[kind];
+  const why = cause instanceof Error ? cause.message : String(cause);
+  return (
+    `@stowage/conformance: no ${kind} backend for the tests. Starting the container ${image} failed (${why}). ` +
+    `Set ${urlVar} to a running server, or make a container engine available (${imagesVar} picks images; ` +
+    `on machines without a registry run ../shared/containers/up.sh). ` +
+    (process.env.CI === 'true' ? 'In CI this fails the run.' : 'Locally, STOWAGE_SKIP_UNAVAILABLE=1 skips these suites instead.')
+  );
+}
+
+async function startContainer(kind: BackendKind, image: string): Promise<{ url: string; stop: () => Promise<void> }> {
+  if (kind === 'redis') {
+    const { RedisContainer } = await import('@testcontainers/redis');
+    const c = await new RedisContainer(image).start();
+    return { url: c.getConnectionUrl(), stop: async () => void (await c.stop()) };
+  }
+  const { PostgreSqlContainer } = await import('@testcontainers/postgresql');
+  const c = await new PostgreSqlContainer(image).start();
+  return { url: c.getConnectionUri(), stop: async () => void (await c.stop()) };
+}
+
+/**
+ * Resolves the backends of a kind, starting containers as needed. Throws (failing the test
+ * file with a clear message) when one cannot be had, unless skipping is allowed.
+ */
+export async function testBackends(kind: BackendKind): Promise<TestBackend[]> {
+  const { urlVar } = SETTINGS[kind];
+  const url = process.env[urlVar];
+  if (url) return [{ kind, name: urlVar, url, stop: async () => {} }];
+  const out: TestBackend[] = [];
+  for (const image of requestedImages(kind)) {
+    try {
+      const started = await startContainer(kind, image);
+      out.push({ kind, name: image, image, url: started.url, stop: started.stop });
+    } catch (err) {
+      const message = unavailableMessage(kind, image, err);
+      if (!skipAllowed()) {
+        await Promise.all(out.map((b) => b.stop()));
+        throw new Error(message, { cause: err });
+      }
+      console.warn(message);
+      out.push({ kind, name: image, image, url: undefined, reason: message, stop: async () => {} });
+    }
+  }
+  return out;
+}
+
+export const redisBackends = (): Promise<TestBackend[]> => testBackends('redis');
+export const postgresBackends = (): Promise<TestBackend[]> => testBackends('postgres');
+
+/**
+ * One `describe` block per backend, named after it; stops containers after the block.
+ * A backend that could not be had (only when skipping is allowed) is a skipped block.
+ */
+export function describeBackends(backends: TestBackend[], body: (backend: TestBackend & { url: string }) => void): void {
+  for (const backend of backends) {
+    if (backend.url === undefined) {
+      describe.skip(`${backend.name} (unavailable: set ${SETTINGS[backend.kind].urlVar})`, () => {});
+      continue;
+    }
+    describe(backend.name, () => {
+      afterAll(() => backend.stop());
+      body(backend as TestBackend & { url: string });
+    });
+  }
+}

@@ -1,0 +1,111 @@
+import type {
+  CsrfTokenStore,
+  IdempotencyStore,
+  JwksCacheStore,
+  LockStore,
+  RateLimitStore,
+  SessionStore,
+  StreamStore,
+} from '@stowage/core';
+import { describe, expect, it } from 'vitest';
+import type { ConformanceOptions } from './context.js';
+import { csrfTests } from './contracts/csrf.js';
+import { idempotencyTests } from './contracts/idempotency.js';
+import { jwksTests } from './contracts/jwks.js';
+import { lifecycleTests } from './contracts/lifecycle.js';
+import { lockTests } from './contracts/locks.js';
+import { rateLimitTests } from './contracts/rate-limits.js';
+import { sessionTests } from './contracts/sessions.js';
+import { streamTests } from './contracts/streams.js';
+import { opener } from './context.js';
+import { sleep } from './helpers.js';
+
+export { createTestClock, TEST_CLOCK_START } from './clock.js';
+export type { TestClock } from './clock.js';
+export { DEFAULT_LIMITS, newNamespace } from './context.js';
+export type { ConformanceContext, ConformanceLimits, ConformanceOptions, StoreFactory } from './context.js';
+export { ALL_BYTES, BAD_BYTES, BAD_DURATIONS, BAD_KEYS, expectCode, ODD_KEYS } from './helpers.js';
+
+/**
+ * The Stowage behaviour suite. Call it from a vitest test file with a factory per contract
+ * your adapter implements; each test gets a fresh namespace and a test clock:
+ *
+ * ```ts
+ * describeConformance({
+ *   name: 'my-backend',
+ *   sessions: (ctx) => new MySessionStore({ client, prefix: ctx.namespace, clock: ctx.clock }),
+ * });
+ * ```
+ */
+export function describeConformance(options: ConformanceOptions): void {
+  if (typeof options?.name !== 'string' || options.name.length === 0) {
+    throw new Error('describeConformance needs a name');
+  }
+  const timeout = options.timeoutMs ?? 30_000;
+  describe(options.name, { timeout }, () => {
+    const given = [options.sessions, options.rateLimits, options.idempotency, options.csrf, options.locks, options.jwks, options.streams];
+    if (given.every((f) => f === undefined)) {
+      it('has at least one store factory', () => {
+        expect.fail('describeConformance was given no store factory');
+      });
+    }
+    if (options.sessions) {
+      const f = options.sessions;
+      describe('SessionStore', () => {
+        sessionTests(f, options);
+        lifecycleTests<SessionStore>(f, options, (s) => s.get('probe'));
+      });
+    }
+    if (options.rateLimits) {
+      const f = options.rateLimits;
+      describe('RateLimitStore', () => {
+        rateLimitTests(f, options);
+        lifecycleTests<RateLimitStore>(f, options, (s) => s.peek('probe', { algorithm: 'gcra', limit: 1, windowMs: 1000 }));
+      });
+    }
+    if (options.idempotency) {
+      const f = options.idempotency;
+      describe('IdempotencyStore', () => {
+        idempotencyTests(f, options);
+        lifecycleTests<IdempotencyStore>(f, options, (s) => s.release('probe', 'probe', 'token'));
+      });
+    }
+    if (options.csrf) {
+      const f = options.csrf;
+      describe('CsrfTokenStore', () => {
+        csrfTests(f, options);
+        lifecycleTests<CsrfTokenStore>(f, options, (s) => s.validate('probe', 'token'));
+      });
+    }
+    if (options.locks) {
+      const f = options.locks;
+      describe('LockStore', () => {
+        lockTests(f, options);
+        lifecycleTests<LockStore>(f, options, (s) => s.release('probe', 'token'));
+      });
+    }
+    if (options.jwks) {
+      const f = options.jwks;
+      describe('JwksCacheStore', () => {
+        jwksTests(f, options);
+        lifecycleTests<JwksCacheStore>(f, options, (s) => s.get('probe'));
+      });
+    }
+    if (options.streams) {
+      const f = options.streams;
+      describe('StreamStore', () => {
+        streamTests(f, options);
+        lifecycleTests<StreamStore>(f, options, (s) => s.head('probe'));
+        const open = opener(f, options);
+        it('close wakes pending waits with aborted', async () => {
+          const { store } = await open();
+          const { info } = await store.create('w', { contentType: 'text/plain' });
+          const waiting = store.wait('w', info.nextOffset, 20_000);
+          await sleep(30);
+          await store.close();
+          expect(await waiting).toBe('aborted');
+        });
+      });
+    }
+  });
+}

@@ -1,0 +1,32 @@
+import type { Closeable, Prunable } from './common.js';
+
+/** A lease on a named lock. */
+export interface Lease {
+  /** 128-bit random token proving this holder; pass it to `extend` and `release`. */
+  token: string;
+  /**
+   * Fencing token: strictly increases with every successful acquire of this name, across
+   * expiry and release, so a resource can reject a stale holder (reject writes whose fence is
+   * below the highest it has seen).
+   */
+  fence: number;
+  /** When the lease ends unless extended, epoch ms on the store's clock. */
+  expiresAt: number;
+}
+
+/**
+ * Leases with fencing tokens.
+ *
+ * At most one live lease per name. A name's fence counter outlives its leases (it is
+ * kept after release and expiry, a few bytes per name) so fences never repeat.
+ */
+export interface LockStore extends Closeable, Prunable {
+  /** A new lease, or `undefined` while another lease on `name` is live. */
+  acquire(name: string, opts: { ttlMs: number }): Promise<Lease | undefined>;
+
+  /** Moves the lease's end to `now + ttlMs`. True if `token` holds the live lease. */
+  extend(name: string, token: string, ttlMs: number): Promise<boolean>;
+
+  /** Ends the lease at once. True if `token` held the live lease. */
+  release(name: string, token: string): Promise<boolean>;
+}

@@ -1,0 +1,82 @@
+import type { Closeable, Prunable } from './common.js';
+
+export type RateLimitAlgorithm = 'gcra' | 'fixed-window' | 'sliding-window';
+
+/**
+ * A rate-limit policy.
+ *
+ * Valid only if `limit * windowMs` and `burst * windowMs` are at most 2^52, so every
+ * quantity stays an exact integer in JS, Lua 5.1 and SQL `bigint`. State is kept per key
+ * and per policy shape (algorithm, limit, windowMs, burst): changing a policy's numbers
+ * starts it from full capacity.
+ */
+export interface RateLimitPolicy {
+  algorithm: RateLimitAlgorithm;
+  /** Units admitted per window (for `gcra`: the refill, `limit` per `windowMs`). Integer >= 1. */
+  limit: number;
+  /** The window in ms (1 ms to ten years). */
+  windowMs: number;
+  /** `gcra` only: bucket capacity, integer >= 1. @default limit */
+  burst?: number;
+  /** Names the policy in decisions and headers (a key: 1 to 1024 UTF-8 bytes). */
+  name?: string;
+}
+
+/** The outcome of one call. */
+export interface RateLimitDecision {
+  allowed: boolean;
+  /** The capacity of the deciding policy: `limit`, or `burst` for `gcra`. */
+  limit: number;
+  /** Units still available after this call; never below 0. */
+  remaining: number;
+  /** Ms until the key is back to full capacity (0 when it already is). */
+  resetMs: number;
+  /** 0 when allowed; otherwise ms until the same call would be allowed. */
+  retryAfterMs: number;
+  /** The deciding policy's `name`; unnamed policies are `default` alone, `p<index>` in an array. */
+  policy: string;
+}
+
+export interface RateLimitConsumeOptions {
+  /** Units to consume, integer >= 1. A cost some policy can never admit is `INVALID_ARGUMENT`. @default 1 */
+  cost?: number;
+}
+
+/**
+ * Rate limits with exact integer arithmetic, identical on every backend for the same
+ * clock readings; the pure functions `evaluateRateLimit` & co. in this package are the
+ * reference.
+ *
+ * Algorithms (W = windowMs, L = limit, B = burst, c = cost, integer division exact):
+ * - `gcra`: a token bucket of capacity B refilling L per W. State `(debt, at)` with debt in
+ *   units of 1/L ms. At `now`: `d = max(0, debt - (now - at) * L)` (0 once
+ *   `now - at >= ceil(debt / L)`); `d' = d + c * W`; allowed iff `d' <= B * W`. If allowed,
+ *   `(d', max(at, now))` is stored. `remaining = floor((B * W - d'') / W)` where `d''` is the
+ *   debt after the call; `resetMs = ceil(d'' / L)`; when denied
+ *   `retryAfterMs = ceil((d' - B * W) / L)`.
+ * - `fixed-window`: window `floor(now / W)`; allowed iff `count + c <= L`; `resetMs` is the
+ *   time to the window's end while the window holds anything.
+ * - `sliding-window`: `weighted = floor(prev * (W - elapsed) / W) + curr` with
+ *   `elapsed = now mod W`; allowed iff `weighted + c <= L`.
+ *
+ * A clock that steps back counts as no time passed. A denied call consumes nothing.
+ *
+ * With an array of policies the call is allowed only if every policy allows; it consumes
+ * from all or none, atomically. The decision is the most restrictive one and names it:
+ * among denying policies the largest `retryAfterMs`; if all allow, the smallest
+ * `remaining` (then the largest `resetMs`); ties go to the earlier policy.
+ * Arrays hold 1 to 16 distinct policies.
+ */
+export interface RateLimitStore extends Closeable, Prunable {
+  consume(
+    key: string,
+    policy: RateLimitPolicy | readonly RateLimitPolicy[],
+    opts?: RateLimitConsumeOptions,
+  ): Promise<RateLimitDecision>;
+
+  /** The decision a `consume` of cost 1 would get now, without consuming anything. */
+  peek(key: string, policy: RateLimitPolicy | readonly RateLimitPolicy[]): Promise<RateLimitDecision>;
+
+  /** Forgets every policy's state for the key: it is back to full capacity. */
+  reset(key: string): Promise<void>;
+}

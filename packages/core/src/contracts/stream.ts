@@ -1,0 +1,202 @@
+import type { Closeable } from './common.js';
+
+/** How a stream is configured at creation. */
+export interface StreamConfig {
+  /**
+   * The stream's media type as given (returned as given; compared by
+   * `normalizeContentType`). Required unless the stream is a fork, which inherits it.
+   */
+  contentType?: string;
+  /**
+   * Idle time-to-live: the stream expires `ttlMs` after its last read, append or close
+   * (`head` does not count). Exclusive with `expiresAt`.
+   */
+  ttlMs?: number;
+  /** Absolute expiry, epoch ms on the store's clock. Exclusive with `ttlMs`. */
+  expiresAt?: number;
+  /** Create the stream already closed (its initial messages are then its whole content). */
+  closed?: boolean;
+}
+
+/**
+ * Create a stream as a fork of another: it reads as the source's messages up to `offset`
+ * followed by its own. The source's later appends are not seen. Forks have their own
+ * lifetime, content and producers.
+ */
+export interface StreamForkSpec {
+  /** The source stream. Missing or expired: `NOT_FOUND`; deleted but kept for its forks: `CONFLICT`. */
+  from: string;
+  /** Where to fork: an offset of the source between its start and its tail. @default the source's tail */
+  offset?: string;
+  /**
+   * The Durable Streams sub-offset: how much of the source message that follows `offset` the
+   * fork keeps (bytes, or JSON values, as the server counts them). Kept for idempotent
+   * re-creation; 0 and `undefined` are the same. When > 0, `prefix` is required.
+   */
+  subOffset?: number;
+  /**
+   * The kept part of that message, resolved by the caller (the server knows the content
+   * type); materialized as the fork's first own message.
+   */
+  prefix?: Uint8Array;
+}
+
+export interface StreamCreateOptions {
+  /** Initial messages, appended in the same atomic step. */
+  messages?: readonly Uint8Array[];
+  fork?: StreamForkSpec;
+}
+
+/** A stream's metadata. */
+export interface StreamInfo {
+  /** Opaque id of this incarnation of the name (changes when the name is re-created); ETags use it. */
+  id: string;
+  contentType: string;
+  ttlMs?: number;
+  expiresAt?: number;
+  closed: boolean;
+  /** The tail: the offset after the last message. */
+  nextOffset: string;
+  /** Epoch ms of creation on the store's clock. */
+  createdAt: number;
+  forkedFrom?: string;
+  forkOffset?: string;
+  forkSubOffset?: number;
+}
+
+export interface StreamCreateResult {
+  /** `created`, or `exists` when a stream with the same configuration was already there. */
+  status: 'created' | 'exists';
+  info: StreamInfo;
+}
+
+/** An idempotent producer's claim (Kafka-style): integers 0 to 2^53 - 1. */
+export interface StreamProducer {
+  id: string;
+  epoch: number;
+  seq: number;
+}
+
+export interface StreamAppendOptions {
+  /** Must match the stream's media type (`CONFLICT` otherwise); not checked when omitted. */
+  contentType?: string;
+  /** Writer sequence: strictly increasing, compared as UTF-8 bytes; otherwise `CONFLICT`. */
+  seq?: string;
+  producer?: StreamProducer;
+  /** Close the stream in the same step, after appending. */
+  close?: boolean;
+}
+
+export interface StreamAppendResult {
+  /** The tail after the append (for a duplicate: the current tail). */
+  nextOffset: string;
+  /** True if the producer had already appended this seq: nothing was appended. */
+  duplicate: boolean;
+  /** Whether the stream is closed after the call. */
+  closed: boolean;
+  /** With a producer: its epoch and the highest seq accepted in that epoch. */
+  producer?: { epoch: number; seq: number };
+}
+
+/** A message and the offset right after it. */
+export interface StreamMessage {
+  offset: string;
+  data: Uint8Array;
+}
+
+export interface StreamReadOptions {
+  /** Stop before the message that would pass this many bytes (one message is always returned). @default 1 MiB */
+  maxBytes?: number;
+  /** At most this many messages. @default 1000 */
+  maxMessages?: number;
+}
+
+export interface StreamReadResult {
+  messages: StreamMessage[];
+  /** Where the next read starts: the offset of the last message returned, or `from` resolved. */
+  nextOffset: string;
+  /** True when nothing lies after `nextOffset` at the time of the read. */
+  atTail: boolean;
+  /** Whether the stream is closed. */
+  closed: boolean;
+  info: StreamInfo;
+}
+
+export interface StreamCloseResult {
+  nextOffset: string;
+  /** True if the stream was already closed (by a plain close or the same producer claim). */
+  alreadyClosed: boolean;
+  /** True for a retried producer close: nothing changed. */
+  duplicate: boolean;
+  producer?: { epoch: number; seq: number };
+}
+
+/** Why `wait` resolved. */
+export type StreamWaitOutcome = 'data' | 'closed' | 'timeout' | 'missing' | 'aborted';
+
+/**
+ * The storage behind the Durable Streams protocol: named, append-only sequences of
+ * messages with opaque offsets. Per-stream atomic; offsets strictly increase.
+ *
+ * Offsets are strings of the form `0000000000000000_<16 digits>` that sort
+ * lexicographically in stream order (`STREAM_START_OFFSET` is the start), never contain
+ * `, & = ? /` and never equal `-1` or `now`. `-1` is accepted wherever an offset is read and
+ * means the start. A fork's own offsets continue from its fork offset.
+ *
+ * Expired streams behave as if absent. A stream deleted (or expired) while forks still read
+ * through it is kept, hidden: its name answers `GONE` to `read`, `append`, `closeStream` and
+ * `delete`, and `CONFLICT` to `create`; it is removed when its last fork goes.
+ *
+ * Producer rules, in this order: an epoch below the current one is `FENCED`
+ * (`details.currentEpoch`); same epoch and `seq <= last` is a duplicate (success, nothing
+ * appended); a closed stream is `CONFLICT` (`details.closed = true`); a new epoch, or a new
+ * producer, must start at seq 0 (`INVALID_ARGUMENT` for a new epoch, `CONFLICT` with
+ * `details.expectedSeq = 0` for a new producer); a seq gap is `CONFLICT` with
+ * `details.expectedSeq` and `details.receivedSeq`. A batch is appended whole or not at all.
+ *
+ * Messages are at most `maxMessageBytes` each (default 16 MiB).
+ */
+export interface StreamStore extends Closeable {
+  /**
+   * Creates a stream, or finds the same one: `exists` when the existing stream's media type,
+   * `ttlMs`, `expiresAt`, closed state and fork origin equal the request (a fork without its
+   * own expiry compares with the inherited one); a different configuration is `CONFLICT`.
+   * Both `ttlMs` and `expiresAt`: `INVALID_ARGUMENT`. A fork without its own expiry inherits
+   * the source's `ttlMs` or `expiresAt`; a fork of a closed stream starts open.
+   */
+  create(name: string, config: StreamConfig, opts?: StreamCreateOptions): Promise<StreamCreateResult>;
+
+  /** Appends a batch (at least one message). Missing stream: `NOT_FOUND`. See the producer rules above. */
+  append(name: string, messages: readonly Uint8Array[], opts?: StreamAppendOptions): Promise<StreamAppendResult>;
+
+  /**
+   * Messages after `fromOffset` (`-1`: from the start), up to the limits. An offset that is
+   * malformed or past the tail is `INVALID_ARGUMENT`. Renews an idle TTL.
+   */
+  read(name: string, fromOffset: string, opts?: StreamReadOptions): Promise<StreamReadResult>;
+
+  /** Metadata, or `undefined` if missing, expired or deleted. Does not renew an idle TTL. */
+  head(name: string): Promise<StreamInfo | undefined>;
+
+  /**
+   * Closes the stream: no append is accepted after. Idempotent (`alreadyClosed`). With a
+   * producer, the close takes part in the producer rules: the same claim again is a
+   * duplicate; another claim on a closed stream is `CONFLICT`. Missing: `NOT_FOUND`.
+   * (Named `closeStream` because `close()` ends the store's own life.)
+   */
+  closeStream(name: string, opts?: { producer?: StreamProducer }): Promise<StreamCloseResult>;
+
+  /** Deletes the stream. False if it did not exist. With live forks it is kept hidden (see above). */
+  delete(name: string): Promise<boolean>;
+
+  /**
+   * Resolves when data past `offset` exists (`data`), the stream is closed with nothing past
+   * `offset` (`closed`), the stream is missing or deleted (`missing`), `timeoutMs` passed
+   * (`timeout`) or `signal` aborted / the store closed (`aborted`). Sees appends made by other
+   * processes. Never rejects for these reasons.
+   */
+  wait(name: string, offset: string, timeoutMs: number, signal?: AbortSignal): Promise<StreamWaitOutcome>;
+
+  /** Deletes expired streams (and forks' sources no longer needed); returns how many streams went. */
+  cleanupExpired(): Promise<number>;
+}

@@ -1,0 +1,100 @@
+export type { Clock, Closeable, HealthResult, Prunable, StoreOptionsBase } from './contracts/common.js';
+export type { SessionRecord, SessionSetOptions, SessionStore } from './contracts/session.js';
+export type {
+  RateLimitAlgorithm,
+  RateLimitConsumeOptions,
+  RateLimitDecision,
+  RateLimitPolicy,
+  RateLimitStore,
+} from './contracts/rate-limit.js';
+export type { IdempotencyStore, Reservation, StoredResponse } from './contracts/idempotency.js';
+export type { CsrfTokenStore } from './contracts/csrf.js';
+export type { Lease, LockStore } from './contracts/lock.js';
+export type { CachedJwks, JwksCacheStore } from './contracts/jwks.js';
+export type {
+  StreamAppendOptions,
+  StreamAppendResult,
+  StreamCloseResult,
+  StreamConfig,
+  StreamCreateOptions,
+  StreamCreateResult,
+  StreamForkSpec,
+  StreamInfo,
+  StreamMessage,
+  StreamProducer,
+  StreamReadOptions,
+  StreamReadResult,
+  StreamStore,
+  StreamWaitOutcome,
+} from './contracts/stream.js';
+
+export { ErrorSource, STOWAGE_ERROR_CODES, StowageError } from './errors.js';
+export type { StowageErrorCode, StowageErrorOptions } from './errors.js';
+export {
+  MAX_DURATION_MS,
+  MAX_EXACT_INTEGER,
+  MAX_KEY_BYTES,
+  MAX_TIMESTAMP_MS,
+  readClock,
+  validateBytes,
+  validateClock,
+  validateDuration,
+  validateIdentifier,
+  validateInteger,
+  validateKey,
+  validateOptionalDuration,
+  validateOptions,
+  validateString,
+  validateTimestamp,
+} from './validate.js';
+
+export { ceilDiv, floorDiv } from './rate-limit/math.js';
+export { MAX_POLICIES, normalizePolicies, validateCost } from './rate-limit/policy.js';
+export type { NormalizedPolicy } from './rate-limit/policy.js';
+export { defaultPolicyName, evaluateRateLimit } from './rate-limit/algorithms.js';
+export type { RateLimitOutcome, RateLimitState, RateLimitWrite } from './rate-limit/algorithms.js';
+export { rateLimitHeaders } from './rate-limit/headers.js';
+export type { RateLimitHeaders } from './rate-limit/headers.js';
+
+export { fingerprintRequest } from './fingerprint.js';
+export type { FingerprintInput } from './fingerprint.js';
+export { hashToken, randomToken, safeEqual } from './tokens.js';
+export { encryptedCodec, jsonCodec } from './codecs.js';
+export type { Codec, EncryptedCodecOptions, EncryptionKey } from './codecs.js';
+export { measureHealth } from './health.js';
+
+export {
+  compareUtf8,
+  formatOffset,
+  isOffset,
+  normalizeContentType,
+  OFFSET_NOW_SENTINEL,
+  OFFSET_START_SENTINEL,
+  parseOffset,
+  STREAM_START_OFFSET,
+} from './streams/offsets.js';
+export { checkProducer } from './streams/producer.js';
+export type { ProducerState, ProducerVerdict } from './streams/producer.js';
+export {
+  STREAM_DEFAULTS,
+  validateAppendOptions,
+  validateCreateOptions,
+  validateMessages,
+  validateProducer,
+  validateReadOptions,
+  validateStreamConfig,
+} from './streams/validate.js';
+export type { ValidatedAppendOptions, ValidatedFork, ValidatedStreamConfig } from './streams/validate.js';
+export { StreamEngine, streamInfo } from './streams/engine.js';
+export type { PositionedMessage, StoredStream, StreamBackend } from './streams/engine.js';
+export { StreamWaiters, waitOutcome } from './streams/waiters.js';
+export type { TailSnapshot, WaitParams } from './streams/waiters.js';
+export {
+  DEFAULT_MAX_RESPONSE_BYTES,
+  decodeStoredResponse,
+  encodeStoredResponse,
+  validateStoredResponse,
+  validateToken,
+} from './idempotency.js';
+export { EngineStreamOps } from './streams/engine-store.js';
+export type { EngineStreamOpsOptions } from './streams/engine-store.js';

@@ -1,0 +1,206 @@
+import type { RateLimitDecision } from '../contracts/rate-limit.js';
+import { ceilDiv, floorDiv } from './math.js';
+import type { NormalizedPolicy } from './policy.js';
+
+/**
+ * The stored state of one policy under one key, three integers:
+ * - gcra: `[debt, at, 0]`, debt in units of 1/limit ms, `at` the ms it was computed at;
+ * - fixed-window: `[window, count, 0]`;
+ * - sliding-window: `[window, count, previousCount]`.
+ */
+export type RateLimitState = readonly [number, number, number];
+
+/** A state to store, and how long it matters (after `ttlMs` it equals no state at all). */
+export interface RateLimitWrite {
+  state: RateLimitState;
+  ttlMs: number;
+}
+
+export interface RateLimitOutcome {
+  decision: RateLimitDecision;
+  /**
+   * Set when the call consumed: per policy (same order), the state to store, or `undefined`
+   * to delete the policy's state. `undefined` when nothing is to be written.
+   */
+  writes: (RateLimitWrite | undefined)[] | undefined;
+}
+
+/** One policy's state brought to `now` (no consumption yet). */
+interface View {
+  /** gcra: debt; windows: count in the current window. */
+  used: number;
+  /** gcra: the `at` to store; windows: the current window index. */
+  mark: number;
+  /** sliding: the previous window's count. */
+  previous: number;
+  /** sliding: ms into the current window (0 when the clock is behind the stored window). */
+  elapsed: number;
+}
+
+function view(p: NormalizedPolicy, state: RateLimitState | undefined, now: number): View {
+  const W = p.windowMs;
+  if (p.algorithm === 'gcra') {
+    if (state === undefined || state[0] <= 0) return { used: 0, mark: now, previous: 0, elapsed: 0 };
+    const [debt, at] = state;
+    const elapsed = now > at ? now - at : 0;
+    const used = elapsed >= ceilDiv(debt, p.limit) ? 0 : debt - elapsed * p.limit;
+    // A clock behind `at` counts as no time passed: keep the later mark.
+    return { used, mark: now > at ? now : at, previous: 0, elapsed: 0 };
+  }
+  const current = floorDiv(now, W);
+  if (p.algorithm === 'fixed-window') {
+    if (state === undefined) return { used: 0, mark: current, previous: 0, elapsed: 0 };
+    if (state[0] >= current) return { used: state[1], mark: state[0], previous: 0, elapsed: 0 };
+    return { used: 0, mark: current, previous: 0, elapsed: 0 };
+  }
+  const elapsed = now - current * W;
+  if (state === undefined) return { used: 0, mark: current, previous: 0, elapsed };
+  const [window, count, prev] = state;
+  if (window > current) return { used: count, mark: window, previous: prev, elapsed: 0 };
+  if (window === current) return { used: count, mark: window, previous: prev, elapsed };
+  if (window === current - 1) return { used: 0, mark: current, previous: count, elapsed };
+  return { used: 0, mark: current, previous: 0, elapsed };
+}
+
+function slidingWeight(previous: number, elapsed: number, W: number): number {
+  return previous === 0 ? 0 : floorDiv(previous * (W - elapsed), W);
+}
+
+function fits(p: NormalizedPolicy, v: View, cost: number): boolean {
+  if (p.algorithm === 'gcra') return v.used + cost * p.windowMs <= p.capacity * p.windowMs;
+  if (p.algorithm === 'fixed-window') return v.used + cost <= p.limit;
+  return slidingWeight(v.previous, v.elapsed, p.windowMs) + v.used + cost <= p.limit;
+}
+
+/** Ms from `elapsed` into a window until `floor(count * (W - e) / W) <= k`, or -1 if not within this window. */
+function slidingDecay(count: number, k: number, elapsed: number, W: number): number {
+  if (count === 0 || floorDiv(count * (W - elapsed), W) <= k) return 0;
+  // Smallest e with count * (W - e) < (k + 1) * W.
+  const e = W - ceilDiv((k + 1) * W, count) + 1;
+  return e < W ? e - elapsed : -1;
+}
+
+interface PolicyResult {
+  allowed: boolean;
+  remaining: number;
+  resetMs: number;
+  retryAfterMs: number;
+  write: RateLimitWrite | undefined;
+}
+
+function decide(p: NormalizedPolicy, v: View, now: number, cost: number, consumed: boolean, ok: boolean): PolicyResult {
+  const W = p.windowMs;
+  if (p.algorithm === 'gcra') {
+    const C = p.capacity * W;
+    const after = consumed ? v.used + cost * W : v.used;
+    const resetMs = ceilDiv(after, p.limit);
+    return {
+      allowed: ok,
+      remaining: Math.max(0, floorDiv(C - after, W)),
+      resetMs,
+      retryAfterMs: ok ? 0 : ceilDiv(v.used + cost * W - C, p.limit),
+      write: consumed && after > 0 ? { state: [after, v.mark, 0], ttlMs: resetMs } : undefined,
+    };
+  }
+  if (p.algorithm === 'fixed-window') {
+    const count = consumed ? v.used + cost : v.used;
+    const toEnd = (v.mark + 1) * W - now;
+    return {
+      allowed: ok,
+      remaining: Math.max(0, p.limit - count),
+      resetMs: count > 0 ? toEnd : 0,
+      retryAfterMs: ok ? 0 : toEnd,
+      write: consumed ? { state: [v.mark, count, 0], ttlMs: toEnd } : undefined,
+    };
+  }
+  const count = consumed ? v.used + cost : v.used;
+  const weight = slidingWeight(v.previous, v.elapsed, W);
+  const toEnd = W - v.elapsed;
+  let resetMs: number;
+  if (count > 0) resetMs = toEnd + W - ceilDiv(W, count) + 1;
+  else if (weight === 0) resetMs = 0;
+  else {
+    // The previous window's weight decays within this window, or is gone when it ends.
+    const decay = slidingDecay(v.previous, 0, v.elapsed, W);
+    resetMs = decay >= 0 ? decay : toEnd;
+  }
+  let retryAfterMs = 0;
+  if (!ok) {
+    const k = p.limit - cost - v.used;
+    const inWindow = k >= 0 ? slidingDecay(v.previous, k, v.elapsed, W) : -1;
+    if (inWindow >= 0) retryAfterMs = inWindow;
+    else {
+      // In the next window the current count becomes the previous one, decaying from its start.
+      const k2 = p.limit - cost;
+      const e = v.used === 0 ? 0 : Math.max(0, W - ceilDiv((k2 + 1) * W, v.used) + 1);
+      retryAfterMs = toEnd + e;
+    }
+  }
+  return {
+    allowed: ok,
+    remaining: Math.max(0, p.limit - weight - count),
+    resetMs,
+    retryAfterMs,
+    write: consumed ? { state: [v.mark, count, v.previous], ttlMs: resetMs } : undefined,
+  };
+}
+
+/**
+ * The reference evaluation of one `consume` (or, with `consume = false`, one `peek`) over
+ * one or more policies. `states[i]` is the stored state of `policies[i]` (or `undefined`).
+ * Every backend must produce the same decisions and states for the same inputs.
+ */
+export function evaluateRateLimit(
+  policies: readonly NormalizedPolicy[],
+  states: readonly (RateLimitState | undefined)[],
+  now: number,
+  cost: number,
+  consume: boolean,
+): RateLimitOutcome {
+  const n = policies.length;
+  const views: View[] = new Array(n);
+  const fitting: boolean[] = new Array(n);
+  let all = true;
+  for (let i = 0; i < n; i++) {
+    const v = view(policies[i]!, states[i], now);
+    views[i] = v;
+    fitting[i] = fits(policies[i]!, v, cost);
+    all &&= fitting[i]!;
+  }
+  const consumed = consume && all;
+  let chosen = -1;
+  let best: PolicyResult | undefined;
+  const writes: (RateLimitWrite | undefined)[] | undefined = consumed ? new Array(n) : undefined;
+  for (let i = 0; i < n; i++) {
+    const r = decide(policies[i]!, views[i]!, now, cost, consumed, fitting[i]!);
+    if (writes) writes[i] = r.write;
+    if (best === undefined || moreRestrictive(r, best)) {
+      best = r;
+      chosen = i;
+    }
+  }
+  const p = policies[chosen]!;
+  return {
+    decision: {
+      allowed: all,
+      limit: p.capacity,
+      remaining: best!.remaining,
+      resetMs: best!.resetMs,
+      retryAfterMs: all ? 0 : best!.retryAfterMs,
+      policy: p.name ?? defaultPolicyName(chosen, n),
+    },
+    writes,
+  };
+}
+
+/** What an unnamed policy is called in decisions and headers: `default` alone, `p<index>` in an array. */
+export function defaultPolicyName(index: number, count: number): string {
+  return count === 1 ? 'default' : `p${index}`;
+}
+
+function moreRestrictive(a: PolicyResult, b: PolicyResult): boolean {
+  if (a.allowed !== b.allowed) return !a.allowed;
+  if (!a.allowed) return a.retryAfterMs > b.retryAfterMs;
+  if (a.remaining !== b.remaining) return a.remaining < b.remaining;
+  return a.resetMs > b.resetMs;
+}

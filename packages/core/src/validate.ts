@@ -1,0 +1,161 @@
+import type { ErrorSource } from './errors.js';
+
+/** Keys (ids, names, scopes) are 1 to 1024 UTF-8 bytes. */
+export const MAX_KEY_BYTES = 1024;
+/** The longest duration any `...Ms` field accepts: ten years of 365.25 days. */
+export const MAX_DURATION_MS = 315_576_000_000;
+/** The largest integer every backend represents exactly (JS double, Lua 5.1 number, bigint). */
+export const MAX_EXACT_INTEGER = 2 ** 52;
+/** Timestamps (epoch ms) are accepted up to the year 275760, like `Date`. */
+export const MAX_TIMESTAMP_MS = 8_640_000_000_000_000;
+
+declare global {
+  interface String {
+    /** ES2024; present since Node 20. */
+    isWellFormed(): boolean;
+  }
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return value.length > 40 ? `a string of length ${value.length}` : JSON.stringify(value);
+  if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean') return String(value);
+  if (value === null) return 'null';
+  if (value instanceof Uint8Array) return `bytes(${value.length})`;
+  return typeof value;
+}
+
+/**
+ * A key: a string of 1 to 1024 UTF-8 bytes, well-formed Unicode, without U+0000.
+ * Any other character (`:{}%'\`, spaces, emoji) is allowed and round-trips exactly.
+ */
+export function validateKey(source: ErrorSource, field: string, value: unknown): string {
+  if (typeof value !== 'string') {
+    throw source.invalid(`${field} must be a string, got ${describe(value)}`, { field });
+  }
+  const length = value.length;
+  // Fast path: at most 341 UTF-16 units can never exceed 1024 UTF-8 bytes.
+  if (length === 0 || (length > 341 && Buffer.byteLength(value, 'utf8') > MAX_KEY_BYTES)) {
+    throw source.invalid(`${field} must be 1 to ${MAX_KEY_BYTES} UTF-8 bytes, got ${describe(value)}`, { field });
+  }
+  if (value.includes('\u0000')) {
+    throw source.invalid(`${field} must not contain U+0000`, { field });
+  }
+  if (!value.isWellFormed()) {
+    throw source.invalid(`${field} must be well-formed Unicode (no lone surrogates)`, { field });
+  }
+  return value;
+}
+
+/** A duration: an integer number of milliseconds from 1 to {@link MAX_DURATION_MS}. */
+export function validateDuration(source: ErrorSource, field: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > MAX_DURATION_MS) {
+    throw source.invalid(
+      `${field} must be an integer number of milliseconds from 1 to ${MAX_DURATION_MS} (ten years), got ${describe(value)}`,
+      { field },
+    );
+  }
+  return value;
+}
+
+/** An optional duration: `undefined` passes through. */
+export function validateOptionalDuration(source: ErrorSource, field: string, value: unknown): number | undefined {
+  return value === undefined ? undefined : validateDuration(source, field, value);
+}
+
+/** An integer in `[min, max]`. */
+export function validateInteger(
+  source: ErrorSource,
+  field: string,
+  value: unknown,
+  min: number,
+  max: number = Number.MAX_SAFE_INTEGER,
+): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw source.invalid(`${field} must be an integer from ${min} to ${max}, got ${describe(value)}`, { field });
+  }
+  return value;
+}
+
+/** An epoch-milliseconds timestamp (integer, 0 to {@link MAX_TIMESTAMP_MS}). */
+export function validateTimestamp(source: ErrorSource, field: string, value: unknown): number {
+  return validateInteger(source, field, value, 0, MAX_TIMESTAMP_MS);
+}
+
+/**
+ * Bytes: a `Uint8Array` (a Node `Buffer` is one) of at most `maxBytes`.
+ * Over the limit is `PAYLOAD_TOO_LARGE`.
+ */
+export function validateBytes(source: ErrorSource, field: string, value: unknown, maxBytes: number): Uint8Array {
+  if (!(value instanceof Uint8Array)) {
+    throw source.invalid(`${field} must be a Uint8Array, got ${describe(value)}`, { field });
+  }
+  if (value.byteLength > maxBytes) {
+    throw source.error('PAYLOAD_TOO_LARGE', `${field} is ${value.byteLength} bytes, over the limit of ${maxBytes}`, {
+      details: { field, size: value.byteLength, limit: maxBytes },
+    });
+  }
+  return value;
+}
+
+/** A string of at most `maxBytes` UTF-8 bytes (may be empty unless `minLength` says otherwise). */
+export function validateString(
+  source: ErrorSource,
+  field: string,
+  value: unknown,
+  maxBytes: number,
+  minLength = 0,
+): string {
+  if (typeof value !== 'string' || value.length < minLength) {
+    throw source.invalid(`${field} must be a string of at least ${minLength} characters, got ${describe(value)}`, {
+      field,
+    });
+  }
+  if (value.length * 3 > maxBytes && Buffer.byteLength(value, 'utf8') > maxBytes) {
+    throw source.error('PAYLOAD_TOO_LARGE', `${field} is over the limit of ${maxBytes} bytes`, {
+      details: { field, limit: maxBytes },
+    });
+  }
+  return value;
+}
+
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
+ * An SQL identifier or identifier prefix (table prefix, schema): ASCII letters, digits and
+ * `_`, not starting with a digit, at most `maxLength` characters. Values are never
+ * interpolated into SQL; identifiers are, so they are checked here.
+ */
+export function validateIdentifier(source: ErrorSource, field: string, value: unknown, maxLength = 40): string {
+  if (typeof value !== 'string' || value.length === 0 || value.length > maxLength || !IDENTIFIER.test(value)) {
+    throw source.invalid(
+      `${field} must be 1 to ${maxLength} characters of [A-Za-z0-9_], not starting with a digit, got ${describe(value)}`,
+      { field },
+    );
+  }
+  return value;
+}
+
+/** A plain object (or undefined, which becomes `{}`), for options arguments. */
+export function validateOptions<T extends object>(source: ErrorSource, field: string, value: unknown): Partial<T> {
+  if (value === undefined) return {};
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw source.invalid(`${field} must be an object, got ${describe(value)}`, { field });
+  }
+  return value as Partial<T>;
+}
+
+/** A clock option: a function returning integer epoch milliseconds. */
+export function validateClock(source: ErrorSource, value: unknown): (() => number) | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'function') throw source.invalid(`clock must be a function returning epoch milliseconds`);
+  return value as () => number;
+}
+
+/** Reads a clock and checks its answer, so a broken clock never writes a wrong expiry. */
+export function readClock(source: ErrorSource, clock: () => number): number {
+  const now = clock();
+  if (!Number.isInteger(now) || now < 0 || now > MAX_TIMESTAMP_MS) {
+    throw source.invalid(`clock returned ${describe(now)}; it must return integer epoch milliseconds`);
+  }
+  return now;
+}

@@ -1,0 +1,75 @@
+import {
+  ErrorSource,
+  readClock,
+  validateClock,
+  validateInteger,
+  validateOptions,
+  type StoreOptionsBase,
+} from '@stowage/core';
+
+export interface MemoryStoreOptions extends StoreOptionsBase {
+  /**
+   * Most records kept; beyond it the least recently used record is evicted (for rate limits
+   * that key starts fresh; for sessions and tokens the record is gone).
+   * @default Infinity (no bound but expiry)
+   */
+  maxEntries?: number;
+  /**
+   * How often one unref'd timer sweeps expired records out of memory. Expired records are
+   * invisible at once regardless; this only reclaims memory.
+   * @default 1000
+   */
+  sweepIntervalMs?: number;
+}
+
+export const PACKAGE = '@stowage/stores-memory';
+
+/** Clock, validation, the sweep timer and `close()`, shared by the memory stores. */
+export abstract class MemoryStoreBase {
+  protected readonly source: ErrorSource;
+  protected readonly maxEntries: number | undefined;
+  private readonly clock: () => number;
+  private readonly customClock: boolean;
+  private sweeper: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(storeName: string, options: unknown) {
+    this.source = new ErrorSource(PACKAGE, storeName);
+    const o = validateOptions<MemoryStoreOptions>(this.source, 'options', options);
+    const clock = validateClock(this.source, o.clock);
+    this.clock = clock ?? Date.now;
+    this.customClock = clock !== undefined;
+    this.maxEntries =
+      o.maxEntries === undefined ? undefined : validateInteger(this.source, 'options.maxEntries', o.maxEntries, 1);
+    const every =
+      o.sweepIntervalMs === undefined
+        ? 1000
+        : validateInteger(this.source, 'options.sweepIntervalMs', o.sweepIntervalMs, 1, 86_400_000);
+    this.sweeper = setInterval(() => this.sweep(this.clock()), every);
+    this.sweeper.unref();
+  }
+
+  /** Removes expired records from memory; returns how many. */
+  protected abstract sweep(now: number): number;
+
+  /** The store's time; throws `UNAVAILABLE` once closed. */
+  protected now(): number {
+    if (this.closed) throw this.source.error('UNAVAILABLE', 'the store is closed');
+    return this.customClock ? readClock(this.source, this.clock) : Date.now();
+  }
+
+  /** Deletes expired records at once (the sweep does it in the background) and returns the count. */
+  async prune(): Promise<number> {
+    return this.sweep(this.now());
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.sweeper);
+    this.sweeper = undefined;
+    this.onClose();
+  }
+
+  protected onClose(): void {}
+}

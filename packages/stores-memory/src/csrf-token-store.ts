@@ -1,0 +1,100 @@
+import {
+  hashToken,
+  randomToken,
+  validateDuration,
+  validateKey,
+  validateOptions,
+  validateToken,
+  type CsrfTokenStore,
+} from '@stowage/core';
+import { MemoryStoreBase, type MemoryStoreOptions } from './base.js';
+import { ExpiringMap } from './expiring-map.js';
+
+/** A session's tokens (SHA-256 of each, to its expiry); lives as long as its last token. */
+interface Entry {
+  tokens: Map<string, number>;
+  expiresAt: number;
+}
+
+/** {@link CsrfTokenStore} in process memory; keeps only SHA-256 hashes of tokens. */
+export class MemoryCsrfTokenStore extends MemoryStoreBase implements CsrfTokenStore {
+  private readonly sessions: ExpiringMap<string, Entry>;
+
+  constructor(options: MemoryStoreOptions = {}) {
+    super('MemoryCsrfTokenStore', options);
+    this.sessions = new ExpiringMap<string, Entry>({ maxEntries: this.maxEntries });
+  }
+
+  async issue(sessionId: string, opts: { ttlMs: number }): Promise<string> {
+    const now = this.now();
+    validateKey(this.source, 'sessionId', sessionId);
+    const ttlMs = validateDuration(this.source, 'opts.ttlMs', validateOptions<{ ttlMs: number }>(this.source, 'opts', opts).ttlMs);
+    const token = randomToken(32);
+    const expiresAt = now + ttlMs;
+    let e = this.sessions.get(sessionId, now);
+    if (e === undefined) {
+      e = { tokens: new Map(), expiresAt };
+      this.sessions.set(sessionId, e);
+    } else {
+      for (const [hash, at] of e.tokens) if (at <= now) e.tokens.delete(hash);
+    }
+    e.tokens.set(hashToken(token), expiresAt);
+    if (expiresAt > e.expiresAt) {
+      e.expiresAt = expiresAt;
+      this.sessions.retime(sessionId, e);
+    }
+    return token;
+  }
+
+  async validate(sessionId: string, token: string, opts?: { consume?: boolean }): Promise<boolean> {
+    const now = this.now();
+    validateKey(this.source, 'sessionId', sessionId);
+    validateToken(this.source, 'token', token);
+    const o = validateOptions<{ consume: boolean }>(this.source, 'opts', opts);
+    if (o.consume !== undefined && typeof o.consume !== 'boolean') throw this.source.invalid('opts.consume must be a boolean');
+    const e = this.sessions.get(sessionId, now);
+    if (e === undefined) return false;
+    // Looked up by hash: the comparison is a hash-table lookup on a SHA-256, not on the secret.
+    const hash = hashToken(token);
+    const at = e.tokens.get(hash);
+    if (at === undefined || at <= now) return false;
+    if (o.consume === true) e.tokens.delete(hash);
+    return true;
+  }
+
+  async revoke(sessionId: string): Promise<number> {
+    const now = this.now();
+    validateKey(this.source, 'sessionId', sessionId);
+    const e = this.sessions.get(sessionId, now);
+    if (e === undefined) return 0;
+    let live = 0;
+    for (const at of e.tokens.values()) if (at > now) live++;
+    this.sessions.delete(sessionId);
+    return live;
+  }
+
+  /** Background sweep: a session entry leaves when its last token expires (one heap pop). */
+  protected sweep(now: number): number {
+    return this.sessions.sweep(now);
+  }
+
+  /** Drops every expired token (also inside live sessions) and returns how many. */
+  override async prune(): Promise<number> {
+    const now = this.now();
+    let count = 0;
+    for (const e of this.sessions.values()) {
+      for (const [hash, at] of e.tokens) {
+        if (at <= now) {
+          e.tokens.delete(hash);
+          count++;
+        }
+      }
+    }
+    this.sessions.sweep(now);
+    return count;
+  }
+
+  protected override onClose(): void {
+    this.sessions.clear();
+  }
+}

@@ -1,0 +1,123 @@
+import {
+  DEFAULT_MAX_RESPONSE_BYTES,
+  randomToken,
+  validateDuration,
+  validateInteger,
+  validateKey,
+  validateOptions,
+  validateStoredResponse,
+  validateToken,
+  type IdempotencyStore,
+  type Reservation,
+  type StoredResponse,
+} from '@stowage/core';
+import { MemoryStoreBase, type MemoryStoreOptions } from './base.js';
+import { ExpiringMap } from './expiring-map.js';
+
+export interface MemoryIdempotencyStoreOptions extends MemoryStoreOptions {
+  /** Largest stored response (body plus header bytes). @default 1048576 (1 MiB) */
+  maxResponseBytes?: number;
+}
+
+interface Entry {
+  fingerprint: string;
+  /** The lease holder's token while in flight; `undefined` once completed. */
+  token: string | undefined;
+  response: StoredResponse | undefined;
+  /** End of the lease, or of the retention once completed. */
+  expiresAt: number;
+}
+
+/** {@link IdempotencyStore} in process memory. */
+export class MemoryIdempotencyStore extends MemoryStoreBase implements IdempotencyStore {
+  private readonly entries: ExpiringMap<string, Entry>;
+  private readonly maxResponseBytes: number;
+
+  constructor(options: MemoryIdempotencyStoreOptions = {}) {
+    super('MemoryIdempotencyStore', options);
+    this.maxResponseBytes =
+      options.maxResponseBytes === undefined
+        ? DEFAULT_MAX_RESPONSE_BYTES
+        : validateInteger(this.source, 'options.maxResponseBytes', options.maxResponseBytes, 0);
+    this.entries = new ExpiringMap<string, Entry>({ maxEntries: this.maxEntries });
+  }
+
+  // Keys hold no U+0000, so scope NUL key is unambiguous.
+  private id(scope: string, key: string): string {
+    return `${validateKey(this.source, 'scope', scope)}\u0000${validateKey(this.source, 'key', key)}`;
+  }
+
+  async reserve(scope: string, key: string, fingerprint: string, opts: { leaseMs: number }): Promise<Reservation> {
+    const now = this.now();
+    const id = this.id(scope, key);
+    validateKey(this.source, 'fingerprint', fingerprint);
+    const leaseMs = validateDuration(this.source, 'opts.leaseMs', validateOptions<{ leaseMs: number }>(this.source, 'opts', opts).leaseMs);
+    const e = this.entries.get(id, now);
+    if (e === undefined) {
+      const token = randomToken();
+      this.entries.set(id, { fingerprint, token, response: undefined, expiresAt: now + leaseMs });
+      return { state: 'reserved', token };
+    }
+    if (e.fingerprint !== fingerprint) return { state: 'mismatch' };
+    if (e.response !== undefined) return { state: 'completed', response: copyResponse(e.response) };
+    return { state: 'in-flight', retryAfterMs: e.expiresAt - now };
+  }
+
+  /** The live in-flight entry held by `token`, or undefined. */
+  private held(id: string, token: string, now: number): Entry | undefined {
+    const e = this.entries.get(id, now);
+    return e !== undefined && e.token !== undefined && e.token === token ? e : undefined;
+  }
+
+  async complete(scope: string, key: string, token: string, response: StoredResponse, opts: { retentionMs: number }): Promise<boolean> {
+    const now = this.now();
+    const id = this.id(scope, key);
+    validateToken(this.source, 'token', token);
+    const stored = validateStoredResponse(this.source, response, this.maxResponseBytes);
+    const retentionMs = validateDuration(
+      this.source,
+      'opts.retentionMs',
+      validateOptions<{ retentionMs: number }>(this.source, 'opts', opts).retentionMs,
+    );
+    const e = this.held(id, token, now);
+    if (e === undefined) return false;
+    e.token = undefined;
+    e.response = stored;
+    e.expiresAt = now + retentionMs;
+    this.entries.retime(id, e);
+    return true;
+  }
+
+  async release(scope: string, key: string, token: string): Promise<boolean> {
+    const now = this.now();
+    const id = this.id(scope, key);
+    validateToken(this.source, 'token', token);
+    if (this.held(id, token, now) === undefined) return false;
+    this.entries.delete(id);
+    return true;
+  }
+
+  async extend(scope: string, key: string, token: string, leaseMs: number): Promise<boolean> {
+    const now = this.now();
+    const id = this.id(scope, key);
+    validateToken(this.source, 'token', token);
+    validateDuration(this.source, 'leaseMs', leaseMs);
+    const e = this.held(id, token, now);
+    if (e === undefined) return false;
+    e.expiresAt = now + leaseMs;
+    this.entries.retime(id, e);
+    return true;
+  }
+
+  protected sweep(now: number): number {
+    return this.entries.sweep(now);
+  }
+
+  protected override onClose(): void {
+    this.entries.clear();
+  }
+}
+
+function copyResponse(r: StoredResponse): StoredResponse {
+  return { status: r.status, headers: r.headers.map(([n, v]) => [n, v]), body: r.body.slice() };
+}

@@ -1,0 +1,14 @@
+export type { MemoryStoreOptions } from './base.js';
+export { ExpiringMap } from './expiring-map.js';
+export type { Expiring, ExpiringMapOptions } from './expiring-map.js';
+export { MemorySessionStore } from './session-store.js';
+export type { MemorySessionStoreOptions } from './session-store.js';
+export { MemoryRateLimitStore } from './rate-limit-store.js';
+export { MemoryIdempotencyStore } from './idempotency-store.js';
+export type { MemoryIdempotencyStoreOptions } from './idempotency-store.js';
+export { MemoryCsrfTokenStore } from './csrf-token-store.js';
+export { MemoryLockStore } from './lock-store.js';
+export { MemoryJwksCacheStore } from './jwks-cache-store.js';
+export type { MemoryJwksCacheStoreOptions } from './jwks-cache-store.js';
+export { MemoryStreamStore } from './stream-store.js';
+export type { MemoryStreamStoreOptions } from './stream-store.js';

@@ -1,0 +1,60 @@
+import {
+  validateDuration,
+  validateInteger,
+  validateKey,
+  validateOptions,
+  validateString,
+  validateTimestamp,
+  type CachedJwks,
+  type JwksCacheStore,
+} from '@stowage/core';
+import { MemoryStoreBase, type MemoryStoreOptions } from './base.js';
+import { ExpiringMap } from './expiring-map.js';
+
+export interface MemoryJwksCacheStoreOptions extends MemoryStoreOptions {
+  /** Largest document accepted, in UTF-8 bytes. @default 1048576 (1 MiB) */
+  maxDocumentBytes?: number;
+}
+
+/** {@link JwksCacheStore} in process memory. */
+export class MemoryJwksCacheStore extends MemoryStoreBase implements JwksCacheStore {
+  private readonly docs: ExpiringMap<string, CachedJwks>;
+  private readonly maxDocumentBytes: number;
+
+  constructor(options: MemoryJwksCacheStoreOptions = {}) {
+    super('MemoryJwksCacheStore', options);
+    this.maxDocumentBytes =
+      options.maxDocumentBytes === undefined
+        ? 1024 * 1024
+        : validateInteger(this.source, 'options.maxDocumentBytes', options.maxDocumentBytes, 0);
+    this.docs = new ExpiringMap<string, CachedJwks>({ maxEntries: this.maxEntries });
+  }
+
+  async get(uri: string): Promise<CachedJwks | undefined> {
+    const now = this.now();
+    validateKey(this.source, 'uri', uri);
+    const d = this.docs.get(uri, now);
+    return d === undefined ? undefined : { ...d };
+  }
+
+  async put(uri: string, jwks: string, opts: { fetchedAt: number; ttlMs: number }): Promise<boolean> {
+    const now = this.now();
+    validateKey(this.source, 'uri', uri);
+    validateString(this.source, 'jwks', jwks, this.maxDocumentBytes);
+    const o = validateOptions<{ fetchedAt: number; ttlMs: number }>(this.source, 'opts', opts);
+    const fetchedAt = validateTimestamp(this.source, 'opts.fetchedAt', o.fetchedAt);
+    const ttlMs = validateDuration(this.source, 'opts.ttlMs', o.ttlMs);
+    const current = this.docs.get(uri, now);
+    if (current !== undefined && current.fetchedAt > fetchedAt) return false;
+    this.docs.set(uri, { jwks, fetchedAt, expiresAt: now + ttlMs });
+    return true;
+  }
+
+  protected sweep(now: number): number {
+    return this.docs.sweep(now);
+  }
+
+  protected override onClose(): void {
+    this.docs.clear();
+  }
+}

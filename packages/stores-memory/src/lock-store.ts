@@ -1,0 +1,73 @@
+import {
+  randomToken,
+  validateDuration,
+  validateKey,
+  validateOptions,
+  validateToken,
+  type Lease,
+  type LockStore,
+} from '@stowage/core';
+import { MemoryStoreBase, type MemoryStoreOptions } from './base.js';
+import { ExpiringMap } from './expiring-map.js';
+
+interface Held {
+  token: string;
+  fence: number;
+  expiresAt: number;
+}
+
+/**
+ * {@link LockStore} in process memory. Leases are never evicted (that would break mutual
+ * exclusion), so `maxEntries` does not apply; a name's fence counter is kept for the life
+ * of the store.
+ */
+export class MemoryLockStore extends MemoryStoreBase implements LockStore {
+  private readonly leases = new ExpiringMap<string, Held>();
+  private readonly fences = new Map<string, number>();
+
+  constructor(options: Omit<MemoryStoreOptions, 'maxEntries'> = {}) {
+    super('MemoryLockStore', { ...options, maxEntries: undefined });
+  }
+
+  async acquire(name: string, opts: { ttlMs: number }): Promise<Lease | undefined> {
+    const now = this.now();
+    validateKey(this.source, 'name', name);
+    const ttlMs = validateDuration(this.source, 'opts.ttlMs', validateOptions<{ ttlMs: number }>(this.source, 'opts', opts).ttlMs);
+    if (this.leases.get(name, now) !== undefined) return undefined;
+    const fence = (this.fences.get(name) ?? 0) + 1;
+    this.fences.set(name, fence);
+    const held: Held = { token: randomToken(), fence, expiresAt: now + ttlMs };
+    this.leases.set(name, held);
+    return { ...held };
+  }
+
+  async extend(name: string, token: string, ttlMs: number): Promise<boolean> {
+    const now = this.now();
+    validateKey(this.source, 'name', name);
+    validateToken(this.source, 'token', token);
+    validateDuration(this.source, 'ttlMs', ttlMs);
+    const held = this.leases.get(name, now);
+    if (held === undefined || held.token !== token) return false;
+    held.expiresAt = now + ttlMs;
+    this.leases.retime(name, held);
+    return true;
+  }
+
+  async release(name: string, token: string): Promise<boolean> {
+    const now = this.now();
+    validateKey(this.source, 'name', name);
+    validateToken(this.source, 'token', token);
+    const held = this.leases.get(name, now);
+    if (held === undefined || held.token !== token) return false;
+    this.leases.delete(name);
+    return true;
+  }
+
+  protected sweep(now: number): number {
+    return this.leases.sweep(now);
+  }
+
+  protected override onClose(): void {
+    this.leases.clear();
+  }
+}

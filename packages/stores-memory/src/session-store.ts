@@ -1,0 +1,177 @@
+import {
+  validateBytes,
+  validateDuration,
+  validateInteger,
+  validateKey,
+  validateOptions,
+  type SessionRecord,
+  type SessionSetOptions,
+  type SessionStore,
+} from '@stowage/core';
+import { MemoryStoreBase, type MemoryStoreOptions } from './base.js';
+import { ExpiringMap } from './expiring-map.js';
+
+export interface MemorySessionStoreOptions extends MemoryStoreOptions {
+  /** Largest `data` accepted. @default 1048576 (1 MiB) */
+  maxDataBytes?: number;
+}
+
+interface Entry {
+  data: Uint8Array;
+  version: number;
+  expiresAt: number;
+  absoluteExpiresAt: number | undefined;
+  owner: string | undefined;
+}
+
+/** {@link SessionStore} in process memory. */
+export class MemorySessionStore extends MemoryStoreBase implements SessionStore {
+  private readonly sessions: ExpiringMap<string, Entry>;
+  private readonly byOwner = new Map<string, Set<string>>();
+  private readonly maxDataBytes: number;
+
+  constructor(options: MemorySessionStoreOptions = {}) {
+    super('MemorySessionStore', options);
+    this.maxDataBytes =
+      options.maxDataBytes === undefined ? 1024 * 1024 : validateInteger(this.source, 'options.maxDataBytes', options.maxDataBytes, 0);
+    this.sessions = new ExpiringMap<string, Entry>({
+      maxEntries: this.maxEntries,
+      onRemove: (id, entry) => this.unindex(id, entry.owner),
+    });
+  }
+
+  private index(id: string, owner: string | undefined): void {
+    if (owner === undefined) return;
+    let ids = this.byOwner.get(owner);
+    if (ids === undefined) this.byOwner.set(owner, (ids = new Set()));
+    ids.add(id);
+  }
+
+  private unindex(id: string, owner: string | undefined): void {
+    if (owner === undefined) return;
+    const ids = this.byOwner.get(owner);
+    if (ids === undefined) return;
+    ids.delete(id);
+    if (ids.size === 0) this.byOwner.delete(owner);
+  }
+
+  async get(id: string): Promise<SessionRecord | undefined> {
+    const now = this.now();
+    validateKey(this.source, 'id', id);
+    const e = this.sessions.get(id, now);
+    if (e === undefined) return undefined;
+    const record: SessionRecord = { data: e.data.slice(), version: e.version, expiresAt: e.expiresAt };
+    if (e.absoluteExpiresAt !== undefined) record.absoluteExpiresAt = e.absoluteExpiresAt;
+    if (e.owner !== undefined) record.owner = e.owner;
+    return record;
+  }
+
+  async set(id: string, data: Uint8Array, opts: SessionSetOptions): Promise<{ version: number }> {
+    const now = this.now();
+    validateKey(this.source, 'id', id);
+    validateBytes(this.source, 'data', data, this.maxDataBytes);
+    const o = validateOptions<SessionSetOptions>(this.source, 'opts', opts);
+    const ttlMs = validateDuration(this.source, 'opts.ttlMs', o.ttlMs);
+    const absoluteTtlMs = o.absoluteTtlMs === undefined ? undefined : validateDuration(this.source, 'opts.absoluteTtlMs', o.absoluteTtlMs);
+    const ifVersion = o.ifVersion === undefined ? undefined : validateInteger(this.source, 'opts.ifVersion', o.ifVersion, 0);
+    const owner = o.owner === undefined ? undefined : validateKey(this.source, 'opts.owner', o.owner);
+
+    const current = this.sessions.get(id, now);
+    const currentVersion = current?.version ?? 0;
+    if (ifVersion !== undefined && ifVersion !== currentVersion) {
+      throw this.source.error('CONFLICT', `session version is ${currentVersion}, not ${ifVersion}`, {
+        details: { currentVersion },
+      });
+    }
+    if (current === undefined) {
+      const absoluteExpiresAt = absoluteTtlMs === undefined ? undefined : now + absoluteTtlMs;
+      const entry: Entry = {
+        data: data.slice(),
+        version: 1,
+        expiresAt: capped(now + ttlMs, absoluteExpiresAt),
+        absoluteExpiresAt,
+        owner,
+      };
+      this.sessions.set(id, entry);
+      this.index(id, owner);
+      return { version: 1 };
+    }
+    current.data = data.slice();
+    current.version += 1;
+    current.expiresAt = capped(now + ttlMs, current.absoluteExpiresAt);
+    if (owner !== undefined && owner !== current.owner) {
+      this.unindex(id, current.owner);
+      current.owner = owner;
+      this.index(id, owner);
+    }
+    this.sessions.retime(id, current);
+    return { version: current.version };
+  }
+
+  async touch(id: string, ttlMs: number): Promise<boolean> {
+    const now = this.now();
+    validateKey(this.source, 'id', id);
+    validateDuration(this.source, 'ttlMs', ttlMs);
+    const e = this.sessions.get(id, now);
+    if (e === undefined) return false;
+    e.expiresAt = capped(now + ttlMs, e.absoluteExpiresAt);
+    this.sessions.retime(id, e);
+    return true;
+  }
+
+  async destroy(id: string): Promise<boolean> {
+    const now = this.now();
+    validateKey(this.source, 'id', id);
+    if (this.sessions.get(id, now) === undefined) return false;
+    this.sessions.delete(id);
+    return true;
+  }
+
+  async rotate(oldId: string, newId: string, opts?: { ttlMs?: number }): Promise<boolean> {
+    const now = this.now();
+    validateKey(this.source, 'oldId', oldId);
+    validateKey(this.source, 'newId', newId);
+    const o = validateOptions<{ ttlMs: number }>(this.source, 'opts', opts);
+    const ttlMs = o.ttlMs === undefined ? undefined : validateDuration(this.source, 'opts.ttlMs', o.ttlMs);
+    if (oldId === newId) throw this.source.invalid('oldId and newId are the same');
+    const e = this.sessions.get(oldId, now);
+    if (e === undefined) return false;
+    if (this.sessions.get(newId, now) !== undefined) {
+      throw this.source.error('CONFLICT', 'a live session already has the new id');
+    }
+    this.sessions.delete(oldId);
+    if (ttlMs !== undefined) e.expiresAt = capped(now + ttlMs, e.absoluteExpiresAt);
+    this.sessions.set(newId, e);
+    this.index(newId, e.owner);
+    return true;
+  }
+
+  async destroyByOwner(owner: string, opts?: { except?: string }): Promise<number> {
+    const now = this.now();
+    validateKey(this.source, 'owner', owner);
+    const o = validateOptions<{ except: string }>(this.source, 'opts', opts);
+    const except = o.except === undefined ? undefined : validateKey(this.source, 'opts.except', o.except);
+    const ids = this.byOwner.get(owner);
+    if (ids === undefined) return 0;
+    let count = 0;
+    for (const id of [...ids]) {
+      if (id === except) continue;
+      if (this.sessions.get(id, now) !== undefined) count++;
+      this.sessions.delete(id);
+    }
+    return count;
+  }
+
+  protected sweep(now: number): number {
+    return this.sessions.sweep(now);
+  }
+
+  protected override onClose(): void {
+    this.sessions.clear();
+    this.byOwner.clear();
+  }
+}
+
+function capped(expiresAt: number, absolute: number | undefined): number {
+  return absolute !== undefined && absolute < expiresAt ? absolute : expiresAt;
+}

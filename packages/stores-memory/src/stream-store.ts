@@ -1,0 +1,128 @@
+import {
+  EngineStreamOps,
+  STREAM_DEFAULTS,
+  validateInteger,
+  type PositionedMessage,
+  type ProducerState,
+  type StoredStream,
+  type StreamBackend,
+  type StreamStore,
+} from '@stowage/core';
+import { MemoryStoreBase, type MemoryStoreOptions } from './base.js';
+
+export interface MemoryStreamStoreOptions extends Omit<MemoryStoreOptions, 'maxEntries'> {
+  /** Largest single message. @default 8388608 (8 MiB) */
+  maxMessageBytes?: number;
+}
+
+/** Streams in maps: metadata by name, own messages by stream id (positions are contiguous). */
+class MemoryStreamBackend implements StreamBackend {
+  private readonly streams = new Map<string, StoredStream>();
+  private readonly messages = new Map<string, { base: number; items: Uint8Array[] }>();
+  private readonly producers = new Map<string, Map<string, ProducerState>>();
+  private seq = 0;
+
+  get(name: string): StoredStream | undefined {
+    return this.streams.get(name);
+  }
+  insert(stream: StoredStream): void {
+    this.streams.set(stream.name, stream);
+  }
+  update(): void {
+    // `get` hands out the stored object itself: the engine's changes are already in place.
+  }
+  remove(stream: StoredStream): void {
+    if (this.streams.get(stream.name) === stream) this.streams.delete(stream.name);
+    this.messages.delete(stream.id);
+    this.producers.delete(stream.id);
+  }
+  append(streamId: string, first: number, messages: readonly Uint8Array[]): void {
+    let log = this.messages.get(streamId);
+    if (log === undefined) this.messages.set(streamId, (log = { base: first - 1, items: [] }));
+    for (const m of messages) log.items.push(m.slice());
+  }
+  read(streamId: string, after: number, upTo: number, maxBytes: number, maxMessages: number): PositionedMessage[] {
+    const log = this.messages.get(streamId);
+    if (log === undefined) return [];
+    const out: PositionedMessage[] = [];
+    let bytes = 0;
+    const end = Math.min(upTo - log.base, log.items.length);
+    for (let i = Math.max(0, after - log.base); i < end && out.length < maxMessages; i++) {
+      const data = log.items[i]!;
+      if (out.length > 0 && bytes + data.byteLength > maxBytes) break;
+      bytes += data.byteLength;
+      out.push({ position: log.base + i + 1, data: data.slice() });
+    }
+    return out;
+  }
+  producer(streamId: string, producerId: string): ProducerState | undefined {
+    const p = this.producers.get(streamId)?.get(producerId);
+    return p === undefined ? undefined : { ...p };
+  }
+  setProducer(streamId: string, producerId: string, state: ProducerState): void {
+    let map = this.producers.get(streamId);
+    if (map === undefined) this.producers.set(streamId, (map = new Map()));
+    map.set(producerId, { ...state });
+  }
+  expired(now: number, limit: number): StoredStream[] {
+    const out: StoredStream[] = [];
+    for (const s of this.streams.values()) {
+      if (out.length >= limit) break;
+      if (!s.deleted && s.deadline !== undefined && s.deadline <= now) out.push(s);
+    }
+    return out;
+  }
+  newId(): string {
+    return `m${(++this.seq).toString(36)}`;
+  }
+  clear(): void {
+    this.streams.clear();
+    this.messages.clear();
+    this.producers.clear();
+  }
+}
+
+/** {@link StreamStore} in process memory. Streams live until deleted or expired. */
+export class MemoryStreamStore extends MemoryStoreBase implements StreamStore {
+  private readonly backend = new MemoryStreamBackend();
+  private readonly ops: EngineStreamOps;
+
+  constructor(options: MemoryStreamStoreOptions = {}) {
+    super('MemoryStreamStore', { ...options, maxEntries: undefined });
+    const maxMessageBytes =
+      options.maxMessageBytes === undefined
+        ? STREAM_DEFAULTS.maxMessageBytes
+        : validateInteger(this.source, 'options.maxMessageBytes', options.maxMessageBytes, 1);
+    this.ops = new EngineStreamOps({
+      source: this.source,
+      backend: this.backend,
+      now: () => this.now(),
+      atomic: (fn) => fn(),
+      maxMessageBytes,
+    });
+  }
+
+  create: StreamStore['create'] = (name, config, opts) => this.ops.create(name, config, opts);
+  append: StreamStore['append'] = (name, messages, opts) => this.ops.append(name, messages, opts);
+  read: StreamStore['read'] = (name, from, opts) => this.ops.read(name, from, opts);
+  head: StreamStore['head'] = (name) => this.ops.head(name);
+  closeStream: StreamStore['closeStream'] = (name, opts) => this.ops.closeStream(name, opts);
+  delete: StreamStore['delete'] = (name) => this.ops.delete(name);
+  wait: StreamStore['wait'] = (name, offset, timeoutMs, signal) => this.ops.wait(name, offset, timeoutMs, signal);
+  cleanupExpired: StreamStore['cleanupExpired'] = () => this.ops.cleanupExpired();
+
+  protected sweep(): number {
+    // Expired streams are removed through the engine (forks keep their sources).
+    void this.ops.cleanupExpired().catch(() => {});
+    return 0;
+  }
+
+  override async prune(): Promise<number> {
+    return this.ops.cleanupExpired();
+  }
+
+  protected override onClose(): void {
+    this.ops.waiters.close();
+    this.backend.clear();
+  }
+}

@@ -1,0 +1,33 @@
+import { describeConformance } from '@stowage/conformance';
+import {
+  MemoryCsrfTokenStore,
+  MemoryIdempotencyStore,
+  MemoryJwksCacheStore,
+  MemoryLockStore,
+  MemoryRateLimitStore,
+  MemorySessionStore,
+  MemoryStreamStore,
+} from '../src/index.js';
+
+// Memory stores do not share state between instances, so a "second replica" is the same
+// instance: the factory hands out one store per namespace.
+const shared = new Map<string, unknown>();
+function once<T>(ns: string, kind: string, make: () => T): T {
+  const key = `${ns}:${kind}`;
+  if (!shared.has(key)) shared.set(key, make());
+  return shared.get(key) as T;
+}
+
+describeConformance({
+  name: 'stores-memory',
+  sessions: (ctx) => new MemorySessionStore({ clock: ctx.clock }),
+  rateLimits: (ctx) => new MemoryRateLimitStore({ clock: ctx.clock }),
+  idempotency: (ctx) => new MemoryIdempotencyStore({ clock: ctx.clock }),
+  csrf: (ctx) => new MemoryCsrfTokenStore({ clock: ctx.clock }),
+  locks: (ctx) => new MemoryLockStore({ clock: ctx.clock }),
+  jwks: (ctx) => new MemoryJwksCacheStore({ clock: ctx.clock }),
+  streams: (ctx) => once(ctx.namespace, 'streams', () => new MemoryStreamStore({ clock: ctx.clock })),
+  teardown: (ctx) => {
+    for (const key of shared.keys()) if (key.startsWith(ctx.namespace)) shared.delete(key);
+  },
+});
