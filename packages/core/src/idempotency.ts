@@ -1,6 +1,6 @@
 import type { StoredResponse } from './contracts/idempotency.js';
 import type { ErrorSource } from './errors.js';
-import { validateBytes, validateInteger } from './validate.js';
+import { copyBytes, validateBytes, validateInteger } from './validate.js';
 
 /** Default limit of a stored response: body plus header bytes. */
 export const DEFAULT_MAX_RESPONSE_BYTES = 1024 * 1024;
@@ -33,7 +33,7 @@ export function validateStoredResponse(source: ErrorSource, value: unknown, maxB
       details: { size, limit: maxBytes },
     });
   }
-  return { status, headers, body: body.slice() };
+  return { status, headers, body: copyBytes(body) };
 }
 
 /**

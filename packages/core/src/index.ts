@@ -35,6 +35,7 @@ export {
   MAX_EXACT_INTEGER,
   MAX_KEY_BYTES,
   MAX_TIMESTAMP_MS,
+  copyBytes,
   readClock,
   validateBytes,
   validateClock,

@@ -159,3 +159,12 @@ export function readClock(source: ErrorSource, clock: () => number): number {
   }
   return now;
 }
+
+/**
+ * A copy of `bytes` that the caller cannot change through its argument. A Node `Buffer`
+ * (a `Uint8Array`): small copies come from Node's buffer pool, several times faster than
+ * `Uint8Array.prototype.slice`.
+ */
+export function copyBytes(bytes: Uint8Array): Uint8Array {
+  return Buffer.from(bytes);
+}

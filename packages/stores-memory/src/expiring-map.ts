@@ -1,6 +1,8 @@
 /** A record with an expiry (epoch ms); `Infinity` never expires. */
 export interface Expiring {
   expiresAt: number;
+  /** Bookkeeping of {@link ExpiringMap}: the time its heap entry for this record fires. */
+  scheduledAt?: number;
 }
 
 interface HeapEntry<K, V> {
@@ -18,14 +20,18 @@ export interface ExpiringMapOptions<K, V> {
 
 /**
  * A map whose entries expire, reclaimed without a timer per key: expiries go into one
- * min-heap, and `sweep(now)` pops what is due. Heap entries are not removed when an entry is
- * replaced or re-timed (that would cost a search); they are skipped when popped, and the
- * heap is rebuilt when stale entries outnumber live ones. With `maxEntries`, reads and
- * writes keep a least-recently-used order (Map insertion order) and the oldest entry goes first.
+ * min-heap, and `sweep(now)` pops what is due. A record whose expiry moves later keeps its
+ * heap entry (no push): when that entry fires, the record is found still alive and is
+ * re-scheduled at its new expiry. Only an earlier expiry pushes a new entry. Entries of
+ * replaced records are skipped when popped, and the heap is rebuilt when stale entries
+ * outnumber live ones. With `maxEntries`, reads and writes keep a least-recently-used order
+ * (Map insertion order) and the oldest entry goes first.
  */
 export class ExpiringMap<K, V extends Expiring> {
   private readonly map = new Map<K, V>();
   private heap: HeapEntry<K, V>[] = [];
+  /** The heap's length at its largest since it was last reallocated (arrays never shrink their storage). */
+  private heapHigh = 0;
   private readonly maxEntries: number;
   private readonly onRemove: ((key: K, value: V) => void) | undefined;
 
@@ -70,7 +76,8 @@ export class ExpiringMap<K, V extends Expiring> {
 
   /** Call after changing `value.expiresAt` of an entry in the map. */
   retime(key: K, value: V): void {
-    this.schedule(key, value);
+    const at = value.scheduledAt;
+    if (at === undefined || value.expiresAt < at) this.schedule(key, value);
   }
 
   delete(key: K): V | undefined {
@@ -91,10 +98,18 @@ export class ExpiringMap<K, V extends Expiring> {
     while (heap.length > 0 && heap[0]!.at <= now) {
       const top = this.pop();
       const current = this.map.get(top.key);
-      if (current === top.value && current.expiresAt === top.at) {
+      if (current !== top.value || current.scheduledAt !== top.at) continue;
+      if (current.expiresAt <= now) {
         this.remove(top.key, current);
         removed++;
+      } else {
+        this.schedule(top.key, current);
       }
+    }
+    if (heap.length * 4 < this.heapHigh) {
+      // Give the emptied array storage back (a million expired keys leave 8 MB otherwise).
+      this.heap = heap.slice();
+      this.heapHigh = this.heap.length;
     }
     return removed;
   }
@@ -102,6 +117,7 @@ export class ExpiringMap<K, V extends Expiring> {
   clear(): void {
     this.map.clear();
     this.heap = [];
+    this.heapHigh = 0;
   }
 
   private remove(key: K, value: V): void {
@@ -110,7 +126,11 @@ export class ExpiringMap<K, V extends Expiring> {
   }
 
   private schedule(key: K, value: V): void {
-    if (value.expiresAt === Number.POSITIVE_INFINITY) return;
+    if (value.expiresAt === Number.POSITIVE_INFINITY) {
+      value.scheduledAt = undefined;
+      return;
+    }
+    value.scheduledAt = value.expiresAt;
     this.push({ at: value.expiresAt, key, value });
     // Stale heap entries (replaced or re-timed records) are dropped in one rebuild when
     // they outnumber the live ones, keeping the heap O(live entries).
@@ -120,15 +140,17 @@ export class ExpiringMap<K, V extends Expiring> {
   private rebuild(): void {
     const fresh: HeapEntry<K, V>[] = [];
     for (const [key, value] of this.map) {
-      if (value.expiresAt !== Number.POSITIVE_INFINITY) fresh.push({ at: value.expiresAt, key, value });
+      if (value.scheduledAt !== undefined) fresh.push({ at: value.scheduledAt, key, value });
     }
     fresh.sort((a, b) => a.at - b.at);
     this.heap = fresh;
+    this.heapHigh = fresh.length;
   }
 
   private push(entry: HeapEntry<K, V>): void {
     const heap = this.heap;
     let i = heap.push(entry) - 1;
+    if (heap.length > this.heapHigh) this.heapHigh = heap.length;
     while (i > 0) {
       const parent = (i - 1) >> 1;
       if (heap[parent]!.at <= entry.at) break;

@@ -1,4 +1,5 @@
 import {
+  copyBytes,
   DEFAULT_MAX_RESPONSE_BYTES,
   randomToken,
   validateDuration,
@@ -119,5 +120,5 @@ export class MemoryIdempotencyStore extends MemoryStoreBase implements Idempoten
 }
 
 function copyResponse(r: StoredResponse): StoredResponse {
-  return { status: r.status, headers: r.headers.map(([n, v]) => [n, v]), body: r.body.slice() };
+  return { status: r.status, headers: r.headers.map(([n, v]) => [n, v]), body: copyBytes(r.body) };
 }

@@ -34,7 +34,7 @@ export class MemoryJwksCacheStore extends MemoryStoreBase implements JwksCacheSt
     const now = this.now();
     validateKey(this.source, 'uri', uri);
     const d = this.docs.get(uri, now);
-    return d === undefined ? undefined : { ...d };
+    return d === undefined ? undefined : { jwks: d.jwks, fetchedAt: d.fetchedAt, expiresAt: d.expiresAt };
   }
 
   async put(uri: string, jwks: string, opts: { fetchedAt: number; ttlMs: number }): Promise<boolean> {

@@ -38,7 +38,7 @@ export class MemoryLockStore extends MemoryStoreBase implements LockStore {
     this.fences.set(name, fence);
     const held: Held = { token: randomToken(), fence, expiresAt: now + ttlMs };
     this.leases.set(name, held);
-    return { ...held };
+    return { token: held.token, fence: held.fence, expiresAt: held.expiresAt };
   }
 
   async extend(name: string, token: string, ttlMs: number): Promise<boolean> {

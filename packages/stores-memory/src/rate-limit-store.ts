@@ -15,14 +15,25 @@ import { MemoryStoreBase, type MemoryStoreOptions } from './base.js';
 import { ExpiringMap } from './expiring-map.js';
 
 interface PolicyState {
+  /** The policy's shape id (see `NormalizedPolicy.id`). */
+  id: string;
   state: RateLimitState;
   expiresAt: number;
 }
 
-/** All policies' state under one key; the entry lives as long as its longest-lived policy. */
+/**
+ * All policies' state under one key (usually one or two: a short array beats a Map), the
+ * entry living as long as its longest-lived policy.
+ */
 interface Entry {
-  policies: Map<string, PolicyState>;
+  policies: PolicyState[];
   expiresAt: number;
+}
+
+function find(entry: Entry | undefined, id: string): PolicyState | undefined {
+  if (entry === undefined) return undefined;
+  for (const p of entry.policies) if (p.id === id) return p;
+  return undefined;
 }
 
 /** {@link RateLimitStore} in process memory; the reference functions of `@stowage/core` decide. */
@@ -60,21 +71,30 @@ export class MemoryRateLimitStore extends MemoryStoreBase implements RateLimitSt
 
   private run(key: string, policies: readonly NormalizedPolicy[], now: number, cost: number, consume: boolean): RateLimitDecision {
     const entry = this.keys.get(key, now);
-    const states: (RateLimitState | undefined)[] = new Array(policies.length);
-    for (let i = 0; i < policies.length; i++) {
-      const s = entry?.policies.get(policies[i]!.id);
+    const n = policies.length;
+    const states: (RateLimitState | undefined)[] = new Array(n);
+    for (let i = 0; i < n; i++) {
+      const s = find(entry, policies[i]!.id);
       states[i] = s !== undefined && s.expiresAt > now ? s.state : undefined;
     }
     const { decision, writes } = evaluateRateLimit(policies, states, now, cost, consume);
     if (writes === undefined) return decision;
-    const target = entry ?? { policies: new Map<string, PolicyState>(), expiresAt: now };
-    let expiresAt = now;
-    for (let i = 0; i < policies.length; i++) {
+    const target: Entry = entry ?? { policies: [], expiresAt: now };
+    for (let i = 0; i < n; i++) {
       const w = writes[i];
-      if (w === undefined) target.policies.delete(policies[i]!.id);
-      else target.policies.set(policies[i]!.id, { state: w.state, expiresAt: now + w.ttlMs });
+      const id = policies[i]!.id;
+      const s = find(target, id);
+      if (w === undefined) {
+        if (s !== undefined) target.policies.splice(target.policies.indexOf(s), 1);
+      } else if (s === undefined) {
+        target.policies.push({ id, state: w.state, expiresAt: now + w.ttlMs });
+      } else {
+        s.state = w.state;
+        s.expiresAt = now + w.ttlMs;
+      }
     }
-    for (const s of target.policies.values()) if (s.expiresAt > expiresAt) expiresAt = s.expiresAt;
+    let expiresAt = now;
+    for (const s of target.policies) if (s.expiresAt > expiresAt) expiresAt = s.expiresAt;
     const retimed = expiresAt !== target.expiresAt;
     target.expiresAt = expiresAt;
     if (entry === undefined) this.keys.set(key, target);

@@ -1,4 +1,5 @@
 import {
+  copyBytes,
   validateBytes,
   validateDuration,
   validateInteger,
@@ -60,7 +61,7 @@ export class MemorySessionStore extends MemoryStoreBase implements SessionStore 
     validateKey(this.source, 'id', id);
     const e = this.sessions.get(id, now);
     if (e === undefined) return undefined;
-    const record: SessionRecord = { data: e.data.slice(), version: e.version, expiresAt: e.expiresAt };
+    const record: SessionRecord = { data: copyBytes(e.data), version: e.version, expiresAt: e.expiresAt };
     if (e.absoluteExpiresAt !== undefined) record.absoluteExpiresAt = e.absoluteExpiresAt;
     if (e.owner !== undefined) record.owner = e.owner;
     return record;
@@ -86,7 +87,7 @@ export class MemorySessionStore extends MemoryStoreBase implements SessionStore 
     if (current === undefined) {
       const absoluteExpiresAt = absoluteTtlMs === undefined ? undefined : now + absoluteTtlMs;
       const entry: Entry = {
-        data: data.slice(),
+        data: copyBytes(data),
         version: 1,
         expiresAt: capped(now + ttlMs, absoluteExpiresAt),
         absoluteExpiresAt,
@@ -96,7 +97,7 @@ export class MemorySessionStore extends MemoryStoreBase implements SessionStore 
       this.index(id, owner);
       return { version: 1 };
     }
-    current.data = data.slice();
+    current.data = copyBytes(data);
     current.version += 1;
     current.expiresAt = capped(now + ttlMs, current.absoluteExpiresAt);
     if (owner !== undefined && owner !== current.owner) {

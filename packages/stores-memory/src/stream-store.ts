@@ -1,4 +1,5 @@
 import {
+  copyBytes,
   EngineStreamOps,
   STREAM_DEFAULTS,
   validateInteger,
@@ -39,7 +40,7 @@ class MemoryStreamBackend implements StreamBackend {
   append(streamId: string, first: number, messages: readonly Uint8Array[]): void {
     let log = this.messages.get(streamId);
     if (log === undefined) this.messages.set(streamId, (log = { base: first - 1, items: [] }));
-    for (const m of messages) log.items.push(m.slice());
+    for (const m of messages) log.items.push(copyBytes(m));
   }
   read(streamId: string, after: number, upTo: number, maxBytes: number, maxMessages: number): PositionedMessage[] {
     const log = this.messages.get(streamId);
@@ -51,7 +52,7 @@ class MemoryStreamBackend implements StreamBackend {
       const data = log.items[i]!;
       if (out.length > 0 && bytes + data.byteLength > maxBytes) break;
       bytes += data.byteLength;
-      out.push({ position: log.base + i + 1, data: data.slice() });
+      out.push({ position: log.base + i + 1, data: copyBytes(data) });
     }
     return out;
   }

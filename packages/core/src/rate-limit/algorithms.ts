@@ -158,6 +158,25 @@ export function evaluateRateLimit(
   consume: boolean,
 ): RateLimitOutcome {
   const n = policies.length;
+  if (n === 1) {
+    // The common case, without the per-policy arrays.
+    const p = policies[0]!;
+    const v = view(p, states[0], now);
+    const ok = fits(p, v, cost);
+    const consumed = consume && ok;
+    const r = decide(p, v, now, cost, consumed, ok);
+    return {
+      decision: {
+        allowed: ok,
+        limit: p.capacity,
+        remaining: r.remaining,
+        resetMs: r.resetMs,
+        retryAfterMs: r.retryAfterMs,
+        policy: p.name ?? 'default',
+      },
+      writes: consumed ? [r.write] : undefined,
+    };
+  }
   const views: View[] = new Array(n);
   const fitting: boolean[] = new Array(n);
   let all = true;

@@ -1,0 +1,167 @@
+import { performance } from 'node:perf_hooks';
+
+/** One operation; `i` counts calls, so ops can spread over keys. */
+export type Op = (i: number) => Promise<unknown>;
+
+export interface Contender {
+  /** `stowage`, or the library compared with (`rate-limiter-flexible`, `raw pg`...). */
+  library: string;
+  /** Builds the operation (and its client, data...). */
+  setup(): Promise<Op>;
+  /** Called before each measurement (e.g. to start from an empty store). */
+  reset?(): Promise<void>;
+  teardown?(): Promise<void>;
+}
+
+export interface Comparison {
+  contract: string;
+  operation: string;
+  backend: string;
+  /** Our store. */
+  ours: Contender;
+  /** What the ratio is computed against: the library a user would pick instead. */
+  anchor: Contender;
+  /** More rows in the same comparison (a raw-driver ceiling, another mode...). */
+  others?: Contender[];
+}
+
+export type LoadShape = 'serial' | '64 in flight';
+export const LOAD_SHAPES: readonly { shape: LoadShape; concurrency: number }[] = [
+  { shape: 'serial', concurrency: 1 },
+  { shape: '64 in flight', concurrency: 64 },
+];
+
+export interface Row {
+  contract: string;
+  operation: string;
+  backend: string;
+  library: string;
+  load: LoadShape;
+  opsPerSec: number;
+  p50Us: number;
+  p99Us: number;
+  /** This row's ops/s divided by the anchor row's (the anchor itself is 1). */
+  ratio: number;
+  /** The library of the row the ratio is computed against. */
+  comparedWith: string;
+}
+
+interface Measurement {
+  opsPerSec: number;
+  p50Us: number;
+  p99Us: number;
+}
+
+export interface HarnessOptions {
+  /** Measured time per contender per round, ms. */
+  durationMs: number;
+  /** Rounds; contenders alternate within each round and the median round counts. */
+  rounds: number;
+}
+
+function percentile(sorted: Float64Array, p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
+}
+
+async function measure(op: Op, concurrency: number, durationMs: number, start: { i: number }): Promise<Measurement> {
+  const run = async (ms: number, record: number[] | undefined): Promise<number> => {
+    let count = 0;
+    const end = performance.now() + ms;
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        if (record === undefined) {
+          // Throughput: no per-call timing, which would cost as much as a fast call.
+          while (performance.now() < end) {
+            for (let k = 0; k < 16; k++) await op(start.i++);
+            count += 16;
+          }
+        } else {
+          while (performance.now() < end) {
+            const t0 = performance.now();
+            await op(start.i++);
+            record.push(performance.now() - t0);
+          }
+        }
+      }),
+    );
+    return count;
+  };
+  await run(durationMs / 5, undefined); // warm-up
+  const began = performance.now();
+  const count = await run(durationMs, undefined);
+  const elapsed = performance.now() - began;
+  const latencies: number[] = [];
+  await run(durationMs / 2, latencies);
+  const sorted = Float64Array.from(latencies).sort();
+  return {
+    opsPerSec: (count / elapsed) * 1000,
+    p50Us: percentile(sorted, 0.5) * 1000,
+    p99Us: percentile(sorted, 0.99) * 1000,
+  };
+}
+
+function median(ms: Measurement[]): Measurement {
+  const sorted = [...ms].sort((a, b) => a.opsPerSec - b.opsPerSec);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+/** Runs a comparison under every load shape; contenders alternate so drift hits all alike. */
+export async function runComparison(c: Comparison, options: HarnessOptions, log: (line: string) => void): Promise<Row[]> {
+  const contenders = [c.anchor, c.ours, ...(c.others ?? [])];
+  const ops: Op[] = [];
+  for (const k of contenders) ops.push(await k.setup());
+  const rows: Row[] = [];
+  try {
+    for (const { shape, concurrency } of LOAD_SHAPES) {
+      const results: Measurement[][] = contenders.map(() => []);
+      const counters = contenders.map(() => ({ i: 0 }));
+      for (let round = 0; round < options.rounds; round++) {
+        for (let k = 0; k < contenders.length; k++) {
+          await contenders[k]!.reset?.();
+          results[k]!.push(await measure(ops[k]!, concurrency, options.durationMs, counters[k]!));
+        }
+      }
+      const medians = results.map(median);
+      const anchorOps = medians[0]!.opsPerSec;
+      contenders.forEach((k, i) => {
+        const m = medians[i]!;
+        rows.push({
+          contract: c.contract,
+          operation: c.operation,
+          backend: c.backend,
+          library: k.library,
+          load: shape,
+          opsPerSec: Math.round(m.opsPerSec),
+          p50Us: Math.round(m.p50Us * 10) / 10,
+          p99Us: Math.round(m.p99Us * 10) / 10,
+          ratio: Math.round((m.opsPerSec / anchorOps) * 100) / 100,
+          comparedWith: c.anchor.library,
+        });
+      });
+      log(`  ${c.contract} ${c.operation} [${c.backend}, ${shape}] done`);
+    }
+  } finally {
+    for (const k of contenders) await k.teardown?.();
+  }
+  return rows;
+}
+
+/** A fixed-width table of rows. */
+export function formatTable(rows: Row[]): string {
+  const head = ['contract', 'operation', 'backend', 'library', 'load', 'ops/s', 'p50 µs', 'p99 µs', 'ratio'];
+  const body = rows.map((r) => [
+    r.contract,
+    r.operation,
+    r.backend,
+    r.library,
+    r.load,
+    r.opsPerSec.toLocaleString('en-US'),
+    r.p50Us.toFixed(1),
+    r.p99Us.toFixed(1),
+    r.library === r.comparedWith ? '1.00' : `${r.ratio.toFixed(2)}x`,
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => (i >= 5 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join(' | ')} |`;
+  return [line(head), `|${widths.map((w, i) => (i >= 5 ? `${'-'.repeat(w + 1)}:` : '-'.repeat(w + 2))).join('|')}|`, ...body.map(line)].join('\n');
+}

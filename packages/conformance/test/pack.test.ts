@@ -1,0 +1,96 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const packages = resolve(here, '../..');
+const root = resolve(packages, '..');
+const work = mkdtempSync(join(tmpdir(), 'stowage-pack-'));
+const npm = (args: string[], cwd: string) =>
+  execFileSync('npm', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, npm_config_update_notifier: 'false' } });
+
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+/**
+ * What a third-party adapter author does: install the published tarballs (not the
+ * workspace) in a project of their own and run the suite from there.
+ */
+describe('the npm tarballs work outside the monorepo', () => {
+  const tarballs: Record<string, string> = {};
+
+  it('packs core, conformance and stores-memory with only dist, README and package.json', () => {
+    for (const name of ['core', 'conformance', 'stores-memory']) {
+      const out = JSON.parse(npm(['pack', '--json', '--pack-destination', work], join(packages, name))) as {
+        filename: string;
+        files: { path: string }[];
+      }[];
+      const files = out[0]!.files.map((f) => f.path);
+      expect(files).toContain('package.json');
+      expect(files).toContain('dist/index.js');
+      expect(files).toContain('dist/index.d.ts');
+      expect(files.filter((f) => !f.startsWith('dist/') && !['package.json', 'README.md', 'LICENSE'].includes(f))).toEqual([]);
+      tarballs[name] = join(work, out[0]!.filename);
+    }
+  }, 120_000);
+
+  it('installs them in a fresh project and runs the whole suite there, all green', () => {
+    const project = join(work, 'my-adapter');
+    mkdirSync(join(project, 'test'), { recursive: true });
+    const vitestVersion = (JSON.parse(readFileSync(join(root, 'node_modules/vitest/package.json'), 'utf8')) as { version: string }).version;
+    writeFileSync(
+      join(project, 'package.json'),
+      JSON.stringify({
+        name: 'my-adapter',
+        private: true,
+        type: 'module',
+        dependencies: {
+          '@stowage/core': `file:${tarballs.core}`,
+          '@stowage/conformance': `file:${tarballs.conformance}`,
+          '@stowage/stores-memory': `file:${tarballs['stores-memory']}`,
+          vitest: vitestVersion,
+        },
+      }),
+    );
+    // An "adapter" of the author's own: it wraps the memory stores, as a real one would wrap a client.
+    writeFileSync(
+      join(project, 'test/adapter.test.js'),
+      `import { describeConformance } from '@stowage/conformance';
+import * as memory from '@stowage/stores-memory';
+const streams = new Map();
+describeConformance({
+  name: 'my-adapter',
+  sessions: (ctx) => new memory.MemorySessionStore({ clock: ctx.clock }),
+  rateLimits: (ctx) => new memory.MemoryRateLimitStore({ clock: ctx.clock }),
+  idempotency: (ctx) => new memory.MemoryIdempotencyStore({ clock: ctx.clock }),
+  csrf: (ctx) => new memory.MemoryCsrfTokenStore({ clock: ctx.clock }),
+  locks: (ctx) => new memory.MemoryLockStore({ clock: ctx.clock }),
+  jwks: (ctx) => new memory.MemoryJwksCacheStore({ clock: ctx.clock }),
+  streams: (ctx) => {
+    if (!streams.has(ctx.namespace)) streams.set(ctx.namespace, new memory.MemoryStreamStore({ clock: ctx.clock }));
+    return streams.get(ctx.namespace);
+  },
+});
+`,
+    );
+    npm(['install', '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts'], project);
+    const report = join(project, 'report.json');
+    try {
+      execFileSync(join(project, 'node_modules/.bin/vitest'), ['run', '--reporter=json', `--outputFile=${report}`], {
+        cwd: project,
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, CI: 'true', VITEST: undefined, VITEST_WORKER_ID: undefined, VITEST_POOL_ID: undefined },
+      });
+    } catch (err) {
+      // vitest exits non-zero on failures; the report says which.
+      void err;
+    }
+    const result = JSON.parse(readFileSync(report, 'utf8')) as { numPassedTests: number; numFailedTests: number; numTotalTests: number };
+    expect(result.numFailedTests).toBe(0);
+    expect(result.numPassedTests).toBe(result.numTotalTests);
+    expect(result.numPassedTests).toBeGreaterThan(400);
+  }, 300_000);
+});
