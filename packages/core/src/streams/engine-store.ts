@@ -35,6 +35,8 @@ export interface EngineStreamOpsOptions {
   maxMessageBytes: number;
   /** Re-check waiters this often, to see appends made by other processes. */
   pollMs?: number;
+  /** Told of every change that wakes waiters (so other stores on the same database can wake theirs). */
+  onChange?: (name: string) => void;
 }
 
 /**
@@ -49,13 +51,18 @@ export class EngineStreamOps implements Omit<StreamStore, 'close'> {
     this.engine = new StreamEngine(o.backend, o.source);
   }
 
+  private changed(name: string): void {
+    this.waiters.notify(name);
+    this.o.onChange?.(name);
+  }
+
   async create(name: string, config: StreamConfig, opts?: StreamCreateOptions): Promise<StreamCreateResult> {
     const now = this.o.now();
     validateKey(this.o.source, 'name', name);
     const { messages, fork } = validateCreateOptions(this.o.source, opts, this.o.maxMessageBytes);
     const cfg = validateStreamConfig(this.o.source, config, fork !== undefined);
     const result = this.o.atomic(() => this.engine.create(name, cfg, messages, fork, now));
-    if (result.status === 'created') this.waiters.notify(name);
+    if (result.status === 'created') this.changed(name);
     return result;
   }
 
@@ -65,7 +72,7 @@ export class EngineStreamOps implements Omit<StreamStore, 'close'> {
     validateMessages(this.o.source, 'messages', messages, this.o.maxMessageBytes, false);
     const v = validateAppendOptions(this.o.source, opts);
     const result = this.o.atomic(() => this.engine.append(name, messages, v, now));
-    if (!result.duplicate) this.waiters.notify(name);
+    if (!result.duplicate) this.changed(name);
     return result;
   }
 
@@ -88,7 +95,7 @@ export class EngineStreamOps implements Omit<StreamStore, 'close'> {
     const o = validateOptions<{ producer: StreamProducer }>(this.o.source, 'opts', opts);
     const producer = o.producer === undefined ? undefined : validateProducer(this.o.source, o.producer);
     const result = this.o.atomic(() => this.engine.closeStream(name, producer, now));
-    this.waiters.notify(name);
+    this.changed(name);
     return result;
   }
 
@@ -96,7 +103,7 @@ export class EngineStreamOps implements Omit<StreamStore, 'close'> {
     const now = this.o.now();
     validateKey(this.o.source, 'name', name);
     const deleted = this.o.atomic(() => this.engine.delete(name, now));
-    if (deleted) this.waiters.notify(name);
+    if (deleted) this.changed(name);
     return deleted;
   }
 

@@ -1,0 +1,162 @@
+import {
+  ErrorSource,
+  measureHealth,
+  readClock,
+  StowageError,
+  validateClock,
+  validateIdentifier,
+  validateInteger,
+  validateOptions,
+  type HealthResult,
+  type StoreOptionsBase,
+} from '@stowage/core';
+import type { Database, Statement } from 'better-sqlite3';
+import { migrate, type SchemaComponent } from './schema.js';
+
+export interface SqliteStoreOptions extends StoreOptionsBase {
+  /** A better-sqlite3 `Database` (a file or `:memory:`). The store never closes it. */
+  database: Database;
+  /** Prefix of every table name; letters, digits and `_`. @default 'stowage_' */
+  tablePrefix?: string;
+  /** Create the tables on first use. Turn off to run {@link migrate} yourself. @default true */
+  migrate?: boolean;
+  /**
+   * Set the pragmas the store relies on: `journal_mode = WAL` (readers never block the
+   * writer; other processes see commits), `busy_timeout` (wait for another process's write
+   * lock instead of failing with SQLITE_BUSY) and `synchronous = NORMAL` (in WAL mode, a
+   * process crash loses nothing committed; only a power loss may lose the last commits).
+   * Other pragmas are left alone. @default true
+   */
+  configure?: boolean;
+  /** `busy_timeout` in ms: how long to wait for another process's write lock. @default 5000 */
+  busyTimeoutMs?: number;
+  /** Run `prune()` in the background this often (an unref'd timer). @default off */
+  pruneIntervalMs?: number;
+  /** Rows deleted per statement by `prune()`. @default 1000 */
+  pruneBatchSize?: number;
+}
+
+export const PACKAGE = '@stowage/stores-sqlite';
+
+/** Binds bytes without a copy: better-sqlite3 binds Buffers. */
+export const asBuffer = (u8: Uint8Array): Buffer =>
+  Buffer.isBuffer(u8) ? u8 : Buffer.from(u8.buffer, u8.byteOffset, u8.byteLength);
+
+const BUSY = /^SQLITE_(BUSY|LOCKED)/;
+const CORRUPT = /^SQLITE_(CORRUPT|NOTADB)/;
+const GONE = /^SQLITE_(IOERR|CANTOPEN|FULL|READONLY)/;
+
+/** Maps a driver error to a StowageError (StowageErrors pass through). */
+export function mapError(source: ErrorSource, db: Database, err: unknown): StowageError {
+  if (err instanceof StowageError) return err;
+  const code = (err as { code?: unknown })?.code;
+  const message = err instanceof Error ? err.message : String(err);
+  if (!db.open) return source.error('UNAVAILABLE', 'the database connection is closed', { cause: err });
+  if (typeof code === 'string') {
+    if (BUSY.test(code)) return source.error('TIMEOUT', `the database stayed locked by another connection (${code})`, { cause: err });
+    if (CORRUPT.test(code)) return source.error('CORRUPT', `the database file is damaged (${code})`, { cause: err });
+    if (GONE.test(code)) return source.error('UNAVAILABLE', `the database cannot be written (${code})`, { cause: err });
+  }
+  return source.error('INTERNAL', `unexpected database error: ${message}`, { cause: err });
+}
+
+/**
+ * What every SQLite store shares: options, pragmas, lazy migration and statement
+ * preparation (once per store), error mapping, the prune timer and `close()`.
+ */
+export abstract class SqliteStoreBase<S> {
+  protected readonly source: ErrorSource;
+  protected readonly db: Database;
+  protected readonly prefix: string;
+  private readonly clock: (() => number) | undefined;
+  private readonly autoMigrate: boolean;
+  private readonly pruneBatch: number;
+  private statements: S | undefined;
+  private pruners: Statement[] | undefined;
+  private pruner: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  protected abstract readonly component: SchemaComponent;
+  /** Prepares the store's statements; runs once, after migration. */
+  protected abstract prepare(): S;
+  /** `DELETE ... LIMIT ?` statements (one bound parameter per `?`: now, then the batch size). */
+  protected abstract pruneStatements(): string[];
+
+  constructor(storeName: string, options: SqliteStoreOptions) {
+    this.source = new ErrorSource(PACKAGE, storeName);
+    const o = validateOptions<SqliteStoreOptions>(this.source, 'options', options);
+    const db = o.database;
+    if (db === null || typeof db !== 'object' || typeof (db as Database).prepare !== 'function') {
+      throw this.source.invalid('options.database must be a better-sqlite3 Database');
+    }
+    this.db = db;
+    this.prefix = validateIdentifier(this.source, 'options.tablePrefix', o.tablePrefix ?? 'stowage_');
+    this.clock = validateClock(this.source, o.clock);
+    this.autoMigrate = o.migrate !== false;
+    this.pruneBatch = o.pruneBatchSize === undefined ? 1000 : validateInteger(this.source, 'options.pruneBatchSize', o.pruneBatchSize, 1);
+    const busy = o.busyTimeoutMs === undefined ? 5000 : validateInteger(this.source, 'options.busyTimeoutMs', o.busyTimeoutMs, 0);
+    if (o.configure !== false) {
+      db.pragma('journal_mode = WAL');
+      db.pragma(`busy_timeout = ${busy}`);
+      db.pragma('synchronous = NORMAL');
+    }
+    if (o.pruneIntervalMs !== undefined) {
+      const every = validateInteger(this.source, 'options.pruneIntervalMs', o.pruneIntervalMs, 1);
+      this.pruner = setInterval(() => void this.prune().catch(() => {}), every);
+      this.pruner.unref();
+    }
+  }
+
+  /** The store's time (integer epoch ms). */
+  protected now(): number {
+    return this.clock === undefined ? Date.now() : readClock(this.source, this.clock);
+  }
+
+  /** Runs one synchronous operation with prepared statements; driver errors become StowageErrors. */
+  protected op<T>(fn: (s: S, now: number) => T): T {
+    if (this.closed) throw this.source.error('UNAVAILABLE', 'the store is closed');
+    try {
+      return fn(this.statements ?? this.ready(), this.now());
+    } catch (err) {
+      throw mapError(this.source, this.db, err);
+    }
+  }
+
+  private ready(): S {
+    if (this.autoMigrate) migrate(this.db, { tablePrefix: this.prefix, components: [this.component] });
+    this.statements = this.prepare();
+    return this.statements;
+  }
+
+  /** Deletes expired rows in batches of `pruneBatchSize`; returns how many went. */
+  async prune(): Promise<number> {
+    return this.op((_, now) => {
+      let total = 0;
+      this.pruners ??= this.pruneStatements().map((sql) => this.db.prepare(sql));
+      for (const statement of this.pruners) {
+        for (;;) {
+          const { changes } = statement.run(now, this.pruneBatch);
+          total += changes;
+          if (changes < this.pruneBatch) break;
+        }
+      }
+      return total;
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.pruner);
+    this.pruner = undefined;
+    this.onClose();
+  }
+
+  protected onClose(): void {}
+}
+
+/** Readiness probe for a better-sqlite3 database: `{ ok, latencyMs, error? }`, never throws. */
+export function sqliteHealth(database: Database): Promise<HealthResult> {
+  return measureHealth(async () => {
+    database.prepare('SELECT 1').get();
+  });
+}

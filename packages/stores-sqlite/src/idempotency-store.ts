@@ -1,0 +1,124 @@
+import {
+  DEFAULT_MAX_RESPONSE_BYTES,
+  decodeStoredResponse,
+  encodeStoredResponse,
+  randomToken,
+  validateDuration,
+  validateInteger,
+  validateKey,
+  validateOptions,
+  validateStoredResponse,
+  validateToken,
+  type IdempotencyStore,
+  type Reservation,
+  type StoredResponse,
+} from '@stowage/core';
+import type { Statement } from 'better-sqlite3';
+import { SqliteStoreBase, type SqliteStoreOptions } from './base.js';
+
+export interface SqliteIdempotencyStoreOptions extends SqliteStoreOptions {
+  /** Largest stored response (body plus header bytes). @default 1048576 (1 MiB) */
+  maxResponseBytes?: number;
+}
+
+interface Row {
+  fingerprint: string;
+  response: Buffer | null;
+  expires_at: number;
+}
+
+interface Statements {
+  claim: Statement;
+  current: Statement;
+  complete: Statement;
+  release: Statement;
+  extend: Statement;
+}
+
+/** {@link IdempotencyStore} on better-sqlite3. */
+export class SqliteIdempotencyStore extends SqliteStoreBase<Statements> implements IdempotencyStore {
+  protected readonly component = 'idempotency';
+  private readonly maxResponseBytes: number;
+
+  constructor(options: SqliteIdempotencyStoreOptions) {
+    super('SqliteIdempotencyStore', options);
+    this.maxResponseBytes =
+      options.maxResponseBytes === undefined
+        ? DEFAULT_MAX_RESPONSE_BYTES
+        : validateInteger(this.source, 'options.maxResponseBytes', options.maxResponseBytes, 0);
+  }
+
+  protected prepare(): Statements {
+    const t = `${this.prefix}idempotency`;
+    const held = `scope = @scope AND key = @key AND token = @token AND expires_at > @now`;
+    return {
+      // Inserts, or takes over an expired row; exactly one concurrent caller gets the row back.
+      claim: this.db.prepare(
+        `INSERT INTO ${t} (scope, key, fingerprint, token, response, expires_at)
+         VALUES (@scope, @key, @fingerprint, @token, NULL, @now + @lease)
+         ON CONFLICT (scope, key) DO UPDATE SET
+           fingerprint = excluded.fingerprint, token = excluded.token, response = NULL, expires_at = excluded.expires_at
+         WHERE ${t}.expires_at <= @now
+         RETURNING token`,
+      ),
+      current: this.db.prepare(`SELECT fingerprint, response, expires_at FROM ${t} WHERE scope = ? AND key = ? AND expires_at > ?`),
+      complete: this.db.prepare(`UPDATE ${t} SET token = NULL, response = @response, expires_at = @now + @retention WHERE ${held}`),
+      release: this.db.prepare(`DELETE FROM ${t} WHERE ${held}`),
+      extend: this.db.prepare(`UPDATE ${t} SET expires_at = @now + @lease WHERE ${held}`),
+    };
+  }
+
+  protected pruneStatements(): string[] {
+    const t = `${this.prefix}idempotency`;
+    return [`DELETE FROM ${t} WHERE rowid IN (SELECT rowid FROM ${t} WHERE expires_at <= ? LIMIT ?)`];
+  }
+
+  async reserve(scope: string, key: string, fingerprint: string, opts: { leaseMs: number }): Promise<Reservation> {
+    validateKey(this.source, 'scope', scope);
+    validateKey(this.source, 'key', key);
+    validateKey(this.source, 'fingerprint', fingerprint);
+    const lease = validateDuration(this.source, 'opts.leaseMs', validateOptions<{ leaseMs: number }>(this.source, 'opts', opts).leaseMs);
+    return this.op((s, now): Reservation => {
+      const token = randomToken();
+      // The claim is atomic; reading the live row after a failed claim may race with its
+      // release or expiry (in another process), in which case the claim is simply retried.
+      for (;;) {
+        if (s.claim.get({ scope, key, fingerprint, token, now, lease }) !== undefined) return { state: 'reserved', token };
+        const row = s.current.get(scope, key, now) as Row | undefined;
+        if (row === undefined) continue;
+        if (row.fingerprint !== fingerprint) return { state: 'mismatch' };
+        if (row.response !== null) return { state: 'completed', response: decodeStoredResponse(this.source, row.response) };
+        return { state: 'in-flight', retryAfterMs: row.expires_at - now };
+      }
+    });
+  }
+
+  async complete(scope: string, key: string, token: string, response: StoredResponse, opts: { retentionMs: number }): Promise<boolean> {
+    validateKey(this.source, 'scope', scope);
+    validateKey(this.source, 'key', key);
+    validateToken(this.source, 'token', token);
+    const stored = validateStoredResponse(this.source, response, this.maxResponseBytes);
+    const retention = validateDuration(
+      this.source,
+      'opts.retentionMs',
+      validateOptions<{ retentionMs: number }>(this.source, 'opts', opts).retentionMs,
+    );
+    const encoded = encodeStoredResponse(stored);
+    return this.op((s, now) => s.complete.run({ scope, key, token, now, retention, response: encoded }).changes > 0);
+  }
+
+  async release(scope: string, key: string, token: string): Promise<boolean> {
+    validateKey(this.source, 'scope', scope);
+    validateKey(this.source, 'key', key);
+    validateToken(this.source, 'token', token);
+    return this.op((s, now) => s.release.run({ scope, key, token, now }).changes > 0);
+  }
+
+  async extend(scope: string, key: string, token: string, leaseMs: number): Promise<boolean> {
+    validateKey(this.source, 'scope', scope);
+    validateKey(this.source, 'key', key);
+    validateToken(this.source, 'token', token);
+    const lease = validateDuration(this.source, 'leaseMs', leaseMs);
+    return this.op((s, now) => s.extend.run({ scope, key, token, now, lease }).changes > 0);
+  }
+}

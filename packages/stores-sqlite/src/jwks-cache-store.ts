@@ -1,0 +1,72 @@
+import {
+  validateDuration,
+  validateInteger,
+  validateKey,
+  validateOptions,
+  validateString,
+  validateTimestamp,
+  type CachedJwks,
+  type JwksCacheStore,
+} from '@stowage/core';
+import type { Statement } from 'better-sqlite3';
+import { SqliteStoreBase, type SqliteStoreOptions } from './base.js';
+
+export interface SqliteJwksCacheStoreOptions extends SqliteStoreOptions {
+  /** Largest document accepted, in UTF-8 bytes. @default 1048576 (1 MiB) */
+  maxDocumentBytes?: number;
+}
+
+interface Statements {
+  get: Statement;
+  put: Statement;
+}
+
+/** {@link JwksCacheStore} on better-sqlite3. */
+export class SqliteJwksCacheStore extends SqliteStoreBase<Statements> implements JwksCacheStore {
+  protected readonly component = 'jwks';
+  private readonly maxDocumentBytes: number;
+
+  constructor(options: SqliteJwksCacheStoreOptions) {
+    super('SqliteJwksCacheStore', options);
+    this.maxDocumentBytes =
+      options.maxDocumentBytes === undefined
+        ? 1024 * 1024
+        : validateInteger(this.source, 'options.maxDocumentBytes', options.maxDocumentBytes, 0);
+  }
+
+  protected prepare(): Statements {
+    const t = `${this.prefix}jwks`;
+    return {
+      get: this.db.prepare(`SELECT jwks, fetched_at, expires_at FROM ${t} WHERE uri = ? AND expires_at > ?`),
+      // Never replaces a live document fetched later than the one offered.
+      put: this.db.prepare(
+        `INSERT INTO ${t} (uri, jwks, fetched_at, expires_at) VALUES (@uri, @jwks, @fetchedAt, @now + @ttl)
+         ON CONFLICT (uri) DO UPDATE SET jwks = excluded.jwks, fetched_at = excluded.fetched_at, expires_at = excluded.expires_at
+         WHERE ${t}.expires_at <= @now OR ${t}.fetched_at <= excluded.fetched_at
+         RETURNING 1`,
+      ),
+    };
+  }
+
+  protected pruneStatements(): string[] {
+    const t = `${this.prefix}jwks`;
+    return [`DELETE FROM ${t} WHERE uri IN (SELECT uri FROM ${t} WHERE expires_at <= ? LIMIT ?)`];
+  }
+
+  async get(uri: string): Promise<CachedJwks | undefined> {
+    validateKey(this.source, 'uri', uri);
+    return this.op((s, now) => {
+      const row = s.get.get(uri, now) as { jwks: string; fetched_at: number; expires_at: number } | undefined;
+      return row === undefined ? undefined : { jwks: row.jwks, fetchedAt: row.fetched_at, expiresAt: row.expires_at };
+    });
+  }
+
+  async put(uri: string, jwks: string, opts: { fetchedAt: number; ttlMs: number }): Promise<boolean> {
+    validateKey(this.source, 'uri', uri);
+    validateString(this.source, 'jwks', jwks, this.maxDocumentBytes);
+    const o = validateOptions<{ fetchedAt: number; ttlMs: number }>(this.source, 'opts', opts);
+    const fetchedAt = validateTimestamp(this.source, 'opts.fetchedAt', o.fetchedAt);
+    const ttl = validateDuration(this.source, 'opts.ttlMs', o.ttlMs);
+    return this.op((s, now) => s.put.get({ uri, jwks, fetchedAt, now, ttl }) !== undefined);
+  }
+}

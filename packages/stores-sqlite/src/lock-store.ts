@@ -1,0 +1,71 @@
+import {
+  randomToken,
+  validateDuration,
+  validateKey,
+  validateOptions,
+  validateToken,
+  type Lease,
+  type LockStore,
+} from '@stowage/core';
+import type { Statement } from 'better-sqlite3';
+import { SqliteStoreBase, type SqliteStoreOptions } from './base.js';
+
+interface Statements {
+  acquire: Statement;
+  extend: Statement;
+  release: Statement;
+}
+
+/**
+ * {@link LockStore} on better-sqlite3. A name's row stays after release and expiry, holding
+ * its fence counter; `prune()` only clears the tokens of expired leases.
+ */
+export class SqliteLockStore extends SqliteStoreBase<Statements> implements LockStore {
+  protected readonly component = 'locks';
+
+  constructor(options: SqliteStoreOptions) {
+    super('SqliteLockStore', options);
+  }
+
+  protected prepare(): Statements {
+    const t = `${this.prefix}locks`;
+    return {
+      acquire: this.db.prepare(
+        `INSERT INTO ${t} (name, token, fence, expires_at) VALUES (@name, @token, 1, @now + @ttl)
+         ON CONFLICT (name) DO UPDATE SET token = excluded.token, fence = ${t}.fence + 1, expires_at = excluded.expires_at
+         WHERE ${t}.token IS NULL OR ${t}.expires_at <= @now
+         RETURNING fence, expires_at`,
+      ),
+      extend: this.db.prepare(`UPDATE ${t} SET expires_at = @now + @ttl WHERE name = @name AND token = @token AND expires_at > @now`),
+      release: this.db.prepare(`UPDATE ${t} SET token = NULL, expires_at = 0 WHERE name = @name AND token = @token AND expires_at > @now`),
+    };
+  }
+
+  protected pruneStatements(): string[] {
+    const t = `${this.prefix}locks`;
+    return [`UPDATE ${t} SET token = NULL, expires_at = 0 WHERE name IN (SELECT name FROM ${t} WHERE token IS NOT NULL AND expires_at <= ? LIMIT ?)`];
+  }
+
+  async acquire(name: string, opts: { ttlMs: number }): Promise<Lease | undefined> {
+    validateKey(this.source, 'name', name);
+    const ttl = validateDuration(this.source, 'opts.ttlMs', validateOptions<{ ttlMs: number }>(this.source, 'opts', opts).ttlMs);
+    const token = randomToken();
+    return this.op((s, now) => {
+      const row = s.acquire.get({ name, token, now, ttl }) as { fence: number; expires_at: number } | undefined;
+      return row === undefined ? undefined : { token, fence: row.fence, expiresAt: row.expires_at };
+    });
+  }
+
+  async extend(name: string, token: string, ttlMs: number): Promise<boolean> {
+    validateKey(this.source, 'name', name);
+    validateToken(this.source, 'token', token);
+    const ttl = validateDuration(this.source, 'ttlMs', ttlMs);
+    return this.op((s, now) => s.extend.run({ name, token, now, ttl }).changes > 0);
+  }
+
+  async release(name: string, token: string): Promise<boolean> {
+    validateKey(this.source, 'name', name);
+    validateToken(this.source, 'token', token);
+    return this.op((s, now) => s.release.run({ name, token, now }).changes > 0);
+  }
+}

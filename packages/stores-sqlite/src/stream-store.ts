@@ -1,0 +1,285 @@
+import {
+  EngineStreamOps,
+  STREAM_DEFAULTS,
+  validateInteger,
+  type PositionedMessage,
+  type ProducerState,
+  type StoredStream,
+  type StreamBackend,
+  type StreamStore,
+} from '@stowage/core';
+import { randomUUID } from 'node:crypto';
+import type { Database, Statement } from 'better-sqlite3';
+import { asBuffer, mapError, SqliteStoreBase, type SqliteStoreOptions } from './base.js';
+
+export interface SqliteStreamStoreOptions extends SqliteStoreOptions {
+  /** Largest single message. @default 8388608 (8 MiB) */
+  maxMessageBytes?: number;
+  /**
+   * While a `wait` is pending, how often to look for commits made by other processes on the
+   * same file (`PRAGMA data_version`, one cheap call). Appends in this process wake waiters
+   * at once. @default 50
+   */
+  pollIntervalMs?: number;
+}
+
+interface StreamRow {
+  name: string;
+  id: string;
+  content_type: string;
+  media_type: string;
+  ttl_ms: number | null;
+  expires_at: number | null;
+  created_at: number;
+  accessed_at: number;
+  deadline: number | null;
+  closed: number;
+  last_seq: string | null;
+  tail: number;
+  forked_from: string | null;
+  fork_position: number | null;
+  fork_sub_offset: number | null;
+  ref_count: number;
+  deleted: number;
+}
+
+const n = <T>(v: T | null): T | undefined => (v === null ? undefined : v);
+const fromRow = (r: StreamRow): StoredStream => ({
+  id: r.id,
+  name: r.name,
+  contentType: r.content_type,
+  mediaType: r.media_type,
+  ttlMs: n(r.ttl_ms),
+  expiresAt: n(r.expires_at),
+  createdAt: r.created_at,
+  accessedAt: r.accessed_at,
+  deadline: n(r.deadline),
+  closed: r.closed === 1,
+  lastSeq: n(r.last_seq),
+  tail: r.tail,
+  forkedFrom: n(r.forked_from),
+  forkPosition: n(r.fork_position),
+  forkSubOffset: n(r.fork_sub_offset),
+  refCount: r.ref_count,
+  deleted: r.deleted === 1,
+});
+const toRow = (s: StoredStream) => ({
+  name: s.name,
+  id: s.id,
+  content_type: s.contentType,
+  media_type: s.mediaType,
+  ttl_ms: s.ttlMs ?? null,
+  expires_at: s.expiresAt ?? null,
+  created_at: s.createdAt,
+  accessed_at: s.accessedAt,
+  deadline: s.deadline ?? null,
+  closed: s.closed ? 1 : 0,
+  last_seq: s.lastSeq ?? null,
+  tail: s.tail,
+  forked_from: s.forkedFrom ?? null,
+  fork_position: s.forkPosition ?? null,
+  fork_sub_offset: s.forkSubOffset ?? null,
+  ref_count: s.refCount,
+  deleted: s.deleted ? 1 : 0,
+});
+
+const COLUMNS = [
+  'name', 'id', 'content_type', 'media_type', 'ttl_ms', 'expires_at', 'created_at', 'accessed_at', 'deadline',
+  'closed', 'last_seq', 'tail', 'forked_from', 'fork_position', 'fork_sub_offset', 'ref_count', 'deleted',
+];
+
+/** The engine's storage as prepared statements; every engine call runs in one BEGIN IMMEDIATE transaction. */
+class SqliteStreamBackend implements StreamBackend {
+  private readonly s: Record<string, Statement>;
+
+  constructor(db: Database, p: string) {
+    const streams = `${p}streams`;
+    const messages = `${p}stream_messages`;
+    const producers = `${p}stream_producers`;
+    this.s = {
+      get: db.prepare(`SELECT * FROM ${streams} WHERE name = ?`),
+      insert: db.prepare(`INSERT INTO ${streams} (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map((c) => `@${c}`).join(', ')})`),
+      update: db.prepare(`UPDATE ${streams} SET ${COLUMNS.filter((c) => c !== 'id').map((c) => `${c} = @${c}`).join(', ')} WHERE id = @id`),
+      removeStream: db.prepare(`DELETE FROM ${streams} WHERE id = ?`),
+      removeMessages: db.prepare(`DELETE FROM ${messages} WHERE stream_id = ?`),
+      removeProducers: db.prepare(`DELETE FROM ${producers} WHERE stream_id = ?`),
+      append: db.prepare(`INSERT INTO ${messages} (stream_id, position, data) VALUES (?, ?, ?)`),
+      read: db.prepare(`SELECT position, data FROM ${messages} WHERE stream_id = ? AND position > ? AND position <= ? ORDER BY position LIMIT ?`),
+      producer: db.prepare(`SELECT epoch, seq FROM ${producers} WHERE stream_id = ? AND producer_id = ?`),
+      setProducer: db.prepare(
+        `INSERT INTO ${producers} (stream_id, producer_id, epoch, seq, updated_at) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (stream_id, producer_id) DO UPDATE SET epoch = excluded.epoch, seq = excluded.seq, updated_at = excluded.updated_at`,
+      ),
+      expired: db.prepare(`SELECT * FROM ${streams} WHERE deleted = 0 AND deadline <= ? LIMIT ?`),
+    };
+  }
+
+  get(name: string): StoredStream | undefined {
+    const row = this.s.get!.get(name) as StreamRow | undefined;
+    return row === undefined ? undefined : fromRow(row);
+  }
+  insert(stream: StoredStream): void {
+    this.s.insert!.run(toRow(stream));
+  }
+  update(stream: StoredStream): void {
+    this.s.update!.run(toRow(stream));
+  }
+  remove(stream: StoredStream): void {
+    this.s.removeStream!.run(stream.id);
+    this.s.removeMessages!.run(stream.id);
+    this.s.removeProducers!.run(stream.id);
+  }
+  append(streamId: string, first: number, messages: readonly Uint8Array[]): void {
+    for (let i = 0; i < messages.length; i++) this.s.append!.run(streamId, first + i, asBuffer(messages[i]!));
+  }
+  read(streamId: string, after: number, upTo: number, maxBytes: number, maxMessages: number): PositionedMessage[] {
+    const out: PositionedMessage[] = [];
+    let bytes = 0;
+    // Iterate so a byte limit stops reading rows early.
+    for (const row of this.s.read!.iterate(streamId, after, upTo, maxMessages) as Iterable<{ position: number; data: Buffer }>) {
+      if (out.length > 0 && bytes + row.data.byteLength > maxBytes) break;
+      bytes += row.data.byteLength;
+      out.push({ position: row.position, data: row.data });
+    }
+    return out;
+  }
+  producer(streamId: string, producerId: string): ProducerState | undefined {
+    return this.s.producer!.get(streamId, producerId) as ProducerState | undefined;
+  }
+  setProducer(streamId: string, producerId: string, state: ProducerState, now: number): void {
+    this.s.setProducer!.run(streamId, producerId, state.epoch, state.seq, now);
+  }
+  expired(now: number, limit: number): StoredStream[] {
+    return (this.s.expired!.all(now, limit) as StreamRow[]).map(fromRow);
+  }
+  newId(): string {
+    return randomUUID();
+  }
+}
+
+/** Stream stores by connection: a change through one wakes the waiters of the others at once. */
+const peers = new WeakMap<Database, Set<SqliteStreamStore>>();
+
+interface Statements {
+  ops: EngineStreamOps;
+  dataVersion: Statement;
+}
+
+/**
+ * {@link StreamStore} on better-sqlite3, running the reference `StreamEngine` of
+ * `@stowage/core` inside `BEGIN IMMEDIATE` transactions. `wait` wakes at once for appends
+ * through this store and within `pollIntervalMs` for appends by other processes.
+ */
+export class SqliteStreamStore extends SqliteStoreBase<Statements> implements StreamStore {
+  protected readonly component = 'streams';
+  private readonly maxMessageBytes: number;
+  private readonly pollIntervalMs: number;
+  private poller: NodeJS.Timeout | undefined;
+  private lastDataVersion = -1;
+  private opsRef: EngineStreamOps | undefined;
+
+  constructor(options: SqliteStreamStoreOptions) {
+    super('SqliteStreamStore', options);
+    this.maxMessageBytes =
+      options.maxMessageBytes === undefined
+        ? STREAM_DEFAULTS.maxMessageBytes
+        : validateInteger(this.source, 'options.maxMessageBytes', options.maxMessageBytes, 1);
+    this.pollIntervalMs =
+      options.pollIntervalMs === undefined ? 50 : validateInteger(this.source, 'options.pollIntervalMs', options.pollIntervalMs, 1);
+  }
+
+  protected prepare(): Statements {
+    const backend = new SqliteStreamBackend(this.db, this.prefix);
+    const tx = this.db.transaction((fn: () => unknown) => fn());
+    const ops = new EngineStreamOps({
+      source: this.source,
+      backend,
+      now: () => this.now(),
+      atomic: <T>(fn: () => T): T => {
+        try {
+          return tx.immediate(fn) as T;
+        } catch (err) {
+          throw mapError(this.source, this.db, err);
+        }
+      },
+      maxMessageBytes: this.maxMessageBytes,
+      // A commit on this connection does not change what `data_version` shows to it, so
+      // stores sharing the connection are told directly.
+      onChange: (name) => {
+        for (const peer of peers.get(this.db) ?? []) if (peer !== this) peer.wake(this.prefix, name);
+      },
+    });
+    this.opsRef = ops;
+    let set = peers.get(this.db);
+    if (set === undefined) peers.set(this.db, (set = new Set()));
+    set.add(this);
+    return { ops, dataVersion: this.db.prepare('PRAGMA data_version') };
+  }
+
+  /** Runs an engine method: closed check, lazy migration, errors mapped. */
+  private call<T>(fn: (ops: EngineStreamOps) => Promise<T>): Promise<T> {
+    let ops: EngineStreamOps;
+    try {
+      ops = this.op((s) => s.ops);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return fn(ops);
+  }
+
+  create: StreamStore['create'] = (name, config, opts) => this.call((o) => o.create(name, config, opts));
+  append: StreamStore['append'] = (name, messages, opts) => this.call((o) => o.append(name, messages, opts));
+  read: StreamStore['read'] = (name, from, opts) => this.call((o) => o.read(name, from, opts));
+  head: StreamStore['head'] = (name) => this.call((o) => o.head(name));
+  closeStream: StreamStore['closeStream'] = (name, opts) => this.call((o) => o.closeStream(name, opts));
+  delete: StreamStore['delete'] = (name) => this.call((o) => o.delete(name));
+  cleanupExpired: StreamStore['cleanupExpired'] = () => this.call((o) => o.cleanupExpired());
+  wait: StreamStore['wait'] = (name, offset, timeoutMs, signal) =>
+    this.call((o) => {
+      this.startPolling();
+      return o.wait(name, offset, timeoutMs, signal);
+    });
+
+  override async prune(): Promise<number> {
+    return this.cleanupExpired();
+  }
+
+  protected pruneStatements(): string[] {
+    return [];
+  }
+
+  /** One timer per store, only while waits are pending: another process's commit wakes every waiter. */
+  private startPolling(): void {
+    if (this.poller !== undefined) return;
+    this.poller = setInterval(() => {
+      const ops = this.opsRef;
+      if (ops === undefined || ops.waiters.size === 0) {
+        clearInterval(this.poller);
+        this.poller = undefined;
+        return;
+      }
+      try {
+        const version = this.op((s) => (s.dataVersion.get() as { data_version: number }).data_version);
+        if (version !== this.lastDataVersion) {
+          this.lastDataVersion = version;
+          ops.waiters.notifyAll();
+        }
+      } catch {
+        // A failed probe is retried at the next tick; waiters time out on their own.
+      }
+    }, this.pollIntervalMs);
+    this.poller.unref();
+  }
+
+  /** Wakes this store's waiters on `name` if it shares the table prefix. */
+  private wake(prefix: string, name: string): void {
+    if (prefix === this.prefix) this.opsRef?.waiters.notify(name);
+  }
+
+  protected override onClose(): void {
+    peers.get(this.db)?.delete(this);
+    clearInterval(this.poller);
+    this.poller = undefined;
+    this.opsRef?.waiters.close();
+  }
+}
