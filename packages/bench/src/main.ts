@@ -12,11 +12,13 @@ import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { formatTable, runComparison, type Comparison, type Row } from './harness.js';
 import { memoryComparisons } from './suites/memory.js';
+import { sqliteComparisons } from './suites/sqlite.js';
 
 type Suite = () => Promise<Comparison[]> | Comparison[];
 
 const SUITES: Record<string, Suite> = {
   memory: memoryComparisons,
+  sqlite: sqliteComparisons,
 };
 
 async function main(): Promise<void> {

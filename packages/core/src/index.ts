@@ -52,7 +52,7 @@ export {
 export { ceilDiv, floorDiv } from './rate-limit/math.js';
 export { MAX_POLICIES, normalizePolicies, validateCost } from './rate-limit/policy.js';
 export type { NormalizedPolicy } from './rate-limit/policy.js';
-export { defaultPolicyName, evaluateRateLimit } from './rate-limit/algorithms.js';
+export { decideAfterConsume, defaultPolicyName, evaluateRateLimit } from './rate-limit/algorithms.js';
 export type { RateLimitOutcome, RateLimitState, RateLimitWrite } from './rate-limit/algorithms.js';
 export { rateLimitHeaders } from './rate-limit/headers.js';
 export type { RateLimitHeaders } from './rate-limit/headers.js';
@@ -99,3 +99,14 @@ export {
 } from './idempotency.js';
 export { EngineStreamOps } from './streams/engine-store.js';
 export type { EngineStreamOpsOptions } from './streams/engine-store.js';
+export {
+  namedParams,
+  postgresDialect,
+  rateLimitDecisionFromRows,
+  rateLimitManyParams,
+  rateLimitManySql,
+  rateLimitSingleParams,
+  rateLimitSingleSql,
+  sqliteDialect,
+} from './sql/rate-limit.js';
+export type { SqlDialect } from './sql/rate-limit.js';

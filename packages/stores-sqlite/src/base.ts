@@ -38,6 +38,15 @@ export interface SqliteStoreOptions extends StoreOptionsBase {
 
 export const PACKAGE = '@stowage/stores-sqlite';
 
+/**
+ * The first row of a write statement with RETURNING, stepping it to completion. `.get()`
+ * would stop after the first row and reset the statement: the write still commits, but
+ * SQLite then skips its WAL auto-checkpoint, and the WAL file grows without bound.
+ */
+export function writeReturning<T>(statement: Statement, params: unknown): T | undefined {
+  return (statement.all(params) as T[])[0];
+}
+
 /** Binds bytes without a copy: better-sqlite3 binds Buffers. */
 export const asBuffer = (u8: Uint8Array): Buffer =>
   Buffer.isBuffer(u8) ? u8 : Buffer.from(u8.buffer, u8.byteOffset, u8.byteLength);

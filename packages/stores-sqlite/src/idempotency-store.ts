@@ -14,7 +14,7 @@ import {
   type StoredResponse,
 } from '@stowage/core';
 import type { Statement } from 'better-sqlite3';
-import { SqliteStoreBase, type SqliteStoreOptions } from './base.js';
+import { SqliteStoreBase, type SqliteStoreOptions, writeReturning } from './base.js';
 
 export interface SqliteIdempotencyStoreOptions extends SqliteStoreOptions {
   /** Largest stored response (body plus header bytes). @default 1048576 (1 MiB) */
@@ -83,7 +83,7 @@ export class SqliteIdempotencyStore extends SqliteStoreBase<Statements> implemen
       // The claim is atomic; reading the live row after a failed claim may race with its
       // release or expiry (in another process), in which case the claim is simply retried.
       for (;;) {
-        if (s.claim.get({ scope, key, fingerprint, token, now, lease }) !== undefined) return { state: 'reserved', token };
+        if (writeReturning(s.claim, { scope, key, fingerprint, token, now, lease }) !== undefined) return { state: 'reserved', token };
         const row = s.current.get(scope, key, now) as Row | undefined;
         if (row === undefined) continue;
         if (row.fingerprint !== fingerprint) return { state: 'mismatch' };

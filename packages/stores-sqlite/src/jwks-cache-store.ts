@@ -9,7 +9,7 @@ import {
   type JwksCacheStore,
 } from '@stowage/core';
 import type { Statement } from 'better-sqlite3';
-import { SqliteStoreBase, type SqliteStoreOptions } from './base.js';
+import { SqliteStoreBase, type SqliteStoreOptions, writeReturning } from './base.js';
 
 export interface SqliteJwksCacheStoreOptions extends SqliteStoreOptions {
   /** Largest document accepted, in UTF-8 bytes. @default 1048576 (1 MiB) */
@@ -67,6 +67,6 @@ export class SqliteJwksCacheStore extends SqliteStoreBase<Statements> implements
     const o = validateOptions<{ fetchedAt: number; ttlMs: number }>(this.source, 'opts', opts);
     const fetchedAt = validateTimestamp(this.source, 'opts.fetchedAt', o.fetchedAt);
     const ttl = validateDuration(this.source, 'opts.ttlMs', o.ttlMs);
-    return this.op((s, now) => s.put.get({ uri, jwks, fetchedAt, now, ttl }) !== undefined);
+    return this.op((s, now) => writeReturning(s.put, { uri, jwks, fetchedAt, now, ttl }) !== undefined);
   }
 }

@@ -8,7 +8,7 @@ import {
   type LockStore,
 } from '@stowage/core';
 import type { Statement } from 'better-sqlite3';
-import { SqliteStoreBase, type SqliteStoreOptions } from './base.js';
+import { SqliteStoreBase, type SqliteStoreOptions, writeReturning } from './base.js';
 
 interface Statements {
   acquire: Statement;
@@ -51,7 +51,7 @@ export class SqliteLockStore extends SqliteStoreBase<Statements> implements Lock
     const ttl = validateDuration(this.source, 'opts.ttlMs', validateOptions<{ ttlMs: number }>(this.source, 'opts', opts).ttlMs);
     const token = randomToken();
     return this.op((s, now) => {
-      const row = s.acquire.get({ name, token, now, ttl }) as { fence: number; expires_at: number } | undefined;
+      const row = writeReturning<{ fence: number; expires_at: number }>(s.acquire, { name, token, now, ttl });
       return row === undefined ? undefined : { token, fence: row.fence, expiresAt: row.expires_at };
     });
   }

@@ -1,10 +1,19 @@
 import {
   evaluateRateLimit,
+  MAX_POLICIES,
+  namedParams,
   normalizePolicies,
+  rateLimitDecisionFromRows,
+  rateLimitManyParams,
+  rateLimitManySql,
+  rateLimitSingleParams,
+  rateLimitSingleSql,
+  sqliteDialect,
   validateCost,
   validateKey,
   validateOptions,
   type NormalizedPolicy,
+  type RateLimitAlgorithm,
   type RateLimitConsumeOptions,
   type RateLimitDecision,
   type RateLimitPolicy,
@@ -22,17 +31,23 @@ interface Row {
 }
 
 interface Statements {
+  /** One-policy consume, by algorithm. */
+  single: Record<RateLimitAlgorithm, Statement>;
+  /** Several-policy consume, by number of policies (prepared on first use of each count). */
+  many: (Statement | undefined)[];
   read: Statement;
-  write: Statement;
-  remove: Statement;
   reset: Statement;
-  consume: (key: string, policies: readonly NormalizedPolicy[], cost: number, now: number) => RateLimitDecision;
 }
 
+/** How often a consume retries when a denial it saw was undone before it could explain it. */
+const ATTEMPTS = 50;
+
 /**
- * {@link RateLimitStore} on better-sqlite3. A `consume` is one `BEGIN IMMEDIATE`
- * transaction: it reads the key's states, decides with the reference functions of
- * `@stowage/core`, and writes, so every process sharing the file sees one order.
+ * {@link RateLimitStore} on better-sqlite3. A `consume` is one SQL statement (shared with the
+ * PostgreSQL store): for one policy an upsert whose `WHERE` is the admission test, for
+ * several a CTE that decides every policy and upserts all or none; a write statement holds SQLite's write lock
+ * from its start, so processes sharing the file are serialized. Only a denied call reads the
+ * states again to compute its retry time.
  */
 export class SqliteRateLimitStore extends SqliteStoreBase<Statements> implements RateLimitStore {
   protected readonly component = 'rate_limits';
@@ -43,36 +58,24 @@ export class SqliteRateLimitStore extends SqliteStoreBase<Statements> implements
 
   protected prepare(): Statements {
     const t = `${this.prefix}rate_limits`;
-    const s = {
+    return {
+      single: {
+        gcra: this.db.prepare(rateLimitSingleSql(sqliteDialect, t, 'gcra')),
+        'fixed-window': this.db.prepare(rateLimitSingleSql(sqliteDialect, t, 'fixed-window')),
+        'sliding-window': this.db.prepare(rateLimitSingleSql(sqliteDialect, t, 'sliding-window')),
+      },
+      many: new Array(MAX_POLICIES + 1),
       read: this.db.prepare(`SELECT policy, a, b, c FROM ${t} WHERE key = ? AND expires_at > ?`),
-      write: this.db.prepare(
-        `INSERT INTO ${t} (key, policy, a, b, c, expires_at) VALUES (?, ?, ?, ?, ?, ?)
-         ON CONFLICT (key, policy) DO UPDATE SET a = excluded.a, b = excluded.b, c = excluded.c, expires_at = excluded.expires_at`,
-      ),
-      remove: this.db.prepare(`DELETE FROM ${t} WHERE key = ? AND policy = ?`),
       reset: this.db.prepare(`DELETE FROM ${t} WHERE key = ?`),
     };
-    const consume = this.db.transaction(
-      (key: string, policies: readonly NormalizedPolicy[], cost: number, now: number): RateLimitDecision => {
-        const { decision, writes } = this.evaluate(s.read, key, policies, now, cost, true);
-        writes?.forEach((w, i) => {
-          const id = policies[i]!.id;
-          if (w === undefined) s.remove.run(key, id);
-          else s.write.run(key, id, w.state[0], w.state[1], w.state[2], now + w.ttlMs);
-        });
-        return decision;
-      },
-    );
-    return { ...s, consume: (key, policies, cost, now) => consume.immediate(key, policies, cost, now) };
   }
 
-  private evaluate(read: Statement, key: string, policies: readonly NormalizedPolicy[], now: number, cost: number, consume: boolean) {
-    const rows = read.all(key, now) as Row[];
-    const states = policies.map((p): RateLimitState | undefined => {
-      for (const r of rows) if (r.policy === p.id) return [r.a, r.b, r.c];
+  private states(s: Statements, key: string, policies: readonly NormalizedPolicy[], now: number): (RateLimitState | undefined)[] {
+    const rows = s.read.all(key, now) as Row[];
+    return policies.map((p) => {
+      for (const r of rows) if (r.policy === p.id) return [r.a, r.b, r.c] as const;
       return undefined;
     });
-    return evaluateRateLimit(policies, states, now, cost, consume);
   }
 
   protected pruneStatements(): string[] {
@@ -84,13 +87,31 @@ export class SqliteRateLimitStore extends SqliteStoreBase<Statements> implements
     validateKey(this.source, 'key', key);
     const policies = normalizePolicies(this.source, policy);
     const cost = validateCost(this.source, validateOptions<RateLimitConsumeOptions>(this.source, 'opts', opts).cost, policies);
-    return this.op((s, now) => s.consume(key, policies, cost, now));
+    return this.op((s, now) => {
+      const n = policies.length;
+      const statement =
+        n === 1
+          ? s.single[policies[0]!.algorithm]
+          : (s.many[n] ??= this.db.prepare(rateLimitManySql(sqliteDialect, `${this.prefix}rate_limits`, n)));
+      const params = namedParams(
+        n === 1 ? rateLimitSingleParams(key, now, policies[0]!, cost) : rateLimitManyParams(key, now, policies, cost),
+      );
+      for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+        // Stepped to completion (not `.get()`), so SQLite runs its WAL auto-checkpoint.
+        const rows = statement.all(params) as Row[];
+        if (rows.length > 0) return rateLimitDecisionFromRows(policies, rows, now);
+        const denied = evaluateRateLimit(policies, this.states(s, key, policies, now), now, cost, false);
+        if (!denied.decision.allowed) return denied.decision;
+        // Another process freed capacity between the two statements: try the consume again.
+      }
+      throw this.source.error('TIMEOUT', `consume did not settle after ${ATTEMPTS} attempts`);
+    });
   }
 
   async peek(key: string, policy: RateLimitPolicy | readonly RateLimitPolicy[]): Promise<RateLimitDecision> {
     validateKey(this.source, 'key', key);
     const policies = normalizePolicies(this.source, policy);
-    return this.op((s, now) => this.evaluate(s.read, key, policies, now, 1, false).decision);
+    return this.op((s, now) => evaluateRateLimit(policies, this.states(s, key, policies, now), now, 1, false).decision);
   }
 
   async reset(key: string): Promise<void> {

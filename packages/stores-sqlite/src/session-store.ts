@@ -9,7 +9,7 @@ import {
   type SessionStore,
 } from '@stowage/core';
 import type { Statement } from 'better-sqlite3';
-import { asBuffer, SqliteStoreBase, type SqliteStoreOptions } from './base.js';
+import { asBuffer, SqliteStoreBase, type SqliteStoreOptions, writeReturning } from './base.js';
 
 export interface SqliteSessionStoreOptions extends SqliteStoreOptions {
   /** Largest `data` accepted. @default 1048576 (1 MiB) */
@@ -126,7 +126,7 @@ export class SqliteSessionStore extends SqliteStoreBase<Statements> implements S
     const ifVersion = o.ifVersion === undefined ? null : validateInteger(this.source, 'opts.ifVersion', o.ifVersion, 0);
     const owner = o.owner === undefined ? null : validateKey(this.source, 'opts.owner', o.owner);
     return this.op((s, now) => {
-      const row = s.set.get({ id, data: asBuffer(data), now, ttl, abs, ifVersion, owner }) as { version: number } | undefined;
+      const row = writeReturning<{ version: number }>(s.set, { id, data: asBuffer(data), now, ttl, abs, ifVersion, owner });
       if (row !== undefined) return { version: row.version };
       const current = (s.version.get(id, now) as { version: number } | undefined)?.version ?? 0;
       throw this.source.error('CONFLICT', `session version is ${current}, not ${ifVersion}`, { details: { currentVersion: current } });

@@ -223,3 +223,35 @@ function moreRestrictive(a: PolicyResult, b: PolicyResult): boolean {
   if (a.remaining !== b.remaining) return a.remaining < b.remaining;
   return a.resetMs > b.resetMs;
 }
+
+/**
+ * The decision of an allowed, consuming call, from the states it wrote: what
+ * {@link evaluateRateLimit} returns for that call. For backends that decide and write in
+ * one statement and get only the new states back.
+ */
+export function decideAfterConsume(
+  policies: readonly NormalizedPolicy[],
+  after: readonly (RateLimitState | undefined)[],
+  now: number,
+): RateLimitDecision {
+  let chosen = 0;
+  let best: PolicyResult | undefined;
+  for (let i = 0; i < policies.length; i++) {
+    const p = policies[i]!;
+    // Seen at `now`, a state written at `now` holds exactly the call's remaining and reset.
+    const r = decide(p, view(p, after[i], now), now, 1, false, true);
+    if (best === undefined || moreRestrictive(r, best)) {
+      best = r;
+      chosen = i;
+    }
+  }
+  const p = policies[chosen]!;
+  return {
+    allowed: true,
+    limit: p.capacity,
+    remaining: best!.remaining,
+    resetMs: best!.resetMs,
+    retryAfterMs: 0,
+    policy: p.name ?? defaultPolicyName(chosen, policies.length),
+  };
+}

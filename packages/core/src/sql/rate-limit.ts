@@ -1,0 +1,166 @@
+import type { RateLimitAlgorithm, RateLimitDecision } from '../contracts/rate-limit.js';
+import { decideAfterConsume, type RateLimitState } from '../rate-limit/algorithms.js';
+import type { NormalizedPolicy } from '../rate-limit/policy.js';
+
+/** What differs between the SQL of SQLite and PostgreSQL here. */
+export interface SqlDialect {
+  /** The n-th (1-based) bound parameter, typed. */
+  param(n: number, type: 'text' | 'bigint'): string;
+  greatest(a: string, b: string): string;
+}
+
+/**
+ * SQLite: named parameters `@p1`, `@p2`... Bind them with {@link namedParams}, which passes
+ * integers as BigInt: a JS number binds as REAL and `/` would not be integer division.
+ */
+export const sqliteDialect: SqlDialect = {
+  param: (n) => `@p${n}`,
+  greatest: (a, b) => `max(${a}, ${b})`,
+};
+
+export const postgresDialect: SqlDialect = {
+  param: (n, type) => `$${n}::${type}`,
+  greatest: (a, b) => `GREATEST(${a}, ${b})`,
+};
+
+/** SQL expressions for one policy's inputs; `ra`/`rb`/`rc` are the live state or NULL. */
+interface Inputs {
+  now: string;
+  lim: string;
+  win: string;
+  cap: string;
+  cost: string;
+  ra: string;
+  rb: string;
+  rc: string;
+}
+
+/** What a consume computes for one policy, as SQL expressions. */
+interface Outcome {
+  fits: string;
+  a: string;
+  b: string;
+  c: string;
+  /** Milliseconds the new state matters (its row's expiry is now + ttl). */
+  ttl: string;
+}
+
+/**
+ * The reference arithmetic of `evaluateRateLimit` for one algorithm, in SQL integers
+ * (64-bit in SQLite and PostgreSQL: `/` on non-negative integers is exact floor division).
+ */
+function outcome(algorithm: RateLimitAlgorithm, d: SqlDialect, x: Inputs): Outcome {
+  const { now, lim, win, cap, cost, ra, rb, rc } = x;
+  if (algorithm === 'gcra') {
+    const elapsed = d.greatest(`${now} - ${rb}`, '0');
+    const debt = `(CASE WHEN ${ra} IS NULL OR ${ra} <= 0 OR ${elapsed} >= (${ra} + ${lim} - 1) / ${lim} THEN 0 ELSE ${ra} - ${elapsed} * ${lim} END)`;
+    const mark = `(CASE WHEN ${ra} IS NULL OR ${ra} <= 0 THEN ${now} ELSE ${d.greatest(now, rb)} END)`;
+    const after = `(${debt} + ${cost} * ${win})`;
+    return { fits: `${after} <= ${cap} * ${win}`, a: after, b: mark, c: '0', ttl: `(${after} + ${lim} - 1) / ${lim}` };
+  }
+  const cur = `(${now} / ${win})`;
+  const sameOrLater = `${ra} IS NOT NULL AND ${ra} >= ${cur}`;
+  const used = `(CASE WHEN ${sameOrLater} THEN ${rb} ELSE 0 END)`;
+  const mark = `(CASE WHEN ${ra} IS NOT NULL AND ${ra} > ${cur} THEN ${ra} ELSE ${cur} END)`;
+  if (algorithm === 'fixed-window') {
+    return { fits: `${used} + ${cost} <= ${lim}`, a: mark, b: `${used} + ${cost}`, c: '0', ttl: `(${mark} + 1) * ${win} - ${now}` };
+  }
+  const prev = `(CASE WHEN ${ra} IS NULL THEN 0 WHEN ${ra} >= ${cur} THEN ${rc} WHEN ${ra} = ${cur} - 1 THEN ${rb} ELSE 0 END)`;
+  const elapsed = `(CASE WHEN ${ra} IS NOT NULL AND ${ra} > ${cur} THEN 0 ELSE ${now} - ${cur} * ${win} END)`;
+  const weight = `(CASE WHEN ${prev} = 0 THEN 0 ELSE ${prev} * (${win} - ${elapsed}) / ${win} END)`;
+  const count = `(${used} + ${cost})`;
+  return {
+    fits: `${weight} + ${count} <= ${lim}`,
+    a: mark,
+    b: count,
+    c: prev,
+    ttl: `(${win} - ${elapsed}) + ${win} - (${win} + ${count} - 1) / ${count} + 1`,
+  };
+}
+
+/**
+ * One SQL statement that consumes from one policy of one key with the reference arithmetic:
+ * an upsert whose `DO UPDATE ... WHERE` is the admission test. It returns the new state
+ * (`a, b, c`) when the call is allowed and no row when it is denied (nothing written: read the
+ * state and let `evaluateRateLimit` explain the denial). A missing or expired row counts as
+ * no state. Parameters: {@link rateLimitSingleParams}.
+ */
+export function rateLimitSingleSql(dialect: SqlDialect, table: string, algorithm: RateLimitAlgorithm): string {
+  const p = dialect.param;
+  const base = { now: p(2, 'bigint'), lim: p(4, 'bigint'), win: p(5, 'bigint'), cap: p(6, 'bigint'), cost: p(7, 'bigint') };
+  const fresh = outcome(algorithm, dialect, { ...base, ra: 'NULL', rb: 'NULL', rc: 'NULL' });
+  const live = (column: string) => `(CASE WHEN ${table}.expires_at > ${base.now} THEN ${table}.${column} END)`;
+  const kept = outcome(algorithm, dialect, { ...base, ra: live('a'), rb: live('b'), rc: live('c') });
+  return `INSERT INTO ${table} (key, policy, a, b, c, expires_at)
+VALUES (${p(1, 'text')}, ${p(3, 'text')}, ${fresh.a}, ${fresh.b}, ${fresh.c}, ${base.now} + ${fresh.ttl})
+ON CONFLICT (key, policy) DO UPDATE SET a = ${kept.a}, b = ${kept.b}, c = ${kept.c}, expires_at = ${base.now} + ${kept.ttl}
+WHERE ${kept.fits}
+RETURNING a, b, c`;
+}
+
+/** The parameters of {@link rateLimitSingleSql}, in order. */
+export function rateLimitSingleParams(key: string, now: number, policy: NormalizedPolicy, cost: number): unknown[] {
+  return [key, now, policy.id, policy.limit, policy.windowMs, policy.capacity, cost];
+}
+
+/**
+ * One SQL statement that consumes from `count` policies of one key, all or none: the
+ * policies' rows are read and decided in CTEs, and every new state is upserted only if every
+ * policy admits the call. Returns `policy, a, b, c` per policy when allowed, no row when
+ * denied. Parameters: {@link rateLimitManyParams}.
+ */
+export function rateLimitManySql(dialect: SqlDialect, table: string, count: number): string {
+  const p = dialect.param;
+  const rows = Array.from({ length: count }, (_, i) => {
+    const n = 3 + i * 6;
+    return `(${p(n, 'text')}, ${p(n + 1, 'bigint')}, ${p(n + 2, 'bigint')}, ${p(n + 3, 'bigint')}, ${p(n + 4, 'bigint')}, ${p(n + 5, 'bigint')})`;
+  });
+  const now = p(2, 'bigint');
+  const x = { now, lim: 'lim', win: 'win', cap: 'cap', cost: 'cost', ra: 'ra', rb: 'rb', rc: 'rc' };
+  const by = (pick: (o: Outcome) => string) =>
+    `CASE alg WHEN 0 THEN ${pick(outcome('gcra', dialect, x))} WHEN 1 THEN ${pick(outcome('fixed-window', dialect, x))} ELSE ${pick(outcome('sliding-window', dialect, x))} END`;
+  return `WITH policies (id, alg, lim, win, cap, cost) AS (VALUES ${rows.join(', ')}),
+  decided AS (
+    SELECT id, ${by((o) => o.fits)} AS fits, ${by((o) => o.a)} AS na, ${by((o) => o.b)} AS nb, ${by((o) => o.c)} AS nc,
+      ${by((o) => o.ttl)} AS ttl
+    FROM (SELECT policies.*, r.a AS ra, r.b AS rb, r.c AS rc
+          FROM policies LEFT JOIN ${table} r ON r.key = ${p(1, 'text')} AND r.policy = policies.id AND r.expires_at > ${now}) AS current
+  )
+INSERT INTO ${table} (key, policy, a, b, c, expires_at)
+SELECT ${p(1, 'text')}, id, na, nb, nc, ${now} + ttl FROM decided WHERE NOT EXISTS (SELECT 1 FROM decided WHERE NOT fits)
+ON CONFLICT (key, policy) DO UPDATE SET a = excluded.a, b = excluded.b, c = excluded.c, expires_at = excluded.expires_at
+RETURNING policy, a, b, c`;
+}
+
+const ALGORITHM_CODE = { gcra: 0, 'fixed-window': 1, 'sliding-window': 2 } as const;
+
+/** The parameters of {@link rateLimitManySql}, in order. */
+export function rateLimitManyParams(key: string, now: number, policies: readonly NormalizedPolicy[], cost: number): unknown[] {
+  const out: unknown[] = [key, now];
+  for (const p of policies) out.push(p.id, ALGORITHM_CODE[p.algorithm], p.limit, p.windowMs, p.capacity, cost);
+  return out;
+}
+
+/** The decision of an allowed call, from the states the statement returned. */
+export function rateLimitDecisionFromRows(
+  policies: readonly NormalizedPolicy[],
+  rows: readonly { policy?: string; a: number | string; b: number | string; c: number | string }[],
+  now: number,
+): RateLimitDecision {
+  // A single-policy statement returns its one row without the policy column.
+  const states = policies.map((p): RateLimitState | undefined => {
+    const r = policies.length === 1 ? rows[0] : rows.find((row) => row.policy === p.id);
+    return r === undefined ? undefined : [Number(r.a), Number(r.b), Number(r.c)];
+  });
+  return decideAfterConsume(policies, states, now);
+}
+
+/** Positional values as the `{ p1, p2, ... }` object SQLite's named parameters bind (integers as BigInt). */
+export function namedParams(values: readonly unknown[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    out[`p${i + 1}`] = typeof v === 'number' ? BigInt(v) : v;
+  }
+  return out;
+}
