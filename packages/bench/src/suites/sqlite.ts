@@ -67,12 +67,11 @@ export function sqliteComparisons(): Comparison[] {
           migrate(db, { components: ['rate_limits'] });
           const upsert = db.prepare(
             `INSERT INTO stowage_rate_limits (key, policy, a, b, c, expires_at) VALUES (?, 'f', ?, 1, 0, ?) ON CONFLICT (key, policy) DO UPDATE SET
-               b = CASE WHEN a = excluded.a THEN b + 1 ELSE 1 END, a = excluded.a, expires_at = excluded.expires_at
-             RETURNING b`,
+               b = CASE WHEN a = excluded.a THEN b + 1 ELSE 1 END, a = excluded.a, expires_at = excluded.expires_at`,
           );
           return async (i) => {
             const w = Math.floor(Date.now() / 60_000);
-            return upsert.get(ipKeys[i % ipKeys.length]!, w, (w + 1) * 60_000);
+            return upsert.run(ipKeys[i % ipKeys.length]!, w, (w + 1) * 60_000);
           };
         },
       },
