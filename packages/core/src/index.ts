@@ -86,8 +86,8 @@ export {
   validateStreamConfig,
 } from './streams/validate.js';
 export type { ValidatedAppendOptions, ValidatedFork, ValidatedStreamConfig } from './streams/validate.js';
-export { StreamEngine, streamInfo } from './streams/engine.js';
-export type { PositionedMessage, StoredStream, StreamBackend } from './streams/engine.js';
+export { runAsync, runSync, StreamEngine, streamInfo } from './streams/engine.js';
+export type { AsyncStreamBackend, BackendCall, PositionedMessage, StoredStream, StreamBackend, StreamOp } from './streams/engine.js';
 export { StreamWaiters, waitOutcome } from './streams/waiters.js';
 export type { TailSnapshot, WaitParams } from './streams/waiters.js';
 export {

@@ -1,6 +1,7 @@
 import {
   copyBytes,
   EngineStreamOps,
+  runSync,
   STREAM_DEFAULTS,
   validateInteger,
   type PositionedMessage,
@@ -96,9 +97,9 @@ export class MemoryStreamStore extends MemoryStoreBase implements StreamStore {
         : validateInteger(this.source, 'options.maxMessageBytes', options.maxMessageBytes, 1);
     this.ops = new EngineStreamOps({
       source: this.source,
-      backend: this.backend,
       now: () => this.now(),
-      atomic: (fn) => fn(),
+      // One synchronous section: nothing else runs in this process until it returns.
+      run: (op) => runSync(op, this.backend),
       maxMessageBytes,
     });
   }

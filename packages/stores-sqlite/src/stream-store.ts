@@ -1,5 +1,7 @@
 import {
   EngineStreamOps,
+  runSync,
+  type StreamOp,
   STREAM_DEFAULTS,
   validateInteger,
   type PositionedMessage,
@@ -190,14 +192,21 @@ export class SqliteStreamStore extends SqliteStoreBase<Statements> implements St
 
   protected prepare(): Statements {
     const backend = new SqliteStreamBackend(this.db, this.prefix);
-    const tx = this.db.transaction((fn: () => unknown) => fn());
+    const tx = this.db.transaction((op: StreamOp<unknown>) => runSync(op, backend));
     const ops = new EngineStreamOps({
       source: this.source,
-      backend,
       now: () => this.now(),
-      atomic: <T>(fn: () => T): T => {
+      run: <T>(op: StreamOp<T>): T => {
         try {
-          return tx.immediate(fn) as T;
+          return tx.immediate(op) as T;
+        } catch (err) {
+          throw mapError(this.source, this.db, err);
+        }
+      },
+      // A single snapshot read needs no write lock.
+      runReadOnly: <T>(op: StreamOp<T>): T => {
+        try {
+          return tx.deferred(op) as T;
         } catch (err) {
           throw mapError(this.source, this.db, err);
         }

@@ -13,7 +13,7 @@ import type {
 } from '../contracts/stream.js';
 import type { ErrorSource } from '../errors.js';
 import { validateDuration, validateKey, validateOptions } from '../validate.js';
-import { StreamEngine, type StreamBackend } from './engine.js';
+import { StreamEngine, type StreamOp } from './engine.js';
 import { parseOffset } from './offsets.js';
 import {
   validateAppendOptions,
@@ -27,11 +27,12 @@ import { StreamWaiters, waitOutcome } from './waiters.js';
 
 export interface EngineStreamOpsOptions {
   source: ErrorSource;
-  backend: StreamBackend;
   /** The store's time; throws `UNAVAILABLE` once the store is closed. */
   now(): number;
-  /** Runs one engine call as one atomic step (a transaction, or nothing in memory). */
-  atomic<T>(fn: () => T): T;
+  /** Runs one engine operation as one atomic step (a transaction, or a synchronous section in memory). */
+  run<T>(op: StreamOp<T>): T | Promise<T>;
+  /** Runs an operation that only reads (`head`, waiters' checks). @default run */
+  runReadOnly?<T>(op: StreamOp<T>): T | Promise<T>;
   maxMessageBytes: number;
   /** Re-check waiters this often, to see appends made by other processes. */
   pollMs?: number;
@@ -40,15 +41,20 @@ export interface EngineStreamOpsOptions {
 }
 
 /**
- * The StreamStore methods (validation, one atomic engine call, waking in-process waiters)
- * for stores whose backend is synchronous: memory and SQLite use it as is.
+ * The StreamStore methods around the shared engine: validation, one atomic engine
+ * operation, waking in-process waiters. Memory, SQLite and PostgreSQL use it; they differ
+ * only in how an operation runs.
  */
 export class EngineStreamOps implements Omit<StreamStore, 'close'> {
   private readonly engine: StreamEngine;
   readonly waiters = new StreamWaiters();
 
   constructor(private readonly o: EngineStreamOpsOptions) {
-    this.engine = new StreamEngine(o.backend, o.source);
+    this.engine = new StreamEngine(o.source);
+  }
+
+  private readOnly<T>(op: StreamOp<T>): T | Promise<T> {
+    return (this.o.runReadOnly ?? this.o.run)(op);
   }
 
   private changed(name: string): void {
@@ -61,7 +67,7 @@ export class EngineStreamOps implements Omit<StreamStore, 'close'> {
     validateKey(this.o.source, 'name', name);
     const { messages, fork } = validateCreateOptions(this.o.source, opts, this.o.maxMessageBytes);
     const cfg = validateStreamConfig(this.o.source, config, fork !== undefined);
-    const result = this.o.atomic(() => this.engine.create(name, cfg, messages, fork, now));
+    const result = await this.o.run(this.engine.create(name, cfg, messages, fork, now));
     if (result.status === 'created') this.changed(name);
     return result;
   }
@@ -71,7 +77,7 @@ export class EngineStreamOps implements Omit<StreamStore, 'close'> {
     validateKey(this.o.source, 'name', name);
     validateMessages(this.o.source, 'messages', messages, this.o.maxMessageBytes, false);
     const v = validateAppendOptions(this.o.source, opts);
-    const result = this.o.atomic(() => this.engine.append(name, messages, v, now));
+    const result = await this.o.run(this.engine.append(name, messages, v, now));
     if (!result.duplicate) this.changed(name);
     return result;
   }
@@ -80,13 +86,13 @@ export class EngineStreamOps implements Omit<StreamStore, 'close'> {
     const now = this.o.now();
     validateKey(this.o.source, 'name', name);
     const { maxBytes, maxMessages } = validateReadOptions(this.o.source, opts);
-    return this.o.atomic(() => this.engine.read(name, fromOffset, maxBytes, maxMessages, now));
+    return this.o.run(this.engine.read(name, fromOffset, maxBytes, maxMessages, now));
   }
 
   async head(name: string): Promise<StreamInfo | undefined> {
     const now = this.o.now();
     validateKey(this.o.source, 'name', name);
-    return this.o.atomic(() => this.engine.head(name, now));
+    return this.readOnly(this.engine.head(name, now));
   }
 
   async closeStream(name: string, opts?: { producer?: StreamProducer }): Promise<StreamCloseResult> {
@@ -94,7 +100,7 @@ export class EngineStreamOps implements Omit<StreamStore, 'close'> {
     validateKey(this.o.source, 'name', name);
     const o = validateOptions<{ producer: StreamProducer }>(this.o.source, 'opts', opts);
     const producer = o.producer === undefined ? undefined : validateProducer(this.o.source, o.producer);
-    const result = this.o.atomic(() => this.engine.closeStream(name, producer, now));
+    const result = await this.o.run(this.engine.closeStream(name, producer, now));
     this.changed(name);
     return result;
   }
@@ -102,7 +108,7 @@ export class EngineStreamOps implements Omit<StreamStore, 'close'> {
   async delete(name: string): Promise<boolean> {
     const now = this.o.now();
     validateKey(this.o.source, 'name', name);
-    const deleted = this.o.atomic(() => this.engine.delete(name, now));
+    const deleted = await this.o.run(this.engine.delete(name, now));
     if (deleted) this.changed(name);
     return deleted;
   }
@@ -113,7 +119,7 @@ export class EngineStreamOps implements Omit<StreamStore, 'close'> {
     const position = parseOffset(this.o.source, 'offset', offset);
     validateDuration(this.o.source, 'timeoutMs', timeoutMs);
     return this.waiters.wait(name, {
-      check: () => waitOutcome(this.o.atomic(() => this.engine.tail(name, this.o.now())), position),
+      check: async () => waitOutcome(await this.readOnly(this.engine.tail(name, this.o.now())), position),
       timeoutMs,
       signal,
       pollMs: this.o.pollMs,
@@ -125,7 +131,7 @@ export class EngineStreamOps implements Omit<StreamStore, 'close'> {
     const now = this.o.now();
     let total = 0;
     for (;;) {
-      const { removed, more } = this.o.atomic(() => this.engine.cleanupBatch(now, batch));
+      const { removed, more } = await this.o.run(this.engine.cleanupBatch(now, batch));
       total += removed;
       if (!more) {
         if (total > 0) this.waiters.notifyAll();

@@ -72,6 +72,77 @@ export interface StreamBackend {
   newId(): string;
 }
 
+/** The same storage, asynchronous (PostgreSQL, inside one transaction). */
+export type AsyncStreamBackend = {
+  [K in keyof StreamBackend]: (...args: Parameters<StreamBackend[K]>) => Promise<ReturnType<StreamBackend[K]>>;
+};
+
+/** A backend call the engine yields; its driver performs it and sends the result back. */
+export interface BackendCall {
+  method: keyof StreamBackend;
+  args: unknown[];
+}
+
+/**
+ * An engine operation: a generator that yields backend calls. One operation runs unchanged
+ * over a synchronous backend ({@link runSync}, inside one SQLite transaction or one
+ * synchronous section in memory) or an asynchronous one ({@link runAsync}, inside one
+ * PostgreSQL transaction).
+ */
+export type StreamOp<T> = Generator<BackendCall, T, unknown>;
+
+export function runSync<T>(op: StreamOp<T>, backend: StreamBackend): T {
+  let step = op.next();
+  while (!step.done) {
+    const { method, args } = step.value;
+    step = op.next((backend[method] as (...a: unknown[]) => unknown)(...args));
+  }
+  return step.value;
+}
+
+export async function runAsync<T>(op: StreamOp<T>, backend: AsyncStreamBackend): Promise<T> {
+  let step = op.next();
+  while (!step.done) {
+    const { method, args } = step.value;
+    step = op.next(await (backend[method] as (...a: unknown[]) => Promise<unknown>)(...args));
+  }
+  return step.value;
+}
+
+/** Typed `yield*`-able wrappers of the backend calls. */
+const b = {
+  *get(name: string): StreamOp<StoredStream | undefined> {
+    return (yield { method: 'get', args: [name] }) as StoredStream | undefined;
+  },
+  *insert(stream: StoredStream): StreamOp<void> {
+    yield { method: 'insert', args: [stream] };
+  },
+  *update(stream: StoredStream): StreamOp<void> {
+    yield { method: 'update', args: [stream] };
+  },
+  *remove(stream: StoredStream): StreamOp<void> {
+    yield { method: 'remove', args: [stream] };
+  },
+  *append(streamId: string, first: number, messages: readonly Uint8Array[]): StreamOp<void> {
+    yield { method: 'append', args: [streamId, first, messages] };
+  },
+  *read(streamId: string, after: number, upTo: number, maxBytes: number, maxMessages: number): StreamOp<PositionedMessage[]> {
+    return (yield { method: 'read', args: [streamId, after, upTo, maxBytes, maxMessages] }) as PositionedMessage[];
+  },
+  *producer(streamId: string, producerId: string): StreamOp<ProducerState | undefined> {
+    return (yield { method: 'producer', args: [streamId, producerId] }) as ProducerState | undefined;
+  },
+  *setProducer(streamId: string, producerId: string, state: ProducerState, now: number): StreamOp<void> {
+    yield { method: 'setProducer', args: [streamId, producerId, state, now] };
+  },
+  *expired(now: number, limit: number): StreamOp<StoredStream[]> {
+    return (yield { method: 'expired', args: [now, limit] }) as StoredStream[];
+  },
+  *newId(): StreamOp<string> {
+    return (yield { method: 'newId', args: [] }) as string;
+  },
+};
+
 type Presence = 'absent' | 'live' | 'gone';
 
 function isExpired(s: StoredStream, now: number): boolean {
@@ -104,15 +175,12 @@ export function streamInfo(s: StoredStream): StreamInfo {
 }
 
 /**
- * The reference StreamStore semantics over a synchronous {@link StreamBackend}; the memory
- * and SQLite stores run it, PostgreSQL and Redis implement the same rules server-side.
- * Inputs are validated by the caller (see `./validate.ts`).
+ * The reference StreamStore semantics, as operations ({@link StreamOp}) over a
+ * {@link StreamBackend}: memory and SQLite run them synchronously, PostgreSQL inside a
+ * transaction. Inputs are validated by the caller (see `./validate.ts`).
  */
 export class StreamEngine {
-  constructor(
-    private readonly backend: StreamBackend,
-    private readonly source: ErrorSource,
-  ) {}
+  constructor(private readonly source: ErrorSource) {}
 
   private presence(s: StoredStream | undefined, now: number): Presence {
     if (s === undefined) return 'absent';
@@ -122,8 +190,8 @@ export class StreamEngine {
   }
 
   /** The live stream, or the error a direct operation on `name` gets. */
-  private live(name: string, now: number): StoredStream {
-    const s = this.backend.get(name);
+  private *live(name: string, now: number): StreamOp<StoredStream> {
+    const s = yield* b.get(name);
     const p = this.presence(s, now);
     if (p === 'live') return s!;
     if (p === 'gone') {
@@ -140,34 +208,34 @@ export class StreamEngine {
   }
 
   /** Removes a stream and, when it was a source's last fork, the hidden source too. */
-  private removeCascade(s: StoredStream, now: number): number {
-    this.backend.remove(s);
+  private *removeCascade(s: StoredStream, now: number): StreamOp<number> {
+    yield* b.remove(s);
     let removed = 1;
     let child = s;
     while (child.forkedFrom !== undefined) {
-      const parent = this.backend.get(child.forkedFrom);
+      const parent = yield* b.get(child.forkedFrom);
       if (parent === undefined) break;
       parent.refCount = Math.max(0, parent.refCount - 1);
       if (parent.refCount === 0 && (parent.deleted || isExpired(parent, now))) {
-        this.backend.remove(parent);
+        yield* b.remove(parent);
         removed++;
         child = parent;
       } else {
-        this.backend.update(parent);
+        yield* b.update(parent);
         break;
       }
     }
     return removed;
   }
 
-  create(
+  *create(
     name: string,
     config: ValidatedStreamConfig,
     messages: readonly Uint8Array[],
     fork: ValidatedFork | undefined,
     now: number,
-  ): StreamCreateResult {
-    const existing = this.backend.get(name);
+  ): StreamOp<StreamCreateResult> {
+    const existing = yield* b.get(name);
     const presence = this.presence(existing, now);
     if (presence === 'gone') {
       throw this.source.error('CONFLICT', `stream ${name} was deleted but is kept for its forks; the name cannot be reused yet`, {
@@ -175,13 +243,13 @@ export class StreamEngine {
       });
     }
     if (presence === 'live') {
-      const src = fork === undefined ? undefined : this.backend.get(fork.from);
+      const src = fork === undefined ? undefined : yield* b.get(fork.from);
       if (this.sameConfig(existing!, config, fork, src)) return { status: 'exists', info: streamInfo(existing!) };
       throw this.source.error('CONFLICT', `stream ${name} exists with another configuration`, { details: { name } });
     }
     // An expired stream without forks is absent: clear it before the name is reused.
-    if (existing !== undefined) this.removeCascade(existing, now);
-    const src = fork === undefined ? undefined : this.backend.get(fork.from);
+    if (existing !== undefined) yield* this.removeCascade(existing, now);
+    const src = fork === undefined ? undefined : yield* b.get(fork.from);
 
     let contentType = config.contentType;
     let mediaType = config.mediaType;
@@ -216,10 +284,10 @@ export class StreamEngine {
         expiresAt = source.expiresAt;
       }
       source.refCount++;
-      this.backend.update(source);
+      yield* b.update(source);
     }
     const stream: StoredStream = {
-      id: this.backend.newId(),
+      id: yield* b.newId(),
       name,
       contentType: contentType!,
       mediaType: mediaType!,
@@ -240,10 +308,10 @@ export class StreamEngine {
     stream.deadline = deadlineOf(stream);
     const initial = fork?.prefix === undefined ? messages : [fork.prefix, ...messages];
     if (initial.length > 0) {
-      this.backend.append(stream.id, tail + 1, initial);
+      yield* b.append(stream.id, tail + 1, initial);
       stream.tail += initial.length;
     }
-    this.backend.insert(stream);
+    yield* b.insert(stream);
     return { status: 'created', info: streamInfo(stream) };
   }
 
@@ -267,8 +335,8 @@ export class StreamEngine {
     return fork.subOffset === (s.forkSubOffset ?? 0);
   }
 
-  append(name: string, messages: readonly Uint8Array[], opts: ValidatedAppendOptions, now: number): StreamAppendResult {
-    const s = this.live(name, now);
+  *append(name: string, messages: readonly Uint8Array[], opts: ValidatedAppendOptions, now: number): StreamOp<StreamAppendResult> {
+    const s = yield* this.live(name, now);
     if (opts.mediaType !== undefined && opts.mediaType !== s.mediaType) {
       throw this.source.error('CONFLICT', `content type ${opts.mediaType} does not match the stream's ${s.mediaType}`, {
         details: { contentType: true },
@@ -276,7 +344,7 @@ export class StreamEngine {
     }
     let accepted: ProducerState | undefined;
     if (opts.producer !== undefined) {
-      const verdict = checkProducer(this.backend.producer(s.id, opts.producer.id), opts.producer, s.closed);
+      const verdict = checkProducer(yield* b.producer(s.id, opts.producer.id), opts.producer, s.closed);
       if (verdict.kind === 'duplicate') {
         return { nextOffset: formatOffset(s.tail), duplicate: true, closed: s.closed, producer: { ...verdict.state } };
       }
@@ -290,15 +358,15 @@ export class StreamEngine {
         details: { seqConflict: true, lastSeq: s.lastSeq },
       });
     }
-    this.backend.append(s.id, s.tail + 1, messages);
+    yield* b.append(s.id, s.tail + 1, messages);
     s.tail += messages.length;
     if (opts.seq !== undefined) s.lastSeq = opts.seq;
     if (opts.close) s.closed = true;
     this.touch(s, now);
-    this.backend.update(s);
+    yield* b.update(s);
     const result: StreamAppendResult = { nextOffset: formatOffset(s.tail), duplicate: false, closed: s.closed };
     if (accepted !== undefined) {
-      this.backend.setProducer(s.id, opts.producer!.id, accepted, now);
+      yield* b.setProducer(s.id, opts.producer!.id, accepted, now);
       result.producer = { ...accepted };
     }
     return result;
@@ -315,17 +383,17 @@ export class StreamEngine {
     return this.source.error(verdict.code, verdict.message, { details });
   }
 
-  read(name: string, from: string, maxBytes: number, maxMessages: number, now: number): StreamReadResult {
-    const s = this.live(name, now);
+  *read(name: string, from: string, maxBytes: number, maxMessages: number, now: number): StreamOp<StreamReadResult> {
+    const s = yield* this.live(name, now);
     const position = parseOffset(this.source, 'fromOffset', from);
     if (position > s.tail) {
       throw this.source.invalid(`offset ${from} is past the tail ${formatOffset(s.tail)}`, { pastTail: true });
     }
-    const messages = this.collect(s, position, maxBytes, maxMessages);
+    const messages = yield* this.collect(s, position, maxBytes, maxMessages);
     const last = messages.length === 0 ? position : messages[messages.length - 1]!.position;
     if (s.ttlMs !== undefined) {
       this.touch(s, now);
-      this.backend.update(s);
+      yield* b.update(s);
     }
     return {
       messages: messages.map((m): StreamMessage => ({ offset: formatOffset(m.position), data: m.data })),
@@ -337,7 +405,7 @@ export class StreamEngine {
   }
 
   /** Messages after `position`, through the fork chain (sources' data up to each fork point). */
-  private collect(s: StoredStream, position: number, maxBytes: number, maxMessages: number): PositionedMessage[] {
+  private *collect(s: StoredStream, position: number, maxBytes: number, maxMessages: number): StreamOp<PositionedMessage[]> {
     const segments: { id: string; lo: number; hi: number }[] = [];
     let cur: StoredStream | undefined = s;
     let hi = s.tail;
@@ -346,7 +414,7 @@ export class StreamEngine {
       if (hi > lo) segments.push({ id: cur.id, lo, hi });
       if (cur.forkedFrom === undefined || lo <= position) break;
       hi = Math.min(hi, lo);
-      cur = this.backend.get(cur.forkedFrom);
+      cur = yield* b.get(cur.forkedFrom);
     }
     const out: PositionedMessage[] = [];
     let bytes = 0;
@@ -358,7 +426,7 @@ export class StreamEngine {
       if (left <= 0) break;
       const room = out.length === 0 ? maxBytes : maxBytes - bytes;
       if (room <= 0) break;
-      const part = this.backend.read(seg.id, after, seg.hi, room, left);
+      const part = yield* b.read(seg.id, after, seg.hi, room, left);
       for (const m of part) {
         if (out.length > 0 && bytes + m.data.byteLength > maxBytes) return out;
         out.push(m);
@@ -369,41 +437,41 @@ export class StreamEngine {
     return out;
   }
 
-  head(name: string, now: number): StreamInfo | undefined {
-    const s = this.backend.get(name);
+  *head(name: string, now: number): StreamOp<StreamInfo | undefined> {
+    const s = yield* b.get(name);
     return this.presence(s, now) === 'live' ? streamInfo(s!) : undefined;
   }
 
   /** The live stream's tail and closed state, or `undefined` (for waiters). */
-  tail(name: string, now: number): { tail: number; closed: boolean } | undefined {
-    const s = this.backend.get(name);
+  *tail(name: string, now: number): StreamOp<{ tail: number; closed: boolean } | undefined> {
+    const s = yield* b.get(name);
     if (this.presence(s, now) !== 'live') return undefined;
     return { tail: s!.tail, closed: s!.closed };
   }
 
-  closeStream(name: string, producer: StreamProducer | undefined, now: number): StreamCloseResult {
-    const s = this.live(name, now);
+  *closeStream(name: string, producer: StreamProducer | undefined, now: number): StreamOp<StreamCloseResult> {
+    const s = yield* this.live(name, now);
     const alreadyClosed = s.closed;
     let accepted: ProducerState | undefined;
     if (producer !== undefined) {
-      const verdict = checkProducer(this.backend.producer(s.id, producer.id), producer, s.closed);
+      const verdict = checkProducer(yield* b.producer(s.id, producer.id), producer, s.closed);
       if (verdict.kind === 'duplicate') {
         return { nextOffset: formatOffset(s.tail), alreadyClosed, duplicate: true, producer: { ...verdict.state } };
       }
       if (verdict.kind === 'reject') throw this.rejectProducer(verdict, s);
       accepted = verdict.next;
-      this.backend.setProducer(s.id, producer.id, accepted, now);
+      yield* b.setProducer(s.id, producer.id, accepted, now);
     }
     s.closed = true;
     this.touch(s, now);
-    this.backend.update(s);
+    yield* b.update(s);
     const result: StreamCloseResult = { nextOffset: formatOffset(s.tail), alreadyClosed, duplicate: false };
     if (accepted !== undefined) result.producer = { ...accepted };
     return result;
   }
 
-  delete(name: string, now: number): boolean {
-    const s = this.backend.get(name);
+  *delete(name: string, now: number): StreamOp<boolean> {
+    const s = yield* b.get(name);
     const p = this.presence(s, now);
     if (p === 'absent') return false;
     if (p === 'gone') {
@@ -413,25 +481,25 @@ export class StreamEngine {
     }
     if (s!.refCount > 0) {
       s!.deleted = true;
-      this.backend.update(s!);
+      yield* b.update(s!);
     } else {
-      this.removeCascade(s!, now);
+      yield* this.removeCascade(s!, now);
     }
     return true;
   }
 
   /** One batch of expiry cleanup; returns the streams removed and whether more may remain. */
-  cleanupBatch(now: number, limit: number): { removed: number; more: boolean } {
-    const batch = this.backend.expired(now, limit);
+  *cleanupBatch(now: number, limit: number): StreamOp<{ removed: number; more: boolean }> {
+    const batch = yield* b.expired(now, limit);
     let removed = 0;
     for (const s of batch) {
-      const fresh = this.backend.get(s.name);
+      const fresh = yield* b.get(s.name);
       if (fresh === undefined || fresh.id !== s.id) continue;
       if (fresh.refCount > 0) {
         fresh.deleted = true;
-        this.backend.update(fresh);
+        yield* b.update(fresh);
       } else {
-        removed += this.removeCascade(fresh, now);
+        removed += yield* this.removeCascade(fresh, now);
       }
     }
     return { removed, more: batch.length === limit };
