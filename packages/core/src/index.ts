@@ -101,6 +101,7 @@ export { EngineStreamOps } from './streams/engine-store.js';
 export type { EngineStreamOpsOptions } from './streams/engine-store.js';
 export {
   namedParams,
+  PG_SERVER_NOW,
   postgresDialect,
   rateLimitDecisionFromRows,
   rateLimitManyParams,

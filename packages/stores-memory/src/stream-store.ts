@@ -97,9 +97,9 @@ export class MemoryStreamStore extends MemoryStoreBase implements StreamStore {
         : validateInteger(this.source, 'options.maxMessageBytes', options.maxMessageBytes, 1);
     this.ops = new EngineStreamOps({
       source: this.source,
-      now: () => this.now(),
+      ensureOpen: () => void this.now(),
       // One synchronous section: nothing else runs in this process until it returns.
-      run: (op) => runSync(op, this.backend),
+      run: (make) => runSync(make(this.now()), this.backend),
       maxMessageBytes,
     });
   }

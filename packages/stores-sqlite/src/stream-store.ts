@@ -195,18 +195,18 @@ export class SqliteStreamStore extends SqliteStoreBase<Statements> implements St
     const tx = this.db.transaction((op: StreamOp<unknown>) => runSync(op, backend));
     const ops = new EngineStreamOps({
       source: this.source,
-      now: () => this.now(),
-      run: <T>(op: StreamOp<T>): T => {
+      ensureOpen: () => void this.now(),
+      run: <T>(make: (now: number) => StreamOp<T>): T => {
         try {
-          return tx.immediate(op) as T;
+          return tx.immediate(make(this.now())) as T;
         } catch (err) {
           throw mapError(this.source, this.db, err);
         }
       },
       // A single snapshot read needs no write lock.
-      runReadOnly: <T>(op: StreamOp<T>): T => {
+      runReadOnly: <T>(make: (now: number) => StreamOp<T>): T => {
         try {
-          return tx.deferred(op) as T;
+          return tx.deferred(make(this.now())) as T;
         } catch (err) {
           throw mapError(this.source, this.db, err);
         }

@@ -7,6 +7,11 @@ export interface SqlDialect {
   /** The n-th (1-based) bound parameter, typed. */
   param(n: number, type: 'text' | 'bigint'): string;
   greatest(a: string, b: string): string;
+  /**
+   * The current time from the n-th parameter; a dialect may fall back to the server's clock
+   * when the parameter is NULL. Must be stable within one statement. @default the parameter
+   */
+  now?(n: number): string;
 }
 
 /**
@@ -18,10 +23,21 @@ export const sqliteDialect: SqlDialect = {
   greatest: (a, b) => `max(${a}, ${b})`,
 };
 
+/**
+ * PostgreSQL: `$n` parameters. The time is the parameter, or when it is NULL the server's
+ * clock in epoch ms, read once per statement (`statement_timestamp()`), so replicas with
+ * skewed clocks agree.
+ */
 export const postgresDialect: SqlDialect = {
   param: (n, type) => `$${n}::${type}`,
   greatest: (a, b) => `GREATEST(${a}, ${b})`,
+  now: (n) => `COALESCE($${n}::bigint, ${PG_SERVER_NOW})`,
 };
+
+/** The PostgreSQL server's time in integer epoch ms, stable within a statement. */
+export const PG_SERVER_NOW = `floor(extract(epoch from statement_timestamp()) * 1000)::bigint`;
+
+const nowOf = (d: SqlDialect, n: number): string => (d.now ? d.now(n) : d.param(n, 'bigint'));
 
 /** SQL expressions for one policy's inputs; `ra`/`rb`/`rc` are the live state or NULL. */
 interface Inputs {
@@ -83,11 +99,11 @@ function outcome(algorithm: RateLimitAlgorithm, d: SqlDialect, x: Inputs): Outco
  * an upsert whose `DO UPDATE ... WHERE` is the admission test. It returns the new state
  * (`a, b, c`) when the call is allowed and no row when it is denied (nothing written: read the
  * state and let `evaluateRateLimit` explain the denial). A missing or expired row counts as
- * no state. Parameters: {@link rateLimitSingleParams}.
+ * no state. It also returns the `now` it decided at. Parameters: {@link rateLimitSingleParams}.
  */
 export function rateLimitSingleSql(dialect: SqlDialect, table: string, algorithm: RateLimitAlgorithm): string {
   const p = dialect.param;
-  const base = { now: p(2, 'bigint'), lim: p(4, 'bigint'), win: p(5, 'bigint'), cap: p(6, 'bigint'), cost: p(7, 'bigint') };
+  const base = { now: nowOf(dialect, 2), lim: p(4, 'bigint'), win: p(5, 'bigint'), cap: p(6, 'bigint'), cost: p(7, 'bigint') };
   const fresh = outcome(algorithm, dialect, { ...base, ra: 'NULL', rb: 'NULL', rc: 'NULL' });
   const live = (column: string) => `(CASE WHEN ${table}.expires_at > ${base.now} THEN ${table}.${column} END)`;
   const kept = outcome(algorithm, dialect, { ...base, ra: live('a'), rb: live('b'), rc: live('c') });
@@ -95,11 +111,11 @@ export function rateLimitSingleSql(dialect: SqlDialect, table: string, algorithm
 VALUES (${p(1, 'text')}, ${p(3, 'text')}, ${fresh.a}, ${fresh.b}, ${fresh.c}, ${base.now} + ${fresh.ttl})
 ON CONFLICT (key, policy) DO UPDATE SET a = ${kept.a}, b = ${kept.b}, c = ${kept.c}, expires_at = ${base.now} + ${kept.ttl}
 WHERE ${kept.fits}
-RETURNING a, b, c`;
+RETURNING a, b, c, ${base.now} AS now`;
 }
 
 /** The parameters of {@link rateLimitSingleSql}, in order. */
-export function rateLimitSingleParams(key: string, now: number, policy: NormalizedPolicy, cost: number): unknown[] {
+export function rateLimitSingleParams(key: string, now: number | null, policy: NormalizedPolicy, cost: number): unknown[] {
   return [key, now, policy.id, policy.limit, policy.windowMs, policy.capacity, cost];
 }
 
@@ -115,7 +131,7 @@ export function rateLimitManySql(dialect: SqlDialect, table: string, count: numb
     const n = 3 + i * 6;
     return `(${p(n, 'text')}, ${p(n + 1, 'bigint')}, ${p(n + 2, 'bigint')}, ${p(n + 3, 'bigint')}, ${p(n + 4, 'bigint')}, ${p(n + 5, 'bigint')})`;
   });
-  const now = p(2, 'bigint');
+  const now = nowOf(dialect, 2);
   const x = { now, lim: 'lim', win: 'win', cap: 'cap', cost: 'cost', ra: 'ra', rb: 'rb', rc: 'rc' };
   const by = (pick: (o: Outcome) => string) =>
     `CASE alg WHEN 0 THEN ${pick(outcome('gcra', dialect, x))} WHEN 1 THEN ${pick(outcome('fixed-window', dialect, x))} ELSE ${pick(outcome('sliding-window', dialect, x))} END`;
@@ -129,13 +145,13 @@ export function rateLimitManySql(dialect: SqlDialect, table: string, count: numb
 INSERT INTO ${table} (key, policy, a, b, c, expires_at)
 SELECT ${p(1, 'text')}, id, na, nb, nc, ${now} + ttl FROM decided WHERE NOT EXISTS (SELECT 1 FROM decided WHERE NOT fits)
 ON CONFLICT (key, policy) DO UPDATE SET a = excluded.a, b = excluded.b, c = excluded.c, expires_at = excluded.expires_at
-RETURNING policy, a, b, c`;
+RETURNING policy, a, b, c, ${now} AS now`;
 }
 
 const ALGORITHM_CODE = { gcra: 0, 'fixed-window': 1, 'sliding-window': 2 } as const;
 
 /** The parameters of {@link rateLimitManySql}, in order. */
-export function rateLimitManyParams(key: string, now: number, policies: readonly NormalizedPolicy[], cost: number): unknown[] {
+export function rateLimitManyParams(key: string, now: number | null, policies: readonly NormalizedPolicy[], cost: number): unknown[] {
   const out: unknown[] = [key, now];
   for (const p of policies) out.push(p.id, ALGORITHM_CODE[p.algorithm], p.limit, p.windowMs, p.capacity, cost);
   return out;

@@ -27,12 +27,16 @@ import { StreamWaiters, waitOutcome } from './waiters.js';
 
 export interface EngineStreamOpsOptions {
   source: ErrorSource;
-  /** The store's time; throws `UNAVAILABLE` once the store is closed. */
-  now(): number;
-  /** Runs one engine operation as one atomic step (a transaction, or a synchronous section in memory). */
-  run<T>(op: StreamOp<T>): T | Promise<T>;
+  /** Throws `UNAVAILABLE` once the store is closed. */
+  ensureOpen(): void;
+  /**
+   * Runs one engine operation as one atomic step (a transaction, or a synchronous section in
+   * memory). `make` builds the operation for the time the step runs at: the store's clock,
+   * or a backend's own clock read inside the step.
+   */
+  run<T>(make: (now: number) => StreamOp<T>): T | Promise<T>;
   /** Runs an operation that only reads (`head`, waiters' checks). @default run */
-  runReadOnly?<T>(op: StreamOp<T>): T | Promise<T>;
+  runReadOnly?<T>(make: (now: number) => StreamOp<T>): T | Promise<T>;
   maxMessageBytes: number;
   /** Re-check waiters this often, to see appends made by other processes. */
   pollMs?: number;
@@ -53,8 +57,8 @@ export class EngineStreamOps implements Omit<StreamStore, 'close'> {
     this.engine = new StreamEngine(o.source);
   }
 
-  private readOnly<T>(op: StreamOp<T>): T | Promise<T> {
-    return (this.o.runReadOnly ?? this.o.run)(op);
+  private readOnly<T>(make: (now: number) => StreamOp<T>): T | Promise<T> {
+    return (this.o.runReadOnly ?? this.o.run)(make);
   }
 
   private changed(name: string): void {
@@ -63,63 +67,63 @@ export class EngineStreamOps implements Omit<StreamStore, 'close'> {
   }
 
   async create(name: string, config: StreamConfig, opts?: StreamCreateOptions): Promise<StreamCreateResult> {
-    const now = this.o.now();
+    this.o.ensureOpen();
     validateKey(this.o.source, 'name', name);
     const { messages, fork } = validateCreateOptions(this.o.source, opts, this.o.maxMessageBytes);
     const cfg = validateStreamConfig(this.o.source, config, fork !== undefined);
-    const result = await this.o.run(this.engine.create(name, cfg, messages, fork, now));
+    const result = await this.o.run((now) => this.engine.create(name, cfg, messages, fork, now));
     if (result.status === 'created') this.changed(name);
     return result;
   }
 
   async append(name: string, messages: readonly Uint8Array[], opts?: Parameters<StreamStore['append']>[2]): Promise<StreamAppendResult> {
-    const now = this.o.now();
+    this.o.ensureOpen();
     validateKey(this.o.source, 'name', name);
     validateMessages(this.o.source, 'messages', messages, this.o.maxMessageBytes, false);
     const v = validateAppendOptions(this.o.source, opts);
-    const result = await this.o.run(this.engine.append(name, messages, v, now));
+    const result = await this.o.run((now) => this.engine.append(name, messages, v, now));
     if (!result.duplicate) this.changed(name);
     return result;
   }
 
   async read(name: string, fromOffset: string, opts?: StreamReadOptions): Promise<StreamReadResult> {
-    const now = this.o.now();
+    this.o.ensureOpen();
     validateKey(this.o.source, 'name', name);
     const { maxBytes, maxMessages } = validateReadOptions(this.o.source, opts);
-    return this.o.run(this.engine.read(name, fromOffset, maxBytes, maxMessages, now));
+    return this.o.run((now) => this.engine.read(name, fromOffset, maxBytes, maxMessages, now));
   }
 
   async head(name: string): Promise<StreamInfo | undefined> {
-    const now = this.o.now();
+    this.o.ensureOpen();
     validateKey(this.o.source, 'name', name);
-    return this.readOnly(this.engine.head(name, now));
+    return this.readOnly((now) => this.engine.head(name, now));
   }
 
   async closeStream(name: string, opts?: { producer?: StreamProducer }): Promise<StreamCloseResult> {
-    const now = this.o.now();
+    this.o.ensureOpen();
     validateKey(this.o.source, 'name', name);
     const o = validateOptions<{ producer: StreamProducer }>(this.o.source, 'opts', opts);
     const producer = o.producer === undefined ? undefined : validateProducer(this.o.source, o.producer);
-    const result = await this.o.run(this.engine.closeStream(name, producer, now));
+    const result = await this.o.run((now) => this.engine.closeStream(name, producer, now));
     this.changed(name);
     return result;
   }
 
   async delete(name: string): Promise<boolean> {
-    const now = this.o.now();
+    this.o.ensureOpen();
     validateKey(this.o.source, 'name', name);
-    const deleted = await this.o.run(this.engine.delete(name, now));
+    const deleted = await this.o.run((now) => this.engine.delete(name, now));
     if (deleted) this.changed(name);
     return deleted;
   }
 
   async wait(name: string, offset: string, timeoutMs: number, signal?: AbortSignal): Promise<StreamWaitOutcome> {
-    this.o.now();
+    this.o.ensureOpen();
     validateKey(this.o.source, 'name', name);
     const position = parseOffset(this.o.source, 'offset', offset);
     validateDuration(this.o.source, 'timeoutMs', timeoutMs);
     return this.waiters.wait(name, {
-      check: async () => waitOutcome(await this.readOnly(this.engine.tail(name, this.o.now())), position),
+      check: async () => waitOutcome(await this.readOnly((now) => this.engine.tail(name, now)), position),
       timeoutMs,
       signal,
       pollMs: this.o.pollMs,
@@ -128,10 +132,10 @@ export class EngineStreamOps implements Omit<StreamStore, 'close'> {
 
   /** Deletes expired streams in batches of `batch`; returns how many went. */
   async cleanupExpired(batch = 500): Promise<number> {
-    const now = this.o.now();
+    this.o.ensureOpen();
     let total = 0;
     for (;;) {
-      const { removed, more } = await this.o.run(this.engine.cleanupBatch(now, batch));
+      const { removed, more } = await this.o.run((now) => this.engine.cleanupBatch(now, batch));
       total += removed;
       if (!more) {
         if (total > 0) this.waiters.notifyAll();
