@@ -67,3 +67,11 @@ export function validateToken(source: ErrorSource, field: string, value: unknown
   if (typeof value !== 'string') throw source.invalid(`${field} must be a string`, { field });
   return value;
 }
+
+/**
+ * Whether a token could have been issued: tokens are base64url, so a string with characters
+ * a backend cannot store (U+0000 in PostgreSQL text) or over 1 KiB is simply wrong.
+ */
+export function couldBeToken(token: string): boolean {
+  return token.length <= 1024 && !token.includes('\u0000');
+}

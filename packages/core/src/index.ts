@@ -91,6 +91,7 @@ export type { AsyncStreamBackend, BackendCall, PositionedMessage, StoredStream, 
 export { StreamWaiters, waitOutcome } from './streams/waiters.js';
 export type { TailSnapshot, WaitParams } from './streams/waiters.js';
 export {
+  couldBeToken,
   DEFAULT_MAX_RESPONSE_BYTES,
   decodeStoredResponse,
   encodeStoredResponse,
@@ -110,4 +111,4 @@ export {
   rateLimitSingleSql,
   sqliteDialect,
 } from './sql/rate-limit.js';
-export type { SqlDialect } from './sql/rate-limit.js';
+export type { ManySource, SqlDialect } from './sql/rate-limit.js';

@@ -78,15 +78,17 @@ function outcome(algorithm: RateLimitAlgorithm, d: SqlDialect, x: Inputs): Outco
   const sameOrLater = `${ra} IS NOT NULL AND ${ra} >= ${cur}`;
   const used = `(CASE WHEN ${sameOrLater} THEN ${rb} ELSE 0 END)`;
   const mark = `(CASE WHEN ${ra} IS NOT NULL AND ${ra} > ${cur} THEN ${ra} ELSE ${cur} END)`;
+  // For the window algorithms the capacity is the limit. `cap = lim` always holds; it is
+  // written out so every parameter is referenced (PostgreSQL must see each one to type it).
   if (algorithm === 'fixed-window') {
-    return { fits: `${used} + ${cost} <= ${lim}`, a: mark, b: `${used} + ${cost}`, c: '0', ttl: `(${mark} + 1) * ${win} - ${now}` };
+    return { fits: `${used} + ${cost} <= ${lim} AND ${cap} = ${lim}`, a: mark, b: `${used} + ${cost}`, c: '0', ttl: `(${mark} + 1) * ${win} - ${now}` };
   }
   const prev = `(CASE WHEN ${ra} IS NULL THEN 0 WHEN ${ra} >= ${cur} THEN ${rc} WHEN ${ra} = ${cur} - 1 THEN ${rb} ELSE 0 END)`;
   const elapsed = `(CASE WHEN ${ra} IS NOT NULL AND ${ra} > ${cur} THEN 0 ELSE ${now} - ${cur} * ${win} END)`;
   const weight = `(CASE WHEN ${prev} = 0 THEN 0 ELSE ${prev} * (${win} - ${elapsed}) / ${win} END)`;
   const count = `(${used} + ${cost})`;
   return {
-    fits: `${weight} + ${count} <= ${lim}`,
+    fits: `${weight} + ${count} <= ${lim} AND ${cap} = ${lim}`,
     a: mark,
     b: count,
     c: prev,
@@ -119,32 +121,62 @@ export function rateLimitSingleParams(key: string, now: number | null, policy: N
   return [key, now, policy.id, policy.limit, policy.windowMs, policy.capacity, cost];
 }
 
+/** Where {@link rateLimitManySql} takes its inputs from. */
+export interface ManySource {
+  /** A FROM item named `policies` giving `(id, alg, lim, win, cap, cost)` rows, one per policy. */
+  policies: string;
+  /** CTEs the FROM item needs (`name (columns) AS (...)`). */
+  with?: string;
+  /** The key, as an SQL expression. */
+  key: string;
+  /** The time, as an SQL expression stable within the statement. */
+  now: string;
+  /**
+   * Compare-and-swap each upsert against the row the statement read (for PostgreSQL, where
+   * rows may change between the statement's snapshot and its writes): a row that changed is
+   * left alone, so fewer rows come back than policies and the caller must roll back and retry.
+   */
+  guarded?: boolean;
+}
+
 /**
- * One SQL statement that consumes from `count` policies of one key, all or none: the
+ * One SQL statement that consumes from several policies of one key, all or none: the
  * policies' rows are read and decided in CTEs, and every new state is upserted only if every
- * policy admits the call. Returns `policy, a, b, c` per policy when allowed, no row when
- * denied. Parameters: {@link rateLimitManyParams}.
+ * policy admits the call. Returns `policy, a, b, c, now` per policy when allowed, no row when
+ * denied. With the default source, parameters are {@link rateLimitManyParams}.
  */
-export function rateLimitManySql(dialect: SqlDialect, table: string, count: number): string {
+export function rateLimitManySql(dialect: SqlDialect, table: string, count: number, from?: ManySource): string {
   const p = dialect.param;
-  const rows = Array.from({ length: count }, (_, i) => {
-    const n = 3 + i * 6;
-    return `(${p(n, 'text')}, ${p(n + 1, 'bigint')}, ${p(n + 2, 'bigint')}, ${p(n + 3, 'bigint')}, ${p(n + 4, 'bigint')}, ${p(n + 5, 'bigint')})`;
-  });
-  const now = nowOf(dialect, 2);
+  const source: ManySource = from ?? {
+    with: `policies (id, alg, lim, win, cap, cost) AS (VALUES ${Array.from({ length: count }, (_, i) => {
+      const n = 3 + i * 6;
+      return `(${p(n, 'text')}, ${p(n + 1, 'bigint')}, ${p(n + 2, 'bigint')}, ${p(n + 3, 'bigint')}, ${p(n + 4, 'bigint')}, ${p(n + 5, 'bigint')})`;
+    }).join(', ')})`,
+    policies: 'policies',
+    key: p(1, 'text'),
+    now: nowOf(dialect, 2),
+  };
+  const now = source.now;
   const x = { now, lim: 'lim', win: 'win', cap: 'cap', cost: 'cost', ra: 'ra', rb: 'rb', rc: 'rc' };
   const by = (pick: (o: Outcome) => string) =>
     `CASE alg WHEN 0 THEN ${pick(outcome('gcra', dialect, x))} WHEN 1 THEN ${pick(outcome('fixed-window', dialect, x))} ELSE ${pick(outcome('sliding-window', dialect, x))} END`;
-  return `WITH policies (id, alg, lim, win, cap, cost) AS (VALUES ${rows.join(', ')}),
-  decided AS (
+  const live = (c: string) => `CASE WHEN r.expires_at > ${now} THEN r.${c} END`;
+  const guard = source.guarded
+    ? `
+WHERE EXISTS (SELECT 1 FROM decided d WHERE d.id = ${table}.policy AND d.oa IS NOT DISTINCT FROM ${table}.a
+    AND d.ob IS NOT DISTINCT FROM ${table}.b AND d.oc IS NOT DISTINCT FROM ${table}.c AND d.oe IS NOT DISTINCT FROM ${table}.expires_at)`
+    : '';
+  return `WITH ${source.with ? `${source.with},
+  ` : ''}decided AS (
     SELECT id, ${by((o) => o.fits)} AS fits, ${by((o) => o.a)} AS na, ${by((o) => o.b)} AS nb, ${by((o) => o.c)} AS nc,
-      ${by((o) => o.ttl)} AS ttl
-    FROM (SELECT policies.*, r.a AS ra, r.b AS rb, r.c AS rc
-          FROM policies LEFT JOIN ${table} r ON r.key = ${p(1, 'text')} AND r.policy = policies.id AND r.expires_at > ${now}) AS current
+      ${by((o) => o.ttl)} AS ttl, oa, ob, oc, oe
+    FROM (SELECT policies.*, ${live('a')} AS ra, ${live('b')} AS rb, ${live('c')} AS rc,
+            r.a AS oa, r.b AS ob, r.c AS oc, r.expires_at AS oe
+          FROM ${source.policies} LEFT JOIN ${table} r ON r.key = ${source.key} AND r.policy = policies.id) AS current
   )
 INSERT INTO ${table} (key, policy, a, b, c, expires_at)
-SELECT ${p(1, 'text')}, id, na, nb, nc, ${now} + ttl FROM decided WHERE NOT EXISTS (SELECT 1 FROM decided WHERE NOT fits)
-ON CONFLICT (key, policy) DO UPDATE SET a = excluded.a, b = excluded.b, c = excluded.c, expires_at = excluded.expires_at
+SELECT ${source.key}, id, na, nb, nc, ${now} + ttl FROM decided WHERE NOT EXISTS (SELECT 1 FROM decided WHERE NOT fits)
+ON CONFLICT (key, policy) DO UPDATE SET a = excluded.a, b = excluded.b, c = excluded.c, expires_at = excluded.expires_at${guard}
 RETURNING policy, a, b, c, ${now} AS now`;
 }
 

@@ -1,0 +1,238 @@
+import { createHash } from 'node:crypto';
+import {
+  ErrorSource,
+  measureHealth,
+  readClock,
+  StowageError,
+  validateClock,
+  validateIdentifier,
+  validateInteger,
+  validateOptions,
+  type HealthResult,
+  type StoreOptionsBase,
+} from '@stowage/core';
+import pg from 'pg';
+import { migrate, tables, type SchemaComponent, type Tables } from './schema.js';
+
+export interface PostgresStoreOptions extends StoreOptionsBase {
+  /** A pg `Pool`. The store never ends it. Give it an `error` listener (pg requires one). */
+  pool: pg.Pool;
+  /** Schema of the tables (created if missing). @default 'public' */
+  schema?: string;
+  /** Prefix of every table name; `[A-Za-z0-9_]`. @default 'stowage_' */
+  tablePrefix?: string;
+  /**
+   * Make this store's tables UNLOGGED: much faster writes, emptied after a PostgreSQL crash
+   * and not replicated. Fine for rate limits and locks. @default false
+   */
+  unlogged?: boolean;
+  /** Create or upgrade the tables on first use (see `migrate`). @default true */
+  migrate?: boolean;
+  /**
+   * No call waits longer than this for an answer: past it, `TIMEOUT` (the statement may still
+   * complete on the server). Also the pg query read timeout. @default 5000
+   */
+  statementTimeoutMs?: number;
+  /** Prune in the background this often; only one replica prunes at a time (advisory lock). @default off */
+  pruneIntervalMs?: number;
+  /** Rows deleted per statement by `prune()`. @default 1000 */
+  pruneBatchSize?: number;
+}
+
+export const PACKAGE = '@stowage/stores-postgres';
+
+/** bigint columns come back as JS numbers: every value this package stores is below 2^53. */
+const int8 = (value: string): number => Number(value);
+const TYPES = {
+  getTypeParser: ((oid: number, format?: string) =>
+    oid === 20 ? int8 : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+};
+
+/** A statement prepared by name on each connection that runs it. */
+export class Sql {
+  readonly name: string;
+  constructor(readonly text: string) {
+    this.name = `stowage_${createHash('sha1').update(text).digest('hex').slice(0, 24)}`;
+  }
+}
+
+const UNAVAILABLE_CODES = /^(08|57P0[1-3]|53300|3D000|57P05)/;
+const UNAVAILABLE_MESSAGES =
+  /Connection terminated|not queryable|ECONNREFUSED|ECONNRESET|EPIPE|ENOTFOUND|EHOSTUNREACH|ETIMEDOUT|timeout exceeded when trying to connect|Cannot use a pool after calling end|the database system is (starting up|shutting down)/i;
+
+/** Maps a pg or socket error to a StowageError (StowageErrors pass through). */
+export function mapError(source: ErrorSource, err: unknown): StowageError {
+  if (err instanceof StowageError) return err;
+  const code = (err as { code?: unknown })?.code;
+  const message = err instanceof Error ? err.message : String(err);
+  if (typeof code === 'string' && code === '57014') return source.error('TIMEOUT', `the statement was cancelled (${message})`, { cause: err });
+  if (/Query read timeout/.test(message)) return source.error('TIMEOUT', 'PostgreSQL did not answer in time', { cause: err });
+  if ((typeof code === 'string' && UNAVAILABLE_CODES.test(code)) || UNAVAILABLE_MESSAGES.test(message) || UNAVAILABLE_MESSAGES.test(String(code))) {
+    return source.error('UNAVAILABLE', `PostgreSQL is unreachable or the connection was lost (${message})`, { cause: err });
+  }
+  return source.error('INTERNAL', `unexpected PostgreSQL error: ${message}`, { cause: err });
+}
+
+/** Retried inside the store: a serialization failure or deadlock changed nothing. */
+export const isRetryable = (err: unknown): boolean => {
+  const code = (err as { code?: unknown })?.code;
+  return code === '40001' || code === '40P01';
+};
+
+/**
+ * What every PostgreSQL store shares: options, named prepared statements with a time limit,
+ * error mapping, lazy migration (retried after a failure), the prune timer and `close()`.
+ */
+export abstract class PgStoreBase {
+  protected readonly source: ErrorSource;
+  protected readonly pool: pg.Pool;
+  protected readonly t: Tables;
+  protected readonly timeoutMs: number;
+  protected readonly pruneBatch: number;
+  private readonly clock: (() => number) | undefined;
+  private readonly autoMigrate: boolean;
+  private readonly unlogged: boolean;
+  private migrated: Promise<void> | undefined;
+  private pruner: NodeJS.Timeout | undefined;
+  protected closed = false;
+
+  protected abstract readonly component: SchemaComponent;
+
+  constructor(storeName: string, options: PostgresStoreOptions) {
+    this.source = new ErrorSource(PACKAGE, storeName);
+    const o = validateOptions<PostgresStoreOptions>(this.source, 'options', options);
+    if (o.pool === null || typeof o.pool !== 'object' || typeof (o.pool as pg.Pool).query !== 'function') {
+      throw this.source.invalid('options.pool must be a pg Pool');
+    }
+    this.pool = o.pool;
+    this.t = tables(
+      validateIdentifier(this.source, 'options.schema', o.schema ?? 'public', 63),
+      validateIdentifier(this.source, 'options.tablePrefix', o.tablePrefix ?? 'stowage_', 40),
+    );
+    this.clock = validateClock(this.source, o.clock);
+    this.autoMigrate = o.migrate !== false;
+    this.unlogged = o.unlogged === true;
+    this.timeoutMs = o.statementTimeoutMs === undefined ? 5000 : validateInteger(this.source, 'options.statementTimeoutMs', o.statementTimeoutMs, 1);
+    this.pruneBatch = o.pruneBatchSize === undefined ? 1000 : validateInteger(this.source, 'options.pruneBatchSize', o.pruneBatchSize, 1);
+    if (o.pruneIntervalMs !== undefined) {
+      const every = validateInteger(this.source, 'options.pruneIntervalMs', o.pruneIntervalMs, 1);
+      this.pruner = setInterval(() => void this.pruneOnce(false).catch(() => {}), every);
+      this.pruner.unref();
+    }
+  }
+
+  /** The time to pass as the `now` parameter: the custom clock, or NULL for the server's clock. */
+  protected nowParam(): number | null {
+    return this.clock === undefined ? null : readClock(this.source, this.clock);
+  }
+
+  protected get usesServerClock(): boolean {
+    return this.clock === undefined;
+  }
+
+  protected ensureOpen(): void {
+    if (this.closed) throw this.source.error('UNAVAILABLE', 'the store is closed');
+  }
+
+  private ready(): Promise<void> {
+    if (!this.autoMigrate) return Promise.resolve();
+    this.migrated ??= migrate(this.pool, {
+      schema: this.t.schema,
+      tablePrefix: this.t.prefix,
+      components: [this.component],
+      unlogged: this.unlogged,
+    }).catch((err: unknown) => {
+      this.migrated = undefined; // retry when the database is back
+      throw err;
+    });
+    return this.migrated;
+  }
+
+  /** Races `work` with the store's time limit; maps errors. */
+  protected async timed<T>(work: () => Promise<T>): Promise<T> {
+    this.ensureOpen();
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await Promise.race([
+        (async () => {
+          await this.ready();
+          return work();
+        })(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(this.source.error('TIMEOUT', `no answer from PostgreSQL within ${this.timeoutMs} ms`)),
+            this.timeoutMs,
+          );
+        }),
+      ]);
+    } catch (err) {
+      throw mapError(this.source, err);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Runs one prepared statement on the pool (one round trip once it is prepared on the connection). */
+  protected async run<R = Record<string, unknown>>(sql: Sql, values: unknown[], client?: pg.PoolClient): Promise<R[]> {
+    const config = { name: sql.name, text: sql.text, values, types: TYPES, query_timeout: this.timeoutMs } as pg.QueryConfig;
+    const result = client ? await client.query(config) : await this.pool.query(config);
+    return result.rows as R[];
+  }
+
+  /** `run` inside the time limit, with errors mapped. */
+  protected query<R = Record<string, unknown>>(sql: Sql, values: unknown[]): Promise<R[]> {
+    return this.timed(() => this.run<R>(sql, values));
+  }
+
+  /** `DELETE ... LIMIT`-style statements taking (now, batch size, advisory lock key, blocking) */
+  protected abstract pruneSql(): Sql[];
+
+  private async pruneOnce(blocking: boolean): Promise<number> {
+    let total = 0;
+    for (const sql of this.pruneSql()) {
+      for (;;) {
+        const rows = await this.query<{ n: number }>(sql, [this.nowParam(), this.pruneBatch, `stowage:prune:${sql.name}`, blocking]);
+        const n = Number(rows[0]?.n ?? 0);
+        total += n;
+        if (n < this.pruneBatch) break;
+      }
+    }
+    return total;
+  }
+
+  /** Deletes expired rows in batches; returns how many went. */
+  async prune(): Promise<number> {
+    return this.pruneOnce(true);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.pruner);
+    this.pruner = undefined;
+    await this.onClose();
+  }
+
+  protected async onClose(): Promise<void> {}
+}
+
+/**
+ * One batch of deletion of expired rows, under an advisory lock so only one replica prunes a
+ * table at a time: parameters (now or NULL, batch size, lock name, blocking). A non-blocking
+ * call that finds the lock taken deletes nothing.
+ */
+export function pruneSql(table: string, where: string, key: string, now: string): Sql {
+  return new Sql(`WITH lock AS (
+    SELECT CASE WHEN $4::boolean THEN pg_advisory_xact_lock(hashtextextended($3, 0)) IS NOT NULL
+                ELSE pg_try_advisory_xact_lock(hashtextextended($3, 0)) END AS held
+  ), gone AS (
+    DELETE FROM ${table} WHERE (SELECT held FROM lock) AND (${key}) IN (
+      SELECT ${key} FROM ${table} WHERE ${where.replaceAll('$now', now)} LIMIT $2::bigint
+    ) RETURNING 1
+  )
+  SELECT count(*)::bigint AS n FROM gone`);
+}
+
+/** Readiness probe for a pg pool: `{ ok, latencyMs, error? }`, never throws. */
+export function postgresHealth(pool: pg.Pool, timeoutMs = 2000): Promise<HealthResult> {
+  return measureHealth(() => pool.query({ text: 'SELECT 1', query_timeout: timeoutMs } as pg.QueryConfig), timeoutMs);
+}

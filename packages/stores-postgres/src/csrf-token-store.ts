@@ -1,0 +1,61 @@
+import {
+  hashToken,
+  postgresDialect,
+  randomToken,
+  validateDuration,
+  validateKey,
+  validateOptions,
+  validateToken,
+  type CsrfTokenStore,
+} from '@stowage/core';
+import { PgStoreBase, pruneSql, Sql, type PostgresStoreOptions } from './base.js';
+
+/** {@link CsrfTokenStore} on PostgreSQL: only SHA-256 hashes of tokens are stored. */
+export class PostgresCsrfTokenStore extends PgStoreBase implements CsrfTokenStore {
+  protected readonly component = 'csrf';
+  private readonly sql: Record<'issue' | 'check' | 'consume' | 'revoke', Sql>;
+
+  constructor(options: PostgresStoreOptions) {
+    super('PostgresCsrfTokenStore', options);
+    const T = this.t.table('csrf_tokens');
+    const N3 = postgresDialect.now!(3);
+    const match = `hash = $1::text AND session_id = $2::text AND expires_at > ${N3}`;
+    this.sql = {
+      issue: new Sql(`INSERT INTO ${T} (hash, session_id, expires_at) VALUES ($1::text, $2::text, ${N3} + $4::bigint)`),
+      check: new Sql(`SELECT 1 AS ok FROM ${T} WHERE ${match}`),
+      // One DELETE: of concurrent consumers, exactly one gets the row.
+      consume: new Sql(`DELETE FROM ${T} WHERE ${match} RETURNING 1 AS ok`),
+      revoke: new Sql(
+        `WITH gone AS (DELETE FROM ${T} WHERE session_id = $1::text RETURNING expires_at)
+         SELECT count(*) FILTER (WHERE expires_at > ${postgresDialect.now!(2)})::bigint AS n FROM gone`,
+      ),
+    };
+  }
+
+  protected pruneSql(): Sql[] {
+    return [pruneSql(this.t.table('csrf_tokens'), 'expires_at <= $now', 'hash', postgresDialect.now!(1))];
+  }
+
+  async issue(sessionId: string, opts: { ttlMs: number }): Promise<string> {
+    validateKey(this.source, 'sessionId', sessionId);
+    const ttl = validateDuration(this.source, 'opts.ttlMs', validateOptions<{ ttlMs: number }>(this.source, 'opts', opts).ttlMs);
+    const token = randomToken(32);
+    await this.query(this.sql.issue, [hashToken(token), sessionId, this.nowParam(), ttl]);
+    return token;
+  }
+
+  async validate(sessionId: string, token: string, opts?: { consume?: boolean }): Promise<boolean> {
+    validateKey(this.source, 'sessionId', sessionId);
+    validateToken(this.source, 'token', token);
+    const o = validateOptions<{ consume: boolean }>(this.source, 'opts', opts);
+    if (o.consume !== undefined && typeof o.consume !== 'boolean') throw this.source.invalid('opts.consume must be a boolean');
+    const rows = await this.query(o.consume === true ? this.sql.consume : this.sql.check, [hashToken(token), sessionId, this.nowParam()]);
+    return rows.length > 0;
+  }
+
+  async revoke(sessionId: string): Promise<number> {
+    validateKey(this.source, 'sessionId', sessionId);
+    const [row] = await this.query<{ n: number }>(this.sql.revoke, [sessionId, this.nowParam()]);
+    return row?.n ?? 0;
+  }
+}

@@ -1,0 +1,121 @@
+import {
+  couldBeToken,
+  DEFAULT_MAX_RESPONSE_BYTES,
+  decodeStoredResponse,
+  encodeStoredResponse,
+  postgresDialect,
+  randomToken,
+  validateDuration,
+  validateInteger,
+  validateKey,
+  validateOptions,
+  validateStoredResponse,
+  validateToken,
+  type IdempotencyStore,
+  type Reservation,
+  type StoredResponse,
+} from '@stowage/core';
+import { PgStoreBase, pruneSql, Sql, type PostgresStoreOptions } from './base.js';
+
+export interface PostgresIdempotencyStoreOptions extends PostgresStoreOptions {
+  /** Largest stored response (body plus header bytes). @default 1048576 (1 MiB) */
+  maxResponseBytes?: number;
+}
+
+interface ReserveRow {
+  claimed: string | null;
+  fingerprint: string | null;
+  response: Buffer | null;
+  retry: number | null;
+}
+
+/** {@link IdempotencyStore} on PostgreSQL: one statement per operation. */
+export class PostgresIdempotencyStore extends PgStoreBase implements IdempotencyStore {
+  protected readonly component = 'idempotency';
+  private readonly maxResponseBytes: number;
+  private readonly sql: Record<'reserve' | 'complete' | 'release' | 'extend', Sql>;
+
+  constructor(options: PostgresIdempotencyStoreOptions) {
+    super('PostgresIdempotencyStore', options);
+    this.maxResponseBytes =
+      options.maxResponseBytes === undefined
+        ? DEFAULT_MAX_RESPONSE_BYTES
+        : validateInteger(this.source, 'options.maxResponseBytes', options.maxResponseBytes, 0);
+    const T = this.t.table('idempotency');
+    const N = postgresDialect.now!(5);
+    const held = (now: string) => `scope = $1::text AND key = $2::text AND token = $3::text AND expires_at > ${now}`;
+    this.sql = {
+      // Claim (insert, or take over an expired row: exactly one concurrent caller wins) and, in
+      // the same statement, report the live row when the claim failed.
+      reserve: new Sql(
+        `WITH claim AS (
+           INSERT INTO ${T} AS t (scope, key, fingerprint, token, response, expires_at)
+           VALUES ($1::text, $2::text, $3::text, $4::text, NULL, ${N} + $6::bigint)
+           ON CONFLICT (scope, key) DO UPDATE SET
+             fingerprint = excluded.fingerprint, token = excluded.token, response = NULL, expires_at = excluded.expires_at
+           WHERE t.expires_at <= ${N}
+           RETURNING token
+         )
+         SELECT (SELECT token FROM claim) AS claimed, cur.fingerprint, cur.response, cur.expires_at - ${N} AS retry
+         FROM (SELECT 1) AS one LEFT JOIN ${T} cur ON cur.scope = $1::text AND cur.key = $2::text AND cur.expires_at > ${N}`,
+      ),
+      complete: new Sql(`UPDATE ${T} SET token = NULL, response = $4::bytea, expires_at = ${N} + $6::bigint WHERE ${held(N)} RETURNING 1 AS ok`),
+      release: new Sql(`DELETE FROM ${T} WHERE ${held(postgresDialect.now!(4))} RETURNING 1 AS ok`),
+      extend: new Sql(`UPDATE ${T} SET expires_at = ${N} + $4::bigint WHERE ${held(N)} RETURNING 1 AS ok`),
+    };
+  }
+
+  protected pruneSql(): Sql[] {
+    return [pruneSql(this.t.table('idempotency'), 'expires_at <= $now', 'scope, key', postgresDialect.now!(1))];
+  }
+
+  async reserve(scope: string, key: string, fingerprint: string, opts: { leaseMs: number }): Promise<Reservation> {
+    validateKey(this.source, 'scope', scope);
+    validateKey(this.source, 'key', key);
+    validateKey(this.source, 'fingerprint', fingerprint);
+    const lease = validateDuration(this.source, 'opts.leaseMs', validateOptions<{ leaseMs: number }>(this.source, 'opts', opts).leaseMs);
+    const token = randomToken();
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const [row] = await this.query<ReserveRow>(this.sql.reserve, [scope, key, fingerprint, token, this.nowParam(), lease]);
+      if (row!.claimed !== null) return { state: 'reserved', token };
+      // The row that refused the claim was committed after this statement's snapshot: ask again.
+      if (row!.fingerprint === null) continue;
+      if (row!.fingerprint !== fingerprint) return { state: 'mismatch' };
+      if (row!.response !== null) return { state: 'completed', response: decodeStoredResponse(this.source, row!.response) };
+      return { state: 'in-flight', retryAfterMs: row!.retry! };
+    }
+    throw this.source.error('TIMEOUT', 'reserve did not settle');
+  }
+
+  async complete(scope: string, key: string, token: string, response: StoredResponse, opts: { retentionMs: number }): Promise<boolean> {
+    validateKey(this.source, 'scope', scope);
+    validateKey(this.source, 'key', key);
+    validateToken(this.source, 'token', token);
+    const stored = validateStoredResponse(this.source, response, this.maxResponseBytes);
+    const retention = validateDuration(
+      this.source,
+      'opts.retentionMs',
+      validateOptions<{ retentionMs: number }>(this.source, 'opts', opts).retentionMs,
+    );
+    if (!couldBeToken(token)) return false;
+    const rows = await this.query(this.sql.complete, [scope, key, token, encodeStoredResponse(stored), this.nowParam(), retention]);
+    return rows.length > 0;
+  }
+
+  async release(scope: string, key: string, token: string): Promise<boolean> {
+    validateKey(this.source, 'scope', scope);
+    validateKey(this.source, 'key', key);
+    validateToken(this.source, 'token', token);
+    if (!couldBeToken(token)) return false;
+    return (await this.query(this.sql.release, [scope, key, token, this.nowParam()])).length > 0;
+  }
+
+  async extend(scope: string, key: string, token: string, leaseMs: number): Promise<boolean> {
+    validateKey(this.source, 'scope', scope);
+    validateKey(this.source, 'key', key);
+    validateToken(this.source, 'token', token);
+    const lease = validateDuration(this.source, 'leaseMs', leaseMs);
+    if (!couldBeToken(token)) return false;
+    return (await this.query(this.sql.extend, [scope, key, token, lease, this.nowParam()])).length > 0;
+  }
+}

@@ -1,0 +1,63 @@
+import {
+  postgresDialect,
+  validateDuration,
+  validateInteger,
+  validateKey,
+  validateOptions,
+  validateString,
+  validateTimestamp,
+  type CachedJwks,
+  type JwksCacheStore,
+} from '@stowage/core';
+import { PgStoreBase, pruneSql, Sql, type PostgresStoreOptions } from './base.js';
+
+export interface PostgresJwksCacheStoreOptions extends PostgresStoreOptions {
+  /** Largest document accepted, in UTF-8 bytes. @default 1048576 (1 MiB) */
+  maxDocumentBytes?: number;
+}
+
+/** {@link JwksCacheStore} on PostgreSQL. */
+export class PostgresJwksCacheStore extends PgStoreBase implements JwksCacheStore {
+  protected readonly component = 'jwks';
+  private readonly maxDocumentBytes: number;
+  private readonly sql: Record<'get' | 'put', Sql>;
+
+  constructor(options: PostgresJwksCacheStoreOptions) {
+    super('PostgresJwksCacheStore', options);
+    this.maxDocumentBytes =
+      options.maxDocumentBytes === undefined
+        ? 1024 * 1024
+        : validateInteger(this.source, 'options.maxDocumentBytes', options.maxDocumentBytes, 0);
+    const T = this.t.table('jwks');
+    const N4 = postgresDialect.now!(4);
+    this.sql = {
+      get: new Sql(`SELECT jwks, fetched_at, expires_at FROM ${T} WHERE uri = $1::text AND expires_at > ${postgresDialect.now!(2)}`),
+      // Never replaces a live document fetched later than the one offered.
+      put: new Sql(
+        `INSERT INTO ${T} AS t (uri, jwks, fetched_at, expires_at) VALUES ($1::text, $2::text, $3::bigint, ${N4} + $5::bigint)
+         ON CONFLICT (uri) DO UPDATE SET jwks = excluded.jwks, fetched_at = excluded.fetched_at, expires_at = excluded.expires_at
+         WHERE t.expires_at <= ${N4} OR t.fetched_at <= excluded.fetched_at
+         RETURNING 1 AS ok`,
+      ),
+    };
+  }
+
+  protected pruneSql(): Sql[] {
+    return [pruneSql(this.t.table('jwks'), 'expires_at <= $now', 'uri', postgresDialect.now!(1))];
+  }
+
+  async get(uri: string): Promise<CachedJwks | undefined> {
+    validateKey(this.source, 'uri', uri);
+    const [row] = await this.query<{ jwks: string; fetched_at: number; expires_at: number }>(this.sql.get, [uri, this.nowParam()]);
+    return row === undefined ? undefined : { jwks: row.jwks, fetchedAt: row.fetched_at, expiresAt: row.expires_at };
+  }
+
+  async put(uri: string, jwks: string, opts: { fetchedAt: number; ttlMs: number }): Promise<boolean> {
+    validateKey(this.source, 'uri', uri);
+    validateString(this.source, 'jwks', jwks, this.maxDocumentBytes);
+    const o = validateOptions<{ fetchedAt: number; ttlMs: number }>(this.source, 'opts', opts);
+    const fetchedAt = validateTimestamp(this.source, 'opts.fetchedAt', o.fetchedAt);
+    const ttl = validateDuration(this.source, 'opts.ttlMs', o.ttlMs);
+    return (await this.query(this.sql.put, [uri, jwks, fetchedAt, this.nowParam(), ttl])).length > 0;
+  }
+}

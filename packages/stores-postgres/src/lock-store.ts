@@ -1,0 +1,74 @@
+import {
+  couldBeToken,
+  postgresDialect,
+  randomToken,
+  validateDuration,
+  validateKey,
+  validateOptions,
+  validateToken,
+  type Lease,
+  type LockStore,
+} from '@stowage/core';
+import { PgStoreBase, Sql, type PostgresStoreOptions } from './base.js';
+
+/**
+ * {@link LockStore} on PostgreSQL. A name's row stays after release and expiry, holding its
+ * fence counter; `prune()` only clears the tokens of expired leases.
+ */
+export class PostgresLockStore extends PgStoreBase implements LockStore {
+  protected readonly component = 'locks';
+  private readonly sql: Record<'acquire' | 'extend' | 'release' | 'prune', Sql>;
+
+  constructor(options: PostgresStoreOptions) {
+    super('PostgresLockStore', options);
+    const T = this.t.table('locks');
+    const N = postgresDialect.now!(3);
+    const held = `name = $1::text AND token = $2::text AND expires_at > ${N}`;
+    this.sql = {
+      acquire: new Sql(
+        `INSERT INTO ${T} AS t (name, token, fence, expires_at) VALUES ($1::text, $2::text, 1, ${N} + $4::bigint)
+         ON CONFLICT (name) DO UPDATE SET token = excluded.token, fence = t.fence + 1, expires_at = excluded.expires_at
+         WHERE t.token IS NULL OR t.expires_at <= ${N}
+         RETURNING fence, expires_at`,
+      ),
+      extend: new Sql(`UPDATE ${T} SET expires_at = ${N} + $4::bigint WHERE ${held} RETURNING 1 AS ok`),
+      release: new Sql(`UPDATE ${T} SET token = NULL, expires_at = 0 WHERE ${held} RETURNING 1 AS ok`),
+      prune: new Sql(`WITH lock AS (
+          SELECT CASE WHEN $4::boolean THEN pg_advisory_xact_lock(hashtextextended($3, 0)) IS NOT NULL
+                      ELSE pg_try_advisory_xact_lock(hashtextextended($3, 0)) END AS held
+        ), cleared AS (
+          UPDATE ${T} SET token = NULL, expires_at = 0 WHERE (SELECT held FROM lock) AND name IN (
+            SELECT name FROM ${T} WHERE token IS NOT NULL AND expires_at <= ${postgresDialect.now!(1)} LIMIT $2::bigint
+          ) RETURNING 1
+        )
+        SELECT count(*)::bigint AS n FROM cleared`),
+    };
+  }
+
+  protected pruneSql(): Sql[] {
+    return [this.sql.prune];
+  }
+
+  async acquire(name: string, opts: { ttlMs: number }): Promise<Lease | undefined> {
+    validateKey(this.source, 'name', name);
+    const ttl = validateDuration(this.source, 'opts.ttlMs', validateOptions<{ ttlMs: number }>(this.source, 'opts', opts).ttlMs);
+    const token = randomToken();
+    const [row] = await this.query<{ fence: number; expires_at: number }>(this.sql.acquire, [name, token, this.nowParam(), ttl]);
+    return row === undefined ? undefined : { token, fence: row.fence, expiresAt: row.expires_at };
+  }
+
+  async extend(name: string, token: string, ttlMs: number): Promise<boolean> {
+    validateKey(this.source, 'name', name);
+    validateToken(this.source, 'token', token);
+    const ttl = validateDuration(this.source, 'ttlMs', ttlMs);
+    if (!couldBeToken(token)) return false;
+    return (await this.query(this.sql.extend, [name, token, this.nowParam(), ttl])).length > 0;
+  }
+
+  async release(name: string, token: string): Promise<boolean> {
+    validateKey(this.source, 'name', name);
+    validateToken(this.source, 'token', token);
+    if (!couldBeToken(token)) return false;
+    return (await this.query(this.sql.release, [name, token, this.nowParam()])).length > 0;
+  }
+}

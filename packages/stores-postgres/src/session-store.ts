@@ -1,0 +1,152 @@
+import {
+  postgresDialect,
+  validateBytes,
+  validateDuration,
+  validateInteger,
+  validateKey,
+  validateOptions,
+  type SessionRecord,
+  type SessionSetOptions,
+  type SessionStore,
+} from '@stowage/core';
+import { PgStoreBase, pruneSql, Sql, type PostgresStoreOptions } from './base.js';
+
+export interface PostgresSessionStoreOptions extends PostgresStoreOptions {
+  /** Largest `data` accepted. @default 1048576 (1 MiB) */
+  maxDataBytes?: number;
+}
+
+interface Row {
+  data: Buffer;
+  version: number;
+  expires_at: number;
+  absolute_expires_at: number | null;
+  owner: string | null;
+}
+
+/** {@link SessionStore} on PostgreSQL: one statement per operation. */
+export class PostgresSessionStore extends PgStoreBase implements SessionStore {
+  protected readonly component = 'sessions';
+  private readonly maxDataBytes: number;
+  private readonly sql: Record<'get' | 'set' | 'version' | 'touch' | 'destroy' | 'move' | 'clearExpired' | 'destroyByOwner', Sql>;
+
+  constructor(options: PostgresSessionStoreOptions) {
+    super('PostgresSessionStore', options);
+    this.maxDataBytes =
+      options.maxDataBytes === undefined ? 1024 * 1024 : validateInteger(this.source, 'options.maxDataBytes', options.maxDataBytes, 0);
+    const T = this.t.table('sessions');
+    const n = postgresDialect.now!;
+    const N2 = n(2);
+    const N3 = n(3);
+    // The live version of an existing row: 0 once it has expired (it then counts as missing).
+    const live = `(CASE WHEN t.expires_at > ${N3} THEN t.version ELSE 0 END)`;
+    this.sql = {
+      get: new Sql(`SELECT data, version, expires_at, absolute_expires_at, owner FROM ${T} WHERE id = $1::text AND expires_at > ${N2}`),
+      // Insert, replace, or (with ifVersion) compare-and-swap, in one statement. An expired
+      // row is replaced as if new: version 1, its owner and absolute expiry forgotten.
+      set: new Sql(
+        `INSERT INTO ${T} AS t (id, data, version, expires_at, absolute_expires_at, owner)
+         SELECT $1::text, $2::bytea, 1, LEAST(${N3} + $4::bigint, COALESCE(${N3} + $5::bigint, ${N3} + $4::bigint)), ${N3} + $5::bigint, $7::text
+         WHERE $6::bigint IS NULL OR $6::bigint = 0 OR EXISTS (SELECT 1 FROM ${T} WHERE id = $1::text)
+         ON CONFLICT (id) DO UPDATE SET
+           data = excluded.data,
+           version = ${live} + 1,
+           absolute_expires_at = CASE WHEN t.expires_at > ${N3} THEN t.absolute_expires_at ELSE excluded.absolute_expires_at END,
+           owner = CASE WHEN t.expires_at > ${N3} THEN COALESCE($7::text, t.owner) ELSE $7::text END,
+           expires_at = CASE WHEN t.expires_at > ${N3}
+             THEN LEAST(${N3} + $4::bigint, COALESCE(t.absolute_expires_at, ${N3} + $4::bigint))
+             ELSE excluded.expires_at END
+         WHERE $6::bigint IS NULL OR ${live} = $6::bigint
+         RETURNING version`,
+      ),
+      version: new Sql(`SELECT version FROM ${T} WHERE id = $1::text AND expires_at > ${N2}`),
+      touch: new Sql(
+        `UPDATE ${T} SET expires_at = LEAST(${N2} + $3::bigint, COALESCE(absolute_expires_at, ${N2} + $3::bigint))
+         WHERE id = $1::text AND expires_at > ${N2} RETURNING 1 AS ok`,
+      ),
+      destroy: new Sql(`DELETE FROM ${T} WHERE id = $1::text AND expires_at > ${N2} RETURNING 1 AS ok`),
+      // rotate: the new id must not be taken; a unique violation tells us it is (see rotate()).
+      move: new Sql(
+        `UPDATE ${T} SET id = $3::text,
+           expires_at = CASE WHEN $4::bigint IS NULL THEN expires_at ELSE LEAST(${N2} + $4::bigint, COALESCE(absolute_expires_at, ${N2} + $4::bigint)) END
+         WHERE id = $1::text AND expires_at > ${N2} RETURNING 1 AS ok`,
+      ),
+      clearExpired: new Sql(`DELETE FROM ${T} WHERE id = $1::text AND expires_at <= ${N2} RETURNING 1 AS ok`),
+      destroyByOwner: new Sql(
+        `WITH gone AS (DELETE FROM ${T} WHERE owner = $1::text AND expires_at > ${N2} AND ($3::text IS NULL OR id <> $3::text) RETURNING 1)
+         SELECT count(*)::bigint AS n FROM gone`,
+      ),
+    };
+  }
+
+  protected pruneSql(): Sql[] {
+    return [pruneSql(this.t.table('sessions'), 'expires_at <= $now', 'id', postgresDialect.now!(1))];
+  }
+
+  async get(id: string): Promise<SessionRecord | undefined> {
+    validateKey(this.source, 'id', id);
+    const [row] = await this.query<Row>(this.sql.get, [id, this.nowParam()]);
+    if (row === undefined) return undefined;
+    const record: SessionRecord = { data: row.data, version: row.version, expiresAt: row.expires_at };
+    if (row.absolute_expires_at !== null) record.absoluteExpiresAt = row.absolute_expires_at;
+    if (row.owner !== null) record.owner = row.owner;
+    return record;
+  }
+
+  async set(id: string, data: Uint8Array, opts: SessionSetOptions): Promise<{ version: number }> {
+    validateKey(this.source, 'id', id);
+    validateBytes(this.source, 'data', data, this.maxDataBytes);
+    const o = validateOptions<SessionSetOptions>(this.source, 'opts', opts);
+    const ttl = validateDuration(this.source, 'opts.ttlMs', o.ttlMs);
+    const abs = o.absoluteTtlMs === undefined ? null : validateDuration(this.source, 'opts.absoluteTtlMs', o.absoluteTtlMs);
+    const ifVersion = o.ifVersion === undefined ? null : validateInteger(this.source, 'opts.ifVersion', o.ifVersion, 0);
+    const owner = o.owner === undefined ? null : validateKey(this.source, 'opts.owner', o.owner);
+    const now = this.nowParam();
+    const [row] = await this.query<{ version: number }>(this.sql.set, [id, Buffer.from(data.buffer, data.byteOffset, data.byteLength), now, ttl, abs, ifVersion, owner]);
+    if (row !== undefined) return { version: row.version };
+    const [current] = await this.query<{ version: number }>(this.sql.version, [id, now]);
+    const currentVersion = current?.version ?? 0;
+    throw this.source.error('CONFLICT', `session version is ${currentVersion}, not ${ifVersion}`, { details: { currentVersion } });
+  }
+
+  async touch(id: string, ttlMs: number): Promise<boolean> {
+    validateKey(this.source, 'id', id);
+    const ttl = validateDuration(this.source, 'ttlMs', ttlMs);
+    return (await this.query(this.sql.touch, [id, this.nowParam(), ttl])).length > 0;
+  }
+
+  async destroy(id: string): Promise<boolean> {
+    validateKey(this.source, 'id', id);
+    return (await this.query(this.sql.destroy, [id, this.nowParam()])).length > 0;
+  }
+
+  async rotate(oldId: string, newId: string, opts?: { ttlMs?: number }): Promise<boolean> {
+    validateKey(this.source, 'oldId', oldId);
+    validateKey(this.source, 'newId', newId);
+    const o = validateOptions<{ ttlMs: number }>(this.source, 'opts', opts);
+    const ttl = o.ttlMs === undefined ? null : validateDuration(this.source, 'opts.ttlMs', o.ttlMs);
+    if (oldId === newId) throw this.source.invalid('oldId and newId are the same');
+    const now = this.nowParam();
+    // One UPDATE moves the row. If the new id holds a row, the unique index refuses it: an
+    // expired row is cleared and the move retried; a live one is a CONFLICT.
+    for (let attempt = 0; attempt < 5; attempt++) {
+      try {
+        return (await this.query(this.sql.move, [oldId, now, newId, ttl])).length > 0;
+      } catch (err) {
+        if ((err as { cause?: { code?: string } }).cause?.code !== '23505') throw err;
+        if ((await this.query(this.sql.clearExpired, [newId, now])).length === 0) {
+          throw this.source.error('CONFLICT', 'a live session already has the new id');
+        }
+      }
+    }
+    throw this.source.error('CONFLICT', 'the new id kept being taken');
+  }
+
+  async destroyByOwner(owner: string, opts?: { except?: string }): Promise<number> {
+    validateKey(this.source, 'owner', owner);
+    const o = validateOptions<{ except: string }>(this.source, 'opts', opts);
+    const except = o.except === undefined ? null : validateKey(this.source, 'opts.except', o.except);
+    const [row] = await this.query<{ n: number }>(this.sql.destroyByOwner, [owner, this.nowParam(), except]);
+    return row?.n ?? 0;
+  }
+}

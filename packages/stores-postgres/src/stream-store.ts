@@ -1,0 +1,297 @@
+import { createHash, randomUUID } from 'node:crypto';
+import {
+  EngineStreamOps,
+  PG_SERVER_NOW,
+  runAsync,
+  STREAM_DEFAULTS,
+  validateInteger,
+  type AsyncStreamBackend,
+  type PositionedMessage,
+  type ProducerState,
+  type StoredStream,
+  type StreamOp,
+  type StreamStore,
+} from '@stowage/core';
+import type pg from 'pg';
+import { isRetryable, mapError, PgStoreBase, Sql, type PostgresStoreOptions } from './base.js';
+
+export interface PostgresStreamStoreOptions extends PostgresStoreOptions {
+  /** Largest single message. @default 8388608 (8 MiB) */
+  maxMessageBytes?: number;
+}
+
+interface StreamRow {
+  name: string;
+  id: string;
+  content_type: string;
+  media_type: string;
+  ttl_ms: number | null;
+  expires_at: number | null;
+  created_at: number;
+  accessed_at: number;
+  deadline: number | null;
+  closed: boolean;
+  last_seq: string | null;
+  tail: number;
+  forked_from: string | null;
+  fork_position: number | null;
+  fork_sub_offset: number | null;
+  ref_count: number;
+  deleted: boolean;
+}
+
+const n = <T>(v: T | null): T | undefined => (v === null ? undefined : v);
+const fromRow = (r: StreamRow): StoredStream => ({
+  id: r.id,
+  name: r.name,
+  contentType: r.content_type,
+  mediaType: r.media_type,
+  ttlMs: n(r.ttl_ms),
+  expiresAt: n(r.expires_at),
+  createdAt: r.created_at,
+  accessedAt: r.accessed_at,
+  deadline: n(r.deadline),
+  closed: r.closed,
+  lastSeq: n(r.last_seq),
+  tail: r.tail,
+  forkedFrom: n(r.forked_from),
+  forkPosition: n(r.fork_position),
+  forkSubOffset: n(r.fork_sub_offset),
+  refCount: r.ref_count,
+  deleted: r.deleted,
+});
+const values = (s: StoredStream): unknown[] => [
+  s.name, s.id, s.contentType, s.mediaType, s.ttlMs ?? null, s.expiresAt ?? null, s.createdAt, s.accessedAt, s.deadline ?? null,
+  s.closed, s.lastSeq ?? null, s.tail, s.forkedFrom ?? null, s.forkPosition ?? null, s.forkSubOffset ?? null, s.refCount, s.deleted,
+];
+const COLUMNS: [string, string][] = [
+  ['name', 'text'], ['id', 'text'], ['content_type', 'text'], ['media_type', 'text'], ['ttl_ms', 'bigint'], ['expires_at', 'bigint'],
+  ['created_at', 'bigint'], ['accessed_at', 'bigint'], ['deadline', 'bigint'], ['closed', 'boolean'], ['last_seq', 'text'],
+  ['tail', 'bigint'], ['forked_from', 'text'], ['fork_position', 'bigint'], ['fork_sub_offset', 'bigint'], ['ref_count', 'bigint'],
+  ['deleted', 'boolean'],
+];
+
+type Run = <R>(sql: Sql, params: unknown[]) => Promise<R[]>;
+
+/**
+ * {@link StreamStore} on PostgreSQL, running the reference `StreamEngine` of `@stowage/core`.
+ *
+ * Each operation is one transaction. It cannot be one statement: an append checks the
+ * stream, the producer and the writer sequence before it writes messages, the stream and the
+ * producer, and a fork or a delete walks and updates the rows of a chain of streams; a
+ * transaction holding the stream rows (`FOR UPDATE`) keeps all of it atomic. Reads that write
+ * nothing (`head`, waiters) run without a transaction.
+ *
+ * `wait` wakes on `LISTEN/NOTIFY` through one dedicated connection per store (taken from
+ * the pool while the store is open), which listens again after the connection drops.
+ */
+export class PostgresStreamStore extends PgStoreBase implements StreamStore {
+  protected readonly component = 'streams';
+  private readonly ops: EngineStreamOps;
+  private readonly sql: Record<string, Sql>;
+  private readonly channel: string;
+  private listener: pg.PoolClient | undefined;
+  private listening: Promise<void> | undefined;
+  private reconnect: NodeJS.Timeout | undefined;
+
+  constructor(options: PostgresStreamStoreOptions) {
+    super('PostgresStreamStore', options);
+    const maxMessageBytes =
+      options.maxMessageBytes === undefined
+        ? STREAM_DEFAULTS.maxMessageBytes
+        : validateInteger(this.source, 'options.maxMessageBytes', options.maxMessageBytes, 1);
+    const S = this.t.table('streams');
+    const M = this.t.table('stream_messages');
+    const P = this.t.table('stream_producers');
+    this.channel = `stowage_streams_${createHash('sha1').update(`${this.t.schema}.${this.t.prefix}`).digest('hex').slice(0, 24)}`;
+    const params = COLUMNS.map(([, type], i) => `$${i + 1}::${type}`);
+    this.sql = {
+      now: new Sql(`SELECT ${PG_SERVER_NOW} AS now`),
+      get: new Sql(`SELECT * FROM ${S} WHERE name = $1::text FOR UPDATE`),
+      peek: new Sql(`SELECT * FROM ${S} WHERE name = $1::text`),
+      insert: new Sql(`INSERT INTO ${S} (${COLUMNS.map(([c]) => c).join(', ')}) VALUES (${params.join(', ')})`),
+      update: new Sql(
+        `UPDATE ${S} SET ${COLUMNS.map(([c], i) => (c === 'id' ? null : `${c} = ${params[i]}`)).filter(Boolean).join(', ')} WHERE id = $2::text`,
+      ),
+      remove: new Sql(
+        `WITH m AS (DELETE FROM ${M} WHERE stream_id = $1::text), p AS (DELETE FROM ${P} WHERE stream_id = $1::text)
+         DELETE FROM ${S} WHERE id = $1::text`,
+      ),
+      append: new Sql(
+        `INSERT INTO ${M} (stream_id, position, data)
+         SELECT $1::text, $2::bigint + u.i - 1, u.d FROM unnest($3::bytea[]) WITH ORDINALITY AS u (d, i)`,
+      ),
+      // Rows up to the byte budget (the first row always), so a read never transfers far more than it returns.
+      read: new Sql(
+        `SELECT position, data FROM (
+           SELECT position, data, sum(octet_length(data)) OVER (ORDER BY position) - octet_length(data) AS before
+           FROM ${M} WHERE stream_id = $1::text AND position > $2::bigint AND position <= $3::bigint
+           ORDER BY position LIMIT $5::bigint
+         ) AS r WHERE before = 0 OR before < $4::bigint ORDER BY position`,
+      ),
+      producer: new Sql(`SELECT epoch, seq FROM ${P} WHERE stream_id = $1::text AND producer_id = $2::text`),
+      setProducer: new Sql(
+        `INSERT INTO ${P} (stream_id, producer_id, epoch, seq, updated_at) VALUES ($1::text, $2::text, $3::bigint, $4::bigint, $5::bigint)
+         ON CONFLICT (stream_id, producer_id) DO UPDATE SET epoch = excluded.epoch, seq = excluded.seq, updated_at = excluded.updated_at`,
+      ),
+      expired: new Sql(`SELECT * FROM ${S} WHERE NOT deleted AND deadline <= $1::bigint LIMIT $2::bigint FOR UPDATE SKIP LOCKED`),
+      notify: new Sql(`SELECT pg_notify($1::text, $2::text)`),
+    };
+    this.ops = new EngineStreamOps({
+      source: this.source,
+      ensureOpen: () => this.ensureOpen(),
+      run: (make) => this.transaction(make),
+      runReadOnly: (make) => this.readOnly(make),
+      maxMessageBytes,
+      onChange: (name) => {
+        // Other processes (and other stores of this process) wake through LISTEN.
+        void this.pool.query({ name: this.sql.notify!.name, text: this.sql.notify!.text, values: [this.channel, name] }).catch(() => {});
+      },
+    });
+  }
+
+  private backend(run: Run, lock: boolean): AsyncStreamBackend {
+    const s = this.sql;
+    return {
+      get: async (name) => {
+        const [row] = await run<StreamRow>(lock ? s.get! : s.peek!, [name]);
+        return row === undefined ? undefined : fromRow(row);
+      },
+      insert: async (stream) => void (await run(s.insert!, values(stream))),
+      update: async (stream) => void (await run(s.update!, values(stream))),
+      remove: async (stream) => void (await run(s.remove!, [stream.id])),
+      append: async (streamId, first, messages) =>
+        void (await run(s.append!, [streamId, first, messages.map((m) => Buffer.from(m.buffer, m.byteOffset, m.byteLength))])),
+      read: async (streamId, after, upTo, maxBytes, maxMessages) =>
+        run<PositionedMessage>(s.read!, [streamId, after, upTo, maxBytes, maxMessages]),
+      producer: async (streamId, producerId) => {
+        const [row] = await run<ProducerState>(s.producer!, [streamId, producerId]);
+        return row;
+      },
+      setProducer: async (streamId, producerId, state, now) =>
+        void (await run(s.setProducer!, [streamId, producerId, state.epoch, state.seq, now])),
+      expired: async (now, limit) => (await run<StreamRow>(s.expired!, [now, limit])).map(fromRow),
+      newId: async () => randomUUID(),
+    };
+  }
+
+  /** One engine operation in one transaction; serialization failures and create races retry. */
+  private transaction<T>(make: (now: number) => StreamOp<T>): Promise<T> {
+    return this.timed(async () => {
+      for (let attempt = 0; ; attempt++) {
+        const client = await this.pool.connect();
+        let broken: Error | undefined;
+        try {
+          const custom = this.nowParam();
+          await client.query('BEGIN');
+          const now = custom ?? (await this.run<{ now: number }>(this.sql.now!, [], client))[0]!.now;
+          const result = await runAsync(make(now), this.backend((sql, p) => this.run(sql, p, client), true));
+          await client.query('COMMIT');
+          return result;
+        } catch (err) {
+          await client.query('ROLLBACK').catch((e: Error) => (broken = e));
+          // 23505: two creates of one name raced; the retry finds the stream.
+          const code = (err as { code?: string }).code;
+          if (attempt < 20 && (isRetryable(err) || code === '23505')) continue;
+          throw err;
+        } finally {
+          client.release(broken);
+        }
+      }
+    });
+  }
+
+  private readOnly<T>(make: (now: number) => StreamOp<T>): Promise<T> {
+    return this.timed(async () => {
+      const now = this.nowParam() ?? (await this.run<{ now: number }>(this.sql.now!, []))[0]!.now;
+      return runAsync(make(now), this.backend((sql, p) => this.run(sql, p), false));
+    });
+  }
+
+  create: StreamStore['create'] = (name, config, opts) => this.ops.create(name, config, opts);
+  append: StreamStore['append'] = (name, messages, opts) => this.ops.append(name, messages, opts);
+  read: StreamStore['read'] = (name, from, opts) => this.ops.read(name, from, opts);
+  head: StreamStore['head'] = (name) => this.ops.head(name);
+  closeStream: StreamStore['closeStream'] = (name, opts) => this.ops.closeStream(name, opts);
+  delete: StreamStore['delete'] = (name) => this.ops.delete(name);
+  cleanupExpired: StreamStore['cleanupExpired'] = () => this.ops.cleanupExpired();
+  wait: StreamStore['wait'] = async (name, offset, timeoutMs, signal) => {
+    this.ensureOpen();
+    // Listen before the first check, so an append in between is not missed.
+    await this.listen().catch(() => {});
+    return this.ops.wait(name, offset, timeoutMs, signal);
+  };
+
+  override async prune(): Promise<number> {
+    return this.cleanupExpired();
+  }
+
+  protected pruneSql(): Sql[] {
+    return [];
+  }
+
+  /** Takes a connection for LISTEN; on its loss, returns it and listens again. */
+  private listen(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    this.listening ??= (async () => {
+      const client = await this.pool.connect();
+      const lost = (err?: Error) => {
+        if (this.listener !== client) return;
+        this.listener = undefined;
+        this.listening = undefined;
+        client.removeAllListeners('notification');
+        client.release(err ?? new Error('LISTEN connection ended'));
+        if (this.closed) return;
+        const retry = (delay: number) => {
+          this.reconnect = setTimeout(() => {
+            this.listen().then(
+              () => this.ops.waiters.notifyAll(), // anything may have happened while deaf
+              () => retry(Math.min(delay * 2, 2000)),
+            );
+          }, delay);
+          this.reconnect.unref();
+        };
+        retry(100);
+      };
+      try {
+        client.on('notification', (msg) => {
+          if (msg.channel === this.channel && msg.payload !== undefined) this.ops.waiters.notify(msg.payload);
+        });
+        client.on('error', lost);
+        client.on('end', () => lost());
+        await client.query(`LISTEN "${this.channel}"`);
+        this.listener = client;
+        if (this.closed) await this.unlisten();
+      } catch (err) {
+        client.removeAllListeners('notification');
+        client.release(err as Error);
+        this.listening = undefined;
+        throw mapError(this.source, err);
+      }
+    })();
+    return this.listening;
+  }
+
+  private async unlisten(): Promise<void> {
+    const client = this.listener;
+    this.listener = undefined;
+    this.listening = undefined;
+    if (client === undefined) return;
+    client.removeAllListeners('notification');
+    client.removeAllListeners('error');
+    client.removeAllListeners('end');
+    try {
+      await client.query(`UNLISTEN "${this.channel}"`);
+      client.release();
+    } catch (err) {
+      client.release(err as Error);
+    }
+  }
+
+  protected override async onClose(): Promise<void> {
+    clearTimeout(this.reconnect);
+    this.ops.waiters.close();
+    await this.listening?.catch(() => {});
+    await this.unlisten();
+  }
+}
