@@ -25,6 +25,7 @@ export type { TestClock } from './clock.js';
 export { DEFAULT_LIMITS, newNamespace } from './context.js';
 export type { ConformanceContext, ConformanceLimits, ConformanceOptions, StoreFactory } from './context.js';
 export { ALL_BYTES, BAD_BYTES, BAD_DURATIONS, BAD_KEYS, expectCode, ODD_KEYS } from './helpers.js';
+export type { ErrorLike } from './helpers.js';
 
 /**
  * The Stowage behaviour suite. Call it from a vitest test file with a factory per contract
