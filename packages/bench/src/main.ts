@@ -12,6 +12,7 @@ import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { formatTable, runComparison, type Comparison, type Row } from './harness.js';
 import { memoryComparisons } from './suites/memory.js';
+import { postgresComparisons } from './suites/postgres.js';
 import { sqliteComparisons } from './suites/sqlite.js';
 
 type Suite = () => Promise<Comparison[]> | Comparison[];
@@ -19,6 +20,7 @@ type Suite = () => Promise<Comparison[]> | Comparison[];
 const SUITES: Record<string, Suite> = {
   memory: memoryComparisons,
   sqlite: sqliteComparisons,
+  postgres: postgresComparisons,
 };
 
 async function main(): Promise<void> {

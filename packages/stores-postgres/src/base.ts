@@ -93,6 +93,7 @@ export abstract class PgStoreBase {
   private readonly autoMigrate: boolean;
   private readonly unlogged: boolean;
   private migrated: Promise<void> | undefined;
+  private isReady = false;
   private pruner: NodeJS.Timeout | undefined;
   protected closed = false;
 
@@ -135,16 +136,18 @@ export abstract class PgStoreBase {
   }
 
   private ready(): Promise<void> {
-    if (!this.autoMigrate) return Promise.resolve();
     this.migrated ??= migrate(this.pool, {
       schema: this.t.schema,
       tablePrefix: this.t.prefix,
       components: [this.component],
       unlogged: this.unlogged,
-    }).catch((err: unknown) => {
-      this.migrated = undefined; // retry when the database is back
-      throw err;
-    });
+    }).then(
+      () => void (this.isReady = true),
+      (err: unknown) => {
+        this.migrated = undefined; // retry when the database is back
+        throw err;
+      },
+    );
     return this.migrated;
   }
 
@@ -154,10 +157,7 @@ export abstract class PgStoreBase {
     let timer: NodeJS.Timeout | undefined;
     try {
       return await Promise.race([
-        (async () => {
-          await this.ready();
-          return work();
-        })(),
+        this.isReady || !this.autoMigrate ? work() : this.ready().then(work),
         new Promise<never>((_, reject) => {
           timer = setTimeout(
             () => reject(this.source.error('TIMEOUT', `no answer from PostgreSQL within ${this.timeoutMs} ms`)),

@@ -1,5 +1,5 @@
 import { ErrorSource, PG_SERVER_NOW, postgresDialect, rateLimitManySql, validateIdentifier } from '@stowage/core';
-import type { Pool, PoolClient } from 'pg';
+import type { ClientBase, Pool, PoolClient } from 'pg';
 
 /** The parts of the schema, one per contract; each store migrates its own. */
 export type SchemaComponent = 'sessions' | 'rate_limits' | 'idempotency' | 'csrf' | 'locks' | 'jwks' | 'streams';
@@ -102,6 +102,7 @@ const MIGRATIONS: Migrations = {
         b bigint NOT NULL,
         c bigint NOT NULL,
         expires_at bigint NOT NULL,
+        at bigint NOT NULL,
         PRIMARY KEY (key, policy)
       )`,
       `CREATE INDEX IF NOT EXISTS ${t.index('rate_limits_expires_at')} ON ${t.table('rate_limits')} (expires_at)`,
@@ -237,10 +238,12 @@ export interface MigrateOptions {
  * component's version is recorded in `<prefix>schema_version` and only newer migrations run.
  * With `unlogged`, existing tables are switched to UNLOGGED (and back without it).
  */
-export async function migrate(pool: Pool | PoolClient, options: MigrateOptions = {}): Promise<void> {
+export async function migrate(pool: Pool | ClientBase, options: MigrateOptions = {}): Promise<void> {
   const t = tables(options.schema ?? 'public', options.tablePrefix ?? 'stowage_', options.unlogged);
   const components = options.components ?? (Object.keys(MIGRATIONS) as SchemaComponent[]);
-  const client = 'release' in pool ? pool : await (pool as Pool).connect();
+  // A Pool lends a client for the transaction; a client (connected) is used as it is.
+  const isPool = 'totalCount' in pool;
+  const client = isPool ? await (pool as Pool).connect() : (pool as ClientBase);
   try {
     await client.query('BEGIN');
     await client.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [`stowage:migrate:${t.schema}.${t.prefix}`]);
@@ -274,6 +277,6 @@ export async function migrate(pool: Pool | PoolClient, options: MigrateOptions =
     await client.query('ROLLBACK').catch(() => {});
     throw err;
   } finally {
-    if (!('release' in pool)) (client as PoolClient).release();
+    if (isPool) (client as PoolClient).release();
   }
 }

@@ -34,6 +34,7 @@ export function schema(tablePrefix: string): Record<SchemaComponent, string[]> {
         b INTEGER NOT NULL,
         c INTEGER NOT NULL,
         expires_at INTEGER NOT NULL,
+        at INTEGER NOT NULL,
         PRIMARY KEY (key, policy)
       ) WITHOUT ROWID`,
       `CREATE INDEX IF NOT EXISTS ${p}rate_limits_expires_at ON ${p}rate_limits (expires_at)`,

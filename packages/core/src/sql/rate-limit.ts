@@ -99,21 +99,26 @@ function outcome(algorithm: RateLimitAlgorithm, d: SqlDialect, x: Inputs): Outco
 /**
  * One SQL statement that consumes from one policy of one key with the reference arithmetic:
  * an upsert whose `DO UPDATE ... WHERE` is the admission test. It returns the new state
- * (`a, b, c`) when the call is allowed and no row when it is denied (nothing written: read the
- * state and let `evaluateRateLimit` explain the denial). A missing or expired row counts as
- * no state. It also returns the `now` it decided at. Parameters: {@link rateLimitSingleParams}.
+ * (`a, b, c`) and the time it decided at (`now`) when the call is allowed, and no row when it
+ * is denied (nothing written: read the state and let `evaluateRateLimit` explain the denial).
+ * A missing or expired row counts as no state.
+ *
+ * The time is computed once, into the inserted row's `at` column, and the update reads it
+ * back as `excluded.at`: written out at each use, PostgreSQL would evaluate the clock
+ * expression some twenty times per call. Parameters: {@link rateLimitSingleParams}.
  */
 export function rateLimitSingleSql(dialect: SqlDialect, table: string, algorithm: RateLimitAlgorithm): string {
   const p = dialect.param;
-  const base = { now: nowOf(dialect, 2), lim: p(4, 'bigint'), win: p(5, 'bigint'), cap: p(6, 'bigint'), cost: p(7, 'bigint') };
-  const fresh = outcome(algorithm, dialect, { ...base, ra: 'NULL', rb: 'NULL', rc: 'NULL' });
-  const live = (column: string) => `(CASE WHEN ${table}.expires_at > ${base.now} THEN ${table}.${column} END)`;
-  const kept = outcome(algorithm, dialect, { ...base, ra: live('a'), rb: live('b'), rc: live('c') });
-  return `INSERT INTO ${table} (key, policy, a, b, c, expires_at)
-VALUES (${p(1, 'text')}, ${p(3, 'text')}, ${fresh.a}, ${fresh.b}, ${fresh.c}, ${base.now} + ${fresh.ttl})
-ON CONFLICT (key, policy) DO UPDATE SET a = ${kept.a}, b = ${kept.b}, c = ${kept.c}, expires_at = ${base.now} + ${kept.ttl}
+  const base = { lim: p(4, 'bigint'), win: p(5, 'bigint'), cap: p(6, 'bigint'), cost: p(7, 'bigint') };
+  const fresh = outcome(algorithm, dialect, { ...base, now: 'n.now', ra: 'NULL', rb: 'NULL', rc: 'NULL' });
+  const live = (column: string) => `(CASE WHEN ${table}.expires_at > excluded.at THEN ${table}.${column} END)`;
+  const kept = outcome(algorithm, dialect, { ...base, now: 'excluded.at', ra: live('a'), rb: live('b'), rc: live('c') });
+  return `INSERT INTO ${table} (key, policy, a, b, c, expires_at, at)
+SELECT ${p(1, 'text')}, ${p(3, 'text')}, ${fresh.a}, ${fresh.b}, ${fresh.c}, n.now + ${fresh.ttl}, n.now
+FROM (SELECT ${nowOf(dialect, 2)} AS now) AS n WHERE true
+ON CONFLICT (key, policy) DO UPDATE SET a = ${kept.a}, b = ${kept.b}, c = ${kept.c}, expires_at = excluded.at + ${kept.ttl}, at = excluded.at
 WHERE ${kept.fits}
-RETURNING a, b, c, ${base.now} AS now`;
+RETURNING a, b, c, at AS now`;
 }
 
 /** The parameters of {@link rateLimitSingleSql}, in order. */
@@ -156,28 +161,29 @@ export function rateLimitManySql(dialect: SqlDialect, table: string, count: numb
     key: p(1, 'text'),
     now: nowOf(dialect, 2),
   };
-  const now = source.now;
-  const x = { now, lim: 'lim', win: 'win', cap: 'cap', cost: 'cost', ra: 'ra', rb: 'rb', rc: 'rc' };
+  // In `decided`, the time is the `now` column of `current`; in `current`, that of `n`.
+  const x = { now: 'now', lim: 'lim', win: 'win', cap: 'cap', cost: 'cost', ra: 'ra', rb: 'rb', rc: 'rc' };
   const by = (pick: (o: Outcome) => string) =>
     `CASE alg WHEN 0 THEN ${pick(outcome('gcra', dialect, x))} WHEN 1 THEN ${pick(outcome('fixed-window', dialect, x))} ELSE ${pick(outcome('sliding-window', dialect, x))} END`;
-  const live = (c: string) => `CASE WHEN r.expires_at > ${now} THEN r.${c} END`;
+  const live = (c: string) => `CASE WHEN r.expires_at > n.now THEN r.${c} END`;
   const guard = source.guarded
     ? `
 WHERE EXISTS (SELECT 1 FROM decided d WHERE d.id = ${table}.policy AND d.oa IS NOT DISTINCT FROM ${table}.a
     AND d.ob IS NOT DISTINCT FROM ${table}.b AND d.oc IS NOT DISTINCT FROM ${table}.c AND d.oe IS NOT DISTINCT FROM ${table}.expires_at)`
     : '';
-  return `WITH ${source.with ? `${source.with},
-  ` : ''}decided AS (
+  return `WITH ${source.with ? `${source.with},` : ''}
+  n AS (SELECT ${source.now} AS now),
+  decided AS (
     SELECT id, ${by((o) => o.fits)} AS fits, ${by((o) => o.a)} AS na, ${by((o) => o.b)} AS nb, ${by((o) => o.c)} AS nc,
-      ${by((o) => o.ttl)} AS ttl, oa, ob, oc, oe
-    FROM (SELECT policies.*, ${live('a')} AS ra, ${live('b')} AS rb, ${live('c')} AS rc,
+      ${by((o) => o.ttl)} AS ttl, oa, ob, oc, oe, now
+    FROM (SELECT policies.*, n.now, ${live('a')} AS ra, ${live('b')} AS rb, ${live('c')} AS rc,
             r.a AS oa, r.b AS ob, r.c AS oc, r.expires_at AS oe
-          FROM ${source.policies} LEFT JOIN ${table} r ON r.key = ${source.key} AND r.policy = policies.id) AS current
+          FROM n CROSS JOIN ${source.policies} LEFT JOIN ${table} r ON r.key = ${source.key} AND r.policy = policies.id) AS current
   )
-INSERT INTO ${table} (key, policy, a, b, c, expires_at)
-SELECT ${source.key}, id, na, nb, nc, ${now} + ttl FROM decided WHERE NOT EXISTS (SELECT 1 FROM decided WHERE NOT fits)
-ON CONFLICT (key, policy) DO UPDATE SET a = excluded.a, b = excluded.b, c = excluded.c, expires_at = excluded.expires_at${guard}
-RETURNING policy, a, b, c, ${now} AS now`;
+INSERT INTO ${table} (key, policy, a, b, c, expires_at, at)
+SELECT ${source.key}, id, na, nb, nc, now + ttl, now FROM decided WHERE NOT EXISTS (SELECT 1 FROM decided WHERE NOT fits)
+ON CONFLICT (key, policy) DO UPDATE SET a = excluded.a, b = excluded.b, c = excluded.c, expires_at = excluded.expires_at, at = excluded.at${guard}
+RETURNING policy, a, b, c, at AS now`;
 }
 
 const ALGORITHM_CODE = { gcra: 0, 'fixed-window': 1, 'sliding-window': 2 } as const;
