@@ -1,0 +1,158 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import {
+  ErrorSource,
+  measureHealth,
+  readClock,
+  StowageError,
+  validateClock,
+  validateInteger,
+  validateOptions,
+  validateString,
+  type HealthResult,
+  type StoreOptionsBase,
+} from '@stowage/core';
+import type { Cluster, Redis } from 'ioredis';
+
+export type RedisClient = Redis | Cluster;
+
+export interface RedisStoreOptions extends StoreOptionsBase {
+  /** An ioredis `Redis` or `Cluster`. The store never quits it. */
+  client: RedisClient;
+  /** Prefix of every key. @default 'stowage:' */
+  prefix?: string;
+  /**
+   * No call waits longer for an answer: past it, `UNAVAILABLE` if the client is not
+   * connected, else `TIMEOUT` (the script may still run). @default 2000
+   */
+  timeoutMs?: number;
+  /**
+   * With a custom `clock`, native expiry (`PEXPIRE`) keeps records this much longer than their
+   * expiry on that clock; they are hidden by their stored expiry meanwhile. With the server's
+   * clock (`TIME`, the default) there is no grace. @default 60000
+   */
+  expiryGraceMs?: number;
+}
+
+export const PACKAGE = '@stowage/stores-redis';
+
+const here = new URL('./scripts/', import.meta.url);
+const LIB = readFileSync(new URL('lib.lua', here), 'utf8');
+
+/** A Lua script of `scripts/`, with the shared header, registered on a client under a content-hashed name. */
+export class Script {
+  readonly lua: string;
+  readonly name: string;
+  constructor(file: string) {
+    this.lua = `${LIB}\n${readFileSync(new URL(`${file}.lua`, here), 'utf8')}`;
+    this.name = `stowage_${file}_${createHash('sha1').update(this.lua).digest('hex').slice(0, 12)}`;
+  }
+}
+
+type Callable = (...args: unknown[]) => Promise<unknown>;
+
+const UNAVAILABLE = /Connection is closed|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|ENOTFOUND|EHOSTUNREACH|max retries|MaxRetriesPerRequest|CLUSTERDOWN|TRYAGAIN|LOADING|MASTERDOWN|Stream isn't writeable|enableOfflineQueue|Failed to refresh slots cache|None of startup nodes is available/i;
+
+export function mapError(source: ErrorSource, err: unknown, client: RedisClient): StowageError {
+  if (err instanceof StowageError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  if (UNAVAILABLE.test(message) || UNAVAILABLE.test(String((err as { code?: unknown })?.code)) || client.status === 'end') {
+    return source.error('UNAVAILABLE', `Redis is unreachable or the connection was lost (${message})`, { cause: err });
+  }
+  return source.error('INTERNAL', `unexpected Redis error: ${message}`, { cause: err });
+}
+
+/**
+ * What every Redis store shares: options, scripts registered with `defineCommand` (EVALSHA,
+ * falling back to EVAL when the server lost its scripts), the time limit, error mapping and
+ * `close()`. Keys: `<prefix><kind>:{<key>}...`, so every key of one record shares a hash tag.
+ */
+export abstract class RedisStoreBase {
+  protected readonly source: ErrorSource;
+  protected readonly client: RedisClient;
+  protected readonly prefix: string;
+  protected readonly timeoutMs: number;
+  protected readonly isCluster: boolean;
+  private readonly clock: (() => number) | undefined;
+  private readonly grace: string;
+  protected closed = false;
+
+  constructor(storeName: string, options: RedisStoreOptions) {
+    this.source = new ErrorSource(PACKAGE, storeName);
+    const o = validateOptions<RedisStoreOptions>(this.source, 'options', options);
+    const client = o.client as RedisClient | undefined;
+    if (client === null || typeof client !== 'object' || typeof (client as Redis).defineCommand !== 'function') {
+      throw this.source.invalid('options.client must be an ioredis Redis or Cluster');
+    }
+    this.client = client;
+    this.isCluster = (client as { isCluster?: boolean }).isCluster === true;
+    this.prefix = validateString(this.source, 'options.prefix', o.prefix ?? 'stowage:', 256);
+    this.timeoutMs = o.timeoutMs === undefined ? 2000 : validateInteger(this.source, 'options.timeoutMs', o.timeoutMs, 1);
+    this.clock = validateClock(this.source, o.clock);
+    const grace = o.expiryGraceMs === undefined ? 60_000 : validateInteger(this.source, 'options.expiryGraceMs', o.expiryGraceMs, 0);
+    this.grace = this.clock === undefined ? '0' : String(grace);
+  }
+
+  /** The time and grace arguments every script starts with. */
+  protected timeArgs(): [string, string] {
+    return [this.clock === undefined ? '' : String(readClock(this.source, this.clock)), this.grace];
+  }
+
+  /** The script as a command of the client (defined on first use). */
+  protected script(s: Script, buffers = false): Callable {
+    const c = this.client as unknown as Record<string, Callable>;
+    if (typeof c[s.name] !== 'function') this.client.defineCommand(s.name, { lua: s.lua });
+    const fn = c[buffers ? `${s.name}Buffer` : s.name]!;
+    return fn.bind(this.client) as Callable;
+  }
+
+  /** Runs `keys`, `args` through `s` within the time limit; errors mapped. */
+  protected run<T>(s: Script, keys: string[], args: unknown[], buffers = false): Promise<T> {
+    return this.timed(() => this.script(s, buffers)(keys.length, ...keys, ...this.timeArgs(), ...args) as Promise<T>);
+  }
+
+  protected async timed<T>(work: () => Promise<T>): Promise<T> {
+    if (this.closed) throw this.source.error('UNAVAILABLE', 'the store is closed');
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await Promise.race([
+        work(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => {
+            const down = this.client.status !== 'ready' && this.client.status !== 'connect';
+            reject(
+              down
+                ? this.source.error('UNAVAILABLE', `Redis is not connected (status ${this.client.status})`)
+                : this.source.error('TIMEOUT', `no answer from Redis within ${this.timeoutMs} ms`),
+            );
+          }, this.timeoutMs);
+        }),
+      ]);
+    } catch (err) {
+      throw mapError(this.source, err, this.client);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Redis expires records itself; stores with an index override this to clean it. */
+  async prune(): Promise<number> {
+    if (this.closed) throw this.source.error('UNAVAILABLE', 'the store is closed');
+    return 0;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.onClose();
+  }
+
+  protected async onClose(): Promise<void> {}
+}
+
+/** A key of one record: `<prefix><kind>:{<id>}`; the braces make `id` its hash tag. */
+export const tagged = (prefix: string, kind: string, id: string): string => `${prefix}${kind}:{${id}}`;
+
+/** Readiness probe: `PING`; `{ ok, latencyMs, error? }`, never throws. */
+export function redisHealth(client: RedisClient, timeoutMs = 2000): Promise<HealthResult> {
+  return measureHealth(() => client.ping(), timeoutMs);
+}

@@ -1,0 +1,36 @@
+import { hashToken, randomToken, validateDuration, validateKey, validateOptions, validateToken, type CsrfTokenStore } from '@stowage/core';
+import { RedisStoreBase, Script, tagged, type RedisStoreOptions } from './base.js';
+
+const CSRF = new Script('csrf');
+
+/**
+ * {@link CsrfTokenStore} on Redis: one hash per session (`<prefix>c:{sessionId}`) mapping the
+ * SHA-256 of each token to its expiry; only hashes are stored. One script per call.
+ */
+export class RedisCsrfTokenStore extends RedisStoreBase implements CsrfTokenStore {
+  constructor(options: RedisStoreOptions) {
+    super('RedisCsrfTokenStore', options);
+  }
+
+  async issue(sessionId: string, opts: { ttlMs: number }): Promise<string> {
+    validateKey(this.source, 'sessionId', sessionId);
+    const ttl = validateDuration(this.source, 'opts.ttlMs', validateOptions<{ ttlMs: number }>(this.source, 'opts', opts).ttlMs);
+    const token = randomToken(32);
+    await this.run(CSRF, [tagged(this.prefix, 'c', sessionId)], ['issue', hashToken(token), ttl]);
+    return token;
+  }
+
+  async validate(sessionId: string, token: string, opts?: { consume?: boolean }): Promise<boolean> {
+    validateKey(this.source, 'sessionId', sessionId);
+    validateToken(this.source, 'token', token);
+    const o = validateOptions<{ consume: boolean }>(this.source, 'opts', opts);
+    if (o.consume !== undefined && typeof o.consume !== 'boolean') throw this.source.invalid('opts.consume must be a boolean');
+    const r = await this.run<number>(CSRF, [tagged(this.prefix, 'c', sessionId)], [o.consume ? 'consume' : 'check', hashToken(token), 0]);
+    return r === 1;
+  }
+
+  async revoke(sessionId: string): Promise<number> {
+    validateKey(this.source, 'sessionId', sessionId);
+    return this.run<number>(CSRF, [tagged(this.prefix, 'c', sessionId)], ['revoke', '', 0]);
+  }
+}

@@ -1,0 +1,82 @@
+import {
+  DEFAULT_MAX_RESPONSE_BYTES,
+  decodeStoredResponse,
+  encodeStoredResponse,
+  randomToken,
+  validateDuration,
+  validateInteger,
+  validateKey,
+  validateOptions,
+  validateStoredResponse,
+  validateToken,
+  type IdempotencyStore,
+  type Reservation,
+  type StoredResponse,
+} from '@stowage/core';
+import { RedisStoreBase, Script, type RedisStoreOptions } from './base.js';
+
+export interface RedisIdempotencyStoreOptions extends RedisStoreOptions {
+  /** Largest stored response (body plus header bytes). @default 1048576 (1 MiB) */
+  maxResponseBytes?: number;
+}
+
+const RESERVE = new Script('idempotency_reserve');
+const SETTLE = new Script('idempotency_settle');
+
+/** {@link IdempotencyStore} on Redis: one hash per key, expired by Redis, one script per call. */
+export class RedisIdempotencyStore extends RedisStoreBase implements IdempotencyStore {
+  private readonly maxResponseBytes: number;
+
+  constructor(options: RedisIdempotencyStoreOptions) {
+    super('RedisIdempotencyStore', options);
+    this.maxResponseBytes =
+      options.maxResponseBytes === undefined
+        ? DEFAULT_MAX_RESPONSE_BYTES
+        : validateInteger(this.source, 'options.maxResponseBytes', options.maxResponseBytes, 0);
+  }
+
+  /** `<prefix>i:{<scope length>:<scope>}<key>`: the length makes scope and key unambiguous. */
+  private id(scope: string, key: string): string {
+    validateKey(this.source, 'scope', scope);
+    validateKey(this.source, 'key', key);
+    return `${this.prefix}i:{${scope.length}:${scope}}${key}`;
+  }
+
+  async reserve(scope: string, key: string, fingerprint: string, opts: { leaseMs: number }): Promise<Reservation> {
+    const id = this.id(scope, key);
+    validateKey(this.source, 'fingerprint', fingerprint);
+    const lease = validateDuration(this.source, 'opts.leaseMs', validateOptions<{ leaseMs: number }>(this.source, 'opts', opts).leaseMs);
+    const token = randomToken();
+    const r = await this.run<[Buffer, (Buffer | number)?]>(RESERVE, [id], [fingerprint, token, lease], true);
+    const state = r[0].toString();
+    if (state === 'reserved') return { state: 'reserved', token };
+    if (state === 'in-flight') return { state: 'in-flight', retryAfterMs: Number(r[1]) };
+    if (state === 'completed') return { state: 'completed', response: decodeStoredResponse(this.source, r[1] as Buffer) };
+    return { state: 'mismatch' };
+  }
+
+  async complete(scope: string, key: string, token: string, response: StoredResponse, opts: { retentionMs: number }): Promise<boolean> {
+    const id = this.id(scope, key);
+    validateToken(this.source, 'token', token);
+    const stored = validateStoredResponse(this.source, response, this.maxResponseBytes);
+    const retention = validateDuration(
+      this.source,
+      'opts.retentionMs',
+      validateOptions<{ retentionMs: number }>(this.source, 'opts', opts).retentionMs,
+    );
+    return (await this.run<number>(SETTLE, [id], [token, 'complete', encodeStoredResponse(stored), retention])) === 1;
+  }
+
+  async release(scope: string, key: string, token: string): Promise<boolean> {
+    const id = this.id(scope, key);
+    validateToken(this.source, 'token', token);
+    return (await this.run<number>(SETTLE, [id], [token, 'release'])) === 1;
+  }
+
+  async extend(scope: string, key: string, token: string, leaseMs: number): Promise<boolean> {
+    const id = this.id(scope, key);
+    validateToken(this.source, 'token', token);
+    const lease = validateDuration(this.source, 'leaseMs', leaseMs);
+    return (await this.run<number>(SETTLE, [id], [token, 'extend', lease])) === 1;
+  }
+}

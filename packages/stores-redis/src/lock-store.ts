@@ -1,0 +1,35 @@
+import { randomToken, validateDuration, validateKey, validateOptions, validateToken, type Lease, type LockStore } from '@stowage/core';
+import { RedisStoreBase, Script, tagged, type RedisStoreOptions } from './base.js';
+
+const LOCK = new Script('lock');
+
+/**
+ * {@link LockStore} on Redis: one hash per name (`<prefix>l:{name}`). The key does not
+ * expire, so the fence counter survives every lease; a lease's end is its stored expiry.
+ */
+export class RedisLockStore extends RedisStoreBase implements LockStore {
+  constructor(options: RedisStoreOptions) {
+    super('RedisLockStore', options);
+  }
+
+  async acquire(name: string, opts: { ttlMs: number }): Promise<Lease | undefined> {
+    validateKey(this.source, 'name', name);
+    const ttl = validateDuration(this.source, 'opts.ttlMs', validateOptions<{ ttlMs: number }>(this.source, 'opts', opts).ttlMs);
+    const token = randomToken();
+    const r = await this.run<[number, string] | null>(LOCK, [tagged(this.prefix, 'l', name)], ['acquire', token, ttl]);
+    return r === null ? undefined : { token, fence: Number(r[0]), expiresAt: Number(r[1]) };
+  }
+
+  async extend(name: string, token: string, ttlMs: number): Promise<boolean> {
+    validateKey(this.source, 'name', name);
+    validateToken(this.source, 'token', token);
+    const ttl = validateDuration(this.source, 'ttlMs', ttlMs);
+    return (await this.run<number>(LOCK, [tagged(this.prefix, 'l', name)], ['extend', token, ttl])) === 1;
+  }
+
+  async release(name: string, token: string): Promise<boolean> {
+    validateKey(this.source, 'name', name);
+    validateToken(this.source, 'token', token);
+    return (await this.run<number>(LOCK, [tagged(this.prefix, 'l', name)], ['release', token, 0])) === 1;
+  }
+}

@@ -1,0 +1,63 @@
+import {
+  decideAfterConsume,
+  evaluateRateLimit,
+  normalizePolicies,
+  validateCost,
+  validateKey,
+  validateOptions,
+  type NormalizedPolicy,
+  type RateLimitConsumeOptions,
+  type RateLimitDecision,
+  type RateLimitPolicy,
+  type RateLimitState,
+  type RateLimitStore,
+} from '@stowage/core';
+import { RedisStoreBase, Script, tagged, type RedisStoreOptions } from './base.js';
+
+const RATE_LIMIT = new Script('rate_limit');
+const CODE = { gcra: 0, 'fixed-window': 1, 'sliding-window': 2 } as const;
+
+/**
+ * {@link RateLimitStore} on Redis: one hash per key (`<prefix>r:{key}`, a field per policy),
+ * one script per call. The script computes with the reference arithmetic of `@stowage/core`
+ * in exact integers and returns the states; the decision is derived here by the same core
+ * functions as on every backend. Several policies of a key are one record: all or none.
+ */
+export class RedisRateLimitStore extends RedisStoreBase implements RateLimitStore {
+  constructor(options: RedisStoreOptions) {
+    super('RedisRateLimitStore', options);
+  }
+
+  private async call(key: string, policies: readonly NormalizedPolicy[], cost: number, consume: boolean) {
+    const args: unknown[] = [cost, consume ? 1 : 0, policies.length];
+    for (const p of policies) args.push(p.id, CODE[p.algorithm], p.limit, p.windowMs, p.capacity);
+    const out = await this.run<(string | number)[]>(RATE_LIMIT, [tagged(this.prefix, 'r', key)], args);
+    const now = Number(out[0]);
+    const states = policies.map((_, i): RateLimitState | undefined => {
+      const a = out[2 + i * 3];
+      return a === '' ? undefined : [Number(a), Number(out[3 + i * 3]), Number(out[4 + i * 3])];
+    });
+    return { now, consumed: Number(out[1]) === 1, states };
+  }
+
+  async consume(key: string, policy: RateLimitPolicy | readonly RateLimitPolicy[], opts?: RateLimitConsumeOptions): Promise<RateLimitDecision> {
+    validateKey(this.source, 'key', key);
+    const policies = normalizePolicies(this.source, policy);
+    const cost = validateCost(this.source, validateOptions<RateLimitConsumeOptions>(this.source, 'opts', opts).cost, policies);
+    const r = await this.call(key, policies, cost, true);
+    if (r.consumed) return decideAfterConsume(policies, r.states, r.now);
+    return evaluateRateLimit(policies, r.states, r.now, cost, false).decision;
+  }
+
+  async peek(key: string, policy: RateLimitPolicy | readonly RateLimitPolicy[]): Promise<RateLimitDecision> {
+    validateKey(this.source, 'key', key);
+    const policies = normalizePolicies(this.source, policy);
+    const r = await this.call(key, policies, 1, false);
+    return evaluateRateLimit(policies, r.states, r.now, 1, false).decision;
+  }
+
+  async reset(key: string): Promise<void> {
+    validateKey(this.source, 'key', key);
+    await this.timed(() => this.client.del(tagged(this.prefix, 'r', key)));
+  }
+}

@@ -1,0 +1,24 @@
+-- KEYS[1] session, KEYS[2] the owner's index (only when an owner is given and the index is
+-- kept in this script). ARGV: now, grace, data, ttlMs, absoluteTtlMs|'', ifVersion|'', owner|'', id.
+-- Returns {1, version} or {0, currentVersion}.
+local cur = redis.call('HMGET', KEYS[1], 'version', 'exp', 'abs', 'owner')
+local live = cur[1] and tonumber(cur[2]) > NOW
+local version = live and tonumber(cur[1]) or 0
+if ARGV[6] ~= '' and tonumber(ARGV[6]) ~= version then return { 0, version } end
+local abs = false
+if live then
+  if cur[3] then abs = tonumber(cur[3]) end
+elseif ARGV[5] ~= '' then
+  abs = NOW + tonumber(ARGV[5])
+end
+local exp = NOW + tonumber(ARGV[4])
+if abs and abs < exp then exp = abs end
+local owner = ARGV[7]
+if owner == '' then owner = (live and cur[4]) or false end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'data', ARGV[3], 'version', version + 1, 'exp', fmt(exp))
+if abs then redis.call('HSET', KEYS[1], 'abs', fmt(abs)) end
+if owner then redis.call('HSET', KEYS[1], 'owner', owner) end
+expire(KEYS[1], exp, NOW, GRACE)
+if KEYS[2] and ARGV[7] ~= '' then redis.call('SADD', KEYS[2], ARGV[8]) end
+return { 1, version + 1 }

@@ -1,0 +1,175 @@
+import {
+  validateBytes,
+  validateDuration,
+  validateInteger,
+  validateKey,
+  validateOptions,
+  type SessionRecord,
+  type SessionSetOptions,
+  type SessionStore,
+} from '@stowage/core';
+import { RedisStoreBase, Script, tagged, type RedisStoreOptions } from './base.js';
+
+export interface RedisSessionStoreOptions extends RedisStoreOptions {
+  /** Largest `data` accepted. @default 1048576 (1 MiB) */
+  maxDataBytes?: number;
+}
+
+const S = {
+  get: new Script('session_get'),
+  set: new Script('session_set'),
+  touch: new Script('session_touch'),
+  destroy: new Script('session_destroy'),
+  rotate: new Script('session_rotate'),
+  take: new Script('session_take'),
+  put: new Script('session_put'),
+  destroyOwner: new Script('session_destroy_owner'),
+};
+
+type Fields = [Buffer, Buffer, Buffer, Buffer, Buffer];
+
+/**
+ * {@link SessionStore} on Redis: a hash per session (`<prefix>s:{id}`), expired by Redis,
+ * and a set per owner (`<prefix>o:{owner}`) indexing its sessions.
+ *
+ * Atomicity. Standalone Redis (and Valkey): every method is one script, `rotate` and
+ * `destroyByOwner` included. Redis Cluster: a session and its owner's index live in
+ * different slots, so (1) `set` with an owner adds the id to the index before writing the
+ * session (an index entry never lags its session; a stale entry is harmless), (2) `rotate`
+ * takes the old session (a script deletes and returns it, so one caller alone moves it),
+ * then writes it under the new id, putting it back if the new id is taken, and (3)
+ * `destroyByOwner` reads the index and deletes each session that still belongs to the
+ * owner, one script per session. Each step is atomic; a session created by a concurrent
+ * `set` may survive a concurrent sign-out, and during a `rotate` neither id resolves.
+ *
+ * Owner indexes have no expiry (a touched session may outlive any fixed one); `prune()` and
+ * `destroyByOwner` remove entries of sessions that are gone.
+ */
+export class RedisSessionStore extends RedisStoreBase implements SessionStore {
+  private readonly maxDataBytes: number;
+
+  constructor(options: RedisSessionStoreOptions) {
+    super('RedisSessionStore', options);
+    this.maxDataBytes =
+      options.maxDataBytes === undefined ? 1024 * 1024 : validateInteger(this.source, 'options.maxDataBytes', options.maxDataBytes, 0);
+  }
+
+  private key(id: string): string {
+    return tagged(this.prefix, 's', id);
+  }
+
+  private ownerKey(owner: string): string {
+    return tagged(this.prefix, 'o', owner);
+  }
+
+  async get(id: string): Promise<SessionRecord | undefined> {
+    validateKey(this.source, 'id', id);
+    const v = await this.run<Fields | null>(S.get, [this.key(id)], [], true);
+    return v === null ? undefined : record(v);
+  }
+
+  async set(id: string, data: Uint8Array, opts: SessionSetOptions): Promise<{ version: number }> {
+    validateKey(this.source, 'id', id);
+    validateBytes(this.source, 'data', data, this.maxDataBytes);
+    const o = validateOptions<SessionSetOptions>(this.source, 'opts', opts);
+    const ttl = validateDuration(this.source, 'opts.ttlMs', o.ttlMs);
+    const abs = o.absoluteTtlMs === undefined ? '' : validateDuration(this.source, 'opts.absoluteTtlMs', o.absoluteTtlMs);
+    const ifVersion = o.ifVersion === undefined ? '' : validateInteger(this.source, 'opts.ifVersion', o.ifVersion, 0);
+    const owner = o.owner === undefined ? '' : validateKey(this.source, 'opts.owner', o.owner);
+    const keys = [this.key(id)];
+    if (owner !== '') {
+      if (this.isCluster) await this.timed(() => this.client.sadd(this.ownerKey(owner), id));
+      else keys.push(this.ownerKey(owner));
+    }
+    const [ok, version] = await this.run<[number, number]>(S.set, keys, [Buffer.from(data.buffer, data.byteOffset, data.byteLength), ttl, abs, ifVersion, owner, id]);
+    if (ok === 1) return { version };
+    throw this.source.error('CONFLICT', `session version is ${version}, not ${ifVersion}`, { details: { currentVersion: version } });
+  }
+
+  async touch(id: string, ttlMs: number): Promise<boolean> {
+    validateKey(this.source, 'id', id);
+    const ttl = validateDuration(this.source, 'ttlMs', ttlMs);
+    return (await this.run<number>(S.touch, [this.key(id)], [ttl])) === 1;
+  }
+
+  async destroy(id: string): Promise<boolean> {
+    validateKey(this.source, 'id', id);
+    return (await this.run<number>(S.destroy, [this.key(id)], [''])) === 1;
+  }
+
+  async rotate(oldId: string, newId: string, opts?: { ttlMs?: number }): Promise<boolean> {
+    validateKey(this.source, 'oldId', oldId);
+    validateKey(this.source, 'newId', newId);
+    const o = validateOptions<{ ttlMs: number }>(this.source, 'opts', opts);
+    const ttl = o.ttlMs === undefined ? '' : validateDuration(this.source, 'opts.ttlMs', o.ttlMs);
+    if (oldId === newId) throw this.source.invalid('oldId and newId are the same');
+    if (!this.isCluster) {
+      const moved = await this.run<number>(S.rotate, [this.key(oldId), this.key(newId)], [ttl, newId, `${this.prefix}o:{`]);
+      if (moved === -1) throw this.source.error('CONFLICT', 'a live session already has the new id');
+      return moved === 1;
+    }
+    const taken = await this.run<Fields | null>(S.take, [this.key(oldId)], [], true);
+    if (taken === null) return false;
+    const [data, version, exp, abs, owner] = taken;
+    if (owner.length > 0) await this.timed(() => this.client.sadd(this.ownerKey(owner.toString()), newId));
+    const put = (id: string, ttlArg: number | '') => this.run<number>(S.put, [this.key(id)], [data, version, exp, abs, owner, ttlArg]);
+    if ((await put(newId, ttl)) === 1) return true;
+    await put(oldId, ''); // the new id is taken: give the session back
+    throw this.source.error('CONFLICT', 'a live session already has the new id');
+  }
+
+  async destroyByOwner(owner: string, opts?: { except?: string }): Promise<number> {
+    validateKey(this.source, 'owner', owner);
+    const o = validateOptions<{ except: string }>(this.source, 'opts', opts);
+    const except = o.except === undefined ? '' : validateKey(this.source, 'opts.except', o.except);
+    if (!this.isCluster) {
+      return this.run<number>(S.destroyOwner, [this.ownerKey(owner)], [owner, except, `${this.prefix}s:{`]);
+    }
+    const ids = await this.timed(() => this.client.smembers(this.ownerKey(owner)));
+    let count = 0;
+    const gone: string[] = [];
+    await Promise.all(
+      ids.map(async (id) => {
+        if (id === except) return;
+        if ((await this.run<number>(S.destroy, [this.key(id)], [owner])) === 1) count++;
+        gone.push(id);
+      }),
+    );
+    if (gone.length > 0) await this.timed(() => this.client.srem(this.ownerKey(owner), ...gone));
+    return count;
+  }
+
+  /** Removes owner-index entries of sessions that are gone; returns how many. */
+  override async prune(): Promise<number> {
+    await super.prune();
+    const nodes = this.isCluster ? (this.client as import('ioredis').Cluster).nodes('master') : [this.client as import('ioredis').Redis];
+    let removed = 0;
+    for (const node of nodes) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await this.timed(() => node.scan(cursor, 'MATCH', `${escapeGlob(this.prefix)}o:*`, 'COUNT', 500));
+        cursor = next;
+        for (const key of keys) {
+          const ids = await this.timed(() => this.client.smembers(key));
+          const owner = key.slice(this.prefix.length + 3, -1);
+          const stale: string[] = [];
+          for (const id of ids) {
+            const v = await this.run<Fields | null>(S.get, [this.key(id)], [], true);
+            if (v === null || v[4].toString() !== owner) stale.push(id);
+          }
+          if (stale.length > 0) removed += await this.timed(() => this.client.srem(key, ...stale));
+        }
+      } while (cursor !== '0');
+    }
+    return removed;
+  }
+}
+
+function record(v: Fields): SessionRecord {
+  const r: SessionRecord = { data: v[0], version: Number(v[1].toString()), expiresAt: Number(v[2].toString()) };
+  if (v[3].length > 0) r.absoluteExpiresAt = Number(v[3].toString());
+  if (v[4].length > 0) r.owner = v[4].toString();
+  return r;
+}
+
+const escapeGlob = (s: string): string => s.replace(/[*?[\]\\]/g, '\\$&');

@@ -1,0 +1,223 @@
+import {
+  formatOffset,
+  parseOffset,
+  STREAM_DEFAULTS,
+  StreamWaiters,
+  validateAppendOptions,
+  validateCreateOptions,
+  validateDuration,
+  validateInteger,
+  validateKey,
+  validateMessages,
+  validateOptions,
+  validateProducer,
+  validateReadOptions,
+  validateStreamConfig,
+  waitOutcome,
+  type StowageErrorCode,
+  type StreamAppendResult,
+  type StreamCloseResult,
+  type StreamCreateResult,
+  type StreamInfo,
+  type StreamProducer,
+  type StreamReadResult,
+  type StreamStore,
+  type StreamWaitOutcome,
+} from '@stowage/core';
+import type { Redis } from 'ioredis';
+import { RedisStoreBase, Script, type RedisClient, type RedisStoreOptions } from './base.js';
+
+export interface RedisStreamStoreOptions extends RedisStoreOptions {
+  /** Largest single message. @default 8388608 (8 MiB) */
+  maxMessageBytes?: number;
+}
+
+const STREAM = new Script('stream');
+type Reply = (Buffer | number | Reply)[];
+
+const str = (v: Buffer | number | Reply | undefined): string => (v === undefined ? '' : Buffer.isBuffer(v) ? v.toString() : String(v));
+const num = (v: Buffer | number | Reply | undefined): number => Number(str(v));
+
+function toInfo(v: Reply): StreamInfo {
+  const info: StreamInfo = {
+    id: str(v[0]),
+    contentType: str(v[1]),
+    closed: str(v[4]) === '1',
+    nextOffset: formatOffset(num(v[5])),
+    createdAt: num(v[6]),
+  };
+  if (str(v[2]) !== '') info.ttlMs = num(v[2]);
+  if (str(v[3]) !== '') info.expiresAt = num(v[3]);
+  if (str(v[7]) !== '') {
+    info.forkedFrom = str(v[7]);
+    info.forkOffset = formatOffset(num(v[8]));
+    if (str(v[9]) !== '') info.forkSubOffset = num(v[9]);
+  }
+  return info;
+}
+
+/**
+ * {@link StreamStore} on Redis: the rules of core's `StreamEngine` in one Lua script
+ * (`scripts/stream.lua`), one call per operation. A stream is a hash of metadata, a list of
+ * messages and a hash of producer states; a sorted set of deadlines feeds `cleanupExpired`.
+ *
+ * Every key of one store shares the hash tag `{streams}` (after the prefix), so a fork reads
+ * its sources inside one script on Redis Cluster too: a store's streams live on one Cluster
+ * node (spread load with several prefixes). Streams are not expired by Redis itself (a
+ * source must outlive its forks): `cleanupExpired()` (or `prune()`) removes them.
+ *
+ * `wait` wakes through pub/sub: every change publishes the stream's name on
+ * `<prefix>{streams}:events` from inside the script, and one subscriber connection per
+ * store (a duplicate of the client) wakes the waiters; it resubscribes after a reconnect.
+ */
+export class RedisStreamStore extends RedisStoreBase implements StreamStore {
+  private readonly maxMessageBytes: number;
+  private readonly waiters = new StreamWaiters();
+  private readonly keyPrefix: string;
+  private subscriber: RedisClient | undefined;
+  private subscribed: Promise<void> | undefined;
+
+  constructor(options: RedisStreamStoreOptions) {
+    super('RedisStreamStore', options);
+    this.maxMessageBytes =
+      options.maxMessageBytes === undefined
+        ? STREAM_DEFAULTS.maxMessageBytes
+        : validateInteger(this.source, 'options.maxMessageBytes', options.maxMessageBytes, 1);
+    this.keyPrefix = `${this.prefix}{streams}:`;
+  }
+
+  private async call(op: string, args: unknown[]): Promise<Reply> {
+    const r = await this.run<Reply>(STREAM, [`${this.keyPrefix}x`], [this.keyPrefix, op, ...args], true);
+    if (str(r[0]) === 'err') {
+      const details = JSON.parse(str(r[3])) as Record<string, unknown>;
+      if (typeof details.nextOffset === 'number') details.nextOffset = formatOffset(details.nextOffset);
+      throw this.source.error(str(r[1]) as StowageErrorCode, str(r[2]), { details });
+    }
+    return r;
+  }
+
+  async create(name: string, config: Parameters<StreamStore['create']>[1], opts?: Parameters<StreamStore['create']>[2]): Promise<StreamCreateResult> {
+    validateKey(this.source, 'name', name);
+    const { messages, fork } = validateCreateOptions(this.source, opts, this.maxMessageBytes);
+    const c = validateStreamConfig(this.source, config, fork !== undefined);
+    const initial = fork?.prefix === undefined ? messages : [fork.prefix, ...messages];
+    const r = await this.call('create', [
+      name,
+      c.contentType ?? '',
+      c.mediaType ?? '',
+      c.ttlMs ?? '',
+      c.expiresAt ?? '',
+      c.closed ? '1' : '0',
+      fork?.from ?? '',
+      fork?.position ?? '',
+      fork?.subOffset ?? 0,
+      fork?.prefix === undefined ? '0' : '1',
+      initial.length,
+      ...initial.map(buf),
+    ]);
+    return { status: str(r[0]) as 'created' | 'exists', info: toInfo(r[1] as Reply) };
+  }
+
+  async append(name: string, messages: readonly Uint8Array[], opts?: Parameters<StreamStore['append']>[2]): Promise<StreamAppendResult> {
+    validateKey(this.source, 'name', name);
+    validateMessages(this.source, 'messages', messages, this.maxMessageBytes, false);
+    const o = validateAppendOptions(this.source, opts);
+    const p = o.producer;
+    const r = await this.call('append', [name, o.mediaType ?? '', o.seq ?? '', p?.id ?? '', p?.epoch ?? 0, p?.seq ?? 0, o.close ? '1' : '0', ...messages.map(buf)]);
+    const result: StreamAppendResult = { nextOffset: formatOffset(num(r[1])), duplicate: str(r[0]) === 'duplicate', closed: str(r[2]) === '1' };
+    if (str(r[3]) !== '') result.producer = { epoch: num(r[3]), seq: num(r[4]) };
+    return result;
+  }
+
+  async read(name: string, fromOffset: string, opts?: Parameters<StreamStore['read']>[2]): Promise<StreamReadResult> {
+    validateKey(this.source, 'name', name);
+    const { maxBytes, maxMessages } = validateReadOptions(this.source, opts);
+    const position = parseOffset(this.source, 'fromOffset', fromOffset);
+    const r = await this.call('read', [name, position, maxBytes, maxMessages]);
+    const info = toInfo(r[3] as Reply);
+    const messages = [];
+    for (let i = 4; i < r.length; i += 2) messages.push({ offset: formatOffset(num(r[i])), data: r[i + 1] as Buffer });
+    return { messages, nextOffset: formatOffset(num(r[1])), atTail: str(r[2]) === '1', closed: info.closed, info };
+  }
+
+  async head(name: string): Promise<StreamInfo | undefined> {
+    validateKey(this.source, 'name', name);
+    const r = await this.call('head', [name]);
+    return str(r[0]) === 'none' ? undefined : toInfo(r[1] as Reply);
+  }
+
+  async closeStream(name: string, opts?: { producer?: StreamProducer }): Promise<StreamCloseResult> {
+    validateKey(this.source, 'name', name);
+    const o = validateOptions<{ producer: StreamProducer }>(this.source, 'opts', opts);
+    const p = o.producer === undefined ? undefined : validateProducer(this.source, o.producer);
+    const r = await this.call('close', [name, p?.id ?? '', p?.epoch ?? 0, p?.seq ?? 0]);
+    const result: StreamCloseResult = { nextOffset: formatOffset(num(r[1])), alreadyClosed: str(r[2]) === '1', duplicate: str(r[0]) === 'duplicate' };
+    if (str(r[3]) !== '') result.producer = { epoch: num(r[3]), seq: num(r[4]) };
+    return result;
+  }
+
+  async delete(name: string): Promise<boolean> {
+    validateKey(this.source, 'name', name);
+    return num((await this.call('delete', [name]))[0]) === 1;
+  }
+
+  async cleanupExpired(): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const r = await this.call('cleanup', [500]);
+      total += num(r[0]);
+      if (num(r[1]) !== 1) return total;
+    }
+  }
+
+  override async prune(): Promise<number> {
+    return this.cleanupExpired();
+  }
+
+  async wait(name: string, offset: string, timeoutMs: number, signal?: AbortSignal): Promise<StreamWaitOutcome> {
+    if (this.closed) throw this.source.error('UNAVAILABLE', 'the store is closed');
+    validateKey(this.source, 'name', name);
+    const position = parseOffset(this.source, 'offset', offset);
+    validateDuration(this.source, 'timeoutMs', timeoutMs);
+    // Subscribe before the first check, so a change in between is not missed.
+    await this.subscribe().catch(() => {});
+    return this.waiters.wait(name, {
+      check: async () => {
+        const r = await this.call('tail', [name]);
+        return waitOutcome(str(r[0]) === 'none' ? undefined : { tail: num(r[1]), closed: str(r[2]) === '1' }, position);
+      },
+      timeoutMs,
+      signal,
+    });
+  }
+
+  private subscribe(): Promise<void> {
+    this.subscribed ??= (async () => {
+      const sub = (this.client as Redis).duplicate();
+      this.subscriber = sub;
+      sub.on('error', () => {}); // reconnects by itself; waiters time out meanwhile
+      sub.on('message', (channel: string, message: string) => {
+        if (channel === `${this.keyPrefix}events`) this.waiters.notify(message);
+      });
+      // After a reconnect, anything may have happened while deaf.
+      sub.on('ready', () => this.waiters.notifyAll());
+      await sub.subscribe(`${this.keyPrefix}events`);
+    })().catch((err: unknown) => {
+      this.subscribed = undefined;
+      throw err;
+    });
+    return this.subscribed;
+  }
+
+  protected override async onClose(): Promise<void> {
+    this.waiters.close();
+    const sub = this.subscriber;
+    this.subscriber = undefined;
+    this.subscribed = undefined;
+    if (sub !== undefined) {
+      sub.disconnect();
+    }
+  }
+}
+
+const buf = (m: Uint8Array): Buffer => Buffer.from(m.buffer, m.byteOffset, m.byteLength);

@@ -1,0 +1,88 @@
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Cluster, Redis } from 'ioredis';
+
+type Client = Redis | Cluster;
+
+const masters = (client: Client): Redis[] => (client instanceof Cluster ? client.nodes('master') : [client]);
+
+async function keysOf(client: Client, prefix: string): Promise<string[]> {
+  const out: string[] = [];
+  const pattern = `${prefix.replace(/[*?[\]\\]/g, '\\$&')}*`;
+  for (const node of masters(client)) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+      cursor = next;
+      out.push(...keys);
+    } while (cursor !== '0');
+  }
+  return out;
+}
+
+/** Deletes every key of a namespace. */
+export async function dropPrefix(client: Client, prefix: string): Promise<void> {
+  for (const key of await keysOf(client, prefix)) await client.del(key);
+}
+
+/** Everything a namespace holds, as text: every key and its value. */
+export async function dumpPrefix(client: Client, prefix: string): Promise<string> {
+  const parts: string[] = [];
+  for (const key of await keysOf(client, prefix)) {
+    const type = await client.type(key);
+    let value: unknown;
+    if (type === 'hash') value = await client.hgetall(key);
+    else if (type === 'set') value = await client.smembers(key);
+    else if (type === 'list') value = await client.lrange(key, 0, -1);
+    else if (type === 'zset') value = await client.zrange(key, 0, -1, 'WITHSCORES');
+    else value = await client.get(key);
+    parts.push(key, JSON.stringify(value));
+  }
+  return parts.join('\n');
+}
+
+export interface LocalCluster {
+  ports: number[];
+  stop(): void;
+}
+
+/** Three redis-server masters on loopback, joined with redis-cli --cluster create. */
+export async function startCluster(base = 17000 + Math.floor(Math.random() * 2000) * 3): Promise<LocalCluster> {
+  const dir = mkdtempSync(join(tmpdir(), 'stowage-cluster-'));
+  const ports = [base, base + 1, base + 2];
+  const procs = ports.map((port) =>
+    spawn(
+      'redis-server',
+      ['--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`,
+        '--save', '', '--appendonly', 'no', '--protected-mode', 'no'],
+      { cwd: dir, stdio: 'ignore' },
+    ),
+  );
+  for (const port of ports) {
+    for (let i = 0; i < 100; i++) {
+      try {
+        execFileSync('redis-cli', ['-p', String(port), 'ping'], { stdio: 'pipe' });
+        break;
+      } catch {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+  }
+  execFileSync('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes'], {
+    stdio: 'pipe',
+  });
+  for (let i = 0; i < 100; i++) {
+    const state = execFileSync('redis-cli', ['-p', String(ports[0]), 'cluster', 'info'], { encoding: 'utf8' });
+    if (state.includes('cluster_state:ok')) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    ports,
+    stop() {
+      for (const p of procs) p.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
