@@ -13,6 +13,7 @@ import { parseArgs } from 'node:util';
 import { formatTable, runComparison, type Comparison, type Row } from './harness.js';
 import { memoryComparisons } from './suites/memory.js';
 import { postgresComparisons } from './suites/postgres.js';
+import { redisComparisons } from './suites/redis.js';
 import { sqliteComparisons } from './suites/sqlite.js';
 
 type Suite = () => Promise<Comparison[]> | Comparison[];
@@ -21,6 +22,7 @@ const SUITES: Record<string, Suite> = {
   memory: memoryComparisons,
   sqlite: sqliteComparisons,
   postgres: postgresComparisons,
+  redis: redisComparisons,
 };
 
 async function main(): Promise<void> {

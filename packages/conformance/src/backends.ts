@@ -60,15 +60,21 @@ function unavailableMessage(kind: BackendKind, image: string, cause: unknown): s
   );
 }
 
+/** A stop that runs once, however often it is called (several afterAll hooks may call it). */
+function once(stop: () => Promise<unknown>): () => Promise<void> {
+  let done: Promise<void> | undefined;
+  return () => (done ??= stop().then(() => undefined));
+}
+
 async function startContainer(kind: BackendKind, image: string): Promise<{ url: string; stop: () => Promise<void> }> {
   if (kind === 'redis') {
     const { RedisContainer } = await import('@testcontainers/redis');
     const c = await new RedisContainer(image).start();
-    return { url: c.getConnectionUrl(), stop: async () => void (await c.stop()) };
+    return { url: c.getConnectionUrl(), stop: once(() => c.stop()) };
   }
   const { PostgreSqlContainer } = await import('@testcontainers/postgresql');
   const c = await new PostgreSqlContainer(image).start();
-  return { url: c.getConnectionUri(), stop: async () => void (await c.stop()) };
+  return { url: c.getConnectionUri(), stop: once(() => c.stop()) };
 }
 
 /**

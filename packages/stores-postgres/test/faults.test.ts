@@ -7,6 +7,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { migrate, PostgresRateLimitStore, PostgresSessionStore, PostgresStreamStore, postgresHealth } from '../src/index.js';
 
 const backends = await postgresBackends();
+// Only the first backend runs these tests; stop every container started for the file.
+afterAll(() => Promise.all(backends.map((b) => b.stop())));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Runs `op` in `workers` loops until `ms` passes; records outcomes and the slowest call. */

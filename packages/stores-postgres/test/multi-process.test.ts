@@ -7,6 +7,8 @@ import { afterAll, expect, it } from 'vitest';
 import { migrate, PostgresCsrfTokenStore, PostgresStreamStore } from '../src/index.js';
 
 const backends = await postgresBackends();
+// Only the first backend runs these tests; stop every container started for the file.
+afterAll(() => Promise.all(backends.map((b) => b.stop())));
 const worker = join(import.meta.dirname, 'fixtures/worker.mjs');
 
 describeBackends(backends.slice(0, 1), (backend) => {

@@ -5,6 +5,8 @@ import { afterAll, expect, it } from 'vitest';
 import { migrate, PostgresLockStore, PostgresRateLimitStore, PostgresSessionStore, schema, SCHEMA_VERSIONS } from '../src/index.js';
 
 const backends = await postgresBackends();
+// Only the first backend runs these tests; stop every container started for the file.
+afterAll(() => Promise.all(backends.map((b) => b.stop())));
 
 describeBackends(backends.slice(0, 1), (backend) => {
   const pool = new pg.Pool({ connectionString: backend.url, max: 6 });

@@ -31,11 +31,11 @@ export class RedisRateLimitStore extends RedisStoreBase implements RateLimitStor
   private async call(key: string, policies: readonly NormalizedPolicy[], cost: number, consume: boolean) {
     const args: unknown[] = [cost, consume ? 1 : 0, policies.length];
     for (const p of policies) args.push(p.id, CODE[p.algorithm], p.limit, p.windowMs, p.capacity);
-    const out = await this.run<(string | number)[]>(RATE_LIMIT, [tagged(this.prefix, 'r', key)], args);
-    const now = Number(out[0]);
+    const out = await this.run<number[]>(RATE_LIMIT, [tagged(this.prefix, 'r', key)], args);
+    const now = out[0]!;
     const states = policies.map((_, i): RateLimitState | undefined => {
-      const a = out[2 + i * 3];
-      return a === '' ? undefined : [Number(a), Number(out[3 + i * 3]), Number(out[4 + i * 3])];
+      const a = out[2 + i * 3]!;
+      return a === -1 ? undefined : [a, out[3 + i * 3]!, out[4 + i * 3]!];
     });
     return { now, consumed: Number(out[1]) === 1, states };
   }
