@@ -109,7 +109,8 @@ describe.skipIf(process.env.DATABASE_URL !== undefined)('a PostgreSQL container 
   const port = 20000 + Math.floor(Math.random() * 20000);
   let container: StartedPostgreSqlContainer | undefined;
   afterAll(async () => {
-    await container?.stop().catch(() => {});
+    // After stop({ remove: false }) and restart(), stop() no longer removes it: remove by id.
+    if (container !== undefined) execFileSync('docker', ['rm', '-f', '-v', container.getId()], { stdio: 'ignore' });
   });
 
   it(`${image}: calls fail fast with UNAVAILABLE or TIMEOUT while it is down, and the store recovers without a restart`, async () => {

@@ -1,0 +1,94 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import { createStreamsServer } from './server.js';
+import { openStore } from './store-spec.js';
+
+const USAGE = `Usage: stowage-streams [options]
+
+A Durable Streams protocol server over a Stowage StreamStore.
+
+  --store SPEC              memory | sqlite:PATH | postgres://... | redis://...
+                            (default: sqlite:./data/streams.db)
+  --host HOST               interface to listen on (default: 127.0.0.1)
+  --port PORT               port (default: 4437, the protocol's port; 0 picks one)
+  --base-path PATH          streams live under this path (default: /)
+  --long-poll-timeout MS    how long a long-poll waits for data (default: 20000)
+  --max-body-bytes N        largest request body, larger is 413 (default: 8388608)
+  --cleanup-interval MS     delete expired streams this often (default: 60000; 0: never)
+  --quiet                   do not log error responses
+  -h, --help                this text
+`;
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      store: { type: 'string', default: 'sqlite:./data/streams.db' },
+      host: { type: 'string', default: '127.0.0.1' },
+      port: { type: 'string', default: '4437' },
+      'base-path': { type: 'string', default: '/' },
+      'long-poll-timeout': { type: 'string' },
+      'max-body-bytes': { type: 'string' },
+      'cleanup-interval': { type: 'string', default: '60000' },
+      quiet: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return;
+  }
+  const int = (name: string, raw: string | undefined): number | undefined => {
+    if (raw === undefined) return undefined;
+    if (!/^\d+$/.test(raw)) throw new Error(`--${name} must be a non-negative integer, got ${raw}`);
+    return Number(raw);
+  };
+  const port = int('port', values.port)!;
+  const longPollTimeoutMs = int('long-poll-timeout', values['long-poll-timeout']);
+  const maxBodyBytes = int('max-body-bytes', values['max-body-bytes']);
+  const cleanupMs = int('cleanup-interval', values['cleanup-interval'])!;
+
+  const opened = await openStore(values.store);
+  const streams = createStreamsServer({
+    store: opened.store,
+    basePath: values['base-path'],
+    ...(longPollTimeoutMs === undefined ? {} : { longPollTimeoutMs }),
+    ...(maxBodyBytes === undefined ? {} : { maxBodyBytes }),
+    ...(values.quiet ? { log: false as const } : {}),
+  });
+  const url = await streams.listen(port, values.host);
+  process.stdout.write(`Durable Streams server on ${url}${values['base-path']} (store: ${opened.label})\n`);
+  process.stdout.write(`Try: curl -X PUT -H 'Content-Type: text/plain' ${url}${values['base-path']}hello\n`);
+
+  const cleanup =
+    cleanupMs > 0
+      ? setInterval(() => {
+          opened.store.cleanupExpired().catch((err: Error) => process.stderr.write(`cleanup failed: ${err.message}\n`));
+        }, cleanupMs).unref()
+      : undefined;
+
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    process.stdout.write(`${signal}: closing\n`);
+    if (cleanup !== undefined) clearInterval(cleanup);
+    streams
+      .close()
+      .then(() => opened.close())
+      .then(
+        () => process.exit(0),
+        (err: Error) => {
+          process.stderr.write(`close failed: ${err.message}\n`);
+          process.exit(1);
+        },
+      );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+main().catch((err: Error) => {
+  process.stderr.write(`stowage-streams: ${err.message}\n`);
+  process.exit(1);
+});

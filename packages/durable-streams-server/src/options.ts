@@ -1,0 +1,94 @@
+import { STREAM_DEFAULTS, validateInteger, validateOptions, type StreamStore } from '@stowage/core';
+import { source } from './protocol.js';
+
+export interface StreamsServerOptions {
+  /** The store behind every stream. The server never closes it. */
+  store: StreamStore;
+  /**
+   * Streams live under this path; a stream's name is the rest of the (decoded) path.
+   * Requests outside it get 404, or go to `next` when the handler is mounted as middleware.
+   * @default '/'
+   */
+  basePath?: string;
+  /** How long a long-poll waits for data before answering 204. @default 20000 */
+  longPollTimeoutMs?: number;
+  /** An SSE response ends after this long, so CDNs can collapse readers (protocol §8.2). @default 60000 */
+  sseMaxDurationMs?: number;
+  /** An idle SSE response gets a comment line this often, so proxies keep it open. @default 15000 */
+  sseHeartbeatMs?: number;
+  /** Largest request body; larger is answered 413. @default 8388608 (8 MiB, the stores' message limit) */
+  maxBodyBytes?: number;
+  /** Most bytes of messages in one read response (one message is always sent). @default 1048576 */
+  readMaxBytes?: number;
+  /**
+   * `Cache-Control` of reads that return a complete, immutable chunk (not at the tail).
+   * Reads at the tail are `no-cache` (revalidated by ETag); HEAD and `offset=now` are `no-store`.
+   * Use `public, ...` only for streams that are not user-specific.
+   * @default 'private, max-age=60, stale-while-revalidate=300'
+   */
+  cacheControl?: string;
+  /** `Access-Control-Allow-Origin` on every response; `false` sends no CORS headers. @default '*' */
+  corsOrigin?: string | false;
+  /** `Cross-Origin-Resource-Policy` on every response. @default 'cross-origin' */
+  crossOriginResourcePolicy?: 'cross-origin' | 'same-site' | 'same-origin';
+  /** Receives one line per error response (status 400 and up); `false` drops them. @default a line on stderr */
+  log?: ((line: string) => void) | false;
+}
+
+export interface ResolvedOptions {
+  store: StreamStore;
+  basePath: string;
+  longPollTimeoutMs: number;
+  sseMaxDurationMs: number;
+  sseHeartbeatMs: number;
+  maxBodyBytes: number;
+  readMaxBytes: number;
+  cacheControl: string;
+  corsOrigin: string | false;
+  crossOriginResourcePolicy: string;
+  log: (line: string) => void;
+}
+
+const HOUR = 3_600_000;
+const CORP = new Set(['cross-origin', 'same-site', 'same-origin']);
+
+export function resolveOptions(options: StreamsServerOptions): ResolvedOptions {
+  const o = validateOptions<StreamsServerOptions>(source, 'options', options);
+  if (options === undefined) throw source.invalid('options.store is required');
+  const store = o.store;
+  if (store === null || typeof store !== 'object' || typeof store.read !== 'function' || typeof store.wait !== 'function') {
+    throw source.invalid('options.store must be a StreamStore');
+  }
+  let basePath = o.basePath ?? '/';
+  if (typeof basePath !== 'string' || !basePath.startsWith('/')) throw source.invalid("options.basePath must start with '/'");
+  if (!basePath.endsWith('/')) basePath += '/';
+  const int = (field: keyof StreamsServerOptions, fallback: number, min: number, max: number): number => {
+    const v = o[field];
+    return v === undefined ? fallback : validateInteger(source, `options.${field}`, v, min, max);
+  };
+  const corp = o.crossOriginResourcePolicy ?? 'cross-origin';
+  if (!CORP.has(corp)) throw source.invalid('options.crossOriginResourcePolicy must be cross-origin, same-site or same-origin');
+  const corsOrigin = o.corsOrigin ?? '*';
+  if (corsOrigin !== false && (typeof corsOrigin !== 'string' || !/^[\x21-\x7e]+$/.test(corsOrigin))) {
+    throw source.invalid('options.corsOrigin must be an origin, * or false');
+  }
+  const cacheControl = o.cacheControl ?? 'private, max-age=60, stale-while-revalidate=300';
+  if (typeof cacheControl !== 'string' || !/^[\x20-\x7e]+$/.test(cacheControl)) {
+    throw source.invalid('options.cacheControl must be a header value');
+  }
+  const log = o.log === false ? () => {} : (o.log ?? ((line: string) => void process.stderr.write(`${line}\n`)));
+  if (typeof log !== 'function') throw source.invalid('options.log must be a function or false');
+  return {
+    store,
+    basePath,
+    longPollTimeoutMs: int('longPollTimeoutMs', 20_000, 1, HOUR),
+    sseMaxDurationMs: int('sseMaxDurationMs', 60_000, 1, 24 * HOUR),
+    sseHeartbeatMs: int('sseHeartbeatMs', 15_000, 1, HOUR),
+    maxBodyBytes: int('maxBodyBytes', STREAM_DEFAULTS.maxMessageBytes, 1, 2 ** 31 - 1),
+    readMaxBytes: int('readMaxBytes', STREAM_DEFAULTS.readMaxBytes, 1, 2 ** 31 - 1),
+    cacheControl,
+    corsOrigin,
+    crossOriginResourcePolicy: corp,
+    log,
+  };
+}

@@ -1,0 +1,149 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import { ErrorSource, isOffset, OFFSET_NOW_SENTINEL, OFFSET_START_SENTINEL, type StreamProducer } from '@stowage/core';
+
+/** Errors of the HTTP layer (bad headers, bad query): `INVALID_ARGUMENT` is answered 400. */
+export const source = new ErrorSource('@stowage/durable-streams-server', 'StreamsServer');
+
+/** Header names of the Durable Streams protocol, as Node gives them (lower case). */
+export const H = {
+  nextOffset: 'stream-next-offset',
+  upToDate: 'stream-up-to-date',
+  cursor: 'stream-cursor',
+  closed: 'stream-closed',
+  ttl: 'stream-ttl',
+  expiresAt: 'stream-expires-at',
+  seq: 'stream-seq',
+  forkedFrom: 'stream-forked-from',
+  forkOffset: 'stream-fork-offset',
+  forkSubOffset: 'stream-fork-sub-offset',
+  sseEncoding: 'stream-sse-data-encoding',
+  producerId: 'producer-id',
+  producerEpoch: 'producer-epoch',
+  producerSeq: 'producer-seq',
+  producerExpectedSeq: 'producer-expected-seq',
+  producerReceivedSeq: 'producer-received-seq',
+} as const;
+
+/** Headers a browser may read from a cross-origin response. */
+export const EXPOSED_HEADERS = [
+  'Stream-Next-Offset',
+  'Stream-Up-To-Date',
+  'Stream-Cursor',
+  'Stream-Closed',
+  'Stream-TTL',
+  'Stream-Expires-At',
+  'Stream-SSE-Data-Encoding',
+  'Producer-Epoch',
+  'Producer-Seq',
+  'Producer-Expected-Seq',
+  'Producer-Received-Seq',
+  'ETag',
+  'Location',
+].join(', ');
+
+/** Request headers a browser may send cross-origin. */
+export const ALLOWED_HEADERS = [
+  'Content-Type',
+  'Authorization',
+  'If-None-Match',
+  'Stream-TTL',
+  'Stream-Expires-At',
+  'Stream-Seq',
+  'Stream-Closed',
+  'Stream-Forked-From',
+  'Stream-Fork-Offset',
+  'Stream-Fork-Sub-Offset',
+  'Producer-Id',
+  'Producer-Epoch',
+  'Producer-Seq',
+].join(', ');
+
+// A non-negative decimal integer without sign, leading zeros, point or exponent.
+const DECIMAL = /^(?:0|[1-9][0-9]*)$/;
+// RFC 3339 date-time (the `T` may be a space or lower case, as RFC 3339 allows).
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})$/;
+
+/** One value of a header: absent is `undefined`; a repeated header is 400. */
+export function single(headers: IncomingHttpHeaders, name: string): string | undefined {
+  const value = headers[name];
+  if (Array.isArray(value)) throw source.invalid(`${name} must be given once`, { header: name });
+  return value;
+}
+
+/** A protocol integer header (0 to 2^53 - 1), or `undefined` when absent. */
+export function integerHeader(headers: IncomingHttpHeaders, name: string): number | undefined {
+  const raw = single(headers, name);
+  if (raw === undefined) return undefined;
+  if (!DECIMAL.test(raw) || raw.length > 16 || !Number.isSafeInteger(Number(raw))) {
+    throw source.invalid(`${name} must be a decimal integer from 0 to 2^53-1 without sign or leading zeros, got ${JSON.stringify(raw.slice(0, 40))}`, {
+      header: name,
+    });
+  }
+  return Number(raw);
+}
+
+/** `Stream-Closed`: only `true` closes; `false` or absence does not. */
+export function closedHeader(headers: IncomingHttpHeaders): boolean {
+  const raw = single(headers, H.closed);
+  if (raw === undefined) return false;
+  const value = raw.trim().toLowerCase();
+  if (value === 'true') return true;
+  if (value === 'false') return false;
+  throw source.invalid(`${H.closed} must be true or false`, { header: H.closed });
+}
+
+/** The TTL in ms and the absolute expiry (epoch ms) of a create request. */
+export function expiryHeaders(headers: IncomingHttpHeaders): { ttlMs?: number; expiresAt?: number } {
+  const ttl = integerHeader(headers, H.ttl);
+  const rawExpiry = single(headers, H.expiresAt);
+  if (ttl !== undefined && rawExpiry !== undefined) {
+    throw source.invalid(`${H.ttl} and ${H.expiresAt} are exclusive`);
+  }
+  if (ttl !== undefined) {
+    // A zero TTL would expire the stream as it is created: refused rather than guessed at.
+    if (ttl === 0) throw source.invalid(`${H.ttl} must be at least 1 second`, { header: H.ttl });
+    return { ttlMs: ttl * 1000 };
+  }
+  if (rawExpiry !== undefined) {
+    const at = RFC3339.test(rawExpiry) ? Date.parse(rawExpiry) : Number.NaN;
+    if (!Number.isFinite(at)) {
+      throw source.invalid(`${H.expiresAt} must be an RFC 3339 timestamp`, { header: H.expiresAt });
+    }
+    return { expiresAt: at };
+  }
+  return {};
+}
+
+/** The idempotent producer claim: all three headers or none. */
+export function producerHeaders(headers: IncomingHttpHeaders): StreamProducer | undefined {
+  const id = single(headers, H.producerId);
+  const epoch = integerHeader(headers, H.producerEpoch);
+  const seq = integerHeader(headers, H.producerSeq);
+  if (id === undefined && epoch === undefined && seq === undefined) return undefined;
+  if (id === undefined || epoch === undefined || seq === undefined) {
+    throw source.invalid('Producer-Id, Producer-Epoch and Producer-Seq must be given together');
+  }
+  if (id.length === 0) throw source.invalid('Producer-Id must not be empty', { header: H.producerId });
+  return { id, epoch, seq };
+}
+
+/** Where a read starts: `-1` (the start), `now` (the tail) or an offset of this server. */
+export function offsetParam(params: URLSearchParams): string | undefined {
+  const all = params.getAll('offset');
+  if (all.length === 0) return undefined;
+  if (all.length > 1) throw source.invalid('offset must be given once');
+  const offset: string = all[0]!;
+  if (offset === OFFSET_START_SENTINEL || offset === OFFSET_NOW_SENTINEL || isOffset(offset)) return offset;
+  throw source.invalid(`offset ${JSON.stringify(all[0]!.slice(0, 64))} is not an offset of this server, -1 or now`);
+}
+
+export type LiveMode = 'long-poll' | 'sse' | undefined;
+
+export function liveParam(params: URLSearchParams): LiveMode {
+  const all = params.getAll('live');
+  if (all.length === 0) return undefined;
+  if (all.length > 1) throw source.invalid('live must be given once');
+  const live = all[0];
+  if (live === 'long-poll' || live === 'sse') return live;
+  throw source.invalid('live must be long-poll or sse');
+}

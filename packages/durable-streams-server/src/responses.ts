@@ -1,0 +1,115 @@
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { StowageError, type StowageErrorCode } from '@stowage/core';
+import { ALLOWED_HEADERS, EXPOSED_HEADERS, H } from './protocol.js';
+import type { ResolvedOptions } from './options.js';
+
+const STATUS: Record<StowageErrorCode, number> = {
+  INVALID_ARGUMENT: 400,
+  PAYLOAD_TOO_LARGE: 413,
+  NOT_FOUND: 404,
+  CONFLICT: 409,
+  FENCED: 403,
+  GONE: 410,
+  UNAVAILABLE: 503,
+  TIMEOUT: 503,
+  CORRUPT: 500,
+  INTERNAL: 500,
+};
+
+/** Messages of 5xx answers: the details go to the log, not to the client. */
+const SERVER_SIDE: Partial<Record<StowageErrorCode, string>> = {
+  UNAVAILABLE: 'the stream store is unavailable; retry later',
+  TIMEOUT: 'the stream store did not answer in time; retry later',
+  CORRUPT: 'a stored record could not be decoded',
+  INTERNAL: 'internal error',
+};
+
+export const METHODS = 'GET, HEAD, PUT, POST, DELETE, OPTIONS';
+
+/** Headers every response carries (security, CORS), as a hoisted list of pairs. */
+export function baseHeaders(o: ResolvedOptions): Array<[string, string]> {
+  const pairs: Array<[string, string]> = [
+    ['X-Content-Type-Options', 'nosniff'],
+    ['Cross-Origin-Resource-Policy', o.crossOriginResourcePolicy],
+  ];
+  if (o.corsOrigin !== false) {
+    pairs.push(['Access-Control-Allow-Origin', o.corsOrigin], ['Access-Control-Expose-Headers', EXPOSED_HEADERS]);
+    if (o.corsOrigin !== '*') pairs.push(['Vary', 'Origin']);
+  }
+  return pairs;
+}
+
+export function preflightHeaders(o: ResolvedOptions): OutgoingHttpHeaders {
+  const headers: OutgoingHttpHeaders = { Allow: METHODS };
+  if (o.corsOrigin !== false) {
+    headers['Access-Control-Allow-Methods'] = METHODS;
+    headers['Access-Control-Allow-Headers'] = ALLOWED_HEADERS;
+    headers['Access-Control-Max-Age'] = '86400';
+  }
+  return headers;
+}
+
+/** Any thrown value as a StowageError (anything else is a bug: `INTERNAL`). */
+export function asStowageError(err: unknown): StowageError {
+  if (err instanceof StowageError) return err;
+  return new StowageError('INTERNAL', err instanceof Error ? err.message : String(err), { cause: err });
+}
+
+/** The protocol headers an error carries (closed stream, producer sequence, fencing). */
+function errorHeaders(e: StowageError, headers: OutgoingHttpHeaders): void {
+  const d = e.details;
+  if (d === undefined) return;
+  if (d['closed'] === true) {
+    headers[H.closed] = 'true';
+    if (typeof d['nextOffset'] === 'string') headers[H.nextOffset] = d['nextOffset'];
+  }
+  if (typeof d['expectedSeq'] === 'number') headers[H.producerExpectedSeq] = String(d['expectedSeq']);
+  if (typeof d['receivedSeq'] === 'number') headers[H.producerReceivedSeq] = String(d['receivedSeq']);
+  if (typeof d['currentEpoch'] === 'number') headers[H.producerEpoch] = String(d['currentEpoch']);
+}
+
+/** One log line: time, status, method, path, code, message (single line, bounded). */
+export function logLine(req: IncomingMessage, status: number, code: string, message: string): string {
+  const path = (req.url ?? '').slice(0, 256);
+  const text = message.replace(/[\r\n]+/g, ' ').slice(0, 512);
+  return `${new Date().toISOString()} stowage-streams ${status} ${req.method ?? '-'} ${path} ${code}: ${text}`;
+}
+
+/**
+ * Answers an error: the status of its code, its protocol headers, a JSON body, one log line.
+ * A response already under way (SSE) is cut instead, so the client reconnects.
+ */
+export function sendError(o: ResolvedOptions, req: IncomingMessage, res: ServerResponse, err: unknown): void {
+  const e = asStowageError(err);
+  const status = STATUS[e.code] ?? 500;
+  const cause = e.cause instanceof Error ? ` (cause: ${e.cause.message})` : '';
+  o.log(logLine(req, status, e.code, e.message + cause));
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const headers: OutgoingHttpHeaders = { 'Cache-Control': 'no-store' };
+  errorHeaders(e, headers);
+  if (e.code === 'UNAVAILABLE' || e.code === 'TIMEOUT') headers['Retry-After'] = '1';
+  if (e.code === 'PAYLOAD_TOO_LARGE') headers['Connection'] = 'close';
+  const message = SERVER_SIDE[e.code] ?? e.message;
+  if (req.method === 'HEAD') {
+    res.writeHead(status, headers).end();
+    return;
+  }
+  const body = JSON.stringify({ error: { code: e.code, message } });
+  headers['Content-Type'] = 'application/json; charset=utf-8';
+  headers['Content-Length'] = Buffer.byteLength(body);
+  res.writeHead(status, headers).end(body);
+}
+
+/** Whether `If-None-Match` names `etag` (or `*`). */
+export function matchesEtag(req: IncomingMessage, etag: string): boolean {
+  const header = req.headers['if-none-match'];
+  if (header === undefined) return false;
+  for (const part of header.split(',')) {
+    const tag = part.trim();
+    if (tag === '*' || tag === etag || (tag.startsWith('W/') && tag.slice(2) === etag)) return true;
+  }
+  return false;
+}

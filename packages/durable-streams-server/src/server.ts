@@ -1,0 +1,67 @@
+import { createServer, type Server } from 'node:http';
+import type { Socket } from 'node:net';
+import { createStreamsHandler, type StreamsRequestHandler } from './handler.js';
+import type { StreamsServerOptions } from './options.js';
+
+export interface StreamsServer {
+  /** The `node:http` server. */
+  readonly server: Server;
+  /** Its request listener, also usable on a server of your own. */
+  readonly handler: StreamsRequestHandler;
+  /** Starts listening; resolves to the base URL, e.g. `http://127.0.0.1:4437`. @default port 4437, host 127.0.0.1 */
+  listen(port?: number, host?: string): Promise<string>;
+  /**
+   * Stops accepting connections, ends live reads, lets in-flight requests finish (cut after
+   * `graceMs`). The store is left open: it belongs to the caller.
+   */
+  close(graceMs?: number): Promise<void>;
+}
+
+/** The Durable Streams protocol on a `node:http` server of its own. */
+export function createStreamsServer(options: StreamsServerOptions): StreamsServer {
+  const handler = createStreamsHandler(options);
+  const log = options.log === false ? undefined : (options.log ?? ((line: string) => void process.stderr.write(`${line}\n`)));
+  const server = createServer((req, res) => handler(req, res));
+  // Requests Node cannot parse (malformed headers, oversized header block) never reach the
+  // handler: answer them here, log one line, keep serving.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+    if (err.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+    log?.(`${new Date().toISOString()} stowage-streams ${status} - - ${err.code ?? 'CLIENT_ERROR'}: ${err.message}`);
+    socket.end(`HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+  });
+  return {
+    server,
+    handler,
+    listen(port = 4437, host = '127.0.0.1') {
+      return new Promise<string>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => {
+          server.off('error', reject);
+          const address = server.address();
+          const actual = typeof address === 'object' && address !== null ? address.port : port;
+          resolve(`http://${host.includes(':') ? `[${host}]` : host}:${actual}`);
+        });
+      });
+    },
+    close(graceMs = 5000) {
+      handler.close();
+      return new Promise<void>((resolve) => {
+        if (!server.listening) {
+          resolve();
+          return;
+        }
+        const cut = setTimeout(() => server.closeAllConnections(), graceMs);
+        cut.unref();
+        server.close(() => {
+          clearTimeout(cut);
+          resolve();
+        });
+        server.closeIdleConnections();
+      });
+    },
+  };
+}

@@ -1,0 +1,95 @@
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import type { StreamStore } from '@stowage/core';
+import { source } from './protocol.js';
+
+export interface OpenedStore {
+  store: StreamStore;
+  /** The spec with any password hidden, for logs. */
+  label: string;
+  /** Closes the store and the connection or file it opened. */
+  close(): Promise<void>;
+}
+
+/**
+ * Opens a StreamStore from a command-line spec:
+ * `memory`, `sqlite:PATH` (the file and its directory are created), `postgres://...`
+ * (or `postgresql://`), `redis://...` (or `rediss://`). The store package and its driver are
+ * loaded only for the backend asked for, so only that one needs to be installed.
+ */
+export async function openStore(spec: string): Promise<OpenedStore> {
+  if (spec === 'memory') {
+    const { MemoryStreamStore } = await load(() => import('@stowage/stores-memory'), '@stowage/stores-memory');
+    const store = new MemoryStreamStore();
+    return { store, label: 'memory', close: () => store.close() };
+  }
+  if (spec.startsWith('sqlite:')) {
+    const file = spec.slice('sqlite:'.length);
+    if (file.length === 0) throw source.invalid('sqlite: needs a file path, e.g. sqlite:./data/streams.db');
+    const { SqliteStreamStore } = await load(() => import('@stowage/stores-sqlite'), '@stowage/stores-sqlite');
+    const { default: Database } = await load(() => import('better-sqlite3'), 'better-sqlite3');
+    if (file !== ':memory:') mkdirSync(dirname(resolve(file)), { recursive: true });
+    const database = new Database(file);
+    const store = new SqliteStreamStore({ database });
+    return {
+      store,
+      label: `sqlite:${file}`,
+      close: async () => {
+        await store.close();
+        database.close();
+      },
+    };
+  }
+  if (/^postgres(ql)?:\/\//.test(spec)) {
+    const { PostgresStreamStore } = await load(() => import('@stowage/stores-postgres'), '@stowage/stores-postgres');
+    const { default: pg } = await load(() => import('pg'), 'pg');
+    const pool = new pg.Pool({ connectionString: spec });
+    pool.on('error', () => {}); // idle clients dropped by the server; the store reports on use
+    const store = new PostgresStreamStore({ pool });
+    return {
+      store,
+      label: hidePassword(spec),
+      close: async () => {
+        await store.close();
+        await pool.end();
+      },
+    };
+  }
+  if (/^rediss?:\/\//.test(spec)) {
+    const { RedisStreamStore } = await load(() => import('@stowage/stores-redis'), '@stowage/stores-redis');
+    const { Redis } = await load(() => import('ioredis'), 'ioredis');
+    const client = new Redis(spec, { lazyConnect: false });
+    client.on('error', () => {}); // reconnects on its own; the store reports UNAVAILABLE meanwhile
+    const store = new RedisStreamStore({ client });
+    return {
+      store,
+      label: hidePassword(spec),
+      close: async () => {
+        await store.close();
+        client.disconnect();
+      },
+    };
+  }
+  throw source.invalid(`unknown store ${JSON.stringify(spec)}: use memory, sqlite:PATH, postgres://... or redis://...`);
+}
+
+async function load<T>(importer: () => Promise<T>, name: string): Promise<T> {
+  try {
+    return await importer();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') {
+      throw source.error('INVALID_ARGUMENT', `this store needs ${name}: npm install ${name}`, { cause: err });
+    }
+    throw err;
+  }
+}
+
+function hidePassword(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password !== '') u.password = '***';
+    return u.toString();
+  } catch {
+    return url.replace(/\/\/[^@/]*@/, '//***@');
+  }
+}
