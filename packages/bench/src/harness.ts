@@ -23,6 +23,12 @@ export interface Comparison {
   anchor: Contender;
   /** More rows in the same comparison (a raw-driver ceiling, another mode...). */
   others?: Contender[];
+  /**
+   * `latency`: each op resolves to the latency it measured itself (ms), e.g. append to
+   * reader woken. Serial only; the ratio is the anchor's p50 over ours (higher is better).
+   * @default 'throughput'
+   */
+  metric?: 'throughput' | 'latency';
 }
 
 export type LoadShape = 'serial' | '64 in flight';
@@ -44,6 +50,8 @@ export interface Row {
   ratio: number;
   /** The library of the row the ratio is computed against. */
   comparedWith: string;
+  /** `latency` rows rank by p50 (ratio = anchor p50 / this p50); ops/s is then samples per second. */
+  metric: 'throughput' | 'latency';
 }
 
 interface Measurement {
@@ -101,9 +109,29 @@ async function measure(op: Op, concurrency: number, durationMs: number, start: {
   };
 }
 
+function medianByP50(ms: Measurement[]): Measurement {
+  const sorted = [...ms].sort((a, b) => a.p50Us - b.p50Us);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
 function median(ms: Measurement[]): Measurement {
   const sorted = [...ms].sort((a, b) => a.opsPerSec - b.opsPerSec);
   return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+/** Serial samples of an op that measures its own latency (ms), for `durationMs`. */
+async function sampleLatency(op: Op, durationMs: number, start: { i: number }): Promise<Measurement> {
+  const samples: number[] = [];
+  const began = performance.now();
+  const end = began + durationMs;
+  await op(start.i++); // warm-up
+  while (performance.now() < end || samples.length < 5) samples.push((await op(start.i++)) as number);
+  const sorted = Float64Array.from(samples).sort();
+  return {
+    opsPerSec: (samples.length / (performance.now() - began)) * 1000,
+    p50Us: percentile(sorted, 0.5) * 1000,
+    p99Us: percentile(sorted, 0.99) * 1000,
+  };
 }
 
 /** Runs a comparison under every load shape; contenders alternate so drift hits all alike. */
@@ -112,18 +140,23 @@ export async function runComparison(c: Comparison, options: HarnessOptions, log:
   const ops: Op[] = [];
   for (const k of contenders) ops.push(await k.setup());
   const rows: Row[] = [];
+  const latency = c.metric === 'latency';
   try {
-    for (const { shape, concurrency } of LOAD_SHAPES) {
+    for (const { shape, concurrency } of latency ? LOAD_SHAPES.slice(0, 1) : LOAD_SHAPES) {
       const results: Measurement[][] = contenders.map(() => []);
       const counters = contenders.map(() => ({ i: 0 }));
       for (let round = 0; round < options.rounds; round++) {
         for (let k = 0; k < contenders.length; k++) {
           await contenders[k]!.reset?.();
-          results[k]!.push(await measure(ops[k]!, concurrency, options.durationMs, counters[k]!));
+          results[k]!.push(
+            latency
+              ? await sampleLatency(ops[k]!, options.durationMs, counters[k]!)
+              : await measure(ops[k]!, concurrency, options.durationMs, counters[k]!),
+          );
         }
       }
-      const medians = results.map(median);
-      const anchorOps = medians[0]!.opsPerSec;
+      const medians = results.map(latency ? medianByP50 : median);
+      const anchor = medians[0]!;
       contenders.forEach((k, i) => {
         const m = medians[i]!;
         rows.push({
@@ -135,8 +168,9 @@ export async function runComparison(c: Comparison, options: HarnessOptions, log:
           opsPerSec: Math.round(m.opsPerSec),
           p50Us: Math.round(m.p50Us * 10) / 10,
           p99Us: Math.round(m.p99Us * 10) / 10,
-          ratio: Math.round((m.opsPerSec / anchorOps) * 100) / 100,
+          ratio: Math.round((latency ? anchor.p50Us / m.p50Us : m.opsPerSec / anchor.opsPerSec) * 100) / 100,
           comparedWith: c.anchor.library,
+          metric: latency ? 'latency' : 'throughput',
         });
       });
       log(`  ${c.contract} ${c.operation} [${c.backend}, ${shape}] done`);
@@ -150,16 +184,17 @@ export async function runComparison(c: Comparison, options: HarnessOptions, log:
 /** A fixed-width table of rows. */
 export function formatTable(rows: Row[]): string {
   const head = ['contract', 'operation', 'backend', 'library', 'load', 'ops/s', 'p50 µs', 'p99 µs', 'ratio'];
+  // Latency rows: ops/s is only how many samples were taken; the ratio compares p50.
   const body = rows.map((r) => [
     r.contract,
     r.operation,
     r.backend,
     r.library,
     r.load,
-    r.opsPerSec.toLocaleString('en-US'),
+    r.metric === 'latency' ? '-' : r.opsPerSec.toLocaleString('en-US'),
     r.p50Us.toFixed(1),
     r.p99Us.toFixed(1),
-    r.library === r.comparedWith ? '1.00' : `${r.ratio.toFixed(2)}x`,
+    r.library === r.comparedWith ? '1.00' : `${r.ratio.toFixed(2)}x${r.metric === 'latency' ? ' (p50)' : ''}`,
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => (i >= 5 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join(' | ')} |`;

@@ -15,6 +15,7 @@ import { memoryComparisons } from './suites/memory.js';
 import { postgresComparisons } from './suites/postgres.js';
 import { redisComparisons } from './suites/redis.js';
 import { sqliteComparisons } from './suites/sqlite.js';
+import { streamsComparisons } from './suites/streams.js';
 
 type Suite = () => Promise<Comparison[]> | Comparison[];
 
@@ -23,6 +24,7 @@ const SUITES: Record<string, Suite> = {
   sqlite: sqliteComparisons,
   postgres: postgresComparisons,
   redis: redisComparisons,
+  streams: streamsComparisons,
 };
 
 async function main(): Promise<void> {

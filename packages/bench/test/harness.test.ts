@@ -33,4 +33,21 @@ describe('bench harness', () => {
     expect(table.split('\n')).toHaveLength(6);
     expect(table).toContain('| stowage ');
   });
+
+  it('ranks latency comparisons by p50, serially, and marks their rows', async () => {
+    const c: Comparison = {
+      contract: 'StreamStore',
+      operation: 'wake',
+      backend: 'memory',
+      metric: 'latency',
+      anchor: { library: 'theirs', setup: async () => async () => 4 },
+      ours: { library: 'stowage', setup: async () => async () => 1 },
+    };
+    const rows = await runComparison(c, { durationMs: 20, rounds: 3 }, () => {});
+    expect(rows.map((r) => `${r.library}/${r.load}/${r.metric}`)).toEqual(['theirs/serial/latency', 'stowage/serial/latency']);
+    expect(rows[0]!.p50Us).toBe(4000);
+    expect(rows[1]!.p50Us).toBe(1000);
+    expect(rows[1]!.ratio).toBe(4);
+    expect(formatTable(rows)).toContain('4.00x (p50)');
+  });
 });

@@ -190,6 +190,7 @@ class StreamsApp {
       { messages, ...(fork === undefined ? {} : { fork }) },
     );
     const headers = infoHeaders(result.info);
+    headers['Content-Length'] = 0;
     if (result.status === 'created') {
       headers['Location'] = locationOf(r.req);
       r.res.writeHead(201, headers).end();

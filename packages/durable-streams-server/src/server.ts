@@ -56,8 +56,12 @@ export function createStreamsServer(options: StreamsServerOptions): StreamsServe
         }
         const cut = setTimeout(() => server.closeAllConnections(), graceMs);
         cut.unref();
+        // Connections become idle as their last response ends (live reads end now): close
+        // them as they do, instead of waiting for the keep-alive timeout.
+        const idle = setInterval(() => server.closeIdleConnections(), 20);
         server.close(() => {
           clearTimeout(cut);
+          clearInterval(idle);
           resolve();
         });
         server.closeIdleConnections();

@@ -1,0 +1,38 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+
+const CLI = new URL('../dist/cli.js', import.meta.url).pathname;
+
+/** The built `stowage-streams` CLI in a child process, listening on a free port. */
+export class CliProcess {
+  readonly url: Promise<string>;
+  readonly output: string[] = [];
+  private readonly child: ChildProcess;
+
+  constructor(args: string[]) {
+    this.child = spawn(process.execPath, [CLI, '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child.stderr!.on('data', (c: Buffer) => this.output.push(c.toString('utf8')));
+    this.url = new Promise<string>((resolve, reject) => {
+      let out = '';
+      this.child.stdout!.on('data', (c: Buffer) => {
+        out += c.toString('utf8');
+        this.output.push(c.toString('utf8'));
+        const m = /on (http:\/\/\S+?)\/? \(store/.exec(out);
+        if (m) resolve(m[1]!);
+      });
+      this.child.once('exit', (code) => reject(new Error(`stowage-streams exited with ${code}: ${this.output.join('')}`)));
+    });
+  }
+
+  get exitCode(): number | null {
+    return this.child.exitCode;
+  }
+
+  /** SIGTERM, and the exit code once it has closed. */
+  stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+    if (this.child.exitCode !== null) return Promise.resolve(this.child.exitCode);
+    return new Promise((resolve) => {
+      this.child.once('exit', (code) => resolve(code));
+      this.child.kill(signal);
+    });
+  }
+}

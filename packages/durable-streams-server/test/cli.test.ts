@@ -1,0 +1,52 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { CliProcess } from './cli-process.js';
+
+const CLI = new URL('../dist/cli.js', import.meta.url).pathname;
+
+describe('the stowage-streams CLI', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'stowage-cli-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('prints its usage, and refuses an unknown store with a clear message', () => {
+    const help = spawnSync(process.execPath, [CLI, '--help'], { encoding: 'utf8' });
+    expect(help.status).toBe(0);
+    expect(help.stdout).toContain('--store SPEC');
+    const bad = spawnSync(process.execPath, [CLI, '--store', 'mongodb://x', '--port', '0'], { encoding: 'utf8' });
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toContain('unknown store "mongodb://x"');
+  });
+
+  it('serves a SQLite file it creates (directory included), keeps the data across a restart, and stops on SIGTERM', async () => {
+    const file = join(dir, 'nested', 'data', 'streams.db');
+    const first = new CliProcess(['--store', `sqlite:${file}`]);
+    const url = await first.url;
+    expect(first.output.join('')).toContain(`(store: sqlite:${file})`);
+    expect((await fetch(`${url}/hello`, { method: 'PUT', headers: { 'Content-Type': 'text/plain' }, body: 'hello ' })).status).toBe(201);
+    expect((await fetch(`${url}/hello`, { method: 'POST', headers: { 'Content-Type': 'text/plain' }, body: 'world' })).status).toBe(204);
+    expect(await first.stop()).toBe(0);
+
+    const second = new CliProcess(['--store', `sqlite:${file}`]);
+    const again = await second.url;
+    expect(await (await fetch(`${again}/hello?offset=-1`)).text()).toBe('hello world');
+    // Errors are logged, one line each, on stderr.
+    expect((await fetch(`${again}/missing`)).status).toBe(404);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(second.output.join('')).toMatch(/stowage-streams 404 GET \/missing NOT_FOUND/);
+    expect(await second.stop()).toBe(0);
+  });
+
+  it('runs on the memory store', async () => {
+    const p = new CliProcess(['--store', 'memory', '--long-poll-timeout', '100']);
+    const url = await p.url;
+    const created = await fetch(`${url}/m`, { method: 'PUT', headers: { 'Content-Type': 'application/json' }, body: '[1,2]' });
+    const tail = created.headers.get('stream-next-offset');
+    const poll = await fetch(`${url}/m?offset=${tail}&live=long-poll`);
+    expect(poll.status).toBe(204);
+    expect(await (await fetch(`${url}/m`)).json()).toEqual([1, 2]);
+    expect(await p.stop()).toBe(0);
+  });
+});
