@@ -4,5 +4,14 @@ export function concatMessages(messages: readonly { data: Uint8Array }[]): Buffe
     const d = messages[0]!.data;
     return Buffer.from(d.buffer, d.byteOffset, d.byteLength);
   }
-  return Buffer.concat(messages.map((m) => m.data));
+  let size = 0;
+  for (let i = 0; i < messages.length; i++) size += messages[i]!.data.byteLength;
+  const out = Buffer.allocUnsafe(size);
+  let at = 0;
+  for (let i = 0; i < messages.length; i++) {
+    const d = messages[i]!.data;
+    out.set(d, at);
+    at += d.byteLength;
+  }
+  return out;
 }

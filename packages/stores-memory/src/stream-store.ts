@@ -46,14 +46,26 @@ class MemoryStreamBackend implements StreamBackend {
   read(streamId: string, after: number, upTo: number, maxBytes: number, maxMessages: number): PositionedMessage[] {
     const log = this.messages.get(streamId);
     if (log === undefined) return [];
-    const out: PositionedMessage[] = [];
+    const start = Math.max(0, after - log.base);
+    const limit = Math.min(upTo - log.base, log.items.length, start + maxMessages);
+    let end = start;
     let bytes = 0;
-    const end = Math.min(upTo - log.base, log.items.length);
-    for (let i = Math.max(0, after - log.base); i < end && out.length < maxMessages; i++) {
+    for (; end < limit; end++) {
+      const size = log.items[end]!.byteLength;
+      if (end > start && bytes + size > maxBytes) break;
+      bytes += size;
+    }
+    // One copy for the batch (callers must not alias the stored bytes), handed out as
+    // views: one allocation per read instead of one per message.
+    const batch = Buffer.allocUnsafe(bytes);
+    const { buffer, byteOffset } = batch;
+    const out: PositionedMessage[] = new Array(end - start);
+    let at = 0;
+    for (let i = start; i < end; i++) {
       const data = log.items[i]!;
-      if (out.length > 0 && bytes + data.byteLength > maxBytes) break;
-      bytes += data.byteLength;
-      out.push({ position: log.base + i + 1, data: copyBytes(data) });
+      batch.set(data, at);
+      out[i - start] = { position: log.base + i + 1, data: new Uint8Array(buffer, byteOffset + at, data.byteLength) };
+      at += data.byteLength;
     }
     return out;
   }
