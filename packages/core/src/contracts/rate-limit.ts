@@ -74,7 +74,10 @@ export interface RateLimitStore extends Closeable, Prunable {
     opts?: RateLimitConsumeOptions,
   ): Promise<RateLimitDecision>;
 
-  /** The decision a `consume` of cost 1 would get now, without consuming anything. */
+  /**
+   * Whether a `consume` of cost 1 would be allowed now (`allowed`, `retryAfterMs`), without
+   * consuming anything; `remaining` and `resetMs` describe the state as it is (nothing taken).
+   */
   peek(key: string, policy: RateLimitPolicy | readonly RateLimitPolicy[]): Promise<RateLimitDecision>;
 
   /** Forgets every policy's state for the key: it is back to full capacity. */

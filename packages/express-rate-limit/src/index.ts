@@ -1,0 +1,1 @@
+export { StowageRateLimitStore, type ClientRateLimitInfo, type StowageRateLimitStoreOptions } from './rate-limit-store.js';

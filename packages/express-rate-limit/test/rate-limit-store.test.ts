@@ -1,0 +1,109 @@
+import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { RateLimitStore } from '@stowage/core';
+import { describeStoreBackends, freshNamespace, type StoreSet } from '@stowage/test-stores';
+import express from 'express';
+import { rateLimit, type Options } from 'express-rate-limit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { StowageRateLimitStore } from '../src/index.js';
+
+interface App {
+  url: string;
+  limiter: ReturnType<typeof rateLimit>;
+  close(): Promise<void>;
+}
+
+/** A real express app with the real express-rate-limit on our store. */
+async function app(store: RateLimitStore, options: Partial<Options>): Promise<App> {
+  const a = express();
+  const limiter = rateLimit({
+    store: new StowageRateLimitStore({ store }),
+    standardHeaders: 'draft-8',
+    legacyHeaders: false,
+    keyGenerator: (req) => String(req.headers['x-client'] ?? 'anonymous'),
+    ...options,
+  });
+  a.use(limiter);
+  a.get('/ok', (_req, res) => void res.json({ ok: true }));
+  a.get('/fail', (_req, res) => void res.status(500).json({ ok: false }));
+  return new Promise((resolve) => {
+    const server = a.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      resolve({
+        url: `http://127.0.0.1:${port}`,
+        limiter,
+        close: () => new Promise<void>((r) => (server.closeAllConnections(), server.close(() => r()))),
+      });
+    });
+  });
+}
+
+const get = (a: App, path: string, client: string) => fetch(`${a.url}${path}`, { headers: { 'x-client': client } });
+
+await describeStoreBackends((backend) => {
+  let set: StoreSet;
+  beforeAll(async () => {
+    set = await backend.open(freshNamespace());
+  });
+  afterAll(() => set.close());
+
+  it('counts hits per client in fixed windows; the limit+1st is 429 until the window ends', async () => {
+    const a = await app(set.rateLimits(), { windowMs: 1000, limit: 3 });
+    try {
+      // Start at the beginning of a window, as a fixed window counts from its boundary.
+      await sleep(1000 - (Date.now() % 1000) + 20);
+      const statuses = [];
+      for (let i = 0; i < 5; i++) statuses.push((await get(a, '/ok', 'ada')).status);
+      expect(statuses).toEqual([200, 200, 200, 429, 429]);
+      expect((await get(a, '/ok', 'bob')).status).toBe(200);
+      const r = await get(a, '/ok', 'ada');
+      expect(r.headers.get('ratelimit')).toMatch(/r=0/);
+      await sleep(1000 - (Date.now() % 1000) + 20);
+      expect((await get(a, '/ok', 'ada')).status).toBe(200);
+    } finally {
+      await a.close();
+    }
+  });
+
+  it('skipFailedRequests refunds failed hits (decrement), and resetKey clears a client', async () => {
+    const a = await app(set.rateLimits(), { windowMs: 60_000, limit: 2, skipFailedRequests: true });
+    try {
+      for (let i = 0; i < 4; i++) expect((await get(a, '/fail', 'carol')).status).toBe(500);
+      await sleep(50); // the refund is sent when the response finishes
+      expect((await get(a, '/ok', 'carol')).status).toBe(200);
+      expect((await get(a, '/ok', 'carol')).status).toBe(200);
+      expect((await get(a, '/ok', 'carol')).status).toBe(429);
+      await sleep(50); // a 429 is a failed request too: refunded
+      expect((await a.limiter.getKey('carol'))?.totalHits).toBe(2);
+      await a.limiter.resetKey('carol');
+      expect((await get(a, '/ok', 'carol')).status).toBe(200);
+    } finally {
+      await a.close();
+    }
+  });
+
+  if (backend.kind !== 'memory') {
+    it('two replicas share one count: 40 racing requests over both, exactly 10 allowed', async () => {
+      const ns = freshNamespace();
+      const [setA, setB] = [await backend.open(ns), await backend.open(ns)];
+      const [a, b] = [await app(setA.rateLimits(), { windowMs: 60_000, limit: 10 }), await app(setB.rateLimits(), { windowMs: 60_000, limit: 10 })];
+      try {
+        const statuses = await Promise.all(Array.from({ length: 40 }, (_, i) => get(i % 2 ? a : b, '/ok', 'dave').then((r) => r.status)));
+        expect(statuses.filter((s) => s === 200)).toHaveLength(10);
+        expect(statuses.filter((s) => s === 429)).toHaveLength(30);
+      } finally {
+        await a.close();
+        await b.close();
+        await setA.close();
+        await setB.close();
+      }
+    });
+  }
+});
+
+describe('StowageRateLimitStore', () => {
+  it('validates its options with StowageError', () => {
+    expect(() => new StowageRateLimitStore({} as never)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    expect(() => new StowageRateLimitStore({ store: { consume() {} } as never, prefix: '' })).toThrow(/prefix/);
+  });
+});

@@ -1,0 +1,1 @@
+export { StowageSessionStore, type SessionData, type StowageSessionStoreOptions } from './session-store.js';

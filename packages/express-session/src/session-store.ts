@@ -1,0 +1,223 @@
+import { EventEmitter } from 'node:events';
+import { createRequire } from 'node:module';
+import {
+  ErrorSource,
+  jsonCodec,
+  StowageError,
+  validateDuration,
+  validateInteger,
+  validateOptionalDuration,
+  validateOptions,
+  type Codec,
+  type HealthResult,
+  type SessionStore,
+} from '@stowage/core';
+
+export const source = new ErrorSource('@stowage/express-session', 'StowageSessionStore');
+
+/** The session object express-session and @fastify/session hand to a store. */
+export interface SessionData {
+  cookie?: { expires?: Date | string | null; maxAge?: number | null; originalMaxAge?: number | null } | null;
+  [key: string]: unknown;
+}
+
+type Callback<T = void> = (err?: unknown, value?: T) => void;
+
+export interface StowageSessionStoreOptions {
+  /** Where sessions live: any Stowage `SessionStore` (memory, SQLite, PostgreSQL, Redis). */
+  store: SessionStore;
+  /**
+   * Turns a session into stored bytes and back. Use `encryptedCodec({ keys })` from
+   * `@stowage/core` to encrypt sessions at rest. A record that no longer decodes (a retired
+   * key) reads as no session. @default jsonCodec
+   */
+  codec?: Codec;
+  /** Idle TTL of sessions whose cookie has no expiry (browser-session cookies). @default 86400000 (1 day) */
+  defaultTtlMs?: number;
+  /**
+   * Skip the write of `touch` when the stored expiry would move by less than this: a
+   * busy session is written at most once per `touchAfterMs` instead of on every request.
+   * @default 0 (always touch)
+   */
+  touchAfterMs?: number;
+  /** A hard limit from a session's first save; nothing extends it (see `SessionStore.set`). @default none */
+  absoluteTtlMs?: number;
+  /**
+   * The owner of a session (e.g. the user id), recorded so `SessionStore.destroyByOwner` can
+   * sign a user out everywhere. @default none
+   */
+  owner?: (session: SessionData) => string | undefined;
+  /**
+   * A health probe (e.g. `() => redisHealth(client)`): when given, the store emits
+   * `disconnect` when it fails and `connect` when it passes again, which express-session
+   * uses to serve requests without sessions meanwhile instead of failing them. @default none
+   */
+  health?: () => Promise<HealthResult>;
+  /** How often `health` runs. @default 5000 */
+  healthIntervalMs?: number;
+}
+
+const DAY = 86_400_000;
+// Keep what `get`/`set` saw for this many sessions (for touchAfterMs); oldest dropped first.
+const MAX_REMEMBERED = 10_000;
+
+// express-session's `Store` adds `regenerate`, `load` and `createSession`, which express-session
+// needs; @fastify/session needs none of them. Extend it when it is installed.
+const require = createRequire(import.meta.url);
+const Base: typeof EventEmitter = (() => {
+  try {
+    return (require('express-session') as { Store: typeof EventEmitter }).Store;
+  } catch {
+    return EventEmitter;
+  }
+})();
+
+/**
+ * A store for express-session and @fastify/session over any Stowage `SessionStore`.
+ * The TTL of each write comes from the session cookie's expiry.
+ */
+export class StowageSessionStore extends Base {
+  private readonly store: SessionStore;
+  private readonly codec: Codec;
+  private readonly defaultTtlMs: number;
+  private readonly touchAfterMs: number;
+  private readonly absoluteTtlMs: number | undefined;
+  private readonly ownerOf: ((session: SessionData) => string | undefined) | undefined;
+  private readonly expiries = new Map<string, number>();
+  private readonly healthTimer: NodeJS.Timeout | undefined;
+  private connected = true;
+
+  constructor(options: StowageSessionStoreOptions) {
+    super();
+    const o = validateOptions<StowageSessionStoreOptions>(source, 'options', options);
+    if (o.store === undefined || typeof o.store.get !== 'function') throw source.invalid('options.store must be a SessionStore');
+    this.store = o.store;
+    this.codec = o.codec ?? jsonCodec;
+    this.defaultTtlMs = o.defaultTtlMs === undefined ? DAY : validateDuration(source, 'options.defaultTtlMs', o.defaultTtlMs);
+    this.touchAfterMs = o.touchAfterMs === undefined ? 0 : validateInteger(source, 'options.touchAfterMs', o.touchAfterMs, 0);
+    this.absoluteTtlMs = validateOptionalDuration(source, 'options.absoluteTtlMs', o.absoluteTtlMs);
+    this.ownerOf = o.owner;
+    if (o.health !== undefined) {
+      const every = o.healthIntervalMs === undefined ? 5000 : validateDuration(source, 'options.healthIntervalMs', o.healthIntervalMs);
+      const probe = o.health;
+      this.healthTimer = setInterval(() => {
+        probe().then(
+          (h) => this.setConnected(h.ok),
+          () => this.setConnected(false),
+        );
+      }, every);
+      this.healthTimer.unref();
+    }
+  }
+
+  get(sid: string, callback: Callback<SessionData | null>): void {
+    this.store.get(sid).then((record) => {
+      if (record === undefined) {
+        this.expiries.delete(sid);
+        return settle(callback, null, null);
+      }
+      let session: SessionData;
+      try {
+        session = this.codec.decode(record.data, sid) as SessionData;
+      } catch (err) {
+        // A record that no longer decodes (say, its key was retired) is no session.
+        return StowageError.is(err, 'CORRUPT') ? settle(callback, null, null) : settle(callback, err);
+      }
+      this.remember(sid, record.expiresAt);
+      settle(callback, null, session);
+    }, (err: unknown) => settle(callback, err));
+  }
+
+  set(sid: string, session: SessionData, callback: Callback = noop): void {
+    const ttlMs = this.ttlOf(session);
+    if (ttlMs <= 0) {
+      this.destroy(sid, callback);
+      return;
+    }
+    let data: Uint8Array;
+    try {
+      data = this.codec.encode(session, sid);
+    } catch (err) {
+      settle(callback, err);
+      return;
+    }
+    const owner = this.ownerOf?.(session);
+    this.store
+      .set(sid, data, {
+        ttlMs,
+        ...(this.absoluteTtlMs === undefined ? {} : { absoluteTtlMs: this.absoluteTtlMs }),
+        ...(owner === undefined ? {} : { owner }),
+      })
+      .then(
+        () => {
+          this.remember(sid, Date.now() + ttlMs);
+          settle(callback, null);
+        },
+        (err: unknown) => settle(callback, err),
+      );
+  }
+
+  /** Extends the idle expiry; skipped when it would move by less than `touchAfterMs`. */
+  touch(sid: string, session: SessionData, callback: Callback = noop): void {
+    const ttlMs = this.ttlOf(session);
+    if (ttlMs <= 0) {
+      settle(callback, null);
+      return;
+    }
+    const known = this.expiries.get(sid);
+    if (this.touchAfterMs > 0 && known !== undefined && Date.now() + ttlMs - known < this.touchAfterMs) {
+      settle(callback, null);
+      return;
+    }
+    this.store.touch(sid, ttlMs).then(
+      (alive) => {
+        if (alive) this.remember(sid, Date.now() + ttlMs);
+        settle(callback, null);
+      },
+      (err: unknown) => settle(callback, err),
+    );
+  }
+
+  destroy(sid: string, callback: Callback = noop): void {
+    this.expiries.delete(sid);
+    this.store.destroy(sid).then(
+      () => settle(callback, null),
+      (err: unknown) => settle(callback, err),
+    );
+  }
+
+  /** Stops the health probe. The `SessionStore` is the caller's to close. */
+  close(): void {
+    if (this.healthTimer !== undefined) clearInterval(this.healthTimer);
+  }
+
+  /** ms until the session's cookie expires; the default TTL for browser-session cookies. */
+  private ttlOf(session: SessionData): number {
+    const expires = session.cookie?.expires;
+    if (expires !== undefined && expires !== null) {
+      const at = expires instanceof Date ? expires.getTime() : Date.parse(expires);
+      if (Number.isFinite(at)) return Math.min(Math.ceil(at - Date.now()), 315_576_000_000);
+    }
+    return this.defaultTtlMs;
+  }
+
+  private remember(sid: string, expiresAt: number): void {
+    if (this.touchAfterMs === 0) return;
+    this.expiries.delete(sid);
+    this.expiries.set(sid, expiresAt);
+    if (this.expiries.size > MAX_REMEMBERED) this.expiries.delete(this.expiries.keys().next().value!);
+  }
+
+  private setConnected(ok: boolean): void {
+    if (ok === this.connected) return;
+    this.connected = ok;
+    this.emit(ok ? 'connect' : 'disconnect');
+  }
+}
+
+const noop = (): void => {};
+
+/** Calls back outside the promise chain, so an exception in the callback is not swallowed. */
+function settle<T>(callback: Callback<T>, err: unknown, value?: T): void {
+  process.nextTick(() => (err === null || err === undefined ? callback(null, value) : callback(err)));
+}

@@ -1,0 +1,193 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { encryptedCodec, type SessionStore } from '@stowage/core';
+import { describeStoreBackends, freshNamespace, type StoreSet } from '@stowage/test-stores';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { StowageSessionStore } from '../src/index.js';
+import { expressApp, fastifyApp, type RunningApp } from './apps.js';
+import { Browser, sessionIdOf } from './http.js';
+
+const FRAMEWORKS = [
+  { name: 'express-session', app: expressApp, cookie: 'connect.sid' },
+  { name: '@fastify/session', app: fastifyApp, cookie: 'sessionId' },
+] as const;
+
+await describeStoreBackends((backend) => {
+  for (const fw of FRAMEWORKS) {
+    describe(fw.name, () => {
+      let set: StoreSet;
+      let sessions: SessionStore;
+      let app: RunningApp;
+      beforeAll(async () => {
+        set = await backend.open(freshNamespace());
+        sessions = set.sessions();
+        app = await fw.app(new StowageSessionStore({ store: sessions }));
+      });
+      afterAll(async () => {
+        await app.close();
+        await set.close();
+      });
+
+      it('logs in, keeps the session across requests, rotates the id, and destroys it', async () => {
+        const browser = new Browser(app.url);
+        expect((await browser.request('GET', '/me')).json).toEqual({ user: null, views: 0 });
+        expect((await browser.request('POST', '/login', { user: 'ada' })).status).toBe(200);
+        const sid = sessionIdOf(browser.cookie(fw.cookie))!;
+        expect(sid).toBeTruthy();
+        expect(await sessions.get(sid)).toBeDefined();
+        expect((await browser.request('GET', '/me')).json).toEqual({ user: 'ada', views: 1 });
+        expect((await browser.request('GET', '/me')).json).toEqual({ user: 'ada', views: 2 });
+
+        // A stolen copy of the cookie stops working once the session id rotates.
+        const stolen = browser.clone();
+        expect((await browser.request('POST', '/rotate')).status).toBe(200);
+        const rotated = sessionIdOf(browser.cookie(fw.cookie))!;
+        expect(rotated).not.toBe(sid);
+        expect(await sessions.get(sid)).toBeUndefined();
+        expect((await browser.request('GET', '/me')).json.user).toBe('ada');
+        expect((await stolen.request('GET', '/me')).json.user).toBeNull();
+
+        expect((await browser.request('POST', '/logout')).status).toBe(200);
+        expect(await sessions.get(rotated)).toBeUndefined();
+        expect((await browser.request('GET', '/me')).json.user).toBeNull();
+      });
+
+      it('stores each session with the TTL of its cookie, and forgets it when the cookie expires', async () => {
+        const short = await fw.app(new StowageSessionStore({ store: sessions }), 1500);
+        try {
+          const browser = new Browser(short.url);
+          await browser.request('POST', '/login', { user: 'bob' });
+          const sid = sessionIdOf(browser.cookie(fw.cookie))!;
+          const record = await sessions.get(sid);
+          expect(record!.expiresAt - Date.now()).toBeGreaterThan(500);
+          expect(record!.expiresAt - Date.now()).toBeLessThanOrEqual(1500 + 50);
+          await sleep(1700);
+          expect(await sessions.get(sid)).toBeUndefined();
+          expect((await browser.request('GET', '/me')).json.user).toBeNull();
+        } finally {
+          await short.close();
+        }
+      });
+    });
+  }
+
+  // A memory store lives in one process: replicas share nothing, so only the other backends.
+  if (backend.kind !== 'memory') describe('two express replicas on one store', () => {
+    it('a session made on one replica is read, changed and destroyed through the other', async () => {
+      const ns = freshNamespace();
+      const [setA, setB] = [await backend.open(ns), await backend.open(ns)];
+      const [a, b] = [
+        await expressApp(new StowageSessionStore({ store: setA.sessions() })),
+        await expressApp(new StowageSessionStore({ store: setB.sessions() })),
+      ];
+      try {
+        const onA = new Browser(a.url);
+        await onA.request('POST', '/login', { user: 'ada' });
+        const onB = onA.clone(b.url);
+        expect((await onB.request('GET', '/me')).json).toEqual({ user: 'ada', views: 1 });
+        expect((await onA.request('GET', '/me')).json).toEqual({ user: 'ada', views: 2 });
+        await onB.request('POST', '/logout');
+        expect((await onA.request('GET', '/me')).json.user).toBeNull();
+      } finally {
+        await a.close();
+        await b.close();
+        await setA.close();
+        await setB.close();
+      }
+    });
+  });
+});
+
+describe('StowageSessionStore options', () => {
+  it('skips touch writes within touchAfterMs (rolling sessions), and writes once it has passed', async () => {
+    const { MemorySessionStore } = await import('@stowage/stores-memory');
+    const inner = new MemorySessionStore();
+    let touches = 0;
+    const counting: SessionStore = Object.assign(Object.create(inner) as SessionStore, {
+      touch: (id: string, ttlMs: number) => {
+        touches++;
+        return inner.touch(id, ttlMs);
+      },
+    });
+    const app = await expressApp(new StowageSessionStore({ store: counting, touchAfterMs: 400 }), 60_000, true);
+    try {
+      const browser = new Browser(app.url);
+      await browser.request('POST', '/login', { user: 'ada' });
+      for (let i = 0; i < 5; i++) await browser.request('GET', '/peek'); // unmodified: touch only
+      expect(touches).toBe(0);
+      await sleep(450);
+      await browser.request('GET', '/peek');
+      expect(touches).toBe(1);
+      await browser.request('GET', '/peek');
+      expect(touches).toBe(1);
+    } finally {
+      await app.close();
+      await inner.close();
+    }
+  });
+
+  it('encrypts sessions at rest with encryptedCodec, and a session under a retired key reads as none', async () => {
+    const { MemorySessionStore } = await import('@stowage/stores-memory');
+    const inner = new MemorySessionStore();
+    const key = { id: 'k1', key: Buffer.alloc(32, 7) };
+    const app = await expressApp(new StowageSessionStore({ store: inner, codec: encryptedCodec({ keys: [key] }) }));
+    try {
+      const browser = new Browser(app.url);
+      await browser.request('POST', '/login', { user: 'secret-user-name' });
+      const sid = sessionIdOf(browser.cookie('connect.sid'))!;
+      const stored = Buffer.from((await inner.get(sid))!.data);
+      expect(stored.includes('secret-user-name')).toBe(false);
+      expect((await browser.request('GET', '/me')).json.user).toBe('secret-user-name');
+      const rotated = await expressApp(
+        new StowageSessionStore({ store: inner, codec: encryptedCodec({ keys: [{ id: 'k2', key: Buffer.alloc(32, 9) }] }) }),
+      );
+      try {
+        expect((await browser.clone(rotated.url).request('GET', '/me')).json.user).toBeNull();
+      } finally {
+        await rotated.close();
+      }
+    } finally {
+      await app.close();
+      await inner.close();
+    }
+  });
+
+  it('records the owner, so destroyByOwner signs a user out on every device', async () => {
+    const { MemorySessionStore } = await import('@stowage/stores-memory');
+    const inner = new MemorySessionStore();
+    const app = await expressApp(new StowageSessionStore({ store: inner, owner: (s) => s['user'] as string | undefined }));
+    try {
+      const laptop = new Browser(app.url);
+      const phone = new Browser(app.url);
+      await laptop.request('POST', '/login', { user: 'ada' });
+      await phone.request('POST', '/login', { user: 'ada' });
+      expect(await inner.destroyByOwner('ada')).toBe(2);
+      expect((await laptop.request('GET', '/me')).json.user).toBeNull();
+      expect((await phone.request('GET', '/me')).json.user).toBeNull();
+    } finally {
+      await app.close();
+      await inner.close();
+    }
+  });
+
+  it("emits express-session's disconnect / connect from its health probe", async () => {
+    const { MemorySessionStore } = await import('@stowage/stores-memory');
+    const inner = new MemorySessionStore();
+    let ok = true;
+    const store = new StowageSessionStore({ store: inner, health: async () => ({ ok, latencyMs: 1 }), healthIntervalMs: 20 });
+    const events: string[] = [];
+    store.on('connect', () => events.push('connect'));
+    store.on('disconnect', () => events.push('disconnect'));
+    ok = false;
+    await sleep(80);
+    ok = true;
+    await sleep(80);
+    store.close();
+    expect(events).toEqual(['disconnect', 'connect']);
+    await inner.close();
+  });
+
+  it('validates its options with StowageError', () => {
+    expect(() => new StowageSessionStore({} as never)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    expect(() => new StowageSessionStore({ store: { get() {} } as never, defaultTtlMs: 0 })).toThrow(/defaultTtlMs/);
+  });
+});
