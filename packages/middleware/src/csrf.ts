@@ -1,0 +1,78 @@
+import { ErrorSource, validateDuration, validateOptions, type CsrfTokenStore } from '@stowage/core';
+import { resolveFailurePolicy, storeFailure, withTimeout, type FailurePolicy, type ResolvedFailurePolicy } from './failure.js';
+import { problem, type ResponseDraft } from './problem.js';
+
+const source = new ErrorSource('@stowage/middleware', 'csrf');
+
+export interface CsrfOptions extends FailurePolicy {
+  store: CsrfTokenStore;
+  /** How long an issued token is valid. @default 7200000 (2 h) */
+  ttlMs?: number;
+  /** Request header carrying the token (for fetch / XHR). @default 'X-CSRF-Token' */
+  headerName?: string;
+  /** Form field carrying the token (for HTML forms). @default '_csrf' */
+  fieldName?: string;
+  /** A token validates only once (per-request tokens). @default false (valid until it expires) */
+  consume?: boolean;
+  /** Methods that need a token. @default ['POST', 'PUT', 'PATCH', 'DELETE'] */
+  methods?: readonly string[];
+}
+
+export type CsrfVerdict = { action: 'continue' } | { action: 'respond'; response: ResponseDraft };
+
+/**
+ * Synchronizer-token CSRF protection: tokens are issued to a session (only their hash is
+ * stored), unsafe methods must echo a valid one in a header or form field, and the tokens
+ * of a session are revoked when its id rotates (login, logout).
+ */
+export class CsrfProtection {
+  readonly headerName: string;
+  readonly fieldName: string;
+  private readonly store: CsrfTokenStore;
+  private readonly ttlMs: number;
+  private readonly consume: boolean;
+  private readonly methods: ReadonlySet<string>;
+  private readonly failure: ResolvedFailurePolicy;
+
+  constructor(options: CsrfOptions) {
+    const o = validateOptions<CsrfOptions>(source, 'options', options);
+    if (o.store === undefined || typeof o.store.issue !== 'function') throw source.invalid('options.store must be a CsrfTokenStore');
+    this.store = o.store;
+    this.ttlMs = o.ttlMs === undefined ? 7_200_000 : validateDuration(source, 'options.ttlMs', o.ttlMs);
+    this.headerName = o.headerName ?? 'X-CSRF-Token';
+    this.fieldName = o.fieldName ?? '_csrf';
+    this.consume = o.consume === true;
+    this.methods = new Set((o.methods ?? ['POST', 'PUT', 'PATCH', 'DELETE']).map((m) => m.toUpperCase()));
+    this.failure = resolveFailurePolicy(source, o);
+  }
+
+  /** Whether `method` needs a token. */
+  protects(method: string): boolean {
+    return this.methods.has(method.toUpperCase());
+  }
+
+  /** A new token for the session, to put in a form or hand to the page's script. */
+  issue(sessionId: string): Promise<string> {
+    return withTimeout(source, this.store.issue(sessionId, { ttlMs: this.ttlMs }), this.failure.timeoutMs);
+  }
+
+  /** Forgets every token of the session: call it when the session id rotates or ends. */
+  revoke(sessionId: string): Promise<number> {
+    return withTimeout(source, this.store.revoke(sessionId), this.failure.timeoutMs);
+  }
+
+  async verify(request: { method: string; path: string }, sessionId: string | undefined, token: unknown): Promise<CsrfVerdict> {
+    if (!this.protects(request.method)) return { action: 'continue' };
+    const refuse = (detail: string): CsrfVerdict => ({ action: 'respond', response: problem(403, 'csrf-token-invalid', 'CSRF token missing or invalid', detail) });
+    if (sessionId === undefined) return refuse('there is no session to check the token against');
+    if (typeof token !== 'string' || token.length === 0) return refuse(`send the token in the ${this.headerName} header or the ${this.fieldName} field`);
+    let valid: boolean;
+    try {
+      valid = await withTimeout(source, this.store.validate(sessionId, token, { consume: this.consume }), this.failure.timeoutMs);
+    } catch (err) {
+      const response = storeFailure(this.failure, 'csrf', request, err);
+      return response === undefined ? { action: 'continue' } : { action: 'respond', response };
+    }
+    return valid ? { action: 'continue' } : refuse('the token was not issued to this session, or has expired');
+  }
+}

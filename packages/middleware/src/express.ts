@@ -1,0 +1,174 @@
+/**
+ * Express (and Connect) bindings of the Stowage middleware.
+ *
+ * @module
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ErrorSource, type StoredResponse } from '@stowage/core';
+import { CsrfProtection, type CsrfOptions } from './csrf.js';
+import { IdempotencyGuard, type IdempotencyOptions } from './idempotency.js';
+import type { ResponseDraft } from './problem.js';
+import { RateLimiter, type RateLimiterOptions } from './rate-limit.js';
+
+const source = new ErrorSource('@stowage/middleware', 'express');
+
+/** The parts of an Express request the middleware reads. */
+export interface ExpressRequest extends IncomingMessage {
+  path?: string;
+  originalUrl?: string;
+  ip?: string;
+  body?: unknown;
+  /** The raw body, when a body parser kept it (`express.json({ verify: (req, _res, buf) => (req.rawBody = buf) })`). */
+  rawBody?: Uint8Array;
+  /** express-session's session id. */
+  sessionID?: string;
+  session?: { regenerate?: (cb: (err?: unknown) => void) => unknown; destroy?: (cb: (err?: unknown) => void) => unknown; [key: string]: unknown };
+  /** Set by `csrf()`: a new token for this request's session. */
+  csrfToken?: () => Promise<string>;
+}
+
+export type NextFunction = (err?: unknown) => void;
+export type ExpressMiddleware = (req: ExpressRequest, res: ServerResponse, next: NextFunction) => void;
+
+const pathOf = (req: ExpressRequest): string => req.path ?? (req.url ?? '/').split('?')[0]!;
+const urlOf = (req: ExpressRequest): string => req.originalUrl ?? req.url ?? '/';
+
+function send(res: ServerResponse, draft: ResponseDraft): void {
+  res.statusCode = draft.status;
+  for (const [name, value] of Object.entries(draft.headers)) res.setHeader(name, value);
+  res.end(typeof draft.body === 'string' ? draft.body : Buffer.from(draft.body.buffer, draft.body.byteOffset, draft.body.byteLength));
+}
+
+export interface ExpressRateLimitOptions extends RateLimiterOptions {
+  /** Whose budget a request spends; `undefined` skips the limit. @default the client IP (`req.ip`) */
+  key?: (req: ExpressRequest) => string | undefined;
+  /** Units a request costs. @default 1 */
+  cost?: (req: ExpressRequest) => number;
+}
+
+/** Rate limits with `RateLimit-Policy` / `RateLimit` headers; 429 with `Retry-After` when denied. */
+export function rateLimit(options: ExpressRateLimitOptions): ExpressMiddleware {
+  const limiter = new RateLimiter(options);
+  const keyOf = options.key ?? ((req: ExpressRequest) => req.ip ?? req.socket.remoteAddress);
+  return (req, res, next) => {
+    const key = keyOf(req);
+    if (key === undefined) return next();
+    limiter.check(key, { method: req.method ?? 'GET', path: pathOf(req) }, options.cost?.(req) ?? 1).then((verdict) => {
+      if (verdict.action === 'respond') return send(res, verdict.response);
+      for (const [name, value] of Object.entries(verdict.headers)) res.setHeader(name, value);
+      next();
+    }, next);
+  };
+}
+
+export interface ExpressIdempotencyOptions extends IdempotencyOptions {
+  /** Who asks: keys are scoped by it (and by method and path). @default none (one scope for all) */
+  principal?: (req: ExpressRequest) => string | undefined;
+}
+
+/**
+ * The Idempotency-Key draft. Put it after your body parser; the fingerprint uses
+ * `req.rawBody` when kept, else the parsed body as JSON.
+ */
+export function idempotency(options: ExpressIdempotencyOptions): ExpressMiddleware {
+  const guard = new IdempotencyGuard(options);
+  const header = guard.headerName.toLowerCase();
+  return (req, res, next) => {
+    if (!guard.covers(req.method ?? 'GET')) return next();
+    const raw = req.headers[header];
+    const key = Array.isArray(raw) ? raw.join(', ') : raw;
+    const body = req.rawBody ?? (req.body === undefined ? undefined : JSON.stringify(req.body));
+    guard
+      .begin({ method: req.method ?? 'GET', path: pathOf(req), url: urlOf(req), key, principal: options.principal?.(req), body })
+      .then((verdict) => {
+        if (verdict.action === 'continue') return next();
+        if (verdict.action === 'respond') return send(res, verdict.response);
+        capture(res, verdict.finish, verdict.abort);
+        next();
+      }, next);
+  };
+}
+
+/**
+ * Records what the handler sends, and stores it before the response ends: a retry that
+ * follows the response always finds it completed. A connection closed before the end frees
+ * the key.
+ */
+function capture(res: ServerResponse, finish: (r: StoredResponse) => Promise<void>, abort: () => Promise<void>): void {
+  const chunks: Buffer[] = [];
+  const write = res.write;
+  const end = res.end;
+  const collect = (chunk: unknown, encoding: unknown): void => {
+    if (chunk === undefined || chunk === null || typeof chunk === 'function') return;
+    if (typeof chunk === 'string') chunks.push(Buffer.from(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8'));
+    else if (chunk instanceof Uint8Array) chunks.push(Buffer.from(chunk));
+  };
+  res.write = function (this: ServerResponse, chunk: unknown, ...rest: unknown[]) {
+    collect(chunk, rest[0]);
+    return (write as (...a: unknown[]) => boolean).call(this, chunk, ...rest);
+  } as typeof res.write;
+  res.end = function (this: ServerResponse, ...args: unknown[]) {
+    const [chunk, encoding] = args;
+    collect(chunk, encoding);
+    const headers: [string, string][] = [];
+    for (const [name, value] of Object.entries(res.getHeaders())) {
+      if (value === undefined) continue;
+      for (const v of Array.isArray(value) ? value : [value]) headers.push([name, String(v)]);
+    }
+    finish({ status: res.statusCode, headers, body: Buffer.concat(chunks) }).finally(() => (end as (...a: unknown[]) => void).apply(res, args));
+    return res;
+  } as typeof res.end;
+  res.once('close', () => {
+    if (!res.writableFinished) void abort();
+  });
+}
+
+export interface ExpressCsrfOptions extends CsrfOptions {
+  /** The session the tokens are bound to. @default `req.sessionID` (express-session) */
+  sessionId?: (req: ExpressRequest) => string | undefined;
+}
+
+/**
+ * CSRF synchronizer tokens bound to the session. Adds `req.csrfToken()` (a new token for
+ * the page); unsafe methods must send one back in the `X-CSRF-Token` header or the
+ * `_csrf` field of a parsed form. With express-session, `req.session.regenerate()` and
+ * `destroy()` revoke the old session's tokens, and issuing a token marks the session
+ * modified (`csrf: true`) so that it is saved and its cookie set.
+ */
+export function csrf(options: ExpressCsrfOptions): ExpressMiddleware & { protection: CsrfProtection } {
+  const protection = new CsrfProtection(options);
+  const header = protection.headerName.toLowerCase();
+  const sessionIdOf = options.sessionId ?? ((req: ExpressRequest) => req.sessionID);
+  const handler: ExpressMiddleware = (req, res, next) => {
+    const sid = sessionIdOf(req);
+    const session = req.session;
+    req.csrfToken = () => {
+      const current = sessionIdOf(req);
+      if (current === undefined) return Promise.reject(source.invalid('csrfToken() needs a session (is express-session mounted before csrf()?)'));
+      if (req.session !== undefined) req.session['csrf'] = true;
+      return protection.issue(current);
+    };
+    if (session !== undefined && sid !== undefined) revokeOnRotation(session, sid, protection);
+    const raw = req.headers[header];
+    const fromHeader = Array.isArray(raw) ? raw[0] : raw;
+    const token = fromHeader ?? (req.body !== null && typeof req.body === 'object' ? (req.body as Record<string, unknown>)[protection.fieldName] : undefined);
+    protection.verify({ method: req.method ?? 'GET', path: pathOf(req) }, sid, token).then((verdict) => {
+      if (verdict.action === 'respond') return send(res, verdict.response);
+      next();
+    }, next);
+  };
+  return Object.assign(handler, { protection });
+}
+
+function revokeOnRotation(session: NonNullable<ExpressRequest['session']>, sid: string, protection: CsrfProtection): void {
+  for (const method of ['regenerate', 'destroy'] as const) {
+    const original = session[method];
+    if (typeof original !== 'function') continue;
+    session[method] = function (this: unknown, cb: (err?: unknown) => void) {
+      return original.call(this, (err?: unknown) => {
+        if (err === undefined || err === null) protection.revoke(sid).catch(() => {}); // tokens expire anyway
+        cb?.(err);
+      });
+    };
+  }
+}

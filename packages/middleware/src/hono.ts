@@ -1,0 +1,117 @@
+/**
+ * Hono (Fetch API) bindings of the Stowage middleware.
+ *
+ * @module
+ */
+import type { IncomingMessage } from 'node:http';
+import { ErrorSource } from '@stowage/core';
+import type { Context, MiddlewareHandler } from 'hono';
+import { CsrfProtection, type CsrfOptions } from './csrf.js';
+import { IdempotencyGuard, type IdempotencyOptions } from './idempotency.js';
+import type { ResponseDraft } from './problem.js';
+import { RateLimiter, type RateLimiterOptions } from './rate-limit.js';
+
+const source = new ErrorSource('@stowage/middleware', 'hono');
+
+function toResponse(draft: ResponseDraft): Response {
+  const body = typeof draft.body === 'string' ? draft.body : new Uint8Array(draft.body);
+  return new Response(draft.status === 204 || draft.status === 304 ? null : body, { status: draft.status, headers: draft.headers });
+}
+
+/** The client address under `@hono/node-server`; other runtimes must pass `key`. */
+function remoteAddress(c: Context): string {
+  const address = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming?.socket?.remoteAddress;
+  if (address === undefined) throw source.invalid('rateLimit() cannot see the client address on this runtime: pass options.key');
+  return address;
+}
+
+export interface HonoRateLimitOptions extends RateLimiterOptions {
+  /** Whose budget a request spends; `undefined` skips the limit. @default the socket address under @hono/node-server */
+  key?: (c: Context) => string | undefined;
+  /** Units a request costs. @default 1 */
+  cost?: (c: Context) => number;
+}
+
+/** Rate limits with `RateLimit-Policy` / `RateLimit` headers; 429 with `Retry-After` when denied. */
+export function rateLimit(options: HonoRateLimitOptions): MiddlewareHandler {
+  const limiter = new RateLimiter(options);
+  const keyOf = options.key ?? remoteAddress;
+  return async (c, next) => {
+    const key = keyOf(c);
+    if (key === undefined) return next();
+    const verdict = await limiter.check(key, { method: c.req.method, path: c.req.path }, options.cost?.(c) ?? 1);
+    if (verdict.action === 'respond') return toResponse(verdict.response);
+    await next();
+    for (const [name, value] of Object.entries(verdict.headers)) c.res.headers.set(name, value);
+  };
+}
+
+export interface HonoIdempotencyOptions extends IdempotencyOptions {
+  /** Who asks: keys are scoped by it (and by method and path). @default none (one scope for all) */
+  principal?: (c: Context) => string | undefined;
+}
+
+/** The Idempotency-Key draft. The response is stored before it is returned. */
+export function idempotency(options: HonoIdempotencyOptions): MiddlewareHandler {
+  const guard = new IdempotencyGuard(options);
+  return async (c, next) => {
+    if (!guard.covers(c.req.method)) return next();
+    const url = new URL(c.req.url);
+    // HonoRequest caches the body: the handler can still read it.
+    const body = new Uint8Array(await c.req.arrayBuffer());
+    const verdict = await guard.begin({
+      method: c.req.method,
+      path: c.req.path,
+      url: url.pathname + url.search,
+      key: c.req.header(guard.headerName),
+      principal: options.principal?.(c),
+      body,
+    });
+    if (verdict.action === 'continue') return next();
+    if (verdict.action === 'respond') return toResponse(verdict.response);
+    try {
+      await next();
+    } catch (err) {
+      await verdict.abort();
+      throw err;
+    }
+    if (c.error !== undefined) {
+      await verdict.abort(); // the handler threw; the error handler answered
+      return;
+    }
+    const res = c.res;
+    await verdict.finish({ status: res.status, headers: [...res.headers], body: new Uint8Array(await res.clone().arrayBuffer()) });
+  };
+}
+
+export interface HonoCsrfOptions extends CsrfOptions {
+  /** The session the tokens are bound to (Hono has no sessions of its own). */
+  sessionId: (c: Context) => string | undefined;
+}
+
+/**
+ * CSRF synchronizer tokens bound to the session. Sets `c.get('csrfToken')`, a function
+ * returning a new token; unsafe methods must send one back in the `X-CSRF-Token` header or
+ * the `_csrf` field of a form body. Call `protection.revoke(oldId)` when the session id rotates.
+ */
+export function csrf(options: HonoCsrfOptions): MiddlewareHandler & { protection: CsrfProtection } {
+  if (typeof options?.sessionId !== 'function') throw source.invalid('options.sessionId is required: Hono has no sessions of its own');
+  const protection = new CsrfProtection(options);
+  const handler: MiddlewareHandler = async (c, next) => {
+    const sid = options.sessionId(c);
+    c.set('csrfToken' as never, (() =>
+      sid === undefined ? Promise.reject(source.invalid('csrfToken() needs a session')) : protection.issue(sid)) as never);
+    if (!protection.protects(c.req.method)) return next();
+    let token: unknown = c.req.header(protection.headerName);
+    if (token === undefined) {
+      const type = c.req.header('content-type') ?? '';
+      if (type.startsWith('application/x-www-form-urlencoded') || type.startsWith('multipart/form-data')) {
+        token = (await c.req.parseBody())[protection.fieldName];
+      }
+    }
+    const verdict = await protection.verify({ method: c.req.method, path: c.req.path }, sid, token);
+    if (verdict.action === 'respond') return toResponse(verdict.response);
+    await next();
+  };
+  return Object.assign(handler, { protection });
+}

@@ -1,0 +1,71 @@
+import {
+  ErrorSource,
+  normalizePolicies,
+  rateLimitHeaders,
+  validateKey,
+  validateOptions,
+  type RateLimitPolicy,
+  type RateLimitStore,
+} from '@stowage/core';
+import { resolveFailurePolicy, storeFailure, withTimeout, type FailurePolicy, type ResolvedFailurePolicy } from './failure.js';
+import { problem, type ResponseDraft } from './problem.js';
+
+const source = new ErrorSource('@stowage/middleware', 'rateLimit');
+
+export interface RateLimiterOptions extends FailurePolicy {
+  store: RateLimitStore;
+  /**
+   * The policies of the route: one, or several that must all allow (e.g. a burst limit and
+   * an hourly limit). Name them to tell them apart in the `RateLimit` headers.
+   */
+  policies: RateLimitPolicy | readonly RateLimitPolicy[];
+  /** Prefix of every key, so several limiters can share a store. @default 'rl:' */
+  prefix?: string;
+}
+
+/** What the limiter decided: continue with these headers, or answer. */
+export type RateLimitVerdict = { action: 'continue'; headers: Record<string, string> } | { action: 'respond'; response: ResponseDraft };
+
+/**
+ * Framework-neutral rate limiting with the store's algorithms (GCRA, fixed or sliding
+ * window): one atomic `consume` per request over every policy, the IETF draft
+ * `RateLimit-Policy` / `RateLimit` headers, and 429 with `Retry-After` when denied.
+ */
+export class RateLimiter {
+  readonly policies: readonly RateLimitPolicy[];
+  private readonly store: RateLimitStore;
+  private readonly prefix: string;
+  private readonly failure: ResolvedFailurePolicy;
+
+  constructor(options: RateLimiterOptions) {
+    const o = validateOptions<RateLimiterOptions>(source, 'options', options);
+    if (o.store === undefined || typeof o.store.consume !== 'function') throw source.invalid('options.store must be a RateLimitStore');
+    this.store = o.store;
+    if (o.policies === undefined) throw source.invalid('options.policies is required');
+    const list: readonly RateLimitPolicy[] = Array.isArray(o.policies) ? o.policies : [o.policies as RateLimitPolicy];
+    normalizePolicies(source, list); // validates now, not on the first request
+    this.policies = list;
+    this.prefix = o.prefix === undefined ? 'rl:' : validateKey(source, 'options.prefix', o.prefix);
+    this.failure = resolveFailurePolicy(source, o);
+  }
+
+  /** Consumes `cost` for `key` (the client: an IP, a user id...). */
+  async check(key: string, request: { method: string; path: string }, cost = 1): Promise<RateLimitVerdict> {
+    const policy = this.policies.length === 1 ? this.policies[0]! : this.policies;
+    let decision;
+    try {
+      decision = await withTimeout(source, this.store.consume(this.prefix + key, policy, { cost }), this.failure.timeoutMs);
+    } catch (err) {
+      const response = storeFailure(this.failure, 'rateLimit', request, err);
+      return response === undefined ? { action: 'continue', headers: {} } : { action: 'respond', response };
+    }
+    const fields = rateLimitHeaders(decision, policy);
+    const headers: Record<string, string> = { 'RateLimit-Policy': fields['RateLimit-Policy'], RateLimit: fields.RateLimit };
+    if (decision.allowed) return { action: 'continue', headers };
+    headers['Retry-After'] = fields['Retry-After']!;
+    return {
+      action: 'respond',
+      response: problem(429, 'rate-limited', 'Too many requests', `Limit "${decision.policy}" reached; retry in ${headers['Retry-After']} s`, headers),
+    };
+  }
+}
