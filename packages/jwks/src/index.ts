@@ -1,0 +1,1 @@
+export { createJwksProvider, type JwksProvider, type JwksProviderOptions } from './provider.js';
