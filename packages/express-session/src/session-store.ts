@@ -21,7 +21,7 @@ export interface SessionData {
   [key: string]: unknown;
 }
 
-type Callback<T = void> = (err?: unknown, value?: T) => void;
+type Callback<T = void> = (err?: any, value?: T) => void;
 
 export interface StowageSessionStoreOptions {
   /** Where sessions live: any Stowage `SessionStore` (memory, SQLite, PostgreSQL, Redis). */
@@ -72,6 +72,15 @@ const Base: typeof EventEmitter = (() => {
   }
 })();
 
+/** What express-session's `Store` adds (present when express-session is installed). */
+// Typed loosely (`any`), as express-session's own declarations are, so that the store fits
+// `session({ store })` whatever the app declared in its SessionData.
+export interface StowageSessionStore {
+  regenerate(req: any, callback: (err?: any) => any): void;
+  load(sid: string, callback: (err: any, session?: any) => any): void;
+  createSession(req: any, session: any): any;
+}
+
 /**
  * A store for express-session and @fastify/session over any Stowage `SessionStore`.
  * The TTL of each write comes from the session cookie's expiry.
@@ -110,7 +119,7 @@ export class StowageSessionStore extends Base {
     }
   }
 
-  get(sid: string, callback: Callback<SessionData | null>): void {
+  get(sid: string, callback: (err: any, session?: any) => void): void {
     this.store.get(sid).then((record) => {
       if (record === undefined) {
         this.expiries.delete(sid);
@@ -128,7 +137,7 @@ export class StowageSessionStore extends Base {
     }, (err: unknown) => settle(callback, err));
   }
 
-  set(sid: string, session: SessionData, callback: Callback = noop): void {
+  set(sid: string, session: any, callback: Callback = noop): void {
     const ttlMs = this.ttlOf(session);
     if (ttlMs <= 0) {
       this.destroy(sid, callback);
@@ -141,7 +150,7 @@ export class StowageSessionStore extends Base {
       settle(callback, err);
       return;
     }
-    const owner = this.ownerOf?.(session);
+    const owner = this.ownerOf?.(session as SessionData);
     this.store
       .set(sid, data, {
         ttlMs,
@@ -158,7 +167,7 @@ export class StowageSessionStore extends Base {
   }
 
   /** Extends the idle expiry; skipped when it would move by less than `touchAfterMs`. */
-  touch(sid: string, session: SessionData, callback: Callback = noop): void {
+  touch(sid: string, session: any, callback: Callback = noop): void {
     const ttlMs = this.ttlOf(session);
     if (ttlMs <= 0) {
       settle(callback, null);
@@ -192,7 +201,8 @@ export class StowageSessionStore extends Base {
   }
 
   /** ms until the session's cookie expires; the default TTL for browser-session cookies. */
-  private ttlOf(session: SessionData): number {
+  private ttlOf(session: SessionData | undefined): number {
+    if (session === null || typeof session !== 'object') return this.defaultTtlMs;
     const expires = session.cookie?.expires;
     if (expires !== undefined && expires !== null) {
       const at = expires instanceof Date ? expires.getTime() : Date.parse(expires);

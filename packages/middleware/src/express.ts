@@ -12,17 +12,21 @@ import { RateLimiter, type RateLimiterOptions } from './rate-limit.js';
 
 const source = new ErrorSource('@stowage/middleware', 'express');
 
-/** The parts of an Express request the middleware reads. */
+/**
+ * The parts of an Express request the middleware reads (loosely typed, so that Express's
+ * own `Request`, with or without express-session's typings, fits).
+ */
 export interface ExpressRequest extends IncomingMessage {
   path?: string;
   originalUrl?: string;
-  ip?: string;
-  body?: unknown;
+  ip?: string | undefined;
+  body?: any;
   /** The raw body, when a body parser kept it (`express.json({ verify: (req, _res, buf) => (req.rawBody = buf) })`). */
   rawBody?: Uint8Array;
   /** express-session's session id. */
   sessionID?: string;
-  session?: { regenerate?: (cb: (err?: unknown) => void) => unknown; destroy?: (cb: (err?: unknown) => void) => unknown; [key: string]: unknown };
+  /** express-session's session (its `regenerate` and `destroy` are wrapped by `csrf()`). */
+  session?: any;
   /** Set by `csrf()`: a new token for this request's session. */
   csrfToken?: () => Promise<string>;
 }
@@ -145,7 +149,7 @@ export function csrf(options: ExpressCsrfOptions): ExpressMiddleware & { protect
     req.csrfToken = () => {
       const current = sessionIdOf(req);
       if (current === undefined) return Promise.reject(source.invalid('csrfToken() needs a session (is express-session mounted before csrf()?)'));
-      if (req.session !== undefined) req.session['csrf'] = true;
+      if (req.session !== undefined && req.session !== null) req.session.csrf = true;
       return protection.issue(current);
     };
     if (session !== undefined && sid !== undefined) revokeOnRotation(session, sid, protection);
@@ -160,7 +164,9 @@ export function csrf(options: ExpressCsrfOptions): ExpressMiddleware & { protect
   return Object.assign(handler, { protection });
 }
 
-function revokeOnRotation(session: NonNullable<ExpressRequest['session']>, sid: string, protection: CsrfProtection): void {
+type SessionMethods = Record<'regenerate' | 'destroy', ((cb: (err?: unknown) => void) => unknown) | undefined>;
+
+function revokeOnRotation(session: SessionMethods, sid: string, protection: CsrfProtection): void {
   for (const method of ['regenerate', 'destroy'] as const) {
     const original = session[method];
     if (typeof original !== 'function') continue;

@@ -1,0 +1,156 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { createStreamsHandler } from '@stowage/durable-streams-server';
+import { StowageRateLimitStore } from '@stowage/express-rate-limit';
+import { StowageSessionStore } from '@stowage/express-session';
+import { createJwksProvider, type JwksProvider } from '@stowage/jwks';
+import { problem } from '@stowage/middleware';
+import { csrf, idempotency, rateLimit, type ExpressRequest } from '@stowage/middleware/express';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { rateLimit as expressRateLimit } from 'express-rate-limit';
+import session from 'express-session';
+import { jwtVerify } from 'jose';
+import { devIssuer } from './dev-issuer.js';
+import type { AppStores } from './stores.js';
+
+declare module 'express-session' {
+  interface SessionData {
+    user?: string;
+  }
+}
+
+export interface AppOptions {
+  /** The JWKS of the issuer whose tokens `/api` accepts. @default this app's dev issuer */
+  jwksUri?: string;
+  /** This app's own URL, known once it listens (for the dev issuer's JWKS URL). */
+  selfUrl: () => string;
+  /** Signs session cookies. @default random per start (sessions do not survive a restart) */
+  sessionSecret?: string;
+}
+
+type ApiRequest = Request & { user?: string };
+
+const send = (res: Response, draft: ReturnType<typeof problem>): void => {
+  res.status(draft.status).set(draft.headers).send(draft.body);
+};
+
+/**
+ * The example service:
+ * - `/account/*`: a browser session (express-session) with CSRF tokens;
+ * - `/api/*`: bearer JWTs verified against a JWKS shared by replicas, per-user rate limits,
+ *   and `POST /api/orders` with a required Idempotency-Key;
+ * - `/streams/orders`: every order, as a Durable Stream (read-only here);
+ * - a per-IP limit on everything (express-rate-limit on our store).
+ */
+export async function createApp(stores: AppStores, options: AppOptions): Promise<express.Express> {
+  await stores.streams.create('orders', { contentType: 'application/json' });
+  const app = express();
+  app.set('trust proxy', false);
+  app.use(
+    express.json({
+      verify: (req, _res, buf) => {
+        (req as ExpressRequest).rawBody = buf; // fingerprints idempotent requests byte for byte
+      },
+    }),
+  );
+  app.use(express.urlencoded({ extended: false }));
+
+  // Every client: 300 requests a minute per IP, counted across replicas.
+  app.use(
+    expressRateLimit({
+      store: new StowageRateLimitStore({ store: stores.rateLimits }),
+      windowMs: 60_000,
+      limit: 300,
+      standardHeaders: 'draft-8',
+      legacyHeaders: false,
+    }),
+  );
+
+  // --- browser sessions with CSRF tokens ------------------------------------------------
+  app.use(
+    '/account',
+    session({
+      store: new StowageSessionStore({ store: stores.sessions, touchAfterMs: 60_000, owner: (s) => s['user'] as string | undefined }),
+      secret: options.sessionSecret ?? randomBytes(32).toString('base64url'),
+      resave: false,
+      saveUninitialized: false,
+      cookie: { maxAge: 8 * 3_600_000, httpOnly: true, sameSite: 'lax' },
+    }),
+    csrf({ store: stores.csrf }),
+  );
+  app.get('/account/csrf', async (req, res) => void res.json({ csrfToken: await (req as ExpressRequest).csrfToken!() }));
+  app.post('/account/login', (req, res, next) => {
+    const user = typeof req.body?.user === 'string' ? req.body.user : '';
+    if (!/^[\w.@-]{1,64}$/.test(user)) return send(res, problem(400, 'bad-user', 'user must be 1 to 64 of [A-Za-z0-9_.@-]'));
+    // A new session id at login (fixation defence); the old id's CSRF tokens are revoked.
+    req.session.regenerate(async (err) => {
+      if (err) return next(err);
+      req.session.user = user;
+      res.json({ user, csrfToken: await (req as unknown as ExpressRequest).csrfToken!() });
+    });
+  });
+  app.get('/account/me', (req, res) => void res.json({ user: req.session.user ?? null }));
+  app.post('/account/logout', (req, res, next) => req.session.destroy((err) => (err ? next(err) : res.json({ ok: true }))));
+
+  // --- the API: bearer JWTs ---------------------------------------------------------------
+  if (options.jwksUri === undefined) app.use('/dev/issuer', await devIssuer());
+  let provider: JwksProvider | undefined;
+  const keys = (): JwksProvider =>
+    (provider ??= createJwksProvider({
+      uri: options.jwksUri ?? `${options.selfUrl()}/dev/issuer/jwks.json`,
+      cache: stores.jwks,
+      locks: stores.locks,
+    }));
+  const authenticate = async (req: Request, res: Response, next: NextFunction): Promise<void> => {
+    const m = /^Bearer (\S+)$/.exec(req.headers.authorization ?? '');
+    if (m === null) return send(res, problem(401, 'unauthenticated', 'A bearer token is required', undefined, { 'WWW-Authenticate': 'Bearer' }));
+    try {
+      const { payload } = await jwtVerify(m[1]!, keys().resolver, { algorithms: ['ES256', 'RS256'] });
+      (req as ApiRequest).user = payload.sub;
+      next();
+    } catch {
+      send(res, problem(401, 'invalid-token', 'The bearer token is invalid or expired', undefined, { 'WWW-Authenticate': 'Bearer error="invalid_token"' }));
+    }
+  };
+  app.get('/api/whoami', authenticate, (req, res) => void res.json({ user: (req as ApiRequest).user }));
+  app.post(
+    '/api/orders',
+    authenticate,
+    rateLimit({
+      store: stores.rateLimits,
+      prefix: 'orders:',
+      policies: [
+        { name: 'burst', algorithm: 'gcra', limit: 5, windowMs: 10_000 },
+        { name: 'daily', algorithm: 'fixed-window', limit: 1000, windowMs: 86_400_000 },
+      ],
+      key: (req) => (req as ApiRequest).user,
+    }),
+    idempotency({ store: stores.idempotency, required: true, principal: (req) => (req as ApiRequest).user }),
+    async (req, res, next) => {
+      const { item, qty = 1 } = req.body ?? {};
+      if (typeof item !== 'string' || !Number.isInteger(qty) || qty < 1) {
+        return send(res, problem(400, 'bad-order', 'An order is { "item": string, "qty": integer >= 1 }'));
+      }
+      const order = { id: randomUUID(), item, qty, by: (req as ApiRequest).user, at: new Date().toISOString() };
+      try {
+        await stores.streams.append('orders', [Buffer.from(JSON.stringify(order))], { contentType: 'application/json' });
+      } catch (err) {
+        return next(err);
+      }
+      res.status(201).location(`/api/orders/${order.id}`).json(order);
+    },
+  );
+
+  // --- the orders feed (read-only) ----------------------------------------------------------
+  const streams = createStreamsHandler({ store: stores.streams, basePath: '/streams' });
+  app.use('/streams', (req, res, next) => {
+    if (!['GET', 'HEAD', 'OPTIONS'].includes(req.method)) return send(res, problem(405, 'read-only', 'The feed is read-only'));
+    req.url = req.originalUrl; // the handler matches the full path against its basePath
+    streams(req, res, next);
+  });
+
+  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    console.error(err);
+    send(res, problem(500, 'internal', 'Internal error'));
+  });
+  return app;
+}

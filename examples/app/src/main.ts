@@ -1,0 +1,29 @@
+#!/usr/bin/env node
+import type { AddressInfo } from 'node:net';
+import { createApp } from './app.js';
+import { openStores } from './stores.js';
+
+const spec = process.env.STOWAGE_STORE ?? 'sqlite:./data/example.db';
+const port = Number(process.env.PORT ?? 3000);
+const host = process.env.HOST ?? '127.0.0.1';
+
+const stores = await openStores(spec);
+let url = '';
+const app = await createApp(stores, {
+  selfUrl: () => url,
+  ...(process.env.JWKS_URI === undefined ? {} : { jwksUri: process.env.JWKS_URI }),
+  ...(process.env.SESSION_SECRET === undefined ? {} : { sessionSecret: process.env.SESSION_SECRET }),
+});
+const server = app.listen(port, host, () => {
+  url = `http://${host}:${(server.address() as AddressInfo).port}`;
+  console.log(`Stowage example on ${url} (store: ${stores.label})`);
+  console.log(`Walkthrough: examples/app/README.md; e.g. curl -s -X POST ${url}/dev/issuer/token -H 'content-type: application/json' -d '{"sub":"ada"}'`);
+});
+
+const stop = (): void => {
+  server.close();
+  server.closeAllConnections();
+  stores.close().then(() => process.exit(0));
+};
+process.on('SIGINT', stop);
+process.on('SIGTERM', stop);
