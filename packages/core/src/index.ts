@@ -112,3 +112,7 @@ export {
   sqliteDialect,
 } from './sql/rate-limit.js';
 export type { ManySource, SqlDialect } from './sql/rate-limit.js';
+export { sessionRecordFromRow, storedStreamFromRow } from './sql/rows.js';
+export type { SessionRow, StreamRow } from './sql/rows.js';
+export { validateSessionSet } from './sessions.js';
+export type { ValidatedSessionSet } from './sessions.js';

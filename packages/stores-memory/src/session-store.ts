@@ -1,6 +1,6 @@
 import {
+  validateSessionSet,
   copyBytes,
-  validateBytes,
   validateDuration,
   validateInteger,
   validateKey,
@@ -69,13 +69,11 @@ export class MemorySessionStore extends MemoryStoreBase implements SessionStore 
 
   async set(id: string, data: Uint8Array, opts: SessionSetOptions): Promise<{ version: number }> {
     const now = this.now();
-    validateKey(this.source, 'id', id);
-    validateBytes(this.source, 'data', data, this.maxDataBytes);
-    const o = validateOptions<SessionSetOptions>(this.source, 'opts', opts);
-    const ttlMs = validateDuration(this.source, 'opts.ttlMs', o.ttlMs);
-    const absoluteTtlMs = o.absoluteTtlMs === undefined ? undefined : validateDuration(this.source, 'opts.absoluteTtlMs', o.absoluteTtlMs);
-    const ifVersion = o.ifVersion === undefined ? undefined : validateInteger(this.source, 'opts.ifVersion', o.ifVersion, 0);
-    const owner = o.owner === undefined ? undefined : validateKey(this.source, 'opts.owner', o.owner);
+    const v = validateSessionSet(this.source, id, data, opts, this.maxDataBytes);
+    const ttlMs = v.ttlMs;
+    const absoluteTtlMs = v.absoluteTtlMs;
+    const ifVersion = v.ifVersion;
+    const owner = v.owner;
 
     const current = this.sessions.get(id, now);
     const currentVersion = current?.version ?? 0;

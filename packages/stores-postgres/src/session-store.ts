@@ -1,6 +1,8 @@
 import {
+  sessionRecordFromRow,
+  type SessionRow,
+  validateSessionSet,
   postgresDialect,
-  validateBytes,
   validateDuration,
   validateInteger,
   validateKey,
@@ -14,14 +16,6 @@ import { PgStoreBase, pruneSql, Sql, type PostgresStoreOptions } from './base.js
 export interface PostgresSessionStoreOptions extends PostgresStoreOptions {
   /** Largest `data` accepted. @default 1048576 (1 MiB) */
   maxDataBytes?: number;
-}
-
-interface Row {
-  data: Buffer;
-  version: number;
-  expires_at: number;
-  absolute_expires_at: number | null;
-  owner: string | null;
 }
 
 /** {@link SessionStore} on PostgreSQL: one statement per operation. */
@@ -85,22 +79,17 @@ export class PostgresSessionStore extends PgStoreBase implements SessionStore {
 
   async get(id: string): Promise<SessionRecord | undefined> {
     validateKey(this.source, 'id', id);
-    const [row] = await this.query<Row>(this.sql.get, [id, this.nowParam()]);
+    const [row] = await this.query<SessionRow>(this.sql.get, [id, this.nowParam()]);
     if (row === undefined) return undefined;
-    const record: SessionRecord = { data: row.data, version: row.version, expiresAt: row.expires_at };
-    if (row.absolute_expires_at !== null) record.absoluteExpiresAt = row.absolute_expires_at;
-    if (row.owner !== null) record.owner = row.owner;
-    return record;
+    return sessionRecordFromRow(row);
   }
 
   async set(id: string, data: Uint8Array, opts: SessionSetOptions): Promise<{ version: number }> {
-    validateKey(this.source, 'id', id);
-    validateBytes(this.source, 'data', data, this.maxDataBytes);
-    const o = validateOptions<SessionSetOptions>(this.source, 'opts', opts);
-    const ttl = validateDuration(this.source, 'opts.ttlMs', o.ttlMs);
-    const abs = o.absoluteTtlMs === undefined ? null : validateDuration(this.source, 'opts.absoluteTtlMs', o.absoluteTtlMs);
-    const ifVersion = o.ifVersion === undefined ? null : validateInteger(this.source, 'opts.ifVersion', o.ifVersion, 0);
-    const owner = o.owner === undefined ? null : validateKey(this.source, 'opts.owner', o.owner);
+    const v = validateSessionSet(this.source, id, data, opts, this.maxDataBytes);
+    const ttl = v.ttlMs;
+    const abs = v.absoluteTtlMs ?? null;
+    const ifVersion = v.ifVersion ?? null;
+    const owner = v.owner ?? null;
     const now = this.nowParam();
     const [row] = await this.query<{ version: number }>(this.sql.set, [id, Buffer.from(data.buffer, data.byteOffset, data.byteLength), now, ttl, abs, ifVersion, owner]);
     if (row !== undefined) return { version: row.version };

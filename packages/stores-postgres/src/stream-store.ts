@@ -1,5 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import {
+  storedStreamFromRow,
+  type StreamRow,
   EngineStreamOps,
   PG_SERVER_NOW,
   runAsync,
@@ -20,46 +22,6 @@ export interface PostgresStreamStoreOptions extends PostgresStoreOptions {
   maxMessageBytes?: number;
 }
 
-interface StreamRow {
-  name: string;
-  id: string;
-  content_type: string;
-  media_type: string;
-  ttl_ms: number | null;
-  expires_at: number | null;
-  created_at: number;
-  accessed_at: number;
-  deadline: number | null;
-  closed: boolean;
-  last_seq: string | null;
-  tail: number;
-  forked_from: string | null;
-  fork_position: number | null;
-  fork_sub_offset: number | null;
-  ref_count: number;
-  deleted: boolean;
-}
-
-const n = <T>(v: T | null): T | undefined => (v === null ? undefined : v);
-const fromRow = (r: StreamRow): StoredStream => ({
-  id: r.id,
-  name: r.name,
-  contentType: r.content_type,
-  mediaType: r.media_type,
-  ttlMs: n(r.ttl_ms),
-  expiresAt: n(r.expires_at),
-  createdAt: r.created_at,
-  accessedAt: r.accessed_at,
-  deadline: n(r.deadline),
-  closed: r.closed,
-  lastSeq: n(r.last_seq),
-  tail: r.tail,
-  forkedFrom: n(r.forked_from),
-  forkPosition: n(r.fork_position),
-  forkSubOffset: n(r.fork_sub_offset),
-  refCount: r.ref_count,
-  deleted: r.deleted,
-});
 const values = (s: StoredStream): unknown[] => [
   s.name, s.id, s.contentType, s.mediaType, s.ttlMs ?? null, s.expiresAt ?? null, s.createdAt, s.accessedAt, s.deadline ?? null,
   s.closed, s.lastSeq ?? null, s.tail, s.forkedFrom ?? null, s.forkPosition ?? null, s.forkSubOffset ?? null, s.refCount, s.deleted,
@@ -155,7 +117,7 @@ export class PostgresStreamStore extends PgStoreBase implements StreamStore {
     return {
       get: async (name) => {
         const [row] = await run<StreamRow>(lock ? s.get! : s.peek!, [name]);
-        return row === undefined ? undefined : fromRow(row);
+        return row === undefined ? undefined : storedStreamFromRow(row);
       },
       insert: async (stream) => void (await run(s.insert!, values(stream))),
       update: async (stream) => void (await run(s.update!, values(stream))),
@@ -170,7 +132,7 @@ export class PostgresStreamStore extends PgStoreBase implements StreamStore {
       },
       setProducer: async (streamId, producerId, state, now) =>
         void (await run(s.setProducer!, [streamId, producerId, state.epoch, state.seq, now])),
-      expired: async (now, limit) => (await run<StreamRow>(s.expired!, [now, limit])).map(fromRow),
+      expired: async (now, limit) => (await run<StreamRow>(s.expired!, [now, limit])).map(storedStreamFromRow),
       newId: async () => randomUUID(),
     };
   }

@@ -108,13 +108,15 @@ describe.skipIf(process.env.DATABASE_URL !== undefined)('a PostgreSQL container 
   const image = requestedImages('postgres')[0]!;
   const port = 20000 + Math.floor(Math.random() * 20000);
   let container: StartedPostgreSqlContainer | undefined;
+  let containerId: string | undefined;
   afterAll(async () => {
     // After stop({ remove: false }) and restart(), stop() no longer removes it: remove by id.
-    if (container !== undefined) execFileSync('docker', ['rm', '-f', '-v', container.getId()], { stdio: 'ignore' });
+    if (containerId !== undefined) execFileSync('docker', ['rm', '-f', '-v', containerId], { stdio: 'ignore' });
   });
 
   it(`${image}: calls fail fast with UNAVAILABLE or TIMEOUT while it is down, and the store recovers without a restart`, async () => {
     container = await new PostgreSqlContainer(image).withExposedPorts({ container: 5432, host: port }).start();
+    containerId = container.getId();
     const pool = new pg.Pool({ connectionString: container.getConnectionUri(), max: 4, connectionTimeoutMillis: 1000 });
     pool.on('error', () => {});
     const sessions = new PostgresSessionStore({ pool, statementTimeoutMs: 1500 });
@@ -139,7 +141,7 @@ describe.skipIf(process.env.DATABASE_URL !== undefined)('a PostgreSQL container 
     expect((await postgresHealth(pool, 500)).ok).toBe(false);
 
     // Started again (same host port): the same store and pool work again.
-    container = await container.restart();
+    await container.restart();
     let recovered = false;
     for (let k = 0; k < 50 && !recovered; k++) {
       try {

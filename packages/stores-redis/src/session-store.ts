@@ -1,5 +1,5 @@
 import {
-  validateBytes,
+  validateSessionSet,
   validateDuration,
   validateInteger,
   validateKey,
@@ -69,13 +69,11 @@ export class RedisSessionStore extends RedisStoreBase implements SessionStore {
   }
 
   async set(id: string, data: Uint8Array, opts: SessionSetOptions): Promise<{ version: number }> {
-    validateKey(this.source, 'id', id);
-    validateBytes(this.source, 'data', data, this.maxDataBytes);
-    const o = validateOptions<SessionSetOptions>(this.source, 'opts', opts);
-    const ttl = validateDuration(this.source, 'opts.ttlMs', o.ttlMs);
-    const abs = o.absoluteTtlMs === undefined ? '' : validateDuration(this.source, 'opts.absoluteTtlMs', o.absoluteTtlMs);
-    const ifVersion = o.ifVersion === undefined ? '' : validateInteger(this.source, 'opts.ifVersion', o.ifVersion, 0);
-    const owner = o.owner === undefined ? '' : validateKey(this.source, 'opts.owner', o.owner);
+    const v = validateSessionSet(this.source, id, data, opts, this.maxDataBytes);
+    const ttl = v.ttlMs;
+    const abs = v.absoluteTtlMs ?? '';
+    const ifVersion = v.ifVersion ?? '';
+    const owner = v.owner ?? '';
     const keys = [this.key(id)];
     if (owner !== '') {
       if (this.isCluster) await this.timed(() => this.client.sadd(this.ownerKey(owner), id));

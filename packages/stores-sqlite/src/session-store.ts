@@ -1,5 +1,7 @@
 import {
-  validateBytes,
+  sessionRecordFromRow,
+  type SessionRow,
+  validateSessionSet,
   validateDuration,
   validateInteger,
   validateKey,
@@ -14,14 +16,6 @@ import { asBuffer, SqliteStoreBase, type SqliteStoreOptions, writeReturning } fr
 export interface SqliteSessionStoreOptions extends SqliteStoreOptions {
   /** Largest `data` accepted. @default 1048576 (1 MiB) */
   maxDataBytes?: number;
-}
-
-interface Row {
-  data: Buffer;
-  version: number;
-  expires_at: number;
-  absolute_expires_at: number | null;
-  owner: string | null;
 }
 
 interface Statements {
@@ -108,23 +102,18 @@ export class SqliteSessionStore extends SqliteStoreBase<Statements> implements S
   async get(id: string): Promise<SessionRecord | undefined> {
     validateKey(this.source, 'id', id);
     return this.op((s, now) => {
-      const row = s.get.get(id, now) as Row | undefined;
+      const row = s.get.get(id, now) as SessionRow | undefined;
       if (row === undefined) return undefined;
-      const record: SessionRecord = { data: row.data, version: row.version, expiresAt: row.expires_at };
-      if (row.absolute_expires_at !== null) record.absoluteExpiresAt = row.absolute_expires_at;
-      if (row.owner !== null) record.owner = row.owner;
-      return record;
+      return sessionRecordFromRow(row);
     });
   }
 
   async set(id: string, data: Uint8Array, opts: SessionSetOptions): Promise<{ version: number }> {
-    validateKey(this.source, 'id', id);
-    validateBytes(this.source, 'data', data, this.maxDataBytes);
-    const o = validateOptions<SessionSetOptions>(this.source, 'opts', opts);
-    const ttl = validateDuration(this.source, 'opts.ttlMs', o.ttlMs);
-    const abs = o.absoluteTtlMs === undefined ? null : validateDuration(this.source, 'opts.absoluteTtlMs', o.absoluteTtlMs);
-    const ifVersion = o.ifVersion === undefined ? null : validateInteger(this.source, 'opts.ifVersion', o.ifVersion, 0);
-    const owner = o.owner === undefined ? null : validateKey(this.source, 'opts.owner', o.owner);
+    const v = validateSessionSet(this.source, id, data, opts, this.maxDataBytes);
+    const ttl = v.ttlMs;
+    const abs = v.absoluteTtlMs ?? null;
+    const ifVersion = v.ifVersion ?? null;
+    const owner = v.owner ?? null;
     return this.op((s, now) => {
       const row = writeReturning<{ version: number }>(s.set, { id, data: asBuffer(data), now, ttl, abs, ifVersion, owner });
       if (row !== undefined) return { version: row.version };

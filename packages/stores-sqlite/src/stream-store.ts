@@ -1,4 +1,6 @@
 import {
+  storedStreamFromRow,
+  type StreamRow,
   EngineStreamOps,
   runSync,
   type StreamOp,
@@ -25,46 +27,6 @@ export interface SqliteStreamStoreOptions extends SqliteStoreOptions {
   pollIntervalMs?: number;
 }
 
-interface StreamRow {
-  name: string;
-  id: string;
-  content_type: string;
-  media_type: string;
-  ttl_ms: number | null;
-  expires_at: number | null;
-  created_at: number;
-  accessed_at: number;
-  deadline: number | null;
-  closed: number;
-  last_seq: string | null;
-  tail: number;
-  forked_from: string | null;
-  fork_position: number | null;
-  fork_sub_offset: number | null;
-  ref_count: number;
-  deleted: number;
-}
-
-const n = <T>(v: T | null): T | undefined => (v === null ? undefined : v);
-const fromRow = (r: StreamRow): StoredStream => ({
-  id: r.id,
-  name: r.name,
-  contentType: r.content_type,
-  mediaType: r.media_type,
-  ttlMs: n(r.ttl_ms),
-  expiresAt: n(r.expires_at),
-  createdAt: r.created_at,
-  accessedAt: r.accessed_at,
-  deadline: n(r.deadline),
-  closed: r.closed === 1,
-  lastSeq: n(r.last_seq),
-  tail: r.tail,
-  forkedFrom: n(r.forked_from),
-  forkPosition: n(r.fork_position),
-  forkSubOffset: n(r.fork_sub_offset),
-  refCount: r.ref_count,
-  deleted: r.deleted === 1,
-});
 const toRow = (s: StoredStream) => ({
   name: s.name,
   id: s.id,
@@ -118,7 +80,7 @@ class SqliteStreamBackend implements StreamBackend {
 
   get(name: string): StoredStream | undefined {
     const row = this.s.get!.get(name) as StreamRow | undefined;
-    return row === undefined ? undefined : fromRow(row);
+    return row === undefined ? undefined : storedStreamFromRow(row);
   }
   insert(stream: StoredStream): void {
     this.s.insert!.run(toRow(stream));
@@ -152,7 +114,7 @@ class SqliteStreamBackend implements StreamBackend {
     this.s.setProducer!.run(streamId, producerId, state.epoch, state.seq, now);
   }
   expired(now: number, limit: number): StoredStream[] {
-    return (this.s.expired!.all(now, limit) as StreamRow[]).map(fromRow);
+    return (this.s.expired!.all(now, limit) as StreamRow[]).map(storedStreamFromRow);
   }
   newId(): string {
     return randomUUID();
