@@ -1,3 +1,8 @@
+import { jsonCodec, type SessionStore } from '@stowage/core';
+import type { Op } from '../harness.js';
+
+const DAY = 86_400_000;
+
 /** `count` distinct keys, built once so key building is not measured. */
 export function keys(prefix: string, count: number): string[] {
   return Array.from({ length: count }, (_, i) => `${prefix}-${i.toString(36)}-${(i * 2654435761) % 1e9}`);
@@ -24,4 +29,23 @@ export function orderBody() {
 
 export function responseBody() {
   return { id: 'ord_7Yx2', status: 'created', total: 4998, currency: 'EUR' };
+}
+
+/**
+ * The session op of our store: fills `sids`, then either gets and JSON-decodes a session or
+ * JSON-encodes and sets one (what express-session does per request).
+ */
+export async function sessionOp(store: SessionStore, kind: 'get' | 'set', sids: readonly string[], sess: object): Promise<Op> {
+  for (const sid of sids) await store.set(sid, jsonCodec.encode(sess, sid), { ttlMs: DAY });
+  if (kind === 'get') {
+    return async (i) => {
+      const sid = sids[i % sids.length]!;
+      const r = await store.get(sid);
+      return r && jsonCodec.decode(r.data, sid);
+    };
+  }
+  return (i) => {
+    const sid = sids[i % sids.length]!;
+    return store.set(sid, jsonCodec.encode(sess, sid), { ttlMs: DAY });
+  };
 }

@@ -5,7 +5,7 @@ import { migrate, PostgresRateLimitStore, PostgresSessionStore } from '@stowage/
 import pg from 'pg';
 import { RateLimiterPostgres } from 'rate-limiter-flexible';
 import type { Comparison, Contender } from '../harness.js';
-import { keys, sessionObject } from './data.js';
+import { keys, sessionObject, sessionOp } from './data.js';
 
 const require = createRequire(import.meta.url);
 const DAY = 86_400_000;
@@ -106,19 +106,7 @@ export function postgresComparisons(): Comparison[] {
     ours: {
       library: 'stowage',
       setup: async () => {
-        const store = new PostgresSessionStore({ pool: pool(), schema: schema() });
-        for (const sid of sids) await store.set(sid, jsonCodec.encode(sess, sid), { ttlMs: DAY });
-        if (kind === 'get') {
-          return async (i) => {
-            const sid = sids[i % sids.length]!;
-            const r = await store.get(sid);
-            return r && jsonCodec.decode(r.data, sid);
-          };
-        }
-        return (i) => {
-          const sid = sids[i % sids.length]!;
-          return store.set(sid, jsonCodec.encode(sess, sid), { ttlMs: DAY });
-        };
+        return sessionOp(new PostgresSessionStore({ pool: pool(), schema: schema() }), kind, sids, sess);
       },
     },
     anchor: {

@@ -8,7 +8,7 @@ import { Redis } from 'ioredis';
 import { createClient } from 'redis';
 import { RateLimiterRedis } from 'rate-limiter-flexible';
 import type { Comparison, Contender } from '../harness.js';
-import { keys, orderBody, responseBody, sessionObject } from './data.js';
+import { keys, orderBody, responseBody, sessionObject, sessionOp } from './data.js';
 
 const DAY = 86_400_000;
 
@@ -96,19 +96,7 @@ export function redisComparisons(): Comparison[] {
       ours: {
         library: 'stowage',
         setup: async () => {
-          const store = new RedisSessionStore({ client: ioredis(), prefix: prefix() });
-          for (const sid of sids) await store.set(sid, jsonCodec.encode(sess, sid), { ttlMs: DAY });
-          if (kind === 'get') {
-            return async (i) => {
-              const sid = sids[i % sids.length]!;
-              const r = await store.get(sid);
-              return r && jsonCodec.decode(r.data, sid);
-            };
-          }
-          return (i) => {
-            const sid = sids[i % sids.length]!;
-            return store.set(sid, jsonCodec.encode(sess, sid), { ttlMs: DAY });
-          };
+          return sessionOp(new RedisSessionStore({ client: ioredis(), prefix: prefix() }), kind, sids, sess);
         },
       },
       anchor: {

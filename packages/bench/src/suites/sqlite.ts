@@ -7,7 +7,7 @@ import { migrate, SqliteRateLimitStore, SqliteSessionStore } from '@stowage/stor
 import Database from 'better-sqlite3';
 import { RateLimiterSQLite } from 'rate-limiter-flexible';
 import type { Comparison, Contender } from '../harness.js';
-import { keys, sessionObject } from './data.js';
+import { keys, sessionObject, sessionOp } from './data.js';
 
 const require = createRequire(import.meta.url);
 const DAY = 86_400_000;
@@ -82,19 +82,7 @@ export function sqliteComparisons(): Comparison[] {
     const ours: Contender = {
       library: 'stowage',
       setup: async () => {
-        const store = new SqliteSessionStore({ database: database(dir, `s-${kind}-ours`) });
-        for (const sid of sids) await store.set(sid, jsonCodec.encode(sess, sid), { ttlMs: DAY });
-        if (kind === 'get') {
-          return async (i) => {
-            const sid = sids[i % sids.length]!;
-            const r = await store.get(sid);
-            return r && jsonCodec.decode(r.data, sid);
-          };
-        }
-        return (i) => {
-          const sid = sids[i % sids.length]!;
-          return store.set(sid, jsonCodec.encode(sess, sid), { ttlMs: DAY });
-        };
+        return sessionOp(new SqliteSessionStore({ database: database(dir, `s-${kind}-ours`) }), kind, sids, sess);
       },
     };
     const anchor: Contender = {
