@@ -76,7 +76,7 @@ export function resolveOptions(options: StreamsServerOptions): ResolvedOptions {
   if (typeof cacheControl !== 'string' || !/^[\x20-\x7e]+$/.test(cacheControl)) {
     throw source.invalid('options.cacheControl must be a header value');
   }
-  const log = o.log === false ? () => {} : (o.log ?? ((line: string) => void process.stderr.write(`${line}\n`)));
+  const log = logOf(o);
   if (typeof log !== 'function') throw source.invalid('options.log must be a function or false');
   return {
     store,
@@ -91,4 +91,10 @@ export function resolveOptions(options: StreamsServerOptions): ResolvedOptions {
     crossOriginResourcePolicy: corp,
     log,
   };
+}
+
+/** Where error lines go: the `log` option, stderr by default, nowhere with `false`. */
+export function logOf(options: Pick<StreamsServerOptions, 'log'>): (line: string) => void {
+  if (options.log === false) return () => {};
+  return options.log ?? ((line: string) => void process.stderr.write(`${line}\n`));
 }

@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { createStreamsHandler, type StreamsRequestHandler } from './handler.js';
-import type { StreamsServerOptions } from './options.js';
+import { logOf, type StreamsServerOptions } from './options.js';
 
 export interface StreamsServer {
   /** The `node:http` server. */
@@ -20,7 +20,7 @@ export interface StreamsServer {
 /** The Durable Streams protocol on a `node:http` server of its own. */
 export function createStreamsServer(options: StreamsServerOptions): StreamsServer {
   const handler = createStreamsHandler(options);
-  const log = options.log === false ? undefined : (options.log ?? ((line: string) => void process.stderr.write(`${line}\n`)));
+  const log = logOf(options);
   const server = createServer((req, res) => handler(req, res));
   // Requests Node cannot parse (malformed headers, oversized header block) never reach the
   // handler: answer them here, log one line, keep serving.
@@ -30,7 +30,7 @@ export function createStreamsServer(options: StreamsServerOptions): StreamsServe
       return;
     }
     const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-    log?.(`${new Date().toISOString()} stowage-streams ${status} - - ${err.code ?? 'CLIENT_ERROR'}: ${err.message}`);
+    log(`${new Date().toISOString()} stowage-streams ${status} - - ${err.code ?? 'CLIENT_ERROR'}: ${err.message}`);
     socket.end(`HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
   });
   return {
