@@ -74,6 +74,8 @@ export abstract class RedisStoreBase {
   protected readonly timeoutMs: number;
   protected readonly isCluster: boolean;
   private readonly clock: (() => number) | undefined;
+  /** Time comes from the server (`TIME`) and native expiry is exact, so a plain read is current. */
+  protected readonly serverClock: boolean;
   private readonly grace: string;
   protected closed = false;
 
@@ -89,6 +91,7 @@ export abstract class RedisStoreBase {
     this.prefix = validateString(this.source, 'options.prefix', o.prefix ?? 'stowage:', 256);
     this.timeoutMs = o.timeoutMs === undefined ? 2000 : validateInteger(this.source, 'options.timeoutMs', o.timeoutMs, 1);
     this.clock = validateClock(this.source, o.clock);
+    this.serverClock = this.clock === undefined;
     const grace = o.expiryGraceMs === undefined ? 60_000 : validateInteger(this.source, 'options.expiryGraceMs', o.expiryGraceMs, 0);
     this.grace = this.clock === undefined ? '0' : String(grace);
   }

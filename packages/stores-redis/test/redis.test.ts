@@ -24,6 +24,22 @@ describe('scripts and health', () => {
     expect(Buffer.from((await store.get('a'))!.data).toString()).toBe('y');
   });
 
+  it('on the server clock, Redis drops a session exactly at its expiresAt, so a plain read agrees with the scripts', async () => {
+    const prefix = newNamespace();
+    const store = new RedisSessionStore({ client, prefix });
+    const key = `${prefix}s:{a}`;
+    await store.set('a', Buffer.from('x'), { ttlMs: 60_000, absoluteTtlMs: 120_000 });
+    // Redis keeps a key while now <= its deadline; the record is expired at now == expiresAt.
+    expect(Number(await client.call('PEXPIRETIME', key))).toBe((await store.get('a'))!.expiresAt - 1);
+    expect(await store.touch('a', 90_000)).toBe(true);
+    expect(Number(await client.call('PEXPIRETIME', key))).toBe((await store.get('a'))!.expiresAt - 1);
+    await store.set('a', Buffer.from('y'), { ttlMs: 300 });
+    expect(Buffer.from((await store.get('a'))!.data).toString()).toBe('y');
+    await new Promise((r) => setTimeout(r, 400));
+    expect(await store.get('a')).toBeUndefined();
+    expect(await client.exists(key)).toBe(0);
+  });
+
   it('health is ok when Redis answers and reports failure without throwing', async () => {
     expect((await redisHealth(client)).ok).toBe(true);
     const dead = new Redis({ port: 1, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });

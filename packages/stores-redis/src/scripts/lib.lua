@@ -23,10 +23,14 @@ end
 -- Integers as exact decimal strings (tostring would round past 14 digits).
 local function fmt(n) return string.format('%d', n) end
 
--- Native expiry never removes a record before its expiry on the store's clock: with the
--- server clock it is the expiry itself; with a custom clock it is kept for a grace period.
+-- Native expiry never removes a record before its expiry on the store's clock. With the
+-- server clock it removes it exactly then: Redis drops a key once its time is past the
+-- deadline (now > deadline) and a record is expired at now == expires_at, hence the 1 ms; a
+-- plain read then sees just what a script would. With a custom clock it keeps the record
+-- for a grace period, hidden by its stored expiry meanwhile.
 local function expire(key, expires_at, now, grace)
   local ttl = expires_at - now + grace
+  if ARGV[1] == '' then ttl = ttl - 1 end
   if ttl < 1 then ttl = 1 end
   redis.call('PEXPIRE', key, fmt(ttl))
 end
