@@ -47,6 +47,7 @@ export {
   validateOptions,
   validateString,
   validateTimestamp,
+  validateTtlOption,
 } from './validate.js';
 
 export { ceilDiv, floorDiv } from './rate-limit/math.js';
@@ -98,6 +99,7 @@ export {
   validateStoredResponse,
   validateToken,
 } from './idempotency.js';
+export { validateCsrfCheck } from './csrf.js';
 export { EngineStreamOps } from './streams/engine-store.js';
 export type { EngineStreamOpsOptions } from './streams/engine-store.js';
 export {

@@ -168,3 +168,8 @@ export function readClock(source: ErrorSource, clock: () => number): number {
 export function copyBytes(bytes: Uint8Array): Uint8Array {
   return Buffer.from(bytes);
 }
+
+/** `opts.ttlMs` of an options object holding one required duration (CSRF `issue`, lock `acquire`). */
+export function validateTtlOption(source: ErrorSource, opts: unknown): number {
+  return validateDuration(source, 'opts.ttlMs', validateOptions<{ ttlMs: number }>(source, 'opts', opts).ttlMs);
+}

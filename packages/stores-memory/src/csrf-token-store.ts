@@ -1,10 +1,9 @@
 import {
   hashToken,
   randomToken,
-  validateDuration,
+  validateCsrfCheck,
   validateKey,
-  validateOptions,
-  validateToken,
+  validateTtlOption,
   type CsrfTokenStore,
 } from '@stowage/core';
 import { MemoryStoreBase, type MemoryStoreOptions } from './base.js';
@@ -28,7 +27,7 @@ export class MemoryCsrfTokenStore extends MemoryStoreBase implements CsrfTokenSt
   async issue(sessionId: string, opts: { ttlMs: number }): Promise<string> {
     const now = this.now();
     validateKey(this.source, 'sessionId', sessionId);
-    const ttlMs = validateDuration(this.source, 'opts.ttlMs', validateOptions<{ ttlMs: number }>(this.source, 'opts', opts).ttlMs);
+    const ttlMs = validateTtlOption(this.source, opts);
     const token = randomToken(32);
     const expiresAt = now + ttlMs;
     let e = this.sessions.get(sessionId, now);
@@ -48,17 +47,14 @@ export class MemoryCsrfTokenStore extends MemoryStoreBase implements CsrfTokenSt
 
   async validate(sessionId: string, token: string, opts?: { consume?: boolean }): Promise<boolean> {
     const now = this.now();
-    validateKey(this.source, 'sessionId', sessionId);
-    validateToken(this.source, 'token', token);
-    const o = validateOptions<{ consume: boolean }>(this.source, 'opts', opts);
-    if (o.consume !== undefined && typeof o.consume !== 'boolean') throw this.source.invalid('opts.consume must be a boolean');
+    const consume = validateCsrfCheck(this.source, sessionId, token, opts);
     const e = this.sessions.get(sessionId, now);
     if (e === undefined) return false;
     // Looked up by hash: the comparison is a hash-table lookup on a SHA-256, not on the secret.
     const hash = hashToken(token);
     const at = e.tokens.get(hash);
     if (at === undefined || at <= now) return false;
-    if (o.consume === true) e.tokens.delete(hash);
+    if (consume) e.tokens.delete(hash);
     return true;
   }
 

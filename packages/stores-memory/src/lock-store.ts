@@ -2,8 +2,8 @@ import {
   randomToken,
   validateDuration,
   validateKey,
-  validateOptions,
   validateToken,
+  validateTtlOption,
   type Lease,
   type LockStore,
 } from '@stowage/core';
@@ -32,7 +32,7 @@ export class MemoryLockStore extends MemoryStoreBase implements LockStore {
   async acquire(name: string, opts: { ttlMs: number }): Promise<Lease | undefined> {
     const now = this.now();
     validateKey(this.source, 'name', name);
-    const ttlMs = validateDuration(this.source, 'opts.ttlMs', validateOptions<{ ttlMs: number }>(this.source, 'opts', opts).ttlMs);
+    const ttlMs = validateTtlOption(this.source, opts);
     if (this.leases.get(name, now) !== undefined) return undefined;
     const fence = (this.fences.get(name) ?? 0) + 1;
     this.fences.set(name, fence);

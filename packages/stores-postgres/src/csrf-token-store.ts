@@ -2,10 +2,9 @@ import {
   hashToken,
   postgresDialect,
   randomToken,
-  validateDuration,
+  validateCsrfCheck,
   validateKey,
-  validateOptions,
-  validateToken,
+  validateTtlOption,
   type CsrfTokenStore,
 } from '@stowage/core';
 import { PgStoreBase, pruneSql, Sql, type PostgresStoreOptions } from './base.js';
@@ -38,18 +37,15 @@ export class PostgresCsrfTokenStore extends PgStoreBase implements CsrfTokenStor
 
   async issue(sessionId: string, opts: { ttlMs: number }): Promise<string> {
     validateKey(this.source, 'sessionId', sessionId);
-    const ttl = validateDuration(this.source, 'opts.ttlMs', validateOptions<{ ttlMs: number }>(this.source, 'opts', opts).ttlMs);
+    const ttl = validateTtlOption(this.source, opts);
     const token = randomToken(32);
     await this.query(this.sql.issue, [hashToken(token), sessionId, this.nowParam(), ttl]);
     return token;
   }
 
   async validate(sessionId: string, token: string, opts?: { consume?: boolean }): Promise<boolean> {
-    validateKey(this.source, 'sessionId', sessionId);
-    validateToken(this.source, 'token', token);
-    const o = validateOptions<{ consume: boolean }>(this.source, 'opts', opts);
-    if (o.consume !== undefined && typeof o.consume !== 'boolean') throw this.source.invalid('opts.consume must be a boolean');
-    const rows = await this.query(o.consume === true ? this.sql.consume : this.sql.check, [hashToken(token), sessionId, this.nowParam()]);
+    const consume = validateCsrfCheck(this.source, sessionId, token, opts);
+    const rows = await this.query(consume ? this.sql.consume : this.sql.check, [hashToken(token), sessionId, this.nowParam()]);
     return rows.length > 0;
   }
 

@@ -4,8 +4,8 @@ import {
   randomToken,
   validateDuration,
   validateKey,
-  validateOptions,
   validateToken,
+  validateTtlOption,
   type Lease,
   type LockStore,
 } from '@stowage/core';
@@ -51,7 +51,7 @@ export class PostgresLockStore extends PgStoreBase implements LockStore {
 
   async acquire(name: string, opts: { ttlMs: number }): Promise<Lease | undefined> {
     validateKey(this.source, 'name', name);
-    const ttl = validateDuration(this.source, 'opts.ttlMs', validateOptions<{ ttlMs: number }>(this.source, 'opts', opts).ttlMs);
+    const ttl = validateTtlOption(this.source, opts);
     const token = randomToken();
     const [row] = await this.query<{ fence: number; expires_at: number }>(this.sql.acquire, [name, token, this.nowParam(), ttl]);
     return row === undefined ? undefined : { token, fence: row.fence, expiresAt: row.expires_at };

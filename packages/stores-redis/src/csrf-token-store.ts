@@ -1,4 +1,11 @@
-import { hashToken, randomToken, validateDuration, validateKey, validateOptions, validateToken, type CsrfTokenStore } from '@stowage/core';
+import {
+  hashToken,
+  randomToken,
+  validateCsrfCheck,
+  validateKey,
+  validateTtlOption,
+  type CsrfTokenStore,
+} from '@stowage/core';
 import { RedisStoreBase, Script, tagged, type RedisStoreOptions } from './base.js';
 
 const CSRF = new Script('csrf');
@@ -14,18 +21,15 @@ export class RedisCsrfTokenStore extends RedisStoreBase implements CsrfTokenStor
 
   async issue(sessionId: string, opts: { ttlMs: number }): Promise<string> {
     validateKey(this.source, 'sessionId', sessionId);
-    const ttl = validateDuration(this.source, 'opts.ttlMs', validateOptions<{ ttlMs: number }>(this.source, 'opts', opts).ttlMs);
+    const ttl = validateTtlOption(this.source, opts);
     const token = randomToken(32);
     await this.run(CSRF, [tagged(this.prefix, 'c', sessionId)], ['issue', hashToken(token), ttl]);
     return token;
   }
 
   async validate(sessionId: string, token: string, opts?: { consume?: boolean }): Promise<boolean> {
-    validateKey(this.source, 'sessionId', sessionId);
-    validateToken(this.source, 'token', token);
-    const o = validateOptions<{ consume: boolean }>(this.source, 'opts', opts);
-    if (o.consume !== undefined && typeof o.consume !== 'boolean') throw this.source.invalid('opts.consume must be a boolean');
-    const r = await this.run<number>(CSRF, [tagged(this.prefix, 'c', sessionId)], [o.consume ? 'consume' : 'check', hashToken(token), 0]);
+    const consume = validateCsrfCheck(this.source, sessionId, token, opts);
+    const r = await this.run<number>(CSRF, [tagged(this.prefix, 'c', sessionId)], [consume ? 'consume' : 'check', hashToken(token), 0]);
     return r === 1;
   }
 

@@ -1,4 +1,12 @@
-import { randomToken, validateDuration, validateKey, validateOptions, validateToken, type Lease, type LockStore } from '@stowage/core';
+import {
+  randomToken,
+  validateDuration,
+  validateKey,
+  validateToken,
+  validateTtlOption,
+  type Lease,
+  type LockStore,
+} from '@stowage/core';
 import { RedisStoreBase, Script, tagged, type RedisStoreOptions } from './base.js';
 
 const LOCK = new Script('lock');
@@ -14,7 +22,7 @@ export class RedisLockStore extends RedisStoreBase implements LockStore {
 
   async acquire(name: string, opts: { ttlMs: number }): Promise<Lease | undefined> {
     validateKey(this.source, 'name', name);
-    const ttl = validateDuration(this.source, 'opts.ttlMs', validateOptions<{ ttlMs: number }>(this.source, 'opts', opts).ttlMs);
+    const ttl = validateTtlOption(this.source, opts);
     const token = randomToken();
     const r = await this.run<[number, string] | null>(LOCK, [tagged(this.prefix, 'l', name)], ['acquire', token, ttl]);
     return r === null ? undefined : { token, fence: Number(r[0]), expiresAt: Number(r[1]) };

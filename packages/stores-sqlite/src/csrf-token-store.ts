@@ -1,10 +1,9 @@
 import {
   hashToken,
   randomToken,
-  validateDuration,
+  validateCsrfCheck,
   validateKey,
-  validateOptions,
-  validateToken,
+  validateTtlOption,
   type CsrfTokenStore,
 } from '@stowage/core';
 import type { Statement } from 'better-sqlite3';
@@ -44,7 +43,7 @@ export class SqliteCsrfTokenStore extends SqliteStoreBase<Statements> implements
 
   async issue(sessionId: string, opts: { ttlMs: number }): Promise<string> {
     validateKey(this.source, 'sessionId', sessionId);
-    const ttl = validateDuration(this.source, 'opts.ttlMs', validateOptions<{ ttlMs: number }>(this.source, 'opts', opts).ttlMs);
+    const ttl = validateTtlOption(this.source, opts);
     const token = randomToken(32);
     const hash = hashToken(token);
     this.op((s, now) => s.issue.run(hash, sessionId, now + ttl));
@@ -52,13 +51,10 @@ export class SqliteCsrfTokenStore extends SqliteStoreBase<Statements> implements
   }
 
   async validate(sessionId: string, token: string, opts?: { consume?: boolean }): Promise<boolean> {
-    validateKey(this.source, 'sessionId', sessionId);
-    validateToken(this.source, 'token', token);
-    const o = validateOptions<{ consume: boolean }>(this.source, 'opts', opts);
-    if (o.consume !== undefined && typeof o.consume !== 'boolean') throw this.source.invalid('opts.consume must be a boolean');
+    const consume = validateCsrfCheck(this.source, sessionId, token, opts);
     const hash = hashToken(token);
     return this.op((s, now) =>
-      o.consume === true ? s.consume.run(hash, sessionId, now).changes > 0 : s.check.get(hash, sessionId, now) !== undefined,
+      consume ? s.consume.run(hash, sessionId, now).changes > 0 : s.check.get(hash, sessionId, now) !== undefined,
     );
   }
 

@@ -2,8 +2,8 @@ import {
   randomToken,
   validateDuration,
   validateKey,
-  validateOptions,
   validateToken,
+  validateTtlOption,
   type Lease,
   type LockStore,
 } from '@stowage/core';
@@ -48,7 +48,7 @@ export class SqliteLockStore extends SqliteStoreBase<Statements> implements Lock
 
   async acquire(name: string, opts: { ttlMs: number }): Promise<Lease | undefined> {
     validateKey(this.source, 'name', name);
-    const ttl = validateDuration(this.source, 'opts.ttlMs', validateOptions<{ ttlMs: number }>(this.source, 'opts', opts).ttlMs);
+    const ttl = validateTtlOption(this.source, opts);
     const token = randomToken();
     return this.op((s, now) => {
       const row = writeReturning<{ fence: number; expires_at: number }>(s.acquire, { name, token, now, ttl });
