@@ -1,6 +1,6 @@
 import type { StoredResponse } from './contracts/idempotency.js';
 import type { ErrorSource } from './errors.js';
-import { copyBytes, validateBytes, validateInteger } from './validate.js';
+import { copyBytes, validateBytes, validateDuration, validateInteger, validateKey, validateOptions } from './validate.js';
 
 /** Default limit of a stored response: body plus header bytes. */
 export const DEFAULT_MAX_RESPONSE_BYTES = 1024 * 1024;
@@ -74,4 +74,37 @@ export function validateToken(source: ErrorSource, field: string, value: unknown
  */
 export function couldBeToken(token: string): boolean {
   return token.length <= 1024 && !token.includes('\u0000');
+}
+
+// The arguments of IdempotencyStore's methods, checked in one order for every store.
+
+/** `reserve(scope, key, fingerprint, opts)`: returns `opts.leaseMs`. */
+export function validateReserveArgs(source: ErrorSource, scope: unknown, key: unknown, fingerprint: unknown, opts: unknown): number {
+  validateKey(source, 'scope', scope);
+  validateKey(source, 'key', key);
+  validateKey(source, 'fingerprint', fingerprint);
+  return validateDuration(source, 'opts.leaseMs', validateOptions<{ leaseMs: number }>(source, 'opts', opts).leaseMs);
+}
+
+/** The scope, key and token of `complete`, `release` and `extend`. */
+export function validateHolderArgs(source: ErrorSource, scope: unknown, key: unknown, token: unknown): void {
+  validateKey(source, 'scope', scope);
+  validateKey(source, 'key', key);
+  validateToken(source, 'token', token);
+}
+
+/** `complete(scope, key, token, response, opts)`: the response to store (a copy) and `opts.retentionMs`. */
+export function validateCompleteArgs(
+  source: ErrorSource,
+  scope: unknown,
+  key: unknown,
+  token: unknown,
+  response: unknown,
+  opts: unknown,
+  maxResponseBytes: number,
+): { stored: StoredResponse; retentionMs: number } {
+  validateHolderArgs(source, scope, key, token);
+  const stored = validateStoredResponse(source, response, maxResponseBytes);
+  const retentionMs = validateDuration(source, 'opts.retentionMs', validateOptions<{ retentionMs: number }>(source, 'opts', opts).retentionMs);
+  return { stored, retentionMs };
 }

@@ -96,6 +96,9 @@ export {
   DEFAULT_MAX_RESPONSE_BYTES,
   decodeStoredResponse,
   encodeStoredResponse,
+  validateCompleteArgs,
+  validateHolderArgs,
+  validateReserveArgs,
   validateStoredResponse,
   validateToken,
 } from './idempotency.js';

@@ -2,12 +2,11 @@ import {
   copyBytes,
   DEFAULT_MAX_RESPONSE_BYTES,
   randomToken,
+  validateCompleteArgs,
   validateDuration,
+  validateHolderArgs,
   validateInteger,
-  validateKey,
-  validateOptions,
-  validateStoredResponse,
-  validateToken,
+  validateReserveArgs,
   type IdempotencyStore,
   type Reservation,
   type StoredResponse,
@@ -45,14 +44,13 @@ export class MemoryIdempotencyStore extends MemoryStoreBase implements Idempoten
 
   // Keys hold no U+0000, so scope NUL key is unambiguous.
   private id(scope: string, key: string): string {
-    return `${validateKey(this.source, 'scope', scope)}\u0000${validateKey(this.source, 'key', key)}`;
+    return `${scope}\u0000${key}`;
   }
 
   async reserve(scope: string, key: string, fingerprint: string, opts: { leaseMs: number }): Promise<Reservation> {
     const now = this.now();
+    const leaseMs = validateReserveArgs(this.source, scope, key, fingerprint, opts);
     const id = this.id(scope, key);
-    validateKey(this.source, 'fingerprint', fingerprint);
-    const leaseMs = validateDuration(this.source, 'opts.leaseMs', validateOptions<{ leaseMs: number }>(this.source, 'opts', opts).leaseMs);
     const e = this.entries.get(id, now);
     if (e === undefined) {
       const token = randomToken();
@@ -72,14 +70,8 @@ export class MemoryIdempotencyStore extends MemoryStoreBase implements Idempoten
 
   async complete(scope: string, key: string, token: string, response: StoredResponse, opts: { retentionMs: number }): Promise<boolean> {
     const now = this.now();
+    const { stored, retentionMs } = validateCompleteArgs(this.source, scope, key, token, response, opts, this.maxResponseBytes);
     const id = this.id(scope, key);
-    validateToken(this.source, 'token', token);
-    const stored = validateStoredResponse(this.source, response, this.maxResponseBytes);
-    const retentionMs = validateDuration(
-      this.source,
-      'opts.retentionMs',
-      validateOptions<{ retentionMs: number }>(this.source, 'opts', opts).retentionMs,
-    );
     const e = this.held(id, token, now);
     if (e === undefined) return false;
     e.token = undefined;
@@ -91,8 +83,8 @@ export class MemoryIdempotencyStore extends MemoryStoreBase implements Idempoten
 
   async release(scope: string, key: string, token: string): Promise<boolean> {
     const now = this.now();
+    validateHolderArgs(this.source, scope, key, token);
     const id = this.id(scope, key);
-    validateToken(this.source, 'token', token);
     if (this.held(id, token, now) === undefined) return false;
     this.entries.delete(id);
     return true;
@@ -100,8 +92,8 @@ export class MemoryIdempotencyStore extends MemoryStoreBase implements Idempoten
 
   async extend(scope: string, key: string, token: string, leaseMs: number): Promise<boolean> {
     const now = this.now();
+    validateHolderArgs(this.source, scope, key, token);
     const id = this.id(scope, key);
-    validateToken(this.source, 'token', token);
     validateDuration(this.source, 'leaseMs', leaseMs);
     const e = this.held(id, token, now);
     if (e === undefined) return false;

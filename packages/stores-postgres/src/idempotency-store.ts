@@ -1,16 +1,15 @@
 import {
   couldBeToken,
-  DEFAULT_MAX_RESPONSE_BYTES,
   decodeStoredResponse,
+  DEFAULT_MAX_RESPONSE_BYTES,
   encodeStoredResponse,
   postgresDialect,
   randomToken,
+  validateCompleteArgs,
   validateDuration,
+  validateHolderArgs,
   validateInteger,
-  validateKey,
-  validateOptions,
-  validateStoredResponse,
-  validateToken,
+  validateReserveArgs,
   type IdempotencyStore,
   type Reservation,
   type StoredResponse,
@@ -70,10 +69,7 @@ export class PostgresIdempotencyStore extends PgStoreBase implements Idempotency
   }
 
   async reserve(scope: string, key: string, fingerprint: string, opts: { leaseMs: number }): Promise<Reservation> {
-    validateKey(this.source, 'scope', scope);
-    validateKey(this.source, 'key', key);
-    validateKey(this.source, 'fingerprint', fingerprint);
-    const lease = validateDuration(this.source, 'opts.leaseMs', validateOptions<{ leaseMs: number }>(this.source, 'opts', opts).leaseMs);
+    const lease = validateReserveArgs(this.source, scope, key, fingerprint, opts);
     const token = randomToken();
     for (let attempt = 0; attempt < 20; attempt++) {
       const [row] = await this.query<ReserveRow>(this.sql.reserve, [scope, key, fingerprint, token, this.nowParam(), lease]);
@@ -88,32 +84,20 @@ export class PostgresIdempotencyStore extends PgStoreBase implements Idempotency
   }
 
   async complete(scope: string, key: string, token: string, response: StoredResponse, opts: { retentionMs: number }): Promise<boolean> {
-    validateKey(this.source, 'scope', scope);
-    validateKey(this.source, 'key', key);
-    validateToken(this.source, 'token', token);
-    const stored = validateStoredResponse(this.source, response, this.maxResponseBytes);
-    const retention = validateDuration(
-      this.source,
-      'opts.retentionMs',
-      validateOptions<{ retentionMs: number }>(this.source, 'opts', opts).retentionMs,
-    );
+    const { stored, retentionMs: retention } = validateCompleteArgs(this.source, scope, key, token, response, opts, this.maxResponseBytes);
     if (!couldBeToken(token)) return false;
     const rows = await this.query(this.sql.complete, [scope, key, token, encodeStoredResponse(stored), this.nowParam(), retention]);
     return rows.length > 0;
   }
 
   async release(scope: string, key: string, token: string): Promise<boolean> {
-    validateKey(this.source, 'scope', scope);
-    validateKey(this.source, 'key', key);
-    validateToken(this.source, 'token', token);
+    validateHolderArgs(this.source, scope, key, token);
     if (!couldBeToken(token)) return false;
     return (await this.query(this.sql.release, [scope, key, token, this.nowParam()])).length > 0;
   }
 
   async extend(scope: string, key: string, token: string, leaseMs: number): Promise<boolean> {
-    validateKey(this.source, 'scope', scope);
-    validateKey(this.source, 'key', key);
-    validateToken(this.source, 'token', token);
+    validateHolderArgs(this.source, scope, key, token);
     const lease = validateDuration(this.source, 'leaseMs', leaseMs);
     if (!couldBeToken(token)) return false;
     return (await this.query(this.sql.extend, [scope, key, token, lease, this.nowParam()])).length > 0;

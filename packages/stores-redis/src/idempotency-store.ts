@@ -1,14 +1,13 @@
 import {
-  DEFAULT_MAX_RESPONSE_BYTES,
   decodeStoredResponse,
+  DEFAULT_MAX_RESPONSE_BYTES,
   encodeStoredResponse,
   randomToken,
+  validateCompleteArgs,
   validateDuration,
+  validateHolderArgs,
   validateInteger,
-  validateKey,
-  validateOptions,
-  validateStoredResponse,
-  validateToken,
+  validateReserveArgs,
   type IdempotencyStore,
   type Reservation,
   type StoredResponse,
@@ -37,15 +36,12 @@ export class RedisIdempotencyStore extends RedisStoreBase implements Idempotency
 
   /** `<prefix>i:{<scope length>:<scope>}<key>`: the length makes scope and key unambiguous. */
   private id(scope: string, key: string): string {
-    validateKey(this.source, 'scope', scope);
-    validateKey(this.source, 'key', key);
     return `${this.prefix}i:{${scope.length}:${scope}}${key}`;
   }
 
   async reserve(scope: string, key: string, fingerprint: string, opts: { leaseMs: number }): Promise<Reservation> {
+    const lease = validateReserveArgs(this.source, scope, key, fingerprint, opts);
     const id = this.id(scope, key);
-    validateKey(this.source, 'fingerprint', fingerprint);
-    const lease = validateDuration(this.source, 'opts.leaseMs', validateOptions<{ leaseMs: number }>(this.source, 'opts', opts).leaseMs);
     const token = randomToken();
     const r = await this.run<[Buffer, (Buffer | number)?]>(RESERVE, [id], [fingerprint, token, lease], true);
     const state = r[0].toString();
@@ -56,26 +52,20 @@ export class RedisIdempotencyStore extends RedisStoreBase implements Idempotency
   }
 
   async complete(scope: string, key: string, token: string, response: StoredResponse, opts: { retentionMs: number }): Promise<boolean> {
+    const { stored, retentionMs: retention } = validateCompleteArgs(this.source, scope, key, token, response, opts, this.maxResponseBytes);
     const id = this.id(scope, key);
-    validateToken(this.source, 'token', token);
-    const stored = validateStoredResponse(this.source, response, this.maxResponseBytes);
-    const retention = validateDuration(
-      this.source,
-      'opts.retentionMs',
-      validateOptions<{ retentionMs: number }>(this.source, 'opts', opts).retentionMs,
-    );
     return (await this.run<number>(SETTLE, [id], [token, 'complete', encodeStoredResponse(stored), retention])) === 1;
   }
 
   async release(scope: string, key: string, token: string): Promise<boolean> {
+    validateHolderArgs(this.source, scope, key, token);
     const id = this.id(scope, key);
-    validateToken(this.source, 'token', token);
     return (await this.run<number>(SETTLE, [id], [token, 'release'])) === 1;
   }
 
   async extend(scope: string, key: string, token: string, leaseMs: number): Promise<boolean> {
+    validateHolderArgs(this.source, scope, key, token);
     const id = this.id(scope, key);
-    validateToken(this.source, 'token', token);
     const lease = validateDuration(this.source, 'leaseMs', leaseMs);
     return (await this.run<number>(SETTLE, [id], [token, 'extend', lease])) === 1;
   }

@@ -1,14 +1,13 @@
 import {
-  DEFAULT_MAX_RESPONSE_BYTES,
   decodeStoredResponse,
+  DEFAULT_MAX_RESPONSE_BYTES,
   encodeStoredResponse,
   randomToken,
+  validateCompleteArgs,
   validateDuration,
+  validateHolderArgs,
   validateInteger,
-  validateKey,
-  validateOptions,
-  validateStoredResponse,
-  validateToken,
+  validateReserveArgs,
   type IdempotencyStore,
   type Reservation,
   type StoredResponse,
@@ -74,10 +73,7 @@ export class SqliteIdempotencyStore extends SqliteStoreBase<Statements> implemen
   }
 
   async reserve(scope: string, key: string, fingerprint: string, opts: { leaseMs: number }): Promise<Reservation> {
-    validateKey(this.source, 'scope', scope);
-    validateKey(this.source, 'key', key);
-    validateKey(this.source, 'fingerprint', fingerprint);
-    const lease = validateDuration(this.source, 'opts.leaseMs', validateOptions<{ leaseMs: number }>(this.source, 'opts', opts).leaseMs);
+    const lease = validateReserveArgs(this.source, scope, key, fingerprint, opts);
     return this.op((s, now): Reservation => {
       const token = randomToken();
       // The claim is atomic; reading the live row after a failed claim may race with its
@@ -94,30 +90,18 @@ export class SqliteIdempotencyStore extends SqliteStoreBase<Statements> implemen
   }
 
   async complete(scope: string, key: string, token: string, response: StoredResponse, opts: { retentionMs: number }): Promise<boolean> {
-    validateKey(this.source, 'scope', scope);
-    validateKey(this.source, 'key', key);
-    validateToken(this.source, 'token', token);
-    const stored = validateStoredResponse(this.source, response, this.maxResponseBytes);
-    const retention = validateDuration(
-      this.source,
-      'opts.retentionMs',
-      validateOptions<{ retentionMs: number }>(this.source, 'opts', opts).retentionMs,
-    );
+    const { stored, retentionMs: retention } = validateCompleteArgs(this.source, scope, key, token, response, opts, this.maxResponseBytes);
     const encoded = encodeStoredResponse(stored);
     return this.op((s, now) => s.complete.run({ scope, key, token, now, retention, response: encoded }).changes > 0);
   }
 
   async release(scope: string, key: string, token: string): Promise<boolean> {
-    validateKey(this.source, 'scope', scope);
-    validateKey(this.source, 'key', key);
-    validateToken(this.source, 'token', token);
+    validateHolderArgs(this.source, scope, key, token);
     return this.op((s, now) => s.release.run({ scope, key, token, now }).changes > 0);
   }
 
   async extend(scope: string, key: string, token: string, leaseMs: number): Promise<boolean> {
-    validateKey(this.source, 'scope', scope);
-    validateKey(this.source, 'key', key);
-    validateToken(this.source, 'token', token);
+    validateHolderArgs(this.source, scope, key, token);
     const lease = validateDuration(this.source, 'leaseMs', leaseMs);
     return this.op((s, now) => s.extend.run({ scope, key, token, now, lease }).changes > 0);
   }
