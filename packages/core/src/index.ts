@@ -103,6 +103,7 @@ export {
   validateToken,
 } from './idempotency.js';
 export { validateCsrfCheck } from './csrf.js';
+export { validateJwksPutArgs } from './jwks.js';
 export { EngineStreamOps } from './streams/engine-store.js';
 export type { EngineStreamOpsOptions } from './streams/engine-store.js';
 export {

@@ -1,13 +1,4 @@
-import {
-  validateDuration,
-  validateInteger,
-  validateKey,
-  validateOptions,
-  validateString,
-  validateTimestamp,
-  type CachedJwks,
-  type JwksCacheStore,
-} from '@stowage/core';
+import { validateInteger, validateJwksPutArgs, validateKey, type CachedJwks, type JwksCacheStore } from '@stowage/core';
 import { MemoryStoreBase, type MemoryStoreOptions } from './base.js';
 import { ExpiringMap } from './expiring-map.js';
 
@@ -39,11 +30,7 @@ export class MemoryJwksCacheStore extends MemoryStoreBase implements JwksCacheSt
 
   async put(uri: string, jwks: string, opts: { fetchedAt: number; ttlMs: number }): Promise<boolean> {
     const now = this.now();
-    validateKey(this.source, 'uri', uri);
-    validateString(this.source, 'jwks', jwks, this.maxDocumentBytes);
-    const o = validateOptions<{ fetchedAt: number; ttlMs: number }>(this.source, 'opts', opts);
-    const fetchedAt = validateTimestamp(this.source, 'opts.fetchedAt', o.fetchedAt);
-    const ttlMs = validateDuration(this.source, 'opts.ttlMs', o.ttlMs);
+    const { fetchedAt, ttlMs } = validateJwksPutArgs(this.source, uri, jwks, opts, this.maxDocumentBytes);
     const current = this.docs.get(uri, now);
     if (current !== undefined && current.fetchedAt > fetchedAt) return false;
     this.docs.set(uri, { jwks, fetchedAt, expiresAt: now + ttlMs });

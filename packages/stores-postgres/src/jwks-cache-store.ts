@@ -1,11 +1,8 @@
 import {
   postgresDialect,
-  validateDuration,
   validateInteger,
+  validateJwksPutArgs,
   validateKey,
-  validateOptions,
-  validateString,
-  validateTimestamp,
   type CachedJwks,
   type JwksCacheStore,
 } from '@stowage/core';
@@ -53,11 +50,7 @@ export class PostgresJwksCacheStore extends PgStoreBase implements JwksCacheStor
   }
 
   async put(uri: string, jwks: string, opts: { fetchedAt: number; ttlMs: number }): Promise<boolean> {
-    validateKey(this.source, 'uri', uri);
-    validateString(this.source, 'jwks', jwks, this.maxDocumentBytes);
-    const o = validateOptions<{ fetchedAt: number; ttlMs: number }>(this.source, 'opts', opts);
-    const fetchedAt = validateTimestamp(this.source, 'opts.fetchedAt', o.fetchedAt);
-    const ttl = validateDuration(this.source, 'opts.ttlMs', o.ttlMs);
+    const { fetchedAt, ttlMs: ttl } = validateJwksPutArgs(this.source, uri, jwks, opts, this.maxDocumentBytes);
     return (await this.query(this.sql.put, [uri, jwks, fetchedAt, this.nowParam(), ttl])).length > 0;
   }
 }

@@ -1,13 +1,4 @@
-import {
-  validateDuration,
-  validateInteger,
-  validateKey,
-  validateOptions,
-  validateString,
-  validateTimestamp,
-  type CachedJwks,
-  type JwksCacheStore,
-} from '@stowage/core';
+import { validateInteger, validateJwksPutArgs, validateKey, type CachedJwks, type JwksCacheStore } from '@stowage/core';
 import { RedisStoreBase, Script, tagged, type RedisStoreOptions } from './base.js';
 
 export interface RedisJwksCacheStoreOptions extends RedisStoreOptions {
@@ -36,11 +27,7 @@ export class RedisJwksCacheStore extends RedisStoreBase implements JwksCacheStor
   }
 
   async put(uri: string, jwks: string, opts: { fetchedAt: number; ttlMs: number }): Promise<boolean> {
-    validateKey(this.source, 'uri', uri);
-    validateString(this.source, 'jwks', jwks, this.maxDocumentBytes);
-    const o = validateOptions<{ fetchedAt: number; ttlMs: number }>(this.source, 'opts', opts);
-    const fetchedAt = validateTimestamp(this.source, 'opts.fetchedAt', o.fetchedAt);
-    const ttl = validateDuration(this.source, 'opts.ttlMs', o.ttlMs);
+    const { fetchedAt, ttlMs: ttl } = validateJwksPutArgs(this.source, uri, jwks, opts, this.maxDocumentBytes);
     return (await this.run<number>(JWKS, [tagged(this.prefix, 'j', uri)], ['put', jwks, fetchedAt, ttl])) === 1;
   }
 }

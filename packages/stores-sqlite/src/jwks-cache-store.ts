@@ -1,13 +1,4 @@
-import {
-  validateDuration,
-  validateInteger,
-  validateKey,
-  validateOptions,
-  validateString,
-  validateTimestamp,
-  type CachedJwks,
-  type JwksCacheStore,
-} from '@stowage/core';
+import { validateInteger, validateJwksPutArgs, validateKey, type CachedJwks, type JwksCacheStore } from '@stowage/core';
 import type { Statement } from 'better-sqlite3';
 import { SqliteStoreBase, type SqliteStoreOptions, writeReturning } from './base.js';
 
@@ -62,11 +53,7 @@ export class SqliteJwksCacheStore extends SqliteStoreBase<Statements> implements
   }
 
   async put(uri: string, jwks: string, opts: { fetchedAt: number; ttlMs: number }): Promise<boolean> {
-    validateKey(this.source, 'uri', uri);
-    validateString(this.source, 'jwks', jwks, this.maxDocumentBytes);
-    const o = validateOptions<{ fetchedAt: number; ttlMs: number }>(this.source, 'opts', opts);
-    const fetchedAt = validateTimestamp(this.source, 'opts.fetchedAt', o.fetchedAt);
-    const ttl = validateDuration(this.source, 'opts.ttlMs', o.ttlMs);
+    const { fetchedAt, ttlMs: ttl } = validateJwksPutArgs(this.source, uri, jwks, opts, this.maxDocumentBytes);
     return this.op((s, now) => writeReturning(s.put, { uri, jwks, fetchedAt, now, ttl }) !== undefined);
   }
 }
