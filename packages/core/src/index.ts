@@ -120,5 +120,5 @@ export {
 export type { ManySource, SqlDialect } from './sql/rate-limit.js';
 export { sessionRecordFromRow, storedStreamFromRow } from './sql/rows.js';
 export type { SessionRow, StreamRow } from './sql/rows.js';
-export { validateSessionSet } from './sessions.js';
+export { validateDestroyByOwnerArgs, validateRotateArgs, validateSessionSet } from './sessions.js';
 export type { ValidatedSessionSet } from './sessions.js';

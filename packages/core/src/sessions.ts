@@ -27,3 +27,20 @@ export function validateSessionSet(
     owner: o.owner === undefined ? undefined : validateKey(source, 'opts.owner', o.owner),
   };
 }
+
+/** The arguments of `SessionStore.rotate`: returns `opts.ttlMs` (`undefined`: keep the session's expiry). */
+export function validateRotateArgs(source: ErrorSource, oldId: unknown, newId: unknown, opts: unknown): number | undefined {
+  validateKey(source, 'oldId', oldId);
+  validateKey(source, 'newId', newId);
+  const o = validateOptions<{ ttlMs: number }>(source, 'opts', opts);
+  const ttlMs = o.ttlMs === undefined ? undefined : validateDuration(source, 'opts.ttlMs', o.ttlMs);
+  if (oldId === newId) throw source.invalid('oldId and newId are the same');
+  return ttlMs;
+}
+
+/** The arguments of `SessionStore.destroyByOwner`: returns `opts.except`. */
+export function validateDestroyByOwnerArgs(source: ErrorSource, owner: unknown, opts: unknown): string | undefined {
+  validateKey(source, 'owner', owner);
+  const o = validateOptions<{ except: string }>(source, 'opts', opts);
+  return o.except === undefined ? undefined : validateKey(source, 'opts.except', o.except);
+}

@@ -1,10 +1,11 @@
 import {
-  validateSessionSet,
   copyBytes,
+  validateDestroyByOwnerArgs,
   validateDuration,
   validateInteger,
   validateKey,
-  validateOptions,
+  validateRotateArgs,
+  validateSessionSet,
   type SessionRecord,
   type SessionSetOptions,
   type SessionStore,
@@ -128,11 +129,7 @@ export class MemorySessionStore extends MemoryStoreBase implements SessionStore 
 
   async rotate(oldId: string, newId: string, opts?: { ttlMs?: number }): Promise<boolean> {
     const now = this.now();
-    validateKey(this.source, 'oldId', oldId);
-    validateKey(this.source, 'newId', newId);
-    const o = validateOptions<{ ttlMs: number }>(this.source, 'opts', opts);
-    const ttlMs = o.ttlMs === undefined ? undefined : validateDuration(this.source, 'opts.ttlMs', o.ttlMs);
-    if (oldId === newId) throw this.source.invalid('oldId and newId are the same');
+    const ttlMs = validateRotateArgs(this.source, oldId, newId, opts);
     const e = this.sessions.get(oldId, now);
     if (e === undefined) return false;
     if (this.sessions.get(newId, now) !== undefined) {
@@ -147,9 +144,7 @@ export class MemorySessionStore extends MemoryStoreBase implements SessionStore 
 
   async destroyByOwner(owner: string, opts?: { except?: string }): Promise<number> {
     const now = this.now();
-    validateKey(this.source, 'owner', owner);
-    const o = validateOptions<{ except: string }>(this.source, 'opts', opts);
-    const except = o.except === undefined ? undefined : validateKey(this.source, 'opts.except', o.except);
+    const except = validateDestroyByOwnerArgs(this.source, owner, opts);
     const ids = this.byOwner.get(owner);
     if (ids === undefined) return 0;
     let count = 0;

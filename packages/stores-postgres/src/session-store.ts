@@ -1,13 +1,14 @@
 import {
-  sessionRecordFromRow,
-  type SessionRow,
-  validateSessionSet,
   postgresDialect,
+  sessionRecordFromRow,
+  validateDestroyByOwnerArgs,
   validateDuration,
   validateInteger,
   validateKey,
-  validateOptions,
+  validateRotateArgs,
+  validateSessionSet,
   type SessionRecord,
+  type SessionRow,
   type SessionSetOptions,
   type SessionStore,
 } from '@stowage/core';
@@ -110,11 +111,7 @@ export class PostgresSessionStore extends PgStoreBase implements SessionStore {
   }
 
   async rotate(oldId: string, newId: string, opts?: { ttlMs?: number }): Promise<boolean> {
-    validateKey(this.source, 'oldId', oldId);
-    validateKey(this.source, 'newId', newId);
-    const o = validateOptions<{ ttlMs: number }>(this.source, 'opts', opts);
-    const ttl = o.ttlMs === undefined ? null : validateDuration(this.source, 'opts.ttlMs', o.ttlMs);
-    if (oldId === newId) throw this.source.invalid('oldId and newId are the same');
+    const ttl = validateRotateArgs(this.source, oldId, newId, opts) ?? null;
     const now = this.nowParam();
     // One UPDATE moves the row. If the new id holds a row, the unique index refuses it: an
     // expired row is cleared and the move retried; a live one is a CONFLICT.
@@ -132,9 +129,7 @@ export class PostgresSessionStore extends PgStoreBase implements SessionStore {
   }
 
   async destroyByOwner(owner: string, opts?: { except?: string }): Promise<number> {
-    validateKey(this.source, 'owner', owner);
-    const o = validateOptions<{ except: string }>(this.source, 'opts', opts);
-    const except = o.except === undefined ? null : validateKey(this.source, 'opts.except', o.except);
+    const except = validateDestroyByOwnerArgs(this.source, owner, opts) ?? null;
     const [row] = await this.query<{ n: number }>(this.sql.destroyByOwner, [owner, this.nowParam(), except]);
     return row?.n ?? 0;
   }

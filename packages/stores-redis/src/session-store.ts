@@ -1,9 +1,10 @@
 import {
-  validateSessionSet,
+  validateDestroyByOwnerArgs,
   validateDuration,
   validateInteger,
   validateKey,
-  validateOptions,
+  validateRotateArgs,
+  validateSessionSet,
   type SessionRecord,
   type SessionSetOptions,
   type SessionStore,
@@ -104,11 +105,7 @@ export class RedisSessionStore extends RedisStoreBase implements SessionStore {
   }
 
   async rotate(oldId: string, newId: string, opts?: { ttlMs?: number }): Promise<boolean> {
-    validateKey(this.source, 'oldId', oldId);
-    validateKey(this.source, 'newId', newId);
-    const o = validateOptions<{ ttlMs: number }>(this.source, 'opts', opts);
-    const ttl = o.ttlMs === undefined ? '' : validateDuration(this.source, 'opts.ttlMs', o.ttlMs);
-    if (oldId === newId) throw this.source.invalid('oldId and newId are the same');
+    const ttl = validateRotateArgs(this.source, oldId, newId, opts) ?? '';
     if (!this.isCluster) {
       const moved = await this.run<number>(S.rotate, [this.key(oldId), this.key(newId)], [ttl, newId, `${this.prefix}o:{`]);
       if (moved === -1) throw this.source.error('CONFLICT', 'a live session already has the new id');
@@ -125,9 +122,7 @@ export class RedisSessionStore extends RedisStoreBase implements SessionStore {
   }
 
   async destroyByOwner(owner: string, opts?: { except?: string }): Promise<number> {
-    validateKey(this.source, 'owner', owner);
-    const o = validateOptions<{ except: string }>(this.source, 'opts', opts);
-    const except = o.except === undefined ? '' : validateKey(this.source, 'opts.except', o.except);
+    const except = validateDestroyByOwnerArgs(this.source, owner, opts) ?? '';
     if (!this.isCluster) {
       return this.run<number>(S.destroyOwner, [this.ownerKey(owner)], [owner, except, `${this.prefix}s:{`]);
     }

@@ -1,12 +1,13 @@
 import {
   sessionRecordFromRow,
-  type SessionRow,
-  validateSessionSet,
+  validateDestroyByOwnerArgs,
   validateDuration,
   validateInteger,
   validateKey,
-  validateOptions,
+  validateRotateArgs,
+  validateSessionSet,
   type SessionRecord,
+  type SessionRow,
   type SessionSetOptions,
   type SessionStore,
 } from '@stowage/core';
@@ -134,18 +135,12 @@ export class SqliteSessionStore extends SqliteStoreBase<Statements> implements S
   }
 
   async rotate(oldId: string, newId: string, opts?: { ttlMs?: number }): Promise<boolean> {
-    validateKey(this.source, 'oldId', oldId);
-    validateKey(this.source, 'newId', newId);
-    const o = validateOptions<{ ttlMs: number }>(this.source, 'opts', opts);
-    const ttl = o.ttlMs === undefined ? null : validateDuration(this.source, 'opts.ttlMs', o.ttlMs);
-    if (oldId === newId) throw this.source.invalid('oldId and newId are the same');
+    const ttl = validateRotateArgs(this.source, oldId, newId, opts) ?? null;
     return this.op((s, now) => s.rotate(oldId, newId, ttl, now));
   }
 
   async destroyByOwner(owner: string, opts?: { except?: string }): Promise<number> {
-    validateKey(this.source, 'owner', owner);
-    const o = validateOptions<{ except: string }>(this.source, 'opts', opts);
-    const except = o.except === undefined ? null : validateKey(this.source, 'opts.except', o.except);
+    const except = validateDestroyByOwnerArgs(this.source, owner, opts) ?? null;
     return this.op((s, now) => s.destroyByOwner.run({ owner, except, now }).changes);
   }
 }
