@@ -23,7 +23,9 @@ export interface RedisStoreOptions extends StoreOptionsBase {
   prefix?: string;
   /**
    * No call waits longer for an answer: past it, `UNAVAILABLE` if the client is not
-   * connected, else `TIMEOUT` (the script may still run). @default 2000
+   * connected, else `TIMEOUT`. A script that reaches Redis after this limit (queued, or
+   * resent by ioredis after a reconnect) is refused there, so a failed call changes nothing.
+   * @default 2000
    */
   timeoutMs?: number;
   /**
@@ -56,6 +58,9 @@ const UNAVAILABLE = /Connection is closed|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOU
 export function mapError(source: ErrorSource, err: unknown, client: RedisClient): StowageError {
   if (err instanceof StowageError) return err;
   const message = err instanceof Error ? err.message : String(err);
+  if (lateAt(err) !== undefined) {
+    return source.error('TIMEOUT', 'the call reached Redis after its time limit, so Redis did not run it', { cause: err });
+  }
   if (UNAVAILABLE.test(message) || UNAVAILABLE.test(String((err as { code?: unknown })?.code)) || client.status === 'end') {
     return source.error('UNAVAILABLE', `Redis is unreachable or the connection was lost (${message})`, { cause: err });
   }
@@ -96,9 +101,16 @@ export abstract class RedisStoreBase {
     this.grace = this.clock === undefined ? '0' : String(grace);
   }
 
-  /** The time and grace arguments every script starts with. */
-  protected timeArgs(): [string, string] {
-    return [this.clock === undefined ? '' : String(readClock(this.source, this.clock)), this.grace];
+  /**
+   * How far Redis's clock runs ahead of ours (ms), learnt when Redis refuses a call as late
+   * while our own time limit has not passed.
+   */
+  private clockOffsetMs = 0;
+
+  /** The time, grace and deadline arguments every script starts with (see `lib.lua`). */
+  private timeArgs(startedAt: number): [string, string, string] {
+    const now = this.clock === undefined ? '' : String(readClock(this.source, this.clock));
+    return [now, this.grace, String(startedAt + this.timeoutMs + this.clockOffsetMs)];
   }
 
   private readonly commands = new Map<string, Callable>();
@@ -116,9 +128,24 @@ export abstract class RedisStoreBase {
     return fn;
   }
 
-  /** Runs `keys`, `args` through `s` within the time limit; errors mapped. */
+  /**
+   * Runs `keys`, `args` through `s` within the time limit; errors mapped. The script refuses
+   * to run once the time limit has passed, so a call we reported failed never takes effect
+   * later (ioredis resends queued and unanswered commands when it reconnects).
+   */
   protected run<T>(s: Script, keys: string[], args: unknown[], buffers = false): Promise<T> {
-    return this.timed(() => this.script(s, buffers)(keys.length, ...keys, ...this.timeArgs(), ...args) as Promise<T>);
+    const fn = this.script(s, buffers);
+    const startedAt = Date.now();
+    return this.timed(() =>
+      (fn(keys.length, ...keys, ...this.timeArgs(startedAt), ...args) as Promise<T>).catch((err: unknown) => {
+        const serverNow = lateAt(err);
+        // Refused as late while our limit still runs: Redis's clock is ahead of ours. Learn by
+        // how much and try once more; a call refused after our limit simply fails.
+        if (serverNow === undefined || Date.now() - startedAt >= this.timeoutMs) throw err;
+        this.clockOffsetMs = serverNow - Date.now();
+        return fn(keys.length, ...keys, ...this.timeArgs(startedAt), ...args) as Promise<T>;
+      }),
+    );
   }
 
   /** Runs `work` within the time limit (one timer, no extra promise chain: this is the hot path). */
@@ -166,6 +193,12 @@ export abstract class RedisStoreBase {
   }
 
   protected async onClose(): Promise<void> {}
+}
+
+/** The server time of a `STOWAGE_LATE` refusal (see `lib.lua`), or undefined for any other error. */
+function lateAt(err: unknown): number | undefined {
+  const m = err instanceof Error ? /STOWAGE_LATE (\d+)/.exec(err.message) : null;
+  return m === null ? undefined : Number(m[1]);
 }
 
 /** A key of one record: `<prefix><kind>:{<id>}`; the braces make `id` its hash tag. */

@@ -40,6 +40,32 @@ describe('scripts and health', () => {
     expect(await client.exists(key)).toBe(0);
   });
 
+  it('a call that reaches Redis after its time limit is refused there and changes nothing', async () => {
+    const prefix = newNamespace();
+    const admin = new Redis(url);
+    const limits = new RedisRateLimitStore({ client, prefix, timeoutMs: 100 });
+    const sessions = new RedisSessionStore({ client, prefix, timeoutMs: 100 });
+    const policy = { algorithm: 'fixed-window', limit: 10, windowMs: 60_000 } as const;
+    try {
+      expect((await limits.consume('k', policy)).remaining).toBe(9);
+      // Redis holds every write command for 400 ms: our calls time out meanwhile, then reach
+      // the server late, as a resent command would after a reconnect.
+      await admin.call('CLIENT', 'PAUSE', '400', 'WRITE');
+      const late = await Promise.allSettled([
+        ...Array.from({ length: 8 }, () => limits.consume('k', policy)),
+        sessions.set('s', Buffer.from('x'), { ttlMs: 60_000 }),
+      ]);
+      for (const r of late) expect(r.status === 'rejected' && (r.reason as ErrorLike).code).toBe('TIMEOUT');
+      await sleep(500);
+      expect((await limits.peek('k', policy)).remaining).toBe(9);
+      expect(await sessions.get('s')).toBeUndefined();
+      expect((await limits.consume('k', policy)).remaining).toBe(8);
+    } finally {
+      await admin.call('CLIENT', 'UNPAUSE').catch(() => {});
+      admin.disconnect();
+    }
+  });
+
   it('health is ok when Redis answers and reports failure without throwing', async () => {
     expect((await redisHealth(client)).ok).toBe(true);
     const dead = new Redis({ port: 1, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
