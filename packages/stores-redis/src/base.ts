@@ -136,23 +136,27 @@ export abstract class RedisStoreBase {
   protected run<T>(s: Script, keys: string[], args: unknown[], buffers = false): Promise<T> {
     const fn = this.script(s, buffers);
     const startedAt = Date.now();
-    return this.timed(() =>
-      (fn(keys.length, ...keys, ...this.timeArgs(startedAt), ...args) as Promise<T>).catch((err: unknown) => {
-        const serverNow = lateAt(err);
-        // Refused as late while our limit still runs: Redis's clock is ahead of ours. Learn by
-        // how much and try once more; a call refused after our limit simply fails.
-        if (serverNow === undefined || Date.now() - startedAt >= this.timeoutMs) throw err;
-        this.clockOffsetMs = serverNow - Date.now();
-        return fn(keys.length, ...keys, ...this.timeArgs(startedAt), ...args) as Promise<T>;
-      }),
-    );
+    const call = () => fn(keys.length, ...keys, ...this.timeArgs(startedAt), ...args) as Promise<T>;
+    return this.timed(call, (err) => {
+      // Refused as late while our own limit still runs: Redis's clock is ahead of ours. Learn
+      // by how much and try once more.
+      const serverNow = lateAt(err);
+      if (serverNow === undefined) return undefined;
+      this.clockOffsetMs = serverNow - Date.now();
+      return call();
+    });
   }
 
-  /** Runs `work` within the time limit (one timer, no extra promise chain: this is the hot path). */
-  protected timed<T>(work: () => Promise<T>): Promise<T> {
+  /**
+   * Runs `work` within the time limit (one timer, no extra promise chain: this is the hot
+   * path). `retry` may answer a failure with a second attempt, made only while the limit runs.
+   */
+  protected timed<T>(work: () => Promise<T>, retry?: (err: unknown) => Promise<T> | undefined): Promise<T> {
     if (this.closed) return Promise.reject(this.source.error('UNAVAILABLE', 'the store is closed'));
     return new Promise<T>((resolve, reject) => {
+      let expired = false;
       const timer = setTimeout(() => {
+        expired = true;
         const down = this.client.status !== 'ready' && this.client.status !== 'connect';
         reject(
           down
@@ -160,24 +164,33 @@ export abstract class RedisStoreBase {
             : this.source.error('TIMEOUT', `no answer from Redis within ${this.timeoutMs} ms`),
         );
       }, this.timeoutMs);
+      const succeed = (value: T) => {
+        clearTimeout(timer);
+        resolve(value);
+      };
+      const fail = (err: unknown) => {
+        clearTimeout(timer);
+        reject(mapError(this.source, err, this.client));
+      };
+      const failOrRetry = (err: unknown) => {
+        let again: Promise<T> | undefined;
+        try {
+          again = expired || retry === undefined ? undefined : retry(err);
+        } catch (retryErr) {
+          fail(retryErr);
+          return;
+        }
+        if (again === undefined) fail(err);
+        else again.then(succeed, fail);
+      };
       let pending: Promise<T>;
       try {
         pending = work();
       } catch (err) {
-        clearTimeout(timer);
-        reject(mapError(this.source, err, this.client));
+        fail(err);
         return;
       }
-      pending.then(
-        (value) => {
-          clearTimeout(timer);
-          resolve(value);
-        },
-        (err: unknown) => {
-          clearTimeout(timer);
-          reject(mapError(this.source, err, this.client));
-        },
-      );
+      pending.then(succeed, failOrRetry);
     });
   }
 
