@@ -66,6 +66,16 @@ describe('scripts and health', () => {
     }
   });
 
+  it("learns a Redis clock that runs ahead of ours from the first refusal, and the call succeeds", async () => {
+    const limits = new RedisRateLimitStore({ client, prefix: newNamespace(), timeoutMs: 2000 });
+    // As if Redis's clock ran 5 s ahead of ours: every deadline we send has already passed there.
+    (limits as unknown as { clockOffsetMs: number }).clockOffsetMs = -5000;
+    const policy = { algorithm: 'fixed-window', limit: 10, windowMs: 60_000 } as const;
+    expect((await limits.consume('k', policy)).remaining).toBe(9);
+    expect(Math.abs((limits as unknown as { clockOffsetMs: number }).clockOffsetMs)).toBeLessThan(1000);
+    expect((await limits.consume('k', policy)).remaining).toBe(8);
+  });
+
   it('health is ok when Redis answers and reports failure without throwing', async () => {
     expect((await redisHealth(client)).ok).toBe(true);
     const dead = new Redis({ port: 1, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
