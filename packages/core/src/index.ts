@@ -37,6 +37,7 @@ export {
   MAX_TIMESTAMP_MS,
   copyBytes,
   readClock,
+  validateBoolean,
   validateBytes,
   validateClock,
   validateDuration,

@@ -76,6 +76,13 @@ export function validateInteger(
   return value;
 }
 
+/** An optional boolean: `undefined` gives `fallback`. */
+export function validateBoolean(source: ErrorSource, field: string, value: unknown, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') throw source.invalid(`${field} must be a boolean, got ${describe(value)}`, { field });
+  return value;
+}
+
 /** An epoch-milliseconds timestamp (integer, 0 to {@link MAX_TIMESTAMP_MS}). */
 export function validateTimestamp(source: ErrorSource, field: string, value: unknown): number {
   return validateInteger(source, field, value, 0, MAX_TIMESTAMP_MS);

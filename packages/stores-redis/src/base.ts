@@ -5,6 +5,7 @@ import {
   measureHealth,
   readClock,
   StowageError,
+  validateBoolean,
   validateClock,
   validateInteger,
   validateOptions,
@@ -13,6 +14,7 @@ import {
   type StoreOptionsBase,
 } from '@stowage/core';
 import type { Cluster, Redis } from 'ioredis';
+import { coalesceWrites } from './coalesce.js';
 
 export type RedisClient = Redis | Cluster;
 
@@ -34,6 +36,11 @@ export interface RedisStoreOptions extends StoreOptionsBase {
    * clock (`TIME`, the default) there is no grace. @default 60000
    */
   expiryGraceMs?: number;
+  /**
+   * Send the commands issued in one tick in one socket write (see `coalesce.ts`); `false`
+   * writes each command at once, as ioredis does by itself. @default true
+   */
+  coalesceWrites?: boolean;
 }
 
 export const PACKAGE = '@stowage/stores-redis';
@@ -82,6 +89,7 @@ export abstract class RedisStoreBase {
   /** Time comes from the server (`TIME`) and native expiry is exact, so a plain read is current. */
   protected readonly serverClock: boolean;
   private readonly grace: string;
+  private readonly coalesce: boolean;
   protected closed = false;
 
   constructor(storeName: string, options: RedisStoreOptions) {
@@ -99,6 +107,7 @@ export abstract class RedisStoreBase {
     this.serverClock = this.clock === undefined;
     const grace = o.expiryGraceMs === undefined ? 60_000 : validateInteger(this.source, 'options.expiryGraceMs', o.expiryGraceMs, 0);
     this.grace = this.clock === undefined ? '0' : String(grace);
+    this.coalesce = validateBoolean(this.source, 'options.coalesceWrites', o.coalesceWrites, true);
   }
 
   /**
@@ -190,6 +199,8 @@ export abstract class RedisStoreBase {
         fail(err);
         return;
       }
+      // After the write: a lone call leaves at once, the calls after it in this tick are batched.
+      if (this.coalesce) coalesceWrites(this.client, this.isCluster);
       pending.then(succeed, failOrRetry);
     });
   }

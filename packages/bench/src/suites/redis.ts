@@ -51,6 +51,13 @@ export function redisComparisons(): Comparison[] {
     },
     others: [
       {
+        library: 'stowage (coalesceWrites: false)',
+        setup: async () => {
+          const store = new RedisRateLimitStore({ client: ioredis(), prefix: prefix(), coalesceWrites: false });
+          return (i) => store.consume(ipKeys[i % ipKeys.length]!, policy);
+        },
+      },
+      {
         // The ceiling: the least a script can do per call, a counter per window, by EVALSHA.
         library: 'raw ioredis EVALSHA (ceiling)',
         setup: async () => {
@@ -111,7 +118,13 @@ export function redisComparisons(): Comparison[] {
           return (i) => store.set(sids[i % sids.length]!, sess as never);
         },
       },
-      others: [raw],
+      others: [
+        raw,
+        {
+          library: 'stowage (coalesceWrites: false)',
+          setup: async () => sessionOp(new RedisSessionStore({ client: ioredis(), prefix: prefix(), coalesceWrites: false }), kind, sids, sess),
+        },
+      ],
     };
   };
 
