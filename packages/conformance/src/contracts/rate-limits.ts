@@ -225,6 +225,20 @@ export function rateLimitTests(factory: StoreFactory<RateLimitStore>, options: C
       expect(await store.peek('k', { ...policy, limit: 11 })).toMatchObject({ allowed: true, remaining: 11 });
     });
 
+    it('calls with other policies leave a policy\'s state alone', async () => {
+      const { store } = await open();
+      const other: RateLimitPolicy = { algorithm: 'gcra', limit: 3, windowMs: 60_000 };
+      const third: RateLimitPolicy = { algorithm: 'sliding-window', limit: 4, windowMs: 60_000 };
+      await store.consume('k', policy, { cost: 10 });
+      await store.consume('k', other, { cost: 2 });
+      await store.consume('k', [other, third]);
+      expect(await store.peek('k', policy)).toMatchObject({ allowed: false, remaining: 0 });
+      expect(await store.peek('k', other)).toMatchObject({ allowed: false, remaining: 0 });
+      expect(await store.peek('k', third)).toMatchObject({ allowed: true, remaining: 3 });
+      expect(await store.consume('k', [third, policy])).toMatchObject({ allowed: false, remaining: 0 });
+      expect(await store.peek('k', third)).toMatchObject({ remaining: 3 });
+    });
+
     it('state expires with the clock: a gcra key is fresh after resetMs', async () => {
       const { store, clock } = await open();
       const g: RateLimitPolicy = { algorithm: 'gcra', limit: 10, windowMs: 1000 };

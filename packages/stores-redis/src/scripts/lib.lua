@@ -30,17 +30,20 @@ local function fmt(n) return string.format('%d', n) end
 -- expires_at - 1, set as an absolute time (a relative PEXPIRE counts from Redis's own time
 -- snapshot, which may be a millisecond off TIME); a plain read then sees just what a script
 -- would. With a custom clock the record is kept for a grace period, hidden by its stored
--- expiry meanwhile.
-local function expire(key, expires_at, now, grace)
+-- expiry meanwhile. `expiry` gives the arguments of SET (PXAT or PX), `expire` sets it on a key.
+local function expiry(expires_at, now, grace)
   if ARGV[1] == '' then
     local deadline = expires_at - 1
     if deadline <= now then deadline = now + 1 end
-    redis.call('PEXPIREAT', key, fmt(deadline))
-    return
+    return 'PXAT', fmt(deadline)
   end
   local ttl = expires_at - now + grace
   if ttl < 1 then ttl = 1 end
-  redis.call('PEXPIRE', key, fmt(ttl))
+  return 'PX', fmt(ttl)
+end
+local function expire(key, expires_at, now, grace)
+  local mode, at = expiry(expires_at, now, grace)
+  redis.call(mode == 'PXAT' and 'PEXPIREAT' or 'PEXPIRE', key, at)
 end
 
 -- A call that reaches Redis after its caller's deadline changes nothing: the caller was told

@@ -1,40 +1,59 @@
--- KEYS[1] the key's states: a hash with fields "<policy id>:a", ":b", ":c", ":e" (expiry)
--- per policy, plus "_exp", the expiry of the key (its longest-lived state).
+-- KEYS[1] the key's states: one string of struct-packed fields, no text conversion either
+-- way: the key's expiry (its longest-lived state) as a double, then per policy its id
+-- (zero-terminated) and its state a, b, c and the state's expiry as doubles. Doubles hold
+-- every integer below 2^53 exactly, the range of the reference arithmetic.
 -- ARGV: now, grace, cost, consume (1/0), count, then per policy: id, algorithm (0 gcra,
 -- 1 fixed-window, 2 sliding-window), limit, windowMs, capacity.
 -- The arithmetic is the reference of @stowage/core (evaluateRateLimit), in exact integers.
 -- Returns {now, consumed (1/0), then per policy a, b, c (-1 for none)}: the states written
 -- when the call consumed, the states read otherwise; the caller derives the decision.
--- (Numbers go to redis.call and to the reply as exact integers; only tostring would round.)
+-- Live states of policies not in this call (the key's policies changed) are kept.
 local cost = tonumber(ARGV[3])
 local consume = ARGV[4] == '1'
 local n = tonumber(ARGV[5])
-local fields = {}
-for i = 1, n do
-  local id = ARGV[6 + (i - 1) * 5]
-  fields[#fields + 1] = id .. ':a'
-  fields[#fields + 1] = id .. ':b'
-  fields[#fields + 1] = id .. ':c'
-  fields[#fields + 1] = id .. ':e'
-end
-fields[#fields + 1] = '_exp'
-local raw = redis.call('HMGET', KEYS[1], unpack(fields))
+local raw = redis.call('GET', KEYS[1])
 
-local read, after, ttls = {}, {}, {}
+-- out[3i], out[3i+1], out[3i+2]: policy i's state (ARGV[1+5i] is its id).
+local out = { NOW, 0 }
+for i = 3, n * 3 + 2 do out[i] = -1 end
+local kept, others, others_exp = false, '', 0
+if raw then
+  local pos
+  kept, pos = struct.unpack('<d', raw)
+  local len = #raw
+  while pos <= len do
+    local from = pos
+    local id, a, b, c, e
+    id, a, b, c, e, pos = struct.unpack('<sdddd', raw, pos)
+    if e > NOW then
+      local mine = false
+      for i = 1, n do
+        if ARGV[1 + i * 5] == id then
+          out[i * 3], out[i * 3 + 1], out[i * 3 + 2] = a, b, c
+          mine = true
+          break
+        end
+      end
+      if not mine then
+        others = others .. string.sub(raw, from, pos - 1)
+        if e > others_exp then others_exp = e end
+      end
+    end
+  end
+end
+
+-- The states after this call, and their expiries: nxt[4i-3..4i].
+local nxt = {}
 local all = true
 for i = 1, n do
-  local base = 6 + (i - 1) * 5
+  local base = 1 + i * 5
   local alg, L, W, C = tonumber(ARGV[base + 1]), tonumber(ARGV[base + 2]), tonumber(ARGV[base + 3]), tonumber(ARGV[base + 4])
-  local a, b, c
-  local e = raw[i * 4]
-  if e and tonumber(e) > NOW then
-    a, b, c = tonumber(raw[i * 4 - 3]), tonumber(raw[i * 4 - 2]), tonumber(raw[i * 4 - 1])
-  end
-  read[i] = a and { a, b, c } or false
+  local a, b, c = out[i * 3], out[i * 3 + 1], out[i * 3 + 2]
+  local found = a ~= -1
   local fits, na, nb, nc, ttl
   if alg == 0 then
     local used, mark = 0, NOW
-    if a and a > 0 then
+    if found and a > 0 then
       local elapsed = NOW - b
       if elapsed < 0 then elapsed = 0 end
       if elapsed < cdiv(a, L) then used = a - elapsed * L end
@@ -47,12 +66,12 @@ for i = 1, n do
     local cur = fdiv(NOW, W)
     local used, mark, prev, el = 0, cur, 0, NOW - cur * W
     if alg == 1 then
-      if a and a >= cur then used, mark = b, a end
+      if found and a >= cur then used, mark = b, a end
       fits = used + cost <= L
       na, nb, nc = mark, used + cost, 0
       ttl = (mark + 1) * W - NOW
     else
-      if a then
+      if found then
         if a > cur then used, mark, prev, el = b, a, c, 0
         elseif a == cur then used, prev = b, c
         elseif a == cur - 1 then prev = b end
@@ -65,43 +84,26 @@ for i = 1, n do
       ttl = (W - el) + W - cdiv(W, count) + 1
     end
   end
-  after[i] = { na, nb, nc }
-  ttls[i] = ttl
+  local j = i * 4
+  nxt[j - 3], nxt[j - 2], nxt[j - 1], nxt[j] = na, nb, nc, NOW + ttl
   all = all and fits
 end
 
-local out = { NOW }
 if consume and all then
-  local latest = NOW
-  local kept = raw[n * 4 + 1]
-  if kept then kept = tonumber(kept) end
-  if kept and kept > latest then latest = kept end
-  local writes = {}
+  local latest = others_exp > NOW and others_exp or NOW
+  local value = others
   for i = 1, n do
-    local exp = NOW + ttls[i]
-    if exp > latest then latest = exp end
-    local id = ARGV[6 + (i - 1) * 5]
-    writes[#writes + 1] = id .. ':a'; writes[#writes + 1] = after[i][1]
-    writes[#writes + 1] = id .. ':b'; writes[#writes + 1] = after[i][2]
-    writes[#writes + 1] = id .. ':c'; writes[#writes + 1] = after[i][3]
-    writes[#writes + 1] = id .. ':e'; writes[#writes + 1] = exp
+    local j = i * 4
+    if nxt[j] > latest then latest = nxt[j] end
+    value = struct.pack('<sdddd', ARGV[1 + i * 5], nxt[j - 3], nxt[j - 2], nxt[j - 1], nxt[j]) .. value
+    out[i * 3], out[i * 3 + 1], out[i * 3 + 2] = nxt[j - 3], nxt[j - 2], nxt[j - 1]
   end
-  writes[#writes + 1] = '_exp'; writes[#writes + 1] = latest
-  redis.call('HSET', KEYS[1], unpack(writes))
-  if kept ~= latest then expire(KEYS[1], latest, NOW, GRACE) end
+  value = struct.pack('<d', latest) .. value
+  if kept == latest then
+    redis.call('SET', KEYS[1], value, 'KEEPTTL')
+  else
+    redis.call('SET', KEYS[1], value, expiry(latest, NOW, GRACE))
+  end
   out[2] = 1
-  for i = 1, n do
-    out[#out + 1] = after[i][1]; out[#out + 1] = after[i][2]; out[#out + 1] = after[i][3]
-  end
-else
-  out[2] = 0
-  for i = 1, n do
-    local s = read[i]
-    if s then
-      out[#out + 1] = s[1]; out[#out + 1] = s[2]; out[#out + 1] = s[3]
-    else
-      out[#out + 1] = -1; out[#out + 1] = -1; out[#out + 1] = -1
-    end
-  end
 end
 return out
