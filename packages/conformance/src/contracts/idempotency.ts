@@ -211,6 +211,8 @@ export function idempotencyTests(factory: StoreFactory<IdempotencyStore>, option
       expect((await store.reserve('s', 'k', 'other', { leaseMs: LEASE })).state).toBe('mismatch');
       clock.advance(1);
       expect((await store.reserve('s', 'k', 'other', { leaseMs: LEASE })).state).toBe('reserved');
+      // The new reservation holds nothing of the old record: it is in flight, not completed.
+      expect(await store.reserve('s', 'k', 'other', { leaseMs: LEASE })).toMatchObject({ state: 'in-flight' });
     });
 
     it('prune removes expired keys and keeps live ones', async () => {

@@ -11,8 +11,8 @@ end
 local exp
 if action == 'complete' then
   exp = NOW + tonumber(ARGV[6])
-  redis.call('HDEL', KEYS[1], 'token')
-  redis.call('HSET', KEYS[1], 'resp', ARGV[5], 'exp', fmt(exp))
+  -- No token holds a completed record ('' matches none).
+  redis.call('HSET', KEYS[1], 'token', '', 'resp', ARGV[5], 'exp', fmt(exp))
 else
   exp = NOW + tonumber(ARGV[5])
   redis.call('HSET', KEYS[1], 'exp', fmt(exp))

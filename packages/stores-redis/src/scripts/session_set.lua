@@ -15,10 +15,13 @@ local exp = NOW + tonumber(ARGV[4])
 if abs and abs < exp then exp = abs end
 local owner = ARGV[7]
 if owner == '' then owner = (live and cur[4]) or false end
-redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], 'data', ARGV[3], 'version', version + 1, 'exp', fmt(exp))
-if abs then redis.call('HSET', KEYS[1], 'abs', fmt(abs)) end
-if owner then redis.call('HSET', KEYS[1], 'owner', owner) end
+-- A live record keeps its abs and owner, so one HSET overwrites all it holds; an expired one
+-- kept for a custom clock's grace may hold fields this one lacks: drop it first.
+if cur[2] and not live then redis.call('DEL', KEYS[1]) end
+local fields = { 'data', ARGV[3], 'version', version + 1, 'exp', fmt(exp) }
+if abs then fields[7], fields[8] = 'abs', fmt(abs) end
+if owner then fields[#fields + 1], fields[#fields + 2] = 'owner', owner end
+redis.call('HSET', KEYS[1], unpack(fields))
 expire(KEYS[1], exp, NOW, GRACE)
 if KEYS[2] and ARGV[7] ~= '' then redis.call('SADD', KEYS[2], ARGV[8]) end
 return { 1, version + 1 }
