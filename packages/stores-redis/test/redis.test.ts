@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import type { Socket } from 'node:net';
 import { newNamespace, type ErrorLike } from '@stowage/conformance';
 import { redisBackends, requestedImages } from '@stowage/conformance/backends';
 import { RedisContainer, type StartedRedisContainer } from '@testcontainers/redis';
@@ -84,6 +85,51 @@ describe('scripts and health', () => {
     expect(h.ok).toBe(false);
     expect(typeof h.error).toBe('string');
     dead.disconnect();
+  });
+});
+
+describe('write coalescing', () => {
+  /** Counts the commands of each socket write of a fresh client (each command is one chunk). */
+  async function watchedClient() {
+    const client = new Redis(url);
+    await client.ping();
+    const socket = client.stream as Socket & { _writev: NonNullable<Socket['_writev']> };
+    const writes: number[] = [];
+    const write = socket._write.bind(socket);
+    const writev = socket._writev.bind(socket);
+    socket._write = (chunk, encoding, cb) => {
+      writes.push(1);
+      write(chunk, encoding, cb);
+    };
+    socket._writev = (chunks, cb) => {
+      writes.push(chunks.length);
+      writev(chunks, cb);
+    };
+    return { client, writes };
+  }
+  const policy = { algorithm: 'fixed-window', limit: 100, windowMs: 60_000 } as const;
+
+  it('a lone call leaves at once; calls issued together leave in writes of at most 16, in order', async () => {
+    const { client, writes } = await watchedClient();
+    const store = new RedisRateLimitStore({ client, prefix: newNamespace() });
+    const first = store.consume('k', policy);
+    expect(writes).toEqual([1]); // written before this tick ends
+    expect(await first).toMatchObject({ allowed: true, remaining: 99 });
+    writes.length = 0;
+    const decisions = await Promise.all(Array.from({ length: 40 }, () => store.consume('k', policy)));
+    expect(writes).toEqual([1, 16, 16, 7]);
+    expect(decisions.map((d) => d.remaining)).toEqual(Array.from({ length: 40 }, (_, i) => 98 - i));
+    await client.quit();
+  });
+
+  it('coalesceWrites: false leaves each write to ioredis', async () => {
+    const { client, writes } = await watchedClient();
+    const store = new RedisRateLimitStore({ client, prefix: newNamespace(), coalesceWrites: false });
+    await Promise.all(Array.from({ length: 40 }, () => store.consume('k', policy)));
+    expect(writes.length).toBeGreaterThan(4);
+    expect(writes.reduce((a, b) => a + b, 0)).toBe(40);
+    expect(() => new RedisRateLimitStore({ client, coalesceWrites: 'yes' as never })).toThrow(/coalesceWrites must be a boolean/);
+    await client.quit();
   });
 });
 
