@@ -19,9 +19,10 @@ const CODE = { gcra: 0, 'fixed-window': 1, 'sliding-window': 2 } as const;
 
 /**
  * {@link RateLimitStore} on Redis: one string per key (`<prefix>r:{key}`, the packed states of
- * its policies, see `rate_limit.lua`), one script per call. The script computes with the reference arithmetic of `@stowage/core`
- * in exact integers and returns the states; the decision is derived here by the same core
- * functions as on every backend. Several policies of a key are one record: all or none.
+ * its policies, see `rate_limit.lua`), one script per call. The script computes with the
+ * reference arithmetic of `@stowage/core` in exact integers and returns the states; the
+ * decision is derived here by the same core functions as on every backend. Several policies
+ * of a key are one record: all or none.
  */
 export class RedisRateLimitStore extends RedisStoreBase implements RateLimitStore {
   constructor(options: RedisStoreOptions) {
