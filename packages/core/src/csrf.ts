@@ -1,7 +1,7 @@
 import type { CsrfTokenStore } from './contracts/csrf.js';
 import type { ErrorSource } from './errors.js';
 import { validateToken } from './idempotency.js';
-import { validateKey, validateOptions } from './validate.js';
+import { validateBoolean, validateKey, validateOptions } from './validate.js';
 
 /**
  * The arguments of {@link CsrfTokenStore.validate}, checked in one order for every store;
@@ -11,6 +11,5 @@ export function validateCsrfCheck(source: ErrorSource, sessionId: unknown, token
   validateKey(source, 'sessionId', sessionId);
   validateToken(source, 'token', token);
   const o = validateOptions<{ consume: boolean }>(source, 'opts', opts);
-  if (o.consume !== undefined && typeof o.consume !== 'boolean') throw source.invalid('opts.consume must be a boolean');
-  return o.consume === true;
+  return validateBoolean(source, 'opts.consume', o.consume, false);
 }

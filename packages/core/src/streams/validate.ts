@@ -7,6 +7,7 @@ import type {
 } from '../contracts/stream.js';
 import type { ErrorSource } from '../errors.js';
 import {
+  validateBoolean,
   validateBytes,
   validateDuration,
   validateInteger,
@@ -65,13 +66,13 @@ export function validateStreamConfig(source: ErrorSource, config: unknown, isFor
   }
   const ttlMs = c.ttlMs === undefined ? undefined : validateDuration(source, 'config.ttlMs', c.ttlMs);
   const expiresAt = c.expiresAt === undefined ? undefined : validateTimestamp(source, 'config.expiresAt', c.expiresAt);
-  if (c.closed !== undefined && typeof c.closed !== 'boolean') throw source.invalid('config.closed must be a boolean');
+  const closed = validateBoolean(source, 'config.closed', c.closed, false);
   return {
     contentType,
     mediaType: contentType === undefined ? undefined : normalizeContentType(contentType),
     ttlMs,
     expiresAt,
-    closed: c.closed === true,
+    closed,
   };
 }
 
@@ -137,7 +138,7 @@ export interface ValidatedAppendOptions {
 
 export function validateAppendOptions(source: ErrorSource, opts: unknown): ValidatedAppendOptions {
   const o = validateOptions<StreamAppendOptions>(source, 'opts', opts);
-  if (o.close !== undefined && typeof o.close !== 'boolean') throw source.invalid('opts.close must be a boolean');
+  const close = validateBoolean(source, 'opts.close', o.close, false);
   return {
     mediaType:
       o.contentType === undefined
@@ -145,7 +146,7 @@ export function validateAppendOptions(source: ErrorSource, opts: unknown): Valid
         : normalizeContentType(validateContentType(source, 'opts.contentType', o.contentType)),
     seq: o.seq === undefined ? undefined : validateKey(source, 'opts.seq', o.seq),
     producer: o.producer === undefined ? undefined : validateProducer(source, o.producer),
-    close: o.close === true,
+    close,
   };
 }
 
