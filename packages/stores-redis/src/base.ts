@@ -145,22 +145,15 @@ export abstract class RedisStoreBase {
   protected run<T>(s: Script, keys: string[], args: unknown[], buffers = false): Promise<T> {
     const fn = this.script(s, buffers);
     const startedAt = Date.now();
-    const call = () => fn(keys.length, ...keys, ...this.timeArgs(startedAt), ...args) as Promise<T>;
-    return this.timed(call, (err) => {
-      // Refused as late while our own limit still runs: Redis's clock is ahead of ours. Learn
-      // by how much and try once more.
-      const serverNow = lateAt(err);
-      if (serverNow === undefined) return undefined;
-      this.clockOffsetMs = serverNow - Date.now();
-      return call();
-    });
+    return this.timed(() => fn(keys.length, ...keys, ...this.timeArgs(startedAt), ...args) as Promise<T>, true);
   }
 
   /**
    * Runs `work` within the time limit (one timer, no extra promise chain: this is the hot
-   * path). `retry` may answer a failure with a second attempt, made only while the limit runs.
+   * path). With `retryLate`, a script refused as late while our own limit still runs means
+   * Redis's clock is ahead of ours: the offset is learnt and `work` tried once more.
    */
-  protected timed<T>(work: () => Promise<T>, retry?: (err: unknown) => Promise<T> | undefined): Promise<T> {
+  protected timed<T>(work: () => Promise<T>, retryLate = false): Promise<T> {
     if (this.closed) return Promise.reject(this.source.error('UNAVAILABLE', 'the store is closed'));
     return new Promise<T>((resolve, reject) => {
       let expired = false;
@@ -182,15 +175,20 @@ export abstract class RedisStoreBase {
         reject(mapError(this.source, err, this.client));
       };
       const failOrRetry = (err: unknown) => {
-        let again: Promise<T> | undefined;
+        const serverNow = retryLate && !expired ? lateAt(err) : undefined;
+        if (serverNow === undefined) {
+          fail(err);
+          return;
+        }
+        this.clockOffsetMs = serverNow - Date.now();
+        let again: Promise<T>;
         try {
-          again = expired || retry === undefined ? undefined : retry(err);
+          again = work();
         } catch (retryErr) {
           fail(retryErr);
           return;
         }
-        if (again === undefined) fail(err);
-        else again.then(succeed, fail);
+        again.then(succeed, fail);
       };
       let pending: Promise<T>;
       try {

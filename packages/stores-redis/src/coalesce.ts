@@ -8,8 +8,8 @@ import type { RedisClient } from './base.js';
  * the commands issued after it in that tick leave together in one `writev`, as node-redis
  * does by itself; a lone command never waits. A batch leaves once it holds {@link BATCH}
  * commands, so Redis starts on the first ones while the rest are being issued: one batch of
- * everything in flight would make Node and Redis wait for each other in turn (measured: a
- * third fewer rate-limit calls per second at 64 in flight). The commands and their order are
+ * everything in flight would make Node and Redis wait for each other in turn (measured: about
+ * a quarter fewer rate-limit calls per second at 64 in flight than with no coalescing). The commands and their order are
  * unchanged, only their packaging into writes.
  */
 const BATCH = 16;
