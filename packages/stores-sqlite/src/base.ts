@@ -105,8 +105,8 @@ export abstract class SqliteStoreBase<S> {
     this.pruneBatch = o.pruneBatchSize === undefined ? 1000 : validateInteger(this.source, 'options.pruneBatchSize', o.pruneBatchSize, 1);
     const busy = o.busyTimeoutMs === undefined ? 5000 : validateInteger(this.source, 'options.busyTimeoutMs', o.busyTimeoutMs, 0);
     if (o.configure !== false) {
-      db.pragma('journal_mode = WAL');
       db.pragma(`busy_timeout = ${busy}`);
+      enableWal(db, busy);
       db.pragma('synchronous = NORMAL');
     }
     if (o.pruneIntervalMs !== undefined) {
@@ -168,4 +168,27 @@ export function sqliteHealth(database: Database): Promise<HealthResult> {
   return measureHealth(async () => {
     database.prepare('SELECT 1').get();
   });
+}
+
+const pause = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * `journal_mode = WAL` on a file still in rollback mode needs it to itself for a moment. When
+ * two processes open a new file at once, SQLite can answer SQLITE_BUSY at once rather than
+ * wait (it does not wait where waiting could deadlock two connections): a CI run saw two
+ * server processes starting on one new file, one died with "database is locked". So the
+ * switch is retried, with short pauses, within the busy timeout.
+ */
+function enableWal(db: Database, timeoutMs: number): void {
+  const deadline = Date.now() + timeoutMs;
+  for (let waitMs = 1; ; waitMs = Math.min(waitMs * 2, 50)) {
+    try {
+      db.pragma('journal_mode = WAL');
+      return;
+    } catch (err) {
+      const busy = String((err as { code?: unknown }).code).startsWith('SQLITE_BUSY');
+      if (!busy || Date.now() >= deadline) throw err;
+      Atomics.wait(pause, 0, 0, waitMs);
+    }
+  }
 }

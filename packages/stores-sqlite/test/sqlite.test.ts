@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,6 +28,33 @@ describe('pragmas and schema', () => {
     expect(db.pragma('synchronous', { simple: true })).toBe(1);
     expect(db.pragma('cache_size', { simple: true })).toBe(-4000);
     db.close();
+  });
+
+  it('the switch to WAL waits for another process that holds the file, within busyTimeoutMs', async () => {
+    const file = join(dir, 'held.db');
+    // Another process holds an exclusive lock on the new file for 300 ms.
+    const holder = spawn(
+      process.execPath,
+      [
+        '-e',
+        `const db = new (require('better-sqlite3'))(process.argv[1]);
+         db.exec('CREATE TABLE t (x)'); db.exec('BEGIN EXCLUSIVE'); db.exec('INSERT INTO t VALUES (1)');
+         process.stdout.write('held\\n');
+         Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 300);
+         db.exec('COMMIT'); db.close();`,
+        file,
+      ],
+      { cwd: import.meta.dirname, stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    await new Promise((resolve) => holder.stdout!.once('data', resolve));
+    // A connection opened without a busy timeout of its own: the store's applies.
+    const db = new Database(file, { timeout: 0 });
+    const started = Date.now();
+    new SqliteSessionStore({ database: db, busyTimeoutMs: 5000 });
+    expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(Date.now() - started).toBeGreaterThan(100);
+    db.close();
+    await new Promise((resolve) => holder.once('exit', resolve));
   });
 
   it('configure: false leaves every pragma alone', () => {
