@@ -11,10 +11,19 @@ export interface Codec<T = unknown> {
 const jsonSource = new ErrorSource('@stowage/core', 'jsonCodec');
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
-/** JSON as UTF-8. Values must be JSON-serializable (`undefined` is not). */
+/**
+ * JSON as UTF-8. A value JSON cannot encode (`undefined`, a circular object, a BigInt, a
+ * throwing `toJSON`) is `INVALID_ARGUMENT` with the cause attached, before anything is stored.
+ */
 export const jsonCodec: Codec = Object.freeze({
   encode(value: unknown): Uint8Array {
-    const text = JSON.stringify(value);
+    let text: string | undefined;
+    try {
+      text = JSON.stringify(value);
+    } catch (cause) {
+      const why = cause instanceof Error ? cause.message.split('\n')[0] : String(cause);
+      throw jsonSource.error('INVALID_ARGUMENT', `the value cannot be encoded as JSON (${why})`, { cause });
+    }
     if (text === undefined) throw jsonSource.invalid('the value is not JSON-serializable');
     // Buffer.from is about 3x faster than TextEncoder for session-sized strings.
     return Buffer.from(text, 'utf8');

@@ -1,4 +1,6 @@
-export type { Clock, Closeable, HealthResult, Prunable, StoreOptionsBase } from './contracts/common.js';
+export type { CallOptions, Clock, Closeable, HealthResult, Prunable, StoreOptionsBase } from './contracts/common.js';
+export { budgetTimeout, callBudget, checkDeadline, deadlineOf } from './deadline.js';
+export type { CallBudget } from './deadline.js';
 export type { SessionRecord, SessionSetOptions, SessionStore } from './contracts/session.js';
 export type {
   RateLimitAlgorithm,

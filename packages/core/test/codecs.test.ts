@@ -19,6 +19,25 @@ describe('jsonCodec', () => {
     expect(corrupt(() => jsonCodec.decode(new Uint8Array([0xff, 0xfe]), 'id'))).toBe('CORRUPT');
     expect(corrupt(() => jsonCodec.decode(new TextEncoder().encode('{"a":'), 'id'))).toBe('CORRUPT');
   });
+
+  it('gives INVALID_ARGUMENT with the cause for values JSON cannot encode, in both codecs', () => {
+    const circular: Record<string, unknown> = { user: 'ada' };
+    circular.self = circular;
+    const throwing = { toJSON: () => { throw new RangeError('no'); } };
+    for (const codec of [jsonCodec, encryptedCodec({ keys: [{ id: 'k', key: randomBytes(32) }] })]) {
+      for (const value of [circular, { n: 10n }, throwing, undefined]) {
+        let caught: unknown;
+        try {
+          codec.encode(value, 'id');
+        } catch (err) {
+          caught = err;
+        }
+        expect(caught).toBeInstanceOf(StowageError);
+        expect((caught as StowageError).code).toBe('INVALID_ARGUMENT');
+        if (value !== undefined) expect((caught as StowageError).cause).toBeInstanceOf(Error);
+      }
+    }
+  });
 });
 
 describe('encryptedCodec (AES-256-GCM with a key ring)', () => {

@@ -12,12 +12,48 @@
  * - Each store reads one clock ({@link StoreOptionsBase.clock}); a record whose expiry is
  *   `<= now` is invisible to every method, whether or not cleanup has run.
  * - Each method is one atomic step on the backend. A method that failed changed nothing.
+ * - Every method that reads or changes records takes the caller's deadline
+ *   ({@link CallOptions}): a call its caller was told failed never takes effect later.
  *
  * @module
  */
 
 /** Integer milliseconds since the Unix epoch. */
 export type Clock = () => number;
+
+/**
+ * The caller's deadline, accepted by every contract method that reads or changes records
+ * (in its options object, or as a last `opts` argument). One deadline travels from the
+ * request to the backend: a middleware with a 1 s limit passes `Date.now() + 1000`, and no
+ * store limit of its own (Redis `timeoutMs`, PostgreSQL `statementTimeoutMs`, SQLite
+ * `busyTimeoutMs`) can make the call outlast it.
+ *
+ * The rule, on every backend:
+ * - A deadline that has passed when the call starts is `TIMEOUT` at once; nothing is sent.
+ * - The call answers by the earlier of the deadline and the store's own limit: past it,
+ *   `TIMEOUT`, or `UNAVAILABLE` when the backend is not connected.
+ * - A call whose caller was told it failed (`TIMEOUT`, `UNAVAILABLE`) never takes effect
+ *   afterwards: a call that reaches the backend after its deadline, or is still running
+ *   there when it passes (queued, waiting for a lock, resent after a reconnect), is refused
+ *   by the backend itself, by the backend's clock (Redis scripts compare with `TIME`,
+ *   PostgreSQL statements with `clock_timestamp()` just before they finish), and changes
+ *   nothing. A backend clock running ahead of this process is learnt from the refusal and
+ *   the call retried once within the deadline. Memory and SQLite calls run to their end
+ *   synchronously once started, so a caller is never told they failed while they run.
+ * - What no store can prevent: an answer delayed or lost on its way back after the backend
+ *   committed in time. The caller then sees `TIMEOUT` for a call that took effect; the
+ *   contracts make a retry safe where it matters (`ifVersion`, idempotency tokens, leases).
+ *
+ * `prune`, `cleanupExpired` and `wait` take none: the first two only reclaim records that
+ * are already invisible, and `wait` has its own `timeoutMs` and `AbortSignal`.
+ */
+export interface CallOptions {
+  /**
+   * Epoch milliseconds on this process's clock (`Date.now()`), an integer.
+   * @default the store's own time limit from the start of the call
+   */
+  deadline?: number;
+}
 
 /** Options every store accepts. */
 export interface StoreOptionsBase {

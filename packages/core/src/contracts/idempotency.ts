@@ -1,4 +1,4 @@
-import type { Closeable, Prunable } from './common.js';
+import type { CallOptions, Closeable, Prunable } from './common.js';
 
 /** A response kept for replay. */
 export interface StoredResponse {
@@ -33,9 +33,11 @@ export type Reservation =
  * - `fingerprint` is any string of 1 to 1024 bytes (see `fingerprintRequest`).
  * - The stored response is at most the store's `maxResponseBytes` (default 1 MiB, body plus
  *   headers), else `PAYLOAD_TOO_LARGE`.
+ * - Every method takes the caller's deadline ({@link CallOptions}): a `reserve` its caller was
+ *   told failed never holds the key.
  */
 export interface IdempotencyStore extends Closeable, Prunable {
-  reserve(scope: string, key: string, fingerprint: string, opts: { leaseMs: number }): Promise<Reservation>;
+  reserve(scope: string, key: string, fingerprint: string, opts: { leaseMs: number } & CallOptions): Promise<Reservation>;
 
   /**
    * Stores the response for `retentionMs`, after which the key is free again. True if
@@ -46,12 +48,12 @@ export interface IdempotencyStore extends Closeable, Prunable {
     key: string,
     token: string,
     response: StoredResponse,
-    opts: { retentionMs: number },
+    opts: { retentionMs: number } & CallOptions,
   ): Promise<boolean>;
 
   /** Frees the key at once (the handler failed before answering). True if `token` held it. */
-  release(scope: string, key: string, token: string): Promise<boolean>;
+  release(scope: string, key: string, token: string, opts?: CallOptions): Promise<boolean>;
 
   /** Heartbeat: the lease now ends `leaseMs` from now. True if `token` holds the live lease. */
-  extend(scope: string, key: string, token: string, leaseMs: number): Promise<boolean>;
+  extend(scope: string, key: string, token: string, leaseMs: number, opts?: CallOptions): Promise<boolean>;
 }

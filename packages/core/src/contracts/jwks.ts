@@ -1,4 +1,4 @@
-import type { Closeable, Prunable } from './common.js';
+import type { CallOptions, Closeable, Prunable } from './common.js';
 
 export interface CachedJwks {
   /** The JWKS document as fetched (a JSON string). */
@@ -14,15 +14,16 @@ export interface CachedJwks {
  * a `LockStore` lease deciding which).
  *
  * `jwks` is at most the store's `maxDocumentBytes` (default 1 MiB), else `PAYLOAD_TOO_LARGE`.
+ * Both methods take the caller's deadline ({@link CallOptions}).
  */
 export interface JwksCacheStore extends Closeable, Prunable {
   /** The live cached document for `uri`, or `undefined`. */
-  get(uri: string): Promise<CachedJwks | undefined>;
+  get(uri: string, opts?: CallOptions): Promise<CachedJwks | undefined>;
 
   /**
    * Caches `jwks` for `ttlMs` (from now on the store's clock). Never replaces a live
    * document fetched later than the one offered: returns false and changes nothing.
    * An equal `fetchedAt` replaces.
    */
-  put(uri: string, jwks: string, opts: { fetchedAt: number; ttlMs: number }): Promise<boolean>;
+  put(uri: string, jwks: string, opts: { fetchedAt: number; ttlMs: number } & CallOptions): Promise<boolean>;
 }

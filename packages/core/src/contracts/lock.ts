@@ -1,4 +1,4 @@
-import type { Closeable, Prunable } from './common.js';
+import type { CallOptions, Closeable, Prunable } from './common.js';
 
 /** A lease on a named lock. */
 export interface Lease {
@@ -19,14 +19,17 @@ export interface Lease {
  *
  * At most one live lease per name. A name's fence counter outlives its leases (it is
  * kept after release and expiry, a few bytes per name) so fences never repeat.
+ *
+ * Every method takes the caller's deadline ({@link CallOptions}): an `acquire` its caller was
+ * told failed never holds the name.
  */
 export interface LockStore extends Closeable, Prunable {
   /** A new lease, or `undefined` while another lease on `name` is live. */
-  acquire(name: string, opts: { ttlMs: number }): Promise<Lease | undefined>;
+  acquire(name: string, opts: { ttlMs: number } & CallOptions): Promise<Lease | undefined>;
 
   /** Moves the lease's end to `now + ttlMs`. True if `token` holds the live lease. */
-  extend(name: string, token: string, ttlMs: number): Promise<boolean>;
+  extend(name: string, token: string, ttlMs: number, opts?: CallOptions): Promise<boolean>;
 
   /** Ends the lease at once. True if `token` held the live lease. */
-  release(name: string, token: string): Promise<boolean>;
+  release(name: string, token: string, opts?: CallOptions): Promise<boolean>;
 }

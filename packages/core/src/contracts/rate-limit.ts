@@ -1,4 +1,4 @@
-import type { Closeable, Prunable } from './common.js';
+import type { CallOptions, Closeable, Prunable } from './common.js';
 
 export type RateLimitAlgorithm = 'gcra' | 'fixed-window' | 'sliding-window';
 
@@ -37,7 +37,7 @@ export interface RateLimitDecision {
   policy: string;
 }
 
-export interface RateLimitConsumeOptions {
+export interface RateLimitConsumeOptions extends CallOptions {
   /** Units to consume, integer >= 1. A cost some policy can never admit is `INVALID_ARGUMENT`. @default 1 */
   cost?: number;
 }
@@ -66,6 +66,9 @@ export interface RateLimitConsumeOptions {
  * among denying policies the largest `retryAfterMs`; if all allow, the smallest
  * `remaining` (then the largest `resetMs`); ties go to the earlier policy.
  * Arrays hold 1 to 16 distinct policies.
+ *
+ * Every method takes the caller's deadline ({@link CallOptions}): a `consume` its caller was
+ * told failed never counts.
  */
 export interface RateLimitStore extends Closeable, Prunable {
   consume(
@@ -78,8 +81,8 @@ export interface RateLimitStore extends Closeable, Prunable {
    * Whether a `consume` of cost 1 would be allowed now (`allowed`, `retryAfterMs`), without
    * consuming anything; `remaining` and `resetMs` describe the state as it is (nothing taken).
    */
-  peek(key: string, policy: RateLimitPolicy | readonly RateLimitPolicy[]): Promise<RateLimitDecision>;
+  peek(key: string, policy: RateLimitPolicy | readonly RateLimitPolicy[], opts?: CallOptions): Promise<RateLimitDecision>;
 
   /** Forgets every policy's state for the key: it is back to full capacity. */
-  reset(key: string): Promise<void>;
+  reset(key: string, opts?: CallOptions): Promise<void>;
 }

@@ -1,4 +1,4 @@
-import type { Closeable, Prunable } from './common.js';
+import type { CallOptions, Closeable, Prunable } from './common.js';
 
 /** A stored session. */
 export interface SessionRecord {
@@ -14,7 +14,7 @@ export interface SessionRecord {
   owner?: string;
 }
 
-export interface SessionSetOptions {
+export interface SessionSetOptions extends CallOptions {
   /** Idle time-to-live: `expiresAt = now + ttlMs`, capped by the absolute expiry. */
   ttlMs: number;
   /**
@@ -37,12 +37,14 @@ export interface SessionSetOptions {
 /**
  * Server-side sessions shared by replicas.
  *
+ * Every method takes the caller's deadline ({@link CallOptions}).
+ *
  * Size limit: `data` is at most the store's `maxDataBytes` (default 1 MiB), else
  * `PAYLOAD_TOO_LARGE`.
  */
 export interface SessionStore extends Closeable, Prunable {
   /** The live session, or `undefined` when missing, idle-expired or past its absolute expiry. */
-  get(id: string): Promise<SessionRecord | undefined>;
+  get(id: string, opts?: CallOptions): Promise<SessionRecord | undefined>;
 
   /**
    * Inserts (version 1) or replaces (version + 1) a session. An expired session counts as
@@ -55,10 +57,10 @@ export interface SessionStore extends Closeable, Prunable {
    * Extends idle expiry to `now + ttlMs` (capped by the absolute expiry). Never rewrites
    * data or version. Returns false if the session is missing or expired.
    */
-  touch(id: string, ttlMs: number): Promise<boolean>;
+  touch(id: string, ttlMs: number, opts?: CallOptions): Promise<boolean>;
 
   /** Deletes a session. Returns true if a live session was deleted. */
-  destroy(id: string): Promise<boolean>;
+  destroy(id: string, opts?: CallOptions): Promise<boolean>;
 
   /**
    * Session-fixation defence: atomically moves the record (data, version, owner, absolute
@@ -67,11 +69,11 @@ export interface SessionStore extends Closeable, Prunable {
    * missing or expired; `CONFLICT` if a live `newId` exists; `INVALID_ARGUMENT` if the ids
    * are equal.
    */
-  rotate(oldId: string, newId: string, opts?: { ttlMs?: number }): Promise<boolean>;
+  rotate(oldId: string, newId: string, opts?: { ttlMs?: number } & CallOptions): Promise<boolean>;
 
   /**
    * "Sign out everywhere": deletes every live session of `owner` except `except`, and
    * returns how many were deleted.
    */
-  destroyByOwner(owner: string, opts?: { except?: string }): Promise<number>;
+  destroyByOwner(owner: string, opts?: { except?: string } & CallOptions): Promise<number>;
 }

@@ -1,4 +1,4 @@
-import type { Closeable } from './common.js';
+import type { CallOptions, Closeable } from './common.js';
 
 /** How a stream is configured at creation. */
 export interface StreamConfig {
@@ -41,7 +41,7 @@ export interface StreamForkSpec {
   prefix?: Uint8Array;
 }
 
-export interface StreamCreateOptions {
+export interface StreamCreateOptions extends CallOptions {
   /** Initial messages, appended in the same atomic step. */
   messages?: readonly Uint8Array[];
   fork?: StreamForkSpec;
@@ -77,7 +77,7 @@ export interface StreamProducer {
   seq: number;
 }
 
-export interface StreamAppendOptions {
+export interface StreamAppendOptions extends CallOptions {
   /** Must match the stream's media type (`CONFLICT` otherwise); not checked when omitted. */
   contentType?: string;
   /** Writer sequence: strictly increasing, compared as UTF-8 bytes; otherwise `CONFLICT`. */
@@ -104,7 +104,7 @@ export interface StreamMessage {
   data: Uint8Array;
 }
 
-export interface StreamReadOptions {
+export interface StreamReadOptions extends CallOptions {
   /** Stop before the message that would pass this many bytes (one message is always returned). @default 1 MiB */
   maxBytes?: number;
   /** At most this many messages. @default 1000 */
@@ -155,6 +155,9 @@ export type StreamWaitOutcome = 'data' | 'closed' | 'timeout' | 'missing' | 'abo
  * `details.expectedSeq` and `details.receivedSeq`. A batch is appended whole or not at all.
  *
  * Messages are at most `maxMessageBytes` each (default 16 MiB).
+ *
+ * Every method but `wait` and `cleanupExpired` takes the caller's deadline
+ * ({@link CallOptions}): an append its caller was told failed is never appended.
  */
 export interface StreamStore extends Closeable {
   /**
@@ -176,7 +179,7 @@ export interface StreamStore extends Closeable {
   read(name: string, fromOffset: string, opts?: StreamReadOptions): Promise<StreamReadResult>;
 
   /** Metadata, or `undefined` if missing, expired or deleted. Does not renew an idle TTL. */
-  head(name: string): Promise<StreamInfo | undefined>;
+  head(name: string, opts?: CallOptions): Promise<StreamInfo | undefined>;
 
   /**
    * Closes the stream: no append is accepted after. Idempotent (`alreadyClosed`). With a
@@ -184,10 +187,10 @@ export interface StreamStore extends Closeable {
    * duplicate; another claim on a closed stream is `CONFLICT`. Missing: `NOT_FOUND`.
    * (Named `closeStream` because `close()` ends the store's own life.)
    */
-  closeStream(name: string, opts?: { producer?: StreamProducer }): Promise<StreamCloseResult>;
+  closeStream(name: string, opts?: { producer?: StreamProducer } & CallOptions): Promise<StreamCloseResult>;
 
   /** Deletes the stream. False if it did not exist. With live forks it is kept hidden (see above). */
-  delete(name: string): Promise<boolean>;
+  delete(name: string, opts?: CallOptions): Promise<boolean>;
 
   /**
    * Resolves when data past `offset` exists (`data`), the stream is closed with nothing past

@@ -1,0 +1,41 @@
+import { describe, expect, it } from 'vitest';
+import { callBudget, checkDeadline, deadlineOf, ErrorSource, StowageError } from '../src/index.js';
+
+const source = new ErrorSource('@stowage/core', 'test');
+
+const codeOf = (fn: () => unknown): string => {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(StowageError);
+    return (err as StowageError).code;
+  }
+  return 'no error';
+};
+
+describe('deadlines', () => {
+  it('deadlineOf reads opts.deadline: absent, integer epoch ms, or INVALID_ARGUMENT', () => {
+    expect(deadlineOf(source, undefined)).toBeUndefined();
+    expect(deadlineOf(source, {})).toBeUndefined();
+    expect(deadlineOf(source, { deadline: 1_700_000_000_000 })).toBe(1_700_000_000_000);
+    for (const bad of [-1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, '1700000000000', null, 10n]) {
+      expect(codeOf(() => deadlineOf(source, { deadline: bad }))).toBe('INVALID_ARGUMENT');
+    }
+    expect(codeOf(() => deadlineOf(source, 5))).toBe('INVALID_ARGUMENT');
+  });
+
+  it('callBudget takes the earlier of the deadline and the store limit', () => {
+    expect(callBudget(source, 2000, undefined, 1000)).toEqual({ deadline: 3000, ms: 2000, byCaller: false });
+    expect(callBudget(source, 2000, 5000, 1000)).toEqual({ deadline: 3000, ms: 2000, byCaller: false });
+    expect(callBudget(source, 2000, 1500, 1000)).toEqual({ deadline: 1500, ms: 500, byCaller: true });
+    expect(callBudget(source, 2000, 1001, 1000)).toEqual({ deadline: 1001, ms: 1, byCaller: true });
+  });
+
+  it('a deadline at or before now is TIMEOUT at once', () => {
+    expect(codeOf(() => callBudget(source, 2000, 1000, 1000))).toBe('TIMEOUT');
+    expect(codeOf(() => callBudget(source, 2000, 0, 1000))).toBe('TIMEOUT');
+    expect(codeOf(() => checkDeadline(source, 999, 1000))).toBe('TIMEOUT');
+    expect(codeOf(() => checkDeadline(source, 1001, 1000))).toBe('no error');
+    expect(codeOf(() => checkDeadline(source, undefined, 1000))).toBe('no error');
+  });
+});
