@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import {
+  budgetTimeout,
+  callBudget,
   ErrorSource,
   measureHealth,
   readClock,
@@ -10,6 +12,7 @@ import {
   validateInteger,
   validateOptions,
   validateString,
+  type CallBudget,
   type HealthResult,
   type StoreOptionsBase,
 } from '@stowage/core';
@@ -24,9 +27,10 @@ export interface RedisStoreOptions extends StoreOptionsBase {
   /** Prefix of every key. @default 'stowage:' */
   prefix?: string;
   /**
-   * No call waits longer for an answer: past it, `UNAVAILABLE` if the client is not
-   * connected, else `TIMEOUT`. A script that reaches Redis after this limit (queued, or
-   * resent by ioredis after a reconnect) is refused there, so a failed call changes nothing.
+   * No call waits longer for an answer; a caller's earlier `opts.deadline` (see core's
+   * `CallOptions`) shortens it. Past the earlier of the two, `UNAVAILABLE` if the client is
+   * not connected, else `TIMEOUT`. A script that reaches Redis after it (queued, or resent
+   * by ioredis after a reconnect) is refused there, so a failed call changes nothing.
    * @default 2000
    */
   timeoutMs?: number;
@@ -66,7 +70,7 @@ export function mapError(source: ErrorSource, err: unknown, client: RedisClient)
   if (err instanceof StowageError) return err;
   const message = err instanceof Error ? err.message : String(err);
   if (lateAt(err) !== undefined) {
-    return source.error('TIMEOUT', 'the call reached Redis after its time limit, so Redis did not run it', { cause: err });
+    return source.error('TIMEOUT', 'the call reached Redis after its deadline, so Redis did not run it', { cause: err });
   }
   if (UNAVAILABLE.test(message) || UNAVAILABLE.test(String((err as { code?: unknown })?.code)) || client.status === 'end') {
     return source.error('UNAVAILABLE', `Redis is unreachable or the connection was lost (${message})`, { cause: err });
@@ -116,10 +120,10 @@ export abstract class RedisStoreBase {
    */
   private clockOffsetMs = 0;
 
-  /** The time, grace and deadline arguments every script starts with (see `lib.lua`). */
-  private timeArgs(startedAt: number): [string, string, string] {
+  /** The time, grace and deadline arguments every script starts with (see `lib.lua`); `deadline` on our clock. */
+  private timeArgs(deadline: number): [string, string, string] {
     const now = this.clock === undefined ? '' : String(readClock(this.source, this.clock));
-    return [now, this.grace, String(startedAt + this.timeoutMs + this.clockOffsetMs)];
+    return [now, this.grace, String(deadline + this.clockOffsetMs)];
   }
 
   private readonly commands = new Map<string, Callable>();
@@ -138,34 +142,43 @@ export abstract class RedisStoreBase {
   }
 
   /**
-   * Runs `keys`, `args` through `s` within the time limit; errors mapped. The script refuses
-   * to run once the time limit has passed, so a call we reported failed never takes effect
-   * later (ioredis resends queued and unanswered commands when it reconnects).
+   * Runs `keys`, `args` through `s` within the call's budget (the caller's `deadline`, if
+   * earlier than the time limit); errors mapped. The script refuses to run once the budget
+   * has passed, so a call we reported failed never takes effect later (ioredis resends
+   * queued and unanswered commands when it reconnects).
    */
-  protected run<T>(s: Script, keys: string[], args: unknown[], buffers = false): Promise<T> {
+  protected run<T>(s: Script, keys: string[], args: unknown[], deadline: number | undefined, buffers = false): Promise<T> {
     const fn = this.script(s, buffers);
-    const startedAt = Date.now();
-    return this.timed(() => fn(keys.length, ...keys, ...this.timeArgs(startedAt), ...args) as Promise<T>, true);
+    return this.timed((budget) => fn(keys.length, ...keys, ...this.timeArgs(budget.deadline), ...args) as Promise<T>, deadline, true);
   }
 
   /**
-   * Runs `work` within the time limit (one timer, no extra promise chain: this is the hot
-   * path). With `retryLate`, a script refused as late while our own limit still runs means
-   * Redis's clock is ahead of ours: the offset is learnt and `work` tried once more.
+   * Runs `work` within one budget, the earlier of the caller's `deadline` and the time limit
+   * (one timer, no extra promise chain: this is the hot path). A deadline already passed
+   * rejects with `TIMEOUT` and sends nothing. With `retryLate`, a script refused as late
+   * while the budget still runs means Redis's clock is ahead of ours: the offset is learnt
+   * and `work` tried once more.
    */
-  protected timed<T>(work: () => Promise<T>, retryLate = false): Promise<T> {
+  protected timed<T>(work: (budget: CallBudget) => Promise<T>, deadline: number | undefined, retryLate = false): Promise<T> {
     if (this.closed) return Promise.reject(this.source.error('UNAVAILABLE', 'the store is closed'));
+    let budget: CallBudget;
+    try {
+      budget = callBudget(this.source, this.timeoutMs, deadline);
+    } catch (err) {
+      unsent.add(err as Error);
+      return Promise.reject(err as Error);
+    }
     return new Promise<T>((resolve, reject) => {
       let expired = false;
       const timer = setTimeout(() => {
         expired = true;
-        const down = this.client.status !== 'ready' && this.client.status !== 'connect';
+        const status = this.client.status;
         reject(
-          down
-            ? this.source.error('UNAVAILABLE', `Redis is not connected (status ${this.client.status})`)
-            : this.source.error('TIMEOUT', `no answer from Redis within ${this.timeoutMs} ms`),
+          status !== 'ready' && status !== 'connect'
+            ? this.source.error('UNAVAILABLE', `Redis is not connected (status ${status})`, { details: { deadline: budget.deadline } })
+            : budgetTimeout(this.source, 'Redis', budget),
         );
-      }, this.timeoutMs);
+      }, budget.ms);
       const succeed = (value: T) => {
         clearTimeout(timer);
         resolve(value);
@@ -175,7 +188,7 @@ export abstract class RedisStoreBase {
         reject(mapError(this.source, err, this.client));
       };
       const failOrRetry = (err: unknown) => {
-        const serverNow = retryLate && !expired ? lateAt(err) : undefined;
+        const serverNow = retryLate && !expired && Date.now() < budget.deadline ? lateAt(err) : undefined;
         if (serverNow === undefined) {
           fail(err);
           return;
@@ -183,7 +196,7 @@ export abstract class RedisStoreBase {
         this.clockOffsetMs = serverNow - Date.now();
         let again: Promise<T>;
         try {
-          again = work();
+          again = work(budget);
         } catch (retryErr) {
           fail(retryErr);
           return;
@@ -192,7 +205,7 @@ export abstract class RedisStoreBase {
       };
       let pending: Promise<T>;
       try {
-        pending = work();
+        pending = work(budget);
       } catch (err) {
         fail(err);
         return;
@@ -215,6 +228,18 @@ export abstract class RedisStoreBase {
   }
 
   protected async onClose(): Promise<void> {}
+}
+
+/** The rejections of calls whose deadline had passed before anything was sent. */
+const unsent = new WeakSet<Error>();
+
+/**
+ * True when `err` (as a store call rejects) certainly means the call did not run: its
+ * deadline had passed before it was sent, or Redis refused it as late. Any other failure
+ * (an answer that did not come in time) may hide a call that ran.
+ */
+export function didNotRun(err: unknown): boolean {
+  return err instanceof StowageError && (unsent.has(err) || lateAt(err.cause) !== undefined);
 }
 
 /** The server time of a `STOWAGE_LATE` refusal (see `lib.lua`), or undefined for any other error. */

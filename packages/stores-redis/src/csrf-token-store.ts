@@ -1,9 +1,11 @@
 import {
+  deadlineOf,
   hashToken,
   randomToken,
   validateCsrfCheck,
   validateKey,
   validateTtlOption,
+  type CallOptions,
   type CsrfTokenStore,
 } from '@stowage/core';
 import { RedisStoreBase, Script, tagged, type RedisStoreOptions } from './base.js';
@@ -19,22 +21,24 @@ export class RedisCsrfTokenStore extends RedisStoreBase implements CsrfTokenStor
     super('RedisCsrfTokenStore', options);
   }
 
-  async issue(sessionId: string, opts: { ttlMs: number }): Promise<string> {
+  async issue(sessionId: string, opts: { ttlMs: number } & CallOptions): Promise<string> {
     validateKey(this.source, 'sessionId', sessionId);
     const ttl = validateTtlOption(this.source, opts);
+    const deadline = deadlineOf(this.source, opts);
     const token = randomToken(32);
-    await this.run(CSRF, [tagged(this.prefix, 'c', sessionId)], ['issue', hashToken(token), ttl]);
+    await this.run(CSRF, [tagged(this.prefix, 'c', sessionId)], ['issue', hashToken(token), ttl], deadline);
     return token;
   }
 
-  async validate(sessionId: string, token: string, opts?: { consume?: boolean }): Promise<boolean> {
+  async validate(sessionId: string, token: string, opts?: { consume?: boolean } & CallOptions): Promise<boolean> {
     const consume = validateCsrfCheck(this.source, sessionId, token, opts);
-    const r = await this.run<number>(CSRF, [tagged(this.prefix, 'c', sessionId)], [consume ? 'consume' : 'check', hashToken(token), 0]);
+    const deadline = deadlineOf(this.source, opts);
+    const r = await this.run<number>(CSRF, [tagged(this.prefix, 'c', sessionId)], [consume ? 'consume' : 'check', hashToken(token), 0], deadline);
     return r === 1;
   }
 
-  async revoke(sessionId: string): Promise<number> {
+  async revoke(sessionId: string, opts?: CallOptions): Promise<number> {
     validateKey(this.source, 'sessionId', sessionId);
-    return this.run<number>(CSRF, [tagged(this.prefix, 'c', sessionId)], ['revoke', '', 0]);
+    return this.run<number>(CSRF, [tagged(this.prefix, 'c', sessionId)], ['revoke', '', 0], deadlineOf(this.source, opts));
   }
 }

@@ -1,4 +1,5 @@
 import {
+  deadlineOf,
   decodeStoredResponse,
   DEFAULT_MAX_RESPONSE_BYTES,
   encodeStoredResponse,
@@ -8,6 +9,7 @@ import {
   validateHolderArgs,
   validateInteger,
   validateReserveArgs,
+  type CallOptions,
   type IdempotencyStore,
   type Reservation,
   type StoredResponse,
@@ -39,11 +41,12 @@ export class RedisIdempotencyStore extends RedisStoreBase implements Idempotency
     return `${this.prefix}i:{${scope.length}:${scope}}${key}`;
   }
 
-  async reserve(scope: string, key: string, fingerprint: string, opts: { leaseMs: number }): Promise<Reservation> {
+  async reserve(scope: string, key: string, fingerprint: string, opts: { leaseMs: number } & CallOptions): Promise<Reservation> {
     const lease = validateReserveArgs(this.source, scope, key, fingerprint, opts);
+    const deadline = deadlineOf(this.source, opts);
     const id = this.id(scope, key);
     const token = randomToken();
-    const r = await this.run<[Buffer, (Buffer | number)?]>(RESERVE, [id], [fingerprint, token, lease], true);
+    const r = await this.run<[Buffer, (Buffer | number)?]>(RESERVE, [id], [fingerprint, token, lease], deadline, true);
     const state = r[0].toString();
     if (state === 'reserved') return { state: 'reserved', token };
     if (state === 'in-flight') return { state: 'in-flight', retryAfterMs: Number(r[1]) };
@@ -51,22 +54,31 @@ export class RedisIdempotencyStore extends RedisStoreBase implements Idempotency
     return { state: 'mismatch' };
   }
 
-  async complete(scope: string, key: string, token: string, response: StoredResponse, opts: { retentionMs: number }): Promise<boolean> {
+  async complete(
+    scope: string,
+    key: string,
+    token: string,
+    response: StoredResponse,
+    opts: { retentionMs: number } & CallOptions,
+  ): Promise<boolean> {
     const { stored, retentionMs: retention } = validateCompleteArgs(this.source, scope, key, token, response, opts, this.maxResponseBytes);
+    const deadline = deadlineOf(this.source, opts);
     const id = this.id(scope, key);
-    return (await this.run<number>(SETTLE, [id], [token, 'complete', encodeStoredResponse(stored), retention])) === 1;
+    return (await this.run<number>(SETTLE, [id], [token, 'complete', encodeStoredResponse(stored), retention], deadline)) === 1;
   }
 
-  async release(scope: string, key: string, token: string): Promise<boolean> {
+  async release(scope: string, key: string, token: string, opts?: CallOptions): Promise<boolean> {
     validateHolderArgs(this.source, scope, key, token);
+    const deadline = deadlineOf(this.source, opts);
     const id = this.id(scope, key);
-    return (await this.run<number>(SETTLE, [id], [token, 'release'])) === 1;
+    return (await this.run<number>(SETTLE, [id], [token, 'release'], deadline)) === 1;
   }
 
-  async extend(scope: string, key: string, token: string, leaseMs: number): Promise<boolean> {
+  async extend(scope: string, key: string, token: string, leaseMs: number, opts?: CallOptions): Promise<boolean> {
     validateHolderArgs(this.source, scope, key, token);
-    const id = this.id(scope, key);
     const lease = validateDuration(this.source, 'leaseMs', leaseMs);
-    return (await this.run<number>(SETTLE, [id], [token, 'extend', lease])) === 1;
+    const deadline = deadlineOf(this.source, opts);
+    const id = this.id(scope, key);
+    return (await this.run<number>(SETTLE, [id], [token, 'extend', lease], deadline)) === 1;
   }
 }

@@ -1,4 +1,12 @@
-import { validateInteger, validateJwksPutArgs, validateKey, type CachedJwks, type JwksCacheStore } from '@stowage/core';
+import {
+  deadlineOf,
+  validateInteger,
+  validateJwksPutArgs,
+  validateKey,
+  type CachedJwks,
+  type CallOptions,
+  type JwksCacheStore,
+} from '@stowage/core';
 import { RedisStoreBase, Script, tagged, type RedisStoreOptions } from './base.js';
 
 export interface RedisJwksCacheStoreOptions extends RedisStoreOptions {
@@ -20,14 +28,16 @@ export class RedisJwksCacheStore extends RedisStoreBase implements JwksCacheStor
         : validateInteger(this.source, 'options.maxDocumentBytes', options.maxDocumentBytes, 0);
   }
 
-  async get(uri: string): Promise<CachedJwks | undefined> {
+  async get(uri: string, opts?: CallOptions): Promise<CachedJwks | undefined> {
     validateKey(this.source, 'uri', uri);
-    const r = await this.run<[string, string, string] | null>(JWKS, [tagged(this.prefix, 'j', uri)], ['get', '', 0, 0]);
+    const deadline = deadlineOf(this.source, opts);
+    const r = await this.run<[string, string, string] | null>(JWKS, [tagged(this.prefix, 'j', uri)], ['get', '', 0, 0], deadline);
     return r === null ? undefined : { jwks: r[0], fetchedAt: Number(r[1]), expiresAt: Number(r[2]) };
   }
 
-  async put(uri: string, jwks: string, opts: { fetchedAt: number; ttlMs: number }): Promise<boolean> {
+  async put(uri: string, jwks: string, opts: { fetchedAt: number; ttlMs: number } & CallOptions): Promise<boolean> {
     const { fetchedAt, ttlMs: ttl } = validateJwksPutArgs(this.source, uri, jwks, opts, this.maxDocumentBytes);
-    return (await this.run<number>(JWKS, [tagged(this.prefix, 'j', uri)], ['put', jwks, fetchedAt, ttl])) === 1;
+    const deadline = deadlineOf(this.source, opts);
+    return (await this.run<number>(JWKS, [tagged(this.prefix, 'j', uri)], ['put', jwks, fetchedAt, ttl], deadline)) === 1;
   }
 }

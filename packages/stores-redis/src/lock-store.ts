@@ -1,9 +1,11 @@
 import {
+  deadlineOf,
   randomToken,
   validateDuration,
   validateKey,
   validateToken,
   validateTtlOption,
+  type CallOptions,
   type Lease,
   type LockStore,
 } from '@stowage/core';
@@ -20,24 +22,27 @@ export class RedisLockStore extends RedisStoreBase implements LockStore {
     super('RedisLockStore', options);
   }
 
-  async acquire(name: string, opts: { ttlMs: number }): Promise<Lease | undefined> {
+  async acquire(name: string, opts: { ttlMs: number } & CallOptions): Promise<Lease | undefined> {
     validateKey(this.source, 'name', name);
     const ttl = validateTtlOption(this.source, opts);
+    const deadline = deadlineOf(this.source, opts);
     const token = randomToken();
-    const r = await this.run<[number, string] | null>(LOCK, [tagged(this.prefix, 'l', name)], ['acquire', token, ttl]);
+    const r = await this.run<[number, string] | null>(LOCK, [tagged(this.prefix, 'l', name)], ['acquire', token, ttl], deadline);
     return r === null ? undefined : { token, fence: Number(r[0]), expiresAt: Number(r[1]) };
   }
 
-  async extend(name: string, token: string, ttlMs: number): Promise<boolean> {
+  async extend(name: string, token: string, ttlMs: number, opts?: CallOptions): Promise<boolean> {
     validateKey(this.source, 'name', name);
     validateToken(this.source, 'token', token);
     const ttl = validateDuration(this.source, 'ttlMs', ttlMs);
-    return (await this.run<number>(LOCK, [tagged(this.prefix, 'l', name)], ['extend', token, ttl])) === 1;
+    const deadline = deadlineOf(this.source, opts);
+    return (await this.run<number>(LOCK, [tagged(this.prefix, 'l', name)], ['extend', token, ttl], deadline)) === 1;
   }
 
-  async release(name: string, token: string): Promise<boolean> {
+  async release(name: string, token: string, opts?: CallOptions): Promise<boolean> {
     validateKey(this.source, 'name', name);
     validateToken(this.source, 'token', token);
-    return (await this.run<number>(LOCK, [tagged(this.prefix, 'l', name)], ['release', token, 0])) === 1;
+    const deadline = deadlineOf(this.source, opts);
+    return (await this.run<number>(LOCK, [tagged(this.prefix, 'l', name)], ['release', token, 0], deadline)) === 1;
   }
 }

@@ -1,10 +1,12 @@
 import {
+  deadlineOf,
   decideAfterConsume,
   evaluateRateLimit,
   normalizePolicies,
   validateCost,
   validateKey,
   validateOptions,
+  type CallOptions,
   type NormalizedPolicy,
   type RateLimitConsumeOptions,
   type RateLimitDecision,
@@ -15,6 +17,7 @@ import {
 import { RedisStoreBase, Script, tagged, type RedisStoreOptions } from './base.js';
 
 const RATE_LIMIT = new Script('rate_limit');
+const RESET = new Script('rate_limit_reset');
 const CODE = { gcra: 0, 'fixed-window': 1, 'sliding-window': 2 } as const;
 
 /**
@@ -29,10 +32,10 @@ export class RedisRateLimitStore extends RedisStoreBase implements RateLimitStor
     super('RedisRateLimitStore', options);
   }
 
-  private async call(key: string, policies: readonly NormalizedPolicy[], cost: number, consume: boolean) {
+  private async call(key: string, policies: readonly NormalizedPolicy[], cost: number, consume: boolean, deadline: number | undefined) {
     const args: unknown[] = [cost, consume ? 1 : 0, policies.length];
     for (const p of policies) args.push(p.id, CODE[p.algorithm], p.limit, p.windowMs, p.capacity);
-    const out = await this.run<number[]>(RATE_LIMIT, [tagged(this.prefix, 'r', key)], args);
+    const out = await this.run<number[]>(RATE_LIMIT, [tagged(this.prefix, 'r', key)], args, deadline);
     const now = out[0]!;
     const states = policies.map((_, i): RateLimitState | undefined => {
       const a = out[2 + i * 3]!;
@@ -45,20 +48,20 @@ export class RedisRateLimitStore extends RedisStoreBase implements RateLimitStor
     validateKey(this.source, 'key', key);
     const policies = normalizePolicies(this.source, policy);
     const cost = validateCost(this.source, validateOptions<RateLimitConsumeOptions>(this.source, 'opts', opts).cost, policies);
-    const r = await this.call(key, policies, cost, true);
+    const r = await this.call(key, policies, cost, true, deadlineOf(this.source, opts));
     if (r.consumed) return decideAfterConsume(policies, r.states, r.now);
     return evaluateRateLimit(policies, r.states, r.now, cost, false).decision;
   }
 
-  async peek(key: string, policy: RateLimitPolicy | readonly RateLimitPolicy[]): Promise<RateLimitDecision> {
+  async peek(key: string, policy: RateLimitPolicy | readonly RateLimitPolicy[], opts?: CallOptions): Promise<RateLimitDecision> {
     validateKey(this.source, 'key', key);
     const policies = normalizePolicies(this.source, policy);
-    const r = await this.call(key, policies, 1, false);
+    const r = await this.call(key, policies, 1, false, deadlineOf(this.source, opts));
     return evaluateRateLimit(policies, r.states, r.now, 1, false).decision;
   }
 
-  async reset(key: string): Promise<void> {
+  async reset(key: string, opts?: CallOptions): Promise<void> {
     validateKey(this.source, 'key', key);
-    await this.timed(() => this.client.del(tagged(this.prefix, 'r', key)));
+    await this.run(RESET, [tagged(this.prefix, 'r', key)], [], deadlineOf(this.source, opts));
   }
 }

@@ -1,15 +1,17 @@
 import {
+  deadlineOf,
   validateDestroyByOwnerArgs,
   validateDuration,
   validateInteger,
   validateKey,
   validateRotateArgs,
   validateSessionSet,
+  type CallOptions,
   type SessionRecord,
   type SessionSetOptions,
   type SessionStore,
 } from '@stowage/core';
-import { RedisStoreBase, Script, tagged, type RedisStoreOptions } from './base.js';
+import { didNotRun, RedisStoreBase, Script, tagged, type RedisStoreOptions } from './base.js';
 
 export interface RedisSessionStoreOptions extends RedisStoreOptions {
   /** Largest `data` accepted. @default 1048576 (1 MiB) */
@@ -64,79 +66,95 @@ export class RedisSessionStore extends RedisStoreBase implements SessionStore {
     return tagged(this.prefix, 'o', owner);
   }
 
-  async get(id: string): Promise<SessionRecord | undefined> {
+  async get(id: string, opts?: CallOptions): Promise<SessionRecord | undefined> {
     validateKey(this.source, 'id', id);
+    const deadline = deadlineOf(this.source, opts);
     if (this.serverClock) {
       // Redis drops a session exactly when it expires (see `expire` in lib.lua), so a plain
       // HMGET, cheaper than any script, answers as the script would.
       const key = this.key(id);
-      const v = await this.timed(() => this.client.hmgetBuffer(key, 'data', 'version', 'exp', 'abs', 'owner'));
+      const v = await this.timed(() => this.client.hmgetBuffer(key, 'data', 'version', 'exp', 'abs', 'owner'), deadline);
       return v[1] === null ? undefined : record(v as MaybeFields);
     }
-    const v = await this.run<Fields | null>(S.get, [this.key(id)], [], true);
+    const v = await this.run<Fields | null>(S.get, [this.key(id)], [], deadline, true);
     return v === null ? undefined : record(v);
   }
 
   async set(id: string, data: Uint8Array, opts: SessionSetOptions): Promise<{ version: number }> {
     const v = validateSessionSet(this.source, id, data, opts, this.maxDataBytes);
+    const deadline = deadlineOf(this.source, opts);
     const ttl = v.ttlMs;
     const abs = v.absoluteTtlMs ?? '';
     const ifVersion = v.ifVersion ?? '';
     const owner = v.owner ?? '';
     const keys = [this.key(id)];
     if (owner !== '') {
-      if (this.isCluster) await this.timed(() => this.client.sadd(this.ownerKey(owner), id));
+      if (this.isCluster) await this.timed(() => this.client.sadd(this.ownerKey(owner), id), deadline);
       else keys.push(this.ownerKey(owner));
     }
-    const [ok, version] = await this.run<[number, number]>(S.set, keys, [Buffer.from(data.buffer, data.byteOffset, data.byteLength), ttl, abs, ifVersion, owner, id]);
+    const [ok, version] = await this.run<[number, number]>(S.set, keys, [Buffer.from(data.buffer, data.byteOffset, data.byteLength), ttl, abs, ifVersion, owner, id], deadline);
     if (ok === 1) return { version };
     throw this.source.error('CONFLICT', `session version is ${version}, not ${ifVersion}`, { details: { currentVersion: version } });
   }
 
-  async touch(id: string, ttlMs: number): Promise<boolean> {
+  async touch(id: string, ttlMs: number, opts?: CallOptions): Promise<boolean> {
     validateKey(this.source, 'id', id);
     const ttl = validateDuration(this.source, 'ttlMs', ttlMs);
-    return (await this.run<number>(S.touch, [this.key(id)], [ttl])) === 1;
+    return (await this.run<number>(S.touch, [this.key(id)], [ttl], deadlineOf(this.source, opts))) === 1;
   }
 
-  async destroy(id: string): Promise<boolean> {
+  async destroy(id: string, opts?: CallOptions): Promise<boolean> {
     validateKey(this.source, 'id', id);
-    return (await this.run<number>(S.destroy, [this.key(id)], [''])) === 1;
+    return (await this.run<number>(S.destroy, [this.key(id)], [''], deadlineOf(this.source, opts))) === 1;
   }
 
-  async rotate(oldId: string, newId: string, opts?: { ttlMs?: number }): Promise<boolean> {
+  async rotate(oldId: string, newId: string, opts?: { ttlMs?: number } & CallOptions): Promise<boolean> {
     const ttl = validateRotateArgs(this.source, oldId, newId, opts) ?? '';
+    const deadline = deadlineOf(this.source, opts);
     if (!this.isCluster) {
-      const moved = await this.run<number>(S.rotate, [this.key(oldId), this.key(newId)], [ttl, newId, `${this.prefix}o:{`]);
+      const moved = await this.run<number>(S.rotate, [this.key(oldId), this.key(newId)], [ttl, newId, `${this.prefix}o:{`], deadline);
       if (moved === -1) throw this.source.error('CONFLICT', 'a live session already has the new id');
       return moved === 1;
     }
-    const taken = await this.run<Fields | null>(S.take, [this.key(oldId)], [], true);
+    const taken = await this.run<Fields | null>(S.take, [this.key(oldId)], [], deadline, true);
     if (taken === null) return false;
     const [data, version, exp, abs, owner] = taken;
-    if (owner.length > 0) await this.timed(() => this.client.sadd(this.ownerKey(owner.toString()), newId));
-    const put = (id: string, ttlArg: number | '') => this.run<number>(S.put, [this.key(id)], [data, version, exp, abs, owner, ttlArg]);
-    if ((await put(newId, ttl)) === 1) return true;
-    await put(oldId, ''); // the new id is taken: give the session back
+    const put = (id: string, ttlArg: number | '', by: number | undefined) =>
+      this.run<number>(S.put, [this.key(id)], [data, version, exp, abs, owner, ttlArg], by);
+    // Giving the session back is the undo of `take`: it runs within the store's own limit,
+    // even past the caller's deadline, so that a failed rotate leaves the session where it was.
+    let putSent = false;
+    try {
+      if (owner.length > 0) await this.timed(() => this.client.sadd(this.ownerKey(owner.toString()), newId), deadline);
+      putSent = true;
+      if ((await put(newId, ttl, deadline)) === 1) return true;
+    } catch (err) {
+      // Not given back when the write under the new id may have run (its answer did not come):
+      // a lost session is safer than a rotated-away id that still works.
+      if (!putSent || didNotRun(err)) await put(oldId, '', undefined);
+      throw err;
+    }
+    await put(oldId, '', undefined); // the new id is taken
     throw this.source.error('CONFLICT', 'a live session already has the new id');
   }
 
-  async destroyByOwner(owner: string, opts?: { except?: string }): Promise<number> {
+  async destroyByOwner(owner: string, opts?: { except?: string } & CallOptions): Promise<number> {
     const except = validateDestroyByOwnerArgs(this.source, owner, opts) ?? '';
+    const deadline = deadlineOf(this.source, opts);
     if (!this.isCluster) {
-      return this.run<number>(S.destroyOwner, [this.ownerKey(owner)], [owner, except, `${this.prefix}s:{`]);
+      return this.run<number>(S.destroyOwner, [this.ownerKey(owner)], [owner, except, `${this.prefix}s:{`], deadline);
     }
-    const ids = await this.timed(() => this.client.smembers(this.ownerKey(owner)));
+    const ids = await this.timed(() => this.client.smembers(this.ownerKey(owner)), deadline);
     let count = 0;
     const gone: string[] = [];
     await Promise.all(
       ids.map(async (id) => {
         if (id === except) return;
-        if ((await this.run<number>(S.destroy, [this.key(id)], [owner])) === 1) count++;
+        if ((await this.run<number>(S.destroy, [this.key(id)], [owner], deadline)) === 1) count++;
         gone.push(id);
       }),
     );
-    if (gone.length > 0) await this.timed(() => this.client.srem(this.ownerKey(owner), ...gone));
+    if (gone.length > 0) await this.timed(() => this.client.srem(this.ownerKey(owner), ...gone), deadline);
     return count;
   }
 
@@ -148,17 +166,17 @@ export class RedisSessionStore extends RedisStoreBase implements SessionStore {
     for (const node of nodes) {
       let cursor = '0';
       do {
-        const [next, keys] = await this.timed(() => node.scan(cursor, 'MATCH', `${escapeGlob(this.prefix)}o:*`, 'COUNT', 500));
+        const [next, keys] = await this.timed(() => node.scan(cursor, 'MATCH', `${escapeGlob(this.prefix)}o:*`, 'COUNT', 500), undefined);
         cursor = next;
         for (const key of keys) {
-          const ids = await this.timed(() => this.client.smembers(key));
+          const ids = await this.timed(() => this.client.smembers(key), undefined);
           const owner = key.slice(this.prefix.length + 3, -1);
           const stale: string[] = [];
           for (const id of ids) {
-            const v = await this.run<Fields | null>(S.get, [this.key(id)], [], true);
+            const v = await this.run<Fields | null>(S.get, [this.key(id)], [], undefined, true);
             if (v === null || v[4].toString() !== owner) stale.push(id);
           }
-          if (stale.length > 0) removed += await this.timed(() => this.client.srem(key, ...stale));
+          if (stale.length > 0) removed += await this.timed(() => this.client.srem(key, ...stale), undefined);
         }
       } while (cursor !== '0');
     }

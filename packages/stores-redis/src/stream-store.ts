@@ -1,4 +1,5 @@
 import {
+  deadlineOf,
   formatOffset,
   parseOffset,
   STREAM_DEFAULTS,
@@ -14,6 +15,7 @@ import {
   validateReadOptions,
   validateStreamConfig,
   waitOutcome,
+  type CallOptions,
   type StowageErrorCode,
   type StreamAppendResult,
   type StreamCloseResult,
@@ -86,8 +88,8 @@ export class RedisStreamStore extends RedisStoreBase implements StreamStore {
     this.keyPrefix = `${this.prefix}{streams}:`;
   }
 
-  private async call(op: string, args: unknown[]): Promise<Reply> {
-    const r = await this.run<Reply>(STREAM, [`${this.keyPrefix}x`], [this.keyPrefix, op, ...args], true);
+  private async call(op: string, args: unknown[], deadline: number | undefined): Promise<Reply> {
+    const r = await this.run<Reply>(STREAM, [`${this.keyPrefix}x`], [this.keyPrefix, op, ...args], deadline, true);
     if (str(r[0]) === 'err') {
       const details = JSON.parse(str(r[3])) as Record<string, unknown>;
       if (typeof details.nextOffset === 'number') details.nextOffset = formatOffset(details.nextOffset);
@@ -100,8 +102,9 @@ export class RedisStreamStore extends RedisStoreBase implements StreamStore {
     validateKey(this.source, 'name', name);
     const { messages, fork } = validateCreateOptions(this.source, opts, this.maxMessageBytes);
     const c = validateStreamConfig(this.source, config, fork !== undefined);
+    const deadline = deadlineOf(this.source, opts);
     const initial = fork?.prefix === undefined ? messages : [fork.prefix, ...messages];
-    const r = await this.call('create', [
+    const args = [
       name,
       c.contentType ?? '',
       c.mediaType ?? '',
@@ -114,7 +117,8 @@ export class RedisStreamStore extends RedisStoreBase implements StreamStore {
       fork?.prefix === undefined ? '0' : '1',
       initial.length,
       ...initial.map(buf),
-    ]);
+    ];
+    const r = await this.call('create', args, deadline);
     return { status: str(r[0]) as 'created' | 'exists', info: toInfo(r[1] as Reply) };
   }
 
@@ -122,8 +126,10 @@ export class RedisStreamStore extends RedisStoreBase implements StreamStore {
     validateKey(this.source, 'name', name);
     validateMessages(this.source, 'messages', messages, this.maxMessageBytes, false);
     const o = validateAppendOptions(this.source, opts);
+    const deadline = deadlineOf(this.source, opts);
     const p = o.producer;
-    const r = await this.call('append', [name, o.mediaType ?? '', o.seq ?? '', p?.id ?? '', p?.epoch ?? 0, p?.seq ?? 0, o.close ? '1' : '0', ...messages.map(buf)]);
+    const args = [name, o.mediaType ?? '', o.seq ?? '', p?.id ?? '', p?.epoch ?? 0, p?.seq ?? 0, o.close ? '1' : '0', ...messages.map(buf)];
+    const r = await this.call('append', args, deadline);
     const result: StreamAppendResult = { nextOffset: formatOffset(num(r[1])), duplicate: str(r[0]) === 'duplicate', closed: str(r[2]) === '1' };
     if (str(r[3]) !== '') result.producer = { epoch: num(r[3]), seq: num(r[4]) };
     return result;
@@ -133,38 +139,39 @@ export class RedisStreamStore extends RedisStoreBase implements StreamStore {
     validateKey(this.source, 'name', name);
     const { maxBytes, maxMessages } = validateReadOptions(this.source, opts);
     const position = parseOffset(this.source, 'fromOffset', fromOffset);
-    const r = await this.call('read', [name, position, maxBytes, maxMessages]);
+    const r = await this.call('read', [name, position, maxBytes, maxMessages], deadlineOf(this.source, opts));
     const info = toInfo(r[3] as Reply);
     const messages = [];
     for (let i = 4; i < r.length; i += 2) messages.push({ offset: formatOffset(num(r[i])), data: r[i + 1] as Buffer });
     return { messages, nextOffset: formatOffset(num(r[1])), atTail: str(r[2]) === '1', closed: info.closed, info };
   }
 
-  async head(name: string): Promise<StreamInfo | undefined> {
+  async head(name: string, opts?: CallOptions): Promise<StreamInfo | undefined> {
     validateKey(this.source, 'name', name);
-    const r = await this.call('head', [name]);
+    const r = await this.call('head', [name], deadlineOf(this.source, opts));
     return str(r[0]) === 'none' ? undefined : toInfo(r[1] as Reply);
   }
 
-  async closeStream(name: string, opts?: { producer?: StreamProducer }): Promise<StreamCloseResult> {
+  async closeStream(name: string, opts?: { producer?: StreamProducer } & CallOptions): Promise<StreamCloseResult> {
     validateKey(this.source, 'name', name);
     const o = validateOptions<{ producer: StreamProducer }>(this.source, 'opts', opts);
     const p = o.producer === undefined ? undefined : validateProducer(this.source, o.producer);
-    const r = await this.call('close', [name, p?.id ?? '', p?.epoch ?? 0, p?.seq ?? 0]);
+    const deadline = deadlineOf(this.source, opts);
+    const r = await this.call('close', [name, p?.id ?? '', p?.epoch ?? 0, p?.seq ?? 0], deadline);
     const result: StreamCloseResult = { nextOffset: formatOffset(num(r[1])), alreadyClosed: str(r[2]) === '1', duplicate: str(r[0]) === 'duplicate' };
     if (str(r[3]) !== '') result.producer = { epoch: num(r[3]), seq: num(r[4]) };
     return result;
   }
 
-  async delete(name: string): Promise<boolean> {
+  async delete(name: string, opts?: CallOptions): Promise<boolean> {
     validateKey(this.source, 'name', name);
-    return num((await this.call('delete', [name]))[0]) === 1;
+    return num((await this.call('delete', [name], deadlineOf(this.source, opts)))[0]) === 1;
   }
 
   async cleanupExpired(): Promise<number> {
     let total = 0;
     for (;;) {
-      const r = await this.call('cleanup', [500]);
+      const r = await this.call('cleanup', [500], undefined);
       total += num(r[0]);
       if (num(r[1]) !== 1) return total;
     }
@@ -183,7 +190,7 @@ export class RedisStreamStore extends RedisStoreBase implements StreamStore {
     await this.subscribe().catch(() => {});
     return this.waiters.wait(name, {
       check: async () => {
-        const r = await this.call('tail', [name]);
+        const r = await this.call('tail', [name], undefined);
         return waitOutcome(str(r[0]) === 'none' ? undefined : { tail: num(r[1]), closed: str(r[2]) === '1' }, position);
       },
       timeoutMs,

@@ -43,6 +43,32 @@ export async function dumpPrefix(client: Client, prefix: string): Promise<string
   return parts.join('\n');
 }
 
+/** A redis-server of the test's own on loopback, for tests that pause it or count what it receives. */
+export async function startServer(port = 15000 + Math.floor(Math.random() * 2000)): Promise<LocalCluster> {
+  const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  const pid = await waitForServer(port);
+  if (pid !== proc.pid) {
+    proc.kill('SIGKILL');
+    throw new Error(`port ${port} is taken by another redis-server`);
+  }
+  return { ports: [port], stop: () => proc.kill('SIGKILL') };
+}
+
+/** Waits until a redis-server answers on `port`; returns its process id. */
+async function waitForServer(port: number): Promise<number> {
+  for (let i = 0; i < 100; i++) {
+    try {
+      const info = execFileSync('redis-cli', ['-p', String(port), 'info', 'server'], { encoding: 'utf8', stdio: 'pipe' });
+      const pid = /process_id:(\d+)/.exec(info);
+      if (pid !== null) return Number(pid[1]);
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`redis-server on port ${port} did not start`);
+}
+
 export interface LocalCluster {
   ports: number[];
   stop(): void;
@@ -60,16 +86,7 @@ export async function startCluster(base = 17000 + Math.floor(Math.random() * 200
       { cwd: dir, stdio: 'ignore' },
     ),
   );
-  for (const port of ports) {
-    for (let i = 0; i < 100; i++) {
-      try {
-        execFileSync('redis-cli', ['-p', String(port), 'ping'], { stdio: 'pipe' });
-        break;
-      } catch {
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    }
-  }
+  for (const port of ports) await waitForServer(port);
   execFileSync('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes'], {
     stdio: 'pipe',
   });

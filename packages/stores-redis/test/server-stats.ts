@@ -1,0 +1,41 @@
+import type { Redis } from 'ioredis';
+
+/**
+ * What Redis servers of the test's own received, from `INFO`, for exact counts. Each `node`
+ * is an admin connection of its own (never a store's client).
+ */
+
+/** Commands a test or a client sends by itself (stats, pauses, topology, ready checks). */
+const ADMIN = new Set(['info', 'config', 'client', 'cluster', 'ping', 'command', 'hello', 'select', 'readonly']);
+
+export async function resetStats(nodes: Redis[]): Promise<void> {
+  await Promise.all(nodes.map((n) => n.config('RESETSTAT')));
+}
+
+/** Calls per command since the last reset, summed over `nodes`, admin commands left out. */
+export async function dataCommands(nodes: Redis[]): Promise<Record<string, number>> {
+  const calls: Record<string, number> = {};
+  for (const node of nodes) {
+    const info = await node.info('commandstats');
+    for (const m of info.matchAll(/^cmdstat_([^:|]+)[^:]*:calls=(\d+)/gm)) {
+      if (ADMIN.has(m[1]!)) continue;
+      calls[m[1]!] = (calls[m[1]!] ?? 0) + Number(m[2]);
+    }
+  }
+  return calls;
+}
+
+/** Error replies starting with `prefix` (e.g. `STOWAGE_LATE`) since the last reset, summed over `nodes`. */
+export async function errorReplies(nodes: Redis[], prefix: string): Promise<number> {
+  let total = 0;
+  for (const node of nodes) {
+    const m = new RegExp(`^errorstat_${prefix}:count=(\\d+)`, 'm').exec(await node.info('errorstats'));
+    total += m === null ? 0 : Number(m[1]);
+  }
+  return total;
+}
+
+/** Holds every client's write commands (scripts included) on each node for `ms`; `ALL` holds reads too. */
+export async function pause(nodes: Redis[], ms: number, mode: 'WRITE' | 'ALL' = 'WRITE'): Promise<void> {
+  await Promise.all(nodes.map((n) => n.call('CLIENT', 'PAUSE', String(ms), mode)));
+}
