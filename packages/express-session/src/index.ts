@@ -1,1 +1,1 @@
-export { StowageSessionStore, type SessionData, type StowageSessionStoreOptions } from './session-store.js';
+export { StowageSessionStore, type SessionData, type SessionWriteConflict, type StowageSessionStoreOptions } from './session-store.js';

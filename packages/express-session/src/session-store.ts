@@ -8,10 +8,12 @@ import {
   validateInteger,
   validateOptionalDuration,
   validateOptions,
+  type CallOptions,
   type Codec,
   type HealthResult,
   type SessionStore,
 } from '@stowage/core';
+import { ReadVersions } from './read-versions.js';
 
 export const source = new ErrorSource('@stowage/express-session', 'StowageSessionStore');
 
@@ -22,6 +24,19 @@ export interface SessionData {
 }
 
 type Callback<T = void> = (err?: any, value?: T) => void;
+
+/**
+ * What the store emits as `'conflict'` when a write lost a race: the session changed or was
+ * destroyed after this request read it, so its write was dropped (the callback succeeds).
+ */
+export interface SessionWriteConflict {
+  /** The session id. It is a bearer secret: do not log it as is. */
+  sid: string;
+  /** The version the request read (0: it made a new session). */
+  ifVersion: number;
+  /** The version stored when the write arrived (0: no session, e.g. it was destroyed). */
+  currentVersion: number | undefined;
+}
 
 export interface StowageSessionStoreOptions {
   /** Where sessions live: any Stowage `SessionStore` (memory, SQLite, PostgreSQL, Redis). */
@@ -49,12 +64,19 @@ export interface StowageSessionStoreOptions {
   owner?: (session: SessionData) => string | undefined;
   /**
    * A health probe (e.g. `() => redisHealth(client)`): when given, the store emits
-   * `disconnect` when it fails and `connect` when it passes again, which express-session
-   * uses to serve requests without sessions meanwhile instead of failing them. @default none
+   * `disconnect` when it fails and `connect` when it passes again. express-session then
+   * serves requests without `req.session` meanwhile instead of failing them;
+   * @fastify/session ignores these events. @default none
    */
   health?: () => Promise<HealthResult>;
   /** How often `health` runs. @default 5000 */
   healthIntervalMs?: number;
+  /**
+   * The deadline of every store call: each gets `{ deadline: Date.now() + timeoutMs }`, so a
+   * dead or hung backend answers (`TIMEOUT` / `UNAVAILABLE`) within it, and a call reported
+   * failed never takes effect later. @default 1000
+   */
+  timeoutMs?: number;
 }
 
 const DAY = 86_400_000;
@@ -78,12 +100,18 @@ const Base: typeof EventEmitter = (() => {
 export interface StowageSessionStore {
   regenerate(req: any, callback: (err?: any) => any): void;
   load(sid: string, callback: (err: any, session?: any) => any): void;
-  createSession(req: any, session: any): any;
 }
+
+const baseCreateSession = (Base.prototype as { createSession?: (req: any, session: any) => any }).createSession;
 
 /**
  * A store for express-session and @fastify/session over any Stowage `SessionStore`.
  * The TTL of each write comes from the session cookie's expiry.
+ *
+ * Each write is a compare-and-swap on the version the request read (`ifVersion`; 0 for a
+ * new session): a write that lost a race (the session was changed or destroyed meanwhile,
+ * say by a logout) is dropped, its callback succeeds, and the store emits `'conflict'` with
+ * a {@link SessionWriteConflict}. A listener that throws fails that request instead.
  */
 export class StowageSessionStore extends Base {
   private readonly store: SessionStore;
@@ -92,6 +120,8 @@ export class StowageSessionStore extends Base {
   private readonly touchAfterMs: number;
   private readonly absoluteTtlMs: number | undefined;
   private readonly ownerOf: ((session: SessionData) => string | undefined) | undefined;
+  private readonly timeoutMs: number;
+  private readonly versions = new ReadVersions();
   private readonly expiries = new Map<string, number>();
   private readonly healthTimer: NodeJS.Timeout | undefined;
   private connected = true;
@@ -106,6 +136,7 @@ export class StowageSessionStore extends Base {
     this.touchAfterMs = o.touchAfterMs === undefined ? 0 : validateInteger(source, 'options.touchAfterMs', o.touchAfterMs, 0);
     this.absoluteTtlMs = validateOptionalDuration(source, 'options.absoluteTtlMs', o.absoluteTtlMs);
     this.ownerOf = o.owner;
+    this.timeoutMs = o.timeoutMs === undefined ? 1000 : validateDuration(source, 'options.timeoutMs', o.timeoutMs);
     if (o.health !== undefined) {
       const every = o.healthIntervalMs === undefined ? 5000 : validateDuration(source, 'options.healthIntervalMs', o.healthIntervalMs);
       const probe = o.health;
@@ -120,7 +151,7 @@ export class StowageSessionStore extends Base {
   }
 
   get(sid: string, callback: (err: any, session?: any) => void): void {
-    this.store.get(sid).then((record) => {
+    this.store.get(sid, this.callOptions()).then((record) => {
       if (record === undefined) {
         this.expiries.delete(sid);
         return settle(callback, null, null);
@@ -132,41 +163,61 @@ export class StowageSessionStore extends Base {
         // A record that no longer decodes (say, its key was retired) is no session.
         return StowageError.is(err, 'CORRUPT') ? settle(callback, null, null) : settle(callback, err);
       }
+      if (session !== null && typeof session === 'object') this.versions.attach(session, record.version);
       this.remember(sid, record.expiresAt);
       settle(callback, null, session);
     }, (err: unknown) => settle(callback, err));
   }
 
+  /**
+   * Writes `session` if it is still the version this request read. A session that was not
+   * loaded through `get` (a new one, or any object this store did not hand out) is written
+   * only if the id is free. A lost race is no error: nothing is written, `'conflict'` is
+   * emitted.
+   */
   set(sid: string, session: any, callback: Callback = noop): void {
     const ttlMs = this.ttlOf(session);
     if (ttlMs <= 0) {
       this.destroy(sid, callback);
       return;
     }
+    const read = session !== null && typeof session === 'object' ? this.versions.of(session) : undefined;
+    const ifVersion = read?.version ?? 0;
     let data: Uint8Array;
+    let owner: string | undefined;
     try {
       data = this.codec.encode(session, sid);
+      owner = this.ownerOf?.(session as SessionData);
     } catch (err) {
       settle(callback, err);
       return;
     }
-    const owner = this.ownerOf?.(session as SessionData);
     this.store
       .set(sid, data, {
         ttlMs,
+        ifVersion,
         ...(this.absoluteTtlMs === undefined ? {} : { absoluteTtlMs: this.absoluteTtlMs }),
         ...(owner === undefined ? {} : { owner }),
+        ...this.callOptions(),
       })
       .then(
-        () => {
+        ({ version }) => {
+          this.versions.wrote(session, read, version);
           this.remember(sid, Date.now() + ttlMs);
           settle(callback, null);
         },
-        (err: unknown) => settle(callback, err),
+        (err: unknown) => {
+          if (!StowageError.is(err, 'CONFLICT')) return settle(callback, err);
+          const current = err.details?.['currentVersion'];
+          settle(callback, this.reportConflict({ sid, ifVersion, currentVersion: typeof current === 'number' ? current : undefined }));
+        },
       );
   }
 
-  /** Extends the idle expiry; skipped when it would move by less than `touchAfterMs`. */
+  /**
+   * Extends the idle expiry; skipped when it would move by less than `touchAfterMs`. Never
+   * recreates a session that is gone (the store's `touch` answers false).
+   */
   touch(sid: string, session: any, callback: Callback = noop): void {
     const ttlMs = this.ttlOf(session);
     if (ttlMs <= 0) {
@@ -178,7 +229,7 @@ export class StowageSessionStore extends Base {
       settle(callback, null);
       return;
     }
-    this.store.touch(sid, ttlMs).then(
+    this.store.touch(sid, ttlMs, this.callOptions()).then(
       (alive) => {
         if (alive) this.remember(sid, Date.now() + ttlMs);
         settle(callback, null);
@@ -189,15 +240,41 @@ export class StowageSessionStore extends Base {
 
   destroy(sid: string, callback: Callback = noop): void {
     this.expiries.delete(sid);
-    this.store.destroy(sid).then(
+    this.store.destroy(sid, this.callOptions()).then(
       () => settle(callback, null),
       (err: unknown) => settle(callback, err),
     );
   }
 
+  /**
+   * express-session builds the request's Session from what `get` returned: the Session
+   * carries the version that was read.
+   */
+  createSession(req: any, data: any): any {
+    if (baseCreateSession === undefined) throw source.error('INTERNAL', 'createSession needs express-session, which is not installed');
+    const session = baseCreateSession.call(this, req, data);
+    if (data !== null && typeof data === 'object' && session !== null && typeof session === 'object') this.versions.follow(data, session);
+    return session;
+  }
+
   /** Stops the health probe. The `SessionStore` is the caller's to close. */
   close(): void {
     if (this.healthTimer !== undefined) clearInterval(this.healthTimer);
+  }
+
+  /** One deadline per store call, so no call outlasts `timeoutMs`. */
+  private callOptions(): CallOptions {
+    return { deadline: Date.now() + this.timeoutMs };
+  }
+
+  /** Emits `'conflict'`; a listener's exception is returned, to fail the request instead of the process. */
+  private reportConflict(conflict: SessionWriteConflict): unknown {
+    try {
+      this.emit('conflict', conflict);
+      return null;
+    } catch (err) {
+      return err;
+    }
   }
 
   /** ms until the session's cookie expires; the default TTL for browser-session cookies. */

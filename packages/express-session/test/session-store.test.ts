@@ -51,7 +51,7 @@ await describeStoreBackends((backend) => {
         expect((await browser.request('GET', '/me')).json.user).toBeNull();
       });
 
-      it('stores each session with the TTL of its cookie, and forgets it when the cookie expires', async () => {
+      it('stores each session with the TTL of its cookie, and forgets it once unused for that long', async () => {
         const short = await fw.app(new StowageSessionStore({ store: sessions }), 1500);
         try {
           const browser = new Browser(short.url);
