@@ -30,7 +30,8 @@ export interface AppOptions {
 type ApiRequest = Request & { user?: string };
 
 const send = (res: Response, draft: ReturnType<typeof problem>): void => {
-  res.status(draft.status).set(draft.headers).send(draft.body);
+  for (const [name, value] of draft.headers) res.append(name, value);
+  res.status(draft.status).send(draft.body);
 };
 
 /**
@@ -102,13 +103,13 @@ export async function createApp(stores: AppStores, options: AppOptions): Promise
     }));
   const authenticate = async (req: Request, res: Response, next: NextFunction): Promise<void> => {
     const m = /^Bearer (\S+)$/.exec(req.headers.authorization ?? '');
-    if (m === null) return send(res, problem(401, 'unauthenticated', 'A bearer token is required', undefined, { 'WWW-Authenticate': 'Bearer' }));
+    if (m === null) return send(res, problem(401, 'unauthenticated', 'A bearer token is required', undefined, [['WWW-Authenticate', 'Bearer']]));
     try {
       const { payload } = await jwtVerify(m[1]!, keys().resolver, { algorithms: ['ES256', 'RS256'] });
       (req as ApiRequest).user = payload.sub;
       next();
     } catch {
-      send(res, problem(401, 'invalid-token', 'The bearer token is invalid or expired', undefined, { 'WWW-Authenticate': 'Bearer error="invalid_token"' }));
+      send(res, problem(401, 'invalid-token', 'The bearer token is invalid or expired', undefined, [['WWW-Authenticate', 'Bearer error="invalid_token"']]));
     }
   };
   app.get('/api/whoami', authenticate, (req, res) => void res.json({ user: (req as ApiRequest).user }));

@@ -1,5 +1,5 @@
 import { ErrorSource, validateDuration, validateOptions, type CsrfTokenStore } from '@stowage/core';
-import { resolveFailurePolicy, storeFailure, withTimeout, type FailurePolicy, type ResolvedFailurePolicy } from './failure.js';
+import { callStore, reportStoreError, resolveFailurePolicy, storeFailure, type FailurePolicy, type ResolvedFailurePolicy } from './failure.js';
 import { problem, type ResponseDraft } from './problem.js';
 
 const source = new ErrorSource('@stowage/middleware', 'csrf');
@@ -53,12 +53,20 @@ export class CsrfProtection {
 
   /** A new token for the session, to put in a form or hand to the page's script. */
   issue(sessionId: string): Promise<string> {
-    return withTimeout(source, this.store.issue(sessionId, { ttlMs: this.ttlMs }), this.failure.timeoutMs);
+    return callStore(source, this.failure.timeoutMs, (deadline) => this.store.issue(sessionId, { ttlMs: this.ttlMs, deadline }));
   }
 
   /** Forgets every token of the session: call it when the session id rotates or ends. */
   revoke(sessionId: string): Promise<number> {
-    return withTimeout(source, this.store.revoke(sessionId), this.failure.timeoutMs);
+    return callStore(source, this.failure.timeoutMs, (deadline) => this.store.revoke(sessionId, { deadline }));
+  }
+
+  /**
+   * `revoke` without waiting (the session rotation goes on; the tokens expire anyway), its
+   * failure reported to `onStoreError`.
+   */
+  revokeInBackground(sessionId: string, request: { method: string; path: string }): void {
+    this.revoke(sessionId).catch((err: unknown) => reportStoreError(this.failure, 'csrf', request, err));
   }
 
   async verify(request: { method: string; path: string }, sessionId: string | undefined, token: unknown): Promise<CsrfVerdict> {
@@ -68,7 +76,7 @@ export class CsrfProtection {
     if (typeof token !== 'string' || token.length === 0) return refuse(`send the token in the ${this.headerName} header or the ${this.fieldName} field`);
     let valid: boolean;
     try {
-      valid = await withTimeout(source, this.store.validate(sessionId, token, { consume: this.consume }), this.failure.timeoutMs);
+      valid = await callStore(source, this.failure.timeoutMs, (deadline) => this.store.validate(sessionId, token, { consume: this.consume, deadline }));
     } catch (err) {
       const response = storeFailure(this.failure, 'csrf', request, err);
       return response === undefined ? { action: 'continue' } : { action: 'respond', response };

@@ -4,11 +4,13 @@
  * @module
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { ErrorSource, type StoredResponse } from '@stowage/core';
+import { ErrorSource } from '@stowage/core';
 import { CsrfProtection, type CsrfOptions } from './csrf.js';
 import { IdempotencyGuard, type IdempotencyOptions } from './idempotency.js';
+import { setHeaderLines } from './node-headers.js';
 import type { ResponseDraft } from './problem.js';
 import { RateLimiter, type RateLimiterOptions } from './rate-limit.js';
+import { recordResponse } from './response-recorder.js';
 
 const source = new ErrorSource('@stowage/middleware', 'express');
 
@@ -39,7 +41,7 @@ const urlOf = (req: ExpressRequest): string => req.originalUrl ?? req.url ?? '/'
 
 function send(res: ServerResponse, draft: ResponseDraft): void {
   res.statusCode = draft.status;
-  for (const [name, value] of Object.entries(draft.headers)) res.setHeader(name, value);
+  setHeaderLines(res, draft.headers);
   res.end(typeof draft.body === 'string' ? draft.body : Buffer.from(draft.body.buffer, draft.body.byteOffset, draft.body.byteLength));
 }
 
@@ -59,7 +61,7 @@ export function rateLimit(options: ExpressRateLimitOptions): ExpressMiddleware {
     if (key === undefined) return next();
     limiter.check(key, { method: req.method ?? 'GET', path: pathOf(req) }, options.cost?.(req) ?? 1).then((verdict) => {
       if (verdict.action === 'respond') return send(res, verdict.response);
-      for (const [name, value] of Object.entries(verdict.headers)) res.setHeader(name, value);
+      setHeaderLines(res, verdict.headers);
       next();
     }, next);
   };
@@ -72,7 +74,9 @@ export interface ExpressIdempotencyOptions extends IdempotencyOptions {
 
 /**
  * The Idempotency-Key draft. Put it after your body parser; the fingerprint uses
- * `req.rawBody` when kept, else the parsed body as JSON.
+ * `req.rawBody` when kept, else the parsed body as JSON. The key is held until the handler
+ * ends the response (or Express's error handling does), even if the client hangs up first;
+ * what it ends with is stored (see `shouldStore`) and replayed as it was sent.
  */
 export function idempotency(options: ExpressIdempotencyOptions): ExpressMiddleware {
   const guard = new IdempotencyGuard(options);
@@ -87,44 +91,12 @@ export function idempotency(options: ExpressIdempotencyOptions): ExpressMiddlewa
       .then((verdict) => {
         if (verdict.action === 'continue') return next();
         if (verdict.action === 'respond') return send(res, verdict.response);
-        capture(res, verdict.finish, verdict.abort);
+        recordResponse(res, guard.maxResponseBytes, (recorded) =>
+          recorded.kind === 'response' ? verdict.finish(recorded.response) : verdict.abort(),
+        );
         next();
       }, next);
   };
-}
-
-/**
- * Records what the handler sends, and stores it before the response ends: a retry that
- * follows the response always finds it completed. A connection closed before the end frees
- * the key.
- */
-function capture(res: ServerResponse, finish: (r: StoredResponse) => Promise<void>, abort: () => Promise<void>): void {
-  const chunks: Buffer[] = [];
-  const write = res.write;
-  const end = res.end;
-  const collect = (chunk: unknown, encoding: unknown): void => {
-    if (chunk === undefined || chunk === null || typeof chunk === 'function') return;
-    if (typeof chunk === 'string') chunks.push(Buffer.from(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8'));
-    else if (chunk instanceof Uint8Array) chunks.push(Buffer.from(chunk));
-  };
-  res.write = function (this: ServerResponse, chunk: unknown, ...rest: unknown[]) {
-    collect(chunk, rest[0]);
-    return (write as (...a: unknown[]) => boolean).call(this, chunk, ...rest);
-  } as typeof res.write;
-  res.end = function (this: ServerResponse, ...args: unknown[]) {
-    const [chunk, encoding] = args;
-    collect(chunk, encoding);
-    const headers: [string, string][] = [];
-    for (const [name, value] of Object.entries(res.getHeaders())) {
-      if (value === undefined) continue;
-      for (const v of Array.isArray(value) ? value : [value]) headers.push([name, String(v)]);
-    }
-    finish({ status: res.statusCode, headers, body: Buffer.concat(chunks) }).finally(() => (end as (...a: unknown[]) => void).apply(res, args));
-    return res;
-  } as typeof res.end;
-  res.once('close', () => {
-    if (!res.writableFinished) void abort();
-  });
 }
 
 export interface ExpressCsrfOptions extends CsrfOptions {
@@ -152,7 +124,7 @@ export function csrf(options: ExpressCsrfOptions): ExpressMiddleware & { protect
       if (req.session !== undefined && req.session !== null) req.session.csrf = true;
       return protection.issue(current);
     };
-    if (session !== undefined && sid !== undefined) revokeOnRotation(session, sid, protection);
+    if (session !== undefined && sid !== undefined) revokeOnRotation(session, sid, protection, { method: req.method ?? 'GET', path: pathOf(req) });
     const raw = req.headers[header];
     const fromHeader = Array.isArray(raw) ? raw[0] : raw;
     const token = fromHeader ?? (req.body !== null && typeof req.body === 'object' ? (req.body as Record<string, unknown>)[protection.fieldName] : undefined);
@@ -166,13 +138,13 @@ export function csrf(options: ExpressCsrfOptions): ExpressMiddleware & { protect
 
 type SessionMethods = Record<'regenerate' | 'destroy', ((cb: (err?: unknown) => void) => unknown) | undefined>;
 
-function revokeOnRotation(session: SessionMethods, sid: string, protection: CsrfProtection): void {
+function revokeOnRotation(session: SessionMethods, sid: string, protection: CsrfProtection, request: { method: string; path: string }): void {
   for (const method of ['regenerate', 'destroy'] as const) {
     const original = session[method];
     if (typeof original !== 'function') continue;
     session[method] = function (this: unknown, cb: (err?: unknown) => void) {
       return original.call(this, (err?: unknown) => {
-        if (err === undefined || err === null) protection.revoke(sid).catch(() => {}); // tokens expire anyway
+        if (err === undefined || err === null) protection.revokeInBackground(sid, request);
         cb?.(err);
       });
     };

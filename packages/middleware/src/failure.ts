@@ -8,9 +8,18 @@ export interface FailurePolicy {
    * idempotency, no CSRF check). `false`: answer 503. @default false (fail closed)
    */
   failOpen?: boolean;
-  /** Called with every store failure (to log or count it), whatever `failOpen` says. @default none */
+  /**
+   * Called with every store failure (to log or count it), whatever `failOpen` says,
+   * including failures of work done after the response (idempotency heartbeats and the
+   * storing of a response, CSRF revocation), so that none is silent. @default none
+   */
   onStoreError?: (error: StowageError, context: { middleware: string; method: string; path: string }) => void;
-  /** No store call may hold a request longer than this; past it the call counts as failed (`TIMEOUT`). @default 1000 */
+  /**
+   * The deadline of every store call: each call gets `{ deadline: Date.now() + timeoutMs }`
+   * (core `CallOptions`), so a store that honours it answers by then and a call reported
+   * failed never takes effect later. The middleware also stops waiting at that deadline,
+   * for stores that do not honour it. @default 1000
+   */
   timeoutMs?: number;
 }
 
@@ -29,18 +38,67 @@ export function resolveFailurePolicy(source: ErrorSource, o: FailurePolicy): Res
   };
 }
 
-/** `promise`, or `TIMEOUT` after `ms` (the store call may still complete; nobody waits for it). */
-export function withTimeout<T>(source: ErrorSource, promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(source.error('TIMEOUT', `the store did not answer within ${ms} ms`)), ms);
+/**
+ * One store call under one deadline, `timeoutMs` from now: `call` passes it to the store
+ * (`{ deadline }`), and the answer is awaited until then, no longer (`TIMEOUT`). A store that
+ * honours deadlines has answered by then itself; the guard is for stores that do not.
+ * `onLate` gets the value of a call that answered after the guard gave up (a store that did
+ * not honour the deadline), so that the caller can undo it.
+ */
+export function callStore<T>(
+  source: ErrorSource,
+  timeoutMs: number,
+  call: (deadline: number) => Promise<T>,
+  onLate?: (value: T) => void,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let pending: Promise<T>;
+  try {
+    pending = call(deadline);
+  } catch (err) {
+    return Promise.reject(err); // a store that throws instead of rejecting
+  }
+  return withTimeout(source, pending, deadline, onLate);
+}
+
+/**
+ * `promise`, or `TIMEOUT` at `deadline` (epoch ms). A synchronous store (memory, SQLite)
+ * has answered before the timer can fire, so its answer always wins.
+ */
+export function withTimeout<T>(source: ErrorSource, promise: Promise<T>, deadline: number, onLate?: (value: T) => void): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let late = false;
+    const ms = Math.max(0, deadline - Date.now());
+    const timer = setTimeout(() => {
+      late = true;
+      reject(source.error('TIMEOUT', `the store did not answer within ${ms} ms (the call's deadline)`));
+    }, ms);
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        if (!late) resolve(value);
+        else onLate?.(value);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        reject(err);
+      },
+    );
   });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 /** Any thrown value as a StowageError. */
 export function asStowageError(err: unknown): StowageError {
   return err instanceof StowageError ? err : new StowageError('INTERNAL', err instanceof Error ? err.message : String(err), { cause: err });
+}
+
+/** Hands a failure to `onStoreError` (a throwing hook is ignored: it must not break a request). */
+export function reportStoreError(policy: ResolvedFailurePolicy, middleware: string, request: { method: string; path: string }, err: unknown): void {
+  try {
+    policy.onStoreError?.(asStowageError(err), { middleware, method: request.method, path: request.path });
+  } catch {
+    // a broken hook must not break the request
+  }
 }
 
 /**
@@ -53,14 +111,7 @@ export function storeFailure(
   request: { method: string; path: string },
   err: unknown,
 ): ResponseDraft | undefined {
-  const error = asStowageError(err);
-  try {
-    policy.onStoreError?.(error, { middleware, method: request.method, path: request.path });
-  } catch {
-    // a broken hook must not break the request
-  }
+  reportStoreError(policy, middleware, request, err);
   if (policy.failOpen) return undefined;
-  return problem(503, 'store-unavailable', 'Service temporarily unavailable', `${middleware} could not reach its store`, {
-    'Retry-After': '1',
-  });
+  return problem(503, 'store-unavailable', 'Service temporarily unavailable', `${middleware} could not reach its store`, [['Retry-After', '1']]);
 }

@@ -15,7 +15,9 @@ const source = new ErrorSource('@stowage/middleware', 'hono');
 
 function toResponse(draft: ResponseDraft): Response {
   const body = typeof draft.body === 'string' ? draft.body : new Uint8Array(draft.body);
-  return new Response(draft.status === 204 || draft.status === 304 ? null : body, { status: draft.status, headers: draft.headers });
+  const headers = new Headers();
+  for (const [name, value] of draft.headers) headers.append(name, value);
+  return new Response(draft.status === 204 || draft.status === 304 ? null : body, { status: draft.status, headers });
 }
 
 /** The client address under `@hono/node-server`; other runtimes must pass `key`. */
@@ -42,7 +44,7 @@ export function rateLimit(options: HonoRateLimitOptions): MiddlewareHandler {
     const verdict = await limiter.check(key, { method: c.req.method, path: c.req.path }, options.cost?.(c) ?? 1);
     if (verdict.action === 'respond') return toResponse(verdict.response);
     await next();
-    for (const [name, value] of Object.entries(verdict.headers)) c.res.headers.set(name, value);
+    for (const [name, value] of verdict.headers) c.res.headers.set(name, value);
   };
 }
 
@@ -51,7 +53,11 @@ export interface HonoIdempotencyOptions extends IdempotencyOptions {
   principal?: (c: Context) => string | undefined;
 }
 
-/** The Idempotency-Key draft. The response is stored before it is returned. */
+/**
+ * The Idempotency-Key draft. The key is held until the handler returns (a client that hangs
+ * up meanwhile does not free it); its response, or the error handler's when it threw, is
+ * stored (see `shouldStore`) before it is returned.
+ */
 export function idempotency(options: HonoIdempotencyOptions): MiddlewareHandler {
   const guard = new IdempotencyGuard(options);
   return async (c, next) => {
@@ -72,15 +78,20 @@ export function idempotency(options: HonoIdempotencyOptions): MiddlewareHandler 
     try {
       await next();
     } catch (err) {
-      await verdict.abort();
+      await verdict.abort(); // no response to keep: the error escapes Hono's error handling
       throw err;
     }
-    if (c.error !== undefined) {
-      await verdict.abort(); // the handler threw; the error handler answered
-      return;
-    }
+    // A handler that threw has been answered by the error handler (c.error is set): that
+    // response is what the client gets, so it is what is kept, subject to shouldStore.
     const res = c.res;
-    await verdict.finish({ status: res.status, headers: [...res.headers], body: new Uint8Array(await res.clone().arrayBuffer()) });
+    let bytes: Uint8Array;
+    try {
+      bytes = new Uint8Array(await res.clone().arrayBuffer());
+    } catch (err) {
+      await verdict.abort(); // the body failed while read: nothing to keep
+      throw err;
+    }
+    await verdict.finish({ status: res.status, headers: [...res.headers], body: bytes });
   };
 }
 

@@ -3,11 +3,14 @@ import {
   ErrorSource,
   fingerprintRequest,
   validateDuration,
+  validateInteger,
   validateOptions,
   type IdempotencyStore,
+  type Reservation,
   type StoredResponse,
 } from '@stowage/core';
-import { resolveFailurePolicy, storeFailure, withTimeout, type FailurePolicy, type ResolvedFailurePolicy } from './failure.js';
+import { callStore, reportStoreError, resolveFailurePolicy, storeFailure, type FailurePolicy, type ResolvedFailurePolicy } from './failure.js';
+import { KeyHold, type KeyHoldSettings } from './key-hold.js';
 import { problem, type ResponseDraft } from './problem.js';
 
 const source = new ErrorSource('@stowage/middleware', 'idempotency');
@@ -21,18 +24,34 @@ export interface IdempotencyOptions extends FailurePolicy {
   /** The request header holding the key. @default 'Idempotency-Key' */
   headerName?: string;
   /**
-   * The lease of a request in flight; a heartbeat extends it every third of it while the
-   * handler runs, so a long handler keeps its key and a crashed replica's key frees itself.
+   * The lease of a request in flight; a heartbeat extends it every third of it until the
+   * handler ends (a client that hangs up does not end it), so a long handler keeps its key
+   * and a crashed replica's key frees itself within `leaseMs`.
    * @default 30000
    */
   leaseMs?: number;
+  /**
+   * The longest a request holds its key while its handler has not ended: then the heartbeat
+   * stops and the key lapses with its lease (at most `maxHoldMs + leaseMs` in all), so a
+   * handler that never ends the response (a hung call, a `.pipe()` stopped by a client that
+   * hung up) cannot block its key for ever; a retry after that may run the handler again.
+   * Set it above your slowest handler. Also bounds the background retries of storing a
+   * response. @default 300000 (5 min, like Node's own `server.requestTimeout`)
+   */
+  maxHoldMs?: number;
+  /**
+   * About how long a request usually runs: the `Retry-After` of the 409 answered while the
+   * first request with the key runs (in whole seconds, at least 1; never more than the
+   * lease left). @default 1000
+   */
+  inFlightRetryAfterMs?: number;
   /** How long a completed response is replayed. @default 86400000 (24 h) */
   retentionMs?: number;
   /** Which responses are kept for replay; others free the key for a retry. @default status < 500 */
   shouldStore?: (status: number) => boolean;
   /** Response headers never stored nor replayed (lower case), besides hop-by-hop ones. @default ['set-cookie', 'date'] */
   excludeHeaders?: readonly string[];
-  /** Largest response kept (headers and body); larger ones free the key. @default 1048576 */
+  /** Largest response kept (headers and body, UTF-8 bytes); larger ones free the key. @default 1048576 */
   maxResponseBytes?: number;
 }
 
@@ -55,7 +74,12 @@ export type IdempotencyVerdict =
   | { action: 'continue' }
   /** Answer this (replay, 400, 409, 422, 503). */
   | { action: 'respond'; response: ResponseDraft }
-  /** This request owns the key: run the handler, then `finish` with its response (or `abort`). */
+  /**
+   * This request owns the key: run the handler, then `finish` with whatever it ended with
+   * (stored if `shouldStore` allows and it fits, else the key is freed), or `abort` when it
+   * ended without a response. Both resolve after the first attempt to store or free, and
+   * never reject (failures go to `onStoreError`; storing is retried in the background).
+   */
   | { action: 'proceed'; finish(response: StoredResponse): Promise<void>; abort(): Promise<void> };
 
 // Hop-by-hop and framing headers: never replayed as stored.
@@ -64,22 +88,28 @@ const HOP_BY_HOP = ['connection', 'keep-alive', 'transfer-encoding', 'content-le
 const KEY = /^(?:"((?:[\x20\x21\x23-\x5b\x5d-\x7e]|\\[\\"]){1,255})"|([\x21-\x7e]{1,255}))$/;
 
 /**
- * The IETF Idempotency-Key draft over any `IdempotencyStore`: the first request with a key
- * runs and its response is kept; retries with the same key and payload get the response
- * replayed (`Idempotent-Replayed: true`); a retry while the first is running gets 409 with
- * `Retry-After`; the same key with another payload gets 422; a failed handler frees the key.
+ * The IETF Idempotency-Key draft over any `IdempotencyStore`. Keys are scoped by principal,
+ * method and path. The first request with a key runs and its response is kept; retries with
+ * the same key and payload get the response replayed (`Idempotent-Replayed: true`); a retry
+ * while the first is running gets 409 with `Retry-After`; the same key on the same route
+ * with another query or body gets 422; a handler that fails (5xx, by default) frees the key.
+ * The key is held until the handler ends, whatever the client does meanwhile.
  */
 export class IdempotencyGuard {
   readonly headerName: string;
   private readonly store: IdempotencyStore;
   private readonly required: boolean;
   private readonly methods: ReadonlySet<string>;
+  /** Largest response kept: a binding may stop recording a response past it. */
+  readonly maxResponseBytes: number;
   private readonly leaseMs: number;
+  private readonly maxHoldMs: number;
+  private readonly inFlightRetryAfterMs: number;
   private readonly retentionMs: number;
   private readonly shouldStore: (status: number) => boolean;
   private readonly excluded: ReadonlySet<string>;
-  private readonly maxResponseBytes: number;
   private readonly failure: ResolvedFailurePolicy;
+  private readonly holdSettings: KeyHoldSettings;
 
   constructor(options: IdempotencyOptions) {
     const o = validateOptions<IdempotencyOptions>(source, 'options', options);
@@ -89,11 +119,16 @@ export class IdempotencyGuard {
     this.methods = new Set((o.methods ?? ['POST', 'PATCH']).map((m) => m.toUpperCase()));
     this.headerName = o.headerName ?? 'Idempotency-Key';
     this.leaseMs = o.leaseMs === undefined ? 30_000 : validateDuration(source, 'options.leaseMs', o.leaseMs);
+    this.maxHoldMs = o.maxHoldMs === undefined ? 300_000 : validateDuration(source, 'options.maxHoldMs', o.maxHoldMs);
+    this.inFlightRetryAfterMs = o.inFlightRetryAfterMs === undefined ? 1000 : validateDuration(source, 'options.inFlightRetryAfterMs', o.inFlightRetryAfterMs);
     this.retentionMs = o.retentionMs === undefined ? 86_400_000 : validateDuration(source, 'options.retentionMs', o.retentionMs);
+    if (o.shouldStore !== undefined && typeof o.shouldStore !== 'function') throw source.invalid('options.shouldStore must be a function');
     this.shouldStore = o.shouldStore ?? ((status) => status < 500);
     this.excluded = new Set([...HOP_BY_HOP, ...(o.excludeHeaders ?? ['set-cookie', 'date']).map((h) => h.toLowerCase())]);
-    this.maxResponseBytes = o.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+    this.maxResponseBytes =
+      o.maxResponseBytes === undefined ? DEFAULT_MAX_RESPONSE_BYTES : validateInteger(source, 'options.maxResponseBytes', o.maxResponseBytes, 0);
     this.failure = resolveFailurePolicy(source, o);
+    this.holdSettings = { leaseMs: this.leaseMs, maxHoldMs: this.maxHoldMs, retentionMs: this.retentionMs, timeoutMs: this.failure.timeoutMs };
   }
 
   /** Whether the method is one this guard covers (the binding reads the body only then). */
@@ -118,11 +153,18 @@ export class IdempotencyGuard {
       };
     }
     const key = m[1] !== undefined ? m[1].replace(/\\(["\\])/g, '$1') : m[2]!;
+    // Keys are scoped by method and path: the same key on another route is another key.
     const scope = `${req.principal ?? '-'}\n${req.method.toUpperCase()} ${req.path}`;
     const fingerprint = fingerprintRequest({ method: req.method, path: req.url, ...(req.body === undefined ? {} : { body: req.body }) });
+    const reservedAt = Date.now();
     let reservation;
     try {
-      reservation = await withTimeout(source, this.store.reserve(scope, key, fingerprint, { leaseMs: this.leaseMs }), this.failure.timeoutMs);
+      reservation = await callStore(
+        source,
+        this.failure.timeoutMs,
+        (deadline) => this.store.reserve(scope, key, fingerprint, { leaseMs: this.leaseMs, deadline }),
+        (late) => this.releaseLate(req, scope, key, late),
+      );
     } catch (err) {
       const response = storeFailure(this.failure, 'idempotency', req, err);
       return response === undefined ? { action: 'continue' } : { action: 'respond', response };
@@ -130,69 +172,54 @@ export class IdempotencyGuard {
     switch (reservation.state) {
       case 'completed': {
         const { status, headers, body } = reservation.response;
-        const replay: Record<string, string> = {};
-        for (const [name, value] of headers) replay[name] = replay[name] === undefined ? value : `${replay[name]}, ${value}`;
-        replay['Idempotent-Replayed'] = 'true';
-        return { action: 'respond', response: { status, headers: replay, body } };
+        return { action: 'respond', response: { status, headers: [...headers, ['Idempotent-Replayed', 'true']], body } };
       }
-      case 'in-flight':
+      case 'in-flight': {
+        const retryAfterMs = Math.min(this.inFlightRetryAfterMs, reservation.retryAfterMs);
         return {
           action: 'respond',
-          response: problem(409, 'idempotency-request-in-flight', 'A request with this Idempotency-Key is being processed', 'retry once it has completed', {
-            'Retry-After': String(Math.max(1, Math.ceil(reservation.retryAfterMs / 1000))),
-          }),
+          response: problem(409, 'idempotency-request-in-flight', 'A request with this Idempotency-Key is being processed', 'retry once it has completed', [
+            ['Retry-After', String(Math.max(1, Math.ceil(retryAfterMs / 1000)))],
+          ]),
         };
+      }
       case 'mismatch':
         return {
           action: 'respond',
-          response: problem(422, 'idempotency-key-reused', 'Idempotency-Key reused with another request', 'this key was used with a different method, path or body'),
+          response: problem(422, 'idempotency-key-reused', 'Idempotency-Key reused with another request', 'this key was used on this route with another query or body'),
         };
-      case 'reserved':
-        return this.proceed(req, scope, key, reservation.token);
+      case 'reserved': {
+        const report = (err: unknown) => reportStoreError(this.failure, 'idempotency', req, err);
+        const hold = new KeyHold(source, this.store, { scope, key, token: reservation.token, reservedAt }, this.holdSettings, report);
+        return { action: 'proceed', finish: (response) => hold.finish(this.keptResponse(response, report)), abort: () => hold.finish(undefined) };
+      }
     }
   }
 
-  private proceed(req: IdempotentRequest, scope: string, key: string, token: string): IdempotencyVerdict {
-    let settled = false;
-    // Heartbeat: the lease outlives a slow handler, but not a dead replica.
-    const heartbeat = setInterval(() => {
-      this.store.extend(scope, key, token, this.leaseMs).then(
-        (held) => {
-          if (!held) clearInterval(heartbeat);
-        },
-        (err: unknown) => storeFailure(this.failure, 'idempotency', req, err),
-      );
-    }, Math.max(1, Math.floor(this.leaseMs / 3)));
-    heartbeat.unref();
-    const settle = async (work: () => Promise<unknown>): Promise<void> => {
-      if (settled) return;
-      settled = true;
-      clearInterval(heartbeat);
-      try {
-        await work();
-      } catch (err) {
-        storeFailure(this.failure, 'idempotency', req, err); // the response is already on its way
-      }
-    };
-    return {
-      action: 'proceed',
-      finish: (response) =>
-        settle(() => {
-          const kept = this.keptResponse(response);
-          return kept === undefined
-            ? this.store.release(scope, key, token)
-            : this.store.complete(scope, key, token, kept, { retentionMs: this.retentionMs });
-        }),
-      abort: () => settle(() => this.store.release(scope, key, token)),
-    };
+  /**
+   * A store that ignored the deadline reserved the key after the request was answered 503:
+   * free it, or a retry would wait for a handler that never runs.
+   */
+  private releaseLate(req: IdempotentRequest, scope: string, key: string, late: Reservation): void {
+    if (late.state !== 'reserved') return;
+    callStore(source, this.failure.timeoutMs, (deadline) => this.store.release(scope, key, late.token, { deadline })).catch((err: unknown) =>
+      reportStoreError(this.failure, 'idempotency', req, err),
+    );
   }
 
   /** The response to keep, or `undefined` to free the key (not stored by policy, or too large). */
-  private keptResponse(response: StoredResponse): StoredResponse | undefined {
-    if (!this.shouldStore(response.status)) return undefined;
+  private keptResponse(response: StoredResponse, report: (err: unknown) => void): StoredResponse | undefined {
+    let keep: boolean;
+    try {
+      keep = this.shouldStore(response.status);
+    } catch (err) {
+      report(err); // a broken hook must not break the response: the key is freed
+      return undefined;
+    }
+    if (!keep) return undefined;
     const headers = response.headers.filter(([name]) => !this.excluded.has(name.toLowerCase()));
     let size = response.body.byteLength;
-    for (const [n, v] of headers) size += n.length + v.length;
+    for (const [n, v] of headers) size += Buffer.byteLength(n) + Buffer.byteLength(v);
     return size > this.maxResponseBytes ? undefined : { status: response.status, headers, body: response.body };
   }
 }

@@ -7,8 +7,8 @@ import {
   type RateLimitPolicy,
   type RateLimitStore,
 } from '@stowage/core';
-import { resolveFailurePolicy, storeFailure, withTimeout, type FailurePolicy, type ResolvedFailurePolicy } from './failure.js';
-import { problem, type ResponseDraft } from './problem.js';
+import { callStore, resolveFailurePolicy, storeFailure, type FailurePolicy, type ResolvedFailurePolicy } from './failure.js';
+import { problem, type HeaderLines, type ResponseDraft } from './problem.js';
 
 const source = new ErrorSource('@stowage/middleware', 'rateLimit');
 
@@ -24,7 +24,7 @@ export interface RateLimiterOptions extends FailurePolicy {
 }
 
 /** What the limiter decided: continue with these headers, or answer. */
-export type RateLimitVerdict = { action: 'continue'; headers: Record<string, string> } | { action: 'respond'; response: ResponseDraft };
+export type RateLimitVerdict = { action: 'continue'; headers: HeaderLines } | { action: 'respond'; response: ResponseDraft };
 
 /**
  * Framework-neutral rate limiting with the store's algorithms (GCRA, fixed or sliding
@@ -49,23 +49,31 @@ export class RateLimiter {
     this.failure = resolveFailurePolicy(source, o);
   }
 
-  /** Consumes `cost` for `key` (the client: an IP, a user id...). */
+  /**
+   * Consumes `cost` for `key` (the client: an IP, a user id...). The store gets the call's
+   * deadline (`timeoutMs`), so a request answered 503 because the store was too slow is not
+   * counted: the store refuses the consume once the deadline has passed.
+   */
   async check(key: string, request: { method: string; path: string }, cost = 1): Promise<RateLimitVerdict> {
     const policy = this.policies.length === 1 ? this.policies[0]! : this.policies;
     let decision;
     try {
-      decision = await withTimeout(source, this.store.consume(this.prefix + key, policy, { cost }), this.failure.timeoutMs);
+      decision = await callStore(source, this.failure.timeoutMs, (deadline) => this.store.consume(this.prefix + key, policy, { cost, deadline }));
     } catch (err) {
       const response = storeFailure(this.failure, 'rateLimit', request, err);
-      return response === undefined ? { action: 'continue', headers: {} } : { action: 'respond', response };
+      return response === undefined ? { action: 'continue', headers: [] } : { action: 'respond', response };
     }
     const fields = rateLimitHeaders(decision, policy);
-    const headers: Record<string, string> = { 'RateLimit-Policy': fields['RateLimit-Policy'], RateLimit: fields.RateLimit };
+    const headers: HeaderLines = [
+      ['RateLimit-Policy', fields['RateLimit-Policy']],
+      ['RateLimit', fields.RateLimit],
+    ];
     if (decision.allowed) return { action: 'continue', headers };
-    headers['Retry-After'] = fields['Retry-After']!;
+    const retryAfter = fields['Retry-After']!;
+    headers.push(['Retry-After', retryAfter]);
     return {
       action: 'respond',
-      response: problem(429, 'rate-limited', 'Too many requests', `Limit "${decision.policy}" reached; retry in ${headers['Retry-After']} s`, headers),
+      response: problem(429, 'rate-limited', 'Too many requests', `Limit "${decision.policy}" reached; retry in ${retryAfter} s`, headers),
     };
   }
 }

@@ -1,0 +1,71 @@
+import type { ServerResponse } from 'node:http';
+import type { StoredResponse } from '@stowage/core';
+import { outgoingHeaderLines, writtenHeaderLines } from './node-headers.js';
+import type { HeaderLines } from './problem.js';
+
+/** What the recorder hands over when the handler ends the response. */
+export type Recorded = { kind: 'response'; response: StoredResponse } | { kind: 'too-large' };
+
+/**
+ * Records what a handler sends on a Node response, however it sends it: the status, the
+ * header lines as Node writes them (`setHeader`, `writeHead` with an object, a flat array or
+ * pairs, Express's `res.set` / `res.json`), and the body bytes (`write` chunks in any
+ * encoding, `end`, streams piped in). When the handler ends the response, `onEnd` gets the
+ * recording and the end reaches the client only after `onEnd` settles, so a retry that
+ * follows the response finds it stored.
+ *
+ * A client that hangs up changes nothing here: the handler is still running, and what it
+ * ends with is recorded all the same. Past `maxBytes` of body the bytes are dropped (the
+ * response cannot be kept) and `onEnd` gets `too-large`.
+ */
+export function recordResponse(res: ServerResponse, maxBytes: number, onEnd: (recorded: Recorded) => Promise<void>): void {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let headers: HeaderLines | undefined;
+  let ended = false;
+  const { write, end, writeHead } = res;
+
+  const collect = (chunk: unknown, encoding: unknown): void => {
+    if (chunk === undefined || chunk === null || typeof chunk === 'function' || size > maxBytes) return;
+    let bytes: Buffer;
+    if (typeof chunk === 'string') bytes = Buffer.from(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8');
+    else if (chunk instanceof Uint8Array) bytes = Buffer.from(chunk); // a copy: the caller may reuse its buffer
+    else return; // Node rejects it
+    size += bytes.byteLength;
+    if (size > maxBytes) chunks.length = 0;
+    else chunks.push(bytes);
+  };
+
+  // Node's own writes call this.writeHead(this.statusCode) too (the implicit head).
+  res.writeHead = function (...args: unknown[]) {
+    const result = (writeHead as (...a: unknown[]) => ServerResponse).apply(res, args);
+    if (headers === undefined && !ended) headers = writtenHeaderLines(res, typeof args[1] === 'string' ? args[2] : args[1]);
+    return result;
+  } as typeof res.writeHead;
+
+  res.write = function (chunk: unknown, ...rest: unknown[]) {
+    if (!ended) collect(chunk, rest[0]);
+    return (write as (...a: unknown[]) => boolean).call(res, chunk, ...rest);
+  } as typeof res.write;
+
+  res.end = function (...args: unknown[]) {
+    if (ended) return (end as (...a: unknown[]) => ServerResponse).apply(res, args);
+    ended = true;
+    collect(args[0], args[1]);
+    // Without an explicit writeHead (or after a hang-up, when Node skips it), the head Node
+    // would write now is the progressive headers.
+    const recorded: Recorded =
+      size > maxBytes
+        ? { kind: 'too-large' }
+        : { kind: 'response', response: { status: res.statusCode, headers: headers ?? outgoingHeaderLines(res), body: Buffer.concat(chunks) } };
+    const finish = () => void (end as (...a: unknown[]) => ServerResponse).apply(res, args);
+    let stored: Promise<void>;
+    try {
+      stored = onEnd(recorded);
+    } catch {
+      stored = Promise.resolve(); // whatever happens, the response ends
+    }
+    stored.then(finish, finish);
+    return res;
+  } as typeof res.end;
+}
