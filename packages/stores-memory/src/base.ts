@@ -1,4 +1,6 @@
 import {
+  checkDeadline,
+  deadlineOf,
   ErrorSource,
   readClock,
   validateClock,
@@ -55,6 +57,18 @@ export abstract class MemoryStoreBase {
   /** The store's time; throws `UNAVAILABLE` once closed. */
   protected now(): number {
     if (this.closed) throw this.source.error('UNAVAILABLE', 'the store is closed');
+    return this.customClock ? readClock(this.source, this.clock) : Date.now();
+  }
+
+  /**
+   * Starts a call whose other arguments are valid and returns the store's time: `UNAVAILABLE`
+   * once closed, then the caller's deadline (`opts.deadline`, see `CallOptions`):
+   * `INVALID_ARGUMENT` if malformed, `TIMEOUT` if it has passed, with nothing done. Once
+   * started, a memory call runs to its end synchronously, so that is all a deadline can do here.
+   */
+  protected begin(opts: unknown): number {
+    if (this.closed) throw this.source.error('UNAVAILABLE', 'the store is closed');
+    if (opts !== undefined) checkDeadline(this.source, deadlineOf(this.source, opts));
     return this.customClock ? readClock(this.source, this.clock) : Date.now();
   }
 

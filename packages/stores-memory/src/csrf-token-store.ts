@@ -4,6 +4,7 @@ import {
   validateCsrfCheck,
   validateKey,
   validateTtlOption,
+  type CallOptions,
   type CsrfTokenStore,
 } from '@stowage/core';
 import { MemoryStoreBase, type MemoryStoreOptions } from './base.js';
@@ -24,10 +25,10 @@ export class MemoryCsrfTokenStore extends MemoryStoreBase implements CsrfTokenSt
     this.sessions = new ExpiringMap<string, Entry>({ maxEntries: this.maxEntries });
   }
 
-  async issue(sessionId: string, opts: { ttlMs: number }): Promise<string> {
-    const now = this.now();
+  async issue(sessionId: string, opts: { ttlMs: number } & CallOptions): Promise<string> {
     validateKey(this.source, 'sessionId', sessionId);
     const ttlMs = validateTtlOption(this.source, opts);
+    const now = this.begin(opts);
     const token = randomToken(32);
     const expiresAt = now + ttlMs;
     let e = this.sessions.get(sessionId, now);
@@ -45,9 +46,9 @@ export class MemoryCsrfTokenStore extends MemoryStoreBase implements CsrfTokenSt
     return token;
   }
 
-  async validate(sessionId: string, token: string, opts?: { consume?: boolean }): Promise<boolean> {
-    const now = this.now();
+  async validate(sessionId: string, token: string, opts?: { consume?: boolean } & CallOptions): Promise<boolean> {
     const consume = validateCsrfCheck(this.source, sessionId, token, opts);
+    const now = this.begin(opts);
     const e = this.sessions.get(sessionId, now);
     if (e === undefined) return false;
     // Looked up by hash: the comparison is a hash-table lookup on a SHA-256, not on the secret.
@@ -58,9 +59,9 @@ export class MemoryCsrfTokenStore extends MemoryStoreBase implements CsrfTokenSt
     return true;
   }
 
-  async revoke(sessionId: string): Promise<number> {
-    const now = this.now();
+  async revoke(sessionId: string, opts?: CallOptions): Promise<number> {
     validateKey(this.source, 'sessionId', sessionId);
+    const now = this.begin(opts);
     const e = this.sessions.get(sessionId, now);
     if (e === undefined) return 0;
     let live = 0;

@@ -7,6 +7,7 @@ import {
   validateHolderArgs,
   validateInteger,
   validateReserveArgs,
+  type CallOptions,
   type IdempotencyStore,
   type Reservation,
   type StoredResponse,
@@ -47,9 +48,9 @@ export class MemoryIdempotencyStore extends MemoryStoreBase implements Idempoten
     return `${scope}\u0000${key}`;
   }
 
-  async reserve(scope: string, key: string, fingerprint: string, opts: { leaseMs: number }): Promise<Reservation> {
-    const now = this.now();
+  async reserve(scope: string, key: string, fingerprint: string, opts: { leaseMs: number } & CallOptions): Promise<Reservation> {
     const leaseMs = validateReserveArgs(this.source, scope, key, fingerprint, opts);
+    const now = this.begin(opts);
     const id = this.id(scope, key);
     const e = this.entries.get(id, now);
     if (e === undefined) {
@@ -68,9 +69,15 @@ export class MemoryIdempotencyStore extends MemoryStoreBase implements Idempoten
     return e !== undefined && e.token !== undefined && e.token === token ? e : undefined;
   }
 
-  async complete(scope: string, key: string, token: string, response: StoredResponse, opts: { retentionMs: number }): Promise<boolean> {
-    const now = this.now();
+  async complete(
+    scope: string,
+    key: string,
+    token: string,
+    response: StoredResponse,
+    opts: { retentionMs: number } & CallOptions,
+  ): Promise<boolean> {
     const { stored, retentionMs } = validateCompleteArgs(this.source, scope, key, token, response, opts, this.maxResponseBytes);
+    const now = this.begin(opts);
     const id = this.id(scope, key);
     const e = this.held(id, token, now);
     if (e === undefined) return false;
@@ -81,20 +88,20 @@ export class MemoryIdempotencyStore extends MemoryStoreBase implements Idempoten
     return true;
   }
 
-  async release(scope: string, key: string, token: string): Promise<boolean> {
-    const now = this.now();
+  async release(scope: string, key: string, token: string, opts?: CallOptions): Promise<boolean> {
     validateHolderArgs(this.source, scope, key, token);
+    const now = this.begin(opts);
     const id = this.id(scope, key);
     if (this.held(id, token, now) === undefined) return false;
     this.entries.delete(id);
     return true;
   }
 
-  async extend(scope: string, key: string, token: string, leaseMs: number): Promise<boolean> {
-    const now = this.now();
+  async extend(scope: string, key: string, token: string, leaseMs: number, opts?: CallOptions): Promise<boolean> {
     validateHolderArgs(this.source, scope, key, token);
-    const id = this.id(scope, key);
     validateDuration(this.source, 'leaseMs', leaseMs);
+    const now = this.begin(opts);
+    const id = this.id(scope, key);
     const e = this.held(id, token, now);
     if (e === undefined) return false;
     e.expiresAt = now + leaseMs;

@@ -1,4 +1,11 @@
-import { validateInteger, validateJwksPutArgs, validateKey, type CachedJwks, type JwksCacheStore } from '@stowage/core';
+import {
+  validateInteger,
+  validateJwksPutArgs,
+  validateKey,
+  type CachedJwks,
+  type CallOptions,
+  type JwksCacheStore,
+} from '@stowage/core';
 import { MemoryStoreBase, type MemoryStoreOptions } from './base.js';
 import { ExpiringMap } from './expiring-map.js';
 
@@ -21,16 +28,16 @@ export class MemoryJwksCacheStore extends MemoryStoreBase implements JwksCacheSt
     this.docs = new ExpiringMap<string, CachedJwks>({ maxEntries: this.maxEntries });
   }
 
-  async get(uri: string): Promise<CachedJwks | undefined> {
-    const now = this.now();
+  async get(uri: string, opts?: CallOptions): Promise<CachedJwks | undefined> {
     validateKey(this.source, 'uri', uri);
+    const now = this.begin(opts);
     const d = this.docs.get(uri, now);
     return d === undefined ? undefined : { jwks: d.jwks, fetchedAt: d.fetchedAt, expiresAt: d.expiresAt };
   }
 
-  async put(uri: string, jwks: string, opts: { fetchedAt: number; ttlMs: number }): Promise<boolean> {
-    const now = this.now();
+  async put(uri: string, jwks: string, opts: { fetchedAt: number; ttlMs: number } & CallOptions): Promise<boolean> {
     const { fetchedAt, ttlMs } = validateJwksPutArgs(this.source, uri, jwks, opts, this.maxDocumentBytes);
+    const now = this.begin(opts);
     const current = this.docs.get(uri, now);
     if (current !== undefined && current.fetchedAt > fetchedAt) return false;
     this.docs.set(uri, { jwks, fetchedAt, expiresAt: now + ttlMs });

@@ -4,6 +4,7 @@ import {
   validateKey,
   validateToken,
   validateTtlOption,
+  type CallOptions,
   type Lease,
   type LockStore,
 } from '@stowage/core';
@@ -29,10 +30,10 @@ export class MemoryLockStore extends MemoryStoreBase implements LockStore {
     super('MemoryLockStore', { ...options, maxEntries: undefined });
   }
 
-  async acquire(name: string, opts: { ttlMs: number }): Promise<Lease | undefined> {
-    const now = this.now();
+  async acquire(name: string, opts: { ttlMs: number } & CallOptions): Promise<Lease | undefined> {
     validateKey(this.source, 'name', name);
     const ttlMs = validateTtlOption(this.source, opts);
+    const now = this.begin(opts);
     if (this.leases.get(name, now) !== undefined) return undefined;
     const fence = (this.fences.get(name) ?? 0) + 1;
     this.fences.set(name, fence);
@@ -41,11 +42,11 @@ export class MemoryLockStore extends MemoryStoreBase implements LockStore {
     return { token: held.token, fence: held.fence, expiresAt: held.expiresAt };
   }
 
-  async extend(name: string, token: string, ttlMs: number): Promise<boolean> {
-    const now = this.now();
+  async extend(name: string, token: string, ttlMs: number, opts?: CallOptions): Promise<boolean> {
     validateKey(this.source, 'name', name);
     validateToken(this.source, 'token', token);
     validateDuration(this.source, 'ttlMs', ttlMs);
+    const now = this.begin(opts);
     const held = this.leases.get(name, now);
     if (held === undefined || held.token !== token) return false;
     held.expiresAt = now + ttlMs;
@@ -53,10 +54,10 @@ export class MemoryLockStore extends MemoryStoreBase implements LockStore {
     return true;
   }
 
-  async release(name: string, token: string): Promise<boolean> {
-    const now = this.now();
+  async release(name: string, token: string, opts?: CallOptions): Promise<boolean> {
     validateKey(this.source, 'name', name);
     validateToken(this.source, 'token', token);
+    const now = this.begin(opts);
     const held = this.leases.get(name, now);
     if (held === undefined || held.token !== token) return false;
     this.leases.delete(name);

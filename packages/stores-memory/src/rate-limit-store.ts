@@ -4,6 +4,7 @@ import {
   validateCost,
   validateKey,
   validateOptions,
+  type CallOptions,
   type NormalizedPolicy,
   type RateLimitConsumeOptions,
   type RateLimitDecision,
@@ -50,22 +51,21 @@ export class MemoryRateLimitStore extends MemoryStoreBase implements RateLimitSt
     policy: RateLimitPolicy | readonly RateLimitPolicy[],
     opts?: RateLimitConsumeOptions,
   ): Promise<RateLimitDecision> {
-    const now = this.now();
     validateKey(this.source, 'key', key);
     const policies = normalizePolicies(this.source, policy);
     const cost = validateCost(this.source, validateOptions<RateLimitConsumeOptions>(this.source, 'opts', opts).cost, policies);
-    return this.run(key, policies, now, cost, true);
+    return this.run(key, policies, this.begin(opts), cost, true);
   }
 
-  async peek(key: string, policy: RateLimitPolicy | readonly RateLimitPolicy[]): Promise<RateLimitDecision> {
-    const now = this.now();
+  async peek(key: string, policy: RateLimitPolicy | readonly RateLimitPolicy[], opts?: CallOptions): Promise<RateLimitDecision> {
     validateKey(this.source, 'key', key);
-    return this.run(key, normalizePolicies(this.source, policy), now, 1, false);
+    const policies = normalizePolicies(this.source, policy);
+    return this.run(key, policies, this.begin(opts), 1, false);
   }
 
-  async reset(key: string): Promise<void> {
-    this.now();
+  async reset(key: string, opts?: CallOptions): Promise<void> {
     validateKey(this.source, 'key', key);
+    this.begin(opts);
     this.keys.delete(key);
   }
 

@@ -6,6 +6,7 @@ import {
   validateKey,
   validateRotateArgs,
   validateSessionSet,
+  type CallOptions,
   type SessionRecord,
   type SessionSetOptions,
   type SessionStore,
@@ -57,9 +58,9 @@ export class MemorySessionStore extends MemoryStoreBase implements SessionStore 
     if (ids.size === 0) this.byOwner.delete(owner);
   }
 
-  async get(id: string): Promise<SessionRecord | undefined> {
-    const now = this.now();
+  async get(id: string, opts?: CallOptions): Promise<SessionRecord | undefined> {
     validateKey(this.source, 'id', id);
+    const now = this.begin(opts);
     const e = this.sessions.get(id, now);
     if (e === undefined) return undefined;
     const record: SessionRecord = { data: copyBytes(e.data), version: e.version, expiresAt: e.expiresAt };
@@ -69,8 +70,8 @@ export class MemorySessionStore extends MemoryStoreBase implements SessionStore 
   }
 
   async set(id: string, data: Uint8Array, opts: SessionSetOptions): Promise<{ version: number }> {
-    const now = this.now();
     const v = validateSessionSet(this.source, id, data, opts, this.maxDataBytes);
+    const now = this.begin(opts);
     const ttlMs = v.ttlMs;
     const absoluteTtlMs = v.absoluteTtlMs;
     const ifVersion = v.ifVersion;
@@ -108,10 +109,10 @@ export class MemorySessionStore extends MemoryStoreBase implements SessionStore 
     return { version: current.version };
   }
 
-  async touch(id: string, ttlMs: number): Promise<boolean> {
-    const now = this.now();
+  async touch(id: string, ttlMs: number, opts?: CallOptions): Promise<boolean> {
     validateKey(this.source, 'id', id);
     validateDuration(this.source, 'ttlMs', ttlMs);
+    const now = this.begin(opts);
     const e = this.sessions.get(id, now);
     if (e === undefined) return false;
     e.expiresAt = capped(now + ttlMs, e.absoluteExpiresAt);
@@ -119,17 +120,17 @@ export class MemorySessionStore extends MemoryStoreBase implements SessionStore 
     return true;
   }
 
-  async destroy(id: string): Promise<boolean> {
-    const now = this.now();
+  async destroy(id: string, opts?: CallOptions): Promise<boolean> {
     validateKey(this.source, 'id', id);
+    const now = this.begin(opts);
     if (this.sessions.get(id, now) === undefined) return false;
     this.sessions.delete(id);
     return true;
   }
 
-  async rotate(oldId: string, newId: string, opts?: { ttlMs?: number }): Promise<boolean> {
-    const now = this.now();
+  async rotate(oldId: string, newId: string, opts?: { ttlMs?: number } & CallOptions): Promise<boolean> {
     const ttlMs = validateRotateArgs(this.source, oldId, newId, opts);
+    const now = this.begin(opts);
     const e = this.sessions.get(oldId, now);
     if (e === undefined) return false;
     if (this.sessions.get(newId, now) !== undefined) {
@@ -142,9 +143,9 @@ export class MemorySessionStore extends MemoryStoreBase implements SessionStore 
     return true;
   }
 
-  async destroyByOwner(owner: string, opts?: { except?: string }): Promise<number> {
-    const now = this.now();
+  async destroyByOwner(owner: string, opts?: { except?: string } & CallOptions): Promise<number> {
     const except = validateDestroyByOwnerArgs(this.source, owner, opts);
+    const now = this.begin(opts);
     const ids = this.byOwner.get(owner);
     if (ids === undefined) return 0;
     let count = 0;

@@ -1,4 +1,6 @@
 import {
+  checkDeadline,
+  deadlineOf,
   ErrorSource,
   measureHealth,
   readClock,
@@ -7,10 +9,12 @@ import {
   validateIdentifier,
   validateInteger,
   validateOptions,
+  type CallOptions,
   type HealthResult,
   type StoreOptionsBase,
 } from '@stowage/core';
 import type { Database, Statement } from 'better-sqlite3';
+import { busyTimeoutOf, quantizeDown, type BusyTimeout } from './busy-timeout.js';
 import { migrate, type SchemaComponent } from './schema.js';
 
 export interface SqliteStoreOptions extends StoreOptionsBase {
@@ -23,12 +27,18 @@ export interface SqliteStoreOptions extends StoreOptionsBase {
   /**
    * Set the pragmas the store relies on: `journal_mode = WAL` (readers never block the
    * writer; other processes see commits), `busy_timeout` (wait for another process's write
-   * lock instead of failing with SQLITE_BUSY) and `synchronous = NORMAL` (in WAL mode, a
-   * process crash loses nothing committed; only a power loss may lose the last commits).
-   * Other pragmas are left alone. @default true
+   * lock instead of failing with SQLITE_BUSY; set again before each call that needs another
+   * value: a nearer caller's deadline, or another store's `busyTimeoutMs` on the same
+   * connection) and `synchronous = NORMAL` (in WAL mode, a process crash loses nothing
+   * committed; only a power loss may lose the last commits). Other pragmas are left alone;
+   * with `false`, every pragma is, and a caller's deadline cannot shorten a lock wait.
+   * @default true
    */
   configure?: boolean;
-  /** `busy_timeout` in ms: how long to wait for another process's write lock. @default 5000 */
+  /**
+   * `busy_timeout` in ms: how long a call waits for another process's write lock. A caller's
+   * deadline that is nearer shortens the wait (only with `configure`). @default 5000
+   */
   busyTimeoutMs?: number;
   /** Run `prune()` in the background this often (an unref'd timer). @default off */
   pruneIntervalMs?: number;
@@ -55,14 +65,23 @@ const BUSY = /^SQLITE_(BUSY|LOCKED)/;
 const CORRUPT = /^SQLITE_(CORRUPT|NOTADB)/;
 const GONE = /^SQLITE_(IOERR|CANTOPEN|FULL|READONLY)/;
 
-/** Maps a driver error to a StowageError (StowageErrors pass through). */
-export function mapError(source: ErrorSource, db: Database, err: unknown): StowageError {
+/**
+ * Maps a driver error to a StowageError (StowageErrors pass through). `deadline`: the caller's,
+ * when it (not `busyTimeoutMs`) bounded the call's wait for the lock.
+ */
+export function mapError(source: ErrorSource, db: Database, err: unknown, deadline?: number): StowageError {
   if (err instanceof StowageError) return err;
   const code = (err as { code?: unknown })?.code;
   const message = err instanceof Error ? err.message : String(err);
   if (!db.open) return source.error('UNAVAILABLE', 'the database connection is closed', { cause: err });
   if (typeof code === 'string') {
-    if (BUSY.test(code)) return source.error('TIMEOUT', `the database stayed locked by another connection (${code})`, { cause: err });
+    if (BUSY.test(code)) {
+      if (deadline === undefined) return source.error('TIMEOUT', `the database stayed locked by another connection (${code})`, { cause: err });
+      return source.error('TIMEOUT', `the database stayed locked by another connection until the caller's deadline (${code}); the call changed nothing`, {
+        cause: err,
+        details: { deadline },
+      });
+    }
     if (CORRUPT.test(code)) return source.error('CORRUPT', `the database file is damaged (${code})`, { cause: err });
     if (GONE.test(code)) return source.error('UNAVAILABLE', `the database cannot be written (${code})`, { cause: err });
   }
@@ -80,6 +99,9 @@ export abstract class SqliteStoreBase<S> {
   private readonly clock: (() => number) | undefined;
   private readonly autoMigrate: boolean;
   private readonly pruneBatch: number;
+  private readonly busyMs: number;
+  /** The connection's busy timeout, when the store configures it (`configure`). */
+  private readonly busy: BusyTimeout | undefined;
   private statements: S | undefined;
   private pruners: Statement[] | undefined;
   private pruner: NodeJS.Timeout | undefined;
@@ -104,8 +126,10 @@ export abstract class SqliteStoreBase<S> {
     this.autoMigrate = o.migrate !== false;
     this.pruneBatch = o.pruneBatchSize === undefined ? 1000 : validateInteger(this.source, 'options.pruneBatchSize', o.pruneBatchSize, 1);
     const busy = o.busyTimeoutMs === undefined ? 5000 : validateInteger(this.source, 'options.busyTimeoutMs', o.busyTimeoutMs, 0);
+    this.busyMs = busy;
     if (o.configure !== false) {
-      db.pragma(`busy_timeout = ${busy}`);
+      this.busy = busyTimeoutOf(db);
+      this.busy.reset(busy);
       enableWal(db, busy);
       db.pragma('synchronous = NORMAL');
     }
@@ -121,14 +145,48 @@ export abstract class SqliteStoreBase<S> {
     return this.clock === undefined ? Date.now() : readClock(this.source, this.clock);
   }
 
-  /** Runs one synchronous operation with prepared statements; driver errors become StowageErrors. */
-  protected op<T>(fn: (s: S, now: number) => T): T {
+  /** `UNAVAILABLE` once the store is closed. */
+  protected ensureOpen(): void {
     if (this.closed) throw this.source.error('UNAVAILABLE', 'the store is closed');
+  }
+
+  /**
+   * Runs one synchronous operation with prepared statements; driver errors become
+   * StowageErrors. Call it once the other arguments are valid: it then checks the caller's
+   * deadline in `opts` (see {@link bound}).
+   */
+  protected op<T>(fn: (s: S, now: number) => T, opts?: CallOptions): T {
+    this.ensureOpen();
+    let deadline: number | undefined;
     try {
+      deadline = this.bound(opts);
       return fn(this.statements ?? this.ready(), this.now());
     } catch (err) {
-      throw mapError(this.source, this.db, err);
+      throw mapError(this.source, this.db, err, deadline);
     }
+  }
+
+  /**
+   * Applies the caller's deadline to the call about to run: `INVALID_ARGUMENT` if malformed,
+   * `TIMEOUT` if passed (nothing runs). Once started the call runs to its end synchronously;
+   * what can outlast the deadline is the wait for another connection's write lock, so the
+   * connection's busy timeout is set to the time left when that is less than `busyTimeoutMs`
+   * (rounded down, see {@link quantizeDown}), else back to `busyTimeoutMs`. Returns the
+   * deadline when it bounds the wait.
+   */
+  private bound(opts: CallOptions | undefined): number | undefined {
+    const deadline = opts === undefined ? undefined : deadlineOf(this.source, opts);
+    if (deadline !== undefined) {
+      const now = Date.now();
+      checkDeadline(this.source, deadline, now);
+      const left = deadline - now;
+      if (left < this.busyMs && this.busy !== undefined) {
+        this.busy.set(quantizeDown(left));
+        return deadline;
+      }
+    }
+    this.busy?.set(this.busyMs);
+    return undefined;
   }
 
   private ready(): S {

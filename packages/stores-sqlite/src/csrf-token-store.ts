@@ -4,6 +4,7 @@ import {
   validateCsrfCheck,
   validateKey,
   validateTtlOption,
+  type CallOptions,
   type CsrfTokenStore,
 } from '@stowage/core';
 import type { Statement } from 'better-sqlite3';
@@ -41,25 +42,26 @@ export class SqliteCsrfTokenStore extends SqliteStoreBase<Statements> implements
     return [`DELETE FROM ${t} WHERE hash IN (SELECT hash FROM ${t} WHERE expires_at <= ? LIMIT ?)`];
   }
 
-  async issue(sessionId: string, opts: { ttlMs: number }): Promise<string> {
+  async issue(sessionId: string, opts: { ttlMs: number } & CallOptions): Promise<string> {
     validateKey(this.source, 'sessionId', sessionId);
     const ttl = validateTtlOption(this.source, opts);
     const token = randomToken(32);
     const hash = hashToken(token);
-    this.op((s, now) => s.issue.run(hash, sessionId, now + ttl));
+    this.op((s, now) => s.issue.run(hash, sessionId, now + ttl), opts);
     return token;
   }
 
-  async validate(sessionId: string, token: string, opts?: { consume?: boolean }): Promise<boolean> {
+  async validate(sessionId: string, token: string, opts?: { consume?: boolean } & CallOptions): Promise<boolean> {
     const consume = validateCsrfCheck(this.source, sessionId, token, opts);
     const hash = hashToken(token);
-    return this.op((s, now) =>
-      consume ? s.consume.run(hash, sessionId, now).changes > 0 : s.check.get(hash, sessionId, now) !== undefined,
+    return this.op(
+      (s, now) => (consume ? s.consume.run(hash, sessionId, now).changes > 0 : s.check.get(hash, sessionId, now) !== undefined),
+      opts,
     );
   }
 
-  async revoke(sessionId: string): Promise<number> {
+  async revoke(sessionId: string, opts?: CallOptions): Promise<number> {
     validateKey(this.source, 'sessionId', sessionId);
-    return this.op((s, now) => (s.revoke.all(sessionId, now) as { live: number }[]).filter((r) => r.live === 1).length);
+    return this.op((s, now) => (s.revoke.all(sessionId, now) as { live: number }[]).filter((r) => r.live === 1).length, opts);
   }
 }

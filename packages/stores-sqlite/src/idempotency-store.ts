@@ -8,6 +8,7 @@ import {
   validateHolderArgs,
   validateInteger,
   validateReserveArgs,
+  type CallOptions,
   type IdempotencyStore,
   type Reservation,
   type StoredResponse,
@@ -72,7 +73,7 @@ export class SqliteIdempotencyStore extends SqliteStoreBase<Statements> implemen
     return [`DELETE FROM ${t} WHERE rowid IN (SELECT rowid FROM ${t} WHERE expires_at <= ? LIMIT ?)`];
   }
 
-  async reserve(scope: string, key: string, fingerprint: string, opts: { leaseMs: number }): Promise<Reservation> {
+  async reserve(scope: string, key: string, fingerprint: string, opts: { leaseMs: number } & CallOptions): Promise<Reservation> {
     const lease = validateReserveArgs(this.source, scope, key, fingerprint, opts);
     return this.op((s, now): Reservation => {
       const token = randomToken();
@@ -86,23 +87,29 @@ export class SqliteIdempotencyStore extends SqliteStoreBase<Statements> implemen
         if (row.response !== null) return { state: 'completed', response: decodeStoredResponse(this.source, row.response) };
         return { state: 'in-flight', retryAfterMs: row.expires_at - now };
       }
-    });
+    }, opts);
   }
 
-  async complete(scope: string, key: string, token: string, response: StoredResponse, opts: { retentionMs: number }): Promise<boolean> {
+  async complete(
+    scope: string,
+    key: string,
+    token: string,
+    response: StoredResponse,
+    opts: { retentionMs: number } & CallOptions,
+  ): Promise<boolean> {
     const { stored, retentionMs: retention } = validateCompleteArgs(this.source, scope, key, token, response, opts, this.maxResponseBytes);
     const encoded = encodeStoredResponse(stored);
-    return this.op((s, now) => s.complete.run({ scope, key, token, now, retention, response: encoded }).changes > 0);
+    return this.op((s, now) => s.complete.run({ scope, key, token, now, retention, response: encoded }).changes > 0, opts);
   }
 
-  async release(scope: string, key: string, token: string): Promise<boolean> {
+  async release(scope: string, key: string, token: string, opts?: CallOptions): Promise<boolean> {
     validateHolderArgs(this.source, scope, key, token);
-    return this.op((s, now) => s.release.run({ scope, key, token, now }).changes > 0);
+    return this.op((s, now) => s.release.run({ scope, key, token, now }).changes > 0, opts);
   }
 
-  async extend(scope: string, key: string, token: string, leaseMs: number): Promise<boolean> {
+  async extend(scope: string, key: string, token: string, leaseMs: number, opts?: CallOptions): Promise<boolean> {
     validateHolderArgs(this.source, scope, key, token);
     const lease = validateDuration(this.source, 'leaseMs', leaseMs);
-    return this.op((s, now) => s.extend.run({ scope, key, token, now, lease }).changes > 0);
+    return this.op((s, now) => s.extend.run({ scope, key, token, now, lease }).changes > 0, opts);
   }
 }

@@ -1,4 +1,11 @@
-import { validateInteger, validateJwksPutArgs, validateKey, type CachedJwks, type JwksCacheStore } from '@stowage/core';
+import {
+  validateInteger,
+  validateJwksPutArgs,
+  validateKey,
+  type CachedJwks,
+  type CallOptions,
+  type JwksCacheStore,
+} from '@stowage/core';
 import type { Statement } from 'better-sqlite3';
 import { SqliteStoreBase, type SqliteStoreOptions, writeReturning } from './base.js';
 
@@ -44,16 +51,16 @@ export class SqliteJwksCacheStore extends SqliteStoreBase<Statements> implements
     return [`DELETE FROM ${t} WHERE uri IN (SELECT uri FROM ${t} WHERE expires_at <= ? LIMIT ?)`];
   }
 
-  async get(uri: string): Promise<CachedJwks | undefined> {
+  async get(uri: string, opts?: CallOptions): Promise<CachedJwks | undefined> {
     validateKey(this.source, 'uri', uri);
     return this.op((s, now) => {
       const row = s.get.get(uri, now) as { jwks: string; fetched_at: number; expires_at: number } | undefined;
       return row === undefined ? undefined : { jwks: row.jwks, fetchedAt: row.fetched_at, expiresAt: row.expires_at };
-    });
+    }, opts);
   }
 
-  async put(uri: string, jwks: string, opts: { fetchedAt: number; ttlMs: number }): Promise<boolean> {
+  async put(uri: string, jwks: string, opts: { fetchedAt: number; ttlMs: number } & CallOptions): Promise<boolean> {
     const { fetchedAt, ttlMs: ttl } = validateJwksPutArgs(this.source, uri, jwks, opts, this.maxDocumentBytes);
-    return this.op((s, now) => writeReturning(s.put, { uri, jwks, fetchedAt, now, ttl }) !== undefined);
+    return this.op((s, now) => writeReturning(s.put, { uri, jwks, fetchedAt, now, ttl }) !== undefined, opts);
   }
 }

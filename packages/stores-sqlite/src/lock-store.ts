@@ -4,6 +4,7 @@ import {
   validateKey,
   validateToken,
   validateTtlOption,
+  type CallOptions,
   type Lease,
   type LockStore,
 } from '@stowage/core';
@@ -46,26 +47,26 @@ export class SqliteLockStore extends SqliteStoreBase<Statements> implements Lock
     return [`UPDATE ${t} SET token = NULL, expires_at = 0 WHERE name IN (SELECT name FROM ${t} WHERE token IS NOT NULL AND expires_at <= ? LIMIT ?)`];
   }
 
-  async acquire(name: string, opts: { ttlMs: number }): Promise<Lease | undefined> {
+  async acquire(name: string, opts: { ttlMs: number } & CallOptions): Promise<Lease | undefined> {
     validateKey(this.source, 'name', name);
     const ttl = validateTtlOption(this.source, opts);
     const token = randomToken();
     return this.op((s, now) => {
       const row = writeReturning<{ fence: number; expires_at: number }>(s.acquire, { name, token, now, ttl });
       return row === undefined ? undefined : { token, fence: row.fence, expiresAt: row.expires_at };
-    });
+    }, opts);
   }
 
-  async extend(name: string, token: string, ttlMs: number): Promise<boolean> {
+  async extend(name: string, token: string, ttlMs: number, opts?: CallOptions): Promise<boolean> {
     validateKey(this.source, 'name', name);
     validateToken(this.source, 'token', token);
     const ttl = validateDuration(this.source, 'ttlMs', ttlMs);
-    return this.op((s, now) => s.extend.run({ name, token, now, ttl }).changes > 0);
+    return this.op((s, now) => s.extend.run({ name, token, now, ttl }).changes > 0, opts);
   }
 
-  async release(name: string, token: string): Promise<boolean> {
+  async release(name: string, token: string, opts?: CallOptions): Promise<boolean> {
     validateKey(this.source, 'name', name);
     validateToken(this.source, 'token', token);
-    return this.op((s, now) => s.release.run({ name, token, now }).changes > 0);
+    return this.op((s, now) => s.release.run({ name, token, now }).changes > 0, opts);
   }
 }

@@ -12,6 +12,7 @@ import {
   validateCost,
   validateKey,
   validateOptions,
+  type CallOptions,
   type NormalizedPolicy,
   type RateLimitAlgorithm,
   type RateLimitConsumeOptions,
@@ -105,17 +106,17 @@ export class SqliteRateLimitStore extends SqliteStoreBase<Statements> implements
         // Another process freed capacity between the two statements: try the consume again.
       }
       throw this.source.error('TIMEOUT', `consume did not settle after ${ATTEMPTS} attempts`);
-    });
+    }, opts);
   }
 
-  async peek(key: string, policy: RateLimitPolicy | readonly RateLimitPolicy[]): Promise<RateLimitDecision> {
+  async peek(key: string, policy: RateLimitPolicy | readonly RateLimitPolicy[], opts?: CallOptions): Promise<RateLimitDecision> {
     validateKey(this.source, 'key', key);
     const policies = normalizePolicies(this.source, policy);
-    return this.op((s, now) => evaluateRateLimit(policies, this.states(s, key, policies, now), now, 1, false).decision);
+    return this.op((s, now) => evaluateRateLimit(policies, this.states(s, key, policies, now), now, 1, false).decision, opts);
   }
 
-  async reset(key: string): Promise<void> {
+  async reset(key: string, opts?: CallOptions): Promise<void> {
     validateKey(this.source, 'key', key);
-    this.op((s) => s.reset.run(key));
+    this.op((s) => s.reset.run(key), opts);
   }
 }

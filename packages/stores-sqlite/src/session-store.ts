@@ -6,6 +6,7 @@ import {
   validateKey,
   validateRotateArgs,
   validateSessionSet,
+  type CallOptions,
   type SessionRecord,
   type SessionRow,
   type SessionSetOptions,
@@ -100,13 +101,13 @@ export class SqliteSessionStore extends SqliteStoreBase<Statements> implements S
     return [`DELETE FROM ${t} WHERE rowid IN (SELECT rowid FROM ${t} WHERE expires_at <= ? LIMIT ?)`];
   }
 
-  async get(id: string): Promise<SessionRecord | undefined> {
+  async get(id: string, opts?: CallOptions): Promise<SessionRecord | undefined> {
     validateKey(this.source, 'id', id);
     return this.op((s, now) => {
       const row = s.get.get(id, now) as SessionRow | undefined;
       if (row === undefined) return undefined;
       return sessionRecordFromRow(row);
-    });
+    }, opts);
   }
 
   async set(id: string, data: Uint8Array, opts: SessionSetOptions): Promise<{ version: number }> {
@@ -120,28 +121,28 @@ export class SqliteSessionStore extends SqliteStoreBase<Statements> implements S
       if (row !== undefined) return { version: row.version };
       const current = (s.version.get(id, now) as { version: number } | undefined)?.version ?? 0;
       throw this.source.error('CONFLICT', `session version is ${current}, not ${ifVersion}`, { details: { currentVersion: current } });
-    });
+    }, opts);
   }
 
-  async touch(id: string, ttlMs: number): Promise<boolean> {
+  async touch(id: string, ttlMs: number, opts?: CallOptions): Promise<boolean> {
     validateKey(this.source, 'id', id);
     const ttl = validateDuration(this.source, 'ttlMs', ttlMs);
-    return this.op((s, now) => s.touch.run({ id, ttl, now }).changes > 0);
+    return this.op((s, now) => s.touch.run({ id, ttl, now }).changes > 0, opts);
   }
 
-  async destroy(id: string): Promise<boolean> {
+  async destroy(id: string, opts?: CallOptions): Promise<boolean> {
     validateKey(this.source, 'id', id);
-    return this.op((s, now) => s.destroy.run(id, now).changes > 0);
+    return this.op((s, now) => s.destroy.run(id, now).changes > 0, opts);
   }
 
-  async rotate(oldId: string, newId: string, opts?: { ttlMs?: number }): Promise<boolean> {
+  async rotate(oldId: string, newId: string, opts?: { ttlMs?: number } & CallOptions): Promise<boolean> {
     const ttl = validateRotateArgs(this.source, oldId, newId, opts) ?? null;
-    return this.op((s, now) => s.rotate(oldId, newId, ttl, now));
+    return this.op((s, now) => s.rotate(oldId, newId, ttl, now), opts);
   }
 
-  async destroyByOwner(owner: string, opts?: { except?: string }): Promise<number> {
+  async destroyByOwner(owner: string, opts?: { except?: string } & CallOptions): Promise<number> {
     const except = validateDestroyByOwnerArgs(this.source, owner, opts) ?? null;
-    return this.op((s, now) => s.destroyByOwner.run({ owner, except, now }).changes);
+    return this.op((s, now) => s.destroyByOwner.run({ owner, except, now }).changes, opts);
   }
 }
 

@@ -2,10 +2,12 @@ import {
   storedStreamFromRow,
   type StreamRow,
   EngineStreamOps,
+  parseOffset,
   runSync,
   type StreamOp,
   STREAM_DEFAULTS,
   validateInteger,
+  type CallOptions,
   type PositionedMessage,
   type ProducerState,
   type StoredStream,
@@ -14,7 +16,7 @@ import {
 } from '@stowage/core';
 import { randomUUID } from 'node:crypto';
 import type { Database, Statement } from 'better-sqlite3';
-import { asBuffer, mapError, SqliteStoreBase, type SqliteStoreOptions } from './base.js';
+import { asBuffer, SqliteStoreBase, type SqliteStoreOptions } from './base.js';
 
 export interface SqliteStreamStoreOptions extends SqliteStoreOptions {
   /** Largest single message. @default 8388608 (8 MiB) */
@@ -125,7 +127,10 @@ class SqliteStreamBackend implements StreamBackend {
 const peers = new WeakMap<Database, Set<SqliteStreamStore>>();
 
 interface Statements {
-  ops: EngineStreamOps;
+  /** Runs an engine operation in one `BEGIN IMMEDIATE` transaction. */
+  write<T>(op: StreamOp<T>): T;
+  /** Runs a read-only engine operation in one deferred transaction (a snapshot, no write lock). */
+  read<T>(op: StreamOp<T>): T;
   dataVersion: Statement;
 }
 
@@ -136,80 +141,90 @@ interface Statements {
  */
 export class SqliteStreamStore extends SqliteStoreBase<Statements> implements StreamStore {
   protected readonly component = 'streams';
-  private readonly maxMessageBytes: number;
   private readonly pollIntervalMs: number;
+  private readonly ops: EngineStreamOps;
   private poller: NodeJS.Timeout | undefined;
   private lastDataVersion = -1;
-  private opsRef: EngineStreamOps | undefined;
+  /** The options (and read's offset) of the call now starting; see {@link call}. */
+  private callOpts: CallOptions | undefined;
+  private callFrom: string | undefined;
 
   constructor(options: SqliteStreamStoreOptions) {
     super('SqliteStreamStore', options);
-    this.maxMessageBytes =
+    const maxMessageBytes =
       options.maxMessageBytes === undefined
         ? STREAM_DEFAULTS.maxMessageBytes
         : validateInteger(this.source, 'options.maxMessageBytes', options.maxMessageBytes, 1);
     this.pollIntervalMs =
       options.pollIntervalMs === undefined ? 50 : validateInteger(this.source, 'options.pollIntervalMs', options.pollIntervalMs, 1);
-  }
-
-  protected prepare(): Statements {
-    const backend = new SqliteStreamBackend(this.db, this.prefix);
-    const tx = this.db.transaction((op: StreamOp<unknown>) => runSync(op, backend));
-    const ops = new EngineStreamOps({
+    this.ops = new EngineStreamOps({
       source: this.source,
-      ensureOpen: () => void this.now(),
-      run: <T>(make: (now: number) => StreamOp<T>): T => {
-        try {
-          return tx.immediate(make(this.now())) as T;
-        } catch (err) {
-          throw mapError(this.source, this.db, err);
-        }
-      },
+      ensureOpen: () => this.ensureOpen(),
+      run: <T>(make: (now: number) => StreamOp<T>): T => this.op((s, now) => s.write(make(now)), this.callOptions()),
       // A single snapshot read needs no write lock.
-      runReadOnly: <T>(make: (now: number) => StreamOp<T>): T => {
-        try {
-          return tx.deferred(make(this.now())) as T;
-        } catch (err) {
-          throw mapError(this.source, this.db, err);
-        }
-      },
-      maxMessageBytes: this.maxMessageBytes,
+      runReadOnly: <T>(make: (now: number) => StreamOp<T>): T => this.op((s, now) => s.read(make(now)), this.callOptions()),
+      maxMessageBytes,
       // A commit on this connection does not change what `data_version` shows to it, so
       // stores sharing the connection are told directly.
       onChange: (name) => {
         for (const peer of peers.get(this.db) ?? []) if (peer !== this) peer.wake(this.prefix, name);
       },
     });
-    this.opsRef = ops;
+  }
+
+  protected prepare(): Statements {
+    const backend = new SqliteStreamBackend(this.db, this.prefix);
+    const tx = this.db.transaction((op: StreamOp<unknown>) => runSync(op, backend));
     let set = peers.get(this.db);
     if (set === undefined) peers.set(this.db, (set = new Set()));
     set.add(this);
-    return { ops, dataVersion: this.db.prepare('PRAGMA data_version') };
+    return {
+      write: <T>(op: StreamOp<T>) => tx.immediate(op) as T,
+      read: <T>(op: StreamOp<T>) => tx.deferred(op) as T,
+      dataVersion: this.db.prepare('PRAGMA data_version'),
+    };
   }
 
-  /** Runs an engine method: closed check, lazy migration, errors mapped. */
-  private call<T>(fn: (ops: EngineStreamOps) => Promise<T>): Promise<T> {
-    let ops: EngineStreamOps;
+  /**
+   * Starts an engine call with the caller's options. `EngineStreamOps` validates the
+   * arguments and then calls `run` before its first `await`, so `run` (see {@link callOptions})
+   * sees exactly this call's options; they are cleared before anything else can run.
+   */
+  private call<T>(opts: CallOptions | undefined, start: () => Promise<T>, from?: string): Promise<T> {
+    this.callOpts = opts;
+    this.callFrom = from;
     try {
-      ops = this.op((s) => s.ops);
-    } catch (err) {
-      return Promise.reject(err);
+      return start();
+    } finally {
+      this.callOpts = undefined;
+      this.callFrom = undefined;
     }
-    return fn(ops);
   }
 
-  create: StreamStore['create'] = (name, config, opts) => this.call((o) => o.create(name, config, opts));
-  append: StreamStore['append'] = (name, messages, opts) => this.call((o) => o.append(name, messages, opts));
-  read: StreamStore['read'] = (name, from, opts) => this.call((o) => o.read(name, from, opts));
-  head: StreamStore['head'] = (name) => this.call((o) => o.head(name));
-  closeStream: StreamStore['closeStream'] = (name, opts) => this.call((o) => o.closeStream(name, opts));
-  delete: StreamStore['delete'] = (name) => this.call((o) => o.delete(name));
-  cleanupExpired: StreamStore['cleanupExpired'] = () => this.call((o) => o.cleanupExpired());
-  wait: StreamStore['wait'] = (name, offset, timeoutMs, signal) =>
-    this.call((o) => {
-      this.startPolling();
-      return o.wait(name, offset, timeoutMs, signal);
-    });
+  /** The options of the engine operation about to run (none for `wait` and cleanup). */
+  private callOptions(): CallOptions | undefined {
+    const opts = this.callOpts;
+    const from = this.callFrom;
+    this.callOpts = undefined;
+    this.callFrom = undefined;
+    // read's offset is the one argument the engine checks inside the operation: checked
+    // first, a malformed offset is INVALID_ARGUMENT even when the deadline has passed.
+    if (from !== undefined && opts?.deadline !== undefined) parseOffset(this.source, 'fromOffset', from);
+    return opts;
+  }
+
+  create: StreamStore['create'] = (name, config, opts) => this.call(opts, () => this.ops.create(name, config, opts));
+  append: StreamStore['append'] = (name, messages, opts) => this.call(opts, () => this.ops.append(name, messages, opts));
+  read: StreamStore['read'] = (name, from, opts) => this.call(opts, () => this.ops.read(name, from, opts), from);
+  head: StreamStore['head'] = (name, opts) => this.call(opts, () => this.ops.head(name));
+  closeStream: StreamStore['closeStream'] = (name, opts) => this.call(opts, () => this.ops.closeStream(name, opts));
+  delete: StreamStore['delete'] = (name, opts) => this.call(opts, () => this.ops.delete(name));
+  cleanupExpired: StreamStore['cleanupExpired'] = () => this.ops.cleanupExpired();
+  wait: StreamStore['wait'] = async (name, offset, timeoutMs, signal) => {
+    this.ensureOpen();
+    this.startPolling();
+    return this.ops.wait(name, offset, timeoutMs, signal);
+  };
 
   override async prune(): Promise<number> {
     return this.cleanupExpired();
@@ -223,8 +238,7 @@ export class SqliteStreamStore extends SqliteStoreBase<Statements> implements St
   private startPolling(): void {
     if (this.poller !== undefined) return;
     this.poller = setInterval(() => {
-      const ops = this.opsRef;
-      if (ops === undefined || ops.waiters.size === 0) {
+      if (this.ops.waiters.size === 0) {
         clearInterval(this.poller);
         this.poller = undefined;
         return;
@@ -233,7 +247,7 @@ export class SqliteStreamStore extends SqliteStoreBase<Statements> implements St
         const version = this.op((s) => (s.dataVersion.get() as { data_version: number }).data_version);
         if (version !== this.lastDataVersion) {
           this.lastDataVersion = version;
-          ops.waiters.notifyAll();
+          this.ops.waiters.notifyAll();
         }
       } catch {
         // A failed probe is retried at the next tick; waiters time out on their own.
@@ -244,13 +258,13 @@ export class SqliteStreamStore extends SqliteStoreBase<Statements> implements St
 
   /** Wakes this store's waiters on `name` if it shares the table prefix. */
   private wake(prefix: string, name: string): void {
-    if (prefix === this.prefix) this.opsRef?.waiters.notify(name);
+    if (prefix === this.prefix) this.ops.waiters.notify(name);
   }
 
   protected override onClose(): void {
     peers.get(this.db)?.delete(this);
     clearInterval(this.poller);
     this.poller = undefined;
-    this.opsRef?.waiters.close();
+    this.ops.waiters.close();
   }
 }
