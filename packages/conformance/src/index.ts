@@ -10,6 +10,15 @@ import type {
 import { describe, expect, it } from 'vitest';
 import type { ConformanceOptions } from './context.js';
 import { csrfTests } from './contracts/csrf.js';
+import {
+  CSRF_DEADLINES,
+  IDEMPOTENCY_DEADLINES,
+  JWKS_DEADLINES,
+  LOCK_DEADLINES,
+  RATE_LIMIT_DEADLINES,
+  SESSION_DEADLINES,
+  STREAM_DEADLINES,
+} from './contracts/deadlines.js';
 import { idempotencyTests } from './contracts/idempotency.js';
 import { jwksTests } from './contracts/jwks.js';
 import { lifecycleTests } from './contracts/lifecycle.js';
@@ -18,6 +27,7 @@ import { rateLimitTests } from './contracts/rate-limits.js';
 import { sessionTests } from './contracts/sessions.js';
 import { streamTests } from './contracts/streams.js';
 import { opener } from './context.js';
+import { deadlineTests } from './deadline-rule.js';
 import { sleep } from './helpers.js';
 
 export { createTestClock, TEST_CLOCK_START } from './clock.js';
@@ -54,6 +64,7 @@ export function describeConformance(options: ConformanceOptions): void {
       const f = options.sessions;
       describe('SessionStore', () => {
         sessionTests(f, options);
+        deadlineTests(f, options, SESSION_DEADLINES);
         lifecycleTests<SessionStore>(f, options, (s) => s.get('probe'));
       });
     }
@@ -61,6 +72,7 @@ export function describeConformance(options: ConformanceOptions): void {
       const f = options.rateLimits;
       describe('RateLimitStore', () => {
         rateLimitTests(f, options);
+        deadlineTests(f, options, RATE_LIMIT_DEADLINES);
         lifecycleTests<RateLimitStore>(f, options, (s) => s.peek('probe', { algorithm: 'gcra', limit: 1, windowMs: 1000 }));
       });
     }
@@ -68,6 +80,7 @@ export function describeConformance(options: ConformanceOptions): void {
       const f = options.idempotency;
       describe('IdempotencyStore', () => {
         idempotencyTests(f, options);
+        deadlineTests(f, options, IDEMPOTENCY_DEADLINES);
         lifecycleTests<IdempotencyStore>(f, options, (s) => s.release('probe', 'probe', 'token'));
       });
     }
@@ -75,6 +88,7 @@ export function describeConformance(options: ConformanceOptions): void {
       const f = options.csrf;
       describe('CsrfTokenStore', () => {
         csrfTests(f, options);
+        deadlineTests(f, options, CSRF_DEADLINES);
         lifecycleTests<CsrfTokenStore>(f, options, (s) => s.validate('probe', 'token'));
       });
     }
@@ -82,6 +96,7 @@ export function describeConformance(options: ConformanceOptions): void {
       const f = options.locks;
       describe('LockStore', () => {
         lockTests(f, options);
+        deadlineTests(f, options, LOCK_DEADLINES);
         lifecycleTests<LockStore>(f, options, (s) => s.release('probe', 'token'));
       });
     }
@@ -89,6 +104,7 @@ export function describeConformance(options: ConformanceOptions): void {
       const f = options.jwks;
       describe('JwksCacheStore', () => {
         jwksTests(f, options);
+        deadlineTests(f, options, JWKS_DEADLINES);
         lifecycleTests<JwksCacheStore>(f, options, (s) => s.get('probe'));
       });
     }
@@ -96,6 +112,7 @@ export function describeConformance(options: ConformanceOptions): void {
       const f = options.streams;
       describe('StreamStore', () => {
         streamTests(f, options);
+        deadlineTests(f, options, STREAM_DEADLINES);
         lifecycleTests<StreamStore>(f, options, (s) => s.head('probe'));
         const open = opener(f, options);
         it('close wakes pending waits with aborted', async () => {
