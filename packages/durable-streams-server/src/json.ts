@@ -1,4 +1,8 @@
+import { normalizeContentType } from '@stowage/core';
 import { source } from './protocol.js';
+
+/** Whether a media type is JSON mode's (`application/json`, any parameters). */
+export const isJsonType = (contentType: string): boolean => normalizeContentType(contentType) === 'application/json';
 
 /**
  * JSON mode. A POST body is validated, then stored as ONE message: the values it appends

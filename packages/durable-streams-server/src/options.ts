@@ -77,7 +77,6 @@ export function resolveOptions(options: StreamsServerOptions): ResolvedOptions {
     throw source.invalid('options.cacheControl must be a header value');
   }
   const log = logOf(o);
-  if (typeof log !== 'function') throw source.invalid('options.log must be a function or false');
   return {
     store,
     basePath,
@@ -93,8 +92,22 @@ export function resolveOptions(options: StreamsServerOptions): ResolvedOptions {
   };
 }
 
-/** Where error lines go: the `log` option, stderr by default, nowhere with `false`. */
+const toStderr = (line: string): void => void process.stderr.write(`${line}\n`);
+
+/**
+ * Where error lines go: the `log` option, stderr by default, nowhere with `false`. A `log`
+ * function that throws does not fail the request: the line goes to stderr, with why.
+ */
 export function logOf(options: Pick<StreamsServerOptions, 'log'>): (line: string) => void {
-  if (options.log === false) return () => {};
-  return options.log ?? ((line: string) => void process.stderr.write(`${line}\n`));
+  const log = options.log;
+  if (log === false) return () => {};
+  if (log === undefined || log === null) return toStderr;
+  if (typeof log !== 'function') throw source.invalid('options.log must be a function or false');
+  return (line: string) => {
+    try {
+      log(line);
+    } catch (err) {
+      toStderr(`${line} [options.log threw: ${err instanceof Error ? err.message : String(err)}]`);
+    }
+  };
 }

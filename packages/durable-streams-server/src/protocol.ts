@@ -147,3 +147,9 @@ export function liveParam(params: URLSearchParams): LiveMode {
   if (live === 'long-poll' || live === 'sse') return live;
   throw source.invalid('live must be long-poll or sse');
 }
+
+/** The request's Content-Type, `undefined` when absent or blank. */
+export function contentTypeOf(headers: IncomingHttpHeaders): string | undefined {
+  const value = headers['content-type'];
+  return value === undefined || value.trim().length === 0 ? undefined : value;
+}

@@ -1,5 +1,5 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import { StowageError, type StowageErrorCode } from '@stowage/core';
+import { StowageError, type StowageErrorCode, type StreamInfo } from '@stowage/core';
 import { ALLOWED_HEADERS, EXPOSED_HEADERS, H } from './protocol.js';
 import type { ResolvedOptions } from './options.js';
 
@@ -39,10 +39,11 @@ export function baseHeaders(o: ResolvedOptions): Array<[string, string]> {
   return pairs;
 }
 
-export function preflightHeaders(o: ResolvedOptions): OutgoingHttpHeaders {
-  const headers: OutgoingHttpHeaders = { Allow: METHODS };
+/** The answer to OPTIONS: `Allow`, and the CORS preflight headers unless CORS is off. */
+export function preflightHeaders(o: ResolvedOptions, methods: string = METHODS): OutgoingHttpHeaders {
+  const headers: OutgoingHttpHeaders = { Allow: methods };
   if (o.corsOrigin !== false) {
-    headers['Access-Control-Allow-Methods'] = METHODS;
+    headers['Access-Control-Allow-Methods'] = methods;
     headers['Access-Control-Allow-Headers'] = ALLOWED_HEADERS;
     headers['Access-Control-Max-Age'] = '86400';
   }
@@ -77,13 +78,15 @@ export function logLine(req: IncomingMessage, status: number, code: string, mess
 
 /**
  * Answers an error: the status of its code, its protocol headers, a JSON body, one log line.
- * A response already under way (SSE) is cut instead, so the client reconnects.
+ * A response already under way (SSE) is cut instead, so the client reconnects; one already
+ * complete is left alone (its connection may carry the next request).
  */
 export function sendError(o: ResolvedOptions, req: IncomingMessage, res: ServerResponse, err: unknown): void {
   const e = asStowageError(err);
   const status = STATUS[e.code] ?? 500;
-  const cause = e.cause instanceof Error ? ` (cause: ${e.cause.message})` : '';
+  const cause = e.cause instanceof Error && e.cause.message !== e.message ? ` (cause: ${e.cause.message})` : '';
   o.log(logLine(req, status, e.code, e.message + cause));
+  if (res.writableEnded) return;
   if (res.headersSent) {
     res.destroy();
     return;
@@ -101,6 +104,22 @@ export function sendError(o: ResolvedOptions, req: IncomingMessage, res: ServerR
   headers['Content-Type'] = 'application/json; charset=utf-8';
   headers['Content-Length'] = Buffer.byteLength(body);
   res.writeHead(status, headers).end(body);
+}
+
+/** 405 with `Allow` and a JSON body naming the methods; one log line. */
+export function sendMethodNotAllowed(o: ResolvedOptions, req: IncomingMessage, res: ServerResponse, allow: string, message: string): void {
+  o.log(logLine(req, 405, 'METHOD_NOT_ALLOWED', message));
+  const body = JSON.stringify({ error: { code: 'METHOD_NOT_ALLOWED', message: `${message} (allowed: ${allow})` } });
+  const headers: OutgoingHttpHeaders = { Allow: allow, 'Cache-Control': 'no-store', 'Content-Type': 'application/json; charset=utf-8' };
+  headers['Content-Length'] = Buffer.byteLength(body);
+  res.writeHead(405, headers).end(req.method === 'HEAD' ? undefined : body);
+}
+
+/** The headers that describe a stream: its media type, tail and closed state. */
+export function infoHeaders(info: StreamInfo): OutgoingHttpHeaders {
+  const headers: OutgoingHttpHeaders = { 'Content-Type': info.contentType, [H.nextOffset]: info.nextOffset };
+  if (info.closed) headers[H.closed] = 'true';
+  return headers;
 }
 
 /** Whether `If-None-Match` names `etag` (or `*`). */

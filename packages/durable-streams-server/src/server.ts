@@ -23,9 +23,11 @@ export function createStreamsServer(options: StreamsServerOptions): StreamsServe
   const log = logOf(options);
   const server = createServer((req, res) => handler(req, res));
   // Requests Node cannot parse (malformed headers, oversized header block) never reach the
-  // handler: answer them here, log one line, keep serving.
+  // handler: answer them here, log one line, keep serving. A client that closed its side
+  // mid-request (EOF) cannot be answered; when its request had reached the handler, the
+  // handler logs its one line, so this adds none.
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
-    if (err.code === 'ECONNRESET' || !socket.writable) {
+    if (err.code === 'ECONNRESET' || err.code === 'HPE_INVALID_EOF_STATE' || !socket.writable) {
       socket.destroy();
       return;
     }

@@ -1,0 +1,111 @@
+import type { OutgoingHttpHeaders } from 'node:http';
+import { OFFSET_NOW_SENTINEL, OFFSET_START_SENTINEL, type StreamInfo, type StreamReadResult } from '@stowage/core';
+import { concatMessages } from './bytes.js';
+import { nextCursor } from './cursor.js';
+import { isJsonType, jsonArray } from './json.js';
+import { H, source } from './protocol.js';
+import type { HandlerContext, StreamRequest } from './request.js';
+import { infoHeaders, matchesEtag } from './responses.js';
+
+const EMPTY = Buffer.alloc(0);
+const EMPTY_JSON = Buffer.from('[]');
+
+// --- GET: catch-up, offset=now, long-poll (SSE in sse-read.ts) ------------------------
+
+/** The messages from `from` (`-1`: the start), as far as `readMaxBytes` allows. */
+export async function catchUp(c: HandlerContext, r: StreamRequest, from: string): Promise<void> {
+  sendRead(c, r, await readFrom(c, r.name, from), from, undefined);
+}
+
+export function readFrom(c: HandlerContext, name: string, from: string): Promise<StreamReadResult> {
+  return c.o.store.read(name, from, { maxBytes: c.o.readMaxBytes });
+}
+
+/** `offset=now`: no data, the tail; a read all the same (renews an idle TTL). */
+export async function readNow(c: HandlerContext, r: StreamRequest): Promise<void> {
+  const info = await existing(c, r.name);
+  const { info: now } = await c.o.store.read(r.name, info.nextOffset, { maxMessages: 1, maxBytes: 1 });
+  const headers: OutgoingHttpHeaders = {
+    'Content-Type': now.contentType,
+    'Cache-Control': 'no-store',
+    [H.nextOffset]: now.nextOffset,
+    [H.upToDate]: 'true',
+  };
+  if (now.closed) headers[H.closed] = 'true';
+  const body = isJsonType(now.contentType) ? EMPTY_JSON : EMPTY;
+  headers['Content-Length'] = body.length;
+  r.res.writeHead(200, headers).end(body);
+}
+
+function sendRead(c: HandlerContext, r: StreamRequest, result: StreamReadResult, from: string, cursor: string | undefined): void {
+  const ended = result.closed && result.atTail;
+  const etag = `"${result.info.id}:${from}:${result.nextOffset}${ended ? ':closed' : ''}"`;
+  const headers: OutgoingHttpHeaders = {
+    'Content-Type': result.info.contentType,
+    // A response that reaches the tail grows later: revalidate it (ETag) rather than cache it.
+    'Cache-Control': result.atTail && cursor === undefined ? 'no-cache' : c.o.cacheControl,
+    ETag: etag,
+    [H.nextOffset]: result.nextOffset,
+  };
+  if (result.atTail) headers[H.upToDate] = 'true';
+  if (ended) headers[H.closed] = 'true';
+  if (cursor !== undefined) headers[H.cursor] = cursor;
+  if (matchesEtag(r.req, etag)) {
+    r.res.writeHead(304, headers).end();
+    return;
+  }
+  const body = isJsonType(result.info.contentType) ? jsonArray(result.messages) : concatMessages(result.messages);
+  headers['Content-Length'] = body.length;
+  r.res.writeHead(200, headers).end(body);
+}
+
+/** 204 of a live read with nothing new: the tail, and whether the stream is closed. */
+function sendNoData(r: StreamRequest, tail: string, cursor: string, closed: boolean): void {
+  const headers: OutgoingHttpHeaders = { 'Cache-Control': 'no-store', [H.nextOffset]: tail, [H.upToDate]: 'true' };
+  if (closed) headers[H.closed] = 'true';
+  else headers[H.cursor] = cursor;
+  r.res.writeHead(204, headers).end();
+}
+
+export async function longPoll(c: HandlerContext, r: StreamRequest, offset: string): Promise<void> {
+  const cursor = nextCursor(r.params.get('cursor'));
+  let from: string;
+  if (offset === OFFSET_NOW_SENTINEL) {
+    const info = await existing(c, r.name);
+    if (info.closed) return sendNoData(r, info.nextOffset, cursor, true);
+    from = info.nextOffset;
+  } else {
+    const first = await readFrom(c, r.name, offset);
+    if (first.messages.length > 0) return sendRead(c, r, first, offset, cursor);
+    if (first.closed) return sendNoData(r, first.nextOffset, cursor, true);
+    from = first.nextOffset;
+  }
+  const outcome = await c.live.wait(r, from, c.o.longPollTimeoutMs);
+  if (outcome === 'missing') throw source.error('NOT_FOUND', `stream ${r.name} was deleted`);
+  if (outcome === 'data' || outcome === 'closed') {
+    const next = await readFrom(c, r.name, from);
+    if (next.messages.length > 0) return sendRead(c, r, next, from, cursor);
+    return sendNoData(r, next.nextOffset, cursor, next.closed);
+  }
+  if (!r.res.destroyed) sendNoData(r, from, cursor, false);
+}
+
+// --- HEAD ---------------------------------------------------------------------------
+
+export async function head(c: HandlerContext, r: StreamRequest): Promise<void> {
+  const info = await existing(c, r.name);
+  const headers = infoHeaders(info);
+  headers['Cache-Control'] = 'no-store';
+  if (info.ttlMs !== undefined) headers[H.ttl] = String(Math.round(info.ttlMs / 1000));
+  if (info.expiresAt !== undefined) headers[H.expiresAt] = new Date(info.expiresAt).toISOString();
+  r.res.writeHead(200, headers).end();
+}
+
+/** The stream's metadata; a missing stream is `NOT_FOUND`, or `GONE` when kept for its forks. */
+export async function existing(c: HandlerContext, name: string): Promise<StreamInfo> {
+  const info = await c.o.store.head(name);
+  if (info !== undefined) return info;
+  // Let a read say why (deleted but kept for forks: GONE), then fall back to NOT_FOUND.
+  await c.o.store.read(name, OFFSET_START_SENTINEL, { maxMessages: 1, maxBytes: 1 });
+  throw source.error('NOT_FOUND', `stream ${name} does not exist`);
+}

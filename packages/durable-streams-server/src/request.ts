@@ -1,0 +1,18 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { LiveWaits } from './live-waits.js';
+import type { ResolvedOptions } from './options.js';
+
+/** One request to a named stream. */
+export interface StreamRequest {
+  req: IncomingMessage;
+  res: ServerResponse;
+  /** The stream's name: the decoded path after `basePath`. */
+  name: string;
+  params: URLSearchParams;
+}
+
+/** What every method's handler shares: the options and the live reads in flight. */
+export interface HandlerContext {
+  readonly o: ResolvedOptions;
+  readonly live: LiveWaits;
+}

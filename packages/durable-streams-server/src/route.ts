@@ -1,0 +1,63 @@
+import type { IncomingMessage } from 'node:http';
+import { source } from './protocol.js';
+
+/** What a request target names. */
+export type Route =
+  /** A stream: the decoded path after `basePath`, never empty. */
+  | { kind: 'stream'; name: string; params: URLSearchParams }
+  /** `basePath` itself (with or without its trailing slash), or `/` (outside `basePath`). */
+  | { kind: 'root'; insideBase: boolean }
+  /** `*`, the server-wide target (RFC 9110 §7.1: OPTIONS only). */
+  | { kind: 'server' }
+  /** A path outside `basePath`. */
+  | { kind: 'outside' };
+
+/** The route of a request; a target that is not a path, an absolute URL or `*` is `INVALID_ARGUMENT`. */
+export function routeOf(basePath: string, req: IncomingMessage): Route {
+  const url = req.url ?? '/';
+  if (url === '*') return { kind: 'server' };
+  let path: string;
+  let query: string;
+  if (url.startsWith('/')) {
+    const q = url.indexOf('?');
+    path = q < 0 ? url : url.slice(0, q);
+    query = q < 0 ? '' : url.slice(q + 1);
+  } else {
+    // absolute-form (through a proxy): only its path and query count
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      throw source.invalid('the request target is not a path, an absolute URL or *');
+    }
+    path = parsed.pathname;
+    query = parsed.search.slice(1);
+  }
+  const decoded = decodePath(path);
+  if (decoded === basePath || decoded === basePath.slice(0, -1)) return { kind: 'root', insideBase: true };
+  if (!decoded.startsWith(basePath)) return decoded === '/' ? { kind: 'root', insideBase: false } : { kind: 'outside' };
+  return { kind: 'stream', name: decoded.slice(basePath.length), params: new URLSearchParams(query) };
+}
+
+/** The stream name of a path (or absolute URL), `undefined` when outside `basePath`. */
+export function nameOf(basePath: string, pathOrUrl: string): string | undefined {
+  let path = pathOrUrl;
+  if (!path.startsWith('/')) {
+    try {
+      path = new URL(path).pathname;
+    } catch {
+      throw source.invalid(`${JSON.stringify(pathOrUrl.slice(0, 64))} is not a stream path`);
+    }
+  }
+  const decoded = decodePath(path);
+  if (!decoded.startsWith(basePath)) return undefined;
+  return decoded.slice(basePath.length);
+}
+
+function decodePath(path: string): string {
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    throw source.invalid('the path is not valid percent-encoding');
+  }
+}

@@ -1,0 +1,75 @@
+import type { OutgoingHttpHeaders } from 'node:http';
+import { normalizeContentType, OFFSET_NOW_SENTINEL, type StreamInfo, type StreamReadResult } from '@stowage/core';
+import { nextCursor } from './cursor.js';
+import { H } from './protocol.js';
+import { existing, readFrom } from './reads.js';
+import type { HandlerContext, StreamRequest } from './request.js';
+import { SseWriter, sseEncoding } from './sse.js';
+
+/**
+ * GET with `live=sse`: the data from `offset`, then new data as it comes, each batch followed
+ * by a control event; heartbeats while idle; ends after `sseMaxDurationMs`, when the stream
+ * closes, or when the client leaves or the handler closes.
+ */
+export async function sse(c: HandlerContext, r: StreamRequest, offset: string): Promise<void> {
+  let pending: StreamReadResult | undefined;
+  let info: StreamInfo;
+  let from = offset;
+  if (offset === OFFSET_NOW_SENTINEL) {
+    info = await existing(c, r.name);
+    from = info.nextOffset;
+  } else {
+    pending = await readFrom(c, r.name, offset);
+    info = pending.info;
+  }
+  const encoding = sseEncoding(normalizeContentType(info.contentType));
+  const headers: OutgoingHttpHeaders = {
+    'Content-Type': 'text/event-stream',
+    'Cache-Control': 'no-cache',
+    'X-Accel-Buffering': 'no',
+  };
+  if (encoding === 'base64') headers[H.sseEncoding] = 'base64';
+  r.res.writeHead(200, headers);
+  const events = new SseWriter(r.res, encoding);
+  const cursor = nextCursor(r.params.get('cursor'));
+  const deadline = Date.now() + c.o.sseMaxDurationMs;
+  let announced = false;
+  for (;;) {
+    if (pending !== undefined) {
+      from = pending.nextOffset;
+      const ended = pending.closed && pending.atTail;
+      const hasData = pending.messages.length > 0;
+      if (hasData) events.data(pending.messages);
+      if (hasData || ended || !announced) {
+        events.control(
+          ended
+            ? { streamNextOffset: from, streamClosed: true, upToDate: true }
+            : { streamNextOffset: from, streamCursor: cursor, ...(pending.atTail ? { upToDate: true as const } : {}) },
+        );
+        announced = true;
+      }
+      if (ended) break;
+      if (!pending.atTail) {
+        pending = await readFrom(c, r.name, from);
+        continue;
+      }
+    } else if (!announced) {
+      // offset=now: start at the tail
+      events.control(
+        info.closed
+          ? { streamNextOffset: from, streamClosed: true, upToDate: true }
+          : { streamNextOffset: from, streamCursor: cursor, upToDate: true },
+      );
+      announced = true;
+      if (info.closed) break;
+    }
+    pending = undefined;
+    const remaining = deadline - Date.now();
+    if (remaining <= 0) break;
+    const outcome = await c.live.wait(r, from, Math.min(remaining, c.o.sseHeartbeatMs));
+    if (outcome === 'data' || outcome === 'closed') pending = await readFrom(c, r.name, from);
+    else if (outcome === 'timeout') events.heartbeat();
+    else break; // missing, aborted
+  }
+  r.res.end();
+}

@@ -1,0 +1,141 @@
+import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
+import { StowageError, type StreamForkSpec, type StreamReadResult } from '@stowage/core';
+import { readBody } from './body.js';
+import { isJsonType, jsonBodyMessage, jsonPrefix } from './json.js';
+import { closedHeader, contentTypeOf, expiryHeaders, H, integerHeader, producerHeaders, single, source } from './protocol.js';
+import type { HandlerContext, StreamRequest } from './request.js';
+import { infoHeaders } from './responses.js';
+import { nameOf } from './route.js';
+
+// --- PUT: create, or find the same stream --------------------------------------------
+
+export async function create(c: HandlerContext, r: StreamRequest): Promise<void> {
+  const h = r.req.headers;
+  const contentType = contentTypeOf(h);
+  const expiry = expiryHeaders(h);
+  const closed = closedHeader(h);
+  const fork = await forkSpec(c, r);
+  const body = await readBody(r.req, c.o.maxBodyBytes);
+  let messages: Uint8Array[] = [];
+  if (body.length > 0) {
+    const type = contentType ?? (fork === undefined ? undefined : (await c.o.store.head(fork.from))?.contentType);
+    if (type !== undefined && isJsonType(type)) {
+      const message = jsonBodyMessage(body);
+      if (message !== undefined) messages = [message];
+    } else {
+      messages = [body];
+    }
+  }
+  const result = await c.o.store.create(
+    r.name,
+    { contentType: contentType ?? (fork === undefined ? 'application/octet-stream' : undefined), ...expiry, closed },
+    { messages, ...(fork === undefined ? {} : { fork }) },
+  );
+  const headers = infoHeaders(result.info);
+  headers['Content-Length'] = 0;
+  if (result.status === 'created') {
+    headers['Location'] = locationOf(r.req);
+    r.res.writeHead(201, headers).end();
+  } else {
+    r.res.writeHead(200, headers).end();
+  }
+}
+
+/** The fork a create asks for; a sub-offset is resolved here (the server knows content types). */
+async function forkSpec(c: HandlerContext, r: StreamRequest): Promise<StreamForkSpec | undefined> {
+  const h = r.req.headers;
+  const fromHeader = single(h, H.forkedFrom);
+  const offset = single(h, H.forkOffset);
+  const subOffset = integerHeader(h, H.forkSubOffset);
+  if (fromHeader === undefined) {
+    if (offset !== undefined || subOffset !== undefined) {
+      throw source.invalid('Stream-Fork-Offset and Stream-Fork-Sub-Offset need Stream-Forked-From');
+    }
+    return undefined;
+  }
+  const from = nameOf(c.o.basePath, fromHeader);
+  if (from === undefined || from.length === 0) {
+    throw source.invalid(`Stream-Forked-From must name a stream under ${c.o.basePath}`);
+  }
+  if (subOffset === undefined || subOffset === 0) return { from, ...(offset === undefined ? {} : { offset }) };
+  if (offset === undefined) throw source.invalid('a Stream-Fork-Sub-Offset above 0 needs Stream-Fork-Offset');
+  let next: StreamReadResult;
+  try {
+    next = await c.o.store.read(from, offset, { maxMessages: 1 });
+  } catch (err) {
+    if (StowageError.is(err, 'GONE')) throw source.error('CONFLICT', `fork source ${from} was deleted`);
+    throw err;
+  }
+  const message = next.messages[0];
+  if (message === undefined) throw source.invalid('Stream-Fork-Sub-Offset needs a message after Stream-Fork-Offset');
+  if (isJsonType(next.info.contentType)) {
+    const { values, prefix } = jsonPrefix(message.data, subOffset);
+    if (subOffset > values) {
+      throw source.invalid(`Stream-Fork-Sub-Offset ${subOffset} is past the ${values} values of the message at the fork offset`);
+    }
+    return { from, offset, subOffset, prefix };
+  }
+  if (subOffset > message.data.byteLength) {
+    throw source.invalid(`Stream-Fork-Sub-Offset ${subOffset} is past the ${message.data.byteLength} bytes of the message at the fork offset`);
+  }
+  return { from, offset, subOffset, prefix: message.data.subarray(0, subOffset) };
+}
+
+// --- POST: append, close ------------------------------------------------------------
+
+export async function append(c: HandlerContext, r: StreamRequest): Promise<void> {
+  const h = r.req.headers;
+  const close = closedHeader(h);
+  const producer = producerHeaders(h);
+  const seq = single(h, H.seq);
+  const body = await readBody(r.req, c.o.maxBodyBytes);
+  const headers: OutgoingHttpHeaders = {};
+  if (body.length === 0) {
+    if (!close) throw source.invalid('the body is empty: an append needs at least one byte (Stream-Closed: true closes)');
+    const result = await c.o.store.closeStream(r.name, producer === undefined ? undefined : { producer });
+    headers[H.nextOffset] = result.nextOffset;
+    headers[H.closed] = 'true';
+    producerResultHeaders(headers, result.producer);
+    r.res.writeHead(204, headers).end();
+    return;
+  }
+  const contentType = contentTypeOf(h);
+  if (contentType === undefined) throw source.invalid('Content-Type is required on an append');
+  let message: Uint8Array = body;
+  if (isJsonType(contentType)) {
+    const values = jsonBodyMessage(body);
+    if (values === undefined) throw source.invalid('an empty JSON array appends nothing');
+    message = values;
+  }
+  const result = await c.o.store.append(r.name, [message], {
+    contentType,
+    ...(seq === undefined ? {} : { seq }),
+    ...(producer === undefined ? {} : { producer }),
+    close,
+  });
+  headers[H.nextOffset] = result.nextOffset;
+  if (result.closed) headers[H.closed] = 'true';
+  producerResultHeaders(headers, result.producer);
+  r.res.writeHead(producer !== undefined && !result.duplicate ? 200 : 204, headers).end();
+}
+
+// --- DELETE -------------------------------------------------------------------------
+
+export async function remove(c: HandlerContext, r: StreamRequest): Promise<void> {
+  if (!(await c.o.store.delete(r.name))) throw source.error('NOT_FOUND', `stream ${r.name} does not exist`);
+  r.res.writeHead(204).end();
+}
+
+function producerResultHeaders(headers: OutgoingHttpHeaders, producer: { epoch: number; seq: number } | undefined): void {
+  if (producer === undefined) return;
+  headers[H.producerEpoch] = String(producer.epoch);
+  headers[H.producerSeq] = String(producer.seq);
+}
+
+/** The absolute URL of the request (Location of a 201). */
+function locationOf(req: IncomingMessage): string {
+  const encrypted = (req.socket as { encrypted?: boolean }).encrypted === true;
+  const host = req.headers.host ?? `${req.socket.localAddress}:${req.socket.localPort}`;
+  const path = (req.url ?? '/').split('?')[0]!;
+  return `${encrypted ? 'https' : 'http'}://${host}${path.startsWith('/') ? path : new URL(path).pathname}`;
+}

@@ -1,0 +1,76 @@
+import type { StreamStore, StreamWaitOutcome } from '@stowage/core';
+
+/**
+ * A real StreamStore seen through a window: it counts the `wait` calls in flight, can hold
+ * `read` calls at a gate (so a client can leave while the handler awaits the store), and can
+ * make every method throw synchronously (a broken store, not a mock of a backend: the data
+ * still lives in the real store underneath).
+ */
+export class InstrumentedStore implements StreamStore {
+  waitsInFlight = 0;
+  waitsStarted = 0;
+  /** Throw this synchronously from every method while set. */
+  throwing: unknown = undefined;
+  private gate: Promise<void> | undefined;
+  private openGate: (() => void) | undefined;
+  private readonly held: Array<() => void> = [];
+
+  constructor(private readonly inner: StreamStore) {}
+
+  /** Holds every `read` from now on until `release()`. */
+  hold(): void {
+    this.gate = new Promise<void>((resolve) => (this.openGate = resolve));
+  }
+
+  /** Lets held reads go on. */
+  release(): void {
+    this.openGate?.();
+    this.gate = undefined;
+  }
+
+  /** How many reads wait at the gate. */
+  get readsHeld(): number {
+    return this.held.length;
+  }
+
+  private check(): void {
+    if (this.throwing !== undefined) throw this.throwing;
+  }
+
+  create: StreamStore['create'] = (...a) => (this.check(), this.inner.create(...a));
+  append: StreamStore['append'] = (...a) => (this.check(), this.inner.append(...a));
+  head: StreamStore['head'] = (...a) => (this.check(), this.inner.head(...a));
+  closeStream: StreamStore['closeStream'] = (...a) => (this.check(), this.inner.closeStream(...a));
+  delete: StreamStore['delete'] = (...a) => (this.check(), this.inner.delete(...a));
+  cleanupExpired: StreamStore['cleanupExpired'] = () => (this.check(), this.inner.cleanupExpired());
+  close: StreamStore['close'] = () => this.inner.close();
+
+  read: StreamStore['read'] = (...a) => {
+    this.check();
+    const gate = this.gate;
+    if (gate === undefined) return this.inner.read(...a);
+    let done!: () => void;
+    this.held.push((done = () => undefined));
+    return gate.then(() => {
+      this.held.splice(this.held.indexOf(done), 1);
+      return this.inner.read(...a);
+    });
+  };
+
+  wait: StreamStore['wait'] = (...a) => {
+    this.check();
+    this.waitsInFlight++;
+    this.waitsStarted++;
+    return this.inner.wait(...a).finally(() => this.waitsInFlight--) as Promise<StreamWaitOutcome>;
+  };
+}
+
+/** Polls `condition` every 10 ms; false if it is still false after `ms`. */
+export async function eventually(condition: () => boolean, ms = 3000): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > end) return false;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return true;
+}
