@@ -1,44 +1,8 @@
-import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { RateLimitStore } from '@stowage/core';
 import { describeStoreBackends, freshNamespace, type StoreSet } from '@stowage/test-stores';
-import express from 'express';
-import { rateLimit, type Options } from 'express-rate-limit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StowageRateLimitStore } from '../src/index.js';
-
-interface App {
-  url: string;
-  limiter: ReturnType<typeof rateLimit>;
-  close(): Promise<void>;
-}
-
-/** A real express app with the real express-rate-limit on our store. */
-async function app(store: RateLimitStore, options: Partial<Options>): Promise<App> {
-  const a = express();
-  const limiter = rateLimit({
-    store: new StowageRateLimitStore({ store }),
-    standardHeaders: 'draft-8',
-    legacyHeaders: false,
-    keyGenerator: (req) => String(req.headers['x-client'] ?? 'anonymous'),
-    ...options,
-  });
-  a.use(limiter);
-  a.get('/ok', (_req, res) => void res.json({ ok: true }));
-  a.get('/fail', (_req, res) => void res.status(500).json({ ok: false }));
-  return new Promise((resolve) => {
-    const server = a.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      resolve({
-        url: `http://127.0.0.1:${port}`,
-        limiter,
-        close: () => new Promise<void>((r) => (server.closeAllConnections(), server.close(() => r()))),
-      });
-    });
-  });
-}
-
-const get = (a: App, path: string, client: string) => fetch(`${a.url}${path}`, { headers: { 'x-client': client } });
+import { get, limiterApp as app } from './limiter-app.js';
 
 await describeStoreBackends((backend) => {
   let set: StoreSet;
@@ -89,6 +53,7 @@ await describeStoreBackends((backend) => {
       const [a, b] = [await app(setA.rateLimits(), { windowMs: 60_000, limit: 10 }), await app(setB.rateLimits(), { windowMs: 60_000, limit: 10 })];
       try {
         const statuses = await Promise.all(Array.from({ length: 40 }, (_, i) => get(i % 2 ? a : b, '/ok', 'dave').then((r) => r.status)));
+        expect([...a.errors, ...b.errors]).toEqual([]);
         expect(statuses.filter((s) => s === 200)).toHaveLength(10);
         expect(statuses.filter((s) => s === 429)).toHaveLength(30);
       } finally {
@@ -105,5 +70,9 @@ describe('StowageRateLimitStore', () => {
   it('validates its options with StowageError', () => {
     expect(() => new StowageRateLimitStore({} as never)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
     expect(() => new StowageRateLimitStore({ store: { consume() {} } as never, prefix: '' })).toThrow(/prefix/);
+    for (const timeoutMs of [0, 1.5, '1000', -1]) {
+      expect(() => new StowageRateLimitStore({ store: { consume() {} } as never, timeoutMs } as never)).toThrow(/timeoutMs/);
+    }
+    expect(new StowageRateLimitStore({ store: { consume() {} } as never }).timeoutMs).toBe(1000);
   });
 });

@@ -1,0 +1,103 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describeBackends, redisBackends } from '@stowage/conformance/backends';
+import { RedisRateLimitStore } from '@stowage/stores-redis';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { get, limiterApp, nextWindow, sleepUntil, statuses } from './limiter-app.js';
+import { pausableProxy, type PausableProxy } from './pausable-proxy.js';
+
+// The store's own limit is far longer than ours: only the deadline of `timeoutMs` can end these calls.
+const STORE_LIMIT_MS = 10_000;
+const TIMEOUT_MS = 200;
+const quiet = (client: Redis): Redis => client.on('error', () => {});
+
+describe('a dead backend (Redis on a closed port) answers within timeoutMs', () => {
+  const client = quiet(new Redis({ port: 1, host: '127.0.0.1', lazyConnect: true, retryStrategy: () => 200, maxRetriesPerRequest: null }));
+  const store = new RedisRateLimitStore({ client, timeoutMs: STORE_LIMIT_MS });
+  afterAll(async () => {
+    await store.close();
+    client.disconnect();
+  });
+
+  for (const passOnStoreError of [false, true]) {
+    it(`with passOnStoreError ${passOnStoreError}: ${passOnStoreError ? '200, the error logged' : "500 from Express's error handler"}`, async () => {
+      const a = await limiterApp(store, { windowMs: 60_000, limit: 5, passOnStoreError }, { timeoutMs: TIMEOUT_MS });
+      try {
+        const t0 = Date.now();
+        const r = await get(a, '/ok', 'amy');
+        expect(Date.now() - t0).toBeLessThan(2000);
+        expect(r.status).toBe(passOnStoreError ? 200 : 500);
+        expect(a.logged).toEqual(passOnStoreError ? ['express-rate-limit: error from store, allowing request without rate-limiting. UNAVAILABLE'] : []);
+        expect(a.errors.map((e) => e.split(' ')[0])).toEqual(passOnStoreError ? [] : ['UNAVAILABLE']);
+      } finally {
+        await a.close();
+      }
+    });
+  }
+});
+
+describeBackends(await redisBackends(), (backend) => {
+  const { hostname, port } = new URL(backend.url);
+  const prefix = `erl-test-${Math.random().toString(36).slice(2, 8)}:`;
+  let proxy: PausableProxy;
+  let viaProxy: Redis;
+  let direct: Redis;
+  beforeAll(async () => {
+    proxy = await pausableProxy(hostname, Number(port));
+    viaProxy = quiet(new Redis(proxy.port, '127.0.0.1'));
+    direct = quiet(new Redis(backend.url));
+  });
+  afterAll(async () => {
+    proxy.resume();
+    const keys = await direct.keys(`${prefix}*`);
+    if (keys.length > 0) await direct.del(...keys);
+    viaProxy.disconnect();
+    direct.disconnect();
+    await proxy.close();
+  });
+
+  for (const passOnStoreError of [false, true]) {
+    it(`a paused backend: ${passOnStoreError ? '200' : '500'} within timeoutMs (passOnStoreError ${passOnStoreError}); the failed hit never counts, even once delivered`, async () => {
+      const key = `paused-${passOnStoreError}`;
+      const store = new RedisRateLimitStore({ client: viaProxy, prefix, timeoutMs: STORE_LIMIT_MS });
+      const a = await limiterApp(store, { windowMs: 60_000, limit: 5, passOnStoreError }, { timeoutMs: TIMEOUT_MS });
+      try {
+        expect(await statuses(a, '/ok', key, 1)).toEqual([200]);
+        proxy.pause();
+        const t0 = Date.now();
+        const r = await get(a, '/ok', key);
+        expect(Date.now() - t0).toBeLessThan(2000);
+        expect(r.status).toBe(passOnStoreError ? 200 : 500);
+        expect(a.logged).toEqual(passOnStoreError ? ['express-rate-limit: error from store, allowing request without rate-limiting. TIMEOUT'] : []);
+        expect(a.errors.map((e) => e.split(' ')[0])).toEqual(passOnStoreError ? [] : ['TIMEOUT']);
+        proxy.resume(); // the held hit reaches Redis now, after its deadline: refused there
+        await sleep(100);
+        expect((await a.limiter.getKey(key))?.totalHits).toBe(1);
+      } finally {
+        proxy.resume();
+        await a.close();
+      }
+    });
+  }
+
+  it('a refund held past its window end by a paused backend is refused there, never counted in the next window', async () => {
+    const W = 1500;
+    const store = new RedisRateLimitStore({ client: viaProxy, prefix, timeoutMs: STORE_LIMIT_MS });
+    const a = await limiterApp(store, { windowMs: W, limit: 3, skipFailedRequests: true });
+    try {
+      const end = await nextWindow(W);
+      const failing = [get(a, `/fail-at?at=${end - 100}`, 'ivy'), get(a, `/fail-at?at=${end - 100}`, 'ivy')];
+      await sleepUntil(end - 150);
+      proxy.pause(); // the two refunds, sent 100 ms before the end, wait in the proxy
+      expect((await Promise.all(failing)).map((r) => r.status)).toEqual([500, 500]);
+      await sleepUntil(end + 150);
+      proxy.resume(); // they reach Redis 150 ms after their deadline
+      await sleep(100);
+      expect(await statuses(a, '/ok', 'ivy', 4)).toEqual([200, 200, 200, 429]);
+      expect(a.logged).toEqual([]);
+    } finally {
+      proxy.resume();
+      await a.close();
+    }
+  });
+});

@@ -1,0 +1,143 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { RateLimitStore } from '@stowage/core';
+import { describeStoreBackends, freshNamespace, type StoreSet } from '@stowage/test-stores';
+import { MemoryStore } from 'express-rate-limit';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { StowageRateLimitStore } from '../src/index.js';
+import { get, limiterApp, nextWindow, sleepUntil, statuses } from './limiter-app.js';
+
+/** What express-rate-limit calls on a store (both ours and its own MemoryStore have these). */
+interface ErlStore {
+  init(options: object): void;
+  increment(key: string): Promise<{ totalHits: number }>;
+  decrement(key: string): Promise<void>;
+}
+
+const hitsOf = async (s: ErlStore, key: string, n: number): Promise<number[]> => {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) out.push((await s.increment(key)).totalHits);
+  return out;
+};
+
+/**
+ * The store, with every refund (`consume` of an `erl:r:` key) started `delayMs` late, as if
+ * it had waited in a queue; `outcomes` gets each refund's result, or its error code.
+ */
+function slowRefunds(store: RateLimitStore, delayMs: number, outcomes: string[]): RateLimitStore {
+  return {
+    consume: async (key, policy, opts) => {
+      if (!key.startsWith('erl:r:')) return store.consume(key, policy, opts);
+      await sleep(delayMs);
+      return store.consume(key, policy, opts).then(
+        (d) => (outcomes.push('counted'), d),
+        (e: { code?: string }) => {
+          outcomes.push(e.code ?? String(e));
+          throw e;
+        },
+      );
+    },
+    peek: (key, policy, opts) => store.peek(key, policy, opts),
+    reset: (key, opts) => store.reset(key, opts),
+    prune: () => store.prune(),
+    close: () => store.close(),
+  };
+}
+
+await describeStoreBackends((backend) => {
+  let set: StoreSet;
+  beforeAll(async () => {
+    set = await backend.open(freshNamespace());
+  });
+  afterAll(() => set.close());
+
+  const store = (init: object): StowageRateLimitStore => {
+    const s = new StowageRateLimitStore({ store: set.rateLimits() });
+    s.init(init as never);
+    return s;
+  };
+
+  it("decrement twice, then increment three times: 1, 2, 3, as express-rate-limit's own MemoryStore", async () => {
+    for (const [i, options] of [{ windowMs: 60_000 }, { windowMs: 60_000, skipFailedRequests: true }].entries()) {
+      const theirs = new MemoryStore();
+      for (const s of [theirs, store(options)] as ErlStore[]) {
+        s.init(options);
+        await s.decrement(`seq${i}`);
+        await s.decrement(`seq${i}`);
+        expect(await hitsOf(s, `seq${i}`, 3)).toEqual([1, 2, 3]);
+      }
+      theirs.shutdown();
+    }
+  });
+
+  it('a refund after its window ended changes nothing (windowMs 1000)', async () => {
+    const s = store({ windowMs: 1000, skipFailedRequests: true });
+    const end = await nextWindow(1000);
+    expect(await hitsOf(s, 'late', 2)).toEqual([1, 2]);
+    await sleepUntil(end + 50);
+    await s.decrement('late'); // its hit's window is over: nothing left to take back
+    expect(await hitsOf(s, 'late', 2)).toEqual([1, 2]);
+    expect((await s.get('late'))?.totalHits).toBe(2);
+  });
+
+  it('refunds never outnumber the hits counted in the window: 5 hits, 20 racing decrements, 5 refunds', async () => {
+    const s = store({ windowMs: 60_000, skipFailedRequests: true });
+    expect(await hitsOf(s, 'race', 5)).toEqual([1, 2, 3, 4, 5]);
+    await Promise.all(Array.from({ length: 20 }, () => s.decrement('race')));
+    expect(await hitsOf(s, 'race', 2)).toEqual([1, 2]);
+    expect((await s.get('race'))?.totalHits).toBe(2);
+  });
+
+  it('after resetKey the hits counted before it cannot be refunded', async () => {
+    const s = store({ windowMs: 60_000, skipSuccessfulRequests: true });
+    expect(await hitsOf(s, 'reset', 2)).toEqual([1, 2]);
+    await s.resetKey('reset');
+    await s.decrement('reset');
+    expect(await hitsOf(s, 'reset', 2)).toEqual([1, 2]);
+  });
+
+  if (backend.kind !== 'memory') {
+    it("a replica refunds only hits it counted: A counts 3, B counts 2 and decrements 5 times, A's next hit is the 4th", async () => {
+      const ns = freshNamespace();
+      const [setA, setB] = [await backend.open(ns), await backend.open(ns)];
+      try {
+        const options = { windowMs: 60_000, skipFailedRequests: true };
+        const [a, b] = [new StowageRateLimitStore({ store: setA.rateLimits() }), new StowageRateLimitStore({ store: setB.rateLimits() })];
+        a.init(options);
+        b.init(options);
+        expect(await hitsOf(a, 'shared', 3)).toEqual([1, 2, 3]);
+        expect(await hitsOf(b, 'shared', 2)).toEqual([4, 5]);
+        await Promise.all(Array.from({ length: 5 }, () => b.decrement('shared')));
+        expect(await hitsOf(a, 'shared', 1)).toEqual([4]);
+      } finally {
+        await setA.close();
+        await setB.close();
+      }
+    });
+  }
+
+  it('skipFailedRequests over HTTP: failed requests straddling a window boundary are never refunded into the next window', async () => {
+    const W = 1500;
+    const refunds: string[] = [];
+    const a = await limiterApp(slowRefunds(set.rateLimits(), 250, refunds), { windowMs: W, limit: 3, skipFailedRequests: true });
+    try {
+      const end = await nextWindow(W);
+      // Two fail 100 ms before the window ends: express-rate-limit refunds them, but the refunds
+      // start 150 ms after the end, past their deadline (the window's end), so the store
+      // refuses them. One fails 100 ms after the end: express-rate-limit sends no refund.
+      const failing = [end - 100, end - 100, end + 100].map((at) => get(a, `/fail-at?at=${at}`, 'erin'));
+      expect((await Promise.all(failing)).map((r) => r.status)).toEqual([500, 500, 500]);
+      await sleepUntil(end + 400);
+      // The next window starts from zero hits, not from two refunds: the store refused both.
+      expect(await statuses(a, '/ok', 'erin', 4)).toEqual([200, 200, 200, 429]);
+      expect(refunds).toEqual(['TIMEOUT', 'TIMEOUT']);
+      // Failures in this window are refunded exactly: the 429 above, and two more.
+      expect(await statuses(a, '/fail', 'erin', 2)).toEqual([429, 429]);
+      await sleep(400);
+      expect(refunds).toEqual(['TIMEOUT', 'TIMEOUT', 'counted', 'counted', 'counted']);
+      expect((await a.limiter.getKey('erin'))?.totalHits).toBe(3);
+      expect(a.logged).toEqual([]);
+    } finally {
+      await a.close();
+    }
+  });
+});
