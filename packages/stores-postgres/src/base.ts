@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
 import {
+  budgetTimeout,
+  callBudget,
   ErrorSource,
   measureHealth,
   readClock,
@@ -8,11 +10,12 @@ import {
   validateIdentifier,
   validateInteger,
   validateOptions,
+  type CallBudget,
   type HealthResult,
   type StoreOptionsBase,
 } from '@stowage/core';
 import pg from 'pg';
-import { migrate, tables, type SchemaComponent, type Tables } from './schema.js';
+import { deadlineFunctionName, LATE_SQLSTATE, migrate, tables, type SchemaComponent, type Tables } from './schema.js';
 
 export interface PostgresStoreOptions extends StoreOptionsBase {
   /** A pg `Pool`. The store never ends it. Give it an `error` listener (pg requires one). */
@@ -29,8 +32,10 @@ export interface PostgresStoreOptions extends StoreOptionsBase {
   /** Create or upgrade the tables on first use (see `migrate`). @default true */
   migrate?: boolean;
   /**
-   * No call waits longer than this for an answer: past it, `TIMEOUT` (the statement may still
-   * complete on the server). Also the pg query read timeout. @default 5000
+   * No call waits longer than this for an answer (nor past the caller's `opts.deadline`, when
+   * earlier): past it, `TIMEOUT`. A writing statement still running on the server then, or
+   * reaching it later, is refused there and changes nothing. Also the pg query read timeout.
+   * @default 5000
    */
   statementTimeoutMs?: number;
   /** Prune in the background this often; only one replica prunes at a time (advisory lock). @default off */
@@ -51,9 +56,24 @@ const TYPES = {
 /** A statement prepared by name on each connection that runs it. */
 export class Sql {
   readonly name: string;
-  constructor(readonly text: string) {
+  /**
+   * @param checked The statement writes and takes the call's deadline on the server's clock
+   *   as its last parameter, for `<prefix>check_deadline` (see `schema.ts`) on every row it
+   *   RETURNs; `run` appends it.
+   */
+  constructor(
+    readonly text: string,
+    readonly checked = false,
+  ) {
     this.name = `stowage_${createHash('sha1').update(text).digest('hex').slice(0, 24)}`;
   }
+}
+
+/** The server time of a `STOWAGE_LATE` refusal (see `schema.ts`), or undefined for any other error. */
+export function lateAt(err: unknown): number | undefined {
+  if ((err as { code?: unknown })?.code !== LATE_SQLSTATE) return undefined;
+  const m = /STOWAGE_LATE (\d+)/.exec((err as Error).message);
+  return m === null ? undefined : Number(m[1]);
 }
 
 const UNAVAILABLE_CODES = /^(08|57P0[1-3]|53300|3D000|57P05)/;
@@ -65,6 +85,9 @@ export function mapError(source: ErrorSource, err: unknown): StowageError {
   if (err instanceof StowageError) return err;
   const code = (err as { code?: unknown })?.code;
   const message = err instanceof Error ? err.message : String(err);
+  if (code === LATE_SQLSTATE) {
+    return source.error('TIMEOUT', `PostgreSQL refused the call: its deadline passed before the statement finished (${message})`, { cause: err });
+  }
   if (typeof code === 'string' && code === '57014') return source.error('TIMEOUT', `the statement was cancelled (${message})`, { cause: err });
   if (/Query read timeout/.test(message)) return source.error('TIMEOUT', 'PostgreSQL did not answer in time', { cause: err });
   if ((typeof code === 'string' && UNAVAILABLE_CODES.test(code)) || UNAVAILABLE_MESSAGES.test(message) || UNAVAILABLE_MESSAGES.test(String(code))) {
@@ -73,6 +96,8 @@ export function mapError(source: ErrorSource, err: unknown): StowageError {
   return source.error('INTERNAL', `unexpected PostgreSQL error: ${message}`, { cause: err });
 }
 
+const rowsOf = (result: pg.QueryResult): unknown[] => result.rows;
+
 /** Retried inside the store: a serialization failure or deadlock changed nothing. */
 export const isRetryable = (err: unknown): boolean => {
   const code = (err as { code?: unknown })?.code;
@@ -80,7 +105,8 @@ export const isRetryable = (err: unknown): boolean => {
 };
 
 /**
- * What every PostgreSQL store shares: options, named prepared statements with a time limit,
+ * What every PostgreSQL store shares: options, named prepared statements within each call's
+ * budget (the caller's deadline or the store's limit, refused on the server once passed),
  * error mapping, lazy migration (retried after a failure), the prune timer and `close()`.
  */
 export abstract class PgStoreBase {
@@ -96,6 +122,13 @@ export abstract class PgStoreBase {
   private isReady = false;
   private pruner: NodeJS.Timeout | undefined;
   protected closed = false;
+  /**
+   * How far PostgreSQL's clock runs ahead of ours (ms), learnt when the server refuses a
+   * statement as late while our own budget has not passed; added to every deadline sent.
+   */
+  private clockOffsetMs = 0;
+  /** `"schema"."prefix_check_deadline"`, which every writing statement calls (see `schema.ts`). */
+  protected readonly deadlineFunction: string;
 
   protected abstract readonly component: SchemaComponent;
 
@@ -110,6 +143,7 @@ export abstract class PgStoreBase {
       validateIdentifier(this.source, 'options.schema', o.schema ?? 'public', 63),
       validateIdentifier(this.source, 'options.tablePrefix', o.tablePrefix ?? 'stowage_', 40),
     );
+    this.deadlineFunction = deadlineFunctionName(this.t);
     this.clock = validateClock(this.source, o.clock);
     this.autoMigrate = o.migrate !== false;
     this.unlogged = o.unlogged === true;
@@ -151,37 +185,104 @@ export abstract class PgStoreBase {
     return this.migrated;
   }
 
-  /** Races `work` with the store's time limit; maps errors. */
-  protected async timed<T>(work: () => Promise<T>): Promise<T> {
+  /**
+   * The budget of one call (its arguments validated first): `UNAVAILABLE` once closed,
+   * `TIMEOUT` with nothing sent when `deadline` has passed.
+   */
+  protected budget(deadline: number | undefined): CallBudget {
     this.ensureOpen();
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      return await Promise.race([
-        this.isReady || !this.autoMigrate ? work() : this.ready().then(work),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(
-            () => reject(this.source.error('TIMEOUT', `no answer from PostgreSQL within ${this.timeoutMs} ms`)),
-            this.timeoutMs,
-          );
-        }),
-      ]);
-    } catch (err) {
-      throw mapError(this.source, err);
-    } finally {
-      clearTimeout(timer);
-    }
+    return callBudget(this.source, this.timeoutMs, deadline);
   }
 
-  /** Runs one prepared statement on the pool (one round trip once it is prepared on the connection). */
-  protected async run<R = Record<string, unknown>>(sql: Sql, values: unknown[], client?: pg.PoolClient): Promise<R[]> {
-    const config = { name: sql.name, text: sql.text, values, types: TYPES, query_timeout: this.timeoutMs } as pg.QueryConfig;
-    const result = client ? await client.query(config) : await this.pool.query(config);
-    return result.rows as R[];
+  /** The epoch ms on the server's clock that a call with `budget` must finish by. */
+  protected serverDeadline(budget: CallBudget): number {
+    return budget.deadline + this.clockOffsetMs;
   }
 
-  /** `run` inside the time limit, with errors mapped. */
-  protected query<R = Record<string, unknown>>(sql: Sql, values: unknown[]): Promise<R[]> {
-    return this.timed(() => this.run<R>(sql, values));
+  /**
+   * Runs `work` until the budget's end: past it, `TIMEOUT` (one timer; the time spent waiting
+   * for a pool connection or the first migration counts). Errors mapped.
+   */
+  protected timed<T>(budget: CallBudget, work: () => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      if (this.closed) {
+        reject(this.source.error('UNAVAILABLE', 'the store is closed'));
+        return;
+      }
+      const ms = budget.deadline - Date.now();
+      if (ms <= 0) {
+        reject(budgetTimeout(this.source, 'PostgreSQL', budget));
+        return;
+      }
+      const timer = setTimeout(() => reject(budgetTimeout(this.source, 'PostgreSQL', budget)), ms);
+      let pending: Promise<T>;
+      try {
+        pending = this.isReady || !this.autoMigrate ? work() : this.ready().then(work);
+      } catch (err) {
+        pending = Promise.reject(err);
+      }
+      pending.then(
+        (value) => {
+          clearTimeout(timer);
+          resolve(value);
+        },
+        (err: unknown) => {
+          clearTimeout(timer);
+          reject(mapError(this.source, err));
+        },
+      );
+    });
+  }
+
+  /**
+   * Runs one prepared statement (one round trip once it is prepared on the connection), with
+   * pg's read timeout at what is left of the budget. A `checked` statement gets the deadline on
+   * the server's clock as its last parameter (appended to `values`, a fresh array). When the
+   * server refuses it as late while our budget still runs, its clock is ahead of ours: the
+   * offset is learnt and the statement sent once more.
+   */
+  protected run<R = Record<string, unknown>>(sql: Sql, values: unknown[], budget: CallBudget, client?: pg.PoolClient): Promise<R[]> {
+    if (!sql.checked) return this.send<R>(sql, values, budget, client);
+    values.push(this.serverDeadline(budget));
+    const sent = this.send<R>(sql, values, budget, client);
+    // In a transaction the refusal has aborted it: the caller decides (see the stream store).
+    return client === undefined ? sent.catch((err: unknown) => this.retryLate<R>(err, sql, values, budget)) : sent;
+  }
+
+  /** After a refusal as late while our budget still runs: learn the clock offset and send once more. */
+  private retryLate<R>(err: unknown, sql: Sql, values: unknown[], budget: CallBudget): Promise<R[]> {
+    const serverNow = lateAt(err);
+    if (serverNow === undefined || !this.learnClock(serverNow, budget)) throw err;
+    values[values.length - 1] = this.serverDeadline(budget);
+    return this.send<R>(sql, values, budget, undefined);
+  }
+
+  /**
+   * After a `STOWAGE_LATE <serverNow>` refusal: if our budget has not passed, PostgreSQL's
+   * clock is ahead of ours; learn by how much and return true (retry once).
+   */
+  protected learnClock(serverNow: number, budget: CallBudget): boolean {
+    const now = Date.now();
+    if (now >= budget.deadline) return false;
+    this.clockOffsetMs = serverNow - now;
+    return true;
+  }
+
+  private send<R>(sql: Sql, values: unknown[], budget: CallBudget, client: pg.PoolClient | undefined): Promise<R[]> {
+    const ms = budget.deadline - Date.now();
+    if (ms <= 0) return Promise.reject(budgetTimeout(this.source, 'PostgreSQL', budget));
+    const config = { name: sql.name, text: sql.text, values, types: TYPES, query_timeout: ms } as pg.QueryConfig;
+    return (client ? client.query(config) : this.pool.query(config)).then(rowsOf) as Promise<R[]>;
+  }
+
+  /** `run` within the budget's timer, with errors mapped. */
+  protected query<R = Record<string, unknown>>(sql: Sql, values: unknown[], budget: CallBudget): Promise<R[]> {
+    return this.timed(budget, () => this.run<R>(sql, values, budget));
+  }
+
+  /** `<prefix>check_deadline($n)`: the call of the check in a statement whose n-th parameter is the deadline. */
+  protected inTime(n: number): string {
+    return `${this.deadlineFunction}($${n}::bigint)`;
   }
 
   /** `DELETE ... LIMIT`-style statements taking (now, batch size, advisory lock key, blocking) */
@@ -191,7 +292,9 @@ export abstract class PgStoreBase {
     let total = 0;
     for (const sql of this.pruneSql()) {
       for (;;) {
-        const rows = await this.query<{ n: number }>(sql, [this.nowParam(), this.pruneBatch, `stowage:prune:${sql.name}`, blocking]);
+        // Prune takes no deadline: it only deletes what is already invisible.
+        const budget = this.budget(undefined);
+        const rows = await this.query<{ n: number }>(sql, [this.nowParam(), this.pruneBatch, `stowage:prune:${sql.name}`, blocking], budget);
         const n = Number(rows[0]?.n ?? 0);
         total += n;
         if (n < this.pruneBatch) break;

@@ -1,10 +1,12 @@
 import {
+  deadlineOf,
   hashToken,
   postgresDialect,
   randomToken,
   validateCsrfCheck,
   validateKey,
   validateTtlOption,
+  type CallOptions,
   type CsrfTokenStore,
 } from '@stowage/core';
 import { PgStoreBase, pruneSql, Sql, type PostgresStoreOptions } from './base.js';
@@ -20,13 +22,14 @@ export class PostgresCsrfTokenStore extends PgStoreBase implements CsrfTokenStor
     const N3 = postgresDialect.now!(3);
     const match = `hash = $1::text AND session_id = $2::text AND expires_at > ${N3}`;
     this.sql = {
-      issue: new Sql(`INSERT INTO ${T} (hash, session_id, expires_at) VALUES ($1::text, $2::text, ${N3} + $4::bigint)`),
+      issue: new Sql(`INSERT INTO ${T} (hash, session_id, expires_at) VALUES ($1::text, $2::text, ${N3} + $4::bigint) RETURNING ${this.inTime(5)}`, true),
       check: new Sql(`SELECT 1 AS ok FROM ${T} WHERE ${match}`),
       // One DELETE: of concurrent consumers, exactly one gets the row.
-      consume: new Sql(`DELETE FROM ${T} WHERE ${match} RETURNING 1 AS ok`),
+      consume: new Sql(`DELETE FROM ${T} WHERE ${match} RETURNING ${this.inTime(4)} AS ok`, true),
       revoke: new Sql(
-        `WITH gone AS (DELETE FROM ${T} WHERE session_id = $1::text RETURNING expires_at)
+        `WITH gone AS (DELETE FROM ${T} WHERE session_id = $1::text RETURNING expires_at, ${this.inTime(3)})
          SELECT count(*) FILTER (WHERE expires_at > ${postgresDialect.now!(2)})::bigint AS n FROM gone`,
+        true,
       ),
     };
   }
@@ -35,23 +38,26 @@ export class PostgresCsrfTokenStore extends PgStoreBase implements CsrfTokenStor
     return [pruneSql(this.t.table('csrf_tokens'), 'expires_at <= $now', 'hash', postgresDialect.now!(1))];
   }
 
-  async issue(sessionId: string, opts: { ttlMs: number }): Promise<string> {
+  async issue(sessionId: string, opts: { ttlMs: number } & CallOptions): Promise<string> {
     validateKey(this.source, 'sessionId', sessionId);
     const ttl = validateTtlOption(this.source, opts);
+    const budget = this.budget(deadlineOf(this.source, opts));
     const token = randomToken(32);
-    await this.query(this.sql.issue, [hashToken(token), sessionId, this.nowParam(), ttl]);
+    await this.query(this.sql.issue, [hashToken(token), sessionId, this.nowParam(), ttl], budget);
     return token;
   }
 
-  async validate(sessionId: string, token: string, opts?: { consume?: boolean }): Promise<boolean> {
+  async validate(sessionId: string, token: string, opts?: { consume?: boolean } & CallOptions): Promise<boolean> {
     const consume = validateCsrfCheck(this.source, sessionId, token, opts);
-    const rows = await this.query(consume ? this.sql.consume : this.sql.check, [hashToken(token), sessionId, this.nowParam()]);
+    const budget = this.budget(deadlineOf(this.source, opts));
+    const rows = await this.query(consume ? this.sql.consume : this.sql.check, [hashToken(token), sessionId, this.nowParam()], budget);
     return rows.length > 0;
   }
 
-  async revoke(sessionId: string): Promise<number> {
+  async revoke(sessionId: string, opts?: CallOptions): Promise<number> {
     validateKey(this.source, 'sessionId', sessionId);
-    const [row] = await this.query<{ n: number }>(this.sql.revoke, [sessionId, this.nowParam()]);
+    const budget = this.budget(deadlineOf(this.source, opts));
+    const [row] = await this.query<{ n: number }>(this.sql.revoke, [sessionId, this.nowParam()], budget);
     return row?.n ?? 0;
   }
 }

@@ -1,5 +1,6 @@
 import {
   couldBeToken,
+  deadlineOf,
   decodeStoredResponse,
   DEFAULT_MAX_RESPONSE_BYTES,
   encodeStoredResponse,
@@ -10,6 +11,7 @@ import {
   validateHolderArgs,
   validateInteger,
   validateReserveArgs,
+  type CallOptions,
   type IdempotencyStore,
   type Reservation,
   type StoredResponse,
@@ -53,14 +55,18 @@ export class PostgresIdempotencyStore extends PgStoreBase implements Idempotency
            ON CONFLICT (scope, key) DO UPDATE SET
              fingerprint = excluded.fingerprint, token = excluded.token, response = NULL, expires_at = excluded.expires_at
            WHERE t.expires_at <= ${N}
-           RETURNING token
+           RETURNING token, ${this.inTime(7)}
          )
          SELECT (SELECT token FROM claim) AS claimed, cur.fingerprint, cur.response, cur.expires_at - ${N} AS retry
          FROM (SELECT 1) AS one LEFT JOIN ${T} cur ON cur.scope = $1::text AND cur.key = $2::text AND cur.expires_at > ${N}`,
+        true,
       ),
-      complete: new Sql(`UPDATE ${T} SET token = NULL, response = $4::bytea, expires_at = ${N} + $6::bigint WHERE ${held(N)} RETURNING 1 AS ok`),
-      release: new Sql(`DELETE FROM ${T} WHERE ${held(postgresDialect.now!(4))} RETURNING 1 AS ok`),
-      extend: new Sql(`UPDATE ${T} SET expires_at = ${N} + $4::bigint WHERE ${held(N)} RETURNING 1 AS ok`),
+      complete: new Sql(
+        `UPDATE ${T} SET token = NULL, response = $4::bytea, expires_at = ${N} + $6::bigint WHERE ${held(N)} RETURNING ${this.inTime(7)} AS ok`,
+        true,
+      ),
+      release: new Sql(`DELETE FROM ${T} WHERE ${held(postgresDialect.now!(4))} RETURNING ${this.inTime(5)} AS ok`, true),
+      extend: new Sql(`UPDATE ${T} SET expires_at = ${N} + $4::bigint WHERE ${held(N)} RETURNING ${this.inTime(6)} AS ok`, true),
     };
   }
 
@@ -68,11 +74,12 @@ export class PostgresIdempotencyStore extends PgStoreBase implements Idempotency
     return [pruneSql(this.t.table('idempotency'), 'expires_at <= $now', 'scope, key', postgresDialect.now!(1))];
   }
 
-  async reserve(scope: string, key: string, fingerprint: string, opts: { leaseMs: number }): Promise<Reservation> {
+  async reserve(scope: string, key: string, fingerprint: string, opts: { leaseMs: number } & CallOptions): Promise<Reservation> {
     const lease = validateReserveArgs(this.source, scope, key, fingerprint, opts);
+    const budget = this.budget(deadlineOf(this.source, opts));
     const token = randomToken();
     for (let attempt = 0; attempt < 20; attempt++) {
-      const [row] = await this.query<ReserveRow>(this.sql.reserve, [scope, key, fingerprint, token, this.nowParam(), lease]);
+      const [row] = await this.query<ReserveRow>(this.sql.reserve, [scope, key, fingerprint, token, this.nowParam(), lease], budget);
       if (row!.claimed !== null) return { state: 'reserved', token };
       // The row that refused the claim was committed after this statement's snapshot: ask again.
       if (row!.fingerprint === null) continue;
@@ -83,23 +90,32 @@ export class PostgresIdempotencyStore extends PgStoreBase implements Idempotency
     throw this.source.error('TIMEOUT', 'reserve did not settle');
   }
 
-  async complete(scope: string, key: string, token: string, response: StoredResponse, opts: { retentionMs: number }): Promise<boolean> {
+  async complete(
+    scope: string,
+    key: string,
+    token: string,
+    response: StoredResponse,
+    opts: { retentionMs: number } & CallOptions,
+  ): Promise<boolean> {
     const { stored, retentionMs: retention } = validateCompleteArgs(this.source, scope, key, token, response, opts, this.maxResponseBytes);
+    const budget = this.budget(deadlineOf(this.source, opts));
     if (!couldBeToken(token)) return false;
-    const rows = await this.query(this.sql.complete, [scope, key, token, encodeStoredResponse(stored), this.nowParam(), retention]);
+    const rows = await this.query(this.sql.complete, [scope, key, token, encodeStoredResponse(stored), this.nowParam(), retention], budget);
     return rows.length > 0;
   }
 
-  async release(scope: string, key: string, token: string): Promise<boolean> {
+  async release(scope: string, key: string, token: string, opts?: CallOptions): Promise<boolean> {
     validateHolderArgs(this.source, scope, key, token);
+    const budget = this.budget(deadlineOf(this.source, opts));
     if (!couldBeToken(token)) return false;
-    return (await this.query(this.sql.release, [scope, key, token, this.nowParam()])).length > 0;
+    return (await this.query(this.sql.release, [scope, key, token, this.nowParam()], budget)).length > 0;
   }
 
-  async extend(scope: string, key: string, token: string, leaseMs: number): Promise<boolean> {
+  async extend(scope: string, key: string, token: string, leaseMs: number, opts?: CallOptions): Promise<boolean> {
     validateHolderArgs(this.source, scope, key, token);
     const lease = validateDuration(this.source, 'leaseMs', leaseMs);
+    const budget = this.budget(deadlineOf(this.source, opts));
     if (!couldBeToken(token)) return false;
-    return (await this.query(this.sql.extend, [scope, key, token, lease, this.nowParam()])).length > 0;
+    return (await this.query(this.sql.extend, [scope, key, token, lease, this.nowParam()], budget)).length > 0;
   }
 }

@@ -1,9 +1,11 @@
 import {
+  deadlineOf,
   postgresDialect,
   validateInteger,
   validateJwksPutArgs,
   validateKey,
   type CachedJwks,
+  type CallOptions,
   type JwksCacheStore,
 } from '@stowage/core';
 import { PgStoreBase, pruneSql, Sql, type PostgresStoreOptions } from './base.js';
@@ -34,7 +36,8 @@ export class PostgresJwksCacheStore extends PgStoreBase implements JwksCacheStor
         `INSERT INTO ${T} AS t (uri, jwks, fetched_at, expires_at) VALUES ($1::text, $2::text, $3::bigint, ${N4} + $5::bigint)
          ON CONFLICT (uri) DO UPDATE SET jwks = excluded.jwks, fetched_at = excluded.fetched_at, expires_at = excluded.expires_at
          WHERE t.expires_at <= ${N4} OR t.fetched_at <= excluded.fetched_at
-         RETURNING 1 AS ok`,
+         RETURNING ${this.inTime(6)} AS ok`,
+        true,
       ),
     };
   }
@@ -43,14 +46,16 @@ export class PostgresJwksCacheStore extends PgStoreBase implements JwksCacheStor
     return [pruneSql(this.t.table('jwks'), 'expires_at <= $now', 'uri', postgresDialect.now!(1))];
   }
 
-  async get(uri: string): Promise<CachedJwks | undefined> {
+  async get(uri: string, opts?: CallOptions): Promise<CachedJwks | undefined> {
     validateKey(this.source, 'uri', uri);
-    const [row] = await this.query<{ jwks: string; fetched_at: number; expires_at: number }>(this.sql.get, [uri, this.nowParam()]);
+    const budget = this.budget(deadlineOf(this.source, opts));
+    const [row] = await this.query<{ jwks: string; fetched_at: number; expires_at: number }>(this.sql.get, [uri, this.nowParam()], budget);
     return row === undefined ? undefined : { jwks: row.jwks, fetchedAt: row.fetched_at, expiresAt: row.expires_at };
   }
 
-  async put(uri: string, jwks: string, opts: { fetchedAt: number; ttlMs: number }): Promise<boolean> {
+  async put(uri: string, jwks: string, opts: { fetchedAt: number; ttlMs: number } & CallOptions): Promise<boolean> {
     const { fetchedAt, ttlMs: ttl } = validateJwksPutArgs(this.source, uri, jwks, opts, this.maxDocumentBytes);
-    return (await this.query(this.sql.put, [uri, jwks, fetchedAt, this.nowParam(), ttl])).length > 0;
+    const budget = this.budget(deadlineOf(this.source, opts));
+    return (await this.query(this.sql.put, [uri, jwks, fetchedAt, this.nowParam(), ttl], budget)).length > 0;
   }
 }

@@ -1,11 +1,13 @@
 import {
   couldBeToken,
+  deadlineOf,
   postgresDialect,
   randomToken,
   validateDuration,
   validateKey,
   validateToken,
   validateTtlOption,
+  type CallOptions,
   type Lease,
   type LockStore,
 } from '@stowage/core';
@@ -29,10 +31,11 @@ export class PostgresLockStore extends PgStoreBase implements LockStore {
         `INSERT INTO ${T} AS t (name, token, fence, expires_at) VALUES ($1::text, $2::text, 1, ${N} + $4::bigint)
          ON CONFLICT (name) DO UPDATE SET token = excluded.token, fence = t.fence + 1, expires_at = excluded.expires_at
          WHERE t.token IS NULL OR t.expires_at <= ${N}
-         RETURNING fence, expires_at`,
+         RETURNING fence, expires_at, ${this.inTime(5)}`,
+        true,
       ),
-      extend: new Sql(`UPDATE ${T} SET expires_at = ${N} + $4::bigint WHERE ${held} RETURNING 1 AS ok`),
-      release: new Sql(`UPDATE ${T} SET token = NULL, expires_at = 0 WHERE ${held} RETURNING 1 AS ok`),
+      extend: new Sql(`UPDATE ${T} SET expires_at = ${N} + $4::bigint WHERE ${held} RETURNING ${this.inTime(5)} AS ok`, true),
+      release: new Sql(`UPDATE ${T} SET token = NULL, expires_at = 0 WHERE ${held} RETURNING ${this.inTime(4)} AS ok`, true),
       prune: new Sql(`WITH lock AS (
           SELECT CASE WHEN $4::boolean THEN pg_advisory_xact_lock(hashtextextended($3, 0)) IS NOT NULL
                       ELSE pg_try_advisory_xact_lock(hashtextextended($3, 0)) END AS held
@@ -49,26 +52,29 @@ export class PostgresLockStore extends PgStoreBase implements LockStore {
     return [this.sql.prune];
   }
 
-  async acquire(name: string, opts: { ttlMs: number }): Promise<Lease | undefined> {
+  async acquire(name: string, opts: { ttlMs: number } & CallOptions): Promise<Lease | undefined> {
     validateKey(this.source, 'name', name);
     const ttl = validateTtlOption(this.source, opts);
+    const budget = this.budget(deadlineOf(this.source, opts));
     const token = randomToken();
-    const [row] = await this.query<{ fence: number; expires_at: number }>(this.sql.acquire, [name, token, this.nowParam(), ttl]);
+    const [row] = await this.query<{ fence: number; expires_at: number }>(this.sql.acquire, [name, token, this.nowParam(), ttl], budget);
     return row === undefined ? undefined : { token, fence: row.fence, expiresAt: row.expires_at };
   }
 
-  async extend(name: string, token: string, ttlMs: number): Promise<boolean> {
+  async extend(name: string, token: string, ttlMs: number, opts?: CallOptions): Promise<boolean> {
     validateKey(this.source, 'name', name);
     validateToken(this.source, 'token', token);
     const ttl = validateDuration(this.source, 'ttlMs', ttlMs);
+    const budget = this.budget(deadlineOf(this.source, opts));
     if (!couldBeToken(token)) return false;
-    return (await this.query(this.sql.extend, [name, token, this.nowParam(), ttl])).length > 0;
+    return (await this.query(this.sql.extend, [name, token, this.nowParam(), ttl], budget)).length > 0;
   }
 
-  async release(name: string, token: string): Promise<boolean> {
+  async release(name: string, token: string, opts?: CallOptions): Promise<boolean> {
     validateKey(this.source, 'name', name);
     validateToken(this.source, 'token', token);
+    const budget = this.budget(deadlineOf(this.source, opts));
     if (!couldBeToken(token)) return false;
-    return (await this.query(this.sql.release, [name, token, this.nowParam()])).length > 0;
+    return (await this.query(this.sql.release, [name, token, this.nowParam()], budget)).length > 0;
   }
 }

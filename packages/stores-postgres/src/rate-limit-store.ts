@@ -1,4 +1,5 @@
 import {
+  deadlineOf,
   evaluateRateLimit,
   normalizePolicies,
   postgresDialect,
@@ -8,6 +9,8 @@ import {
   validateCost,
   validateKey,
   validateOptions,
+  type CallBudget,
+  type CallOptions,
   type NormalizedPolicy,
   type RateLimitAlgorithm,
   type RateLimitConsumeOptions,
@@ -38,6 +41,8 @@ const ATTEMPTS = 50;
  * `WHERE` is the admission test; the row lock of `INSERT ... ON CONFLICT DO UPDATE` serializes
  * replicas on a key and its `SET` works on the locked row. Several policies go through one
  * function call (see `schema.ts` for why). Only a denied call reads again, for its retry time.
+ * Each writing statement refuses, on the server, to finish past the call's deadline: the
+ * upsert's output passes through `<prefix>check_deadline`.
  */
 export class PostgresRateLimitStore extends PgStoreBase implements RateLimitStore {
   protected readonly component = 'rate_limits';
@@ -49,20 +54,22 @@ export class PostgresRateLimitStore extends PgStoreBase implements RateLimitStor
   constructor(options: PostgresStoreOptions) {
     super('PostgresRateLimitStore', options);
     const T = this.t.table('rate_limits');
-    this.single = {
-      gcra: new Sql(rateLimitSingleSql(postgresDialect, T, 'gcra')),
-      'fixed-window': new Sql(rateLimitSingleSql(postgresDialect, T, 'fixed-window')),
-      'sliding-window': new Sql(rateLimitSingleSql(postgresDialect, T, 'sliding-window')),
-    };
+    // The shared upsert (7 parameters) in a CTE, so its RETURNING rows pass the check ($8).
+    const single = (algorithm: RateLimitAlgorithm) =>
+      new Sql(`WITH w AS (${rateLimitSingleSql(postgresDialect, T, algorithm)}) SELECT a, b, c, now FROM w WHERE ${this.inTime(8)}`, true);
+    this.single = { gcra: single('gcra'), 'fixed-window': single('fixed-window'), 'sliding-window': single('sliding-window') };
     const N = postgresDialect.now!(2);
     // The key's live states and the time they were read at (one row even when there is none).
     this.read = new Sql(
       `SELECT r.policy, r.a, r.b, r.c, n.now FROM (SELECT ${N} AS now) n
        LEFT JOIN ${T} r ON r.key = $1::text AND r.expires_at > n.now`,
     );
-    this.resetSql = new Sql(`DELETE FROM ${T} WHERE key = $1::text`);
+    this.resetSql = new Sql(`DELETE FROM ${T} WHERE key = $1::text RETURNING ${this.inTime(2)}`, true);
+    // The function has written every row it returns when the filter runs on them.
     this.many = new Sql(
-      `SELECT policy, a, b, c, now FROM ${rateLimitFunctionName(this.t)}($1::text, $2::bigint, $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint)`,
+      `SELECT policy, a, b, c, now FROM ${rateLimitFunctionName(this.t)}($1::text, $2::bigint, $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint)
+       WHERE ${this.inTime(9)}`,
+      true,
     );
   }
 
@@ -70,8 +77,8 @@ export class PostgresRateLimitStore extends PgStoreBase implements RateLimitStor
     return [pruneSql(this.t.table('rate_limits'), 'expires_at <= $now', 'key, policy', postgresDialect.now!(1))];
   }
 
-  private async states(key: string, policies: readonly NormalizedPolicy[], now: number | null) {
-    const rows = await this.query<Row>(this.read, [key, now]);
+  private async states(key: string, policies: readonly NormalizedPolicy[], now: number | null, budget: CallBudget) {
+    const rows = await this.query<Row>(this.read, [key, now], budget);
     const states = policies.map((p): RateLimitState | undefined => {
       for (const r of rows) if (r.policy === p.id) return [r.a!, r.b!, r.c!];
       return undefined;
@@ -83,6 +90,7 @@ export class PostgresRateLimitStore extends PgStoreBase implements RateLimitStor
     validateKey(this.source, 'key', key);
     const policies = normalizePolicies(this.source, policy);
     const cost = validateCost(this.source, validateOptions<RateLimitConsumeOptions>(this.source, 'opts', opts).cost, policies);
+    const budget = this.budget(deadlineOf(this.source, opts));
     const n = policies.length;
     const sql = n === 1 ? this.single[policies[0]!.algorithm] : this.many;
     for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
@@ -94,13 +102,13 @@ export class PostgresRateLimitStore extends PgStoreBase implements RateLimitStor
              policies.map((p) => p.windowMs), policies.map((p) => p.capacity), cost];
       let rows: Row[];
       try {
-        rows = await this.query<Row>(sql, params);
+        rows = await this.query<Row>(sql, params, budget);
       } catch (err) {
         if (isRetryable((err as { cause?: unknown }).cause)) continue;
         throw err;
       }
       if (rows.length > 0) return rateLimitDecisionFromRows(policies, rows as never, rows[0]!.now);
-      const seen = await this.states(key, policies, now);
+      const seen = await this.states(key, policies, now, budget);
       const denied = evaluateRateLimit(policies, seen.states, seen.now, cost, false);
       if (!denied.decision.allowed) return denied.decision;
       // Another replica freed capacity between the two statements: consume again.
@@ -108,15 +116,16 @@ export class PostgresRateLimitStore extends PgStoreBase implements RateLimitStor
     throw this.source.error('TIMEOUT', `consume did not settle after ${ATTEMPTS} attempts`);
   }
 
-  async peek(key: string, policy: RateLimitPolicy | readonly RateLimitPolicy[]): Promise<RateLimitDecision> {
+  async peek(key: string, policy: RateLimitPolicy | readonly RateLimitPolicy[], opts?: CallOptions): Promise<RateLimitDecision> {
     validateKey(this.source, 'key', key);
     const policies = normalizePolicies(this.source, policy);
-    const seen = await this.states(key, policies, this.nowParam());
+    const budget = this.budget(deadlineOf(this.source, opts));
+    const seen = await this.states(key, policies, this.nowParam(), budget);
     return evaluateRateLimit(policies, seen.states, seen.now, 1, false).decision;
   }
 
-  async reset(key: string): Promise<void> {
+  async reset(key: string, opts?: CallOptions): Promise<void> {
     validateKey(this.source, 'key', key);
-    await this.query(this.resetSql, [key]);
+    await this.query(this.resetSql, [key], this.budget(deadlineOf(this.source, opts)));
   }
 }

@@ -75,6 +75,46 @@ function rateLimitFunction(t: Tables): string {
 
 const quoteLiteral = (s: string): string => `'${s.replaceAll("'", "''")}'`;
 
+/** The name of the function that refuses a late statement (see {@link deadlineFunction}). */
+export const deadlineFunctionName = (t: Tables): string => `"${t.schema}"."${t.prefix}check_deadline"`;
+
+/**
+ * The SQLSTATE of a statement refused as late. Classes beginning with I-Z are left to
+ * implementations by the SQL standard, and PostgreSQL uses none starting with S.
+ */
+export const LATE_SQLSTATE = 'SLATE';
+
+/**
+ * `<prefix>check_deadline(deadline)`: true while this server's clock (`clock_timestamp()`,
+ * epoch ms) is before `deadline`, else it raises `STOWAGE_LATE <server ms>` (SQLSTATE
+ * {@link LATE_SQLSTATE}), which rolls the whole statement back. Every writing statement calls
+ * it on each row it RETURNs, so it runs after that row's lock is taken and its write is done:
+ * a caller who was told its call failed (the deadline passed while the statement waited in
+ * transit, in a queue or on a lock) never sees it take effect. A plpgsql function rather than
+ * a failing cast: the refusal gets its own SQLSTATE and a readable message, for the cost of a
+ * function call per row (measured in the README). VOLATILE, so the planner evaluates it per
+ * row, never once ahead of the scan.
+ */
+function deadlineFunction(t: Tables): string {
+  return `CREATE OR REPLACE FUNCTION ${deadlineFunctionName(t)}(deadline bigint) RETURNS boolean
+  LANGUAGE plpgsql VOLATILE AS $fn$
+  DECLARE now_ms bigint;
+  BEGIN
+    IF deadline IS NULL THEN RETURN true; END IF;
+    now_ms := floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint;
+    IF now_ms >= deadline THEN
+      RAISE EXCEPTION USING ERRCODE = '${LATE_SQLSTATE}',
+        MESSAGE = 'STOWAGE_LATE ' || now_ms || ': the caller''s deadline passed ' || (now_ms - deadline) ||
+          ' ms ago by this server''s clock; the statement was refused and rolled back';
+    END IF;
+    RETURN true;
+  END
+  $fn$`;
+}
+
+/** Version 2 of every component: the writing statements refuse to finish past the caller's deadline. */
+const deadlineStep = (t: Tables): string[] => [deadlineFunction(t)];
+
 // Keys are text in the "C" collation: byte order, and no locale work on every comparison.
 const KEY = 'text COLLATE "C"';
 
@@ -92,6 +132,7 @@ const MIGRATIONS: Migrations = {
       `CREATE INDEX IF NOT EXISTS ${t.index('sessions_expires_at')} ON ${t.table('sessions')} (expires_at)`,
       `CREATE INDEX IF NOT EXISTS ${t.index('sessions_owner')} ON ${t.table('sessions')} (owner) WHERE owner IS NOT NULL`,
     ],
+    deadlineStep,
   ],
   rate_limits: [
     (t) => [
@@ -108,6 +149,7 @@ const MIGRATIONS: Migrations = {
       `CREATE INDEX IF NOT EXISTS ${t.index('rate_limits_expires_at')} ON ${t.table('rate_limits')} (expires_at)`,
       rateLimitFunction(t),
     ],
+    deadlineStep,
   ],
   idempotency: [
     (t) => [
@@ -122,6 +164,7 @@ const MIGRATIONS: Migrations = {
       )`,
       `CREATE INDEX IF NOT EXISTS ${t.index('idempotency_expires_at')} ON ${t.table('idempotency')} (expires_at)`,
     ],
+    deadlineStep,
   ],
   csrf: [
     (t) => [
@@ -133,6 +176,7 @@ const MIGRATIONS: Migrations = {
       `CREATE INDEX IF NOT EXISTS ${t.index('csrf_tokens_session_id')} ON ${t.table('csrf_tokens')} (session_id)`,
       `CREATE INDEX IF NOT EXISTS ${t.index('csrf_tokens_expires_at')} ON ${t.table('csrf_tokens')} (expires_at)`,
     ],
+    deadlineStep,
   ],
   locks: [
     // Rows outlive their leases: the fence counter must never restart.
@@ -145,6 +189,7 @@ const MIGRATIONS: Migrations = {
       )`,
       `CREATE INDEX IF NOT EXISTS ${t.index('locks_expires_at')} ON ${t.table('locks')} (expires_at)`,
     ],
+    deadlineStep,
   ],
   jwks: [
     (t) => [
@@ -156,6 +201,7 @@ const MIGRATIONS: Migrations = {
       )`,
       `CREATE INDEX IF NOT EXISTS ${t.index('jwks_expires_at')} ON ${t.table('jwks')} (expires_at)`,
     ],
+    deadlineStep,
   ],
   streams: [
     (t) => [
@@ -194,6 +240,7 @@ const MIGRATIONS: Migrations = {
         PRIMARY KEY (stream_id, producer_id)
       )`,
     ],
+    deadlineStep,
   ],
 };
 

@@ -1,4 +1,5 @@
 import {
+  deadlineOf,
   postgresDialect,
   sessionRecordFromRow,
   validateDestroyByOwnerArgs,
@@ -7,6 +8,7 @@ import {
   validateKey,
   validateRotateArgs,
   validateSessionSet,
+  type CallOptions,
   type SessionRecord,
   type SessionRow,
   type SessionSetOptions,
@@ -52,24 +54,28 @@ export class PostgresSessionStore extends PgStoreBase implements SessionStore {
              THEN LEAST(${N3} + $4::bigint, COALESCE(t.absolute_expires_at, ${N3} + $4::bigint))
              ELSE excluded.expires_at END
          WHERE $6::bigint IS NULL OR ${live} = $6::bigint
-         RETURNING version`,
+         RETURNING version, ${this.inTime(8)}`,
+        true,
       ),
       version: new Sql(`SELECT version FROM ${T} WHERE id = $1::text AND expires_at > ${N2}`),
       touch: new Sql(
         `UPDATE ${T} SET expires_at = LEAST(${N2} + $3::bigint, COALESCE(absolute_expires_at, ${N2} + $3::bigint))
-         WHERE id = $1::text AND expires_at > ${N2} RETURNING 1 AS ok`,
+         WHERE id = $1::text AND expires_at > ${N2} RETURNING ${this.inTime(4)} AS ok`,
+        true,
       ),
-      destroy: new Sql(`DELETE FROM ${T} WHERE id = $1::text AND expires_at > ${N2} RETURNING 1 AS ok`),
+      destroy: new Sql(`DELETE FROM ${T} WHERE id = $1::text AND expires_at > ${N2} RETURNING ${this.inTime(3)} AS ok`, true),
       // rotate: the new id must not be taken; a unique violation tells us it is (see rotate()).
       move: new Sql(
         `UPDATE ${T} SET id = $3::text,
            expires_at = CASE WHEN $4::bigint IS NULL THEN expires_at ELSE LEAST(${N2} + $4::bigint, COALESCE(absolute_expires_at, ${N2} + $4::bigint)) END
-         WHERE id = $1::text AND expires_at > ${N2} RETURNING 1 AS ok`,
+         WHERE id = $1::text AND expires_at > ${N2} RETURNING ${this.inTime(5)} AS ok`,
+        true,
       ),
-      clearExpired: new Sql(`DELETE FROM ${T} WHERE id = $1::text AND expires_at <= ${N2} RETURNING 1 AS ok`),
+      clearExpired: new Sql(`DELETE FROM ${T} WHERE id = $1::text AND expires_at <= ${N2} RETURNING ${this.inTime(3)} AS ok`, true),
       destroyByOwner: new Sql(
-        `WITH gone AS (DELETE FROM ${T} WHERE owner = $1::text AND expires_at > ${N2} AND ($3::text IS NULL OR id <> $3::text) RETURNING 1)
+        `WITH gone AS (DELETE FROM ${T} WHERE owner = $1::text AND expires_at > ${N2} AND ($3::text IS NULL OR id <> $3::text) RETURNING ${this.inTime(4)})
          SELECT count(*)::bigint AS n FROM gone`,
+        true,
       ),
     };
   }
@@ -78,9 +84,10 @@ export class PostgresSessionStore extends PgStoreBase implements SessionStore {
     return [pruneSql(this.t.table('sessions'), 'expires_at <= $now', 'id', postgresDialect.now!(1))];
   }
 
-  async get(id: string): Promise<SessionRecord | undefined> {
+  async get(id: string, opts?: CallOptions): Promise<SessionRecord | undefined> {
     validateKey(this.source, 'id', id);
-    const [row] = await this.query<SessionRow>(this.sql.get, [id, this.nowParam()]);
+    const budget = this.budget(deadlineOf(this.source, opts));
+    const [row] = await this.query<SessionRow>(this.sql.get, [id, this.nowParam()], budget);
     if (row === undefined) return undefined;
     return sessionRecordFromRow(row);
   }
@@ -91,36 +98,41 @@ export class PostgresSessionStore extends PgStoreBase implements SessionStore {
     const abs = v.absoluteTtlMs ?? null;
     const ifVersion = v.ifVersion ?? null;
     const owner = v.owner ?? null;
+    const budget = this.budget(deadlineOf(this.source, opts));
     const now = this.nowParam();
-    const [row] = await this.query<{ version: number }>(this.sql.set, [id, Buffer.from(data.buffer, data.byteOffset, data.byteLength), now, ttl, abs, ifVersion, owner]);
+    const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    const [row] = await this.query<{ version: number }>(this.sql.set, [id, bytes, now, ttl, abs, ifVersion, owner], budget);
     if (row !== undefined) return { version: row.version };
-    const [current] = await this.query<{ version: number }>(this.sql.version, [id, now]);
+    const [current] = await this.query<{ version: number }>(this.sql.version, [id, now], budget);
     const currentVersion = current?.version ?? 0;
     throw this.source.error('CONFLICT', `session version is ${currentVersion}, not ${ifVersion}`, { details: { currentVersion } });
   }
 
-  async touch(id: string, ttlMs: number): Promise<boolean> {
+  async touch(id: string, ttlMs: number, opts?: CallOptions): Promise<boolean> {
     validateKey(this.source, 'id', id);
     const ttl = validateDuration(this.source, 'ttlMs', ttlMs);
-    return (await this.query(this.sql.touch, [id, this.nowParam(), ttl])).length > 0;
+    const budget = this.budget(deadlineOf(this.source, opts));
+    return (await this.query(this.sql.touch, [id, this.nowParam(), ttl], budget)).length > 0;
   }
 
-  async destroy(id: string): Promise<boolean> {
+  async destroy(id: string, opts?: CallOptions): Promise<boolean> {
     validateKey(this.source, 'id', id);
-    return (await this.query(this.sql.destroy, [id, this.nowParam()])).length > 0;
+    const budget = this.budget(deadlineOf(this.source, opts));
+    return (await this.query(this.sql.destroy, [id, this.nowParam()], budget)).length > 0;
   }
 
-  async rotate(oldId: string, newId: string, opts?: { ttlMs?: number }): Promise<boolean> {
+  async rotate(oldId: string, newId: string, opts?: { ttlMs?: number } & CallOptions): Promise<boolean> {
     const ttl = validateRotateArgs(this.source, oldId, newId, opts) ?? null;
+    const budget = this.budget(deadlineOf(this.source, opts));
     const now = this.nowParam();
     // One UPDATE moves the row. If the new id holds a row, the unique index refuses it: an
     // expired row is cleared and the move retried; a live one is a CONFLICT.
     for (let attempt = 0; attempt < 5; attempt++) {
       try {
-        return (await this.query(this.sql.move, [oldId, now, newId, ttl])).length > 0;
+        return (await this.query(this.sql.move, [oldId, now, newId, ttl], budget)).length > 0;
       } catch (err) {
         if ((err as { cause?: { code?: string } }).cause?.code !== '23505') throw err;
-        if ((await this.query(this.sql.clearExpired, [newId, now])).length === 0) {
+        if ((await this.query(this.sql.clearExpired, [newId, now], budget)).length === 0) {
           throw this.source.error('CONFLICT', 'a live session already has the new id');
         }
       }
@@ -128,9 +140,10 @@ export class PostgresSessionStore extends PgStoreBase implements SessionStore {
     throw this.source.error('CONFLICT', 'the new id kept being taken');
   }
 
-  async destroyByOwner(owner: string, opts?: { except?: string }): Promise<number> {
+  async destroyByOwner(owner: string, opts?: { except?: string } & CallOptions): Promise<number> {
     const except = validateDestroyByOwnerArgs(this.source, owner, opts) ?? null;
-    const [row] = await this.query<{ n: number }>(this.sql.destroyByOwner, [owner, this.nowParam(), except]);
+    const budget = this.budget(deadlineOf(this.source, opts));
+    const [row] = await this.query<{ n: number }>(this.sql.destroyByOwner, [owner, this.nowParam(), except], budget);
     return row?.n ?? 0;
   }
 }

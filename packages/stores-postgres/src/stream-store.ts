@@ -1,5 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import {
+  budgetTimeout,
+  deadlineOf,
   storedStreamFromRow,
   type StreamRow,
   EngineStreamOps,
@@ -8,6 +10,7 @@ import {
   STREAM_DEFAULTS,
   validateInteger,
   type AsyncStreamBackend,
+  type CallBudget,
   type PositionedMessage,
   type ProducerState,
   type StoredStream,
@@ -15,7 +18,7 @@ import {
   type StreamStore,
 } from '@stowage/core';
 import type pg from 'pg';
-import { isRetryable, mapError, PgStoreBase, Sql, type PostgresStoreOptions } from './base.js';
+import { isRetryable, lateAt, mapError, PgStoreBase, Sql, type PostgresStoreOptions } from './base.js';
 
 export interface PostgresStreamStoreOptions extends PostgresStoreOptions {
   /** Largest single message. @default 8388608 (8 MiB) */
@@ -42,7 +45,9 @@ type Run = <R>(sql: Sql, params: unknown[]) => Promise<R[]>;
  * stream, the producer and the writer sequence before it writes messages, the stream and the
  * producer, and a fork or a delete walks and updates the rows of a chain of streams; a
  * transaction holding the stream rows (`FOR UPDATE`) keeps all of it atomic. Reads that write
- * nothing (`head`, waiters) run without a transaction.
+ * nothing (`head`, waiters) run without a transaction. The COMMIT goes in one message with
+ * `<prefix>check_deadline`, so a transaction whose caller's deadline has passed by then (by
+ * the server's clock) rolls back, at no extra round trip.
  *
  * `wait` wakes on `LISTEN/NOTIFY` through one dedicated connection per store (taken from
  * the pool while the store is open), which listens again after the connection drops.
@@ -52,6 +57,12 @@ export class PostgresStreamStore extends PgStoreBase implements StreamStore {
   private readonly ops: EngineStreamOps;
   private readonly sql: Record<string, Sql>;
   private readonly channel: string;
+  /**
+   * The caller's deadline of the operation being started, handed from a public method to
+   * `transaction`/`readOnly`: core's `EngineStreamOps` validates the arguments and calls
+   * `run(make)` synchronously, before its first `await`, and `run` takes no deadline.
+   */
+  private startingDeadline: number | undefined;
   private listener: pg.PoolClient | undefined;
   private listening: Promise<void> | undefined;
   private reconnect: NodeJS.Timeout | undefined;
@@ -137,21 +148,56 @@ export class PostgresStreamStore extends PgStoreBase implements StreamStore {
     };
   }
 
-  /** One engine operation in one transaction; serialization failures and create races retry. */
+  /** The budget of the operation being started (see `startingDeadline`); throws as `budget` does. */
+  private startBudget(): CallBudget {
+    const deadline = this.startingDeadline;
+    this.startingDeadline = undefined;
+    return this.budget(deadline);
+  }
+
+  /**
+   * One engine operation in one transaction; serialization failures and create races retry,
+   * and a COMMIT refused as late while our budget still runs (PostgreSQL's clock is ahead)
+   * teaches the clock offset and retries once.
+   */
   private transaction<T>(make: (now: number) => StreamOp<T>): Promise<T> {
-    return this.timed(async () => {
+    let budget: CallBudget;
+    try {
+      budget = this.startBudget();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.timed(budget, async () => {
+      let learnt = false;
       for (let attempt = 0; ; attempt++) {
         const client = await this.pool.connect();
+        if (Date.now() >= budget.deadline) {
+          // The pool kept us waiting past the budget: send nothing.
+          client.release();
+          throw budgetTimeout(this.source, 'PostgreSQL', budget);
+        }
         let broken: Error | undefined;
         try {
           const custom = this.nowParam();
-          await client.query('BEGIN');
-          const now = custom ?? (await this.run<{ now: number }>(this.sql.now!, [], client))[0]!.now;
-          const result = await runAsync(make(now), this.backend((sql, p) => this.run(sql, p, client), true));
-          await client.query('COMMIT');
+          await this.simple(client, 'BEGIN', budget);
+          const now = custom ?? (await this.run<{ now: number }>(this.sql.now!, [], budget, client))[0]!.now;
+          const result = await runAsync(make(now), this.backend((sql, p) => this.run(sql, p, budget, client), true));
+          // One message: if the check refuses, PostgreSQL skips the COMMIT and we roll back.
+          await this.simple(client, `SELECT ${this.deadlineFunction}(${this.serverDeadline(budget)}); COMMIT`, budget);
           return result;
         } catch (err) {
-          await client.query('ROLLBACK').catch((e: Error) => (broken = e));
+          if (Date.now() >= budget.deadline) {
+            // A ROLLBACK could wait behind a statement still running (on a lock, on a paused
+            // server): close the connection instead; the server then rolls back by itself.
+            broken = err instanceof Error ? err : new Error(String(err));
+            throw err;
+          }
+          await this.simple(client, 'ROLLBACK', budget).catch((e: Error) => (broken = e));
+          const serverNow = lateAt(err);
+          if (serverNow !== undefined && !learnt && this.learnClock(serverNow, budget)) {
+            learnt = true;
+            continue;
+          }
           // 23505: two creates of one name raced; the retry finds the stream.
           const code = (err as { code?: string }).code;
           if (attempt < 20 && (isRetryable(err) || code === '23505')) continue;
@@ -163,19 +209,44 @@ export class PostgresStreamStore extends PgStoreBase implements StreamStore {
     });
   }
 
+  /** A statement without parameters on a transaction's connection, within what is left of the budget. */
+  private async simple(client: pg.PoolClient, text: string, budget: CallBudget): Promise<void> {
+    const ms = budget.deadline - Date.now();
+    if (ms <= 0) throw budgetTimeout(this.source, 'PostgreSQL', budget);
+    await client.query({ text, query_timeout: ms } as pg.QueryConfig);
+  }
+
   private readOnly<T>(make: (now: number) => StreamOp<T>): Promise<T> {
-    return this.timed(async () => {
-      const now = this.nowParam() ?? (await this.run<{ now: number }>(this.sql.now!, []))[0]!.now;
-      return runAsync(make(now), this.backend((sql, p) => this.run(sql, p), false));
+    let budget: CallBudget;
+    try {
+      budget = this.startBudget();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.timed(budget, async () => {
+      const now = this.nowParam() ?? (await this.run<{ now: number }>(this.sql.now!, [], budget))[0]!.now;
+      return runAsync(make(now), this.backend((sql, p) => this.run(sql, p, budget), false));
     });
   }
 
-  create: StreamStore['create'] = (name, config, opts) => this.ops.create(name, config, opts);
-  append: StreamStore['append'] = (name, messages, opts) => this.ops.append(name, messages, opts);
-  read: StreamStore['read'] = (name, from, opts) => this.ops.read(name, from, opts);
-  head: StreamStore['head'] = (name) => this.ops.head(name);
-  closeStream: StreamStore['closeStream'] = (name, opts) => this.ops.closeStream(name, opts);
-  delete: StreamStore['delete'] = (name) => this.ops.delete(name);
+  /** Starts an engine operation with the caller's deadline (see `startingDeadline`). */
+  private start<T>(opts: unknown, operation: () => Promise<T>): Promise<T> {
+    try {
+      this.startingDeadline = deadlineOf(this.source, opts);
+      return operation();
+    } catch (err) {
+      return Promise.reject(err);
+    } finally {
+      this.startingDeadline = undefined;
+    }
+  }
+
+  create: StreamStore['create'] = (name, config, opts) => this.start(opts, () => this.ops.create(name, config, opts));
+  append: StreamStore['append'] = (name, messages, opts) => this.start(opts, () => this.ops.append(name, messages, opts));
+  read: StreamStore['read'] = (name, from, opts) => this.start(opts, () => this.ops.read(name, from, opts));
+  head: StreamStore['head'] = (name, opts) => this.start(opts, () => this.ops.head(name));
+  closeStream: StreamStore['closeStream'] = (name, opts) => this.start(opts, () => this.ops.closeStream(name, opts));
+  delete: StreamStore['delete'] = (name, opts) => this.start(opts, () => this.ops.delete(name));
   cleanupExpired: StreamStore['cleanupExpired'] = () => this.ops.cleanupExpired();
   wait: StreamStore['wait'] = async (name, offset, timeoutMs, signal) => {
     this.ensureOpen();
