@@ -1,11 +1,9 @@
 import {
   copyBytes,
   EngineStreamOps,
-  parseOffset,
   runSync,
   STREAM_DEFAULTS,
   validateInteger,
-  type CallOptions,
   type PositionedMessage,
   type ProducerState,
   type StoredStream,
@@ -102,10 +100,6 @@ class MemoryStreamBackend implements StreamBackend {
 export class MemoryStreamStore extends MemoryStoreBase implements StreamStore {
   private readonly backend = new MemoryStreamBackend();
   private readonly ops: EngineStreamOps;
-  /** The options (and read's offset) of the call now starting; see {@link call}. */
-  private callOpts: CallOptions | undefined;
-  private callFrom: string | undefined;
-
   constructor(options: MemoryStreamStoreOptions = {}) {
     super('MemoryStreamStore', { ...options, maxEntries: undefined });
     const maxMessageBytes =
@@ -116,47 +110,19 @@ export class MemoryStreamStore extends MemoryStoreBase implements StreamStore {
       source: this.source,
       ensureOpen: () => void this.now(),
       // One synchronous section: nothing else runs in this process until it returns.
-      run: (make) => runSync(make(this.beginCall()), this.backend),
+      run: (make, deadline) => runSync(make(this.begin(deadline === undefined ? undefined : { deadline })), this.backend),
       maxMessageBytes,
     });
   }
 
-  create: StreamStore['create'] = (name, config, opts) => this.call(opts, () => this.ops.create(name, config, opts));
-  append: StreamStore['append'] = (name, messages, opts) => this.call(opts, () => this.ops.append(name, messages, opts));
-  read: StreamStore['read'] = (name, from, opts) => this.call(opts, () => this.ops.read(name, from, opts), from);
-  head: StreamStore['head'] = (name, opts) => this.call(opts, () => this.ops.head(name));
-  closeStream: StreamStore['closeStream'] = (name, opts) => this.call(opts, () => this.ops.closeStream(name, opts));
-  delete: StreamStore['delete'] = (name, opts) => this.call(opts, () => this.ops.delete(name));
+  create: StreamStore['create'] = (name, config, opts) => this.ops.create(name, config, opts);
+  append: StreamStore['append'] = (name, messages, opts) => this.ops.append(name, messages, opts);
+  read: StreamStore['read'] = (name, from, opts) => this.ops.read(name, from, opts);
+  head: StreamStore['head'] = (name, opts) => this.ops.head(name, opts);
+  closeStream: StreamStore['closeStream'] = (name, opts) => this.ops.closeStream(name, opts);
+  delete: StreamStore['delete'] = (name, opts) => this.ops.delete(name, opts);
   wait: StreamStore['wait'] = (name, offset, timeoutMs, signal) => this.ops.wait(name, offset, timeoutMs, signal);
   cleanupExpired: StreamStore['cleanupExpired'] = () => this.ops.cleanupExpired();
-
-  /**
-   * Starts an engine call with the caller's options. `EngineStreamOps` validates the
-   * arguments and then calls `run` before its first `await`, so `run` (see {@link beginCall})
-   * sees exactly this call's options; they are cleared before anything else can run.
-   */
-  private call<T>(opts: CallOptions | undefined, start: () => Promise<T>, from?: string): Promise<T> {
-    this.callOpts = opts;
-    this.callFrom = from;
-    try {
-      return start();
-    } finally {
-      this.callOpts = undefined;
-      this.callFrom = undefined;
-    }
-  }
-
-  /** {@link MemoryStoreBase.begin} for the engine operation about to run (no deadline for `wait` and cleanup). */
-  private beginCall(): number {
-    const opts = this.callOpts;
-    const from = this.callFrom;
-    this.callOpts = undefined;
-    this.callFrom = undefined;
-    // read's offset is the one argument the engine checks inside the operation: checked
-    // first, a malformed offset is INVALID_ARGUMENT even when the deadline has passed.
-    if (from !== undefined && opts?.deadline !== undefined) parseOffset(this.source, 'fromOffset', from);
-    return this.begin(opts);
-  }
 
   protected sweep(): number {
     // Expired streams are removed through the engine (forks keep their sources).

@@ -1,7 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import {
   budgetTimeout,
-  deadlineOf,
   storedStreamFromRow,
   type StreamRow,
   EngineStreamOps,
@@ -57,12 +56,6 @@ export class PostgresStreamStore extends PgStoreBase implements StreamStore {
   private readonly ops: EngineStreamOps;
   private readonly sql: Record<string, Sql>;
   private readonly channel: string;
-  /**
-   * The caller's deadline of the operation being started, handed from a public method to
-   * `transaction`/`readOnly`: core's `EngineStreamOps` validates the arguments and calls
-   * `run(make)` synchronously, before its first `await`, and `run` takes no deadline.
-   */
-  private startingDeadline: number | undefined;
   private listener: pg.PoolClient | undefined;
   private listening: Promise<void> | undefined;
   private reconnect: NodeJS.Timeout | undefined;
@@ -113,8 +106,8 @@ export class PostgresStreamStore extends PgStoreBase implements StreamStore {
     this.ops = new EngineStreamOps({
       source: this.source,
       ensureOpen: () => this.ensureOpen(),
-      run: (make) => this.transaction(make),
-      runReadOnly: (make) => this.readOnly(make),
+      run: (make, deadline) => this.transaction(make, deadline),
+      runReadOnly: (make, deadline) => this.readOnly(make, deadline),
       maxMessageBytes,
       onChange: (name) => {
         // Other processes (and other stores of this process) wake through LISTEN.
@@ -148,22 +141,15 @@ export class PostgresStreamStore extends PgStoreBase implements StreamStore {
     };
   }
 
-  /** The budget of the operation being started (see `startingDeadline`); throws as `budget` does. */
-  private startBudget(): CallBudget {
-    const deadline = this.startingDeadline;
-    this.startingDeadline = undefined;
-    return this.budget(deadline);
-  }
-
   /**
    * One engine operation in one transaction; serialization failures and create races retry,
    * and a COMMIT refused as late while our budget still runs (PostgreSQL's clock is ahead)
    * teaches the clock offset and retries once.
    */
-  private transaction<T>(make: (now: number) => StreamOp<T>): Promise<T> {
+  private transaction<T>(make: (now: number) => StreamOp<T>, deadline: number | undefined): Promise<T> {
     let budget: CallBudget;
     try {
-      budget = this.startBudget();
+      budget = this.budget(deadline);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -216,10 +202,10 @@ export class PostgresStreamStore extends PgStoreBase implements StreamStore {
     await client.query({ text, query_timeout: ms } as pg.QueryConfig);
   }
 
-  private readOnly<T>(make: (now: number) => StreamOp<T>): Promise<T> {
+  private readOnly<T>(make: (now: number) => StreamOp<T>, deadline: number | undefined): Promise<T> {
     let budget: CallBudget;
     try {
-      budget = this.startBudget();
+      budget = this.budget(deadline);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -229,24 +215,12 @@ export class PostgresStreamStore extends PgStoreBase implements StreamStore {
     });
   }
 
-  /** Starts an engine operation with the caller's deadline (see `startingDeadline`). */
-  private start<T>(opts: unknown, operation: () => Promise<T>): Promise<T> {
-    try {
-      this.startingDeadline = deadlineOf(this.source, opts);
-      return operation();
-    } catch (err) {
-      return Promise.reject(err);
-    } finally {
-      this.startingDeadline = undefined;
-    }
-  }
-
-  create: StreamStore['create'] = (name, config, opts) => this.start(opts, () => this.ops.create(name, config, opts));
-  append: StreamStore['append'] = (name, messages, opts) => this.start(opts, () => this.ops.append(name, messages, opts));
-  read: StreamStore['read'] = (name, from, opts) => this.start(opts, () => this.ops.read(name, from, opts));
-  head: StreamStore['head'] = (name, opts) => this.start(opts, () => this.ops.head(name));
-  closeStream: StreamStore['closeStream'] = (name, opts) => this.start(opts, () => this.ops.closeStream(name, opts));
-  delete: StreamStore['delete'] = (name, opts) => this.start(opts, () => this.ops.delete(name));
+  create: StreamStore['create'] = (name, config, opts) => this.ops.create(name, config, opts);
+  append: StreamStore['append'] = (name, messages, opts) => this.ops.append(name, messages, opts);
+  read: StreamStore['read'] = (name, from, opts) => this.ops.read(name, from, opts);
+  head: StreamStore['head'] = (name, opts) => this.ops.head(name, opts);
+  closeStream: StreamStore['closeStream'] = (name, opts) => this.ops.closeStream(name, opts);
+  delete: StreamStore['delete'] = (name, opts) => this.ops.delete(name, opts);
   cleanupExpired: StreamStore['cleanupExpired'] = () => this.ops.cleanupExpired();
   wait: StreamStore['wait'] = async (name, offset, timeoutMs, signal) => {
     this.ensureOpen();

@@ -2,12 +2,10 @@ import {
   storedStreamFromRow,
   type StreamRow,
   EngineStreamOps,
-  parseOffset,
   runSync,
   type StreamOp,
   STREAM_DEFAULTS,
   validateInteger,
-  type CallOptions,
   type PositionedMessage,
   type ProducerState,
   type StoredStream,
@@ -145,10 +143,6 @@ export class SqliteStreamStore extends SqliteStoreBase<Statements> implements St
   private readonly ops: EngineStreamOps;
   private poller: NodeJS.Timeout | undefined;
   private lastDataVersion = -1;
-  /** The options (and read's offset) of the call now starting; see {@link call}. */
-  private callOpts: CallOptions | undefined;
-  private callFrom: string | undefined;
-
   constructor(options: SqliteStreamStoreOptions) {
     super('SqliteStreamStore', options);
     const maxMessageBytes =
@@ -160,9 +154,11 @@ export class SqliteStreamStore extends SqliteStoreBase<Statements> implements St
     this.ops = new EngineStreamOps({
       source: this.source,
       ensureOpen: () => this.ensureOpen(),
-      run: <T>(make: (now: number) => StreamOp<T>): T => this.op((s, now) => s.write(make(now)), this.callOptions()),
+      run: <T>(make: (now: number) => StreamOp<T>, deadline: number | undefined): T =>
+        this.op((s, now) => s.write(make(now)), deadline === undefined ? undefined : { deadline }),
       // A single snapshot read needs no write lock.
-      runReadOnly: <T>(make: (now: number) => StreamOp<T>): T => this.op((s, now) => s.read(make(now)), this.callOptions()),
+      runReadOnly: <T>(make: (now: number) => StreamOp<T>, deadline: number | undefined): T =>
+        this.op((s, now) => s.read(make(now)), deadline === undefined ? undefined : { deadline }),
       maxMessageBytes,
       // A commit on this connection does not change what `data_version` shows to it, so
       // stores sharing the connection are told directly.
@@ -185,40 +181,12 @@ export class SqliteStreamStore extends SqliteStoreBase<Statements> implements St
     };
   }
 
-  /**
-   * Starts an engine call with the caller's options. `EngineStreamOps` validates the
-   * arguments and then calls `run` before its first `await`, so `run` (see {@link callOptions})
-   * sees exactly this call's options; they are cleared before anything else can run.
-   */
-  private call<T>(opts: CallOptions | undefined, start: () => Promise<T>, from?: string): Promise<T> {
-    this.callOpts = opts;
-    this.callFrom = from;
-    try {
-      return start();
-    } finally {
-      this.callOpts = undefined;
-      this.callFrom = undefined;
-    }
-  }
-
-  /** The options of the engine operation about to run (none for `wait` and cleanup). */
-  private callOptions(): CallOptions | undefined {
-    const opts = this.callOpts;
-    const from = this.callFrom;
-    this.callOpts = undefined;
-    this.callFrom = undefined;
-    // read's offset is the one argument the engine checks inside the operation: checked
-    // first, a malformed offset is INVALID_ARGUMENT even when the deadline has passed.
-    if (from !== undefined && opts?.deadline !== undefined) parseOffset(this.source, 'fromOffset', from);
-    return opts;
-  }
-
-  create: StreamStore['create'] = (name, config, opts) => this.call(opts, () => this.ops.create(name, config, opts));
-  append: StreamStore['append'] = (name, messages, opts) => this.call(opts, () => this.ops.append(name, messages, opts));
-  read: StreamStore['read'] = (name, from, opts) => this.call(opts, () => this.ops.read(name, from, opts), from);
-  head: StreamStore['head'] = (name, opts) => this.call(opts, () => this.ops.head(name));
-  closeStream: StreamStore['closeStream'] = (name, opts) => this.call(opts, () => this.ops.closeStream(name, opts));
-  delete: StreamStore['delete'] = (name, opts) => this.call(opts, () => this.ops.delete(name));
+  create: StreamStore['create'] = (name, config, opts) => this.ops.create(name, config, opts);
+  append: StreamStore['append'] = (name, messages, opts) => this.ops.append(name, messages, opts);
+  read: StreamStore['read'] = (name, from, opts) => this.ops.read(name, from, opts);
+  head: StreamStore['head'] = (name, opts) => this.ops.head(name, opts);
+  closeStream: StreamStore['closeStream'] = (name, opts) => this.ops.closeStream(name, opts);
+  delete: StreamStore['delete'] = (name, opts) => this.ops.delete(name, opts);
   cleanupExpired: StreamStore['cleanupExpired'] = () => this.ops.cleanupExpired();
   wait: StreamStore['wait'] = async (name, offset, timeoutMs, signal) => {
     this.ensureOpen();

@@ -11,6 +11,8 @@ import type {
   StreamStore,
   StreamWaitOutcome,
 } from '../contracts/stream.js';
+import type { CallOptions } from '../contracts/common.js';
+import { deadlineOf } from '../deadline.js';
 import type { ErrorSource } from '../errors.js';
 import { validateDuration, validateKey, validateOptions } from '../validate.js';
 import { StreamEngine, type StreamOp } from './engine.js';
@@ -32,11 +34,13 @@ export interface EngineStreamOpsOptions {
   /**
    * Runs one engine operation as one atomic step (a transaction, or a synchronous section in
    * memory). `make` builds the operation for the time the step runs at: the store's clock,
-   * or a backend's own clock read inside the step.
+   * or a backend's own clock read inside the step. `deadline` is the caller's, validated
+   * (`undefined` for `cleanupExpired` and waiters): the step must honour it as every
+   * contract method does (see `CallOptions`).
    */
-  run<T>(make: (now: number) => StreamOp<T>): T | Promise<T>;
+  run<T>(make: (now: number) => StreamOp<T>, deadline: number | undefined): T | Promise<T>;
   /** Runs an operation that only reads (`head`, waiters' checks). @default run */
-  runReadOnly?<T>(make: (now: number) => StreamOp<T>): T | Promise<T>;
+  runReadOnly?<T>(make: (now: number) => StreamOp<T>, deadline: number | undefined): T | Promise<T>;
   maxMessageBytes: number;
   /** Re-check waiters this often, to see appends made by other processes. */
   pollMs?: number;
@@ -57,8 +61,8 @@ export class EngineStreamOps implements Omit<StreamStore, 'close'> {
     this.engine = new StreamEngine(o.source);
   }
 
-  private readOnly<T>(make: (now: number) => StreamOp<T>): T | Promise<T> {
-    return (this.o.runReadOnly ?? this.o.run)(make);
+  private readOnly<T>(make: (now: number) => StreamOp<T>, deadline: number | undefined): T | Promise<T> {
+    return this.o.runReadOnly === undefined ? this.o.run(make, deadline) : this.o.runReadOnly(make, deadline);
   }
 
   private changed(name: string): void {
@@ -71,7 +75,8 @@ export class EngineStreamOps implements Omit<StreamStore, 'close'> {
     validateKey(this.o.source, 'name', name);
     const { messages, fork } = validateCreateOptions(this.o.source, opts, this.o.maxMessageBytes);
     const cfg = validateStreamConfig(this.o.source, config, fork !== undefined);
-    const result = await this.o.run((now) => this.engine.create(name, cfg, messages, fork, now));
+    const deadline = deadlineOf(this.o.source, opts);
+    const result = await this.o.run((now) => this.engine.create(name, cfg, messages, fork, now), deadline);
     if (result.status === 'created') this.changed(name);
     return result;
   }
@@ -81,7 +86,8 @@ export class EngineStreamOps implements Omit<StreamStore, 'close'> {
     validateKey(this.o.source, 'name', name);
     validateMessages(this.o.source, 'messages', messages, this.o.maxMessageBytes, false);
     const v = validateAppendOptions(this.o.source, opts);
-    const result = await this.o.run((now) => this.engine.append(name, messages, v, now));
+    const deadline = deadlineOf(this.o.source, opts);
+    const result = await this.o.run((now) => this.engine.append(name, messages, v, now), deadline);
     if (!result.duplicate) this.changed(name);
     return result;
   }
@@ -90,29 +96,33 @@ export class EngineStreamOps implements Omit<StreamStore, 'close'> {
     this.o.ensureOpen();
     validateKey(this.o.source, 'name', name);
     const { maxBytes, maxMessages } = validateReadOptions(this.o.source, opts);
-    return this.o.run((now) => this.engine.read(name, fromOffset, maxBytes, maxMessages, now));
+    const deadline = deadlineOf(this.o.source, opts);
+    // The engine checks the offset inside the step (a missing stream is NOT_FOUND first); with
+    // a deadline it is checked here too, so a malformed one wins over a passed deadline.
+    if (deadline !== undefined) parseOffset(this.o.source, 'fromOffset', fromOffset);
+    return this.o.run((now) => this.engine.read(name, fromOffset, maxBytes, maxMessages, now), deadline);
   }
 
-  async head(name: string): Promise<StreamInfo | undefined> {
+  async head(name: string, opts?: CallOptions): Promise<StreamInfo | undefined> {
     this.o.ensureOpen();
     validateKey(this.o.source, 'name', name);
-    return this.readOnly((now) => this.engine.head(name, now));
+    return this.readOnly((now) => this.engine.head(name, now), deadlineOf(this.o.source, opts));
   }
 
-  async closeStream(name: string, opts?: { producer?: StreamProducer }): Promise<StreamCloseResult> {
+  async closeStream(name: string, opts?: { producer?: StreamProducer } & CallOptions): Promise<StreamCloseResult> {
     this.o.ensureOpen();
     validateKey(this.o.source, 'name', name);
     const o = validateOptions<{ producer: StreamProducer }>(this.o.source, 'opts', opts);
     const producer = o.producer === undefined ? undefined : validateProducer(this.o.source, o.producer);
-    const result = await this.o.run((now) => this.engine.closeStream(name, producer, now));
+    const result = await this.o.run((now) => this.engine.closeStream(name, producer, now), deadlineOf(this.o.source, opts));
     this.changed(name);
     return result;
   }
 
-  async delete(name: string): Promise<boolean> {
+  async delete(name: string, opts?: CallOptions): Promise<boolean> {
     this.o.ensureOpen();
     validateKey(this.o.source, 'name', name);
-    const deleted = await this.o.run((now) => this.engine.delete(name, now));
+    const deleted = await this.o.run((now) => this.engine.delete(name, now), deadlineOf(this.o.source, opts));
     if (deleted) this.changed(name);
     return deleted;
   }
@@ -123,7 +133,7 @@ export class EngineStreamOps implements Omit<StreamStore, 'close'> {
     const position = parseOffset(this.o.source, 'offset', offset);
     validateDuration(this.o.source, 'timeoutMs', timeoutMs);
     return this.waiters.wait(name, {
-      check: async () => waitOutcome(await this.readOnly((now) => this.engine.tail(name, now)), position),
+      check: async () => waitOutcome(await this.readOnly((now) => this.engine.tail(name, now), undefined), position),
       timeoutMs,
       signal,
       pollMs: this.o.pollMs,
@@ -135,7 +145,7 @@ export class EngineStreamOps implements Omit<StreamStore, 'close'> {
     this.o.ensureOpen();
     let total = 0;
     for (;;) {
-      const { removed, more } = await this.o.run((now) => this.engine.cleanupBatch(now, batch));
+      const { removed, more } = await this.o.run((now) => this.engine.cleanupBatch(now, batch), undefined);
       total += removed;
       if (!more) {
         if (total > 0) this.waiters.notifyAll();
