@@ -1,10 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describeBackends, redisBackends } from '@stowage/conformance/backends';
+import { HoldingProxy } from '@stowage/conformance/faults';
 import { RedisRateLimitStore } from '@stowage/stores-redis';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { get, limiterApp, nextWindow, sleepUntil, statuses } from './limiter-app.js';
-import { pausableProxy, type PausableProxy } from './pausable-proxy.js';
 
 // The store's own limit is far longer than ours: only the deadline of `timeoutMs` can end these calls.
 const STORE_LIMIT_MS = 10_000;
@@ -37,18 +37,18 @@ describe('a dead backend (Redis on a closed port) answers within timeoutMs', () 
 });
 
 describeBackends(await redisBackends(), (backend) => {
-  const { hostname, port } = new URL(backend.url);
+  const { port } = new URL(backend.url);
   const prefix = `erl-test-${Math.random().toString(36).slice(2, 8)}:`;
-  let proxy: PausableProxy;
+  let proxy: HoldingProxy;
   let viaProxy: Redis;
   let direct: Redis;
   beforeAll(async () => {
-    proxy = await pausableProxy(hostname, Number(port));
+    proxy = await HoldingProxy.start(Number(port));
     viaProxy = quiet(new Redis(proxy.port, '127.0.0.1'));
     direct = quiet(new Redis(backend.url));
   });
   afterAll(async () => {
-    proxy.resume();
+    await proxy.deliver();
     const keys = await direct.keys(`${prefix}*`);
     if (keys.length > 0) await direct.del(...keys);
     viaProxy.disconnect();
@@ -63,18 +63,18 @@ describeBackends(await redisBackends(), (backend) => {
       const a = await limiterApp(store, { windowMs: 60_000, limit: 5, passOnStoreError }, { timeoutMs: TIMEOUT_MS });
       try {
         expect(await statuses(a, '/ok', key, 1)).toEqual([200]);
-        proxy.pause();
+        proxy.hold();
         const t0 = Date.now();
         const r = await get(a, '/ok', key);
         expect(Date.now() - t0).toBeLessThan(2000);
         expect(r.status).toBe(passOnStoreError ? 200 : 500);
         expect(a.logged).toEqual(passOnStoreError ? ['express-rate-limit: error from store, allowing request without rate-limiting. TIMEOUT'] : []);
         expect(a.errors.map((e) => e.split(' ')[0])).toEqual(passOnStoreError ? [] : ['TIMEOUT']);
-        proxy.resume(); // the held hit reaches Redis now, after its deadline: refused there
+        await proxy.deliver(); // the held hit reaches Redis now, after its deadline: refused there
         await sleep(100);
         expect((await a.limiter.getKey(key))?.totalHits).toBe(1);
       } finally {
-        proxy.resume();
+        await proxy.deliver();
         await a.close();
       }
     });
@@ -88,15 +88,15 @@ describeBackends(await redisBackends(), (backend) => {
       const end = await nextWindow(W);
       const failing = [get(a, `/fail-at?at=${end - 100}`, 'ivy'), get(a, `/fail-at?at=${end - 100}`, 'ivy')];
       await sleepUntil(end - 150);
-      proxy.pause(); // the two refunds, sent 100 ms before the end, wait in the proxy
+      proxy.hold(); // the two refunds, sent 100 ms before the end, wait in the proxy
       expect((await Promise.all(failing)).map((r) => r.status)).toEqual([500, 500]);
       await sleepUntil(end + 150);
-      proxy.resume(); // they reach Redis 150 ms after their deadline
+      await proxy.deliver(); // they reach Redis 150 ms after their deadline
       await sleep(100);
       expect(await statuses(a, '/ok', 'ivy', 4)).toEqual([200, 200, 200, 429]);
       expect(a.logged).toEqual([]);
     } finally {
-      proxy.resume();
+      await proxy.deliver();
       await a.close();
     }
   });

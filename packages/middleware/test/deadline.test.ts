@@ -8,7 +8,7 @@ import express from 'express';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { csrf, idempotency, rateLimit } from '../src/express.js';
 import { headerOf, listen, postJson, send, type Running } from './http.js';
-import { pauseBackend } from './pause-backend.js';
+
 
 const PAUSE_MS = 1500;
 const TIMEOUT_MS = 1000;
@@ -48,7 +48,7 @@ await describeStoreBackends(
       const first = await send(`${app.url}/limited`);
       expect([first.status, headerOf(first, 'ratelimit')]).toEqual([200, expect.stringMatching(/^"p";r=4;t=\d+$/)]);
       errors.length = 0;
-      const pause = await pauseBackend(backend.kind, stores.rateLimits, PAUSE_MS);
+      const pause = await set.pause(PAUSE_MS);
       const during = await send(`${app.url}/limited`);
       await pause.over;
       await sleep(100);
@@ -61,7 +61,7 @@ await describeStoreBackends(
     it('idempotency: 503 while the backend is paused; the same request retried after the pause runs, once', async () => {
       expect((await postJson(`${app.url}/orders`, 'warm-up', {})).status).toBe(201); // the tables exist
       errors.length = 0;
-      const pause = await pauseBackend(backend.kind, stores.idempotency, PAUSE_MS);
+      const pause = await set.pause(PAUSE_MS);
       const during = await postJson(`${app.url}/orders`, 'k-paused', { n: 1 });
       await pause.over;
       await sleep(100);
@@ -78,7 +78,7 @@ await describeStoreBackends(
       const token = await stores.csrf.issue('session', { ttlMs: 60_000 });
       const transfer = () => send(`${app.url}/transfer`, { method: 'POST', headers: { 'x-csrf-token': token } });
       errors.length = 0;
-      const pause = await pauseBackend(backend.kind, stores.csrf, PAUSE_MS);
+      const pause = await set.pause(PAUSE_MS);
       const during = await transfer();
       await pause.over;
       await sleep(100);

@@ -3,12 +3,12 @@
 // response is stored in the background once the backend answers again, then replayed.
 // Memory is not here: it has no backend to pause.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { describeStoreBackends, freshNamespace, type StoreSet } from '@stowage/test-stores';
+import { describeStoreBackends, freshNamespace, type Pause, type StoreSet } from '@stowage/test-stores';
 import express from 'express';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { idempotency } from '../src/express.js';
 import { headerOf, listen, postJson, type RawResponse, type Running } from './http.js';
-import { pauseBackend, type Pause } from './pause-backend.js';
+
 
 await describeStoreBackends(
   (backend) => {
@@ -27,7 +27,7 @@ await describeStoreBackends(
       a.use(idempotency({ store, leaseMs: 4000, timeoutMs: 300, onStoreError: (e, ctx) => void reports.push(`${ctx.middleware} ${e.code}`) }));
       a.post('/orders', async (req, res) => {
         const run = ++runs;
-        if (req.body.pause === true) pause = await pauseBackend(backend.kind, store, 1200);
+        if (req.body.pause === true) pause = await set.pause(1200);
         res.status(201).set('X-Run', String(run)).json({ run });
       });
       app = await listen(a);

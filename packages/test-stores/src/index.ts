@@ -26,6 +26,9 @@ import Database from 'better-sqlite3';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { describe } from 'vitest';
+import { pausePostgres, pauseRedis, pauseSqlite, type Pause } from './pause.js';
+
+export type { Pause } from './pause.js';
 
 export type BackendName = 'memory' | 'sqlite' | 'postgres' | 'redis';
 
@@ -38,6 +41,11 @@ export interface StoreSet {
   locks(): LockStore;
   jwks(): JwksCacheStore;
   streams(): StreamStore;
+  /**
+   * Makes the backend stop answering this set's calls for `ms` (see `pause.ts` for how, per
+   * backend); resolves once the pause is in effect. Memory has no backend to pause: it throws.
+   */
+  pause(ms: number): Promise<Pause>;
   /** Closes the stores made, drops the namespace, ends the connection. */
   close(): Promise<void>;
 }
@@ -45,6 +53,8 @@ export interface StoreSet {
 export interface StoreBackend {
   kind: BackendName;
   name: string;
+  /** Where the namespace's data is, for a replica in another process; `undefined` for memory. */
+  spec(namespace: string): BackendSpec | undefined;
   /**
    * A new connection to the backend. Sets opened with the same `namespace` see the same data
    * (two replicas); a new namespace is a clean slate.
@@ -57,7 +67,12 @@ const random = (): string => Math.random().toString(36).slice(2, 10);
 /** A fresh namespace: letters, digits and `_` (usable as a schema or key prefix). */
 export const freshNamespace = (): string => `t_${random()}`;
 
-function storeSet(make: { [K in Exclude<keyof StoreSet, 'close'>]: () => ReturnType<StoreSet[K]> }, end: () => Promise<void>): StoreSet {
+type Makers = { [K in Exclude<keyof StoreSet, 'close' | 'pause'>]: () => ReturnType<StoreSet[K]> };
+
+const noPause = (): Promise<Pause> => Promise.reject(new Error('memory has no backend to pause'));
+
+/** `end` ends the connection; `drop` (before it) removes the namespace's data. */
+function storeSet(make: Makers, end: () => Promise<void>, drop?: () => Promise<void>, pause: (ms: number) => Promise<Pause> = noPause): StoreSet {
   const made: Array<{ close(): Promise<void> }> = [];
   const track = <T extends { close(): Promise<void> }>(s: T): T => (made.push(s), s);
   return {
@@ -68,16 +83,97 @@ function storeSet(make: { [K in Exclude<keyof StoreSet, 'close'>]: () => ReturnT
     locks: () => track(make.locks()),
     jwks: () => track(make.jwks()),
     streams: () => track(make.streams()),
+    pause,
     close: async () => {
       for (const s of made) await s.close();
-      await end();
+      try {
+        await drop?.();
+      } finally {
+        await end();
+      }
     },
   };
+}
+
+/**
+ * Where a backend is, as plain data: what a replica in another process needs to open the
+ * same stores (`openStoreSet`). Memory has none (its stores live in one process).
+ */
+export type BackendSpec = { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string } | { kind: 'redis'; url: string };
+
+/**
+ * The seven stores on `spec`, in `namespace` (a PostgreSQL schema, a Redis key prefix; a
+ * SQLite file is its own namespace). Sets opened with the same spec and namespace, in this
+ * process or another, see the same data.
+ */
+export function openStoreSet(spec: BackendSpec, namespace: string): StoreSet {
+  if (spec.kind === 'sqlite') {
+    const database = new Database(spec.file);
+    const o = { database };
+    return storeSet(
+      {
+        sessions: () => new sqlite.SqliteSessionStore(o),
+        rateLimits: () => new sqlite.SqliteRateLimitStore(o),
+        idempotency: () => new sqlite.SqliteIdempotencyStore(o),
+        csrf: () => new sqlite.SqliteCsrfTokenStore(o),
+        locks: () => new sqlite.SqliteLockStore(o),
+        jwks: () => new sqlite.SqliteJwksCacheStore(o),
+        streams: () => new sqlite.SqliteStreamStore(o),
+      },
+      async () => void database.close(),
+      undefined,
+      (ms) => pauseSqlite(spec.file, ms),
+    );
+  }
+  if (spec.kind === 'postgres') {
+    const pool = new pg.Pool({ connectionString: spec.url, max: 10 });
+    pool.on('error', () => {});
+    const o = { pool, schema: namespace };
+    return storeSet(
+      {
+        sessions: () => new postgres.PostgresSessionStore(o),
+        rateLimits: () => new postgres.PostgresRateLimitStore(o),
+        idempotency: () => new postgres.PostgresIdempotencyStore(o),
+        csrf: () => new postgres.PostgresCsrfTokenStore(o),
+        locks: () => new postgres.PostgresLockStore(o),
+        jwks: () => new postgres.PostgresJwksCacheStore(o),
+        streams: () => new postgres.PostgresStreamStore(o),
+      },
+      () => pool.end(),
+      async () => void (await pool.query(`DROP SCHEMA IF EXISTS "${namespace}" CASCADE`)),
+      (ms) => pausePostgres(pool, namespace, ms),
+    );
+  }
+  const client = new Redis(spec.url, { maxRetriesPerRequest: 2 });
+  client.on('error', () => {}); // a paused or stopped server in a fault test; calls report it
+  const o = { client, prefix: `${namespace}:` };
+  return storeSet(
+    {
+      sessions: () => new redis.RedisSessionStore(o),
+      rateLimits: () => new redis.RedisRateLimitStore(o),
+      idempotency: () => new redis.RedisIdempotencyStore(o),
+      csrf: () => new redis.RedisCsrfTokenStore(o),
+      locks: () => new redis.RedisLockStore(o),
+      jwks: () => new redis.RedisJwksCacheStore(o),
+      streams: () => new redis.RedisStreamStore(o),
+    },
+    async () => void client.disconnect(),
+    async () => {
+      let cursor = '0';
+      do {
+        const [next, keys] = await client.scan(cursor, 'MATCH', `${namespace}:*`, 'COUNT', 1000);
+        if (keys.length > 0) await client.unlink(...keys);
+        cursor = next;
+      } while (cursor !== '0');
+    },
+    (ms) => pauseRedis(client, ms),
+  );
 }
 
 const memoryBackend: StoreBackend = {
   kind: 'memory',
   name: 'memory',
+  spec: () => undefined,
   // Memory stores live in one process: every set is its own world, whatever the namespace.
   open: async () =>
     storeSet(
@@ -97,84 +193,18 @@ const memoryBackend: StoreBackend = {
 function sqliteBackend(): StoreBackend {
   const dir = mkdtempSync(join(tmpdir(), 'stowage-test-stores-'));
   process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
-  return {
-    kind: 'sqlite',
-    name: 'sqlite file',
-    open: async (namespace) => {
-      const database = new Database(join(dir, `${namespace}.db`));
-      const o = { database };
-      return storeSet(
-        {
-          sessions: () => new sqlite.SqliteSessionStore(o),
-          rateLimits: () => new sqlite.SqliteRateLimitStore(o),
-          idempotency: () => new sqlite.SqliteIdempotencyStore(o),
-          csrf: () => new sqlite.SqliteCsrfTokenStore(o),
-          locks: () => new sqlite.SqliteLockStore(o),
-          jwks: () => new sqlite.SqliteJwksCacheStore(o),
-          streams: () => new sqlite.SqliteStreamStore(o),
-        },
-        async () => void database.close(),
-      );
-    },
-  };
+  const spec = (namespace: string): BackendSpec => ({ kind: 'sqlite', file: join(dir, `${namespace}.db`) });
+  return { kind: 'sqlite', name: 'sqlite file', spec, open: async (namespace) => openStoreSet(spec(namespace), namespace) };
 }
 
 function postgresBackend(name: string, url: string): StoreBackend {
-  return {
-    kind: 'postgres',
-    name: `postgres ${name}`,
-    open: async (namespace) => {
-      const pool = new pg.Pool({ connectionString: url, max: 10 });
-      pool.on('error', () => {});
-      const o = { pool, schema: namespace };
-      return storeSet(
-        {
-          sessions: () => new postgres.PostgresSessionStore(o),
-          rateLimits: () => new postgres.PostgresRateLimitStore(o),
-          idempotency: () => new postgres.PostgresIdempotencyStore(o),
-          csrf: () => new postgres.PostgresCsrfTokenStore(o),
-          locks: () => new postgres.PostgresLockStore(o),
-          jwks: () => new postgres.PostgresJwksCacheStore(o),
-          streams: () => new postgres.PostgresStreamStore(o),
-        },
-        async () => {
-          await pool.query(`DROP SCHEMA IF EXISTS "${namespace}" CASCADE`);
-          await pool.end();
-        },
-      );
-    },
-  };
+  const spec = (): BackendSpec => ({ kind: 'postgres', url });
+  return { kind: 'postgres', name: `postgres ${name}`, spec, open: async (namespace) => openStoreSet(spec(), namespace) };
 }
 
 function redisBackend(name: string, url: string): StoreBackend {
-  return {
-    kind: 'redis',
-    name: `redis ${name}`,
-    open: async (namespace) => {
-      const client = new Redis(url, { maxRetriesPerRequest: 2 });
-      const o = { client, prefix: `${namespace}:` };
-      return storeSet(
-        {
-          sessions: () => new redis.RedisSessionStore(o),
-          rateLimits: () => new redis.RedisRateLimitStore(o),
-          idempotency: () => new redis.RedisIdempotencyStore(o),
-          csrf: () => new redis.RedisCsrfTokenStore(o),
-          locks: () => new redis.RedisLockStore(o),
-          jwks: () => new redis.RedisJwksCacheStore(o),
-          streams: () => new redis.RedisStreamStore(o),
-        },
-        async () => {
-          let cursor = '0';
-          do {
-            const [next, keys] = await client.scan(cursor, 'MATCH', `${namespace}:*`, 'COUNT', 1000);
-            if (keys.length > 0) await client.unlink(...keys);
-            cursor = next;
-          } while (cursor !== '0');
-          client.disconnect();
-        },
-      );
-    },
-  };
+  const spec = (): BackendSpec => ({ kind: 'redis', url });
+  return { kind: 'redis', name: `redis ${name}`, spec, open: async (namespace) => openStoreSet(spec(), namespace) };
 }
 
 /**
