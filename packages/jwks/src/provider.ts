@@ -37,6 +37,13 @@ export interface JwksProviderOptions {
   timeoutMs?: number;
   /** How long a replica waits for the one that holds the refresh lease. @default 2000 */
   waitMs?: number;
+  /**
+   * The deadline of every `cache` and `locks` call (core's `CallOptions`): a call gets
+   * `Date.now() + storeTimeoutMs`, so a dead store fails a verification within it (stale keys
+   * this replica holds keep serving meanwhile), and a call reported failed never takes effect.
+   * @default 1000
+   */
+  storeTimeoutMs?: number;
   /** Told about every failed refresh (issuer down, bad document, store error). @default none */
   onRefreshError?: (error: StowageError) => void;
   /** @default Date.now */
@@ -57,6 +64,7 @@ interface Resolved {
   /** The refresh lease: longer than a fetch may take. */
   leaseMs: number;
   waitMs: number;
+  storeTimeoutMs: number;
   onRefreshError: ((error: StowageError) => void) | undefined;
   clock: Clock;
 }
@@ -117,7 +125,7 @@ class Provider implements JwksProvider {
     if (this.missAt.size > 1000) this.missAt.delete(this.missAt.keys().next().value!);
     let gate;
     try {
-      gate = await this.o.locks.acquire(this.missLock, { ttlMs: this.o.cooldownMs });
+      gate = await this.o.locks.acquire(this.missLock, { ttlMs: this.o.cooldownMs, deadline: this.deadline() });
     } catch (err) {
       this.report(err);
       return keys;
@@ -171,7 +179,7 @@ class Provider implements JwksProvider {
 
   private async refreshOnce(): Promise<KeySet> {
     const before = this.current?.fetchedAt ?? -1;
-    const lease = await this.o.locks.acquire(this.refreshLock, { ttlMs: this.o.leaseMs });
+    const lease = await this.o.locks.acquire(this.refreshLock, { ttlMs: this.o.leaseMs, deadline: this.deadline() });
     if (lease === undefined) {
       // Another replica is refreshing: wait for what it stores.
       const until = this.clock() + this.o.waitMs;
@@ -185,7 +193,7 @@ class Provider implements JwksProvider {
     // Another replica may have refreshed between our look at the cache and the lease.
     const meanwhile = await this.fromCache().catch(() => undefined);
     if (meanwhile !== undefined && meanwhile.fetchedAt > before && this.clock() < meanwhile.freshUntil) {
-      await this.o.locks.release(this.refreshLock, lease.token);
+      await this.o.locks.release(this.refreshLock, lease.token, { deadline: this.deadline() });
       return meanwhile;
     }
     let downloaded: { text: string; ttlMs: number };
@@ -193,13 +201,13 @@ class Provider implements JwksProvider {
       downloaded = await this.download();
     } catch (err) {
       // Keep the lease for a cooldown: while the issuer is down, the cluster retries once per cooldown.
-      await this.o.locks.extend(this.refreshLock, lease.token, this.o.cooldownMs).catch(() => {});
+      await this.o.locks.extend(this.refreshLock, lease.token, this.o.cooldownMs, { deadline: this.deadline() }).catch(() => {});
       throw err;
     }
     const { text, ttlMs } = downloaded;
     const fetchedAt = this.clock();
-    await this.o.cache.put(this.o.uri, text, { fetchedAt, ttlMs: ttlMs + this.o.staleMs });
-    await this.o.locks.release(this.refreshLock, lease.token);
+    await this.o.cache.put(this.o.uri, text, { fetchedAt, ttlMs: ttlMs + this.o.staleMs, deadline: this.deadline() });
+    await this.o.locks.release(this.refreshLock, lease.token, { deadline: this.deadline() });
     return this.adopt(text, fetchedAt, fetchedAt + ttlMs, fetchedAt + ttlMs + this.o.staleMs);
   }
 
@@ -230,7 +238,7 @@ class Provider implements JwksProvider {
   }
 
   private async fromCache(): Promise<KeySet | undefined> {
-    const cached = await this.o.cache.get(this.o.uri);
+    const cached = await this.o.cache.get(this.o.uri, { deadline: this.deadline() });
     if (cached === undefined) return undefined;
     if (this.current !== undefined && this.current.text === cached.jwks && this.current.fetchedAt === cached.fetchedAt) return this.current;
     try {
@@ -245,6 +253,11 @@ class Provider implements JwksProvider {
     const set: KeySet = { text, keys: doc.keys as JWK[], fetchedAt, freshUntil, staleUntil, verifyKey: createLocalJWKSet(doc) };
     if (this.current === undefined || fetchedAt >= this.current.fetchedAt) this.current = set;
     return set;
+  }
+
+  /** The deadline of one store call (on this process's clock, whatever `clock` says). */
+  private deadline(): number {
+    return Date.now() + this.o.storeTimeoutMs;
   }
 
   private report(err: unknown): StowageError {
@@ -306,6 +319,7 @@ export function createJwksProvider(options: JwksProviderOptions): JwksProvider {
     timeoutMs: ms('timeoutMs', 5_000),
     leaseMs: ms('timeoutMs', 5_000) + 5_000, // a fetch, then the store writes
     waitMs: ms('waitMs', 2_000),
+    storeTimeoutMs: ms('storeTimeoutMs', 1_000),
     onRefreshError: o.onRefreshError,
     clock: o.clock ?? Date.now,
   });

@@ -143,6 +143,25 @@ await describeStoreBackends((backend) => {
     await sleep(300); // the failed refresh's lease and retry delay pass
     expect((await jwtVerify(token, p.resolver)).payload.sub).toBe('ada');
   });
+
+  // A write lock does not stop SQLite's readers (WAL), so only these two can pause a read.
+  if (backend.kind === 'postgres' || backend.kind === 'redis') {
+    it('a paused store fails its calls by storeTimeoutMs: the keys this replica holds serve meanwhile, the failure reported', async () => {
+      ns = freshNamespace();
+      const errors: string[] = [];
+      const p = await provider({ storeTimeoutMs: 200, minTtlMs: 100, maxTtlMs: 100, staleMs: 60_000, onRefreshError: (e) => errors.push(e.code) });
+      const token = await issuer.sign();
+      await jwtVerify(token, p.resolver);
+      await sleep(150); // past freshness: the next verification looks at the shared cache
+      const pause = await sets.at(-1)!.pause(3000);
+      const started = Date.now();
+      expect((await jwtVerify(token, p.resolver)).payload.sub).toBe('ada');
+      // The stores' own limits are 2 s (Redis) and 5 s (PostgreSQL).
+      expect(Date.now() - started).toBeLessThan(1500);
+      expect(errors).toEqual([expect.stringMatching(/^(TIMEOUT|UNAVAILABLE)$/)]);
+      await pause.over;
+    });
+  }
 });
 
 describe('createJwksProvider options', () => {
