@@ -17,6 +17,9 @@ const app = await createApp(stores, {
 const server = app.listen(port, host, () => {
   url = `http://${host}:${(server.address() as AddressInfo).port}`;
   console.log(`Stowage example on ${url} (store: ${stores.label})`);
+  if (process.env.SESSION_SECRET === undefined) {
+    console.log('SESSION_SECRET is not set: session cookies are signed with a random secret, so another instance cannot read them');
+  }
   console.log(`Walkthrough: examples/app/README.md; e.g. curl -s -X POST ${url}/dev/issuer/token -H 'content-type: application/json' -d '{"sub":"ada"}'`);
 });
 
