@@ -1,6 +1,7 @@
 export type { CallOptions, Clock, Closeable, HealthResult, Prunable, StoreOptionsBase } from './contracts/common.js';
 export { budgetTimeout, callBudget, checkDeadline, deadlineOf } from './deadline.js';
 export type { CallBudget } from './deadline.js';
+export { CLOCK_REFRESH_MS, ClockSampleTimeout, ServerClock } from './server-clock.js';
 export type { SessionRecord, SessionSetOptions, SessionStore } from './contracts/session.js';
 export type {
   RateLimitAlgorithm,

@@ -13,9 +13,12 @@ import {
   type CallBudget,
   type HealthResult,
   type StoreOptionsBase,
+  ClockSampleTimeout,
+  type ServerClock,
 } from '@stowage/core';
 import pg from 'pg';
 import { deadlineFunctionName, LATE_SQLSTATE, migrate, tables, type SchemaComponent, type Tables } from './schema.js';
+import { serverClockOf } from './server-clock.js';
 
 export interface PostgresStoreOptions extends StoreOptionsBase {
   /** A pg `Pool`. The store never ends it. Give it an `error` listener (pg requires one). */
@@ -34,7 +37,9 @@ export interface PostgresStoreOptions extends StoreOptionsBase {
   /**
    * No call waits longer than this for an answer (nor past the caller's `opts.deadline`, when
    * earlier): past it, `TIMEOUT`. A writing statement still running on the server then, or
-   * reaching it later, is refused there and changes nothing. Also the pg query read timeout.
+   * reaching it later, is refused there and changes nothing; the deadline sent is corrected
+   * by a sample of PostgreSQL's clock taken before the pool's first writing call and refreshed
+   * once a minute after. Also the pg query read timeout.
    * @default 5000
    */
   statementTimeoutMs?: number;
@@ -123,10 +128,10 @@ export abstract class PgStoreBase {
   private pruner: NodeJS.Timeout | undefined;
   protected closed = false;
   /**
-   * How far PostgreSQL's clock runs ahead of ours (ms), learnt when the server refuses a
-   * statement as late while our own budget has not passed; added to every deadline sent.
+   * A lower bound of how far PostgreSQL's clock runs ahead of ours, added to every deadline
+   * sent; shared by the stores of this pool.
    */
-  private clockOffsetMs = 0;
+  private readonly backendClock: ServerClock;
   /** `"schema"."prefix_check_deadline"`, which every writing statement calls (see `schema.ts`). */
   protected readonly deadlineFunction: string;
 
@@ -144,6 +149,7 @@ export abstract class PgStoreBase {
       validateIdentifier(this.source, 'options.tablePrefix', o.tablePrefix ?? 'stowage_', 40),
     );
     this.deadlineFunction = deadlineFunctionName(this.t);
+    this.backendClock = serverClockOf(this.pool);
     this.clock = validateClock(this.source, o.clock);
     this.autoMigrate = o.migrate !== false;
     this.unlogged = o.unlogged === true;
@@ -196,20 +202,23 @@ export abstract class PgStoreBase {
 
   /** The epoch ms on the server's clock that a call with `budget` must finish by. */
   protected serverDeadline(budget: CallBudget): number {
-    return budget.deadline + this.clockOffsetMs;
+    return budget.deadline + this.backendClock.offsetMs;
   }
 
   /**
    * Runs `work` until the budget's end: past it, `TIMEOUT` (one timer; the time spent waiting
-   * for a pool connection or the first migration counts). Errors mapped.
+   * for a pool connection, the first migration or the first clock sample counts). With
+   * `sendsDeadline`, the pool's first such call waits for the clock sample (see
+   * `server-clock.ts`). Errors mapped.
    */
-  protected timed<T>(budget: CallBudget, work: () => Promise<T>): Promise<T> {
+  protected timed<T>(budget: CallBudget, work: () => Promise<T>, sendsDeadline = false): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       if (this.closed) {
         reject(this.source.error('UNAVAILABLE', 'the store is closed'));
         return;
       }
-      const ms = budget.deadline - Date.now();
+      const now = Date.now();
+      const ms = budget.deadline - now;
       if (ms <= 0) {
         reject(budgetTimeout(this.source, 'PostgreSQL', budget));
         return;
@@ -217,7 +226,10 @@ export abstract class PgStoreBase {
       const timer = setTimeout(() => reject(budgetTimeout(this.source, 'PostgreSQL', budget)), ms);
       let pending: Promise<T>;
       try {
-        pending = this.isReady || !this.autoMigrate ? work() : this.ready().then(work);
+        // Once sampled, this comparison is all the clock costs a call.
+        const first = sendsDeadline && now >= this.backendClock.refreshAt ? this.backendClock.due(this.timeoutMs) : undefined;
+        if (first !== undefined) pending = this.afterSample(first, budget, work);
+        else pending = this.isReady || !this.autoMigrate ? work() : this.ready().then(work);
       } catch (err) {
         pending = Promise.reject(err);
       }
@@ -232,6 +244,21 @@ export abstract class PgStoreBase {
         },
       );
     });
+  }
+
+  /**
+   * `work` once the pool's first clock sample is in (and the first migration, run alongside
+   * it): nothing is sent if the budget ran out meanwhile; a sample that got no answer in time
+   * is `TIMEOUT`, a failed one fails the call as a failed statement would.
+   */
+  private afterSample<T>(first: Promise<void>, budget: CallBudget, work: () => Promise<T>): Promise<T> {
+    const sampled = first.catch((err: unknown) => {
+      throw err instanceof ClockSampleTimeout ? budgetTimeout(this.source, 'PostgreSQL', budget) : err;
+    });
+    const migrated = this.isReady || !this.autoMigrate ? undefined : this.ready();
+    return Promise.all([sampled, migrated]).then(() =>
+      Date.now() >= budget.deadline ? Promise.reject(budgetTimeout(this.source, 'PostgreSQL', budget)) : work(),
+    );
   }
 
   /**
@@ -264,7 +291,7 @@ export abstract class PgStoreBase {
   protected learnClock(serverNow: number, budget: CallBudget): boolean {
     const now = Date.now();
     if (now >= budget.deadline) return false;
-    this.clockOffsetMs = serverNow - now;
+    this.backendClock.learn(serverNow, now);
     return true;
   }
 
@@ -277,7 +304,7 @@ export abstract class PgStoreBase {
 
   /** `run` within the budget's timer, with errors mapped. */
   protected query<R = Record<string, unknown>>(sql: Sql, values: unknown[], budget: CallBudget): Promise<R[]> {
-    return this.timed(budget, () => this.run<R>(sql, values, budget));
+    return this.timed(budget, () => this.run<R>(sql, values, budget), sql.checked);
   }
 
   /** `<prefix>check_deadline($n)`: the call of the check in a statement whose n-th parameter is the deadline. */

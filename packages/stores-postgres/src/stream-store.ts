@@ -192,7 +192,7 @@ export class PostgresStreamStore extends PgStoreBase implements StreamStore {
           client.release(broken);
         }
       }
-    });
+    }, true);
   }
 
   /** A statement without parameters on a transaction's connection, within what is left of the budget. */

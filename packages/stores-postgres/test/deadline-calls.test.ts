@@ -4,6 +4,7 @@ import { ErrorSource } from '@stowage/core';
 import pg from 'pg';
 import { afterAll, expect, it } from 'vitest';
 import { mapError } from '../src/base.js';
+import { serverClockOf } from '../src/server-clock.js';
 import {
   migrate,
   PostgresCsrfTokenStore,
@@ -15,6 +16,7 @@ import {
   PostgresStreamStore,
   schema as ddl,
 } from '../src/index.js';
+import { shiftOurClock } from './our-clock.js';
 
 const backends = await postgresBackends();
 // Only the first backend runs these tests; stop every container started for the file.
@@ -117,26 +119,34 @@ describeBackends(backends.slice(0, 1), (backend) => {
     const { pool, counts, schema } = countingPool();
     await migrate(pool, { schema });
     const limits = new PostgresRateLimitStore({ pool, schema });
-    const offset = limits as unknown as { clockOffsetMs: number };
-    // As if PostgreSQL's clock ran 5 s ahead of ours: a deadline 3 s away has passed there.
-    offset.clockOffsetMs = -5000;
     const policy = { algorithm: 'fixed-window', limit: 10, windowMs: 3_600_000 } as const;
-    counts.query = 0;
-    expect((await limits.consume('k', policy, { deadline: Date.now() + 3000 })).remaining).toBe(9);
-    expect(counts.query, 'refused once, then sent again').toBe(2);
-    expect(Math.abs(offset.clockOffsetMs)).toBeLessThan(1000);
-    expect((await limits.consume('k', policy, { deadline: Date.now() + 3000 })).remaining).toBe(8);
-    expect(counts.query, 'the next call is sent once').toBe(3);
+    await limits.consume('warm', policy); // samples PostgreSQL's clock first (about our own)
+    // Then our clock steps back 5 s: PostgreSQL's runs 5 s ahead of it, a deadline 3 s away has passed there.
+    let ours = shiftOurClock(() => -5000);
+    try {
+      counts.query = 0;
+      expect((await limits.consume('k', policy, { deadline: Date.now() + 3000 })).remaining).toBe(9);
+      expect(counts.query, 'refused once, then sent again').toBe(2);
+      expect(serverClockOf(pool).offsetMs, 'learnt from the refusal').toBeGreaterThan(4000);
+      expect((await limits.consume('k', policy, { deadline: Date.now() + 3000 })).remaining).toBe(8);
+      expect(counts.query, 'the next call is sent once').toBe(3);
+    } finally {
+      ours.mockRestore();
+    }
 
     // The same in a stream transaction: the COMMIT's check refuses, the transaction runs again.
     const streams = new PostgresStreamStore({ pool, schema });
     await streams.create('s', { contentType: 'text/plain' });
-    (streams as unknown as { clockOffsetMs: number }).clockOffsetMs = -5000;
-    counts.connect = 0;
-    counts.query = 0;
-    await streams.append('s', [Buffer.from('once')], { deadline: Date.now() + 3000 });
-    // Each transaction takes a connection; so does pool.query (the NOTIFY after the append).
-    expect(counts.connect - counts.query, 'two transactions').toBe(2);
+    ours = shiftOurClock(() => -10_000); // 5 s further back than the offset learnt
+    try {
+      counts.connect = 0;
+      counts.query = 0;
+      await streams.append('s', [Buffer.from('once')], { deadline: Date.now() + 3000 });
+      // Each transaction takes a connection; so does pool.query (the NOTIFY after the append).
+      expect(counts.connect - counts.query, 'two transactions').toBe(2);
+    } finally {
+      ours.mockRestore();
+    }
     expect((await streams.read('s', '-1')).messages.map((m) => Buffer.from(m.data).toString())).toEqual(['once']);
     await limits.close();
     await streams.close();

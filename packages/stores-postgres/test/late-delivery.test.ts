@@ -11,7 +11,7 @@ import {
   PostgresStreamStore,
   type PostgresStoreOptions,
 } from '../src/index.js';
-import { HoldingProxy } from './holding-proxy.js';
+import { HoldingProxy } from '@stowage/conformance/faults';
 
 const backends = await postgresBackends();
 // Only the first backend runs these tests; stop every container started for the file.

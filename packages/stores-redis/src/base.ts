@@ -15,9 +15,12 @@ import {
   type CallBudget,
   type HealthResult,
   type StoreOptionsBase,
+  ClockSampleTimeout,
+  type ServerClock,
 } from '@stowage/core';
 import type { Cluster, Redis } from 'ioredis';
 import { coalesceWrites } from './coalesce.js';
+import { serverClockOf } from './server-clock.js';
 
 export type RedisClient = Redis | Cluster;
 
@@ -30,7 +33,9 @@ export interface RedisStoreOptions extends StoreOptionsBase {
    * No call waits longer for an answer; a caller's earlier `opts.deadline` (see core's
    * `CallOptions`) shortens it. Past the earlier of the two, `UNAVAILABLE` if the client is
    * not connected, else `TIMEOUT`. A script that reaches Redis after it (queued, or resent
-   * by ioredis after a reconnect) is refused there, so a failed call changes nothing.
+   * by ioredis after a reconnect) is refused there, so a failed call changes nothing; the
+   * deadline sent is corrected by a sample of Redis's clock (`TIME`, every master on a Cluster)
+   * taken before the client's first script and refreshed once a minute after.
    * @default 2000
    */
   timeoutMs?: number;
@@ -112,18 +117,16 @@ export abstract class RedisStoreBase {
     const grace = o.expiryGraceMs === undefined ? 60_000 : validateInteger(this.source, 'options.expiryGraceMs', o.expiryGraceMs, 0);
     this.grace = this.clock === undefined ? '0' : String(grace);
     this.coalesce = validateBoolean(this.source, 'options.coalesceWrites', o.coalesceWrites, true);
+    this.backendClock = serverClockOf(client);
   }
 
-  /**
-   * How far Redis's clock runs ahead of ours (ms), learnt when Redis refuses a call as late
-   * while our own time limit has not passed.
-   */
-  private clockOffsetMs = 0;
+  /** A lower bound of how far Redis's clock runs ahead of ours, shared by the stores of this client. */
+  private readonly backendClock: ServerClock;
 
   /** The time, grace and deadline arguments every script starts with (see `lib.lua`); `deadline` on our clock. */
   private timeArgs(deadline: number): [string, string, string] {
     const now = this.clock === undefined ? '' : String(readClock(this.source, this.clock));
-    return [now, this.grace, String(deadline + this.clockOffsetMs)];
+    return [now, this.grace, String(deadline + this.backendClock.offsetMs)];
   }
 
   private readonly commands = new Map<string, Callable>();
@@ -155,29 +158,28 @@ export abstract class RedisStoreBase {
   /**
    * Runs `work` within one budget, the earlier of the caller's `deadline` and the time limit
    * (one timer, no extra promise chain: this is the hot path). A deadline already passed
-   * rejects with `TIMEOUT` and sends nothing. With `retryLate`, a script refused as late
-   * while the budget still runs means Redis's clock is ahead of ours: the offset is learnt
-   * and `work` tried once more.
+   * rejects with `TIMEOUT` and sends nothing. With `sendsDeadline` (a script), the client's
+   * first such call waits for the clock sample first (within the budget), and a script
+   * refused as late while the budget still runs means Redis's clock is ahead of ours: the
+   * offset is learnt and `work` tried once more.
    */
-  protected timed<T>(work: (budget: CallBudget) => Promise<T>, deadline: number | undefined, retryLate = false): Promise<T> {
+  protected timed<T>(work: (budget: CallBudget) => Promise<T>, deadline: number | undefined, sendsDeadline = false): Promise<T> {
     if (this.closed) return Promise.reject(this.source.error('UNAVAILABLE', 'the store is closed'));
+    const now = Date.now();
     let budget: CallBudget;
     try {
-      budget = callBudget(this.source, this.timeoutMs, deadline);
+      budget = callBudget(this.source, this.timeoutMs, deadline, now);
     } catch (err) {
       unsent.add(err as Error);
       return Promise.reject(err as Error);
     }
+    // Once sampled, this comparison is all the clock costs a call.
+    if (sendsDeadline && now >= this.backendClock.refreshAt) work = this.afterSample(work);
     return new Promise<T>((resolve, reject) => {
       let expired = false;
       const timer = setTimeout(() => {
         expired = true;
-        const status = this.client.status;
-        reject(
-          status !== 'ready' && status !== 'connect'
-            ? this.source.error('UNAVAILABLE', `Redis is not connected (status ${status})`, { details: { deadline: budget.deadline } })
-            : budgetTimeout(this.source, 'Redis', budget),
-        );
+        reject(this.unanswered(budget));
       }, budget.ms);
       const succeed = (value: T) => {
         clearTimeout(timer);
@@ -188,12 +190,13 @@ export abstract class RedisStoreBase {
         reject(mapError(this.source, err, this.client));
       };
       const failOrRetry = (err: unknown) => {
-        const serverNow = retryLate && !expired && Date.now() < budget.deadline ? lateAt(err) : undefined;
+        const at = Date.now();
+        const serverNow = sendsDeadline && !expired && at < budget.deadline ? lateAt(err) : undefined;
         if (serverNow === undefined) {
           fail(err);
           return;
         }
-        this.clockOffsetMs = serverNow - Date.now();
+        this.backendClock.learn(serverNow, at);
         let again: Promise<T>;
         try {
           again = work(budget);
@@ -216,6 +219,34 @@ export abstract class RedisStoreBase {
     });
   }
 
+  /** The rejection of a call whose budget ran out unanswered: `UNAVAILABLE` when not connected, else `TIMEOUT`. */
+  private unanswered(budget: CallBudget): StowageError {
+    const status = this.client.status;
+    return status !== 'ready' && status !== 'connect'
+      ? this.source.error('UNAVAILABLE', `Redis is not connected (status ${status})`, { details: { deadline: budget.deadline } })
+      : budgetTimeout(this.source, 'Redis', budget);
+  }
+
+  /**
+   * `work`, or before the client's first clock sample, `work` once the sample is in: nothing
+   * is sent if the budget ran out meanwhile, and a failed sample fails the call as a failed
+   * script would (`UNAVAILABLE`, `TIMEOUT`), having sent nothing of it.
+   */
+  private afterSample<T>(work: (budget: CallBudget) => Promise<T>): (budget: CallBudget) => Promise<T> {
+    const first = this.backendClock.due(this.timeoutMs);
+    if (first === undefined) return work;
+    return (budget) =>
+      first.then(
+        () => {
+          if (Date.now() >= budget.deadline) throw notSent(this.unanswered(budget));
+          return work(budget);
+        },
+        (err: unknown) => {
+          throw notSent(err instanceof ClockSampleTimeout ? this.unanswered(budget) : mapError(this.source, err, this.client));
+        },
+      );
+  }
+
   /** Redis expires records itself; stores with an index override this to clean it. */
   async prune(): Promise<number> {
     if (this.closed) throw this.source.error('UNAVAILABLE', 'the store is closed');
@@ -230,13 +261,18 @@ export abstract class RedisStoreBase {
   protected async onClose(): Promise<void> {}
 }
 
-/** The rejections of calls whose deadline had passed before anything was sent. */
+/** The rejections of calls that sent nothing: their deadline had passed, or the clock sample before them failed. */
 const unsent = new WeakSet<Error>();
 
+function notSent(err: StowageError): StowageError {
+  unsent.add(err);
+  return err;
+}
+
 /**
- * True when `err` (as a store call rejects) certainly means the call did not run: its
- * deadline had passed before it was sent, or Redis refused it as late. Any other failure
- * (an answer that did not come in time) may hide a call that ran.
+ * True when `err` (as a store call rejects) certainly means the call did not run: it was
+ * never sent, or Redis refused it as late. Any other failure (an answer that did not come
+ * in time) may hide a call that ran.
  */
 export function didNotRun(err: unknown): boolean {
   return err instanceof StowageError && (unsent.has(err) || lateAt(err.cause) !== undefined);

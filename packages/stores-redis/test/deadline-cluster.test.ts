@@ -2,8 +2,10 @@ import { newNamespace, type ErrorLike } from '@stowage/conformance';
 import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisIdempotencyStore, RedisRateLimitStore, RedisSessionStore, type RedisStoreOptions } from '../src/index.js';
+import { serverClockOf } from '../src/server-clock.js';
 import { startCluster, type LocalCluster } from './helpers.js';
-import { dataCommands, errorReplies, pause, resetStats } from './server-stats.js';
+import { shiftOurClock } from './our-clock.js';
+import { clockSamples, dataCommands, errorReplies, pause, resetStats } from './server-stats.js';
 
 const policy = { algorithm: 'fixed-window', limit: 10, windowMs: 60_000 } as const;
 const MINUTE = 60_000;
@@ -109,5 +111,61 @@ describe("the caller's deadline on a 3-master Redis Cluster", () => {
     expect(Buffer.from((await sessions.get(oldId))!.data).toString()).toBe('payload');
     expect(await sessions.get('new-id')).toBeUndefined();
     expect(await sessions.destroyByOwner('carol')).toBe(1);
+  }, 20_000);
+
+  /** A Cluster client of the test's own (the clock sample is per client), connected. */
+  async function freshClient(): Promise<Cluster> {
+    const c = new Cluster(cluster.ports.map((port) => ({ host: '127.0.0.1', port })));
+    await c.ping();
+    return c;
+  }
+
+  it("a client's first script waits for TIME of every master and takes the least offset", async () => {
+    const own = await freshClient();
+    try {
+      const limits = new RedisRateLimitStore({ ...options(), client: own });
+      const keyPort = await portOf('k');
+      const held = cluster.ports.find((p) => p !== keyPort)!;
+      await resetStats(all());
+      // One master holds every command, TIME included, for 600 ms; meanwhile our clock steps
+      // back 5 s, so that master's late answer says its clock runs 5 s ahead: not the least.
+      await pause([admins.get(held)!], 600, 'ALL');
+      const startedAt = Date.now();
+      const ours = shiftOurClock((real) => (real >= startedAt + 300 ? -5000 : 0));
+      try {
+        expect((await limits.consume('k', policy)).remaining).toBe(9);
+      } finally {
+        ours.mockRestore();
+      }
+      expect(Date.now() - startedAt, 'the call waited for the held master').toBeGreaterThanOrEqual(400);
+      for (const port of cluster.ports) expect(await clockSamples([admins.get(port)!]), `master ${port}`).toBe(1);
+      expect(Math.abs(serverClockOf(own).offsetMs)).toBeLessThan(1000);
+    } finally {
+      own.disconnect();
+    }
+  }, 20_000);
+
+  it('a minute after the sample, a call refreshes it in the background: it does not wait for a held master', async () => {
+    const own = await freshClient();
+    try {
+      const limits = new RedisRateLimitStore({ ...options(), client: own });
+      const keyPort = await portOf('k');
+      const held = cluster.ports.find((p) => p !== keyPort)!;
+      await limits.consume('k', policy);
+      await resetStats(all());
+      await pause([admins.get(held)!], 3000, 'ALL');
+      const ours = shiftOurClock(() => 61_000);
+      try {
+        const startedAt = Date.now();
+        expect((await limits.consume('k', policy)).remaining).toBe(8);
+        expect(Date.now() - startedAt, 'answered while a master still held its TIME').toBeLessThan(1500);
+      } finally {
+        ours.mockRestore();
+      }
+      await Promise.all(own.nodes('master').map((n) => n.ping())); // behind each master's TIME
+      for (const port of cluster.ports) expect(await clockSamples([admins.get(port)!]), `master ${port}`).toBe(1);
+    } finally {
+      own.disconnect();
+    }
   }, 20_000);
 });

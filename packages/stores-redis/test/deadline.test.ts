@@ -11,8 +11,10 @@ import {
   RedisStreamStore,
   type RedisStoreOptions,
 } from '../src/index.js';
+import { serverClockOf } from '../src/server-clock.js';
 import { startServer, type LocalCluster } from './helpers.js';
-import { dataCommands, errorReplies, pause, resetStats } from './server-stats.js';
+import { shiftOurClock } from './our-clock.js';
+import { clockSamples, dataCommands, errorReplies, pause, resetStats } from './server-stats.js';
 
 // A redis-server of this file's own: the tests pause it (which would stall every other test
 // file on a shared server) and count exactly what it received.
@@ -126,14 +128,22 @@ describe("the caller's deadline on a paused Redis", () => {
   }, 20_000);
 
   it('a Redis clock ahead of ours is learnt from the refusal and the call retried within the deadline', async () => {
-    const { limits } = stores();
-    // As if Redis's clock ran 5 s ahead: the deadline we send has already passed there.
-    (limits as unknown as { clockOffsetMs: number }).clockOffsetMs = -5000;
-    await resetStats([admin]);
-    const d = await limits.consume('k', policy, { deadline: Date.now() + 1000 });
-    expect(d.remaining).toBe(9);
-    expect(await errorReplies([admin], 'STOWAGE_LATE')).toBe(1);
-    expect(Math.abs((limits as unknown as { clockOffsetMs: number }).clockOffsetMs)).toBeLessThan(1000);
+    const own = new Redis({ host: '127.0.0.1', port: server.ports[0] }); // the clock sample is per client
+    const limits = new RedisRateLimitStore({ client: own, prefix: newNamespace(), timeoutMs: 5000 });
+    await limits.consume('warm', policy); // samples Redis's clock (about our own)
+    // Then our clock steps back 5 s: the deadline we send has already passed by Redis's clock.
+    const ours = shiftOurClock(() => -5000);
+    try {
+      await resetStats([admin]);
+      const d = await limits.consume('k', policy, { deadline: Date.now() + 1000 });
+      expect(d.remaining).toBe(9);
+      expect(await errorReplies([admin], 'STOWAGE_LATE')).toBe(1);
+      expect(serverClockOf(own).offsetMs).toBeGreaterThan(4000);
+      expect(await clockSamples([admin]), 'no sample due: the refusal taught it').toBe(0);
+    } finally {
+      ours.mockRestore();
+      own.disconnect();
+    }
   });
 });
 

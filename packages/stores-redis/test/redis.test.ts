@@ -6,7 +6,9 @@ import { RedisContainer, type StartedRedisContainer } from '@testcontainers/redi
 import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redisHealth, RedisRateLimitStore, RedisSessionStore, RedisStreamStore } from '../src/index.js';
+import { serverClockOf } from '../src/server-clock.js';
 import { startCluster, type LocalCluster } from './helpers.js';
+import { shiftOurClock } from './our-clock.js';
 
 const backends = await redisBackends();
 const url = backends[0]!.url!;
@@ -68,13 +70,20 @@ describe('scripts and health', () => {
   });
 
   it("learns a Redis clock that runs ahead of ours from the first refusal, and the call succeeds", async () => {
-    const limits = new RedisRateLimitStore({ client, prefix: newNamespace(), timeoutMs: 2000 });
-    // As if Redis's clock ran 5 s ahead of ours: every deadline we send has already passed there.
-    (limits as unknown as { clockOffsetMs: number }).clockOffsetMs = -5000;
+    const own = new Redis(url); // a client of its own: the clock sample is per client
+    const limits = new RedisRateLimitStore({ client: own, prefix: newNamespace(), timeoutMs: 2000 });
     const policy = { algorithm: 'fixed-window', limit: 10, windowMs: 60_000 } as const;
-    expect((await limits.consume('k', policy)).remaining).toBe(9);
-    expect(Math.abs((limits as unknown as { clockOffsetMs: number }).clockOffsetMs)).toBeLessThan(1000);
-    expect((await limits.consume('k', policy)).remaining).toBe(8);
+    expect((await limits.consume('k', policy)).remaining).toBe(9); // samples Redis's clock first
+    // Then our clock steps back 5 s: Redis's runs 5 s ahead of it, the deadlines we send have passed there.
+    const ours = shiftOurClock(() => -5000);
+    try {
+      expect((await limits.consume('k', policy)).remaining).toBe(8);
+      expect(serverClockOf(own).offsetMs, 'learnt from the refusal').toBeGreaterThan(4000);
+      expect((await limits.consume('k', policy)).remaining).toBe(7);
+    } finally {
+      ours.mockRestore();
+      own.disconnect();
+    }
   });
 
   it('health is ok when Redis answers and reports failure without throwing', async () => {
@@ -112,6 +121,8 @@ describe('write coalescing', () => {
   it('a lone call leaves at once; calls issued together leave in writes of at most 16, in order', async () => {
     const { client, writes } = await watchedClient();
     const store = new RedisRateLimitStore({ client, prefix: newNamespace() });
+    await store.consume('warm', policy); // the client's first script waits for a clock sample (TIME)
+    writes.length = 0;
     const first = store.consume('k', policy);
     expect(writes).toEqual([1]); // written before this tick ends
     expect(await first).toMatchObject({ allowed: true, remaining: 99 });
@@ -125,6 +136,8 @@ describe('write coalescing', () => {
   it('coalesceWrites: false leaves each write to ioredis', async () => {
     const { client, writes } = await watchedClient();
     const store = new RedisRateLimitStore({ client, prefix: newNamespace(), coalesceWrites: false });
+    await store.consume('warm', policy); // the client's first script waits for a clock sample (TIME)
+    writes.length = 0;
     await Promise.all(Array.from({ length: 40 }, () => store.consume('k', policy)));
     expect(writes.length).toBeGreaterThan(4);
     expect(writes.reduce((a, b) => a + b, 0)).toBe(40);

@@ -39,3 +39,19 @@ export async function errorReplies(nodes: Redis[], prefix: string): Promise<numb
 export async function pause(nodes: Redis[], ms: number, mode: 'WRITE' | 'ALL' = 'WRITE'): Promise<void> {
   await Promise.all(nodes.map((n) => n.call('CLIENT', 'PAUSE', String(ms), mode)));
 }
+
+/** Script runs (`EVAL` and `EVALSHA`, refused ones included) since the last reset, summed over `nodes`. */
+export async function scriptRuns(nodes: Redis[]): Promise<number> {
+  const calls = await dataCommands(nodes);
+  return (calls.eval ?? 0) + (calls.evalsha ?? 0);
+}
+
+/**
+ * `TIME` commands sent by clients (the stores' clock samples) since the last reset, summed
+ * over `nodes`. `INFO commandstats` also counts the commands scripts call, and every script
+ * run calls `TIME` exactly once (`lib.lua`), so script runs are subtracted.
+ */
+export async function clockSamples(nodes: Redis[]): Promise<number> {
+  const calls = await dataCommands(nodes);
+  return (calls.time ?? 0) - (calls.eval ?? 0) - (calls.evalsha ?? 0);
+}

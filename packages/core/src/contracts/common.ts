@@ -37,9 +37,12 @@ export type Clock = () => number;
  *   there when it passes (queued, waiting for a lock, resent after a reconnect), is refused
  *   by the backend itself, by the backend's clock (Redis scripts compare with `TIME`,
  *   PostgreSQL statements with `clock_timestamp()` just before they finish), and changes
- *   nothing. A backend clock running ahead of this process is learnt from the refusal and
- *   the call retried once within the deadline. Memory and SQLite calls run to their end
- *   synchronously once started, so a caller is never told they failed while they run.
+ *   nothing. The deadline is sent on the backend's clock: the store samples it before a
+ *   client's first such call (and each minute after) and keeps a lower bound of the offset,
+ *   whichever way the clocks differ; a refusal while the deadline still runs means the
+ *   backend's clock ran ahead since, and the call is retried once. Memory and SQLite calls
+ *   run to their end synchronously once started, so a caller is never told they failed
+ *   while they run.
  * - What no store can prevent: an answer delayed or lost on its way back after the backend
  *   committed in time. The caller then sees `TIMEOUT` for a call that took effect; the
  *   contracts make a retry safe where it matters (`ifVersion`, idempotency tokens, leases).
@@ -59,7 +62,8 @@ export interface CallOptions {
 export interface StoreOptionsBase {
   /**
    * Replaces the store's clock. Must return integer epoch milliseconds.
-   * @default the backend's clock: Redis `TIME`, PostgreSQL `clock_timestamp()`,
+   * @default the backend's clock: Redis `TIME` (read once per script), PostgreSQL
+   * `statement_timestamp()` (read once per statement, so one statement sees one time),
    * `Date.now()` for memory and SQLite.
    */
   clock?: Clock;
