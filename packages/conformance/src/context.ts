@@ -16,7 +16,7 @@ import { createTestClock, type TestClock } from './clock.js';
 export interface ConformanceContext {
   /**
    * The clock to pass as the store's `clock` option. `undefined` in the real-time tests:
-   * the store must then use its own clock (Redis `TIME`, `clock_timestamp()`, `Date.now()`),
+   * the store must then use its own clock (Redis `TIME`, PostgreSQL `statement_timestamp()`, `Date.now()`),
    * so the default production path is tested too.
    */
   clock: TestClock | undefined;

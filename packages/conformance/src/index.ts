@@ -9,6 +9,8 @@ import type {
 } from '@stowage/core';
 import { describe, expect, it } from 'vitest';
 import type { ConformanceOptions } from './context.js';
+import { checkOrderTests } from './check-order-rule.js';
+import { CSRF_ORDER, IDEMPOTENCY_ORDER, JWKS_ORDER, LOCK_ORDER, RATE_LIMIT_ORDER, SESSION_ORDER, STREAM_ORDER } from './contracts/check-order.js';
 import { csrfTests } from './contracts/csrf.js';
 import {
   CSRF_DEADLINES,
@@ -23,8 +25,10 @@ import { idempotencyTests } from './contracts/idempotency.js';
 import { jwksTests } from './contracts/jwks.js';
 import { lifecycleTests } from './contracts/lifecycle.js';
 import { lockTests } from './contracts/locks.js';
+import { rateLimitClockStepTests } from './contracts/rate-limit-clock-steps.js';
 import { rateLimitTests } from './contracts/rate-limits.js';
 import { sessionTests } from './contracts/sessions.js';
+import { streamForkExpiryTests } from './contracts/stream-fork-expiry.js';
 import { streamTests } from './contracts/streams.js';
 import { opener } from './context.js';
 import { deadlineTests } from './deadline-rule.js';
@@ -65,6 +69,7 @@ export function describeConformance(options: ConformanceOptions): void {
       describe('SessionStore', () => {
         sessionTests(f, options);
         deadlineTests(f, options, SESSION_DEADLINES);
+        checkOrderTests(f, options, SESSION_ORDER);
         lifecycleTests<SessionStore>(f, options, (s) => s.get('probe'));
       });
     }
@@ -72,7 +77,9 @@ export function describeConformance(options: ConformanceOptions): void {
       const f = options.rateLimits;
       describe('RateLimitStore', () => {
         rateLimitTests(f, options);
+        rateLimitClockStepTests(f, options);
         deadlineTests(f, options, RATE_LIMIT_DEADLINES);
+        checkOrderTests(f, options, RATE_LIMIT_ORDER);
         lifecycleTests<RateLimitStore>(f, options, (s) => s.peek('probe', { algorithm: 'gcra', limit: 1, windowMs: 1000 }));
       });
     }
@@ -81,6 +88,7 @@ export function describeConformance(options: ConformanceOptions): void {
       describe('IdempotencyStore', () => {
         idempotencyTests(f, options);
         deadlineTests(f, options, IDEMPOTENCY_DEADLINES);
+        checkOrderTests(f, options, IDEMPOTENCY_ORDER);
         lifecycleTests<IdempotencyStore>(f, options, (s) => s.release('probe', 'probe', 'token'));
       });
     }
@@ -89,6 +97,7 @@ export function describeConformance(options: ConformanceOptions): void {
       describe('CsrfTokenStore', () => {
         csrfTests(f, options);
         deadlineTests(f, options, CSRF_DEADLINES);
+        checkOrderTests(f, options, CSRF_ORDER);
         lifecycleTests<CsrfTokenStore>(f, options, (s) => s.validate('probe', 'token'));
       });
     }
@@ -97,6 +106,7 @@ export function describeConformance(options: ConformanceOptions): void {
       describe('LockStore', () => {
         lockTests(f, options);
         deadlineTests(f, options, LOCK_DEADLINES);
+        checkOrderTests(f, options, LOCK_ORDER);
         lifecycleTests<LockStore>(f, options, (s) => s.release('probe', 'token'));
       });
     }
@@ -105,6 +115,7 @@ export function describeConformance(options: ConformanceOptions): void {
       describe('JwksCacheStore', () => {
         jwksTests(f, options);
         deadlineTests(f, options, JWKS_DEADLINES);
+        checkOrderTests(f, options, JWKS_ORDER);
         lifecycleTests<JwksCacheStore>(f, options, (s) => s.get('probe'));
       });
     }
@@ -112,7 +123,9 @@ export function describeConformance(options: ConformanceOptions): void {
       const f = options.streams;
       describe('StreamStore', () => {
         streamTests(f, options);
+        streamForkExpiryTests(f, options);
         deadlineTests(f, options, STREAM_DEADLINES);
+        checkOrderTests(f, options, STREAM_ORDER);
         lifecycleTests<StreamStore>(f, options, (s) => s.head('probe'));
         const open = opener(f, options);
         it('close wakes pending waits with aborted', async () => {

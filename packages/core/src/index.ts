@@ -59,6 +59,7 @@ export { MAX_POLICIES, normalizePolicies, validateCost } from './rate-limit/poli
 export type { NormalizedPolicy } from './rate-limit/policy.js';
 export { decideAfterConsume, defaultPolicyName, evaluateRateLimit } from './rate-limit/algorithms.js';
 export type { RateLimitOutcome, RateLimitState, RateLimitWrite } from './rate-limit/algorithms.js';
+export { stateExpiresAt } from './rate-limit/lifetime.js';
 export { rateLimitHeaders } from './rate-limit/headers.js';
 export type { RateLimitHeaders } from './rate-limit/headers.js';
 
@@ -91,8 +92,9 @@ export {
   validateStreamConfig,
 } from './streams/validate.js';
 export type { ValidatedAppendOptions, ValidatedFork, ValidatedStreamConfig } from './streams/validate.js';
-export { runAsync, runSync, StreamEngine, streamInfo } from './streams/engine.js';
-export type { AsyncStreamBackend, BackendCall, PositionedMessage, StoredStream, StreamBackend, StreamOp } from './streams/engine.js';
+export { runAsync, runSync } from './streams/backend.js';
+export type { AsyncStreamBackend, BackendCall, PositionedMessage, StoredStream, StreamBackend, StreamOp } from './streams/backend.js';
+export { StreamEngine, streamInfo } from './streams/engine.js';
 export { StreamWaiters, waitOutcome } from './streams/waiters.js';
 export type { TailSnapshot, WaitParams } from './streams/waiters.js';
 export {

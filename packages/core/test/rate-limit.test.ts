@@ -175,7 +175,7 @@ describe('resetMs and retryAfterMs mean what the contract says (checked by stepp
           expect(d.resetMs).toBe(firstTime(now, full, horizon));
           // A stored state must stop mattering exactly when its ttl ends.
           const w = out.writes?.[0];
-          if (w) expect(full(now + w.ttlMs)).toBe(true);
+          if (w) expect(full(w.expiresAt)).toBe(true);
         }
       }
     });

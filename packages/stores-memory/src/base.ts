@@ -61,14 +61,16 @@ export abstract class MemoryStoreBase {
   }
 
   /**
-   * Starts a call whose other arguments are valid and returns the store's time: `UNAVAILABLE`
-   * once closed, then the caller's deadline (`opts.deadline`, see `CallOptions`):
-   * `INVALID_ARGUMENT` if malformed, `TIMEOUT` if it has passed, with nothing done. Once
-   * started, a memory call runs to its end synchronously, so that is all a deadline can do here.
+   * Starts a call whose other arguments are valid and returns the store's time, in the order
+   * of every contract (see `CallOptions`): the caller's deadline (`opts.deadline`) malformed is
+   * `INVALID_ARGUMENT`, then `UNAVAILABLE` once closed, then `TIMEOUT` if the deadline has
+   * passed, with nothing done. Once started, a memory call runs to its end synchronously, so
+   * that is all a deadline can do here.
    */
   protected begin(opts: unknown): number {
+    const deadline = opts === undefined ? undefined : deadlineOf(this.source, opts);
     if (this.closed) throw this.source.error('UNAVAILABLE', 'the store is closed');
-    if (opts !== undefined) checkDeadline(this.source, deadlineOf(this.source, opts));
+    if (deadline !== undefined) checkDeadline(this.source, deadline);
     return this.customClock ? readClock(this.source, this.clock) : Date.now();
   }
 

@@ -19,6 +19,7 @@ interface PolicyState {
   /** The policy's shape id (see `NormalizedPolicy.id`). */
   id: string;
   state: RateLimitState;
+  /** Counted from the state's own mark or window (`RateLimitWrite.expiresAt`), not from the call's clock reading. */
   expiresAt: number;
 }
 
@@ -87,10 +88,10 @@ export class MemoryRateLimitStore extends MemoryStoreBase implements RateLimitSt
       if (w === undefined) {
         if (s !== undefined) target.policies.splice(target.policies.indexOf(s), 1);
       } else if (s === undefined) {
-        target.policies.push({ id, state: w.state, expiresAt: now + w.ttlMs });
+        target.policies.push({ id, state: w.state, expiresAt: w.expiresAt });
       } else {
         s.state = w.state;
-        s.expiresAt = now + w.ttlMs;
+        s.expiresAt = w.expiresAt;
       }
     }
     let expiresAt = now;

@@ -22,6 +22,8 @@ class MemoryStreamBackend implements StreamBackend {
   private readonly streams = new Map<string, StoredStream>();
   private readonly messages = new Map<string, { base: number; items: Uint8Array[] }>();
   private readonly producers = new Map<string, Map<string, ProducerState>>();
+  /** The forks of each source name (a name is reused only once its forks are gone). */
+  private readonly forksOf = new Map<string, Set<StoredStream>>();
   private seq = 0;
 
   get(name: string): StoredStream | undefined {
@@ -29,6 +31,10 @@ class MemoryStreamBackend implements StreamBackend {
   }
   insert(stream: StoredStream): void {
     this.streams.set(stream.name, stream);
+    if (stream.forkedFrom === undefined) return;
+    let forks = this.forksOf.get(stream.forkedFrom);
+    if (forks === undefined) this.forksOf.set(stream.forkedFrom, (forks = new Set()));
+    forks.add(stream);
   }
   update(): void {
     // `get` hands out the stored object itself: the engine's changes are already in place.
@@ -37,6 +43,14 @@ class MemoryStreamBackend implements StreamBackend {
     if (this.streams.get(stream.name) === stream) this.streams.delete(stream.name);
     this.messages.delete(stream.id);
     this.producers.delete(stream.id);
+    if (stream.forkedFrom === undefined) return;
+    const forks = this.forksOf.get(stream.forkedFrom);
+    forks?.delete(stream);
+    if (forks?.size === 0) this.forksOf.delete(stream.forkedFrom);
+  }
+  forks(name: string): StoredStream[] {
+    const forks = this.forksOf.get(name);
+    return forks === undefined ? [] : [...forks];
   }
   append(streamId: string, first: number, messages: readonly Uint8Array[]): void {
     let log = this.messages.get(streamId);
@@ -93,6 +107,7 @@ class MemoryStreamBackend implements StreamBackend {
     this.streams.clear();
     this.messages.clear();
     this.producers.clear();
+    this.forksOf.clear();
   }
 }
 

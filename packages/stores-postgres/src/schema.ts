@@ -150,6 +150,9 @@ const MIGRATIONS: Migrations = {
       rateLimitFunction(t),
     ],
     deadlineStep,
+    // Version 3: the function gives each state the expiry of its own mark or window (core's
+    // stateExpiresAt), not one counted from a clock reading that stepped back.
+    (t) => [rateLimitFunction(t)],
   ],
   idempotency: [
     (t) => [
@@ -241,6 +244,10 @@ const MIGRATIONS: Migrations = {
       )`,
     ],
     deadlineStep,
+    // Version 3: a source kept for its forks looks them up to see whether one still reads through it.
+    (t) => [
+      `CREATE INDEX IF NOT EXISTS ${t.index('streams_forked_from')} ON ${t.table('streams')} (forked_from) WHERE forked_from IS NOT NULL`,
+    ],
   ],
 };
 

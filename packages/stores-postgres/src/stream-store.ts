@@ -101,6 +101,8 @@ export class PostgresStreamStore extends PgStoreBase implements StreamStore {
          ON CONFLICT (stream_id, producer_id) DO UPDATE SET epoch = excluded.epoch, seq = excluded.seq, updated_at = excluded.updated_at`,
       ),
       expired: new Sql(`SELECT * FROM ${S} WHERE NOT deleted AND deadline <= $1::bigint LIMIT $2::bigint FOR UPDATE SKIP LOCKED`),
+      forks: new Sql(`SELECT * FROM ${S} WHERE forked_from = $1::text FOR UPDATE`),
+      peekForks: new Sql(`SELECT * FROM ${S} WHERE forked_from = $1::text`),
       notify: new Sql(`SELECT pg_notify($1::text, $2::text)`),
     };
     this.ops = new EngineStreamOps({
@@ -109,6 +111,8 @@ export class PostgresStreamStore extends PgStoreBase implements StreamStore {
       run: (make, deadline) => this.transaction(make, deadline),
       runReadOnly: (make, deadline) => this.readOnly(make, deadline),
       maxMessageBytes,
+      // Listen before a wait's first check, so an append in between is not missed.
+      beforeWait: () => this.listen().catch(() => {}),
       onChange: (name) => {
         // Other processes (and other stores of this process) wake through LISTEN.
         void this.pool.query({ name: this.sql.notify!.name, text: this.sql.notify!.text, values: [this.channel, name] }).catch(() => {});
@@ -137,6 +141,7 @@ export class PostgresStreamStore extends PgStoreBase implements StreamStore {
       setProducer: async (streamId, producerId, state, now) =>
         void (await run(s.setProducer!, [streamId, producerId, state.epoch, state.seq, now])),
       expired: async (now, limit) => (await run<StreamRow>(s.expired!, [now, limit])).map(storedStreamFromRow),
+      forks: async (name) => (await run<StreamRow>(lock ? s.forks! : s.peekForks!, [name])).map(storedStreamFromRow),
       newId: async () => randomUUID(),
     };
   }
@@ -222,12 +227,7 @@ export class PostgresStreamStore extends PgStoreBase implements StreamStore {
   closeStream: StreamStore['closeStream'] = (name, opts) => this.ops.closeStream(name, opts);
   delete: StreamStore['delete'] = (name, opts) => this.ops.delete(name, opts);
   cleanupExpired: StreamStore['cleanupExpired'] = () => this.ops.cleanupExpired();
-  wait: StreamStore['wait'] = async (name, offset, timeoutMs, signal) => {
-    this.ensureOpen();
-    // Listen before the first check, so an append in between is not missed.
-    await this.listen().catch(() => {});
-    return this.ops.wait(name, offset, timeoutMs, signal);
-  };
+  wait: StreamStore['wait'] = (name, offset, timeoutMs, signal) => this.ops.wait(name, offset, timeoutMs, signal);
 
   override async prune(): Promise<number> {
     return this.cleanupExpired();

@@ -65,8 +65,9 @@ function toInfo(v: Reply): StreamInfo {
  *
  * Every key of one store shares the hash tag `{streams}` (after the prefix), so a fork reads
  * its sources inside one script on Redis Cluster too: a store's streams live on one Cluster
- * node (spread load with several prefixes). Streams are not expired by Redis itself (a
- * source must outlive its forks): `cleanupExpired()` (or `prune()`) removes them.
+ * node (spread load with several prefixes). A source also keeps the set of its forks' names,
+ * so it knows at once when none reads through it any more. Streams are not expired by Redis
+ * itself (a source must outlive its forks): `cleanupExpired()` (or `prune()`) removes them.
  *
  * `wait` wakes through pub/sub: every change publishes the stream's name on
  * `<prefix>{streams}:events` from inside the script, and one subscriber connection per
@@ -182,10 +183,10 @@ export class RedisStreamStore extends RedisStoreBase implements StreamStore {
   }
 
   async wait(name: string, offset: string, timeoutMs: number, signal?: AbortSignal): Promise<StreamWaitOutcome> {
-    if (this.closed) throw this.source.error('UNAVAILABLE', 'the store is closed');
     validateKey(this.source, 'name', name);
     const position = parseOffset(this.source, 'offset', offset);
     validateDuration(this.source, 'timeoutMs', timeoutMs);
+    if (this.closed) throw this.source.error('UNAVAILABLE', 'the store is closed');
     // Subscribe before the first check, so a change in between is not missed.
     await this.subscribe().catch(() => {});
     return this.waiters.wait(name, {

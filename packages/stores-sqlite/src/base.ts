@@ -152,14 +152,16 @@ export abstract class SqliteStoreBase<S> {
 
   /**
    * Runs one synchronous operation with prepared statements; driver errors become
-   * StowageErrors. Call it once the other arguments are valid: it then checks the caller's
-   * deadline in `opts` (see {@link bound}).
+   * StowageErrors. Call it once the other arguments are valid: it then checks, in the order of
+   * every contract, the caller's deadline in `opts` (`INVALID_ARGUMENT` if malformed), the
+   * store (`UNAVAILABLE` once closed), and whether the deadline has passed (see {@link bound}).
    */
   protected op<T>(fn: (s: S, now: number) => T, opts?: CallOptions): T {
+    const given = opts === undefined ? undefined : deadlineOf(this.source, opts);
     this.ensureOpen();
     let deadline: number | undefined;
     try {
-      deadline = this.bound(opts);
+      deadline = this.bound(given);
       return fn(this.statements ?? this.ready(), this.now());
     } catch (err) {
       throw mapError(this.source, this.db, err, deadline);
@@ -167,15 +169,14 @@ export abstract class SqliteStoreBase<S> {
   }
 
   /**
-   * Applies the caller's deadline to the call about to run: `INVALID_ARGUMENT` if malformed,
-   * `TIMEOUT` if passed (nothing runs). Once started the call runs to its end synchronously;
-   * what can outlast the deadline is the wait for another connection's write lock, so the
-   * connection's busy timeout is set to the time left when that is less than `busyTimeoutMs`
-   * (rounded down, see {@link quantizeDown}), else back to `busyTimeoutMs`. Returns the
-   * deadline when it bounds the wait.
+   * Applies the caller's deadline (validated) to the call about to run: `TIMEOUT` if passed
+   * (nothing runs). Once started the call runs to its end synchronously; what can outlast the
+   * deadline is the wait for another connection's write lock, so the connection's busy timeout
+   * is set to the time left when that is less than `busyTimeoutMs` (rounded down, see
+   * {@link quantizeDown}), else back to `busyTimeoutMs`. Returns the deadline when it bounds
+   * the wait.
    */
-  private bound(opts: CallOptions | undefined): number | undefined {
-    const deadline = opts === undefined ? undefined : deadlineOf(this.source, opts);
+  private bound(deadline: number | undefined): number | undefined {
     if (deadline !== undefined) {
       const now = Date.now();
       checkDeadline(this.source, deadline, now);

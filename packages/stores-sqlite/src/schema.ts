@@ -4,8 +4,12 @@ import type { Database } from 'better-sqlite3';
 /** The parts of the schema, one per contract; each store migrates its own. */
 export type SchemaComponent = 'sessions' | 'rate_limits' | 'idempotency' | 'csrf' | 'locks' | 'jwks' | 'streams';
 
-/** The version each component's DDL brings the tables to; later releases append migrations. */
-export const SCHEMA_VERSION = 1;
+/**
+ * The version each component's DDL brings the tables to. Every statement is idempotent
+ * (`IF NOT EXISTS`), so a component below it runs its whole DDL again. 2: the index of a
+ * stream's forks.
+ */
+export const SCHEMA_VERSION = 2;
 
 /**
  * DDL per component, for a table prefix. Every expiry column is indexed. Text keys use
@@ -100,6 +104,8 @@ export function schema(tablePrefix: string): Record<SchemaComponent, string[]> {
         deleted INTEGER NOT NULL
       )`,
       `CREATE INDEX IF NOT EXISTS ${p}streams_deadline ON ${p}streams (deadline) WHERE deleted = 0`,
+      // A source kept for its forks looks them up to see whether one still reads through it.
+      `CREATE INDEX IF NOT EXISTS ${p}streams_forked_from ON ${p}streams (forked_from) WHERE forked_from IS NOT NULL`,
       `CREATE TABLE IF NOT EXISTS ${p}stream_messages (
         stream_id TEXT NOT NULL,
         position INTEGER NOT NULL,

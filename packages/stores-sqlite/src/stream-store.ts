@@ -75,6 +75,7 @@ class SqliteStreamBackend implements StreamBackend {
          ON CONFLICT (stream_id, producer_id) DO UPDATE SET epoch = excluded.epoch, seq = excluded.seq, updated_at = excluded.updated_at`,
       ),
       expired: db.prepare(`SELECT * FROM ${streams} WHERE deleted = 0 AND deadline <= ? LIMIT ?`),
+      forks: db.prepare(`SELECT * FROM ${streams} WHERE forked_from = ?`),
     };
   }
 
@@ -115,6 +116,9 @@ class SqliteStreamBackend implements StreamBackend {
   }
   expired(now: number, limit: number): StoredStream[] {
     return (this.s.expired!.all(now, limit) as StreamRow[]).map(storedStreamFromRow);
+  }
+  forks(name: string): StoredStream[] {
+    return (this.s.forks!.all(name) as StreamRow[]).map(storedStreamFromRow);
   }
   newId(): string {
     return randomUUID();
@@ -165,6 +169,7 @@ export class SqliteStreamStore extends SqliteStoreBase<Statements> implements St
       onChange: (name) => {
         for (const peer of peers.get(this.db) ?? []) if (peer !== this) peer.wake(this.prefix, name);
       },
+      beforeWait: () => this.startPolling(),
     });
   }
 
@@ -188,11 +193,7 @@ export class SqliteStreamStore extends SqliteStoreBase<Statements> implements St
   closeStream: StreamStore['closeStream'] = (name, opts) => this.ops.closeStream(name, opts);
   delete: StreamStore['delete'] = (name, opts) => this.ops.delete(name, opts);
   cleanupExpired: StreamStore['cleanupExpired'] = () => this.ops.cleanupExpired();
-  wait: StreamStore['wait'] = async (name, offset, timeoutMs, signal) => {
-    this.ensureOpen();
-    this.startPolling();
-    return this.ops.wait(name, offset, timeoutMs, signal);
-  };
+  wait: StreamStore['wait'] = (name, offset, timeoutMs, signal) => this.ops.wait(name, offset, timeoutMs, signal);
 
   override async prune(): Promise<number> {
     return this.cleanupExpired();

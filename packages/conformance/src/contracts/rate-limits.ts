@@ -13,7 +13,7 @@ import { BAD_DURATIONS, BAD_KEYS, expectCode, fulfilled, ODD_KEYS, race, sleep }
 const refSource = new ErrorSource('@stowage/conformance', 'reference');
 
 /** Replays calls against the reference functions of @stowage/core. */
-class ReferenceModel {
+export class ReferenceModel {
   private readonly states = new Map<string, RateLimitState>();
 
   call(policy: RateLimitPolicy | RateLimitPolicy[], now: number, cost: number, consume: boolean) {
@@ -27,7 +27,7 @@ class ReferenceModel {
   }
 }
 
-function rng(seed: number) {
+export function rng(seed: number) {
   let s = seed >>> 0;
   return (n: number) => {
     s = (s * 1664525 + 1013904223) >>> 0;

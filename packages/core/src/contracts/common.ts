@@ -10,8 +10,19 @@
  * - Bytes are `Uint8Array` and round-trip all 256 byte values; over a size limit is
  *   `PAYLOAD_TOO_LARGE`.
  * - Each store reads one clock ({@link StoreOptionsBase.clock}); a record whose expiry is
- *   `<= now` is invisible to every method, whether or not cleanup has run.
+ *   `<= now` is invisible to every method, whether or not cleanup has run. A clock that
+ *   steps back across an expiry already passed is the one case no store decides alike: a
+ *   record dropped meanwhile (by a read in memory, by `prune` or native expiry elsewhere)
+ *   stays gone, one still stored is visible again. Nothing else depends on cleanup.
  * - Each method is one atomic step on the backend. A method that failed changed nothing.
+ * - One order of checks for every method of every contract: first every argument
+ *   (`INVALID_ARGUMENT`, `PAYLOAD_TOO_LARGE`, a malformed `opts.deadline` included), then the
+ *   store itself (`UNAVAILABLE` once closed), then the caller's deadline (`TIMEOUT`), and only
+ *   then the record (`NOT_FOUND`, `GONE`, `CONFLICT`, `FENCED`, or an answer such as `false` or
+ *   `undefined`). So a bad argument to a missing record is refused for the argument. What only
+ *   the record can tell is checked with the record, even where its code is `INVALID_ARGUMENT`:
+ *   a stream offset that is malformed is an argument, one past the tail is the stream's state
+ *   (likewise a fork offset past its source's tail, a producer's new epoch not starting at 0).
  * - Every method that reads or changes records takes the caller's deadline
  *   ({@link CallOptions}): a call its caller was told failed never takes effect later.
  *

@@ -24,7 +24,7 @@ export interface StreamConfig {
  * lifetime, content and producers.
  */
 export interface StreamForkSpec {
-  /** The source stream. Missing or expired: `NOT_FOUND`; deleted but kept for its forks: `CONFLICT`. */
+  /** The source stream. Absent (missing, expired, or deleted): `NOT_FOUND`; kept hidden for its forks: `CONFLICT`. */
   from: string;
   /** Where to fork: an offset of the source between its start and its tail. @default the source's tail */
   offset?: string;
@@ -145,7 +145,11 @@ export type StreamWaitOutcome = 'data' | 'closed' | 'timeout' | 'missing' | 'abo
  *
  * Expired streams behave as if absent. A stream deleted (or expired) while forks still read
  * through it is kept, hidden: its name answers `GONE` to `read`, `append`, `closeStream` and
- * `delete`, and `CONFLICT` to `create`; it is removed when its last fork goes.
+ * `delete`, and `CONFLICT` to `create`. It is kept only while a fork still reads through it: a
+ * live fork, or a fork itself kept for a live fork further down a chain. Once every fork has
+ * expired or been deleted, the stream is absent at once, on the store's clock, whether or not
+ * `cleanupExpired` has run: `head` is `undefined`, `read`, `append` and `closeStream` are
+ * `NOT_FOUND`, `delete` is false and `create` makes a new stream under the name.
  *
  * Producer rules, in this order: an epoch below the current one is `FENCED`
  * (`details.currentEpoch`); same epoch and `seq <= last` is a duplicate (success, nothing
@@ -154,7 +158,7 @@ export type StreamWaitOutcome = 'data' | 'closed' | 'timeout' | 'missing' | 'abo
  * `details.expectedSeq = 0` for a new producer); a seq gap is `CONFLICT` with
  * `details.expectedSeq` and `details.receivedSeq`. A batch is appended whole or not at all.
  *
- * Messages are at most `maxMessageBytes` each (default 16 MiB).
+ * Messages are at most `maxMessageBytes` each (default 8 MiB, `STREAM_DEFAULTS.maxMessageBytes`).
  *
  * Every method but `wait` and `cleanupExpired` takes the caller's deadline
  * ({@link CallOptions}): an append its caller was told failed is never appended.
@@ -174,7 +178,9 @@ export interface StreamStore extends Closeable {
 
   /**
    * Messages after `fromOffset` (`-1`: from the start), up to the limits. An offset that is
-   * malformed or past the tail is `INVALID_ARGUMENT`. Renews an idle TTL.
+   * malformed or past the tail is `INVALID_ARGUMENT`: a malformed one whatever the stream (an
+   * argument), one past the tail only once the stream is found (see the order of checks in
+   * `common.ts`). Renews an idle TTL.
    */
   read(name: string, fromOffset: string, opts?: StreamReadOptions): Promise<StreamReadResult>;
 
@@ -189,7 +195,7 @@ export interface StreamStore extends Closeable {
    */
   closeStream(name: string, opts?: { producer?: StreamProducer } & CallOptions): Promise<StreamCloseResult>;
 
-  /** Deletes the stream. False if it did not exist. With live forks it is kept hidden (see above). */
+  /** Deletes the stream. False if it did not exist. While a fork reads through it, it is kept hidden (see above). */
   delete(name: string, opts?: CallOptions): Promise<boolean>;
 
   /**

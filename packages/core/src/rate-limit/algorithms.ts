@@ -10,10 +10,15 @@ import type { NormalizedPolicy } from './policy.js';
  */
 export type RateLimitState = readonly [number, number, number];
 
-/** A state to store, and how long it matters (after `ttlMs` it equals no state at all). */
+/** A state to store, and until when it matters. */
 export interface RateLimitWrite {
   state: RateLimitState;
-  ttlMs: number;
+  /**
+   * Epoch ms from which the state equals no state at all: `stateExpiresAt(policy, state)`,
+   * counted from the state's own mark or window, never from the clock reading of the call,
+   * so it is never before `now + resetMs` as any call reports it.
+   */
+  expiresAt: number;
 }
 
 export interface RateLimitOutcome {
@@ -88,6 +93,10 @@ interface PolicyResult {
   write: RateLimitWrite | undefined;
 }
 
+/**
+ * A write's `expiresAt` is `stateExpiresAt` of its state (the unit tests hold them equal),
+ * computed here from the divisions the decision already made.
+ */
 function decide(p: NormalizedPolicy, v: View, now: number, cost: number, consumed: boolean, ok: boolean): PolicyResult {
   const W = p.windowMs;
   if (p.algorithm === 'gcra') {
@@ -99,7 +108,7 @@ function decide(p: NormalizedPolicy, v: View, now: number, cost: number, consume
       remaining: Math.max(0, floorDiv(C - after, W)),
       resetMs,
       retryAfterMs: ok ? 0 : ceilDiv(v.used + cost * W - C, p.limit),
-      write: consumed && after > 0 ? { state: [after, v.mark, 0], ttlMs: resetMs } : undefined,
+      write: consumed && after > 0 ? { state: [after, v.mark, 0], expiresAt: v.mark + resetMs } : undefined,
     };
   }
   if (p.algorithm === 'fixed-window') {
@@ -110,15 +119,19 @@ function decide(p: NormalizedPolicy, v: View, now: number, cost: number, consume
       remaining: Math.max(0, p.limit - count),
       resetMs: count > 0 ? toEnd : 0,
       retryAfterMs: ok ? 0 : toEnd,
-      write: consumed ? { state: [v.mark, count, 0], ttlMs: toEnd } : undefined,
+      write: consumed ? { state: [v.mark, count, 0], expiresAt: (v.mark + 1) * W } : undefined,
     };
   }
   const count = consumed ? v.used + cost : v.used;
   const weight = slidingWeight(v.previous, v.elapsed, W);
   const toEnd = W - v.elapsed;
   let resetMs: number;
-  if (count > 0) resetMs = toEnd + W - ceilDiv(W, count) + 1;
-  else if (weight === 0) resetMs = 0;
+  // Ms into the next window from which the current count weighs nothing.
+  let drained = 0;
+  if (count > 0) {
+    drained = W - ceilDiv(W, count) + 1;
+    resetMs = toEnd + drained;
+  } else if (weight === 0) resetMs = 0;
   else {
     // The previous window's weight decays within this window, or is gone when it ends.
     const decay = slidingDecay(v.previous, 0, v.elapsed, W);
@@ -141,7 +154,7 @@ function decide(p: NormalizedPolicy, v: View, now: number, cost: number, consume
     remaining: Math.max(0, p.limit - weight - count),
     resetMs,
     retryAfterMs,
-    write: consumed ? { state: [v.mark, count, v.previous], ttlMs: resetMs } : undefined,
+    write: consumed ? { state: [v.mark, count, v.previous], expiresAt: (v.mark + 1) * W + drained } : undefined,
   };
 }
 

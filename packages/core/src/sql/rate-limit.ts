@@ -57,8 +57,11 @@ interface Outcome {
   a: string;
   b: string;
   c: string;
-  /** Milliseconds the new state matters (its row's expiry is now + ttl). */
-  ttl: string;
+  /**
+   * The new state's expiry in epoch ms, from its own mark or window (`stateExpiresAt` of
+   * core): never from `now`, which may stand behind the mark after the clock stepped back.
+   */
+  expires: string;
 }
 
 /**
@@ -72,7 +75,7 @@ function outcome(algorithm: RateLimitAlgorithm, d: SqlDialect, x: Inputs): Outco
     const debt = `(CASE WHEN ${ra} IS NULL OR ${ra} <= 0 OR ${elapsed} >= (${ra} + ${lim} - 1) / ${lim} THEN 0 ELSE ${ra} - ${elapsed} * ${lim} END)`;
     const mark = `(CASE WHEN ${ra} IS NULL OR ${ra} <= 0 THEN ${now} ELSE ${d.greatest(now, rb)} END)`;
     const after = `(${debt} + ${cost} * ${win})`;
-    return { fits: `${after} <= ${cap} * ${win}`, a: after, b: mark, c: '0', ttl: `(${after} + ${lim} - 1) / ${lim}` };
+    return { fits: `${after} <= ${cap} * ${win}`, a: after, b: mark, c: '0', expires: `${mark} + (${after} + ${lim} - 1) / ${lim}` };
   }
   const cur = `(${now} / ${win})`;
   const sameOrLater = `${ra} IS NOT NULL AND ${ra} >= ${cur}`;
@@ -81,7 +84,7 @@ function outcome(algorithm: RateLimitAlgorithm, d: SqlDialect, x: Inputs): Outco
   // For the window algorithms the capacity is the limit. `cap = lim` always holds; it is
   // written out so every parameter is referenced (PostgreSQL must see each one to type it).
   if (algorithm === 'fixed-window') {
-    return { fits: `${used} + ${cost} <= ${lim} AND ${cap} = ${lim}`, a: mark, b: `${used} + ${cost}`, c: '0', ttl: `(${mark} + 1) * ${win} - ${now}` };
+    return { fits: `${used} + ${cost} <= ${lim} AND ${cap} = ${lim}`, a: mark, b: `${used} + ${cost}`, c: '0', expires: `(${mark} + 1) * ${win}` };
   }
   const prev = `(CASE WHEN ${ra} IS NULL THEN 0 WHEN ${ra} >= ${cur} THEN ${rc} WHEN ${ra} = ${cur} - 1 THEN ${rb} ELSE 0 END)`;
   const elapsed = `(CASE WHEN ${ra} IS NOT NULL AND ${ra} > ${cur} THEN 0 ELSE ${now} - ${cur} * ${win} END)`;
@@ -92,7 +95,7 @@ function outcome(algorithm: RateLimitAlgorithm, d: SqlDialect, x: Inputs): Outco
     a: mark,
     b: count,
     c: prev,
-    ttl: `(${win} - ${elapsed}) + ${win} - (${win} + ${count} - 1) / ${count} + 1`,
+    expires: `(${mark} + 2) * ${win} - (${win} + ${count} - 1) / ${count} + 1`,
   };
 }
 
@@ -114,9 +117,9 @@ export function rateLimitSingleSql(dialect: SqlDialect, table: string, algorithm
   const live = (column: string) => `(CASE WHEN ${table}.expires_at > excluded.at THEN ${table}.${column} END)`;
   const kept = outcome(algorithm, dialect, { ...base, now: 'excluded.at', ra: live('a'), rb: live('b'), rc: live('c') });
   return `INSERT INTO ${table} (key, policy, a, b, c, expires_at, at)
-SELECT ${p(1, 'text')}, ${p(3, 'text')}, ${fresh.a}, ${fresh.b}, ${fresh.c}, n.now + ${fresh.ttl}, n.now
+SELECT ${p(1, 'text')}, ${p(3, 'text')}, ${fresh.a}, ${fresh.b}, ${fresh.c}, ${fresh.expires}, n.now
 FROM (SELECT ${nowOf(dialect, 2)} AS now) AS n WHERE true
-ON CONFLICT (key, policy) DO UPDATE SET a = ${kept.a}, b = ${kept.b}, c = ${kept.c}, expires_at = excluded.at + ${kept.ttl}, at = excluded.at
+ON CONFLICT (key, policy) DO UPDATE SET a = ${kept.a}, b = ${kept.b}, c = ${kept.c}, expires_at = ${kept.expires}, at = excluded.at
 WHERE ${kept.fits}
 RETURNING a, b, c, at AS now`;
 }
@@ -175,13 +178,13 @@ WHERE EXISTS (SELECT 1 FROM decided d WHERE d.id = ${table}.policy AND d.oa IS N
   n AS (SELECT ${source.now} AS now),
   decided AS (
     SELECT id, ${by((o) => o.fits)} AS fits, ${by((o) => o.a)} AS na, ${by((o) => o.b)} AS nb, ${by((o) => o.c)} AS nc,
-      ${by((o) => o.ttl)} AS ttl, oa, ob, oc, oe, now
+      ${by((o) => o.expires)} AS ne, oa, ob, oc, oe, now
     FROM (SELECT policies.*, n.now, ${live('a')} AS ra, ${live('b')} AS rb, ${live('c')} AS rc,
             r.a AS oa, r.b AS ob, r.c AS oc, r.expires_at AS oe
           FROM n CROSS JOIN ${source.policies} LEFT JOIN ${table} r ON r.key = ${source.key} AND r.policy = policies.id) AS current
   )
 INSERT INTO ${table} (key, policy, a, b, c, expires_at, at)
-SELECT ${source.key}, id, na, nb, nc, now + ttl, now FROM decided WHERE NOT EXISTS (SELECT 1 FROM decided WHERE NOT fits)
+SELECT ${source.key}, id, na, nb, nc, ne, now FROM decided WHERE NOT EXISTS (SELECT 1 FROM decided WHERE NOT fits)
 ON CONFLICT (key, policy) DO UPDATE SET a = excluded.a, b = excluded.b, c = excluded.c, expires_at = excluded.expires_at, at = excluded.at${guard}
 RETURNING policy, a, b, c, at AS now`;
 }

@@ -1,5 +1,5 @@
 import type { SessionRecord } from '../contracts/session.js';
-import type { StoredStream } from '../streams/engine.js';
+import type { StoredStream } from '../streams/backend.js';
 
 /** A stream row of the SQL stores (booleans are `0`/`1` in SQLite, `boolean` in PostgreSQL). */
 export interface StreamRow {

@@ -15,7 +15,8 @@ import type { CallOptions } from '../contracts/common.js';
 import { deadlineOf } from '../deadline.js';
 import type { ErrorSource } from '../errors.js';
 import { validateDuration, validateKey, validateOptions } from '../validate.js';
-import { StreamEngine, type StreamOp } from './engine.js';
+import type { StreamOp } from './backend.js';
+import { StreamEngine } from './engine.js';
 import { parseOffset } from './offsets.js';
 import {
   validateAppendOptions,
@@ -46,12 +47,18 @@ export interface EngineStreamOpsOptions {
   pollMs?: number;
   /** Told of every change that wakes waiters (so other stores on the same database can wake theirs). */
   onChange?: (name: string) => void;
+  /**
+   * Called by `wait` once its arguments are valid and the store open, before its first check:
+   * starts what wakes waiters on other processes' changes (polling, LISTEN).
+   */
+  beforeWait?: () => void | Promise<void>;
 }
 
 /**
  * The StreamStore methods around the shared engine: validation, one atomic engine
  * operation, waking in-process waiters. Memory, SQLite and PostgreSQL use it; they differ
- * only in how an operation runs.
+ * only in how an operation runs. Checks in the order of every contract (see `common.ts`):
+ * every argument, then the store (`ensureOpen`), then the deadline (`run`), then the stream.
  */
 export class EngineStreamOps implements Omit<StreamStore, 'close'> {
   private readonly engine: StreamEngine;
@@ -71,67 +78,71 @@ export class EngineStreamOps implements Omit<StreamStore, 'close'> {
   }
 
   async create(name: string, config: StreamConfig, opts?: StreamCreateOptions): Promise<StreamCreateResult> {
-    this.o.ensureOpen();
     validateKey(this.o.source, 'name', name);
     const { messages, fork } = validateCreateOptions(this.o.source, opts, this.o.maxMessageBytes);
     const cfg = validateStreamConfig(this.o.source, config, fork !== undefined);
     const deadline = deadlineOf(this.o.source, opts);
+    this.o.ensureOpen();
     const result = await this.o.run((now) => this.engine.create(name, cfg, messages, fork, now), deadline);
     if (result.status === 'created') this.changed(name);
     return result;
   }
 
   async append(name: string, messages: readonly Uint8Array[], opts?: Parameters<StreamStore['append']>[2]): Promise<StreamAppendResult> {
-    this.o.ensureOpen();
     validateKey(this.o.source, 'name', name);
     validateMessages(this.o.source, 'messages', messages, this.o.maxMessageBytes, false);
     const v = validateAppendOptions(this.o.source, opts);
     const deadline = deadlineOf(this.o.source, opts);
+    this.o.ensureOpen();
     const result = await this.o.run((now) => this.engine.append(name, messages, v, now), deadline);
     if (!result.duplicate) this.changed(name);
     return result;
   }
 
   async read(name: string, fromOffset: string, opts?: StreamReadOptions): Promise<StreamReadResult> {
-    this.o.ensureOpen();
     validateKey(this.o.source, 'name', name);
+    // A malformed offset is refused before the stream is looked up; one past the tail only
+    // the stream can tell (INVALID_ARGUMENT too, from the engine).
+    const position = parseOffset(this.o.source, 'fromOffset', fromOffset);
     const { maxBytes, maxMessages } = validateReadOptions(this.o.source, opts);
     const deadline = deadlineOf(this.o.source, opts);
-    // The engine checks the offset inside the step (a missing stream is NOT_FOUND first); with
-    // a deadline it is checked here too, so a malformed one wins over a passed deadline.
-    if (deadline !== undefined) parseOffset(this.o.source, 'fromOffset', fromOffset);
-    return this.o.run((now) => this.engine.read(name, fromOffset, maxBytes, maxMessages, now), deadline);
+    this.o.ensureOpen();
+    return this.o.run((now) => this.engine.read(name, position, maxBytes, maxMessages, now), deadline);
   }
 
   async head(name: string, opts?: CallOptions): Promise<StreamInfo | undefined> {
-    this.o.ensureOpen();
     validateKey(this.o.source, 'name', name);
-    return this.readOnly((now) => this.engine.head(name, now), deadlineOf(this.o.source, opts));
+    const deadline = deadlineOf(this.o.source, opts);
+    this.o.ensureOpen();
+    return this.readOnly((now) => this.engine.head(name, now), deadline);
   }
 
   async closeStream(name: string, opts?: { producer?: StreamProducer } & CallOptions): Promise<StreamCloseResult> {
-    this.o.ensureOpen();
     validateKey(this.o.source, 'name', name);
     const o = validateOptions<{ producer: StreamProducer }>(this.o.source, 'opts', opts);
     const producer = o.producer === undefined ? undefined : validateProducer(this.o.source, o.producer);
-    const result = await this.o.run((now) => this.engine.closeStream(name, producer, now), deadlineOf(this.o.source, opts));
+    const deadline = deadlineOf(this.o.source, opts);
+    this.o.ensureOpen();
+    const result = await this.o.run((now) => this.engine.closeStream(name, producer, now), deadline);
     this.changed(name);
     return result;
   }
 
   async delete(name: string, opts?: CallOptions): Promise<boolean> {
-    this.o.ensureOpen();
     validateKey(this.o.source, 'name', name);
-    const deleted = await this.o.run((now) => this.engine.delete(name, now), deadlineOf(this.o.source, opts));
+    const deadline = deadlineOf(this.o.source, opts);
+    this.o.ensureOpen();
+    const deleted = await this.o.run((now) => this.engine.delete(name, now), deadline);
     if (deleted) this.changed(name);
     return deleted;
   }
 
   async wait(name: string, offset: string, timeoutMs: number, signal?: AbortSignal): Promise<StreamWaitOutcome> {
-    this.o.ensureOpen();
     validateKey(this.o.source, 'name', name);
     const position = parseOffset(this.o.source, 'offset', offset);
     validateDuration(this.o.source, 'timeoutMs', timeoutMs);
+    this.o.ensureOpen();
+    await this.o.beforeWait?.();
     return this.waiters.wait(name, {
       check: async () => waitOutcome(await this.readOnly((now) => this.engine.tail(name, now), undefined), position),
       timeoutMs,

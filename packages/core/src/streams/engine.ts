@@ -8,146 +8,11 @@ import type {
   StreamReadResult,
 } from '../contracts/stream.js';
 import type { ErrorSource } from '../errors.js';
-import { compareUtf8, formatOffset, parseOffset } from './offsets.js';
+import { b, type PositionedMessage, type StoredStream, type StreamOp } from './backend.js';
+import { compareUtf8, formatOffset } from './offsets.js';
+import { presence, pinned, removeTree } from './presence.js';
 import { checkProducer, type ProducerState } from './producer.js';
 import type { ValidatedAppendOptions, ValidatedFork, ValidatedStreamConfig } from './validate.js';
-
-/** A stream's metadata as a synchronous backend keeps it. */
-export interface StoredStream {
-  /** Unique per incarnation of the name. */
-  id: string;
-  name: string;
-  contentType: string;
-  mediaType: string;
-  ttlMs: number | undefined;
-  expiresAt: number | undefined;
-  createdAt: number;
-  /** Last read, append or close (renews an idle TTL). */
-  accessedAt: number;
-  /** When the stream expires: `min(expiresAt, accessedAt + ttlMs)`; `undefined` for never. */
-  deadline: number | undefined;
-  closed: boolean;
-  /** Last `Stream-Seq` accepted. */
-  lastSeq: string | undefined;
-  /** Position of the last message, inherited ones included. */
-  tail: number;
-  forkedFrom: string | undefined;
-  forkPosition: number | undefined;
-  forkSubOffset: number | undefined;
-  /** Live forks reading through this stream. */
-  refCount: number;
-  /** Deleted or expired, kept only for its forks. */
-  deleted: boolean;
-}
-
-/** A message at a position. */
-export interface PositionedMessage {
-  position: number;
-  data: Uint8Array;
-}
-
-/**
- * The storage a {@link StreamEngine} runs on. Every method is synchronous; the caller makes
- * one engine call atomic (a synchronous section in memory, one `BEGIN IMMEDIATE`
- * transaction in SQLite).
- */
-export interface StreamBackend {
-  get(name: string): StoredStream | undefined;
-  insert(stream: StoredStream): void;
-  /** Writes every field of `stream` (found by `id`). */
-  update(stream: StoredStream): void;
-  /** Removes the stream's metadata, messages and producer states. */
-  remove(stream: StoredStream): void;
-  /** Stores `messages` at positions `first`, `first + 1`, ... */
-  append(streamId: string, first: number, messages: readonly Uint8Array[]): void;
-  /**
-   * Own messages with `after < position <= upTo`, in order, stopping before the one that would
-   * pass `maxBytes` (but returning at least one) or at `maxMessages`.
-   */
-  read(streamId: string, after: number, upTo: number, maxBytes: number, maxMessages: number): PositionedMessage[];
-  producer(streamId: string, producerId: string): ProducerState | undefined;
-  setProducer(streamId: string, producerId: string, state: ProducerState, now: number): void;
-  /** Up to `limit` streams with `deadline <= now` and not `deleted`. */
-  expired(now: number, limit: number): StoredStream[];
-  newId(): string;
-}
-
-/** The same storage, asynchronous (PostgreSQL, inside one transaction). */
-export type AsyncStreamBackend = {
-  [K in keyof StreamBackend]: (...args: Parameters<StreamBackend[K]>) => Promise<ReturnType<StreamBackend[K]>>;
-};
-
-/** A backend call the engine yields; its driver performs it and sends the result back. */
-export interface BackendCall {
-  method: keyof StreamBackend;
-  args: unknown[];
-}
-
-/**
- * An engine operation: a generator that yields backend calls. One operation runs unchanged
- * over a synchronous backend ({@link runSync}, inside one SQLite transaction or one
- * synchronous section in memory) or an asynchronous one ({@link runAsync}, inside one
- * PostgreSQL transaction).
- */
-export type StreamOp<T> = Generator<BackendCall, T, unknown>;
-
-export function runSync<T>(op: StreamOp<T>, backend: StreamBackend): T {
-  let step = op.next();
-  while (!step.done) {
-    const { method, args } = step.value;
-    step = op.next((backend[method] as (...a: unknown[]) => unknown)(...args));
-  }
-  return step.value;
-}
-
-export async function runAsync<T>(op: StreamOp<T>, backend: AsyncStreamBackend): Promise<T> {
-  let step = op.next();
-  while (!step.done) {
-    const { method, args } = step.value;
-    step = op.next(await (backend[method] as (...a: unknown[]) => Promise<unknown>)(...args));
-  }
-  return step.value;
-}
-
-/** Typed `yield*`-able wrappers of the backend calls. */
-const b = {
-  *get(name: string): StreamOp<StoredStream | undefined> {
-    return (yield { method: 'get', args: [name] }) as StoredStream | undefined;
-  },
-  *insert(stream: StoredStream): StreamOp<void> {
-    yield { method: 'insert', args: [stream] };
-  },
-  *update(stream: StoredStream): StreamOp<void> {
-    yield { method: 'update', args: [stream] };
-  },
-  *remove(stream: StoredStream): StreamOp<void> {
-    yield { method: 'remove', args: [stream] };
-  },
-  *append(streamId: string, first: number, messages: readonly Uint8Array[]): StreamOp<void> {
-    yield { method: 'append', args: [streamId, first, messages] };
-  },
-  *read(streamId: string, after: number, upTo: number, maxBytes: number, maxMessages: number): StreamOp<PositionedMessage[]> {
-    return (yield { method: 'read', args: [streamId, after, upTo, maxBytes, maxMessages] }) as PositionedMessage[];
-  },
-  *producer(streamId: string, producerId: string): StreamOp<ProducerState | undefined> {
-    return (yield { method: 'producer', args: [streamId, producerId] }) as ProducerState | undefined;
-  },
-  *setProducer(streamId: string, producerId: string, state: ProducerState, now: number): StreamOp<void> {
-    yield { method: 'setProducer', args: [streamId, producerId, state, now] };
-  },
-  *expired(now: number, limit: number): StreamOp<StoredStream[]> {
-    return (yield { method: 'expired', args: [now, limit] }) as StoredStream[];
-  },
-  *newId(): StreamOp<string> {
-    return (yield { method: 'newId', args: [] }) as string;
-  },
-};
-
-type Presence = 'absent' | 'live' | 'gone';
-
-function isExpired(s: StoredStream, now: number): boolean {
-  return s.deadline !== undefined && s.deadline <= now;
-}
 
 function deadlineOf(s: StoredStream): number | undefined {
   const idle = s.ttlMs === undefined ? undefined : s.accessedAt + s.ttlMs;
@@ -182,17 +47,10 @@ export function streamInfo(s: StoredStream): StreamInfo {
 export class StreamEngine {
   constructor(private readonly source: ErrorSource) {}
 
-  private presence(s: StoredStream | undefined, now: number): Presence {
-    if (s === undefined) return 'absent';
-    if (s.deleted) return 'gone';
-    if (isExpired(s, now)) return s.refCount > 0 ? 'gone' : 'absent';
-    return 'live';
-  }
-
   /** The live stream, or the error a direct operation on `name` gets. */
   private *live(name: string, now: number): StreamOp<StoredStream> {
     const s = yield* b.get(name);
-    const p = this.presence(s, now);
+    const p = yield* presence(s, now);
     if (p === 'live') return s!;
     if (p === 'gone') {
       throw this.source.error('GONE', `stream ${name} was deleted and is kept only for its forks`, {
@@ -207,27 +65,6 @@ export class StreamEngine {
     s.deadline = deadlineOf(s);
   }
 
-  /** Removes a stream and, when it was a source's last fork, the hidden source too. */
-  private *removeCascade(s: StoredStream, now: number): StreamOp<number> {
-    yield* b.remove(s);
-    let removed = 1;
-    let child = s;
-    while (child.forkedFrom !== undefined) {
-      const parent = yield* b.get(child.forkedFrom);
-      if (parent === undefined) break;
-      parent.refCount = Math.max(0, parent.refCount - 1);
-      if (parent.refCount === 0 && (parent.deleted || isExpired(parent, now))) {
-        yield* b.remove(parent);
-        removed++;
-        child = parent;
-      } else {
-        yield* b.update(parent);
-        break;
-      }
-    }
-    return removed;
-  }
-
   *create(
     name: string,
     config: ValidatedStreamConfig,
@@ -236,19 +73,20 @@ export class StreamEngine {
     now: number,
   ): StreamOp<StreamCreateResult> {
     const existing = yield* b.get(name);
-    const presence = this.presence(existing, now);
-    if (presence === 'gone') {
+    const here = yield* presence(existing, now);
+    if (here === 'gone') {
       throw this.source.error('CONFLICT', `stream ${name} was deleted but is kept for its forks; the name cannot be reused yet`, {
         details: { name, gone: true },
       });
     }
-    if (presence === 'live') {
+    if (here === 'live') {
       const src = fork === undefined ? undefined : yield* b.get(fork.from);
       if (this.sameConfig(existing!, config, fork, src)) return { status: 'exists', info: streamInfo(existing!) };
       throw this.source.error('CONFLICT', `stream ${name} exists with another configuration`, { details: { name } });
     }
-    // An expired stream without forks is absent: clear it before the name is reused.
-    if (existing !== undefined) yield* this.removeCascade(existing, now);
+    // An absent stream may still be stored (expired, or kept for forks that have all gone):
+    // clear it and its forks before the name is reused.
+    if (existing !== undefined) yield* removeTree(existing, now);
     const src = fork === undefined ? undefined : yield* b.get(fork.from);
 
     let contentType = config.contentType;
@@ -257,7 +95,7 @@ export class StreamEngine {
     let expiresAt = config.expiresAt;
     let tail = 0;
     if (fork !== undefined) {
-      const srcPresence = this.presence(src, now);
+      const srcPresence = yield* presence(src, now);
       if (srcPresence === 'absent') {
         throw this.source.error('NOT_FOUND', `fork source ${fork.from} does not exist`, { details: { name: fork.from } });
       }
@@ -383,11 +221,11 @@ export class StreamEngine {
     return this.source.error(verdict.code, verdict.message, { details });
   }
 
-  *read(name: string, from: string, maxBytes: number, maxMessages: number, now: number): StreamOp<StreamReadResult> {
+  /** `position` is the parsed `fromOffset` (a malformed one is refused before the stream is looked up). */
+  *read(name: string, position: number, maxBytes: number, maxMessages: number, now: number): StreamOp<StreamReadResult> {
     const s = yield* this.live(name, now);
-    const position = parseOffset(this.source, 'fromOffset', from);
     if (position > s.tail) {
-      throw this.source.invalid(`offset ${from} is past the tail ${formatOffset(s.tail)}`, { pastTail: true });
+      throw this.source.invalid(`offset ${formatOffset(position)} is past the tail ${formatOffset(s.tail)}`, { pastTail: true });
     }
     const messages = yield* this.collect(s, position, maxBytes, maxMessages);
     const last = messages.length === 0 ? position : messages[messages.length - 1]!.position;
@@ -439,13 +277,13 @@ export class StreamEngine {
 
   *head(name: string, now: number): StreamOp<StreamInfo | undefined> {
     const s = yield* b.get(name);
-    return this.presence(s, now) === 'live' ? streamInfo(s!) : undefined;
+    return (yield* presence(s, now)) === 'live' ? streamInfo(s!) : undefined;
   }
 
   /** The live stream's tail and closed state, or `undefined` (for waiters). */
   *tail(name: string, now: number): StreamOp<{ tail: number; closed: boolean } | undefined> {
     const s = yield* b.get(name);
-    if (this.presence(s, now) !== 'live') return undefined;
+    if ((yield* presence(s, now)) !== 'live') return undefined;
     return { tail: s!.tail, closed: s!.closed };
   }
 
@@ -472,18 +310,19 @@ export class StreamEngine {
 
   *delete(name: string, now: number): StreamOp<boolean> {
     const s = yield* b.get(name);
-    const p = this.presence(s, now);
+    const p = yield* presence(s, now);
     if (p === 'absent') return false;
     if (p === 'gone') {
       throw this.source.error('GONE', `stream ${name} was already deleted and is kept only for its forks`, {
         details: { name },
       });
     }
-    if (s!.refCount > 0) {
+    // Kept, hidden, while a fork reads through it; otherwise it goes now with its expired forks.
+    if (yield* pinned(s!, now)) {
       s!.deleted = true;
       yield* b.update(s!);
     } else {
-      yield* this.removeCascade(s!, now);
+      yield* removeTree(s!, now);
     }
     return true;
   }
@@ -495,11 +334,11 @@ export class StreamEngine {
     for (const s of batch) {
       const fresh = yield* b.get(s.name);
       if (fresh === undefined || fresh.id !== s.id) continue;
-      if (fresh.refCount > 0) {
+      if (yield* pinned(fresh, now)) {
         fresh.deleted = true;
         yield* b.update(fresh);
       } else {
-        removed += yield* this.removeCascade(fresh, now);
+        removed += yield* removeTree(fresh, now);
       }
     }
     return { removed, more: batch.length === limit };

@@ -5,6 +5,9 @@
 -- ARGV: now, grace, cost, consume (1/0), count, then per policy: id, algorithm (0 gcra,
 -- 1 fixed-window, 2 sliding-window), limit, windowMs, capacity.
 -- The arithmetic is the reference of @stowage/core (evaluateRateLimit), in exact integers.
+-- A state's expiry is counted from its own mark or window (core's stateExpiresAt), never from
+-- NOW: after the clock stepped back NOW stands behind the mark, and the state must still
+-- live until the reset a later call announces.
 -- Returns {now, consumed (1/0), then per policy a, b, c (-1 for none)}: the states written
 -- when the call consumed, the states read otherwise; the caller derives the decision.
 -- Live states of policies not in this call (the key's policies changed) are kept.
@@ -50,7 +53,7 @@ for i = 1, n do
   local alg, L, W, C = tonumber(ARGV[base + 1]), tonumber(ARGV[base + 2]), tonumber(ARGV[base + 3]), tonumber(ARGV[base + 4])
   local a, b, c = out[i * 3], out[i * 3 + 1], out[i * 3 + 2]
   local found = a ~= -1
-  local fits, na, nb, nc, ttl
+  local fits, na, nb, nc, exp
   if alg == 0 then
     local used, mark = 0, NOW
     if found and a > 0 then
@@ -61,7 +64,7 @@ for i = 1, n do
     end
     na, nb, nc = used + cost * W, mark, 0
     fits = na <= C * W
-    ttl = cdiv(na, L)
+    exp = mark + cdiv(na, L)
   else
     local cur = fdiv(NOW, W)
     local used, mark, prev, el = 0, cur, 0, NOW - cur * W
@@ -69,7 +72,7 @@ for i = 1, n do
       if found and a >= cur then used, mark = b, a end
       fits = used + cost <= L
       na, nb, nc = mark, used + cost, 0
-      ttl = (mark + 1) * W - NOW
+      exp = (mark + 1) * W
     else
       if found then
         if a > cur then used, mark, prev, el = b, a, c, 0
@@ -81,11 +84,11 @@ for i = 1, n do
       local count = used + cost
       fits = weight + count <= L
       na, nb, nc = mark, count, prev
-      ttl = (W - el) + W - cdiv(W, count) + 1
+      exp = (mark + 2) * W - cdiv(W, count) + 1
     end
   end
   local j = i * 4
-  nxt[j - 3], nxt[j - 2], nxt[j - 1], nxt[j] = na, nb, nc, NOW + ttl
+  nxt[j - 3], nxt[j - 2], nxt[j - 1], nxt[j] = na, nb, nc, exp
   all = all and fits
 end
 

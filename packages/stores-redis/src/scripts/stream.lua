@@ -11,6 +11,8 @@ local CHANNEL = P .. 'events'
 local function mkey(name) return P .. 'm:' .. name end
 local function dkey(id) return P .. 'd:' .. id end
 local function pkey(id) return P .. 'p:' .. id end
+-- The names of a stream's forks (a set): whether one still reads through a hidden source.
+local function fkey(id) return P .. 'f:' .. id end
 
 local FIELDS = { 'id', 'contentType', 'mediaType', 'ttlMs', 'expiresAt', 'createdAt', 'accessedAt', 'deadline', 'closed',
   'lastSeq', 'tail', 'forkedFrom', 'forkPosition', 'forkSubOffset', 'refCount', 'deleted' }
@@ -58,14 +60,36 @@ end
 
 local function is_expired(s) return s.deadline ~= nil and s.deadline <= NOW end
 
-local function presence(s)
-  if not s then return 'absent' end
-  if s.deleted then return 'gone' end
-  if is_expired(s) then
-    if s.refCount > 0 then return 'gone' end
-    return 'absent'
+-- The stored forks of `s` (an entry whose stream has gone, or was re-created as another, is skipped).
+local function forks(s)
+  local out = {}
+  if s.refCount == 0 then return out end
+  for _, name in ipairs(redis.call('SMEMBERS', fkey(s.id))) do
+    local f = get(name)
+    if f and f.forkedFrom == s.name then out[#out + 1] = f end
   end
-  return 'live'
+  return out
+end
+
+-- A stream deleted or expired is kept, hidden ('gone'), only while a fork still reads through
+-- it: a live fork, or one itself kept for a live fork. Once every fork has expired or gone it
+-- is absent at once, whether or not cleanup has run (core's streams/presence.ts).
+local presence
+local function pinned(s)
+  if s.refCount == 0 then return false end
+  local list = forks(s)
+  -- A source whose forks predate the set of fork names is kept as before, until cleanup.
+  if #list == 0 and redis.call('EXISTS', fkey(s.id)) == 0 then return true end
+  for _, f in ipairs(list) do
+    if presence(f) ~= 'absent' then return true end
+  end
+  return false
+end
+presence = function(s)
+  if not s then return 'absent' end
+  if not s.deleted and not is_expired(s) then return 'live' end
+  if pinned(s) then return 'gone' end
+  return 'absent'
 end
 
 local function deadline_of(s)
@@ -96,7 +120,7 @@ end
 
 local function remove(s)
   if redis.call('HGET', mkey(s.name), 'id') == s.id then redis.call('DEL', mkey(s.name)) end
-  redis.call('DEL', dkey(s.id), pkey(s.id))
+  redis.call('DEL', dkey(s.id), pkey(s.id), fkey(s.id))
   redis.call('ZREM', XKEY, s.name)
 end
 
@@ -108,6 +132,7 @@ local function remove_cascade(s)
   while child.forkedFrom do
     local parent = get(child.forkedFrom)
     if not parent then break end
+    redis.call('SREM', fkey(parent.id), child.name)
     parent.refCount = math.max(0, parent.refCount - 1)
     if parent.refCount == 0 and (parent.deleted or is_expired(parent)) then
       remove(parent)
@@ -119,6 +144,22 @@ local function remove_cascade(s)
     end
   end
   return removed
+end
+
+-- Removes `s` and its forks, all the way down, without touching its source.
+local function remove_forks(s)
+  local removed = 1
+  for _, f in ipairs(forks(s)) do removed = removed + remove_forks(f) end
+  remove(s)
+  return removed
+end
+
+-- Removes a stream nothing reads through any more with every stream forked from it (all
+-- absent too), then as remove_cascade: a stored fork always names the incarnation it forked from.
+local function remove_tree(s)
+  local removed = 0
+  for _, f in ipairs(forks(s)) do removed = removed + remove_forks(f) end
+  return removed + remove_cascade(s)
 end
 
 -- Byte-wise string order (Lua's < would use the server's locale).
@@ -213,7 +254,9 @@ local function create(a)
     if same then return { 'exists', info(s) } end
     return fail('CONFLICT', 'stream ' .. name .. ' exists with another configuration', { name = name })
   end
-  if existing then remove_cascade(existing) end
+  -- An absent stream may still be stored (expired, or kept for forks that have all gone):
+  -- clear it and its forks before the name is reused.
+  if existing then remove_tree(existing) end
   local tail = 0
   if from ~= '' then
     local src = get(from)
@@ -234,6 +277,7 @@ local function create(a)
     if not ttl and not exp then ttl, exp = src.ttlMs, src.expiresAt end
     src.refCount = src.refCount + 1
     put(src)
+    redis.call('SADD', fkey(src.id), name)
   end
   local s = {
     name = name, id = new_id(), contentType = ct, mediaType = mt, ttlMs = ttl, expiresAt = exp, createdAt = NOW,
@@ -369,17 +413,18 @@ local function delete(a)
   if p == 'gone' then
     return fail('GONE', 'stream ' .. a[1] .. ' was already deleted and is kept only for its forks', { name = a[1] })
   end
-  if s.refCount > 0 then
+  -- Kept, hidden, while a fork reads through it; otherwise it goes now with its expired forks.
+  if pinned(s) then
     s.deleted = true
     put(s)
   else
-    remove_cascade(s)
+    remove_tree(s)
   end
   publish(s.name)
   return { 1 }
 end
 
--- cleanup: batch size. Expired streams leave; those with forks stay hidden until their forks go.
+-- cleanup: batch size. Expired streams leave; those a fork still reads through stay hidden until it goes.
 local function cleanup(a)
   local limit = tonumber(a[1])
   local names = redis.call('ZRANGEBYSCORE', XKEY, '-inf', fmt(NOW), 'LIMIT', 0, limit)
@@ -388,11 +433,11 @@ local function cleanup(a)
     local s = get(name)
     if not s then
       redis.call('ZREM', XKEY, name)
-    elseif s.refCount > 0 then
+    elseif pinned(s) then
       s.deleted = true
       put(s)
     else
-      removed = removed + remove_cascade(s)
+      removed = removed + remove_tree(s)
     end
     publish(name)
   end
