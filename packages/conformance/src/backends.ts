@@ -54,8 +54,7 @@ function unavailableMessage(kind: BackendKind, image: string, cause: unknown): s
   const why = cause instanceof Error ? cause.message : String(cause);
   return (
     `@stowage/conformance: no ${kind} backend for the tests. Starting the container ${image} failed (${why}). ` +
-    `Set ${urlVar} to a running server, or make a container engine available (${imagesVar} picks images; ` +
-    `on machines without a registry run ../shared/containers/up.sh). ` +
+    `Set ${urlVar} to a running server, or make a container engine with the image available (${imagesVar} picks images). ` +
     (process.env.CI === 'true' ? 'In CI this fails the run.' : 'Locally, STOWAGE_SKIP_UNAVAILABLE=1 skips these suites instead.')
   );
 }
