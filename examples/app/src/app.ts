@@ -46,16 +46,9 @@ export async function createApp(stores: AppStores, options: AppOptions): Promise
   await stores.streams.create('orders', { contentType: 'application/json' });
   const app = express();
   app.set('trust proxy', false);
-  app.use(
-    express.json({
-      verify: (req, _res, buf) => {
-        (req as ExpressRequest).rawBody = buf; // fingerprints idempotent requests byte for byte
-      },
-    }),
-  );
-  app.use(express.urlencoded({ extended: false }));
 
-  // Every client: 300 requests a minute per IP, counted across replicas.
+  // Every client: 300 requests a minute per IP, counted across replicas; before the body
+  // parsers, so a malformed body counts too.
   app.use(
     expressRateLimit({
       store: new StowageRateLimitStore({ store: stores.rateLimits }),
@@ -65,6 +58,14 @@ export async function createApp(stores: AppStores, options: AppOptions): Promise
       legacyHeaders: false,
     }),
   );
+  app.use(
+    express.json({
+      verify: (req, _res, buf) => {
+        (req as ExpressRequest).rawBody = buf; // fingerprints idempotent requests byte for byte
+      },
+    }),
+  );
+  app.use(express.urlencoded({ extended: false }));
 
   // --- browser sessions with CSRF tokens ------------------------------------------------
   app.use(
@@ -83,10 +84,11 @@ export async function createApp(stores: AppStores, options: AppOptions): Promise
     const user = typeof req.body?.user === 'string' ? req.body.user : '';
     if (!/^[\w.@-]{1,64}$/.test(user)) return send(res, problem(400, 'bad-user', 'user must be 1 to 64 of [A-Za-z0-9_.@-]'));
     // A new session id at login (fixation defence); the old id's CSRF tokens are revoked.
-    req.session.regenerate(async (err) => {
+    req.session.regenerate((err) => {
       if (err) return next(err);
       req.session.user = user;
-      res.json({ user, csrfToken: await (req as unknown as ExpressRequest).csrfToken!() });
+      // A rejection here has no caller to catch it: hand it to the error handler.
+      (req as unknown as ExpressRequest).csrfToken!().then((csrfToken) => res.json({ user, csrfToken }), next);
     });
   });
   app.get('/account/me', (req, res) => void res.json({ user: req.session.user ?? null }));
@@ -144,14 +146,24 @@ export async function createApp(stores: AppStores, options: AppOptions): Promise
   // --- the orders feed (read-only) ----------------------------------------------------------
   const streams = createStreamsHandler({ store: stores.streams, basePath: '/streams' });
   app.use('/streams', (req, res, next) => {
-    if (!['GET', 'HEAD', 'OPTIONS'].includes(req.method)) return send(res, problem(405, 'read-only', 'The feed is read-only'));
+    if (!['GET', 'HEAD', 'OPTIONS'].includes(req.method)) {
+      return send(res, problem(405, 'read-only', 'The feed is read-only', undefined, [['Allow', 'GET, HEAD, OPTIONS']]));
+    }
     req.url = req.originalUrl; // the handler matches the full path against its basePath
     streams(req, res, next);
   });
 
-  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    // The body parsers' errors are the client's (bad JSON, too large, a charset it cannot read,
+    // a body cut off): their 4xx status, one log line, no stack.
+    const status = (err as { status?: unknown }).status;
+    if (typeof status === 'number' && status >= 400 && status < 500) {
+      console.error(`${req.method} ${req.originalUrl.slice(0, 200)}: ${status} ${(err as Error).message}`);
+      if (!res.headersSent) send(res, problem(status, 'bad-request', (err as Error).message));
+      return;
+    }
     console.error(err);
-    send(res, problem(500, 'internal', 'Internal error'));
+    if (!res.headersSent) send(res, problem(500, 'internal', 'Internal error'));
   });
   return app;
 }

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Router } from 'express';
 import { exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
 
@@ -7,7 +8,10 @@ import { exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
  */
 export async function devIssuer(): Promise<Router> {
   const { privateKey, publicKey } = await generateKeyPair('ES256');
-  const jwk: JWK = { ...(await exportJWK(publicKey)), kid: 'dev-1', alg: 'ES256', use: 'sig' };
+  // A new key at every start, so a new key id: replicas that cached the last run's key set
+  // see an unknown kid and refresh, instead of rejecting tokens until the cache expires.
+  const kid = `dev-${randomUUID()}`;
+  const jwk: JWK = { ...(await exportJWK(publicKey)), kid, alg: 'ES256', use: 'sig' };
   const router = Router();
   router.get('/jwks.json', (_req, res) => {
     res.set('Cache-Control', 'public, max-age=300').json({ keys: [jwk] });
@@ -15,7 +19,7 @@ export async function devIssuer(): Promise<Router> {
   router.post('/token', async (req, res) => {
     const sub = typeof req.body?.sub === 'string' && req.body.sub.length > 0 ? req.body.sub : 'demo-user';
     const token = await new SignJWT({ scope: 'orders' })
-      .setProtectedHeader({ alg: 'ES256', kid: 'dev-1' })
+      .setProtectedHeader({ alg: 'ES256', kid })
       .setSubject(sub)
       .setIssuedAt()
       .setExpirationTime('1h')
