@@ -53,6 +53,7 @@ export {
   validateTimestamp,
   validateTtlOption,
 } from './validate.js';
+export { HASHED_KEY_PREFIX, isStoreKey, toStoreKey } from './store-key.js';
 
 export { ceilDiv, floorDiv } from './rate-limit/math.js';
 export { MAX_POLICIES, normalizePolicies, validateCost } from './rate-limit/policy.js';

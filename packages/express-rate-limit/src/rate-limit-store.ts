@@ -2,6 +2,7 @@ import {
   ErrorSource,
   MAX_EXACT_INTEGER,
   StowageError,
+  toStoreKey,
   validateDuration,
   validateKey,
   validateOptions,
@@ -56,6 +57,9 @@ const capacityOf = (windowMs: number): number => Math.floor(MAX_EXACT_INTEGER / 
  * fixed windows, as express-rate-limit does (the library compares the count with its
  * `limit` itself), atomically across replicas: one `consume` per request, and with
  * `skipFailedRequests` / `skipSuccessfulRequests` a `peek` of the refunds beside it.
+ * Any string `keyGenerator` returns is a key: it goes to the store as core's
+ * `toStoreKey(prefix + 'h:' + key)` (`'r:'` for refunds), so a key the store cannot take
+ * (over 1024 bytes, with U+0000 or a lone surrogate) is hashed and counted like any other.
  */
 export class StowageRateLimitStore {
   /** Keys are shared by every replica on the same backend. */
@@ -136,14 +140,14 @@ export class StowageRateLimitStore {
     if (this.refusal !== undefined) throw this.refusal;
     const sentAt = Date.now();
     const opts = { deadline: sentAt + this.timeoutMs };
-    const hitKey = this.hitsPrefix + key;
+    const hitKey = toStoreKey(this.hitsPrefix + key);
     let hit: RateLimitDecision;
     let refunds = 0;
     if (this.refundable === undefined) {
       hit = await this.store.consume(hitKey, this.policy, opts);
     } else {
       let refunded: RateLimitDecision;
-      [hit, refunded] = await Promise.all([this.store.consume(hitKey, this.policy, opts), this.store.peek(this.refundsPrefix + key, this.policy, opts)]);
+      [hit, refunded] = await Promise.all([this.store.consume(hitKey, this.policy, opts), this.store.peek(toStoreKey(this.refundsPrefix + key), this.policy, opts)]);
       refunds = this.refundsOfHitWindow(hit, refunded, sentAt);
     }
     const hits = this.capacity - hit.remaining;
@@ -176,7 +180,7 @@ export class StowageRateLimitStore {
     if (windowEnd === undefined) return;
     const deadline = Math.min(windowEnd, now + this.timeoutMs);
     try {
-      await this.store.consume(this.refundsPrefix + key, this.policy, { deadline });
+      await this.store.consume(toStoreKey(this.refundsPrefix + key), this.policy, { deadline });
     } catch (err) {
       // Not done by its window's end: it never will be, which is the refund's right outcome,
       // not a failure. A TIMEOUT that names an earlier deadline (the store's own limit) is one.
@@ -191,8 +195,8 @@ export class StowageRateLimitStore {
     const sentAt = Date.now();
     const opts = { deadline: sentAt + this.timeoutMs };
     const [now, refunded] = await Promise.all([
-      this.store.peek(this.hitsPrefix + key, this.policy, opts),
-      this.refundable === undefined ? undefined : this.store.peek(this.refundsPrefix + key, this.policy, opts),
+      this.store.peek(toStoreKey(this.hitsPrefix + key), this.policy, opts),
+      this.refundable === undefined ? undefined : this.store.peek(toStoreKey(this.refundsPrefix + key), this.policy, opts),
     ]);
     const hits = this.capacity - now.remaining; // peek reports what is left now
     if (hits === 0) return undefined;
@@ -204,7 +208,7 @@ export class StowageRateLimitStore {
     if (this.refusal !== undefined) throw this.refusal;
     this.refundable?.delete(key);
     const opts = { deadline: Date.now() + this.timeoutMs };
-    await Promise.all([this.store.reset(this.hitsPrefix + key, opts), this.store.reset(this.refundsPrefix + key, opts)]);
+    await Promise.all([this.store.reset(toStoreKey(this.hitsPrefix + key), opts), this.store.reset(toStoreKey(this.refundsPrefix + key), opts)]);
   }
 
   /**

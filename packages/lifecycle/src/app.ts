@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { IdempotencyStore, RateLimitPolicy, RateLimitStore, SessionStore, StreamStore } from '@stowage/core';
+import { toStoreKey, type IdempotencyStore, type RateLimitPolicy, type RateLimitStore, type SessionStore, type StreamStore } from '@stowage/core';
 import { StowageRateLimitStore } from '@stowage/express-rate-limit';
 import { StowageSessionStore } from '@stowage/express-session';
 import { idempotency, rateLimit } from '@stowage/middleware/express';
@@ -108,7 +108,7 @@ export async function createLifecycleApp(o: LifecycleAppOptions): Promise<expres
   app.get('/counts', async (req, res, next) => {
     const client = String(req.query['client'] ?? 'anonymous');
     try {
-      const [orders, pings] = await Promise.all([stores.rateLimits.peek(`rl:${client}`, ORDERS_POLICY), pingStore.get(client)]);
+      const [orders, pings] = await Promise.all([stores.rateLimits.peek(toStoreKey(`rl:${client}`), ORDERS_POLICY), pingStore.get(client)]);
       res.json({ orders: ORDERS_POLICY.limit - orders.remaining, pings: pings?.totalHits ?? 0 });
     } catch (err) {
       next(err);

@@ -1,4 +1,4 @@
-import { ErrorSource, validateDuration, validateOptions, type CsrfTokenStore } from '@stowage/core';
+import { ErrorSource, toStoreKey, validateDuration, validateOptions, type CsrfTokenStore } from '@stowage/core';
 import { callStore, reportStoreError, resolveFailurePolicy, storeFailure, type FailurePolicy, type ResolvedFailurePolicy } from './failure.js';
 import { problem, type ResponseDraft } from './problem.js';
 
@@ -23,7 +23,8 @@ export type CsrfVerdict = { action: 'continue' } | { action: 'respond'; response
 /**
  * Synchronizer-token CSRF protection: tokens are issued to a session (only their hash is
  * stored), unsafe methods must echo a valid one in a header or form field, and the tokens
- * of a session are revoked when its id rotates (login, logout).
+ * of a session are revoked when its id rotates (login, logout). Any string is a session id:
+ * it goes to the store through core's `toStoreKey`.
  */
 export class CsrfProtection {
   readonly headerName: string;
@@ -53,12 +54,12 @@ export class CsrfProtection {
 
   /** A new token for the session, to put in a form or hand to the page's script. */
   issue(sessionId: string): Promise<string> {
-    return callStore(source, this.failure.timeoutMs, (deadline) => this.store.issue(sessionId, { ttlMs: this.ttlMs, deadline }));
+    return callStore(source, this.failure.timeoutMs, (deadline) => this.store.issue(toStoreKey(sessionId), { ttlMs: this.ttlMs, deadline }));
   }
 
   /** Forgets every token of the session: call it when the session id rotates or ends. */
   revoke(sessionId: string): Promise<number> {
-    return callStore(source, this.failure.timeoutMs, (deadline) => this.store.revoke(sessionId, { deadline }));
+    return callStore(source, this.failure.timeoutMs, (deadline) => this.store.revoke(toStoreKey(sessionId), { deadline }));
   }
 
   /**
@@ -76,7 +77,7 @@ export class CsrfProtection {
     if (typeof token !== 'string' || token.length === 0) return refuse(`send the token in the ${this.headerName} header or the ${this.fieldName} field`);
     let valid: boolean;
     try {
-      valid = await callStore(source, this.failure.timeoutMs, (deadline) => this.store.validate(sessionId, token, { consume: this.consume, deadline }));
+      valid = await callStore(source, this.failure.timeoutMs, (deadline) => this.store.validate(toStoreKey(sessionId), token, { consume: this.consume, deadline }));
     } catch (err) {
       const response = storeFailure(this.failure, 'csrf', request, err);
       return response === undefined ? { action: 'continue' } : { action: 'respond', response };

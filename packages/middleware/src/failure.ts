@@ -4,8 +4,12 @@ import { problem, type ResponseDraft } from './problem.js';
 /** What a middleware does when its store fails or is too slow. */
 export interface FailurePolicy {
   /**
-   * `true`: let the request through as if the middleware were absent (no limit, no
-   * idempotency, no CSRF check). `false`: answer 503. @default false (fail closed)
+   * What to do when the store cannot answer (`UNAVAILABLE`, `TIMEOUT`: down, unreachable or
+   * too slow). `true`: let the request through as if the middleware were absent (no limit,
+   * no idempotency, no CSRF check). `false`: answer 503. Any other store error
+   * (`INVALID_ARGUMENT`, `PAYLOAD_TOO_LARGE`, `CORRUPT`, `INTERNAL`...) is a bug or bad data,
+   * not an outage: it is answered 500 (`urn:stowage:problem:store-error`) whatever this says,
+   * never let through. @default false (fail closed)
    */
   failOpen?: boolean;
   /**
@@ -101,9 +105,15 @@ export function reportStoreError(policy: ResolvedFailurePolicy, middleware: stri
   }
 }
 
+// The only failures `failOpen` covers: the store could not answer. Any other error is a bug
+// or bad data (an invalid key, cost or record): letting the request through would open the
+// limit or skip the check for exactly the requests that caused it.
+const OUTAGES: ReadonlySet<string> = new Set(['UNAVAILABLE', 'TIMEOUT']);
+
 /**
  * Reports a store failure and says what to do: `undefined` to let the request through
- * (fail open), or the 503 to answer (fail closed).
+ * (fail open, only when the store could not answer), or the response to send: 503 when the
+ * store could not answer (fail closed), 500 for any other store error.
  */
 export function storeFailure(
   policy: ResolvedFailurePolicy,
@@ -111,7 +121,11 @@ export function storeFailure(
   request: { method: string; path: string },
   err: unknown,
 ): ResponseDraft | undefined {
-  reportStoreError(policy, middleware, request, err);
+  const error = asStowageError(err);
+  reportStoreError(policy, middleware, request, error);
+  if (!OUTAGES.has(error.code)) {
+    return problem(500, 'store-error', 'Internal server error', `${middleware}: the store call failed with ${error.code}, a bug or bad data, not an outage`);
+  }
   if (policy.failOpen) return undefined;
   return problem(503, 'store-unavailable', 'Service temporarily unavailable', `${middleware} could not reach its store`, [['Retry-After', '1']]);
 }

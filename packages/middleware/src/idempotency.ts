@@ -2,6 +2,7 @@ import {
   DEFAULT_MAX_RESPONSE_BYTES,
   ErrorSource,
   fingerprintRequest,
+  toStoreKey,
   validateDuration,
   validateInteger,
   validateOptions,
@@ -49,7 +50,14 @@ export interface IdempotencyOptions extends FailurePolicy {
   retentionMs?: number;
   /** Which responses are kept for replay; others free the key for a retry. @default status < 500 */
   shouldStore?: (status: number) => boolean;
-  /** Response headers never stored nor replayed (lower case), besides hop-by-hop ones. @default ['set-cookie', 'date'] */
+  /**
+   * Response headers never stored nor replayed (any case), besides hop-by-hop ones. A replay
+   * leaves these as the replay request has them: the headers that describe the current
+   * request, not the response, such as the rate-limit budget an earlier middleware set on
+   * it. Add your own per-request headers (a request id) to keep them out of replays too.
+   * Giving this option replaces the default list: spread it to add to it.
+   * @default {@link DEFAULT_EXCLUDED_HEADERS}: `set-cookie`, `date`, and the rate-limit headers (`ratelimit`, `ratelimit-policy`, `x-ratelimit-*`...)
+   */
   excludeHeaders?: readonly string[];
   /** Largest response kept (headers and body, UTF-8 bytes); larger ones free the key. @default 1048576 */
   maxResponseBytes?: number;
@@ -81,6 +89,26 @@ export type IdempotencyVerdict =
    * never reject (failures go to `onStoreError`; storing is retried in the background).
    */
   | { action: 'proceed'; finish(response: StoredResponse): Promise<void>; abort(): Promise<void> };
+
+/**
+ * The default `excludeHeaders`: cookies and the date, and the rate-limit headers (the IETF
+ * draft's `RateLimit` / `RateLimit-Policy`, its earlier `RateLimit-Limit` / `-Remaining` /
+ * `-Reset`, and the legacy `X-RateLimit-*`): they tell the budget left to the request that
+ * carries them, so a replay must show its own, not the first run's.
+ */
+export const DEFAULT_EXCLUDED_HEADERS: readonly string[] = Object.freeze([
+  'set-cookie',
+  'date',
+  'ratelimit',
+  'ratelimit-policy',
+  'ratelimit-limit',
+  'ratelimit-remaining',
+  'ratelimit-reset',
+  'x-ratelimit-limit',
+  'x-ratelimit-remaining',
+  'x-ratelimit-reset',
+  'x-ratelimit-used',
+]);
 
 // Hop-by-hop and framing headers: never replayed as stored.
 const HOP_BY_HOP = ['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'upgrade', 'proxy-connection', 'te', 'trailer'];
@@ -124,7 +152,7 @@ export class IdempotencyGuard {
     this.retentionMs = o.retentionMs === undefined ? 86_400_000 : validateDuration(source, 'options.retentionMs', o.retentionMs);
     if (o.shouldStore !== undefined && typeof o.shouldStore !== 'function') throw source.invalid('options.shouldStore must be a function');
     this.shouldStore = o.shouldStore ?? ((status) => status < 500);
-    this.excluded = new Set([...HOP_BY_HOP, ...(o.excludeHeaders ?? ['set-cookie', 'date']).map((h) => h.toLowerCase())]);
+    this.excluded = new Set([...HOP_BY_HOP, ...(o.excludeHeaders ?? DEFAULT_EXCLUDED_HEADERS).map((h) => h.toLowerCase())]);
     this.maxResponseBytes =
       o.maxResponseBytes === undefined ? DEFAULT_MAX_RESPONSE_BYTES : validateInteger(source, 'options.maxResponseBytes', o.maxResponseBytes, 0);
     this.failure = resolveFailurePolicy(source, o);
@@ -152,9 +180,12 @@ export class IdempotencyGuard {
         response: problem(400, 'idempotency-key-invalid', 'Idempotency-Key is invalid', 'a key is 1 to 255 printable ASCII characters, optionally quoted'),
       };
     }
-    const key = m[1] !== undefined ? m[1].replace(/\\(["\\])/g, '$1') : m[2]!;
+    // Both go to the store through toStoreKey: a scope the store cannot take (a long path, a
+    // principal with U+0000 or a lone surrogate) is hashed, never refused nor let through.
+    const key = toStoreKey(m[1] !== undefined ? m[1].replace(/\\(["\\])/g, '$1') : m[2]!);
     // Keys are scoped by method and path: the same key on another route is another key.
-    const scope = `${req.principal ?? '-'}\n${req.method.toUpperCase()} ${req.path}`;
+    // '-' alone for no principal, '=' before a principal: the principal '-' is not nobody.
+    const scope = toStoreKey(`${req.principal === undefined ? '-' : `=${req.principal}`}\n${req.method.toUpperCase()} ${req.path}`);
     const fingerprint = fingerprintRequest({ method: req.method, path: req.url, ...(req.body === undefined ? {} : { body: req.body }) });
     const reservedAt = Date.now();
     let reservation;
@@ -172,7 +203,11 @@ export class IdempotencyGuard {
     switch (reservation.state) {
       case 'completed': {
         const { status, headers, body } = reservation.response;
-        return { action: 'respond', response: { status, headers: [...headers, ['Idempotent-Replayed', 'true']], body } };
+        // Excluded headers are not stored; one stored before it was excluded (an older
+        // version, another replica's options) is not replayed either: the replay request's
+        // own value, if an earlier middleware set one, stays.
+        const replayed = headers.filter(([name]) => !this.excluded.has(name.toLowerCase()));
+        return { action: 'respond', response: { status, headers: [...replayed, ['Idempotent-Replayed', 'true']], body } };
       }
       case 'in-flight': {
         const retryAfterMs = Math.min(this.inFlightRetryAfterMs, reservation.retryAfterMs);

@@ -2,6 +2,7 @@ import {
   ErrorSource,
   normalizePolicies,
   rateLimitHeaders,
+  toStoreKey,
   validateKey,
   validateOptions,
   type RateLimitPolicy,
@@ -52,13 +53,15 @@ export class RateLimiter {
   /**
    * Consumes `cost` for `key` (the client: an IP, a user id...). The store gets the call's
    * deadline (`timeoutMs`), so a request answered 503 because the store was too slow is not
-   * counted: the store refuses the consume once the deadline has passed.
+   * counted: the store refuses the consume once the deadline has passed. Any string is a
+   * key: `prefix + key` goes through core's `toStoreKey` (a key the store cannot take, such
+   * as one over 1024 bytes or with U+0000, is hashed, never refused).
    */
   async check(key: string, request: { method: string; path: string }, cost = 1): Promise<RateLimitVerdict> {
     const policy = this.policies.length === 1 ? this.policies[0]! : this.policies;
     let decision;
     try {
-      decision = await callStore(source, this.failure.timeoutMs, (deadline) => this.store.consume(this.prefix + key, policy, { cost, deadline }));
+      decision = await callStore(source, this.failure.timeoutMs, (deadline) => this.store.consume(toStoreKey(this.prefix + key), policy, { cost, deadline }));
     } catch (err) {
       const response = storeFailure(this.failure, 'rateLimit', request, err);
       return response === undefined ? { action: 'continue', headers: [] } : { action: 'respond', response };
