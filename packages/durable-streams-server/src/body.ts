@@ -1,15 +1,13 @@
 import type { IncomingMessage } from 'node:http';
 import { source } from './protocol.js';
 
-/** A body over the limit is still read (and dropped) up to this factor, so the 413 arrives. */
-const DRAIN_FACTOR = 4;
-
 /**
- * The request body, at most `limit` bytes: larger is `PAYLOAD_TOO_LARGE`. A declared
- * Content-Length over the limit fails before reading. An oversized body is drained (up to
- * a bound) so the client gets the 413 instead of a reset connection. A client that hangs up
- * before the body ends gets `INVALID_ARGUMENT` (nothing is appended), never a promise that
- * waits forever.
+ * The request body, at most `limit` bytes: larger is `PAYLOAD_TOO_LARGE`, as soon as the
+ * declared Content-Length or the bytes received so far (chunked) say so, without waiting for
+ * the rest. The rest is read and dropped while the 413 goes out and the connection closes
+ * (see `answerThenLinger`), so a client still sending gets the 413 instead of a reset. A client
+ * that hangs up before the body ends gets `INVALID_ARGUMENT` (nothing is appended), never a
+ * promise that waits forever.
  */
 export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = req.headers['content-length'];
@@ -22,41 +20,35 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
       return;
     }
     if (declared !== undefined && Number(declared) > limit) {
-      drain(req, limit * DRAIN_FACTOR);
+      drop(req);
       reject(tooLarge());
       return;
     }
     const chunks: Buffer[] = [];
     let size = 0;
-    let over = false;
-    req.on('data', (chunk: Buffer) => {
+    const onData = (chunk: Buffer): void => {
       size += chunk.length;
-      if (over) {
-        if (size > limit * DRAIN_FACTOR) req.destroy();
+      if (size <= limit) {
+        chunks.push(chunk);
         return;
       }
-      if (size > limit) {
-        over = true;
-        chunks.length = 0;
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => (over ? reject(tooLarge()) : resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size))));
-    // A request's 'error' is the client's hang-up ('aborted'), and 'close' after 'end' does
-    // nothing (the promise is settled): either way, before 'end' the body was cut short.
-    const gone = (): void => reject(over ? tooLarge() : cut());
+      chunks.length = 0;
+      req.off('data', onData);
+      drop(req);
+      reject(tooLarge());
+    };
+    req.on('data', onData);
+    req.on('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)));
+    // A request's 'error' is the client's hang-up ('aborted'), and 'close' after 'end' (or
+    // after a 413) does nothing (the promise is settled): before that, the body was cut short.
+    const gone = (): void => reject(cut());
     req.on('error', gone);
     req.on('close', gone);
   });
 }
 
-function drain(req: IncomingMessage, bound: number): void {
-  let size = 0;
-  req.on('data', (chunk: Buffer) => {
-    size += chunk.length;
-    if (size > bound) req.destroy();
-  });
+/** Reads and drops the rest of a body over the limit, however long it is. */
+function drop(req: IncomingMessage): void {
   req.on('error', () => {});
   req.resume();
 }

@@ -48,17 +48,20 @@ async function main(): Promise<void> {
   const maxBodyBytes = int('max-body-bytes', values['max-body-bytes']);
   const cleanupMs = int('cleanup-interval', values['cleanup-interval'])!;
 
+  // The printed URLs join the base path and a name: `/streams` and `/streams/` are the same base.
+  const basePath = values['base-path'].endsWith('/') ? values['base-path'] : `${values['base-path']}/`;
+
   const opened = await openStore(values.store);
   const streams = createStreamsServer({
     store: opened.store,
-    basePath: values['base-path'],
+    basePath,
     ...(longPollTimeoutMs === undefined ? {} : { longPollTimeoutMs }),
     ...(maxBodyBytes === undefined ? {} : { maxBodyBytes }),
     ...(values.quiet ? { log: false as const } : {}),
   });
   const url = await streams.listen(port, values.host);
-  process.stdout.write(`Durable Streams server on ${url}${values['base-path']} (store: ${opened.label})\n`);
-  process.stdout.write(`Try: curl -X PUT -H 'Content-Type: text/plain' ${url}${values['base-path']}hello\n`);
+  process.stdout.write(`Durable Streams server on ${url}${basePath} (store: ${opened.label})\n`);
+  process.stdout.write(`Try: curl -X PUT -H 'Content-Type: text/plain' ${url}${basePath}hello\n`);
 
   const cleanup =
     cleanupMs > 0

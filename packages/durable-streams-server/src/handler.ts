@@ -1,5 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { OFFSET_NOW_SENTINEL, OFFSET_START_SENTINEL } from '@stowage/core';
+import { ConnectionOrder } from './connection-order.js';
 import { Landing } from './landing.js';
 import { LiveWaits } from './live-waits.js';
 import { resolveOptions, type ResolvedOptions, type StreamsServerOptions } from './options.js';
@@ -23,21 +25,41 @@ export interface StreamsRequestHandler {
 
 const noop = (): void => {};
 
+/** The app behind each handler, for `createStreamsServer` (the answers it writes itself, see `refuseOn`). */
+const apps = new WeakMap<StreamsRequestHandler, StreamsApp>();
+
 /**
  * Serves the Durable Streams protocol over `options.store`. Mount it on any `node:http`
  * server, or as Connect/Express middleware (requests outside `basePath` go to `next`).
  * It never throws and never leaves a rejected promise: every failure of a request is answered
- * (or its response cut, once under way) and logged as one line.
+ * (or its response cut, once under way) and logged as one line. The requests of one
+ * connection (pipelined) run one after another, in order.
  */
 export function createStreamsHandler(options: StreamsServerOptions): StreamsRequestHandler {
   const app = new StreamsApp(resolveOptions(options));
   const handler = ((req: IncomingMessage, res: ServerResponse, next?: Next) => app.handle(req, res, next)) as StreamsRequestHandler;
   handler.close = () => app.close();
+  apps.set(handler, app);
   return handler;
+}
+
+/**
+ * For `createStreamsServer`'s 'clientError' and 'connect': the raw answer to a request Node
+ * could not parse on `socket`, or to a CONNECT, goes out in its place among the handler's
+ * requests there (see `ConnectionOrder.refuse`); a request of the handler that it answers is
+ * not answered or logged again.
+ */
+export function refuseOn(handler: StreamsRequestHandler, socket: Socket, answer: string): void {
+  const app = apps.get(handler)!;
+  const req = app.order.refuse(socket, answer);
+  if (req !== undefined) app.refused.add(req);
 }
 
 class StreamsApp implements HandlerContext {
   readonly live: LiveWaits;
+  readonly order = new ConnectionOrder();
+  /** Requests answered by the server's parse-error answer: their own failure adds nothing. */
+  readonly refused = new WeakSet<IncomingMessage>();
   private readonly base: Array<[string, string]>;
   private readonly landing: Landing;
 
@@ -54,14 +76,15 @@ class StreamsApp implements HandlerContext {
   /**
    * The request listener. All of the work runs inside one async function, so a synchronous
    * throw anywhere (routing, header parsing, a store method that throws instead of
-   * rejecting) becomes a rejection, and every rejection ends in `fail`.
+   * rejecting) becomes a rejection, and every rejection ends in `fail`. It starts once the
+   * requests before it on its connection are answered.
    */
   handle(req: IncomingMessage, res: ServerResponse, next?: Next): void {
     // A client that goes away mid-body or mid-response emits these; the request's own code
     // sees the hang-up through `close`.
     req.on('error', noop);
     res.on('error', noop);
-    this.serve(req, res, next).catch((err: unknown) => this.fail(req, res, err));
+    this.order.run(req, res, () => void this.serve(req, res, next).catch((err: unknown) => this.fail(req, res, err)));
   }
 
   private async serve(req: IncomingMessage, res: ServerResponse, next: Next | undefined): Promise<void> {
@@ -118,6 +141,8 @@ class StreamsApp implements HandlerContext {
 
   /** The end of every failed request: answered, or cut when under way; never a throw. */
   private fail(req: IncomingMessage, res: ServerResponse, err: unknown): void {
+    // Node could not parse this request's body: the server answered it and logged why.
+    if (this.refused.has(req)) return;
     try {
       sendError(this.o, req, res, err);
     } catch (failure) {

@@ -65,9 +65,19 @@ function trimmed(body: Buffer): [number, number] {
   return [start, end];
 }
 
+// Fatal: invalid UTF-8 throws instead of becoming U+FFFD. A byte order mark is kept, so
+// JSON.parse refuses it: stored, it would not be JSON text inside the array of a read.
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
 function validate(body: Buffer): void {
+  let text: string;
   try {
-    JSON.parse(body.toString('utf8'));
+    text = UTF8.decode(body);
+  } catch {
+    throw source.invalid('the body is not valid UTF-8 (JSON text is UTF-8, RFC 8259 section 8.1)');
+  }
+  try {
+    JSON.parse(text);
   } catch {
     throw source.invalid('the body is not valid JSON');
   }
@@ -75,7 +85,7 @@ function validate(body: Buffer): void {
 
 /**
  * The message a JSON POST/PUT body appends: `undefined` for `[]` (nothing to append).
- * Invalid JSON is `INVALID_ARGUMENT`.
+ * A body that is not UTF-8 JSON text is `INVALID_ARGUMENT`.
  */
 export function jsonBodyMessage(body: Buffer): Buffer | undefined {
   validate(body);

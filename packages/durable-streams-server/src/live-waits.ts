@@ -8,13 +8,18 @@ import type { StreamRequest } from './request.js';
  */
 export class LiveWaits {
   private readonly pending = new Set<AbortController>();
-  private closed = false;
+  private readonly closing = new AbortController();
 
   constructor(private readonly store: StreamStore) {}
 
+  /** Aborted once the handler closes: what a live read awaits besides the store (a slow client) ends too. */
+  get closed(): AbortSignal {
+    return this.closing.signal;
+  }
+
   /** Ends every wait now (`aborted`); later ones end at once. */
   close(): void {
-    this.closed = true;
+    this.closing.abort();
     for (const ac of this.pending) ac.abort();
   }
 
@@ -22,7 +27,7 @@ export class LiveWaits {
     const ac = new AbortController();
     const abort = (): void => ac.abort();
     // A client that left while the read before this wait ran has already fired 'close'.
-    if (this.closed || r.res.destroyed) ac.abort();
+    if (this.closing.signal.aborted || r.res.destroyed) ac.abort();
     this.pending.add(ac);
     r.res.once('close', abort);
     try {

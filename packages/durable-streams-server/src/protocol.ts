@@ -4,11 +4,8 @@ import { ErrorSource, isOffset, OFFSET_NOW_SENTINEL, OFFSET_START_SENTINEL, type
 /** Errors of the HTTP layer (bad headers, bad query): `INVALID_ARGUMENT` is answered 400. */
 export const source = new ErrorSource('@stowage/durable-streams-server', 'StreamsServer');
 
-/** Header names of the Durable Streams protocol, as Node gives them (lower case). */
+/** Header names of the protocol's requests, as Node gives them (lower case). */
 export const H = {
-  nextOffset: 'stream-next-offset',
-  upToDate: 'stream-up-to-date',
-  cursor: 'stream-cursor',
   closed: 'stream-closed',
   ttl: 'stream-ttl',
   expiresAt: 'stream-expires-at',
@@ -16,12 +13,27 @@ export const H = {
   forkedFrom: 'stream-forked-from',
   forkOffset: 'stream-fork-offset',
   forkSubOffset: 'stream-fork-sub-offset',
-  sseEncoding: 'stream-sse-data-encoding',
   producerId: 'producer-id',
   producerEpoch: 'producer-epoch',
   producerSeq: 'producer-seq',
-  producerExpectedSeq: 'producer-expected-seq',
-  producerReceivedSeq: 'producer-received-seq',
+} as const;
+
+/**
+ * Header names of the protocol's responses, spelled as the protocol spells them (names are
+ * case-insensitive, RFC 9110 section 5.1; this is what `curl -i` shows).
+ */
+export const OUT = {
+  nextOffset: 'Stream-Next-Offset',
+  upToDate: 'Stream-Up-To-Date',
+  cursor: 'Stream-Cursor',
+  closed: 'Stream-Closed',
+  ttl: 'Stream-TTL',
+  expiresAt: 'Stream-Expires-At',
+  sseEncoding: 'Stream-SSE-Data-Encoding',
+  producerEpoch: 'Producer-Epoch',
+  producerSeq: 'Producer-Seq',
+  producerExpectedSeq: 'Producer-Expected-Seq',
+  producerReceivedSeq: 'Producer-Received-Seq',
 } as const;
 
 /** Headers a browser may read from a cross-origin response. */
@@ -101,13 +113,17 @@ export function expiryHeaders(headers: IncomingHttpHeaders): { ttlMs?: number; e
   }
   if (ttl !== undefined) {
     // A zero TTL would expire the stream as it is created: refused rather than guessed at.
-    if (ttl === 0) throw source.invalid(`${H.ttl} must be at least 1 second`, { header: H.ttl });
+    if (ttl === 0) throw source.invalid(`${H.ttl} must be at least 1 second: 0 would expire the stream as it is created`, { header: H.ttl });
     return { ttlMs: ttl * 1000 };
   }
   if (rawExpiry !== undefined) {
     const at = RFC3339.test(rawExpiry) ? Date.parse(rawExpiry) : Number.NaN;
     if (!Number.isFinite(at)) {
       throw source.invalid(`${H.expiresAt} must be an RFC 3339 timestamp`, { header: H.expiresAt });
+    }
+    // The same rule as a zero TTL, by this server's clock.
+    if (at <= Date.now()) {
+      throw source.invalid(`${H.expiresAt} must be in the future: ${rawExpiry} would expire the stream as it is created`, { header: H.expiresAt });
     }
     return { expiresAt: at };
   }

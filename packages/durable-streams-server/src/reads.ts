@@ -3,7 +3,7 @@ import { OFFSET_NOW_SENTINEL, OFFSET_START_SENTINEL, type StreamInfo, type Strea
 import { concatMessages } from './bytes.js';
 import { nextCursor } from './cursor.js';
 import { isJsonType, jsonArray } from './json.js';
-import { H, source } from './protocol.js';
+import { OUT, source } from './protocol.js';
 import type { HandlerContext, StreamRequest } from './request.js';
 import { infoHeaders, matchesEtag } from './responses.js';
 
@@ -28,10 +28,10 @@ export async function readNow(c: HandlerContext, r: StreamRequest): Promise<void
   const headers: OutgoingHttpHeaders = {
     'Content-Type': now.contentType,
     'Cache-Control': 'no-store',
-    [H.nextOffset]: now.nextOffset,
-    [H.upToDate]: 'true',
+    [OUT.nextOffset]: now.nextOffset,
+    [OUT.upToDate]: 'true',
   };
-  if (now.closed) headers[H.closed] = 'true';
+  if (now.closed) headers[OUT.closed] = 'true';
   const body = isJsonType(now.contentType) ? EMPTY_JSON : EMPTY;
   headers['Content-Length'] = body.length;
   r.res.writeHead(200, headers).end(body);
@@ -45,11 +45,11 @@ function sendRead(c: HandlerContext, r: StreamRequest, result: StreamReadResult,
     // A response that reaches the tail grows later: revalidate it (ETag) rather than cache it.
     'Cache-Control': result.atTail && cursor === undefined ? 'no-cache' : c.o.cacheControl,
     ETag: etag,
-    [H.nextOffset]: result.nextOffset,
+    [OUT.nextOffset]: result.nextOffset,
   };
-  if (result.atTail) headers[H.upToDate] = 'true';
-  if (ended) headers[H.closed] = 'true';
-  if (cursor !== undefined) headers[H.cursor] = cursor;
+  if (result.atTail) headers[OUT.upToDate] = 'true';
+  if (ended) headers[OUT.closed] = 'true';
+  if (cursor !== undefined) headers[OUT.cursor] = cursor;
   if (matchesEtag(r.req, etag)) {
     r.res.writeHead(304, headers).end();
     return;
@@ -61,9 +61,9 @@ function sendRead(c: HandlerContext, r: StreamRequest, result: StreamReadResult,
 
 /** 204 of a live read with nothing new: the tail, and whether the stream is closed. */
 function sendNoData(r: StreamRequest, tail: string, cursor: string, closed: boolean): void {
-  const headers: OutgoingHttpHeaders = { 'Cache-Control': 'no-store', [H.nextOffset]: tail, [H.upToDate]: 'true' };
-  if (closed) headers[H.closed] = 'true';
-  else headers[H.cursor] = cursor;
+  const headers: OutgoingHttpHeaders = { 'Cache-Control': 'no-store', [OUT.nextOffset]: tail, [OUT.upToDate]: 'true' };
+  if (closed) headers[OUT.closed] = 'true';
+  else headers[OUT.cursor] = cursor;
   r.res.writeHead(204, headers).end();
 }
 
@@ -96,8 +96,8 @@ export async function head(c: HandlerContext, r: StreamRequest): Promise<void> {
   const info = await existing(c, r.name);
   const headers = infoHeaders(info);
   headers['Cache-Control'] = 'no-store';
-  if (info.ttlMs !== undefined) headers[H.ttl] = String(Math.round(info.ttlMs / 1000));
-  if (info.expiresAt !== undefined) headers[H.expiresAt] = new Date(info.expiresAt).toISOString();
+  if (info.ttlMs !== undefined) headers[OUT.ttl] = String(Math.round(info.ttlMs / 1000));
+  if (info.expiresAt !== undefined) headers[OUT.expiresAt] = new Date(info.expiresAt).toISOString();
   r.res.writeHead(200, headers).end();
 }
 

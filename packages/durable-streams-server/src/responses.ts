@@ -1,6 +1,7 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { StowageError, type StowageErrorCode, type StreamInfo } from '@stowage/core';
-import { ALLOWED_HEADERS, EXPOSED_HEADERS, H } from './protocol.js';
+import { ALLOWED_HEADERS, EXPOSED_HEADERS, OUT } from './protocol.js';
+import { answerThenLinger } from './linger.js';
 import type { ResolvedOptions } from './options.js';
 
 const STATUS: Record<StowageErrorCode, number> = {
@@ -61,12 +62,12 @@ function errorHeaders(e: StowageError, headers: OutgoingHttpHeaders): void {
   const d = e.details;
   if (d === undefined) return;
   if (d['closed'] === true) {
-    headers[H.closed] = 'true';
-    if (typeof d['nextOffset'] === 'string') headers[H.nextOffset] = d['nextOffset'];
+    headers[OUT.closed] = 'true';
+    if (typeof d['nextOffset'] === 'string') headers[OUT.nextOffset] = d['nextOffset'];
   }
-  if (typeof d['expectedSeq'] === 'number') headers[H.producerExpectedSeq] = String(d['expectedSeq']);
-  if (typeof d['receivedSeq'] === 'number') headers[H.producerReceivedSeq] = String(d['receivedSeq']);
-  if (typeof d['currentEpoch'] === 'number') headers[H.producerEpoch] = String(d['currentEpoch']);
+  if (typeof d['expectedSeq'] === 'number') headers[OUT.producerExpectedSeq] = String(d['expectedSeq']);
+  if (typeof d['receivedSeq'] === 'number') headers[OUT.producerReceivedSeq] = String(d['receivedSeq']);
+  if (typeof d['currentEpoch'] === 'number') headers[OUT.producerEpoch] = String(d['currentEpoch']);
 }
 
 /** One log line: time, status, method, path, code, message (single line, bounded). */
@@ -94,15 +95,20 @@ export function sendError(o: ResolvedOptions, req: IncomingMessage, res: ServerR
   const headers: OutgoingHttpHeaders = { 'Cache-Control': 'no-store' };
   errorHeaders(e, headers);
   if (e.code === 'UNAVAILABLE' || e.code === 'TIMEOUT') headers['Retry-After'] = '1';
-  if (e.code === 'PAYLOAD_TOO_LARGE') headers['Connection'] = 'close';
   const message = SERVER_SIDE[e.code] ?? e.message;
-  if (req.method === 'HEAD') {
-    res.writeHead(status, headers).end();
-    return;
+  const body = req.method === 'HEAD' ? undefined : JSON.stringify({ error: { code: e.code, message } });
+  if (body !== undefined) {
+    headers['Content-Type'] = 'application/json; charset=utf-8';
+    headers['Content-Length'] = Buffer.byteLength(body);
   }
-  const body = JSON.stringify({ error: { code: e.code, message } });
-  headers['Content-Type'] = 'application/json; charset=utf-8';
-  headers['Content-Length'] = Buffer.byteLength(body);
+  if (e.code === 'PAYLOAD_TOO_LARGE') {
+    headers['Connection'] = 'close';
+    // The client is still sending the body: answer now, then close gently (see linger.ts).
+    if (!req.complete) {
+      answerThenLinger(req, res.writeHead(status, headers), body);
+      return;
+    }
+  }
   res.writeHead(status, headers).end(body);
 }
 
@@ -117,8 +123,8 @@ export function sendMethodNotAllowed(o: ResolvedOptions, req: IncomingMessage, r
 
 /** The headers that describe a stream: its media type, tail and closed state. */
 export function infoHeaders(info: StreamInfo): OutgoingHttpHeaders {
-  const headers: OutgoingHttpHeaders = { 'Content-Type': info.contentType, [H.nextOffset]: info.nextOffset };
-  if (info.closed) headers[H.closed] = 'true';
+  const headers: OutgoingHttpHeaders = { 'Content-Type': info.contentType, [OUT.nextOffset]: info.nextOffset };
+  if (info.closed) headers[OUT.closed] = 'true';
   return headers;
 }
 

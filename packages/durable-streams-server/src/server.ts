@@ -1,7 +1,8 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { Socket } from 'node:net';
-import { createStreamsHandler, type StreamsRequestHandler } from './handler.js';
+import { createStreamsHandler, refuseOn, type StreamsRequestHandler } from './handler.js';
 import { logOf, type StreamsServerOptions } from './options.js';
+import { logLine, METHODS } from './responses.js';
 
 export interface StreamsServer {
   /** The `node:http` server. */
@@ -22,18 +23,40 @@ export function createStreamsServer(options: StreamsServerOptions): StreamsServe
   const handler = createStreamsHandler(options);
   const log = logOf(options);
   const server = createServer((req, res) => handler(req, res));
-  // Requests Node cannot parse (malformed headers, oversized header block) never reach the
-  // handler: answer them here, log one line, keep serving. A client that closed its side
-  // mid-request (EOF) cannot be answered; when its request had reached the handler, the
-  // handler logs its one line, so this adds none.
+  // Requests Node cannot parse (malformed headers or chunking, an oversized header block)
+  // never reach the handler, or reach it and then fail mid-body: answer them here, in their
+  // place among the connection's requests (never inside the response of an earlier one), log
+  // one line, keep serving. A client that closed its side mid-request (EOF) cannot be
+  // answered; when its request had reached the handler, the handler logs its one line.
+  const refused = new WeakSet<Socket>();
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
     if (err.code === 'ECONNRESET' || err.code === 'HPE_INVALID_EOF_STATE' || !socket.writable) {
       socket.destroy();
       return;
     }
+    // The parser stays in error: bytes after the first error add no line.
+    if (refused.has(socket)) return;
+    refused.add(socket);
     const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
     log(`${new Date().toISOString()} stowage-streams ${status} - - ${err.code ?? 'CLIENT_ERROR'}: ${err.message}`);
-    socket.end(`HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    const reason = status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request';
+    refuseOn(handler, socket, `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+  });
+  // CONNECT asks for a tunnel, which this server does not make. Node hands it over as a bare
+  // socket (and would close it without a word if nobody listened): answer 405 like any other
+  // method the protocol does not have.
+  server.on('connect', (req: IncomingMessage, socket: Socket) => {
+    const message = 'CONNECT is not a method of the Durable Streams protocol: this server makes no tunnels';
+    log(logLine(req, 405, 'METHOD_NOT_ALLOWED', message));
+    const body = JSON.stringify({ error: { code: 'METHOD_NOT_ALLOWED', message: `${message} (allowed: ${METHODS})` } });
+    socket.on('error', () => {});
+    // In its turn: after the answers to requests pipelined before it.
+    refuseOn(
+      handler,
+      socket,
+      `HTTP/1.1 405 Method Not Allowed\r\nAllow: ${METHODS}\r\nConnection: close\r\nCache-Control: no-store\r\n` +
+        `Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
   });
   return {
     server,

@@ -1,7 +1,7 @@
-import type { OutgoingHttpHeaders } from 'node:http';
+import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { normalizeContentType, OFFSET_NOW_SENTINEL, type StreamInfo, type StreamReadResult } from '@stowage/core';
 import { nextCursor } from './cursor.js';
-import { H } from './protocol.js';
+import { OUT } from './protocol.js';
 import { existing, readFrom } from './reads.js';
 import type { HandlerContext, StreamRequest } from './request.js';
 import { SseWriter, sseEncoding } from './sse.js';
@@ -10,6 +10,11 @@ import { SseWriter, sseEncoding } from './sse.js';
  * GET with `live=sse`: the data from `offset`, then new data as it comes, each batch followed
  * by a control event; heartbeats while idle; ends after `sseMaxDurationMs`, when the stream
  * closes, or when the client leaves or the handler closes.
+ *
+ * Backpressure: after each batch it waits until the connection has taken what was written
+ * before it reads the store again, so a client that does not read holds at most one batch
+ * (`readMaxBytes`) in this process. One still not reading when the response's time is up
+ * is cut (it resumes from the last control event it got).
  */
 export async function sse(c: HandlerContext, r: StreamRequest, offset: string): Promise<void> {
   let pending: StreamReadResult | undefined;
@@ -28,7 +33,7 @@ export async function sse(c: HandlerContext, r: StreamRequest, offset: string): 
     'Cache-Control': 'no-cache',
     'X-Accel-Buffering': 'no',
   };
-  if (encoding === 'base64') headers[H.sseEncoding] = 'base64';
+  if (encoding === 'base64') headers[OUT.sseEncoding] = 'base64';
   r.res.writeHead(200, headers);
   const events = new SseWriter(r.res, encoding);
   const cursor = nextCursor(r.params.get('cursor'));
@@ -49,6 +54,11 @@ export async function sse(c: HandlerContext, r: StreamRequest, offset: string): 
         announced = true;
       }
       if (ended) break;
+      if (!(await drained(r.res, deadline, c.live.closed))) {
+        // Gone, or not reading by the end of the response (or the handler's): drop what waits for it.
+        r.res.destroy();
+        return;
+      }
       if (!pending.atTail) {
         pending = await readFrom(c, r.name, from);
         continue;
@@ -72,4 +82,29 @@ export async function sse(c: HandlerContext, r: StreamRequest, offset: string): 
     else break; // missing, aborted
   }
   r.res.end();
+}
+
+/**
+ * Resolves `true` once `res` has passed on what was written to it (at once when it has),
+ * `false` when the client has gone, `deadline` (epoch ms) passes or `closed` aborts first.
+ */
+function drained(res: ServerResponse, deadline: number, closed: AbortSignal): Promise<boolean> {
+  if (res.destroyed) return Promise.resolve(false);
+  if (!res.writableNeedDrain) return Promise.resolve(true);
+  if (closed.aborted) return Promise.resolve(false);
+  return new Promise<boolean>((resolve) => {
+    const done = (ok: boolean): void => {
+      clearTimeout(timer);
+      res.off('drain', onDrain);
+      res.off('close', onGone);
+      closed.removeEventListener('abort', onGone);
+      resolve(ok);
+    };
+    const onDrain = (): void => done(true);
+    const onGone = (): void => done(false);
+    const timer = setTimeout(onGone, Math.max(0, deadline - Date.now()));
+    res.on('drain', onDrain);
+    res.on('close', onGone);
+    closed.addEventListener('abort', onGone);
+  });
 }

@@ -5,7 +5,7 @@ import { source } from './protocol.js';
 
 export interface OpenedStore {
   store: StreamStore;
-  /** The spec with any password hidden, for logs. */
+  /** The spec with every secret it can carry masked (see `maskSecrets`), for logs. */
   label: string;
   /** Closes the store and the connection or file it opened. */
   close(): Promise<void>;
@@ -48,7 +48,7 @@ export async function openStore(spec: string): Promise<OpenedStore> {
     const store = new PostgresStreamStore({ pool });
     return {
       store,
-      label: hidePassword(spec),
+      label: maskSecrets(spec),
       close: async () => {
         await store.close();
         await pool.end();
@@ -63,14 +63,14 @@ export async function openStore(spec: string): Promise<OpenedStore> {
     const store = new RedisStreamStore({ client });
     return {
       store,
-      label: hidePassword(spec),
+      label: maskSecrets(spec),
       close: async () => {
         await store.close();
         client.disconnect();
       },
     };
   }
-  throw source.invalid(`unknown store ${JSON.stringify(spec)}: use memory, sqlite:PATH, postgres://... or redis://...`);
+  throw source.invalid(`unknown store ${JSON.stringify(maskSecrets(spec))}: use memory, sqlite:PATH, postgres://... or redis://...`);
 }
 
 async function load<T>(importer: () => Promise<T>, name: string): Promise<T> {
@@ -84,12 +84,21 @@ async function load<T>(importer: () => Promise<T>, name: string): Promise<T> {
   }
 }
 
-function hidePassword(url: string): string {
+/**
+ * A store URL fit for a log line: the password, every query parameter's value (drivers take
+ * passwords, keys and tokens there: `?password=`, `sslpassword`, ...) and the fragment are
+ * `***`; the scheme, user, host, port, path and parameter names stay.
+ */
+export function maskSecrets(url: string): string {
+  let u: URL;
   try {
-    const u = new URL(url);
-    if (u.password !== '') u.password = '***';
-    return u.toString();
+    u = new URL(url);
   } catch {
-    return url.replace(/\/\/[^@/]*@/, '//***@');
+    // Not a URL (e.g. an unencoded '@' in the password): hide the user part and the query.
+    return url.replace(/\/\/[^/]*@/, '//***@').replace(/[?#][^]*$/, '?***');
   }
+  if (u.password !== '') u.password = '***';
+  for (const name of new Set(u.searchParams.keys())) u.searchParams.set(name, '***');
+  if (u.hash !== '') u.hash = '***';
+  return u.toString();
 }

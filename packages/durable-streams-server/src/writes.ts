@@ -2,7 +2,7 @@ import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import { StowageError, type StreamForkSpec, type StreamReadResult } from '@stowage/core';
 import { readBody } from './body.js';
 import { isJsonType, jsonBodyMessage, jsonPrefix } from './json.js';
-import { closedHeader, contentTypeOf, expiryHeaders, H, integerHeader, producerHeaders, single, source } from './protocol.js';
+import { closedHeader, contentTypeOf, expiryHeaders, H, integerHeader, OUT, producerHeaders, single, source } from './protocol.js';
 import type { HandlerContext, StreamRequest } from './request.js';
 import { infoHeaders } from './responses.js';
 import { nameOf } from './route.js';
@@ -93,8 +93,8 @@ export async function append(c: HandlerContext, r: StreamRequest): Promise<void>
   if (body.length === 0) {
     if (!close) throw source.invalid('the body is empty: an append needs at least one byte (Stream-Closed: true closes)');
     const result = await c.o.store.closeStream(r.name, producer === undefined ? undefined : { producer });
-    headers[H.nextOffset] = result.nextOffset;
-    headers[H.closed] = 'true';
+    headers[OUT.nextOffset] = result.nextOffset;
+    headers[OUT.closed] = 'true';
     producerResultHeaders(headers, result.producer);
     r.res.writeHead(204, headers).end();
     return;
@@ -113,8 +113,8 @@ export async function append(c: HandlerContext, r: StreamRequest): Promise<void>
     ...(producer === undefined ? {} : { producer }),
     close,
   });
-  headers[H.nextOffset] = result.nextOffset;
-  if (result.closed) headers[H.closed] = 'true';
+  headers[OUT.nextOffset] = result.nextOffset;
+  if (result.closed) headers[OUT.closed] = 'true';
   producerResultHeaders(headers, result.producer);
   r.res.writeHead(producer !== undefined && !result.duplicate ? 200 : 204, headers).end();
 }
@@ -128,8 +128,8 @@ export async function remove(c: HandlerContext, r: StreamRequest): Promise<void>
 
 function producerResultHeaders(headers: OutgoingHttpHeaders, producer: { epoch: number; seq: number } | undefined): void {
   if (producer === undefined) return;
-  headers[H.producerEpoch] = String(producer.epoch);
-  headers[H.producerSeq] = String(producer.seq);
+  headers[OUT.producerEpoch] = String(producer.epoch);
+  headers[OUT.producerSeq] = String(producer.seq);
 }
 
 /** The absolute URL of the request (Location of a 201). */

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CliProcess } from './cli-process.js';
+import { eventually } from './instrumented-store.js';
 
 const CLI = new URL('../dist/cli.js', import.meta.url).pathname;
 
@@ -48,5 +49,42 @@ describe('the stowage-streams CLI', () => {
     expect(poll.status).toBe(204);
     expect(await (await fetch(`${url}/m`)).json()).toEqual([1, 2]);
     expect(await p.stop()).toBe(0);
+  });
+
+  it('prints a curl line that works under --base-path (with or without its trailing slash)', async () => {
+    for (const basePath of ['/streams', '/streams/']) {
+      const p = new CliProcess(['--store', 'memory', '--base-path', basePath]);
+      try {
+        const origin = new URL(await p.url).origin;
+        // The last line: its signal handlers are in place by the time it arrives.
+        expect(await eventually(() => p.output.join('').includes('Try: '))).toBe(true);
+        const output = p.output.join('');
+        expect(output).toContain(`Durable Streams server on ${origin}/streams/ (store: memory)`);
+        const tryLine = /Try: curl -X PUT -H 'Content-Type: text\/plain' (\S+)\n/.exec(output);
+        expect(tryLine?.[1]).toBe(`${origin}/streams/hello`);
+        expect((await fetch(tryLine![1]!, { method: 'PUT', headers: { 'Content-Type': 'text/plain' } })).status).toBe(201);
+      } finally {
+        expect(await p.stop()).toBe(0);
+      }
+    }
+  });
+
+  it('masks every secret a store URL can carry: the password, query values, the fragment', async () => {
+    // Nothing listens on port 1: the pool connects only on the first request, and none is made.
+    const p = new CliProcess(['--store', 'postgres://app:sekret1@127.0.0.1:1/db?password=sekret2&sslpassword=sekret3&sslmode=disable#sekret4']);
+    try {
+      await p.url;
+      // The last line: its signal handlers are in place by the time it arrives.
+      expect(await eventually(() => p.output.join('').includes('Try: '))).toBe(true);
+      const output = p.output.join('');
+      expect(output).toContain('(store: postgres://app:***@127.0.0.1:1/db?password=***&sslpassword=***&sslmode=***#***)');
+      expect(output).not.toMatch(/sekret/);
+    } finally {
+      expect(await p.stop()).toBe(0);
+    }
+    const unknown = spawnSync(process.execPath, [CLI, '--store', 'mongodb://app:sekret1@h/?password=sekret2', '--port', '0'], { encoding: 'utf8' });
+    expect(unknown.status).toBe(1);
+    expect(unknown.stderr).toContain('unknown store "mongodb://app:***@h/?password=***"');
+    expect(unknown.stderr).not.toMatch(/sekret/);
   });
 });

@@ -9,6 +9,7 @@ import type { StreamStore, StreamWaitOutcome } from '@stowage/core';
 export class InstrumentedStore implements StreamStore {
   waitsInFlight = 0;
   waitsStarted = 0;
+  readsStarted = 0;
   /** Throw this synchronously from every method while set. */
   throwing: unknown = undefined;
   private gate: Promise<void> | undefined;
@@ -47,6 +48,7 @@ export class InstrumentedStore implements StreamStore {
 
   read: StreamStore['read'] = (...a) => {
     this.check();
+    this.readsStarted++;
     const gate = this.gate;
     if (gate === undefined) return this.inner.read(...a);
     let done!: () => void;

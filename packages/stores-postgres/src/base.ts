@@ -81,7 +81,11 @@ export function lateAt(err: unknown): number | undefined {
   return m === null ? undefined : Number(m[1]);
 }
 
-const UNAVAILABLE_CODES = /^(08|57P0[1-3]|53300|3D000|57P05)/;
+const UNAVAILABLE_CODES = /^(08|57P0[1-3]|53300|57P05)/;
+// Class 28 (invalid authorization: no such role, wrong password, no pg_hba.conf entry) and
+// 3D000 (no such database): the server is up but this store cannot log into it.
+const LOGIN_REFUSED = /^28/;
+const NO_DATABASE = '3D000';
 const UNAVAILABLE_MESSAGES =
   /Connection terminated|not queryable|ECONNREFUSED|ECONNRESET|EPIPE|ENOTFOUND|EHOSTUNREACH|ETIMEDOUT|timeout exceeded when trying to connect|Cannot use a pool after calling end|the database system is (starting up|shutting down)/i;
 
@@ -94,6 +98,12 @@ export function mapError(source: ErrorSource, err: unknown): StowageError {
     return source.error('TIMEOUT', `PostgreSQL refused the call: its deadline passed before the statement finished (${message})`, { cause: err });
   }
   if (typeof code === 'string' && code === '57014') return source.error('TIMEOUT', `the statement was cancelled (${message})`, { cause: err });
+  if (typeof code === 'string' && LOGIN_REFUSED.test(code)) {
+    return source.error('UNAVAILABLE', `PostgreSQL refused the login: check the role and password of the connection (${message})`, { cause: err });
+  }
+  if (code === NO_DATABASE) {
+    return source.error('UNAVAILABLE', `PostgreSQL has no such database: check the database name of the connection (${message})`, { cause: err });
+  }
   if (/Query read timeout/.test(message)) return source.error('TIMEOUT', 'PostgreSQL did not answer in time', { cause: err });
   if ((typeof code === 'string' && UNAVAILABLE_CODES.test(code)) || UNAVAILABLE_MESSAGES.test(message) || UNAVAILABLE_MESSAGES.test(String(code))) {
     return source.error('UNAVAILABLE', `PostgreSQL is unreachable or the connection was lost (${message})`, { cause: err });

@@ -1,0 +1,24 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+/** How long a connection closed after an early answer keeps reading (and dropping) the client's body. */
+const LINGER_MS = 30_000;
+
+/**
+ * An answer (a 413) sent while the client is still sending its request body, which the body
+ * reader goes on reading and dropping. Ending the response would make Node destroy the socket
+ * at once (`Connection: close`), and a client still sending would get a reset instead of the
+ * answer (RFC 9112 section 9.6). So the answer is written whole (its Content-Length makes it
+ * complete on the wire), this side of the connection is closed (FIN), and the connection
+ * closes fully when the client stops sending, or is cut after `LINGER_MS` (nginx's
+ * `lingering_time`). The response then emits 'close', not 'finish'. Requests that come
+ * after it on the connection are not run (see `ConnectionOrder`).
+ */
+export function answerThenLinger(req: IncomingMessage, res: ServerResponse, body: string | undefined): void {
+  const socket = req.socket;
+  if (body !== undefined) res.write(body);
+  else res.flushHeaders();
+  socket.end();
+  if (socket.destroyed) return; // the client is gone already: nothing to wait for
+  const cut = setTimeout(() => socket.destroy(), LINGER_MS).unref();
+  socket.once('close', () => clearTimeout(cut));
+}

@@ -1,0 +1,107 @@
+import { connect, type Socket } from 'node:net';
+import { MemoryStreamStore } from '@stowage/stores-memory';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createStreamsServer, type StreamsServer } from '../src/index.js';
+import { eventually, InstrumentedStore } from './instrumented-store.js';
+import { parseResponses } from './raw-http.js';
+
+const MESSAGE = 256 * 1024;
+const MESSAGES = 256; // 64 MiB in all, one message per read (readMaxBytes = MESSAGE)
+const TOTAL = MESSAGE * MESSAGES;
+const letter = (i: number) => String.fromCharCode(97 + (i % 26));
+
+/** Resolves once `value()` has not changed for `quietMs` (polled every 50 ms). */
+async function settled(value: () => number, quietMs = 500): Promise<number> {
+  let last = value();
+  let since = Date.now();
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 50));
+    const now = value();
+    if (now !== last) [last, since] = [now, Date.now()];
+    else if (Date.now() - since >= quietMs) return now;
+  }
+}
+
+// SSE clients at offset=-1 of a 64 MiB stream that do not read: the server must stop reading
+// the store while the connection does not drain, not buffer the whole stream per client.
+describe('SSE backpressure: a client that does not read', () => {
+  const inner = new MemoryStreamStore();
+  const store = new InstrumentedStore(inner);
+  const serverSockets: Socket[] = [];
+  const servers: StreamsServer[] = [];
+  const open = async (sseMaxDurationMs: number) => {
+    const server = createStreamsServer({ store, readMaxBytes: MESSAGE, sseMaxDurationMs, log: false });
+    server.server.on('connection', (s: Socket) => serverSockets.push(s));
+    servers.push(server);
+    return server.listen(0);
+  };
+  beforeAll(async () => {
+    await store.create('big', { contentType: 'text/plain' });
+    for (let i = 0; i < MESSAGES; i++) await store.append('big', [Buffer.alloc(MESSAGE, letter(i))]);
+    await store.closeStream('big');
+  }, 60_000);
+  afterAll(async () => {
+    for (const s of servers) await s.close(100);
+    await inner.close();
+  });
+
+  /**
+   * A connection that asks for the whole stream over SSE and reads nothing until told; with
+   * the server's side of it.
+   */
+  const stalledClient = async (base: string): Promise<{ client: Socket; server: Socket }> => {
+    const before = serverSockets.length;
+    const client = connect(Number(new URL(base).port), '127.0.0.1');
+    client.pause();
+    client.on('error', () => {});
+    client.write('GET /big?offset=-1&live=sse HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n');
+    expect(await eventually(() => serverSockets.length > before)).toBe(true);
+    return { client, server: serverSockets.at(-1)! };
+  };
+
+  it('stops reading the store while the client does not drain, then delivers every byte in order once it reads', async () => {
+    const base = await open(60_000);
+    const reads = store.readsStarted;
+    const { client, server } = await stalledClient(base);
+    const stalledReads = (await settled(() => store.readsStarted)) - reads;
+    const written = server.bytesWritten;
+    // What the kernel's socket buffers hold, and one batch more: far from the stream's 64 MiB.
+    expect(stalledReads).toBeLessThan(MESSAGES / 2);
+    expect(written).toBeLessThan(TOTAL / 2);
+
+    const chunks: Buffer[] = [];
+    client.on('data', (c: Buffer) => chunks.push(c));
+    const ended = new Promise((r) => client.on('close', r));
+    client.resume();
+    await ended;
+    const [response] = parseResponses(Buffer.concat(chunks), 'GET');
+    expect(response!.status).toBe(200);
+    let text = '';
+    for (const event of response!.body.toString('latin1').split('\n\n')) {
+      if (!event.startsWith('event: data\n')) continue;
+      for (const line of event.split('\n').slice(1)) text += line.slice('data:'.length);
+    }
+    expect(text.length).toBe(TOTAL);
+    for (let i = 0; i < MESSAGES; i++) expect(text[i * MESSAGE]! + text[(i + 1) * MESSAGE - 1]).toBe(letter(i) + letter(i));
+    expect(store.readsStarted - reads).toBe(MESSAGES); // one per message, the last one at the closed tail
+  }, 60_000);
+
+  it('ends when the client goes away while it is not draining: no more reads', async () => {
+    const base = await open(60_000);
+    const reads = store.readsStarted;
+    const { client, server } = await stalledClient(base);
+    const stalledReads = (await settled(() => store.readsStarted)) - reads;
+    client.destroy();
+    expect(await eventually(() => server.destroyed)).toBe(true);
+    expect((await settled(() => store.readsStarted)) - reads).toBe(stalledReads);
+    expect(stalledReads).toBeLessThan(MESSAGES / 2);
+  }, 60_000);
+
+  it('is cut at the end of the response (sseMaxDurationMs) when still not reading, freeing what waits for it', async () => {
+    const base = await open(300);
+    const { client, server } = await stalledClient(base);
+    // Well past 300 ms, the server side of the connection is gone though the client never read.
+    expect(await eventually(() => server.destroyed, 5000)).toBe(true);
+    client.destroy();
+  }, 60_000);
+});
