@@ -29,6 +29,7 @@ import { rateLimitClockStepTests } from './contracts/rate-limit-clock-steps.js';
 import { rateLimitTests } from './contracts/rate-limits.js';
 import { sessionTests } from './contracts/sessions.js';
 import { streamForkExpiryTests } from './contracts/stream-fork-expiry.js';
+import { streamWaitExpiryTests } from './contracts/stream-wait-expiry.js';
 import { streamTests } from './contracts/streams.js';
 import { opener } from './context.js';
 import { deadlineTests } from './deadline-rule.js';
@@ -124,6 +125,7 @@ export function describeConformance(options: ConformanceOptions): void {
       describe('StreamStore', () => {
         streamTests(f, options);
         streamForkExpiryTests(f, options);
+        streamWaitExpiryTests(f, options);
         deadlineTests(f, options, STREAM_DEADLINES);
         checkOrderTests(f, options, STREAM_ORDER);
         lifecycleTests<StreamStore>(f, options, (s) => s.head('probe'));

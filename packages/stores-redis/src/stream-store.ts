@@ -14,7 +14,6 @@ import {
   validateProducer,
   validateReadOptions,
   validateStreamConfig,
-  waitOutcome,
   type CallOptions,
   type StowageErrorCode,
   type StreamAppendResult,
@@ -72,6 +71,8 @@ function toInfo(v: Reply): StreamInfo {
  * `wait` wakes through pub/sub: every change publishes the stream's name on
  * `<prefix>{streams}:events` from inside the script, and one subscriber connection per
  * store (a duplicate of the client) wakes the waiters; it resubscribes after a reconnect.
+ * An expiry publishes nothing: each look tells the waiter when the stream expires (on the
+ * store's clock), and it looks again then.
  */
 export class RedisStreamStore extends RedisStoreBase implements StreamStore {
   private readonly maxMessageBytes: number;
@@ -190,10 +191,13 @@ export class RedisStreamStore extends RedisStoreBase implements StreamStore {
     // Subscribe before the first check, so a change in between is not missed.
     await this.subscribe().catch(() => {});
     return this.waiters.wait(name, {
-      check: async () => {
+      look: async () => {
         const r = await this.call('tail', [name], undefined);
-        return waitOutcome(str(r[0]) === 'none' ? undefined : { tail: num(r[1]), closed: str(r[2]) === '1' }, position);
+        if (str(r[0]) === 'none') return undefined;
+        const expiresAt = str(r[4]) === '' ? undefined : num(r[4]);
+        return { tail: num(r[1]), closed: str(r[2]) === '1', id: str(r[3]), expiresAt, now: num(r[5]) };
       },
+      position,
       timeoutMs,
       signal,
     });

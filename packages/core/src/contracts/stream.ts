@@ -200,9 +200,20 @@ export interface StreamStore extends Closeable {
 
   /**
    * Resolves when data past `offset` exists (`data`), the stream is closed with nothing past
-   * `offset` (`closed`), the stream is missing or deleted (`missing`), `timeoutMs` passed
-   * (`timeout`) or `signal` aborted / the store closed (`aborted`). Sees appends made by other
-   * processes. Never rejects for these reasons.
+   * `offset` (`closed`), the stream is missing, deleted or expired (`missing`), `timeoutMs`
+   * passed (`timeout`) or `signal` aborted / the store closed (`aborted`). Sees appends made by
+   * other processes. Never rejects for these reasons.
+   *
+   * An expiry ends the wait like a delete, though nothing announces it: `missing` at the
+   * moment the stream expires on the store's clock (`expiresAt`, or the idle TTL after its
+   * last read, append or close: a read meanwhile moves that moment, the wait's own looks do
+   * not), plus one look at the backend. Each look learns when the stream expires and looks
+   * again then (no sooner than 10 ms after). That delay is counted in this process's time from
+   * the store's clock at the look, so a custom clock stepped past the expiry is seen by then
+   * at the latest. This holds for a fork's own or inherited expiry and for a source kept
+   * hidden for its forks. A name re-created while the wait is pending (another `id`) is
+   * another stream: the wait resolves `missing` when it sees it, never `data` of the new
+   * stream.
    */
   wait(name: string, offset: string, timeoutMs: number, signal?: AbortSignal): Promise<StreamWaitOutcome>;
 

@@ -26,7 +26,7 @@ import {
   validateReadOptions,
   validateStreamConfig,
 } from './validate.js';
-import { StreamWaiters, waitOutcome } from './waiters.js';
+import { StreamWaiters } from './waiters.js';
 
 export interface EngineStreamOpsOptions {
   source: ErrorSource;
@@ -144,7 +144,8 @@ export class EngineStreamOps implements Omit<StreamStore, 'close'> {
     this.o.ensureOpen();
     await this.o.beforeWait?.();
     return this.waiters.wait(name, {
-      check: async () => waitOutcome(await this.readOnly((now) => this.engine.tail(name, now), undefined), position),
+      look: () => this.readOnly((now) => this.engine.tail(name, now), undefined),
+      position,
       timeoutMs,
       signal,
       pollMs: this.o.pollMs,

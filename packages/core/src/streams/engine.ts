@@ -13,6 +13,7 @@ import { compareUtf8, formatOffset } from './offsets.js';
 import { presence, pinned, removeTree } from './presence.js';
 import { checkProducer, type ProducerState } from './producer.js';
 import type { ValidatedAppendOptions, ValidatedFork, ValidatedStreamConfig } from './validate.js';
+import type { TailSnapshot } from './waiters.js';
 
 function deadlineOf(s: StoredStream): number | undefined {
   const idle = s.ttlMs === undefined ? undefined : s.accessedAt + s.ttlMs;
@@ -280,11 +281,11 @@ export class StreamEngine {
     return (yield* presence(s, now)) === 'live' ? streamInfo(s!) : undefined;
   }
 
-  /** The live stream's tail and closed state, or `undefined` (for waiters). */
-  *tail(name: string, now: number): StreamOp<{ tail: number; closed: boolean } | undefined> {
+  /** The live stream as a waiter sees it (its expiry too, which nothing notifies), or `undefined`. */
+  *tail(name: string, now: number): StreamOp<TailSnapshot | undefined> {
     const s = yield* b.get(name);
     if ((yield* presence(s, now)) !== 'live') return undefined;
-    return { tail: s!.tail, closed: s!.closed };
+    return { id: s!.id, tail: s!.tail, closed: s!.closed, expiresAt: s!.deadline, now };
   }
 
   *closeStream(name: string, producer: StreamProducer | undefined, now: number): StreamOp<StreamCloseResult> {

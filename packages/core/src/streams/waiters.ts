@@ -1,17 +1,50 @@
 import type { StreamWaitOutcome } from '../contracts/stream.js';
 
-/** A stream's tail as a waiter sees it, or `undefined` when the stream is missing. */
+/** A live stream as a waiter sees it at one look; `undefined` stands for a missing stream. */
 export interface TailSnapshot {
+  /** The incarnation of the name (`StreamInfo.id`). */
+  id: string;
   tail: number;
   closed: boolean;
+  /** When the stream expires, epoch ms on the store's clock (the earlier of `expiresAt` and the idle TTL); `undefined` for never. */
+  expiresAt: number | undefined;
+  /** The store's clock at this look. */
+  now: number;
 }
 
-/** What a waiter at `position` should do, given the stream's tail: resolve, or keep waiting. */
-export function waitOutcome(snapshot: TailSnapshot | undefined, position: number): StreamWaitOutcome | undefined {
+/**
+ * What a waiter at `position` should do, given the stream as it is now: resolve, or keep
+ * waiting (`undefined`). `incarnation` is the `id` an earlier look saw: a stream re-created
+ * under the name since is another stream, and the one waited on is missing.
+ */
+export function waitOutcome(
+  snapshot: TailSnapshot | undefined,
+  position: number,
+  incarnation?: string,
+): StreamWaitOutcome | undefined {
   if (snapshot === undefined) return 'missing';
+  if (incarnation !== undefined && snapshot.id !== incarnation) return 'missing';
+  if (snapshot.expiresAt !== undefined && snapshot.expiresAt <= snapshot.now) return 'missing';
   if (snapshot.tail > position) return 'data';
   if (snapshot.closed) return 'closed';
   return undefined;
+}
+
+/**
+ * Re-looks at an expiry no sooner than this after the previous look: a custom clock that
+ * stands still just before the expiry must not make a waiter query the backend in a loop.
+ */
+export const EXPIRY_RECHECK_MIN_MS = 10;
+/** The longest delay `setTimeout` takes (a longer one fires at once). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** How long after a look to look again for the stream's expiry (this process's ms), or `undefined` for no need. */
+export function expiryRecheckMs(snapshot: TailSnapshot, timeLeftMs: number): number | undefined {
+  if (snapshot.expiresAt === undefined) return undefined;
+  const ms = Math.max(snapshot.expiresAt - snapshot.now, EXPIRY_RECHECK_MIN_MS);
+  // The wait times out first: no timer needed.
+  if (ms >= timeLeftMs) return undefined;
+  return Math.min(ms, MAX_TIMER_MS);
 }
 
 interface Waiter {
@@ -19,8 +52,10 @@ interface Waiter {
 }
 
 export interface WaitParams {
-  /** Reads the current outcome; `undefined` means keep waiting. */
-  check: () => Promise<StreamWaitOutcome | undefined> | StreamWaitOutcome | undefined;
+  /** Looks at the stream now: its tail, or `undefined` when it is missing (deleted, expired, hidden for its forks). */
+  look: () => Promise<TailSnapshot | undefined> | TailSnapshot | undefined;
+  /** The position waited past (a parsed offset). */
+  position: number;
   timeoutMs: number;
   signal?: AbortSignal | undefined;
   /** Re-check this often even without a notification (changes made by other processes). */
@@ -29,8 +64,10 @@ export interface WaitParams {
 
 /**
  * In-process registry of `StreamStore.wait` calls. Writers (or a cross-process listener)
- * call `notify(name)`; each waiter of that name re-checks the backend. Timers are unref'd:
- * a pending wait never keeps the process alive.
+ * call `notify(name)`; each waiter of that name looks at the backend again. Nothing
+ * notifies an expiry, so each look that finds the stream expiring before the wait's timeout
+ * sets a timer to look again at that moment. Timers are unref'd: a pending wait never keeps
+ * the process alive.
  */
 export class StreamWaiters {
   private readonly byName = new Map<string, Set<Waiter>>();
@@ -70,15 +107,20 @@ export class StreamWaiters {
   wait(name: string, params: WaitParams): Promise<StreamWaitOutcome> {
     if (this.closed || params.signal?.aborted) return Promise.resolve('aborted');
     return new Promise<StreamWaitOutcome>((resolve, reject) => {
+      const endsAt = Date.now() + params.timeoutMs;
       let done = false;
       let checking = false;
       let again = false;
       let poll: NodeJS.Timeout | undefined;
+      let expiry: NodeJS.Timeout | undefined;
+      // The stream's id at the first look: a later look at another id saw a re-created name.
+      let incarnation: string | undefined;
       const waiter: Waiter = { wake: () => void run() };
       const finish = (outcome: StreamWaitOutcome | Error): void => {
         if (done) return;
         done = true;
         clearTimeout(timer);
+        clearTimeout(expiry);
         if (poll !== undefined) clearInterval(poll);
         params.signal?.removeEventListener('abort', onAbort);
         this.all.delete(abort);
@@ -90,6 +132,14 @@ export class StreamWaiters {
         if (outcome instanceof Error) reject(outcome);
         else resolve(outcome);
       };
+      const watchExpiry = (snapshot: TailSnapshot): void => {
+        clearTimeout(expiry);
+        expiry = undefined;
+        const ms = expiryRecheckMs(snapshot, endsAt - Date.now());
+        if (ms === undefined) return;
+        expiry = setTimeout(() => void run(), ms);
+        expiry.unref();
+      };
       const run = async (): Promise<void> => {
         if (done) return;
         if (checking) {
@@ -100,8 +150,12 @@ export class StreamWaiters {
         try {
           do {
             again = false;
-            const outcome = await params.check();
+            const snapshot = await params.look();
+            const outcome = waitOutcome(snapshot, params.position, incarnation);
             if (outcome !== undefined) return finish(outcome);
+            if (done) return;
+            incarnation = snapshot!.id;
+            watchExpiry(snapshot!);
           } while (again && !done);
         } catch (err) {
           finish(err as Error);
@@ -122,7 +176,7 @@ export class StreamWaiters {
         poll = setInterval(() => void run(), params.pollMs);
         poll.unref();
       }
-      // Registered before the first check, so a notification in between is not lost.
+      // Registered before the first look, so a notification in between is not lost.
       void run();
     });
   }

@@ -379,10 +379,11 @@ local function head(a)
   return { 'head', info(s) }
 end
 
+-- tail: name. For a waiter: tail, closed, id, and the expiry with NOW (it looks again then).
 local function tail(a)
   local s = get(a[1])
   if presence(s) ~= 'live' then return { 'none' } end
-  return { 'tail', fmt(s.tail), s.closed and '1' or '0' }
+  return { 'tail', fmt(s.tail), s.closed and '1' or '0', s.id, s.deadline and fmt(s.deadline) or '', fmt(NOW) }
 end
 
 -- close: producer id, epoch, seq.

@@ -1,0 +1,94 @@
+import { describe, expect, it } from 'vitest';
+import { EXPIRY_RECHECK_MIN_MS, expiryRecheckMs, StreamWaiters, waitOutcome, type TailSnapshot } from '../src/streams/waiters.js';
+
+const T = 1_800_000_000_123;
+const snap = (over: Partial<TailSnapshot> = {}): TailSnapshot => ({ id: 'a', tail: 3, closed: false, expiresAt: undefined, now: T, ...over });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('waitOutcome', () => {
+  it('missing for no stream, another incarnation, or an expiry reached', () => {
+    expect(waitOutcome(undefined, 3)).toBe('missing');
+    expect(waitOutcome(snap({ id: 'b', tail: 9 }), 3, 'a')).toBe('missing');
+    expect(waitOutcome(snap({ expiresAt: T, tail: 9 }), 3)).toBe('missing');
+  });
+  it('data past the position, closed at it, else keep waiting (one ms before the expiry too)', () => {
+    expect(waitOutcome(snap({ tail: 4 }), 3, 'a')).toBe('data');
+    expect(waitOutcome(snap({ closed: true }), 3)).toBe('closed');
+    expect(waitOutcome(snap({ expiresAt: T + 1 }), 3, 'a')).toBeUndefined();
+  });
+});
+
+describe('expiryRecheckMs', () => {
+  it('the time to the expiry on the store clock, none without an expiry or past the wait', () => {
+    expect(expiryRecheckMs(snap({ expiresAt: T + 1000 }), 20_000)).toBe(1000);
+    expect(expiryRecheckMs(snap(), 20_000)).toBeUndefined();
+    expect(expiryRecheckMs(snap({ expiresAt: T + 1000 }), 1000)).toBeUndefined();
+  });
+  it('never sooner than the floor, never past what setTimeout takes', () => {
+    expect(expiryRecheckMs(snap({ expiresAt: T + 1 }), 20_000)).toBe(EXPIRY_RECHECK_MIN_MS);
+    expect(expiryRecheckMs(snap({ expiresAt: T + 2 ** 40 }), 2 ** 41)).toBe(2 ** 31 - 1);
+  });
+});
+
+describe('StreamWaiters and expiry', () => {
+  it('looks again at the expiry without being notified, and resolves missing then', async () => {
+    const waiters = new StreamWaiters();
+    let looks = 0;
+    const started = Date.now();
+    const outcome = await waiters.wait('s', {
+      // The stream lives 150 ms on a clock running with ours; nothing ever notifies.
+      look: () => {
+        looks++;
+        const now = T + (Date.now() - started);
+        return now >= T + 150 ? undefined : snap({ expiresAt: T + 150, now });
+      },
+      position: 3,
+      timeoutMs: 20_000,
+    });
+    expect(outcome).toBe('missing');
+    expect(looks).toBeGreaterThanOrEqual(2);
+    expect(waiters.size).toBe(0);
+  });
+
+  it('a clock standing still just before the expiry: looks no more often than the floor', async () => {
+    const waiters = new StreamWaiters();
+    let looks = 0;
+    const outcome = await waiters.wait('s', {
+      look: () => {
+        looks++;
+        return snap({ expiresAt: T + 1 });
+      },
+      position: 3,
+      timeoutMs: 300,
+    });
+    expect(outcome).toBe('timeout');
+    // One first look, then at most one per 10 ms floor; a 1 ms timer looks about 300 times.
+    expect(EXPIRY_RECHECK_MIN_MS).toBeGreaterThanOrEqual(10);
+    expect(looks).toBeLessThanOrEqual(31);
+  });
+
+  it('a stream expiring after the wait times out costs no second look', async () => {
+    const waiters = new StreamWaiters();
+    let looks = 0;
+    const outcome = await waiters.wait('s', {
+      look: () => {
+        looks++;
+        return snap({ expiresAt: T + 60_000 });
+      },
+      position: 3,
+      timeoutMs: 200,
+    });
+    expect(outcome).toBe('timeout');
+    expect(looks).toBe(1);
+  });
+
+  it('a notification that finds another incarnation resolves missing, even with data there', async () => {
+    const waiters = new StreamWaiters();
+    let current = snap();
+    const waiting = waiters.wait('s', { look: () => current, position: 3, timeoutMs: 20_000 });
+    await sleep(20);
+    current = snap({ id: 'b', tail: 10 });
+    waiters.notify('s');
+    expect(await waiting).toBe('missing');
+  });
+});
