@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
+import { encodePath } from './route.js';
 import { createStreamsServer } from './server.js';
 import { openStore } from './store-spec.js';
 
@@ -60,8 +61,15 @@ async function main(): Promise<void> {
     ...(values.quiet ? { log: false as const } : {}),
   });
   const url = await streams.listen(port, values.host);
-  process.stdout.write(`Durable Streams server on ${url}${basePath} (store: ${opened.label})\n`);
-  process.stdout.write(`Try: curl -X PUT -H 'Content-Type: text/plain' ${url}${basePath}hello\n`);
+  // The base path as it goes into a URL: `/a b` is `/a%20b/`, `/x?y` is `/x%3Fy/`.
+  const base = `${url}${encodePath(basePath)}`;
+  process.stdout.write(`Durable Streams server on ${base} (store: ${opened.label})\n`);
+  process.stdout.write(`Try: curl -X PUT -H 'Content-Type: text/plain' ${base}hello\n`);
+  // A store that does not answer at start (a closed port, a wrong password) would otherwise
+  // show only in the 503s of the first requests: say so once, and keep serving.
+  void opened.health().then((probe) => {
+    if (!probe.ok) process.stderr.write(`warning: the store does not answer (${(probe.error ?? 'no reason given').replace(/[\r\n]+/g, ' ')}); requests get 503 until it does\n`);
+  });
 
   const cleanup =
     cleanupMs > 0

@@ -9,7 +9,7 @@ import { liveParam, offsetParam, source } from './protocol.js';
 import { catchUp, head, longPoll, readNow } from './reads.js';
 import type { HandlerContext, StreamRequest } from './request.js';
 import { baseHeaders, logLine, METHODS, preflightHeaders, sendError, sendMethodNotAllowed } from './responses.js';
-import { routeOf } from './route.js';
+import { routeOf, type Route } from './route.js';
 import { sse } from './sse-read.js';
 import { append, create, remove } from './writes.js';
 
@@ -88,8 +88,21 @@ class StreamsApp implements HandlerContext {
   }
 
   private async serve(req: IncomingMessage, res: ServerResponse, next: Next | undefined): Promise<void> {
-    for (const [k, v] of this.base) res.setHeader(k, v);
-    const route = routeOf(this.o.basePath, req);
+    let route: Route;
+    try {
+      route = routeOf(this.o.basePath, req);
+    } catch (err) {
+      this.setBaseHeaders(res);
+      throw err;
+    }
+    // The host app's own responses carry none of ours (CORS, and a CSP sandbox that would
+    // stop its pages' scripts).
+    const handedOn = next !== undefined && (route.kind === 'outside' || (route.kind === 'root' && !route.insideBase));
+    if (handedOn) {
+      next();
+      return;
+    }
+    this.setBaseHeaders(res);
     switch (route.kind) {
       case 'stream':
         return this.dispatch({ req, res, name: route.name, params: route.params });
@@ -98,14 +111,15 @@ class StreamsApp implements HandlerContext {
         res.writeHead(204, preflightHeaders(this.o)).end();
         return;
       case 'root':
-        // `/` outside basePath belongs to the host app when there is one.
-        if (route.insideBase || next === undefined) return this.landing.serve(req, res);
-        break;
+        // `/` outside basePath belongs to the host app when there is one (handed on above).
+        return this.landing.serve(req, res);
       case 'outside':
-        break;
+        throw source.error('NOT_FOUND', `no stream at ${req.url}; streams live under ${this.o.basePath}`);
     }
-    if (next !== undefined) next();
-    else throw source.error('NOT_FOUND', `no stream at ${req.url}; streams live under ${this.o.basePath}`);
+  }
+
+  private setBaseHeaders(res: ServerResponse): void {
+    for (const [k, v] of this.base) res.setHeader(k, v);
   }
 
   private async dispatch(r: StreamRequest): Promise<void> {

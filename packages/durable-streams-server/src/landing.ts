@@ -1,13 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { StreamStore } from '@stowage/core';
 import type { ResolvedOptions } from './options.js';
+import { requestOrigin } from './origin.js';
+import { encodePath } from './route.js';
 import { preflightHeaders, sendMethodNotAllowed } from './responses.js';
 
 /** The root answers only these: it is a page about the server, not a stream. */
 export const ROOT_METHODS = 'GET, HEAD, OPTIONS';
 
-// A Host header used in the curl example only when it looks like one (it comes from the client).
-const HOST = /^[A-Za-z0-9.-]{1,253}(?::\d{1,5})?$|^\[[0-9A-Fa-f:.]{2,45}\](?::\d{1,5})?$/;
 
 /**
  * The page at `/` and at `basePath`: what this server is, its protocol, a curl line to try,
@@ -40,16 +40,17 @@ export class Landing {
       sendMethodNotAllowed(this.o, req, res, ROOT_METHODS, `${method} needs a stream name: ${this.o.basePath}<name>; this path only describes the server`);
       return;
     }
-    const body = Buffer.from(`${this.head}Try: curl -X PUT -H 'Content-Type: text/plain' ${this.origin(req)}${this.o.basePath}hello\n`);
+    const body = Buffer.from(`${this.head}Try: curl -X PUT -H 'Content-Type: text/plain' ${this.origin(req)}${encodePath(this.o.basePath)}hello\n`);
     res
       .writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': body.length, 'Cache-Control': 'no-cache' })
       .end(method === 'HEAD' ? undefined : body);
   }
 
+  /** The origin the client addressed when it names a usable one (see `requestOrigin`), else the socket's address. */
   private origin(req: IncomingMessage): string {
+    const addressed = requestOrigin(req);
+    if (addressed !== undefined) return addressed;
     const scheme = (req.socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http';
-    const host = req.headers.host;
-    if (host !== undefined && HOST.test(host)) return `${scheme}://${host}`;
     const address = req.socket.localAddress ?? '127.0.0.1';
     return `${scheme}://${address.includes(':') ? `[${address}]` : address}:${req.socket.localPort ?? ''}`;
   }

@@ -22,7 +22,8 @@ export interface StreamsServerOptions {
   readMaxBytes?: number;
   /**
    * `Cache-Control` of reads that return a complete, immutable chunk (not at the tail).
-   * Reads at the tail are `no-cache` (revalidated by ETag); HEAD and `offset=now` are `no-store`.
+   * Catch-up reads at the tail are `no-cache` (revalidated by ETag); long-polls that answer
+   * with data get this even at the tail (their URL carries a cursor); HEAD and `offset=now` are `no-store`.
    * Use `public, ...` only for streams that are not user-specific.
    * @default 'private, max-age=60, stale-while-revalidate=300'
    */

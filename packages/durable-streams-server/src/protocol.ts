@@ -1,4 +1,3 @@
-import type { IncomingHttpHeaders } from 'node:http';
 import { ErrorSource, isOffset, OFFSET_NOW_SENTINEL, OFFSET_START_SENTINEL, type StreamProducer } from '@stowage/core';
 
 /** Errors of the HTTP layer (bad headers, bad query): `INVALID_ARGUMENT` is answered 400. */
@@ -73,17 +72,45 @@ export const ALLOWED_HEADERS = [
 // A non-negative decimal integer without sign, leading zeros, point or exponent.
 const DECIMAL = /^(?:0|[1-9][0-9]*)$/;
 // RFC 3339 date-time (the `T` may be a space or lower case, as RFC 3339 allows).
-const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})$/;
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})$/;
 
-/** One value of a header: absent is `undefined`; a repeated header is 400. */
-export function single(headers: IncomingHttpHeaders, name: string): string | undefined {
-  const value = headers[name];
-  if (Array.isArray(value)) throw source.invalid(`${name} must be given once`, { header: name });
-  return value;
+/**
+ * An RFC 3339 timestamp as epoch ms, `NaN` unless it names a real instant: `Date.parse`
+ * rolls `2099-02-30` over to March 2 and `24:00` to the next day, so the calendar fields
+ * must come back as given.
+ */
+function parseTimestamp(raw: string): number {
+  const m = RFC3339.exec(raw);
+  if (m === null) return Number.NaN;
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  const fields = new Date(Date.UTC(year, month - 1, day, hour, minute, second));
+  const real =
+    fields.getUTCFullYear() === year &&
+    fields.getUTCMonth() === month - 1 &&
+    fields.getUTCDate() === day &&
+    fields.getUTCHours() === hour &&
+    fields.getUTCMinutes() === minute &&
+    fields.getUTCSeconds() === second;
+  return real ? Date.parse(raw) : Number.NaN;
+}
+
+/**
+ * A request's headers, each with every value it was given (`req.headersDistinct`): Node
+ * joins a repeated `Producer-Id` or `Stream-Seq` into `"a, b"` in `req.headers`, which would
+ * pass for one value.
+ */
+export type RequestHeaders = NodeJS.Dict<string[]>;
+
+/** One value of a header: absent is `undefined`; a header given more than once is 400. */
+export function single(headers: RequestHeaders, name: string): string | undefined {
+  const values = headers[name];
+  if (values === undefined) return undefined;
+  if (values.length > 1) throw source.invalid(`${name} must be given once, got it ${values.length} times`, { header: name });
+  return values[0];
 }
 
 /** A protocol integer header (0 to 2^53 - 1), or `undefined` when absent. */
-export function integerHeader(headers: IncomingHttpHeaders, name: string): number | undefined {
+export function integerHeader(headers: RequestHeaders, name: string): number | undefined {
   const raw = single(headers, name);
   if (raw === undefined) return undefined;
   if (!DECIMAL.test(raw) || raw.length > 16 || !Number.isSafeInteger(Number(raw))) {
@@ -95,7 +122,7 @@ export function integerHeader(headers: IncomingHttpHeaders, name: string): numbe
 }
 
 /** `Stream-Closed`: only `true` closes; `false` or absence does not. */
-export function closedHeader(headers: IncomingHttpHeaders): boolean {
+export function closedHeader(headers: RequestHeaders): boolean {
   const raw = single(headers, H.closed);
   if (raw === undefined) return false;
   const value = raw.trim().toLowerCase();
@@ -105,7 +132,7 @@ export function closedHeader(headers: IncomingHttpHeaders): boolean {
 }
 
 /** The TTL in ms and the absolute expiry (epoch ms) of a create request. */
-export function expiryHeaders(headers: IncomingHttpHeaders): { ttlMs?: number; expiresAt?: number } {
+export function expiryHeaders(headers: RequestHeaders): { ttlMs?: number; expiresAt?: number } {
   const ttl = integerHeader(headers, H.ttl);
   const rawExpiry = single(headers, H.expiresAt);
   if (ttl !== undefined && rawExpiry !== undefined) {
@@ -117,9 +144,11 @@ export function expiryHeaders(headers: IncomingHttpHeaders): { ttlMs?: number; e
     return { ttlMs: ttl * 1000 };
   }
   if (rawExpiry !== undefined) {
-    const at = RFC3339.test(rawExpiry) ? Date.parse(rawExpiry) : Number.NaN;
+    const at = parseTimestamp(rawExpiry);
     if (!Number.isFinite(at)) {
-      throw source.invalid(`${H.expiresAt} must be an RFC 3339 timestamp`, { header: H.expiresAt });
+      throw source.invalid(`${H.expiresAt} must be an RFC 3339 timestamp of a real date and time, got ${JSON.stringify(rawExpiry.slice(0, 40))}`, {
+        header: H.expiresAt,
+      });
     }
     // The same rule as a zero TTL, by this server's clock.
     if (at <= Date.now()) {
@@ -131,7 +160,7 @@ export function expiryHeaders(headers: IncomingHttpHeaders): { ttlMs?: number; e
 }
 
 /** The idempotent producer claim: all three headers or none. */
-export function producerHeaders(headers: IncomingHttpHeaders): StreamProducer | undefined {
+export function producerHeaders(headers: RequestHeaders): StreamProducer | undefined {
   const id = single(headers, H.producerId);
   const epoch = integerHeader(headers, H.producerEpoch);
   const seq = integerHeader(headers, H.producerSeq);
@@ -165,7 +194,7 @@ export function liveParam(params: URLSearchParams): LiveMode {
 }
 
 /** The request's Content-Type, `undefined` when absent or blank. */
-export function contentTypeOf(headers: IncomingHttpHeaders): string | undefined {
-  const value = headers['content-type'];
+export function contentTypeOf(headers: RequestHeaders): string | undefined {
+  const value = single(headers, 'content-type');
   return value === undefined || value.trim().length === 0 ? undefined : value;
 }

@@ -81,7 +81,12 @@ export async function longPoll(c: HandlerContext, r: StreamRequest, offset: stri
     from = first.nextOffset;
   }
   const outcome = await c.live.wait(r, from, c.o.longPollTimeoutMs);
-  if (outcome === 'missing') throw source.error('NOT_FOUND', `stream ${r.name} was deleted`);
+  if (outcome === 'missing') {
+    // Deleted, expired, or hidden but kept for its forks: answer what a read would (GONE for
+    // the last), NOT_FOUND when the name has been created anew since.
+    await c.o.store.read(r.name, OFFSET_START_SENTINEL, { maxMessages: 1, maxBytes: 1 });
+    throw source.error('NOT_FOUND', `stream ${r.name} was deleted`);
+  }
   if (outcome === 'data' || outcome === 'closed') {
     const next = await readFrom(c, r.name, from);
     if (next.messages.length > 0) return sendRead(c, r, next, from, cursor);

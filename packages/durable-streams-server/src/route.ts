@@ -61,3 +61,11 @@ function decodePath(path: string): string {
     throw source.invalid('the path is not valid percent-encoding');
   }
 }
+
+/**
+ * A decoded path (a `basePath`) as it goes into a URL: each segment percent-encoded, so
+ * `/a b/` is `/a%20b/` and `/x?y/` is `/x%3Fy/` (routing decodes it back).
+ */
+export function encodePath(path: string): string {
+  return path.split('/').map(encodeURIComponent).join('/');
+}

@@ -1,7 +1,7 @@
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { createStreamsHandler, refuseOn, type StreamsRequestHandler } from './handler.js';
-import { logOf, type StreamsServerOptions } from './options.js';
+import { logOf, resolveOptions, type StreamsServerOptions } from './options.js';
 import { logLine, METHODS } from './responses.js';
 
 export interface StreamsServer {
@@ -23,6 +23,15 @@ export function createStreamsServer(options: StreamsServerOptions): StreamsServe
   const handler = createStreamsHandler(options);
   const log = logOf(options);
   const server = createServer((req, res) => handler(req, res));
+  // `Expect: 100-continue`: Node would send `100 Continue` to every such request, inviting a
+  // body the handler then refuses. A declared length over the limit gets its 413 (from the
+  // handler, which sees the same length) without the invitation; the rest are invited as usual.
+  const { maxBodyBytes } = resolveOptions(options);
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+    const declared = req.headers['content-length'];
+    if (declared === undefined || !(Number(declared) > maxBodyBytes)) res.writeContinue();
+    handler(req, res);
+  });
   // Requests Node cannot parse (malformed headers or chunking, an oversized header block)
   // never reach the handler, or reach it and then fail mid-body: answer them here, in their
   // place among the connection's requests (never inside the response of an earlier one), log

@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import type { StreamStore } from '@stowage/core';
+import { measureHealth, type HealthResult, type StreamStore } from '@stowage/core';
 import { source } from './protocol.js';
 
 export interface OpenedStore {
@@ -9,6 +9,8 @@ export interface OpenedStore {
   label: string;
   /** Closes the store and the connection or file it opened. */
   close(): Promise<void>;
+  /** One probe of the backend (the store package's health check); never throws. */
+  health(): Promise<HealthResult>;
 }
 
 /**
@@ -21,12 +23,12 @@ export async function openStore(spec: string): Promise<OpenedStore> {
   if (spec === 'memory') {
     const { MemoryStreamStore } = await load(() => import('@stowage/stores-memory'), '@stowage/stores-memory');
     const store = new MemoryStreamStore();
-    return { store, label: 'memory', close: () => store.close() };
+    return { store, label: 'memory', close: () => store.close(), health: () => measureHealth(async () => {}) };
   }
   if (spec.startsWith('sqlite:')) {
     const file = spec.slice('sqlite:'.length);
     if (file.length === 0) throw source.invalid('sqlite: needs a file path, e.g. sqlite:./data/streams.db');
-    const { SqliteStreamStore } = await load(() => import('@stowage/stores-sqlite'), '@stowage/stores-sqlite');
+    const { SqliteStreamStore, sqliteHealth } = await load(() => import('@stowage/stores-sqlite'), '@stowage/stores-sqlite');
     const { default: Database } = await load(() => import('better-sqlite3'), 'better-sqlite3');
     if (file !== ':memory:') mkdirSync(dirname(resolve(file)), { recursive: true });
     const database = new Database(file);
@@ -38,10 +40,11 @@ export async function openStore(spec: string): Promise<OpenedStore> {
         await store.close();
         database.close();
       },
+      health: () => sqliteHealth(database),
     };
   }
   if (/^postgres(ql)?:\/\//.test(spec)) {
-    const { PostgresStreamStore } = await load(() => import('@stowage/stores-postgres'), '@stowage/stores-postgres');
+    const { PostgresStreamStore, postgresHealth } = await load(() => import('@stowage/stores-postgres'), '@stowage/stores-postgres');
     const { default: pg } = await load(() => import('pg'), 'pg');
     const pool = new pg.Pool({ connectionString: spec });
     pool.on('error', () => {}); // idle clients dropped by the server; the store reports on use
@@ -53,10 +56,11 @@ export async function openStore(spec: string): Promise<OpenedStore> {
         await store.close();
         await pool.end();
       },
+      health: () => postgresHealth(pool),
     };
   }
   if (/^rediss?:\/\//.test(spec)) {
-    const { RedisStreamStore } = await load(() => import('@stowage/stores-redis'), '@stowage/stores-redis');
+    const { RedisStreamStore, redisHealth } = await load(() => import('@stowage/stores-redis'), '@stowage/stores-redis');
     const { Redis } = await load(() => import('ioredis'), 'ioredis');
     const client = new Redis(spec, { lazyConnect: false });
     client.on('error', () => {}); // reconnects on its own; the store reports UNAVAILABLE meanwhile
@@ -68,6 +72,7 @@ export async function openStore(spec: string): Promise<OpenedStore> {
         await store.close();
         client.disconnect();
       },
+      health: () => redisHealth(client),
     };
   }
   throw source.invalid(`unknown store ${JSON.stringify(maskSecrets(spec))}: use memory, sqlite:PATH, postgres://... or redis://...`);

@@ -5,12 +5,13 @@ import { isJsonType, jsonBodyMessage, jsonPrefix } from './json.js';
 import { closedHeader, contentTypeOf, expiryHeaders, H, integerHeader, OUT, producerHeaders, single, source } from './protocol.js';
 import type { HandlerContext, StreamRequest } from './request.js';
 import { infoHeaders } from './responses.js';
+import { requestOrigin, requestPath } from './origin.js';
 import { nameOf } from './route.js';
 
 // --- PUT: create, or find the same stream --------------------------------------------
 
 export async function create(c: HandlerContext, r: StreamRequest): Promise<void> {
-  const h = r.req.headers;
+  const h = r.req.headersDistinct;
   const contentType = contentTypeOf(h);
   const expiry = expiryHeaders(h);
   const closed = closedHeader(h);
@@ -43,7 +44,7 @@ export async function create(c: HandlerContext, r: StreamRequest): Promise<void>
 
 /** The fork a create asks for; a sub-offset is resolved here (the server knows content types). */
 async function forkSpec(c: HandlerContext, r: StreamRequest): Promise<StreamForkSpec | undefined> {
-  const h = r.req.headers;
+  const h = r.req.headersDistinct;
   const fromHeader = single(h, H.forkedFrom);
   const offset = single(h, H.forkOffset);
   const subOffset = integerHeader(h, H.forkSubOffset);
@@ -84,7 +85,7 @@ async function forkSpec(c: HandlerContext, r: StreamRequest): Promise<StreamFork
 // --- POST: append, close ------------------------------------------------------------
 
 export async function append(c: HandlerContext, r: StreamRequest): Promise<void> {
-  const h = r.req.headers;
+  const h = r.req.headersDistinct;
   const close = closedHeader(h);
   const producer = producerHeaders(h);
   const seq = single(h, H.seq);
@@ -132,10 +133,10 @@ function producerResultHeaders(headers: OutgoingHttpHeaders, producer: { epoch: 
   headers[OUT.producerSeq] = String(producer.seq);
 }
 
-/** The absolute URL of the request (Location of a 201). */
+/**
+ * The Location of a 201: the created stream's absolute URL, or its path alone when the
+ * request names no usable host (RFC 9110 §10.2.2 allows a relative reference).
+ */
 function locationOf(req: IncomingMessage): string {
-  const encrypted = (req.socket as { encrypted?: boolean }).encrypted === true;
-  const host = req.headers.host ?? `${req.socket.localAddress}:${req.socket.localPort}`;
-  const path = (req.url ?? '/').split('?')[0]!;
-  return `${encrypted ? 'https' : 'http'}://${host}${path.startsWith('/') ? path : new URL(path).pathname}`;
+  return `${requestOrigin(req) ?? ''}${requestPath(req)}`;
 }

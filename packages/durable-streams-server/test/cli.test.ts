@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -68,6 +69,60 @@ describe('the stowage-streams CLI', () => {
       }
     }
   });
+
+  it('percent-encodes the base path in the URLs it prints (/a b, /x?y), and they work', async () => {
+    for (const [basePath, encoded] of [
+      ['/a b', '/a%20b/'],
+      ['/x?y', '/x%3Fy/'],
+    ] as const) {
+      const p = new CliProcess(['--store', 'memory', '--base-path', basePath]);
+      try {
+        // Not `p.url`: it looks for a URL without spaces, and would wait forever for one.
+        expect(await eventually(() => p.output.join('').includes('Try: '))).toBe(true);
+        const output = p.output.join('');
+        const origin = /server on (http:\/\/[^/\s]+)/.exec(output)![1]!;
+        expect(output).toContain(`Durable Streams server on ${origin}${encoded} (store: memory)`);
+        const tryLine = /Try: curl -X PUT -H 'Content-Type: text\/plain' (\S+)\n/.exec(output);
+        expect(tryLine?.[1]).toBe(`${origin}${encoded}hello`);
+        expect((await fetch(tryLine![1]!, { method: 'PUT', headers: { 'Content-Type': 'text/plain' } })).status).toBe(201);
+        // The landing page's curl line is the same URL.
+        expect(await (await fetch(`${origin}${encoded}`)).text()).toContain(`Try: curl -X PUT -H 'Content-Type: text/plain' ${origin}${encoded}hello\n`);
+      } finally {
+        expect(await p.stop()).toBe(0);
+      }
+    }
+  });
+
+  it('warns once at start when the store does not answer, and keeps serving 503s', async () => {
+    // A port nothing listens on.
+    const probe = createServer();
+    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+    const closedPort = (probe.address() as AddressInfo).port;
+    await new Promise((r) => probe.close(r));
+    const p = new CliProcess(['--store', `redis://127.0.0.1:${closedPort}`]);
+    try {
+      const url = await p.url;
+      expect(await eventually(() => p.output.join('').includes('warning: '), 5000)).toBe(true);
+      const warnings = p.output.join('').split('\n').filter((l) => l.startsWith('warning: '));
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]).toMatch(/^warning: the store does not answer \(.+\); requests get 503 until it does$/);
+      const res = await fetch(`${url}/s`, { method: 'PUT', headers: { 'Content-Type': 'text/plain' } });
+      expect(res.status).toBe(503);
+      expect(p.exitCode).toBeNull();
+    } finally {
+      expect(await p.stop()).toBe(0);
+    }
+    // A store that answers: no warning.
+    const healthy = new CliProcess(['--store', 'memory']);
+    try {
+      await healthy.url;
+      expect(await eventually(() => healthy.output.join('').includes('Try: '))).toBe(true);
+      await new Promise((r) => setTimeout(r, 200));
+      expect(healthy.output.join('')).not.toContain('warning');
+    } finally {
+      expect(await healthy.stop()).toBe(0);
+    }
+  }, 20_000);
 
   it('masks every secret a store URL can carry: the password, query values, the fragment', async () => {
     // Nothing listens on port 1: the pool connects only on the first request, and none is made.

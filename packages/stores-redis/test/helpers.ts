@@ -43,10 +43,11 @@ export async function dumpPrefix(client: Client, prefix: string): Promise<string
   return parts.join('\n');
 }
 
-/** A redis-server of the test's own on loopback, for tests that pause it or count what it receives. */
-export async function startServer(port = 15000 + Math.floor(Math.random() * 2000)): Promise<LocalCluster> {
-  const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-  const pid = await waitForServer(port);
+/** A redis-server of the test's own on loopback, for tests that pause it or count what it receives; `password`: `--requirepass`. */
+export async function startServer(port = 15000 + Math.floor(Math.random() * 2000), password?: string): Promise<LocalCluster> {
+  const auth = password === undefined ? [] : ['--requirepass', password];
+  const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...auth], { stdio: 'ignore' });
+  const pid = await waitForServer(port, password);
   if (pid !== proc.pid) {
     proc.kill('SIGKILL');
     throw new Error(`port ${port} is taken by another redis-server`);
@@ -55,10 +56,11 @@ export async function startServer(port = 15000 + Math.floor(Math.random() * 2000
 }
 
 /** Waits until a redis-server answers on `port`; returns its process id. */
-async function waitForServer(port: number): Promise<number> {
+async function waitForServer(port: number, password?: string): Promise<number> {
+  const auth = password === undefined ? [] : ['--no-auth-warning', '-a', password];
   for (let i = 0; i < 100; i++) {
     try {
-      const info = execFileSync('redis-cli', ['-p', String(port), 'info', 'server'], { encoding: 'utf8', stdio: 'pipe' });
+      const info = execFileSync('redis-cli', ['-p', String(port), ...auth, 'info', 'server'], { encoding: 'utf8', stdio: 'pipe' });
       const pid = /process_id:(\d+)/.exec(info);
       if (pid !== null) return Number(pid[1]);
     } catch {

@@ -19,8 +19,25 @@ local FIELDS = { 'id', 'contentType', 'mediaType', 'ttlMs', 'expiresAt', 'create
 local NUMERIC = { ttlMs = true, expiresAt = true, createdAt = true, accessedAt = true, deadline = true, tail = true,
   forkPosition = true, forkSubOffset = true, refCount = true }
 
+-- Details as a JSON object. Not cjson.encode: it writes numbers with 14 significant digits,
+-- so a producer epoch or seq of 10^14 or more would come back wrong. Integers are written
+-- whole (fmt); every value here is a string, a boolean or an integer.
+local function encodeDetails(details)
+  local parts = {}
+  for k, v in pairs(details) do
+    local value
+    if type(v) == 'number' then
+      value = v == math.floor(v) and fmt(v) or string.format('%.17g', v)
+    else
+      value = cjson.encode(v)
+    end
+    parts[#parts + 1] = cjson.encode(k) .. ':' .. value
+  end
+  return '{' .. table.concat(parts, ',') .. '}'
+end
+
 local function fail(code, message, details)
-  return { 'err', code, message, cjson.encode(details or {}) }
+  return { 'err', code, message, encodeDetails(details or {}) }
 end
 
 local function get(name)

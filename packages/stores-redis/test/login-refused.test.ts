@@ -1,0 +1,70 @@
+import { StowageError } from '@stowage/core';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RedisRateLimitStore, RedisStreamStore } from '../src/index.js';
+import { startServer, type LocalCluster } from './helpers.js';
+
+const PASSWORD = 'the-right-password';
+const policy = { algorithm: 'fixed-window', limit: 10, windowMs: 60_000 } as const;
+
+/** The error a call ends with, and how long it took. */
+async function failure(call: () => Promise<unknown>): Promise<{ err: StowageError; ms: number }> {
+  const startedAt = Date.now();
+  try {
+    await call();
+  } catch (err) {
+    if (!(err instanceof StowageError)) throw err;
+    return { err, ms: Date.now() - startedAt };
+  }
+  throw new Error('the call succeeded');
+}
+
+describe('a Redis that refuses the store (a private redis-server with --requirepass)', () => {
+  let server: LocalCluster;
+  let admin: Redis;
+  const clients: Redis[] = [];
+  const connect = (options: { username?: string; password?: string }): Redis => {
+    const client = new Redis({ host: '127.0.0.1', port: server.ports[0]!, maxRetriesPerRequest: 1, ...options });
+    client.on('error', () => {}); // each refused login is an 'error' too; the calls report it
+    clients.push(client);
+    return client;
+  };
+  beforeAll(async () => {
+    server = await startServer(undefined, PASSWORD);
+    admin = new Redis({ host: '127.0.0.1', port: server.ports[0]!, password: PASSWORD });
+    // A user that may log in and PING, and nothing else.
+    await admin.call('ACL', 'SETUSER', 'pinger', 'on', '>pinger-pass', '~*', '+ping');
+  });
+  afterAll(() => {
+    for (const c of clients) c.disconnect();
+    admin?.disconnect();
+    server?.stop();
+  });
+
+  it('a wrong password is UNAVAILABLE (503), saying the login was refused, within the time limit', async () => {
+    const client = connect({ password: 'wrong' });
+    const streams = new RedisStreamStore({ client, prefix: 'login-refused:', timeoutMs: 2000 });
+    const { err, ms } = await failure(() => streams.head('s'));
+    expect(err.code).toBe('UNAVAILABLE');
+    expect(err.message).toMatch(/Redis refused the login: check the user and password of the connection \(WRONGPASS/);
+    expect(ms).toBeLessThan(2000 + 1000);
+    const limits = new RedisRateLimitStore({ client, prefix: 'login-refused:', timeoutMs: 2000 });
+    expect((await failure(() => limits.consume('k', policy))).err.code).toBe('UNAVAILABLE');
+  });
+
+  it('no password at all (NOAUTH) is UNAVAILABLE, saying the login was refused', async () => {
+    const streams = new RedisStreamStore({ client: connect({}), prefix: 'login-refused:', timeoutMs: 2000 });
+    const { err } = await failure(() => streams.create('s', { contentType: 'text/plain' }));
+    expect(err.code).toBe('UNAVAILABLE');
+    expect(err.message).toMatch(/Redis refused the login: .*NOAUTH/);
+  });
+
+  it("an ACL user that may not run the store's commands (NOPERM) is UNAVAILABLE, naming the ACL", async () => {
+    const streams = new RedisStreamStore({ client: connect({ username: 'pinger', password: 'pinger-pass' }), prefix: 'login-refused:', timeoutMs: 2000 });
+    const { err } = await failure(() => streams.create('s', { contentType: 'text/plain' }));
+    expect(err.code).toBe('UNAVAILABLE');
+    expect(err.message).toMatch(/the Redis user may not run this store's commands or use its keys: check its ACL \(NOPERM/);
+    // Nothing was written.
+    expect(await admin.keys('login-refused:*')).toEqual([]);
+  });
+});
