@@ -1,25 +1,9 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { StreamStore } from '@stowage/core';
-import { describeBackends, postgresBackends, redisBackends } from '@stowage/conformance/backends';
-import { MemoryStreamStore } from '@stowage/stores-memory';
-import { PostgresStreamStore } from '@stowage/stores-postgres';
-import { RedisStreamStore } from '@stowage/stores-redis';
-import { SqliteStreamStore } from '@stowage/stores-sqlite';
-import Database from 'better-sqlite3';
-import { Redis } from 'ioredis';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createStreamsServer, type StreamsServer } from '../src/index.js';
 import { BASE, HEADERS, METHODS, PATHS, requestBytes } from './fuzz-cases.js';
-import { randomSuffix } from './helpers.js';
+import type { OpenedTestStore } from './helpers.js';
 import { rawExchange } from './raw-http.js';
-
-interface OpenedStore {
-  store: StreamStore;
-  close(): Promise<void>;
-}
+import { describeEveryStore } from './stores.js';
 
 /** One log line of the server: time, status, method, target, code, message, on one line. */
 const LOG_LINE = /^\d{4}-\d\d-\d\dT[\d:.]+Z stowage-streams [1-5]\d\d \S+ \S+ [A-Z_]+: [^\r\n]*$/;
@@ -30,9 +14,9 @@ const CONCURRENCY = 8;
  * real server on a real store. Each answer must be well-formed HTTP with a status in
  * 100-599 and none 5xx; the process must log nothing unhandled and still serve afterwards.
  */
-function describeFuzz(label: string, open: () => Promise<OpenedStore>): void {
+function describeFuzz(label: string, open: () => Promise<OpenedTestStore>): void {
   describe(label, () => {
-    let opened: OpenedStore;
+    let opened: OpenedTestStore;
     let server: StreamsServer;
     let base = '';
     const lines: string[] = [];
@@ -111,59 +95,4 @@ function describeFuzz(label: string, open: () => Promise<OpenedStore>): void {
   });
 }
 
-describeFuzz('request fuzz on MemoryStreamStore', async () => {
-  const store = new MemoryStreamStore();
-  return { store, close: () => store.close() };
-});
-
-describeFuzz('request fuzz on SqliteStreamStore (a WAL file)', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'stowage-fuzz-'));
-  const database = new Database(join(dir, 'streams.db'));
-  const store = new SqliteStreamStore({ database });
-  return {
-    store,
-    close: async () => {
-      await store.close();
-      database.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-});
-
-describeBackends(await redisBackends(), (backend) => {
-  describeFuzz('request fuzz on RedisStreamStore', async () => {
-    const client = new Redis(backend.url);
-    const prefix = `fuzz:${randomSuffix()}:`;
-    const store = new RedisStreamStore({ client, prefix });
-    return {
-      store,
-      close: async () => {
-        await store.close();
-        let cursor = '0';
-        do {
-          const [nextCursor, keys] = await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-          if (keys.length > 0) await client.unlink(...keys);
-          cursor = nextCursor;
-        } while (cursor !== '0');
-        client.disconnect();
-      },
-    };
-  });
-});
-
-describeBackends(await postgresBackends(), (backend) => {
-  describeFuzz('request fuzz on PostgresStreamStore', async () => {
-    const pool = new pg.Pool({ connectionString: backend.url, max: 10 });
-    pool.on('error', () => {});
-    const schema = `fuzz_${randomSuffix()}`;
-    const store = new PostgresStreamStore({ pool, schema });
-    return {
-      store,
-      close: async () => {
-        await store.close();
-        await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-        await pool.end();
-      },
-    };
-  });
-});
+await describeEveryStore((open) => describeFuzz('request fuzz', open));
