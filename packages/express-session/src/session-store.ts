@@ -4,6 +4,7 @@ import {
   ErrorSource,
   jsonCodec,
   StowageError,
+  toStoreKey,
   validateDuration,
   validateInteger,
   validateOptionalDuration,
@@ -108,6 +109,11 @@ const baseCreateSession = (Base.prototype as { createSession?: (req: any, sessio
  * A store for express-session and @fastify/session over any Stowage `SessionStore`.
  * The TTL of each write comes from the session cookie's expiry.
  *
+ * Any string is a session id: each goes to the store through core's `toStoreKey`, so an id
+ * the store cannot take as a key (a signed cookie carrying 2000 bytes, U+0000, a lone
+ * surrogate) is hashed, never refused: it is simply a session that does not exist (yet).
+ * The codec still sees the id as the framework gave it.
+ *
  * Each write is a compare-and-swap on the version the request read (`ifVersion`; 0 for a
  * new session): a write that lost a race (the session was changed or destroyed meanwhile,
  * say by a logout) is dropped, its callback succeeds, and the store emits `'conflict'` with
@@ -151,7 +157,7 @@ export class StowageSessionStore extends Base {
   }
 
   get(sid: string, callback: (err: any, session?: any) => void): void {
-    this.store.get(sid, this.callOptions()).then((record) => {
+    this.store.get(toStoreKey(sid), this.callOptions()).then((record) => {
       if (record === undefined) {
         this.expiries.delete(sid);
         return settle(callback, null, null);
@@ -193,7 +199,7 @@ export class StowageSessionStore extends Base {
       return;
     }
     this.store
-      .set(sid, data, {
+      .set(toStoreKey(sid), data, {
         ttlMs,
         ifVersion,
         ...(this.absoluteTtlMs === undefined ? {} : { absoluteTtlMs: this.absoluteTtlMs }),
@@ -229,7 +235,7 @@ export class StowageSessionStore extends Base {
       settle(callback, null);
       return;
     }
-    this.store.touch(sid, ttlMs, this.callOptions()).then(
+    this.store.touch(toStoreKey(sid), ttlMs, this.callOptions()).then(
       (alive) => {
         if (alive) this.remember(sid, Date.now() + ttlMs);
         settle(callback, null);
@@ -240,7 +246,7 @@ export class StowageSessionStore extends Base {
 
   destroy(sid: string, callback: Callback = noop): void {
     this.expiries.delete(sid);
-    this.store.destroy(sid, this.callOptions()).then(
+    this.store.destroy(toStoreKey(sid), this.callOptions()).then(
       () => settle(callback, null),
       (err: unknown) => settle(callback, err),
     );

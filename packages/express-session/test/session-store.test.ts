@@ -70,6 +70,33 @@ await describeStoreBackends((backend) => {
     });
   }
 
+  it('takes any string as a session id: one the store cannot key is hashed, never refused', async () => {
+    const set = await backend.open(freshNamespace());
+    const sessions = set.sessions();
+    const store = new StowageSessionStore({ store: sessions });
+    const call = <T>(f: (cb: (err: unknown, value?: T) => void) => void) =>
+      new Promise<T | undefined>((resolve, reject) => f((err, value) => (err ? reject(err) : resolve(value))));
+    const cookie = { maxAge: 60_000, originalMaxAge: 60_000, expires: new Date(Date.now() + 60_000) };
+    try {
+      // A custom genid or a forged cookie: 2000 bytes, U+0000, a lone surrogate, and a readable one.
+      for (const sid of ['s'.repeat(2000), 'a\u0000b', 'x\ud800', 'plain-sid']) {
+        expect(await call((cb) => store.get(sid, cb))).toBeFalsy();
+        await call((cb) => store.set(sid, { cookie, user: sid.length }, cb));
+        expect(await call<any>((cb) => store.get(sid, cb))).toMatchObject({ user: sid.length });
+        await call((cb) => store.touch(sid, { cookie }, cb));
+        await call((cb) => store.destroy(sid, cb));
+        expect(await call((cb) => store.get(sid, cb))).toBeFalsy();
+      }
+      // A valid key is kept as it is, readable in the store (a new id: the destroyed one's
+      // stale write would be dropped as a lost race).
+      expect(await call((cb) => store.get('readable-sid', cb))).toBeFalsy();
+      await call((cb) => store.set('readable-sid', { cookie }, cb));
+      expect(await sessions.get('readable-sid')).toBeDefined();
+    } finally {
+      await set.close();
+    }
+  });
+
   // A memory store lives in one process: replicas share nothing, so only the other backends.
   if (backend.kind !== 'memory') describe('two express replicas on one store', () => {
     it('a session made on one replica is read, changed and destroyed through the other', async () => {
