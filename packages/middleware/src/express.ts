@@ -68,7 +68,7 @@ export function rateLimit(options: ExpressRateLimitOptions): ExpressMiddleware {
 }
 
 export interface ExpressIdempotencyOptions extends IdempotencyOptions {
-  /** Who asks: keys are scoped by it (and by method and path). @default none (one scope for all) */
+  /** Who asks: keys are scoped by it alone (a key is unique per client). @default none (one scope for all) */
   principal?: (req: ExpressRequest) => string | undefined;
 }
 

@@ -49,7 +49,7 @@ export function rateLimit(options: HonoRateLimitOptions): MiddlewareHandler {
 }
 
 export interface HonoIdempotencyOptions extends IdempotencyOptions {
-  /** Who asks: keys are scoped by it (and by method and path). @default none (one scope for all) */
+  /** Who asks: keys are scoped by it alone (a key is unique per client). @default none (one scope for all) */
   principal?: (c: Context) => string | undefined;
 }
 

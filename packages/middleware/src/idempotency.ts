@@ -66,9 +66,12 @@ export interface IdempotencyOptions extends FailurePolicy {
 /** What the request carries, as a binding reads it. */
 export interface IdempotentRequest {
   method: string;
-  /** The path; keys are scoped by it. */
+  /** The path, for messages and `onStoreError` only (keys are not scoped by it). */
   path: string;
-  /** Path and query, fingerprinted with the method and body. */
+  /**
+   * The full original path and query (not relative to a mount point), fingerprinted with the
+   * method and body: the same key on another method, path or query is a mismatch (422).
+   */
   url: string;
   /** The `Idempotency-Key` header value, if any. */
   key: string | undefined;
@@ -112,15 +115,24 @@ export const DEFAULT_EXCLUDED_HEADERS: readonly string[] = Object.freeze([
 
 // Hop-by-hop and framing headers: never replayed as stored.
 const HOP_BY_HOP = ['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'upgrade', 'proxy-connection', 'te', 'trailer'];
-// An sf-string (RFC 8941) or a bare token of printable ASCII, at most 255 characters.
-const KEY = /^(?:"((?:[\x20\x21\x23-\x5b\x5d-\x7e]|\\[\\"]){1,255})"|([\x21-\x7e]{1,255}))$/;
+/**
+ * A key: an RFC 8941 sf-string of 1 to 255 characters (`"..."`, printable ASCII and spaces,
+ * `\"` and `\\` escaped; no parameters), or, for clients that send it bare, 1 to 255
+ * printable ASCII characters other than `"`, `,` and `;` (which would make it a malformed
+ * sf-string, a list or a parameter). Anything else (`""`, `"abc`, `"abc";p=1`, two header
+ * lines) is 400.
+ */
+const KEY = /^(?:"((?:[\x20\x21\x23-\x5b\x5d-\x7e]|\\[\\"]){1,255})"|([\x21\x23-\x2b\x2d-\x3a\x3c-\x7e]{1,255}))$/;
 
 /**
- * The IETF Idempotency-Key draft over any `IdempotencyStore`. Keys are scoped by principal,
- * method and path. The first request with a key runs and its response is kept; retries with
- * the same key and payload get the response replayed (`Idempotent-Replayed: true`); a retry
- * while the first is running gets 409 with `Retry-After`; the same key on the same route
- * with another query or body gets 422; a handler that fails (5xx, by default) frees the key.
+ * The IETF Idempotency-Key draft over any `IdempotencyStore`. Keys are scoped by principal
+ * only (a key is unique per client, whatever route it is sent to). The first request with a
+ * key runs and its response is kept; retries with the same key and request (method, full
+ * path and query, body) get the response replayed (`Idempotent-Replayed: true`); a retry
+ * while the first is running gets 409 with `Retry-After`; the same key with another method,
+ * path, query or body gets 422, never a second run (routes that Express matches alike,
+ * `/orders`, `/orders/`, `/ORDERS`, cannot run one key twice); a handler that fails (5xx, by
+ * default) frees the key.
  * The key is held until the handler ends, whatever the client does meanwhile.
  */
 export class IdempotencyGuard {
@@ -177,15 +189,22 @@ export class IdempotencyGuard {
     if (m === null) {
       return {
         action: 'respond',
-        response: problem(400, 'idempotency-key-invalid', 'Idempotency-Key is invalid', 'a key is 1 to 255 printable ASCII characters, optionally quoted'),
+        response: problem(
+          400,
+          'idempotency-key-invalid',
+          'Idempotency-Key is invalid',
+          'a key is a quoted string of 1 to 255 printable ASCII characters, or 1 to 255 printable ASCII characters without a double quote, comma or semicolon',
+        ),
       };
     }
-    // Both go to the store through toStoreKey: a scope the store cannot take (a long path, a
-    // principal with U+0000 or a lone surrogate) is hashed, never refused nor let through.
+    // Both go to the store through toStoreKey: a scope the store cannot take (a principal
+    // with U+0000 or a lone surrogate, over 1024 bytes) is hashed, never refused nor let through.
     const key = toStoreKey(m[1] !== undefined ? m[1].replace(/\\(["\\])/g, '$1') : m[2]!);
-    // Keys are scoped by method and path: the same key on another route is another key.
+    // Scoped by principal alone: a scope of method and path let one key run once per spelling
+    // of a route (`/orders`, `/orders/`, `/ORDERS` reach one Express handler). The method, path
+    // and query are in the fingerprint instead, so another route with the key is 422.
     // '-' alone for no principal, '=' before a principal: the principal '-' is not nobody.
-    const scope = toStoreKey(`${req.principal === undefined ? '-' : `=${req.principal}`}\n${req.method.toUpperCase()} ${req.path}`);
+    const scope = toStoreKey(req.principal === undefined ? '-' : `=${req.principal}`);
     const fingerprint = fingerprintRequest({ method: req.method, path: req.url, ...(req.body === undefined ? {} : { body: req.body }) });
     const reservedAt = Date.now();
     let reservation;
@@ -221,7 +240,7 @@ export class IdempotencyGuard {
       case 'mismatch':
         return {
           action: 'respond',
-          response: problem(422, 'idempotency-key-reused', 'Idempotency-Key reused with another request', 'this key was used on this route with another query or body'),
+          response: problem(422, 'idempotency-key-reused', 'Idempotency-Key reused with another request', 'this key was used with another method, path, query or body'),
         };
       case 'reserved': {
         const report = (err: unknown) => reportStoreError(this.failure, 'idempotency', req, err);

@@ -242,6 +242,8 @@ describe('failure policy: a dead backend never hangs a request', () => {
         expect(Date.now() - t0).toBeLessThan(1500);
         expect(r.status).toBe(failOpen ? 200 : 503);
         if (!failOpen) expect(r.headers.get('retry-after')).toBe('1');
+        // As the README says: no decision, so no RateLimit fields (none made up).
+        expect([r.headers.get('ratelimit-policy'), r.headers.get('ratelimit')]).toEqual([null, null]);
         // The store answers by the deadline itself: UNAVAILABLE (not connected), or the guard's TIMEOUT.
         expect(errors).toEqual([expect.stringMatching(/^rateLimit (TIMEOUT|UNAVAILABLE)$/)]);
       } finally {

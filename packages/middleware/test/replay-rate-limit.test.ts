@@ -54,7 +54,7 @@ await describeStoreBackends((backend) => {
     }
     // What the store holds has no rate-limit header: nothing of the first run's budget to replay.
     const body = JSON.stringify({ item: 'book' });
-    const held = await idempotencyStore.reserve('-\nPOST /orders', 'k-1', fingerprintRequest({ method: 'POST', path: '/orders', body }), { leaseMs: 1000 });
+    const held = await idempotencyStore.reserve('-', 'k-1', fingerprintRequest({ method: 'POST', path: '/orders', body }), { leaseMs: 1000 });
     if (held.state !== 'completed') throw new Error(`expected the stored response, got ${held.state}`);
     expect(held.response.headers.map(([n]) => n)).toEqual(['X-Order', 'Content-Type', 'ETag']);
     // The limit comes first: a retry past it is refused, not replayed, and not stored.
@@ -66,7 +66,7 @@ await describeStoreBackends((backend) => {
   it('a response stored with rate-limit headers (before they were excluded) is replayed without them', async () => {
     const before = runs;
     const body = JSON.stringify({ item: 'pen' });
-    const scope = '-\nPOST /legacy'; // no principal, method and path: a valid key, kept as it is
+    const scope = '-'; // no principal: a valid key, kept as it is (the method and path are in the fingerprint)
     const fingerprint = fingerprintRequest({ method: 'POST', path: '/legacy', body });
     const reserved = await idempotencyStore.reserve(scope, 'k-old', fingerprint, { leaseMs: 10_000 });
     if (reserved.state !== 'reserved') throw new Error(`expected a fresh key, got ${reserved.state}`);
