@@ -3,6 +3,7 @@ import { createStreamsHandler } from '@stowage/durable-streams-server';
 import { StowageRateLimitStore } from '@stowage/express-rate-limit';
 import { StowageSessionStore } from '@stowage/express-session';
 import { createJwksProvider, type JwksProvider } from '@stowage/jwks';
+import { StowageError } from '@stowage/core';
 import { problem } from '@stowage/middleware';
 import { csrf, idempotency, rateLimit, type ExpressRequest } from '@stowage/middleware/express';
 import express, { type NextFunction, type Request, type Response } from 'express';
@@ -86,9 +87,13 @@ export async function createApp(stores: AppStores, options: AppOptions): Promise
     // A new session id at login (fixation defence); the old id's CSRF tokens are revoked.
     req.session.regenerate((err) => {
       if (err) return next(err);
-      req.session.user = user;
-      // A rejection here has no caller to catch it: hand it to the error handler.
-      (req as unknown as ExpressRequest).csrfToken!().then((csrfToken) => res.json({ user, csrfToken }), next);
+      // The token first: if it cannot be issued (the store is down), the new session stays
+      // empty and unsaved, so the failed login leaves nobody logged in. A rejection here has
+      // no caller to catch it: hand it to the error handler.
+      (req as unknown as ExpressRequest).csrfToken!().then((csrfToken) => {
+        req.session.user = user;
+        res.json({ user, csrfToken });
+      }, next);
     });
   });
   app.get('/account/me', (req, res) => void res.json({ user: req.session.user ?? null }));
@@ -153,13 +158,22 @@ export async function createApp(stores: AppStores, options: AppOptions): Promise
     streams(req, res, next);
   });
 
+  app.use((req, res) => send(res, problem(404, 'not-found', 'No such resource')));
+
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    // A store that cannot answer in time (down, paused, overloaded) is an outage, not a bug:
+    // 503 with Retry-After, one log line, no stack.
+    if (err instanceof StowageError && (err.code === 'UNAVAILABLE' || err.code === 'TIMEOUT')) {
+      console.error(`${req.method} ${req.originalUrl.slice(0, 200)}: 503 store ${err.code}: ${err.message}`);
+      if (!res.headersSent) send(res, problem(503, 'store-unavailable', 'The store is unavailable, retry shortly', undefined, [['Retry-After', '1']]));
+      return;
+    }
     // The body parsers' errors are the client's (bad JSON, too large, a charset it cannot read,
     // a body cut off): their 4xx status, one log line, no stack.
     const status = (err as { status?: unknown }).status;
     if (typeof status === 'number' && status >= 400 && status < 500) {
       console.error(`${req.method} ${req.originalUrl.slice(0, 200)}: ${status} ${(err as Error).message}`);
-      if (!res.headersSent) send(res, problem(status, 'bad-request', (err as Error).message));
+      if (!res.headersSent) send(res, problem(status, 'bad-request', 'The request is malformed', (err as Error).message));
       return;
     }
     console.error(err);

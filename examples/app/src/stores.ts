@@ -9,6 +9,7 @@ import type {
   SessionStore,
   StreamStore,
 } from '@stowage/core';
+import { maskSecrets } from '@stowage/durable-streams-server';
 
 /** Every store the app uses, on one backend. */
 export interface AppStores {
@@ -60,7 +61,7 @@ export async function openStores(spec: string): Promise<AppStores> {
       new s.PostgresJwksCacheStore(o),
       new s.PostgresStreamStore(o),
     ] as const;
-    return assemble(stores, hidePassword(spec), () => pool.end());
+    return assemble(stores, maskSecrets(spec), () => pool.end());
   }
   if (/^rediss?:\/\//.test(spec)) {
     const [{ Redis }, s] = await Promise.all([import('ioredis'), import('@stowage/stores-redis')]);
@@ -76,9 +77,9 @@ export async function openStores(spec: string): Promise<AppStores> {
       new s.RedisJwksCacheStore(o),
       new s.RedisStreamStore(o),
     ] as const;
-    return assemble(stores, hidePassword(spec), async () => void client.disconnect());
+    return assemble(stores, maskSecrets(spec), async () => void client.disconnect());
   }
-  throw new Error(`STOWAGE_STORE must be sqlite:PATH, postgres://... or redis://..., got ${spec}`);
+  throw new Error(`STOWAGE_STORE must be sqlite:PATH, postgres://... or redis://..., got ${maskSecrets(spec)}`);
 }
 
 type Seven = readonly [SessionStore, RateLimitStore, IdempotencyStore, CsrfTokenStore, LockStore, JwksCacheStore, StreamStore];
@@ -102,8 +103,3 @@ export function assemble(stores: Seven, label: string, end: () => Promise<void>)
   };
 }
 
-function hidePassword(url: string): string {
-  const u = new URL(url);
-  if (u.password !== '') u.password = '***';
-  return u.toString();
-}

@@ -1,4 +1,4 @@
 export { createStreamsHandler, type Next, type StreamsRequestHandler } from './handler.js';
 export { createStreamsServer, type StreamsServer } from './server.js';
 export type { StreamsServerOptions } from './options.js';
-export { openStore, type OpenedStore } from './store-spec.js';
+export { maskSecrets, openStore, type OpenedStore } from './store-spec.js';
