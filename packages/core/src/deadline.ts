@@ -52,3 +52,32 @@ export function budgetTimeout(source: ErrorSource, backend: string, budget: Call
     details: { deadline: budget.deadline },
   });
 }
+
+/**
+ * `promise`, or the error `timedOut()` makes once `ms` have passed: the one rule of every
+ * bounded wait (a call's budget, a health probe, a clock sample). `promise` is not cancelled:
+ * a value it yields after the timeout goes to `onLate` (to undo or report what the caller was
+ * told failed), an error after the timeout is dropped. `ms <= 0` times out on the next tick.
+ * The timer is unref'd: a wait never keeps a process alive by itself.
+ */
+export function settleWithin<T>(promise: Promise<T>, ms: number, timedOut: () => unknown, onLate?: (value: T) => void): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let late = false;
+    const timer = setTimeout(() => {
+      late = true;
+      reject(timedOut());
+    }, Math.max(0, ms));
+    timer.unref();
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        if (!late) resolve(value);
+        else onLate?.(value);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        reject(err);
+      },
+    );
+  });
+}

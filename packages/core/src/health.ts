@@ -1,4 +1,5 @@
 import type { HealthResult } from './contracts/common.js';
+import { settleWithin } from './deadline.js';
 
 /**
  * Runs `probe` and reports `{ ok, latencyMs, error? }`; never throws. A probe that takes
@@ -6,19 +7,10 @@ import type { HealthResult } from './contracts/common.js';
  */
 export async function measureHealth(probe: () => Promise<unknown>, timeoutMs = 2000): Promise<HealthResult> {
   const started = performance.now();
-  let timer: NodeJS.Timeout | undefined;
   try {
-    await Promise.race([
-      probe(),
-      new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
-        timer.unref();
-      }),
-    ]);
+    await settleWithin(Promise.resolve().then(probe), timeoutMs, () => new Error(`no answer within ${timeoutMs} ms`));
     return { ok: true, latencyMs: performance.now() - started };
   } catch (err) {
     return { ok: false, latencyMs: performance.now() - started, error: err instanceof Error ? err.message : String(err) };
-  } finally {
-    clearTimeout(timer);
   }
 }

@@ -1,5 +1,5 @@
 export type { CallOptions, Clock, Closeable, HealthResult, Prunable, StoreOptionsBase } from './contracts/common.js';
-export { budgetTimeout, callBudget, checkDeadline, deadlineOf } from './deadline.js';
+export { budgetTimeout, callBudget, checkDeadline, deadlineOf, settleWithin } from './deadline.js';
 export type { CallBudget } from './deadline.js';
 export { CLOCK_REFRESH_MS, ClockSampleTimeout, ServerClock } from './server-clock.js';
 export type { SessionRecord, SessionSetOptions, SessionStore } from './contracts/session.js';

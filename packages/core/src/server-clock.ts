@@ -1,3 +1,4 @@
+import { settleWithin } from './deadline.js';
 /** A sample older than this is refreshed by the next call that sends a deadline. */
 export const CLOCK_REFRESH_MS = 60_000;
 
@@ -52,21 +53,14 @@ export class ServerClock {
   }
 
   private sample(limitMs: number): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new ClockSampleTimeout(limitMs)), limitMs);
-      timer.unref();
-    });
-    return Promise.race([this.read(limitMs), late]).then(
+    return settleWithin(this.read(limitMs), limitMs, () => new ClockSampleTimeout(limitMs)).then(
       (offset) => {
-        clearTimeout(timer);
         this.offsetMs = offset;
         this.sampled = true;
         this.refreshAt = Date.now() + CLOCK_REFRESH_MS;
         this.sampling = undefined;
       },
       (err: unknown) => {
-        clearTimeout(timer);
         this.sampling = undefined;
         this.refreshAt = 0; // the next call samples again
         throw err;

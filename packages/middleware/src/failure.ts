@@ -1,4 +1,4 @@
-import { StowageError, validateDuration, type ErrorSource } from '@stowage/core';
+import { settleWithin, StowageError, validateDuration, type ErrorSource } from '@stowage/core';
 import { problem, type ResponseDraft } from './problem.js';
 
 /** What a middleware does when its store fails or is too slow. */
@@ -70,25 +70,8 @@ export function callStore<T>(
  * has answered before the timer can fire, so its answer always wins.
  */
 export function withTimeout<T>(source: ErrorSource, promise: Promise<T>, deadline: number, onLate?: (value: T) => void): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    let late = false;
-    const ms = Math.max(0, deadline - Date.now());
-    const timer = setTimeout(() => {
-      late = true;
-      reject(source.error('TIMEOUT', `the store did not answer within ${ms} ms (the call's deadline)`));
-    }, ms);
-    promise.then(
-      (value) => {
-        clearTimeout(timer);
-        if (!late) resolve(value);
-        else onLate?.(value);
-      },
-      (err: unknown) => {
-        clearTimeout(timer);
-        reject(err);
-      },
-    );
-  });
+  const ms = Math.max(0, deadline - Date.now());
+  return settleWithin(promise, ms, () => source.error('TIMEOUT', `the store did not answer within ${ms} ms (the call's deadline)`), onLate);
 }
 
 /** Any thrown value as a StowageError. */

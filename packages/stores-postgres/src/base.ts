@@ -5,6 +5,7 @@ import {
   ErrorSource,
   measureHealth,
   readClock,
+  settleWithin,
   StowageError,
   validateClock,
   validateIdentifier,
@@ -233,7 +234,6 @@ export abstract class PgStoreBase {
         reject(budgetTimeout(this.source, 'PostgreSQL', budget));
         return;
       }
-      const timer = setTimeout(() => reject(budgetTimeout(this.source, 'PostgreSQL', budget)), ms);
       let pending: Promise<T>;
       try {
         // Once sampled, this comparison is all the clock costs a call.
@@ -243,15 +243,8 @@ export abstract class PgStoreBase {
       } catch (err) {
         pending = Promise.reject(err);
       }
-      pending.then(
-        (value) => {
-          clearTimeout(timer);
-          resolve(value);
-        },
-        (err: unknown) => {
-          clearTimeout(timer);
-          reject(mapError(this.source, err));
-        },
+      settleWithin(pending, ms, () => budgetTimeout(this.source, 'PostgreSQL', budget)).then(resolve, (err: unknown) =>
+        reject(mapError(this.source, err)),
       );
     });
   }

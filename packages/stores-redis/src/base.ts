@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import {
   budgetTimeout,
   callBudget,
+  settleWithin,
   ErrorSource,
   measureHealth,
   readClock,
@@ -168,7 +169,7 @@ export abstract class RedisStoreBase {
 
   /**
    * Runs `work` within one budget, the earlier of the caller's `deadline` and the time limit
-   * (one timer, no extra promise chain: this is the hot path). A deadline already passed
+   * (one timer, `settleWithin`). A deadline already passed
    * rejects with `TIMEOUT` and sends nothing. With `sendsDeadline` (a script), the client's
    * first such call waits for the clock sample first (within the budget), and a script
    * refused as late while the budget still runs means Redis's clock is ahead of ours: the
@@ -186,48 +187,30 @@ export abstract class RedisStoreBase {
     }
     // Once sampled, this comparison is all the clock costs a call.
     if (sendsDeadline && now >= this.backendClock.refreshAt) work = this.afterSample(work);
-    return new Promise<T>((resolve, reject) => {
-      let expired = false;
-      const timer = setTimeout(() => {
-        expired = true;
-        reject(this.unanswered(budget));
-      }, budget.ms);
-      const succeed = (value: T) => {
-        clearTimeout(timer);
-        resolve(value);
-      };
-      const fail = (err: unknown) => {
-        clearTimeout(timer);
-        reject(mapError(this.source, err, this.client));
-      };
-      const failOrRetry = (err: unknown) => {
-        const at = Date.now();
-        const serverNow = sendsDeadline && !expired && at < budget.deadline ? lateAt(err) : undefined;
-        if (serverNow === undefined) {
-          fail(err);
-          return;
-        }
-        this.backendClock.learn(serverNow, at);
-        let again: Promise<T>;
-        try {
-          again = work(budget);
-        } catch (retryErr) {
-          fail(retryErr);
-          return;
-        }
-        again.then(succeed, fail);
-      };
-      let pending: Promise<T>;
-      try {
-        pending = work(budget);
-      } catch (err) {
-        fail(err);
-        return;
-      }
-      // After the write: a lone call leaves at once, the calls after it in this tick are batched.
-      if (this.coalesce) coalesceWrites(this.client, this.isCluster);
-      pending.then(succeed, failOrRetry);
+    let pending: Promise<T>;
+    try {
+      pending = work(budget);
+    } catch (err) {
+      return Promise.reject(mapError(this.source, err, this.client));
+    }
+    // After the write: a lone call leaves at once, the calls after it in this tick are batched.
+    if (this.coalesce) coalesceWrites(this.client, this.isCluster);
+    if (sendsDeadline) pending = pending.catch((err: unknown) => this.retryIfLate(err, budget, work));
+    return settleWithin(pending, budget.ms, () => this.unanswered(budget)).catch((err: unknown) => {
+      throw mapError(this.source, err, this.client);
     });
+  }
+
+  /**
+   * A script refused as late while its budget still runs: Redis's clock is ahead of ours. The
+   * offset is learnt and `work` tried once more (once: the refusal carried the server's time).
+   */
+  private retryIfLate<T>(err: unknown, budget: CallBudget, work: (budget: CallBudget) => Promise<T>): Promise<T> {
+    const at = Date.now();
+    const serverNow = at < budget.deadline ? lateAt(err) : undefined;
+    if (serverNow === undefined) return Promise.reject(err);
+    this.backendClock.learn(serverNow, at);
+    return work(budget);
   }
 
   /** The rejection of a call whose budget ran out unanswered: `UNAVAILABLE` when not connected, else `TIMEOUT`. */
