@@ -60,6 +60,16 @@ export class StowageError extends Error {
   static is(err: unknown, code?: StowageErrorCode): err is StowageError {
     return err instanceof StowageError && (code === undefined || err.code === code);
   }
+
+  /**
+   * Any thrown value as a StowageError: a StowageError as it is, anything else wrapped with
+   * `code` (`INTERNAL` by default: an error that is not a StowageError is a bug), its message
+   * kept and the original as `cause`.
+   */
+  static from(err: unknown, code: StowageErrorCode = 'INTERNAL'): StowageError {
+    if (err instanceof StowageError) return err;
+    return new StowageError(code, err instanceof Error ? err.message : String(err), { cause: err });
+  }
 }
 
 /**
@@ -75,6 +85,11 @@ export class ErrorSource {
 
   error(code: StowageErrorCode, message: string, options?: StowageErrorOptions): StowageError {
     return new StowageError(code, `${this.label}: ${message}`, options);
+  }
+
+  /** Like `StowageError.from`, with this source's label on the message of a wrapped error. */
+  wrap(err: unknown, code: StowageErrorCode = 'INTERNAL'): StowageError {
+    return err instanceof StowageError ? err : this.error(code, err instanceof Error ? err.message : String(err), { cause: err });
   }
 
   invalid(message: string, details?: Record<string, unknown>): StowageError {

@@ -61,12 +61,6 @@ export function preflightHeaders(o: ResolvedOptions, methods: string = METHODS):
   return headers;
 }
 
-/** Any thrown value as a StowageError (anything else is a bug: `INTERNAL`). */
-export function asStowageError(err: unknown): StowageError {
-  if (err instanceof StowageError) return err;
-  return new StowageError('INTERNAL', err instanceof Error ? err.message : String(err), { cause: err });
-}
-
 /** The protocol headers an error carries (closed stream, producer sequence, fencing). */
 function errorHeaders(e: StowageError, headers: OutgoingHttpHeaders): void {
   const d = e.details;
@@ -93,7 +87,7 @@ export function logLine(req: IncomingMessage, status: number, code: string, mess
  * complete is left alone (its connection may carry the next request).
  */
 export function sendError(o: ResolvedOptions, req: IncomingMessage, res: ServerResponse, err: unknown): void {
-  const e = asStowageError(err);
+  const e = StowageError.from(err);
   const status = STATUS[e.code] ?? 500;
   const cause = e.cause instanceof Error && e.cause.message !== e.message ? ` (cause: ${e.cause.message})` : '';
   o.log(logLine(req, status, e.code, e.message + cause));

@@ -124,7 +124,7 @@ export class StowageRateLimitStore {
       this.refundable = o.skipFailedRequests === true || o.skipSuccessfulRequests === true ? new RefundableHits(windowMs) : undefined;
       this.refusal = undefined;
     } catch (err) {
-      this.refusal = err instanceof StowageError ? err : source.error('INTERNAL', String(err), { cause: err });
+      this.refusal = source.wrap(err);
       throw this.refusal;
     }
   }

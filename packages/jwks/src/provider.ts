@@ -261,7 +261,7 @@ class Provider implements JwksProvider {
   }
 
   private report(err: unknown): StowageError {
-    const error = err instanceof StowageError ? err : source.error('UNAVAILABLE', String(err), { cause: err });
+    const error = source.wrap(err, 'UNAVAILABLE');
     try {
       this.o.onRefreshError?.(error);
     } catch {

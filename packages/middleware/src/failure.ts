@@ -74,15 +74,10 @@ export function withTimeout<T>(source: ErrorSource, promise: Promise<T>, deadlin
   return settleWithin(promise, ms, () => source.error('TIMEOUT', `the store did not answer within ${ms} ms (the call's deadline)`), onLate);
 }
 
-/** Any thrown value as a StowageError. */
-export function asStowageError(err: unknown): StowageError {
-  return err instanceof StowageError ? err : new StowageError('INTERNAL', err instanceof Error ? err.message : String(err), { cause: err });
-}
-
 /** Hands a failure to `onStoreError` (a throwing hook is ignored: it must not break a request). */
 export function reportStoreError(policy: ResolvedFailurePolicy, middleware: string, request: { method: string; path: string }, err: unknown): void {
   try {
-    policy.onStoreError?.(asStowageError(err), { middleware, method: request.method, path: request.path });
+    policy.onStoreError?.(StowageError.from(err), { middleware, method: request.method, path: request.path });
   } catch {
     // a broken hook must not break the request
   }
@@ -104,7 +99,7 @@ export function storeFailure(
   request: { method: string; path: string },
   err: unknown,
 ): ResponseDraft | undefined {
-  const error = asStowageError(err);
+  const error = StowageError.from(err);
   reportStoreError(policy, middleware, request, error);
   if (!OUTAGES.has(error.code)) {
     return problem(500, 'store-error', 'Internal server error', `${middleware}: the store call failed with ${error.code}, a bug or bad data, not an outage`);
