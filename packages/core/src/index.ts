@@ -127,5 +127,6 @@ export {
 export type { ManySource, SqlDialect } from './sql/rate-limit.js';
 export { sessionRecordFromRow, storedStreamFromRow } from './sql/rows.js';
 export type { SessionRow, StreamRow } from './sql/rows.js';
-export { validateDestroyByOwnerArgs, validateRotateArgs, validateSessionSet } from './sessions.js';
+export { maxSessionDataBytes, validateDestroyByOwnerArgs, validateRotateArgs, validateSessionSet } from './sessions.js';
+export type { SessionSizeOptions } from './sessions.js';
 export type { ValidatedSessionSet } from './sessions.js';

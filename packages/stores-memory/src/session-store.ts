@@ -2,7 +2,6 @@ import {
   copyBytes,
   validateDestroyByOwnerArgs,
   validateDuration,
-  validateInteger,
   validateKey,
   validateRotateArgs,
   validateSessionSet,
@@ -10,14 +9,13 @@ import {
   type SessionRecord,
   type SessionSetOptions,
   type SessionStore,
+  maxSessionDataBytes,
+  type SessionSizeOptions,
 } from '@stowage/core';
 import { MemoryStoreBase, type MemoryStoreOptions } from './base.js';
 import { ExpiringMap } from './expiring-map.js';
 
-export interface MemorySessionStoreOptions extends MemoryStoreOptions {
-  /** Largest `data` accepted. @default 1048576 (1 MiB) */
-  maxDataBytes?: number;
-}
+export interface MemorySessionStoreOptions extends MemoryStoreOptions, SessionSizeOptions {}
 
 interface Entry {
   data: Uint8Array;
@@ -35,8 +33,7 @@ export class MemorySessionStore extends MemoryStoreBase implements SessionStore 
 
   constructor(options: MemorySessionStoreOptions = {}) {
     super('MemorySessionStore', options);
-    this.maxDataBytes =
-      options.maxDataBytes === undefined ? 1024 * 1024 : validateInteger(this.source, 'options.maxDataBytes', options.maxDataBytes, 0);
+    this.maxDataBytes = maxSessionDataBytes(this.source, options);
     this.sessions = new ExpiringMap<string, Entry>({
       maxEntries: this.maxEntries,
       onRemove: (id, entry) => this.unindex(id, entry.owner),

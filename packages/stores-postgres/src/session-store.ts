@@ -4,7 +4,6 @@ import {
   sessionRecordFromRow,
   validateDestroyByOwnerArgs,
   validateDuration,
-  validateInteger,
   validateKey,
   validateRotateArgs,
   validateSessionSet,
@@ -13,13 +12,12 @@ import {
   type SessionRow,
   type SessionSetOptions,
   type SessionStore,
+  maxSessionDataBytes,
+  type SessionSizeOptions,
 } from '@stowage/core';
 import { PgStoreBase, pruneSql, Sql, type PostgresStoreOptions } from './base.js';
 
-export interface PostgresSessionStoreOptions extends PostgresStoreOptions {
-  /** Largest `data` accepted. @default 1048576 (1 MiB) */
-  maxDataBytes?: number;
-}
+export interface PostgresSessionStoreOptions extends PostgresStoreOptions, SessionSizeOptions {}
 
 /** {@link SessionStore} on PostgreSQL: one statement per operation. */
 export class PostgresSessionStore extends PgStoreBase implements SessionStore {
@@ -29,8 +27,7 @@ export class PostgresSessionStore extends PgStoreBase implements SessionStore {
 
   constructor(options: PostgresSessionStoreOptions) {
     super('PostgresSessionStore', options);
-    this.maxDataBytes =
-      options.maxDataBytes === undefined ? 1024 * 1024 : validateInteger(this.source, 'options.maxDataBytes', options.maxDataBytes, 0);
+    this.maxDataBytes = maxSessionDataBytes(this.source, options);
     const T = this.t.table('sessions');
     const n = postgresDialect.now!;
     const N2 = n(2);

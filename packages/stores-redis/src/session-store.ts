@@ -2,7 +2,6 @@ import {
   deadlineOf,
   validateDestroyByOwnerArgs,
   validateDuration,
-  validateInteger,
   validateKey,
   validateRotateArgs,
   validateSessionSet,
@@ -10,13 +9,12 @@ import {
   type SessionRecord,
   type SessionSetOptions,
   type SessionStore,
+  maxSessionDataBytes,
+  type SessionSizeOptions,
 } from '@stowage/core';
 import { didNotRun, RedisStoreBase, Script, tagged, type RedisStoreOptions } from './base.js';
 
-export interface RedisSessionStoreOptions extends RedisStoreOptions {
-  /** Largest `data` accepted. @default 1048576 (1 MiB) */
-  maxDataBytes?: number;
-}
+export interface RedisSessionStoreOptions extends RedisStoreOptions, SessionSizeOptions {}
 
 const S = {
   get: new Script('session_get'),
@@ -54,8 +52,7 @@ export class RedisSessionStore extends RedisStoreBase implements SessionStore {
 
   constructor(options: RedisSessionStoreOptions) {
     super('RedisSessionStore', options);
-    this.maxDataBytes =
-      options.maxDataBytes === undefined ? 1024 * 1024 : validateInteger(this.source, 'options.maxDataBytes', options.maxDataBytes, 0);
+    this.maxDataBytes = maxSessionDataBytes(this.source, options);
   }
 
   private key(id: string): string {

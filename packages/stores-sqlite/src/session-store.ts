@@ -2,7 +2,6 @@ import {
   sessionRecordFromRow,
   validateDestroyByOwnerArgs,
   validateDuration,
-  validateInteger,
   validateKey,
   validateRotateArgs,
   validateSessionSet,
@@ -11,14 +10,13 @@ import {
   type SessionRow,
   type SessionSetOptions,
   type SessionStore,
+  maxSessionDataBytes,
+  type SessionSizeOptions,
 } from '@stowage/core';
 import type { Statement } from 'better-sqlite3';
 import { asBuffer, SqliteStoreBase, type SqliteStoreOptions, writeReturning } from './base.js';
 
-export interface SqliteSessionStoreOptions extends SqliteStoreOptions {
-  /** Largest `data` accepted. @default 1048576 (1 MiB) */
-  maxDataBytes?: number;
-}
+export interface SqliteSessionStoreOptions extends SqliteStoreOptions, SessionSizeOptions {}
 
 interface Statements {
   get: Statement;
@@ -40,8 +38,7 @@ export class SqliteSessionStore extends SqliteStoreBase<Statements> implements S
 
   constructor(options: SqliteSessionStoreOptions) {
     super('SqliteSessionStore', options);
-    this.maxDataBytes =
-      options.maxDataBytes === undefined ? 1024 * 1024 : validateInteger(this.source, 'options.maxDataBytes', options.maxDataBytes, 0);
+    this.maxDataBytes = maxSessionDataBytes(this.source, options);
   }
 
   protected prepare(): Statements {
