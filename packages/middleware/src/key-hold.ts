@@ -10,7 +10,7 @@ export interface KeyHoldSettings {
   timeoutMs: number;
 }
 
-/** Which key, with which fencing token, taken when. */
+/** Which key, with which owner token, taken when. */
 export interface HeldKey {
   scope: string;
   key: string;

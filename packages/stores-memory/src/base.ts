@@ -17,11 +17,12 @@ export interface MemoryStoreOptions extends StoreOptionsBase {
    */
   maxEntries?: number;
   /**
-   * How often one unref'd timer sweeps expired records out of memory. Expired records are
+   * How often one unref'd timer runs `prune()`, reclaiming the memory of expired records (the
+   * name and meaning of the SQLite and PostgreSQL option; on by default here). Expired records are
    * invisible at once regardless; this only reclaims memory.
    * @default 1000
    */
-  sweepIntervalMs?: number;
+  pruneIntervalMs?: number;
 }
 
 export const PACKAGE = '@stowage/stores-memory';
@@ -44,9 +45,9 @@ export abstract class MemoryStoreBase {
     this.maxEntries =
       o.maxEntries === undefined ? undefined : validateInteger(this.source, 'options.maxEntries', o.maxEntries, 1);
     const every =
-      o.sweepIntervalMs === undefined
+      o.pruneIntervalMs === undefined
         ? 1000
-        : validateInteger(this.source, 'options.sweepIntervalMs', o.sweepIntervalMs, 1, 86_400_000);
+        : validateInteger(this.source, 'options.pruneIntervalMs', o.pruneIntervalMs, 1, 86_400_000);
     this.sweeper = setInterval(() => this.sweep(this.clock()), every);
     this.sweeper.unref();
   }

@@ -15,7 +15,7 @@ describe('bounded memory', () => {
     expect(gc, 'run with --expose-gc (the project config does)').toBeTypeOf('function');
     const clock = createTestClock();
     // The background sweep is what reclaims memory in production; here it runs every 5 ms.
-    const store = new MemorySessionStore({ clock, sweepIntervalMs: 5 });
+    const store = new MemorySessionStore({ clock, pruneIntervalMs: 5 });
     const data = new Uint8Array(32);
     const before = heap();
     for (let i = 0; i < 1_000_000; i++) await store.set(`sid-${i}`, data, { ttlMs: 1000 + (i % 997) });
@@ -32,7 +32,7 @@ describe('bounded memory', () => {
 
   it('1,000,000 rate-limited keys are reclaimed by the sweep too', async () => {
     const clock = createTestClock();
-    const store = new MemoryRateLimitStore({ clock, sweepIntervalMs: 5 });
+    const store = new MemoryRateLimitStore({ clock, pruneIntervalMs: 5 });
     const policy = { algorithm: 'gcra', limit: 10, windowMs: 1000 } as const;
     const before = heap();
     for (let i = 0; i < 1_000_000; i++) await store.consume(`ip-${i}`, policy);

@@ -29,7 +29,8 @@ export type Reservation =
  * - A lease that expires may be reclaimed by the next `reserve`, which gets a new token;
  *   `complete`, `release` and `extend` with an old token change nothing and return false.
  *   After `leaseMs` without `extend`, the token is no longer valid even if nobody reclaimed.
- * - Tokens are 128-bit random fencing tokens, not credentials; they are stored as issued.
+ * - Tokens are 128-bit random owner tokens (they name the holder of one lease; they are not
+ *   fencing tokens, which only `Lease.fence` is), not credentials; they are stored as issued.
  * - `fingerprint` is any string of 1 to 1024 bytes (see `fingerprintRequest`).
  * - The stored response is at most the store's `maxResponseBytes` (default 1 MiB, body plus
  *   headers), else `PAYLOAD_TOO_LARGE`.

@@ -15,7 +15,8 @@ export interface Lease {
 }
 
 /**
- * Leases with fencing tokens.
+ * Leases with fencing tokens: `Lease.fence` (a counter, the fencing token) and `Lease.token`
+ * (a random owner token naming the holder).
  *
  * At most one live lease per name. A name's fence counter outlives its leases (it is
  * kept after release and expiry, a few bytes per name) so fences never repeat.
