@@ -1,0 +1,143 @@
+import { describe, expect, it } from 'vitest';
+import type { ConformanceLimits } from '../../context.js';
+import { ALL_BYTES, bytes, expectCode, filled, fulfilled, race } from '../../helpers.js';
+import { msgs, readAll, START, type StreamOpen, TEXT, texts } from './fixtures.js';
+
+export function streamAppendReadTests(open: StreamOpen, limits: ConformanceLimits): void {
+  describe('append and read', () => {
+    it('appends in order with strictly increasing, lexicographic offsets', async () => {
+      const { store } = await open();
+      await store.create('s', { contentType: TEXT });
+      const offsets: string[] = [];
+      for (let i = 0; i < 25; i++) offsets.push((await store.append('s', msgs(`m${i}`))).nextOffset);
+      for (let i = 1; i < offsets.length; i++) expect(offsets[i]! > offsets[i - 1]!).toBe(true);
+      for (const o of offsets) {
+        expect(o).toMatch(/^\d{16}_\d{16}$/);
+        expect(o).not.toMatch(/[,&=?/]/);
+        expect(o === '-1' || o === 'now').toBe(false);
+      }
+      expect(await readAll(store, 's')).toEqual(Array.from({ length: 25 }, (_, i) => `m${i}`));
+    });
+
+    it('a batch is appended whole; each message gets its own offset', async () => {
+      const { store } = await open();
+      await store.create('s', { contentType: TEXT });
+      const r = await store.append('s', msgs('a', 'b', 'c'));
+      expect(r).toMatchObject({ duplicate: false, closed: false });
+      const read = await store.read('s', '-1');
+      expect(texts(read)).toEqual(['a', 'b', 'c']);
+      expect(read.messages[2]!.offset).toBe(r.nextOffset);
+      expect(new Set(read.messages.map((m) => m.offset)).size).toBe(3);
+    });
+
+    it('reading from each offset gives exactly what follows it', async () => {
+      const { store } = await open();
+      await store.create('s', { contentType: TEXT }, { messages: msgs('a', 'b', 'c', 'd') });
+      const all = await store.read('s', '-1');
+      expect(texts(await store.read('s', START))).toEqual(['a', 'b', 'c', 'd']);
+      for (let i = 0; i < 4; i++) {
+        expect(texts(await store.read('s', all.messages[i]!.offset))).toEqual(['a', 'b', 'c', 'd'].slice(i + 1));
+      }
+    });
+
+    it('a read at the tail is empty and at the tail', async () => {
+      const { store } = await open();
+      const { info } = await store.create('s', { contentType: TEXT }, { messages: msgs('a') });
+      const r = await store.read('s', info.nextOffset);
+      expect(r).toMatchObject({ messages: [], nextOffset: info.nextOffset, atTail: true, closed: false });
+      const empty = await store.create('e', { contentType: TEXT });
+      expect(await store.read('e', '-1')).toMatchObject({ messages: [], nextOffset: START, atTail: true });
+      expect(empty.info.nextOffset).toBe(START);
+    });
+
+    it('an offset past the tail or malformed is INVALID_ARGUMENT', async () => {
+      const { store } = await open();
+      await store.create('s', { contentType: TEXT }, { messages: msgs('a') });
+      for (const bad of [
+        '9999999999999999_9999999999999999',
+        '0000000000000000_0000000000000002',
+        'now',
+        '',
+        'abc',
+        '-2',
+        '0,1',
+        '0000000000000000_000000000000000x',
+      ]) {
+        await expectCode(store.read('s', bad), 'INVALID_ARGUMENT');
+      }
+    });
+
+    it('maxMessages and maxBytes page through a stream; a large message still comes alone', async () => {
+      const { store } = await open();
+      await store.create('s', { contentType: TEXT }, {
+        messages: [filled(10), filled(10), filled(3000), filled(10), filled(10)],
+      });
+      const p1 = await store.read('s', '-1', { maxMessages: 2 });
+      expect(p1.messages.map((m) => m.data.byteLength)).toEqual([10, 10]);
+      expect(p1.atTail).toBe(false);
+      const p2 = await store.read('s', p1.nextOffset, { maxBytes: 100 });
+      expect(p2.messages.map((m) => m.data.byteLength)).toEqual([3000]);
+      const p3 = await store.read('s', p2.nextOffset, { maxBytes: 15 });
+      expect(p3.messages.map((m) => m.data.byteLength)).toEqual([10]);
+      const p4 = await store.read('s', p3.nextOffset, { maxBytes: 20 });
+      expect(p4.messages.map((m) => m.data.byteLength)).toEqual([10]);
+      expect(p4.atTail).toBe(true);
+    });
+
+    it('round-trips all 256 byte values and a 1 MiB message', async () => {
+      const { store } = await open();
+      await store.create('s', { contentType: 'application/octet-stream' }, { messages: [ALL_BYTES] });
+      const big = filled(1024 * 1024, 3);
+      await store.append('s', [big]);
+      const r = await store.read('s', '-1', { maxBytes: 2 * 1024 * 1024 });
+      expect(Array.from(r.messages[0]!.data)).toEqual(Array.from(ALL_BYTES));
+      expect(Buffer.compare(Buffer.from(r.messages[1]!.data), Buffer.from(big))).toBe(0);
+    });
+
+    it('keeps its own copy of appended bytes', async () => {
+      const { store } = await open();
+      await store.create('s', { contentType: TEXT });
+      const m = bytes('keep');
+      await store.append('s', [m]);
+      m.fill(0);
+      const r = await store.read('s', '-1');
+      r.messages[0]!.data.fill(0);
+      expect(await readAll(store, 's')).toEqual(['keep']);
+    });
+
+    it('a message at the size limit is accepted; one byte more is PAYLOAD_TOO_LARGE and nothing is appended', async () => {
+      const { store } = await open();
+      await store.create('s', { contentType: 'application/octet-stream' });
+      await store.append('s', [new Uint8Array(limits.streamMessageBytes)]);
+      await expectCode(store.append('s', [bytes('small'), new Uint8Array(limits.streamMessageBytes + 1)]), 'PAYLOAD_TOO_LARGE');
+      const r = await store.read('s', '-1', { maxMessages: 10 });
+      expect(r.messages).toHaveLength(1);
+      expect(r.atTail).toBe(true);
+    });
+
+    it('append and read of a missing stream are NOT_FOUND', async () => {
+      const { store } = await open();
+      await expectCode(store.append('nope', msgs('a')), 'NOT_FOUND');
+      await expectCode(store.read('nope', '-1'), 'NOT_FOUND');
+      expect(await store.head('nope')).toBeUndefined();
+    });
+
+    it('a content type that does not match the stream is CONFLICT; a matching one (any case or parameters) is fine', async () => {
+      const { store } = await open();
+      await store.create('s', { contentType: 'application/json' });
+      await expectCode(store.append('s', msgs('1'), { contentType: TEXT }), 'CONFLICT');
+      await store.append('s', msgs('1'), { contentType: 'Application/Json; charset=utf-8' });
+      await store.append('s', msgs('2'));
+      expect(await readAll(store, 's')).toEqual(['1', '2']);
+    });
+
+    it('50 parallel appends all land, each once, with distinct offsets', async () => {
+      const { store } = await open();
+      await store.create('s', { contentType: TEXT });
+      const results = fulfilled(await race(50, (i) => store.append('s', msgs(`p${i}`))));
+      expect(new Set(results.map((r) => r.nextOffset)).size).toBe(50);
+      const all = await readAll(store, 's');
+      expect([...all].sort()).toEqual(Array.from({ length: 50 }, (_, i) => `p${i}`).sort());
+    });
+  });
+}
