@@ -59,7 +59,15 @@ export { ceilDiv, floorDiv } from './rate-limit/math.js';
 export { MAX_POLICIES, normalizePolicies, validateCost } from './rate-limit/policy.js';
 export type { NormalizedPolicy } from './rate-limit/policy.js';
 export { decideAfterConsume, defaultPolicyName, evaluateRateLimit } from './rate-limit/algorithms.js';
-export type { RateLimitOutcome, RateLimitState, RateLimitWrite } from './rate-limit/algorithms.js';
+export type { RateLimitOutcome, RateLimitWrite } from './rate-limit/algorithms.js';
+export { RATE_LIMIT_ALGORITHM_CODES, stateFromColumns, stateToColumns } from './rate-limit/state.js';
+export type {
+  FixedWindowState,
+  GcraState,
+  RateLimitState,
+  RateLimitStateColumns,
+  SlidingWindowState,
+} from './rate-limit/state.js';
 export { stateExpiresAt } from './rate-limit/lifetime.js';
 export { rateLimitHeaders } from './rate-limit/headers.js';
 export type { RateLimitHeaders } from './rate-limit/headers.js';
@@ -124,7 +132,9 @@ export {
   rateLimitSingleSql,
   sqliteDialect,
 } from './sql/rate-limit.js';
-export type { ManySource, SqlDialect } from './sql/rate-limit.js';
+export type { ManySource, RateLimitStateRow, SqlDialect } from './sql/rate-limit.js';
+export { CONSUME_ATTEMPTS, settleConsume, settleConsumeSync } from './rate-limit/settle.js';
+export type { ConsumeRows, ConsumeSteps, StatesRead } from './rate-limit/settle.js';
 export { sessionRecordFromRow, storedStreamFromRow } from './sql/rows.js';
 export type { SessionRow, StreamRow } from './sql/rows.js';
 export { maxSessionDataBytes, validateDestroyByOwnerArgs, validateRotateArgs, validateSessionSet } from './sessions.js';

@@ -23,13 +23,14 @@ function rng(seed: number) {
 // The lifetime written literally in BigInt arithmetic, from the contract's formulas.
 const cdiv = (a: bigint, b: bigint) => (a + b - 1n) / b;
 function oracleExpiresAt(p: NormalizedPolicy, s: RateLimitState): bigint {
-  const [a, b, c] = s.map(BigInt) as [bigint, bigint, bigint];
   const W = BigInt(p.windowMs);
-  if (p.algorithm === 'gcra') return a > 0n ? b + cdiv(a, BigInt(p.limit)) : b;
-  if (p.algorithm === 'fixed-window') return (a + 1n) * W;
-  if (b > 0n) return (a + 2n) * W - cdiv(W, b) + 1n;
-  if (c > 0n) return (a + 1n) * W - cdiv(W, c) + 1n;
-  return a * W;
+  if (s.algorithm === 'gcra') return s.debt > 0 ? BigInt(s.at) + cdiv(BigInt(s.debt), BigInt(p.limit)) : BigInt(s.at);
+  const window = BigInt(s.window);
+  if (s.algorithm === 'fixed-window') return (window + 1n) * W;
+  const [count, previous] = [BigInt(s.count), BigInt(s.previousCount)];
+  if (count > 0n) return (window + 2n) * W - cdiv(W, count) + 1n;
+  if (previous > 0n) return (window + 1n) * W - cdiv(W, previous) + 1n;
+  return window * W;
 }
 
 const T = 1_800_000_000_000;
@@ -54,7 +55,7 @@ describe('stateExpiresAt: a state lives until the key is full by its own reckoni
     const ps = norm({ algorithm: 'gcra', limit: 4, windowMs: 1000 });
     const first = evaluateRateLimit(ps, [undefined], T, 1, true).writes![0]!;
     const w = evaluateRateLimit(ps, [first.state], T - 1000, 3, true).writes![0]!;
-    expect(w.state).toEqual([4000, T, 0]);
+    expect(w.state).toEqual({ algorithm: 'gcra', debt: 4000, at: T });
     expect(w.expiresAt).toBe(T + 1000);
     expect(peek(ps, w.state, T + 999)).toMatchObject({ remaining: 3, resetMs: 1 });
     expect(peek(ps, w.state, T + 1000)).toMatchObject({ remaining: 4, resetMs: 0 });
@@ -108,22 +109,24 @@ describe('stateExpiresAt: a state lives until the key is full by its own reckoni
     const [p] = norm({ algorithm: 'sliding-window', limit: 10, windowMs: 1000 });
     const window = Math.floor(T / 1000);
     // floor(3 * (1000 - e) / 1000) is 0 from e = 667.
-    expect(stateExpiresAt(p!, [window, 0, 3])).toBe(T + 667);
-    expect(peek([p!], [window, 0, 3], T + 666).remaining).toBe(9);
-    expect(peek([p!], [window, 0, 3], T + 667).remaining).toBe(10);
-    expect(stateExpiresAt(p!, [window, 0, 0])).toBe(T);
+    const only3: RateLimitState = { algorithm: 'sliding-window', window, count: 0, previousCount: 3 };
+    expect(stateExpiresAt(p!, only3)).toBe(T + 667);
+    expect(peek([p!], only3, T + 666).remaining).toBe(9);
+    expect(peek([p!], only3, T + 667).remaining).toBe(10);
+    expect(stateExpiresAt(p!, { algorithm: 'sliding-window', window, count: 0, previousCount: 0 })).toBe(T);
   });
 
   it('is exact at the largest numbers a policy allows (burst * windowMs = 2^52 at an epoch clock)', () => {
     const [g] = norm({ algorithm: 'gcra', limit: 1, windowMs: 2 ** 32, burst: 2 ** 20 });
     const at = 1_799_999_999_999;
-    const s: RateLimitState = [2 ** 52 - 1, at, 0];
+    const s: RateLimitState = { algorithm: 'gcra', debt: 2 ** 52 - 1, at };
     expect(BigInt(stateExpiresAt(g!, s))).toBe(BigInt(at) + 2n ** 52n - 1n);
     expect(BigInt(stateExpiresAt(g!, s))).toBe(oracleExpiresAt(g!, s));
     const [sw] = norm({ algorithm: 'sliding-window', limit: 14_000, windowMs: 315_360_000_000 });
     const window = Math.floor(at / 315_360_000_000);
     for (const count of [1, 3, 13_999, 14_000]) {
-      expect(BigInt(stateExpiresAt(sw!, [window, count, 7]))).toBe(oracleExpiresAt(sw!, [window, count, 7]));
+      const state: RateLimitState = { algorithm: 'sliding-window', window, count, previousCount: 7 };
+      expect(BigInt(stateExpiresAt(sw!, state))).toBe(oracleExpiresAt(sw!, state));
     }
   });
 });

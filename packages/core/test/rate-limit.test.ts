@@ -7,6 +7,7 @@ import {
   StowageError,
   validateCost,
   type NormalizedPolicy,
+  type RateLimitAlgorithm,
   type RateLimitPolicy,
   type RateLimitState,
 } from '../src/index.js';
@@ -103,7 +104,18 @@ function oracle(p: NormalizedPolicy, st: OState, nowN: number, costN: number, co
   };
 }
 
-const toState = (s: OState): RateLimitState | undefined => (s ? [Number(s[0]), Number(s[1]), Number(s[2])] : undefined);
+/** The oracle's triples: gcra `[debt, at, 0]`, windows `[window, count, previousCount]`. */
+function toState(algorithm: RateLimitAlgorithm, s: OState): RateLimitState | undefined {
+  if (s === undefined) return undefined;
+  const [x, y, z] = s.map(Number) as [number, number, number];
+  if (algorithm === 'gcra') return { algorithm, debt: x, at: y };
+  if (algorithm === 'fixed-window') return { algorithm, window: x, count: y };
+  return { algorithm, window: x, count: y, previousCount: z };
+}
+function fromState(s: RateLimitState): OState {
+  if (s.algorithm === 'gcra') return [big(s.debt), big(s.at), 0n];
+  return [big(s.window), big(s.count), s.algorithm === 'sliding-window' ? big(s.previousCount) : 0n];
+}
 
 /** Smallest t >= 0 with `predicate(now + t)`, by stepping (small windows only). */
 function firstTime(from: number, predicate: (t: number) => boolean, horizon: number): number {
@@ -128,16 +140,16 @@ describe('evaluateRateLimit against the literal formulas (BigInt oracle)', () =>
           now += r(4) === 0 ? 0 : r(windowMs * 2);
           const cost = 1 + r(p!.capacity);
           const consume = r(5) !== 0;
-          const got = evaluateRateLimit([p!], [toState(state)], now, cost, consume);
+          const got = evaluateRateLimit([p!], [toState(algorithm, state)], now, cost, consume);
           const want = oracle(p!, state, now, cost, consume);
           expect(got.decision.allowed).toBe(want.allowed);
           expect(got.decision.remaining).toBe(want.remaining);
           if (want.resetMs !== undefined) expect(got.decision.resetMs).toBe(want.resetMs);
           if (want.retryAfterMs !== undefined) expect(got.decision.retryAfterMs).toBe(want.retryAfterMs);
           const written = got.writes?.[0];
-          if (got.writes) expect(toState(want.next)).toEqual(written?.state);
+          if (got.writes) expect(toState(algorithm, want.next)).toEqual(written?.state);
           else expect(got.decision.allowed && consume).toBe(false);
-          state = got.writes ? (written ? [big(written.state[0]), big(written.state[1]), big(written.state[2])] : undefined) : state;
+          state = got.writes ? (written ? fromState(written.state) : undefined) : state;
         }
       }
     });
@@ -194,7 +206,7 @@ describe('exact integer boundaries at epoch-sized clocks', () => {
     expect(fill.decision.allowed).toBe(true);
     expect(fill.decision.remaining).toBe(0);
     state = fill.writes![0]!.state;
-    expect(state[0]).toBe(limit * windowMs);
+    expect(state).toEqual({ algorithm: 'gcra', debt: limit * windowMs, at: now });
     const denied = evaluateRateLimit(ps, [state], now, 1, true);
     expect(denied.decision.allowed).toBe(false);
     expect(denied.decision.retryAfterMs).toBe(windowMs / limit);
@@ -317,13 +329,13 @@ describe('rateLimitHeaders', () => {
       { algorithm: 'sliding-window', limit: 1000, windowMs: 3_600_000, name: 'hourly' },
     ];
     const h = rateLimitHeaders(
-      { allowed: false, limit: 10, remaining: 0, resetMs: 400, retryAfterMs: 1400, policy: 'burst' },
+      { allowed: false, capacity: 10, remaining: 0, resetMs: 400, retryAfterMs: 1400, policy: 'burst' },
       policies,
     );
     expect(h['RateLimit-Policy']).toBe('"burst";q=10;w=1, "hourly";q=1000;w=3600');
     expect(h.RateLimit).toBe('"burst";r=0;t=1');
     expect(h['Retry-After']).toBe('2');
-    const ok = rateLimitHeaders({ allowed: true, limit: 5, remaining: 4, resetMs: 0, retryAfterMs: 0, policy: 'default' }, {
+    const ok = rateLimitHeaders({ allowed: true, capacity: 5, remaining: 4, resetMs: 0, retryAfterMs: 0, policy: 'default' }, {
       algorithm: 'gcra',
       limit: 5,
       windowMs: 60_000,
@@ -333,7 +345,7 @@ describe('rateLimitHeaders', () => {
 
   it('escapes names into valid structured-field strings', () => {
     const h = rateLimitHeaders(
-      { allowed: true, limit: 1, remaining: 1, resetMs: 0, retryAfterMs: 0, policy: 'a"b\\c\u00e9' },
+      { allowed: true, capacity: 1, remaining: 1, resetMs: 0, retryAfterMs: 0, policy: 'a"b\\c\u00e9' },
       { algorithm: 'gcra', limit: 1, windowMs: 1000, name: 'a"b\\c\u00e9' },
     );
     expect(h.RateLimit).toBe('"a\\"b\\\\c?";r=1;t=0');

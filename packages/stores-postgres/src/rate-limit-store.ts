@@ -3,9 +3,12 @@ import {
   evaluateRateLimit,
   normalizePolicies,
   postgresDialect,
-  rateLimitDecisionFromRows,
+  RATE_LIMIT_ALGORITHM_CODES,
   rateLimitSingleParams,
   rateLimitSingleSql,
+  settleConsume,
+  stateFromColumns,
+  type ConsumeRows,
   validateCost,
   validateKey,
   validateOptions,
@@ -22,18 +25,14 @@ import {
 import { isRetryable, PgStoreBase, pruneSql, Sql, type PostgresStoreOptions } from './base.js';
 import { rateLimitFunctionName } from './schema.js';
 
+/** A live state of the key, or (no state at all) one row of NULLs with the time. */
 interface Row {
   policy: string | null;
-  a: number | null;
-  b: number | null;
-  c: number | null;
+  mark: number | null;
+  used: number | null;
+  previous: number | null;
   now: number;
 }
-
-const ALGORITHM_CODE = { gcra: 0, 'fixed-window': 1, 'sliding-window': 2 } as const;
-
-/** How often a consume retries when a denial it saw was undone before it could explain it. */
-const ATTEMPTS = 50;
 
 /**
  * {@link RateLimitStore} on PostgreSQL. A `consume` is one statement, shared with the SQLite
@@ -56,18 +55,18 @@ export class PostgresRateLimitStore extends PgStoreBase implements RateLimitStor
     const T = this.t.table('rate_limits');
     // The shared upsert (7 parameters) in a CTE, so its RETURNING rows pass the check ($8).
     const single = (algorithm: RateLimitAlgorithm) =>
-      new Sql(`WITH w AS (${rateLimitSingleSql(postgresDialect, T, algorithm)}) SELECT a, b, c, now FROM w WHERE ${this.inTime(8)}`, true);
+      new Sql(`WITH w AS (${rateLimitSingleSql(postgresDialect, T, algorithm)}) SELECT mark, used, previous, now FROM w WHERE ${this.inTime(8)}`, true);
     this.single = { gcra: single('gcra'), 'fixed-window': single('fixed-window'), 'sliding-window': single('sliding-window') };
     const N = postgresDialect.now!(2);
     // The key's live states and the time they were read at (one row even when there is none).
     this.read = new Sql(
-      `SELECT r.policy, r.a, r.b, r.c, n.now FROM (SELECT ${N} AS now) n
+      `SELECT r.policy, r.mark, r.used, r.previous, n.now FROM (SELECT ${N} AS now) n
        LEFT JOIN ${T} r ON r.key = $1::text AND r.expires_at > n.now`,
     );
     this.resetSql = new Sql(`DELETE FROM ${T} WHERE key = $1::text RETURNING ${this.inTime(2)}`, true);
     // The function has written every row it returns when the filter runs on them.
     this.many = new Sql(
-      `SELECT policy, a, b, c, now FROM ${rateLimitFunctionName(this.t)}($1::text, $2::bigint, $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint)
+      `SELECT policy, mark, used, previous, now FROM ${rateLimitFunctionName(this.t)}($1::text, $2::bigint, $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint)
        WHERE ${this.inTime(9)}`,
       true,
     );
@@ -80,7 +79,7 @@ export class PostgresRateLimitStore extends PgStoreBase implements RateLimitStor
   private async states(key: string, policies: readonly NormalizedPolicy[], now: number | null, budget: CallBudget) {
     const rows = await this.query<Row>(this.read, [key, now], budget);
     const states = policies.map((p): RateLimitState | undefined => {
-      for (const r of rows) if (r.policy === p.id) return [r.a!, r.b!, r.c!];
+      for (const r of rows) if (r.policy === p.id) return stateFromColumns(p.algorithm, r.mark!, r.used!, r.previous!);
       return undefined;
     });
     return { states, now: rows[0]!.now };
@@ -93,27 +92,26 @@ export class PostgresRateLimitStore extends PgStoreBase implements RateLimitStor
     const budget = this.budget(deadlineOf(this.source, opts));
     const n = policies.length;
     const sql = n === 1 ? this.single[policies[0]!.algorithm] : this.many;
-    for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
-      const now = this.nowParam();
-      const params =
-        n === 1
-          ? rateLimitSingleParams(key, now, policies[0]!, cost)
-          : [key, now, policies.map((p) => p.id), policies.map((p) => ALGORITHM_CODE[p.algorithm]), policies.map((p) => p.limit),
-             policies.map((p) => p.windowMs), policies.map((p) => p.capacity), cost];
-      let rows: Row[];
-      try {
-        rows = await this.query<Row>(sql, params, budget);
-      } catch (err) {
-        if (isRetryable((err as { cause?: unknown }).cause)) continue;
-        throw err;
-      }
-      if (rows.length > 0) return rateLimitDecisionFromRows(policies, rows as never, rows[0]!.now);
-      const seen = await this.states(key, policies, now, budget);
-      const denied = evaluateRateLimit(policies, seen.states, seen.now, cost, false);
-      if (!denied.decision.allowed) return denied.decision;
-      // Another replica freed capacity between the two statements: consume again.
-    }
-    throw this.source.error('TIMEOUT', `consume did not settle after ${ATTEMPTS} attempts`);
+    // Each run reads the clock again: a run repeated after a conflict decides at its own time.
+    let now: number | null = null;
+    return settleConsume(this.source, policies, cost, {
+      consume: async () => {
+        now = this.nowParam();
+        const params =
+          n === 1
+            ? rateLimitSingleParams(key, now, policies[0]!, cost)
+            : [key, now, policies.map((p) => p.id), policies.map((p) => RATE_LIMIT_ALGORITHM_CODES[p.algorithm]),
+               policies.map((p) => p.limit), policies.map((p) => p.windowMs), policies.map((p) => p.capacity), cost];
+        try {
+          return await this.query<ConsumeRows[number]>(sql, params, budget);
+        } catch (err) {
+          // A serialization failure or deadlock rolled the statement back: it may run again.
+          if (isRetryable((err as { cause?: unknown }).cause)) return undefined;
+          throw err;
+        }
+      },
+      read: () => this.states(key, policies, now, budget),
+    });
   }
 
   async peek(key: string, policy: RateLimitPolicy | readonly RateLimitPolicy[], opts?: CallOptions): Promise<RateLimitDecision> {

@@ -57,7 +57,7 @@ function rateLimitFunction(t: Tables): string {
   });
   return `CREATE OR REPLACE FUNCTION ${rateLimitFunctionName(t)}(
     p_key text, p_now bigint, p_ids text[], p_algs bigint[], p_lims bigint[], p_wins bigint[], p_caps bigint[], p_cost bigint)
-  RETURNS TABLE (policy text, a bigint, b bigint, c bigint, now bigint)
+  RETURNS TABLE (policy text, mark bigint, used bigint, previous bigint, now bigint)
   LANGUAGE plpgsql VOLATILE AS $fn$
   #variable_conflict use_column
   DECLARE written integer;
@@ -136,12 +136,13 @@ const MIGRATIONS: Migrations = {
   ],
   rate_limits: [
     (t) => [
+      // One row per key and policy; the state's columns are core's RateLimitStateColumns.
       `${t.create} ${t.table('rate_limits')} (
         key ${KEY} NOT NULL,
         policy ${KEY} NOT NULL,
-        a bigint NOT NULL,
-        b bigint NOT NULL,
-        c bigint NOT NULL,
+        mark bigint NOT NULL,
+        used bigint NOT NULL,
+        previous bigint NOT NULL,
         expires_at bigint NOT NULL,
         at bigint NOT NULL,
         PRIMARY KEY (key, policy)

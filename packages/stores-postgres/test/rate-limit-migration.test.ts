@@ -28,7 +28,7 @@ describeBackends(backends.slice(0, 1), (backend) => {
     await pool.query(
       `CREATE OR REPLACE FUNCTION "${s}"."stowage_rate_limit_consume"(
          p_key text, p_now bigint, p_ids text[], p_algs bigint[], p_lims bigint[], p_wins bigint[], p_caps bigint[], p_cost bigint)
-       RETURNS TABLE (policy text, a bigint, b bigint, c bigint, now bigint)
+       RETURNS TABLE (policy text, mark bigint, used bigint, previous bigint, now bigint)
        LANGUAGE plpgsql AS $fn$ BEGIN RAISE EXCEPTION 'the function of version 2'; END $fn$`,
     );
     await pool.query(`UPDATE "${s}".stowage_schema_version SET version = 2 WHERE component = 'rate_limits'`);

@@ -3,6 +3,7 @@ import {
   decideAfterConsume,
   evaluateRateLimit,
   normalizePolicies,
+  stateFromColumns,
   validateCost,
   validateKey,
   validateOptions,
@@ -18,7 +19,6 @@ import { RedisStoreBase, Script, tagged, type RedisStoreOptions } from './base.j
 
 const RATE_LIMIT = new Script('rate_limit');
 const RESET = new Script('rate_limit_reset');
-const CODE = { gcra: 0, 'fixed-window': 1, 'sliding-window': 2 } as const;
 
 /**
  * {@link RateLimitStore} on Redis: one string per key (`<prefix>r:{key}`, the packed states of
@@ -34,12 +34,13 @@ export class RedisRateLimitStore extends RedisStoreBase implements RateLimitStor
 
   private async call(key: string, policies: readonly NormalizedPolicy[], cost: number, consume: boolean, deadline: number | undefined) {
     const args: unknown[] = [cost, consume ? 1 : 0, policies.length];
-    for (const p of policies) args.push(p.id, CODE[p.algorithm], p.limit, p.windowMs, p.capacity);
+    // The algorithm goes by its name, so the script holds no table of codes to keep in step.
+    for (const p of policies) args.push(p.id, p.algorithm, p.limit, p.windowMs, p.capacity);
     const out = await this.run<number[]>(RATE_LIMIT, [tagged(this.prefix, 'r', key)], args, deadline);
     const now = out[0]!;
-    const states = policies.map((_, i): RateLimitState | undefined => {
-      const a = out[2 + i * 3]!;
-      return a === -1 ? undefined : [a, out[3 + i * 3]!, out[4 + i * 3]!];
+    const states = policies.map((p, i): RateLimitState | undefined => {
+      const mark = out[2 + i * 3]!;
+      return mark === -1 ? undefined : stateFromColumns(p.algorithm, mark, out[3 + i * 3]!, out[4 + i * 3]!);
     });
     return { now, consumed: Number(out[1]) === 1, states };
   }

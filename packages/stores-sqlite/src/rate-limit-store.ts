@@ -3,12 +3,14 @@ import {
   MAX_POLICIES,
   namedParams,
   normalizePolicies,
-  rateLimitDecisionFromRows,
   rateLimitManyParams,
   rateLimitManySql,
   rateLimitSingleParams,
   rateLimitSingleSql,
+  settleConsumeSync,
   sqliteDialect,
+  stateFromColumns,
+  type ConsumeRows,
   validateCost,
   validateKey,
   validateOptions,
@@ -26,9 +28,9 @@ import { SqliteStoreBase, type SqliteStoreOptions } from './base.js';
 
 interface Row {
   policy: string;
-  a: number;
-  b: number;
-  c: number;
+  mark: number;
+  used: number;
+  previous: number;
 }
 
 interface Statements {
@@ -39,9 +41,6 @@ interface Statements {
   read: Statement;
   reset: Statement;
 }
-
-/** How often a consume retries when a denial it saw was undone before it could explain it. */
-const ATTEMPTS = 50;
 
 /**
  * {@link RateLimitStore} on better-sqlite3. A `consume` is one SQL statement (shared with the
@@ -66,7 +65,7 @@ export class SqliteRateLimitStore extends SqliteStoreBase<Statements> implements
         'sliding-window': this.db.prepare(rateLimitSingleSql(sqliteDialect, t, 'sliding-window')),
       },
       many: new Array(MAX_POLICIES + 1),
-      read: this.db.prepare(`SELECT policy, a, b, c FROM ${t} WHERE key = ? AND expires_at > ?`),
+      read: this.db.prepare(`SELECT policy, mark, used, previous FROM ${t} WHERE key = ? AND expires_at > ?`),
       reset: this.db.prepare(`DELETE FROM ${t} WHERE key = ?`),
     };
   }
@@ -74,7 +73,7 @@ export class SqliteRateLimitStore extends SqliteStoreBase<Statements> implements
   private states(s: Statements, key: string, policies: readonly NormalizedPolicy[], now: number): (RateLimitState | undefined)[] {
     const rows = s.read.all(key, now) as Row[];
     return policies.map((p) => {
-      for (const r of rows) if (r.policy === p.id) return [r.a, r.b, r.c] as const;
+      for (const r of rows) if (r.policy === p.id) return stateFromColumns(p.algorithm, r.mark, r.used, r.previous);
       return undefined;
     });
   }
@@ -97,15 +96,11 @@ export class SqliteRateLimitStore extends SqliteStoreBase<Statements> implements
       const params = namedParams(
         n === 1 ? rateLimitSingleParams(key, now, policies[0]!, cost) : rateLimitManyParams(key, now, policies, cost),
       );
-      for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+      return settleConsumeSync(this.source, policies, cost, {
         // Stepped to completion (not `.get()`), so SQLite runs its WAL auto-checkpoint.
-        const rows = statement.all(params) as Row[];
-        if (rows.length > 0) return rateLimitDecisionFromRows(policies, rows, now);
-        const denied = evaluateRateLimit(policies, this.states(s, key, policies, now), now, cost, false);
-        if (!denied.decision.allowed) return denied.decision;
-        // Another process freed capacity between the two statements: try the consume again.
-      }
-      throw this.source.error('TIMEOUT', `consume did not settle after ${ATTEMPTS} attempts`);
+        consume: () => statement.all(params) as ConsumeRows,
+        read: () => ({ states: this.states(s, key, policies, now), now }),
+      });
     }, opts);
   }
 

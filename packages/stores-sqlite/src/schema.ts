@@ -31,12 +31,13 @@ export function schema(tablePrefix: string): Record<SchemaComponent, string[]> {
       `CREATE INDEX IF NOT EXISTS ${p}sessions_owner ON ${p}sessions (owner) WHERE owner IS NOT NULL`,
     ],
     rate_limits: [
+      // One row per key and policy; the state's columns are core's RateLimitStateColumns.
       `CREATE TABLE IF NOT EXISTS ${p}rate_limits (
         key TEXT NOT NULL,
         policy TEXT NOT NULL,
-        a INTEGER NOT NULL,
-        b INTEGER NOT NULL,
-        c INTEGER NOT NULL,
+        mark INTEGER NOT NULL,
+        used INTEGER NOT NULL,
+        previous INTEGER NOT NULL,
         expires_at INTEGER NOT NULL,
         at INTEGER NOT NULL,
         PRIMARY KEY (key, policy)

@@ -44,11 +44,11 @@ export function rateLimitTests(factory: StoreFactory<RateLimitStore>, options: C
     it('admits limit calls per window with exact remaining, resetMs and retryAfterMs', async () => {
       const { store, clock } = await open();
       clock.set(1_800_000_000_250);
-      expect(await store.consume('k', policy)).toEqual({ allowed: true, limit: 3, remaining: 2, resetMs: 750, retryAfterMs: 0, policy: 'default' });
+      expect(await store.consume('k', policy)).toEqual({ allowed: true, capacity: 3, remaining: 2, resetMs: 750, retryAfterMs: 0, policy: 'default' });
       clock.advance(100);
       expect(await store.consume('k', policy)).toMatchObject({ allowed: true, remaining: 1, resetMs: 650 });
       expect(await store.consume('k', policy)).toMatchObject({ allowed: true, remaining: 0, resetMs: 650 });
-      expect(await store.consume('k', policy)).toEqual({ allowed: false, limit: 3, remaining: 0, resetMs: 650, retryAfterMs: 650, policy: 'default' });
+      expect(await store.consume('k', policy)).toEqual({ allowed: false, capacity: 3, remaining: 0, resetMs: 650, retryAfterMs: 650, policy: 'default' });
     });
 
     it('starts over at the window boundary (1 ms before it is still denied)', async () => {
@@ -101,14 +101,14 @@ export function rateLimitTests(factory: StoreFactory<RateLimitStore>, options: C
       for (let i = 0; i < 5; i++) {
         expect(await store.consume('k', policy)).toEqual({
           allowed: true,
-          limit: 5,
+          capacity: 5,
           remaining: 4 - i,
           resetMs: (i + 1) * 1000,
           retryAfterMs: 0,
           policy: 'default',
         });
       }
-      expect(await store.consume('k', policy)).toEqual({ allowed: false, limit: 5, remaining: 0, resetMs: 5000, retryAfterMs: 1000, policy: 'default' });
+      expect(await store.consume('k', policy)).toEqual({ allowed: false, capacity: 5, remaining: 0, resetMs: 5000, retryAfterMs: 1000, policy: 'default' });
       clock.advance(999);
       expect((await store.consume('k', policy)).allowed).toBe(false);
       clock.advance(1);

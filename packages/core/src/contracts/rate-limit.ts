@@ -25,8 +25,8 @@ export interface RateLimitPolicy {
 /** The outcome of one call. */
 export interface RateLimitDecision {
   allowed: boolean;
-  /** The capacity of the deciding policy: `limit`, or `burst` for `gcra`. */
-  limit: number;
+  /** The capacity of the deciding policy: its `limit`, or its `burst` for `gcra`. */
+  capacity: number;
   /** Units still available after this call; never below 0. */
   remaining: number;
   /** Ms until the key is back to full capacity (0 when it already is). */

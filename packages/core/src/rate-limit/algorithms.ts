@@ -1,14 +1,7 @@
 import type { RateLimitDecision } from '../contracts/rate-limit.js';
 import { ceilDiv, floorDiv } from './math.js';
 import type { NormalizedPolicy } from './policy.js';
-
-/**
- * The stored state of one policy under one key, three integers:
- * - gcra: `[debt, at, 0]`, debt in units of 1/limit ms, `at` the ms it was computed at;
- * - fixed-window: `[window, count, 0]`;
- * - sliding-window: `[window, count, previousCount]`.
- */
-export type RateLimitState = readonly [number, number, number];
+import type { RateLimitState } from './state.js';
 
 /** A state to store, and until when it matters. */
 export interface RateLimitWrite {
@@ -44,9 +37,11 @@ interface View {
 
 function view(p: NormalizedPolicy, state: RateLimitState | undefined, now: number): View {
   const W = p.windowMs;
+  // A state of another algorithm cannot occur (the policy id names the algorithm): it counts as none.
+  if (state !== undefined && state.algorithm !== p.algorithm) state = undefined;
   if (p.algorithm === 'gcra') {
-    if (state === undefined || state[0] <= 0) return { used: 0, mark: now, previous: 0, elapsed: 0 };
-    const [debt, at] = state;
+    if (state?.algorithm !== 'gcra' || state.debt <= 0) return { used: 0, mark: now, previous: 0, elapsed: 0 };
+    const { debt, at } = state;
     const elapsed = now > at ? now - at : 0;
     const used = elapsed >= ceilDiv(debt, p.limit) ? 0 : debt - elapsed * p.limit;
     // A clock behind `at` counts as no time passed: keep the later mark.
@@ -54,15 +49,15 @@ function view(p: NormalizedPolicy, state: RateLimitState | undefined, now: numbe
   }
   const current = floorDiv(now, W);
   if (p.algorithm === 'fixed-window') {
-    if (state === undefined) return { used: 0, mark: current, previous: 0, elapsed: 0 };
-    if (state[0] >= current) return { used: state[1], mark: state[0], previous: 0, elapsed: 0 };
+    if (state?.algorithm !== 'fixed-window') return { used: 0, mark: current, previous: 0, elapsed: 0 };
+    if (state.window >= current) return { used: state.count, mark: state.window, previous: 0, elapsed: 0 };
     return { used: 0, mark: current, previous: 0, elapsed: 0 };
   }
   const elapsed = now - current * W;
-  if (state === undefined) return { used: 0, mark: current, previous: 0, elapsed };
-  const [window, count, prev] = state;
-  if (window > current) return { used: count, mark: window, previous: prev, elapsed: 0 };
-  if (window === current) return { used: count, mark: window, previous: prev, elapsed };
+  if (state?.algorithm !== 'sliding-window') return { used: 0, mark: current, previous: 0, elapsed };
+  const { window, count, previousCount } = state;
+  if (window > current) return { used: count, mark: window, previous: previousCount, elapsed: 0 };
+  if (window === current) return { used: count, mark: window, previous: previousCount, elapsed };
   if (window === current - 1) return { used: 0, mark: current, previous: count, elapsed };
   return { used: 0, mark: current, previous: 0, elapsed };
 }
@@ -108,7 +103,7 @@ function decide(p: NormalizedPolicy, v: View, now: number, cost: number, consume
       remaining: Math.max(0, floorDiv(C - after, W)),
       resetMs,
       retryAfterMs: ok ? 0 : ceilDiv(v.used + cost * W - C, p.limit),
-      write: consumed && after > 0 ? { state: [after, v.mark, 0], expiresAt: v.mark + resetMs } : undefined,
+      write: consumed && after > 0 ? { state: { algorithm: 'gcra', debt: after, at: v.mark }, expiresAt: v.mark + resetMs } : undefined,
     };
   }
   if (p.algorithm === 'fixed-window') {
@@ -119,7 +114,7 @@ function decide(p: NormalizedPolicy, v: View, now: number, cost: number, consume
       remaining: Math.max(0, p.limit - count),
       resetMs: count > 0 ? toEnd : 0,
       retryAfterMs: ok ? 0 : toEnd,
-      write: consumed ? { state: [v.mark, count, 0], expiresAt: (v.mark + 1) * W } : undefined,
+      write: consumed ? { state: { algorithm: 'fixed-window', window: v.mark, count }, expiresAt: (v.mark + 1) * W } : undefined,
     };
   }
   const count = consumed ? v.used + cost : v.used;
@@ -154,7 +149,9 @@ function decide(p: NormalizedPolicy, v: View, now: number, cost: number, consume
     remaining: Math.max(0, p.limit - weight - count),
     resetMs,
     retryAfterMs,
-    write: consumed ? { state: [v.mark, count, v.previous], expiresAt: (v.mark + 1) * W + drained } : undefined,
+    write: consumed
+      ? { state: { algorithm: 'sliding-window', window: v.mark, count, previousCount: v.previous }, expiresAt: (v.mark + 1) * W + drained }
+      : undefined,
   };
 }
 
@@ -181,7 +178,7 @@ export function evaluateRateLimit(
     return {
       decision: {
         allowed: ok,
-        limit: p.capacity,
+        capacity: p.capacity,
         remaining: r.remaining,
         resetMs: r.resetMs,
         retryAfterMs: r.retryAfterMs,
@@ -215,7 +212,7 @@ export function evaluateRateLimit(
   return {
     decision: {
       allowed: all,
-      limit: p.capacity,
+      capacity: p.capacity,
       remaining: best!.remaining,
       resetMs: best!.resetMs,
       retryAfterMs: all ? 0 : best!.retryAfterMs,
@@ -261,7 +258,7 @@ export function decideAfterConsume(
   const p = policies[chosen]!;
   return {
     allowed: true,
-    limit: p.capacity,
+    capacity: p.capacity,
     remaining: best!.remaining,
     resetMs: best!.resetMs,
     retryAfterMs: 0,

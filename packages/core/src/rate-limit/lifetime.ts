@@ -1,4 +1,4 @@
-import type { RateLimitState } from './algorithms.js';
+import type { RateLimitState } from './state.js';
 import { ceilDiv } from './math.js';
 import type { NormalizedPolicy } from './policy.js';
 
@@ -13,22 +13,22 @@ import type { NormalizedPolicy } from './policy.js';
  * state's mark reports exactly `now + resetMs` = this time; a call while the clock is behind
  * the mark reports an earlier one, never a later.
  *
- * - gcra `[debt, at]`: `at + ceil(debt / L)`, when the debt has drained (`at` if there is none);
- * - fixed-window `[window, count]`: `(window + 1) * W`, the window's end;
- * - sliding-window `[window, count, previous]`: with `count > 0`,
+ * - gcra `{ debt, at }`: `at + ceil(debt / L)`, when the debt has drained (`at` if there is none);
+ * - fixed-window `{ window, count }`: `(window + 1) * W`, the window's end;
+ * - sliding-window `{ window, count, previousCount }`: with `count > 0`,
  *   `(window + 2) * W - ceil(W / count) + 1`, the first ms of the next window at which
- *   `floor(count * (W - elapsed) / W)` is 0; with only `previous`, the same within `window`
- *   (`(window + 1) * W - ceil(W / previous) + 1`); with neither, `window * W`.
+ *   `floor(count * (W - elapsed) / W)` is 0; with only `previousCount`, the same within `window`
+ *   (`(window + 1) * W - ceil(W / previousCount) + 1`); with neither, `window * W`.
  *
  * Exact integers below 2^53 (a clock in epoch ms plus at most 2^52); the SQL builders and the
  * Redis script compute the same expressions.
  */
 export function stateExpiresAt(p: NormalizedPolicy, state: RateLimitState): number {
   const W = p.windowMs;
-  if (p.algorithm === 'gcra') return state[0] > 0 ? state[1] + ceilDiv(state[0], p.limit) : state[1];
-  const [window, count, previous] = state;
-  if (p.algorithm === 'fixed-window') return (window + 1) * W;
+  if (state.algorithm === 'gcra') return state.debt > 0 ? state.at + ceilDiv(state.debt, p.limit) : state.at;
+  if (state.algorithm === 'fixed-window') return (state.window + 1) * W;
+  const { window, count, previousCount } = state;
   if (count > 0) return (window + 2) * W - ceilDiv(W, count) + 1;
-  if (previous > 0) return (window + 1) * W - ceilDiv(W, previous) + 1;
+  if (previousCount > 0) return (window + 1) * W - ceilDiv(W, previousCount) + 1;
   return window * W;
 }

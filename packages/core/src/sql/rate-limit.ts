@@ -1,6 +1,7 @@
 import type { RateLimitAlgorithm, RateLimitDecision } from '../contracts/rate-limit.js';
-import { decideAfterConsume, type RateLimitState } from '../rate-limit/algorithms.js';
+import { decideAfterConsume } from '../rate-limit/algorithms.js';
 import type { NormalizedPolicy } from '../rate-limit/policy.js';
+import { RATE_LIMIT_ALGORITHM_CODES, stateFromColumns, type RateLimitState } from '../rate-limit/state.js';
 
 /** What differs between the SQL of SQLite and PostgreSQL here. */
 export interface SqlDialect {
@@ -39,24 +40,27 @@ export const PG_SERVER_NOW = `floor(extract(epoch from statement_timestamp()) * 
 
 const nowOf = (d: SqlDialect, n: number): string => (d.now ? d.now(n) : d.param(n, 'bigint'));
 
-/** SQL expressions for one policy's inputs; `ra`/`rb`/`rc` are the live state or NULL. */
+/**
+ * SQL expressions for one policy's inputs; `mark`, `used`, `previous` are the live state's
+ * columns (see `RateLimitStateColumns` of core), or NULL when there is none.
+ */
 interface Inputs {
   now: string;
   lim: string;
   win: string;
   cap: string;
   cost: string;
-  ra: string;
-  rb: string;
-  rc: string;
+  mark: string;
+  used: string;
+  previous: string;
 }
 
-/** What a consume computes for one policy, as SQL expressions. */
+/** What a consume computes for one policy, as SQL expressions: the admission test and the new state's columns. */
 interface Outcome {
   fits: string;
-  a: string;
-  b: string;
-  c: string;
+  mark: string;
+  used: string;
+  previous: string;
   /**
    * The new state's expiry in epoch ms, from its own mark or window (`stateExpiresAt` of
    * core): never from `now`, which may stand behind the mark after the clock stepped back.
@@ -69,40 +73,42 @@ interface Outcome {
  * (64-bit in SQLite and PostgreSQL: `/` on non-negative integers is exact floor division).
  */
 function outcome(algorithm: RateLimitAlgorithm, d: SqlDialect, x: Inputs): Outcome {
-  const { now, lim, win, cap, cost, ra, rb, rc } = x;
+  const { now, lim, win, cap, cost } = x;
   if (algorithm === 'gcra') {
-    const elapsed = d.greatest(`${now} - ${rb}`, '0');
-    const debt = `(CASE WHEN ${ra} IS NULL OR ${ra} <= 0 OR ${elapsed} >= (${ra} + ${lim} - 1) / ${lim} THEN 0 ELSE ${ra} - ${elapsed} * ${lim} END)`;
-    const mark = `(CASE WHEN ${ra} IS NULL OR ${ra} <= 0 THEN ${now} ELSE ${d.greatest(now, rb)} END)`;
-    const after = `(${debt} + ${cost} * ${win})`;
-    return { fits: `${after} <= ${cap} * ${win}`, a: after, b: mark, c: '0', expires: `${mark} + (${after} + ${lim} - 1) / ${lim}` };
+    const [debt, at] = [x.used, x.mark];
+    const elapsed = d.greatest(`${now} - ${at}`, '0');
+    const owed = `(CASE WHEN ${debt} IS NULL OR ${debt} <= 0 OR ${elapsed} >= (${debt} + ${lim} - 1) / ${lim} THEN 0 ELSE ${debt} - ${elapsed} * ${lim} END)`;
+    const mark = `(CASE WHEN ${debt} IS NULL OR ${debt} <= 0 THEN ${now} ELSE ${d.greatest(now, at)} END)`;
+    const after = `(${owed} + ${cost} * ${win})`;
+    return { fits: `${after} <= ${cap} * ${win}`, mark, used: after, previous: '0', expires: `${mark} + (${after} + ${lim} - 1) / ${lim}` };
   }
+  const [window, count, previousCount] = [x.mark, x.used, x.previous];
   const cur = `(${now} / ${win})`;
-  const sameOrLater = `${ra} IS NOT NULL AND ${ra} >= ${cur}`;
-  const used = `(CASE WHEN ${sameOrLater} THEN ${rb} ELSE 0 END)`;
-  const mark = `(CASE WHEN ${ra} IS NOT NULL AND ${ra} > ${cur} THEN ${ra} ELSE ${cur} END)`;
+  const sameOrLater = `${window} IS NOT NULL AND ${window} >= ${cur}`;
+  const used = `(CASE WHEN ${sameOrLater} THEN ${count} ELSE 0 END)`;
+  const mark = `(CASE WHEN ${window} IS NOT NULL AND ${window} > ${cur} THEN ${window} ELSE ${cur} END)`;
   // For the window algorithms the capacity is the limit. `cap = lim` always holds; it is
   // written out so every parameter is referenced (PostgreSQL must see each one to type it).
   if (algorithm === 'fixed-window') {
-    return { fits: `${used} + ${cost} <= ${lim} AND ${cap} = ${lim}`, a: mark, b: `${used} + ${cost}`, c: '0', expires: `(${mark} + 1) * ${win}` };
+    return { fits: `${used} + ${cost} <= ${lim} AND ${cap} = ${lim}`, mark, used: `${used} + ${cost}`, previous: '0', expires: `(${mark} + 1) * ${win}` };
   }
-  const prev = `(CASE WHEN ${ra} IS NULL THEN 0 WHEN ${ra} >= ${cur} THEN ${rc} WHEN ${ra} = ${cur} - 1 THEN ${rb} ELSE 0 END)`;
-  const elapsed = `(CASE WHEN ${ra} IS NOT NULL AND ${ra} > ${cur} THEN 0 ELSE ${now} - ${cur} * ${win} END)`;
+  const prev = `(CASE WHEN ${window} IS NULL THEN 0 WHEN ${window} >= ${cur} THEN ${previousCount} WHEN ${window} = ${cur} - 1 THEN ${count} ELSE 0 END)`;
+  const elapsed = `(CASE WHEN ${window} IS NOT NULL AND ${window} > ${cur} THEN 0 ELSE ${now} - ${cur} * ${win} END)`;
   const weight = `(CASE WHEN ${prev} = 0 THEN 0 ELSE ${prev} * (${win} - ${elapsed}) / ${win} END)`;
-  const count = `(${used} + ${cost})`;
+  const after = `(${used} + ${cost})`;
   return {
-    fits: `${weight} + ${count} <= ${lim} AND ${cap} = ${lim}`,
-    a: mark,
-    b: count,
-    c: prev,
-    expires: `(${mark} + 2) * ${win} - (${win} + ${count} - 1) / ${count} + 1`,
+    fits: `${weight} + ${after} <= ${lim} AND ${cap} = ${lim}`,
+    mark,
+    used: after,
+    previous: prev,
+    expires: `(${mark} + 2) * ${win} - (${win} + ${after} - 1) / ${after} + 1`,
   };
 }
 
 /**
  * One SQL statement that consumes from one policy of one key with the reference arithmetic:
  * an upsert whose `DO UPDATE ... WHERE` is the admission test. It returns the new state
- * (`a, b, c`) and the time it decided at (`now`) when the call is allowed, and no row when it
+ * (`mark, used, previous`) and the time it decided at (`now`) when the call is allowed, and no row when it
  * is denied (nothing written: read the state and let `evaluateRateLimit` explain the denial).
  * A missing or expired row counts as no state.
  *
@@ -113,15 +119,16 @@ function outcome(algorithm: RateLimitAlgorithm, d: SqlDialect, x: Inputs): Outco
 export function rateLimitSingleSql(dialect: SqlDialect, table: string, algorithm: RateLimitAlgorithm): string {
   const p = dialect.param;
   const base = { lim: p(4, 'bigint'), win: p(5, 'bigint'), cap: p(6, 'bigint'), cost: p(7, 'bigint') };
-  const fresh = outcome(algorithm, dialect, { ...base, now: 'n.now', ra: 'NULL', rb: 'NULL', rc: 'NULL' });
+  const fresh = outcome(algorithm, dialect, { ...base, now: 'n.now', mark: 'NULL', used: 'NULL', previous: 'NULL' });
   const live = (column: string) => `(CASE WHEN ${table}.expires_at > excluded.at THEN ${table}.${column} END)`;
-  const kept = outcome(algorithm, dialect, { ...base, now: 'excluded.at', ra: live('a'), rb: live('b'), rc: live('c') });
-  return `INSERT INTO ${table} (key, policy, a, b, c, expires_at, at)
-SELECT ${p(1, 'text')}, ${p(3, 'text')}, ${fresh.a}, ${fresh.b}, ${fresh.c}, ${fresh.expires}, n.now
+  const kept = outcome(algorithm, dialect, { ...base, now: 'excluded.at', mark: live('mark'), used: live('used'), previous: live('previous') });
+  return `INSERT INTO ${table} (key, policy, mark, used, previous, expires_at, at)
+SELECT ${p(1, 'text')}, ${p(3, 'text')}, ${fresh.mark}, ${fresh.used}, ${fresh.previous}, ${fresh.expires}, n.now
 FROM (SELECT ${nowOf(dialect, 2)} AS now) AS n WHERE true
-ON CONFLICT (key, policy) DO UPDATE SET a = ${kept.a}, b = ${kept.b}, c = ${kept.c}, expires_at = ${kept.expires}, at = excluded.at
+ON CONFLICT (key, policy) DO UPDATE SET mark = ${kept.mark}, used = ${kept.used}, previous = ${kept.previous},
+  expires_at = ${kept.expires}, at = excluded.at
 WHERE ${kept.fits}
-RETURNING a, b, c, at AS now`;
+RETURNING mark, used, previous, at AS now`;
 }
 
 /** The parameters of {@link rateLimitSingleSql}, in order. */
@@ -150,8 +157,8 @@ export interface ManySource {
 /**
  * One SQL statement that consumes from several policies of one key, all or none: the
  * policies' rows are read and decided in CTEs, and every new state is upserted only if every
- * policy admits the call. Returns `policy, a, b, c, now` per policy when allowed, no row when
- * denied. With the default source, parameters are {@link rateLimitManyParams}.
+ * policy admits the call. Returns `policy, mark, used, previous, now` per policy when allowed, no row when
+ * denied. The policies' `alg` is their {@link RATE_LIMIT_ALGORITHM_CODES} number. With the default source, parameters are {@link rateLimitManyParams}.
  */
 export function rateLimitManySql(dialect: SqlDialect, table: string, count: number, from?: ManySource): string {
   const p = dialect.param;
@@ -165,49 +172,61 @@ export function rateLimitManySql(dialect: SqlDialect, table: string, count: numb
     now: nowOf(dialect, 2),
   };
   // In `decided`, the time is the `now` column of `current`; in `current`, that of `n`.
-  const x = { now: 'now', lim: 'lim', win: 'win', cap: 'cap', cost: 'cost', ra: 'ra', rb: 'rb', rc: 'rc' };
+  const x = { now: 'now', lim: 'lim', win: 'win', cap: 'cap', cost: 'cost', mark: 'live_mark', used: 'live_used', previous: 'live_previous' };
+  const code = RATE_LIMIT_ALGORITHM_CODES;
   const by = (pick: (o: Outcome) => string) =>
-    `CASE alg WHEN 0 THEN ${pick(outcome('gcra', dialect, x))} WHEN 1 THEN ${pick(outcome('fixed-window', dialect, x))} ELSE ${pick(outcome('sliding-window', dialect, x))} END`;
-  const live = (c: string) => `CASE WHEN r.expires_at > n.now THEN r.${c} END`;
+    `CASE alg WHEN ${code.gcra} THEN ${pick(outcome('gcra', dialect, x))} WHEN ${code['fixed-window']} THEN ${pick(outcome('fixed-window', dialect, x))} WHEN ${code['sliding-window']} THEN ${pick(outcome('sliding-window', dialect, x))} END`;
+  const live = (c: string) => `CASE WHEN r.expires_at > n.now THEN r.${c} END AS live_${c}`;
+  const unchanged = (c: string) => `d.old_${c} IS NOT DISTINCT FROM ${table}.${c}`;
   const guard = source.guarded
     ? `
-WHERE EXISTS (SELECT 1 FROM decided d WHERE d.id = ${table}.policy AND d.oa IS NOT DISTINCT FROM ${table}.a
-    AND d.ob IS NOT DISTINCT FROM ${table}.b AND d.oc IS NOT DISTINCT FROM ${table}.c AND d.oe IS NOT DISTINCT FROM ${table}.expires_at)`
+WHERE EXISTS (SELECT 1 FROM decided d WHERE d.id = ${table}.policy AND ${unchanged('mark')}
+    AND ${unchanged('used')} AND ${unchanged('previous')} AND ${unchanged('expires_at')})`
     : '';
   return `WITH ${source.with ? `${source.with},` : ''}
   n AS (SELECT ${source.now} AS now),
   decided AS (
-    SELECT id, ${by((o) => o.fits)} AS fits, ${by((o) => o.a)} AS na, ${by((o) => o.b)} AS nb, ${by((o) => o.c)} AS nc,
-      ${by((o) => o.expires)} AS ne, oa, ob, oc, oe, now
-    FROM (SELECT policies.*, n.now, ${live('a')} AS ra, ${live('b')} AS rb, ${live('c')} AS rc,
-            r.a AS oa, r.b AS ob, r.c AS oc, r.expires_at AS oe
+    SELECT id, ${by((o) => o.fits)} AS fits, ${by((o) => o.mark)} AS new_mark, ${by((o) => o.used)} AS new_used,
+      ${by((o) => o.previous)} AS new_previous, ${by((o) => o.expires)} AS new_expires_at,
+      old_mark, old_used, old_previous, old_expires_at, now
+    FROM (SELECT policies.*, n.now, ${live('mark')}, ${live('used')}, ${live('previous')},
+            r.mark AS old_mark, r.used AS old_used, r.previous AS old_previous, r.expires_at AS old_expires_at
           FROM n CROSS JOIN ${source.policies} LEFT JOIN ${table} r ON r.key = ${source.key} AND r.policy = policies.id) AS current
   )
-INSERT INTO ${table} (key, policy, a, b, c, expires_at, at)
-SELECT ${source.key}, id, na, nb, nc, ne, now FROM decided WHERE NOT EXISTS (SELECT 1 FROM decided WHERE NOT fits)
-ON CONFLICT (key, policy) DO UPDATE SET a = excluded.a, b = excluded.b, c = excluded.c, expires_at = excluded.expires_at, at = excluded.at${guard}
-RETURNING policy, a, b, c, at AS now`;
+INSERT INTO ${table} (key, policy, mark, used, previous, expires_at, at)
+SELECT ${source.key}, id, new_mark, new_used, new_previous, new_expires_at, now FROM decided
+WHERE NOT EXISTS (SELECT 1 FROM decided WHERE fits IS NOT TRUE)
+ON CONFLICT (key, policy) DO UPDATE SET mark = excluded.mark, used = excluded.used, previous = excluded.previous,
+  expires_at = excluded.expires_at, at = excluded.at${guard}
+RETURNING policy, mark, used, previous, at AS now`;
 }
-
-const ALGORITHM_CODE = { gcra: 0, 'fixed-window': 1, 'sliding-window': 2 } as const;
 
 /** The parameters of {@link rateLimitManySql}, in order. */
 export function rateLimitManyParams(key: string, now: number | null, policies: readonly NormalizedPolicy[], cost: number): unknown[] {
   const out: unknown[] = [key, now];
-  for (const p of policies) out.push(p.id, ALGORITHM_CODE[p.algorithm], p.limit, p.windowMs, p.capacity, cost);
+  for (const p of policies) out.push(p.id, RATE_LIMIT_ALGORITHM_CODES[p.algorithm], p.limit, p.windowMs, p.capacity, cost);
   return out;
+}
+
+/** A row of the rate-limit table as the statements return it (a driver may give integers as strings). */
+export interface RateLimitStateRow {
+  /** The policy id; absent from the rows of a single-policy statement. */
+  policy?: string | null;
+  mark: number | string;
+  used: number | string;
+  previous: number | string;
 }
 
 /** The decision of an allowed call, from the states the statement returned. */
 export function rateLimitDecisionFromRows(
   policies: readonly NormalizedPolicy[],
-  rows: readonly { policy?: string; a: number | string; b: number | string; c: number | string }[],
+  rows: readonly RateLimitStateRow[],
   now: number,
 ): RateLimitDecision {
   // A single-policy statement returns its one row without the policy column.
   const states = policies.map((p): RateLimitState | undefined => {
     const r = policies.length === 1 ? rows[0] : rows.find((row) => row.policy === p.id);
-    return r === undefined ? undefined : [Number(r.a), Number(r.b), Number(r.c)];
+    return r === undefined ? undefined : stateFromColumns(p.algorithm, r.mark, r.used, r.previous);
   });
   return decideAfterConsume(policies, states, now);
 }
