@@ -30,6 +30,14 @@ interface ReserveRow {
   retry: number | null;
 }
 
+/**
+ * How often `reserve` runs its statement before giving up. It runs again only when the row
+ * that refused the claim was committed after the statement's snapshot, so the snapshot cannot
+ * show it: each repeat needs another replica to commit a change to this key in that gap. 20 in
+ * a row means a writer that never pauses; the caller gets `TIMEOUT` (nothing reserved).
+ */
+const RESERVE_ATTEMPTS = 20;
+
 /** {@link IdempotencyStore} on PostgreSQL: one statement per operation. */
 export class PostgresIdempotencyStore extends PgStoreBase implements IdempotencyStore {
   protected readonly component = 'idempotency';
@@ -78,7 +86,7 @@ export class PostgresIdempotencyStore extends PgStoreBase implements Idempotency
     const lease = validateReserveArgs(this.source, scope, key, fingerprint, opts);
     const budget = this.budget(deadlineOf(this.source, opts));
     const token = randomToken();
-    for (let attempt = 0; attempt < 20; attempt++) {
+    for (let attempt = 0; attempt < RESERVE_ATTEMPTS; attempt++) {
       const [row] = await this.query<ReserveRow>(this.sql.reserve, [scope, key, fingerprint, token, this.nowParam(), lease], budget);
       if (row!.claimed !== null) return { state: 'reserved', token };
       // The row that refused the claim was committed after this statement's snapshot: ask again.
@@ -87,7 +95,7 @@ export class PostgresIdempotencyStore extends PgStoreBase implements Idempotency
       if (row!.response !== null) return { state: 'completed', response: decodeStoredResponse(this.source, row!.response) };
       return { state: 'in-flight', retryAfterMs: row!.retry! };
     }
-    throw this.source.error('TIMEOUT', 'reserve did not settle');
+    throw this.source.error('TIMEOUT', `reserve did not settle after ${RESERVE_ATTEMPTS} claims: other writers kept changing the key`);
   }
 
   async complete(

@@ -35,6 +35,15 @@ interface Statements {
   extend: Statement;
 }
 
+/**
+ * How often `reserve` claims before giving up. A claim runs again only when the row that
+ * refused it was released between the claim and the read (same `now`, so expiry cannot do it):
+ * each repeat needs another process to take and release the key in that gap. 50 in a row
+ * means a writer that never pauses; the caller gets `TIMEOUT` (nothing reserved) instead of
+ * a loop that may never end.
+ */
+const RESERVE_ATTEMPTS = 50;
+
 /** {@link IdempotencyStore} on better-sqlite3. */
 export class SqliteIdempotencyStore extends SqliteStoreBase<Statements> implements IdempotencyStore {
   protected readonly component = 'idempotency';
@@ -78,8 +87,8 @@ export class SqliteIdempotencyStore extends SqliteStoreBase<Statements> implemen
     return this.op((s, now): Reservation => {
       const token = randomToken();
       // The claim is atomic; reading the live row after a failed claim may race with its
-      // release or expiry (in another process), in which case the claim is simply retried.
-      for (;;) {
+      // release (in another process), in which case the claim runs again.
+      for (let attempt = 0; attempt < RESERVE_ATTEMPTS; attempt++) {
         if (writeReturning(s.claim, { scope, key, fingerprint, token, now, lease }) !== undefined) return { state: 'reserved', token };
         const row = s.current.get(scope, key, now) as Row | undefined;
         if (row === undefined) continue;
@@ -87,6 +96,7 @@ export class SqliteIdempotencyStore extends SqliteStoreBase<Statements> implemen
         if (row.response !== null) return { state: 'completed', response: decodeStoredResponse(this.source, row.response) };
         return { state: 'in-flight', retryAfterMs: row.expires_at - now };
       }
+      throw this.source.error('TIMEOUT', `reserve did not settle after ${RESERVE_ATTEMPTS} claims: other writers kept taking and releasing the key`);
     }, opts);
   }
 
