@@ -125,7 +125,7 @@ export class MemoryStreamStore extends MemoryStoreBase implements StreamStore {
       source: this.source,
       ensureOpen: () => void this.now(),
       // One synchronous section: nothing else runs in this process until it returns.
-      run: (make, deadline) => runSync(make(this.begin(deadline === undefined ? undefined : { deadline })), this.backend),
+      atomic: (make, deadline) => runSync(make(this.begin(deadline === undefined ? undefined : { deadline })), this.backend),
       maxMessageBytes,
     });
   }

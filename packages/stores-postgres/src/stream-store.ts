@@ -108,8 +108,8 @@ export class PostgresStreamStore extends PgStoreBase implements StreamStore {
     this.ops = new EngineStreamOps({
       source: this.source,
       ensureOpen: () => this.ensureOpen(),
-      run: (make, deadline) => this.transaction(make, deadline),
-      runReadOnly: (make, deadline) => this.readOnly(make, deadline),
+      atomic: (make, deadline) => this.transaction(make, deadline),
+      atomicRead: (make, deadline) => this.readOnly(make, deadline),
       maxMessageBytes,
       // Listen before a wait's first check, so an append in between is not missed.
       beforeWait: () => this.listen().catch(() => {}),

@@ -158,10 +158,10 @@ export class SqliteStreamStore extends SqliteStoreBase<Statements> implements St
     this.ops = new EngineStreamOps({
       source: this.source,
       ensureOpen: () => this.ensureOpen(),
-      run: <T>(make: (now: number) => StreamOp<T>, deadline: number | undefined): T =>
+      atomic: <T>(make: (now: number) => StreamOp<T>, deadline: number | undefined): T =>
         this.op((s, now) => s.write(make(now)), deadline === undefined ? undefined : { deadline }),
       // A single snapshot read needs no write lock.
-      runReadOnly: <T>(make: (now: number) => StreamOp<T>, deadline: number | undefined): T =>
+      atomicRead: <T>(make: (now: number) => StreamOp<T>, deadline: number | undefined): T =>
         this.op((s, now) => s.read(make(now)), deadline === undefined ? undefined : { deadline }),
       maxMessageBytes,
       // A commit on this connection does not change what `data_version` shows to it, so

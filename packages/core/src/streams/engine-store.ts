@@ -39,9 +39,9 @@ export interface EngineStreamOpsOptions {
    * (`undefined` for `cleanupExpired` and waiters): the step must honour it as every
    * contract method does (see `CallOptions`).
    */
-  run<T>(make: (now: number) => StreamOp<T>, deadline: number | undefined): T | Promise<T>;
-  /** Runs an operation that only reads (`head`, waiters' checks). @default run */
-  runReadOnly?<T>(make: (now: number) => StreamOp<T>, deadline: number | undefined): T | Promise<T>;
+  atomic<T>(make: (now: number) => StreamOp<T>, deadline: number | undefined): T | Promise<T>;
+  /** Runs an operation that only reads (`head`, waiters' checks). @default atomic */
+  atomicRead?<T>(make: (now: number) => StreamOp<T>, deadline: number | undefined): T | Promise<T>;
   maxMessageBytes: number;
   /** Re-check waiters this often, to see appends made by other processes. */
   pollMs?: number;
@@ -58,7 +58,7 @@ export interface EngineStreamOpsOptions {
  * The StreamStore methods around the shared engine: validation, one atomic engine
  * operation, waking in-process waiters. Memory, SQLite and PostgreSQL use it; they differ
  * only in how an operation runs. Checks in the order of every contract (see `common.ts`):
- * every argument, then the store (`ensureOpen`), then the deadline (`run`), then the stream.
+ * every argument, then the store (`ensureOpen`), then the deadline (`atomic`), then the stream.
  */
 export class EngineStreamOps implements Omit<StreamStore, 'close'> {
   private readonly engine: StreamEngine;
@@ -69,7 +69,7 @@ export class EngineStreamOps implements Omit<StreamStore, 'close'> {
   }
 
   private readOnly<T>(make: (now: number) => StreamOp<T>, deadline: number | undefined): T | Promise<T> {
-    return this.o.runReadOnly === undefined ? this.o.run(make, deadline) : this.o.runReadOnly(make, deadline);
+    return this.o.atomicRead === undefined ? this.o.atomic(make, deadline) : this.o.atomicRead(make, deadline);
   }
 
   private changed(name: string): void {
@@ -83,7 +83,7 @@ export class EngineStreamOps implements Omit<StreamStore, 'close'> {
     const cfg = validateStreamConfig(this.o.source, config, fork !== undefined);
     const deadline = deadlineOf(this.o.source, opts);
     this.o.ensureOpen();
-    const result = await this.o.run((now) => this.engine.create(name, cfg, messages, fork, now), deadline);
+    const result = await this.o.atomic((now) => this.engine.create(name, cfg, messages, fork, now), deadline);
     if (result.status === 'created') this.changed(name);
     return result;
   }
@@ -94,7 +94,7 @@ export class EngineStreamOps implements Omit<StreamStore, 'close'> {
     const v = validateAppendOptions(this.o.source, opts);
     const deadline = deadlineOf(this.o.source, opts);
     this.o.ensureOpen();
-    const result = await this.o.run((now) => this.engine.append(name, messages, v, now), deadline);
+    const result = await this.o.atomic((now) => this.engine.append(name, messages, v, now), deadline);
     if (!result.duplicate) this.changed(name);
     return result;
   }
@@ -107,7 +107,7 @@ export class EngineStreamOps implements Omit<StreamStore, 'close'> {
     const { maxBytes, maxMessages } = validateReadOptions(this.o.source, opts);
     const deadline = deadlineOf(this.o.source, opts);
     this.o.ensureOpen();
-    return this.o.run((now) => this.engine.read(name, position, maxBytes, maxMessages, now), deadline);
+    return this.o.atomic((now) => this.engine.read(name, position, maxBytes, maxMessages, now), deadline);
   }
 
   async head(name: string, opts?: CallOptions): Promise<StreamInfo | undefined> {
@@ -123,7 +123,7 @@ export class EngineStreamOps implements Omit<StreamStore, 'close'> {
     const producer = o.producer === undefined ? undefined : validateProducer(this.o.source, o.producer);
     const deadline = deadlineOf(this.o.source, opts);
     this.o.ensureOpen();
-    const result = await this.o.run((now) => this.engine.closeStream(name, producer, now), deadline);
+    const result = await this.o.atomic((now) => this.engine.closeStream(name, producer, now), deadline);
     this.changed(name);
     return result;
   }
@@ -132,7 +132,7 @@ export class EngineStreamOps implements Omit<StreamStore, 'close'> {
     validateKey(this.o.source, 'name', name);
     const deadline = deadlineOf(this.o.source, opts);
     this.o.ensureOpen();
-    const deleted = await this.o.run((now) => this.engine.delete(name, now), deadline);
+    const deleted = await this.o.atomic((now) => this.engine.delete(name, now), deadline);
     if (deleted) this.changed(name);
     return deleted;
   }
@@ -157,7 +157,7 @@ export class EngineStreamOps implements Omit<StreamStore, 'close'> {
     this.o.ensureOpen();
     let total = 0;
     for (;;) {
-      const { removed, more } = await this.o.run((now) => this.engine.cleanupBatch(now, batch), undefined);
+      const { removed, more } = await this.o.atomic((now) => this.engine.cleanupBatch(now, batch), undefined);
       total += removed;
       if (!more) {
         if (total > 0) this.waiters.notifyAll();
