@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import {
   budgetTimeout,
   callBudget,
@@ -21,6 +20,7 @@ import {
 } from '@stowage/core';
 import type { Cluster, Redis } from 'ioredis';
 import { coalesceWrites } from './coalesce.js';
+import { LUA, type LuaFile } from './scripts/lua.generated.js';
 import { serverClockOf } from './server-clock.js';
 
 export type RedisClient = Redis | Cluster;
@@ -55,18 +55,28 @@ export interface RedisStoreOptions extends StoreOptionsBase {
 
 export const PACKAGE = '@stowage/stores-redis';
 
-const here = new URL('./scripts/', import.meta.url);
-const LIB = readFileSync(new URL('lib.lua', here), 'utf8');
+/** Every script made so far, for the test that loads each on a server. */
+const made: Script[] = [];
 
-/** A Lua script of `scripts/`, with the shared header, registered on a client under a content-hashed name. */
+/**
+ * A Lua script of `scripts/` (embedded at build time: nothing is read from disk), registered on
+ * a client under a content-hashed name: `lib.lua`, then the script's files in order (one file,
+ * or the parts of a long script: Lua in EVAL has no imports, so one body holds them all).
+ */
 export class Script {
   readonly lua: string;
   readonly name: string;
-  constructor(file: string) {
-    this.lua = `${LIB}\n${readFileSync(new URL(`${file}.lua`, here), 'utf8')}`;
-    this.name = `stowage_${file}_${createHash('sha1').update(this.lua).digest('hex').slice(0, 12)}`;
+  constructor(file: LuaFile);
+  constructor(name: string, parts: readonly LuaFile[]);
+  constructor(name: string, parts: readonly LuaFile[] = [name as LuaFile]) {
+    this.lua = [LUA.lib, ...parts.map((part) => LUA[part])].join('\n');
+    this.name = `stowage_${name}_${createHash('sha1').update(this.lua).digest('hex').slice(0, 12)}`;
+    made.push(this);
   }
 }
+
+/** The scripts of the stores imported so far (not exported by the package). */
+export const scriptsMade = (): readonly Script[] => made;
 
 type Callable = (...args: unknown[]) => Promise<unknown>;
 
