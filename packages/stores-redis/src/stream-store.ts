@@ -33,7 +33,17 @@ export interface RedisStreamStoreOptions extends RedisStoreOptions {
   maxMessageBytes?: number;
 }
 
-const STREAM = new Script('stream');
+// Lua has no imports: the parts of the stream script, one idea each, joined in this order.
+const STREAM = new Script('stream', [
+  'stream/records',
+  'stream/presence',
+  'stream/removal',
+  'stream/producers',
+  'stream/create',
+  'stream/append',
+  'stream/read',
+  'stream/dispatch',
+]);
 type Reply = (Buffer | number | Reply)[];
 
 const str = (v: Buffer | number | Reply | undefined): string => (v === undefined ? '' : Buffer.isBuffer(v) ? v.toString() : String(v));
@@ -59,7 +69,7 @@ function toInfo(v: Reply): StreamInfo {
 
 /**
  * {@link StreamStore} on Redis: the rules of core's `StreamEngine` in one Lua script
- * (`scripts/stream.lua`), one call per operation. A stream is a hash of metadata, a list of
+ * (`scripts/stream/*.lua`), one call per operation. A stream is a hash of metadata, a list of
  * messages and a hash of producer states; a sorted set of deadlines feeds `cleanupExpired`.
  *
  * Every key of one store shares the hash tag `{streams}` (after the prefix), so a fork reads

@@ -1,0 +1,60 @@
+-- Reads: messages through the fork chain, head, and tail for waiters.
+
+-- read: position, maxBytes, maxMessages. Messages after `position` through the fork chain.
+local function read(a)
+  local s, err = live(a[1])
+  if not s then return err end
+  local position, maxBytes, maxMessages = tonumber(a[2]), tonumber(a[3]), tonumber(a[4])
+  if position > s.tail then
+    return fail('INVALID_ARGUMENT', 'offset is past the tail', { pastTail = true })
+  end
+  local segments = {}
+  local cur, hi = s, s.tail
+  while cur and hi > position do
+    local lo = cur.forkPosition or 0
+    if hi > lo then segments[#segments + 1] = { id = cur.id, lo = lo, hi = hi } end
+    if not cur.forkedFrom or lo <= position then break end
+    if lo < hi then hi = lo end
+    cur = get(cur.forkedFrom)
+  end
+  local out, bytes, last = {}, 0, position
+  local count = 0
+  for i = #segments, 1, -1 do
+    local seg = segments[i]
+    local after = math.max(position, seg.lo)
+    if seg.hi > after and count < maxMessages then
+      local take = math.min(seg.hi - after, maxMessages - count)
+      local items = redis.call('LRANGE', dkey(seg.id), after - seg.lo, after - seg.lo + take - 1)
+      local stop = false
+      for j, data in ipairs(items) do
+        if count > 0 and bytes + #data > maxBytes then stop = true break end
+        bytes = bytes + #data
+        count = count + 1
+        last = after + j
+        out[#out + 1] = fmt(last)
+        out[#out + 1] = data
+      end
+      if stop or #items < take then break end
+    end
+  end
+  if s.ttlMs then
+    touch(s)
+    put(s)
+  end
+  local result = { 'read', fmt(last), last == s.tail and '1' or '0', info(s) }
+  for _, x in ipairs(out) do result[#result + 1] = x end
+  return result
+end
+
+local function head(a)
+  local s = get(a[1])
+  if presence(s) ~= 'live' then return { 'none' } end
+  return { 'head', info(s) }
+end
+
+-- tail: name. For a waiter: tail, closed, id, and the expiry with NOW (it looks again then).
+local function tail(a)
+  local s = get(a[1])
+  if presence(s) ~= 'live' then return { 'none' } end
+  return { 'tail', fmt(s.tail), s.closed and '1' or '0', s.id, s.deadline and fmt(s.deadline) or '', fmt(NOW) }
+end
