@@ -37,6 +37,8 @@ import { sleep } from './helpers.js';
 
 export { createTestClock, TEST_CLOCK_START } from './clock.js';
 export type { TestClock } from './clock.js';
+export { describeRateLimitArithmetic, RATE_LIMIT_ARITHMETIC_CASES } from './rate-limit-arithmetic.js';
+export type { RateLimitArithmeticBackend, RateLimitArithmeticCase } from './rate-limit-arithmetic.js';
 export { DEFAULT_LIMITS, newNamespace } from './context.js';
 export type { ConformanceContext, ConformanceLimits, ConformanceOptions, StoreFactory } from './context.js';
 export { ALL_BYTES, BAD_BYTES, BAD_DURATIONS, BAD_KEYS, expectCode, ODD_KEYS } from './helpers.js';
