@@ -95,7 +95,8 @@ export class PostgresIdempotencyStore extends PgStoreBase implements Idempotency
       if (row!.response !== null) return { state: 'completed', response: decodeStoredResponse(this.source, row!.response) };
       return { state: 'in-flight', retryAfterMs: row!.retry! };
     }
-    throw this.source.error('TIMEOUT', `reserve did not settle after ${RESERVE_ATTEMPTS} claims: other writers kept changing the key`);
+    const why = 'other writers kept changing the key';
+    throw this.source.error('TIMEOUT', `reserve did not settle after ${RESERVE_ATTEMPTS} claims: ${why}`);
   }
 
   async complete(

@@ -96,7 +96,8 @@ export class SqliteIdempotencyStore extends SqliteStoreBase<Statements> implemen
         if (row.response !== null) return { state: 'completed', response: decodeStoredResponse(this.source, row.response) };
         return { state: 'in-flight', retryAfterMs: row.expires_at - now };
       }
-      throw this.source.error('TIMEOUT', `reserve did not settle after ${RESERVE_ATTEMPTS} claims: other writers kept taking and releasing the key`);
+      const why = 'other writers kept taking and releasing the key';
+      throw this.source.error('TIMEOUT', `reserve did not settle after ${RESERVE_ATTEMPTS} claims: ${why}`);
     }, opts);
   }
 

@@ -40,7 +40,11 @@ type Answer = ConsumeRows | undefined | StatesRead;
  * decision comes from them; no row means denied, and the states read afterwards explain it,
  * unless they now admit the call (another writer freed capacity in between): then run again.
  */
-function* loop(source: ErrorSource, policies: readonly NormalizedPolicy[], cost: number): Generator<Ask, RateLimitDecision, Answer> {
+function* loop(
+  source: ErrorSource,
+  policies: readonly NormalizedPolicy[],
+  cost: number,
+): Generator<Ask, RateLimitDecision, Answer> {
   for (let attempt = 0; attempt < CONSUME_ATTEMPTS; attempt++) {
     const rows = (yield { consume: true }) as ConsumeRows | undefined;
     if (rows === undefined) continue;
@@ -49,7 +53,8 @@ function* loop(source: ErrorSource, policies: readonly NormalizedPolicy[], cost:
     const denied = evaluateRateLimit(policies, seen.states, seen.now, cost, false);
     if (!denied.decision.allowed) return denied.decision;
   }
-  throw source.error('TIMEOUT', `consume did not settle after ${CONSUME_ATTEMPTS} runs: other writers kept changing the key`);
+  const why = 'other writers kept changing the key';
+  throw source.error('TIMEOUT', `consume did not settle after ${CONSUME_ATTEMPTS} runs: ${why}`);
 }
 
 /** {@link loop} with synchronous statements (SQLite). */

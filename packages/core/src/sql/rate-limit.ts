@@ -77,10 +77,12 @@ function outcome(algorithm: RateLimitAlgorithm, d: SqlDialect, x: Inputs): Outco
   if (algorithm === 'gcra') {
     const [debt, at] = [x.used, x.mark];
     const elapsed = d.greatest(`${now} - ${at}`, '0');
-    const owed = `(CASE WHEN ${debt} IS NULL OR ${debt} <= 0 OR ${elapsed} >= (${debt} + ${lim} - 1) / ${lim} THEN 0 ELSE ${debt} - ${elapsed} * ${lim} END)`;
+    const drained = `${debt} IS NULL OR ${debt} <= 0 OR ${elapsed} >= (${debt} + ${lim} - 1) / ${lim}`;
+    const owed = `(CASE WHEN ${drained} THEN 0 ELSE ${debt} - ${elapsed} * ${lim} END)`;
     const mark = `(CASE WHEN ${debt} IS NULL OR ${debt} <= 0 THEN ${now} ELSE ${d.greatest(now, at)} END)`;
     const after = `(${owed} + ${cost} * ${win})`;
-    return { fits: `${after} <= ${cap} * ${win}`, mark, used: after, previous: '0', expires: `${mark} + (${after} + ${lim} - 1) / ${lim}` };
+    const expires = `${mark} + (${after} + ${lim} - 1) / ${lim}`;
+    return { fits: `${after} <= ${cap} * ${win}`, mark, used: after, previous: '0', expires };
   }
   const [window, count, previousCount] = [x.mark, x.used, x.previous];
   const cur = `(${now} / ${win})`;
@@ -90,9 +92,11 @@ function outcome(algorithm: RateLimitAlgorithm, d: SqlDialect, x: Inputs): Outco
   // For the window algorithms the capacity is the limit. `cap = lim` always holds; it is
   // written out so every parameter is referenced (PostgreSQL must see each one to type it).
   if (algorithm === 'fixed-window') {
-    return { fits: `${used} + ${cost} <= ${lim} AND ${cap} = ${lim}`, mark, used: `${used} + ${cost}`, previous: '0', expires: `(${mark} + 1) * ${win}` };
+    const fits = `${used} + ${cost} <= ${lim} AND ${cap} = ${lim}`;
+    return { fits, mark, used: `${used} + ${cost}`, previous: '0', expires: `(${mark} + 1) * ${win}` };
   }
-  const prev = `(CASE WHEN ${window} IS NULL THEN 0 WHEN ${window} >= ${cur} THEN ${previousCount} WHEN ${window} = ${cur} - 1 THEN ${count} ELSE 0 END)`;
+  const prev = `(CASE WHEN ${window} IS NULL THEN 0 WHEN ${window} >= ${cur} THEN ${previousCount}
+    WHEN ${window} = ${cur} - 1 THEN ${count} ELSE 0 END)`;
   const elapsed = `(CASE WHEN ${window} IS NOT NULL AND ${window} > ${cur} THEN 0 ELSE ${now} - ${cur} * ${win} END)`;
   const weight = `(CASE WHEN ${prev} = 0 THEN 0 ELSE ${prev} * (${win} - ${elapsed}) / ${win} END)`;
   const after = `(${used} + ${cost})`;
@@ -121,7 +125,8 @@ export function rateLimitSingleSql(dialect: SqlDialect, table: string, algorithm
   const base = { lim: p(4, 'bigint'), win: p(5, 'bigint'), cap: p(6, 'bigint'), cost: p(7, 'bigint') };
   const fresh = outcome(algorithm, dialect, { ...base, now: 'n.now', mark: 'NULL', used: 'NULL', previous: 'NULL' });
   const live = (column: string) => `(CASE WHEN ${table}.expires_at > excluded.at THEN ${table}.${column} END)`;
-  const kept = outcome(algorithm, dialect, { ...base, now: 'excluded.at', mark: live('mark'), used: live('used'), previous: live('previous') });
+  const stored = { mark: live('mark'), used: live('used'), previous: live('previous') };
+  const kept = outcome(algorithm, dialect, { ...base, now: 'excluded.at', ...stored });
   return `INSERT INTO ${table} (key, policy, mark, used, previous, expires_at, at)
 SELECT ${p(1, 'text')}, ${p(3, 'text')}, ${fresh.mark}, ${fresh.used}, ${fresh.previous}, ${fresh.expires}, n.now
 FROM (SELECT ${nowOf(dialect, 2)} AS now) AS n WHERE true
@@ -158,7 +163,8 @@ export interface ManySource {
  * One SQL statement that consumes from several policies of one key, all or none: the
  * policies' rows are read and decided in CTEs, and every new state is upserted only if every
  * policy admits the call. Returns `policy, mark, used, previous, now` per policy when allowed, no row when
- * denied. The policies' `alg` is their {@link RATE_LIMIT_ALGORITHM_CODES} number. With the default source, parameters are {@link rateLimitManyParams}.
+ * denied. The policies' `alg` is their {@link RATE_LIMIT_ALGORITHM_CODES} number. With the default
+ * source, parameters are {@link rateLimitManyParams}.
  */
 export function rateLimitManySql(dialect: SqlDialect, table: string, count: number, from?: ManySource): string {
   const p = dialect.param;
@@ -172,10 +178,12 @@ export function rateLimitManySql(dialect: SqlDialect, table: string, count: numb
     now: nowOf(dialect, 2),
   };
   // In `decided`, the time is the `now` column of `current`; in `current`, that of `n`.
-  const x = { now: 'now', lim: 'lim', win: 'win', cap: 'cap', cost: 'cost', mark: 'live_mark', used: 'live_used', previous: 'live_previous' };
+  const stored = { mark: 'live_mark', used: 'live_used', previous: 'live_previous' };
+  const x = { now: 'now', lim: 'lim', win: 'win', cap: 'cap', cost: 'cost', ...stored };
   const code = RATE_LIMIT_ALGORITHM_CODES;
+  const algorithms = ['gcra', 'fixed-window', 'sliding-window'] as const;
   const by = (pick: (o: Outcome) => string) =>
-    `CASE alg WHEN ${code.gcra} THEN ${pick(outcome('gcra', dialect, x))} WHEN ${code['fixed-window']} THEN ${pick(outcome('fixed-window', dialect, x))} WHEN ${code['sliding-window']} THEN ${pick(outcome('sliding-window', dialect, x))} END`;
+    `CASE alg ${algorithms.map((a) => `WHEN ${code[a]} THEN ${pick(outcome(a, dialect, x))}`).join(' ')} END`;
   const live = (c: string) => `CASE WHEN r.expires_at > n.now THEN r.${c} END AS live_${c}`;
   const unchanged = (c: string) => `d.old_${c} IS NOT DISTINCT FROM ${table}.${c}`;
   const guard = source.guarded
