@@ -1,7 +1,6 @@
 import type { OutgoingHttpHeaders } from 'node:http';
-import { OFFSET_NOW_SENTINEL, OFFSET_START_SENTINEL, type StreamInfo, type StreamReadResult } from '@stowage/core';
+import { OFFSET_START_SENTINEL, type StreamInfo, type StreamReadResult } from '@stowage/core';
 import { concatMessages } from './bytes.js';
-import { nextCursor } from './cursor.js';
 import { isJsonType, jsonArray } from './json.js';
 import { OUT, source } from './protocol.js';
 import type { HandlerContext, StreamRequest } from './request.js';
@@ -10,7 +9,7 @@ import { infoHeaders, matchesEtag } from './responses.js';
 const EMPTY = Buffer.alloc(0);
 const EMPTY_JSON = Buffer.from('[]');
 
-// --- GET: catch-up, offset=now, long-poll (SSE in sse-read.ts) ------------------------
+// --- GET: catch-up and offset=now (long-poll in long-poll.ts, SSE in sse-read.ts) ------
 
 /** The messages from `from` (`-1`: the start), as far as `readMaxBytes` allows. */
 export async function catchUp(c: HandlerContext, r: StreamRequest, from: string): Promise<void> {
@@ -37,7 +36,14 @@ export async function readNow(c: HandlerContext, r: StreamRequest): Promise<void
   r.res.writeHead(200, headers).end(body);
 }
 
-function sendRead(c: HandlerContext, r: StreamRequest, result: StreamReadResult, from: string, cursor: string | undefined): void {
+/** A read's answer: its messages, or 304 when the client's copy is current (ETag). */
+export function sendRead(
+  c: HandlerContext,
+  r: StreamRequest,
+  result: StreamReadResult,
+  from: string,
+  cursor: string | undefined,
+): void {
   const ended = result.closed && result.atTail;
   const etag = `"${result.info.id}:${from}:${result.nextOffset}${ended ? ':closed' : ''}"`;
   const headers: OutgoingHttpHeaders = {
@@ -57,42 +63,6 @@ function sendRead(c: HandlerContext, r: StreamRequest, result: StreamReadResult,
   const body = isJsonType(result.info.contentType) ? jsonArray(result.messages) : concatMessages(result.messages);
   headers['Content-Length'] = body.length;
   r.res.writeHead(200, headers).end(body);
-}
-
-/** 204 of a live read with nothing new: the tail, and whether the stream is closed. */
-function sendNoData(r: StreamRequest, tail: string, cursor: string, closed: boolean): void {
-  const headers: OutgoingHttpHeaders = { 'Cache-Control': 'no-store', [OUT.nextOffset]: tail, [OUT.upToDate]: 'true' };
-  if (closed) headers[OUT.closed] = 'true';
-  else headers[OUT.cursor] = cursor;
-  r.res.writeHead(204, headers).end();
-}
-
-export async function longPoll(c: HandlerContext, r: StreamRequest, offset: string): Promise<void> {
-  const cursor = nextCursor(r.params.get('cursor'));
-  let from: string;
-  if (offset === OFFSET_NOW_SENTINEL) {
-    const info = await existing(c, r.name);
-    if (info.closed) return sendNoData(r, info.nextOffset, cursor, true);
-    from = info.nextOffset;
-  } else {
-    const first = await readFrom(c, r.name, offset);
-    if (first.messages.length > 0) return sendRead(c, r, first, offset, cursor);
-    if (first.closed) return sendNoData(r, first.nextOffset, cursor, true);
-    from = first.nextOffset;
-  }
-  const outcome = await c.live.wait(r, from, c.o.longPollTimeoutMs);
-  if (outcome === 'missing') {
-    // Deleted, expired, or hidden but kept for its forks: answer what a read would (GONE for
-    // the last), NOT_FOUND when the name has been created anew since.
-    await c.o.store.read(r.name, OFFSET_START_SENTINEL, { maxMessages: 1, maxBytes: 1 });
-    throw source.error('NOT_FOUND', `stream ${r.name} was deleted`);
-  }
-  if (outcome === 'data' || outcome === 'closed') {
-    const next = await readFrom(c, r.name, from);
-    if (next.messages.length > 0) return sendRead(c, r, next, from, cursor);
-    return sendNoData(r, next.nextOffset, cursor, next.closed);
-  }
-  if (!r.res.destroyed) sendNoData(r, from, cursor, false);
 }
 
 // --- HEAD ---------------------------------------------------------------------------
