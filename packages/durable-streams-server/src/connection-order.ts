@@ -36,7 +36,7 @@ export class ConnectionOrder {
   private readonly turns = new WeakMap<Socket, Turn>();
 
   /** Runs `serve` now, or once the requests before it on its connection are answered. */
-  run(req: IncomingMessage, res: ServerResponse, serve: () => void): void {
+  serveInOrder(req: IncomingMessage, res: ServerResponse, serve: () => void): void {
     const socket = req.socket as Socket | null;
     // Not a connection of node:http's HTTP/1 server (a test harness, HTTP/2 compatibility): nothing to order.
     if (socket === null || socket === undefined) {

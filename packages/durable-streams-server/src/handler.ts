@@ -85,7 +85,7 @@ class StreamsApp implements HandlerContext {
     // sees the hang-up through `close`.
     req.on('error', noop);
     res.on('error', noop);
-    this.order.run(req, res, () => void this.serve(req, res, next).catch((err: unknown) => this.fail(req, res, err)));
+    this.order.serveInOrder(req, res, () => void this.serve(req, res, next).catch((err: unknown) => this.fail(req, res, err)));
   }
 
   private async serve(req: IncomingMessage, res: ServerResponse, next: Next | undefined): Promise<void> {

@@ -1,15 +1,15 @@
 import type { OutgoingHttpHeaders } from 'node:http';
 import { OFFSET_NOW_SENTINEL, OFFSET_START_SENTINEL } from '@stowage/core';
 import { nextCursor } from './cursor.js';
-import { OUT, source } from './protocol.js';
+import { RESPONSE_HEADER, source } from './protocol.js';
 import { existing, readFrom, sendRead } from './reads.js';
 import type { HandlerContext, StreamRequest } from './request.js';
 
 /** 204 of a live read with nothing new: the tail, and whether the stream is closed. */
 function sendNoData(r: StreamRequest, tail: string, cursor: string, closed: boolean): void {
-  const headers: OutgoingHttpHeaders = { 'Cache-Control': 'no-store', [OUT.nextOffset]: tail, [OUT.upToDate]: 'true' };
-  if (closed) headers[OUT.closed] = 'true';
-  else headers[OUT.cursor] = cursor;
+  const headers: OutgoingHttpHeaders = { 'Cache-Control': 'no-store', [RESPONSE_HEADER.nextOffset]: tail, [RESPONSE_HEADER.upToDate]: 'true' };
+  if (closed) headers[RESPONSE_HEADER.closed] = 'true';
+  else headers[RESPONSE_HEADER.cursor] = cursor;
   r.res.writeHead(204, headers).end();
 }
 

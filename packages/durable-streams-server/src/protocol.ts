@@ -4,7 +4,7 @@ import { ErrorSource, isOffset, OFFSET_NOW_SENTINEL, OFFSET_START_SENTINEL, type
 export const source = new ErrorSource('@stowage/durable-streams-server', 'StreamsServer');
 
 /** Header names of the protocol's requests, as Node gives them (lower case). */
-export const H = {
+export const REQUEST_HEADER = {
   closed: 'stream-closed',
   ttl: 'stream-ttl',
   expiresAt: 'stream-expires-at',
@@ -21,7 +21,7 @@ export const H = {
  * Header names of the protocol's responses, spelled as the protocol spells them (names are
  * case-insensitive, RFC 9110 section 5.1; this is what `curl -i` shows).
  */
-export const OUT = {
+export const RESPONSE_HEADER = {
   nextOffset: 'Stream-Next-Offset',
   upToDate: 'Stream-Up-To-Date',
   cursor: 'Stream-Cursor',
@@ -123,36 +123,36 @@ export function integerHeader(headers: RequestHeaders, name: string): number | u
 
 /** `Stream-Closed`: only `true` closes; `false` or absence does not. */
 export function closedHeader(headers: RequestHeaders): boolean {
-  const raw = single(headers, H.closed);
+  const raw = single(headers, REQUEST_HEADER.closed);
   if (raw === undefined) return false;
   const value = raw.trim().toLowerCase();
   if (value === 'true') return true;
   if (value === 'false') return false;
-  throw source.invalid(`${H.closed} must be true or false`, { header: H.closed });
+  throw source.invalid(`${REQUEST_HEADER.closed} must be true or false`, { header: REQUEST_HEADER.closed });
 }
 
 /** The TTL in ms and the absolute expiry (epoch ms) of a create request. */
 export function expiryHeaders(headers: RequestHeaders): { ttlMs?: number; expiresAt?: number } {
-  const ttl = integerHeader(headers, H.ttl);
-  const rawExpiry = single(headers, H.expiresAt);
+  const ttl = integerHeader(headers, REQUEST_HEADER.ttl);
+  const rawExpiry = single(headers, REQUEST_HEADER.expiresAt);
   if (ttl !== undefined && rawExpiry !== undefined) {
-    throw source.invalid(`${H.ttl} and ${H.expiresAt} are exclusive`);
+    throw source.invalid(`${REQUEST_HEADER.ttl} and ${REQUEST_HEADER.expiresAt} are exclusive`);
   }
   if (ttl !== undefined) {
     // A zero TTL would expire the stream as it is created: refused rather than guessed at.
-    if (ttl === 0) throw source.invalid(`${H.ttl} must be at least 1 second: 0 would expire the stream as it is created`, { header: H.ttl });
+    if (ttl === 0) throw source.invalid(`${REQUEST_HEADER.ttl} must be at least 1 second: 0 would expire the stream as it is created`, { header: REQUEST_HEADER.ttl });
     return { ttlMs: ttl * 1000 };
   }
   if (rawExpiry !== undefined) {
     const at = parseTimestamp(rawExpiry);
     if (!Number.isFinite(at)) {
-      throw source.invalid(`${H.expiresAt} must be an RFC 3339 timestamp of a real date and time, got ${JSON.stringify(rawExpiry.slice(0, 40))}`, {
-        header: H.expiresAt,
+      throw source.invalid(`${REQUEST_HEADER.expiresAt} must be an RFC 3339 timestamp of a real date and time, got ${JSON.stringify(rawExpiry.slice(0, 40))}`, {
+        header: REQUEST_HEADER.expiresAt,
       });
     }
     // The same rule as a zero TTL, by this server's clock.
     if (at <= Date.now()) {
-      throw source.invalid(`${H.expiresAt} must be in the future: ${rawExpiry} would expire the stream as it is created`, { header: H.expiresAt });
+      throw source.invalid(`${REQUEST_HEADER.expiresAt} must be in the future: ${rawExpiry} would expire the stream as it is created`, { header: REQUEST_HEADER.expiresAt });
     }
     return { expiresAt: at };
   }
@@ -161,14 +161,14 @@ export function expiryHeaders(headers: RequestHeaders): { ttlMs?: number; expire
 
 /** The idempotent producer claim: all three headers or none. */
 export function producerHeaders(headers: RequestHeaders): StreamProducer | undefined {
-  const id = single(headers, H.producerId);
-  const epoch = integerHeader(headers, H.producerEpoch);
-  const seq = integerHeader(headers, H.producerSeq);
+  const id = single(headers, REQUEST_HEADER.producerId);
+  const epoch = integerHeader(headers, REQUEST_HEADER.producerEpoch);
+  const seq = integerHeader(headers, REQUEST_HEADER.producerSeq);
   if (id === undefined && epoch === undefined && seq === undefined) return undefined;
   if (id === undefined || epoch === undefined || seq === undefined) {
     throw source.invalid('Producer-Id, Producer-Epoch and Producer-Seq must be given together');
   }
-  if (id.length === 0) throw source.invalid('Producer-Id must not be empty', { header: H.producerId });
+  if (id.length === 0) throw source.invalid('Producer-Id must not be empty', { header: REQUEST_HEADER.producerId });
   return { id, epoch, seq };
 }
 

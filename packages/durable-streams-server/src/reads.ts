@@ -2,7 +2,7 @@ import type { OutgoingHttpHeaders } from 'node:http';
 import { OFFSET_START_SENTINEL, type StreamInfo, type StreamReadResult } from '@stowage/core';
 import { concatMessages } from './bytes.js';
 import { isJsonType, jsonArray } from './json.js';
-import { OUT, source } from './protocol.js';
+import { RESPONSE_HEADER, source } from './protocol.js';
 import type { HandlerContext, StreamRequest } from './request.js';
 import { infoHeaders, matchesEtag } from './responses.js';
 
@@ -27,10 +27,10 @@ export async function readNow(c: HandlerContext, r: StreamRequest): Promise<void
   const headers: OutgoingHttpHeaders = {
     'Content-Type': now.contentType,
     'Cache-Control': 'no-store',
-    [OUT.nextOffset]: now.nextOffset,
-    [OUT.upToDate]: 'true',
+    [RESPONSE_HEADER.nextOffset]: now.nextOffset,
+    [RESPONSE_HEADER.upToDate]: 'true',
   };
-  if (now.closed) headers[OUT.closed] = 'true';
+  if (now.closed) headers[RESPONSE_HEADER.closed] = 'true';
   const body = isJsonType(now.contentType) ? EMPTY_JSON : EMPTY;
   headers['Content-Length'] = body.length;
   r.res.writeHead(200, headers).end(body);
@@ -51,11 +51,11 @@ export function sendRead(
     // A response that reaches the tail grows later: revalidate it (ETag) rather than cache it.
     'Cache-Control': result.atTail && cursor === undefined ? 'no-cache' : c.o.cacheControl,
     ETag: etag,
-    [OUT.nextOffset]: result.nextOffset,
+    [RESPONSE_HEADER.nextOffset]: result.nextOffset,
   };
-  if (result.atTail) headers[OUT.upToDate] = 'true';
-  if (ended) headers[OUT.closed] = 'true';
-  if (cursor !== undefined) headers[OUT.cursor] = cursor;
+  if (result.atTail) headers[RESPONSE_HEADER.upToDate] = 'true';
+  if (ended) headers[RESPONSE_HEADER.closed] = 'true';
+  if (cursor !== undefined) headers[RESPONSE_HEADER.cursor] = cursor;
   if (matchesEtag(r.req, etag)) {
     r.res.writeHead(304, headers).end();
     return;
@@ -71,8 +71,8 @@ export async function head(c: HandlerContext, r: StreamRequest): Promise<void> {
   const info = await existing(c, r.name);
   const headers = infoHeaders(info);
   headers['Cache-Control'] = 'no-store';
-  if (info.ttlMs !== undefined) headers[OUT.ttl] = String(Math.round(info.ttlMs / 1000));
-  if (info.expiresAt !== undefined) headers[OUT.expiresAt] = new Date(info.expiresAt).toISOString();
+  if (info.ttlMs !== undefined) headers[RESPONSE_HEADER.ttl] = String(Math.round(info.ttlMs / 1000));
+  if (info.expiresAt !== undefined) headers[RESPONSE_HEADER.expiresAt] = new Date(info.expiresAt).toISOString();
   r.res.writeHead(200, headers).end();
 }
 

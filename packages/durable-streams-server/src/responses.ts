@@ -1,6 +1,6 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { StowageError, type StowageErrorCode, type StreamInfo } from '@stowage/core';
-import { ALLOWED_HEADERS, EXPOSED_HEADERS, OUT } from './protocol.js';
+import { ALLOWED_HEADERS, EXPOSED_HEADERS, RESPONSE_HEADER } from './protocol.js';
 import { answerThenLinger } from './linger.js';
 import type { ResolvedOptions } from './options.js';
 
@@ -66,12 +66,12 @@ function errorHeaders(e: StowageError, headers: OutgoingHttpHeaders): void {
   const d = e.details;
   if (d === undefined) return;
   if (d['closed'] === true) {
-    headers[OUT.closed] = 'true';
-    if (typeof d['nextOffset'] === 'string') headers[OUT.nextOffset] = d['nextOffset'];
+    headers[RESPONSE_HEADER.closed] = 'true';
+    if (typeof d['nextOffset'] === 'string') headers[RESPONSE_HEADER.nextOffset] = d['nextOffset'];
   }
-  if (typeof d['expectedSeq'] === 'number') headers[OUT.producerExpectedSeq] = String(d['expectedSeq']);
-  if (typeof d['receivedSeq'] === 'number') headers[OUT.producerReceivedSeq] = String(d['receivedSeq']);
-  if (typeof d['currentEpoch'] === 'number') headers[OUT.producerEpoch] = String(d['currentEpoch']);
+  if (typeof d['expectedSeq'] === 'number') headers[RESPONSE_HEADER.producerExpectedSeq] = String(d['expectedSeq']);
+  if (typeof d['receivedSeq'] === 'number') headers[RESPONSE_HEADER.producerReceivedSeq] = String(d['receivedSeq']);
+  if (typeof d['currentEpoch'] === 'number') headers[RESPONSE_HEADER.producerEpoch] = String(d['currentEpoch']);
 }
 
 /** One log line: time, status, method, path, code, message (single line, bounded). */
@@ -127,8 +127,8 @@ export function sendMethodNotAllowed(o: ResolvedOptions, req: IncomingMessage, r
 
 /** The headers that describe a stream: its media type, tail and closed state. */
 export function infoHeaders(info: StreamInfo): OutgoingHttpHeaders {
-  const headers: OutgoingHttpHeaders = { 'Content-Type': info.contentType, [OUT.nextOffset]: info.nextOffset };
-  if (info.closed) headers[OUT.closed] = 'true';
+  const headers: OutgoingHttpHeaders = { 'Content-Type': info.contentType, [RESPONSE_HEADER.nextOffset]: info.nextOffset };
+  if (info.closed) headers[RESPONSE_HEADER.closed] = 'true';
   return headers;
 }
 

@@ -1,7 +1,7 @@
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { normalizeContentType, OFFSET_NOW_SENTINEL, type StreamInfo, type StreamReadResult } from '@stowage/core';
 import { nextCursor } from './cursor.js';
-import { OUT } from './protocol.js';
+import { RESPONSE_HEADER } from './protocol.js';
 import { existing, readFrom } from './reads.js';
 import type { HandlerContext, StreamRequest } from './request.js';
 import { SseWriter, sseEncoding } from './sse.js';
@@ -33,7 +33,7 @@ export async function sse(c: HandlerContext, r: StreamRequest, offset: string): 
     'Cache-Control': 'no-cache',
     'X-Accel-Buffering': 'no',
   };
-  if (encoding === 'base64') headers[OUT.sseEncoding] = 'base64';
+  if (encoding === 'base64') headers[RESPONSE_HEADER.sseEncoding] = 'base64';
   r.res.writeHead(200, headers);
   const events = new SseWriter(r.res, encoding);
   const cursor = nextCursor(r.params.get('cursor'));

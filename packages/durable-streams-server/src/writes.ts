@@ -2,7 +2,7 @@ import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import { StowageError, type StreamForkSpec, type StreamReadResult } from '@stowage/core';
 import { readBody } from './body.js';
 import { isJsonType, jsonBodyMessage, jsonPrefix } from './json.js';
-import { closedHeader, contentTypeOf, expiryHeaders, H, integerHeader, OUT, producerHeaders, single, source } from './protocol.js';
+import { closedHeader, contentTypeOf, expiryHeaders, REQUEST_HEADER, integerHeader, RESPONSE_HEADER, producerHeaders, single, source } from './protocol.js';
 import type { HandlerContext, StreamRequest } from './request.js';
 import { infoHeaders } from './responses.js';
 import { requestOrigin, requestPath } from './origin.js';
@@ -45,9 +45,9 @@ export async function create(c: HandlerContext, r: StreamRequest): Promise<void>
 /** The fork a create asks for; a sub-offset is resolved here (the server knows content types). */
 async function forkSpec(c: HandlerContext, r: StreamRequest): Promise<StreamForkSpec | undefined> {
   const h = r.req.headersDistinct;
-  const fromHeader = single(h, H.forkedFrom);
-  const offset = single(h, H.forkOffset);
-  const subOffset = integerHeader(h, H.forkSubOffset);
+  const fromHeader = single(h, REQUEST_HEADER.forkedFrom);
+  const offset = single(h, REQUEST_HEADER.forkOffset);
+  const subOffset = integerHeader(h, REQUEST_HEADER.forkSubOffset);
   if (fromHeader === undefined) {
     if (offset !== undefined || subOffset !== undefined) {
       throw source.invalid('Stream-Fork-Offset and Stream-Fork-Sub-Offset need Stream-Forked-From');
@@ -88,14 +88,14 @@ export async function append(c: HandlerContext, r: StreamRequest): Promise<void>
   const h = r.req.headersDistinct;
   const close = closedHeader(h);
   const producer = producerHeaders(h);
-  const seq = single(h, H.seq);
+  const seq = single(h, REQUEST_HEADER.seq);
   const body = await readBody(r.req, c.o.maxBodyBytes);
   const headers: OutgoingHttpHeaders = {};
   if (body.length === 0) {
     if (!close) throw source.invalid('the body is empty: an append needs at least one byte (Stream-Closed: true closes)');
     const result = await c.o.store.closeStream(r.name, producer === undefined ? undefined : { producer });
-    headers[OUT.nextOffset] = result.nextOffset;
-    headers[OUT.closed] = 'true';
+    headers[RESPONSE_HEADER.nextOffset] = result.nextOffset;
+    headers[RESPONSE_HEADER.closed] = 'true';
     producerResultHeaders(headers, result.producer);
     r.res.writeHead(204, headers).end();
     return;
@@ -114,8 +114,8 @@ export async function append(c: HandlerContext, r: StreamRequest): Promise<void>
     ...(producer === undefined ? {} : { producer }),
     close,
   });
-  headers[OUT.nextOffset] = result.nextOffset;
-  if (result.closed) headers[OUT.closed] = 'true';
+  headers[RESPONSE_HEADER.nextOffset] = result.nextOffset;
+  if (result.closed) headers[RESPONSE_HEADER.closed] = 'true';
   producerResultHeaders(headers, result.producer);
   r.res.writeHead(producer !== undefined && !result.duplicate ? 200 : 204, headers).end();
 }
@@ -129,8 +129,8 @@ export async function remove(c: HandlerContext, r: StreamRequest): Promise<void>
 
 function producerResultHeaders(headers: OutgoingHttpHeaders, producer: { epoch: number; seq: number } | undefined): void {
   if (producer === undefined) return;
-  headers[OUT.producerEpoch] = String(producer.epoch);
-  headers[OUT.producerSeq] = String(producer.seq);
+  headers[RESPONSE_HEADER.producerEpoch] = String(producer.epoch);
+  headers[RESPONSE_HEADER.producerSeq] = String(producer.seq);
 }
 
 /**

@@ -55,13 +55,13 @@ export class MemoryRateLimitStore extends MemoryStoreBase implements RateLimitSt
     validateKey(this.source, 'key', key);
     const policies = normalizePolicies(this.source, policy);
     const cost = validateCost(this.source, validateOptions<RateLimitConsumeOptions>(this.source, 'opts', opts).cost, policies);
-    return this.run(key, policies, this.begin(opts), cost, true);
+    return this.decide(key, policies, this.begin(opts), cost, true);
   }
 
   async peek(key: string, policy: RateLimitPolicy | readonly RateLimitPolicy[], opts?: CallOptions): Promise<RateLimitDecision> {
     validateKey(this.source, 'key', key);
     const policies = normalizePolicies(this.source, policy);
-    return this.run(key, policies, this.begin(opts), 1, false);
+    return this.decide(key, policies, this.begin(opts), 1, false);
   }
 
   async reset(key: string, opts?: CallOptions): Promise<void> {
@@ -70,7 +70,7 @@ export class MemoryRateLimitStore extends MemoryStoreBase implements RateLimitSt
     this.keys.delete(key);
   }
 
-  private run(key: string, policies: readonly NormalizedPolicy[], now: number, cost: number, consume: boolean): RateLimitDecision {
+  private decide(key: string, policies: readonly NormalizedPolicy[], now: number, cost: number, consume: boolean): RateLimitDecision {
     const entry = this.keys.get(key, now);
     const n = policies.length;
     const states: (RateLimitState | undefined)[] = new Array(n);

@@ -102,7 +102,7 @@ export async function runAsync<T>(op: StreamOp<T>, backend: AsyncStreamBackend):
 }
 
 /** Typed `yield*`-able wrappers of the backend calls. */
-export const b = {
+export const backend = {
   *get(name: string): StreamOp<StoredStream | undefined> {
     return (yield { method: 'get', args: [name] }) as StoredStream | undefined;
   },

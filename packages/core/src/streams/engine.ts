@@ -8,7 +8,7 @@ import type {
   StreamReadResult,
 } from '../contracts/stream.js';
 import type { ErrorSource } from '../errors.js';
-import { b, type PositionedMessage, type StoredStream, type StreamOp } from './backend.js';
+import { backend, type PositionedMessage, type StoredStream, type StreamOp } from './backend.js';
 import { compareUtf8, formatOffset } from './offsets.js';
 import { presence, pinned, removeTree } from './presence.js';
 import { checkProducer, type ProducerState } from './producer.js';
@@ -50,7 +50,7 @@ export class StreamEngine {
 
   /** The live stream, or the error a direct operation on `name` gets. */
   private *live(name: string, now: number): StreamOp<StoredStream> {
-    const s = yield* b.get(name);
+    const s = yield* backend.get(name);
     const p = yield* presence(s, now);
     if (p === 'live') return s!;
     if (p === 'gone') {
@@ -73,7 +73,7 @@ export class StreamEngine {
     fork: ValidatedFork | undefined,
     now: number,
   ): StreamOp<StreamCreateResult> {
-    const existing = yield* b.get(name);
+    const existing = yield* backend.get(name);
     const here = yield* presence(existing, now);
     if (here === 'gone') {
       throw this.source.error('CONFLICT', `stream ${name} was deleted but is kept for its forks; the name cannot be reused yet`, {
@@ -81,14 +81,14 @@ export class StreamEngine {
       });
     }
     if (here === 'live') {
-      const src = fork === undefined ? undefined : yield* b.get(fork.from);
+      const src = fork === undefined ? undefined : yield* backend.get(fork.from);
       if (this.sameConfig(existing!, config, fork, src)) return { status: 'exists', info: streamInfo(existing!) };
       throw this.source.error('CONFLICT', `stream ${name} exists with another configuration`, { details: { name } });
     }
     // An absent stream may still be stored (expired, or kept for forks that have all gone):
     // clear it and its forks before the name is reused.
     if (existing !== undefined) yield* removeTree(existing, now);
-    const src = fork === undefined ? undefined : yield* b.get(fork.from);
+    const src = fork === undefined ? undefined : yield* backend.get(fork.from);
 
     let contentType = config.contentType;
     let mediaType = config.mediaType;
@@ -123,10 +123,10 @@ export class StreamEngine {
         expiresAt = source.expiresAt;
       }
       source.refCount++;
-      yield* b.update(source);
+      yield* backend.update(source);
     }
     const stream: StoredStream = {
-      id: yield* b.newId(),
+      id: yield* backend.newId(),
       name,
       contentType: contentType!,
       mediaType: mediaType!,
@@ -147,10 +147,10 @@ export class StreamEngine {
     stream.deadline = deadlineOf(stream);
     const initial = fork?.prefix === undefined ? messages : [fork.prefix, ...messages];
     if (initial.length > 0) {
-      yield* b.append(stream.id, tail + 1, initial);
+      yield* backend.append(stream.id, tail + 1, initial);
       stream.tail += initial.length;
     }
-    yield* b.insert(stream);
+    yield* backend.insert(stream);
     return { status: 'created', info: streamInfo(stream) };
   }
 
@@ -183,7 +183,7 @@ export class StreamEngine {
     }
     let accepted: ProducerState | undefined;
     if (opts.producer !== undefined) {
-      const verdict = checkProducer(yield* b.producer(s.id, opts.producer.id), opts.producer, s.closed);
+      const verdict = checkProducer(yield* backend.producer(s.id, opts.producer.id), opts.producer, s.closed);
       if (verdict.kind === 'duplicate') {
         return { nextOffset: formatOffset(s.tail), duplicate: true, closed: s.closed, producer: { ...verdict.state } };
       }
@@ -197,15 +197,15 @@ export class StreamEngine {
         details: { seqConflict: true, lastSeq: s.lastSeq },
       });
     }
-    yield* b.append(s.id, s.tail + 1, messages);
+    yield* backend.append(s.id, s.tail + 1, messages);
     s.tail += messages.length;
     if (opts.seq !== undefined) s.lastSeq = opts.seq;
     if (opts.close) s.closed = true;
     this.touch(s, now);
-    yield* b.update(s);
+    yield* backend.update(s);
     const result: StreamAppendResult = { nextOffset: formatOffset(s.tail), duplicate: false, closed: s.closed };
     if (accepted !== undefined) {
-      yield* b.setProducer(s.id, opts.producer!.id, accepted, now);
+      yield* backend.setProducer(s.id, opts.producer!.id, accepted, now);
       result.producer = { ...accepted };
     }
     return result;
@@ -232,7 +232,7 @@ export class StreamEngine {
     const last = messages.length === 0 ? position : messages[messages.length - 1]!.position;
     if (s.ttlMs !== undefined) {
       this.touch(s, now);
-      yield* b.update(s);
+      yield* backend.update(s);
     }
     return {
       messages: messages.map((m): StreamMessage => ({ offset: formatOffset(m.position), data: m.data })),
@@ -253,7 +253,7 @@ export class StreamEngine {
       if (hi > lo) segments.push({ id: cur.id, lo, hi });
       if (cur.forkedFrom === undefined || lo <= position) break;
       hi = Math.min(hi, lo);
-      cur = yield* b.get(cur.forkedFrom);
+      cur = yield* backend.get(cur.forkedFrom);
     }
     const out: PositionedMessage[] = [];
     let bytes = 0;
@@ -265,7 +265,7 @@ export class StreamEngine {
       if (left <= 0) break;
       const room = out.length === 0 ? maxBytes : maxBytes - bytes;
       if (room <= 0) break;
-      const part = yield* b.read(seg.id, after, seg.hi, room, left);
+      const part = yield* backend.read(seg.id, after, seg.hi, room, left);
       for (const m of part) {
         if (out.length > 0 && bytes + m.data.byteLength > maxBytes) return out;
         out.push(m);
@@ -277,13 +277,13 @@ export class StreamEngine {
   }
 
   *head(name: string, now: number): StreamOp<StreamInfo | undefined> {
-    const s = yield* b.get(name);
+    const s = yield* backend.get(name);
     return (yield* presence(s, now)) === 'live' ? streamInfo(s!) : undefined;
   }
 
   /** The live stream as a waiter sees it (its expiry too, which nothing notifies), or `undefined`. */
   *tail(name: string, now: number): StreamOp<TailSnapshot | undefined> {
-    const s = yield* b.get(name);
+    const s = yield* backend.get(name);
     if ((yield* presence(s, now)) !== 'live') return undefined;
     return { id: s!.id, tail: s!.tail, closed: s!.closed, expiresAt: s!.deadline, now };
   }
@@ -293,24 +293,24 @@ export class StreamEngine {
     const alreadyClosed = s.closed;
     let accepted: ProducerState | undefined;
     if (producer !== undefined) {
-      const verdict = checkProducer(yield* b.producer(s.id, producer.id), producer, s.closed);
+      const verdict = checkProducer(yield* backend.producer(s.id, producer.id), producer, s.closed);
       if (verdict.kind === 'duplicate') {
         return { nextOffset: formatOffset(s.tail), alreadyClosed, duplicate: true, producer: { ...verdict.state } };
       }
       if (verdict.kind === 'reject') throw this.rejectProducer(verdict, s);
       accepted = verdict.next;
-      yield* b.setProducer(s.id, producer.id, accepted, now);
+      yield* backend.setProducer(s.id, producer.id, accepted, now);
     }
     s.closed = true;
     this.touch(s, now);
-    yield* b.update(s);
+    yield* backend.update(s);
     const result: StreamCloseResult = { nextOffset: formatOffset(s.tail), alreadyClosed, duplicate: false };
     if (accepted !== undefined) result.producer = { ...accepted };
     return result;
   }
 
   *delete(name: string, now: number): StreamOp<boolean> {
-    const s = yield* b.get(name);
+    const s = yield* backend.get(name);
     const p = yield* presence(s, now);
     if (p === 'absent') return false;
     if (p === 'gone') {
@@ -321,7 +321,7 @@ export class StreamEngine {
     // Kept, hidden, while a fork reads through it; otherwise it goes now with its expired forks.
     if (yield* pinned(s!, now)) {
       s!.deleted = true;
-      yield* b.update(s!);
+      yield* backend.update(s!);
     } else {
       yield* removeTree(s!, now);
     }
@@ -330,14 +330,14 @@ export class StreamEngine {
 
   /** One batch of expiry cleanup; returns the streams removed and whether more may remain. */
   *cleanupBatch(now: number, limit: number): StreamOp<{ removed: number; more: boolean }> {
-    const batch = yield* b.expired(now, limit);
+    const batch = yield* backend.expired(now, limit);
     let removed = 0;
     for (const s of batch) {
-      const fresh = yield* b.get(s.name);
+      const fresh = yield* backend.get(s.name);
       if (fresh === undefined || fresh.id !== s.id) continue;
       if (yield* pinned(fresh, now)) {
         fresh.deleted = true;
-        yield* b.update(fresh);
+        yield* backend.update(fresh);
       } else {
         removed += yield* removeTree(fresh, now);
       }

@@ -1,7 +1,7 @@
 // Which streams a name holds for direct use, how long a deleted or expired source is kept for
 // its forks, and how streams leave the backend.
 
-import { b, type StoredStream, type StreamOp } from './backend.js';
+import { backend, type StoredStream, type StreamOp } from './backend.js';
 
 /** What a name holds for direct use: nothing, a live stream, or a stream kept hidden for its forks (`GONE`). */
 export type Presence = 'absent' | 'live' | 'gone';
@@ -25,7 +25,7 @@ export function* presence(s: StoredStream | undefined, now: number): StreamOp<Pr
 /** Whether a fork of `s` still reads through it (see {@link presence}). Only streams with forks cost a backend call. */
 export function* pinned(s: StoredStream, now: number): StreamOp<boolean> {
   if (s.refCount === 0) return false;
-  for (const fork of yield* b.forks(s.name)) {
+  for (const fork of yield* backend.forks(s.name)) {
     if ((yield* presence(fork, now)) !== 'absent') return true;
   }
   return false;
@@ -33,19 +33,19 @@ export function* pinned(s: StoredStream, now: number): StreamOp<boolean> {
 
 /** Removes a stream and, when it was a source's last fork, the hidden sources up the chain; returns how many went. */
 export function* removeCascade(s: StoredStream, now: number): StreamOp<number> {
-  yield* b.remove(s);
+  yield* backend.remove(s);
   let removed = 1;
   let child = s;
   while (child.forkedFrom !== undefined) {
-    const parent = yield* b.get(child.forkedFrom);
+    const parent = yield* backend.get(child.forkedFrom);
     if (parent === undefined) break;
     parent.refCount = Math.max(0, parent.refCount - 1);
     if (parent.refCount === 0 && (parent.deleted || isExpired(parent, now))) {
-      yield* b.remove(parent);
+      yield* backend.remove(parent);
       removed++;
       child = parent;
     } else {
-      yield* b.update(parent);
+      yield* backend.update(parent);
       break;
     }
   }
@@ -59,14 +59,14 @@ export function* removeCascade(s: StoredStream, now: number): StreamOp<number> {
  */
 export function* removeTree(s: StoredStream, now: number): StreamOp<number> {
   let removed = 0;
-  if (s.refCount > 0) for (const fork of yield* b.forks(s.name)) removed += yield* removeForks(fork);
+  if (s.refCount > 0) for (const fork of yield* backend.forks(s.name)) removed += yield* removeForks(fork);
   return removed + (yield* removeCascade(s, now));
 }
 
 /** Removes `s` and its forks, all the way down, without touching its source. */
 function* removeForks(s: StoredStream): StreamOp<number> {
   let removed = 1;
-  if (s.refCount > 0) for (const fork of yield* b.forks(s.name)) removed += yield* removeForks(fork);
-  yield* b.remove(s);
+  if (s.refCount > 0) for (const fork of yield* backend.forks(s.name)) removed += yield* removeForks(fork);
+  yield* backend.remove(s);
   return removed;
 }
