@@ -6,6 +6,7 @@ import type * as conformanceBackends from '@stowage/conformance/backends';
 import type * as conformanceFaults from '@stowage/conformance/faults';
 import type * as conformanceRaceWorker from '@stowage/conformance/race-worker';
 import type * as core from '@stowage/core';
+import type * as coreAdapterKit from '@stowage/core/adapter-kit';
 import type * as durableStreamsServer from '@stowage/durable-streams-server';
 import type * as expressRateLimit from '@stowage/express-rate-limit';
 import type * as expressSession from '@stowage/express-session';
@@ -24,6 +25,7 @@ export type EntryPoints = [
   typeof conformanceFaults,
   typeof conformanceRaceWorker,
   typeof core,
+  typeof coreAdapterKit,
   typeof durableStreamsServer,
   typeof expressRateLimit,
   typeof expressSession,

@@ -1,3 +1,4 @@
+import { type RateLimitPolicy, type RateLimitStore } from '@stowage/core';
 import {
   ErrorSource,
   evaluateRateLimit,
@@ -5,11 +6,9 @@ import {
   stateExpiresAt,
   stateToColumns,
   type NormalizedPolicy,
-  type RateLimitPolicy,
   type RateLimitState,
   type RateLimitStateColumns,
-  type RateLimitStore,
-} from '@stowage/core';
+} from '@stowage/core/adapter-kit';
 import { describe, expect, it } from 'vitest';
 import type { TestClock } from './clock.js';
 

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { encryptedCodec, fingerprintRequest, hashToken, jsonCodec, randomToken, safeEqual, StowageError } from '../src/index.js';
+import { encryptedCodec, fingerprintRequest, jsonCodec, StowageError } from '../src/index.js';
+import { hashToken, randomToken, safeEqual } from '../src/adapter-kit.js';
 
 const corrupt = (fn: () => unknown) => {
   try {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { callBudget, checkDeadline, deadlineOf, ErrorSource, StowageError } from '../src/index.js';
+import { StowageError } from '../src/index.js';
+import { callBudget, checkDeadline, deadlineOf, ErrorSource } from '../src/adapter-kit.js';
 
 const source = new ErrorSource('@stowage/core', 'test');
 

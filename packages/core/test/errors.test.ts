@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ErrorSource, settleWithin, StowageError } from '../src/index.js';
+import { StowageError } from '../src/index.js';
+import { ErrorSource, settleWithin } from '../src/adapter-kit.js';
 
 describe('StowageError.from and ErrorSource.wrap: any thrown value as a StowageError', () => {
   const source = new ErrorSource('@stowage/x', 'XStore');

@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
+import { type RateLimitPolicy } from '../src/index.js';
 import {
   ErrorSource,
   evaluateRateLimit,
   normalizePolicies,
   stateExpiresAt,
   type NormalizedPolicy,
-  type RateLimitPolicy,
   type RateLimitState,
-} from '../src/index.js';
+} from '../src/adapter-kit.js';
 
 const source = new ErrorSource('@stowage/core', 'test');
 const norm = (p: RateLimitPolicy | RateLimitPolicy[]) => normalizePolicies(source, p);

@@ -1,16 +1,13 @@
 import { describe, expect, it } from 'vitest';
+import { rateLimitHeaders, StowageError, type RateLimitAlgorithm, type RateLimitPolicy } from '../src/index.js';
 import {
   ErrorSource,
   evaluateRateLimit,
   normalizePolicies,
-  rateLimitHeaders,
-  StowageError,
   validateCost,
   type NormalizedPolicy,
-  type RateLimitAlgorithm,
-  type RateLimitPolicy,
   type RateLimitState,
-} from '../src/index.js';
+} from '../src/adapter-kit.js';
 
 const source = new ErrorSource('@stowage/core', 'test');
 const norm = (p: RateLimitPolicy | RateLimitPolicy[]) => normalizePolicies(source, p);

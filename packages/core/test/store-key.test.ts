@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { ErrorSource, HASHED_KEY_PREFIX, isStoreKey, StowageError, toStoreKey, validateKey } from '../src/index.js';
+import { HASHED_KEY_PREFIX, isStoreKey, StowageError, toStoreKey } from '../src/index.js';
+import { ErrorSource, validateKey } from '../src/adapter-kit.js';
 
 const source = new ErrorSource('@stowage/core', 'test');
 const accepted = (key: string): boolean => {

@@ -1,14 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  checkProducer,
-  compareUtf8,
-  ErrorSource,
-  formatOffset,
-  normalizeContentType,
-  parseOffset,
-  STREAM_START_OFFSET,
-  StowageError,
-} from '../src/index.js';
+import { compareUtf8, STREAM_START_OFFSET, StowageError } from '../src/index.js';
+import { checkProducer, ErrorSource, formatOffset, normalizeContentType, parseOffset } from '../src/adapter-kit.js';
 
 const source = new ErrorSource('@stowage/core', 'test');
 

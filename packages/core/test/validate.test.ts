@@ -1,13 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  ErrorSource,
-  MAX_DURATION_MS,
-  StowageError,
-  validateBytes,
-  validateDuration,
-  validateIdentifier,
-  validateKey,
-} from '../src/index.js';
+import { MAX_DURATION_MS, StowageError } from '../src/index.js';
+import { ErrorSource, validateBytes, validateDuration, validateIdentifier, validateKey } from '../src/adapter-kit.js';
 
 const source = new ErrorSource('@stowage/core', 'test');
 const code = (fn: () => unknown): string | undefined => {

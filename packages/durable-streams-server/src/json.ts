@@ -1,4 +1,4 @@
-import { normalizeContentType } from '@stowage/core';
+import { normalizeContentType } from '@stowage/core/adapter-kit';
 import { source } from './protocol.js';
 
 /** Whether a media type is JSON mode's (`application/json`, any parameters). */

@@ -1,4 +1,5 @@
-import { STREAM_DEFAULTS, validateInteger, validateOptions, type StreamStore } from '@stowage/core';
+import { STREAM_DEFAULTS, type StreamStore } from '@stowage/core';
+import { validateInteger, validateOptions } from '@stowage/core/adapter-kit';
 import { source } from './protocol.js';
 
 export interface StreamsServerOptions {

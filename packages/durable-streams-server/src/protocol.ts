@@ -1,4 +1,5 @@
-import { ErrorSource, isOffset, OFFSET_NOW_SENTINEL, OFFSET_START_SENTINEL, type StreamProducer } from '@stowage/core';
+import { isOffset, OFFSET_NOW_SENTINEL, OFFSET_START_SENTINEL, type StreamProducer } from '@stowage/core';
+import { ErrorSource } from '@stowage/core/adapter-kit';
 
 /** Errors of the HTTP layer (bad headers, bad query): `INVALID_ARGUMENT` is answered 400. */
 export const source = new ErrorSource('@stowage/durable-streams-server', 'StreamsServer');

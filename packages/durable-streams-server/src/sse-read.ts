@@ -1,5 +1,6 @@
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import { normalizeContentType, OFFSET_NOW_SENTINEL, type StreamInfo, type StreamReadResult } from '@stowage/core';
+import { OFFSET_NOW_SENTINEL, type StreamInfo, type StreamReadResult } from '@stowage/core';
+import { normalizeContentType } from '@stowage/core/adapter-kit';
 import { nextCursor } from './cursor.js';
 import { RESPONSE_HEADER } from './protocol.js';
 import { existing, readFrom } from './reads.js';

@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { measureHealth, type HealthResult, type StreamStore } from '@stowage/core';
+import { type HealthResult, type StreamStore } from '@stowage/core';
+import { measureHealth } from '@stowage/core/adapter-kit';
 import { source } from './protocol.js';
 
 export interface OpenedStore {

@@ -1,15 +1,12 @@
 import {
-  ErrorSource,
   MAX_EXACT_INTEGER,
   StowageError,
   toStoreKey,
-  validateDuration,
-  validateKey,
-  validateOptions,
   type RateLimitDecision,
   type RateLimitPolicy,
   type RateLimitStore,
 } from '@stowage/core';
+import { ErrorSource, validateDuration, validateKey, validateOptions } from '@stowage/core/adapter-kit';
 import { RefundableHits } from './refundable-hits.js';
 
 export const source = new ErrorSource('@stowage/express-rate-limit', 'StowageRateLimitStore');

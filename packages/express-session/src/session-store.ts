@@ -1,19 +1,21 @@
 import { EventEmitter } from 'node:events';
 import { createRequire } from 'node:module';
 import {
-  ErrorSource,
   jsonCodec,
   StowageError,
   toStoreKey,
-  validateDuration,
-  validateInteger,
-  validateOptionalDuration,
-  validateOptions,
   type CallOptions,
   type Codec,
   type HealthResult,
   type SessionStore,
 } from '@stowage/core';
+import {
+  ErrorSource,
+  validateDuration,
+  validateInteger,
+  validateOptionalDuration,
+  validateOptions,
+} from '@stowage/core/adapter-kit';
 import { ReadVersions } from './read-versions.js';
 
 export const source = new ErrorSource('@stowage/express-session', 'StowageSessionStore');

@@ -1,13 +1,6 @@
 import type { webcrypto } from 'node:crypto';
-import {
-  ErrorSource,
-  StowageError,
-  validateDuration,
-  validateOptions,
-  type Clock,
-  type JwksCacheStore,
-  type LockStore,
-} from '@stowage/core';
+import { StowageError, type Clock, type JwksCacheStore, type LockStore } from '@stowage/core';
+import { ErrorSource, validateDuration, validateOptions } from '@stowage/core/adapter-kit';
 import { createLocalJWKSet, type FlattenedJWSInput, type JSONWebKeySet, type JWK, type JWSHeaderParameters } from 'jose';
 
 const source = new ErrorSource('@stowage/jwks', 'JwksProvider');

@@ -1,4 +1,5 @@
-import { ErrorSource, toStoreKey, validateDuration, validateOptions, type CsrfTokenStore } from '@stowage/core';
+import { toStoreKey, type CsrfTokenStore } from '@stowage/core';
+import { ErrorSource, validateDuration, validateOptions } from '@stowage/core/adapter-kit';
 import { callStore, reportStoreError, resolveFailurePolicy, storeFailure, type FailurePolicy, type ResolvedFailurePolicy } from './failure.js';
 import { problem, type ResponseDraft } from './problem.js';
 

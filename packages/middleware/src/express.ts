@@ -4,7 +4,7 @@
  * @module
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { ErrorSource } from '@stowage/core';
+import { ErrorSource } from '@stowage/core/adapter-kit';
 import { CsrfProtection, type CsrfOptions } from './csrf.js';
 import { IdempotencyGuard, type IdempotencyOptions } from './idempotency.js';
 import { setHeaderLines } from './node-headers.js';

@@ -1,4 +1,5 @@
-import { settleWithin, StowageError, validateDuration, type ErrorSource } from '@stowage/core';
+import { StowageError } from '@stowage/core';
+import { settleWithin, validateDuration, type ErrorSource } from '@stowage/core/adapter-kit';
 import { problem, type ResponseDraft } from './problem.js';
 
 /** What a middleware does when its store fails or is too slow. */

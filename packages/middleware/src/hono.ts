@@ -4,7 +4,7 @@
  * @module
  */
 import type { IncomingMessage } from 'node:http';
-import { ErrorSource } from '@stowage/core';
+import { ErrorSource } from '@stowage/core/adapter-kit';
 import type { Context, MiddlewareHandler } from 'hono';
 import { CsrfProtection, type CsrfOptions } from './csrf.js';
 import { IdempotencyGuard, type IdempotencyOptions } from './idempotency.js';

@@ -1,15 +1,12 @@
 import {
   DEFAULT_MAX_RESPONSE_BYTES,
-  ErrorSource,
   fingerprintRequest,
   toStoreKey,
-  validateDuration,
-  validateInteger,
-  validateOptions,
   type IdempotencyStore,
   type Reservation,
   type StoredResponse,
 } from '@stowage/core';
+import { ErrorSource, validateDuration, validateInteger, validateOptions } from '@stowage/core/adapter-kit';
 import { callStore, reportStoreError, resolveFailurePolicy, storeFailure, type FailurePolicy, type ResolvedFailurePolicy } from './failure.js';
 import { KeyHold, type KeyHoldSettings } from './key-hold.js';
 import { problem, type ResponseDraft } from './problem.js';

@@ -1,4 +1,5 @@
-import { StowageError, type ErrorSource, type IdempotencyStore, type StoredResponse } from '@stowage/core';
+import { StowageError, type IdempotencyStore, type StoredResponse } from '@stowage/core';
+import { type ErrorSource } from '@stowage/core/adapter-kit';
 import { callStore } from './failure.js';
 
 /** How a held key is kept (resolved options of the guard). */

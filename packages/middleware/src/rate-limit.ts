@@ -1,13 +1,5 @@
-import {
-  ErrorSource,
-  normalizePolicies,
-  rateLimitHeaders,
-  toStoreKey,
-  validateKey,
-  validateOptions,
-  type RateLimitPolicy,
-  type RateLimitStore,
-} from '@stowage/core';
+import { rateLimitHeaders, toStoreKey, type RateLimitPolicy, type RateLimitStore } from '@stowage/core';
+import { ErrorSource, normalizePolicies, validateKey, validateOptions } from '@stowage/core/adapter-kit';
 import { callStore, resolveFailurePolicy, storeFailure, type FailurePolicy, type ResolvedFailurePolicy } from './failure.js';
 import { problem, type HeaderLines, type ResponseDraft } from './problem.js';
 

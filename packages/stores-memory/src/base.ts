@@ -1,3 +1,4 @@
+import { type StoreOptionsBase } from '@stowage/core';
 import {
   checkDeadline,
   deadlineOf,
@@ -6,8 +7,7 @@ import {
   validateClock,
   validateInteger,
   validateOptions,
-  type StoreOptionsBase,
-} from '@stowage/core';
+} from '@stowage/core/adapter-kit';
 
 export interface MemoryStoreOptions extends StoreOptionsBase {
   /**

@@ -1,12 +1,5 @@
-import {
-  hashToken,
-  randomToken,
-  validateCsrfCheck,
-  validateKey,
-  validateTtlOption,
-  type CallOptions,
-  type CsrfTokenStore,
-} from '@stowage/core';
+import { type CallOptions, type CsrfTokenStore } from '@stowage/core';
+import { hashToken, randomToken, validateCsrfCheck, validateKey, validateTtlOption } from '@stowage/core/adapter-kit';
 import { MemoryStoreBase, type MemoryStoreOptions } from './base.js';
 import { ExpiringMap } from './expiring-map.js';
 

@@ -1,17 +1,19 @@
 import {
-  copyBytes,
   DEFAULT_MAX_RESPONSE_BYTES,
+  type CallOptions,
+  type IdempotencyStore,
+  type Reservation,
+  type StoredResponse,
+} from '@stowage/core';
+import {
+  copyBytes,
   randomToken,
   validateCompleteArgs,
   validateDuration,
   validateHolderArgs,
   validateInteger,
   validateReserveArgs,
-  type CallOptions,
-  type IdempotencyStore,
-  type Reservation,
-  type StoredResponse,
-} from '@stowage/core';
+} from '@stowage/core/adapter-kit';
 import { MemoryStoreBase, type MemoryStoreOptions } from './base.js';
 import { ExpiringMap } from './expiring-map.js';
 

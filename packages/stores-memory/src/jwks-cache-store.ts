@@ -1,11 +1,5 @@
-import {
-  validateInteger,
-  validateJwksPutArgs,
-  validateKey,
-  type CachedJwks,
-  type CallOptions,
-  type JwksCacheStore,
-} from '@stowage/core';
+import { type CachedJwks, type CallOptions, type JwksCacheStore } from '@stowage/core';
+import { validateInteger, validateJwksPutArgs, validateKey } from '@stowage/core/adapter-kit';
 import { MemoryStoreBase, type MemoryStoreOptions } from './base.js';
 import { ExpiringMap } from './expiring-map.js';
 

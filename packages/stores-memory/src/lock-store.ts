@@ -1,13 +1,11 @@
+import { type CallOptions, type Lease, type LockStore } from '@stowage/core';
 import {
   randomToken,
   validateDuration,
   validateKey,
   validateToken,
   validateTtlOption,
-  type CallOptions,
-  type Lease,
-  type LockStore,
-} from '@stowage/core';
+} from '@stowage/core/adapter-kit';
 import { MemoryStoreBase, type MemoryStoreOptions } from './base.js';
 import { ExpiringMap } from './expiring-map.js';
 

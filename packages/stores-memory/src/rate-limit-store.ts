@@ -1,17 +1,19 @@
 import {
+  type CallOptions,
+  type RateLimitConsumeOptions,
+  type RateLimitDecision,
+  type RateLimitPolicy,
+  type RateLimitStore,
+} from '@stowage/core';
+import {
   evaluateRateLimit,
   normalizePolicies,
   validateCost,
   validateKey,
   validateOptions,
-  type CallOptions,
   type NormalizedPolicy,
-  type RateLimitConsumeOptions,
-  type RateLimitDecision,
-  type RateLimitPolicy,
   type RateLimitState,
-  type RateLimitStore,
-} from '@stowage/core';
+} from '@stowage/core/adapter-kit';
 import { MemoryStoreBase, type MemoryStoreOptions } from './base.js';
 import { ExpiringMap } from './expiring-map.js';
 

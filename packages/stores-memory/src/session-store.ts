@@ -1,3 +1,4 @@
+import { type CallOptions, type SessionRecord, type SessionSetOptions, type SessionStore } from '@stowage/core';
 import {
   copyBytes,
   validateDestroyByOwnerArgs,
@@ -5,13 +6,9 @@ import {
   validateKey,
   validateRotateArgs,
   validateSessionSet,
-  type CallOptions,
-  type SessionRecord,
-  type SessionSetOptions,
-  type SessionStore,
   maxSessionDataBytes,
   type SessionSizeOptions,
-} from '@stowage/core';
+} from '@stowage/core/adapter-kit';
 import { MemoryStoreBase, type MemoryStoreOptions } from './base.js';
 import { ExpiringMap } from './expiring-map.js';
 

@@ -1,15 +1,14 @@
+import { STREAM_DEFAULTS, type StreamStore } from '@stowage/core';
 import {
   copyBytes,
   EngineStreamOps,
   runSync,
-  STREAM_DEFAULTS,
   validateInteger,
   type PositionedMessage,
   type ProducerState,
   type StoredStream,
   type StreamBackend,
-  type StreamStore,
-} from '@stowage/core';
+} from '@stowage/core/adapter-kit';
 import { MemoryStoreBase, type MemoryStoreOptions } from './base.js';
 
 export interface MemoryStreamStoreOptions extends Omit<MemoryStoreOptions, 'maxEntries'> {

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { StowageError, type HealthResult, type StoreOptionsBase } from '@stowage/core';
 import {
   budgetTimeout,
   callBudget,
@@ -6,17 +7,14 @@ import {
   measureHealth,
   readClock,
   settleWithin,
-  StowageError,
   validateClock,
   validateIdentifier,
   validateInteger,
   validateOptions,
   type CallBudget,
-  type HealthResult,
-  type StoreOptionsBase,
   ClockSampleTimeout,
   type ServerClock,
-} from '@stowage/core';
+} from '@stowage/core/adapter-kit';
 import pg from 'pg';
 import { deadlineFunctionName, LATE_SQLSTATE, migrate, tables, type SchemaComponent, type Tables } from './schema.js';
 import { serverClockOf } from './server-clock.js';

@@ -1,3 +1,4 @@
+import { type CallOptions, type CsrfTokenStore } from '@stowage/core';
 import {
   deadlineOf,
   hashToken,
@@ -6,9 +7,7 @@ import {
   validateCsrfCheck,
   validateKey,
   validateTtlOption,
-  type CallOptions,
-  type CsrfTokenStore,
-} from '@stowage/core';
+} from '@stowage/core/adapter-kit';
 import { PgStoreBase, pruneSql, Sql, type PostgresStoreOptions } from './base.js';
 
 /** {@link CsrfTokenStore} on PostgreSQL: only SHA-256 hashes of tokens are stored. */

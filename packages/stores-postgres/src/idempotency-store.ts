@@ -1,8 +1,14 @@
 import {
+  DEFAULT_MAX_RESPONSE_BYTES,
+  type CallOptions,
+  type IdempotencyStore,
+  type Reservation,
+  type StoredResponse,
+} from '@stowage/core';
+import {
   couldBeToken,
   deadlineOf,
   decodeStoredResponse,
-  DEFAULT_MAX_RESPONSE_BYTES,
   encodeStoredResponse,
   postgresDialect,
   randomToken,
@@ -11,11 +17,7 @@ import {
   validateHolderArgs,
   validateInteger,
   validateReserveArgs,
-  type CallOptions,
-  type IdempotencyStore,
-  type Reservation,
-  type StoredResponse,
-} from '@stowage/core';
+} from '@stowage/core/adapter-kit';
 import { PgStoreBase, pruneSql, Sql, type PostgresStoreOptions } from './base.js';
 
 export interface PostgresIdempotencyStoreOptions extends PostgresStoreOptions {

@@ -1,13 +1,11 @@
+import { type CachedJwks, type CallOptions, type JwksCacheStore } from '@stowage/core';
 import {
   deadlineOf,
   postgresDialect,
   validateInteger,
   validateJwksPutArgs,
   validateKey,
-  type CachedJwks,
-  type CallOptions,
-  type JwksCacheStore,
-} from '@stowage/core';
+} from '@stowage/core/adapter-kit';
 import { PgStoreBase, pruneSql, Sql, type PostgresStoreOptions } from './base.js';
 
 export interface PostgresJwksCacheStoreOptions extends PostgresStoreOptions {

@@ -1,3 +1,4 @@
+import { type CallOptions, type Lease, type LockStore } from '@stowage/core';
 import {
   couldBeToken,
   deadlineOf,
@@ -7,10 +8,7 @@ import {
   validateKey,
   validateToken,
   validateTtlOption,
-  type CallOptions,
-  type Lease,
-  type LockStore,
-} from '@stowage/core';
+} from '@stowage/core/adapter-kit';
 import { PgStoreBase, Sql, type PostgresStoreOptions } from './base.js';
 
 /**

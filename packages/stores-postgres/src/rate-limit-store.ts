@@ -1,4 +1,12 @@
 import {
+  type CallOptions,
+  type RateLimitAlgorithm,
+  type RateLimitConsumeOptions,
+  type RateLimitDecision,
+  type RateLimitPolicy,
+  type RateLimitStore,
+} from '@stowage/core';
+import {
   deadlineOf,
   evaluateRateLimit,
   normalizePolicies,
@@ -13,15 +21,9 @@ import {
   validateKey,
   validateOptions,
   type CallBudget,
-  type CallOptions,
   type NormalizedPolicy,
-  type RateLimitAlgorithm,
-  type RateLimitConsumeOptions,
-  type RateLimitDecision,
-  type RateLimitPolicy,
   type RateLimitState,
-  type RateLimitStore,
-} from '@stowage/core';
+} from '@stowage/core/adapter-kit';
 import { isRetryable, PgStoreBase, pruneSql, Sql, type PostgresStoreOptions } from './base.js';
 import { rateLimitFunctionName } from './schema.js';
 

@@ -1,4 +1,10 @@
-import { ErrorSource, PG_SERVER_NOW, postgresDialect, rateLimitManySql, validateIdentifier } from '@stowage/core';
+import {
+  ErrorSource,
+  PG_SERVER_NOW,
+  postgresDialect,
+  rateLimitManySql,
+  validateIdentifier,
+} from '@stowage/core/adapter-kit';
 import type { ClientBase, Pool, PoolClient } from 'pg';
 
 /** The parts of the schema, one per contract; each store migrates its own. */

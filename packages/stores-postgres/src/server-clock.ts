@@ -1,4 +1,4 @@
-import { ServerClock } from '@stowage/core';
+import { ServerClock } from '@stowage/core/adapter-kit';
 import type pg from 'pg';
 
 /** The server's clock in epoch ms (`clock_timestamp()`: the time of reading, not of the transaction's start). */

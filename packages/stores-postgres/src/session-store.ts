@@ -1,3 +1,4 @@
+import { type CallOptions, type SessionRecord, type SessionSetOptions, type SessionStore } from '@stowage/core';
 import {
   deadlineOf,
   postgresDialect,
@@ -7,14 +8,10 @@ import {
   validateKey,
   validateRotateArgs,
   validateSessionSet,
-  type CallOptions,
-  type SessionRecord,
   type SessionRow,
-  type SessionSetOptions,
-  type SessionStore,
   maxSessionDataBytes,
   type SessionSizeOptions,
-} from '@stowage/core';
+} from '@stowage/core/adapter-kit';
 import { PgStoreBase, pruneSql, Sql, type PostgresStoreOptions } from './base.js';
 
 export interface PostgresSessionStoreOptions extends PostgresStoreOptions, SessionSizeOptions {}

@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { STREAM_DEFAULTS, type StreamStore } from '@stowage/core';
 import {
   budgetTimeout,
   storedStreamFromRow,
@@ -6,7 +7,6 @@ import {
   EngineStreamOps,
   PG_SERVER_NOW,
   runAsync,
-  STREAM_DEFAULTS,
   validateInteger,
   type AsyncStreamBackend,
   type CallBudget,
@@ -14,8 +14,7 @@ import {
   type ProducerState,
   type StoredStream,
   type StreamOp,
-  type StreamStore,
-} from '@stowage/core';
+} from '@stowage/core/adapter-kit';
 import type pg from 'pg';
 import { isRetryable, lateAt, mapError, PgStoreBase, Sql, type PostgresStoreOptions } from './base.js';
 

@@ -1,6 +1,6 @@
 import { newNamespace, type ErrorLike } from '@stowage/conformance';
 import { describeBackends, postgresBackends } from '@stowage/conformance/backends';
-import { ErrorSource } from '@stowage/core';
+import { ErrorSource } from '@stowage/core/adapter-kit';
 import pg from 'pg';
 import { afterAll, expect, it } from 'vitest';
 import { mapError } from '../src/base.js';

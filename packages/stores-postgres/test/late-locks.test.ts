@@ -1,6 +1,6 @@
 import { newNamespace, type ErrorLike } from '@stowage/conformance';
 import { describeBackends, postgresBackends } from '@stowage/conformance/backends';
-import { hashToken } from '@stowage/core';
+import { hashToken } from '@stowage/core/adapter-kit';
 import pg from 'pg';
 import { afterAll, expect, it } from 'vitest';
 import {

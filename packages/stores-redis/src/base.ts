@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { StowageError, type HealthResult, type StoreOptionsBase } from '@stowage/core';
 import {
   budgetTimeout,
   callBudget,
@@ -6,18 +7,15 @@ import {
   ErrorSource,
   measureHealth,
   readClock,
-  StowageError,
   validateBoolean,
   validateClock,
   validateInteger,
   validateOptions,
   validateString,
   type CallBudget,
-  type HealthResult,
-  type StoreOptionsBase,
   ClockSampleTimeout,
   type ServerClock,
-} from '@stowage/core';
+} from '@stowage/core/adapter-kit';
 import type { Cluster, Redis } from 'ioredis';
 import { coalesceWrites } from './coalesce.js';
 import { LUA, type LuaFile } from './scripts/lua.generated.js';

@@ -1,3 +1,4 @@
+import { type CallOptions, type CsrfTokenStore } from '@stowage/core';
 import {
   deadlineOf,
   hashToken,
@@ -5,9 +6,7 @@ import {
   validateCsrfCheck,
   validateKey,
   validateTtlOption,
-  type CallOptions,
-  type CsrfTokenStore,
-} from '@stowage/core';
+} from '@stowage/core/adapter-kit';
 import { RedisStoreBase, Script, tagged, type RedisStoreOptions } from './base.js';
 
 const CSRF = new Script('csrf');

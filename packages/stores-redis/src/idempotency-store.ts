@@ -1,7 +1,13 @@
 import {
+  DEFAULT_MAX_RESPONSE_BYTES,
+  type CallOptions,
+  type IdempotencyStore,
+  type Reservation,
+  type StoredResponse,
+} from '@stowage/core';
+import {
   deadlineOf,
   decodeStoredResponse,
-  DEFAULT_MAX_RESPONSE_BYTES,
   encodeStoredResponse,
   randomToken,
   validateCompleteArgs,
@@ -9,11 +15,7 @@ import {
   validateHolderArgs,
   validateInteger,
   validateReserveArgs,
-  type CallOptions,
-  type IdempotencyStore,
-  type Reservation,
-  type StoredResponse,
-} from '@stowage/core';
+} from '@stowage/core/adapter-kit';
 import { RedisStoreBase, Script, type RedisStoreOptions } from './base.js';
 
 export interface RedisIdempotencyStoreOptions extends RedisStoreOptions {

@@ -1,12 +1,5 @@
-import {
-  deadlineOf,
-  validateInteger,
-  validateJwksPutArgs,
-  validateKey,
-  type CachedJwks,
-  type CallOptions,
-  type JwksCacheStore,
-} from '@stowage/core';
+import { type CachedJwks, type CallOptions, type JwksCacheStore } from '@stowage/core';
+import { deadlineOf, validateInteger, validateJwksPutArgs, validateKey } from '@stowage/core/adapter-kit';
 import { RedisStoreBase, Script, tagged, type RedisStoreOptions } from './base.js';
 
 export interface RedisJwksCacheStoreOptions extends RedisStoreOptions {

@@ -1,3 +1,4 @@
+import { type CallOptions, type Lease, type LockStore } from '@stowage/core';
 import {
   deadlineOf,
   randomToken,
@@ -5,10 +6,7 @@ import {
   validateKey,
   validateToken,
   validateTtlOption,
-  type CallOptions,
-  type Lease,
-  type LockStore,
-} from '@stowage/core';
+} from '@stowage/core/adapter-kit';
 import { RedisStoreBase, Script, tagged, type RedisStoreOptions } from './base.js';
 
 const LOCK = new Script('lock');

@@ -1,4 +1,11 @@
 import {
+  type CallOptions,
+  type RateLimitConsumeOptions,
+  type RateLimitDecision,
+  type RateLimitPolicy,
+  type RateLimitStore,
+} from '@stowage/core';
+import {
   deadlineOf,
   decideAfterConsume,
   evaluateRateLimit,
@@ -7,14 +14,9 @@ import {
   validateCost,
   validateKey,
   validateOptions,
-  type CallOptions,
   type NormalizedPolicy,
-  type RateLimitConsumeOptions,
-  type RateLimitDecision,
-  type RateLimitPolicy,
   type RateLimitState,
-  type RateLimitStore,
-} from '@stowage/core';
+} from '@stowage/core/adapter-kit';
 import { RedisStoreBase, Script, tagged, type RedisStoreOptions } from './base.js';
 
 const RATE_LIMIT = new Script('rate_limit');

@@ -1,4 +1,4 @@
-import { ServerClock } from '@stowage/core';
+import { ServerClock } from '@stowage/core/adapter-kit';
 import type { Cluster, Redis } from 'ioredis';
 import type { RedisClient } from './base.js';
 

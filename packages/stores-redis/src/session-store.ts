@@ -1,3 +1,4 @@
+import { type CallOptions, type SessionRecord, type SessionSetOptions, type SessionStore } from '@stowage/core';
 import {
   deadlineOf,
   validateDestroyByOwnerArgs,
@@ -5,13 +6,9 @@ import {
   validateKey,
   validateRotateArgs,
   validateSessionSet,
-  type CallOptions,
-  type SessionRecord,
-  type SessionSetOptions,
-  type SessionStore,
   maxSessionDataBytes,
   type SessionSizeOptions,
-} from '@stowage/core';
+} from '@stowage/core/adapter-kit';
 import { didNotRun, RedisStoreBase, Script, tagged, type RedisStoreOptions } from './base.js';
 
 export interface RedisSessionStoreOptions extends RedisStoreOptions, SessionSizeOptions {}

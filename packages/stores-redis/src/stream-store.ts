@@ -1,19 +1,5 @@
 import {
-  deadlineOf,
-  formatOffset,
-  parseOffset,
   STREAM_DEFAULTS,
-  StreamWaiters,
-  validateAppendOptions,
-  validateCreateOptions,
-  validateDuration,
-  validateInteger,
-  validateKey,
-  validateMessages,
-  validateOptions,
-  validateProducer,
-  validateReadOptions,
-  validateStreamConfig,
   type CallOptions,
   type StowageErrorCode,
   type StreamAppendResult,
@@ -25,6 +11,22 @@ import {
   type StreamStore,
   type StreamWaitOutcome,
 } from '@stowage/core';
+import {
+  deadlineOf,
+  formatOffset,
+  parseOffset,
+  StreamWaiters,
+  validateAppendOptions,
+  validateCreateOptions,
+  validateDuration,
+  validateInteger,
+  validateKey,
+  validateMessages,
+  validateOptions,
+  validateProducer,
+  validateReadOptions,
+  validateStreamConfig,
+} from '@stowage/core/adapter-kit';
 import type { Redis } from 'ioredis';
 import { RedisStoreBase, Script, type RedisClient, type RedisStoreOptions } from './base.js';
 

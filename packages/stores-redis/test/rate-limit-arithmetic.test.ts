@@ -1,6 +1,6 @@
 import { createTestClock, describeRateLimitArithmetic, newNamespace } from '@stowage/conformance';
 import { describeBackends, redisBackends } from '@stowage/conformance/backends';
-import type { RateLimitStateColumns } from '@stowage/core';
+import type { RateLimitStateColumns } from '@stowage/core/adapter-kit';
 import { Redis } from 'ioredis';
 import { afterAll } from 'vitest';
 import { RedisRateLimitStore } from '../src/index.js';

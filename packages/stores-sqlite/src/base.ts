@@ -1,18 +1,15 @@
+import { StowageError, type CallOptions, type HealthResult, type StoreOptionsBase } from '@stowage/core';
 import {
   checkDeadline,
   deadlineOf,
   ErrorSource,
   measureHealth,
   readClock,
-  StowageError,
   validateClock,
   validateIdentifier,
   validateInteger,
   validateOptions,
-  type CallOptions,
-  type HealthResult,
-  type StoreOptionsBase,
-} from '@stowage/core';
+} from '@stowage/core/adapter-kit';
 import type { Database, Statement } from 'better-sqlite3';
 import { busyTimeoutOf, quantizeDown, type BusyTimeout } from './busy-timeout.js';
 import { migrate, type SchemaComponent } from './schema.js';

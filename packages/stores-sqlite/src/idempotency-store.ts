@@ -1,6 +1,12 @@
 import {
-  decodeStoredResponse,
   DEFAULT_MAX_RESPONSE_BYTES,
+  type CallOptions,
+  type IdempotencyStore,
+  type Reservation,
+  type StoredResponse,
+} from '@stowage/core';
+import {
+  decodeStoredResponse,
   encodeStoredResponse,
   randomToken,
   validateCompleteArgs,
@@ -8,11 +14,7 @@ import {
   validateHolderArgs,
   validateInteger,
   validateReserveArgs,
-  type CallOptions,
-  type IdempotencyStore,
-  type Reservation,
-  type StoredResponse,
-} from '@stowage/core';
+} from '@stowage/core/adapter-kit';
 import type { Statement } from 'better-sqlite3';
 import { SqliteStoreBase, type SqliteStoreOptions, writeReturning } from './base.js';
 

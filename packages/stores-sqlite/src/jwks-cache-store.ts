@@ -1,11 +1,5 @@
-import {
-  validateInteger,
-  validateJwksPutArgs,
-  validateKey,
-  type CachedJwks,
-  type CallOptions,
-  type JwksCacheStore,
-} from '@stowage/core';
+import { type CachedJwks, type CallOptions, type JwksCacheStore } from '@stowage/core';
+import { validateInteger, validateJwksPutArgs, validateKey } from '@stowage/core/adapter-kit';
 import type { Statement } from 'better-sqlite3';
 import { SqliteStoreBase, type SqliteStoreOptions, writeReturning } from './base.js';
 

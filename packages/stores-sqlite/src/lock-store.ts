@@ -1,13 +1,11 @@
+import { type CallOptions, type Lease, type LockStore } from '@stowage/core';
 import {
   randomToken,
   validateDuration,
   validateKey,
   validateToken,
   validateTtlOption,
-  type CallOptions,
-  type Lease,
-  type LockStore,
-} from '@stowage/core';
+} from '@stowage/core/adapter-kit';
 import type { Statement } from 'better-sqlite3';
 import { SqliteStoreBase, type SqliteStoreOptions, writeReturning } from './base.js';
 

@@ -1,6 +1,14 @@
 import {
-  evaluateRateLimit,
   MAX_POLICIES,
+  type CallOptions,
+  type RateLimitAlgorithm,
+  type RateLimitConsumeOptions,
+  type RateLimitDecision,
+  type RateLimitPolicy,
+  type RateLimitStore,
+} from '@stowage/core';
+import {
+  evaluateRateLimit,
   namedParams,
   normalizePolicies,
   rateLimitManyParams,
@@ -14,15 +22,9 @@ import {
   validateCost,
   validateKey,
   validateOptions,
-  type CallOptions,
   type NormalizedPolicy,
-  type RateLimitAlgorithm,
-  type RateLimitConsumeOptions,
-  type RateLimitDecision,
-  type RateLimitPolicy,
   type RateLimitState,
-  type RateLimitStore,
-} from '@stowage/core';
+} from '@stowage/core/adapter-kit';
 import type { Statement } from 'better-sqlite3';
 import { SqliteStoreBase, type SqliteStoreOptions } from './base.js';
 

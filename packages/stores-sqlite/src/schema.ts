@@ -1,4 +1,4 @@
-import { ErrorSource, validateIdentifier } from '@stowage/core';
+import { ErrorSource, validateIdentifier } from '@stowage/core/adapter-kit';
 import type { Database } from 'better-sqlite3';
 
 /** The parts of the schema, one per contract; each store migrates its own. */

@@ -1,3 +1,4 @@
+import { type CallOptions, type SessionRecord, type SessionSetOptions, type SessionStore } from '@stowage/core';
 import {
   sessionRecordFromRow,
   validateDestroyByOwnerArgs,
@@ -5,14 +6,10 @@ import {
   validateKey,
   validateRotateArgs,
   validateSessionSet,
-  type CallOptions,
-  type SessionRecord,
   type SessionRow,
-  type SessionSetOptions,
-  type SessionStore,
   maxSessionDataBytes,
   type SessionSizeOptions,
-} from '@stowage/core';
+} from '@stowage/core/adapter-kit';
 import type { Statement } from 'better-sqlite3';
 import { asBuffer, SqliteStoreBase, type SqliteStoreOptions, writeReturning } from './base.js';
 

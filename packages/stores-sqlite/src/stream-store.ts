@@ -1,17 +1,16 @@
+import { STREAM_DEFAULTS, type StreamStore } from '@stowage/core';
 import {
   storedStreamFromRow,
   type StreamRow,
   EngineStreamOps,
   runSync,
   type StreamOp,
-  STREAM_DEFAULTS,
   validateInteger,
   type PositionedMessage,
   type ProducerState,
   type StoredStream,
   type StreamBackend,
-  type StreamStore,
-} from '@stowage/core';
+} from '@stowage/core/adapter-kit';
 import { randomUUID } from 'node:crypto';
 import type { Database, Statement } from 'better-sqlite3';
 import { asBuffer, SqliteStoreBase, type SqliteStoreOptions } from './base.js';

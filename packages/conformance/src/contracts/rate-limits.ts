@@ -1,11 +1,5 @@
-import {
-  ErrorSource,
-  evaluateRateLimit,
-  normalizePolicies,
-  type RateLimitPolicy,
-  type RateLimitState,
-  type RateLimitStore,
-} from '@stowage/core';
+import { type RateLimitPolicy, type RateLimitStore } from '@stowage/core';
+import { ErrorSource, evaluateRateLimit, normalizePolicies, type RateLimitState } from '@stowage/core/adapter-kit';
 import { describe, expect, it } from 'vitest';
 import { opener, type ConformanceOptions, type StoreFactory } from '../context.js';
 import { BAD_DURATIONS, BAD_KEYS, expectCode, fulfilled, ODD_KEYS, race, sleep } from '../helpers.js';

@@ -1,0 +1,100 @@
+/**
+ * `@stowage/core/adapter-kit`: what an adapter author needs to build a store that keeps the
+ * contracts of `@stowage/core`: argument validation in the contracts' order, deadlines and
+ * server clocks, `ErrorSource`, the rate-limit algorithms and their SQL, row mappers, the
+ * idempotency and session rules, and the sans-IO stream engine (a backend supplies a few
+ * storage calls; the engine keeps the protocol). See the README's "Writing an adapter".
+ */
+export { budgetTimeout, callBudget, checkDeadline, deadlineOf, settleWithin } from './deadline.js';
+export type { CallBudget } from './deadline.js';
+export { CLOCK_REFRESH_MS, ClockSampleTimeout, ServerClock } from './server-clock.js';
+export { ErrorSource } from './errors.js';
+export {
+  copyBytes,
+  readClock,
+  validateBoolean,
+  validateBytes,
+  validateClock,
+  validateDuration,
+  validateIdentifier,
+  validateInteger,
+  validateKey,
+  validateOptionalDuration,
+  validateOptions,
+  validateString,
+  validateTimestamp,
+  validateTtlOption,
+} from './validate.js';
+export { ceilDiv, floorDiv } from './rate-limit/math.js';
+export { normalizePolicies, validateCost } from './rate-limit/policy.js';
+export type { NormalizedPolicy } from './rate-limit/policy.js';
+export { decideAfterConsume, defaultPolicyName, evaluateRateLimit } from './rate-limit/algorithms.js';
+export type { RateLimitOutcome, RateLimitWrite } from './rate-limit/algorithms.js';
+export { RATE_LIMIT_ALGORITHM_CODES, stateFromColumns, stateToColumns } from './rate-limit/state.js';
+export type {
+  FixedWindowState,
+  GcraState,
+  RateLimitState,
+  RateLimitStateColumns,
+  SlidingWindowState,
+} from './rate-limit/state.js';
+export { stateExpiresAt } from './rate-limit/lifetime.js';
+export { hashToken, randomToken, safeEqual } from './tokens.js';
+export { measureHealth } from './health.js';
+export { formatOffset, normalizeContentType, parseOffset } from './streams/offsets.js';
+export { checkProducer } from './streams/producer.js';
+export type { ProducerState, ProducerVerdict } from './streams/producer.js';
+export {
+  validateAppendOptions,
+  validateCreateOptions,
+  validateMessages,
+  validateProducer,
+  validateReadOptions,
+  validateStreamConfig,
+} from './streams/validate.js';
+export type { ValidatedAppendOptions, ValidatedFork, ValidatedStreamConfig } from './streams/validate.js';
+export { runAsync, runSync } from './streams/backend.js';
+export type {
+  AsyncStreamBackend,
+  BackendCall,
+  PositionedMessage,
+  StoredStream,
+  StreamBackend,
+  StreamOp,
+} from './streams/backend.js';
+export { StreamEngine, streamInfo } from './streams/engine.js';
+export { StreamWaiters, waitOutcome } from './streams/waiters.js';
+export type { TailSnapshot, WaitParams } from './streams/waiters.js';
+export {
+  couldBeToken,
+  decodeStoredResponse,
+  encodeStoredResponse,
+  validateCompleteArgs,
+  validateHolderArgs,
+  validateReserveArgs,
+  validateStoredResponse,
+  validateToken,
+} from './idempotency.js';
+export { validateCsrfCheck } from './csrf.js';
+export { validateJwksPutArgs } from './jwks.js';
+export { EngineStreamOps } from './streams/engine-store.js';
+export type { EngineStreamOpsOptions } from './streams/engine-store.js';
+export {
+  namedParams,
+  PG_SERVER_NOW,
+  postgresDialect,
+  rateLimitDecisionFromRows,
+  rateLimitManyParams,
+  rateLimitManySql,
+  rateLimitSingleParams,
+  rateLimitSingleSql,
+  sqliteDialect,
+} from './sql/rate-limit.js';
+export type { ManySource, RateLimitStateRow, SqlDialect } from './sql/rate-limit.js';
+export { CONSUME_ATTEMPTS, settleConsume, settleConsumeSync } from './rate-limit/settle.js';
+export type { ConsumeRows, ConsumeSteps, StatesRead } from './rate-limit/settle.js';
+export { sessionRecordFromRow, storedStreamFromRow } from './sql/rows.js';
+export type { SessionRow, StreamRow } from './sql/rows.js';
+export { maxSessionDataBytes, validateDestroyByOwnerArgs, validateRotateArgs, validateSessionSet } from './sessions.js';
+export type { SessionSizeOptions } from './sessions.js';
+export type { ValidatedSessionSet } from './sessions.js';
