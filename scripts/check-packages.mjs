@@ -76,7 +76,11 @@ try {
     }
     const [packed] = JSON.parse(run('npm', ['pack', '--json', '--pack-destination', scratch], { cwd: dir }));
     const tarball = join(scratch, packed.filename);
-    checkContents(pkg, dir, packed.files.map((file) => file.path));
+    checkContents(
+      pkg,
+      dir,
+      packed.files.map((file) => file.path),
+    );
     tool(pkg, 'publint', ['run', tarball, '--strict']);
     tool(pkg, 'attw', [tarball, '--profile', 'esm-only', '--format', 'ascii', '--no-color']);
     console.log(`checked ${pkg} (${packed.files.length} files)`);

@@ -110,13 +110,19 @@ export async function createApp(stores: AppStores, options: AppOptions): Promise
     }));
   const authenticate = async (req: Request, res: Response, next: NextFunction): Promise<void> => {
     const m = /^Bearer (\S+)$/.exec(req.headers.authorization ?? '');
-    if (m === null) return send(res, problem(401, 'unauthenticated', 'A bearer token is required', undefined, [['WWW-Authenticate', 'Bearer']]));
+    if (m === null)
+      return send(res, problem(401, 'unauthenticated', 'A bearer token is required', undefined, [['WWW-Authenticate', 'Bearer']]));
     try {
       const { payload } = await jwtVerify(m[1]!, keys().resolver, { algorithms: ['ES256', 'RS256'] });
       (req as ApiRequest).user = payload.sub;
       next();
     } catch {
-      send(res, problem(401, 'invalid-token', 'The bearer token is invalid or expired', undefined, [['WWW-Authenticate', 'Bearer error="invalid_token"']]));
+      send(
+        res,
+        problem(401, 'invalid-token', 'The bearer token is invalid or expired', undefined, [
+          ['WWW-Authenticate', 'Bearer error="invalid_token"'],
+        ]),
+      );
     }
   };
   app.get('/api/whoami', authenticate, (req, res) => void res.json({ user: (req as ApiRequest).user }));
@@ -158,14 +164,15 @@ export async function createApp(stores: AppStores, options: AppOptions): Promise
     streams(req, res, next);
   });
 
-  app.use((req, res) => send(res, problem(404, 'not-found', 'No such resource')));
+  app.use((_req, res) => send(res, problem(404, 'not-found', 'No such resource')));
 
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
     // A store that cannot answer in time (down, paused, overloaded) is an outage, not a bug:
     // 503 with Retry-After, one log line, no stack.
     if (err instanceof StowageError && (err.code === 'UNAVAILABLE' || err.code === 'TIMEOUT')) {
       console.error(`${req.method} ${req.originalUrl.slice(0, 200)}: 503 store ${err.code}: ${err.message}`);
-      if (!res.headersSent) send(res, problem(503, 'store-unavailable', 'The store is unavailable, retry shortly', undefined, [['Retry-After', '1']]));
+      if (!res.headersSent)
+        send(res, problem(503, 'store-unavailable', 'The store is unavailable, retry shortly', undefined, [['Retry-After', '1']]));
       return;
     }
     // The body parsers' errors are the client's (bad JSON, too large, a charset it cannot read,

@@ -20,7 +20,9 @@ const server = app.listen(port, host, () => {
   if (process.env.SESSION_SECRET === undefined) {
     console.log('SESSION_SECRET is not set: session cookies are signed with a random secret, so another instance cannot read them');
   }
-  console.log(`Walkthrough: examples/app/README.md; e.g. curl -s -X POST ${url}/dev/issuer/token -H 'content-type: application/json' -d '{"sub":"ada"}'`);
+  console.log(
+    `Walkthrough: examples/app/README.md; e.g. curl -s -X POST ${url}/dev/issuer/token -H 'content-type: application/json' -d '{"sub":"ada"}'`,
+  );
 });
 
 const stop = (): void => {

@@ -1,14 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import type {
-  CsrfTokenStore,
-  IdempotencyStore,
-  JwksCacheStore,
-  LockStore,
-  RateLimitStore,
-  SessionStore,
-  StreamStore,
-} from '@stowage/core';
+import type { CsrfTokenStore, IdempotencyStore, JwksCacheStore, LockStore, RateLimitStore, SessionStore, StreamStore } from '@stowage/core';
 import { maskSecrets } from '@stowage/durable-streams-server';
 
 /** Every store the app uses, on one backend. */
@@ -102,4 +94,3 @@ export function assemble(stores: Seven, label: string, end: () => Promise<void>)
     },
   };
 }
-

@@ -29,7 +29,15 @@ await describeStoreBackends(
       const first = await fetch(`${url}/account/csrf`);
       let cookie = first.headers.get('set-cookie')!.split(';')[0]!;
       const { csrfToken } = await first.json();
-      expect((await fetch(`${url}/account/login`, { method: 'POST', headers: { cookie, 'content-type': 'application/json' }, body: '{"user":"ada"}' })).status).toBe(403);
+      expect(
+        (
+          await fetch(`${url}/account/login`, {
+            method: 'POST',
+            headers: { cookie, 'content-type': 'application/json' },
+            body: '{"user":"ada"}',
+          })
+        ).status,
+      ).toBe(403);
       const login = await fetch(`${url}/account/login`, {
         method: 'POST',
         headers: { cookie, 'content-type': 'application/json', 'x-csrf-token': csrfToken },
@@ -47,7 +55,9 @@ await describeStoreBackends(
     });
 
     it('the API: a JWT from the dev issuer, idempotent orders, a per-user burst limit, the orders feed', async () => {
-      const { token } = await (await fetch(`${url}/dev/issuer/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"sub":"ada"}' })).json();
+      const { token } = await (
+        await fetch(`${url}/dev/issuer/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"sub":"ada"}' })
+      ).json();
       const auth = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
       expect((await fetch(`${url}/api/whoami`)).status).toBe(401);
       expect(await (await fetch(`${url}/api/whoami`, { headers: auth })).json()).toEqual({ user: 'ada' });
@@ -73,7 +83,9 @@ await describeStoreBackends(
       const orders = (await feed.json()) as Array<{ id: string; by: string }>;
       expect(orders.filter((o) => o.by === 'ada').map((o) => o.id)).toContain(body.id);
       expect(orders.filter((o) => o.by === 'ada')).toHaveLength(2);
-      expect((await fetch(`${url}/streams/orders`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).status).toBe(405);
+      expect(
+        (await fetch(`${url}/streams/orders`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).status,
+      ).toBe(405);
     });
   },
   ['sqlite', 'postgres', 'redis'],

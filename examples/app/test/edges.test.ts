@@ -78,10 +78,15 @@ await describeStoreBackends(
     it("a client's bad body gets its 4xx (bad JSON 400, too large 413, unknown charset 415), and counts against the per-IP limit", async () => {
       const app = await start(storesOf(set));
       try {
-        const post = (body: string, type = 'application/json') => fetch(`${app.url}/api/orders`, { method: 'POST', headers: { 'content-type': type }, body });
+        const post = (body: string, type = 'application/json') =>
+          fetch(`${app.url}/api/orders`, { method: 'POST', headers: { 'content-type': type }, body });
         const remaining = async () => Number(/r=(\d+)/.exec((await fetch(`${app.url}/api/whoami`)).headers.get('ratelimit') ?? '')?.[1]);
         const before = await remaining();
-        const statuses = [(await post('{"item":')).status, (await post(`"${'x'.repeat(200_000)}"`)).status, (await post('{}', 'application/json; charset=latin9')).status];
+        const statuses = [
+          (await post('{"item":')).status,
+          (await post(`"${'x'.repeat(200_000)}"`)).status,
+          (await post('{}', 'application/json; charset=latin9')).status,
+        ];
         expect(statuses).toEqual([400, 413, 415]);
         expect(await remaining()).toBe(before - 4);
       } finally {
@@ -92,7 +97,15 @@ await describeStoreBackends(
     it('a restarted instance (a new dev key) is trusted at once, though the last key set is still cached', async () => {
       const stores = storesOf(set);
       const token = async (app: Running) =>
-        ((await (await fetch(`${app.url}/dev/issuer/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"sub":"ada"}' })).json()) as { token: string }).token;
+        (
+          (await (
+            await fetch(`${app.url}/dev/issuer/token`, {
+              method: 'POST',
+              headers: { 'content-type': 'application/json' },
+              body: '{"sub":"ada"}',
+            })
+          ).json()) as { token: string }
+        ).token;
       const whoami = (app: Running, t: string) => fetch(`${app.url}/api/whoami`, { headers: { authorization: `Bearer ${t}` } });
       const first = await start(stores);
       expect((await whoami(first, await token(first))).status).toBe(200); // its key set is cached now

@@ -53,7 +53,10 @@ export function checkOrderTests<T extends Closeable>(
       for (const c of cases) {
         for (const bad of c.bad) {
           const code = bad.code ?? 'INVALID_ARGUMENT';
-          for (const [label, opts] of [['no deadline', () => ({})], ['a passed deadline', passed]] as const) {
+          for (const [label, opts] of [
+            ['no deadline', () => ({})],
+            ['a passed deadline', passed],
+          ] as const) {
             const what = `${c.method} with ${bad.label}, ${label}`;
             await expectCode(() => bad.call(store, fresh(c.method), opts(), limits), code).catch((e: Error) => {
               throw new Error(`${what}: ${e.message}`);
@@ -68,7 +71,7 @@ export function checkOrderTests<T extends Closeable>(
       }
     });
 
-    it('a passed deadline on a missing record is TIMEOUT, not the record\'s absence', async () => {
+    it("a passed deadline on a missing record is TIMEOUT, not the record's absence", async () => {
       const { store } = await open();
       for (const c of cases) {
         if (c.valid === undefined) continue;

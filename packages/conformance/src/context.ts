@@ -86,7 +86,10 @@ export interface Opened<T> {
 }
 
 export function newNamespace(): string {
-  const id = BigInt(`0x${randomBytes(8).toString('hex')}`).toString(36).padStart(10, '0').slice(-10);
+  const id = BigInt(`0x${randomBytes(8).toString('hex')}`)
+    .toString(36)
+    .padStart(10, '0')
+    .slice(-10);
   return `s_${id}_`;
 }
 

@@ -76,7 +76,11 @@ async function expectRejects(what: string, call: () => Promise<unknown>, code: S
  * INVALID_ARGUMENT, and so is a malformed argument whatever the deadline. "Changes nothing"
  * compares with a twin: a store in another namespace that got the same records and no call.
  */
-export function deadlineTests<T extends Closeable, S>(factory: StoreFactory<T>, options: ConformanceOptions, table: DeadlineTable<T, S>): void {
+export function deadlineTests<T extends Closeable, S>(
+  factory: StoreFactory<T>,
+  options: ConformanceOptions,
+  table: DeadlineTable<T, S>,
+): void {
   const open = opener(factory, options);
   /** `n` stores in fresh namespaces whose clocks all read `at`. */
   async function twins(n: number, at: number): Promise<Opened<T>[]> {
@@ -140,8 +144,14 @@ export function deadlineTests<T extends Closeable, S>(factory: StoreFactory<T>, 
           await expectRejects(`${k} with deadline ${label}`, () => c.call(called!.store, k, opts, state), 'INVALID_ARGUMENT');
         }
         const passed = { deadline: Date.now() - 1 };
-        await expectRejects(`${k} with a malformed argument and a passed deadline`, () => c.badArgs(called!.store, k, passed, state), 'INVALID_ARGUMENT');
-        expect(await snapshot(called!, k, state), `${k}: the state after calls refused as malformed`).toEqual(await snapshot(untouched!, k, twin));
+        await expectRejects(
+          `${k} with a malformed argument and a passed deadline`,
+          () => c.badArgs(called!.store, k, passed, state),
+          'INVALID_ARGUMENT',
+        );
+        expect(await snapshot(called!, k, state), `${k}: the state after calls refused as malformed`).toEqual(
+          await snapshot(untouched!, k, twin),
+        );
       }
     });
   });

@@ -1,16 +1,16 @@
-import type {
-  CsrfTokenStore,
-  IdempotencyStore,
-  JwksCacheStore,
-  LockStore,
-  RateLimitStore,
-  SessionStore,
-  StreamStore,
-} from '@stowage/core';
+import type { CsrfTokenStore, IdempotencyStore, JwksCacheStore, LockStore, RateLimitStore, SessionStore, StreamStore } from '@stowage/core';
 import { describe, expect, it } from 'vitest';
 import type { ConformanceOptions } from './context.js';
 import { checkOrderTests } from './check-order-rule.js';
-import { CSRF_ORDER, IDEMPOTENCY_ORDER, JWKS_ORDER, LOCK_ORDER, RATE_LIMIT_ORDER, SESSION_ORDER, STREAM_ORDER } from './contracts/check-order.js';
+import {
+  CSRF_ORDER,
+  IDEMPOTENCY_ORDER,
+  JWKS_ORDER,
+  LOCK_ORDER,
+  RATE_LIMIT_ORDER,
+  SESSION_ORDER,
+  STREAM_ORDER,
+} from './contracts/check-order.js';
 import { csrfTests } from './contracts/csrf.js';
 import {
   CSRF_DEADLINES,

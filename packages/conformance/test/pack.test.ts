@@ -10,7 +10,12 @@ const packages = resolve(here, '../..');
 const root = resolve(packages, '..');
 const work = mkdtempSync(join(tmpdir(), 'stowage-pack-'));
 const npm = (args: string[], cwd: string) =>
-  execFileSync('npm', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, npm_config_update_notifier: 'false' } });
+  execFileSync('npm', args, {
+    cwd,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, npm_config_update_notifier: 'false' },
+  });
 
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 

@@ -128,4 +128,3 @@ export function encryptedCodec<T = unknown>(options: EncryptedCodecOptions<T>): 
     },
   });
 }
-

@@ -63,10 +63,13 @@ export function budgetTimeout(source: ErrorSource, backend: string, budget: Call
 export function settleWithin<T>(promise: Promise<T>, ms: number, timedOut: () => unknown, onLate?: (value: T) => void): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     let late = false;
-    const timer = setTimeout(() => {
-      late = true;
-      reject(timedOut());
-    }, Math.max(0, ms));
+    const timer = setTimeout(
+      () => {
+        late = true;
+        reject(timedOut());
+      },
+      Math.max(0, ms),
+    );
     timer.unref();
     promise.then(
       (value) => {

@@ -105,6 +105,10 @@ export function validateCompleteArgs(
 ): { stored: StoredResponse; retentionMs: number } {
   validateHolderArgs(source, scope, key, token);
   const stored = validateStoredResponse(source, response, maxResponseBytes);
-  const retentionMs = validateDuration(source, 'opts.retentionMs', validateOptions<{ retentionMs: number }>(source, 'opts', opts).retentionMs);
+  const retentionMs = validateDuration(
+    source,
+    'opts.retentionMs',
+    validateOptions<{ retentionMs: number }>(source, 'opts', opts).retentionMs,
+  );
   return { stored, retentionMs };
 }

@@ -36,7 +36,10 @@ export function isStoreKey(value: unknown): value is string {
  */
 export function toStoreKey(value: string): string {
   if (typeof value !== 'string') {
-    throw new StowageError('INVALID_ARGUMENT', `@stowage/core toStoreKey: a key must be a string, got ${value === null ? 'null' : typeof value}`);
+    throw new StowageError(
+      'INVALID_ARGUMENT',
+      `@stowage/core toStoreKey: a key must be a string, got ${value === null ? 'null' : typeof value}`,
+    );
   }
   if (isStoreKey(value) && !value.startsWith(HASHED_KEY_PREFIX)) return value;
   return HASHED_KEY_PREFIX + createHash('sha256').update(Buffer.from(value, 'utf16le')).digest('hex');

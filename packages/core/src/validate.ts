@@ -105,13 +105,7 @@ export function validateBytes(source: ErrorSource, field: string, value: unknown
 }
 
 /** A string of at most `maxBytes` UTF-8 bytes (may be empty unless `minLength` says otherwise). */
-export function validateString(
-  source: ErrorSource,
-  field: string,
-  value: unknown,
-  maxBytes: number,
-  minLength = 0,
-): string {
+export function validateString(source: ErrorSource, field: string, value: unknown, maxBytes: number, minLength = 0): string {
   if (typeof value !== 'string' || value.length < minLength) {
     throw source.invalid(`${field} must be a string of at least ${minLength} characters, got ${describe(value)}`, {
       field,

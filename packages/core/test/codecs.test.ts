@@ -24,7 +24,11 @@ describe('jsonCodec', () => {
   it('gives INVALID_ARGUMENT with the cause for values JSON cannot encode, in both codecs', () => {
     const circular: Record<string, unknown> = { user: 'ada' };
     circular.self = circular;
-    const throwing = { toJSON: () => { throw new RangeError('no'); } };
+    const throwing = {
+      toJSON: () => {
+        throw new RangeError('no');
+      },
+    };
     for (const codec of [jsonCodec, encryptedCodec({ keys: [{ id: 'k', key: randomBytes(32) }] })]) {
       for (const value of [circular, { n: 10n }, throwing, undefined]) {
         let caught: unknown;

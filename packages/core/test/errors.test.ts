@@ -11,7 +11,11 @@ describe('StowageError.from and ErrorSource.wrap: any thrown value as a StowageE
   });
   it('wraps anything else with the code (INTERNAL by default), the message, and the cause', () => {
     const cause = new TypeError('boom');
-    expect([StowageError.from(cause).code, StowageError.from(cause).message, StowageError.from(cause).cause]).toEqual(['INTERNAL', 'boom', cause]);
+    expect([StowageError.from(cause).code, StowageError.from(cause).message, StowageError.from(cause).cause]).toEqual([
+      'INTERNAL',
+      'boom',
+      cause,
+    ]);
     expect([source.wrap('text', 'UNAVAILABLE').code, source.wrap('text').message]).toEqual(['UNAVAILABLE', '@stowage/x XStore: text']);
   });
 });
@@ -24,7 +28,14 @@ describe('settleWithin', () => {
     const late: number[] = [];
     let answer!: (v: number) => void;
     const slow = new Promise<number>((r) => (answer = r));
-    await expect(settleWithin(slow, 20, () => new Error('late'), (v) => late.push(v))).rejects.toThrow('late');
+    await expect(
+      settleWithin(
+        slow,
+        20,
+        () => new Error('late'),
+        (v) => late.push(v),
+      ),
+    ).rejects.toThrow('late');
     answer(3);
     await slow;
     await Promise.resolve();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type RateLimitPolicy } from '../src/index.js';
+import type { RateLimitPolicy } from '../src/index.js';
 import {
   ErrorSource,
   evaluateRateLimit,

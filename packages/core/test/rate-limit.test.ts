@@ -39,7 +39,7 @@ function oracle(p: NormalizedPolicy, st: OState, nowN: number, costN: number, co
     if (st && st[0] > 0n) {
       const elapsed = now > st[1] ? now - st[1] : 0n;
       d = elapsed >= cdiv(st[0], L) ? 0n : st[0] - elapsed * L;
-      at = now > st[1] ? now : st[1];
+      at = Math.max(now, st[1]);
     }
     const d1 = d + cost * W;
     const allowed = d1 <= B * W;
@@ -131,7 +131,7 @@ describe('evaluateRateLimit against the literal formulas (BigInt oracle)', () =>
         const policy: RateLimitPolicy = { algorithm, limit, windowMs };
         if (algorithm === 'gcra' && r(2) === 1) policy.burst = 1 + r(8);
         const [p] = norm(policy);
-        let state: OState = undefined;
+        let state: OState;
         let now = 1_800_000_000_000 + r(1000);
         for (let step = 0; step < 60; step++) {
           now += r(4) === 0 ? 0 : r(windowMs * 2);
@@ -287,17 +287,18 @@ describe('policy validation', () => {
     ['burst on a window policy', { algorithm: 'fixed-window', limit: 1, windowMs: 1000, burst: 2 }],
     ['empty name', { algorithm: 'gcra', limit: 1, windowMs: 1000, name: '' }],
     ['empty array', []],
-    ['duplicate policies', [
-      { algorithm: 'gcra', limit: 1, windowMs: 1000 },
-      { algorithm: 'gcra', limit: 1, windowMs: 1000, name: 'same shape' },
-    ]],
+    [
+      'duplicate policies',
+      [
+        { algorithm: 'gcra', limit: 1, windowMs: 1000 },
+        { algorithm: 'gcra', limit: 1, windowMs: 1000, name: 'same shape' },
+      ],
+    ],
     ['17 policies', Array.from({ length: 17 }, (_, i) => ({ algorithm: 'gcra', limit: i + 1, windowMs: 1000 }))],
   ];
   for (const [label, policy] of bad) {
     it(`rejects ${label} with INVALID_ARGUMENT`, () => {
-      expect(() => norm(policy as RateLimitPolicy)).toThrowError(
-        expect.objectContaining({ code: 'INVALID_ARGUMENT' }) as unknown as Error,
-      );
+      expect(() => norm(policy as RateLimitPolicy)).toThrowError(expect.objectContaining({ code: 'INVALID_ARGUMENT' }) as unknown as Error);
     });
   }
 
@@ -325,18 +326,18 @@ describe('rateLimitHeaders', () => {
       { algorithm: 'fixed-window', limit: 10, windowMs: 1000, name: 'burst' },
       { algorithm: 'sliding-window', limit: 1000, windowMs: 3_600_000, name: 'hourly' },
     ];
-    const h = rateLimitHeaders(
-      { allowed: false, capacity: 10, remaining: 0, resetMs: 400, retryAfterMs: 1400, policy: 'burst' },
-      policies,
-    );
+    const h = rateLimitHeaders({ allowed: false, capacity: 10, remaining: 0, resetMs: 400, retryAfterMs: 1400, policy: 'burst' }, policies);
     expect(h['RateLimit-Policy']).toBe('"burst";q=10;w=1, "hourly";q=1000;w=3600');
     expect(h.RateLimit).toBe('"burst";r=0;t=1');
     expect(h['Retry-After']).toBe('2');
-    const ok = rateLimitHeaders({ allowed: true, capacity: 5, remaining: 4, resetMs: 0, retryAfterMs: 0, policy: 'default' }, {
-      algorithm: 'gcra',
-      limit: 5,
-      windowMs: 60_000,
-    });
+    const ok = rateLimitHeaders(
+      { allowed: true, capacity: 5, remaining: 4, resetMs: 0, retryAfterMs: 0, policy: 'default' },
+      {
+        algorithm: 'gcra',
+        limit: 5,
+        windowMs: 60_000,
+      },
+    );
     expect(ok).toEqual({ 'RateLimit-Policy': '"default";q=5;w=60', RateLimit: '"default";r=4;t=0' });
   });
 

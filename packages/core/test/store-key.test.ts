@@ -15,13 +15,24 @@ const accepted = (key: string): boolean => {
 const HASHED = /^#sha256:[0-9a-f]{64}$/;
 
 // Valid keys, invalid ones, and strings that differ only where UTF-8 would not tell them apart.
-const valid = ['a', 'alice', ':{}%\'\\ ', '🔑 emoji', 'x'.repeat(1024), 'é'.repeat(512), '𝄞'.repeat(256), 'rl:alice', '#sha256', '#SHA256:x'];
+const valid = [
+  'a',
+  'alice',
+  ":{}%'\\ ",
+  '🔑 emoji',
+  'x'.repeat(1024),
+  'é'.repeat(512),
+  '𝄞'.repeat(256),
+  'rl:alice',
+  '#sha256',
+  '#SHA256:x',
+];
 const invalid = [
   '',
   'x'.repeat(1025),
   'é'.repeat(513),
   '𝄞'.repeat(257),
-  'alice' + ' '.repeat(1100),
+  `alice${' '.repeat(1100)}`,
   'alice\u0000',
   '\u0000',
   'alice\ud800',
@@ -31,8 +42,9 @@ const invalid = [
 ];
 
 describe('isStoreKey', () => {
-  for (const key of [...valid, ...invalid, HASHED_KEY_PREFIX + 'x']) {
-    it(`agrees with validateKey on ${JSON.stringify(key.slice(0, 12))} (${key.length} units)`, () => expect(isStoreKey(key)).toBe(accepted(key)));
+  for (const key of [...valid, ...invalid, `${HASHED_KEY_PREFIX}x`]) {
+    it(`agrees with validateKey on ${JSON.stringify(key.slice(0, 12))} (${key.length} units)`, () =>
+      expect(isStoreKey(key)).toBe(accepted(key)));
   }
   it('is false for a non-string', () => {
     for (const v of [undefined, null, 42, {}, ['a']]) expect(isStoreKey(v)).toBe(false);
@@ -60,7 +72,12 @@ describe('toStoreKey', () => {
     expect(mapped[0]).toBe(mapped[4]); // the same string
     expect(new Set(mapped.slice(0, 4)).size).toBe(4);
     expect(mapped[2]).toBe('a\ufffd'); // a valid key is kept
-    expect(mapped[0]).toBe(HASHED_KEY_PREFIX + createHash('sha256').update(Buffer.from([0x61, 0x00, 0x00, 0xd8])).digest('hex'));
+    expect(mapped[0]).toBe(
+      HASHED_KEY_PREFIX +
+        createHash('sha256')
+          .update(Buffer.from([0x61, 0x00, 0x00, 0xd8]))
+          .digest('hex'),
+    );
   });
 
   it('hashes a valid key that starts with the prefix, so it never meets a hashed key', () => {
@@ -72,11 +89,11 @@ describe('toStoreKey', () => {
     expect(again).toMatch(HASHED);
     expect(again).not.toBe(hashed);
     expect(toStoreKey(HASHED_KEY_PREFIX)).toMatch(HASHED);
-    expect(toStoreKey(HASHED_KEY_PREFIX + 'alice')).not.toBe(HASHED_KEY_PREFIX + 'alice');
+    expect(toStoreKey(`${HASHED_KEY_PREFIX}alice`)).not.toBe(`${HASHED_KEY_PREFIX}alice`);
   });
 
   it('is injective over a mixed set of strings (no two inputs share a key)', () => {
-    const inputs = [...valid, ...invalid, HASHED_KEY_PREFIX, HASHED_KEY_PREFIX + 'x', toStoreKey('x'.repeat(1025)), 'x'.repeat(1026)];
+    const inputs = [...valid, ...invalid, HASHED_KEY_PREFIX, `${HASHED_KEY_PREFIX}x`, toStoreKey('x'.repeat(1025)), 'x'.repeat(1026)];
     for (let i = 0; i < 300; i++) inputs.push(`${String.fromCharCode(0xd800 + (i % 2048))}${i}`, `u${i}\u0000`, 'y'.repeat(1000 + i));
     const distinct = new Set(inputs);
     expect(new Set([...distinct].map(toStoreKey)).size).toBe(distinct.size);

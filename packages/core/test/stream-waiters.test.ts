@@ -2,7 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { EXPIRY_RECHECK_MIN_MS, expiryRecheckMs, StreamWaiters, waitOutcome, type TailSnapshot } from '../src/streams/waiters.js';
 
 const T = 1_800_000_000_123;
-const snap = (over: Partial<TailSnapshot> = {}): TailSnapshot => ({ id: 'a', tail: 3, closed: false, expiresAt: undefined, now: T, ...over });
+const snap = (over: Partial<TailSnapshot> = {}): TailSnapshot => ({
+  id: 'a',
+  tail: 3,
+  closed: false,
+  expiresAt: undefined,
+  now: T,
+  ...over,
+});
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('waitOutcome', () => {

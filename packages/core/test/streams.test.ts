@@ -43,7 +43,10 @@ describe('checkProducer follows the contract order', () => {
   it('reports duplicates before the closed check', () => {
     expect(checkProducer({ epoch: 1, seq: 5 }, { id, epoch: 1, seq: 5 }, true)).toEqual({ kind: 'duplicate', state: { epoch: 1, seq: 5 } });
     expect(checkProducer({ epoch: 1, seq: 5 }, { id, epoch: 1, seq: 0 }, false).kind).toBe('duplicate');
-    expect(checkProducer({ epoch: 1, seq: 5 }, { id, epoch: 1, seq: 6 }, true)).toMatchObject({ code: 'CONFLICT', details: { closed: true } });
+    expect(checkProducer({ epoch: 1, seq: 5 }, { id, epoch: 1, seq: 6 }, true)).toMatchObject({
+      code: 'CONFLICT',
+      details: { closed: true },
+    });
   });
   it('requires seq 0 in a new epoch, and no gaps', () => {
     expect(checkProducer({ epoch: 1, seq: 5 }, { id, epoch: 2, seq: 1 }, false)).toMatchObject({ code: 'INVALID_ARGUMENT' });

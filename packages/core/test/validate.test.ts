@@ -15,10 +15,11 @@ const code = (fn: () => unknown): string | undefined => {
 };
 
 describe('validateKey', () => {
-  const good = ['a', ':{}%\'\\ ', '🔑 emoji', 'x'.repeat(1024), 'é'.repeat(512), '𝄞'.repeat(256)];
-  for (const key of good) it(`accepts ${JSON.stringify(key.slice(0, 12))} (${Buffer.byteLength(key)} bytes)`, () => {
-    expect(validateKey(source, 'id', key)).toBe(key);
-  });
+  const good = ['a', ":{}%'\\ ", '🔑 emoji', 'x'.repeat(1024), 'é'.repeat(512), '𝄞'.repeat(256)];
+  for (const key of good)
+    it(`accepts ${JSON.stringify(key.slice(0, 12))} (${Buffer.byteLength(key)} bytes)`, () => {
+      expect(validateKey(source, 'id', key)).toBe(key);
+    });
   const bad: [string, unknown][] = [
     ['empty', ''],
     ['1025 bytes', 'x'.repeat(1025)],
@@ -53,7 +54,8 @@ describe('validateBytes', () => {
 });
 
 describe('validateIdentifier', () => {
-  for (const id of ['stowage_', 'a', '_x1', 'T'.repeat(40)]) it(`accepts ${id}`, () => expect(validateIdentifier(source, 'tablePrefix', id)).toBe(id));
+  for (const id of ['stowage_', 'a', '_x1', 'T'.repeat(40)])
+    it(`accepts ${id}`, () => expect(validateIdentifier(source, 'tablePrefix', id)).toBe(id));
   for (const id of ['', '1abc', 'a-b', 'a b', 'x"; DROP TABLE t; --', 'é', 'T'.repeat(41), 7]) {
     it(`rejects ${String(id)}`, () => expect(code(() => validateIdentifier(source, 'tablePrefix', id))).toBe('INVALID_ARGUMENT'));
   }

@@ -8,7 +8,6 @@ import { preflightHeaders, sendMethodNotAllowed } from './responses.js';
 /** The root answers only these: it is a page about the server, not a stream. */
 export const ROOT_METHODS = 'GET, HEAD, OPTIONS';
 
-
 /**
  * The page at `/` and at `basePath`: what this server is, its protocol, a curl line to try,
  * and the store's kind (its class name: never a URL, file or password).
@@ -37,10 +36,18 @@ export class Landing {
       return;
     }
     if (method !== 'GET' && method !== 'HEAD') {
-      sendMethodNotAllowed(this.o, req, res, ROOT_METHODS, `${method} needs a stream name: ${this.o.basePath}<name>; this path only describes the server`);
+      sendMethodNotAllowed(
+        this.o,
+        req,
+        res,
+        ROOT_METHODS,
+        `${method} needs a stream name: ${this.o.basePath}<name>; this path only describes the server`,
+      );
       return;
     }
-    const body = Buffer.from(`${this.head}Try: curl -X PUT -H 'Content-Type: text/plain' ${this.origin(req)}${encodePath(this.o.basePath)}hello\n`);
+    const body = Buffer.from(
+      `${this.head}Try: curl -X PUT -H 'Content-Type: text/plain' ${this.origin(req)}${encodePath(this.o.basePath)}hello\n`,
+    );
     res
       .writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': body.length, 'Cache-Control': 'no-cache' })
       .end(method === 'HEAD' ? undefined : body);

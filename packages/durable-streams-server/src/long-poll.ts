@@ -7,7 +7,11 @@ import type { HandlerContext, StreamRequest } from './request.js';
 
 /** 204 of a live read with nothing new: the tail, and whether the stream is closed. */
 function sendNoData(r: StreamRequest, tail: string, cursor: string, closed: boolean): void {
-  const headers: OutgoingHttpHeaders = { 'Cache-Control': 'no-store', [RESPONSE_HEADER.nextOffset]: tail, [RESPONSE_HEADER.upToDate]: 'true' };
+  const headers: OutgoingHttpHeaders = {
+    'Cache-Control': 'no-store',
+    [RESPONSE_HEADER.nextOffset]: tail,
+    [RESPONSE_HEADER.upToDate]: 'true',
+  };
   if (closed) headers[RESPONSE_HEADER.closed] = 'true';
   else headers[RESPONSE_HEADER.cursor] = cursor;
   r.res.writeHead(204, headers).end();

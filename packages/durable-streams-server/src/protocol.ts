@@ -115,9 +115,12 @@ export function integerHeader(headers: RequestHeaders, name: string): number | u
   const raw = single(headers, name);
   if (raw === undefined) return undefined;
   if (!DECIMAL.test(raw) || raw.length > 16 || !Number.isSafeInteger(Number(raw))) {
-    throw source.invalid(`${name} must be a decimal integer from 0 to 2^53-1 without sign or leading zeros, got ${JSON.stringify(raw.slice(0, 40))}`, {
-      header: name,
-    });
+    throw source.invalid(
+      `${name} must be a decimal integer from 0 to 2^53-1 without sign or leading zeros, got ${JSON.stringify(raw.slice(0, 40))}`,
+      {
+        header: name,
+      },
+    );
   }
   return Number(raw);
 }
@@ -141,19 +144,27 @@ export function expiryHeaders(headers: RequestHeaders): { ttlMs?: number; expire
   }
   if (ttl !== undefined) {
     // A zero TTL would expire the stream as it is created: refused rather than guessed at.
-    if (ttl === 0) throw source.invalid(`${REQUEST_HEADER.ttl} must be at least 1 second: 0 would expire the stream as it is created`, { header: REQUEST_HEADER.ttl });
+    if (ttl === 0)
+      throw source.invalid(`${REQUEST_HEADER.ttl} must be at least 1 second: 0 would expire the stream as it is created`, {
+        header: REQUEST_HEADER.ttl,
+      });
     return { ttlMs: ttl * 1000 };
   }
   if (rawExpiry !== undefined) {
     const at = parseTimestamp(rawExpiry);
     if (!Number.isFinite(at)) {
-      throw source.invalid(`${REQUEST_HEADER.expiresAt} must be an RFC 3339 timestamp of a real date and time, got ${JSON.stringify(rawExpiry.slice(0, 40))}`, {
-        header: REQUEST_HEADER.expiresAt,
-      });
+      throw source.invalid(
+        `${REQUEST_HEADER.expiresAt} must be an RFC 3339 timestamp of a real date and time, got ${JSON.stringify(rawExpiry.slice(0, 40))}`,
+        {
+          header: REQUEST_HEADER.expiresAt,
+        },
+      );
     }
     // The same rule as a zero TTL, by this server's clock.
     if (at <= Date.now()) {
-      throw source.invalid(`${REQUEST_HEADER.expiresAt} must be in the future: ${rawExpiry} would expire the stream as it is created`, { header: REQUEST_HEADER.expiresAt });
+      throw source.invalid(`${REQUEST_HEADER.expiresAt} must be in the future: ${rawExpiry} would expire the stream as it is created`, {
+        header: REQUEST_HEADER.expiresAt,
+      });
     }
     return { expiresAt: at };
   }

@@ -37,13 +37,7 @@ export async function readNow(c: HandlerContext, r: StreamRequest): Promise<void
 }
 
 /** A read's answer: its messages, or 304 when the client's copy is current (ETag). */
-export function sendRead(
-  c: HandlerContext,
-  r: StreamRequest,
-  result: StreamReadResult,
-  from: string,
-  cursor: string | undefined,
-): void {
+export function sendRead(c: HandlerContext, r: StreamRequest, result: StreamReadResult, from: string, cursor: string | undefined): void {
   const ended = result.closed && result.atTail;
   const etag = `"${result.info.id}:${from}:${result.nextOffset}${ended ? ':closed' : ''}"`;
   const headers: OutgoingHttpHeaders = {

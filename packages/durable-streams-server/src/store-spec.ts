@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { type HealthResult, type StreamStore } from '@stowage/core';
+import type { HealthResult, StreamStore } from '@stowage/core';
 import { measureHealth } from '@stowage/core/adapter-kit';
 import { source } from './protocol.js';
 
@@ -101,7 +101,7 @@ export function maskSecrets(url: string): string {
     u = new URL(url);
   } catch {
     // Not a URL (e.g. an unencoded '@' in the password): hide the user part and the query.
-    return url.replace(/\/\/[^/]*@/, '//***@').replace(/[?#][^]*$/, '?***');
+    return url.replace(/\/\/[^/]*@/, '//***@').replace(/[?#][\s\S]*$/, '?***');
   }
   if (u.password !== '') u.password = '***';
   for (const name of new Set(u.searchParams.keys())) u.searchParams.set(name, '***');

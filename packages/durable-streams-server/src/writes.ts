@@ -2,7 +2,17 @@ import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import { StowageError, type StreamForkSpec, type StreamReadResult } from '@stowage/core';
 import { readBody } from './body.js';
 import { isJsonType, jsonBodyMessage, jsonPrefix } from './json.js';
-import { closedHeader, contentTypeOf, expiryHeaders, REQUEST_HEADER, integerHeader, RESPONSE_HEADER, producerHeaders, single, source } from './protocol.js';
+import {
+  closedHeader,
+  contentTypeOf,
+  expiryHeaders,
+  REQUEST_HEADER,
+  integerHeader,
+  RESPONSE_HEADER,
+  producerHeaders,
+  single,
+  source,
+} from './protocol.js';
 import type { HandlerContext, StreamRequest } from './request.js';
 import { infoHeaders } from './responses.js';
 import { requestOrigin, requestPath } from './origin.js';
@@ -77,7 +87,9 @@ async function forkSpec(c: HandlerContext, r: StreamRequest): Promise<StreamFork
     return { from, offset, subOffset, prefix };
   }
   if (subOffset > message.data.byteLength) {
-    throw source.invalid(`Stream-Fork-Sub-Offset ${subOffset} is past the ${message.data.byteLength} bytes of the message at the fork offset`);
+    throw source.invalid(
+      `Stream-Fork-Sub-Offset ${subOffset} is past the ${message.data.byteLength} bytes of the message at the fork offset`,
+    );
   }
   return { from, offset, subOffset, prefix: message.data.subarray(0, subOffset) };
 }

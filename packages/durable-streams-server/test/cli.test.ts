@@ -86,7 +86,9 @@ describe('the stowage-streams CLI', () => {
         expect(tryLine?.[1]).toBe(`${origin}${encoded}hello`);
         expect((await fetch(tryLine![1]!, { method: 'PUT', headers: { 'Content-Type': 'text/plain' } })).status).toBe(201);
         // The landing page's curl line is the same URL.
-        expect(await (await fetch(`${origin}${encoded}`)).text()).toContain(`Try: curl -X PUT -H 'Content-Type: text/plain' ${origin}${encoded}hello\n`);
+        expect(await (await fetch(`${origin}${encoded}`)).text()).toContain(
+          `Try: curl -X PUT -H 'Content-Type: text/plain' ${origin}${encoded}hello\n`,
+        );
       } finally {
         expect(await p.stop()).toBe(0);
       }
@@ -103,7 +105,10 @@ describe('the stowage-streams CLI', () => {
     try {
       const url = await p.url;
       expect(await eventually(() => p.output.join('').includes('warning: '), 5000)).toBe(true);
-      const warnings = p.output.join('').split('\n').filter((l) => l.startsWith('warning: '));
+      const warnings = p.output
+        .join('')
+        .split('\n')
+        .filter((l) => l.startsWith('warning: '));
       expect(warnings).toHaveLength(1);
       expect(warnings[0]).toMatch(/^warning: the store does not answer \(.+\); requests get 503 until it does$/);
       const res = await fetch(`${url}/s`, { method: 'PUT', headers: { 'Content-Type': 'text/plain' } });
@@ -126,7 +131,10 @@ describe('the stowage-streams CLI', () => {
 
   it('masks every secret a store URL can carry: the password, query values, the fragment', async () => {
     // Nothing listens on port 1: the pool connects only on the first request, and none is made.
-    const p = new CliProcess(['--store', 'postgres://app:sekret1@127.0.0.1:1/db?password=sekret2&sslpassword=sekret3&sslmode=disable#sekret4']);
+    const p = new CliProcess([
+      '--store',
+      'postgres://app:sekret1@127.0.0.1:1/db?password=sekret2&sslpassword=sekret3&sslmode=disable#sekret4',
+    ]);
     try {
       await p.url;
       // The last line: its signal handlers are in place by the time it arrives.
@@ -137,7 +145,9 @@ describe('the stowage-streams CLI', () => {
     } finally {
       expect(await p.stop()).toBe(0);
     }
-    const unknown = spawnSync(process.execPath, [CLI, '--store', 'mongodb://app:sekret1@h/?password=sekret2', '--port', '0'], { encoding: 'utf8' });
+    const unknown = spawnSync(process.execPath, [CLI, '--store', 'mongodb://app:sekret1@h/?password=sekret2', '--port', '0'], {
+      encoding: 'utf8',
+    });
     expect(unknown.status).toBe(1);
     expect(unknown.stderr).toContain('unknown store "mongodb://app:***@h/?password=***"');
     expect(unknown.stderr).not.toMatch(/sekret/);

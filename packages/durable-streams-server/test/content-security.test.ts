@@ -104,7 +104,12 @@ describe('mounted as middleware', () => {
     for (const path of ['/', '/page']) {
       const page = await fetch(`${base}${path}`);
       expect(await page.text()).toBe('<p>the app</p>');
-      for (const name of ['content-security-policy', 'x-content-type-options', 'cross-origin-resource-policy', 'access-control-allow-origin']) {
+      for (const name of [
+        'content-security-policy',
+        'x-content-type-options',
+        'cross-origin-resource-policy',
+        'access-control-allow-origin',
+      ]) {
         expect(page.headers.get(name), `${path} ${name}`).toBeNull();
       }
     }

@@ -79,7 +79,11 @@ export const HEADERS: Record<string, HeaderShape> = {
   'Content-Length smaller than the body': { headers: ['Content-Type: text/plain'], body: '0123456789', contentLength: 2 },
   'truncated body, then hang-up': { headers: ['Content-Type: text/plain'], body: '0123456789', contentLength: 100, hangUpAfterMs: 60 },
   'Expect: 100-continue': { headers: ['Content-Type: text/plain', 'Expect: 100-continue'], body: 'abc' },
-  'malformed chunked body': { headers: ['Content-Type: text/plain', 'Transfer-Encoding: chunked'], body: 'zz\r\nabc\r\n0\r\n\r\n', contentLength: -1 },
+  'malformed chunked body': {
+    headers: ['Content-Type: text/plain', 'Transfer-Encoding: chunked'],
+    body: 'zz\r\nabc\r\n0\r\n\r\n',
+    contentLength: -1,
+  },
 };
 
 /** The bytes of one case. Every request asks the server to close the connection after it. */

@@ -32,7 +32,13 @@ describe('clients that hang up', () => {
   let server: StreamsServer;
   let base = '';
   beforeAll(async () => {
-    server = createStreamsServer({ store, longPollTimeoutMs: 60_000, sseMaxDurationMs: 60_000, sseHeartbeatMs: 60_000, log: (l) => lines.push(l) });
+    server = createStreamsServer({
+      store,
+      longPollTimeoutMs: 60_000,
+      sseMaxDurationMs: 60_000,
+      sseHeartbeatMs: 60_000,
+      log: (l) => lines.push(l),
+    });
     base = await server.listen(0);
     server.server.on('connection', (socket) => {
       const port = socket.remotePort!;
@@ -43,7 +49,6 @@ describe('clients that hang up', () => {
   const closedOnServer = new Set<number>();
   const seenClosed = (ports: number[]) => eventually(() => ports.every((p) => closedOnServer.has(p)));
   afterAll(async () => {
-
     await server.close();
 
     await inner.close();
@@ -71,7 +76,8 @@ describe('clients that hang up', () => {
     expect(await (await fetch(`${base}/body`)).text()).toBe('start');
     for (let i = 0; i < N; i++) expect((await fetch(`${base}/new-${i}`, { method: 'HEAD' })).status).toBe(404);
     expect(logged).toHaveLength(2 * N);
-    for (const line of logged) expect(line).toMatch(/ 400 (POST|PUT) \/\S+ INVALID_ARGUMENT: .*the client closed the request before its body ended$/);
+    for (const line of logged)
+      expect(line).toMatch(/ 400 (POST|PUT) \/\S+ INVALID_ARGUMENT: .*the client closed the request before its body ended$/);
   });
 
   it('mid-body while the handler awaits the store first (a fork): the request still ends, nothing created', async () => {

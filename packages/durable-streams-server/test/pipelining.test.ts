@@ -81,7 +81,7 @@ describe('requests pipelined behind one whose client leaves', () => {
     let received = '';
     socket.on('data', (c: Buffer) => (received += c.toString('latin1')));
     socket.on('error', () => {});
-    socket.write(`GET ${path}?offset=${tail}&live=long-poll HTTP/1.1\r\nHost: a\r\n\r\n` + text('POST', path, 'late'));
+    socket.write(`GET ${path}?offset=${tail}&live=long-poll HTTP/1.1\r\nHost: a\r\n\r\n${text('POST', path, 'late')}`);
     // The long-poll waits; the POST behind it has not run (it would have woken the long-poll).
     expect(await eventually(() => store.waitsInFlight === 1)).toBe(true);
     await new Promise((r) => setTimeout(r, 200));

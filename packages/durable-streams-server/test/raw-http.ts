@@ -41,12 +41,20 @@ export function rawExchange(url: string, request: Buffer | string, method: strin
         const hungUp = opts.hangUpAfterMs !== undefined && bytes.length === 0;
         resolve({ bytes, responses: hungUp ? [] : parseResponses(bytes, method) });
       } catch (err) {
-        reject(new Error(`${(err as Error).message} in answer to ${JSON.stringify(String(request).slice(0, 120))}: ${JSON.stringify(bytes.toString('latin1').slice(0, 400))}`));
+        reject(
+          new Error(
+            `${(err as Error).message} in answer to ${JSON.stringify(String(request).slice(0, 120))}: ${JSON.stringify(bytes.toString('latin1').slice(0, 400))}`,
+          ),
+        );
       }
     };
     const timer = setTimeout(() => {
       socket.destroy();
-      reject(new Error(`no end of answer within ${opts.timeoutMs ?? 5000} ms to ${JSON.stringify(String(request).slice(0, 120))}; got ${JSON.stringify(Buffer.concat(chunks).toString('latin1').slice(0, 300))}`));
+      reject(
+        new Error(
+          `no end of answer within ${opts.timeoutMs ?? 5000} ms to ${JSON.stringify(String(request).slice(0, 120))}; got ${JSON.stringify(Buffer.concat(chunks).toString('latin1').slice(0, 300))}`,
+        ),
+      );
     }, opts.timeoutMs ?? 5000);
     socket.on('data', (c: Buffer) => chunks.push(c));
     socket.on('close', finish);

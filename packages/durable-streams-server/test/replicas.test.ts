@@ -44,7 +44,9 @@ async function wakeAcrossReplicas(store: string): Promise<number[]> {
 function report(label: string, latencies: number[]): void {
   const sorted = [...latencies].sort((x, y) => x - y);
   const median = sorted[Math.floor(sorted.length / 2)]!;
-  console.log(`${label}: wake-up across replicas, median ${median.toFixed(1)} ms, max ${sorted.at(-1)!.toFixed(1)} ms (n=${sorted.length})`);
+  console.log(
+    `${label}: wake-up across replicas, median ${median.toFixed(1)} ms, max ${sorted.at(-1)!.toFixed(1)} ms (n=${sorted.length})`,
+  );
   expect(median).toBeLessThan(100);
 }
 

@@ -53,7 +53,12 @@ function describeFuzz(label: string, open: () => Promise<OpenedTestStore>): void
       for (const [pathName, target] of Object.entries(PATHS)) {
         for (const [shapeName, shape] of Object.entries(HEADERS)) {
           for (const method of METHODS) {
-            cases.push({ id: `${method} ${pathName} / ${shapeName}`, method, bytes: requestBytes(method, target, shape), hangUpAfterMs: shape.hangUpAfterMs });
+            cases.push({
+              id: `${method} ${pathName} / ${shapeName}`,
+              method,
+              bytes: requestBytes(method, target, shape),
+              hangUpAfterMs: shape.hangUpAfterMs,
+            });
           }
         }
       }
@@ -65,7 +70,12 @@ function describeFuzz(label: string, open: () => Promise<OpenedTestStore>): void
         while (next < cases.length) {
           const c = cases[next++]!;
           try {
-            const { responses } = await rawExchange(base, c.bytes, c.method, c.hangUpAfterMs === undefined ? {} : { hangUpAfterMs: c.hangUpAfterMs });
+            const { responses } = await rawExchange(
+              base,
+              c.bytes,
+              c.method,
+              c.hangUpAfterMs === undefined ? {} : { hangUpAfterMs: c.hangUpAfterMs },
+            );
             if (responses.length > 0) answered++;
             else if (c.hangUpAfterMs === undefined) problems.push(`${c.id}: no answer`);
             for (const r of responses) {

@@ -74,7 +74,10 @@ describe('request headers the server checks', () => {
         const before = await tailOf(path);
         const producer = name === 'Producer-Id' ? 'Producer-Epoch: 0\r\nProducer-Seq: 0\r\n' : '';
         const type = name === 'Content-Type' ? '' : 'Content-Type: text/plain\r\n';
-        const res = await send(`POST ${path} HTTP/1.1\r\nHost: a\r\n${type}${producer}${name}: ${value}\r\n${name}: ${value}x\r\nContent-Length: 1\r\n`, 'x');
+        const res = await send(
+          `POST ${path} HTTP/1.1\r\nHost: a\r\n${type}${producer}${name}: ${value}\r\n${name}: ${value}x\r\nContent-Length: 1\r\n`,
+          'x',
+        );
         expect(res.status).toBe(400);
         expect(JSON.parse(res.body.toString()).error.message).toContain(`${name.toLowerCase()} must be given once, got it 2 times`);
         expect(await tailOf(path)).toBe(before);
@@ -85,14 +88,22 @@ describe('request headers the server checks', () => {
       const source = fresh();
       await fetch(`${base}${source}`, { method: 'PUT', headers: { 'Content-Type': 'text/plain' } });
       const fork = fresh();
-      const res = await send(`PUT ${fork} HTTP/1.1\r\nHost: a\r\nStream-Forked-From: ${source}\r\nStream-Forked-From: ${source}\r\nContent-Length: 0\r\n`);
+      const res = await send(
+        `PUT ${fork} HTTP/1.1\r\nHost: a\r\nStream-Forked-From: ${source}\r\nStream-Forked-From: ${source}\r\nContent-Length: 0\r\n`,
+      );
       expect(res.status).toBe(400);
       expect((await fetch(`${base}${fork}`, { method: 'HEAD' })).status).toBe(404);
     });
   });
 
   it('Stream-Expires-At: a date that does not exist is 400 (not rolled over to another day)', async () => {
-    for (const at of ['2099-02-30T00:00:00Z', '2099-02-29T00:00:00Z', '2099-04-31T12:00:00Z', '2099-01-01T24:00:00Z', '2099-01-01T00:60:00Z']) {
+    for (const at of [
+      '2099-02-30T00:00:00Z',
+      '2099-02-29T00:00:00Z',
+      '2099-04-31T12:00:00Z',
+      '2099-01-01T24:00:00Z',
+      '2099-01-01T00:60:00Z',
+    ]) {
       const path = fresh();
       const res = await fetch(`${base}${path}`, { method: 'PUT', headers: { 'Content-Type': 'text/plain', 'Stream-Expires-At': at } });
       expect(res.status, at).toBe(400);

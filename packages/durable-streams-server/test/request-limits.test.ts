@@ -12,7 +12,13 @@ const LIMIT = 1024;
  * writes everything before it looks. Resolves once the server has closed the connection, with
  * what came back and whether the connection failed (a reset) instead of closing.
  */
-function sendLarge(base: string, head: string, total: number, chunked: boolean, readWhileSending: boolean): Promise<{ bytes: Buffer; failure: string | undefined }> {
+function sendLarge(
+  base: string,
+  head: string,
+  total: number,
+  chunked: boolean,
+  readWhileSending: boolean,
+): Promise<{ bytes: Buffer; failure: string | undefined }> {
   return new Promise((resolve) => {
     const socket = connect(Number(new URL(base).port), '127.0.0.1');
     const chunks: Buffer[] = [];
@@ -109,7 +115,8 @@ describe('request bodies the server refuses: answered, nothing stored, one log l
 
   it('a request pipelined behind a 413 is not run: the connection ends with the 413', async () => {
     expect((await fetch(`${base}/after413`, { method: 'PUT', headers: { 'Content-Type': 'text/plain' }, body: 'x' })).status).toBe(201);
-    const post = (body: string) => `POST /after413 HTTP/1.1\r\nHost: a\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+    const post = (body: string) =>
+      `POST /after413 HTTP/1.1\r\nHost: a\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
     const { responses } = await rawExchange(base, post('y'.repeat(2 * LIMIT)) + post('z'), 'POST');
     expect(responses.map((r) => r.status)).toEqual([413]);
     expect(await (await fetch(`${base}/after413?offset=-1`)).text()).toBe('x');

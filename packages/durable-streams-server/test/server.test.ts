@@ -104,7 +104,8 @@ describe('bad input never crashes the server; each error is one log line', () =>
     expect((await fetch(`${base}/bad2`, { method: 'HEAD' })).status).toBe(404);
     expect(lines).toHaveLength(statuses.length + 1); // and the 404 of that HEAD
     expect(lines.at(-1)).toMatch(/ 404 HEAD \/bad2 NOT_FOUND: /);
-    for (const line of lines.slice(0, -1)) expect(line).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z stowage-streams 400 (GET|POST|PUT) \S+ INVALID_ARGUMENT: \S/);
+    for (const line of lines.slice(0, -1))
+      expect(line).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z stowage-streams 400 (GET|POST|PUT) \S+ INVALID_ARGUMENT: \S/);
   });
 
   it('answers unknown streams with 404 on every method, and unknown methods with 405', async () => {

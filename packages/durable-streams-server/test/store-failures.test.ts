@@ -56,7 +56,8 @@ describe('a store that throws instead of rejecting', () => {
       for (const [path, init] of requests) {
         const r = await fetch(`${base}${path}`, init);
         expect(r.status, `${init.method} ${path}`).toBe(500);
-        if (init.method !== 'HEAD') expect(((await r.json()) as { error: unknown }).error).toEqual({ code: 'INTERNAL', message: 'internal error' });
+        if (init.method !== 'HEAD')
+          expect(((await r.json()) as { error: unknown }).error).toEqual({ code: 'INTERNAL', message: 'internal error' });
       }
       store.throwing = undefined;
     }

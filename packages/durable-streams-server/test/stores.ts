@@ -22,8 +22,7 @@ export async function describeEveryStore(body: (open: () => Promise<OpenedTestSt
     body(async () => {
       const store = new MemoryStreamStore();
       return { store, close: () => store.close() };
-    }),
-  );
+    }));
   describe('SqliteStreamStore (a WAL file)', () =>
     body(async () => {
       const dir = mkdtempSync(join(tmpdir(), 'stowage-ds-'));
@@ -37,8 +36,7 @@ export async function describeEveryStore(body: (open: () => Promise<OpenedTestSt
           rmSync(dir, { recursive: true, force: true });
         },
       };
-    }),
-  );
+    }));
   describeBackends(await postgresBackends(), (backend) =>
     describe('PostgresStreamStore', () =>
       body(async () => {
@@ -54,8 +52,7 @@ export async function describeEveryStore(body: (open: () => Promise<OpenedTestSt
             await pool.end();
           },
         };
-      }),
-    ),
+      })),
   );
   describeBackends(await redisBackends(), (backend) =>
     describe('RedisStreamStore', () =>
@@ -76,7 +73,6 @@ export async function describeEveryStore(body: (open: () => Promise<OpenedTestSt
             client.disconnect();
           },
         };
-      }),
-    ),
+      })),
   );
 }

@@ -108,7 +108,8 @@ export class StowageRateLimitStore {
       const windowMs = validateDuration(source, 'windowMs', o.windowMs);
       const capacity = capacityOf(windowMs);
       const limit = o.limit ?? o.max;
-      if (typeof limit === 'number' && Number.isNaN(limit)) throw source.invalid('limit must be a number or a function, got NaN', { field: 'limit' });
+      if (typeof limit === 'number' && Number.isNaN(limit))
+        throw source.invalid('limit must be a number or a function, got NaN', { field: 'limit' });
       if (typeof limit === 'number' && limit > capacity) {
         throw source.invalid(
           `limit ${limit} is more than a store can count in one window of ${windowMs} ms: at most ${capacity} ` +
@@ -144,7 +145,10 @@ export class StowageRateLimitStore {
       hit = await this.store.consume(hitKey, this.policy, opts);
     } else {
       let refunded: RateLimitDecision;
-      [hit, refunded] = await Promise.all([this.store.consume(hitKey, this.policy, opts), this.store.peek(toStoreKey(this.refundsPrefix + key), this.policy, opts)]);
+      [hit, refunded] = await Promise.all([
+        this.store.consume(hitKey, this.policy, opts),
+        this.store.peek(toStoreKey(this.refundsPrefix + key), this.policy, opts),
+      ]);
       refunds = this.refundsOfHitWindow(hit, refunded, sentAt);
     }
     const hits = this.capacity - hit.remaining;
@@ -205,7 +209,10 @@ export class StowageRateLimitStore {
     if (this.refusal !== undefined) throw this.refusal;
     this.refundable?.delete(key);
     const opts = { deadline: Date.now() + this.timeoutMs };
-    await Promise.all([this.store.reset(toStoreKey(this.hitsPrefix + key), opts), this.store.reset(toStoreKey(this.refundsPrefix + key), opts)]);
+    await Promise.all([
+      this.store.reset(toStoreKey(this.hitsPrefix + key), opts),
+      this.store.reset(toStoreKey(this.refundsPrefix + key), opts),
+    ]);
   }
 
   /**

@@ -27,7 +27,9 @@ describe('a dead backend (Redis on a closed port) answers within timeoutMs', () 
         const r = await get(a, '/ok', 'amy');
         expect(Date.now() - t0).toBeLessThan(2000);
         expect(r.status).toBe(passOnStoreError ? 200 : 500);
-        expect(a.logged).toEqual(passOnStoreError ? ['express-rate-limit: error from store, allowing request without rate-limiting. UNAVAILABLE'] : []);
+        expect(a.logged).toEqual(
+          passOnStoreError ? ['express-rate-limit: error from store, allowing request without rate-limiting. UNAVAILABLE'] : [],
+        );
         expect(a.errors.map((e) => e.split(' ')[0])).toEqual(passOnStoreError ? [] : ['UNAVAILABLE']);
       } finally {
         await a.close();
@@ -68,7 +70,9 @@ describeBackends(await redisBackends(), (backend) => {
         const r = await get(a, '/ok', key);
         expect(Date.now() - t0).toBeLessThan(2000);
         expect(r.status).toBe(passOnStoreError ? 200 : 500);
-        expect(a.logged).toEqual(passOnStoreError ? ['express-rate-limit: error from store, allowing request without rate-limiting. TIMEOUT'] : []);
+        expect(a.logged).toEqual(
+          passOnStoreError ? ['express-rate-limit: error from store, allowing request without rate-limiting. TIMEOUT'] : [],
+        );
         expect(a.errors.map((e) => e.split(' ')[0])).toEqual(passOnStoreError ? [] : ['TIMEOUT']);
         await proxy.deliver(); // the held hit reaches Redis now, after its deadline: refused there
         await sleep(100);

@@ -37,7 +37,8 @@ await describeStoreBackends((backend) => {
       try {
         expect(a.logged).toEqual(['express-rate-limit: error during store initialization. INVALID_ARGUMENT']);
         expect((await get(a, '/ok', 'zoe')).status).toBe(passOnStoreError ? 200 : 500);
-        if (passOnStoreError) expect(a.logged[1]).toBe('express-rate-limit: error from store, allowing request without rate-limiting. INVALID_ARGUMENT');
+        if (passOnStoreError)
+          expect(a.logged[1]).toBe('express-rate-limit: error from store, allowing request without rate-limiting. INVALID_ARGUMENT');
         expect(a.errors.map((e) => e.split(' ')[0])).toEqual(passOnStoreError ? [] : ['INVALID_ARGUMENT']);
       } finally {
         await a.close();

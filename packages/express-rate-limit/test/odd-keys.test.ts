@@ -6,7 +6,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { get, limiterApp, type LimiterApp } from './limiter-app.js';
 
 const SHAPES: Record<string, string> = {
-  'over 1024 bytes': 'alice' + ' '.repeat(1100),
+  'over 1024 bytes': `alice${' '.repeat(1100)}`,
   'with U+0000': 'alice\u0000',
   'with a lone surrogate': 'alice\ud800',
 };
@@ -29,19 +29,24 @@ await describeStoreBackends((backend) => {
 
   for (const passOnStoreError of [false, true]) {
     it(`counts each such key exactly: 3 of 6 with limit 3, apart from 'alice' (passOnStoreError: ${passOnStoreError})`, async () => {
-      const a = await limiterApp(set.rateLimits(), {
-        windowMs: 600_000,
-        limit: 3,
-        passOnStoreError,
-        keyGenerator: (req) => JSON.parse(String(req.headers['x-client'])) as string,
-      }, { prefix: `erl-${passOnStoreError}:` });
+      const a = await limiterApp(
+        set.rateLimits(),
+        {
+          windowMs: 600_000,
+          limit: 3,
+          passOnStoreError,
+          keyGenerator: (req) => JSON.parse(String(req.headers['x-client'])) as string,
+        },
+        { prefix: `erl-${passOnStoreError}:` },
+      );
       try {
         for (const [shape, client] of Object.entries(SHAPES)) {
           expect(await statuses(a, '/ok', client, 6), shape).toEqual([200, 200, 200, 429, 429, 429]);
           expect((await a.limiter.getKey(client))?.totalHits, shape).toBe(6);
         }
         // Two lone surrogates, and U+FFFD (what UTF-8 makes of both), are three clients; 'alice' is untouched.
-        for (const client of ['bob\ud800', 'bob\udc00', 'bob\ufffd', 'alice']) expect(await statuses(a, '/ok', client, 4), client).toEqual([200, 200, 200, 429]);
+        for (const client of ['bob\ud800', 'bob\udc00', 'bob\ufffd', 'alice'])
+          expect(await statuses(a, '/ok', client, 4), client).toEqual([200, 200, 200, 429]);
         // resetKey reaches the same key.
         await a.limiter.resetKey(SHAPES['with U+0000']!);
         expect(await a.limiter.getKey(SHAPES['with U+0000']!)).toBeUndefined();
@@ -55,12 +60,16 @@ await describeStoreBackends((backend) => {
   }
 
   it('refunds (skipFailedRequests) reach the same keys: failed requests do not count', async () => {
-    const a = await limiterApp(set.rateLimits(), {
-      windowMs: 600_000,
-      limit: 3,
-      skipFailedRequests: true,
-      keyGenerator: (req) => JSON.parse(String(req.headers['x-client'])) as string,
-    }, { prefix: 'erl-refunds:' });
+    const a = await limiterApp(
+      set.rateLimits(),
+      {
+        windowMs: 600_000,
+        limit: 3,
+        skipFailedRequests: true,
+        keyGenerator: (req) => JSON.parse(String(req.headers['x-client'])) as string,
+      },
+      { prefix: 'erl-refunds:' },
+    );
     try {
       for (const [shape, client] of Object.entries(SHAPES)) {
         expect(await statuses(a, '/fail', client, 3), shape).toEqual([500, 500, 500]);

@@ -50,7 +50,10 @@ await describeStoreBackends((backend) => {
     it('two replicas share one count: 40 racing requests over both, exactly 10 allowed', async () => {
       const ns = freshNamespace();
       const [setA, setB] = [await backend.open(ns), await backend.open(ns)];
-      const [a, b] = [await app(setA.rateLimits(), { windowMs: 60_000, limit: 10 }), await app(setB.rateLimits(), { windowMs: 60_000, limit: 10 })];
+      const [a, b] = [
+        await app(setA.rateLimits(), { windowMs: 60_000, limit: 10 }),
+        await app(setB.rateLimits(), { windowMs: 60_000, limit: 10 }),
+      ];
       try {
         const statuses = await Promise.all(Array.from({ length: 40 }, (_, i) => get(i % 2 ? a : b, '/ok', 'dave').then((r) => r.status)));
         expect([...a.errors, ...b.errors]).toEqual([]);

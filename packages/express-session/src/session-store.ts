@@ -1,21 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { createRequire } from 'node:module';
-import {
-  jsonCodec,
-  StowageError,
-  toStoreKey,
-  type CallOptions,
-  type Codec,
-  type HealthResult,
-  type SessionStore,
-} from '@stowage/core';
-import {
-  ErrorSource,
-  validateDuration,
-  validateInteger,
-  validateOptionalDuration,
-  validateOptions,
-} from '@stowage/core/adapter-kit';
+import { jsonCodec, StowageError, toStoreKey, type CallOptions, type Codec, type HealthResult, type SessionStore } from '@stowage/core';
+import { ErrorSource, validateDuration, validateInteger, validateOptionalDuration, validateOptions } from '@stowage/core/adapter-kit';
 import { ReadVersions } from './read-versions.js';
 
 export const source = new ErrorSource('@stowage/express-session', 'StowageSessionStore');
@@ -121,6 +107,7 @@ const baseCreateSession = (Base.prototype as { createSession?: (req: any, sessio
  * say by a logout) is dropped, its callback succeeds, and the store emits `'conflict'` with
  * a {@link SessionWriteConflict}. A listener that throws fails that request instead.
  */
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface above names what express-session's Store gives the class at run time
 export class StowageSessionStore extends Base {
   private readonly store: SessionStore;
   private readonly codec: Codec;
@@ -159,22 +146,25 @@ export class StowageSessionStore extends Base {
   }
 
   get(sid: string, callback: (err: any, session?: any) => void): void {
-    this.store.get(toStoreKey(sid), this.callOptions()).then((record) => {
-      if (record === undefined) {
-        this.expiries.delete(sid);
-        return settle(callback, null, null);
-      }
-      let session: SessionData;
-      try {
-        session = this.codec.decode(record.data, sid) as SessionData;
-      } catch (err) {
-        // A record that no longer decodes (say, its key was retired) is no session.
-        return StowageError.is(err, 'CORRUPT') ? settle(callback, null, null) : settle(callback, err);
-      }
-      if (session !== null && typeof session === 'object') this.versions.attach(session, record.version);
-      this.remember(sid, record.expiresAt);
-      settle(callback, null, session);
-    }, (err: unknown) => settle(callback, err));
+    this.store.get(toStoreKey(sid), this.callOptions()).then(
+      (record) => {
+        if (record === undefined) {
+          this.expiries.delete(sid);
+          return settle(callback, null, null);
+        }
+        let session: SessionData;
+        try {
+          session = this.codec.decode(record.data, sid) as SessionData;
+        } catch (err) {
+          // A record that no longer decodes (say, its key was retired) is no session.
+          return StowageError.is(err, 'CORRUPT') ? settle(callback, null, null) : settle(callback, err);
+        }
+        if (session !== null && typeof session === 'object') this.versions.attach(session, record.version);
+        this.remember(sid, record.expiresAt);
+        settle(callback, null, session);
+      },
+      (err: unknown) => settle(callback, err),
+    );
   }
 
   /**

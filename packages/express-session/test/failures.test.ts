@@ -179,7 +179,12 @@ describe('a dead backend: each session call answers within timeoutMs, not the st
   it('with health reporting it down, express-session serves without req.session; @fastify/session ignores health and fails', async () => {
     const [forExpress, forFastify] = [await signedIn(expressRaceApp), await signedIn(fastifyRaceApp)];
     for (const fw of FRAMEWORKS) {
-      const store = new StowageSessionStore({ store: dead, timeoutMs: 200, health: async () => ({ ok: false, latencyMs: 1 }), healthIntervalMs: 20 });
+      const store = new StowageSessionStore({
+        store: dead,
+        timeoutMs: 200,
+        health: async () => ({ ok: false, latencyMs: 1 }),
+        healthIntervalMs: 20,
+      });
       try {
         // The app first: express-session listens for 'disconnect' from `session({ store })` on.
         await withApp(fw.app, store, async (app) => {

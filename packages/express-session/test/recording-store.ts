@@ -27,7 +27,13 @@ export function recording(inner: SessionStore): { store: SessionStore; calls: St
       const optsAt = typeof name === 'string' ? OPTS_AT[name] : undefined;
       if (optsAt === undefined) return value.bind(target);
       return async (...args: unknown[]) => {
-        const call: StoreCall = { method: name as string, id: args[0] as string, opts: args[optsAt] as StoreCall['opts'], at: Date.now(), outcome: 'pending' };
+        const call: StoreCall = {
+          method: name as string,
+          id: args[0] as string,
+          opts: args[optsAt] as StoreCall['opts'],
+          at: Date.now(),
+          outcome: 'pending',
+        };
         calls.push(call);
         try {
           call.result = await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);

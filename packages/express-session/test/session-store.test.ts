@@ -98,30 +98,31 @@ await describeStoreBackends((backend) => {
   });
 
   // A memory store lives in one process: replicas share nothing, so only the other backends.
-  if (backend.kind !== 'memory') describe('two express replicas on one store', () => {
-    it('a session made on one replica is read, changed and destroyed through the other', async () => {
-      const ns = freshNamespace();
-      const [setA, setB] = [await backend.open(ns), await backend.open(ns)];
-      const [a, b] = [
-        await expressApp(new StowageSessionStore({ store: setA.sessions() })),
-        await expressApp(new StowageSessionStore({ store: setB.sessions() })),
-      ];
-      try {
-        const onA = new Browser(a.url);
-        await onA.request('POST', '/login', { user: 'ada' });
-        const onB = onA.clone(b.url);
-        expect((await onB.request('GET', '/me')).json).toEqual({ user: 'ada', views: 1 });
-        expect((await onA.request('GET', '/me')).json).toEqual({ user: 'ada', views: 2 });
-        await onB.request('POST', '/logout');
-        expect((await onA.request('GET', '/me')).json.user).toBeNull();
-      } finally {
-        await a.close();
-        await b.close();
-        await setA.close();
-        await setB.close();
-      }
+  if (backend.kind !== 'memory')
+    describe('two express replicas on one store', () => {
+      it('a session made on one replica is read, changed and destroyed through the other', async () => {
+        const ns = freshNamespace();
+        const [setA, setB] = [await backend.open(ns), await backend.open(ns)];
+        const [a, b] = [
+          await expressApp(new StowageSessionStore({ store: setA.sessions() })),
+          await expressApp(new StowageSessionStore({ store: setB.sessions() })),
+        ];
+        try {
+          const onA = new Browser(a.url);
+          await onA.request('POST', '/login', { user: 'ada' });
+          const onB = onA.clone(b.url);
+          expect((await onB.request('GET', '/me')).json).toEqual({ user: 'ada', views: 1 });
+          expect((await onA.request('GET', '/me')).json).toEqual({ user: 'ada', views: 2 });
+          await onB.request('POST', '/logout');
+          expect((await onA.request('GET', '/me')).json.user).toBeNull();
+        } finally {
+          await a.close();
+          await b.close();
+          await setA.close();
+          await setB.close();
+        }
+      });
     });
-  });
 });
 
 describe('StowageSessionStore options', () => {

@@ -1,5 +1,5 @@
 import type { webcrypto } from 'node:crypto';
-import { StowageError, type Clock, type JwksCacheStore, type LockStore } from '@stowage/core';
+import type { Clock, JwksCacheStore, Lease, LockStore, StowageError } from '@stowage/core';
 import { ErrorSource, validateDuration, validateOptions } from '@stowage/core/adapter-kit';
 import { createLocalJWKSet, type FlattenedJWSInput, type JSONWebKeySet, type JWK, type JWSHeaderParameters } from 'jose';
 
@@ -116,7 +116,7 @@ class Provider implements JwksProvider {
     if (now - (this.missAt.get(kid) ?? -Infinity) < this.o.cooldownMs) return keys;
     this.missAt.set(kid, now);
     if (this.missAt.size > 1000) this.missAt.delete(this.missAt.keys().next().value!);
-    let gate;
+    let gate: Lease | undefined;
     try {
       gate = await this.o.locks.acquire(this.missLock, { ttlMs: this.o.cooldownMs, deadline: this.deadline() });
     } catch (err) {
@@ -181,7 +181,10 @@ class Provider implements JwksProvider {
         const cached = await this.fromCache();
         if (cached !== undefined && cached.fetchedAt > before && this.clock() < cached.freshUntil) return cached;
       }
-      throw source.error('UNAVAILABLE', `another replica holds the refresh of ${this.o.uri} and stored nothing new within ${this.o.waitMs} ms`);
+      throw source.error(
+        'UNAVAILABLE',
+        `another replica holds the refresh of ${this.o.uri} and stored nothing new within ${this.o.waitMs} ms`,
+      );
     }
     // Another replica may have refreshed between our look at the cache and the lease.
     const meanwhile = await this.fromCache().catch(() => undefined);

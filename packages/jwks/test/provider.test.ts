@@ -17,7 +17,7 @@ class Issuer {
 
   async start(): Promise<void> {
     await this.rotate();
-    this.server = createServer((req, res) => {
+    this.server = createServer((_req, res) => {
       this.fetches++;
       if (this.down) {
         res.writeHead(503).end();
@@ -34,7 +34,10 @@ class Issuer {
   async rotate(): Promise<string> {
     const { privateKey, publicKey } = await generateKeyPair('ES256');
     const kid = `k${this.keys.length + 1}`;
-    this.keys = [{ kid, privateKey: privateKey as CryptoKey, jwk: { ...(await exportJWK(publicKey)), kid, alg: 'ES256', use: 'sig' } }, ...this.keys.slice(0, 1)];
+    this.keys = [
+      { kid, privateKey: privateKey as CryptoKey, jwk: { ...(await exportJWK(publicKey)), kid, alg: 'ES256', use: 'sig' } },
+      ...this.keys.slice(0, 1),
+    ];
     return kid;
   }
 
@@ -116,7 +119,9 @@ await describeStoreBackends((backend) => {
     expect((await jwtVerify(fresh, b.resolver)).payload.sub).toBe('ada');
     expect(issuer.fetches).toBe(2);
     // Forged kids: 30 attempts on both replicas cause no fetch within the cooldown...
-    const forged = await new SignJWT({}).setProtectedHeader({ alg: 'ES256', kid: 'nope' }).sign((await generateKeyPair('ES256')).privateKey);
+    const forged = await new SignJWT({})
+      .setProtectedHeader({ alg: 'ES256', kid: 'nope' })
+      .sign((await generateKeyPair('ES256')).privateKey);
     const outcomes = await Promise.allSettled(Array.from({ length: 30 }, (_, i) => jwtVerify(forged, (i % 2 ? a : b).resolver)));
     expect(outcomes.every((o) => o.status === 'rejected')).toBe(true);
     expect(issuer.fetches).toBe(2);
@@ -130,7 +135,14 @@ await describeStoreBackends((backend) => {
     ns = freshNamespace();
     issuer.fetches = 0;
     const errors: string[] = [];
-    const p = await provider({ minTtlMs: 100, maxTtlMs: 100, staleMs: 600, cooldownMs: 100, waitMs: 100, onRefreshError: (e) => errors.push(e.code) });
+    const p = await provider({
+      minTtlMs: 100,
+      maxTtlMs: 100,
+      staleMs: 600,
+      cooldownMs: 100,
+      waitMs: 100,
+      onRefreshError: (e) => errors.push(e.code),
+    });
     const token = await issuer.sign();
     await jwtVerify(token, p.resolver);
     issuer.down = true;
@@ -149,7 +161,13 @@ await describeStoreBackends((backend) => {
     it('a paused store fails its calls by storeTimeoutMs: the keys this replica holds serve meanwhile, the failure reported', async () => {
       ns = freshNamespace();
       const errors: string[] = [];
-      const p = await provider({ storeTimeoutMs: 200, minTtlMs: 100, maxTtlMs: 100, staleMs: 60_000, onRefreshError: (e) => errors.push(e.code) });
+      const p = await provider({
+        storeTimeoutMs: 200,
+        minTtlMs: 100,
+        maxTtlMs: 100,
+        staleMs: 60_000,
+        onRefreshError: (e) => errors.push(e.code),
+      });
       const token = await issuer.sign();
       await jwtVerify(token, p.resolver);
       await sleep(150); // past freshness: the next verification looks at the shared cache

@@ -7,7 +7,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { toStoreKey, type IdempotencyStore, type RateLimitPolicy, type RateLimitStore, type SessionStore, type StreamStore } from '@stowage/core';
+import {
+  toStoreKey,
+  type IdempotencyStore,
+  type RateLimitPolicy,
+  type RateLimitStore,
+  type SessionStore,
+  type StreamStore,
+} from '@stowage/core';
 import { StowageRateLimitStore } from '@stowage/express-rate-limit';
 import { StowageSessionStore } from '@stowage/express-session';
 import { idempotency, rateLimit } from '@stowage/middleware/express';
@@ -61,7 +68,12 @@ export async function createLifecycleApp(o: LifecycleAppOptions): Promise<expres
   // records its side effect at `x-effect-at` ms and answers at `x-answer-at` ms.
   app.post(
     '/orders',
-    rateLimit({ store: stores.rateLimits, policies: ORDERS_POLICY, key: (req) => header(req as Request, 'x-client') ?? 'anonymous', timeoutMs }),
+    rateLimit({
+      store: stores.rateLimits,
+      policies: ORDERS_POLICY,
+      key: (req) => header(req as Request, 'x-client') ?? 'anonymous',
+      timeoutMs,
+    }),
     idempotency({ store: stores.idempotency, required: true, timeoutMs }),
     async (req, res, next) => {
       const effectAt = ms(req, 'x-effect-at');
@@ -83,7 +95,10 @@ export async function createLifecycleApp(o: LifecycleAppOptions): Promise<expres
   app.get('/effects', async (req, res, next) => {
     try {
       const { messages } = await stores.streams.read(EFFECTS, '-1', { maxMessages: 100_000 });
-      const all = JSON.parse(`[${messages.map((m) => Buffer.from(m.data).toString('utf8')).join(',')}]`) as Array<{ key: string; id: string }>;
+      const all = JSON.parse(`[${messages.map((m) => Buffer.from(m.data).toString('utf8')).join(',')}]`) as Array<{
+        key: string;
+        id: string;
+      }>;
       res.json(all.filter((e) => e.key === req.query['key']));
     } catch (err) {
       next(err);

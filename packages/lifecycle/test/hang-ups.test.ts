@@ -69,7 +69,11 @@ await describeStoreBackends((backend) => {
 
   describe('sessions', () => {
     const login = async (url: string): Promise<{ cookie: string; sid: string }> => {
-      const res = await fetch(`${url}/s/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"user":"ada"}' });
+      const res = await fetch(`${url}/s/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{"user":"ada"}',
+      });
       expect(res.status).toBe(200);
       // express-session sends all but the last byte before its save completes: read it all.
       await res.text();
@@ -77,7 +81,8 @@ await describeStoreBackends((backend) => {
       const signed = decodeURIComponent(cookie.slice(cookie.indexOf('=') + 1)); // s:<sid>.<signature>
       return { cookie, sid: signed.slice(2, signed.lastIndexOf('.')) };
     };
-    const me = async (url: string, cookie: string) => (await (await fetch(`${url}/s/me`, { headers: { cookie } })).json()) as { user: string | null };
+    const me = async (url: string, cookie: string) =>
+      (await (await fetch(`${url}/s/me`, { headers: { cookie } })).json()) as { user: string | null };
 
     for (const hangUp of [false, true]) {
       it(`a logout on one replica while a slow request of the session runs on the other${hangUp ? ', whose client hangs up' : ''}: the session stays gone`, async () => {

@@ -16,7 +16,12 @@ export interface Answer {
  * `POST /orders` with an Idempotency-Key (also the rate-limit client), the handler's timing in
  * `timing` (`x-effect-at`, `x-answer-at` in ms), and a hang-up after `hangUpAfterMs`.
  */
-export async function order(url: string, key: string, timing: { effectAt?: number; answerAt?: number } = {}, hangUpAfterMs?: number): Promise<Answer> {
+export async function order(
+  url: string,
+  key: string,
+  timing: { effectAt?: number; answerAt?: number } = {},
+  hangUpAfterMs?: number,
+): Promise<Answer> {
   const ac = new AbortController();
   const timer = hangUpAfterMs === undefined ? undefined : setTimeout(() => ac.abort(), hangUpAfterMs);
   try {
@@ -33,7 +38,12 @@ export async function order(url: string, key: string, timing: { effectAt?: numbe
       signal: ac.signal,
     });
     const body = await res.text();
-    return { status: res.status, body, replayed: res.headers.get('idempotent-replayed') === 'true', retryAfter: res.headers.get('retry-after') };
+    return {
+      status: res.status,
+      body,
+      replayed: res.headers.get('idempotent-replayed') === 'true',
+      retryAfter: res.headers.get('retry-after'),
+    };
   } catch (err) {
     if (ac.signal.aborted) return { status: 0, body: '', replayed: false, retryAfter: null };
     throw err;

@@ -58,7 +58,9 @@ await describeStoreBackends(
       for (const answer of during) expect(answer.status).toBe(503);
       expect(await counts(r.urls[0], key)).toEqual({ orders: 0, pings: 0 });
 
-      const afterwards = await Promise.all(Array.from({ length: 8 }, (_, i) => order(r.urls[i % 2]!, key, { effectAt: 200, answerAt: 300 })));
+      const afterwards = await Promise.all(
+        Array.from({ length: 8 }, (_, i) => order(r.urls[i % 2]!, key, { effectAt: 200, answerAt: 300 })),
+      );
       const ran = afterwards.filter((x) => x.status === 201 && !x.replayed);
       expect(ran).toHaveLength(1);
       for (const answer of afterwards) expect([201, 409]).toContain(answer.status);

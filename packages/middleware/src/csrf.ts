@@ -1,6 +1,13 @@
 import { toStoreKey, type CsrfTokenStore } from '@stowage/core';
 import { ErrorSource, validateDuration, validateOptions } from '@stowage/core/adapter-kit';
-import { callStore, reportStoreError, resolveFailurePolicy, storeFailure, type FailurePolicy, type ResolvedFailurePolicy } from './failure.js';
+import {
+  callStore,
+  reportStoreError,
+  resolveFailurePolicy,
+  storeFailure,
+  type FailurePolicy,
+  type ResolvedFailurePolicy,
+} from './failure.js';
 import { problem, type ResponseDraft } from './problem.js';
 
 const source = new ErrorSource('@stowage/middleware', 'csrf');
@@ -55,7 +62,9 @@ export class CsrfProtection {
 
   /** A new token for the session, to put in a form or hand to the page's script. */
   issue(sessionId: string): Promise<string> {
-    return callStore(source, this.failure.timeoutMs, (deadline) => this.store.issue(toStoreKey(sessionId), { ttlMs: this.ttlMs, deadline }));
+    return callStore(source, this.failure.timeoutMs, (deadline) =>
+      this.store.issue(toStoreKey(sessionId), { ttlMs: this.ttlMs, deadline }),
+    );
   }
 
   /** Forgets every token of the session: call it when the session id rotates or ends. */
@@ -73,12 +82,18 @@ export class CsrfProtection {
 
   async verify(request: { method: string; path: string }, sessionId: string | undefined, token: unknown): Promise<CsrfVerdict> {
     if (!this.protects(request.method)) return { action: 'continue' };
-    const refuse = (detail: string): CsrfVerdict => ({ action: 'respond', response: problem(403, 'csrf-token-invalid', 'CSRF token missing or invalid', detail) });
+    const refuse = (detail: string): CsrfVerdict => ({
+      action: 'respond',
+      response: problem(403, 'csrf-token-invalid', 'CSRF token missing or invalid', detail),
+    });
     if (sessionId === undefined) return refuse('there is no session to check the token against');
-    if (typeof token !== 'string' || token.length === 0) return refuse(`send the token in the ${this.headerName} header or the ${this.fieldName} field`);
+    if (typeof token !== 'string' || token.length === 0)
+      return refuse(`send the token in the ${this.headerName} header or the ${this.fieldName} field`);
     let valid: boolean;
     try {
-      valid = await callStore(source, this.failure.timeoutMs, (deadline) => this.store.validate(toStoreKey(sessionId), token, { consume: this.consume, deadline }));
+      valid = await callStore(source, this.failure.timeoutMs, (deadline) =>
+        this.store.validate(toStoreKey(sessionId), token, { consume: this.consume, deadline }),
+      );
     } catch (err) {
       const response = storeFailure(this.failure, 'csrf', request, err);
       return response === undefined ? { action: 'continue' } : { action: 'respond', response };

@@ -120,14 +120,18 @@ export function csrf(options: ExpressCsrfOptions): ExpressMiddleware & { protect
     const session = req.session;
     req.csrfToken = () => {
       const current = sessionIdOf(req);
-      if (current === undefined) return Promise.reject(source.invalid('csrfToken() needs a session (is express-session mounted before csrf()?)'));
+      if (current === undefined)
+        return Promise.reject(source.invalid('csrfToken() needs a session (is express-session mounted before csrf()?)'));
       if (req.session !== undefined && req.session !== null) req.session.csrf = true;
       return protection.issue(current);
     };
-    if (session !== undefined && sid !== undefined) revokeOnRotation(session, sid, protection, { method: req.method ?? 'GET', path: pathOf(req) });
+    if (session !== undefined && sid !== undefined)
+      revokeOnRotation(session, sid, protection, { method: req.method ?? 'GET', path: pathOf(req) });
     const raw = req.headers[header];
     const fromHeader = Array.isArray(raw) ? raw[0] : raw;
-    const token = fromHeader ?? (req.body !== null && typeof req.body === 'object' ? (req.body as Record<string, unknown>)[protection.fieldName] : undefined);
+    const token =
+      fromHeader ??
+      (req.body !== null && typeof req.body === 'object' ? (req.body as Record<string, unknown>)[protection.fieldName] : undefined);
     protection.verify({ method: req.method ?? 'GET', path: pathOf(req) }, sid, token).then((verdict) => {
       if (verdict.action === 'respond') return send(res, verdict.response);
       next();
@@ -138,7 +142,12 @@ export function csrf(options: ExpressCsrfOptions): ExpressMiddleware & { protect
 
 type SessionMethods = Record<'regenerate' | 'destroy', ((cb: (err?: unknown) => void) => unknown) | undefined>;
 
-function revokeOnRotation(session: SessionMethods, sid: string, protection: CsrfProtection, request: { method: string; path: string }): void {
+function revokeOnRotation(
+  session: SessionMethods,
+  sid: string,
+  protection: CsrfProtection,
+  request: { method: string; path: string },
+): void {
   for (const method of ['regenerate', 'destroy'] as const) {
     const original = session[method];
     if (typeof original !== 'function') continue;

@@ -76,7 +76,12 @@ export function withTimeout<T>(source: ErrorSource, promise: Promise<T>, deadlin
 }
 
 /** Hands a failure to `onStoreError` (a throwing hook is ignored: it must not break a request). */
-export function reportStoreError(policy: ResolvedFailurePolicy, middleware: string, request: { method: string; path: string }, err: unknown): void {
+export function reportStoreError(
+  policy: ResolvedFailurePolicy,
+  middleware: string,
+  request: { method: string; path: string },
+  err: unknown,
+): void {
   try {
     policy.onStoreError?.(StowageError.from(err), { middleware, method: request.method, path: request.path });
   } catch {
@@ -103,8 +108,15 @@ export function storeFailure(
   const error = StowageError.from(err);
   reportStoreError(policy, middleware, request, error);
   if (!OUTAGES.has(error.code)) {
-    return problem(500, 'store-error', 'Internal server error', `${middleware}: the store call failed with ${error.code}, a bug or bad data, not an outage`);
+    return problem(
+      500,
+      'store-error',
+      'Internal server error',
+      `${middleware}: the store call failed with ${error.code}, a bug or bad data, not an outage`,
+    );
   }
   if (policy.failOpen) return undefined;
-  return problem(503, 'store-unavailable', 'Service temporarily unavailable', `${middleware} could not reach its store`, [['Retry-After', '1']]);
+  return problem(503, 'store-unavailable', 'Service temporarily unavailable', `${middleware} could not reach its store`, [
+    ['Retry-After', '1'],
+  ]);
 }

@@ -110,8 +110,10 @@ export function csrf(options: HonoCsrfOptions): MiddlewareHandler & { protection
   const protection = new CsrfProtection(options);
   const handler: MiddlewareHandler = async (c, next) => {
     const sid = options.sessionId(c);
-    c.set('csrfToken' as never, (() =>
-      sid === undefined ? Promise.reject(source.invalid('csrfToken() needs a session')) : protection.issue(sid)) as never);
+    c.set(
+      'csrfToken' as never,
+      (() => (sid === undefined ? Promise.reject(source.invalid('csrfToken() needs a session')) : protection.issue(sid))) as never,
+    );
     if (!protection.protects(c.req.method)) return next();
     let token: unknown = c.req.header(protection.headerName);
     if (token === undefined) {

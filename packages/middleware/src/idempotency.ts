@@ -7,7 +7,14 @@ import {
   type StoredResponse,
 } from '@stowage/core';
 import { ErrorSource, validateDuration, validateInteger, validateOptions } from '@stowage/core/adapter-kit';
-import { callStore, reportStoreError, resolveFailurePolicy, storeFailure, type FailurePolicy, type ResolvedFailurePolicy } from './failure.js';
+import {
+  callStore,
+  reportStoreError,
+  resolveFailurePolicy,
+  storeFailure,
+  type FailurePolicy,
+  type ResolvedFailurePolicy,
+} from './failure.js';
 import { KeyHold, type KeyHoldSettings } from './key-hold.js';
 import { problem, type ResponseDraft } from './problem.js';
 
@@ -157,15 +164,23 @@ export class IdempotencyGuard {
     this.headerName = o.headerName ?? 'Idempotency-Key';
     this.leaseMs = o.leaseMs === undefined ? 30_000 : validateDuration(source, 'options.leaseMs', o.leaseMs);
     this.maxHoldMs = o.maxHoldMs === undefined ? 300_000 : validateDuration(source, 'options.maxHoldMs', o.maxHoldMs);
-    this.inFlightRetryAfterMs = o.inFlightRetryAfterMs === undefined ? 1000 : validateDuration(source, 'options.inFlightRetryAfterMs', o.inFlightRetryAfterMs);
+    this.inFlightRetryAfterMs =
+      o.inFlightRetryAfterMs === undefined ? 1000 : validateDuration(source, 'options.inFlightRetryAfterMs', o.inFlightRetryAfterMs);
     this.retentionMs = o.retentionMs === undefined ? 86_400_000 : validateDuration(source, 'options.retentionMs', o.retentionMs);
     if (o.shouldStore !== undefined && typeof o.shouldStore !== 'function') throw source.invalid('options.shouldStore must be a function');
     this.shouldStore = o.shouldStore ?? ((status) => status < 500);
     this.excluded = new Set([...HOP_BY_HOP, ...(o.excludeHeaders ?? DEFAULT_EXCLUDED_HEADERS).map((h) => h.toLowerCase())]);
     this.maxResponseBytes =
-      o.maxResponseBytes === undefined ? DEFAULT_MAX_RESPONSE_BYTES : validateInteger(source, 'options.maxResponseBytes', o.maxResponseBytes, 0);
+      o.maxResponseBytes === undefined
+        ? DEFAULT_MAX_RESPONSE_BYTES
+        : validateInteger(source, 'options.maxResponseBytes', o.maxResponseBytes, 0);
     this.failure = resolveFailurePolicy(source, o);
-    this.holdSettings = { leaseMs: this.leaseMs, maxHoldMs: this.maxHoldMs, retentionMs: this.retentionMs, timeoutMs: this.failure.timeoutMs };
+    this.holdSettings = {
+      leaseMs: this.leaseMs,
+      maxHoldMs: this.maxHoldMs,
+      retentionMs: this.retentionMs,
+      timeoutMs: this.failure.timeoutMs,
+    };
   }
 
   /** Whether the method is one this guard covers (the binding reads the body only then). */
@@ -179,7 +194,12 @@ export class IdempotencyGuard {
       if (!this.required) return { action: 'continue' };
       return {
         action: 'respond',
-        response: problem(400, 'idempotency-key-missing', 'Idempotency-Key is missing', `${req.method} ${req.path} requires an ${this.headerName} header`),
+        response: problem(
+          400,
+          'idempotency-key-missing',
+          'Idempotency-Key is missing',
+          `${req.method} ${req.path} requires an ${this.headerName} header`,
+        ),
       };
     }
     const m = KEY.exec(req.key.trim());
@@ -204,7 +224,7 @@ export class IdempotencyGuard {
     const scope = toStoreKey(req.principal === undefined ? '-' : `=${req.principal}`);
     const fingerprint = fingerprintRequest({ method: req.method, path: req.url, ...(req.body === undefined ? {} : { body: req.body }) });
     const reservedAt = Date.now();
-    let reservation;
+    let reservation: Reservation;
     try {
       reservation = await callStore(
         source,
@@ -229,20 +249,33 @@ export class IdempotencyGuard {
         const retryAfterMs = Math.min(this.inFlightRetryAfterMs, reservation.retryAfterMs);
         return {
           action: 'respond',
-          response: problem(409, 'idempotency-request-in-flight', 'A request with this Idempotency-Key is being processed', 'retry once it has completed', [
-            ['Retry-After', String(Math.max(1, Math.ceil(retryAfterMs / 1000)))],
-          ]),
+          response: problem(
+            409,
+            'idempotency-request-in-flight',
+            'A request with this Idempotency-Key is being processed',
+            'retry once it has completed',
+            [['Retry-After', String(Math.max(1, Math.ceil(retryAfterMs / 1000)))]],
+          ),
         };
       }
       case 'mismatch':
         return {
           action: 'respond',
-          response: problem(422, 'idempotency-key-reused', 'Idempotency-Key reused with another request', 'this key was used with another method, path, query or body'),
+          response: problem(
+            422,
+            'idempotency-key-reused',
+            'Idempotency-Key reused with another request',
+            'this key was used with another method, path, query or body',
+          ),
         };
       case 'reserved': {
         const report = (err: unknown) => reportStoreError(this.failure, 'idempotency', req, err);
         const hold = new KeyHold(source, this.store, { scope, key, token: reservation.token, reservedAt }, this.holdSettings, report);
-        return { action: 'proceed', finish: (response) => hold.finish(this.keptResponse(response, report)), abort: () => hold.finish(undefined) };
+        return {
+          action: 'proceed',
+          finish: (response) => hold.finish(this.keptResponse(response, report)),
+          abort: () => hold.finish(undefined),
+        };
       }
     }
   }
@@ -253,8 +286,8 @@ export class IdempotencyGuard {
    */
   private releaseLate(req: IdempotentRequest, scope: string, key: string, late: Reservation): void {
     if (late.state !== 'reserved') return;
-    callStore(source, this.failure.timeoutMs, (deadline) => this.store.release(scope, key, late.token, { deadline })).catch((err: unknown) =>
-      reportStoreError(this.failure, 'idempotency', req, err),
+    callStore(source, this.failure.timeoutMs, (deadline) => this.store.release(scope, key, late.token, { deadline })).catch(
+      (err: unknown) => reportStoreError(this.failure, 'idempotency', req, err),
     );
   }
 

@@ -5,7 +5,13 @@
  * @module
  */
 export { RateLimiter, type RateLimiterOptions, type RateLimitVerdict } from './rate-limit.js';
-export { DEFAULT_EXCLUDED_HEADERS, IdempotencyGuard, type IdempotencyOptions, type IdempotencyVerdict, type IdempotentRequest } from './idempotency.js';
+export {
+  DEFAULT_EXCLUDED_HEADERS,
+  IdempotencyGuard,
+  type IdempotencyOptions,
+  type IdempotencyVerdict,
+  type IdempotentRequest,
+} from './idempotency.js';
 export { CsrfProtection, type CsrfOptions, type CsrfVerdict } from './csrf.js';
 export { problem, type HeaderLines, type ResponseDraft } from './problem.js';
 export type { FailurePolicy } from './failure.js';

@@ -1,5 +1,5 @@
 import { StowageError, type IdempotencyStore, type StoredResponse } from '@stowage/core';
-import { type ErrorSource } from '@stowage/core/adapter-kit';
+import type { ErrorSource } from '@stowage/core/adapter-kit';
 import { callStore } from './failure.js';
 
 /** How a held key is kept (resolved options of the guard). */
@@ -74,12 +74,19 @@ export class KeyHold {
   }
 
   private beat(): void {
-    if (this.state === 'settled') return clearInterval(this.heartbeat);
+    if (this.state === 'settled') {
+      clearInterval(this.heartbeat);
+      return;
+    }
     if (Date.now() >= this.holdEndsAt) {
       clearInterval(this.heartbeat); // the lease lapses by itself within leaseMs
       if (this.state === 'running') {
         const ms = this.settings.maxHoldMs;
-        this.report(this.lost(`the handler did not end within maxHoldMs (${ms} ms): the key lapses with its lease, so a retry may run the handler again`));
+        this.report(
+          this.lost(
+            `the handler did not end within maxHoldMs (${ms} ms): the key lapses with its lease, so a retry may run the handler again`,
+          ),
+        );
       }
       return; // a response being stored stops retrying at the same time (see canRetry)
     }
@@ -87,7 +94,9 @@ export class KeyHold {
     this.extending = true;
     const { scope, key, token } = this.held;
     const startedAt = Date.now();
-    callStore(this.source, this.settings.timeoutMs, (deadline) => this.store.extend(scope, key, token, this.settings.leaseMs, { deadline })).then(
+    callStore(this.source, this.settings.timeoutMs, (deadline) =>
+      this.store.extend(scope, key, token, this.settings.leaseMs, { deadline }),
+    ).then(
       (stillHeld) => {
         this.extending = false;
         if (stillHeld) this.leaseEndsAt = startedAt + this.settings.leaseMs;
@@ -112,7 +121,9 @@ export class KeyHold {
       (stored) => {
         this.settle();
         if (!stored) {
-          this.report(this.lost('the response was not stored: the lease had ended (or an earlier attempt stored it but its answer was lost)'));
+          this.report(
+            this.lost('the response was not stored: the lease had ended (or an earlier attempt stored it but its answer was lost)'),
+          );
         }
       },
       (err: unknown) => {

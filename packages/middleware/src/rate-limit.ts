@@ -1,4 +1,4 @@
-import { rateLimitHeaders, toStoreKey, type RateLimitPolicy, type RateLimitStore } from '@stowage/core';
+import { rateLimitHeaders, toStoreKey, type RateLimitDecision, type RateLimitPolicy, type RateLimitStore } from '@stowage/core';
 import { ErrorSource, normalizePolicies, validateKey, validateOptions } from '@stowage/core/adapter-kit';
 import { callStore, resolveFailurePolicy, storeFailure, type FailurePolicy, type ResolvedFailurePolicy } from './failure.js';
 import { problem, type HeaderLines, type ResponseDraft } from './problem.js';
@@ -51,9 +51,11 @@ export class RateLimiter {
    */
   async check(key: string, request: { method: string; path: string }, cost = 1): Promise<RateLimitVerdict> {
     const policy = this.policies.length === 1 ? this.policies[0]! : this.policies;
-    let decision;
+    let decision: RateLimitDecision;
     try {
-      decision = await callStore(source, this.failure.timeoutMs, (deadline) => this.store.consume(toStoreKey(this.prefix + key), policy, { cost, deadline }));
+      decision = await callStore(source, this.failure.timeoutMs, (deadline) =>
+        this.store.consume(toStoreKey(this.prefix + key), policy, { cost, deadline }),
+      );
     } catch (err) {
       const response = storeFailure(this.failure, 'rateLimit', request, err);
       return response === undefined ? { action: 'continue', headers: [] } : { action: 'respond', response };

@@ -29,7 +29,8 @@ export function recordResponse(res: ServerResponse, maxBytes: number, onEnd: (re
     if (chunk === undefined || chunk === null || typeof chunk === 'function' || size > maxBytes) return;
     let bytes: Buffer;
     if (typeof chunk === 'string') bytes = Buffer.from(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8');
-    else if (chunk instanceof Uint8Array) bytes = Buffer.from(chunk); // a copy: the caller may reuse its buffer
+    else if (chunk instanceof Uint8Array)
+      bytes = Buffer.from(chunk); // a copy: the caller may reuse its buffer
     else return; // Node rejects it
     size += bytes.byteLength;
     if (size > maxBytes) chunks.length = 0;
@@ -37,18 +38,18 @@ export function recordResponse(res: ServerResponse, maxBytes: number, onEnd: (re
   };
 
   // Node's own writes call this.writeHead(this.statusCode) too (the implicit head).
-  res.writeHead = function (...args: unknown[]) {
+  res.writeHead = ((...args: unknown[]) => {
     const result = (writeHead as (...a: unknown[]) => ServerResponse).apply(res, args);
     if (headers === undefined && !ended) headers = writtenHeaderLines(res, typeof args[1] === 'string' ? args[2] : args[1]);
     return result;
-  } as typeof res.writeHead;
+  }) as typeof res.writeHead;
 
-  res.write = function (chunk: unknown, ...rest: unknown[]) {
+  res.write = ((chunk: unknown, ...rest: unknown[]) => {
     if (!ended) collect(chunk, rest[0]);
     return (write as (...a: unknown[]) => boolean).call(res, chunk, ...rest);
-  } as typeof res.write;
+  }) as typeof res.write;
 
-  res.end = function (...args: unknown[]) {
+  res.end = ((...args: unknown[]) => {
     if (ended) return (end as (...a: unknown[]) => ServerResponse).apply(res, args);
     ended = true;
     collect(args[0], args[1]);
@@ -57,7 +58,10 @@ export function recordResponse(res: ServerResponse, maxBytes: number, onEnd: (re
     const recorded: Recorded =
       size > maxBytes
         ? { kind: 'too-large' }
-        : { kind: 'response', response: { status: res.statusCode, headers: headers ?? outgoingHeaderLines(res), body: Buffer.concat(chunks) } };
+        : {
+            kind: 'response',
+            response: { status: res.statusCode, headers: headers ?? outgoingHeaderLines(res), body: Buffer.concat(chunks) },
+          };
     const finish = () => void (end as (...a: unknown[]) => ServerResponse).apply(res, args);
     let stored: Promise<void>;
     try {
@@ -67,5 +71,5 @@ export function recordResponse(res: ServerResponse, maxBytes: number, onEnd: (re
     }
     stored.then(finish, finish);
     return res;
-  } as typeof res.end;
+  }) as typeof res.end;
 }

@@ -9,7 +9,6 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { csrf, idempotency, rateLimit } from '../src/express.js';
 import { headerOf, listen, postJson, send, type Running } from './http.js';
 
-
 const PAUSE_MS = 1500;
 const TIMEOUT_MS = 1000;
 
@@ -30,13 +29,21 @@ await describeStoreBackends(
       const a = express();
       a.use(express.json());
       const policies = { name: 'p', algorithm: 'fixed-window', limit: 5, windowMs: 600_000 } as const;
-      a.get('/limited', rateLimit({ store: rateLimits, policies, key: () => 'client', timeoutMs: TIMEOUT_MS, onStoreError }), (_q, r) => void r.json({}));
+      a.get(
+        '/limited',
+        rateLimit({ store: rateLimits, policies, key: () => 'client', timeoutMs: TIMEOUT_MS, onStoreError }),
+        (_q, r) => void r.json({}),
+      );
       a.post('/orders', idempotency({ store: idempotencyStore, timeoutMs: TIMEOUT_MS, onStoreError }), (req, res) => {
         const key = String(req.headers['idempotency-key']);
         runs.set(key, (runs.get(key) ?? 0) + 1);
         res.status(201).json({ key });
       });
-      a.post('/transfer', csrf({ store: stores.csrf, consume: true, sessionId: () => 'session', timeoutMs: TIMEOUT_MS, onStoreError }), (_q, r) => void r.json({}));
+      a.post(
+        '/transfer',
+        csrf({ store: stores.csrf, consume: true, sessionId: () => 'session', timeoutMs: TIMEOUT_MS, onStoreError }),
+        (_q, r) => void r.json({}),
+      );
       app = await listen(a);
     });
     afterAll(async () => {

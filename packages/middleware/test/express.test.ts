@@ -17,7 +17,10 @@ function listen(app: express.Express): Promise<Running> {
   return new Promise((resolve) => {
     const server = app.listen(0, '127.0.0.1', () => {
       const { port } = server.address() as AddressInfo;
-      resolve({ url: `http://127.0.0.1:${port}`, close: () => new Promise((r) => (server.closeAllConnections(), server.close(() => r()))) });
+      resolve({
+        url: `http://127.0.0.1:${port}`,
+        close: () => new Promise((r) => (server.closeAllConnections(), server.close(() => r()))),
+      });
     });
   });
 }
@@ -70,7 +73,9 @@ await describeStoreBackends((backend) => {
     });
 
     it('admits exactly the burst among 30 racing requests', async () => {
-      const statuses = await Promise.all(Array.from({ length: 30 }, () => fetch(app.url, { headers: { 'x-user': 'race' } }).then((r) => r.status)));
+      const statuses = await Promise.all(
+        Array.from({ length: 30 }, () => fetch(app.url, { headers: { 'x-user': 'race' } }).then((r) => r.status)),
+      );
       expect(statuses.filter((s) => s === 200)).toHaveLength(5);
       expect(statuses.filter((s) => s === 429)).toHaveLength(25);
     });
@@ -82,7 +87,14 @@ await describeStoreBackends((backend) => {
     beforeAll(async () => {
       const a = express();
       a.use(express.json());
-      a.use(idempotency({ store: set.idempotency(), required: true, leaseMs: 300, principal: (req) => req.headers['x-user'] as string | undefined }));
+      a.use(
+        idempotency({
+          store: set.idempotency(),
+          required: true,
+          leaseMs: 300,
+          principal: (req) => req.headers['x-user'] as string | undefined,
+        }),
+      );
       a.post('/orders', async (req, res, next) => {
         runs++;
         const { delayMs = 0, fail = false, item } = req.body as { delayMs?: number; fail?: boolean; item: string };
@@ -206,7 +218,9 @@ await describeStoreBackends((backend) => {
       const newCookie = login.headers.get('set-cookie')!.split(';')[0]!;
       await sleep(50);
       expect(await tokens.validate(sid, token)).toBe(false);
-      expect((await fetch(`${app.url}/transfer`, { method: 'POST', headers: { cookie: newCookie, 'x-csrf-token': token } })).status).toBe(403);
+      expect((await fetch(`${app.url}/transfer`, { method: 'POST', headers: { cookie: newCookie, 'x-csrf-token': token } })).status).toBe(
+        403,
+      );
     });
   });
 });

@@ -52,7 +52,11 @@ await describeStoreBackends(
 
     it('idempotency: replay with Idempotent-Replayed, 422 on another payload, a failed handler frees the key', async () => {
       const post = (body: unknown, key: string) =>
-        fetch(`${url}/orders`, { method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': key }, body: JSON.stringify(body) });
+        fetch(`${url}/orders`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'idempotency-key': key },
+          body: JSON.stringify(body),
+        });
       expect((await fetch(`${url}/orders`, { method: 'POST', body: '{}' })).status).toBe(400);
       const first = await post({ item: 'a' }, 'h-1');
       expect(first.status).toBe(201);

@@ -12,7 +12,10 @@ export function listen(app: { listen(port: number, host: string, cb: () => void)
   return new Promise((resolve) => {
     const server = app.listen(0, '127.0.0.1', () => {
       const { port } = server.address() as AddressInfo;
-      resolve({ url: `http://127.0.0.1:${port}`, close: () => new Promise((r) => (server.closeAllConnections(), server.close(() => r()))) });
+      resolve({
+        url: `http://127.0.0.1:${port}`,
+        close: () => new Promise((r) => (server.closeAllConnections(), server.close(() => r()))),
+      });
     });
   });
 }
@@ -26,7 +29,8 @@ export interface RawResponse {
 }
 
 /** The first value of a header (case-insensitive), or undefined. */
-export const headerOf = (r: RawResponse, name: string): string | undefined => r.headers.find(([n]) => n.toLowerCase() === name.toLowerCase())?.[1];
+export const headerOf = (r: RawResponse, name: string): string | undefined =>
+  r.headers.find(([n]) => n.toLowerCase() === name.toLowerCase())?.[1];
 
 /**
  * A request over a new connection (no keep-alive), read to its end. With `hangUpAfterMs`,
@@ -54,7 +58,12 @@ export function send(
 }
 
 /** A JSON POST with an Idempotency-Key. */
-export const postJson = (url: string, key: string, body: unknown, extra: { hangUpAfterMs?: number; headers?: Record<string, string> } = {}) =>
+export const postJson = (
+  url: string,
+  key: string,
+  body: unknown,
+  extra: { hangUpAfterMs?: number; headers?: Record<string, string> } = {},
+) =>
   send(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'idempotency-key': key, ...extra.headers },

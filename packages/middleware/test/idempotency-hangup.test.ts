@@ -37,7 +37,11 @@ await describeStoreBackends((backend) => {
     a.post('/stuck', idempotency({ store, leaseMs: 200, maxHoldMs: 600, onStoreError }), () => void stuckRuns++);
     // The default lease (30 s) and a 409 that says how long a run takes, not the lease.
     a.post('/slow', idempotency({ store }), async (_req, res) => void (await sleep(400), res.status(201).json({ ok: true })));
-    a.post('/slower', idempotency({ store, inFlightRetryAfterMs: 2500 }), async (_req, res) => void (await sleep(400), res.status(201).json({})));
+    a.post(
+      '/slower',
+      idempotency({ store, inFlightRetryAfterMs: 2500 }),
+      async (_req, res) => void (await sleep(400), res.status(201).json({})),
+    );
     app = await listen(a);
   });
   afterAll(async () => {
@@ -88,7 +92,9 @@ await describeStoreBackends((backend) => {
     expect(ranAgainAt).toBeGreaterThanOrEqual(600);
     expect(statuses.slice(0, -1).every((s) => s === 409)).toBe(true);
     expect(statuses.length).toBeGreaterThanOrEqual(4); // 409 at least until ~600 ms
-    expect(reports.filter((r) => r.startsWith('CONFLICT @stowage/middleware idempotency: the handler did not end within maxHoldMs (600 ms)'))).toHaveLength(1);
+    expect(
+      reports.filter((r) => r.startsWith('CONFLICT @stowage/middleware idempotency: the handler did not end within maxHoldMs (600 ms)')),
+    ).toHaveLength(1);
   });
 
   it('Retry-After of a 409 is the expected run time (inFlightRetryAfterMs, 1 s by default), not the lease', async () => {

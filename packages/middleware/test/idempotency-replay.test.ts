@@ -14,7 +14,8 @@ const ALL_BYTES = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
 /** Handlers, each answering in its own way. */
 const handlers: Record<string, (res: ServerResponse & express.Response) => void | Promise<void>> = {
   // No header set before: Node writes writeHead's headers as given, bypassing getHeaders().
-  'writeHead with an object': (res) => void res.writeHead(201, { 'Content-Type': 'application/json', Location: '/orders/7' }).end('{"id":7}'),
+  'writeHead with an object': (res) =>
+    void res.writeHead(201, { 'Content-Type': 'application/json', Location: '/orders/7' }).end('{"id":7}'),
   'writeHead with a flat array and a repeated header': (res) =>
     void res.writeHead(201, ['Content-Type', 'text/plain', 'Link', '</a>; rel="a"', 'Link', '</b>; rel="b"', 'X-Flat', '1']).end('flat'),
   'writeHead with pairs': (res) =>
@@ -103,7 +104,11 @@ await describeStoreBackends((backend) => {
   }
 
   it('keeps every line of the answers above (a check of the check)', async () => {
-    const flat = await postJson(`${app.url}/${encodeURIComponent('writeHead with a flat array and a repeated header')}`, keyOf('writeHead with a flat array and a repeated header'), {});
+    const flat = await postJson(
+      `${app.url}/${encodeURIComponent('writeHead with a flat array and a repeated header')}`,
+      keyOf('writeHead with a flat array and a repeated header'),
+      {},
+    );
     expect(representation(flat)).toEqual([
       ['Content-Type', 'text/plain'],
       ['Link', '</a>; rel="a"'],
@@ -111,7 +116,11 @@ await describeStoreBackends((backend) => {
       ['X-Flat', '1'],
       ['Idempotent-Replayed', 'true'],
     ]);
-    const odd = await postJson(`${app.url}/${encodeURIComponent('headers named constructor, __proto__, toString')}`, keyOf('headers named constructor, __proto__, toString'), {});
+    const odd = await postJson(
+      `${app.url}/${encodeURIComponent('headers named constructor, __proto__, toString')}`,
+      keyOf('headers named constructor, __proto__, toString'),
+      {},
+    );
     expect(representation(odd).filter(([n]) => !['Content-Type', 'ETag'].includes(n))).toEqual([
       ['Constructor', 'c'],
       ['__proto__', 'p'],
@@ -120,7 +129,15 @@ await describeStoreBackends((backend) => {
       ['hasOwnProperty', 'h2'],
       ['Idempotent-Replayed', 'true'],
     ]);
-    const written = await postJson(`${app.url}/${encodeURIComponent('res.write chunks in several encodings')}`, keyOf('res.write chunks in several encodings'), {});
-    expect(written.body.equals(Buffer.concat([Buffer.from('hello'), Buffer.from([0, 255, 10]), Buffer.from('hi'), Buffer.from([0xff]), Buffer.from('end')]))).toBe(true);
+    const written = await postJson(
+      `${app.url}/${encodeURIComponent('res.write chunks in several encodings')}`,
+      keyOf('res.write chunks in several encodings'),
+      {},
+    );
+    expect(
+      written.body.equals(
+        Buffer.concat([Buffer.from('hello'), Buffer.from([0, 255, 10]), Buffer.from('hi'), Buffer.from([0xff]), Buffer.from('end')]),
+      ),
+    ).toBe(true);
   });
 });

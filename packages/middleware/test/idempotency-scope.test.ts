@@ -24,7 +24,8 @@ await describeStoreBackends((backend) => {
     a.post('/orders', idempotency({ store, principal }), orders('orders'));
     a.patch('/orders', idempotency({ store, principal }), orders('orders (PATCH)'));
     // The same middleware mounted twice: req.path is '/orders' under both mount points.
-    for (const mount of ['/api', '/admin']) a.use(mount, idempotency({ store, principal }), express.Router().post('/orders', orders(mount)));
+    for (const mount of ['/api', '/admin'])
+      a.use(mount, idempotency({ store, principal }), express.Router().post('/orders', orders(mount)));
     app = await listen(a);
   });
   afterAll(async () => {
@@ -36,7 +37,11 @@ await describeStoreBackends((backend) => {
     send(`${app.url}${path}`, {
       method: init.method ?? 'POST',
       // An array is sent as several header lines (Node's http client takes string[]).
-      headers: { 'content-type': 'application/json', 'idempotency-key': key as string, ...(init.user === undefined ? {} : { 'x-user': init.user }) },
+      headers: {
+        'content-type': 'application/json',
+        'idempotency-key': key as string,
+        ...(init.user === undefined ? {} : { 'x-user': init.user }),
+      },
       body: init.body ?? '{"item":"book"}',
     });
   const statuses = async (requests: Array<() => Promise<RawResponse>>) => {
@@ -49,7 +54,9 @@ await describeStoreBackends((backend) => {
     const before = runs.length;
     const first = await call('/orders', 'same-key-1', { user: 'alice' });
     expect(first.status).toBe(201);
-    expect(await statuses([() => call('/orders/', 'same-key-1', { user: 'alice' }), () => call('/ORDERS', 'same-key-1', { user: 'alice' })])).toEqual([422, 422]);
+    expect(
+      await statuses([() => call('/orders/', 'same-key-1', { user: 'alice' }), () => call('/ORDERS', 'same-key-1', { user: 'alice' })]),
+    ).toEqual([422, 422]);
     const replay = await call('/orders', 'same-key-1', { user: 'alice' });
     expect([replay.status, headerOf(replay, 'idempotent-replayed'), replay.body.equals(first.body)]).toEqual([201, 'true', true]);
     expect(runs.length - before).toBe(1);
@@ -58,7 +65,9 @@ await describeStoreBackends((backend) => {
   it('one key under two mount points, or with another method or query, runs once: the others are 422', async () => {
     const before = runs.length;
     expect((await call('/api/orders', 'mounted', { user: 'bob' })).status).toBe(201);
-    expect(await statuses([() => call('/admin/orders', 'mounted', { user: 'bob' }), () => call('/api/orders?x=1', 'mounted', { user: 'bob' })])).toEqual([422, 422]);
+    expect(
+      await statuses([() => call('/admin/orders', 'mounted', { user: 'bob' }), () => call('/api/orders?x=1', 'mounted', { user: 'bob' })]),
+    ).toEqual([422, 422]);
     expect((await call('/orders', 'by-method', { user: 'bob' })).status).toBe(201);
     expect((await call('/orders', 'by-method', { user: 'bob', method: 'PATCH' })).status).toBe(422);
     expect(runs.slice(before)).toEqual(['/api', 'orders']);
@@ -66,7 +75,9 @@ await describeStoreBackends((backend) => {
 
   it('another principal has its own keys; no principal and the principal "-" are two scopes', async () => {
     const before = runs.length;
-    expect(await statuses([() => call('/orders', 'shared', { user: 'carol' }), () => call('/orders', 'shared', { user: 'dave' })])).toEqual([201, 201]);
+    expect(await statuses([() => call('/orders', 'shared', { user: 'carol' }), () => call('/orders', 'shared', { user: 'dave' })])).toEqual(
+      [201, 201],
+    );
     const json = (r: RawResponse) => (JSON.parse(r.body.toString()) as { run: number }).run;
     const none = json(await call('/orders', 'k-dash'));
     const dash = json(await call('/orders', 'k-dash', { user: '-' }));
@@ -77,7 +88,19 @@ await describeStoreBackends((backend) => {
 
   it('a malformed key is 400 and runs nothing: empty, unterminated, with parameters, a list, over 255', async () => {
     const before = runs.length;
-    const bad = ['""', '"abc', 'abc"', '"abc";p=1', 'abc;p=1', 'a,b', 'a"b', '"a\\x"', 'x'.repeat(256), `"${'x'.repeat(256)}"`, ['k1', 'k2']];
+    const bad = [
+      '""',
+      '"abc',
+      'abc"',
+      '"abc";p=1',
+      'abc;p=1',
+      'a,b',
+      'a"b',
+      '"a\\x"',
+      'x'.repeat(256),
+      `"${'x'.repeat(256)}"`,
+      ['k1', 'k2'],
+    ];
     for (const key of bad) {
       const r = await call('/orders', key, { user: 'erin' });
       expect([JSON.stringify(key), r.status, headerOf(r, 'content-type')]).toEqual([JSON.stringify(key), 400, 'application/problem+json']);

@@ -9,7 +9,6 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { idempotency } from '../src/express.js';
 import { headerOf, listen, postJson, type RawResponse, type Running } from './http.js';
 
-
 await describeStoreBackends(
   (backend) => {
     let set: StoreSet;
@@ -24,7 +23,9 @@ await describeStoreBackends(
       const a = express();
       a.use(express.json());
       // A lease that outlives the pause: the key stays held while storing is retried.
-      a.use(idempotency({ store, leaseMs: 4000, timeoutMs: 300, onStoreError: (e, ctx) => void reports.push(`${ctx.middleware} ${e.code}`) }));
+      a.use(
+        idempotency({ store, leaseMs: 4000, timeoutMs: 300, onStoreError: (e, ctx) => void reports.push(`${ctx.middleware} ${e.code}`) }),
+      );
       a.post('/orders', async (req, res) => {
         const run = ++runs;
         if (req.body.pause === true) pause = await set.pause(1200);

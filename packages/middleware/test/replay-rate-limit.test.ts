@@ -25,11 +25,16 @@ await describeStoreBackends((backend) => {
     a.disable('x-powered-by');
     a.use(express.json());
     for (const path of ['/orders', '/legacy']) {
-      a.post(path, rateLimit({ store: rateLimits, policies: POLICY, key: () => path }), idempotency({ store: idempotencyStore }), (req, res) => {
-        runs++;
-        res.setHeader('X-Order', `o-${runs}`);
-        res.status(201).json({ run: runs, item: (req.body as { item: string }).item });
-      });
+      a.post(
+        path,
+        rateLimit({ store: rateLimits, policies: POLICY, key: () => path }),
+        idempotency({ store: idempotencyStore }),
+        (req, res) => {
+          runs++;
+          res.setHeader('X-Order', `o-${runs}`);
+          res.status(201).json({ run: runs, item: (req.body as { item: string }).item });
+        },
+      );
     }
     app = await listen(a);
   });
@@ -54,7 +59,9 @@ await describeStoreBackends((backend) => {
     }
     // What the store holds has no rate-limit header: nothing of the first run's budget to replay.
     const body = JSON.stringify({ item: 'book' });
-    const held = await idempotencyStore.reserve('-', 'k-1', fingerprintRequest({ method: 'POST', path: '/orders', body }), { leaseMs: 1000 });
+    const held = await idempotencyStore.reserve('-', 'k-1', fingerprintRequest({ method: 'POST', path: '/orders', body }), {
+      leaseMs: 1000,
+    });
     if (held.state !== 'completed') throw new Error(`expected the stored response, got ${held.state}`);
     expect(held.response.headers.map(([n]) => n)).toEqual(['X-Order', 'Content-Type', 'ETag']);
     // The limit comes first: a retry past it is refused, not replayed, and not stored.

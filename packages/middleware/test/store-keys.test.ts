@@ -10,7 +10,7 @@ import { csrf, idempotency, rateLimit, type ExpressRequest } from '../src/expres
 import { headerOf, listen, send, type RawResponse, type Running } from './http.js';
 
 const SHAPES: Record<string, string> = {
-  'over 1024 bytes': 'alice' + ' '.repeat(1100),
+  'over 1024 bytes': `alice${' '.repeat(1100)}`,
   'with U+0000': 'alice\u0000',
   'with a lone surrogate': 'alice\ud800',
 };

@@ -1,4 +1,4 @@
-import { type StoreOptionsBase } from '@stowage/core';
+import type { StoreOptionsBase } from '@stowage/core';
 import {
   checkDeadline,
   deadlineOf,
@@ -42,12 +42,9 @@ export abstract class MemoryStoreBase {
     const clock = validateClock(this.source, o.clock);
     this.clock = clock ?? Date.now;
     this.customClock = clock !== undefined;
-    this.maxEntries =
-      o.maxEntries === undefined ? undefined : validateInteger(this.source, 'options.maxEntries', o.maxEntries, 1);
+    this.maxEntries = o.maxEntries === undefined ? undefined : validateInteger(this.source, 'options.maxEntries', o.maxEntries, 1);
     const every =
-      o.pruneIntervalMs === undefined
-        ? 1000
-        : validateInteger(this.source, 'options.pruneIntervalMs', o.pruneIntervalMs, 1, 86_400_000);
+      o.pruneIntervalMs === undefined ? 1000 : validateInteger(this.source, 'options.pruneIntervalMs', o.pruneIntervalMs, 1, 86_400_000);
     this.sweeper = setInterval(() => this.sweep(this.clock()), every);
     this.sweeper.unref();
   }

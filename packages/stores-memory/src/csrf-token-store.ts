@@ -1,4 +1,4 @@
-import { type CallOptions, type CsrfTokenStore } from '@stowage/core';
+import type { CallOptions, CsrfTokenStore } from '@stowage/core';
 import { hashToken, randomToken, validateCsrfCheck, validateKey, validateTtlOption } from '@stowage/core/adapter-kit';
 import { MemoryStoreBase, type MemoryStoreOptions } from './base.js';
 import { ExpiringMap } from './expiring-map.js';

@@ -1,4 +1,4 @@
-import { type CachedJwks, type CallOptions, type JwksCacheStore } from '@stowage/core';
+import type { CachedJwks, CallOptions, JwksCacheStore } from '@stowage/core';
 import { validateInteger, validateJwksPutArgs, validateKey } from '@stowage/core/adapter-kit';
 import { MemoryStoreBase, type MemoryStoreOptions } from './base.js';
 import { ExpiringMap } from './expiring-map.js';

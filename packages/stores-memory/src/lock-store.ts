@@ -1,11 +1,5 @@
-import { type CallOptions, type Lease, type LockStore } from '@stowage/core';
-import {
-  randomToken,
-  validateDuration,
-  validateKey,
-  validateToken,
-  validateTtlOption,
-} from '@stowage/core/adapter-kit';
+import type { CallOptions, Lease, LockStore } from '@stowage/core';
+import { randomToken, validateDuration, validateKey, validateToken, validateTtlOption } from '@stowage/core/adapter-kit';
 import { MemoryStoreBase, type MemoryStoreOptions } from './base.js';
 import { ExpiringMap } from './expiring-map.js';
 

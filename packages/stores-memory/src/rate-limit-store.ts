@@ -1,10 +1,4 @@
-import {
-  type CallOptions,
-  type RateLimitConsumeOptions,
-  type RateLimitDecision,
-  type RateLimitPolicy,
-  type RateLimitStore,
-} from '@stowage/core';
+import type { CallOptions, RateLimitConsumeOptions, RateLimitDecision, RateLimitPolicy, RateLimitStore } from '@stowage/core';
 import {
   evaluateRateLimit,
   normalizePolicies,

@@ -94,17 +94,28 @@ export function mapError(source: ErrorSource, err: unknown): StowageError {
   const code = (err as { code?: unknown })?.code;
   const message = err instanceof Error ? err.message : String(err);
   if (code === LATE_SQLSTATE) {
-    return source.error('TIMEOUT', `PostgreSQL refused the call: its deadline passed before the statement finished (${message})`, { cause: err });
+    return source.error('TIMEOUT', `PostgreSQL refused the call: its deadline passed before the statement finished (${message})`, {
+      cause: err,
+    });
   }
-  if (typeof code === 'string' && code === '57014') return source.error('TIMEOUT', `the statement was cancelled (${message})`, { cause: err });
+  if (typeof code === 'string' && code === '57014')
+    return source.error('TIMEOUT', `the statement was cancelled (${message})`, { cause: err });
   if (typeof code === 'string' && LOGIN_REFUSED.test(code)) {
-    return source.error('UNAVAILABLE', `PostgreSQL refused the login: check the role and password of the connection (${message})`, { cause: err });
+    return source.error('UNAVAILABLE', `PostgreSQL refused the login: check the role and password of the connection (${message})`, {
+      cause: err,
+    });
   }
   if (code === NO_DATABASE) {
-    return source.error('UNAVAILABLE', `PostgreSQL has no such database: check the database name of the connection (${message})`, { cause: err });
+    return source.error('UNAVAILABLE', `PostgreSQL has no such database: check the database name of the connection (${message})`, {
+      cause: err,
+    });
   }
   if (/Query read timeout/.test(message)) return source.error('TIMEOUT', 'PostgreSQL did not answer in time', { cause: err });
-  if ((typeof code === 'string' && UNAVAILABLE_CODES.test(code)) || UNAVAILABLE_MESSAGES.test(message) || UNAVAILABLE_MESSAGES.test(String(code))) {
+  if (
+    (typeof code === 'string' && UNAVAILABLE_CODES.test(code)) ||
+    UNAVAILABLE_MESSAGES.test(message) ||
+    UNAVAILABLE_MESSAGES.test(String(code))
+  ) {
     return source.error('UNAVAILABLE', `PostgreSQL is unreachable or the connection was lost (${message})`, { cause: err });
   }
   return source.error('INTERNAL', `unexpected PostgreSQL error: ${message}`, { cause: err });
@@ -162,7 +173,8 @@ export abstract class PgStoreBase {
     this.clock = validateClock(this.source, o.clock);
     this.autoMigrate = o.migrate !== false;
     this.unlogged = o.unlogged === true;
-    this.timeoutMs = o.statementTimeoutMs === undefined ? 5000 : validateInteger(this.source, 'options.statementTimeoutMs', o.statementTimeoutMs, 1);
+    this.timeoutMs =
+      o.statementTimeoutMs === undefined ? 5000 : validateInteger(this.source, 'options.statementTimeoutMs', o.statementTimeoutMs, 1);
     this.pruneBatch = o.pruneBatchSize === undefined ? 1000 : validateInteger(this.source, 'options.pruneBatchSize', o.pruneBatchSize, 1);
     if (o.pruneIntervalMs !== undefined) {
       const every = validateInteger(this.source, 'options.pruneIntervalMs', o.pruneIntervalMs, 1);
@@ -322,7 +334,11 @@ export abstract class PgStoreBase {
       for (;;) {
         // Prune takes no deadline: it only deletes what is already invisible.
         const budget = this.budget(undefined);
-        const rows = await this.query<{ n: number }>(sql, [this.nowParam(), this.pruneBatch, `stowage:prune:${sql.name}`, blocking], budget);
+        const rows = await this.query<{ n: number }>(
+          sql,
+          [this.nowParam(), this.pruneBatch, `stowage:prune:${sql.name}`, blocking],
+          budget,
+        );
         const n = Number(rows[0]?.n ?? 0);
         total += n;
         if (n < this.pruneBatch) break;

@@ -1,4 +1,4 @@
-import { type CallOptions, type CsrfTokenStore } from '@stowage/core';
+import type { CallOptions, CsrfTokenStore } from '@stowage/core';
 import {
   deadlineOf,
   hashToken,
@@ -21,7 +21,10 @@ export class PostgresCsrfTokenStore extends PgStoreBase implements CsrfTokenStor
     const N3 = postgresDialect.now!(3);
     const match = `hash = $1::text AND session_id = $2::text AND expires_at > ${N3}`;
     this.sql = {
-      issue: new Sql(`INSERT INTO ${T} (hash, session_id, expires_at) VALUES ($1::text, $2::text, ${N3} + $4::bigint) RETURNING ${this.inTime(5)}`, true),
+      issue: new Sql(
+        `INSERT INTO ${T} (hash, session_id, expires_at) VALUES ($1::text, $2::text, ${N3} + $4::bigint) RETURNING ${this.inTime(5)}`,
+        true,
+      ),
       check: new Sql(`SELECT 1 AS ok FROM ${T} WHERE ${match}`),
       // One DELETE: of concurrent consumers, exactly one gets the row.
       consume: new Sql(`DELETE FROM ${T} WHERE ${match} RETURNING ${this.inTime(4)} AS ok`, true),

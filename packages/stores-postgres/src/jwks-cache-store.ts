@@ -1,11 +1,5 @@
-import { type CachedJwks, type CallOptions, type JwksCacheStore } from '@stowage/core';
-import {
-  deadlineOf,
-  postgresDialect,
-  validateInteger,
-  validateJwksPutArgs,
-  validateKey,
-} from '@stowage/core/adapter-kit';
+import type { CachedJwks, CallOptions, JwksCacheStore } from '@stowage/core';
+import { deadlineOf, postgresDialect, validateInteger, validateJwksPutArgs, validateKey } from '@stowage/core/adapter-kit';
 import { PgStoreBase, pruneSql, Sql, type PostgresStoreOptions } from './base.js';
 
 export interface PostgresJwksCacheStoreOptions extends PostgresStoreOptions {

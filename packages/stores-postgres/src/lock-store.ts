@@ -1,4 +1,4 @@
-import { type CallOptions, type Lease, type LockStore } from '@stowage/core';
+import type { CallOptions, Lease, LockStore } from '@stowage/core';
 import {
   couldBeToken,
   deadlineOf,

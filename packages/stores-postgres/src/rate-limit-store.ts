@@ -1,10 +1,10 @@
-import {
-  type CallOptions,
-  type RateLimitAlgorithm,
-  type RateLimitConsumeOptions,
-  type RateLimitDecision,
-  type RateLimitPolicy,
-  type RateLimitStore,
+import type {
+  CallOptions,
+  RateLimitAlgorithm,
+  RateLimitConsumeOptions,
+  RateLimitDecision,
+  RateLimitPolicy,
+  RateLimitStore,
 } from '@stowage/core';
 import {
   deadlineOf,
@@ -57,7 +57,10 @@ export class PostgresRateLimitStore extends PgStoreBase implements RateLimitStor
     const T = this.t.table('rate_limits');
     // The shared upsert (7 parameters) in a CTE, so its RETURNING rows pass the check ($8).
     const single = (algorithm: RateLimitAlgorithm) =>
-      new Sql(`WITH w AS (${rateLimitSingleSql(postgresDialect, T, algorithm)}) SELECT mark, used, previous, now FROM w WHERE ${this.inTime(8)}`, true);
+      new Sql(
+        `WITH w AS (${rateLimitSingleSql(postgresDialect, T, algorithm)}) SELECT mark, used, previous, now FROM w WHERE ${this.inTime(8)}`,
+        true,
+      );
     this.single = { gcra: single('gcra'), 'fixed-window': single('fixed-window'), 'sliding-window': single('sliding-window') };
     const N = postgresDialect.now!(2);
     // The key's live states and the time they were read at (one row even when there is none).
@@ -87,7 +90,11 @@ export class PostgresRateLimitStore extends PgStoreBase implements RateLimitStor
     return { states, now: rows[0]!.now };
   }
 
-  async consume(key: string, policy: RateLimitPolicy | readonly RateLimitPolicy[], opts?: RateLimitConsumeOptions): Promise<RateLimitDecision> {
+  async consume(
+    key: string,
+    policy: RateLimitPolicy | readonly RateLimitPolicy[],
+    opts?: RateLimitConsumeOptions,
+  ): Promise<RateLimitDecision> {
     validateKey(this.source, 'key', key);
     const policies = normalizePolicies(this.source, policy);
     const cost = validateCost(this.source, validateOptions<RateLimitConsumeOptions>(this.source, 'opts', opts).cost, policies);
@@ -102,8 +109,16 @@ export class PostgresRateLimitStore extends PgStoreBase implements RateLimitStor
         const params =
           n === 1
             ? rateLimitSingleParams(key, now, policies[0]!, cost)
-            : [key, now, policies.map((p) => p.id), policies.map((p) => RATE_LIMIT_ALGORITHM_CODES[p.algorithm]),
-               policies.map((p) => p.limit), policies.map((p) => p.windowMs), policies.map((p) => p.capacity), cost];
+            : [
+                key,
+                now,
+                policies.map((p) => p.id),
+                policies.map((p) => RATE_LIMIT_ALGORITHM_CODES[p.algorithm]),
+                policies.map((p) => p.limit),
+                policies.map((p) => p.windowMs),
+                policies.map((p) => p.capacity),
+                cost,
+              ];
         try {
           return await this.query<ConsumeRows[number]>(sql, params, budget);
         } catch (err) {

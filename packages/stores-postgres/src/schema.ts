@@ -1,10 +1,4 @@
-import {
-  ErrorSource,
-  PG_SERVER_NOW,
-  postgresDialect,
-  rateLimitManySql,
-  validateIdentifier,
-} from '@stowage/core/adapter-kit';
+import { ErrorSource, PG_SERVER_NOW, postgresDialect, rateLimitManySql, validateIdentifier } from '@stowage/core/adapter-kit';
 import type { ClientBase, Pool, PoolClient } from 'pg';
 
 /** The parts of the schema, one per contract; each store migrates its own. */
@@ -277,9 +271,10 @@ export const COMPONENT_TABLES: Readonly<Record<SchemaComponent, readonly string[
 /** The DDL of every component at its current version, as strings. */
 export function schema(options: { schema?: string; tablePrefix?: string; unlogged?: boolean } = {}): Record<SchemaComponent, string[]> {
   const t = tables(options.schema ?? 'public', options.tablePrefix ?? 'stowage_', options.unlogged);
-  return Object.fromEntries(
-    Object.entries(MIGRATIONS).map(([k, steps]) => [k, steps.flatMap((step) => step(t))]),
-  ) as Record<SchemaComponent, string[]>;
+  return Object.fromEntries(Object.entries(MIGRATIONS).map(([k, steps]) => [k, steps.flatMap((step) => step(t))])) as Record<
+    SchemaComponent,
+    string[]
+  >;
 }
 
 export interface MigrateOptions {

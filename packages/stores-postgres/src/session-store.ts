@@ -1,4 +1,4 @@
-import { type CallOptions, type SessionRecord, type SessionSetOptions, type SessionStore } from '@stowage/core';
+import type { CallOptions, SessionRecord, SessionSetOptions, SessionStore } from '@stowage/core';
 import {
   deadlineOf,
   postgresDialect,

@@ -24,13 +24,41 @@ export interface PostgresStreamStoreOptions extends PostgresStoreOptions {
 }
 
 const values = (s: StoredStream): unknown[] => [
-  s.name, s.id, s.contentType, s.mediaType, s.ttlMs ?? null, s.expiresAt ?? null, s.createdAt, s.accessedAt, s.deadline ?? null,
-  s.closed, s.lastSeq ?? null, s.tail, s.forkedFrom ?? null, s.forkPosition ?? null, s.forkSubOffset ?? null, s.refCount, s.deleted,
+  s.name,
+  s.id,
+  s.contentType,
+  s.mediaType,
+  s.ttlMs ?? null,
+  s.expiresAt ?? null,
+  s.createdAt,
+  s.accessedAt,
+  s.deadline ?? null,
+  s.closed,
+  s.lastSeq ?? null,
+  s.tail,
+  s.forkedFrom ?? null,
+  s.forkPosition ?? null,
+  s.forkSubOffset ?? null,
+  s.refCount,
+  s.deleted,
 ];
 const COLUMNS: [string, string][] = [
-  ['name', 'text'], ['id', 'text'], ['content_type', 'text'], ['media_type', 'text'], ['ttl_ms', 'bigint'], ['expires_at', 'bigint'],
-  ['created_at', 'bigint'], ['accessed_at', 'bigint'], ['deadline', 'bigint'], ['closed', 'boolean'], ['last_seq', 'text'],
-  ['tail', 'bigint'], ['forked_from', 'text'], ['fork_position', 'bigint'], ['fork_sub_offset', 'bigint'], ['ref_count', 'bigint'],
+  ['name', 'text'],
+  ['id', 'text'],
+  ['content_type', 'text'],
+  ['media_type', 'text'],
+  ['ttl_ms', 'bigint'],
+  ['expires_at', 'bigint'],
+  ['created_at', 'bigint'],
+  ['accessed_at', 'bigint'],
+  ['deadline', 'bigint'],
+  ['closed', 'boolean'],
+  ['last_seq', 'text'],
+  ['tail', 'bigint'],
+  ['forked_from', 'text'],
+  ['fork_position', 'bigint'],
+  ['fork_sub_offset', 'bigint'],
+  ['ref_count', 'bigint'],
   ['deleted', 'boolean'],
 ];
 
@@ -76,7 +104,9 @@ export class PostgresStreamStore extends PgStoreBase implements StreamStore {
       peek: new Sql(`SELECT * FROM ${S} WHERE name = $1::text`),
       insert: new Sql(`INSERT INTO ${S} (${COLUMNS.map(([c]) => c).join(', ')}) VALUES (${params.join(', ')})`),
       update: new Sql(
-        `UPDATE ${S} SET ${COLUMNS.map(([c], i) => (c === 'id' ? null : `${c} = ${params[i]}`)).filter(Boolean).join(', ')} WHERE id = $2::text`,
+        `UPDATE ${S} SET ${COLUMNS.map(([c], i) => (c === 'id' ? null : `${c} = ${params[i]}`))
+          .filter(Boolean)
+          .join(', ')} WHERE id = $2::text`,
       ),
       remove: new Sql(
         `WITH m AS (DELETE FROM ${M} WHERE stream_id = $1::text), p AS (DELETE FROM ${P} WHERE stream_id = $1::text)
@@ -157,46 +187,53 @@ export class PostgresStreamStore extends PgStoreBase implements StreamStore {
     } catch (err) {
       return Promise.reject(err);
     }
-    return this.timed(budget, async () => {
-      let learnt = false;
-      for (let attempt = 0; ; attempt++) {
-        const client = await this.pool.connect();
-        if (Date.now() >= budget.deadline) {
-          // The pool kept us waiting past the budget: send nothing.
-          client.release();
-          throw budgetTimeout(this.source, 'PostgreSQL', budget);
-        }
-        let broken: Error | undefined;
-        try {
-          const custom = this.nowParam();
-          await this.simple(client, 'BEGIN', budget);
-          const now = custom ?? (await this.run<{ now: number }>(this.sql.now!, [], budget, client))[0]!.now;
-          const result = await runAsync(make(now), this.backend((sql, p) => this.run(sql, p, budget, client), true));
-          // One message: if the check refuses, PostgreSQL skips the COMMIT and we roll back.
-          await this.simple(client, `SELECT ${this.deadlineFunction}(${this.serverDeadline(budget)}); COMMIT`, budget);
-          return result;
-        } catch (err) {
+    return this.timed(
+      budget,
+      async () => {
+        let learnt = false;
+        for (let attempt = 0; ; attempt++) {
+          const client = await this.pool.connect();
           if (Date.now() >= budget.deadline) {
-            // A ROLLBACK could wait behind a statement still running (on a lock, on a paused
-            // server): close the connection instead; the server then rolls back by itself.
-            broken = err instanceof Error ? err : new Error(String(err));
+            // The pool kept us waiting past the budget: send nothing.
+            client.release();
+            throw budgetTimeout(this.source, 'PostgreSQL', budget);
+          }
+          let broken: Error | undefined;
+          try {
+            const custom = this.nowParam();
+            await this.simple(client, 'BEGIN', budget);
+            const now = custom ?? (await this.run<{ now: number }>(this.sql.now!, [], budget, client))[0]!.now;
+            const result = await runAsync(
+              make(now),
+              this.backend((sql, p) => this.run(sql, p, budget, client), true),
+            );
+            // One message: if the check refuses, PostgreSQL skips the COMMIT and we roll back.
+            await this.simple(client, `SELECT ${this.deadlineFunction}(${this.serverDeadline(budget)}); COMMIT`, budget);
+            return result;
+          } catch (err) {
+            if (Date.now() >= budget.deadline) {
+              // A ROLLBACK could wait behind a statement still running (on a lock, on a paused
+              // server): close the connection instead; the server then rolls back by itself.
+              broken = err instanceof Error ? err : new Error(String(err));
+              throw err;
+            }
+            await this.simple(client, 'ROLLBACK', budget).catch((e: Error) => (broken = e));
+            const serverNow = lateAt(err);
+            if (serverNow !== undefined && !learnt && this.learnClock(serverNow, budget)) {
+              learnt = true;
+              continue;
+            }
+            // 23505: two creates of one name raced; the retry finds the stream.
+            const code = (err as { code?: string }).code;
+            if (attempt < 20 && (isRetryable(err) || code === '23505')) continue;
             throw err;
+          } finally {
+            client.release(broken);
           }
-          await this.simple(client, 'ROLLBACK', budget).catch((e: Error) => (broken = e));
-          const serverNow = lateAt(err);
-          if (serverNow !== undefined && !learnt && this.learnClock(serverNow, budget)) {
-            learnt = true;
-            continue;
-          }
-          // 23505: two creates of one name raced; the retry finds the stream.
-          const code = (err as { code?: string }).code;
-          if (attempt < 20 && (isRetryable(err) || code === '23505')) continue;
-          throw err;
-        } finally {
-          client.release(broken);
         }
-      }
-    }, true);
+      },
+      true,
+    );
   }
 
   /** A statement without parameters on a transaction's connection, within what is left of the budget. */
@@ -215,7 +252,10 @@ export class PostgresStreamStore extends PgStoreBase implements StreamStore {
     }
     return this.timed(budget, async () => {
       const now = this.nowParam() ?? (await this.run<{ now: number }>(this.sql.now!, [], budget))[0]!.now;
-      return runAsync(make(now), this.backend((sql, p) => this.run(sql, p, budget), false));
+      return runAsync(
+        make(now),
+        this.backend((sql, p) => this.run(sql, p, budget), false),
+      );
     });
   }
 

@@ -38,7 +38,10 @@ describeBackends(backends, (backend) => {
       const parts: string[] = [];
       for (const { tablename } of tables) {
         const { rows } = await pool.query(`SELECT * FROM "${schema}"."${tablename}"`);
-        parts.push(tablename, JSON.stringify(rows, (_, v) => (v && v.type === 'Buffer' ? Buffer.from(v.data).toString('hex') : v)));
+        parts.push(
+          tablename,
+          JSON.stringify(rows, (_, v) => (v && v.type === 'Buffer' ? Buffer.from(v.data).toString('hex') : v)),
+        );
       }
       return parts.join('\n');
     },

@@ -115,7 +115,7 @@ describeBackends(backends.slice(0, 1), (backend) => {
     for (const s of [sessions, limits, keys, csrf, locks, jwks, streams]) await s.close();
   });
 
-  it("learns a PostgreSQL clock that runs ahead of ours from the first refusal, and the call succeeds once", async () => {
+  it('learns a PostgreSQL clock that runs ahead of ours from the first refusal, and the call succeeds once', async () => {
     const { pool, counts, schema } = countingPool();
     await migrate(pool, { schema });
     const limits = new PostgresRateLimitStore({ pool, schema });

@@ -54,7 +54,9 @@ describeBackends(backends.slice(0, 1), (backend) => {
         await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1`, [app]);
       }
     })();
-    const run = await load(32, 1500, (i) => (i % 2 === 0 ? limits.consume('hot', policy) : sessions.set(`s${i % 50}`, Buffer.from([i & 255]), { ttlMs: 60_000 })));
+    const run = await load(32, 1500, (i) =>
+      i % 2 === 0 ? limits.consume('hot', policy) : sessions.set(`s${i % 50}`, Buffer.from([i & 255]), { ttlMs: 60_000 }),
+    );
     await killer;
     expect(run.errors.length, 'the terminations hit calls in flight').toBeGreaterThan(0);
     for (const e of run.errors) {

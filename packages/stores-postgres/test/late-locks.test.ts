@@ -31,7 +31,10 @@ describeBackends(backends.slice(0, 1), (backend) => {
   /** Waits until no connection of `app` runs a statement (the late ones have finished on the server). */
   async function serverIdle(app: string): Promise<void> {
     for (let i = 0; i < 200; i++) {
-      const { rows } = await admin.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1 AND state = 'active'`, [app]);
+      const { rows } = await admin.query(
+        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1 AND state = 'active'`,
+        [app],
+      );
       if (rows[0].n === 0) return;
       await sleep(50);
     }

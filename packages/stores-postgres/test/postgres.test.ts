@@ -43,15 +43,20 @@ describeBackends(backends.slice(0, 1), (backend) => {
       [s],
     );
     const indexed = new Set(rows.map((r) => `${r.table}.${r.column}`));
-    for (const t of ['sessions', 'rate_limits', 'idempotency', 'csrf_tokens', 'locks', 'jwks']) expect(indexed).toContain(`stowage_${t}.expires_at`);
+    for (const t of ['sessions', 'rate_limits', 'idempotency', 'csrf_tokens', 'locks', 'jwks'])
+      expect(indexed).toContain(`stowage_${t}.expires_at`);
     expect(indexed).toContain('stowage_streams.deadline');
   });
 
   it('unlogged makes the store tables UNLOGGED, and back', async () => {
     const s = fresh();
     const persistence = async () =>
-      (await pool.query(`SELECT relpersistence FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE nspname = $1 AND relname = 'stowage_rate_limits'`, [s])).rows[0]
-        ?.relpersistence;
+      (
+        await pool.query(
+          `SELECT relpersistence FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE nspname = $1 AND relname = 'stowage_rate_limits'`,
+          [s],
+        )
+      ).rows[0]?.relpersistence;
     const fast = new PostgresRateLimitStore({ pool, schema: s, unlogged: true });
     await fast.peek('k', { algorithm: 'gcra', limit: 1, windowMs: 1000 });
     expect(await persistence()).toBe('u');
@@ -66,8 +71,13 @@ describeBackends(backends.slice(0, 1), (backend) => {
     for (let i = 0; i < 20; i++) await store.set(`s${i}`, Buffer.from([i]), { ttlMs: 60_000 });
     const client = await pool.connect();
     try {
-      const prepared = new PostgresSessionStore({ pool: { query: client.query.bind(client) } as unknown as pg.Pool, schema: s, migrate: false });
-      const names = async () => (await client.query(`SELECT name FROM pg_prepared_statements WHERE name LIKE 'stowage_%'`)).rows.map((r) => r.name);
+      const prepared = new PostgresSessionStore({
+        pool: { query: client.query.bind(client) } as unknown as pg.Pool,
+        schema: s,
+        migrate: false,
+      });
+      const names = async () =>
+        (await client.query(`SELECT name FROM pg_prepared_statements WHERE name LIKE 'stowage_%'`)).rows.map((r) => r.name);
       const before = await names();
       for (let i = 0; i < 10; i++) await prepared.get(`s${i}`);
       const after = await names();

@@ -27,10 +27,14 @@ describeBackends(backends.slice(0, 1), (backend) => {
       store,
       clock,
       seed: async (key, policy, c, expiresAt) => {
-        await pool.query(
-          `INSERT INTO ${table} (key, policy, mark, used, previous, expires_at, at) VALUES ($1, $2, $3, $4, $5, $6, 0)`,
-          [key, policy.id, c.mark, c.used, c.previous, expiresAt],
-        );
+        await pool.query(`INSERT INTO ${table} (key, policy, mark, used, previous, expires_at, at) VALUES ($1, $2, $3, $4, $5, $6, 0)`, [
+          key,
+          policy.id,
+          c.mark,
+          c.used,
+          c.previous,
+          expiresAt,
+        ]);
       },
       stored: async (key, policy) => {
         const sql = `SELECT mark::float8 AS mark, used::float8 AS used, previous::float8 AS previous FROM ${table}

@@ -83,7 +83,8 @@ type Callable = (...args: unknown[]) => Promise<unknown>;
 // the caller sent is at fault and nothing ran: the store is unavailable until that is fixed.
 const LOGIN_REFUSED = /\b(?:WRONGPASS|NOAUTH)\b/;
 const NO_PERMISSION = /\bNOPERM\b/;
-const UNAVAILABLE = /Connection is closed|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|ENOTFOUND|EHOSTUNREACH|max retries|MaxRetriesPerRequest|CLUSTERDOWN|TRYAGAIN|LOADING|MASTERDOWN|Stream isn't writeable|enableOfflineQueue|Failed to refresh slots cache|None of startup nodes is available/i;
+const UNAVAILABLE =
+  /Connection is closed|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|ENOTFOUND|EHOSTUNREACH|max retries|MaxRetriesPerRequest|CLUSTERDOWN|TRYAGAIN|LOADING|MASTERDOWN|Stream isn't writeable|enableOfflineQueue|Failed to refresh slots cache|None of startup nodes is available/i;
 
 export function mapError(source: ErrorSource, err: unknown, client: RedisClient): StowageError {
   if (err instanceof StowageError) return err;
@@ -92,10 +93,14 @@ export function mapError(source: ErrorSource, err: unknown, client: RedisClient)
     return source.error('TIMEOUT', 'the call reached Redis after its deadline, so Redis did not run it', { cause: err });
   }
   if (LOGIN_REFUSED.test(message)) {
-    return source.error('UNAVAILABLE', `Redis refused the login: check the user and password of the connection (${message})`, { cause: err });
+    return source.error('UNAVAILABLE', `Redis refused the login: check the user and password of the connection (${message})`, {
+      cause: err,
+    });
   }
   if (NO_PERMISSION.test(message)) {
-    return source.error('UNAVAILABLE', `the Redis user may not run this store's commands or use its keys: check its ACL (${message})`, { cause: err });
+    return source.error('UNAVAILABLE', `the Redis user may not run this store's commands or use its keys: check its ACL (${message})`, {
+      cause: err,
+    });
   }
   if (UNAVAILABLE.test(message) || UNAVAILABLE.test(String((err as { code?: unknown })?.code)) || client.status === 'end') {
     return source.error('UNAVAILABLE', `Redis is unreachable or the connection was lost (${message})`, { cause: err });

@@ -1,12 +1,5 @@
-import { type CallOptions, type CsrfTokenStore } from '@stowage/core';
-import {
-  deadlineOf,
-  hashToken,
-  randomToken,
-  validateCsrfCheck,
-  validateKey,
-  validateTtlOption,
-} from '@stowage/core/adapter-kit';
+import type { CallOptions, CsrfTokenStore } from '@stowage/core';
+import { deadlineOf, hashToken, randomToken, validateCsrfCheck, validateKey, validateTtlOption } from '@stowage/core/adapter-kit';
 import { RedisStoreBase, Script, tagged, type RedisStoreOptions } from './base.js';
 
 const CSRF = new Script('csrf');
@@ -32,7 +25,12 @@ export class RedisCsrfTokenStore extends RedisStoreBase implements CsrfTokenStor
   async validate(sessionId: string, token: string, opts?: { consume?: boolean } & CallOptions): Promise<boolean> {
     const consume = validateCsrfCheck(this.source, sessionId, token, opts);
     const deadline = deadlineOf(this.source, opts);
-    const r = await this.run<number>(CSRF, [tagged(this.prefix, 'c', sessionId)], [consume ? 'consume' : 'check', hashToken(token), 0], deadline);
+    const r = await this.run<number>(
+      CSRF,
+      [tagged(this.prefix, 'c', sessionId)],
+      [consume ? 'consume' : 'check', hashToken(token), 0],
+      deadline,
+    );
     return r === 1;
   }
 

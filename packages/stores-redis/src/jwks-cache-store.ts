@@ -1,4 +1,4 @@
-import { type CachedJwks, type CallOptions, type JwksCacheStore } from '@stowage/core';
+import type { CachedJwks, CallOptions, JwksCacheStore } from '@stowage/core';
 import { deadlineOf, validateInteger, validateJwksPutArgs, validateKey } from '@stowage/core/adapter-kit';
 import { RedisStoreBase, Script, tagged, type RedisStoreOptions } from './base.js';
 

@@ -1,12 +1,5 @@
-import { type CallOptions, type Lease, type LockStore } from '@stowage/core';
-import {
-  deadlineOf,
-  randomToken,
-  validateDuration,
-  validateKey,
-  validateToken,
-  validateTtlOption,
-} from '@stowage/core/adapter-kit';
+import type { CallOptions, Lease, LockStore } from '@stowage/core';
+import { deadlineOf, randomToken, validateDuration, validateKey, validateToken, validateTtlOption } from '@stowage/core/adapter-kit';
 import { RedisStoreBase, Script, tagged, type RedisStoreOptions } from './base.js';
 
 const LOCK = new Script('lock');

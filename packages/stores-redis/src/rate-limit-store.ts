@@ -1,10 +1,4 @@
-import {
-  type CallOptions,
-  type RateLimitConsumeOptions,
-  type RateLimitDecision,
-  type RateLimitPolicy,
-  type RateLimitStore,
-} from '@stowage/core';
+import type { CallOptions, RateLimitConsumeOptions, RateLimitDecision, RateLimitPolicy, RateLimitStore } from '@stowage/core';
 import {
   deadlineOf,
   decideAfterConsume,
@@ -47,7 +41,11 @@ export class RedisRateLimitStore extends RedisStoreBase implements RateLimitStor
     return { now, consumed: Number(out[1]) === 1, states };
   }
 
-  async consume(key: string, policy: RateLimitPolicy | readonly RateLimitPolicy[], opts?: RateLimitConsumeOptions): Promise<RateLimitDecision> {
+  async consume(
+    key: string,
+    policy: RateLimitPolicy | readonly RateLimitPolicy[],
+    opts?: RateLimitConsumeOptions,
+  ): Promise<RateLimitDecision> {
     validateKey(this.source, 'key', key);
     const policies = normalizePolicies(this.source, policy);
     const cost = validateCost(this.source, validateOptions<RateLimitConsumeOptions>(this.source, 'opts', opts).cost, policies);

@@ -1,4 +1,4 @@
-import { type CallOptions, type SessionRecord, type SessionSetOptions, type SessionStore } from '@stowage/core';
+import type { CallOptions, SessionRecord, SessionSetOptions, SessionStore } from '@stowage/core';
 import {
   deadlineOf,
   validateDestroyByOwnerArgs,
@@ -86,7 +86,12 @@ export class RedisSessionStore extends RedisStoreBase implements SessionStore {
       if (this.isCluster) await this.timed(() => this.client.sadd(this.ownerKey(owner), id), deadline);
       else keys.push(this.ownerKey(owner));
     }
-    const [ok, version] = await this.run<[number, number]>(S.set, keys, [Buffer.from(data.buffer, data.byteOffset, data.byteLength), ttl, abs, ifVersion, owner, id], deadline);
+    const [ok, version] = await this.run<[number, number]>(
+      S.set,
+      keys,
+      [Buffer.from(data.buffer, data.byteOffset, data.byteLength), ttl, abs, ifVersion, owner, id],
+      deadline,
+    );
     if (ok === 1) return { version };
     throw this.source.error('CONFLICT', `session version is ${version}, not ${ifVersion}`, { details: { currentVersion: version } });
   }

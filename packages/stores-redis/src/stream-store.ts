@@ -112,7 +112,11 @@ export class RedisStreamStore extends RedisStoreBase implements StreamStore {
     return r;
   }
 
-  async create(name: string, config: Parameters<StreamStore['create']>[1], opts?: Parameters<StreamStore['create']>[2]): Promise<StreamCreateResult> {
+  async create(
+    name: string,
+    config: Parameters<StreamStore['create']>[1],
+    opts?: Parameters<StreamStore['create']>[2],
+  ): Promise<StreamCreateResult> {
     validateKey(this.source, 'name', name);
     const { messages, fork } = validateCreateOptions(this.source, opts, this.maxMessageBytes);
     const c = validateStreamConfig(this.source, config, fork !== undefined);
@@ -144,7 +148,11 @@ export class RedisStreamStore extends RedisStoreBase implements StreamStore {
     const p = o.producer;
     const args = [name, o.mediaType ?? '', o.seq ?? '', p?.id ?? '', p?.epoch ?? 0, p?.seq ?? 0, o.close ? '1' : '0', ...messages.map(buf)];
     const r = await this.call('append', args, deadline);
-    const result: StreamAppendResult = { nextOffset: formatOffset(num(r[1])), duplicate: str(r[0]) === 'duplicate', closed: str(r[2]) === '1' };
+    const result: StreamAppendResult = {
+      nextOffset: formatOffset(num(r[1])),
+      duplicate: str(r[0]) === 'duplicate',
+      closed: str(r[2]) === '1',
+    };
     if (str(r[3]) !== '') result.producer = { epoch: num(r[3]), seq: num(r[4]) };
     return result;
   }
@@ -172,7 +180,11 @@ export class RedisStreamStore extends RedisStoreBase implements StreamStore {
     const p = o.producer === undefined ? undefined : validateProducer(this.source, o.producer);
     const deadline = deadlineOf(this.source, opts);
     const r = await this.call('close', [name, p?.id ?? '', p?.epoch ?? 0, p?.seq ?? 0], deadline);
-    const result: StreamCloseResult = { nextOffset: formatOffset(num(r[1])), alreadyClosed: str(r[2]) === '1', duplicate: str(r[0]) === 'duplicate' };
+    const result: StreamCloseResult = {
+      nextOffset: formatOffset(num(r[1])),
+      alreadyClosed: str(r[2]) === '1',
+      duplicate: str(r[0]) === 'duplicate',
+    };
     if (str(r[3]) !== '') result.producer = { epoch: num(r[3]), seq: num(r[4]) };
     return result;
   }

@@ -45,7 +45,10 @@ describe('Redis Cluster (3 masters on loopback)', () => {
   let client: Cluster;
   beforeAll(async () => {
     cluster = await startCluster();
-    client = new Cluster(cluster.ports.map((port) => ({ host: '127.0.0.1', port })), { redisOptions: { maxRetriesPerRequest: 2 } });
+    client = new Cluster(
+      cluster.ports.map((port) => ({ host: '127.0.0.1', port })),
+      { redisOptions: { maxRetriesPerRequest: 2 } },
+    );
     await client.ping();
   });
   afterAll(async () => {

@@ -57,7 +57,12 @@ describe("the caller's deadline on a 3-master Redis Cluster", () => {
       ...KEYS.map((k) => idempotency.reserve('scope', k, 'fp', { leaseMs: MINUTE, deadline })),
     ];
     const results = await Promise.all(
-      calls.map((c) => c.then(() => ({ code: 'OK', ms: 0 }), (err: ErrorLike) => ({ code: err.code as string, ms: Date.now() - startedAt }))),
+      calls.map((c) =>
+        c.then(
+          () => ({ code: 'OK', ms: 0 }),
+          (err: ErrorLike) => ({ code: err.code as string, ms: Date.now() - startedAt }),
+        ),
+      ),
     );
     expect(results.map((r) => r.code)).toEqual(Array(24).fill('TIMEOUT'));
     for (const r of results) expect(r.ms).toBeLessThan(1500);
@@ -84,7 +89,12 @@ describe("the caller's deadline on a 3-master Redis Cluster", () => {
         sessions.set('s', Buffer.from('x'), { ttlMs: MINUTE, owner: 'alice', deadline }),
         sessions.rotate('s', 't', { deadline }),
         sessions.destroyByOwner('alice', { deadline }),
-      ].map((c) => c.then(() => 'OK', (err: ErrorLike) => err.code)),
+      ].map((c) =>
+        c.then(
+          () => 'OK',
+          (err: ErrorLike) => err.code,
+        ),
+      ),
     );
     expect(codes).toEqual(Array(27).fill('TIMEOUT'));
     expect(await dataCommands(all())).toEqual({});
@@ -92,7 +102,7 @@ describe("the caller's deadline on a 3-master Redis Cluster", () => {
     expect((await dataCommands(all())).evalsha).toBe(1);
   });
 
-  it("rotate cut off by the deadline before it writes the new id gives the session back under the old one", async () => {
+  it('rotate cut off by the deadline before it writes the new id gives the session back under the old one', async () => {
     const sessions = new RedisSessionStore(options());
     // The owner's index on one master, the session on another: pausing the first stalls the
     // rotate after it took the session, before it wrote it under the new id.

@@ -170,7 +170,14 @@ describe('a deadline already passed', () => {
       () => s.limits.peek('k', policy, o),
       () => s.limits.reset('k', o),
       () => s.idempotency.reserve('scope', 'other', 'fp', { leaseMs: MINUTE, deadline }),
-      () => s.idempotency.complete('scope', 'key', idemToken, { status: 200, headers: [], body: new Uint8Array() }, { retentionMs: MINUTE, deadline }),
+      () =>
+        s.idempotency.complete(
+          'scope',
+          'key',
+          idemToken,
+          { status: 200, headers: [], body: new Uint8Array() },
+          { retentionMs: MINUTE, deadline },
+        ),
       () => s.idempotency.release('scope', 'key', idemToken, o),
       () => s.idempotency.extend('scope', 'key', idemToken, MINUTE, o),
       () => s.csrf.issue('sid', { ttlMs: MINUTE, deadline }),
@@ -188,7 +195,10 @@ describe('a deadline already passed', () => {
       () => s.streams.closeStream('st', o),
       () => s.streams.delete('st', o),
     ];
-    const results = await outcomes(Date.now(), calls.map((call) => call()));
+    const results = await outcomes(
+      Date.now(),
+      calls.map((call) => call()),
+    );
     expect(results.map((r) => r.code)).toEqual(Array(calls.length).fill('TIMEOUT'));
     expect(results.map((r) => r.deadline)).toEqual(Array(calls.length).fill(deadline));
     expect(await dataCommands([admin])).toEqual({});

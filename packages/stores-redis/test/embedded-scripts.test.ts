@@ -64,7 +64,10 @@ describe('the built package (dist)', () => {
     expect(files.length).toBeGreaterThan(imported.scripts.length); // the stream script has parts
     for (const file of files) {
       const text = readFileSync(join(sources, file), 'utf8');
-      expect(imported.scripts.some((s) => s.lua.includes(text)), file).toBe(true);
+      expect(
+        imported.scripts.some((s) => s.lua.includes(text)),
+        file,
+      ).toBe(true);
     }
   });
 

@@ -2,7 +2,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Cluster, Redis } from 'ioredis';
+import { Cluster, type Redis } from 'ioredis';
 
 type Client = Redis | Cluster;
 
@@ -46,7 +46,9 @@ export async function dumpPrefix(client: Client, prefix: string): Promise<string
 /** A redis-server of the test's own on loopback, for tests that pause it or count what it receives; `password`: `--requirepass`. */
 export async function startServer(port = 15000 + Math.floor(Math.random() * 2000), password?: string): Promise<LocalCluster> {
   const auth = password === undefined ? [] : ['--requirepass', password];
-  const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...auth], { stdio: 'ignore' });
+  const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...auth], {
+    stdio: 'ignore',
+  });
   const pid = await waitForServer(port, password);
   if (pid !== proc.pid) {
     proc.kill('SIGKILL');
@@ -83,8 +85,22 @@ export async function startCluster(base = 17000 + Math.floor(Math.random() * 200
   const procs = ports.map((port) =>
     spawn(
       'redis-server',
-      ['--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`,
-        '--save', '', '--appendonly', 'no', '--protected-mode', 'no'],
+      [
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--cluster-enabled',
+        'yes',
+        '--cluster-config-file',
+        `nodes-${port}.conf`,
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--protected-mode',
+        'no',
+      ],
       { cwd: dir, stdio: 'ignore' },
     ),
   );

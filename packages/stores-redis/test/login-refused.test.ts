@@ -60,7 +60,11 @@ describe('a Redis that refuses the store (a private redis-server with --requirep
   });
 
   it("an ACL user that may not run the store's commands (NOPERM) is UNAVAILABLE, naming the ACL", async () => {
-    const streams = new RedisStreamStore({ client: connect({ username: 'pinger', password: 'pinger-pass' }), prefix: 'login-refused:', timeoutMs: 2000 });
+    const streams = new RedisStreamStore({
+      client: connect({ username: 'pinger', password: 'pinger-pass' }),
+      prefix: 'login-refused:',
+      timeoutMs: 2000,
+    });
     const { err } = await failure(() => streams.create('s', { contentType: 'text/plain' }));
     expect(err.code).toBe('UNAVAILABLE');
     expect(err.message).toMatch(/the Redis user may not run this store's commands or use its keys: check its ACL \(NOPERM/);

@@ -11,7 +11,9 @@ const worker = join(import.meta.dirname, 'fixtures/worker.mjs');
 const backends = await redisBackends();
 
 async function race<T>(count: number, target: string, prefix: string, task: string, extra = ''): Promise<T[]> {
-  const children = Array.from({ length: count }, () => fork(worker, [target, prefix, task, extra], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+  const children = Array.from({ length: count }, () =>
+    fork(worker, [target, prefix, task, extra], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }),
+  );
   await Promise.all(children.map((c) => new Promise<void>((resolve) => c.once('message', () => resolve()))));
   const results = children.map(
     (c) =>
@@ -52,7 +54,11 @@ function proofs(name: string, target: () => string, client: () => Redis | Cluste
 
 const first = backends[0]!;
 let standalone: Redis;
-proofs(`standalone (${first.name})`, () => first.url!, () => (standalone ??= new Redis(first.url!)));
+proofs(
+  `standalone (${first.name})`,
+  () => first.url!,
+  () => (standalone ??= new Redis(first.url!)),
+);
 
 let cluster: LocalCluster;
 let clusterClient: Cluster;
@@ -66,4 +72,8 @@ afterAll(async () => {
   cluster?.stop();
   await Promise.all(backends.map((b) => b.stop()));
 });
-proofs('Redis Cluster (3 masters)', () => `cluster:${cluster.ports.join(',')}`, () => clusterClient);
+proofs(
+  'Redis Cluster (3 masters)',
+  () => `cluster:${cluster.ports.join(',')}`,
+  () => clusterClient,
+);

@@ -11,7 +11,7 @@ const backends = await redisBackends();
 /** One policy's part of the key's record (see rate_limit.lua): its id, zero-terminated, then 4 doubles. */
 function packPolicy(id: string, c: RateLimitStateColumns, expiresAt: number): Buffer {
   const numbers = Buffer.alloc(32);
-  [c.mark, c.used, c.previous, expiresAt].forEach((n, i) => numbers.writeDoubleLE(n, i * 8));
+  for (const [i, n] of [c.mark, c.used, c.previous, expiresAt].entries()) numbers.writeDoubleLE(n, i * 8);
   return Buffer.concat([Buffer.from(`${id}\0`), numbers]);
 }
 

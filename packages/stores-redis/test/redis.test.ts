@@ -69,7 +69,7 @@ describe('scripts and health', () => {
     }
   });
 
-  it("learns a Redis clock that runs ahead of ours from the first refusal, and the call succeeds", async () => {
+  it('learns a Redis clock that runs ahead of ours from the first refusal, and the call succeeds', async () => {
     const own = new Redis(url); // a client of its own: the clock sample is per client
     const limits = new RedisRateLimitStore({ client: own, prefix: newNamespace(), timeoutMs: 2000 });
     const policy = { algorithm: 'fixed-window', limit: 10, windowMs: 60_000 } as const;
@@ -158,7 +158,7 @@ describe('Redis Cluster specifics', () => {
     cluster?.stop();
   });
 
-  it("spreads sessions over the masters, and sign-out everywhere reaches every one", async () => {
+  it('spreads sessions over the masters, and sign-out everywhere reaches every one', async () => {
     const prefix = newNamespace();
     const store = new RedisSessionStore({ client, prefix });
     for (let i = 0; i < 60; i++) await store.set(`sid-${i}`, Buffer.from('x'), { ttlMs: 60_000, owner: 'alice' });
@@ -188,57 +188,61 @@ describe('a Redis container stopped mid-load and started again', () => {
     await container?.stop().catch(() => {});
   });
 
-  it.skipIf(process.env.REDIS_URL !== undefined)(`${image}: calls fail with UNAVAILABLE within the time limit, none lies, and the store recovers by itself`, async () => {
-    container = await new RedisContainer(image).withExposedPorts({ container: 6379, host: port }).start();
-    const client = new Redis({ host: '127.0.0.1', port, maxRetriesPerRequest: 1 });
-    client.on('error', () => {});
-    const limits = new RedisRateLimitStore({ client, prefix: 'fault:', timeoutMs: 1000 });
-    const streams = new RedisStreamStore({ client, prefix: 'fault:', timeoutMs: 1000 });
-    const policy = { algorithm: 'fixed-window', limit: 1_000_000, windowMs: 3_600_000 } as const;
-    await streams.create('s', { contentType: 'text/plain' });
-    let stop = false;
-    const errors: ErrorLike[] = [];
-    let allowed = 0;
-    let slowest = 0;
-    const workers = Array.from({ length: 16 }, async () => {
-      while (!stop) {
-        const t0 = Date.now();
-        try {
-          if ((await limits.consume('hot', policy)).allowed) allowed++;
-        } catch (err) {
-          errors.push(err as ErrorLike);
-          await sleep(20);
+  it.skipIf(process.env.REDIS_URL !== undefined)(
+    `${image}: calls fail with UNAVAILABLE within the time limit, none lies, and the store recovers by itself`,
+    async () => {
+      container = await new RedisContainer(image).withExposedPorts({ container: 6379, host: port }).start();
+      const client = new Redis({ host: '127.0.0.1', port, maxRetriesPerRequest: 1 });
+      client.on('error', () => {});
+      const limits = new RedisRateLimitStore({ client, prefix: 'fault:', timeoutMs: 1000 });
+      const streams = new RedisStreamStore({ client, prefix: 'fault:', timeoutMs: 1000 });
+      const policy = { algorithm: 'fixed-window', limit: 1_000_000, windowMs: 3_600_000 } as const;
+      await streams.create('s', { contentType: 'text/plain' });
+      let stop = false;
+      const errors: ErrorLike[] = [];
+      let allowed = 0;
+      let slowest = 0;
+      const workers = Array.from({ length: 16 }, async () => {
+        while (!stop) {
+          const t0 = Date.now();
+          try {
+            if ((await limits.consume('hot', policy)).allowed) allowed++;
+          } catch (err) {
+            errors.push(err as ErrorLike);
+            await sleep(20);
+          }
+          slowest = Math.max(slowest, Date.now() - t0);
         }
-        slowest = Math.max(slowest, Date.now() - t0);
+      });
+      await sleep(300);
+      execFileSync('docker', ['stop', '-t', '0', container.getId()]);
+      await sleep(1500);
+      const duringOutage = errors.length;
+      execFileSync('docker', ['start', container.getId()]);
+      let recovered = false;
+      for (let i = 0; i < 100 && !recovered; i++) {
+        await sleep(100);
+        recovered = client.status === 'ready';
       }
-    });
-    await sleep(300);
-    execFileSync('docker', ['stop', '-t', '0', container.getId()]);
-    await sleep(1500);
-    const duringOutage = errors.length;
-    execFileSync('docker', ['start', container.getId()]);
-    let recovered = false;
-    for (let i = 0; i < 100 && !recovered; i++) {
-      await sleep(100);
-      recovered = client.status === 'ready';
-    }
-    await sleep(500);
-    stop = true;
-    await Promise.all(workers);
-    expect(recovered).toBe(true);
-    expect(duringOutage).toBeGreaterThan(0);
-    for (const e of errors) expect(['UNAVAILABLE', 'TIMEOUT']).toContain(e.code);
-    expect(errors.some((e) => e.code === 'UNAVAILABLE')).toBe(true);
-    expect(slowest).toBeLessThan(1000 + 500);
-    // Redis runs without persistence here: the restarted server is empty. What it counted since
-    // the restart can never be more than the decisions given (no answer was wrong).
-    const used = 1_000_000 - (await limits.peek('hot', policy)).remaining;
-    expect(used).toBeLessThanOrEqual(allowed);
-    // And the same stores work.
-    expect((await limits.consume('after', policy)).allowed).toBe(true);
-    expect((await streams.create('t', { contentType: 'text/plain' })).status).toBe('created');
-    await limits.close();
-    await streams.close();
-    client.disconnect();
-  }, 60_000);
+      await sleep(500);
+      stop = true;
+      await Promise.all(workers);
+      expect(recovered).toBe(true);
+      expect(duringOutage).toBeGreaterThan(0);
+      for (const e of errors) expect(['UNAVAILABLE', 'TIMEOUT']).toContain(e.code);
+      expect(errors.some((e) => e.code === 'UNAVAILABLE')).toBe(true);
+      expect(slowest).toBeLessThan(1000 + 500);
+      // Redis runs without persistence here: the restarted server is empty. What it counted since
+      // the restart can never be more than the decisions given (no answer was wrong).
+      const used = 1_000_000 - (await limits.peek('hot', policy)).remaining;
+      expect(used).toBeLessThanOrEqual(allowed);
+      // And the same stores work.
+      expect((await limits.consume('after', policy)).allowed).toBe(true);
+      expect((await streams.create('t', { contentType: 'text/plain' })).status).toBe('created');
+      await limits.close();
+      await streams.close();
+      client.disconnect();
+    },
+    60_000,
+  );
 });

@@ -65,7 +65,11 @@ describe("Redis's clock, sampled before a client's first script", () => {
       expect(codes).toEqual(['TIMEOUT', 'TIMEOUT', 'TIMEOUT']);
       expect(Date.now() - startedAt, 'answered while Redis was still paused').toBeLessThan(1200);
       await client.ping(); // behind the scripts on the connection: they have run or been refused
-      const [refused, samples, runs] = [await errorReplies([admin], 'STOWAGE_LATE'), await clockSamples([admin]), await scriptRuns([admin])];
+      const [refused, samples, runs] = [
+        await errorReplies([admin], 'STOWAGE_LATE'),
+        await clockSamples([admin]),
+        await scriptRuns([admin]),
+      ];
       // Without the sample the deadline sent would be 5 s later by Redis's clock: all three would run.
       expect((await limits.peek('k', policy)).remaining, 'the consume was not counted').toBe(10);
       expect(await sessions.get('s'), 'the session was not written').toBeUndefined();

@@ -13,7 +13,7 @@ import { dropPrefix } from './helpers.js';
 const backends = await redisBackends();
 afterAll(() => Promise.all(backends.map((b) => b.stop())));
 
-describe('the set of a source\'s fork names', () => {
+describe("the set of a source's fork names", () => {
   const client = new Redis(backends[0]!.url!);
   afterAll(() => client.quit());
   const text = (r: { messages: { data: Uint8Array }[] }) => r.messages.map((m) => Buffer.from(m.data).toString());

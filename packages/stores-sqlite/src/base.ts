@@ -55,8 +55,7 @@ export function writeReturning<T>(statement: Statement, params: unknown): T | un
 }
 
 /** Binds bytes without a copy: better-sqlite3 binds Buffers. */
-export const asBuffer = (u8: Uint8Array): Buffer =>
-  Buffer.isBuffer(u8) ? u8 : Buffer.from(u8.buffer, u8.byteOffset, u8.byteLength);
+export const asBuffer = (u8: Uint8Array): Buffer => (Buffer.isBuffer(u8) ? u8 : Buffer.from(u8.buffer, u8.byteOffset, u8.byteLength));
 
 const BUSY = /^SQLITE_(BUSY|LOCKED)/;
 const CORRUPT = /^SQLITE_(CORRUPT|NOTADB)/;
@@ -73,11 +72,16 @@ export function mapError(source: ErrorSource, db: Database, err: unknown, deadli
   if (!db.open) return source.error('UNAVAILABLE', 'the database connection is closed', { cause: err });
   if (typeof code === 'string') {
     if (BUSY.test(code)) {
-      if (deadline === undefined) return source.error('TIMEOUT', `the database stayed locked by another connection (${code})`, { cause: err });
-      return source.error('TIMEOUT', `the database stayed locked by another connection until the caller's deadline (${code}); the call changed nothing`, {
-        cause: err,
-        details: { deadline },
-      });
+      if (deadline === undefined)
+        return source.error('TIMEOUT', `the database stayed locked by another connection (${code})`, { cause: err });
+      return source.error(
+        'TIMEOUT',
+        `the database stayed locked by another connection until the caller's deadline (${code}); the call changed nothing`,
+        {
+          cause: err,
+          details: { deadline },
+        },
+      );
     }
     if (CORRUPT.test(code)) return source.error('CORRUPT', `the database file is damaged (${code})`, { cause: err });
     if (GONE.test(code)) return source.error('UNAVAILABLE', `the database cannot be written (${code})`, { cause: err });

@@ -1,4 +1,4 @@
-import { type CallOptions, type CsrfTokenStore } from '@stowage/core';
+import type { CallOptions, CsrfTokenStore } from '@stowage/core';
 import { hashToken, randomToken, validateCsrfCheck, validateKey, validateTtlOption } from '@stowage/core/adapter-kit';
 import type { Statement } from 'better-sqlite3';
 import { SqliteStoreBase, type SqliteStoreOptions } from './base.js';

@@ -1,10 +1,4 @@
-import {
-  DEFAULT_MAX_RESPONSE_BYTES,
-  type CallOptions,
-  type IdempotencyStore,
-  type Reservation,
-  type StoredResponse,
-} from '@stowage/core';
+import { DEFAULT_MAX_RESPONSE_BYTES, type CallOptions, type IdempotencyStore, type Reservation, type StoredResponse } from '@stowage/core';
 import {
   decodeStoredResponse,
   encodeStoredResponse,

@@ -1,4 +1,4 @@
-import { type CachedJwks, type CallOptions, type JwksCacheStore } from '@stowage/core';
+import type { CachedJwks, CallOptions, JwksCacheStore } from '@stowage/core';
 import { validateInteger, validateJwksPutArgs, validateKey } from '@stowage/core/adapter-kit';
 import type { Statement } from 'better-sqlite3';
 import { SqliteStoreBase, type SqliteStoreOptions, writeReturning } from './base.js';

@@ -1,11 +1,5 @@
-import { type CallOptions, type Lease, type LockStore } from '@stowage/core';
-import {
-  randomToken,
-  validateDuration,
-  validateKey,
-  validateToken,
-  validateTtlOption,
-} from '@stowage/core/adapter-kit';
+import type { CallOptions, Lease, LockStore } from '@stowage/core';
+import { randomToken, validateDuration, validateKey, validateToken, validateTtlOption } from '@stowage/core/adapter-kit';
 import type { Statement } from 'better-sqlite3';
 import { SqliteStoreBase, type SqliteStoreOptions, writeReturning } from './base.js';
 
@@ -42,7 +36,9 @@ export class SqliteLockStore extends SqliteStoreBase<Statements> implements Lock
 
   protected pruneStatements(): string[] {
     const t = `${this.prefix}locks`;
-    return [`UPDATE ${t} SET token = NULL, expires_at = 0 WHERE name IN (SELECT name FROM ${t} WHERE token IS NOT NULL AND expires_at <= ? LIMIT ?)`];
+    return [
+      `UPDATE ${t} SET token = NULL, expires_at = 0 WHERE name IN (SELECT name FROM ${t} WHERE token IS NOT NULL AND expires_at <= ? LIMIT ?)`,
+    ];
   }
 
   async acquire(name: string, opts: { ttlMs: number } & CallOptions): Promise<Lease | undefined> {

@@ -85,7 +85,11 @@ export class SqliteRateLimitStore extends SqliteStoreBase<Statements> implements
     return [`DELETE FROM ${t} WHERE (key, policy) IN (SELECT key, policy FROM ${t} WHERE expires_at <= ? LIMIT ?)`];
   }
 
-  async consume(key: string, policy: RateLimitPolicy | readonly RateLimitPolicy[], opts?: RateLimitConsumeOptions): Promise<RateLimitDecision> {
+  async consume(
+    key: string,
+    policy: RateLimitPolicy | readonly RateLimitPolicy[],
+    opts?: RateLimitConsumeOptions,
+  ): Promise<RateLimitDecision> {
     validateKey(this.source, 'key', key);
     const policies = normalizePolicies(this.source, policy);
     const cost = validateCost(this.source, validateOptions<RateLimitConsumeOptions>(this.source, 'opts', opts).cost, policies);

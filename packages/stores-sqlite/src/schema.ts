@@ -130,10 +130,7 @@ export function schema(tablePrefix: string): Record<SchemaComponent, string[]> {
  * when several processes run it at once: it runs in one `BEGIN IMMEDIATE` transaction and
  * records each component's version in `<prefix>schema_version`.
  */
-export function migrate(
-  database: Database,
-  options: { tablePrefix?: string; components?: readonly SchemaComponent[] } = {},
-): void {
+export function migrate(database: Database, options: { tablePrefix?: string; components?: readonly SchemaComponent[] } = {}): void {
   const prefix = options.tablePrefix ?? 'stowage_';
   const ddl = schema(prefix);
   const components = options.components ?? (Object.keys(ddl) as SchemaComponent[]);

@@ -1,4 +1,4 @@
-import { type CallOptions, type SessionRecord, type SessionSetOptions, type SessionStore } from '@stowage/core';
+import type { CallOptions, SessionRecord, SessionSetOptions, SessionStore } from '@stowage/core';
 import {
   sessionRecordFromRow,
   validateDestroyByOwnerArgs,
@@ -74,9 +74,7 @@ export class SqliteSessionStore extends SqliteStoreBase<Statements> implements S
            expires_at = CASE WHEN @ttl IS NULL THEN expires_at ELSE min(@now + @ttl, coalesce(absolute_expires_at, @now + @ttl)) END
          WHERE id = @oldId AND expires_at > @now`,
       ),
-      destroyByOwner: this.db.prepare(
-        `DELETE FROM ${t} WHERE owner = @owner AND expires_at > @now AND (@except IS NULL OR id <> @except)`,
-      ),
+      destroyByOwner: this.db.prepare(`DELETE FROM ${t} WHERE owner = @owner AND expires_at > @now AND (@except IS NULL OR id <> @except)`),
     };
     // rotate needs several statements: one BEGIN IMMEDIATE transaction.
     const rotate = this.db.transaction((oldId: string, newId: string, ttl: number | null, now: number): boolean => {
@@ -139,4 +137,3 @@ export class SqliteSessionStore extends SqliteStoreBase<Statements> implements S
     return this.op((s, now) => s.destroyByOwner.run({ owner, except, now }).changes, opts);
   }
 }
-

@@ -47,8 +47,23 @@ const toRow = (s: StoredStream) => ({
 });
 
 const COLUMNS = [
-  'name', 'id', 'content_type', 'media_type', 'ttl_ms', 'expires_at', 'created_at', 'accessed_at', 'deadline',
-  'closed', 'last_seq', 'tail', 'forked_from', 'fork_position', 'fork_sub_offset', 'ref_count', 'deleted',
+  'name',
+  'id',
+  'content_type',
+  'media_type',
+  'ttl_ms',
+  'expires_at',
+  'created_at',
+  'accessed_at',
+  'deadline',
+  'closed',
+  'last_seq',
+  'tail',
+  'forked_from',
+  'fork_position',
+  'fork_sub_offset',
+  'ref_count',
+  'deleted',
 ];
 
 /** The engine's storage as prepared statements; every engine call runs in one BEGIN IMMEDIATE transaction. */
@@ -62,12 +77,18 @@ class SqliteStreamBackend implements StreamBackend {
     this.s = {
       get: db.prepare(`SELECT * FROM ${streams} WHERE name = ?`),
       insert: db.prepare(`INSERT INTO ${streams} (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map((c) => `@${c}`).join(', ')})`),
-      update: db.prepare(`UPDATE ${streams} SET ${COLUMNS.filter((c) => c !== 'id').map((c) => `${c} = @${c}`).join(', ')} WHERE id = @id`),
+      update: db.prepare(
+        `UPDATE ${streams} SET ${COLUMNS.filter((c) => c !== 'id')
+          .map((c) => `${c} = @${c}`)
+          .join(', ')} WHERE id = @id`,
+      ),
       removeStream: db.prepare(`DELETE FROM ${streams} WHERE id = ?`),
       removeMessages: db.prepare(`DELETE FROM ${messages} WHERE stream_id = ?`),
       removeProducers: db.prepare(`DELETE FROM ${producers} WHERE stream_id = ?`),
       append: db.prepare(`INSERT INTO ${messages} (stream_id, position, data) VALUES (?, ?, ?)`),
-      read: db.prepare(`SELECT position, data FROM ${messages} WHERE stream_id = ? AND position > ? AND position <= ? ORDER BY position LIMIT ?`),
+      read: db.prepare(
+        `SELECT position, data FROM ${messages} WHERE stream_id = ? AND position > ? AND position <= ? ORDER BY position LIMIT ?`,
+      ),
       producer: db.prepare(`SELECT epoch, seq FROM ${producers} WHERE stream_id = ? AND producer_id = ?`),
       setProducer: db.prepare(
         `INSERT INTO ${producers} (stream_id, producer_id, epoch, seq, updated_at) VALUES (?, ?, ?, ?, ?)

@@ -61,5 +61,9 @@ describe('stores-sqlite', () => {
   );
   // A file: each store (each "replica") opens its own connection, as separate processes would.
   const file = join(dir, 'conformance.db');
-  suite('file', () => new Database(file), () => {});
+  suite(
+    'file',
+    () => new Database(file),
+    () => {},
+  );
 });

@@ -163,7 +163,7 @@ describe("another process holds the write lock: the caller's deadline ends the w
 });
 
 describe('configure: false', () => {
-  it("leaves busy_timeout alone: a deadline only refuses a call that starts after it", async () => {
+  it('leaves busy_timeout alone: a deadline only refuses a call that starts after it', async () => {
     const database = new Database(newFile(), { timeout: 1234 });
     const store = new SqliteSessionStore({ database, configure: false });
     expect(await store.set('a', bytes(1), { ttlMs: 60_000, deadline: Date.now() + 100 })).toEqual({ version: 1 });

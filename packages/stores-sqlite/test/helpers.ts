@@ -1,9 +1,11 @@
 import type Database from 'better-sqlite3';
 
 const tablesOf = (db: Database.Database, prefix: string): string[] =>
-  (db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND substr(name, 1, ?) = ?`).all(prefix.length, prefix) as { name: string }[]).map(
-    (r) => r.name,
-  );
+  (
+    db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND substr(name, 1, ?) = ?`).all(prefix.length, prefix) as {
+      name: string;
+    }[]
+  ).map((r) => r.name);
 
 /** Drops every table of a namespace (tables are named from it; names are validated identifiers). */
 export function dropPrefix(db: Database.Database, prefix: string): void {

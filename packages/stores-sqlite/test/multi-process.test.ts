@@ -28,10 +28,11 @@ async function race<T>(count: number, task: string, extra = ''): Promise<{ file:
   const children = Array.from({ length: count }, () => spawn(file, prefix, task, extra));
   await Promise.all(children.map((c) => new Promise<void>((resolve) => c.once('message', () => resolve()))));
   const results = children.map(
-    (c) => new Promise<T>((resolve, reject) => {
-      c.on('message', (m: { result?: T }) => m.result !== undefined && resolve(m.result));
-      c.once('exit', (code) => code !== 0 && reject(new Error(`worker exited with ${code}`)));
-    }),
+    (c) =>
+      new Promise<T>((resolve, reject) => {
+        c.on('message', (m: { result?: T }) => m.result !== undefined && resolve(m.result));
+        c.once('exit', (code) => code !== 0 && reject(new Error(`worker exited with ${code}`)));
+      }),
   );
   for (const c of children) c.send('go');
   return { file, prefix, results: await Promise.all(results) };
@@ -60,7 +61,12 @@ describe('four processes on one database file', () => {
     db.close();
     const children = Array.from({ length: 4 }, () => spawn(file, 'csrf_', 'csrf', token));
     await Promise.all(children.map((c) => new Promise<void>((resolve) => c.once('message', () => resolve()))));
-    const results = children.map((c) => new Promise<{ valid: number; errors: string[] }>((resolve) => c.on('message', (m: { result?: { valid: number; errors: string[] } }) => m.result && resolve(m.result))));
+    const results = children.map(
+      (c) =>
+        new Promise<{ valid: number; errors: string[] }>((resolve) =>
+          c.on('message', (m: { result?: { valid: number; errors: string[] } }) => m.result && resolve(m.result)),
+        ),
+    );
     for (const c of children) c.send('go');
     const all = await Promise.all(results);
     expect(all.flatMap((r) => r.errors)).toEqual([]);

@@ -10,9 +10,7 @@ describeRateLimitArithmetic('stores-sqlite', async () => {
   const table = `${tablePrefix}rate_limits`;
   const clock = createTestClock();
   const store = new SqliteRateLimitStore({ database: db, tablePrefix, clock });
-  const insert = db.prepare(
-    `INSERT INTO ${table} (key, policy, mark, used, previous, expires_at, at) VALUES (?, ?, ?, ?, ?, ?, 0)`,
-  );
+  const insert = db.prepare(`INSERT INTO ${table} (key, policy, mark, used, previous, expires_at, at) VALUES (?, ?, ?, ?, ?, ?, 0)`);
   const select = db.prepare(`SELECT mark, used, previous FROM ${table} WHERE key = ? AND policy = ?`);
   return {
     store,

@@ -5,14 +5,7 @@ import { join } from 'node:path';
 import { createTestClock, expectCode } from '@stowage/conformance';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
-import {
-  migrate,
-  schema,
-  SqliteRateLimitStore,
-  SqliteSessionStore,
-  sqliteHealth,
-  SqliteStreamStore,
-} from '../src/index.js';
+import { migrate, schema, SqliteRateLimitStore, SqliteSessionStore, sqliteHealth, SqliteStreamStore } from '../src/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'stowage-sqlite-unit-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -111,14 +104,20 @@ describe('statements', () => {
     await sessions.set('a', new Uint8Array([1]), { ttlMs: 1000 });
     await limits.consume('k', { algorithm: 'gcra', limit: 5, windowMs: 1000 });
     // Several-policy statements are prepared once per number of policies, on first use.
-    await limits.consume('k', [{ algorithm: 'gcra', limit: 5, windowMs: 1000 }, { algorithm: 'fixed-window', limit: 9, windowMs: 60_000 }]);
+    await limits.consume('k', [
+      { algorithm: 'gcra', limit: 5, windowMs: 1000 },
+      { algorithm: 'fixed-window', limit: 9, windowMs: 60_000 },
+    ]);
     const after = prepared;
     for (let i = 0; i < 100; i++) {
       await sessions.set(`s${i}`, new Uint8Array([i]), { ttlMs: 1000, ifVersion: 0 });
       await sessions.get(`s${i}`);
       await sessions.touch(`s${i}`, 2000);
       await sessions.rotate(`s${i}`, `r${i}`);
-      await limits.consume(`k${i % 3}`, [{ algorithm: 'gcra', limit: 5, windowMs: 1000 }, { algorithm: 'fixed-window', limit: 9, windowMs: 60_000 }]);
+      await limits.consume(`k${i % 3}`, [
+        { algorithm: 'gcra', limit: 5, windowMs: 1000 },
+        { algorithm: 'fixed-window', limit: 9, windowMs: 60_000 },
+      ]);
       await limits.peek('k', { algorithm: 'gcra', limit: 5, windowMs: 1000 });
     }
     expect(prepared).toBe(after);

@@ -8,15 +8,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type {
-  CsrfTokenStore,
-  IdempotencyStore,
-  JwksCacheStore,
-  LockStore,
-  RateLimitStore,
-  SessionStore,
-  StreamStore,
-} from '@stowage/core';
+import type { CsrfTokenStore, IdempotencyStore, JwksCacheStore, LockStore, RateLimitStore, SessionStore, StreamStore } from '@stowage/core';
 import { describeBackends, postgresBackends, redisBackends } from '@stowage/conformance/backends';
 import * as memory from '@stowage/stores-memory';
 import * as postgres from '@stowage/stores-postgres';
@@ -72,9 +64,17 @@ type Makers = { [K in Exclude<keyof StoreSet, 'close' | 'pause'>]: () => ReturnT
 const noPause = (): Promise<Pause> => Promise.reject(new Error('memory has no backend to pause'));
 
 /** `end` ends the connection; `drop` (before it) removes the namespace's data. */
-function storeSet(make: Makers, end: () => Promise<void>, drop?: () => Promise<void>, pause: (ms: number) => Promise<Pause> = noPause): StoreSet {
+function storeSet(
+  make: Makers,
+  end: () => Promise<void>,
+  drop?: () => Promise<void>,
+  pause: (ms: number) => Promise<Pause> = noPause,
+): StoreSet {
   const made: Array<{ close(): Promise<void> }> = [];
-  const track = <T extends { close(): Promise<void> }>(s: T): T => (made.push(s), s);
+  const track = <T extends { close(): Promise<void> }>(s: T): T => {
+    made.push(s);
+    return s;
+  };
   return {
     sessions: () => track(make.sessions()),
     rateLimits: () => track(make.rateLimits()),

@@ -22,7 +22,8 @@ function memorystore(): CallbackStore {
 }
 
 const getP = (s: CallbackStore, sid: string) => new Promise((res, rej) => s.get(sid, (e, v) => (e ? rej(e) : res(v))));
-const setP = (s: CallbackStore, sid: string, sess: unknown) => new Promise<void>((res, rej) => s.set(sid, sess, (e) => (e ? rej(e) : res())));
+const setP = (s: CallbackStore, sid: string, sess: unknown) =>
+  new Promise<void>((res, rej) => s.set(sid, sess, (e) => (e ? rej(e) : res())));
 
 const DAY = 86_400_000;
 
@@ -109,7 +110,13 @@ export function memoryComparisons(): Comparison[] {
       const fp = fingerprintRequest({ method: 'POST', path: '/orders', body: payload });
       const r = await ours.reserve('tenant-1', k, fp, { leaseMs: 30_000 });
       if (r.state === 'reserved') {
-        await ours.complete('tenant-1', k, r.token, { status: 201, headers: [['content-type', 'application/json']], body: responseBytes }, { retentionMs: DAY });
+        await ours.complete(
+          'tenant-1',
+          k,
+          r.token,
+          { status: 201, headers: [['content-type', 'application/json']], body: responseBytes },
+          { retentionMs: DAY },
+        );
       }
       return r;
     };

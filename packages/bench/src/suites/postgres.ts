@@ -76,11 +76,22 @@ export function postgresComparisons(): Comparison[] {
       const s = schema();
       await p.query(`CREATE SCHEMA "${s}"`);
       const table = 'rl';
-      if (unlogged) await p.query(`CREATE UNLOGGED TABLE "${s}".${table} (key varchar(255) PRIMARY KEY, points integer NOT NULL DEFAULT 0, expire bigint)`);
+      if (unlogged)
+        await p.query(
+          `CREATE UNLOGGED TABLE "${s}".${table} (key varchar(255) PRIMARY KEY, points integer NOT NULL DEFAULT 0, expire bigint)`,
+        );
       let limiter!: RateLimiterPostgres;
       await new Promise<void>((resolve, reject) => {
         limiter = new RateLimiterPostgres(
-          { storeClient: p, schemaName: s, tableName: table, points: 1_000_000_000, duration: 60, tableCreated: unlogged, clearExpiredByTimeout: false },
+          {
+            storeClient: p,
+            schemaName: s,
+            tableName: table,
+            points: 1_000_000_000,
+            duration: 60,
+            tableCreated: unlogged,
+            clearExpiredByTimeout: false,
+          },
           (err?: unknown) => (err ? reject(err) : resolve()),
         );
       });
@@ -135,14 +146,16 @@ export function postgresComparisons(): Comparison[] {
           const put = `INSERT INTO "${s}".stowage_sessions AS t (id, data, version, expires_at) VALUES ($1, $2, 1, $3)
             ON CONFLICT (id) DO UPDATE SET data = excluded.data, version = t.version + 1, expires_at = excluded.expires_at`;
           const get = `SELECT data FROM "${s}".stowage_sessions WHERE id = $1 AND expires_at > $2`;
-          for (const sid of sids) await p.query({ name: `raw-put-${s}`, text: put, values: [sid, jsonCodec.encode(sess, sid), Date.now() + DAY] });
+          for (const sid of sids)
+            await p.query({ name: `raw-put-${s}`, text: put, values: [sid, jsonCodec.encode(sess, sid), Date.now() + DAY] });
           if (kind === 'get') {
             return async (i) => {
               const r = await p.query({ name: `raw-get-${s}`, text: get, values: [sids[i % sids.length]!, Date.now()] });
               return r.rows[0] && jsonCodec.decode(r.rows[0].data as Buffer, '');
             };
           }
-          return (i) => p.query({ name: `raw-put-${s}`, text: put, values: [sids[i % sids.length]!, jsonCodec.encode(sess, ''), Date.now() + DAY] });
+          return (i) =>
+            p.query({ name: `raw-put-${s}`, text: put, values: [sids[i % sids.length]!, jsonCodec.encode(sess, ''), Date.now() + DAY] });
         },
       },
     ],

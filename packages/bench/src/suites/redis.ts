@@ -85,7 +85,10 @@ export function redisComparisons(): Comparison[] {
           numberOfKeys: 1,
           lua: `redis.call('HSET', KEYS[1], 'data', ARGV[1]) redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1`,
         });
-        const cc = c as unknown as { benchGetBuffer(k: string): Promise<Buffer | null>; benchSet(k: string, v: Uint8Array, ttl: number): Promise<number> };
+        const cc = c as unknown as {
+          benchGetBuffer(k: string): Promise<Buffer | null>;
+          benchSet(k: string, v: Uint8Array, ttl: number): Promise<number>;
+        };
         for (const sid of sids) await cc.benchSet(`${p}${sid}`, jsonCodec.encode(sess, sid), DAY);
         if (kind === 'get') {
           return async (i) => {
@@ -122,7 +125,8 @@ export function redisComparisons(): Comparison[] {
         raw,
         {
           library: 'stowage (coalesceWrites: false)',
-          setup: async () => sessionOp(new RedisSessionStore({ client: ioredis(), prefix: prefix(), coalesceWrites: false }), kind, sids, sess),
+          setup: async () =>
+            sessionOp(new RedisSessionStore({ client: ioredis(), prefix: prefix(), coalesceWrites: false }), kind, sids, sess),
         },
       ],
     };
@@ -148,7 +152,13 @@ export function redisComparisons(): Comparison[] {
             const fp = fingerprintRequest({ method: 'POST', path: '/orders', body: payload });
             const r = await store.reserve('tenant-1', k, fp, { leaseMs: 30_000 });
             if (r.state === 'reserved') {
-              await store.complete('tenant-1', k, r.token, { status: 201, headers: [['content-type', 'application/json']], body: responseBytes }, { retentionMs: DAY });
+              await store.complete(
+                'tenant-1',
+                k,
+                r.token,
+                { status: 201, headers: [['content-type', 'application/json']], body: responseBytes },
+                { retentionMs: DAY },
+              );
             }
             return r;
           };

@@ -129,7 +129,13 @@ export const IDEMPOTENCY_ORDER: readonly CheckOrderCase<IdempotencyStore>[] = [
         label: 'a body one byte over the limit',
         code: 'PAYLOAD_TOO_LARGE',
         call: (s, k, o, l) =>
-          s.complete(SCOPE, k, TOKEN, { status: 200, headers: [], body: sized(l.idempotencyResponseBytes + 1) }, { retentionMs: HOUR, ...o }),
+          s.complete(
+            SCOPE,
+            k,
+            TOKEN,
+            { status: 200, headers: [], body: sized(l.idempotencyResponseBytes + 1) },
+            { retentionMs: HOUR, ...o },
+          ),
       },
     ],
   },
@@ -222,8 +228,6 @@ export const JWKS_ORDER: readonly CheckOrderCase<JwksCacheStore>[] = [
   },
 ];
 
-const TEXT = 'text/plain';
-
 export const STREAM_ORDER: readonly CheckOrderCase<StreamStore>[] = [
   {
     method: 'create',
@@ -231,7 +235,10 @@ export const STREAM_ORDER: readonly CheckOrderCase<StreamStore>[] = [
     valid: (s, k, o) => s.create(`${k}+fork`, {}, { fork: { from: k }, ...o }),
     answer: { code: 'NOT_FOUND' },
     bad: [
-      { label: 'a fork of it at a malformed offset', call: (s, k, o) => s.create(`${k}+fork`, {}, { fork: { from: k, offset: 'x' }, ...o }) },
+      {
+        label: 'a fork of it at a malformed offset',
+        call: (s, k, o) => s.create(`${k}+fork`, {}, { fork: { from: k, offset: 'x' }, ...o }),
+      },
       { label: 'a fork of it at sub-offset -1', call: (s, k, o) => s.create(`${k}+fork`, {}, { fork: { from: k, subOffset: -1 }, ...o }) },
       { label: 'a fork of it with ttlMs 0', call: (s, k, o) => s.create(`${k}+fork`, { ttlMs: 0 }, { fork: { from: k }, ...o }) },
       {
@@ -248,7 +255,10 @@ export const STREAM_ORDER: readonly CheckOrderCase<StreamStore>[] = [
     bad: [
       { label: 'no message', call: (s, k, o) => s.append(k, [], o) },
       { label: 'an empty message', call: (s, k, o) => s.append(k, [new Uint8Array(0)], o) },
-      { label: 'a producer with epoch -1', call: (s, k, o) => s.append(k, [bytes('x')], { producer: { id: 'p', epoch: -1, seq: 0 }, ...o }) },
+      {
+        label: 'a producer with epoch -1',
+        call: (s, k, o) => s.append(k, [bytes('x')], { producer: { id: 'p', epoch: -1, seq: 0 }, ...o }),
+      },
       { label: 'an empty content type', call: (s, k, o) => s.append(k, [bytes('x')], { contentType: '', ...o }) },
       {
         label: 'a message one byte over the limit',
@@ -294,4 +304,3 @@ export const STREAM_ORDER: readonly CheckOrderCase<StreamStore>[] = [
     ],
   },
 ];
-

@@ -39,7 +39,15 @@ export function csrfTests(factory: StoreFactory<CsrfTokenStore>, options: Confor
       const { store } = await open();
       const t = await store.issue('sess', { ttlMs: HOUR });
       const altered = t.slice(0, -1) + (t.endsWith('A') ? 'B' : 'A');
-      for (const bad of ['', 'nope', altered, t + t, t.toUpperCase() === t ? t.toLowerCase() : t.toUpperCase(), 'x'.repeat(100_000), '\u0000']) {
+      for (const bad of [
+        '',
+        'nope',
+        altered,
+        t + t,
+        t.toUpperCase() === t ? t.toLowerCase() : t.toUpperCase(),
+        'x'.repeat(100_000),
+        '\u0000',
+      ]) {
         expect(await store.validate('sess', bad)).toBe(false);
       }
       expect(await store.validate('sess', t)).toBe(true);

@@ -192,7 +192,12 @@ const sansId = (info: StreamInfo | undefined) => {
   const { id: _id, ...rest } = info;
   return rest;
 };
-const readView = (r: StreamReadResult) => ({ texts: r.messages.map((m) => text(m.data)), nextOffset: r.nextOffset, atTail: r.atTail, closed: r.closed });
+const readView = (r: StreamReadResult) => ({
+  texts: r.messages.map((m) => text(m.data)),
+  nextOffset: r.nextOffset,
+  atTail: r.atTail,
+  closed: r.closed,
+});
 
 export const STREAM_DEADLINES: DeadlineTable<StreamStore, void> = {
   // `k` with two messages, `k+ttl` with an idle TTL last renewed 1 s ago, `k+new` free.

@@ -5,7 +5,8 @@ import { BAD_DURATIONS, BAD_KEYS, expectCode, fulfilled, ODD_KEYS, race, sleep }
 
 const URI = 'https://issuer.example/.well-known/jwks.json';
 const HOUR = 3_600_000;
-const doc = (kid: string) => JSON.stringify({ keys: [{ kty: 'OKP', crv: 'Ed25519', kid, x: '11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo' }] });
+const doc = (kid: string) =>
+  JSON.stringify({ keys: [{ kty: 'OKP', crv: 'Ed25519', kid, x: '11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo' }] });
 
 export function jwksTests(factory: StoreFactory<JwksCacheStore>, options: ConformanceOptions): void {
   const open = opener(factory, options);

@@ -8,11 +8,7 @@ export type Probe<T> = (store: T) => Promise<unknown>;
 
 const refTimers = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
 
-export function lifecycleTests<T extends Closeable>(
-  factory: StoreFactory<T>,
-  options: ConformanceOptions,
-  probe: Probe<T>,
-): void {
+export function lifecycleTests<T extends Closeable>(factory: StoreFactory<T>, options: ConformanceOptions, probe: Probe<T>): void {
   const open = opener(factory, options);
 
   describe('lifecycle', () => {

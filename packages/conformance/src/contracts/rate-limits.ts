@@ -1,4 +1,4 @@
-import { type RateLimitPolicy, type RateLimitStore } from '@stowage/core';
+import type { RateLimitPolicy, RateLimitStore } from '@stowage/core';
 import { ErrorSource, evaluateRateLimit, normalizePolicies, type RateLimitState } from '@stowage/core/adapter-kit';
 import { describe, expect, it } from 'vitest';
 import { opener, type ConformanceOptions, type StoreFactory } from '../context.js';
@@ -12,7 +12,13 @@ export class ReferenceModel {
 
   call(policy: RateLimitPolicy | RateLimitPolicy[], now: number, cost: number, consume: boolean) {
     const ps = normalizePolicies(refSource, policy);
-    const out = evaluateRateLimit(ps, ps.map((p) => this.states.get(p.id)), now, cost, consume);
+    const out = evaluateRateLimit(
+      ps,
+      ps.map((p) => this.states.get(p.id)),
+      now,
+      cost,
+      consume,
+    );
     out.writes?.forEach((w, i) => {
       if (w) this.states.set(ps[i]!.id, w.state);
       else this.states.delete(ps[i]!.id);
@@ -38,11 +44,25 @@ export function rateLimitTests(factory: StoreFactory<RateLimitStore>, options: C
     it('admits limit calls per window with exact remaining, resetMs and retryAfterMs', async () => {
       const { store, clock } = await open();
       clock.set(1_800_000_000_250);
-      expect(await store.consume('k', policy)).toEqual({ allowed: true, capacity: 3, remaining: 2, resetMs: 750, retryAfterMs: 0, policy: 'default' });
+      expect(await store.consume('k', policy)).toEqual({
+        allowed: true,
+        capacity: 3,
+        remaining: 2,
+        resetMs: 750,
+        retryAfterMs: 0,
+        policy: 'default',
+      });
       clock.advance(100);
       expect(await store.consume('k', policy)).toMatchObject({ allowed: true, remaining: 1, resetMs: 650 });
       expect(await store.consume('k', policy)).toMatchObject({ allowed: true, remaining: 0, resetMs: 650 });
-      expect(await store.consume('k', policy)).toEqual({ allowed: false, capacity: 3, remaining: 0, resetMs: 650, retryAfterMs: 650, policy: 'default' });
+      expect(await store.consume('k', policy)).toEqual({
+        allowed: false,
+        capacity: 3,
+        remaining: 0,
+        resetMs: 650,
+        retryAfterMs: 650,
+        policy: 'default',
+      });
     });
 
     it('starts over at the window boundary (1 ms before it is still denied)', async () => {
@@ -102,7 +122,14 @@ export function rateLimitTests(factory: StoreFactory<RateLimitStore>, options: C
           policy: 'default',
         });
       }
-      expect(await store.consume('k', policy)).toEqual({ allowed: false, capacity: 5, remaining: 0, resetMs: 5000, retryAfterMs: 1000, policy: 'default' });
+      expect(await store.consume('k', policy)).toEqual({
+        allowed: false,
+        capacity: 5,
+        remaining: 0,
+        resetMs: 5000,
+        retryAfterMs: 1000,
+        policy: 'default',
+      });
       clock.advance(999);
       expect((await store.consume('k', policy)).allowed).toBe(false);
       clock.advance(1);
@@ -152,9 +179,7 @@ export function rateLimitTests(factory: StoreFactory<RateLimitStore>, options: C
         const { store, clock } = await open();
         const model = new ReferenceModel();
         const r = rng(label.length * 131);
-        const capacity = Math.min(
-          ...(Array.isArray(policy) ? policy : [policy]).map((p) => p.burst ?? p.limit),
-        );
+        const capacity = Math.min(...(Array.isArray(policy) ? policy : [policy]).map((p) => p.burst ?? p.limit));
         for (let step = 0; step < 150; step++) {
           const move = r(10);
           if (move < 3) clock.advance(r(400));
@@ -219,7 +244,7 @@ export function rateLimitTests(factory: StoreFactory<RateLimitStore>, options: C
       expect(await store.peek('k', { ...policy, limit: 11 })).toMatchObject({ allowed: true, remaining: 11 });
     });
 
-    it('calls with other policies leave a policy\'s state alone', async () => {
+    it("calls with other policies leave a policy's state alone", async () => {
       const { store } = await open();
       const other: RateLimitPolicy = { algorithm: 'gcra', limit: 3, windowMs: 60_000 };
       const third: RateLimitPolicy = { algorithm: 'sliding-window', limit: 4, windowMs: 60_000 };
@@ -294,7 +319,10 @@ export function rateLimitTests(factory: StoreFactory<RateLimitStore>, options: C
         const decisions = fulfilled(await race(1000, () => store.consume('hot', p)));
         expect(decisions).toHaveLength(1000);
         expect(decisions.filter((d) => d.allowed)).toHaveLength(100);
-        const remaining = decisions.filter((d) => d.allowed).map((d) => d.remaining).sort((a, b) => a - b);
+        const remaining = decisions
+          .filter((d) => d.allowed)
+          .map((d) => d.remaining)
+          .sort((a, b) => a - b);
         expect(remaining).toEqual(Array.from({ length: 100 }, (_, i) => i));
       });
     }

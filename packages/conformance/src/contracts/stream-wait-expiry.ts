@@ -94,7 +94,10 @@ export function streamWaitExpiryTests(factory: StoreFactory<StreamStore>, option
       const inherited = await store.create('inherits', {}, { fork: { from: 'timed' } });
       expect(inherited.info.expiresAt).toBe(clock.now() + 1000);
       const started = Date.now();
-      const waits = [watch(store.wait('own', own.info.nextOffset, WAIT_MS)), watch(store.wait('inherits', inherited.info.nextOffset, WAIT_MS))];
+      const waits = [
+        watch(store.wait('own', own.info.nextOffset, WAIT_MS)),
+        watch(store.wait('inherits', inherited.info.nextOffset, WAIT_MS)),
+      ];
       await firstLook();
       clock.advance(1000);
       for (const w of waits) expect(await outcomeBy(w, started + 1000 + SLACK_MS)).toBe('missing');

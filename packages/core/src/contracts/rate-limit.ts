@@ -79,11 +79,7 @@ export interface RateLimitConsumeOptions extends CallOptions {
  * told failed never counts.
  */
 export interface RateLimitStore extends Closeable, Prunable {
-  consume(
-    key: string,
-    policy: RateLimitPolicy | readonly RateLimitPolicy[],
-    opts?: RateLimitConsumeOptions,
-  ): Promise<RateLimitDecision>;
+  consume(key: string, policy: RateLimitPolicy | readonly RateLimitPolicy[], opts?: RateLimitConsumeOptions): Promise<RateLimitDecision>;
 
   /**
    * Whether a `consume` of cost 1 would be allowed now (`allowed`, `retryAfterMs`), without

@@ -45,7 +45,7 @@ function view(p: NormalizedPolicy, state: RateLimitState | undefined, now: numbe
     const elapsed = now > at ? now - at : 0;
     const used = elapsed >= ceilDiv(debt, p.limit) ? 0 : debt - elapsed * p.limit;
     // A clock behind `at` counts as no time passed: keep the later mark.
-    return { used, mark: now > at ? now : at, previous: 0, elapsed: 0 };
+    return { used, mark: Math.max(now, at), previous: 0, elapsed: 0 };
   }
   const current = floorDiv(now, W);
   if (p.algorithm === 'fixed-window') {

@@ -27,14 +27,9 @@ const seconds = (ms: number): number => Math.ceil(ms / 1000);
  * decision. Policies without a `name` are called `default` (one policy) or `p0`, `p1`, ...
  * Windows and times are whole seconds, rounded up.
  */
-export function rateLimitHeaders(
-  decision: RateLimitDecision,
-  policy: RateLimitPolicy | readonly RateLimitPolicy[],
-): RateLimitHeaders {
+export function rateLimitHeaders(decision: RateLimitDecision, policy: RateLimitPolicy | readonly RateLimitPolicy[]): RateLimitHeaders {
   const list: readonly RateLimitPolicy[] = Array.isArray(policy) ? policy : [policy as RateLimitPolicy];
-  const items = list.map(
-    (p, i) => `${sfString(policyName(p, i, list.length))};q=${p.limit};w=${Math.max(1, seconds(p.windowMs))}`,
-  );
+  const items = list.map((p, i) => `${sfString(policyName(p, i, list.length))};q=${p.limit};w=${Math.max(1, seconds(p.windowMs))}`);
   let deciding = 0;
   if (decision.policy !== undefined) {
     const found = list.findIndex((p, i) => policyName(p, i, list.length) === decision.policy);

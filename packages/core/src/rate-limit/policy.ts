@@ -80,10 +80,7 @@ function normalizeOne(source: ErrorSource, policy: unknown, field: string): Norm
  * shape) and returns them as an array. `INVALID_ARGUMENT` on anything else.
  *
  */
-export function normalizePolicies(
-  source: ErrorSource,
-  policy: RateLimitPolicy | readonly RateLimitPolicy[],
-): readonly NormalizedPolicy[] {
+export function normalizePolicies(source: ErrorSource, policy: RateLimitPolicy | readonly RateLimitPolicy[]): readonly NormalizedPolicy[] {
   if (!Array.isArray(policy)) return [cachedOne(source, policy, 'policy')];
   const list = policy as readonly RateLimitPolicy[];
   const hit = arrayCache.get(list);

@@ -40,11 +40,7 @@ type Answer = ConsumeRows | undefined | StatesRead;
  * decision comes from them; no row means denied, and the states read afterwards explain it,
  * unless they now admit the call (another writer freed capacity in between): then run again.
  */
-function* loop(
-  source: ErrorSource,
-  policies: readonly NormalizedPolicy[],
-  cost: number,
-): Generator<Ask, RateLimitDecision, Answer> {
+function* loop(source: ErrorSource, policies: readonly NormalizedPolicy[], cost: number): Generator<Ask, RateLimitDecision, Answer> {
   for (let attempt = 0; attempt < CONSUME_ATTEMPTS; attempt++) {
     const rows = (yield { consume: true }) as ConsumeRows | undefined;
     if (rows === undefined) continue;

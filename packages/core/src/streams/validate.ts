@@ -1,10 +1,4 @@
-import type {
-  StreamAppendOptions,
-  StreamConfig,
-  StreamCreateOptions,
-  StreamProducer,
-  StreamReadOptions,
-} from '../contracts/stream.js';
+import type { StreamAppendOptions, StreamConfig, StreamCreateOptions, StreamProducer, StreamReadOptions } from '../contracts/stream.js';
 import type { ErrorSource } from '../errors.js';
 import {
   validateBoolean,
@@ -59,8 +53,7 @@ function validateContentType(source: ErrorSource, field: string, value: unknown)
 export function validateStreamConfig(source: ErrorSource, config: unknown, isFork: boolean): ValidatedStreamConfig {
   if (config === null || typeof config !== 'object') throw source.invalid('config must be an object');
   const c = config as StreamConfig;
-  const contentType =
-    c.contentType === undefined && isFork ? undefined : validateContentType(source, 'config.contentType', c.contentType);
+  const contentType = c.contentType === undefined && isFork ? undefined : validateContentType(source, 'config.contentType', c.contentType);
   if (c.ttlMs !== undefined && c.expiresAt !== undefined) {
     throw source.invalid('config.ttlMs and config.expiresAt are exclusive');
   }
@@ -101,14 +94,12 @@ export function validateCreateOptions(
   maxMessageBytes: number,
 ): { messages: readonly Uint8Array[]; fork: ValidatedFork | undefined } {
   const o = validateOptions<StreamCreateOptions>(source, 'opts', opts);
-  const messages =
-    o.messages === undefined ? [] : validateMessages(source, 'opts.messages', o.messages, maxMessageBytes, true);
+  const messages = o.messages === undefined ? [] : validateMessages(source, 'opts.messages', o.messages, maxMessageBytes, true);
   if (o.fork === undefined) return { messages, fork: undefined };
   const f = validateOptions<NonNullable<StreamCreateOptions['fork']>>(source, 'opts.fork', o.fork);
   const from = validateKey(source, 'opts.fork.from', f.from);
   const position = f.offset === undefined ? undefined : parseOffset(source, 'opts.fork.offset', f.offset);
-  const subOffset =
-    f.subOffset === undefined ? 0 : validateInteger(source, 'opts.fork.subOffset', f.subOffset, 0, Number.MAX_SAFE_INTEGER);
+  const subOffset = f.subOffset === undefined ? 0 : validateInteger(source, 'opts.fork.subOffset', f.subOffset, 0, Number.MAX_SAFE_INTEGER);
   let prefix: Uint8Array | undefined;
   if (subOffset > 0) {
     if (f.prefix === undefined) throw source.invalid('opts.fork.prefix is required when opts.fork.subOffset > 0');
@@ -141,9 +132,7 @@ export function validateAppendOptions(source: ErrorSource, opts: unknown): Valid
   const close = validateBoolean(source, 'opts.close', o.close, false);
   return {
     mediaType:
-      o.contentType === undefined
-        ? undefined
-        : normalizeContentType(validateContentType(source, 'opts.contentType', o.contentType)),
+      o.contentType === undefined ? undefined : normalizeContentType(validateContentType(source, 'opts.contentType', o.contentType)),
     seq: o.seq === undefined ? undefined : validateKey(source, 'opts.seq', o.seq),
     producer: o.producer === undefined ? undefined : validateProducer(source, o.producer),
     close,

@@ -17,11 +17,7 @@ export interface TailSnapshot {
  * waiting (`undefined`). `incarnation` is the `id` an earlier look saw: a stream re-created
  * under the name since is another stream, and the one waited on is missing.
  */
-export function waitOutcome(
-  snapshot: TailSnapshot | undefined,
-  position: number,
-  incarnation?: string,
-): StreamWaitOutcome | undefined {
+export function waitOutcome(snapshot: TailSnapshot | undefined, position: number, incarnation?: string): StreamWaitOutcome | undefined {
   if (snapshot === undefined) return 'missing';
   if (incarnation !== undefined && snapshot.id !== incarnation) return 'missing';
   if (snapshot.expiresAt !== undefined && snapshot.expiresAt <= snapshot.now) return 'missing';

@@ -40,13 +40,7 @@ export function idempotencyReserveTests(open: IdempotencyOpen): void {
       expect(Array.from(r1.response.body)).toEqual(Array.from(ALL_BYTES));
       expect(r1.response.headers).toEqual([]);
       const t2 = token(await store.reserve('s', 'empty', FP, { leaseMs: LEASE }));
-      await store.complete(
-        's',
-        'empty',
-        t2,
-        { status: 204, headers: [['x', '']], body: new Uint8Array(0) },
-        { retentionMs: KEEP },
-      );
+      await store.complete('s', 'empty', t2, { status: 204, headers: [['x', '']], body: new Uint8Array(0) }, { retentionMs: KEEP });
       const r2 = (await store.reserve('s', 'empty', FP, { leaseMs: LEASE })) as { response: StoredResponse };
       expect(r2.response).toMatchObject({ status: 204, headers: [['x', '']] });
       expect(r2.response.body.byteLength).toBe(0);

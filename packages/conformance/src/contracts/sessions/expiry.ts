@@ -116,20 +116,23 @@ export function sessionExpiryTests(open: SessionOpen): void {
 
 export function sessionPruneTests(open: SessionOpen, options: ConformanceOptions): void {
   describe('prune', () => {
-    it(options.nativeExpiry ? 'leaves no expired session visible' : 'deletes exactly the expired sessions and returns their count', async () => {
-      const { store, clock } = await open();
-      for (let i = 0; i < 7; i++) await store.set(`short-${i}`, bytes('x'), { ttlMs: 1000, owner: 'pruned' });
-      for (let i = 0; i < 3; i++) await store.set(`long-${i}`, bytes('x'), { ttlMs: MIN });
-      clock.advance(1000);
-      const removed = await store.prune();
-      if (options.nativeExpiry) expect(removed).toBeGreaterThanOrEqual(0);
-      else {
-        expect(removed).toBe(7);
-        expect(await store.prune()).toBe(0);
-      }
-      for (let i = 0; i < 3; i++) expect(await store.get(`long-${i}`)).toBeDefined();
-      expect(await store.destroyByOwner('pruned')).toBe(0);
-    });
+    it(
+      options.nativeExpiry ? 'leaves no expired session visible' : 'deletes exactly the expired sessions and returns their count',
+      async () => {
+        const { store, clock } = await open();
+        for (let i = 0; i < 7; i++) await store.set(`short-${i}`, bytes('x'), { ttlMs: 1000, owner: 'pruned' });
+        for (let i = 0; i < 3; i++) await store.set(`long-${i}`, bytes('x'), { ttlMs: MIN });
+        clock.advance(1000);
+        const removed = await store.prune();
+        if (options.nativeExpiry) expect(removed).toBeGreaterThanOrEqual(0);
+        else {
+          expect(removed).toBe(7);
+          expect(await store.prune()).toBe(0);
+        }
+        for (let i = 0; i < 3; i++) expect(await store.get(`long-${i}`)).toBeDefined();
+        expect(await store.destroyByOwner('pruned')).toBe(0);
+      },
+    );
 
     it('is 0 on an empty store', async () => {
       const { store } = await open();

@@ -69,9 +69,13 @@ export function streamAppendReadTests(open: StreamOpen, limits: ConformanceLimit
 
     it('maxMessages and maxBytes page through a stream; a large message still comes alone', async () => {
       const { store } = await open();
-      await store.create('s', { contentType: TEXT }, {
-        messages: [filled(10), filled(10), filled(3000), filled(10), filled(10)],
-      });
+      await store.create(
+        's',
+        { contentType: TEXT },
+        {
+          messages: [filled(10), filled(10), filled(3000), filled(10), filled(10)],
+        },
+      );
       const p1 = await store.read('s', '-1', { maxMessages: 2 });
       expect(p1.messages.map((m) => m.data.byteLength)).toEqual([10, 10]);
       expect(p1.atTail).toBe(false);

@@ -56,9 +56,7 @@ export function streamBadInputTests(open: StreamOpen): void {
           await expectCode(store.create('t', { contentType: TEXT }, { messages: batch as Uint8Array[] }), 'INVALID_ARGUMENT');
           expect(await store.head('t')).toBeUndefined();
         } else {
-          expect(
-            (await store.create('t', { contentType: TEXT }, { messages: batch as Uint8Array[] })).info.nextOffset,
-          ).toBe(START);
+          expect((await store.create('t', { contentType: TEXT }, { messages: batch as Uint8Array[] })).info.nextOffset).toBe(START);
         }
       });
     }

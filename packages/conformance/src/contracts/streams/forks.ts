@@ -70,10 +70,7 @@ export function streamForkTests(open: StreamOpen): void {
         store.create('f', { contentType: TEXT }, { fork: { from: 'src', offset: '9999999999999999_9999999999999999' } }),
         'INVALID_ARGUMENT',
       );
-      await expectCode(
-        store.create('f', { contentType: TEXT }, { fork: { from: 'src', offset: 'garbage' } }),
-        'INVALID_ARGUMENT',
-      );
+      await expectCode(store.create('f', { contentType: TEXT }, { fork: { from: 'src', offset: 'garbage' } }), 'INVALID_ARGUMENT');
       expect(await store.head('f')).toBeUndefined();
     });
 
@@ -110,9 +107,7 @@ export function streamForkTests(open: StreamOpen): void {
       const offsets = await source(store);
       await store.create('other', { contentType: TEXT });
       await store.create('fork', { contentType: TEXT }, { fork: { from: 'src', offset: offsets[1] } });
-      expect(
-        (await store.create('fork', { contentType: TEXT }, { fork: { from: 'src', offset: offsets[1] } })).status,
-      ).toBe('exists');
+      expect((await store.create('fork', { contentType: TEXT }, { fork: { from: 'src', offset: offsets[1] } })).status).toBe('exists');
       expect((await store.create('fork', {}, { fork: { from: 'src' } })).status).toBe('exists');
       await expectCode(store.create('fork', { contentType: TEXT }, { fork: { from: 'src', offset: offsets[0] } }), 'CONFLICT');
       await expectCode(store.create('fork', { contentType: TEXT }, { fork: { from: 'other' } }), 'CONFLICT');
@@ -123,9 +118,13 @@ export function streamForkTests(open: StreamOpen): void {
     it('a sub-offset fork keeps a prefix of the next source message as its first own message', async () => {
       const { store } = await open();
       const offsets = await source(store);
-      const f = await store.create('fork', {}, {
-        fork: { from: 'src', offset: offsets[0], subOffset: 1, prefix: bytes('b-prefix') },
-      });
+      const f = await store.create(
+        'fork',
+        {},
+        {
+          fork: { from: 'src', offset: offsets[0], subOffset: 1, prefix: bytes('b-prefix') },
+        },
+      );
       expect(f.info).toMatchObject({ forkOffset: offsets[0], forkSubOffset: 1, nextOffset: offsets[1] });
       expect(await readAll(store, 'fork')).toEqual(['a', 'b-prefix']);
       const same = { fork: { from: 'src', offset: offsets[0], subOffset: 1, prefix: bytes('b-prefix') } };

@@ -111,9 +111,7 @@ export function streamProducerTests(open: StreamOpen): void {
     it('100 parallel appends with the same producer seq append once', async () => {
       const { store } = await open();
       await store.create('s', { contentType: TEXT });
-      const results = fulfilled(
-        await race(100, () => store.append('s', msgs('once'), { producer: { id: P, epoch: 0, seq: 0 } })),
-      );
+      const results = fulfilled(await race(100, () => store.append('s', msgs('once'), { producer: { id: P, epoch: 0, seq: 0 } })));
       expect(results).toHaveLength(100);
       expect(results.filter((r: StreamAppendResult) => !r.duplicate)).toHaveLength(1);
       expect(await readAll(store, 's')).toEqual(['once']);
