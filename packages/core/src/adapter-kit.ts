@@ -26,7 +26,7 @@ export {
   validateTtlOption,
 } from './validate.js';
 export { ceilDiv, floorDiv } from './rate-limit/math.js';
-export { normalizePolicies, validateCost } from './rate-limit/policy.js';
+export { normalizePolicies, validateCost, validateRateLimitArgs } from './rate-limit/policy.js';
 export type { NormalizedPolicy } from './rate-limit/policy.js';
 export { decideAfterConsume, defaultPolicyName, evaluateRateLimit } from './rate-limit/algorithms.js';
 export type { RateLimitOutcome, RateLimitWrite } from './rate-limit/algorithms.js';

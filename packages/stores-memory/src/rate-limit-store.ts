@@ -1,12 +1,10 @@
 import type { CallOptions, RateLimitConsumeOptions, RateLimitDecision, RateLimitPolicy, RateLimitStore } from '@stowage/core';
 import {
   evaluateRateLimit,
-  normalizePolicies,
-  validateCost,
   validateKey,
-  validateOptions,
   type NormalizedPolicy,
   type RateLimitState,
+  validateRateLimitArgs,
 } from '@stowage/core/adapter-kit';
 import { MemoryStoreBase, type MemoryStoreOptions } from './base.js';
 import { ExpiringMap } from './expiring-map.js';
@@ -48,15 +46,12 @@ export class MemoryRateLimitStore extends MemoryStoreBase implements RateLimitSt
     policy: RateLimitPolicy | readonly RateLimitPolicy[],
     opts?: RateLimitConsumeOptions,
   ): Promise<RateLimitDecision> {
-    validateKey(this.source, 'key', key);
-    const policies = normalizePolicies(this.source, policy);
-    const cost = validateCost(this.source, validateOptions<RateLimitConsumeOptions>(this.source, 'opts', opts).cost, policies);
+    const { policies, cost } = validateRateLimitArgs(this.source, key, policy, opts, true);
     return this.decide(key, policies, this.begin(opts), cost, true);
   }
 
   async peek(key: string, policy: RateLimitPolicy | readonly RateLimitPolicy[], opts?: CallOptions): Promise<RateLimitDecision> {
-    validateKey(this.source, 'key', key);
-    const policies = normalizePolicies(this.source, policy);
+    const { policies } = validateRateLimitArgs(this.source, key, policy, opts, false);
     return this.decide(key, policies, this.begin(opts), 1, false);
   }
 

@@ -9,7 +9,6 @@ import type {
 import {
   deadlineOf,
   evaluateRateLimit,
-  normalizePolicies,
   postgresDialect,
   RATE_LIMIT_ALGORITHM_CODES,
   rateLimitSingleParams,
@@ -17,12 +16,11 @@ import {
   settleConsume,
   stateFromColumns,
   type ConsumeRows,
-  validateCost,
   validateKey,
-  validateOptions,
   type CallBudget,
   type NormalizedPolicy,
   type RateLimitState,
+  validateRateLimitArgs,
 } from '@stowage/core/adapter-kit';
 import { isRetryable, PgStoreBase, pruneSql, Sql, type PostgresStoreOptions } from './base.js';
 import { rateLimitFunctionName } from './schema.js';
@@ -95,9 +93,7 @@ export class PostgresRateLimitStore extends PgStoreBase implements RateLimitStor
     policy: RateLimitPolicy | readonly RateLimitPolicy[],
     opts?: RateLimitConsumeOptions,
   ): Promise<RateLimitDecision> {
-    validateKey(this.source, 'key', key);
-    const policies = normalizePolicies(this.source, policy);
-    const cost = validateCost(this.source, validateOptions<RateLimitConsumeOptions>(this.source, 'opts', opts).cost, policies);
+    const { policies, cost } = validateRateLimitArgs(this.source, key, policy, opts, true);
     const budget = this.budget(deadlineOf(this.source, opts));
     const n = policies.length;
     const sql = n === 1 ? this.single[policies[0]!.algorithm] : this.many;
@@ -132,8 +128,7 @@ export class PostgresRateLimitStore extends PgStoreBase implements RateLimitStor
   }
 
   async peek(key: string, policy: RateLimitPolicy | readonly RateLimitPolicy[], opts?: CallOptions): Promise<RateLimitDecision> {
-    validateKey(this.source, 'key', key);
-    const policies = normalizePolicies(this.source, policy);
+    const { policies } = validateRateLimitArgs(this.source, key, policy, opts, false);
     const budget = this.budget(deadlineOf(this.source, opts));
     const seen = await this.states(key, policies, this.nowParam(), budget);
     return evaluateRateLimit(policies, seen.states, seen.now, 1, false).decision;

@@ -3,13 +3,11 @@ import {
   deadlineOf,
   decideAfterConsume,
   evaluateRateLimit,
-  normalizePolicies,
   stateFromColumns,
-  validateCost,
   validateKey,
-  validateOptions,
   type NormalizedPolicy,
   type RateLimitState,
+  validateRateLimitArgs,
 } from '@stowage/core/adapter-kit';
 import { RedisStoreBase, Script, tagged, type RedisStoreOptions } from './base.js';
 
@@ -46,17 +44,14 @@ export class RedisRateLimitStore extends RedisStoreBase implements RateLimitStor
     policy: RateLimitPolicy | readonly RateLimitPolicy[],
     opts?: RateLimitConsumeOptions,
   ): Promise<RateLimitDecision> {
-    validateKey(this.source, 'key', key);
-    const policies = normalizePolicies(this.source, policy);
-    const cost = validateCost(this.source, validateOptions<RateLimitConsumeOptions>(this.source, 'opts', opts).cost, policies);
+    const { policies, cost } = validateRateLimitArgs(this.source, key, policy, opts, true);
     const r = await this.call(key, policies, cost, true, deadlineOf(this.source, opts));
     if (r.consumed) return decideAfterConsume(policies, r.states, r.now);
     return evaluateRateLimit(policies, r.states, r.now, cost, false).decision;
   }
 
   async peek(key: string, policy: RateLimitPolicy | readonly RateLimitPolicy[], opts?: CallOptions): Promise<RateLimitDecision> {
-    validateKey(this.source, 'key', key);
-    const policies = normalizePolicies(this.source, policy);
+    const { policies } = validateRateLimitArgs(this.source, key, policy, opts, false);
     const r = await this.call(key, policies, 1, false, deadlineOf(this.source, opts));
     return evaluateRateLimit(policies, r.states, r.now, 1, false).decision;
   }

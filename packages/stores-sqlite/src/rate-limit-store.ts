@@ -10,7 +10,6 @@ import {
 import {
   evaluateRateLimit,
   namedParams,
-  normalizePolicies,
   rateLimitManyParams,
   rateLimitManySql,
   rateLimitSingleParams,
@@ -19,11 +18,10 @@ import {
   sqliteDialect,
   stateFromColumns,
   type ConsumeRows,
-  validateCost,
   validateKey,
-  validateOptions,
   type NormalizedPolicy,
   type RateLimitState,
+  validateRateLimitArgs,
 } from '@stowage/core/adapter-kit';
 import type { Statement } from 'better-sqlite3';
 import { SqliteStoreBase, type SqliteStoreOptions } from './base.js';
@@ -90,9 +88,7 @@ export class SqliteRateLimitStore extends SqliteStoreBase<Statements> implements
     policy: RateLimitPolicy | readonly RateLimitPolicy[],
     opts?: RateLimitConsumeOptions,
   ): Promise<RateLimitDecision> {
-    validateKey(this.source, 'key', key);
-    const policies = normalizePolicies(this.source, policy);
-    const cost = validateCost(this.source, validateOptions<RateLimitConsumeOptions>(this.source, 'opts', opts).cost, policies);
+    const { policies, cost } = validateRateLimitArgs(this.source, key, policy, opts, true);
     return this.op((s, now) => {
       const n = policies.length;
       const statement =
@@ -111,8 +107,7 @@ export class SqliteRateLimitStore extends SqliteStoreBase<Statements> implements
   }
 
   async peek(key: string, policy: RateLimitPolicy | readonly RateLimitPolicy[], opts?: CallOptions): Promise<RateLimitDecision> {
-    validateKey(this.source, 'key', key);
-    const policies = normalizePolicies(this.source, policy);
+    const { policies } = validateRateLimitArgs(this.source, key, policy, opts, false);
     return this.op((s, now) => evaluateRateLimit(policies, this.states(s, key, policies, now), now, 1, false).decision, opts);
   }
 

@@ -1,6 +1,6 @@
-import type { RateLimitAlgorithm, RateLimitPolicy } from '../contracts/rate-limit.js';
+import type { RateLimitAlgorithm, RateLimitConsumeOptions, RateLimitPolicy } from '../contracts/rate-limit.js';
 import type { ErrorSource } from '../errors.js';
-import { MAX_EXACT_INTEGER, validateDuration, validateInteger, validateKey } from '../validate.js';
+import { MAX_EXACT_INTEGER, validateDuration, validateInteger, validateKey, validateOptions } from '../validate.js';
 
 /** Most policies one call may combine. */
 export const MAX_POLICIES = 16;
@@ -115,4 +115,21 @@ export function validateCost(source: ErrorSource, cost: unknown, policies: reado
     }
   }
   return cost;
+}
+
+/**
+ * The arguments of `RateLimitStore.consume` (or `peek`, with `consume` false: no cost), in the
+ * contracts' order: the key, the policies, then `opts.cost` against every policy.
+ */
+export function validateRateLimitArgs(
+  source: ErrorSource,
+  key: unknown,
+  policy: unknown,
+  opts: unknown,
+  consume: boolean,
+): { policies: readonly NormalizedPolicy[]; cost: number } {
+  validateKey(source, 'key', key);
+  const policies = normalizePolicies(source, policy as RateLimitPolicy | readonly RateLimitPolicy[]);
+  if (!consume) return { policies, cost: 1 };
+  return { policies, cost: validateCost(source, validateOptions<RateLimitConsumeOptions>(source, 'opts', opts).cost, policies) };
 }
