@@ -331,6 +331,7 @@ export abstract class PgStoreBase {
   private async pruneOnce(blocking: boolean): Promise<number> {
     let total = 0;
     for (const sql of this.pruneSql()) {
+      // Bounded by what has expired: each pass deletes up to a batch, and a short pass is the last.
       for (;;) {
         // Prune takes no deadline: it only deletes what is already invisible.
         const budget = this.budget(undefined);

@@ -196,6 +196,7 @@ export class RedisStreamStore extends RedisStoreBase implements StreamStore {
 
   async cleanupExpired(): Promise<number> {
     let total = 0;
+    // Bounded by what has expired: each call deletes up to 500, and says whether any remain.
     for (;;) {
       const r = await this.call('cleanup', [500], undefined);
       total += num(r[0]);

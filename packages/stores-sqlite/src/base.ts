@@ -203,6 +203,8 @@ export abstract class SqliteStoreBase<S> {
       let total = 0;
       this.pruners ??= this.pruneStatements().map((sql) => this.db.prepare(sql));
       for (const statement of this.pruners) {
+        // Bounded: one clock reading for the whole prune, so each pass deletes rows that expired
+        // by then, and a short pass is the last.
         for (;;) {
           const { changes } = statement.run(now, this.pruneBatch);
           total += changes;

@@ -156,6 +156,8 @@ export class EngineStreamOps implements Omit<StreamStore, 'close'> {
   async cleanupExpired(batch = 500): Promise<number> {
     this.o.ensureOpen();
     let total = 0;
+    // Bounded by what has expired: each batch deletes up to `batch` expired streams, and the
+    // first batch that leaves none behind is the last.
     for (;;) {
       const { removed, more } = await this.o.atomic((now) => this.engine.cleanupBatch(now, batch), undefined);
       total += removed;
