@@ -98,6 +98,24 @@ export class MemoryRateLimitStore extends MemoryStoreBase implements RateLimitSt
     return this.keys.sweep(now);
   }
 
+  /**
+   * Drops every ended policy state, also those of keys with a live state under another policy,
+   * and returns how many: the unit of `prune` (one per key and policy). The background sweep
+   * only drops whole keys.
+   */
+  override async prune(): Promise<number> {
+    const now = this.now();
+    let count = 0;
+    for (const entry of this.keys.values()) {
+      const live = entry.policies.filter((p) => p.expiresAt > now);
+      count += entry.policies.length - live.length;
+      // A live entry keeps its expiry (its latest state is live); an ended one goes in the sweep.
+      if (entry.expiresAt > now) entry.policies = live;
+    }
+    this.keys.sweep(now);
+    return count;
+  }
+
   protected override onClose(): void {
     this.keys.clear();
   }

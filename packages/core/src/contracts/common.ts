@@ -104,7 +104,8 @@ export interface Prunable {
   /**
    * Deletes expired records in bounded batches and returns how many were deleted.
    * Expired records are already invisible; this only reclaims space. Stores whose backend
-   * expires records itself (Redis) return the number of index entries they cleaned, often 0.
+   * expires records itself (Redis) return the number of index entries they cleaned, often 0,
+   * and never more than the expired records there were. Each contract says what one record is.
    */
   prune(): Promise<number>;
 }

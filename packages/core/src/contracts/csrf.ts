@@ -22,4 +22,7 @@ export interface CsrfTokenStore extends Closeable, Prunable {
 
   /** Removes every token of the session (call it when the session id rotates). Returns how many live ones. */
   revoke(sessionId: string, opts?: CallOptions): Promise<number>;
+
+  /** {@link Prunable.prune}: one record is one expired token, also of a session that still has live ones. */
+  prune(): Promise<number>;
 }

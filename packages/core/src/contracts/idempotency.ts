@@ -57,4 +57,10 @@ export interface IdempotencyStore extends Closeable, Prunable {
 
   /** Heartbeat: the lease now ends `leaseMs` from now. True if `token` holds the live lease. */
   extend(scope: string, key: string, token: string, leaseMs: number, opts?: CallOptions): Promise<boolean>;
+
+  /**
+   * {@link Prunable.prune}: one record is one scope and key whose lease ran out or whose
+   * retention ended.
+   */
+  prune(): Promise<number>;
 }

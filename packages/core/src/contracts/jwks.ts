@@ -26,4 +26,7 @@ export interface JwksCacheStore extends Closeable, Prunable {
    * An equal `fetchedAt` replaces.
    */
   put(uri: string, jwks: string, opts: { fetchedAt: number; ttlMs: number } & CallOptions): Promise<boolean>;
+
+  /** {@link Prunable.prune}: one record is one expired document (one `uri`). */
+  prune(): Promise<number>;
 }

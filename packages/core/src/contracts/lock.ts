@@ -33,4 +33,10 @@ export interface LockStore extends Closeable, Prunable {
 
   /** Ends the lease at once. True if `token` held the live lease. */
   release(name: string, token: string, opts?: CallOptions): Promise<boolean>;
+
+  /**
+   * {@link Prunable.prune}: one record is one lease that ran out unreleased (a release
+   * forgets its lease at once, so it is not counted). Fence counters are never pruned.
+   */
+  prune(): Promise<number>;
 }

@@ -89,4 +89,11 @@ export interface RateLimitStore extends Closeable, Prunable {
 
   /** Forgets every policy's state for the key: it is back to full capacity. */
   reset(key: string, opts?: CallOptions): Promise<void>;
+
+  /**
+   * {@link Prunable.prune}: one record is one policy's state under one key (a key and a
+   * policy shape) that has ended, also where the key still has a live state under another
+   * policy. A key consumed under two policies whose states have both ended counts 2.
+   */
+  prune(): Promise<number>;
 }

@@ -76,4 +76,7 @@ export interface SessionStore extends Closeable, Prunable {
    * returns how many were deleted.
    */
   destroyByOwner(owner: string, opts?: { except?: string } & CallOptions): Promise<number>;
+
+  /** {@link Prunable.prune}: one record is one expired session (its owner index entry goes with it). */
+  prune(): Promise<number>;
 }
