@@ -65,6 +65,14 @@ export interface ConformanceOptions {
    * cleaned, which may be 0. Otherwise `prune` must return the exact count.
    */
   nativeExpiry?: boolean;
+  /**
+   * Two stores the factory opens on one namespace share their records, as two replicas of an
+   * application on one backend do. The suite then races each contract's atomic step across two
+   * instances. Set `false` only for a backend whose instances each hold their own state (the
+   * memory store): those races are then not registered at all.
+   * @default true
+   */
+  sharedNamespace?: boolean;
   /** Limits the factories configure, where they differ from the contract defaults. */
   limits?: Partial<ConformanceLimits>;
   /**

@@ -25,15 +25,27 @@ import { idempotencyTests } from './contracts/idempotency.js';
 import { jwksTests } from './contracts/jwks.js';
 import { lifecycleTests } from './contracts/lifecycle.js';
 import { lockTests } from './contracts/locks.js';
+import { closedReclaimTests, csrfPruneTests, lockPruneTests, prune } from './contracts/prune-counts.js';
 import { rateLimitClockStepTests } from './contracts/rate-limit-clock-steps.js';
+import { rateLimitPruneTests } from './contracts/rate-limit-prune.js';
+import { rateLimitReplicaTests } from './contracts/rate-limit-replicas.js';
 import { rateLimitTests } from './contracts/rate-limits.js';
+import {
+  csrfReplicaTests,
+  idempotencyReplicaTests,
+  jwksReplicaTests,
+  lockReplicaTests,
+  sessionReplicaTests,
+} from './contracts/replica-races.js';
 import { sessionTests } from './contracts/sessions.js';
 import { streamForkExpiryTests } from './contracts/stream-fork-expiry.js';
+import { streamReplicaTests } from './contracts/stream-replica-races.js';
 import { streamWaitExpiryTests } from './contracts/stream-wait-expiry.js';
 import { streamTests } from './contracts/streams.js';
 import { opener } from './context.js';
 import { deadlineTests } from './deadline-rule.js';
 import { sleep } from './helpers.js';
+import { racesReplicas } from './replicas.js';
 
 export { createTestClock, TEST_CLOCK_START } from './clock.js';
 export type { TestClock } from './clock.js';
@@ -60,6 +72,7 @@ export function describeConformance(options: ConformanceOptions): void {
     throw new Error('describeConformance needs a name');
   }
   const timeout = options.timeoutMs ?? 30_000;
+  const replicas = racesReplicas(options);
   describe(options.name, { timeout }, () => {
     const given = [options.sessions, options.rateLimits, options.idempotency, options.csrf, options.locks, options.jwks, options.streams];
     if (given.every((f) => f === undefined)) {
@@ -71,6 +84,8 @@ export function describeConformance(options: ConformanceOptions): void {
       const f = options.sessions;
       describe('SessionStore', () => {
         sessionTests(f, options);
+        if (replicas) sessionReplicaTests(f, options);
+        closedReclaimTests(f, options, prune, 'prune');
         deadlineTests(f, options, SESSION_DEADLINES);
         checkOrderTests(f, options, SESSION_ORDER);
         lifecycleTests<SessionStore>(f, options, (s) => s.get('probe'));
@@ -81,6 +96,9 @@ export function describeConformance(options: ConformanceOptions): void {
       describe('RateLimitStore', () => {
         rateLimitTests(f, options);
         rateLimitClockStepTests(f, options);
+        rateLimitPruneTests(f, options);
+        if (replicas) rateLimitReplicaTests(f, options);
+        closedReclaimTests(f, options, prune, 'prune');
         deadlineTests(f, options, RATE_LIMIT_DEADLINES);
         checkOrderTests(f, options, RATE_LIMIT_ORDER);
         lifecycleTests<RateLimitStore>(f, options, (s) => s.peek('probe', { algorithm: 'gcra', limit: 1, windowMs: 1000 }));
@@ -90,6 +108,8 @@ export function describeConformance(options: ConformanceOptions): void {
       const f = options.idempotency;
       describe('IdempotencyStore', () => {
         idempotencyTests(f, options);
+        if (replicas) idempotencyReplicaTests(f, options);
+        closedReclaimTests(f, options, prune, 'prune');
         deadlineTests(f, options, IDEMPOTENCY_DEADLINES);
         checkOrderTests(f, options, IDEMPOTENCY_ORDER);
         lifecycleTests<IdempotencyStore>(f, options, (s) => s.release('probe', 'probe', 'token'));
@@ -99,6 +119,9 @@ export function describeConformance(options: ConformanceOptions): void {
       const f = options.csrf;
       describe('CsrfTokenStore', () => {
         csrfTests(f, options);
+        csrfPruneTests(f, options);
+        if (replicas) csrfReplicaTests(f, options);
+        closedReclaimTests(f, options, prune, 'prune');
         deadlineTests(f, options, CSRF_DEADLINES);
         checkOrderTests(f, options, CSRF_ORDER);
         lifecycleTests<CsrfTokenStore>(f, options, (s) => s.validate('probe', 'token'));
@@ -108,6 +131,9 @@ export function describeConformance(options: ConformanceOptions): void {
       const f = options.locks;
       describe('LockStore', () => {
         lockTests(f, options);
+        lockPruneTests(f, options);
+        if (replicas) lockReplicaTests(f, options);
+        closedReclaimTests(f, options, prune, 'prune');
         deadlineTests(f, options, LOCK_DEADLINES);
         checkOrderTests(f, options, LOCK_ORDER);
         lifecycleTests<LockStore>(f, options, (s) => s.release('probe', 'token'));
@@ -117,6 +143,8 @@ export function describeConformance(options: ConformanceOptions): void {
       const f = options.jwks;
       describe('JwksCacheStore', () => {
         jwksTests(f, options);
+        if (replicas) jwksReplicaTests(f, options);
+        closedReclaimTests(f, options, prune, 'prune');
         deadlineTests(f, options, JWKS_DEADLINES);
         checkOrderTests(f, options, JWKS_ORDER);
         lifecycleTests<JwksCacheStore>(f, options, (s) => s.get('probe'));
@@ -128,6 +156,8 @@ export function describeConformance(options: ConformanceOptions): void {
         streamTests(f, options);
         streamForkExpiryTests(f, options);
         streamWaitExpiryTests(f, options);
+        if (replicas) streamReplicaTests(f, options);
+        closedReclaimTests(f, options, (s) => s.cleanupExpired(), 'cleanupExpired');
         deadlineTests(f, options, STREAM_DEADLINES);
         checkOrderTests(f, options, STREAM_ORDER);
         lifecycleTests<StreamStore>(f, options, (s) => s.head('probe'));

@@ -70,6 +70,8 @@ import * as memory from '@stowage/stores-memory';
 const streams = new Map();
 describeConformance({
   name: 'my-adapter',
+  // Memory stores: each instance holds its own state, so the replica races do not apply.
+  sharedNamespace: false,
   sessions: (ctx) => new memory.MemorySessionStore({ clock: ctx.clock }),
   rateLimits: (ctx) => new memory.MemoryRateLimitStore({ clock: ctx.clock }),
   idempotency: (ctx) => new memory.MemoryIdempotencyStore({ clock: ctx.clock }),

@@ -20,6 +20,8 @@ function once<T>(ns: string, kind: string, make: () => T): T {
 
 describeConformance({
   name: 'stores-memory',
+  // Each instance holds its own state: two instances are two processes, not two replicas.
+  sharedNamespace: false,
   sessions: (ctx) => new MemorySessionStore({ clock: ctx.clock }),
   rateLimits: (ctx) => new MemoryRateLimitStore({ clock: ctx.clock }),
   idempotency: (ctx) => new MemoryIdempotencyStore({ clock: ctx.clock }),

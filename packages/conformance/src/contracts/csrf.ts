@@ -162,7 +162,7 @@ export function csrfTests(factory: StoreFactory<CsrfTokenStore>, options: Confor
       const live = await store.issue('live', { ttlMs: HOUR });
       clock.advance(1000);
       const removed = await store.prune();
-      if (options.nativeExpiry) expect(removed).toBeGreaterThanOrEqual(0);
+      if (options.nativeExpiry) expect(removed).toBeLessThanOrEqual(4);
       else expect(removed).toBe(4);
       expect(await store.validate('live', live)).toBe(true);
     });

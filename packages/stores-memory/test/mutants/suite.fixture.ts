@@ -8,4 +8,4 @@ const id = process.env['STOWAGE_MUTANT'] ?? '';
 const factories = id === 'control' ? CONTROL : (MUTANTS[id] ?? KNOWN_GAPS[id])?.factories;
 if (factories === undefined) throw new Error(`unknown STOWAGE_MUTANT ${JSON.stringify(id)}`);
 
-describeConformance({ name: `mutant ${id}`, ...factories });
+describeConformance({ name: `mutant ${id}`, sharedNamespace: false, ...factories });
