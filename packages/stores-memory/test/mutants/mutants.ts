@@ -2,6 +2,7 @@ import { DEFAULT_LIMITS } from '@stowage/conformance';
 import type { CallOptions, Lease, LockStore, RateLimitStore, SessionStore } from '@stowage/core';
 import { checkDeadline, ErrorSource, validateKey, validateToken } from '@stowage/core/adapter-kit';
 import { MemoryLockStore, MemoryRateLimitStore, MemorySessionStore } from '../../src/index.js';
+import { MORE_MUTANTS } from './more-mutants.js';
 import { clockOf, type Factories, type Mutant, wrap } from './wrap.js';
 
 const source = new ErrorSource('@stowage/stores-memory', 'MutantSessionStore');
@@ -23,6 +24,7 @@ class ResetFenceLockStore extends MemoryLockStore {
 }
 
 export const MUTANTS: Record<string, Mutant> = {
+  ...MORE_MUTANTS,
   'expiry-off-by-one': {
     fault: 'get sees a session at its expiresAt (compares now < expiresAt - 1)',
     factories: {

@@ -5,7 +5,9 @@ import { KNOWN_GAPS } from './known-gaps.js';
 import { CONTROL, MUTANTS } from './mutants.js';
 
 const id = process.env['STOWAGE_MUTANT'] ?? '';
-const factories = id === 'control' ? CONTROL : (MUTANTS[id] ?? KNOWN_GAPS[id])?.factories;
+const mutant = MUTANTS[id] ?? KNOWN_GAPS[id];
+const factories = id === 'control' ? CONTROL : mutant?.factories;
 if (factories === undefined) throw new Error(`unknown STOWAGE_MUTANT ${JSON.stringify(id)}`);
 
-describeConformance({ name: `mutant ${id}`, sharedNamespace: false, ...factories });
+// Memory stores share nothing between instances; a mutant over a shared backend says so.
+describeConformance({ name: `mutant ${id}`, sharedNamespace: mutant?.shared ?? false, ...factories });

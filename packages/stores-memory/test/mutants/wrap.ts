@@ -8,6 +8,8 @@ export interface Mutant {
   /** What is wrong, as an adapter author would describe the bug. */
   fault: string;
   factories: Factories;
+  /** Two instances on one namespace share state (the suite's replica races run). @default false */
+  shared?: boolean;
   /** At least one failing test's full name must match. */
   caughtBy: RegExp;
 }
