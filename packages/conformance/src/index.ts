@@ -63,7 +63,7 @@ export type { ErrorLike } from './helpers.js';
  * ```ts
  * describeConformance({
  *   name: 'my-backend',
- *   sessions: (ctx) => new MySessionStore({ client, prefix: ctx.namespace, clock: ctx.clock }),
+ *   sessions: (ctx) => new MySessionStore({ client, prefix: ctx.namespace, ...(ctx.clock && { clock: ctx.clock }) }),
  * });
  * ```
  */

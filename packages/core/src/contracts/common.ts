@@ -75,9 +75,10 @@ export interface StoreOptionsBase {
    * Replaces the store's clock. Must return integer epoch milliseconds.
    * @default the backend's clock: Redis `TIME` (read once per script), PostgreSQL
    * `statement_timestamp()` (read once per statement, so one statement sees one time),
-   * `Date.now()` for memory and SQLite.
+   * `Date.now()` for memory and SQLite. `undefined` means the default too (so `clock: ctx.clock`
+   * of a conformance test compiles under `exactOptionalPropertyTypes`).
    */
-  clock?: Clock;
+  clock?: Clock | undefined;
 }
 
 /** The answer of a backend health check; a health check never throws. */
