@@ -39,7 +39,8 @@ function oracle(p: NormalizedPolicy, st: OState, nowN: number, costN: number, co
     if (st && st[0] > 0n) {
       const elapsed = now > st[1] ? now - st[1] : 0n;
       d = elapsed >= cdiv(st[0], L) ? 0n : st[0] - elapsed * L;
-      at = Math.max(now, st[1]);
+      // biome-ignore lint/complexity/useMathMinMax: Math.max throws on BigInts
+      at = now > st[1] ? now : st[1];
     }
     const d1 = d + cost * W;
     const allowed = d1 <= B * W;
