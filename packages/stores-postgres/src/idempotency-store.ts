@@ -66,7 +66,8 @@ export class PostgresIdempotencyStore extends PgStoreBase implements Idempotency
         true,
       ),
       complete: new Sql(
-        `UPDATE ${T} SET token = NULL, response = $4::bytea, expires_at = ${N} + $6::bigint WHERE ${held(N)} RETURNING ${this.inTime(7)} AS ok`,
+        `UPDATE ${T} SET token = NULL, response = $4::bytea, expires_at = ${N} + $6::bigint ` +
+          `WHERE ${held(N)} RETURNING ${this.inTime(7)} AS ok`,
         true,
       ),
       release: new Sql(`DELETE FROM ${T} WHERE ${held(postgresDialect.now!(4))} RETURNING ${this.inTime(5)} AS ok`, true),

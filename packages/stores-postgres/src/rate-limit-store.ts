@@ -67,9 +67,12 @@ export class PostgresRateLimitStore extends PgStoreBase implements RateLimitStor
        LEFT JOIN ${T} r ON r.key = $1::text AND r.expires_at > n.now`,
     );
     this.resetSql = new Sql(`DELETE FROM ${T} WHERE key = $1::text RETURNING ${this.inTime(2)}`, true);
+    // The function's arguments: key, now, the policies' ids, algorithms, limits, windows and
+    // capacities, and the cost.
+    const args = '$1::text, $2::bigint, $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint';
     // The function has written every row it returns when the filter runs on them.
     this.many = new Sql(
-      `SELECT policy, mark, used, previous, now FROM ${rateLimitFunctionName(this.t)}($1::text, $2::bigint, $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint)
+      `SELECT policy, mark, used, previous, now FROM ${rateLimitFunctionName(this.t)}(${args})
        WHERE ${this.inTime(9)}`,
       true,
     );

@@ -50,7 +50,9 @@ export const rateLimitFunctionName = (t: Tables): string => `"${t.schema}"."${t.
 function rateLimitFunction(t: Tables): string {
   const table = t.table('rate_limits');
   const statement = rateLimitManySql(postgresDialect, table, 0, {
-    policies: `unnest(p_ids, p_algs, p_lims, p_wins, p_caps, array_fill(p_cost, ARRAY[cardinality(p_ids)])) AS policies (id, alg, lim, win, cap, cost)`,
+    policies:
+      'unnest(p_ids, p_algs, p_lims, p_wins, p_caps, array_fill(p_cost, ARRAY[cardinality(p_ids)])) ' +
+      'AS policies (id, alg, lim, win, cap, cost)',
     key: 'p_key',
     now: `COALESCE(p_now, ${PG_SERVER_NOW})`,
     guarded: true,

@@ -31,13 +31,18 @@ export class PostgresSessionStore extends PgStoreBase implements SessionStore {
     const N3 = n(3);
     // The live version of an existing row: 0 once it has expired (it then counts as missing).
     const live = `(CASE WHEN t.expires_at > ${N3} THEN t.version ELSE 0 END)`;
+    // A new row's expiries: idle ($4, ttlMs) and absolute ($5), the first capped by the second.
+    const idleAt = `${N3} + $4::bigint`;
+    const absoluteAt = `${N3} + $5::bigint`;
+    // An existing row's idle expiry, capped by its absolute expiry.
+    const capped = (idle: string) => `LEAST(${idle}, COALESCE(absolute_expires_at, ${idle}))`;
     this.sql = {
       get: new Sql(`SELECT data, version, expires_at, absolute_expires_at, owner FROM ${T} WHERE id = $1::text AND expires_at > ${N2}`),
       // Insert, replace, or (with ifVersion) compare-and-swap, in one statement. An expired
       // row is replaced as if new: version 1, its owner and absolute expiry forgotten.
       set: new Sql(
         `INSERT INTO ${T} AS t (id, data, version, expires_at, absolute_expires_at, owner)
-         SELECT $1::text, $2::bytea, 1, LEAST(${N3} + $4::bigint, COALESCE(${N3} + $5::bigint, ${N3} + $4::bigint)), ${N3} + $5::bigint, $7::text
+         SELECT $1::text, $2::bytea, 1, LEAST(${idleAt}, COALESCE(${absoluteAt}, ${idleAt})), ${absoluteAt}, $7::text
          WHERE $6::bigint IS NULL OR $6::bigint = 0 OR EXISTS (SELECT 1 FROM ${T} WHERE id = $1::text)
          ON CONFLICT (id) DO UPDATE SET
            data = excluded.data,
@@ -53,7 +58,7 @@ export class PostgresSessionStore extends PgStoreBase implements SessionStore {
       ),
       version: new Sql(`SELECT version FROM ${T} WHERE id = $1::text AND expires_at > ${N2}`),
       touch: new Sql(
-        `UPDATE ${T} SET expires_at = LEAST(${N2} + $3::bigint, COALESCE(absolute_expires_at, ${N2} + $3::bigint))
+        `UPDATE ${T} SET expires_at = ${capped(`${N2} + $3::bigint`)}
          WHERE id = $1::text AND expires_at > ${N2} RETURNING ${this.inTime(4)} AS ok`,
         true,
       ),
@@ -61,13 +66,14 @@ export class PostgresSessionStore extends PgStoreBase implements SessionStore {
       // rotate: the new id must not be taken; a unique violation tells us it is (see rotate()).
       move: new Sql(
         `UPDATE ${T} SET id = $3::text,
-           expires_at = CASE WHEN $4::bigint IS NULL THEN expires_at ELSE LEAST(${N2} + $4::bigint, COALESCE(absolute_expires_at, ${N2} + $4::bigint)) END
+           expires_at = CASE WHEN $4::bigint IS NULL THEN expires_at ELSE ${capped(`${N2} + $4::bigint`)} END
          WHERE id = $1::text AND expires_at > ${N2} RETURNING ${this.inTime(5)} AS ok`,
         true,
       ),
       clearExpired: new Sql(`DELETE FROM ${T} WHERE id = $1::text AND expires_at <= ${N2} RETURNING ${this.inTime(3)} AS ok`, true),
       destroyByOwner: new Sql(
-        `WITH gone AS (DELETE FROM ${T} WHERE owner = $1::text AND expires_at > ${N2} AND ($3::text IS NULL OR id <> $3::text) RETURNING ${this.inTime(4)})
+        `WITH gone AS (DELETE FROM ${T} WHERE owner = $1::text AND expires_at > ${N2} ` +
+          `AND ($3::text IS NULL OR id <> $3::text) RETURNING ${this.inTime(4)})
          SELECT count(*)::bigint AS n FROM gone`,
         true,
       ),

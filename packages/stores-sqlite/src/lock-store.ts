@@ -37,7 +37,8 @@ export class SqliteLockStore extends SqliteStoreBase<Statements> implements Lock
   protected pruneStatements(): string[] {
     const t = `${this.prefix}locks`;
     return [
-      `UPDATE ${t} SET token = NULL, expires_at = 0 WHERE name IN (SELECT name FROM ${t} WHERE token IS NOT NULL AND expires_at <= ? LIMIT ?)`,
+      `UPDATE ${t} SET token = NULL, expires_at = 0 ` +
+        `WHERE name IN (SELECT name FROM ${t} WHERE token IS NOT NULL AND expires_at <= ? LIMIT ?)`,
     ];
   }
 

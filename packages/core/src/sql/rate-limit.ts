@@ -171,7 +171,8 @@ export function rateLimitManySql(dialect: SqlDialect, table: string, count: numb
   const source: ManySource = from ?? {
     with: `policies (id, alg, lim, win, cap, cost) AS (VALUES ${Array.from({ length: count }, (_, i) => {
       const n = 3 + i * 6;
-      return `(${p(n, 'text')}, ${p(n + 1, 'bigint')}, ${p(n + 2, 'bigint')}, ${p(n + 3, 'bigint')}, ${p(n + 4, 'bigint')}, ${p(n + 5, 'bigint')})`;
+      const numbers = [1, 2, 3, 4, 5].map((j) => p(n + j, 'bigint'));
+      return `(${[p(n, 'text'), ...numbers].join(', ')})`;
     }).join(', ')})`,
     policies: 'policies',
     key: p(1, 'text'),
