@@ -85,8 +85,22 @@ const UNAVAILABLE_CODES = /^(08|57P0[1-3]|53300|57P05)/;
 // 3D000 (no such database): the server is up but this store cannot log into it.
 const LOGIN_REFUSED = /^28/;
 const NO_DATABASE = '3D000';
-const UNAVAILABLE_MESSAGES =
-  /Connection terminated|not queryable|ECONNREFUSED|ECONNRESET|EPIPE|ENOTFOUND|EHOSTUNREACH|ETIMEDOUT|timeout exceeded when trying to connect|Cannot use a pool after calling end|the database system is (starting up|shutting down)/i;
+const UNAVAILABLE_MESSAGES = new RegExp(
+  [
+    'Connection terminated',
+    'not queryable',
+    'ECONNREFUSED',
+    'ECONNRESET',
+    'EPIPE',
+    'ENOTFOUND',
+    'EHOSTUNREACH',
+    'ETIMEDOUT',
+    'timeout exceeded when trying to connect',
+    'Cannot use a pool after calling end',
+    'the database system is (starting up|shutting down)',
+  ].join('|'),
+  'i',
+);
 
 /** Maps a pg or socket error to a StowageError (StowageErrors pass through). */
 export function mapError(source: ErrorSource, err: unknown): StowageError {

@@ -83,8 +83,28 @@ type Callable = (...args: unknown[]) => Promise<unknown>;
 // the caller sent is at fault and nothing ran: the store is unavailable until that is fixed.
 const LOGIN_REFUSED = /\b(?:WRONGPASS|NOAUTH)\b/;
 const NO_PERMISSION = /\bNOPERM\b/;
-const UNAVAILABLE =
-  /Connection is closed|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|ENOTFOUND|EHOSTUNREACH|max retries|MaxRetriesPerRequest|CLUSTERDOWN|TRYAGAIN|LOADING|MASTERDOWN|Stream isn't writeable|enableOfflineQueue|Failed to refresh slots cache|None of startup nodes is available/i;
+const UNAVAILABLE = new RegExp(
+  [
+    'Connection is closed',
+    'ECONNREFUSED',
+    'ECONNRESET',
+    'EPIPE',
+    'ETIMEDOUT',
+    'ENOTFOUND',
+    'EHOSTUNREACH',
+    'max retries',
+    'MaxRetriesPerRequest',
+    'CLUSTERDOWN',
+    'TRYAGAIN',
+    'LOADING',
+    'MASTERDOWN',
+    "Stream isn't writeable",
+    'enableOfflineQueue',
+    'Failed to refresh slots cache',
+    'None of startup nodes is available',
+  ].join('|'),
+  'i',
+);
 
 export function mapError(source: ErrorSource, err: unknown, client: RedisClient): StowageError {
   if (err instanceof StowageError) return err;
