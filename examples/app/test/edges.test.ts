@@ -75,7 +75,7 @@ await describeStoreBackends(
       }
     });
 
-    it("a client's bad body gets its 4xx (bad JSON 400, too large 413, unknown charset 415), and counts against the per-IP limit", async () => {
+    it('a bad body gets its 4xx (bad JSON 400, too large 413, unknown charset 415), and counts against the per-IP limit', async () => {
       const app = await start(storesOf(set));
       try {
         const post = (body: string, type = 'application/json') =>

@@ -88,7 +88,7 @@ export function checkOrderTests<T extends Closeable>(
       }
     });
 
-    it('on a closed store a bad argument is still refused for the argument; a valid call with a passed deadline is UNAVAILABLE', async () => {
+    it('on a closed store a bad argument is still refused for the argument; a valid call past its deadline is UNAVAILABLE', async () => {
       const { store } = await open();
       await store.close();
       for (const c of cases) {

@@ -62,7 +62,7 @@ describe('stateExpiresAt: a state lives until the key is full by its own reckoni
   });
 
   for (const algorithm of ['gcra', 'fixed-window', 'sliding-window'] as const) {
-    it(`${algorithm}: with steps back, every written state matters until expiresAt - 1, is no state from expiresAt, and outlives every announced reset`, () => {
+    it(`${algorithm}: with steps back, a written state matters before expiresAt, not from it, and outlives every announced reset`, () => {
       const r = rng(4242 + algorithm.length);
       for (let round = 0; round < 200; round++) {
         const policy: RateLimitPolicy = { algorithm, limit: 1 + r(5), windowMs: 1 + r(20) };

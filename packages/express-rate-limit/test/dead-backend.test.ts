@@ -20,7 +20,8 @@ describe('a dead backend (Redis on a closed port) answers within timeoutMs', () 
   });
 
   for (const passOnStoreError of [false, true]) {
-    it(`with passOnStoreError ${passOnStoreError}: ${passOnStoreError ? '200, the error logged' : "500 from Express's error handler"}`, async () => {
+    const outcome = passOnStoreError ? '200, the error logged' : "500 from Express's error handler";
+    it(`with passOnStoreError ${passOnStoreError}: ${outcome}`, async () => {
       const a = await limiterApp(store, { windowMs: 60_000, limit: 5, passOnStoreError }, { timeoutMs: TIMEOUT_MS });
       try {
         const t0 = Date.now();
@@ -59,7 +60,8 @@ describeBackends(await redisBackends(), (backend) => {
   });
 
   for (const passOnStoreError of [false, true]) {
-    it(`a paused backend: ${passOnStoreError ? '200' : '500'} within timeoutMs (passOnStoreError ${passOnStoreError}); the failed hit never counts, even once delivered`, async () => {
+    const answer = `${passOnStoreError ? '200' : '500'} within timeoutMs (passOnStoreError ${passOnStoreError})`;
+    it(`a paused backend: ${answer}; the failed hit never counts, even once delivered`, async () => {
       const key = `paused-${passOnStoreError}`;
       const store = new RedisRateLimitStore({ client: viaProxy, prefix, timeoutMs: STORE_LIMIT_MS });
       const a = await limiterApp(store, { windowMs: 60_000, limit: 5, passOnStoreError }, { timeoutMs: TIMEOUT_MS });

@@ -157,7 +157,7 @@ describe('a dead backend: each session call answers within timeoutMs, not the st
       );
     });
 
-    it(`${fw.name}: the save at the end of a request fails (status ${fw.failedSave}), and the error is reported (${fw.saveTries}x)`, async () => {
+    it(`${fw.name}: the end-of-request save fails (status ${fw.failedSave}), and the error is reported (${fw.saveTries}x)`, async () => {
       const errors: string[] = [];
       await withApp(
         fw.app,

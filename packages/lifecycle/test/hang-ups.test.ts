@@ -14,7 +14,7 @@ await describeStoreBackends((backend) => {
   afterAll(() => r?.stop());
 
   describe('client hang-ups', () => {
-    it('a client hangs up mid-handler: its retry on the other replica gets 409, the handler runs once, later retries replay its response', async () => {
+    it('a client hangs up mid-handler: its retry on the other replica gets 409, one handler run, later retries replay it', async () => {
       const [a, b] = r.urls;
       const key = uniqueKey('hang-up');
       // The handler records its side effect at 150 ms and answers at 1200 ms; the client is gone at 100 ms.
@@ -85,7 +85,8 @@ await describeStoreBackends((backend) => {
       (await (await fetch(`${url}/s/me`, { headers: { cookie } })).json()) as { user: string | null };
 
     for (const hangUp of [false, true]) {
-      it(`a logout on one replica while a slow request of the session runs on the other${hangUp ? ', whose client hangs up' : ''}: the session stays gone`, async () => {
+      const whose = hangUp ? ', whose client hangs up' : '';
+      it(`a logout on one replica while a slow request of the session runs on the other${whose}: the session stays gone`, async () => {
         const [a, b] = r.urls;
         const { cookie, sid } = await login(a);
         const sessions = r.sessions;

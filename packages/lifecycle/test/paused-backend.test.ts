@@ -19,7 +19,7 @@ await describeStoreBackends(
     });
     afterAll(() => r?.stop());
 
-    it('requests answered 503 (and 500 by express-rate-limit) within the limit were not counted nor reserved, and run after the pause', async () => {
+    it('requests answered 503 in time (500 by express-rate-limit) were not counted nor reserved, and run after the pause', async () => {
       const [a, b] = r.urls;
       const key = uniqueKey('paused');
       const pause = await r.pause(PAUSE_MS);

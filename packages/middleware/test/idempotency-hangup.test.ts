@@ -49,7 +49,7 @@ await describeStoreBackends((backend) => {
     await set.close();
   });
 
-  it('a hang-up does not free the key: the retry at 250 ms gets 409, the side effect happens once, later retries replay the first run byte for byte', async () => {
+  it('a hang-up does not free the key: 409 at 250 ms, one side effect, later retries replay the first run byte for byte', async () => {
     const url = `${app.url}/orders`;
     const started = Date.now();
     const first = postJson(url, 'k-hangup', { item: 'book' }, { hangUpAfterMs: 100 });

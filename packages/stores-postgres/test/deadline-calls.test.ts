@@ -54,7 +54,7 @@ describeBackends(backends.slice(0, 1), (backend) => {
     return { pool, counts, schema };
   }
 
-  it('a deadline already passed is TIMEOUT on every method of the seven stores, with no connection asked for or statement sent', async () => {
+  it('a passed deadline is TIMEOUT on every method of the seven stores, with no connection asked for or statement sent', async () => {
     const { pool, counts, schema } = countingPool();
     const o = { pool, schema };
     const [sessions, limits, keys, csrf, locks, jwks, streams] = [
@@ -152,7 +152,7 @@ describeBackends(backends.slice(0, 1), (backend) => {
     await streams.close();
   });
 
-  it('the check is a function of the schema in the exported DDL; its refusal is STOWAGE_LATE with its own SQLSTATE, mapped to TIMEOUT', async () => {
+  it('the check is a schema function in the exported DDL; its refusal, STOWAGE_LATE with its own SQLSTATE, maps to TIMEOUT', async () => {
     const exported = ddl({ schema: 'app', tablePrefix: 'x_' });
     for (const steps of Object.values(exported)) expect(steps.join('\n')).toContain('FUNCTION "app"."x_check_deadline"(deadline bigint)');
     const { schema } = countingPool();

@@ -41,7 +41,7 @@ describeBackends(backends.slice(0, 1), (backend) => {
     throw new Error(`statements of ${app} still running after 10 s`);
   }
 
-  it('calls waiting on a row lock held 1.5 s give TIMEOUT at their 500 ms deadline, and once the lock goes nothing took effect', async () => {
+  it('calls waiting on a row lock held 1.5 s give TIMEOUT at their 500 ms deadline; once the lock goes nothing took effect', async () => {
     const app = `stowage-lock-${Math.random().toString(36).slice(2)}`;
     const pool = new pg.Pool({ connectionString: backend.url, max: 10, application_name: app });
     pool.on('error', () => {});

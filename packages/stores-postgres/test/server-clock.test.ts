@@ -77,7 +77,7 @@ describeBackends(backends.slice(0, 1), (backend) => {
     throw new Error(`statements of ${app} still running after 10 s`);
   }
 
-  it('a PostgreSQL clock 5 s behind ours: first calls waiting on a row lock past their deadline are refused, none takes effect', async () => {
+  it('a PostgreSQL clock 5 s behind ours: first calls waiting on a row lock past the deadline are refused, none takes effect', async () => {
     const schema = await freshSchema();
     const policy = { algorithm: 'fixed-window', limit: 5, windowMs: 3_600_000 } as const;
     // The rows the calls will wait on, written through another pool.
