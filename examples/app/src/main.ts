@@ -21,7 +21,8 @@ const server = app.listen(port, host, () => {
     console.log('SESSION_SECRET is not set: session cookies are signed with a random secret, so another instance cannot read them');
   }
   console.log(
-    `Walkthrough: examples/app/README.md; e.g. curl -s -X POST ${url}/dev/issuer/token -H 'content-type: application/json' -d '{"sub":"ada"}'`,
+    `Walkthrough: examples/app/README.md; e.g. curl -s -X POST ${url}/dev/issuer/token ` +
+      `-H 'content-type: application/json' -d '{"sub":"ada"}'`,
   );
 });
 

@@ -112,9 +112,8 @@ async function main(): Promise<void> {
     }
     for (const [k, [library]] of contenders.entries()) {
       const m = results[k]!.sort((a, b) => a.opsPerSec - b.opsPerSec)[Math.floor(rounds / 2)]!;
-      console.log(
-        `| ${operation} | ${library} | ${Math.round(m.opsPerSec).toLocaleString('en-US')} | ${m.nodeUs.toFixed(1)} | ${m.redisUs.toFixed(1)} |`,
-      );
+      const cells = [operation, library, Math.round(m.opsPerSec).toLocaleString('en-US'), m.nodeUs.toFixed(1), m.redisUs.toFixed(1)];
+      console.log(`| ${cells.join(' | ')} |`);
     }
   }
   for (let cursor = '0'; ; ) {

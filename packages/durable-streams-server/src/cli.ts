@@ -68,10 +68,10 @@ async function main(): Promise<void> {
   // A store that does not answer at start (a closed port, a wrong password) would otherwise
   // show only in the 503s of the first requests: say so once, and keep serving.
   void opened.health().then((probe) => {
-    if (!probe.ok)
-      process.stderr.write(
-        `warning: the store does not answer (${(probe.error ?? 'no reason given').replace(/[\r\n]+/g, ' ')}); requests get 503 until it does\n`,
-      );
+    if (!probe.ok) {
+      const reason = (probe.error ?? 'no reason given').replace(/[\r\n]+/g, ' ');
+      process.stderr.write(`warning: the store does not answer (${reason}); requests get 503 until it does\n`);
+    }
   });
 
   const cleanup =

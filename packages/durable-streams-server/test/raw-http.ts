@@ -28,6 +28,9 @@ export interface RawOptions {
  */
 export function rawExchange(url: string, request: Buffer | string, method: string, opts: RawOptions = {}): Promise<RawExchange> {
   const { hostname, port } = new URL(url);
+  // For failure messages: the start of the request and of what came back.
+  const asked = () => JSON.stringify(String(request).slice(0, 120));
+  const excerpt = (bytes: Buffer, length: number) => JSON.stringify(bytes.toString('latin1').slice(0, length));
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     const socket = connect(Number(port), hostname, () => {
@@ -41,20 +44,13 @@ export function rawExchange(url: string, request: Buffer | string, method: strin
         const hungUp = opts.hangUpAfterMs !== undefined && bytes.length === 0;
         resolve({ bytes, responses: hungUp ? [] : parseResponses(bytes, method) });
       } catch (err) {
-        reject(
-          new Error(
-            `${(err as Error).message} in answer to ${JSON.stringify(String(request).slice(0, 120))}: ${JSON.stringify(bytes.toString('latin1').slice(0, 400))}`,
-          ),
-        );
+        reject(new Error(`${(err as Error).message} in answer to ${asked()}: ${excerpt(bytes, 400)}`));
       }
     };
     const timer = setTimeout(() => {
       socket.destroy();
-      reject(
-        new Error(
-          `no end of answer within ${opts.timeoutMs ?? 5000} ms to ${JSON.stringify(String(request).slice(0, 120))}; got ${JSON.stringify(Buffer.concat(chunks).toString('latin1').slice(0, 300))}`,
-        ),
-      );
+      const got = excerpt(Buffer.concat(chunks), 300);
+      reject(new Error(`no end of answer within ${opts.timeoutMs ?? 5000} ms to ${asked()}; got ${got}`));
     }, opts.timeoutMs ?? 5000);
     socket.on('data', (c: Buffer) => chunks.push(c));
     socket.on('close', finish);

@@ -124,7 +124,8 @@ describe('request headers the server checks', () => {
 
   describe('Expect: 100-continue', () => {
     const head = (path: string, length: number) =>
-      `POST ${path} HTTP/1.1\r\nHost: a\r\nContent-Type: text/plain\r\nExpect: 100-continue\r\nContent-Length: ${length}\r\nConnection: close\r\n\r\n`;
+      `POST ${path} HTTP/1.1\r\nHost: a\r\nContent-Type: text/plain\r\nExpect: 100-continue\r\n` +
+      `Content-Length: ${length}\r\nConnection: close\r\n\r\n`;
 
     it('a declared length over the limit is answered 413 without inviting the body (no 100)', async () => {
       const path = fresh();

@@ -97,7 +97,8 @@ describe('request bodies the server refuses: answered, nothing stored, one log l
     const total = 1024 * LIMIT; // 1 MiB, 1024 times the limit
     for (const chunked of [true, false]) {
       for (const readWhileSending of [true, false]) {
-        const head = `POST /big HTTP/1.1\r\nHost: a\r\nContent-Type: text/plain\r\n${chunked ? 'Transfer-Encoding: chunked' : `Content-Length: ${total}`}\r\n\r\n`;
+        const framing = chunked ? 'Transfer-Encoding: chunked' : `Content-Length: ${total}`;
+        const head = `POST /big HTTP/1.1\r\nHost: a\r\nContent-Type: text/plain\r\n${framing}\r\n\r\n`;
         const { bytes, failure } = await sendLarge(base, head, total, chunked, readWhileSending);
         const what = `chunked=${chunked} readWhileSending=${readWhileSending}`;
         expect(failure, what).toBeUndefined();

@@ -107,7 +107,8 @@ const baseCreateSession = (Base.prototype as { createSession?: (req: any, sessio
  * say by a logout) is dropped, its callback succeeds, and the store emits `'conflict'` with
  * a {@link SessionWriteConflict}. A listener that throws fails that request instead.
  */
-// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface above names what express-session's Store gives the class at run time
+// The interface above names what express-session's Store gives the class at run time.
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: see the line above
 export class StowageSessionStore extends Base {
   private readonly store: SessionStore;
   private readonly codec: Codec;

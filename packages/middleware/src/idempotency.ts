@@ -60,7 +60,8 @@ export interface IdempotencyOptions extends FailurePolicy {
    * request, not the response, such as the rate-limit budget an earlier middleware set on
    * it. Add your own per-request headers (a request id) to keep them out of replays too.
    * Giving this option replaces the default list: spread it to add to it.
-   * @default {@link DEFAULT_EXCLUDED_HEADERS}: `set-cookie`, `date`, and the rate-limit headers (`ratelimit`, `ratelimit-policy`, `x-ratelimit-*`...)
+   * @default {@link DEFAULT_EXCLUDED_HEADERS}: `set-cookie`, `date`, and the rate-limit headers
+   *   (`ratelimit`, `ratelimit-policy`, `x-ratelimit-*`...)
    */
   excludeHeaders?: readonly string[];
   /** Largest response kept (headers and body, UTF-8 bytes); larger ones free the key. @default 1048576 */
@@ -210,7 +211,8 @@ export class IdempotencyGuard {
           400,
           'idempotency-key-invalid',
           'Idempotency-Key is invalid',
-          'a key is a quoted string of 1 to 255 printable ASCII characters, or 1 to 255 printable ASCII characters without a double quote, comma or semicolon',
+          'a key is a quoted string of 1 to 255 printable ASCII characters, ' +
+            'or 1 to 255 printable ASCII characters without a double quote, comma or semicolon',
         ),
       };
     }

@@ -82,7 +82,8 @@ await describeStoreBackends((backend) => {
     const none = json(await call('/orders', 'k-dash'));
     const dash = json(await call('/orders', 'k-dash', { user: '-' }));
     expect(dash).toBe(none + 1);
-    expect([json(await call('/orders', 'k-dash', { user: '-' })), json(await call('/orders', 'k-dash'))]).toEqual([dash, none]); // each its own replay
+    // each its own replay
+    expect([json(await call('/orders', 'k-dash', { user: '-' })), json(await call('/orders', 'k-dash'))]).toEqual([dash, none]);
     expect(runs.length - before).toBe(4);
   });
 

@@ -53,7 +53,8 @@ describeBackends(backends.slice(0, 1), (backend) => {
     const persistence = async () =>
       (
         await pool.query(
-          `SELECT relpersistence FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE nspname = $1 AND relname = 'stowage_rate_limits'`,
+          'SELECT relpersistence FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace ' +
+            "WHERE nspname = $1 AND relname = 'stowage_rate_limits'",
           [s],
         )
       ).rows[0]?.relpersistence;

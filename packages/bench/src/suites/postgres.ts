@@ -61,7 +61,8 @@ export function postgresComparisons(): Comparison[] {
       const s = schema();
       await migrate(p, { schema: s, components: ['rate_limits'], unlogged });
       const text = `INSERT INTO "${s}".stowage_rate_limits AS t (key, policy, a, b, c, expires_at, at) VALUES ($1, 'f', $2, 1, 0, $3, 0)
-        ON CONFLICT (key, policy) DO UPDATE SET b = CASE WHEN t.a = excluded.a THEN t.b + 1 ELSE 1 END, a = excluded.a, expires_at = excluded.expires_at
+        ON CONFLICT (key, policy) DO UPDATE SET b = CASE WHEN t.a = excluded.a THEN t.b + 1 ELSE 1 END,
+          a = excluded.a, expires_at = excluded.expires_at
         RETURNING b`;
       return (i) => {
         const w = Math.floor(Date.now() / 60_000);

@@ -66,7 +66,8 @@ export function sqliteComparisons(): Comparison[] {
           const db = database(dir, 'rl-raw');
           migrate(db, { components: ['rate_limits'] });
           const upsert = db.prepare(
-            `INSERT INTO stowage_rate_limits (key, policy, a, b, c, expires_at, at) VALUES (?, 'f', ?, 1, 0, ?, 0) ON CONFLICT (key, policy) DO UPDATE SET
+            `INSERT INTO stowage_rate_limits (key, policy, a, b, c, expires_at, at) VALUES (?, 'f', ?, 1, 0, ?, 0)
+             ON CONFLICT (key, policy) DO UPDATE SET
                b = CASE WHEN a = excluded.a THEN b + 1 ELSE 1 END, a = excluded.a, expires_at = excluded.expires_at`,
           );
           return async (i) => {
