@@ -87,7 +87,10 @@ export class InstanceLockedRateLimitStore implements RateLimitStore {
       });
       await new Promise((resolve) => setImmediate(resolve)); // the backend's round trip
       const { decision, writes } = evaluateRateLimit(policies, states, now, cost, consume);
-      writes?.forEach((w, i) => (w === undefined ? this.held.delete(ids[i]!) : this.held.set(ids[i]!, w)));
+      for (const [i, w] of (writes ?? []).entries()) {
+        if (w === undefined) this.held.delete(ids[i]!);
+        else this.held.set(ids[i]!, w);
+      }
       return decision;
     });
     this.queue = run.catch(() => {});
