@@ -95,6 +95,7 @@ export { CONSUME_ATTEMPTS, settleConsume, settleConsumeSync } from './rate-limit
 export type { ConsumeRows, ConsumeSteps, StatesRead } from './rate-limit/settle.js';
 export { sessionRecordFromRow, storedStreamFromRow } from './sql/rows.js';
 export type { SessionRow, StreamRow } from './sql/rows.js';
-export { maxSessionDataBytes, validateDestroyByOwnerArgs, validateRotateArgs, validateSessionSet } from './sessions.js';
-export type { SessionSizeOptions } from './sessions.js';
+export { validateDestroyByOwnerArgs, validateRotateArgs, validateSessionSet } from './sessions.js';
+export { sizeLimit } from './size-limits.js';
+export type { IdempotencySizeOptions, JwksSizeOptions, SessionSizeOptions, StreamSizeOptions } from './size-limits.js';
 export type { ValidatedSessionSet } from './sessions.js';

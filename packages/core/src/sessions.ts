@@ -2,17 +2,6 @@ import type { SessionSetOptions } from './contracts/session.js';
 import type { ErrorSource } from './errors.js';
 import { validateBytes, validateDuration, validateInteger, validateKey, validateOptions } from './validate.js';
 
-/** The size limit every session store takes, with one default. */
-export interface SessionSizeOptions {
-  /** Largest `data` accepted, in bytes. @default 1048576 (1 MiB) */
-  maxDataBytes?: number;
-}
-
-/** `options.maxDataBytes` validated (a non-negative integer), or the default, 1 MiB. */
-export function maxSessionDataBytes(source: ErrorSource, options: SessionSizeOptions): number {
-  return options.maxDataBytes === undefined ? 1024 * 1024 : validateInteger(source, 'options.maxDataBytes', options.maxDataBytes, 0);
-}
-
 export interface ValidatedSessionSet {
   ttlMs: number;
   absoluteTtlMs: number | undefined;

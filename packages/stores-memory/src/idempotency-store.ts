@@ -1,20 +1,18 @@
-import { DEFAULT_MAX_RESPONSE_BYTES, type CallOptions, type IdempotencyStore, type Reservation, type StoredResponse } from '@stowage/core';
+import type { CallOptions, IdempotencyStore, Reservation, StoredResponse } from '@stowage/core';
 import {
   copyBytes,
   randomToken,
   validateCompleteArgs,
   validateDuration,
   validateHolderArgs,
-  validateInteger,
   validateReserveArgs,
+  sizeLimit,
+  type IdempotencySizeOptions,
 } from '@stowage/core/adapter-kit';
 import { MemoryStoreBase, type MemoryStoreOptions } from './base.js';
 import { ExpiringMap } from './expiring-map.js';
 
-export interface MemoryIdempotencyStoreOptions extends MemoryStoreOptions {
-  /** Largest stored response (body plus header bytes). @default 1048576 (1 MiB) */
-  maxResponseBytes?: number;
-}
+export interface MemoryIdempotencyStoreOptions extends MemoryStoreOptions, IdempotencySizeOptions {}
 
 interface Entry {
   fingerprint: string;
@@ -32,10 +30,7 @@ export class MemoryIdempotencyStore extends MemoryStoreBase implements Idempoten
 
   constructor(options: MemoryIdempotencyStoreOptions = {}) {
     super('MemoryIdempotencyStore', options);
-    this.maxResponseBytes =
-      options.maxResponseBytes === undefined
-        ? DEFAULT_MAX_RESPONSE_BYTES
-        : validateInteger(this.source, 'options.maxResponseBytes', options.maxResponseBytes, 0);
+    this.maxResponseBytes = sizeLimit(this.source, options, 'maxResponseBytes');
     this.entries = new ExpiringMap<string, Entry>({ maxEntries: this.maxEntries });
   }
 

@@ -1,12 +1,9 @@
 import type { CachedJwks, CallOptions, JwksCacheStore } from '@stowage/core';
-import { validateInteger, validateJwksPutArgs, validateKey } from '@stowage/core/adapter-kit';
+import { validateJwksPutArgs, validateKey, sizeLimit, type JwksSizeOptions } from '@stowage/core/adapter-kit';
 import { MemoryStoreBase, type MemoryStoreOptions } from './base.js';
 import { ExpiringMap } from './expiring-map.js';
 
-export interface MemoryJwksCacheStoreOptions extends MemoryStoreOptions {
-  /** Largest document accepted, in UTF-8 bytes. @default 1048576 (1 MiB) */
-  maxDocumentBytes?: number;
-}
+export interface MemoryJwksCacheStoreOptions extends MemoryStoreOptions, JwksSizeOptions {}
 
 /** {@link JwksCacheStore} in process memory. */
 export class MemoryJwksCacheStore extends MemoryStoreBase implements JwksCacheStore {
@@ -15,10 +12,7 @@ export class MemoryJwksCacheStore extends MemoryStoreBase implements JwksCacheSt
 
   constructor(options: MemoryJwksCacheStoreOptions = {}) {
     super('MemoryJwksCacheStore', options);
-    this.maxDocumentBytes =
-      options.maxDocumentBytes === undefined
-        ? 1024 * 1024
-        : validateInteger(this.source, 'options.maxDocumentBytes', options.maxDocumentBytes, 0);
+    this.maxDocumentBytes = sizeLimit(this.source, options, 'maxDocumentBytes');
     this.docs = new ExpiringMap<string, CachedJwks>({ maxEntries: this.maxEntries });
   }
 

@@ -6,7 +6,7 @@ import {
   validateKey,
   validateRotateArgs,
   validateSessionSet,
-  maxSessionDataBytes,
+  sizeLimit,
   type SessionSizeOptions,
 } from '@stowage/core/adapter-kit';
 import { MemoryStoreBase, type MemoryStoreOptions } from './base.js';
@@ -30,7 +30,7 @@ export class MemorySessionStore extends MemoryStoreBase implements SessionStore 
 
   constructor(options: MemorySessionStoreOptions = {}) {
     super('MemorySessionStore', options);
-    this.maxDataBytes = maxSessionDataBytes(this.source, options);
+    this.maxDataBytes = sizeLimit(this.source, options, 'maxDataBytes');
     this.sessions = new ExpiringMap<string, Entry>({
       maxEntries: this.maxEntries,
       onRemove: (id, entry) => this.unindex(id, entry.owner),

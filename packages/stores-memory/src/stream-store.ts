@@ -1,20 +1,18 @@
-import { STREAM_DEFAULTS, type StreamStore } from '@stowage/core';
+import type { StreamStore } from '@stowage/core';
 import {
   copyBytes,
   EngineStreamOps,
   runSync,
-  validateInteger,
   type PositionedMessage,
   type ProducerState,
   type StoredStream,
   type StreamBackend,
+  sizeLimit,
+  type StreamSizeOptions,
 } from '@stowage/core/adapter-kit';
 import { MemoryStoreBase, type MemoryStoreOptions } from './base.js';
 
-export interface MemoryStreamStoreOptions extends Omit<MemoryStoreOptions, 'maxEntries'> {
-  /** Largest single message. @default 8388608 (8 MiB) */
-  maxMessageBytes?: number;
-}
+export interface MemoryStreamStoreOptions extends Omit<MemoryStoreOptions, 'maxEntries'>, StreamSizeOptions {}
 
 /** Streams in maps: metadata by name, own messages by stream id (positions are contiguous). */
 class MemoryStreamBackend implements StreamBackend {
@@ -116,10 +114,7 @@ export class MemoryStreamStore extends MemoryStoreBase implements StreamStore {
   private readonly ops: EngineStreamOps;
   constructor(options: MemoryStreamStoreOptions = {}) {
     super('MemoryStreamStore', { ...options, maxEntries: undefined });
-    const maxMessageBytes =
-      options.maxMessageBytes === undefined
-        ? STREAM_DEFAULTS.maxMessageBytes
-        : validateInteger(this.source, 'options.maxMessageBytes', options.maxMessageBytes, 1);
+    const maxMessageBytes = sizeLimit(this.source, options, 'maxMessageBytes');
     this.ops = new EngineStreamOps({
       source: this.source,
       ensureOpen: () => void this.now(),

@@ -1,4 +1,4 @@
-import { DEFAULT_MAX_RESPONSE_BYTES, type CallOptions, type IdempotencyStore, type Reservation, type StoredResponse } from '@stowage/core';
+import type { CallOptions, IdempotencyStore, Reservation, StoredResponse } from '@stowage/core';
 import {
   couldBeToken,
   deadlineOf,
@@ -9,15 +9,13 @@ import {
   validateCompleteArgs,
   validateDuration,
   validateHolderArgs,
-  validateInteger,
   validateReserveArgs,
+  sizeLimit,
+  type IdempotencySizeOptions,
 } from '@stowage/core/adapter-kit';
 import { PgStoreBase, pruneSql, Sql, type PostgresStoreOptions } from './base.js';
 
-export interface PostgresIdempotencyStoreOptions extends PostgresStoreOptions {
-  /** Largest stored response (body plus header bytes). @default 1048576 (1 MiB) */
-  maxResponseBytes?: number;
-}
+export interface PostgresIdempotencyStoreOptions extends PostgresStoreOptions, IdempotencySizeOptions {}
 
 interface ReserveRow {
   claimed: string | null;
@@ -42,10 +40,7 @@ export class PostgresIdempotencyStore extends PgStoreBase implements Idempotency
 
   constructor(options: PostgresIdempotencyStoreOptions) {
     super('PostgresIdempotencyStore', options);
-    this.maxResponseBytes =
-      options.maxResponseBytes === undefined
-        ? DEFAULT_MAX_RESPONSE_BYTES
-        : validateInteger(this.source, 'options.maxResponseBytes', options.maxResponseBytes, 0);
+    this.maxResponseBytes = sizeLimit(this.source, options, 'maxResponseBytes');
     const T = this.t.table('idempotency');
     const N = postgresDialect.now!(5);
     const held = (now: string) => `scope = $1::text AND key = $2::text AND token = $3::text AND expires_at > ${now}`;

@@ -1,11 +1,8 @@
 import type { CachedJwks, CallOptions, JwksCacheStore } from '@stowage/core';
-import { deadlineOf, postgresDialect, validateInteger, validateJwksPutArgs, validateKey } from '@stowage/core/adapter-kit';
+import { deadlineOf, postgresDialect, validateJwksPutArgs, validateKey, sizeLimit, type JwksSizeOptions } from '@stowage/core/adapter-kit';
 import { PgStoreBase, pruneSql, Sql, type PostgresStoreOptions } from './base.js';
 
-export interface PostgresJwksCacheStoreOptions extends PostgresStoreOptions {
-  /** Largest document accepted, in UTF-8 bytes. @default 1048576 (1 MiB) */
-  maxDocumentBytes?: number;
-}
+export interface PostgresJwksCacheStoreOptions extends PostgresStoreOptions, JwksSizeOptions {}
 
 /** {@link JwksCacheStore} on PostgreSQL. */
 export class PostgresJwksCacheStore extends PgStoreBase implements JwksCacheStore {
@@ -15,10 +12,7 @@ export class PostgresJwksCacheStore extends PgStoreBase implements JwksCacheStor
 
   constructor(options: PostgresJwksCacheStoreOptions) {
     super('PostgresJwksCacheStore', options);
-    this.maxDocumentBytes =
-      options.maxDocumentBytes === undefined
-        ? 1024 * 1024
-        : validateInteger(this.source, 'options.maxDocumentBytes', options.maxDocumentBytes, 0);
+    this.maxDocumentBytes = sizeLimit(this.source, options, 'maxDocumentBytes');
     const T = this.t.table('jwks');
     const N4 = postgresDialect.now!(4);
     this.sql = {

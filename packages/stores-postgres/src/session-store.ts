@@ -9,7 +9,7 @@ import {
   validateRotateArgs,
   validateSessionSet,
   type SessionRow,
-  maxSessionDataBytes,
+  sizeLimit,
   type SessionSizeOptions,
 } from '@stowage/core/adapter-kit';
 import { PgStoreBase, pruneSql, Sql, type PostgresStoreOptions } from './base.js';
@@ -24,7 +24,7 @@ export class PostgresSessionStore extends PgStoreBase implements SessionStore {
 
   constructor(options: PostgresSessionStoreOptions) {
     super('PostgresSessionStore', options);
-    this.maxDataBytes = maxSessionDataBytes(this.source, options);
+    this.maxDataBytes = sizeLimit(this.source, options, 'maxDataBytes');
     const T = this.t.table('sessions');
     const n = postgresDialect.now!;
     const N2 = n(2);

@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { STREAM_DEFAULTS, type StreamStore } from '@stowage/core';
+import type { StreamStore } from '@stowage/core';
 import {
   budgetTimeout,
   storedStreamFromRow,
@@ -7,21 +7,19 @@ import {
   EngineStreamOps,
   PG_SERVER_NOW,
   runAsync,
-  validateInteger,
   type AsyncStreamBackend,
   type CallBudget,
   type PositionedMessage,
   type ProducerState,
   type StoredStream,
   type StreamOp,
+  sizeLimit,
+  type StreamSizeOptions,
 } from '@stowage/core/adapter-kit';
 import type pg from 'pg';
 import { isRetryable, lateAt, mapError, PgStoreBase, Sql, type PostgresStoreOptions } from './base.js';
 
-export interface PostgresStreamStoreOptions extends PostgresStoreOptions {
-  /** Largest single message. @default 8388608 (8 MiB) */
-  maxMessageBytes?: number;
-}
+export interface PostgresStreamStoreOptions extends PostgresStoreOptions, StreamSizeOptions {}
 
 const values = (s: StoredStream): unknown[] => [
   s.name,
@@ -89,10 +87,7 @@ export class PostgresStreamStore extends PgStoreBase implements StreamStore {
 
   constructor(options: PostgresStreamStoreOptions) {
     super('PostgresStreamStore', options);
-    const maxMessageBytes =
-      options.maxMessageBytes === undefined
-        ? STREAM_DEFAULTS.maxMessageBytes
-        : validateInteger(this.source, 'options.maxMessageBytes', options.maxMessageBytes, 1);
+    const maxMessageBytes = sizeLimit(this.source, options, 'maxMessageBytes');
     const S = this.t.table('streams');
     const M = this.t.table('stream_messages');
     const P = this.t.table('stream_producers');

@@ -1,4 +1,4 @@
-import { DEFAULT_MAX_RESPONSE_BYTES, type CallOptions, type IdempotencyStore, type Reservation, type StoredResponse } from '@stowage/core';
+import type { CallOptions, IdempotencyStore, Reservation, StoredResponse } from '@stowage/core';
 import {
   deadlineOf,
   decodeStoredResponse,
@@ -7,15 +7,13 @@ import {
   validateCompleteArgs,
   validateDuration,
   validateHolderArgs,
-  validateInteger,
   validateReserveArgs,
+  sizeLimit,
+  type IdempotencySizeOptions,
 } from '@stowage/core/adapter-kit';
 import { RedisStoreBase, Script, type RedisStoreOptions } from './base.js';
 
-export interface RedisIdempotencyStoreOptions extends RedisStoreOptions {
-  /** Largest stored response (body plus header bytes). @default 1048576 (1 MiB) */
-  maxResponseBytes?: number;
-}
+export interface RedisIdempotencyStoreOptions extends RedisStoreOptions, IdempotencySizeOptions {}
 
 const RESERVE = new Script('idempotency_reserve');
 const SETTLE = new Script('idempotency_settle');
@@ -26,10 +24,7 @@ export class RedisIdempotencyStore extends RedisStoreBase implements Idempotency
 
   constructor(options: RedisIdempotencyStoreOptions) {
     super('RedisIdempotencyStore', options);
-    this.maxResponseBytes =
-      options.maxResponseBytes === undefined
-        ? DEFAULT_MAX_RESPONSE_BYTES
-        : validateInteger(this.source, 'options.maxResponseBytes', options.maxResponseBytes, 0);
+    this.maxResponseBytes = sizeLimit(this.source, options, 'maxResponseBytes');
   }
 
   /** `<prefix>i:{<scope length>:<scope>}<key>`: the length makes scope and key unambiguous. */

@@ -1,11 +1,8 @@
 import type { CachedJwks, CallOptions, JwksCacheStore } from '@stowage/core';
-import { deadlineOf, validateInteger, validateJwksPutArgs, validateKey } from '@stowage/core/adapter-kit';
+import { deadlineOf, validateJwksPutArgs, validateKey, sizeLimit, type JwksSizeOptions } from '@stowage/core/adapter-kit';
 import { RedisStoreBase, Script, tagged, type RedisStoreOptions } from './base.js';
 
-export interface RedisJwksCacheStoreOptions extends RedisStoreOptions {
-  /** Largest document accepted, in UTF-8 bytes. @default 1048576 (1 MiB) */
-  maxDocumentBytes?: number;
-}
+export interface RedisJwksCacheStoreOptions extends RedisStoreOptions, JwksSizeOptions {}
 
 const JWKS = new Script('jwks');
 
@@ -15,10 +12,7 @@ export class RedisJwksCacheStore extends RedisStoreBase implements JwksCacheStor
 
   constructor(options: RedisJwksCacheStoreOptions) {
     super('RedisJwksCacheStore', options);
-    this.maxDocumentBytes =
-      options.maxDocumentBytes === undefined
-        ? 1024 * 1024
-        : validateInteger(this.source, 'options.maxDocumentBytes', options.maxDocumentBytes, 0);
+    this.maxDocumentBytes = sizeLimit(this.source, options, 'maxDocumentBytes');
   }
 
   async get(uri: string, opts?: CallOptions): Promise<CachedJwks | undefined> {

@@ -6,7 +6,7 @@ import {
   validateKey,
   validateRotateArgs,
   validateSessionSet,
-  maxSessionDataBytes,
+  sizeLimit,
   type SessionSizeOptions,
 } from '@stowage/core/adapter-kit';
 import { didNotRun, RedisStoreBase, Script, tagged, type RedisStoreOptions } from './base.js';
@@ -49,7 +49,7 @@ export class RedisSessionStore extends RedisStoreBase implements SessionStore {
 
   constructor(options: RedisSessionStoreOptions) {
     super('RedisSessionStore', options);
-    this.maxDataBytes = maxSessionDataBytes(this.source, options);
+    this.maxDataBytes = sizeLimit(this.source, options, 'maxDataBytes');
   }
 
   private key(id: string): string {

@@ -1,15 +1,14 @@
-import {
-  STREAM_DEFAULTS,
-  type CallOptions,
-  type StowageErrorCode,
-  type StreamAppendResult,
-  type StreamCloseResult,
-  type StreamCreateResult,
-  type StreamInfo,
-  type StreamProducer,
-  type StreamReadResult,
-  type StreamStore,
-  type StreamWaitOutcome,
+import type {
+  CallOptions,
+  StowageErrorCode,
+  StreamAppendResult,
+  StreamCloseResult,
+  StreamCreateResult,
+  StreamInfo,
+  StreamProducer,
+  StreamReadResult,
+  StreamStore,
+  StreamWaitOutcome,
 } from '@stowage/core';
 import {
   deadlineOf,
@@ -19,21 +18,19 @@ import {
   validateAppendOptions,
   validateCreateOptions,
   validateDuration,
-  validateInteger,
   validateKey,
   validateMessages,
   validateOptions,
   validateProducer,
   validateReadOptions,
   validateStreamConfig,
+  sizeLimit,
+  type StreamSizeOptions,
 } from '@stowage/core/adapter-kit';
 import type { Redis } from 'ioredis';
 import { RedisStoreBase, Script, type RedisClient, type RedisStoreOptions } from './base.js';
 
-export interface RedisStreamStoreOptions extends RedisStoreOptions {
-  /** Largest single message. @default 8388608 (8 MiB) */
-  maxMessageBytes?: number;
-}
+export interface RedisStreamStoreOptions extends RedisStoreOptions, StreamSizeOptions {}
 
 // Lua has no imports: the parts of the stream script, one idea each, joined in this order.
 const STREAM = new Script('stream', [
@@ -95,10 +92,7 @@ export class RedisStreamStore extends RedisStoreBase implements StreamStore {
 
   constructor(options: RedisStreamStoreOptions) {
     super('RedisStreamStore', options);
-    this.maxMessageBytes =
-      options.maxMessageBytes === undefined
-        ? STREAM_DEFAULTS.maxMessageBytes
-        : validateInteger(this.source, 'options.maxMessageBytes', options.maxMessageBytes, 1);
+    this.maxMessageBytes = sizeLimit(this.source, options, 'maxMessageBytes');
     this.keyPrefix = `${this.prefix}{streams}:`;
   }
 

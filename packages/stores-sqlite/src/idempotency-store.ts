@@ -1,4 +1,4 @@
-import { DEFAULT_MAX_RESPONSE_BYTES, type CallOptions, type IdempotencyStore, type Reservation, type StoredResponse } from '@stowage/core';
+import type { CallOptions, IdempotencyStore, Reservation, StoredResponse } from '@stowage/core';
 import {
   decodeStoredResponse,
   encodeStoredResponse,
@@ -6,16 +6,14 @@ import {
   validateCompleteArgs,
   validateDuration,
   validateHolderArgs,
-  validateInteger,
   validateReserveArgs,
+  sizeLimit,
+  type IdempotencySizeOptions,
 } from '@stowage/core/adapter-kit';
 import type { Statement } from 'better-sqlite3';
 import { SqliteStoreBase, type SqliteStoreOptions, writeReturning } from './base.js';
 
-export interface SqliteIdempotencyStoreOptions extends SqliteStoreOptions {
-  /** Largest stored response (body plus header bytes). @default 1048576 (1 MiB) */
-  maxResponseBytes?: number;
-}
+export interface SqliteIdempotencyStoreOptions extends SqliteStoreOptions, IdempotencySizeOptions {}
 
 interface Row {
   fingerprint: string;
@@ -47,10 +45,7 @@ export class SqliteIdempotencyStore extends SqliteStoreBase<Statements> implemen
 
   constructor(options: SqliteIdempotencyStoreOptions) {
     super('SqliteIdempotencyStore', options);
-    this.maxResponseBytes =
-      options.maxResponseBytes === undefined
-        ? DEFAULT_MAX_RESPONSE_BYTES
-        : validateInteger(this.source, 'options.maxResponseBytes', options.maxResponseBytes, 0);
+    this.maxResponseBytes = sizeLimit(this.source, options, 'maxResponseBytes');
   }
 
   protected prepare(): Statements {

@@ -1,12 +1,9 @@
 import type { CachedJwks, CallOptions, JwksCacheStore } from '@stowage/core';
-import { validateInteger, validateJwksPutArgs, validateKey } from '@stowage/core/adapter-kit';
+import { validateJwksPutArgs, validateKey, sizeLimit, type JwksSizeOptions } from '@stowage/core/adapter-kit';
 import type { Statement } from 'better-sqlite3';
 import { SqliteStoreBase, type SqliteStoreOptions, writeReturning } from './base.js';
 
-export interface SqliteJwksCacheStoreOptions extends SqliteStoreOptions {
-  /** Largest document accepted, in UTF-8 bytes. @default 1048576 (1 MiB) */
-  maxDocumentBytes?: number;
-}
+export interface SqliteJwksCacheStoreOptions extends SqliteStoreOptions, JwksSizeOptions {}
 
 interface Statements {
   get: Statement;
@@ -20,10 +17,7 @@ export class SqliteJwksCacheStore extends SqliteStoreBase<Statements> implements
 
   constructor(options: SqliteJwksCacheStoreOptions) {
     super('SqliteJwksCacheStore', options);
-    this.maxDocumentBytes =
-      options.maxDocumentBytes === undefined
-        ? 1024 * 1024
-        : validateInteger(this.source, 'options.maxDocumentBytes', options.maxDocumentBytes, 0);
+    this.maxDocumentBytes = sizeLimit(this.source, options, 'maxDocumentBytes');
   }
 
   protected prepare(): Statements {

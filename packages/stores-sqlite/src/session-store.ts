@@ -7,7 +7,7 @@ import {
   validateRotateArgs,
   validateSessionSet,
   type SessionRow,
-  maxSessionDataBytes,
+  sizeLimit,
   type SessionSizeOptions,
 } from '@stowage/core/adapter-kit';
 import type { Statement } from 'better-sqlite3';
@@ -35,7 +35,7 @@ export class SqliteSessionStore extends SqliteStoreBase<Statements> implements S
 
   constructor(options: SqliteSessionStoreOptions) {
     super('SqliteSessionStore', options);
-    this.maxDataBytes = maxSessionDataBytes(this.source, options);
+    this.maxDataBytes = sizeLimit(this.source, options, 'maxDataBytes');
   }
 
   protected prepare(): Statements {

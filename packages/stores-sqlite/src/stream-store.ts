@@ -1,4 +1,4 @@
-import { STREAM_DEFAULTS, type StreamStore } from '@stowage/core';
+import type { StreamStore } from '@stowage/core';
 import {
   storedStreamFromRow,
   type StreamRow,
@@ -10,14 +10,14 @@ import {
   type ProducerState,
   type StoredStream,
   type StreamBackend,
+  sizeLimit,
+  type StreamSizeOptions,
 } from '@stowage/core/adapter-kit';
 import { randomUUID } from 'node:crypto';
 import type { Database, Statement } from 'better-sqlite3';
 import { asBuffer, SqliteStoreBase, type SqliteStoreOptions } from './base.js';
 
-export interface SqliteStreamStoreOptions extends SqliteStoreOptions {
-  /** Largest single message. @default 8388608 (8 MiB) */
-  maxMessageBytes?: number;
+export interface SqliteStreamStoreOptions extends SqliteStoreOptions, StreamSizeOptions {
   /**
    * While a `wait` is pending, how often to look for commits made by other processes on the
    * same file (`PRAGMA data_version`, one cheap call). Appends in this process wake waiters
@@ -169,10 +169,7 @@ export class SqliteStreamStore extends SqliteStoreBase<Statements> implements St
   private lastDataVersion = -1;
   constructor(options: SqliteStreamStoreOptions) {
     super('SqliteStreamStore', options);
-    const maxMessageBytes =
-      options.maxMessageBytes === undefined
-        ? STREAM_DEFAULTS.maxMessageBytes
-        : validateInteger(this.source, 'options.maxMessageBytes', options.maxMessageBytes, 1);
+    const maxMessageBytes = sizeLimit(this.source, options, 'maxMessageBytes');
     this.pollIntervalMs =
       options.pollIntervalMs === undefined ? 50 : validateInteger(this.source, 'options.pollIntervalMs', options.pollIntervalMs, 1);
     this.ops = new EngineStreamOps({
