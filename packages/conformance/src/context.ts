@@ -10,6 +10,7 @@ import type {
   StreamStore,
 } from '@stowage/core';
 import { onTestFinished } from 'vitest';
+import { closeWithin, contractOf, guarded } from './call-guard.js';
 import { createTestClock, type TestClock } from './clock.js';
 
 /** What a factory gets for each test. */
@@ -106,6 +107,7 @@ export function newNamespace(): string {
  * cleanup when the test finishes (close every store opened, then `teardown`).
  */
 export function opener<T extends Closeable>(factory: StoreFactory<T>, options: ConformanceOptions) {
+  const contract = contractOf(factory, options);
   async function open(): Promise<Opened<T>>;
   async function open(mode: 'real-time'): Promise<Omit<Opened<T>, 'clock'>>;
   async function open(mode: 'test-clock' | 'real-time' = 'test-clock'): Promise<Opened<T>> {
@@ -113,11 +115,11 @@ export function opener<T extends Closeable>(factory: StoreFactory<T>, options: C
     const ctx: ConformanceContext = { clock, namespace: newNamespace() };
     const stores: T[] = [];
     onTestFinished(async () => {
-      for (const s of stores) await s.close();
+      for (const s of stores) await closeWithin(s, contract.name);
       await options.teardown?.(ctx);
     });
     const make = async (): Promise<T> => {
-      const s = await factory(ctx);
+      const s = guarded(await factory(ctx), contract);
       stores.push(s);
       return s;
     };

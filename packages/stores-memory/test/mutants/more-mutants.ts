@@ -12,6 +12,29 @@ export const MORE_MUTANTS: Record<string, Mutant> = {
     shared: true,
     caughtBy: /replicas/,
   },
+  'hung-close': {
+    fault: 'lock close() never settles',
+    factories: {
+      locks: (ctx) => {
+        const inner = new MemoryLockStore(clockOf(ctx));
+        return wrap<LockStore>(inner, { close: () => new Promise<void>(() => {}) });
+      },
+    },
+    // Each test waits for the close limit: two tests are enough.
+    only: 'acquire gives a token',
+    caughtBy: /acquire gives a token/,
+  },
+  'not-a-promise': {
+    fault: 'lock release answers a plain boolean, not a Promise',
+    factories: {
+      locks: (ctx) => {
+        const inner = new MemoryLockStore(clockOf(ctx));
+        const release = (() => true) as unknown as LockStore['release'];
+        return wrap<LockStore>(inner, { release });
+      },
+    },
+    caughtBy: /release/,
+  },
   'lock-prune-count': {
     fault: 'lock prune removes expired leases but reports 0',
     factories: {

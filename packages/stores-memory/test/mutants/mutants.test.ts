@@ -24,12 +24,20 @@ interface JsonReport {
 }
 
 /** Runs the fixture's suite for `mutant` in a child vitest and reads its JSON report. */
-async function runSuite(mutant: string): Promise<Outcome> {
+async function runSuite(mutant: string, only?: string): Promise<Outcome> {
   const dir = await mkdtemp(join(tmpdir(), 'stowage-mutant-'));
   const report = join(dir, 'report.json');
   // The parent's VITEST_* variables would make the child think it is a worker of this run.
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('VITEST')));
-  const args = [vitest, 'run', '--config', config, '--reporter=json', `--outputFile=${report}`];
+  const args = [
+    vitest,
+    'run',
+    '--config',
+    config,
+    '--reporter=json',
+    `--outputFile=${report}`,
+    ...(only === undefined ? [] : ['-t', only]),
+  ];
   try {
     const exitCode = await new Promise<number>((resolve) => {
       execFile(process.execPath, args, { env: { ...env, STOWAGE_MUTANT: mutant } }, (err) => {
@@ -55,7 +63,7 @@ describe.concurrent('the conformance suite against deliberately wrong memory sto
 
   for (const [name, mutant] of Object.entries(MUTANTS)) {
     it(`catches ${name}: ${mutant.fault}`, async () => {
-      const { exitCode, failed } = await runSuite(name);
+      const { exitCode, failed } = await runSuite(name, mutant.only);
       expect(exitCode).not.toBe(0);
       expect(
         failed.filter((t) => mutant.caughtBy.test(t)),

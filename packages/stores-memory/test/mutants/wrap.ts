@@ -10,6 +10,8 @@ export interface Mutant {
   factories: Factories;
   /** Two instances on one namespace share state (the suite's replica races run). @default false */
   shared?: boolean;
+  /** Only the tests whose names match (vitest `-t`), for a fault that makes every test slow. @default all */
+  only?: string;
   /** At least one failing test's full name must match. */
   caughtBy: RegExp;
 }
