@@ -157,7 +157,18 @@ export async function createApp(stores: AppStores, options: AppOptions): Promise
   // --- the orders feed (read-only) ----------------------------------------------------------
   const streams = createStreamsHandler({ store: stores.streams, basePath: '/streams' });
   app.use('/streams', (req, res, next) => {
-    if (!['GET', 'HEAD', 'OPTIONS'].includes(req.method)) {
+    // A preflight must not offer what the feed refuses: answered here, with the read methods only.
+    if (req.method === 'OPTIONS') {
+      const methods = 'GET, HEAD, OPTIONS';
+      res.set({
+        Allow: methods,
+        'Access-Control-Allow-Origin': '*',
+        'Access-Control-Allow-Methods': methods,
+        'Access-Control-Max-Age': '86400',
+      });
+      return void res.status(204).end();
+    }
+    if (!['GET', 'HEAD'].includes(req.method)) {
       return send(res, problem(405, 'read-only', 'The feed is read-only', undefined, [['Allow', 'GET, HEAD, OPTIONS']]));
     }
     req.url = req.originalUrl; // the handler matches the full path against its basePath

@@ -64,6 +64,26 @@ await describeStoreBackends(
       }
     });
 
+    it('the read-only feed offers only what it serves: a preflight and a 405 agree', async () => {
+      const app = await start(storesOf(set));
+      try {
+        const preflight = await fetch(`${app.url}/streams/orders`, {
+          method: 'OPTIONS',
+          headers: { origin: 'http://127.0.0.1:9', 'access-control-request-method': 'POST' },
+        });
+        expect([preflight.status, preflight.headers.get('allow'), preflight.headers.get('access-control-allow-methods')]).toEqual([
+          204,
+          'GET, HEAD, OPTIONS',
+          'GET, HEAD, OPTIONS',
+        ]);
+        const put = await fetch(`${app.url}/streams/orders`, { method: 'PUT' });
+        expect([put.status, put.headers.get('allow')]).toEqual([405, 'GET, HEAD, OPTIONS']);
+        expect((await fetch(`${app.url}/streams/orders`)).status).toBe(200);
+      } finally {
+        await app.close();
+      }
+    });
+
     it('an unknown path is a JSON 404', async () => {
       const app = await start(storesOf(set));
       try {
