@@ -33,7 +33,8 @@ export function rateLimitReferenceTests(open: RateLimitOpen): void {
           const consume = r(4) !== 0;
           const want = model.call(policy, clock.now(), consume ? cost : 1, consume);
           const got = consume ? await store.consume('ref', policy, { cost }) : await store.peek('ref', policy);
-          expect(got, `step ${step} at ${clock.now()}`).toEqual(want);
+          const call = consume ? `consume('ref', ${label}, { cost: ${cost} })` : `peek('ref', ${label})`;
+          expect(got, `RateLimitStore.${call} at step ${step}, clock ${clock.now()}: the decision`).toEqual(want);
         }
       });
     }

@@ -13,7 +13,7 @@ export function sessionCompareAndSwapTests(open: SessionOpen): void {
       const { store } = await open();
       await store.set('cas', bytes('a'), { ttlMs: MIN });
       const err = await expectCode(store.set('cas', bytes('b'), { ttlMs: MIN, ifVersion: 0 }), 'CONFLICT');
-      expect(err.details?.currentVersion).toBe(1);
+      expect(err.details?.currentVersion, 'SessionStore.set CONFLICT: err.details.currentVersion').toBe(1);
       const got = await store.get('cas');
       expect(text(got!.data)).toBe('a');
       expect(got!.version).toBe(1);
@@ -33,14 +33,14 @@ export function sessionCompareAndSwapTests(open: SessionOpen): void {
       const before = await store.get('cas');
       clock.advance(1000);
       const err = await expectCode(store.set('cas', bytes('c'), { ttlMs: 5 * MIN, ifVersion: 1 }), 'CONFLICT');
-      expect(err.details?.currentVersion).toBe(2);
+      expect(err.details?.currentVersion, 'SessionStore.set CONFLICT: err.details.currentVersion').toBe(2);
       expect(await store.get('cas')).toEqual(before);
     });
 
     it('ifVersion > 0 on a missing id is CONFLICT and creates nothing', async () => {
       const { store } = await open();
       const err = await expectCode(store.set('cas', bytes('a'), { ttlMs: MIN, ifVersion: 3 }), 'CONFLICT');
-      expect(err.details?.currentVersion).toBe(0);
+      expect(err.details?.currentVersion, 'SessionStore.set CONFLICT: err.details.currentVersion').toBe(0);
       expect(await store.get('cas')).toBeUndefined();
     });
 

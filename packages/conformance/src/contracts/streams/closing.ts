@@ -10,7 +10,10 @@ export function streamClosingTests(open: StreamOpen): void {
       expect(await store.closeStream('s')).toEqual({ nextOffset: info.nextOffset, alreadyClosed: false, duplicate: false });
       expect(await store.closeStream('s')).toMatchObject({ alreadyClosed: true });
       const err = await expectCode(store.append('s', msgs('b')), 'CONFLICT');
-      expect(err.details).toMatchObject({ closed: true, nextOffset: info.nextOffset });
+      expect(err.details, 'StreamStore.append to a closed stream CONFLICT: err.details').toMatchObject({
+        closed: true,
+        nextOffset: info.nextOffset,
+      });
       expect((await store.head('s'))!.closed).toBe(true);
       const r = await store.read('s', info.nextOffset);
       expect(r).toMatchObject({ atTail: true, closed: true });

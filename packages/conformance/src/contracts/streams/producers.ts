@@ -34,7 +34,7 @@ export function streamProducerTests(open: StreamOpen): void {
       await store.create('s', { contentType: TEXT });
       await store.append('s', msgs('a'), { producer: { id: P, epoch: 0, seq: 0 } });
       const err = await expectCode(store.append('s', msgs('x'), { producer: { id: P, epoch: 0, seq: 2 } }), 'CONFLICT');
-      expect(err.details).toMatchObject({ expectedSeq: 1, receivedSeq: 2 });
+      expect(err.details, 'StreamStore.append sequence gap CONFLICT: err.details').toMatchObject({ expectedSeq: 1, receivedSeq: 2 });
       expect(await readAll(store, 's')).toEqual(['a']);
     });
 
@@ -42,7 +42,7 @@ export function streamProducerTests(open: StreamOpen): void {
       const { store } = await open();
       await store.create('s', { contentType: TEXT });
       const err = await expectCode(store.append('s', msgs('x'), { producer: { id: P, epoch: 0, seq: 1 } }), 'CONFLICT');
-      expect(err.details).toMatchObject({ expectedSeq: 0, receivedSeq: 1 });
+      expect(err.details, 'StreamStore.append sequence gap CONFLICT: err.details').toMatchObject({ expectedSeq: 0, receivedSeq: 1 });
     });
 
     it('a stale epoch is FENCED with the current epoch; a new epoch starts at seq 0', async () => {
@@ -51,7 +51,7 @@ export function streamProducerTests(open: StreamOpen): void {
       await store.append('s', msgs('a'), { producer: { id: P, epoch: 0, seq: 0 } });
       await store.append('s', msgs('b'), { producer: { id: P, epoch: 2, seq: 0 } });
       const fenced = await expectCode(store.append('s', msgs('zombie'), { producer: { id: P, epoch: 1, seq: 0 } }), 'FENCED');
-      expect(fenced.details).toMatchObject({ currentEpoch: 2 });
+      expect(fenced.details, 'StreamStore.append FENCED: err.details').toMatchObject({ currentEpoch: 2 });
       await expectCode(store.append('s', msgs('x'), { producer: { id: P, epoch: 3, seq: 1 } }), 'INVALID_ARGUMENT');
       await store.append('s', msgs('c'), { producer: { id: P, epoch: 3, seq: 0 } });
       expect(await readAll(store, 's')).toEqual(['a', 'b', 'c']);
@@ -87,7 +87,7 @@ export function streamProducerTests(open: StreamOpen): void {
         closed: true,
       });
       const conflict = await expectCode(store.append('s', msgs('x'), { producer: { id: P, epoch: 1, seq: 2 } }), 'CONFLICT');
-      expect(conflict.details).toMatchObject({ closed: true });
+      expect(conflict.details, 'StreamStore.append to a closed stream CONFLICT: err.details').toMatchObject({ closed: true });
       await expectCode(store.append('s', msgs('x'), { producer: { id: 'other', epoch: 0, seq: 0 } }), 'CONFLICT');
       await expectCode(store.append('s', msgs('x'), { producer: { id: P, epoch: 0, seq: 5 } }), 'FENCED');
       expect(await readAll(store, 's')).toEqual(['a', 'last']);
