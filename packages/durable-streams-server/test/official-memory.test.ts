@@ -1,7 +1,4 @@
-import { MemoryStreamStore } from '@stowage/stores-memory';
 import { describeOfficialSuite } from './helpers.js';
+import { openMemoryStore } from './stores.js';
 
-describeOfficialSuite('official suite on MemoryStreamStore', async () => {
-  const store = new MemoryStreamStore();
-  return { store, close: () => store.close() };
-});
+describeOfficialSuite('official suite on MemoryStreamStore', openMemoryStore);

@@ -12,67 +12,73 @@ import pg from 'pg';
 import { describe } from 'vitest';
 import { randomSuffix, type OpenedTestStore } from './helpers.js';
 
+/** A memory store. */
+export async function openMemoryStore(): Promise<OpenedTestStore> {
+  const store = new MemoryStreamStore();
+  return { store, close: () => store.close() };
+}
+
+/** A SQLite store on a WAL file of its own, removed on close. */
+export async function openSqliteFileStore(): Promise<OpenedTestStore> {
+  const dir = mkdtempSync(join(tmpdir(), 'stowage-ds-'));
+  const database = new Database(join(dir, 'streams.db'));
+  const store = new SqliteStreamStore({ database });
+  return {
+    store,
+    close: async () => {
+      await store.close();
+      database.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A PostgreSQL store in a schema of its own, dropped on close. */
+export async function openPostgresStore(url: string, poolMax = 10): Promise<OpenedTestStore> {
+  const pool = new pg.Pool({ connectionString: url, max: poolMax });
+  pool.on('error', () => {});
+  const schema = `ds_${randomSuffix()}`;
+  const store = new PostgresStreamStore({ pool, schema });
+  return {
+    store,
+    close: async () => {
+      await store.close();
+      await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      await pool.end();
+    },
+  };
+}
+
+/** A Redis store under a key prefix of its own; local servers outlive the run, so its keys go on close. */
+export async function openRedisStore(url: string): Promise<OpenedTestStore> {
+  const client = new Redis(url);
+  const prefix = `ds:${randomSuffix()}:`;
+  const store = new RedisStreamStore({ client, prefix });
+  return {
+    store,
+    close: async () => {
+      await store.close();
+      let cursor = '0';
+      do {
+        const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+        if (keys.length > 0) await client.unlink(...keys);
+        cursor = next;
+      } while (cursor !== '0');
+      client.disconnect();
+    },
+  };
+}
+
 /**
  * One `describe` per backend: memory, a SQLite WAL file, and each PostgreSQL and Redis
  * backend (`DATABASE_URL` / `REDIS_URL`, or containers). `open` makes a fresh store (its own
  * schema / key prefix / file); `close` drops what it wrote.
  */
 export async function describeEveryStore(body: (open: () => Promise<OpenedTestStore>) => void): Promise<void> {
-  describe('MemoryStreamStore', () =>
-    body(async () => {
-      const store = new MemoryStreamStore();
-      return { store, close: () => store.close() };
-    }));
-  describe('SqliteStreamStore (a WAL file)', () =>
-    body(async () => {
-      const dir = mkdtempSync(join(tmpdir(), 'stowage-ds-'));
-      const database = new Database(join(dir, 'streams.db'));
-      const store = new SqliteStreamStore({ database });
-      return {
-        store,
-        close: async () => {
-          await store.close();
-          database.close();
-          rmSync(dir, { recursive: true, force: true });
-        },
-      };
-    }));
+  describe('MemoryStreamStore', () => body(openMemoryStore));
+  describe('SqliteStreamStore (a WAL file)', () => body(openSqliteFileStore));
   describeBackends(await postgresBackends(), (backend) =>
-    describe('PostgresStreamStore', () =>
-      body(async () => {
-        const pool = new pg.Pool({ connectionString: backend.url, max: 10 });
-        pool.on('error', () => {});
-        const schema = `ds_${randomSuffix()}`;
-        const store = new PostgresStreamStore({ pool, schema });
-        return {
-          store,
-          close: async () => {
-            await store.close();
-            await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-            await pool.end();
-          },
-        };
-      })),
+    describe('PostgresStreamStore', () => body(() => openPostgresStore(backend.url))),
   );
-  describeBackends(await redisBackends(), (backend) =>
-    describe('RedisStreamStore', () =>
-      body(async () => {
-        const client = new Redis(backend.url);
-        const prefix = `ds:${randomSuffix()}:`;
-        const store = new RedisStreamStore({ client, prefix });
-        return {
-          store,
-          close: async () => {
-            await store.close();
-            let cursor = '0';
-            do {
-              const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-              if (keys.length > 0) await client.unlink(...keys);
-              cursor = next;
-            } while (cursor !== '0');
-            client.disconnect();
-          },
-        };
-      })),
-  );
+  describeBackends(await redisBackends(), (backend) => describe('RedisStreamStore', () => body(() => openRedisStore(backend.url))));
 }
