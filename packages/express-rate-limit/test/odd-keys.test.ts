@@ -1,18 +1,12 @@
 // Keys from keyGenerator that a store cannot take as they are (over 1024 UTF-8 bytes, with
 // U+0000, with a lone surrogate) go through core's toStoreKey: counted exactly, refunded,
 // read and reset like any other key, with or without passOnStoreError. No store error.
-import { describeStoreBackends, freshNamespace, type StoreSet } from '@stowage/test-stores';
+import { describeStoreBackends, freshNamespace, type StoreSet, asJsonHeader, UNKEYABLE_REQUEST_DATA } from '@stowage/test-stores';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { get, limiterApp, type LimiterApp } from './limiter-app.js';
 
-const SHAPES: Record<string, string> = {
-  'over 1024 bytes': `alice${' '.repeat(1100)}`,
-  'with U+0000': 'alice\u0000',
-  'with a lone surrogate': 'alice\ud800',
-};
-// The client sends its id as JSON text, every non-ASCII unit escaped (a header carries any string).
-const asHeader = (value: string): string =>
-  JSON.stringify(value).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+const SHAPES = UNKEYABLE_REQUEST_DATA;
+const asHeader = asJsonHeader;
 
 async function statuses(a: LimiterApp, path: string, client: string, n: number): Promise<number[]> {
   const out: number[] = [];

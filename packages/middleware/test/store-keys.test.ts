@@ -3,20 +3,14 @@
 // counted and checked like any other, whatever `failOpen` says. No store error is raised.
 // The values come in a header as JSON text (the way a claim of a decoded token would), so
 // that NUL and lone surrogates survive HTTP.
-import { describeStoreBackends, freshNamespace, type StoreSet } from '@stowage/test-stores';
+import { describeStoreBackends, freshNamespace, type StoreSet, asJsonHeader, UNKEYABLE_REQUEST_DATA } from '@stowage/test-stores';
 import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { csrf, idempotency, rateLimit, type ExpressRequest } from '../src/express.js';
 import { headerOf, listen, send, type RawResponse, type Running } from './http.js';
 
-const SHAPES: Record<string, string> = {
-  'over 1024 bytes': `alice${' '.repeat(1100)}`,
-  'with U+0000': 'alice\u0000',
-  'with a lone surrogate': 'alice\ud800',
-};
-// What the client sends: JSON text with every non-ASCII unit escaped, so a header carries any string.
-const asHeader = (value: string): string =>
-  JSON.stringify(value).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+const SHAPES = UNKEYABLE_REQUEST_DATA;
+const asHeader = asJsonHeader;
 const fromHeader = (req: ExpressRequest, name: string): string | undefined => {
   const raw = req.headers[name];
   return typeof raw === 'string' ? (JSON.parse(raw) as string) : undefined;
