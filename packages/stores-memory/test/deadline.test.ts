@@ -17,7 +17,8 @@ const clock = () => createTestClock(Date.now() - DAY);
 const clockAhead = () => createTestClock(Date.now() + DAY);
 const past = () => ({ deadline: Date.now() - 1 });
 const future = () => ({ deadline: Date.now() + 60_000 });
-const policy = { algorithm: 'fixed-window', limit: 5, windowMs: 60_000 } as const;
+// GCRA, not a fixed window: a window aligned to the epoch minute could end mid-test and reset the count.
+const policy = { algorithm: 'gcra', limit: 5, windowMs: 3_600_000 } as const;
 const bytes = (...b: number[]) => Uint8Array.from(b);
 
 describe('a deadline that has passed: TIMEOUT, and the store is as it was', () => {

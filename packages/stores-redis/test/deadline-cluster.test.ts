@@ -7,7 +7,8 @@ import { startCluster, type LocalCluster } from './helpers.js';
 import { shiftOurClock } from './our-clock.js';
 import { clockSamples, dataCommands, errorReplies, pause, resetStats } from './server-stats.js';
 
-const policy = { algorithm: 'fixed-window', limit: 10, windowMs: 60_000 } as const;
+// GCRA, not a fixed window: a window aligned to the epoch minute could end mid-test and reset the count.
+const policy = { algorithm: 'gcra', limit: 10, windowMs: 3_600_000 } as const;
 const MINUTE = 60_000;
 const KEYS = Array.from({ length: 12 }, (_, i) => `key-${i}`);
 

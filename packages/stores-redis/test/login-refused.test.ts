@@ -5,7 +5,8 @@ import { RedisRateLimitStore, RedisStreamStore } from '../src/index.js';
 import { startServer, type LocalCluster } from './helpers.js';
 
 const PASSWORD = 'the-right-password';
-const policy = { algorithm: 'fixed-window', limit: 10, windowMs: 60_000 } as const;
+// GCRA, not a fixed window: a window aligned to the epoch minute could end mid-test and reset the count.
+const policy = { algorithm: 'gcra', limit: 10, windowMs: 3_600_000 } as const;
 
 /** The error a call ends with, and how long it took. */
 async function failure(call: () => Promise<unknown>): Promise<{ err: StowageError; ms: number }> {

@@ -36,7 +36,8 @@ afterAll(async () => {
   server?.stop();
 });
 
-const policy = { algorithm: 'fixed-window', limit: 10, windowMs: 60_000 } as const;
+// GCRA, not a fixed window: a window aligned to the epoch minute could end mid-test and reset the count.
+const policy = { algorithm: 'gcra', limit: 10, windowMs: 3_600_000 } as const;
 const MINUTE = 60_000;
 const outcome = (p: Promise<unknown>) =>
   p.then(

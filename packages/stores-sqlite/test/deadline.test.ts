@@ -23,7 +23,8 @@ const holderScript = join(import.meta.dirname, 'fixtures/lock-holder.mjs');
 let files = 0;
 const newFile = () => join(dir, `deadline-${++files}.db`);
 
-const POLICY = { algorithm: 'fixed-window', limit: 5, windowMs: 60_000 } as const;
+// GCRA, not a fixed window: a window aligned to the epoch minute could end mid-test and reset the count.
+const POLICY = { algorithm: 'gcra', limit: 5, windowMs: 3_600_000 } as const;
 const bytes = (...b: number[]) => Uint8Array.from(b);
 const busyTimeout = (db: Database.Database) => db.pragma('busy_timeout', { simple: true }) as number;
 
