@@ -1,7 +1,6 @@
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createStreamsServer, type StreamsServer } from '../src/index.js';
-import { randomSuffix, type OpenedTestStore } from './helpers.js';
-import { describeEveryStore } from './stores.js';
+import { expect, it } from 'vitest';
+import { randomSuffix } from './helpers.js';
+import { describeEveryServer } from './stores.js';
 
 /** The server's default long-poll timeout: a store that misses the expiry answers 204 then. */
 const LONG_POLL_MS = 20_000;
@@ -11,33 +10,20 @@ const SLACK_MS = 3000;
 // A long-poll at the tail of a stream that expires while it waits answers 404 at the
 // expiry, as a read after it would, on every store: not 204 at the long-poll timeout, and
 // not whenever a cleanup happens to run.
-await describeEveryStore((open) => {
-  let opened: OpenedTestStore;
-  let server: StreamsServer;
-  let base = '';
-  beforeAll(async () => {
-    opened = await open();
-    server = createStreamsServer({ store: opened.store, longPollTimeoutMs: LONG_POLL_MS, log: false });
-    base = await server.listen(0);
-  }, 60_000);
-  afterAll(async () => {
-    await server.close();
-    await opened.close();
-  });
-
+await describeEveryServer({ longPollTimeoutMs: LONG_POLL_MS, log: false }, (served) => {
   /** Creates the stream, long-polls at its tail, and returns the answer and when it came after the PUT returned. */
   async function pollUntilExpiry(headers: Record<string, string>): Promise<{ status: number; afterMs: number }> {
     const path = `/expiring-${randomSuffix()}`;
-    const put = await fetch(`${base}${path}`, { method: 'PUT', headers: { 'Content-Type': 'text/plain', ...headers }, body: 'a' });
+    const put = await fetch(`${served.base}${path}`, { method: 'PUT', headers: { 'Content-Type': 'text/plain', ...headers }, body: 'a' });
     expect(put.status).toBe(201);
     const created = Date.now();
     const tail = put.headers.get('stream-next-offset');
     expect(tail).toBeTruthy();
-    const poll = await fetch(`${base}${path}?offset=${tail}&live=long-poll`);
+    const poll = await fetch(`${served.base}${path}?offset=${tail}&live=long-poll`);
     await poll.arrayBuffer();
     const afterMs = Date.now() - created;
     // Expired is absent: a plain read says so too.
-    expect((await fetch(`${base}${path}?offset=-1`)).status).toBe(404);
+    expect((await fetch(`${served.base}${path}?offset=-1`)).status).toBe(404);
     return { status: poll.status, afterMs };
   }
 

@@ -9,7 +9,8 @@ import { SqliteStreamStore } from '@stowage/stores-sqlite';
 import Database from 'better-sqlite3';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { describe } from 'vitest';
+import { afterAll, beforeAll, describe } from 'vitest';
+import { createStreamsServer, type StreamsServer, type StreamsServerOptions } from '../src/index.js';
 import { randomSuffix, type OpenedTestStore } from './helpers.js';
 
 /** A memory store. */
@@ -81,4 +82,29 @@ export async function describeEveryStore(body: (open: () => Promise<OpenedTestSt
     describe('PostgresStreamStore', () => body(() => openPostgresStore(backend.url))),
   );
   describeBackends(await redisBackends(), (backend) => describe('RedisStreamStore', () => body(() => openRedisStore(backend.url))));
+}
+
+/**
+ * `describeEveryStore`, with a server on each store for the block's tests: `served.base` is its
+ * URL once started; server and store are closed after the block.
+ */
+export async function describeEveryServer(
+  options: Omit<StreamsServerOptions, 'store'>,
+  body: (served: { readonly base: string }) => void,
+): Promise<void> {
+  await describeEveryStore((open) => {
+    const served = { base: '' };
+    let opened: OpenedTestStore;
+    let server: StreamsServer;
+    beforeAll(async () => {
+      opened = await open();
+      server = createStreamsServer({ ...options, store: opened.store });
+      served.base = await server.listen(0);
+    }, 60_000);
+    afterAll(async () => {
+      await server.close();
+      await opened.close();
+    });
+    body(served);
+  });
 }
