@@ -53,3 +53,22 @@ export {
 } from './streams/offsets.js';
 export { STREAM_DEFAULTS } from './streams/validate.js';
 export { DEFAULT_MAX_RESPONSE_BYTES } from './idempotency.js';
+export type {
+  AckResult,
+  Claim,
+  Refused,
+  SigningKeyRecord,
+  Subscription,
+  SubscriptionAck,
+  SubscriptionDefinition,
+  SubscriptionLink,
+  SubscriptionStore,
+  SubscriptionType,
+  Wake,
+  WakeNotice,
+  WakeProof,
+  WakeRefusal,
+} from './contracts/subscription.js';
+export { createSubscriptionStore } from './subscriptions/store.js';
+export type { SubscriptionStoreOptions } from './subscriptions/store.js';
+export { matchesPattern } from './subscriptions/glob.js';

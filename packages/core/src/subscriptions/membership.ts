@@ -1,0 +1,74 @@
+import type { CallOptions } from '../contracts/common.js';
+import type { Documents } from './documents.js';
+import { matchesPattern } from './glob.js';
+
+/** Which subscriptions exist and which streams they name: what an append is matched against. */
+interface IndexDocument {
+  subs: Record<string, { pattern?: string; streams: string[] }>;
+}
+
+const INDEX = 'index';
+
+/**
+ * The membership index: one document naming every subscription with its pattern and explicit
+ * streams. Written before a subscription's own document on create and add, after it on delete
+ * and remove, so an entry without a document is skipped and a document never lacks an entry.
+ */
+export class Membership {
+  constructor(private readonly docs: Documents) {}
+
+  /** Every subscription id. */
+  async ids(call: CallOptions): Promise<string[]> {
+    return Object.keys((await this.docs.read<IndexDocument>(INDEX, call))?.value.subs ?? {});
+  }
+
+  /** The subscriptions an append to `path` concerns, by pattern or by name. */
+  async membersOf(path: string, call: CallOptions): Promise<{ id: string; glob: boolean; explicit: boolean }[]> {
+    const index = await this.docs.read<IndexDocument>(INDEX, call);
+    const members: { id: string; glob: boolean; explicit: boolean }[] = [];
+    for (const [id, entry] of Object.entries(index?.value.subs ?? {})) {
+      const glob = entry.pattern !== undefined && matchesPattern(entry.pattern, path);
+      const explicit = entry.streams.includes(path);
+      if (glob || explicit) members.push({ id, glob, explicit });
+    }
+    return members;
+  }
+
+  /** Enters a subscription unless it is there (a conflicting re-create keeps the first entry). */
+  async enter(id: string, pattern: string | undefined, streams: readonly string[], call: CallOptions): Promise<void> {
+    await this.docs.update<IndexDocument, void>(INDEX, call, (index) => {
+      const next = index ?? { subs: {} };
+      if (next.subs[id] !== undefined) return { result: undefined };
+      next.subs[id] = { ...(pattern === undefined ? {} : { pattern }), streams: [...streams] };
+      return { write: next, result: undefined };
+    });
+  }
+
+  async addStreams(id: string, streams: readonly string[], call: CallOptions): Promise<void> {
+    await this.docs.update<IndexDocument, void>(INDEX, call, (index) => {
+      const entry = index?.subs[id];
+      if (index === undefined || entry === undefined) return { result: undefined };
+      const names = [...new Set([...entry.streams, ...streams])];
+      if (names.length === entry.streams.length) return { result: undefined };
+      entry.streams = names;
+      return { write: index, result: undefined };
+    });
+  }
+
+  async removeStream(id: string, path: string, call: CallOptions): Promise<void> {
+    await this.docs.update<IndexDocument, void>(INDEX, call, (index) => {
+      const entry = index?.subs[id];
+      if (index === undefined || entry === undefined || !entry.streams.includes(path)) return { result: undefined };
+      entry.streams = entry.streams.filter((s) => s !== path);
+      return { write: index, result: undefined };
+    });
+  }
+
+  async remove(id: string, call: CallOptions): Promise<void> {
+    await this.docs.update<IndexDocument, void>(INDEX, call, (index) => {
+      if (index?.subs[id] === undefined) return { result: undefined };
+      delete index.subs[id];
+      return { write: index, result: undefined };
+    });
+  }
+}

@@ -1,0 +1,380 @@
+import type { CallOptions, Clock } from '../contracts/common.js';
+import type { SessionStore } from '../contracts/session.js';
+import type {
+  AckResult,
+  Claim,
+  Refused,
+  SigningKeyRecord,
+  Subscription,
+  SubscriptionAck,
+  SubscriptionDefinition,
+  SubscriptionStore,
+  WakeNotice,
+  WakeProof,
+} from '../contracts/subscription.js';
+import { deadlineOf } from '../deadline.js';
+import { ErrorSource } from '../errors.js';
+import { isOffset, compareUtf8 } from '../streams/offsets.js';
+import { readClock, validateClock, validateDuration, validateInteger, validateOptions, validateString } from '../validate.js';
+import { Documents } from './documents.js';
+import { Membership } from './membership.js';
+import {
+  ackSnapshot,
+  anyPending,
+  BEFORE_FIRST,
+  checkProof,
+  endWake,
+  issueToken,
+  link,
+  newDocument,
+  retryDelay,
+  type SubscriptionDocument,
+  sameDefinition,
+  startWake,
+  toLink,
+  toSubscription,
+  toWake,
+  type WakeTiming,
+} from './state.js';
+import { validateAcks, validateDefinition, validateId, validateProof, validateStreamList, validateStreamPath } from './validate.js';
+
+export interface SubscriptionStoreOptions {
+  /**
+   * Where the state lives: any SessionStore (its `ifVersion` compare-and-swap makes each call
+   * atomic). Two subscription stores over one backend share everything, like two replicas.
+   * Never closed by this store.
+   */
+  sessions: SessionStore;
+  /** Prefix of the session ids this store uses, so it can share a session store. @default 'ds-subscriptions:' */
+  keyPrefix?: string;
+  /** @default Date.now */
+  clock?: Clock | undefined;
+  /** How long a webhook attempt is its taker's before another replica may retry it, ms. @default 10000 */
+  deliveryTimeoutMs?: number;
+  /** Failed deliveries of one wake before it is dropped (the subscription stays `failed`). @default 8 */
+  maxDeliveryAttempts?: number;
+  /** The first retry's delay, doubling per failure up to 60 s, with +-20% jitter, ms. @default 1000 */
+  retryBaseMs?: number;
+}
+
+const KEYS = 'signing-keys';
+const subKey = (id: string) => `sub:${id}`;
+const source = new ErrorSource('@stowage/core', 'SubscriptionStore');
+
+/** Opens a {@link SubscriptionStore} over a SessionStore of any backend. */
+export function createSubscriptionStore(options: SubscriptionStoreOptions): SubscriptionStore {
+  return new DocumentSubscriptionStore(options);
+}
+
+class DocumentSubscriptionStore implements SubscriptionStore {
+  readonly #docs: Documents;
+  readonly #members: Membership;
+  readonly #clock: Clock;
+  readonly #timing: WakeTiming;
+  #closed = false;
+
+  constructor(options: SubscriptionStoreOptions) {
+    const o = validateOptions<SubscriptionStoreOptions>(source, 'options', options);
+    const sessions = o.sessions;
+    if (sessions === null || typeof sessions !== 'object' || typeof sessions.set !== 'function') {
+      throw source.invalid('options.sessions must be a SessionStore');
+    }
+    const prefix = o.keyPrefix === undefined ? 'ds-subscriptions:' : validateString(source, 'options.keyPrefix', o.keyPrefix, 256);
+    this.#docs = new Documents(sessions, prefix, source);
+    this.#members = new Membership(this.#docs);
+    this.#clock = validateClock(source, o.clock) ?? Date.now;
+    this.#timing = {
+      deliveryTimeoutMs:
+        o.deliveryTimeoutMs === undefined ? 10_000 : validateDuration(source, 'options.deliveryTimeoutMs', o.deliveryTimeoutMs),
+      maxDeliveryAttempts: validateInteger(source, 'options.maxDeliveryAttempts', o.maxDeliveryAttempts ?? 8, 1, 1000),
+      retryBaseMs: o.retryBaseMs === undefined ? 1000 : validateDuration(source, 'options.retryBaseMs', o.retryBaseMs),
+    };
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+  }
+
+  /** Arguments first, then the store, then the deadline (the shared order of checks). */
+  #open(opts: unknown): CallOptions {
+    const deadline = deadlineOf(source, opts);
+    if (this.#closed) throw source.error('UNAVAILABLE', 'the store is closed');
+    return deadline === undefined ? {} : { deadline };
+  }
+
+  #now(): number {
+    return readClock(source, this.#clock);
+  }
+
+  async put(id: string, definition: SubscriptionDefinition, opts?: CallOptions) {
+    validateId(source, 'id', id);
+    const def = validateDefinition(source, definition);
+    const call = this.#open(opts);
+    // The index first: an entry without a document is skipped; a document without an entry would never wake.
+    await this.#members.enter(id, def.pattern, def.streams, call);
+    const now = this.#now();
+    return this.#docs.update<SubscriptionDocument, { status: 'created' | 'exists' | 'conflict'; subscription: Subscription }>(
+      subKey(id),
+      call,
+      (doc) => {
+        if (doc === undefined) {
+          const created = newDocument(id, def, now);
+          return { write: created, result: { status: 'created', subscription: toSubscription(created) } };
+        }
+        return { result: { status: sameDefinition(doc.definition, def) ? 'exists' : 'conflict', subscription: toSubscription(doc) } };
+      },
+    ) as Promise<{ status: 'created' | 'exists'; subscription: Subscription } | { status: 'conflict'; subscription: Subscription }>;
+  }
+
+  async get(id: string, opts?: CallOptions): Promise<Subscription | undefined> {
+    validateId(source, 'id', id);
+    const found = await this.#docs.read<SubscriptionDocument>(subKey(id), this.#open(opts));
+    return found === undefined ? undefined : toSubscription(found.value);
+  }
+
+  async delete(id: string, opts?: CallOptions): Promise<boolean> {
+    validateId(source, 'id', id);
+    const call = this.#open(opts);
+    // The document first: from then on every call answers SUBSCRIPTION_NOT_FOUND.
+    const deleted = await this.#docs.remove(subKey(id), call);
+    await this.#members.remove(id, call);
+    return deleted;
+  }
+
+  async addStreams(id: string, streams: readonly string[], opts?: CallOptions): Promise<boolean> {
+    validateId(source, 'id', id);
+    const paths = validateStreamList(source, 'streams', streams);
+    const call = this.#open(opts);
+    const exists = await this.#docs.update<SubscriptionDocument, boolean>(subKey(id), call, (doc) => {
+      if (doc === undefined) return { result: false };
+      // Links only: the definition stays as created, so a PUT of it still confirms.
+      for (const path of paths) link(doc, path, 'explicit');
+      return { write: doc, result: true };
+    });
+    if (exists) await this.#members.addStreams(id, paths, call);
+    return exists;
+  }
+
+  async removeStream(id: string, stream: string, opts?: CallOptions): Promise<boolean> {
+    validateId(source, 'id', id);
+    const path = validateStreamPath(source, 'stream', stream);
+    const call = this.#open(opts);
+    const exists = await this.#docs.update<SubscriptionDocument, boolean>(subKey(id), call, (doc) => {
+      if (doc === undefined) return { result: false };
+      const l = doc.links[path];
+      if (l !== undefined) {
+        l.explicit = false;
+        if (!l.glob) delete doc.links[path];
+      }
+      return { write: doc, result: true };
+    });
+    if (exists) await this.#members.removeStream(id, path, call);
+    return exists;
+  }
+
+  async noteAppend(stream: string, tailOffset: string, opts?: CallOptions): Promise<WakeNotice[]> {
+    const path = validateStreamPath(source, 'stream', stream);
+    if (!isOffset(tailOffset)) throw source.invalid('tailOffset must be a stream offset', { field: 'tailOffset' });
+    const call = this.#open(opts);
+    const members = await this.#members.membersOf(path, call);
+    const notices = await Promise.all(
+      members.map(({ id, glob, explicit }) =>
+        this.#docs.update<SubscriptionDocument, WakeNotice | undefined>(subKey(id), call, (doc) => {
+          if (doc === undefined) return { result: undefined };
+          const l = glob || explicit ? link(doc, path, explicit ? 'explicit' : 'glob') : doc.links[path];
+          if (l === undefined) return { result: undefined };
+          if (glob) l.glob = true;
+          // Replicas report out of order: a tail only moves forward.
+          if (compareUtf8(tailOffset, l.tail) <= 0 && doc.wake !== undefined) return { result: undefined };
+          if (compareUtf8(tailOffset, l.tail) > 0) l.tail = tailOffset;
+          const notice = doc.wake === undefined && anyPending(doc) ? this.#start(doc, path) : undefined;
+          return { write: doc, result: notice };
+        }),
+      ),
+    );
+    return notices.filter((n): n is WakeNotice => n !== undefined);
+  }
+
+  async noteDelete(stream: string, opts?: CallOptions): Promise<void> {
+    const path = validateStreamPath(source, 'stream', stream);
+    const call = this.#open(opts);
+    const members = await this.#members.membersOf(path, call);
+    await Promise.all(
+      members.map(({ id }) =>
+        this.#docs.update<SubscriptionDocument, void>(subKey(id), call, (doc) => {
+          if (doc?.links[path] === undefined) return { result: undefined };
+          delete doc.links[path];
+          return { write: doc, result: undefined };
+        }),
+      ),
+    );
+  }
+
+  async claim(id: string, worker: string, opts?: CallOptions): Promise<Claim | Refused> {
+    validateId(source, 'id', id);
+    validateId(source, 'worker', worker);
+    const call = this.#open(opts);
+    const now = this.#now();
+    return this.#docs.update<SubscriptionDocument, Claim | Refused>(subKey(id), call, (doc) => {
+      if (doc === undefined) return { result: { refused: 'SUBSCRIPTION_NOT_FOUND' } };
+      if (doc.definition.type !== 'pull-wake') return { result: { refused: 'INVALID_REQUEST' } };
+      if (doc.wake?.holder !== undefined && doc.wake.leaseExpiresAt <= now) endWake(doc);
+      if (doc.wake?.holder !== undefined) {
+        return { result: { refused: 'ALREADY_CLAIMED', holder: doc.wake.holder, generation: doc.wake.generation } };
+      }
+      if (doc.wake === undefined) {
+        if (!anyPending(doc)) return { result: { refused: 'NO_PENDING_WORK' } };
+        startWake(doc, now, this.#timing);
+      }
+      const wake = doc.wake!;
+      wake.holder = worker;
+      wake.leaseExpiresAt = now + doc.definition.leaseTtlMs;
+      const token = issueToken(wake);
+      const links = Object.entries(doc.links).map(([path, l]) => toLink(path, l));
+      return { write: doc, result: { wake: toWake(wake), token, links, leaseTtlMs: doc.definition.leaseTtlMs } };
+    });
+  }
+
+  async ack(
+    id: string,
+    proof: WakeProof,
+    acks: readonly SubscriptionAck[],
+    done: boolean,
+    opts?: CallOptions,
+  ): Promise<AckResult | Refused> {
+    validateId(source, 'id', id);
+    const p = validateProof(source, proof);
+    const list = validateAcks(source, acks);
+    if (typeof done !== 'boolean') throw source.invalid('done must be a boolean', { field: 'done' });
+    const call = this.#open(opts);
+    const now = this.#now();
+    return this.#docs.update<SubscriptionDocument, AckResult | Refused>(subKey(id), call, (doc) => {
+      const refused = checkProof(doc, p, now);
+      if (refused !== undefined) return { result: refused };
+      const d = doc!;
+      for (const ack of list) {
+        const l = d.links[ack.stream];
+        const bad =
+          l === undefined ||
+          ack.offset === BEFORE_FIRST ||
+          !isOffset(ack.offset) ||
+          compareUtf8(ack.offset, l.acked) < 0 ||
+          compareUtf8(ack.offset, l.tail) > 0;
+        if (bad) return { result: { refused: 'INVALID_OFFSET' } };
+      }
+      for (const ack of list) d.links[ack.stream]!.acked = ack.offset;
+      d.wake!.leaseExpiresAt = now + d.definition.leaseTtlMs;
+      return { write: d, result: done ? this.#finish(d) : { ok: true } };
+    });
+  }
+
+  async release(id: string, proof: WakeProof, opts?: CallOptions): Promise<AckResult | Refused> {
+    validateId(source, 'id', id);
+    const p = validateProof(source, proof);
+    const call = this.#open(opts);
+    const now = this.#now();
+    return this.#docs.update<SubscriptionDocument, AckResult | Refused>(subKey(id), call, (doc) => {
+      const refused = checkProof(doc, p, now);
+      if (refused !== undefined) return { result: refused };
+      return { write: doc!, result: this.#finish(doc!) };
+    });
+  }
+
+  async reportDelivery(id: string, wakeId: string, outcome: 'done' | 'accepted' | 'failed', opts?: CallOptions): Promise<AckResult> {
+    validateId(source, 'id', id);
+    validateString(source, 'wakeId', wakeId, 256, 1);
+    if (outcome !== 'done' && outcome !== 'accepted' && outcome !== 'failed') {
+      throw source.invalid(`outcome must be 'done', 'accepted' or 'failed'`, { field: 'outcome' });
+    }
+    const call = this.#open(opts);
+    const now = this.#now();
+    return this.#docs.update<SubscriptionDocument, AckResult>(subKey(id), call, (doc) => {
+      if (doc?.wake === undefined || doc.wake.id !== wakeId) return { result: { ok: true } };
+      if (outcome === 'done') {
+        doc.status = 'active';
+        ackSnapshot(doc);
+        return { write: doc, result: this.#finish(doc) };
+      }
+      if (outcome === 'accepted') {
+        doc.status = 'active';
+        delete doc.delivery;
+        doc.wake.leaseExpiresAt = now + doc.definition.leaseTtlMs;
+        return { write: doc, result: { ok: true } };
+      }
+      doc.status = 'failed';
+      const attempts = (doc.delivery?.attempts ?? 0) + 1;
+      if (attempts >= this.#timing.maxDeliveryAttempts) endWake(doc);
+      else doc.delivery = { attempts, nextAttemptAt: now + retryDelay(attempts, this.#timing) };
+      return { write: doc, result: { ok: true } };
+    });
+  }
+
+  async takeDue(opts: { limit: number } & CallOptions): Promise<WakeNotice[]> {
+    const o = validateOptions<{ limit: number }>(source, 'opts', opts);
+    const limit = validateInteger(source, 'opts.limit', o.limit, 1, 10_000);
+    const call = this.#open(opts);
+    const notices: WakeNotice[] = [];
+    for (const id of await this.#members.ids(call)) {
+      if (notices.length >= limit) break;
+      const now = this.#now();
+      const notice = await this.#docs.update<SubscriptionDocument, WakeNotice | undefined>(subKey(id), call, (doc) => {
+        const wake = doc?.wake;
+        if (doc === undefined || wake === undefined) return { result: undefined };
+        if (doc.delivery !== undefined) {
+          if (doc.delivery.nextAttemptAt > now) return { result: undefined };
+          // A retry (or an attempt whose taker never reported): this caller's for the delivery timeout.
+          doc.delivery.nextAttemptAt = now + this.#timing.deliveryTimeoutMs;
+          const token = issueToken(wake);
+          return { write: doc, result: { subscription: toSubscription(doc), wake: toWake(wake), callbackToken: token } };
+        }
+        // An unclaimed pull-wake wake waits for a worker; a held lease that ran out ends.
+        const unclaimed = doc.definition.type === 'pull-wake' && wake.holder === undefined;
+        if (unclaimed || wake.leaseExpiresAt > now) return { result: undefined };
+        endWake(doc);
+        return { write: doc, result: anyPending(doc) ? this.#start(doc, undefined) : undefined };
+      });
+      if (notice !== undefined) notices.push(notice);
+    }
+    return notices;
+  }
+
+  async signingKeys(opts?: CallOptions): Promise<{ keys: SigningKeyRecord[]; version: number }> {
+    const found = await this.#docs.read<{ keys: SigningKeyRecord[] }>(KEYS, this.#open(opts));
+    return found === undefined ? { keys: [], version: 0 } : { keys: found.value.keys, version: found.version };
+  }
+
+  async putSigningKeys(keys: readonly SigningKeyRecord[], ifVersion: number, opts?: CallOptions): Promise<boolean> {
+    if (!Array.isArray(keys)) throw source.invalid('keys must be an array', { field: 'keys' });
+    validateInteger(source, 'ifVersion', ifVersion, 0);
+    const copy = keys.map((k, i) => {
+      const r = validateOptions<SigningKeyRecord>(source, `keys[${i}]`, k);
+      return {
+        kid: validateString(source, `keys[${i}].kid`, r.kid, 256, 1),
+        publicJwk: validateString(source, `keys[${i}].publicJwk`, r.publicJwk, 4096, 1),
+        privateKeySealed: validateString(source, `keys[${i}].privateKeySealed`, r.privateKeySealed, 4096, 1),
+        createdAt: validateInteger(source, `keys[${i}].createdAt`, r.createdAt, 0),
+        ...(r.replacedAt === undefined ? {} : { replacedAt: validateInteger(source, `keys[${i}].replacedAt`, r.replacedAt, 0) }),
+      };
+    });
+    return this.#docs.write(KEYS, { keys: copy }, ifVersion, this.#open(opts));
+  }
+
+  /** Starts a wake on `doc` (already decided due) and makes its notice. */
+  #start(doc: SubscriptionDocument, triggeredBy: string | undefined): WakeNotice {
+    const { wake, token } = startWake(doc, this.#now(), this.#timing);
+    return {
+      subscription: toSubscription(doc),
+      wake: toWake(wake),
+      ...(triggeredBy === undefined ? {} : { triggeredBy }),
+      ...(token === undefined ? {} : { callbackToken: token }),
+    };
+  }
+
+  /** Ends the wake; starts the next at once if work is still pending. */
+  #finish(doc: SubscriptionDocument): AckResult {
+    endWake(doc);
+    if (!anyPending(doc)) return { ok: true };
+    const first = Object.entries(doc.links).find(([, l]) => compareUtf8(l.tail, l.acked) > 0)?.[0];
+    return { ok: true, next: this.#start(doc, first) };
+  }
+}
