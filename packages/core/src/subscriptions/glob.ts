@@ -19,19 +19,18 @@ function segments(path: string): string[] {
 }
 
 function matchFrom(pattern: readonly string[], p: number, name: readonly string[], n: number): boolean {
-  // Iterative over plain segments; `**` tries each split point, at most once per position
-  // because consecutive `**` collapse (so a pattern cannot make the match exponential).
-  while (p < pattern.length) {
-    const seg = pattern[p]!;
-    if (seg === '**') {
-      while (pattern[p + 1] === '**') p++;
-      for (let k = n; k <= name.length; k++) if (matchFrom(pattern, p + 1, name, k)) return true;
-      return false;
+  // Dynamic programming over segments, O(pattern x name): `next[j]` says whether
+  // pattern[i + 1..] matches name[j..]. No backtracking, so no pattern makes an append slow.
+  let next = new Array<boolean>(name.length + 1).fill(false);
+  next[name.length] = true;
+  for (let i = pattern.length - 1; i >= p; i--) {
+    const seg = pattern[i]!;
+    const here = new Array<boolean>(name.length + 1).fill(false);
+    for (let j = name.length; j >= n; j--) {
+      if (seg === '**') here[j] = next[j]! || (j < name.length && here[j + 1]!);
+      else here[j] = j < name.length && (seg === '*' || seg === name[j]) && next[j + 1]!;
     }
-    if (n >= name.length) return false;
-    if (seg !== '*' && seg !== name[n]) return false;
-    p++;
-    n++;
+    next = here;
   }
-  return n === name.length;
+  return next[n]!;
 }
