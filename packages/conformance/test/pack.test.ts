@@ -1,21 +1,10 @@
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { installedVersion, npm, pack, root, runVitest } from './npm-project.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const packages = resolve(here, '../..');
-const root = resolve(packages, '..');
 const work = mkdtempSync(join(tmpdir(), 'stowage-pack-'));
-const npm = (args: string[], cwd: string) =>
-  execFileSync('npm', args, {
-    cwd,
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, npm_config_update_notifier: 'false' },
-  });
 
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
@@ -28,11 +17,7 @@ describe('the npm tarballs work outside the monorepo', () => {
 
   it('packs core, conformance and stores-memory with only dist, its sources, docs and package.json', () => {
     for (const name of ['core', 'conformance', 'stores-memory']) {
-      const out = JSON.parse(npm(['pack', '--json', '--pack-destination', work], join(packages, name))) as {
-        filename: string;
-        files: { path: string }[];
-      }[];
-      const files = out[0]!.files.map((f) => f.path);
+      const { tarball, files } = pack(name, work);
       expect(files).toContain('package.json');
       expect(files).toContain('dist/index.js');
       expect(files).toContain('dist/index.d.ts');
@@ -40,14 +25,14 @@ describe('the npm tarballs work outside the monorepo', () => {
       const known = ['package.json', 'README.md', 'CHANGELOG.md', 'LICENSE'];
       expect(files.filter((f) => !f.startsWith('dist/') && !f.startsWith('src/') && !known.includes(f))).toEqual([]);
       expect(files.filter((f) => f.endsWith('.tsbuildinfo'))).toEqual([]);
-      tarballs[name] = join(work, out[0]!.filename);
+      tarballs[name] = tarball;
     }
   }, 120_000);
 
   it('installs them in a fresh project and runs the whole suite there, all green', () => {
     const project = join(work, 'my-adapter');
     mkdirSync(join(project, 'test'), { recursive: true });
-    const vitestVersion = (JSON.parse(readFileSync(join(root, 'node_modules/vitest/package.json'), 'utf8')) as { version: string }).version;
+    const vitestVersion = installedVersion(root, 'vitest');
     writeFileSync(
       join(project, 'package.json'),
       JSON.stringify({
@@ -86,19 +71,7 @@ describeConformance({
 `,
     );
     npm(['install', '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts'], project);
-    const report = join(project, 'report.json');
-    try {
-      execFileSync(join(project, 'node_modules/.bin/vitest'), ['run', '--reporter=json', `--outputFile=${report}`], {
-        cwd: project,
-        encoding: 'utf8',
-        stdio: ['ignore', 'pipe', 'pipe'],
-        env: { ...process.env, CI: 'true', VITEST: undefined, VITEST_WORKER_ID: undefined, VITEST_POOL_ID: undefined },
-      });
-    } catch (err) {
-      // vitest exits non-zero on failures; the report says which.
-      void err;
-    }
-    const result = JSON.parse(readFileSync(report, 'utf8')) as { numPassedTests: number; numFailedTests: number; numTotalTests: number };
+    const result = runVitest(project);
     expect(result.numFailedTests).toBe(0);
     expect(result.numPassedTests).toBe(result.numTotalTests);
     expect(result.numPassedTests).toBeGreaterThan(400);
