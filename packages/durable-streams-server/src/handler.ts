@@ -12,6 +12,8 @@ import type { HandlerContext, StreamRequest } from './request.js';
 import { baseHeaders, logLine, METHODS, preflightHeaders, sendError, sendMethodNotAllowed } from './responses.js';
 import { routeOf, type Route } from './route.js';
 import { sse } from './sse-read.js';
+import { isReserved, serveReserved } from './subscription-routes.js';
+import { SubscriptionRuntime } from './subscription-runtime.js';
 import { append, create, remove } from './writes.js';
 
 /** Connect/Express-style continuation, called for requests outside `basePath`. */
@@ -20,8 +22,19 @@ export type Next = (err?: unknown) => void;
 /** A `node:http` request listener that serves the Durable Streams protocol. */
 export interface StreamsRequestHandler {
   (req: IncomingMessage, res: ServerResponse, next?: Next): void;
-  /** Ends every live read now (long-polls answer 204, SSE responses end); later ones end at once. */
+  /**
+   * Ends every live read now (long-polls answer 204, SSE responses end); later ones end at once.
+   * With subscriptions: stops polling the store and aborts webhook POSTs under way (the store
+   * retries their wakes).
+   */
   close(): void;
+  /**
+   * Subscriptions with webhooks: adds a new Ed25519 signing key that signs every delivery
+   * from now on (on other replicas within 30 s); the replaced keys stay in the JWKS for
+   * `replacedKeyTtlMs`, so deliveries signed before still verify. Resolves to the new key id.
+   * Rejects (`INVALID_ARGUMENT`) when the server has no signing key ring.
+   */
+  rotateSigningKey(): Promise<string>;
 }
 
 const noop = (): void => {};
@@ -40,8 +53,22 @@ export function createStreamsHandler(options: StreamsServerOptions): StreamsRequ
   const app = new StreamsApp(resolveOptions(options));
   const handler = ((req: IncomingMessage, res: ServerResponse, next?: Next) => app.handle(req, res, next)) as StreamsRequestHandler;
   handler.close = () => app.close();
+  handler.rotateSigningKey = async () => {
+    if (app.subs === undefined) throw source.invalid('subscriptions are not enabled on this server');
+    return app.subs.rotateSigningKey();
+  };
   apps.set(handler, app);
   return handler;
+}
+
+/** For `createStreamsServer`: the origin it listens on, for callback URLs when no request gives one. */
+export function listeningAt(handler: StreamsRequestHandler, origin: string): void {
+  apps.get(handler)!.subs?.setListenOrigin(origin);
+}
+
+/** For `createStreamsServer`'s close: resolves once no subscription work runs in the background. */
+export function backgroundSettled(handler: StreamsRequestHandler): Promise<void> {
+  return apps.get(handler)!.subs?.settled() ?? Promise.resolve();
 }
 
 /**
@@ -61,6 +88,7 @@ class StreamsApp implements HandlerContext {
   readonly order = new ConnectionOrder();
   /** Requests answered by the server's parse-error answer: their own failure adds nothing. */
   readonly refused = new WeakSet<IncomingMessage>();
+  readonly subs: SubscriptionRuntime | undefined;
   private readonly base: Array<[string, string]>;
   private readonly landing: Landing;
 
@@ -68,10 +96,12 @@ class StreamsApp implements HandlerContext {
     this.live = new LiveWaits(o.store);
     this.base = baseHeaders(o);
     this.landing = new Landing(o);
+    this.subs = o.subscriptions === undefined ? undefined : new SubscriptionRuntime(o, o.subscriptions);
   }
 
   close(): void {
     this.live.close();
+    this.subs?.close();
   }
 
   /**
@@ -106,6 +136,9 @@ class StreamsApp implements HandlerContext {
     this.setBaseHeaders(res);
     switch (route.kind) {
       case 'stream':
+        if (this.subs !== undefined && isReserved(route.name)) {
+          return serveReserved(this, this.subs, { req, res, name: route.name, params: route.params });
+        }
         return this.dispatch({ req, res, name: route.name, params: route.params });
       case 'server':
         if (req.method !== 'OPTIONS') throw source.invalid('the request target * is for OPTIONS only');

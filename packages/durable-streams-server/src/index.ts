@@ -1,4 +1,5 @@
 export { createStreamsHandler, type Next, type StreamsRequestHandler } from './handler.js';
 export { createStreamsServer, type StreamsServer } from './server.js';
 export type { StreamsServerOptions } from './options.js';
+export type { SubscriptionsOptions } from './subscription-options.js';
 export { maskSecrets, openStore, type OpenedStore } from './store-spec.js';

@@ -1,6 +1,7 @@
 import { STREAM_DEFAULTS, type StreamStore } from '@stowage/core';
 import { validateInteger, validateOptions } from '@stowage/core/adapter-kit';
 import { source } from './protocol.js';
+import { type ResolvedSubscriptions, resolveSubscriptions, type SubscriptionsOptions } from './subscription-options.js';
 
 export interface StreamsServerOptions {
   /** The store behind every stream. The server never closes it. */
@@ -35,6 +36,13 @@ export interface StreamsServerOptions {
   crossOriginResourcePolicy?: 'cross-origin' | 'same-site' | 'same-origin';
   /** Receives one line per error response (status 400 and up); `false` drops them. @default a line on stderr */
   log?: ((line: string) => void) | false;
+  /**
+   * The Durable Streams reserved subscription APIs under `{basePath}__ds/` (webhook and
+   * pull-wake subscriptions, the webhook JWKS). Enabled only when given; without it `__ds/...`
+   * names streams like any other path.
+   * @default undefined (off)
+   */
+  subscriptions?: SubscriptionsOptions;
 }
 
 export interface ResolvedOptions {
@@ -49,6 +57,7 @@ export interface ResolvedOptions {
   corsOrigin: string | false;
   crossOriginResourcePolicy: string;
   log: (line: string) => void;
+  subscriptions: ResolvedSubscriptions | undefined;
 }
 
 const HOUR = 3_600_000;
@@ -91,6 +100,7 @@ export function resolveOptions(options: StreamsServerOptions): ResolvedOptions {
     corsOrigin,
     crossOriginResourcePolicy: corp,
     log,
+    subscriptions: resolveSubscriptions(o.subscriptions),
   };
 }
 

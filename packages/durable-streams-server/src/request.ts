@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { LiveWaits } from './live-waits.js';
 import type { ResolvedOptions } from './options.js';
+import type { SubscriptionRuntime } from './subscription-runtime.js';
 
 /** One request to a named stream. */
 export interface StreamRequest {
@@ -15,4 +16,6 @@ export interface StreamRequest {
 export interface HandlerContext {
   readonly o: ResolvedOptions;
   readonly live: LiveWaits;
+  /** Subscriptions, when enabled: appends and deletes are noted there. */
+  readonly subs: SubscriptionRuntime | undefined;
 }

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { createStreamsHandler, refuseOn, type StreamsRequestHandler } from './handler.js';
+import { backgroundSettled, createStreamsHandler, listeningAt, refuseOn, type StreamsRequestHandler } from './handler.js';
 import { logOf, resolveOptions, type StreamsServerOptions } from './options.js';
 import { logLine, METHODS } from './responses.js';
 
@@ -13,9 +13,12 @@ export interface StreamsServer {
   listen(port?: number, host?: string): Promise<string>;
   /**
    * Stops accepting connections, ends live reads, lets in-flight requests finish (cut after
-   * `graceMs`). The store is left open: it belongs to the caller.
+   * `graceMs`); with subscriptions, stops their background work and waits for it to end. The
+   * stores are left open: they belong to the caller.
    */
   close(graceMs?: number): Promise<void>;
+  /** See {@link StreamsRequestHandler.rotateSigningKey}. */
+  rotateSigningKey(): Promise<string>;
 }
 
 /** The Durable Streams protocol on a `node:http` server of its own. */
@@ -77,13 +80,16 @@ export function createStreamsServer(options: StreamsServerOptions): StreamsServe
           server.off('error', reject);
           const address = server.address();
           const actual = typeof address === 'object' && address !== null ? address.port : port;
-          resolve(`http://${host.includes(':') ? `[${host}]` : host}:${actual}`);
+          const url = `http://${host.includes(':') ? `[${host}]` : host}:${actual}`;
+          listeningAt(handler, url);
+          resolve(url);
         });
       });
     },
+    rotateSigningKey: () => handler.rotateSigningKey(),
     close(graceMs = 5000) {
       handler.close();
-      return new Promise<void>((resolve) => {
+      const closed = new Promise<void>((resolve) => {
         if (!server.listening) {
           resolve();
           return;
@@ -100,6 +106,8 @@ export function createStreamsServer(options: StreamsServerOptions): StreamsServe
         });
         server.closeIdleConnections();
       });
+      // Requests that ended during the grace time may have started announcements: wait for them too.
+      return closed.then(() => backgroundSettled(handler));
     },
   };
 }

@@ -1,5 +1,5 @@
 import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
-import { StowageError, type StreamForkSpec, type StreamReadResult } from '@stowage/core';
+import { STREAM_START_OFFSET, StowageError, type StreamForkSpec, type StreamReadResult } from '@stowage/core';
 import { readBody } from './body.js';
 import { isJsonType, jsonBodyMessage, jsonPrefix } from './json.js';
 import {
@@ -42,6 +42,10 @@ export async function create(c: HandlerContext, r: StreamRequest): Promise<void>
     { contentType: contentType ?? (fork === undefined ? 'application/octet-stream' : undefined), ...expiry, closed },
     { messages, ...(fork === undefined ? {} : { fork }) },
   );
+  // A new stream with content (given, or inherited by a fork) is an append to subscriptions.
+  if (c.subs !== undefined && result.status === 'created' && result.info.nextOffset !== STREAM_START_OFFSET) {
+    await c.subs.noteAppend(r.name, result.info.nextOffset, r.req);
+  }
   const headers = infoHeaders(result.info);
   headers['Content-Length'] = 0;
   if (result.status === 'created') {
@@ -126,6 +130,8 @@ export async function append(c: HandlerContext, r: StreamRequest): Promise<void>
     ...(producer === undefined ? {} : { producer }),
     close,
   });
+  // Noted before the answer, so a claim sent after it sees the work; never fails the append.
+  if (c.subs !== undefined) await c.subs.noteAppend(r.name, result.nextOffset, r.req);
   headers[RESPONSE_HEADER.nextOffset] = result.nextOffset;
   if (result.closed) headers[RESPONSE_HEADER.closed] = 'true';
   producerResultHeaders(headers, result.producer);
@@ -136,6 +142,7 @@ export async function append(c: HandlerContext, r: StreamRequest): Promise<void>
 
 export async function remove(c: HandlerContext, r: StreamRequest): Promise<void> {
   if (!(await c.o.store.delete(r.name))) throw source.error('NOT_FOUND', `stream ${r.name} does not exist`);
+  await c.subs?.noteDelete(r.name);
   r.res.writeHead(204).end();
 }
 

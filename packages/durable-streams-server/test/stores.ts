@@ -2,10 +2,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describeBackends, postgresBackends, redisBackends } from '@stowage/conformance/backends';
-import { MemoryStreamStore } from '@stowage/stores-memory';
-import { PostgresStreamStore } from '@stowage/stores-postgres';
-import { RedisStreamStore } from '@stowage/stores-redis';
-import { SqliteStreamStore } from '@stowage/stores-sqlite';
+import { MemorySessionStore, MemoryStreamStore } from '@stowage/stores-memory';
+import { PostgresSessionStore, PostgresStreamStore } from '@stowage/stores-postgres';
+import { RedisSessionStore, RedisStreamStore } from '@stowage/stores-redis';
+import { SqliteSessionStore, SqliteStreamStore } from '@stowage/stores-sqlite';
 import Database from 'better-sqlite3';
 import { Redis } from 'ioredis';
 import pg from 'pg';
@@ -16,7 +16,15 @@ import { randomSuffix, type OpenedTestStore } from './helpers.js';
 /** A memory store. */
 export async function openMemoryStore(): Promise<OpenedTestStore> {
   const store = new MemoryStreamStore();
-  return { store, close: () => store.close() };
+  const sessions = new MemorySessionStore();
+  return {
+    store,
+    sessions,
+    close: async () => {
+      await store.close();
+      await sessions.close();
+    },
+  };
 }
 
 /** A SQLite store on a WAL file of its own, removed on close. */
@@ -24,10 +32,13 @@ export async function openSqliteFileStore(): Promise<OpenedTestStore> {
   const dir = mkdtempSync(join(tmpdir(), 'stowage-ds-'));
   const database = new Database(join(dir, 'streams.db'));
   const store = new SqliteStreamStore({ database });
+  const sessions = new SqliteSessionStore({ database });
   return {
     store,
+    sessions,
     close: async () => {
       await store.close();
+      await sessions.close();
       database.close();
       rmSync(dir, { recursive: true, force: true });
     },
@@ -40,10 +51,13 @@ export async function openPostgresStore(url: string, poolMax = 10): Promise<Open
   pool.on('error', () => {});
   const schema = `ds_${randomSuffix()}`;
   const store = new PostgresStreamStore({ pool, schema });
+  const sessions = new PostgresSessionStore({ pool, schema });
   return {
     store,
+    sessions,
     close: async () => {
       await store.close();
+      await sessions.close();
       await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
       await pool.end();
     },
@@ -55,10 +69,13 @@ export async function openRedisStore(url: string): Promise<OpenedTestStore> {
   const client = new Redis(url);
   const prefix = `ds:${randomSuffix()}:`;
   const store = new RedisStreamStore({ client, prefix });
+  const sessions = new RedisSessionStore({ client, prefix });
   return {
     store,
+    sessions,
     close: async () => {
       await store.close();
+      await sessions.close();
       let cursor = '0';
       do {
         const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
