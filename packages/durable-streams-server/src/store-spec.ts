@@ -1,11 +1,13 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import type { HealthResult, StreamStore } from '@stowage/core';
+import type { HealthResult, SessionStore, StreamStore } from '@stowage/core';
 import { measureHealth } from '@stowage/core/adapter-kit';
 import { source } from './protocol.js';
 
 export interface OpenedStore {
   store: StreamStore;
+  /** A SessionStore on the same backend (file, pool or client), when asked for (`{ sessions: true }`). */
+  sessions?: SessionStore;
   /** The spec with every secret it can carry masked (see `maskSecrets`), for logs. */
   label: string;
   /** Closes the store and the connection or file it opened. */
@@ -19,58 +21,86 @@ export interface OpenedStore {
  * `memory`, `sqlite:PATH` (the file and its directory are created), `postgres://...`
  * (or `postgresql://`), `redis://...` (or `rediss://`). The store package and its driver are
  * loaded only for the backend asked for, so only that one needs to be installed.
+ * With `sessions: true`, a SessionStore of the same backend is opened too (subscriptions keep
+ * their state there), over the same file, pool or client.
  */
-export async function openStore(spec: string): Promise<OpenedStore> {
+export async function openStore(spec: string, options: { sessions?: boolean } = {}): Promise<OpenedStore> {
+  const withSessions = options.sessions === true;
   if (spec === 'memory') {
-    const { MemoryStreamStore } = await load(() => import('@stowage/stores-memory'), '@stowage/stores-memory');
+    const { MemoryStreamStore, MemorySessionStore } = await load(() => import('@stowage/stores-memory'), '@stowage/stores-memory');
     const store = new MemoryStreamStore();
-    return { store, label: 'memory', close: () => store.close(), health: () => measureHealth(async () => {}) };
+    const sessions = withSessions ? new MemorySessionStore() : undefined;
+    return {
+      store,
+      ...(sessions === undefined ? {} : { sessions }),
+      label: 'memory',
+      close: async () => {
+        await store.close();
+        await sessions?.close();
+      },
+      health: () => measureHealth(async () => {}),
+    };
   }
   if (spec.startsWith('sqlite:')) {
     const file = spec.slice('sqlite:'.length);
     if (file.length === 0) throw source.invalid('sqlite: needs a file path, e.g. sqlite:./data/streams.db');
-    const { SqliteStreamStore, sqliteHealth } = await load(() => import('@stowage/stores-sqlite'), '@stowage/stores-sqlite');
+    const { SqliteStreamStore, SqliteSessionStore, sqliteHealth } = await load(
+      () => import('@stowage/stores-sqlite'),
+      '@stowage/stores-sqlite',
+    );
     const { default: Database } = await load(() => import('better-sqlite3'), 'better-sqlite3');
     if (file !== ':memory:') mkdirSync(dirname(resolve(file)), { recursive: true });
     const database = new Database(file);
     const store = new SqliteStreamStore({ database });
+    const sessions = withSessions ? new SqliteSessionStore({ database }) : undefined;
     return {
       store,
+      ...(sessions === undefined ? {} : { sessions }),
       label: `sqlite:${file}`,
       close: async () => {
         await store.close();
+        await sessions?.close();
         database.close();
       },
       health: () => sqliteHealth(database),
     };
   }
   if (/^postgres(ql)?:\/\//.test(spec)) {
-    const { PostgresStreamStore, postgresHealth } = await load(() => import('@stowage/stores-postgres'), '@stowage/stores-postgres');
+    const { PostgresStreamStore, PostgresSessionStore, postgresHealth } = await load(
+      () => import('@stowage/stores-postgres'),
+      '@stowage/stores-postgres',
+    );
     const { default: pg } = await load(() => import('pg'), 'pg');
     const pool = new pg.Pool({ connectionString: spec });
     pool.on('error', () => {}); // idle clients dropped by the server; the store reports on use
     const store = new PostgresStreamStore({ pool });
+    const sessions = withSessions ? new PostgresSessionStore({ pool }) : undefined;
     return {
       store,
+      ...(sessions === undefined ? {} : { sessions }),
       label: maskSecrets(spec),
       close: async () => {
         await store.close();
+        await sessions?.close();
         await pool.end();
       },
       health: () => postgresHealth(pool),
     };
   }
   if (/^rediss?:\/\//.test(spec)) {
-    const { RedisStreamStore, redisHealth } = await load(() => import('@stowage/stores-redis'), '@stowage/stores-redis');
+    const { RedisStreamStore, RedisSessionStore, redisHealth } = await load(() => import('@stowage/stores-redis'), '@stowage/stores-redis');
     const { Redis } = await load(() => import('ioredis'), 'ioredis');
     const client = new Redis(spec, { lazyConnect: false });
     client.on('error', () => {}); // reconnects on its own; the store reports UNAVAILABLE meanwhile
     const store = new RedisStreamStore({ client });
+    const sessions = withSessions ? new RedisSessionStore({ client }) : undefined;
     return {
       store,
+      ...(sessions === undefined ? {} : { sessions }),
       label: maskSecrets(spec),
       close: async () => {
         await store.close();
+        await sessions?.close();
         client.disconnect();
       },
       health: () => redisHealth(client),
