@@ -8,8 +8,11 @@ export class CliProcess {
   readonly output: string[] = [];
   private readonly child: ChildProcess;
 
-  constructor(args: string[]) {
-    this.child = spawn(process.execPath, [CLI, '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  constructor(args: string[], env: NodeJS.ProcessEnv = {}) {
+    this.child = spawn(process.execPath, [CLI, '--port', '0', ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...env },
+    });
     this.child.stderr!.on('data', (c: Buffer) => this.output.push(c.toString('utf8')));
     this.url = new Promise<string>((resolve, reject) => {
       let out = '';
