@@ -2,6 +2,13 @@ import type { CsrfTokenStore, IdempotencyStore, JwksCacheStore, LockStore, RateL
 import { describe, expect, it } from 'vitest';
 import type { ConformanceOptions } from './context.js';
 import { checkOrderTests } from './check-order-rule.js';
+import { csrfAliasingTests } from './contracts/aliasing/csrf.js';
+import { idempotencyAliasingTests } from './contracts/aliasing/idempotency.js';
+import { jwksAliasingTests } from './contracts/aliasing/jwks.js';
+import { lockAliasingTests } from './contracts/aliasing/locks.js';
+import { rateLimitAliasingTests } from './contracts/aliasing/rate-limits.js';
+import { sessionAliasingTests } from './contracts/aliasing/sessions.js';
+import { streamAliasingTests } from './contracts/aliasing/streams.js';
 import {
   CSRF_ORDER,
   IDEMPOTENCY_ORDER,
@@ -84,6 +91,7 @@ export function describeConformance(options: ConformanceOptions): void {
       const f = options.sessions;
       describe('SessionStore', () => {
         sessionTests(f, options);
+        sessionAliasingTests(f, options);
         if (replicas) sessionReplicaTests(f, options);
         closedReclaimTests(f, options, prune, 'prune');
         deadlineTests(f, options, SESSION_DEADLINES);
@@ -95,6 +103,7 @@ export function describeConformance(options: ConformanceOptions): void {
       const f = options.rateLimits;
       describe('RateLimitStore', () => {
         rateLimitTests(f, options);
+        rateLimitAliasingTests(f, options);
         rateLimitClockStepTests(f, options);
         rateLimitPruneTests(f, options);
         if (replicas) rateLimitReplicaTests(f, options);
@@ -108,6 +117,7 @@ export function describeConformance(options: ConformanceOptions): void {
       const f = options.idempotency;
       describe('IdempotencyStore', () => {
         idempotencyTests(f, options);
+        idempotencyAliasingTests(f, options);
         if (replicas) idempotencyReplicaTests(f, options);
         closedReclaimTests(f, options, prune, 'prune');
         deadlineTests(f, options, IDEMPOTENCY_DEADLINES);
@@ -119,6 +129,7 @@ export function describeConformance(options: ConformanceOptions): void {
       const f = options.csrf;
       describe('CsrfTokenStore', () => {
         csrfTests(f, options);
+        csrfAliasingTests(f, options);
         csrfPruneTests(f, options);
         if (replicas) csrfReplicaTests(f, options);
         closedReclaimTests(f, options, prune, 'prune');
@@ -131,6 +142,7 @@ export function describeConformance(options: ConformanceOptions): void {
       const f = options.locks;
       describe('LockStore', () => {
         lockTests(f, options);
+        lockAliasingTests(f, options);
         lockPruneTests(f, options);
         if (replicas) lockReplicaTests(f, options);
         closedReclaimTests(f, options, prune, 'prune');
@@ -143,6 +155,7 @@ export function describeConformance(options: ConformanceOptions): void {
       const f = options.jwks;
       describe('JwksCacheStore', () => {
         jwksTests(f, options);
+        jwksAliasingTests(f, options);
         if (replicas) jwksReplicaTests(f, options);
         closedReclaimTests(f, options, prune, 'prune');
         deadlineTests(f, options, JWKS_DEADLINES);
@@ -154,6 +167,7 @@ export function describeConformance(options: ConformanceOptions): void {
       const f = options.streams;
       describe('StreamStore', () => {
         streamTests(f, options);
+        streamAliasingTests(f, options);
         streamForkExpiryTests(f, options);
         streamWaitExpiryTests(f, options);
         if (replicas) streamReplicaTests(f, options);
