@@ -1,7 +1,14 @@
 import { DEFAULT_LIMITS } from '@stowage/conformance';
 import type { CallOptions, Lease, LockStore, RateLimitStore, SessionStore } from '@stowage/core';
 import { checkDeadline, ErrorSource, validateKey, validateToken } from '@stowage/core/adapter-kit';
-import { MemoryLockStore, MemoryRateLimitStore, MemorySessionStore } from '../../src/index.js';
+import {
+  MemoryIdempotencyStore,
+  MemoryJwksCacheStore,
+  MemoryLockStore,
+  MemoryRateLimitStore,
+  MemorySessionStore,
+} from '../../src/index.js';
+import { ALIASING_MUTANTS } from './aliasing-mutants.js';
 import { MORE_MUTANTS } from './more-mutants.js';
 import { clockOf, type Factories, type Mutant, wrap } from './wrap.js';
 
@@ -12,7 +19,9 @@ const lockSource = new ErrorSource('@stowage/stores-memory', 'MutantLockStore');
 export const CONTROL: Factories = {
   sessions: (ctx) => new MemorySessionStore(clockOf(ctx)),
   rateLimits: (ctx) => new MemoryRateLimitStore(clockOf(ctx)),
+  idempotency: (ctx) => new MemoryIdempotencyStore(clockOf(ctx)),
   locks: (ctx) => new MemoryLockStore(clockOf(ctx)),
+  jwks: (ctx) => new MemoryJwksCacheStore(clockOf(ctx)),
 };
 
 class ResetFenceLockStore extends MemoryLockStore {
@@ -25,6 +34,7 @@ class ResetFenceLockStore extends MemoryLockStore {
 
 export const MUTANTS: Record<string, Mutant> = {
   ...MORE_MUTANTS,
+  ...ALIASING_MUTANTS,
   'expiry-off-by-one': {
     fault: 'get sees a session at its expiresAt (compares now < expiresAt - 1)',
     factories: {

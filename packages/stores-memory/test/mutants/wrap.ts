@@ -1,7 +1,7 @@
 import type { ConformanceContext, ConformanceOptions } from '@stowage/conformance';
 
 /** The factories of one conformance run: only the contract a mutant changes. */
-export type Factories = Pick<ConformanceOptions, 'sessions' | 'rateLimits' | 'locks'>;
+export type Factories = Pick<ConformanceOptions, 'sessions' | 'rateLimits' | 'idempotency' | 'locks' | 'jwks'>;
 
 /** A deliberately wrong adapter and the failing test names that show the suite caught it. */
 export interface Mutant {
