@@ -184,7 +184,9 @@ export function checkProof(doc: SubscriptionDocument | undefined, proof: WakePro
   const digest = digestOf(proof.token);
   const wake = doc.wake;
   if (wake?.tokenDigest !== undefined && safeEqual(digest, wake.tokenDigest)) {
-    if (proof.wakeId !== wake.id || proof.generation !== wake.generation || wake.leaseExpiresAt <= now) return { refused: 'FENCED' };
+    // A webhook wake's lease starts when a delivery is accepted: while one is still due, it cannot run out.
+    const leaseOver = doc.delivery === undefined && wake.leaseExpiresAt <= now;
+    if (proof.wakeId !== wake.id || proof.generation !== wake.generation || leaseOver) return { refused: 'FENCED' };
     return undefined;
   }
   if (doc.endedTokenDigest !== undefined && safeEqual(digest, doc.endedTokenDigest)) return { refused: 'FENCED' };

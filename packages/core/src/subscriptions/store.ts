@@ -145,14 +145,15 @@ class DocumentSubscriptionStore implements SubscriptionStore {
     validateId(source, 'id', id);
     const paths = validateStreamList(source, 'streams', streams);
     const call = this.#open(opts);
-    const exists = await this.#docs.update<SubscriptionDocument, boolean>(subKey(id), call, (doc) => {
+    // The index first (a no-op for a missing subscription), as on create: a link the index
+    // lacked would never see an append.
+    await this.#members.addStreams(id, paths, call);
+    return this.#docs.update<SubscriptionDocument, boolean>(subKey(id), call, (doc) => {
       if (doc === undefined) return { result: false };
       // Links only: the definition stays as created, so a PUT of it still confirms.
       for (const path of paths) link(doc, path, 'explicit');
       return { write: doc, result: true };
     });
-    if (exists) await this.#members.addStreams(id, paths, call);
-    return exists;
   }
 
   async removeStream(id: string, stream: string, opts?: CallOptions): Promise<boolean> {
