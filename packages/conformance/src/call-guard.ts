@@ -13,6 +13,25 @@ const CONTRACTS: Record<string, { name: string; methods: readonly string[] }> = 
   locks: { name: 'LockStore', methods: ['acquire', 'extend', 'release'] },
   jwks: { name: 'JwksCacheStore', methods: ['get', 'put'] },
   streams: { name: 'StreamStore', methods: ['create', 'append', 'read', 'head', 'closeStream', 'delete', 'wait', 'cleanupExpired'] },
+  subscriptions: {
+    name: 'SubscriptionStore',
+    methods: [
+      'put',
+      'get',
+      'delete',
+      'addStreams',
+      'removeStream',
+      'noteAppend',
+      'noteDelete',
+      'claim',
+      'ack',
+      'release',
+      'reportDelivery',
+      'takeDue',
+      'signingKeys',
+      'putSigningKeys',
+    ],
+  },
 };
 const EVERY_STORE = ['prune', 'close'];
 

@@ -8,6 +8,7 @@ import type {
   RateLimitStore,
   SessionStore,
   StreamStore,
+  SubscriptionStore,
 } from '@stowage/core';
 import { onTestFinished } from 'vitest';
 import { closeWithin, contractOf, guarded } from './call-guard.js';
@@ -59,6 +60,12 @@ export interface ConformanceOptions {
   locks?: StoreFactory<LockStore>;
   jwks?: StoreFactory<JwksCacheStore>;
   streams?: StoreFactory<StreamStore>;
+  /**
+   * Subscription state, e.g. core's `createSubscriptionStore({ sessions, clock: ctx.clock })` over
+   * this backend's SessionStore on `ctx.namespace`. Two stores it opens on one namespace must share
+   * their state (unless `sharedNamespace` is false); closing one need not close its sessions.
+   */
+  subscriptions?: StoreFactory<SubscriptionStore>;
   /** Runs after each test, once its stores are closed (drop the namespace's tables, keys...). */
   teardown?: (ctx: ConformanceContext) => void | Promise<void>;
   /**

@@ -1,4 +1,5 @@
 import type { CsrfTokenStore, IdempotencyStore, JwksCacheStore, LockStore, RateLimitStore, SessionStore, StreamStore } from '@stowage/core';
+import type { SubscriptionStore } from '@stowage/core';
 import { describe, expect, it } from 'vitest';
 import type { ConformanceOptions } from './context.js';
 import { checkOrderTests } from './check-order-rule.js';
@@ -49,6 +50,7 @@ import { streamForkExpiryTests } from './contracts/stream-fork-expiry.js';
 import { streamReplicaTests } from './contracts/stream-replica-races.js';
 import { streamWaitExpiryTests } from './contracts/stream-wait-expiry.js';
 import { streamTests } from './contracts/streams.js';
+import { SUBSCRIPTION_DEADLINES, SUBSCRIPTION_ORDER, subscriptionTests } from './contracts/subscriptions/index.js';
 import { opener } from './context.js';
 import { deadlineTests } from './deadline-rule.js';
 import { sleep } from './helpers.js';
@@ -81,7 +83,16 @@ export function describeConformance(options: ConformanceOptions): void {
   const timeout = options.timeoutMs ?? 30_000;
   const replicas = racesReplicas(options);
   describe(options.name, { timeout }, () => {
-    const given = [options.sessions, options.rateLimits, options.idempotency, options.csrf, options.locks, options.jwks, options.streams];
+    const given = [
+      options.sessions,
+      options.rateLimits,
+      options.idempotency,
+      options.csrf,
+      options.locks,
+      options.jwks,
+      options.streams,
+      options.subscriptions,
+    ];
     if (given.every((f) => f === undefined)) {
       it('has at least one store factory', () => {
         expect.fail('describeConformance was given no store factory');
@@ -184,6 +195,15 @@ export function describeConformance(options: ConformanceOptions): void {
           await store.close();
           expect(await waiting).toBe('aborted');
         });
+      });
+    }
+    if (options.subscriptions) {
+      const f = options.subscriptions;
+      describe('SubscriptionStore', () => {
+        subscriptionTests(f, options);
+        deadlineTests(f, options, SUBSCRIPTION_DEADLINES);
+        checkOrderTests(f, options, SUBSCRIPTION_ORDER);
+        lifecycleTests<SubscriptionStore>(f, options, (s) => s.get('probe'));
       });
     }
   });

@@ -1,3 +1,4 @@
+import { createSubscriptionStore } from '@stowage/core';
 import { describeConformance } from '@stowage/conformance';
 import {
   MemoryCsrfTokenStore,
@@ -29,7 +30,15 @@ describeConformance({
   locks: (ctx) => new MemoryLockStore({ clock: ctx.clock }),
   jwks: (ctx) => new MemoryJwksCacheStore({ clock: ctx.clock }),
   streams: (ctx) => once(ctx.namespace, 'streams', () => new MemoryStreamStore({ clock: ctx.clock })),
-  teardown: (ctx) => {
+  // Subscription stores of one namespace share one session store, closed with the namespace.
+  subscriptions: (ctx) =>
+    createSubscriptionStore({
+      sessions: once(ctx.namespace, 'subscription-sessions', () => new MemorySessionStore({ clock: ctx.clock })),
+      clock: ctx.clock,
+    }),
+  teardown: async (ctx) => {
+    const sessions = shared.get(`${ctx.namespace}:subscription-sessions`) as MemorySessionStore | undefined;
+    await sessions?.close();
     for (const key of shared.keys()) if (key.startsWith(ctx.namespace)) shared.delete(key);
   },
 });

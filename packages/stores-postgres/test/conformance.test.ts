@@ -1,5 +1,6 @@
 import { describeConformance, type ConformanceContext } from '@stowage/conformance';
 import { describeBackends, postgresBackends } from '@stowage/conformance/backends';
+import { createSubscriptionStore } from '@stowage/core';
 import pg from 'pg';
 import { afterAll } from 'vitest';
 import {
@@ -22,6 +23,13 @@ describeBackends(backends, (backend) => {
 
   // Each test gets its own schema (the namespace), dropped afterwards.
   const opts = (ctx: ConformanceContext): PostgresStoreOptions => ({ pool, schema: ctx.namespace.slice(0, -1), clock: ctx.clock });
+  // The session stores under subscription stores (which never close them), closed at teardown.
+  const sessions = new Map<string, PostgresSessionStore[]>();
+  const sessionsOf = (ctx: ConformanceContext): PostgresSessionStore => {
+    const store = new PostgresSessionStore(opts(ctx));
+    sessions.set(ctx.namespace, [...(sessions.get(ctx.namespace) ?? []), store]);
+    return store;
+  };
 
   describeConformance({
     name: 'stores-postgres',
@@ -32,6 +40,7 @@ describeBackends(backends, (backend) => {
     locks: (ctx) => new PostgresLockStore(opts(ctx)),
     jwks: (ctx) => new PostgresJwksCacheStore(opts(ctx)),
     streams: (ctx) => new PostgresStreamStore(opts(ctx)),
+    subscriptions: (ctx) => createSubscriptionStore({ sessions: sessionsOf(ctx), clock: ctx.clock }),
     inspect: async (ctx) => {
       const schema = ctx.namespace.slice(0, -1);
       const { rows: tables } = await pool.query(`SELECT tablename FROM pg_tables WHERE schemaname = $1`, [schema]);
@@ -46,6 +55,8 @@ describeBackends(backends, (backend) => {
       return parts.join('\n');
     },
     teardown: async (ctx) => {
+      for (const store of sessions.get(ctx.namespace) ?? []) await store.close();
+      sessions.delete(ctx.namespace);
       await pool.query(`DROP SCHEMA IF EXISTS "${ctx.namespace.slice(0, -1)}" CASCADE`);
     },
   });

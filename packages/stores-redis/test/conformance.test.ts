@@ -1,5 +1,6 @@
 import { describeConformance, type ConformanceContext } from '@stowage/conformance';
 import { describeBackends, redisBackends } from '@stowage/conformance/backends';
+import { createSubscriptionStore } from '@stowage/core';
 import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe } from 'vitest';
 import {
@@ -17,6 +18,13 @@ import { dropPrefix, dumpPrefix, startCluster, type LocalCluster } from './helpe
 
 function suite(name: string, client: () => RedisClient) {
   const opts = (ctx: ConformanceContext): RedisStoreOptions => ({ client: client(), prefix: ctx.namespace, clock: ctx.clock });
+  // The session stores under subscription stores (which never close them), closed at teardown.
+  const sessions = new Map<string, RedisSessionStore[]>();
+  const sessionsOf = (ctx: ConformanceContext): RedisSessionStore => {
+    const store = new RedisSessionStore(opts(ctx));
+    sessions.set(ctx.namespace, [...(sessions.get(ctx.namespace) ?? []), store]);
+    return store;
+  };
   describeConformance({
     name,
     nativeExpiry: true,
@@ -27,8 +35,13 @@ function suite(name: string, client: () => RedisClient) {
     locks: (ctx) => new RedisLockStore(opts(ctx)),
     jwks: (ctx) => new RedisJwksCacheStore(opts(ctx)),
     streams: (ctx) => new RedisStreamStore(opts(ctx)),
+    subscriptions: (ctx) => createSubscriptionStore({ sessions: sessionsOf(ctx), clock: ctx.clock }),
     inspect: (ctx) => dumpPrefix(client(), ctx.namespace),
-    teardown: (ctx) => dropPrefix(client(), ctx.namespace),
+    teardown: async (ctx) => {
+      for (const store of sessions.get(ctx.namespace) ?? []) await store.close();
+      sessions.delete(ctx.namespace);
+      await dropPrefix(client(), ctx.namespace);
+    },
   });
 }
 

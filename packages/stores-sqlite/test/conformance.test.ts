@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describeConformance, type ConformanceContext, type ConformanceOptions } from '@stowage/conformance';
+import { createSubscriptionStore } from '@stowage/core';
 import Database from 'better-sqlite3';
 import { afterAll, describe } from 'vitest';
 import {
@@ -27,6 +28,13 @@ function suite(name: string, connect: (ctx: ConformanceContext) => Database.Data
     open.set(ctx.namespace, [...(open.get(ctx.namespace) ?? []), db]);
     return { database: db, tablePrefix: ctx.namespace, clock: ctx.clock };
   };
+  // The session stores under subscription stores (which never close them), closed at teardown.
+  const sessions = new Map<string, SqliteSessionStore[]>();
+  const sessionsOf = (ctx: ConformanceContext): SqliteSessionStore => {
+    const store = new SqliteSessionStore(opts(ctx));
+    sessions.set(ctx.namespace, [...(sessions.get(ctx.namespace) ?? []), store]);
+    return store;
+  };
   const options: ConformanceOptions = {
     name,
     sessions: (ctx) => new SqliteSessionStore(opts(ctx)),
@@ -36,8 +44,11 @@ function suite(name: string, connect: (ctx: ConformanceContext) => Database.Data
     locks: (ctx) => new SqliteLockStore(opts(ctx)),
     jwks: (ctx) => new SqliteJwksCacheStore(opts(ctx)),
     streams: (ctx) => new SqliteStreamStore(opts(ctx)),
+    subscriptions: (ctx) => createSubscriptionStore({ sessions: sessionsOf(ctx), clock: ctx.clock }),
     inspect: async (ctx) => dumpPrefix(open.get(ctx.namespace)![0]!, ctx.namespace),
-    teardown: (ctx) => {
+    teardown: async (ctx) => {
+      for (const store of sessions.get(ctx.namespace) ?? []) await store.close();
+      sessions.delete(ctx.namespace);
       const dbs = open.get(ctx.namespace) ?? [];
       if (dbs[0]?.open) dropPrefix(dbs[0], ctx.namespace);
       disconnect(ctx);
