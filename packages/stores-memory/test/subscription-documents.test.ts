@@ -69,18 +69,31 @@ describe('SubscriptionStore documents over MemorySessionStore', () => {
     await memory.close();
   });
 
-  it('a stream addStreams links is indexed before it is linked: an append meanwhile reaches it', async () => {
+  it('a stream removed while an append to it is under way does not come back', async () => {
     const memory = new MemorySessionStore({});
     const gate = holding(memory);
     const a = createSubscriptionStore({ sessions: gate.sessions });
     const b = createSubscriptionStore({ sessions: memory });
-    await a.put('s', { type: 'webhook', streams: ['orders/1'], webhookUrl: 'https://hooks.example/', leaseTtlMs: 30_000 });
+    await b.put('s', { type: 'webhook', streams: ['orders/1', 'orders/2'], webhookUrl: 'https://hooks.example/', leaseTtlMs: 30_000 });
     const reached = gate.hold('sub:s');
-    const adding = a.addStreams('s', ['orders/2']);
+    // The append read the index (orders/1 a member) and the document; its write waits.
+    const appending = a.noteAppend('orders/1', off(3));
     await reached;
-    const notices = await b.noteAppend('orders/2', off(3));
+    expect(await b.removeStream('s', 'orders/1')).toBe(true);
     gate.release();
-    expect(await adding).toBe(true);
+    expect(await appending).toEqual([]);
+    const after = await b.get('s');
+    expect(after?.links.map((l) => l.path)).toEqual(['orders/2']);
+    await memory.close();
+  });
+
+  it('a stream added by addStreams is reached by every append after it resolved', async () => {
+    const memory = new MemorySessionStore({});
+    const a = createSubscriptionStore({ sessions: memory });
+    const b = createSubscriptionStore({ sessions: memory });
+    await a.put('s', { type: 'webhook', streams: ['orders/1'], webhookUrl: 'https://hooks.example/', leaseTtlMs: 30_000 });
+    expect(await a.addStreams('s', ['orders/2'])).toBe(true);
+    const notices = await b.noteAppend('orders/2', off(3));
     expect(notices.map((n) => n.triggeredBy)).toEqual(['orders/2']);
     const link = (await b.get('s'))?.links.find((l) => l.path === 'orders/2');
     expect(link).toEqual({ path: 'orders/2', linkType: 'explicit', ackedOffset: '-1', tailOffset: off(3), hasPending: true });

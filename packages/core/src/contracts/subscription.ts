@@ -200,10 +200,17 @@ export interface SubscriptionStore extends Closeable {
   /** Deletes it with its wake and links. False if it did not exist. A later ack is `SUBSCRIPTION_NOT_FOUND`. */
   delete(id: string, opts?: CallOptions): Promise<boolean>;
 
-  /** Links streams explicitly. False if the subscription does not exist. */
+  /**
+   * Links streams explicitly; each starts with nothing acked and its tail unknown until its
+   * next append (an append racing this call may or may not count; every append after it
+   * resolves does). False if the subscription does not exist.
+   */
   addStreams(id: string, streams: readonly string[], opts?: CallOptions): Promise<boolean>;
 
-  /** Removes a stream's explicit link (a glob link stays). False if the subscription does not exist. */
+  /**
+   * Removes a stream's explicit link (a glob link stays); an append racing this call never
+   * brings the link back. False if the subscription does not exist.
+   */
   removeStream(id: string, stream: string, opts?: CallOptions): Promise<boolean>;
 
   /**

@@ -32,8 +32,13 @@ export interface SubscriptionDocument {
   links: Record<string, StoredLink>;
   generation: number;
   wake?: StoredWake;
-  /** The digest of the token of the wake that ended last: a late ack with it is `FENCED`, not `TOKEN_INVALID`. */
+  /** The digest of the last token taken back (its wake ended, or a retry got a new one): a late ack with it is `FENCED`. */
   endedTokenDigest?: string;
+  /**
+   * The streams that are members by name: the definition's and those added since. What an
+   * append links as explicit (the membership index is only a hint of which documents to visit).
+   */
+  explicit: string[];
   delivery?: { attempts: number; nextAttemptAt: number };
 }
 
@@ -72,7 +77,15 @@ function canonical(d: SubscriptionDefinition): string {
 }
 
 export function newDocument(id: string, definition: SubscriptionDefinition, now: number): SubscriptionDocument {
-  const doc: SubscriptionDocument = { id, definition, createdAt: now, status: 'active', links: {}, generation: 0 };
+  const doc: SubscriptionDocument = {
+    id,
+    definition,
+    createdAt: now,
+    status: 'active',
+    links: {},
+    generation: 0,
+    explicit: [...definition.streams],
+  };
   for (const path of definition.streams) link(doc, path, 'explicit');
   return doc;
 }

@@ -17,6 +17,7 @@ import { ErrorSource } from '../errors.js';
 import { isOffset, compareUtf8 } from '../streams/offsets.js';
 import { readClock, validateClock, validateDuration, validateInteger, validateOptions, validateString } from '../validate.js';
 import { Documents } from './documents.js';
+import { matchesPattern } from './glob.js';
 import { Membership } from './membership.js';
 import {
   ackSnapshot,
@@ -113,7 +114,7 @@ class DocumentSubscriptionStore implements SubscriptionStore {
     // The index first: an entry without a document is skipped; a document without an entry would never wake.
     await this.#members.enter(id, def.pattern, def.streams, call);
     const now = this.#now();
-    return this.#docs.update<SubscriptionDocument, { status: 'created' | 'exists' | 'conflict'; subscription: Subscription }>(
+    const result = await this.#docs.update<SubscriptionDocument, { status: 'created' | 'exists' | 'conflict'; subscription: Subscription }>(
       subKey(id),
       call,
       (doc) => {
@@ -123,7 +124,11 @@ class DocumentSubscriptionStore implements SubscriptionStore {
         }
         return { result: { status: sameDefinition(doc.definition, def) ? 'exists' : 'conflict', subscription: toSubscription(doc) } };
       },
-    ) as Promise<{ status: 'created' | 'exists'; subscription: Subscription } | { status: 'conflict'; subscription: Subscription }>;
+    );
+    // Again after the document: a delete of the same id between the two steps removed the
+    // entry, and a document without one would never wake (an entry without a document is skipped).
+    if (result.status !== 'conflict') await this.#members.enter(id, result.subscription.pattern, result.subscription.streams, call);
+    return result as { status: 'created' | 'exists'; subscription: Subscription } | { status: 'conflict'; subscription: Subscription };
   }
 
   async get(id: string, opts?: CallOptions): Promise<Subscription | undefined> {
@@ -150,8 +155,9 @@ class DocumentSubscriptionStore implements SubscriptionStore {
     await this.#members.addStreams(id, paths, call);
     return this.#docs.update<SubscriptionDocument, boolean>(subKey(id), call, (doc) => {
       if (doc === undefined) return { result: false };
-      // Links only: the definition stays as created, so a PUT of it still confirms.
+      // Links and membership only: the definition stays as created, so a PUT of it still confirms.
       for (const path of paths) link(doc, path, 'explicit');
+      doc.explicit = [...new Set([...doc.explicit, ...paths])];
       return { write: doc, result: true };
     });
   }
@@ -167,6 +173,7 @@ class DocumentSubscriptionStore implements SubscriptionStore {
         l.explicit = false;
         if (!l.glob) delete doc.links[path];
       }
+      doc.explicit = doc.explicit.filter((s) => s !== path);
       return { write: doc, result: true };
     });
     if (exists) await this.#members.removeStream(id, path, call);
@@ -179,11 +186,15 @@ class DocumentSubscriptionStore implements SubscriptionStore {
     const call = this.#open(opts);
     const members = await this.#members.membersOf(path, call);
     const notices = await Promise.all(
-      members.map(({ id, glob, explicit }) =>
+      members.map(({ id }) =>
         this.#docs.update<SubscriptionDocument, WakeNotice | undefined>(subKey(id), call, (doc) => {
           if (doc === undefined) return { result: undefined };
-          const l = glob || explicit ? link(doc, path, explicit ? 'explicit' : 'glob') : doc.links[path];
-          if (l === undefined) return { result: undefined };
+          // The document decides membership: the index read before may be stale (a stream
+          // removed meanwhile must not come back as an explicit link).
+          const glob = doc.definition.pattern !== undefined && matchesPattern(doc.definition.pattern, path);
+          const explicit = doc.explicit.includes(path);
+          if (!glob && !explicit) return { result: undefined };
+          const l = link(doc, path, explicit ? 'explicit' : 'glob');
           if (glob) l.glob = true;
           // Replicas report out of order: a tail only moves forward.
           if (compareUtf8(tailOffset, l.tail) <= 0 && doc.wake !== undefined) return { result: undefined };
@@ -325,6 +336,7 @@ class DocumentSubscriptionStore implements SubscriptionStore {
           if (doc.delivery.nextAttemptAt > now) return { result: undefined };
           // A retry (or an attempt whose taker never reported): this caller's for the delivery timeout.
           doc.delivery.nextAttemptAt = now + this.#timing.deliveryTimeoutMs;
+          if (wake.tokenDigest !== undefined) doc.endedTokenDigest = wake.tokenDigest;
           const token = issueToken(wake);
           return { write: doc, result: { subscription: toSubscription(doc), wake: toWake(wake), callbackToken: token } };
         }
