@@ -13,6 +13,7 @@ import type * as expressSession from '@stowage/express-session';
 import type * as jwks from '@stowage/jwks';
 import type * as middleware from '@stowage/middleware';
 import type * as middlewareExpress from '@stowage/middleware/express';
+import type * as middlewareFastify from '@stowage/middleware/fastify';
 import type * as middlewareHono from '@stowage/middleware/hono';
 import type * as storesMemory from '@stowage/stores-memory';
 import type * as storesPostgres from '@stowage/stores-postgres';
@@ -32,6 +33,7 @@ export type EntryPoints = [
   typeof jwks,
   typeof middleware,
   typeof middlewareExpress,
+  typeof middlewareFastify,
   typeof middlewareHono,
   typeof storesMemory,
   typeof storesPostgres,
