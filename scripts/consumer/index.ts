@@ -11,6 +11,7 @@ import type * as durableStreamsServer from '@stowage/durable-streams-server';
 import type * as expressRateLimit from '@stowage/express-rate-limit';
 import type * as expressSession from '@stowage/express-session';
 import type * as jwks from '@stowage/jwks';
+import type * as koaSession from '@stowage/koa-session';
 import type * as middleware from '@stowage/middleware';
 import type * as middlewareExpress from '@stowage/middleware/express';
 import type * as middlewareFastify from '@stowage/middleware/fastify';
@@ -31,6 +32,7 @@ export type EntryPoints = [
   typeof expressRateLimit,
   typeof expressSession,
   typeof jwks,
+  typeof koaSession,
   typeof middleware,
   typeof middlewareExpress,
   typeof middlewareFastify,

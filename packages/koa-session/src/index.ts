@@ -1,0 +1,7 @@
+export {
+  StowageKoaSessionStore,
+  type KoaSessionConflict,
+  type KoaSessionData,
+  type KoaStoreCallOptions,
+  type StowageKoaSessionStoreOptions,
+} from './store.js';
