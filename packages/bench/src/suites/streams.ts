@@ -1,11 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Comparison, Contender, Op } from '../harness.js';
+import { expectStatus, type Kind, LIBRARY, reachable, ServerProcess } from './server-process.js';
 
 /**
  * Durable Streams servers over HTTP: ours (`@stowage/durable-streams-server` on each store)
@@ -14,85 +13,8 @@ import type { Comparison, Contender, Op } from '../harness.js';
  * keep-alive HTTP agent per contender.
  */
 
-type Kind = 'reference-memory' | 'reference-file' | 'stowage-memory' | 'stowage-sqlite' | 'stowage-postgres' | 'stowage-redis';
-
-const LIBRARY: Record<Kind, string> = {
-  'reference-memory': '@durable-streams/server (memory)',
-  'reference-file': '@durable-streams/server (file, LMDB)',
-  'stowage-memory': 'stowage + MemoryStreamStore',
-  'stowage-sqlite': 'stowage + SqliteStreamStore',
-  'stowage-postgres': 'stowage + PostgresStreamStore',
-  'stowage-redis': 'stowage + RedisStreamStore',
-};
-
 const MESSAGE = Buffer.alloc(100, 'x');
 const TEXT = { 'Content-Type': 'text/plain' };
-
-interface Reply {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: Buffer;
-}
-
-function call(agent: Agent, base: string, method: string, path: string, headers: Record<string, string>, body?: Buffer): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = request(`${base}${path}`, { method, agent, headers }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
-function expectStatus(r: Reply, ...ok: number[]): Reply {
-  if (!ok.includes(r.status)) throw new Error(`unexpected HTTP ${r.status}: ${r.body.toString('utf8').slice(0, 200)}`);
-  return r;
-}
-
-/** A server of `kind` in a child process, and an HTTP agent to it. */
-class ServerProcess {
-  private child: ChildProcess | undefined;
-  readonly agent = new Agent({ keepAlive: true, maxSockets: 128 });
-  url = '';
-
-  constructor(
-    private readonly kind: Kind,
-    private readonly dir: string,
-  ) {}
-
-  async start(): Promise<void> {
-    const script = new URL('./streams-server.js', import.meta.url).pathname;
-    const dir = mkdtempSync(join(this.dir, `${this.kind}-`));
-    const child = spawn(process.execPath, [script, this.kind, dir], { stdio: ['ignore', 'pipe', 'inherit'] });
-    this.child = child;
-    this.url = await new Promise<string>((resolve, reject) => {
-      let out = '';
-      child.stdout!.on('data', (chunk: Buffer) => {
-        out += chunk.toString('utf8');
-        const m = /^URL (\S+)$/m.exec(out);
-        if (m) resolve(m[1]!);
-      });
-      child.once('exit', (code) => reject(new Error(`${this.kind} server exited with ${code} before listening`)));
-    });
-  }
-
-  async stop(): Promise<void> {
-    this.agent.destroy();
-    const child = this.child;
-    if (child === undefined || child.exitCode !== null) return;
-    await new Promise<void>((resolve) => {
-      child.once('exit', () => resolve());
-      child.kill('SIGTERM');
-    });
-  }
-
-  call(method: string, path: string, headers: Record<string, string>, body?: Buffer): Promise<Reply> {
-    return call(this.agent, this.url, method, path, headers, body);
-  }
-}
 
 /** A contender: a server of `kind`, prepared by `prepare`, loaded by the op it returns. */
 function contender(kind: Kind, dir: string, prepare: (s: ServerProcess) => Promise<Op>): Contender {
@@ -151,19 +73,6 @@ const wakeOp = async (s: ServerProcess): Promise<Op> => {
     return latency;
   };
 };
-
-async function reachable(kind: Kind, dir: string): Promise<boolean> {
-  const s = new ServerProcess(kind, dir);
-  try {
-    await s.start();
-    const r = await s.call('PUT', '/bench/probe', TEXT);
-    return r.status === 201 || r.status === 200;
-  } catch {
-    return false;
-  } finally {
-    await s.stop();
-  }
-}
 
 export async function streamsComparisons(): Promise<Comparison[]> {
   const dir = mkdtempSync(join(tmpdir(), 'stowage-bench-streams-'));

@@ -1,0 +1,110 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { Agent, request } from 'node:http';
+import { join } from 'node:path';
+
+/** The Durable Streams servers the bench runs (see streams-server.ts). */
+export type Kind = 'reference-memory' | 'reference-file' | 'stowage-memory' | 'stowage-sqlite' | 'stowage-postgres' | 'stowage-redis';
+
+export const LIBRARY: Record<Kind, string> = {
+  'reference-memory': '@durable-streams/server (memory)',
+  'reference-file': '@durable-streams/server (file, LMDB)',
+  'stowage-memory': 'stowage + MemoryStreamStore',
+  'stowage-sqlite': 'stowage + SqliteStreamStore',
+  'stowage-postgres': 'stowage + PostgresStreamStore',
+  'stowage-redis': 'stowage + RedisStreamStore',
+};
+
+export interface Reply {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
+}
+
+export function call(
+  agent: Agent,
+  base: string,
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+  body?: Buffer,
+): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = request(`${base}${path}`, { method, agent, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+export function expectStatus(r: Reply, ...ok: number[]): Reply {
+  if (!ok.includes(r.status)) throw new Error(`unexpected HTTP ${r.status}: ${r.body.toString('utf8').slice(0, 200)}`);
+  return r;
+}
+
+/**
+ * A server of `kind` in a child process (so the server and the load generator do not share
+ * a core), and a keep-alive HTTP agent to it. `args` go to streams-server.js after the kind
+ * and directory (`webhooks` turns subscriptions on).
+ */
+export class ServerProcess {
+  private child: ChildProcess | undefined;
+  readonly agent = new Agent({ keepAlive: true, maxSockets: 128 });
+  url = '';
+
+  constructor(
+    readonly kind: Kind,
+    private readonly dir: string,
+    private readonly args: readonly string[] = [],
+  ) {}
+
+  async start(): Promise<void> {
+    const script = new URL('./streams-server.js', import.meta.url).pathname;
+    const dir = mkdtempSync(join(this.dir, `${this.kind}-`));
+    // BENCH_SERVER_NODE_OPTIONS: flags for the server child only, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`.
+    const flags = (process.env.BENCH_SERVER_NODE_OPTIONS ?? '').split(/\s+/).filter((f) => f.length > 0);
+    const child = spawn(process.execPath, [...flags, script, this.kind, dir, ...this.args], { stdio: ['ignore', 'pipe', 'inherit'] });
+    this.child = child;
+    this.url = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      child.stdout!.on('data', (chunk: Buffer) => {
+        out += chunk.toString('utf8');
+        const m = /^URL (\S+)$/m.exec(out);
+        if (m) resolve(m[1]!);
+      });
+      child.once('exit', (code) => reject(new Error(`${this.kind} server exited with ${code} before listening`)));
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.agent.destroy();
+    const child = this.child;
+    if (child === undefined || child.exitCode !== null) return;
+    await new Promise<void>((resolve) => {
+      child.once('exit', () => resolve());
+      child.kill('SIGTERM');
+    });
+  }
+
+  call(method: string, path: string, headers: Record<string, string>, body?: Buffer): Promise<Reply> {
+    return call(this.agent, this.url, method, path, headers, body);
+  }
+}
+
+/** Whether a server of `kind` starts and creates a stream (its database is reachable). */
+export async function reachable(kind: Kind, dir: string): Promise<boolean> {
+  const s = new ServerProcess(kind, dir);
+  try {
+    await s.start();
+    const r = await s.call('PUT', '/bench/probe', { 'Content-Type': 'text/plain' });
+    return r.status === 201 || r.status === 200;
+  } catch {
+    return false;
+  } finally {
+    await s.stop();
+  }
+}
