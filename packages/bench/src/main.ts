@@ -16,6 +16,7 @@ import { postgresComparisons } from './suites/postgres.js';
 import { redisComparisons } from './suites/redis.js';
 import { sqliteComparisons } from './suites/sqlite.js';
 import { streamsComparisons } from './suites/streams.js';
+import { subscriptionsComparisons } from './suites/subscriptions.js';
 
 type Suite = () => Promise<Comparison[]> | Comparison[];
 
@@ -25,6 +26,7 @@ const SUITES: Record<string, Suite> = {
   postgres: postgresComparisons,
   redis: redisComparisons,
   streams: streamsComparisons,
+  subscriptions: subscriptionsComparisons,
 };
 
 async function main(): Promise<void> {

@@ -1,32 +1,45 @@
 #!/usr/bin/env node
 /**
  * One Durable Streams server for the bench, in a process of its own (so the server and the
- * load generator do not share a core): `node streams-server.js <kind> <dir>`. Prints
- * `URL <base url>` once it listens; exits on SIGTERM.
+ * load generator do not share a core): `node streams-server.js <kind> <dir> [webhooks]`.
+ * Prints `URL <base url>` once it listens; exits on SIGTERM.
  *
  * Kinds: reference-memory, reference-file (`@durable-streams/server`, LMDB + log files),
  * stowage-memory, stowage-sqlite, stowage-postgres (DATABASE_URL), stowage-redis (REDIS_URL).
+ *
+ * `webhooks`: subscriptions with webhooks on. The reference serves streams and the reserved
+ * `__ds/` APIs under `/v1/stream/` only, so ours then gets that base path too; ours keeps its
+ * subscriptions in a SessionStore of the same backend (same file, schema or key prefix) and
+ * may POST to receivers on 127.0.0.1.
  */
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import type { StreamStore } from '@stowage/core';
+import type { SessionStore, StreamStore } from '@stowage/core';
 
-const [kind = '', dir = '.'] = process.argv.slice(2);
+const [kind = '', dir = '.', mode = ''] = process.argv.slice(2);
+const webhooks = mode === 'webhooks';
 const rand = Math.random().toString(36).slice(2, 8);
 const cleanups: Array<() => Promise<unknown> | unknown> = [];
 
-async function stowageStore(): Promise<StreamStore> {
+interface Stores {
+  store: StreamStore;
+  sessions: SessionStore;
+}
+
+async function stowageStores(): Promise<Stores> {
   switch (kind) {
     case 'stowage-memory': {
-      const { MemoryStreamStore } = await import('@stowage/stores-memory');
-      return new MemoryStreamStore();
+      const { MemorySessionStore, MemoryStreamStore } = await import('@stowage/stores-memory');
+      return { store: new MemoryStreamStore(), sessions: new MemorySessionStore() };
     }
     case 'stowage-sqlite': {
-      const { SqliteStreamStore } = await import('@stowage/stores-sqlite');
+      const { SqliteSessionStore, SqliteStreamStore } = await import('@stowage/stores-sqlite');
       const { default: Database } = await import('better-sqlite3');
-      return new SqliteStreamStore({ database: new Database(join(dir, 'streams.db')) });
+      const database = new Database(join(dir, 'streams.db'));
+      return { store: new SqliteStreamStore({ database }), sessions: new SqliteSessionStore({ database }) };
     }
     case 'stowage-postgres': {
-      const { PostgresStreamStore } = await import('@stowage/stores-postgres');
+      const { PostgresSessionStore, PostgresStreamStore } = await import('@stowage/stores-postgres');
       const { default: pg } = await import('pg');
       const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test', max: 32 });
       pool.on('error', () => {});
@@ -35,10 +48,10 @@ async function stowageStore(): Promise<StreamStore> {
         await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
         await pool.end();
       });
-      return new PostgresStreamStore({ pool, schema });
+      return { store: new PostgresStreamStore({ pool, schema }), sessions: new PostgresSessionStore({ pool, schema }) };
     }
     case 'stowage-redis': {
-      const { RedisStreamStore } = await import('@stowage/stores-redis');
+      const { RedisSessionStore, RedisStreamStore } = await import('@stowage/stores-redis');
       const { Redis } = await import('ioredis');
       const client = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
       const prefix = `bench:streams:${rand}:`;
@@ -51,7 +64,7 @@ async function stowageStore(): Promise<StreamStore> {
         } while (cursor !== '0');
         client.disconnect();
       });
-      return new RedisStreamStore({ client, prefix });
+      return { store: new RedisStreamStore({ client, prefix }), sessions: new RedisSessionStore({ client, prefix }) };
     }
     default:
       throw new Error(`unknown server kind ${kind}`);
@@ -66,18 +79,39 @@ async function main(): Promise<void> {
       port: 0,
       longPollTimeout: 30_000,
       compression: false,
+      webhooks,
       ...(kind === 'reference-file' ? { dataDir: join(dir, 'reference') } : {}),
     });
     url = await server.start();
     cleanups.push(() => server.stop());
   } else {
     const { createStreamsServer } = await import('@stowage/durable-streams-server');
-    const store = await stowageStore();
-    const server = createStreamsServer({ store, longPollTimeoutMs: 30_000, log: false });
+    const { createSubscriptionStore } = await import('@stowage/core');
+    const { store, sessions } = await stowageStores();
+    const server = createStreamsServer({
+      store,
+      longPollTimeoutMs: 30_000,
+      // Failed webhook deliveries show; error answers the bench provokes (404 after a delete) do not.
+      log: (line: string) => {
+        if (line.includes('subscriptions:')) process.stderr.write(`${line}\n`);
+      },
+      ...(webhooks
+        ? {
+            basePath: '/v1/stream/',
+            subscriptions: {
+              store: createSubscriptionStore({ sessions }),
+              webhooks: true,
+              signingKeys: [{ id: 'bench', key: randomBytes(32) }],
+              allowWebhookHosts: ['127.0.0.1'],
+            },
+          }
+        : {}),
+    });
     url = await server.listen(0);
     cleanups.unshift(async () => {
       await server.close(100);
       await store.close();
+      await sessions.close();
     });
   }
   process.stdout.write(`URL ${url}\n`);
