@@ -45,10 +45,12 @@ export interface SubscriptionsOptions {
   /** How often this replica asks the store for due work (webhook retries, expired leases). @default 1000 */
   pollIntervalMs?: number;
   /**
-   * The origin in `callback_url` and `jwks_url`, e.g. `https://streams.example.com`. Set it in
-   * production: the default trusts the client's Host header, and a receiver sends its
-   * callback token to `callback_url`.
-   * @default the origin the request addressed (its Host header), else the server's listening address
+   * The origin in `callback_url` and `jwks_url`, e.g. `https://streams.example.com`: what
+   * receivers call back (with their token) and fetch keys from. Set it whenever clients reach
+   * the server through another address than it listens on (a proxy, a wildcard host). Never
+   * taken from a request's Host header for deliveries: an appender would choose where tokens go.
+   * @default the address `listen()` bound (deliveries wait, logged, while there is none); answers
+   * to subscription requests name the origin they addressed
    */
   publicBaseUrl?: string;
   /** How long a replaced signing key stays in the JWKS after `rotateSigningKey()`. @default 86400000 (24 h) */

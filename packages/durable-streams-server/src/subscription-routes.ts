@@ -65,6 +65,8 @@ async function route(x: Control, segs: string[]): Promise<void> {
     return sendJson(x, 200, jwks, { 'Content-Type': 'application/jwk-set+json', 'Cache-Control': 'public, max-age=60' });
   }
   if (first !== 'subscriptions' || id === undefined || id.length === 0) throw notFound(x);
+  // A URL cannot name them: `callback_url` would resolve `.` and `..` as dot segments.
+  if (id === '.' || id === '..') throw new SubscriptionError('INVALID_REQUEST', 'a subscription id cannot be . or ..');
   if (action === undefined) {
     if (!allow(x, 'GET, HEAD, PUT, DELETE, OPTIONS')) return;
     if (x.req.method === 'PUT') return put(x, id);
@@ -98,7 +100,7 @@ async function route(x: Control, segs: string[]): Promise<void> {
   const proof = { wakeId: call.wakeId, generation: call.generation, token };
   const result = action === 'release' ? await store.release(id, proof) : await store.ack(id, proof, call.acks, call.done);
   if (isRefused(result)) throw refusalError(result);
-  if (result.next !== undefined) x.rt.announce([result.next], x.rt.originFor(x.req));
+  if (result.next !== undefined) x.rt.announce([result.next]);
   if (action === 'release') {
     x.res.writeHead(204, { 'Cache-Control': 'no-store' }).end();
     return;

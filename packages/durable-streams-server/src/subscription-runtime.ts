@@ -30,7 +30,6 @@ export class SubscriptionRuntime {
   readonly #inflight = new Set<Promise<void>>();
   readonly #closing = new AbortController();
   #timer: NodeJS.Timeout | undefined;
-  #lastOrigin: string | undefined;
   #listenOrigin: string | undefined;
 
   constructor(o: ResolvedOptions, s: ResolvedSubscriptions) {
@@ -64,7 +63,7 @@ export class SubscriptionRuntime {
    * must, before the request is answered (a claim right after the append sees its work). A
    * failure is logged; the append has happened and stays answered as such.
    */
-  async noteAppend(stream: string, tailOffset: string, req: IncomingMessage): Promise<void> {
+  async noteAppend(stream: string, tailOffset: string): Promise<void> {
     if (relativePath(stream).length === 0) return;
     let notices: WakeNotice[];
     try {
@@ -73,7 +72,7 @@ export class SubscriptionRuntime {
       this.#log(`noteAppend(${JSON.stringify(stream.slice(0, 128))}) failed: ${reason(err)}`);
       return;
     }
-    if (notices.length > 0) this.announce(notices, this.#originOf(req));
+    if (notices.length > 0) this.announce(notices);
   }
 
   /** After a stream was deleted: the store forgets it in every subscription. A failure is logged. */
@@ -87,7 +86,10 @@ export class SubscriptionRuntime {
   }
 
   /** Announces wakes in the background (webhook POST or wake-stream event). */
-  announce(notices: readonly WakeNotice[], origin: string | undefined): void {
+  announce(notices: readonly WakeNotice[]): void {
+    // Never the Host of the request at hand: whoever appends would choose where receivers
+    // send their callback tokens.
+    const origin = this.#deliveryOrigin();
     for (const n of notices) {
       const work = n.subscription.type === 'webhook' ? this.#deliver(n, origin) : this.#appendWakeEvent(n);
       this.#track(work);
@@ -112,14 +114,12 @@ export class SubscriptionRuntime {
   }
 
   #originOf(req: IncomingMessage): string | undefined {
-    if (this.#s.publicBaseUrl !== undefined) return this.#s.publicBaseUrl;
-    const origin = requestOrigin(req);
-    if (origin !== undefined) this.#lastOrigin = origin;
-    return origin ?? this.#backgroundOrigin();
+    return this.#s.publicBaseUrl ?? requestOrigin(req) ?? this.#listenOrigin;
   }
 
-  #backgroundOrigin(): string | undefined {
-    return this.#s.publicBaseUrl ?? this.#lastOrigin ?? this.#listenOrigin;
+  /** The origin of `callback_url` in deliveries: configured, or the address this server listens on. */
+  #deliveryOrigin(): string | undefined {
+    return this.#s.publicBaseUrl ?? this.#listenOrigin;
   }
 
   #schedule(delayMs: number): void {
@@ -133,7 +133,7 @@ export class SubscriptionRuntime {
     try {
       const due = await this.#s.store.takeDue({ limit: TAKE_LIMIT });
       taken = due.length;
-      this.announce(due, this.#backgroundOrigin());
+      this.announce(due);
     } catch (err) {
       if (!this.#closing.signal.aborted) this.#log(`takeDue failed: ${reason(err)}`);
     } finally {
@@ -197,7 +197,7 @@ export class SubscriptionRuntime {
   async #report(n: WakeNotice, label: string, result: DeliveryResult): Promise<void> {
     try {
       const after = await this.#s.store.reportDelivery(n.subscription.id, n.wake.id, result.outcome);
-      if (after.next !== undefined) this.announce([after.next], this.#backgroundOrigin());
+      if (after.next !== undefined) this.announce([after.next]);
     } catch (err) {
       this.#log(`${label}: reporting ${result.outcome} failed: ${reason(err)}`);
     }

@@ -132,6 +132,8 @@ export function parseDefinition(body: Record<string, unknown>): SubscriptionDefi
   } else {
     const wakeStream = optionalString(body, 'wake_stream');
     if (wakeStream === undefined || relativePath(wakeStream).length === 0) throw invalid('pull-wake subscriptions require wake_stream');
+    const name = relativePath(wakeStream);
+    if (name === '__ds' || name.startsWith('__ds/')) throw invalid('wake_stream cannot be under the reserved __ds/ prefix');
     definition.wakeStream = relativePath(wakeStream);
   }
   return definition;
@@ -184,6 +186,8 @@ export function parseWakeCall(body: Record<string, unknown>): {
 export function bearerToken(header: string | undefined): string {
   const m = header === undefined ? null : /^Bearer +(\S+) *$/i.exec(header);
   if (m === null) throw new SubscriptionError('TOKEN_INVALID', 'Authorization: Bearer <token> is required');
+  // Longer than any token this server gives: not one of ours (not a body-size problem).
+  if (m[1]!.length > 512) throw new SubscriptionError('TOKEN_INVALID', 'the token was not given for this subscription');
   return m[1]!;
 }
 

@@ -44,7 +44,7 @@ export async function create(c: HandlerContext, r: StreamRequest): Promise<void>
   );
   // A new stream with content (given, or inherited by a fork) is an append to subscriptions.
   if (c.subs !== undefined && result.status === 'created' && result.info.nextOffset !== STREAM_START_OFFSET) {
-    await c.subs.noteAppend(r.name, result.info.nextOffset, r.req);
+    await c.subs.noteAppend(r.name, result.info.nextOffset);
   }
   const headers = infoHeaders(result.info);
   headers['Content-Length'] = 0;
@@ -131,7 +131,7 @@ export async function append(c: HandlerContext, r: StreamRequest): Promise<void>
     close,
   });
   // Noted before the answer, so a claim sent after it sees the work; never fails the append.
-  if (c.subs !== undefined) await c.subs.noteAppend(r.name, result.nextOffset, r.req);
+  if (c.subs !== undefined) await c.subs.noteAppend(r.name, result.nextOffset);
   headers[RESPONSE_HEADER.nextOffset] = result.nextOffset;
   if (result.closed) headers[RESPONSE_HEADER.closed] = 'true';
   producerResultHeaders(headers, result.producer);

@@ -9,8 +9,11 @@ const MAX_STREAMS = 1000;
 const MAX_DOUBLE_STARS = 4;
 
 export function validateId(source: ErrorSource, field: string, value: unknown): string {
-  validateKey(source, field, value);
-  return validateString(source, field, value, MAX_ID_BYTES, 1);
+  // One limit, one code: a long id is a bad argument (not a payload size).
+  if (typeof value === 'string' && value.length * 3 > MAX_ID_BYTES && Buffer.byteLength(value, 'utf8') > MAX_ID_BYTES) {
+    throw source.invalid(`${field} must be 1 to ${MAX_ID_BYTES} UTF-8 bytes`, { field });
+  }
+  return validateKey(source, field, value);
 }
 
 /** A stream name as subscriptions keep it: without leading or trailing `/`, not empty. */
