@@ -1,10 +1,12 @@
 #!/usr/bin/env node
-import { createHash } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { createSubscriptionStore, type EncryptionKey } from '@stowage/core';
+import { createSubscriptionStore } from '@stowage/core';
+import { webhookKeysOf } from './handler.js';
 import { encodePath } from './route.js';
 import { createStreamsServer } from './server.js';
+import { signingKeyRing } from './signing-key-ring.js';
 import { openStore } from './store-spec.js';
+import type { WebhookKeys } from './webhook-keys.js';
 
 const USAGE = `Usage: stowage-streams [options]
 
@@ -25,13 +27,20 @@ A Durable Streams protocol server over a Stowage StreamStore.
   --allow-webhook-host HOST a webhook host or IP allowed despite the private-address rules
                             (exact match; repeatable), e.g. 127.0.0.1 for a local receiver
   --public-base-url URL     origin put in callback and JWKS URLs (default: the request's Host)
+  --rotate-signing-key      with --webhooks: at start, add a new webhook signing key that signs
+                            from then on (the replaced one stays in the JWKS for 24 h). Run one
+                            replica once with it, e.g. when the ring key that sealed the stored
+                            signing key is lost
   --quiet                   do not log error responses
   -h, --help                this text
 
 Environment:
-  STOWAGE_SIGNING_KEY       with --webhooks: 32 random bytes, base64 (openssl rand -base64 32);
-                            encrypts the webhook signing keys kept in the store. Every replica
-                            needs the same value.
+  STOWAGE_SIGNING_KEY       with --webhooks: the key ring that encrypts the webhook signing keys
+                            kept in the store; keys of 32 random bytes in base64 (openssl rand
+                            -base64 32), comma-separated. The first seals, every one opens; each
+                            is named env-<first 12 hex of its SHA-256>. To rotate it: add the
+                            new key last on every replica; then put it first (a start re-seals
+                            the stored keys with it); then drop the old key.
 `;
 
 async function main(): Promise<void> {
@@ -49,6 +58,7 @@ async function main(): Promise<void> {
       webhooks: { type: 'boolean', default: false },
       'allow-webhook-host': { type: 'string', multiple: true, default: [] },
       'public-base-url': { type: 'string' },
+      'rotate-signing-key': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -75,6 +85,7 @@ async function main(): Promise<void> {
   if (!subscriptionsOn && (values['allow-webhook-host'].length > 0 || values['public-base-url'] !== undefined)) {
     throw new Error('--allow-webhook-host and --public-base-url need --webhooks or --subscriptions');
   }
+  if (values['rotate-signing-key'] && !webhooks) throw new Error('--rotate-signing-key needs --webhooks');
   const signingKeys = webhooks ? signingKeyRing(process.env['STOWAGE_SIGNING_KEY']) : undefined;
 
   const opened = await openStore(values.store, { sessions: subscriptionsOn });
@@ -98,6 +109,13 @@ async function main(): Promise<void> {
             },
           }),
     });
+    // Before listening: the first delivery and the first answer already name the new key.
+    if (values['rotate-signing-key']) {
+      const kid = await streams.rotateSigningKey().catch((err: Error) => {
+        throw new Error(`--rotate-signing-key failed: ${err.message}`);
+      });
+      process.stdout.write(`Signing key rotated: ${kid} signs from now on (a key it replaces stays in the JWKS for 24 h)\n`);
+    }
   } catch (err) {
     await opened.close();
     throw err;
@@ -118,6 +136,9 @@ async function main(): Promise<void> {
       process.stderr.write(`warning: the store does not answer (${reason}); requests get 503 until it does\n`);
     }
   });
+
+  const keys = webhooks ? webhookKeysOf(streams.handler) : undefined;
+  if (keys !== undefined) void resealSigningKeys(keys);
 
   const cleanup =
     cleanupMs > 0
@@ -148,22 +169,20 @@ async function main(): Promise<void> {
 }
 
 /**
- * The key ring that seals webhook signing keys, from `STOWAGE_SIGNING_KEY` (base64 or base64url
- * of 32 bytes). Its id is derived from the key, so a replica started with another key says so
- * (the stored keys name the key that sealed them) instead of failing to decrypt in silence.
+ * At start: re-seals the stored signing keys with the ring's first key (so an older ring key
+ * can leave the ring), and says at once when the key deliveries are signed with cannot be
+ * opened (instead of at the first delivery). In the background, like the store's health probe.
  */
-function signingKeyRing(raw: string | undefined): EncryptionKey[] {
-  if (raw === undefined || raw.trim() === '') {
-    throw new Error('--webhooks needs STOWAGE_SIGNING_KEY: 32 random bytes in base64, e.g. STOWAGE_SIGNING_KEY=$(openssl rand -base64 32)');
+async function resealSigningKeys(keys: WebhookKeys): Promise<void> {
+  try {
+    const report = await keys.reseal();
+    for (const r of report.resealed) {
+      process.stdout.write(`Signing key ${r.kid}: re-sealed with ring key ${report.sealer} (was ${r.was})\n`);
+    }
+    for (const u of report.unopenable) if (u.current) process.stderr.write(`warning: ${u.message}\n`);
+  } catch (err) {
+    process.stderr.write(`warning: the signing keys could not be checked at start: ${err instanceof Error ? err.message : String(err)}\n`);
   }
-  const text = raw.trim();
-  const key = /^[A-Za-z0-9+/_-]+={0,2}$/.test(text) ? Buffer.from(text, 'base64') : Buffer.alloc(0);
-  if (key.length !== 32) {
-    throw new Error(
-      `STOWAGE_SIGNING_KEY must be 32 bytes in base64 (44 characters), got ${key.length === 0 ? 'no base64' : `${key.length} bytes`}`,
-    );
-  }
-  return [{ id: `env-${createHash('sha256').update(key).digest('hex').slice(0, 12)}`, key }];
 }
 
 main().catch((err: Error) => {

@@ -14,6 +14,7 @@ import { routeOf, type Route } from './route.js';
 import { sse } from './sse-read.js';
 import { isReserved, serveReserved } from './subscription-routes.js';
 import { SubscriptionRuntime } from './subscription-runtime.js';
+import type { WebhookKeys } from './webhook-keys.js';
 import { append, create, remove } from './writes.js';
 
 /** Connect/Express-style continuation, called for requests outside `basePath`. */
@@ -64,6 +65,11 @@ export function createStreamsHandler(options: StreamsServerOptions): StreamsRequ
 /** For `createStreamsServer`: the origin it listens on, for callback URLs when no request gives one. */
 export function listeningAt(handler: StreamsRequestHandler, origin: string): void {
   apps.get(handler)!.subs?.setListenOrigin(origin);
+}
+
+/** For the CLI: the server's webhook signing keys (re-sealed at start), when it has subscriptions. */
+export function webhookKeysOf(handler: StreamsRequestHandler): WebhookKeys | undefined {
+  return apps.get(handler)?.subs?.keys;
 }
 
 /** For `createStreamsServer`'s close: resolves once no subscription work runs in the background. */

@@ -1,5 +1,5 @@
 import { createHash, createPrivateKey, generateKeyPairSync, type KeyObject, sign } from 'node:crypto';
-import { type Codec, type EncryptionKey, encryptedCodec, type SigningKeyRecord, type SubscriptionStore } from '@stowage/core';
+import { type Codec, type EncryptionKey, encryptedCodec, type SigningKeyRecord, StowageError, type SubscriptionStore } from '@stowage/core';
 import { source } from './protocol.js';
 
 /** A public key as the JWKS publishes it. */
@@ -20,6 +20,15 @@ export interface WebhookKeysOptions {
   /** How long this process signs with the keys it read before reading them again. */
   cacheMs: number;
   clock?: () => number;
+}
+
+/** What `reseal()` did: the keys it re-sealed (and with which ring key they were sealed), those no ring key opens. */
+export interface ResealReport {
+  /** The ring key that seals from now on (the ring's first). */
+  sealer: string;
+  resealed: Array<{ kid: string; was: string }>;
+  /** Keys the ring cannot open; `current` when it is the key deliveries are signed with. */
+  unopenable: Array<{ kid: string; current: boolean; message: string }>;
 }
 
 /** Compare-and-swap rounds before giving up on a key change (other replicas keep winning). */
@@ -91,6 +100,40 @@ export class WebhookKeys {
     throw source.error('UNAVAILABLE', 'the signing keys kept changing under a rotation; try again');
   }
 
+  /**
+   * Re-seals with the ring's first key every stored private key another ring key sealed, so
+   * that key can leave the ring. Keys the ring cannot open stay as they are and are listed.
+   * Idempotent; a replica that writes first makes the others' rounds a no-op.
+   */
+  async reseal(): Promise<ResealReport> {
+    this.#requireRing();
+    const sealer = this.#o.ring![0]!.id;
+    for (let round = 0; round < MAX_ROUNDS; round++) {
+      const { keys, version } = await this.#read(true);
+      const current = this.#newest(keys);
+      const report: ResealReport = { sealer, resealed: [], unopenable: [] };
+      const next = keys.map((k) => {
+        let der: string;
+        try {
+          der = this.#open(k);
+        } catch (err) {
+          report.unopenable.push({ kid: k.kid, current: k === current, message: StowageError.from(err).message });
+          return k;
+        }
+        const was = sealedWith(k.privateKeySealed);
+        if (was === sealer) return k;
+        report.resealed.push({ kid: k.kid, was: was ?? 'unknown' });
+        return { ...k, privateKeySealed: this.#seal(der, k.kid) };
+      });
+      if (report.resealed.length === 0) return report;
+      if (await this.#store.putSigningKeys(next, version)) {
+        this.#cache = { keys: next, version: version + 1, readAt: this.#clock() };
+        return report;
+      }
+    }
+    throw source.error('UNAVAILABLE', 'the signing keys kept changing under a re-seal; try again');
+  }
+
   /** Signs `<t>.<body>`: the `webhook-signature` header value. */
   static signature(signer: { kid: string; key: KeyObject }, body: string, nowMs: number): string {
     const t = Math.floor(nowMs / 1000);
@@ -150,17 +193,46 @@ export class WebhookKeys {
     const publicJwk = JSON.stringify({ crv: jwk.crv, kty: jwk.kty, x: jwk.x });
     const kid = kidOf(publicJwk);
     const der = privateKey.export({ format: 'der', type: 'pkcs8' }).toString('base64');
-    const sealed = Buffer.from(this.#codec!.encode(der, kid)).toString('base64');
     this.#privateKeys.set(kid, privateKey);
-    return { kid, publicJwk, privateKeySealed: sealed, createdAt: now };
+    return { kid, publicJwk, privateKeySealed: this.#seal(der, kid), createdAt: now };
+  }
+
+  /** The private key (PKCS#8 DER, base64) sealed with the ring's first key, bound to the key id. */
+  #seal(der: string, kid: string): string {
+    return Buffer.from(this.#codec!.encode(der, kid)).toString('base64');
+  }
+
+  /** The private key (PKCS#8 DER, base64) of `record`; throws what to do when the ring cannot open it. */
+  #open(record: SigningKeyRecord): string {
+    this.#requireRing();
+    try {
+      return this.#codec!.decode(Buffer.from(record.privateKeySealed, 'base64'), record.kid);
+    } catch (err) {
+      throw this.#unopenable(record, err);
+    }
+  }
+
+  /**
+   * The error of a stored key this ring cannot open: which key, which ring key sealed it, and
+   * the two ways out (that ring key back in the ring, or a new signing key).
+   */
+  #unopenable(record: SigningKeyRecord, err: unknown): StowageError {
+    const ring = this.#o.ring!.map((k) => k.id);
+    const was = sealedWith(record.privateKeySealed);
+    const rotate = 'start one replica once with --rotate-signing-key (or call rotateSigningKey()) to sign with a new key';
+    const message =
+      was !== undefined && !ring.includes(was)
+        ? `it was sealed with ring key ${was}, not in this server's ring (${ring.join(', ')}). Fix: add that key to the ring ` +
+          `after the first (STOWAGE_SIGNING_KEY=<new>,<old>, or subscriptions.signingKeys); if it is lost, ${rotate}`
+        : `${was === undefined ? 'its sealed form names no ring key' : `ring key ${was} does not open it`} ` +
+          `(${StowageError.from(err).message.replace(/^.*?: /, '')}). Fix: ${rotate}`;
+    return source.error('CORRUPT', `signing key ${record.kid} cannot be opened: ${message}`, { cause: err });
   }
 
   #privateKey(record: SigningKeyRecord): KeyObject {
     const known = this.#privateKeys.get(record.kid);
     if (known !== undefined) return known;
-    this.#requireRing();
-    // CORRUPT when the ring lacks the key that sealed it: a replica started with another key ring.
-    const der = this.#codec!.decode(Buffer.from(record.privateKeySealed, 'base64'), record.kid);
+    const der = this.#open(record);
     const key = createPrivateKey({ key: Buffer.from(der, 'base64'), format: 'der', type: 'pkcs8' });
     this.#privateKeys.set(record.kid, key);
     return key;
@@ -171,6 +243,17 @@ export class WebhookKeys {
       throw source.invalid('webhook signing needs options.subscriptions.signingKeys (the key ring that seals the private keys)');
     }
   }
+}
+
+/**
+ * The id of the ring key that sealed `sealed` (base64), read from the ciphertext's header as
+ * core's `encryptedCodec` lays it out (`version | id length | id | ...`); undefined when unreadable.
+ */
+function sealedWith(sealed: string): string | undefined {
+  const bytes = Buffer.from(sealed, 'base64');
+  const length = bytes[1];
+  if (length === undefined || length === 0 || bytes.length < 2 + length) return undefined;
+  return bytes.subarray(2, 2 + length).toString('ascii');
 }
 
 /** `ds_` + the RFC 7638 thumbprint of the public key: base64url SHA-256 of `{"crv","kty","x"}`. */

@@ -1,44 +1,14 @@
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { CliProcess } from './cli-process.js';
 import { type Jwks, kidOf, Receiver, verifySignature } from './scripted-receiver.js';
 import { eventuallyValue, getJson, putJson } from './subscription-server.js';
 
 const CLI = new URL('../dist/cli.js', import.meta.url).pathname;
-
-/** The built CLI in a child process with `env` added, listening on a free port (stdout and stderr kept). */
-class CliProcess {
-  readonly url: Promise<string>;
-  readonly output: string[] = [];
-  private readonly child: ChildProcess;
-
-  constructor(args: string[], env: NodeJS.ProcessEnv = {}) {
-    this.child = spawn(process.execPath, [CLI, '--port', '0', ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, ...env },
-    });
-    this.child.stderr!.on('data', (c: Buffer) => this.output.push(c.toString('utf8')));
-    this.url = new Promise<string>((resolve, reject) => {
-      this.child.stdout!.on('data', (c: Buffer) => {
-        this.output.push(c.toString('utf8'));
-        const m = /on (http:\/\/\S+?)\/? \(store/.exec(this.output.join(''));
-        if (m) resolve(m[1]!);
-      });
-      this.child.once('exit', (code) => reject(new Error(`stowage-streams exited with ${code}: ${this.output.join('')}`)));
-    });
-  }
-
-  stop(): Promise<number | null> {
-    if (this.child.exitCode !== null) return Promise.resolve(this.child.exitCode);
-    return new Promise((resolve) => {
-      this.child.once('exit', (code) => resolve(code));
-      this.child.kill('SIGTERM');
-    });
-  }
-}
 
 const run = (args: string[], env: NodeJS.ProcessEnv = {}) =>
   spawnSync(process.execPath, [CLI, '--port', '0', ...args], {
@@ -126,13 +96,13 @@ describe('the stowage-streams CLI with subscriptions', () => {
       }
       expect(await second.stop()).toBe(0);
 
-      // Another key ring cannot open the stored key: each delivery fails, and says why.
+      // Another key ring cannot open the stored key: each delivery fails, and says why (cli-signing-keys.test.ts: the line, the way out).
       const other = new CliProcess(args, { STOWAGE_SIGNING_KEY: randomBytes(32).toString('base64') });
       const third = await other.url;
       expect((await fetch(`${third}/ev/1`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'z' })).status).toBe(204);
       await eventuallyValue(
         async () => other.output.join(''),
-        (out) => out.includes('no signing key') && out.includes('not in the ring'),
+        (out) => out.includes('no signing key') && out.includes("not in this server's ring"),
       );
       expect(receiver.deliveries).toHaveLength(2);
       expect(await other.stop()).toBe(0);
