@@ -19,13 +19,17 @@ export const testSigningKeys = () => [{ id: 'test', key: randomBytes(32) }];
  * against our server on one store. Its CLI finds no test file under vitest 4, so its
  * `runConformanceTests` is called here; the config object is filled in once the server listens.
  *
- * With subscriptions and webhooks on (a subscription store over the backend's SessionStore,
- * receivers on 127.0.0.1 allowed), so the "Reserved subscription APIs" group runs too: 338
- * tests. The suite puts every stream and control route under `/v1/stream/`, its base path.
+ * By default with subscriptions and webhooks on (a subscription store over the backend's
+ * SessionStore, receivers on 127.0.0.1 allowed), so the "Reserved subscription APIs" group runs
+ * too: 338 tests. The suite puts every stream and control route under `/v1/stream/`, served
+ * here as the base path. `rootBase` serves them as it was before subscriptions, the CLI's
+ * default: base path `/` (streams named `v1/stream/...`), subscriptions off; 332 tests run and
+ * the 6 of the subscription group are skipped.
  */
-export function describeOfficialSuite(label: string, open: () => Promise<OpenedTestStore>): void {
+export function describeOfficialSuite(label: string, open: () => Promise<OpenedTestStore>, o: { rootBase?: boolean } = {}): void {
   describe(label, () => {
-    const config = { baseUrl: 'http://127.0.0.1:1', subscriptions: true };
+    const subscriptions = o.rootBase !== true;
+    const config = { baseUrl: 'http://127.0.0.1:1', subscriptions };
     let server: StreamsServer | undefined;
     let opened: OpenedTestStore | undefined;
     beforeAll(async () => {
@@ -33,15 +37,19 @@ export function describeOfficialSuite(label: string, open: () => Promise<OpenedT
       // The suite waits about a second for long-polls; the default (20 s) is for production.
       server = createStreamsServer({
         store: opened.store,
-        basePath: '/v1/stream/',
+        basePath: subscriptions ? '/v1/stream/' : '/',
         longPollTimeoutMs: 1000,
         log: false,
-        subscriptions: {
-          store: createSubscriptionStore({ sessions: opened.sessions }),
-          webhooks: true,
-          signingKeys: testSigningKeys(),
-          allowWebhookHosts: ['127.0.0.1'],
-        },
+        ...(subscriptions
+          ? {
+              subscriptions: {
+                store: createSubscriptionStore({ sessions: opened.sessions }),
+                webhooks: true,
+                signingKeys: testSigningKeys(),
+                allowWebhookHosts: ['127.0.0.1'],
+              },
+            }
+          : {}),
       });
       config.baseUrl = await server.listen(0);
     }, 60_000);
