@@ -39,6 +39,7 @@ export type {
   SlidingWindowState,
 } from './rate-limit/state.js';
 export { stateExpiresAt } from './rate-limit/lifetime.js';
+export { CountingWindow } from './rate-limit/counting-window.js';
 export { hashToken, randomToken, safeEqual } from './tokens.js';
 export { measureHealth } from './health.js';
 export { formatOffset, normalizeContentType, parseOffset } from './streams/offsets.js';

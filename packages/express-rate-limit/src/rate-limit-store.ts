@@ -1,12 +1,5 @@
-import {
-  MAX_EXACT_INTEGER,
-  StowageError,
-  toStoreKey,
-  type RateLimitDecision,
-  type RateLimitPolicy,
-  type RateLimitStore,
-} from '@stowage/core';
-import { ErrorSource, validateDuration, validateKey, validateOptions } from '@stowage/core/adapter-kit';
+import { StowageError, toStoreKey, type RateLimitDecision, type RateLimitPolicy, type RateLimitStore } from '@stowage/core';
+import { CountingWindow, ErrorSource, validateDuration, validateKey, validateOptions } from '@stowage/core/adapter-kit';
 import { RefundableHits } from './refundable-hits.js';
 
 export const source = new ErrorSource('@stowage/express-rate-limit', 'StowageRateLimitStore');
@@ -45,9 +38,7 @@ export interface ClientRateLimitInfo {
 const HITS = 'h:';
 const REFUNDS = 'r:';
 const DEFAULT_WINDOW_MS = 60_000;
-
-/** The most hits one fixed window of `windowMs` can count on every backend (limit * windowMs <= 2^52). */
-const capacityOf = (windowMs: number): number => Math.floor(MAX_EXACT_INTEGER / windowMs);
+const POLICY_NAME = 'express-rate-limit';
 
 /**
  * A store for express-rate-limit over any Stowage `RateLimitStore`. It counts hits in
@@ -106,7 +97,7 @@ export class StowageRateLimitStore {
     try {
       const o = validateOptions<LimiterOptions>(source, 'init options', options);
       const windowMs = validateDuration(source, 'windowMs', o.windowMs);
-      const capacity = capacityOf(windowMs);
+      const capacity = new CountingWindow(windowMs, POLICY_NAME).capacity;
       const limit = o.limit ?? o.max;
       if (typeof limit === 'number' && Number.isNaN(limit))
         throw source.invalid('limit must be a number or a function, got NaN', { field: 'limit' });
@@ -236,7 +227,6 @@ export class StowageRateLimitStore {
    * store only counts, as far as exact integer arithmetic allows (see {@link maxLimit}).
    */
   private setWindow(windowMs: number): void {
-    this.capacity = capacityOf(windowMs);
-    this.policy = { algorithm: 'fixed-window', limit: this.capacity, windowMs, name: 'express-rate-limit' };
+    ({ capacity: this.capacity, policy: this.policy } = new CountingWindow(windowMs, POLICY_NAME));
   }
 }
