@@ -10,12 +10,14 @@ import type * as coreAdapterKit from '@stowage/core/adapter-kit';
 import type * as durableStreamsServer from '@stowage/durable-streams-server';
 import type * as expressRateLimit from '@stowage/express-rate-limit';
 import type * as expressSession from '@stowage/express-session';
+import type * as fastifyRateLimit from '@stowage/fastify-rate-limit';
 import type * as jwks from '@stowage/jwks';
 import type * as koaSession from '@stowage/koa-session';
 import type * as middleware from '@stowage/middleware';
 import type * as middlewareExpress from '@stowage/middleware/express';
 import type * as middlewareFastify from '@stowage/middleware/fastify';
 import type * as middlewareHono from '@stowage/middleware/hono';
+import type * as nestjsThrottler from '@stowage/nestjs-throttler';
 import type * as storesMemory from '@stowage/stores-memory';
 import type * as storesPostgres from '@stowage/stores-postgres';
 import type * as storesRedis from '@stowage/stores-redis';
@@ -31,12 +33,14 @@ export type EntryPoints = [
   typeof durableStreamsServer,
   typeof expressRateLimit,
   typeof expressSession,
+  typeof fastifyRateLimit,
   typeof jwks,
   typeof koaSession,
   typeof middleware,
   typeof middlewareExpress,
   typeof middlewareFastify,
   typeof middlewareHono,
+  typeof nestjsThrottler,
   typeof storesMemory,
   typeof storesPostgres,
   typeof storesRedis,

@@ -1,0 +1,1 @@
+export { StowageFastifyStore, stowageStore, type LimiterParams, type RateLimitCount, type StowageStoreOptions } from './store.js';

@@ -1,0 +1,200 @@
+import type { FastifyRateLimitStore, FastifyRateLimitStoreCtor } from '@fastify/rate-limit';
+import { toStoreKey, type RateLimitDecision, type RateLimitStore } from '@stowage/core';
+import { CountingWindow, ErrorSource, validateDuration, validateKey, validateOptions } from '@stowage/core/adapter-kit';
+
+export const source = new ErrorSource('@stowage/fastify-rate-limit', 'StowageFastifyStore');
+
+export interface StowageStoreOptions {
+  /** Where counts live: any Stowage `RateLimitStore` (memory, SQLite, PostgreSQL, Redis). */
+  store: RateLimitStore;
+  /**
+   * Prefix of every key, so several limiters (or several registrations of the plugin) can share
+   * one store. @default 'frl:'
+   */
+  prefix?: string;
+  /**
+   * Every call to `store` carries the deadline `Date.now() + timeoutMs` (core's `CallOptions`):
+   * it answers within it, `TIMEOUT` or `UNAVAILABLE` past it, and a call reported failed never
+   * counts later. Integer ms, 1 ms to ten years.
+   * @default 1000
+   */
+  timeoutMs?: number;
+}
+
+/** What `incr` and `read` report: the hits of the key's current window and the ms until it ends. */
+export interface RateLimitCount {
+  current: number;
+  ttl: number;
+}
+
+/** What @fastify/rate-limit passes to the store's constructor and to `child` that this store reads. */
+export interface LimiterParams {
+  continueExceeding?: boolean;
+  exponentialBackoff?: boolean;
+  /** The route a child store limits (its `method` and `url`); `{}` for `createRateLimit` / `rateLimit` limiters. */
+  routeInfo?: { method?: unknown; url?: unknown };
+}
+
+type Callback = (error: Error | null, result?: RateLimitCount) => void;
+
+const POLICY_NAME = 'fastify-rate-limit';
+
+interface Settings {
+  store: RateLimitStore;
+  prefix: string;
+  timeoutMs: number;
+  /** How many limiters without a route (`createRateLimit`, `rateLimit`) the root store has made. */
+  unnamed: { count: number };
+}
+
+function settingsOf(options: StowageStoreOptions): Settings {
+  const o = validateOptions<StowageStoreOptions>(source, 'options', options);
+  if (o.store === undefined || typeof o.store.consume !== 'function') throw source.invalid('options.store must be a RateLimitStore');
+  return {
+    store: o.store,
+    prefix: o.prefix === undefined ? 'frl:' : validateKey(source, 'options.prefix', o.prefix),
+    timeoutMs: o.timeoutMs === undefined ? 1000 : validateDuration(source, 'options.timeoutMs', o.timeoutMs),
+    unnamed: { count: 0 },
+  };
+}
+
+/** Refuses what a store must do itself and this one does not: the built-in stores restart windows per hit for these. */
+function refuseUnsupported(params: LimiterParams | undefined): void {
+  for (const option of ['continueExceeding', 'exponentialBackoff'] as const) {
+    if (params?.[option] === true) {
+      throw source.invalid(
+        `${option} is not supported: counts are kept in fixed windows shared by every replica, which this option would ` +
+          'restart per key at each hit over the limit',
+        { field: option },
+      );
+    }
+  }
+}
+
+/**
+ * A store for @fastify/rate-limit over any Stowage `RateLimitStore`, made by
+ * {@link stowageStore}. It counts every hit in fixed windows of the limiter's `timeWindow`
+ * (windows start at multiples of `timeWindow` since the epoch, on the backend's clock), one
+ * atomic `consume` per request, so replicas share exact counts; the plugin compares them with
+ * its `max` (hits over it are counted too, which `ban` needs). A route's child store counts in
+ * its own key space, as the built-in stores do.
+ */
+export class StowageFastifyStore implements FastifyRateLimitStore {
+  /** Where this store's keys are: `<prefix>g:` (the plugin's own limit), `<prefix>r:<route>`, `<prefix>l<n>:`. */
+  readonly keySpace: string;
+  private readonly settings: Settings;
+  /** The window of the last `timeWindow` seen (limiters almost always have one). */
+  private window: CountingWindow | undefined;
+
+  /** @internal Made by {@link stowageStore} and by `child`. */
+  constructor(settings: Settings, params: LimiterParams | undefined, keySpace: string) {
+    refuseUnsupported(params);
+    this.settings = settings;
+    this.keySpace = keySpace;
+  }
+
+  /** The deadline of every store call, in ms from its start. */
+  get timeoutMs(): number {
+    return this.settings.timeoutMs;
+  }
+
+  /**
+   * Counts one hit of `key` and reports the hits of its window (this one included) and the ms
+   * until the window ends. A `timeWindow` of 0 makes every hit its own window (`{ current: 1,
+   * ttl: 0 }`, nothing stored), as in the built-in stores. Errors (`TIMEOUT`, `UNAVAILABLE`,
+   * `INVALID_ARGUMENT` for a window that is not an integer of 1 ms to ten years) go to the
+   * callback: the plugin answers 500, or lets the request through with `skipOnError`.
+   */
+  incr(key: string, callback: Callback, timeWindow: number, max: number): void {
+    this.count(key, timeWindow, max).then(
+      (result) => callback(null, result),
+      (err: unknown) => callback(source.wrap(err)),
+    );
+  }
+
+  /**
+   * The hits of `key`'s current window and the ms until it ends, without counting one
+   * (`createRateLimit`'s `{ increment: false }`); `{ current: 0, ttl: 0 }` when it holds none.
+   */
+  read(key: string, callback: Callback, timeWindow: number, _max?: number): void {
+    this.peek(key, timeWindow).then(
+      (result) => callback(null, result),
+      (err: unknown) => callback(source.wrap(err)),
+    );
+  }
+
+  /**
+   * The store of one route (`routeInfo.method` and `url`) or of one `createRateLimit` /
+   * `rateLimit` limiter: counts apart from every other. A limiter without a route is named by
+   * the order it was made in, the same on every replica that runs the same code.
+   */
+  child(routeOptions: object): StowageFastifyStore {
+    const params = routeOptions as LimiterParams;
+    const { method, url } = params.routeInfo ?? {};
+    const { prefix } = this.settings;
+    const space = url === undefined ? `${prefix}l${++this.settings.unnamed.count}:` : `${prefix}r:${JSON.stringify([method, url])}`;
+    return new StowageFastifyStore(this.settings, params, space);
+  }
+
+  private async count(key: string, timeWindow: number, max: number): Promise<RateLimitCount> {
+    if (timeWindow === 0) return { current: 1, ttl: 0 };
+    const window = this.windowOf(timeWindow);
+    const decision = await this.settings.store.consume(this.storeKey(key), window.policy, this.callOptions());
+    if (decision.allowed) return { current: window.hits(decision), ttl: decision.resetMs };
+    // The window holds all it can count: this hit is over any max a window can enforce.
+    if (window.capacity < max) throw this.full(window);
+    return { current: window.capacity + 1, ttl: decision.resetMs };
+  }
+
+  private async peek(key: string, timeWindow: number): Promise<RateLimitCount> {
+    if (timeWindow === 0) return { current: 0, ttl: 0 };
+    const window = this.windowOf(timeWindow);
+    const decision: RateLimitDecision = await this.settings.store.peek(this.storeKey(key), window.policy, this.callOptions());
+    const current = window.hits(decision);
+    return current === 0 ? { current: 0, ttl: 0 } : { current, ttl: decision.resetMs };
+  }
+
+  private windowOf(timeWindow: number): CountingWindow {
+    if (this.window?.policy.windowMs !== timeWindow) {
+      this.window = new CountingWindow(validateDuration(source, 'timeWindow', timeWindow), POLICY_NAME);
+    }
+    return this.window;
+  }
+
+  // Any key the plugin makes (an IP, a user id + groupId...) is counted: one a store cannot
+  // take as it is (over 1024 bytes, U+0000, a lone surrogate) is hashed by toStoreKey.
+  private storeKey(key: string | number): string {
+    return toStoreKey(this.keySpace + String(key));
+  }
+
+  private callOptions(): { deadline: number } {
+    return { deadline: Date.now() + this.settings.timeoutMs };
+  }
+
+  private full(window: CountingWindow): Error {
+    return source.error(
+      'CONFLICT',
+      `the window already holds ${window.capacity} hits of this key, the most a store can count in ${window.policy.windowMs} ms, ` +
+        'below max: the hit was not counted',
+      { details: { maxLimit: window.capacity } },
+    );
+  }
+}
+
+/**
+ * The `store` option of @fastify/rate-limit: a class the plugin constructs with its options,
+ * counting in `options.store`. `continueExceeding` and `exponentialBackoff` are refused
+ * (`INVALID_ARGUMENT` when the plugin is registered or the route added).
+ *
+ * ```ts
+ * await app.register(rateLimit, { max: 100, timeWindow: 60_000, store: stowageStore({ store }) });
+ * ```
+ */
+export function stowageStore(options: StowageStoreOptions): FastifyRateLimitStoreCtor {
+  const settings = settingsOf(options);
+  return class extends StowageFastifyStore {
+    constructor(params: LimiterParams) {
+      super(settings, params, `${settings.prefix}g:`);
+    }
+  };
+}

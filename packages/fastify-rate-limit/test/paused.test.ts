@@ -1,0 +1,61 @@
+// A backend that stops answering (SQLite, PostgreSQL, Redis; memory has no backend to pause):
+// the store reports the error through the plugin's callback within timeoutMs, so the plugin's
+// own skipOnError decides: 500 (fail closed) or the request let through unlimited (fail open).
+// A hit whose call failed never counts later, once the backend is back.
+import { describeStoreBackends } from '@stowage/test-stores';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { type LimiterApp, limiterApp, openReplicas, type Replicas, roomInWindow, statuses } from './app.js';
+
+const PAUSE_MS = 1500;
+const TIMEOUT_MS = 300;
+
+await describeStoreBackends(
+  (backend) => {
+    let replicas: Replicas;
+    beforeAll(async () => {
+      replicas = await openReplicas(backend);
+    });
+    afterAll(() => replicas.close());
+
+    for (const skipOnError of [false, true]) {
+      const outcome = skipOnError ? '200 without a limit (skipOnError)' : '500 (fail closed)';
+      it(`a paused backend: ${outcome} before it is back; the failed hits never count, on either replica`, async () => {
+        const options = { max: 3, timeWindow: 60_000, skipOnError };
+        const storeOptions = { timeoutMs: TIMEOUT_MS, prefix: `paused-${skipOnError}:` };
+        const apps: LimiterApp[] = [
+          await limiterApp(replicas.stores[0], options, storeOptions),
+          await limiterApp(replicas.stores[1], options, storeOptions),
+        ];
+        const [a, b] = apps as [LimiterApp, LimiterApp];
+        await roomInWindow(60_000, PAUSE_MS + 5000);
+        try {
+          expect(await statuses(apps, '/ok', 'jan', 1)).toEqual([200]); // the tables exist, one hit counted
+          const pause = await replicas.sets[0]!.pause(PAUSE_MS);
+          let over = false;
+          const overAt = pause.over.then(() => void (over = true));
+          const during = [await a.get('/ok', 'jan'), await a.get('/ok', 'jan')];
+          const answeredBeforeBack = !over;
+          await overAt;
+          expect(answeredBeforeBack).toBe(true);
+          if (skipOnError) {
+            // The plugin lets them through as if nothing were counted: remaining max, reset 0.
+            expect(during).toEqual([0, 1].map(() => ({ status: 200, limit: '3', remaining: '3', reset: '0', retryAfter: undefined })));
+            expect(a.errors).toEqual([]);
+          } else {
+            expect(during.map((r) => r.status)).toEqual([500, 500]);
+            expect(a.errors).toEqual([
+              expect.stringMatching(/^500 (TIMEOUT|UNAVAILABLE)$/),
+              expect.stringMatching(/^500 (TIMEOUT|UNAVAILABLE)$/),
+            ]);
+          }
+          // Back: the count goes on from the one hit made before the pause, whichever replica asks.
+          expect(await statuses([b, a], '/ok', 'jan', 3)).toEqual([200, 200, 429]);
+          expect(b.errors).toEqual([]);
+        } finally {
+          for (const app of apps) await app.app.close();
+        }
+      });
+    }
+  },
+  ['sqlite', 'postgres', 'redis'],
+);

@@ -1,0 +1,1 @@
+export { StowageThrottlerStorage, type StowageThrottlerStorageOptions, type ThrottlerStorageRecord } from './storage.js';

@@ -1,0 +1,56 @@
+// A backend that stops answering (SQLite, PostgreSQL, Redis; memory has no backend to pause):
+// @nestjs/throttler has no option to let requests through when its storage fails, so the
+// guard's error reaches Nest, which answers 500 (fail closed) within timeoutMs. A hit whose
+// call failed never counts later, once the backend is back.
+import { describeStoreBackends } from '@stowage/test-stores';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { logged, type NestApp, nestApp, openReplicas, PLATFORMS, type Replicas, roomInWindow, statuses } from './app.js';
+
+const PAUSE_MS = 1500;
+const TIMEOUT_MS = 300;
+
+await describeStoreBackends(
+  (backend) => {
+    for (const platform of PLATFORMS) {
+      describe(platform, () => {
+        let replicas: Replicas;
+        let apps: [NestApp, NestApp];
+        beforeAll(async () => {
+          replicas = await openReplicas(backend);
+          const throttlers = [{ name: 'default', limit: 3, ttl: 60_000 }];
+          const options = { timeoutMs: TIMEOUT_MS };
+          apps = [
+            await nestApp(platform, replicas.stores[0], throttlers, options),
+            await nestApp(platform, replicas.stores[1], throttlers, options),
+          ];
+        });
+        afterAll(async () => {
+          for (const app of apps) await app.close();
+          await replicas.close();
+        });
+
+        it('a paused backend: 500 before it is back, the error logged; the failed hits never count, on either replica', async () => {
+          const [a, b] = apps;
+          await roomInWindow(60_000, PAUSE_MS + 5000);
+          expect(await statuses(apps, '/ok', 'jan', 1)).toEqual([200]); // the tables exist, one hit counted
+          logged.length = 0;
+          const pause = await replicas.sets[0]!.pause(PAUSE_MS);
+          let over = false;
+          const overAt = pause.over.then(() => void (over = true));
+          const during = [await a.get('/ok', 'jan'), await a.get('/ok', 'jan')];
+          const answeredBeforeBack = !over;
+          await overAt;
+          expect(answeredBeforeBack).toBe(true);
+          expect(during.map((r) => r.status)).toEqual([500, 500]);
+          expect(logged).toHaveLength(2);
+          for (const error of logged) expect(error).toMatch(/TIMEOUT|UNAVAILABLE|did not answer|deadline/i);
+          logged.length = 0;
+          // Back: the count goes on from the one hit made before the pause, whichever replica asks.
+          expect(await statuses([b, a], '/ok', 'jan', 3)).toEqual([200, 200, 429]);
+          expect(logged).toEqual([]);
+        });
+      });
+    }
+  },
+  ['sqlite', 'postgres', 'redis'],
+);
