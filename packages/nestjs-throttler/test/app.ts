@@ -35,7 +35,7 @@ export interface Answer {
 
 // Decorators applied as calls (what `@Controller()` / `@Get()` compile to), so the test needs no
 // decorator transform. Routes: `/ok` (the module's throttlers), `/strict` (limit 2 per 1 s,
-// blocked 2.5 s), `/unblocked` (limit 2 per 1 s, blockDuration 0).
+// blocked 3.5 s), `/unblocked` (limit 2 per 1 s, blockDuration 0).
 class LimitedController {
   ok() {
     return { ok: true };
@@ -53,7 +53,7 @@ const route = (name: keyof LimitedController, ...decorators: MethodDecorator[]) 
   for (const decorate of [Get(name), ...decorators]) decorate(LimitedController.prototype, name, descriptor);
 };
 route('ok');
-route('strict', Throttle({ default: { limit: 2, ttl: 1000, blockDuration: 2500 } }));
+route('strict', Throttle({ default: { limit: 2, ttl: 1000, blockDuration: 3500 } }));
 route('unblocked', Throttle({ default: { limit: 2, ttl: 1000, blockDuration: 0 } }));
 
 /**
