@@ -7,7 +7,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StowageSessionStore, type SessionWriteConflict } from '../src/index.js';
 import type { RunningApp } from './apps.js';
-import { Gates } from './gates.js';
+import { Gates } from '@stowage/test-stores';
 import { Browser, sessionIdOf } from './http.js';
 import { expressRaceApp, fastifyRaceApp, type RaceApp } from './race-apps.js';
 import { recording } from './recording-store.js';

@@ -3,7 +3,7 @@ import { MemorySessionStore } from '@stowage/stores-memory';
 import { afterAll, describe, expect, it } from 'vitest';
 import { StowageSessionStore } from '../src/index.js';
 import { expressApp } from './apps.js';
-import { Gates } from './gates.js';
+import { Gates } from '@stowage/test-stores';
 import { Browser, sessionIdOf } from './http.js';
 import { expressRaceApp, fastifyRaceApp } from './race-apps.js';
 import { recording, writesOf } from './recording-store.js';

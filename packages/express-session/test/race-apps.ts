@@ -6,7 +6,7 @@ import session from 'express-session';
 import Fastify from 'fastify';
 import type { StowageSessionStore } from '../src/index.js';
 import type { RunningApp } from './apps.js';
-import type { Gates } from './gates.js';
+import type { Gates } from '@stowage/test-stores';
 
 /**
  * The same app on express-session and on @fastify/session, for races: a handler that takes

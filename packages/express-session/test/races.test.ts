@@ -3,7 +3,7 @@ import { describeStoreBackends, freshNamespace, type StoreSet } from '@stowage/t
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { StowageSessionStore, type SessionWriteConflict } from '../src/index.js';
 import type { RunningApp } from './apps.js';
-import { Gates } from './gates.js';
+import { Gates } from '@stowage/test-stores';
 import { Browser, sessionIdOf } from './http.js';
 import { expressRaceApp, fastifyRaceApp } from './race-apps.js';
 import { liveSessions, recording, writesOf, type StoreCall } from './recording-store.js';

@@ -3,7 +3,7 @@ import { asJsonHeader } from '@stowage/test-stores';
 import Koa from 'koa';
 import session from 'koa-session';
 import type { StowageKoaSessionStore } from '../src/index.js';
-import { Gates } from './gates.js';
+import { Gates } from '@stowage/test-stores';
 
 export interface KoaAppOptions {
   maxAge?: number | 'session';

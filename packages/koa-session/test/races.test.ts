@@ -3,7 +3,7 @@ import { describeStoreBackends } from '@stowage/test-stores';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { StowageKoaSessionStore, type KoaSessionConflict } from '../src/index.js';
 import { COOKIE, koaApp, type RunningApp } from './app.js';
-import { Gates } from './gates.js';
+import { Gates } from '@stowage/test-stores';
 import { Browser } from './http.js';
 import { callsOf, liveSessions, recording, writesOf, type StoreCall } from './recording.js';
 import { openReplicas, type Replicas } from './replicas.js';

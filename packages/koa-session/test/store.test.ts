@@ -4,7 +4,7 @@ import { asJsonHeader, describeStoreBackends, UNKEYABLE_REQUEST_DATA } from '@st
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { StowageKoaSessionStore, type StowageKoaSessionStoreOptions } from '../src/index.js';
 import { COOKIE, koaApp, type KoaAppOptions, type RunningApp } from './app.js';
-import { Gates } from './gates.js';
+import { Gates } from '@stowage/test-stores';
 import { Browser } from './http.js';
 import { openReplicas, type Replicas } from './replicas.js';
 

@@ -1,12 +1,10 @@
 import 'reflect-metadata';
 import type { AddressInfo } from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Controller, Get, type INestApplication, type LoggerService, Module } from '@nestjs/common';
 import { APP_GUARD, NestFactory } from '@nestjs/core';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { Throttle, ThrottlerGuard, ThrottlerModule, type ThrottlerOptions } from '@nestjs/throttler';
 import type { RateLimitStore } from '@stowage/core';
-import { freshNamespace, type StoreBackend, type StoreSet } from '@stowage/test-stores';
 import { StowageThrottlerStorage, type StowageThrottlerStorageOptions } from '../src/index.js';
 
 export type Platform = 'express' | 'fastify';
@@ -117,40 +115,4 @@ export async function statuses(apps: NestApp[], path: string, client: string, n:
   return out;
 }
 
-export interface Replicas {
-  /** Two stores over one namespace (memory: one store, shared by both apps of this process). */
-  stores: [RateLimitStore, RateLimitStore];
-  sets: StoreSet[];
-  close(): Promise<void>;
-}
-
-/** Two connections to one fresh namespace of `backend`, as two replicas of a service have. */
-export async function openReplicas(backend: StoreBackend): Promise<Replicas> {
-  const ns = freshNamespace();
-  if (backend.kind === 'memory') {
-    const set = await backend.open(ns);
-    const store = set.rateLimits();
-    return { stores: [store, store], sets: [set], close: () => set.close() };
-  }
-  const sets = [await backend.open(ns), await backend.open(ns)];
-  return {
-    stores: [sets[0]!.rateLimits(), sets[1]!.rateLimits()],
-    sets,
-    close: async () => {
-      for (const set of sets) await set.close();
-    },
-  };
-}
-
-/** Sleeps until `offsetMs` into the next fixed window of `windowMs`; returns when that window ends. */
-export async function nextWindow(windowMs: number, offsetMs = 20): Promise<number> {
-  const start = (Math.floor(Date.now() / windowMs) + 1) * windowMs;
-  await sleep(start + offsetMs - Date.now());
-  return start + windowMs;
-}
-
-/** Makes sure at least `needMs` are left in the current fixed window of `windowMs`. */
-export async function roomInWindow(windowMs: number, needMs: number): Promise<void> {
-  const left = windowMs - (Date.now() % windowMs);
-  if (left < needMs) await sleep(left + 20);
-}
+export { nextWindow, openRateLimitReplicas as openReplicas, type RateLimitReplicas as Replicas, roomInWindow } from '@stowage/test-stores';

@@ -228,3 +228,5 @@ export async function describeStoreBackends(
     describeBackends(await redisBackends(), (t) => body(redisBackend(t.name, t.url)));
   }
 }
+export { Gates } from './gates.js';
+export { nextWindow, openRateLimitReplicas, type RateLimitReplicas, roomInWindow } from './rate-limit-replicas.js';
