@@ -3,7 +3,7 @@ import { MemorySessionStore } from '@stowage/stores-memory';
 import { afterEach, describe, expect, it } from 'vitest';
 import { StowageKoaSessionStore, type KoaSessionConflict } from '../src/index.js';
 import { koaApp } from './app.js';
-import { Browser } from './http.js';
+import { Browser } from '@stowage/test-stores';
 import { callsOf, recording } from './recording.js';
 
 // The adapter's calls as koa-session makes them, on a memory store (what is checked here does

@@ -3,7 +3,7 @@ import { describeStoreBackends } from '@stowage/test-stores';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { StowageKoaSessionStore, type StowageKoaSessionStoreOptions } from '../src/index.js';
 import { COOKIE, koaApp, type KoaAppOptions, type RunningApp } from './app.js';
-import { Browser } from './http.js';
+import { Browser } from '@stowage/test-stores';
 import { callsOf, recording, writesOf, type StoreCall } from './recording.js';
 import { openReplicas, type Replicas } from './replicas.js';
 

@@ -9,7 +9,7 @@ import { describeStoreBackends } from '@stowage/test-stores';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StowageKoaSessionStore } from '../src/index.js';
 import { COOKIE, koaApp, type RunningApp } from './app.js';
-import { Browser } from './http.js';
+import { Browser } from '@stowage/test-stores';
 import { openReplicas, type Replicas } from './replicas.js';
 
 const PAUSE_MS = 2500; // four requests of up to TIMEOUT_MS each fit in it, with room to spare

@@ -4,7 +4,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { StowageKoaSessionStore, type KoaSessionConflict } from '../src/index.js';
 import { COOKIE, koaApp, type RunningApp } from './app.js';
 import { Gates } from '@stowage/test-stores';
-import { Browser } from './http.js';
+import { Browser } from '@stowage/test-stores';
 import { callsOf, liveSessions, recording, writesOf, type StoreCall } from './recording.js';
 import { openReplicas, type Replicas } from './replicas.js';
 

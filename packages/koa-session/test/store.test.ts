@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { StowageKoaSessionStore, type StowageKoaSessionStoreOptions } from '../src/index.js';
 import { COOKIE, koaApp, type KoaAppOptions, type RunningApp } from './app.js';
 import { Gates } from '@stowage/test-stores';
-import { Browser } from './http.js';
+import { Browser } from '@stowage/test-stores';
 import { openReplicas, type Replicas } from './replicas.js';
 
 // The options, on every backend, with two replicas: codecs, keys from request data, owners,

@@ -9,6 +9,7 @@ export class Browser {
     path: string,
     body?: unknown,
     headers: Record<string, string> = {},
+    // biome-ignore lint/suspicious/noExplicitAny: tests read the answer's fields directly
   ): Promise<{ status: number; json: any; setCookie: string[] }> {
     const sent: Record<string, string> = { ...headers };
     if (this.jar.size > 0) sent.cookie = [...this.jar].map(([k, v]) => `${k}=${v}`).join('; ');
@@ -32,7 +33,7 @@ export class Browser {
     try {
       json = text.length > 0 ? JSON.parse(text) : undefined;
     } catch {
-      json = text; // Koa's own error pages are plain text
+      json = text; // a framework's own error page (Koa's are plain text)
     }
     return { status: res.status, json, setCookie };
   }
