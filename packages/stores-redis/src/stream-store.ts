@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type {
   CallOptions,
   StowageErrorCode,
@@ -128,6 +129,7 @@ export class RedisStreamStore extends RedisStoreBase implements StreamStore {
       fork?.subOffset ?? 0,
       fork?.prefix === undefined ? '0' : '1',
       initial.length,
+      randomUUID(),
       ...initial.map(buf),
     ];
     const r = await this.call('create', args, deadline);

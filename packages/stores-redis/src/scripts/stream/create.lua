@@ -1,13 +1,14 @@
 -- Creating a stream or a fork, and the idempotent answer to creating it again.
 
 -- create: contentType, mediaType, ttlMs, expiresAt, closed, fork from, fork position, subOffset,
--- has prefix (0/1), message count, [prefix], messages...
+-- has prefix (0/1), message count, new id, [prefix], messages...
 local function create(a)
   local name = a[1]
   local ct, mt, ttl, exp, closed = a[2], a[3], tonumber(a[4]), tonumber(a[5]), a[6] == '1'
   local from, fpos, sub, hasPrefix, count = a[7], tonumber(a[8]), tonumber(a[9]), a[10] == '1', tonumber(a[11])
+  local newId = a[12]
   local list = {}
-  for i = 12, #a do list[#list + 1] = a[i] end
+  for i = 13, #a do list[#list + 1] = a[i] end
   local existing = get(name)
   local p = presence(existing)
   if p == 'gone' then
@@ -61,7 +62,7 @@ local function create(a)
     redis.call('SADD', fkey(src.id), name)
   end
   local s = {
-    name = name, id = new_id(), contentType = ct, mediaType = mt, ttlMs = ttl, expiresAt = exp, createdAt = NOW,
+    name = name, id = newId, contentType = ct, mediaType = mt, ttlMs = ttl, expiresAt = exp, createdAt = NOW,
     accessedAt = NOW, closed = closed, tail = tail, refCount = 0, deleted = false,
   }
   if from ~= '' then

@@ -6,7 +6,8 @@
 -- EVAL has no imports: stream-store.ts runs the files of stream/ as one script, in its order.
 
 -- This part: a stream's keys; its record (a hash) and messages (a list), as read and written;
--- new ids, change events, refusals.
+-- change events, refusals. A new incarnation's id comes from the caller (a random UUID), not
+-- from a counter key: a store whose streams are all deleted leaves no key behind.
 
 local P = ARGV[3]
 local OP = ARGV[4]
@@ -87,10 +88,6 @@ end
 
 local function push(id, list, from)
   for i = from, #list do redis.call('RPUSH', dkey(id), list[i]) end
-end
-
-local function new_id()
-  return fmt(redis.call('INCR', P .. 'n'))
 end
 
 local function publish(name) redis.call('PUBLISH', CHANNEL, name) end
