@@ -1,5 +1,5 @@
-import { STREAM_DEFAULTS, type StreamStore } from '@stowage/core';
-import { validateInteger, validateOptions } from '@stowage/core/adapter-kit';
+import { type HealthResult, STREAM_DEFAULTS, type StreamStore } from '@stowage/core';
+import { measureHealth, validateInteger, validateOptions } from '@stowage/core/adapter-kit';
 import { source } from './protocol.js';
 import { type ResolvedSubscriptions, resolveSubscriptions, type SubscriptionsOptions } from './subscription-options.js';
 
@@ -20,8 +20,24 @@ export interface StreamsServerOptions {
   sseHeartbeatMs?: number;
   /** Largest request body; larger is answered 413. @default 8388608 (8 MiB, the stores' message limit) */
   maxBodyBytes?: number;
-  /** Most bytes of messages in one read response (one message is always sent). @default 1048576 */
+  /**
+   * Most bytes of messages in one catch-up or long-poll response (one message is always
+   * sent, whatever its size); the rest follows on the next request, at `Stream-Next-Offset`.
+   * The protocol allows that, but the official client `@durable-streams/client` (0.2.x) with
+   * `live: false` makes one request only: a stream larger than this reads short for it, with
+   * no error. The default answers a stream of up to 16 MiB at once; each response is held in
+   * memory whole while it is sent, so this bounds the memory of every read in flight.
+   * @default 16777216 (16 MiB)
+   */
   readMaxBytes?: number;
+  /** Most messages in one read response (see `readMaxBytes`). @default 100000 */
+  readMaxMessages?: number;
+  /**
+   * The probe behind `{basePath}__ds/health/ready`: resolves `{ ok, latencyMs, error? }`, never
+   * throws (a store package's `postgresHealth(pool)`, `redisHealth(client)`, `sqliteHealth(db)`).
+   * @default a `head` of the stream `__ds/health` on the store, within 2 s
+   */
+  health?: () => Promise<HealthResult>;
   /**
    * `Cache-Control` of reads that return a complete, immutable chunk (not at the tail).
    * Catch-up reads at the tail are `no-cache` (revalidated by ETag); long-polls that answer
@@ -53,6 +69,8 @@ export interface ResolvedOptions {
   sseHeartbeatMs: number;
   maxBodyBytes: number;
   readMaxBytes: number;
+  readMaxMessages: number;
+  health: () => Promise<HealthResult>;
   cacheControl: string;
   corsOrigin: string | false;
   crossOriginResourcePolicy: string;
@@ -61,6 +79,10 @@ export interface ResolvedOptions {
 }
 
 const HOUR = 3_600_000;
+/** Default most bytes of one read response: see `StreamsServerOptions.readMaxBytes`. */
+export const DEFAULT_READ_MAX_BYTES = 16 * 1024 * 1024;
+/** Default most messages of one read response. */
+export const DEFAULT_READ_MAX_MESSAGES = 100_000;
 const CORP = new Set(['cross-origin', 'same-site', 'same-origin']);
 
 export function resolveOptions(options: StreamsServerOptions): ResolvedOptions {
@@ -88,6 +110,8 @@ export function resolveOptions(options: StreamsServerOptions): ResolvedOptions {
     throw source.invalid('options.cacheControl must be a header value');
   }
   const log = logOf(o);
+  const health = o.health ?? (() => measureHealth(() => store.head('__ds/health')));
+  if (typeof health !== 'function') throw source.invalid('options.health must be a function');
   return {
     store,
     basePath,
@@ -95,7 +119,9 @@ export function resolveOptions(options: StreamsServerOptions): ResolvedOptions {
     sseMaxDurationMs: int('sseMaxDurationMs', 60_000, 1, 24 * HOUR),
     sseHeartbeatMs: int('sseHeartbeatMs', 15_000, 1, HOUR),
     maxBodyBytes: int('maxBodyBytes', STREAM_DEFAULTS.maxMessageBytes, 1, 2 ** 31 - 1),
-    readMaxBytes: int('readMaxBytes', STREAM_DEFAULTS.readMaxBytes, 1, 2 ** 31 - 1),
+    readMaxBytes: int('readMaxBytes', DEFAULT_READ_MAX_BYTES, 1, 2 ** 31 - 1),
+    readMaxMessages: int('readMaxMessages', DEFAULT_READ_MAX_MESSAGES, 1, 1_000_000),
+    health,
     cacheControl,
     corsOrigin,
     crossOriginResourcePolicy: corp,

@@ -11,13 +11,13 @@ const EMPTY_JSON = Buffer.from('[]');
 
 // --- GET: catch-up and offset=now (long-poll in long-poll.ts, SSE in sse-read.ts) ------
 
-/** The messages from `from` (`-1`: the start), as far as `readMaxBytes` allows. */
+/** The messages from `from` (`-1`: the start), as far as `readMaxBytes` and `readMaxMessages` allow. */
 export async function catchUp(c: HandlerContext, r: StreamRequest, from: string): Promise<void> {
   sendRead(c, r, await readFrom(c, r.name, from), from, undefined);
 }
 
 export function readFrom(c: HandlerContext, name: string, from: string): Promise<StreamReadResult> {
-  return c.o.store.read(name, from, { maxBytes: c.o.readMaxBytes });
+  return c.o.store.read(name, from, { maxBytes: c.o.readMaxBytes, maxMessages: c.o.readMaxMessages });
 }
 
 /** `offset=now`: no data, the tail; a read all the same (renews an idle TTL). */
