@@ -339,7 +339,7 @@ export abstract class PgStoreBase {
     return `${this.deadlineFunction}($${n}::bigint)`;
   }
 
-  /** `DELETE ... LIMIT`-style statements taking (now, batch size, advisory lock key, blocking) */
+  /** The batch statements of `prune()`, taking (now, batch size, advisory lock key, blocking): see `prune.ts`. */
   protected abstract pruneSql(): Sql[];
 
   private async pruneOnce(blocking: boolean): Promise<number> {
@@ -375,23 +375,6 @@ export abstract class PgStoreBase {
   }
 
   protected async onClose(): Promise<void> {}
-}
-
-/**
- * One batch of deletion of expired rows, under an advisory lock so only one replica prunes a
- * table at a time: parameters (now or NULL, batch size, lock name, blocking). A non-blocking
- * call that finds the lock taken deletes nothing.
- */
-export function pruneSql(table: string, where: string, key: string, now: string): Sql {
-  return new Sql(`WITH lock AS (
-    SELECT CASE WHEN $4::boolean THEN pg_advisory_xact_lock(hashtextextended($3, 0)) IS NOT NULL
-                ELSE pg_try_advisory_xact_lock(hashtextextended($3, 0)) END AS held
-  ), gone AS (
-    DELETE FROM ${table} WHERE (SELECT held FROM lock) AND (${key}) IN (
-      SELECT ${key} FROM ${table} WHERE ${where.replaceAll('$now', now)} LIMIT $2::bigint
-    ) RETURNING 1
-  )
-  SELECT count(*)::bigint AS n FROM gone`);
 }
 
 /** Readiness probe for a pg pool: `{ ok, latencyMs, error? }`, never throws. */

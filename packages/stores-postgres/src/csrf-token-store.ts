@@ -8,7 +8,8 @@ import {
   validateKey,
   validateTtlOption,
 } from '@stowage/core/adapter-kit';
-import { PgStoreBase, pruneSql, Sql, type PostgresStoreOptions } from './base.js';
+import { PgStoreBase, Sql, type PostgresStoreOptions } from './base.js';
+import { pruneSql } from './prune.js';
 
 /** {@link CsrfTokenStore} on PostgreSQL: only SHA-256 hashes of tokens are stored. */
 export class PostgresCsrfTokenStore extends PgStoreBase implements CsrfTokenStore {
@@ -37,7 +38,7 @@ export class PostgresCsrfTokenStore extends PgStoreBase implements CsrfTokenStor
   }
 
   protected pruneSql(): Sql[] {
-    return [pruneSql(this.t.table('csrf_tokens'), 'expires_at <= $now', 'hash', postgresDialect.now!(1))];
+    return [pruneSql(this.t.table('csrf_tokens'), postgresDialect.now!(1))];
   }
 
   async issue(sessionId: string, opts: { ttlMs: number } & CallOptions): Promise<string> {

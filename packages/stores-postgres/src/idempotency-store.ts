@@ -13,7 +13,8 @@ import {
   sizeLimit,
   type IdempotencySizeOptions,
 } from '@stowage/core/adapter-kit';
-import { PgStoreBase, pruneSql, Sql, type PostgresStoreOptions } from './base.js';
+import { PgStoreBase, Sql, type PostgresStoreOptions } from './base.js';
+import { pruneSql } from './prune.js';
 
 export interface PostgresIdempotencyStoreOptions extends PostgresStoreOptions, IdempotencySizeOptions {}
 
@@ -71,7 +72,7 @@ export class PostgresIdempotencyStore extends PgStoreBase implements Idempotency
   }
 
   protected pruneSql(): Sql[] {
-    return [pruneSql(this.t.table('idempotency'), 'expires_at <= $now', 'scope, key', postgresDialect.now!(1))];
+    return [pruneSql(this.t.table('idempotency'), postgresDialect.now!(1))];
   }
 
   async reserve(scope: string, key: string, fingerprint: string, opts: { leaseMs: number } & CallOptions): Promise<Reservation> {

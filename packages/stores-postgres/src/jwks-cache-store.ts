@@ -1,6 +1,7 @@
 import type { CachedJwks, CallOptions, JwksCacheStore } from '@stowage/core';
 import { deadlineOf, postgresDialect, validateJwksPutArgs, validateKey, sizeLimit, type JwksSizeOptions } from '@stowage/core/adapter-kit';
-import { PgStoreBase, pruneSql, Sql, type PostgresStoreOptions } from './base.js';
+import { PgStoreBase, Sql, type PostgresStoreOptions } from './base.js';
+import { pruneSql } from './prune.js';
 
 export interface PostgresJwksCacheStoreOptions extends PostgresStoreOptions, JwksSizeOptions {}
 
@@ -29,7 +30,7 @@ export class PostgresJwksCacheStore extends PgStoreBase implements JwksCacheStor
   }
 
   protected pruneSql(): Sql[] {
-    return [pruneSql(this.t.table('jwks'), 'expires_at <= $now', 'uri', postgresDialect.now!(1))];
+    return [pruneSql(this.t.table('jwks'), postgresDialect.now!(1))];
   }
 
   async get(uri: string, opts?: CallOptions): Promise<CachedJwks | undefined> {

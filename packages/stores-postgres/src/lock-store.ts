@@ -10,6 +10,7 @@ import {
   validateTtlOption,
 } from '@stowage/core/adapter-kit';
 import { PgStoreBase, Sql, type PostgresStoreOptions } from './base.js';
+import { pruneLocksSql } from './prune.js';
 
 /**
  * {@link LockStore} on PostgreSQL. A name's row stays after release and expiry, holding its
@@ -34,15 +35,7 @@ export class PostgresLockStore extends PgStoreBase implements LockStore {
       ),
       extend: new Sql(`UPDATE ${T} SET expires_at = ${N} + $4::bigint WHERE ${held} RETURNING ${this.inTime(5)} AS ok`, true),
       release: new Sql(`UPDATE ${T} SET token = NULL, expires_at = 0 WHERE ${held} RETURNING ${this.inTime(4)} AS ok`, true),
-      prune: new Sql(`WITH lock AS (
-          SELECT CASE WHEN $4::boolean THEN pg_advisory_xact_lock(hashtextextended($3, 0)) IS NOT NULL
-                      ELSE pg_try_advisory_xact_lock(hashtextextended($3, 0)) END AS held
-        ), cleared AS (
-          UPDATE ${T} SET token = NULL, expires_at = 0 WHERE (SELECT held FROM lock) AND name IN (
-            SELECT name FROM ${T} WHERE token IS NOT NULL AND expires_at <= ${postgresDialect.now!(1)} LIMIT $2::bigint
-          ) RETURNING 1
-        )
-        SELECT count(*)::bigint AS n FROM cleared`),
+      prune: pruneLocksSql(T, postgresDialect.now!(1)),
     };
   }
 

@@ -22,7 +22,8 @@ import {
   type RateLimitState,
   validateRateLimitArgs,
 } from '@stowage/core/adapter-kit';
-import { isRetryable, PgStoreBase, pruneSql, Sql, type PostgresStoreOptions } from './base.js';
+import { isRetryable, PgStoreBase, Sql, type PostgresStoreOptions } from './base.js';
+import { pruneSql } from './prune.js';
 import { rateLimitFunctionName } from './schema.js';
 
 /** A live state of the key, or (no state at all) one row of NULLs with the time. */
@@ -79,7 +80,7 @@ export class PostgresRateLimitStore extends PgStoreBase implements RateLimitStor
   }
 
   protected pruneSql(): Sql[] {
-    return [pruneSql(this.t.table('rate_limits'), 'expires_at <= $now', 'key, policy', postgresDialect.now!(1))];
+    return [pruneSql(this.t.table('rate_limits'), postgresDialect.now!(1))];
   }
 
   private async states(key: string, policies: readonly NormalizedPolicy[], now: number | null, budget: CallBudget) {

@@ -196,6 +196,12 @@ const MIGRATIONS: Migrations = {
       `CREATE INDEX IF NOT EXISTS ${t.index('locks_expires_at')} ON ${t.table('locks')} (expires_at)`,
     ],
     deadlineStep,
+    // Version 3: prune reads held leases by expiry; released rows (`expires_at = 0`, one per
+    // name ever locked) stay out of the index, so a batch never walks past them.
+    (t) => [
+      `CREATE INDEX IF NOT EXISTS ${t.index('locks_held_expires_at')} ON ${t.table('locks')} (expires_at) WHERE token IS NOT NULL`,
+      `DROP INDEX IF EXISTS "${t.schema}".${t.index('locks_expires_at')}`,
+    ],
   ],
   jwks: [
     (t) => [

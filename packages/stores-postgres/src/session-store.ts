@@ -12,7 +12,8 @@ import {
   sizeLimit,
   type SessionSizeOptions,
 } from '@stowage/core/adapter-kit';
-import { PgStoreBase, pruneSql, Sql, type PostgresStoreOptions } from './base.js';
+import { PgStoreBase, Sql, type PostgresStoreOptions } from './base.js';
+import { pruneSql } from './prune.js';
 
 export interface PostgresSessionStoreOptions extends PostgresStoreOptions, SessionSizeOptions {}
 
@@ -81,7 +82,7 @@ export class PostgresSessionStore extends PgStoreBase implements SessionStore {
   }
 
   protected pruneSql(): Sql[] {
-    return [pruneSql(this.t.table('sessions'), 'expires_at <= $now', 'id', postgresDialect.now!(1))];
+    return [pruneSql(this.t.table('sessions'), postgresDialect.now!(1))];
   }
 
   async get(id: string, opts?: CallOptions): Promise<SessionRecord | undefined> {
