@@ -197,22 +197,26 @@ export abstract class SqliteStoreBase<S> {
     return this.statements;
   }
 
-  /** Deletes expired rows in batches of `pruneBatchSize`; returns how many went. */
+  /**
+   * Deletes expired rows in batches of `pruneBatchSize`; returns how many went. Each batch
+   * runs synchronously, and the event loop gets a turn between batches, so other calls of the
+   * process wait for one batch at most, not for the whole prune.
+   */
   async prune(): Promise<number> {
-    return this.op((_, now) => {
-      let total = 0;
-      this.pruners ??= this.pruneStatements().map((sql) => this.db.prepare(sql));
-      for (const statement of this.pruners) {
-        // Bounded: one clock reading for the whole prune, so each pass deletes rows that expired
-        // by then, and a short pass is the last.
-        for (;;) {
-          const { changes } = statement.run(now, this.pruneBatch);
-          total += changes;
-          if (changes < this.pruneBatch) break;
-        }
-      }
-      return total;
-    });
+    // One clock reading for the whole prune, so each pass deletes rows that expired by then,
+    // and a short pass ends its statement.
+    let at: number | undefined;
+    let total = 0;
+    for (let i = 0; ; ) {
+      const [changes, count] = this.op((_, now) => {
+        at ??= now;
+        this.pruners ??= this.pruneStatements().map((sql) => this.db.prepare(sql));
+        return [this.pruners[i]!.run(at, this.pruneBatch).changes, this.pruners.length] as const;
+      });
+      total += changes;
+      if (changes < this.pruneBatch && ++i === count) return total;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
   }
 
   async close(): Promise<void> {

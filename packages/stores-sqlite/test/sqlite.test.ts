@@ -138,6 +138,41 @@ describe('prune', () => {
     db.close();
   });
 
+  it('gives the event loop a turn between batches, and counts exactly', async () => {
+    const clock = createTestClock();
+    const db = new Database(':memory:');
+    const store = new SqliteSessionStore({ database: db, clock, pruneBatchSize: 500 });
+    const insert = db.transaction(() => {
+      for (let i = 0; i < 10_000; i++)
+        db.prepare(`INSERT INTO stowage_sessions (id, data, version, expires_at) VALUES (?, x'00', 1, ?)`).run(
+          `k${i}`,
+          i < 7_500 ? 1 : 9e15,
+        );
+    });
+    await store.get('x'); // migrates
+    insert();
+    clock.advance(1);
+    // Another task of the process, run whenever the loop gets a turn: it sees the rows left.
+    const seen: number[] = [];
+    const rows = db.prepare(`SELECT count(*) AS n FROM stowage_sessions`);
+    let done = false;
+    const other = () => {
+      if (done) return;
+      seen.push((rows.get() as { n: number }).n);
+      setImmediate(other);
+    };
+    setImmediate(other);
+    const pruned = store.prune();
+    const total = await pruned;
+    done = true;
+    expect(total).toBe(7_500);
+    expect((rows.get() as { n: number }).n).toBe(2_500);
+    // 15 full batches and a short one: the other task ran between them and saw each step.
+    const between = new Set(seen.filter((n) => n < 10_000 && n > 2_500));
+    expect(between.size).toBe(14);
+    db.close();
+  });
+
   it('runs in the background with pruneIntervalMs, on an unref-ed timer that close() stops', async () => {
     const clock = createTestClock();
     const db = new Database(':memory:');
