@@ -1,6 +1,7 @@
 import type { CallOptions, SessionRecord, SessionSetOptions, SessionStore } from '@stowage/core';
 import {
   deadlineOf,
+  readClock,
   validateDestroyByOwnerArgs,
   validateDuration,
   validateKey,
@@ -22,7 +23,12 @@ const S = {
   take: new Script('session_take'),
   put: new Script('session_put'),
   destroyOwner: new Script('session_destroy_owner'),
+  prune: new Script('session_prune'),
+  due: new Script('session_due'),
 };
+
+/** Owners looked at per prune script (each with its whole index). */
+const PRUNE_OWNERS = 100;
 
 type Fields = [Buffer, Buffer, Buffer, Buffer, Buffer];
 type MaybeFields = [Buffer | null, Buffer | null, Buffer | null, Buffer | null, Buffer | null];
@@ -42,14 +48,30 @@ type MaybeFields = [Buffer | null, Buffer | null, Buffer | null, Buffer | null, 
  * `set` may survive a concurrent sign-out, and during a `rotate` neither id resolves.
  *
  * Owner indexes have no expiry (a touched session may outlive any fixed one); `prune()` and
- * `destroyByOwner` remove entries of sessions that are gone.
+ * `destroyByOwner` remove entries of sessions that are gone. So that `prune()` costs what our
+ * own records hold, never a scan of the database, `<prefix>owners` is a sorted set of the
+ * owners whose index may hold such an entry, each scored with the time from which it may:
+ * `set` and `rotate` lower it to the session's expiry, `prune()` looks at the owners due and
+ * scores each again with the earliest expiry of its live sessions (a `touch` makes an owner
+ * due early, once). On a Cluster the score of `set` comes from our clock (`Date.now()`, or the
+ * custom clock) and `set` adds it after the index entry, so an indexed owner is always due.
  */
 export class RedisSessionStore extends RedisStoreBase implements SessionStore {
   private readonly maxDataBytes: number;
+  /** The owners due for pruning (see the class's comment). */
+  private readonly dueKey: string;
+  private readonly ourClock: (() => number) | undefined;
 
   constructor(options: RedisSessionStoreOptions) {
     super('RedisSessionStore', options);
     this.maxDataBytes = sizeLimit(this.source, options, 'maxDataBytes');
+    this.dueKey = `${this.prefix}owners`;
+    this.ourClock = options.clock;
+  }
+
+  /** On a Cluster, the due time of an owner given a session lasting `ttlMs` from now, on our clock. */
+  private dueAfter(ttlMs: number): number {
+    return (this.ourClock === undefined ? Date.now() : readClock(this.source, this.ourClock)) + ttlMs;
   }
 
   private key(id: string): string {
@@ -81,10 +103,14 @@ export class RedisSessionStore extends RedisStoreBase implements SessionStore {
     const abs = v.absoluteTtlMs ?? '';
     const ifVersion = v.ifVersion ?? '';
     const owner = v.owner ?? '';
-    const keys = [this.key(id)];
+    const keys = this.isCluster ? [this.key(id)] : [this.key(id), this.dueKey];
     if (owner !== '') {
-      if (this.isCluster) await this.timed(() => this.client.sadd(this.ownerKey(owner), id), deadline);
-      else keys.push(this.ownerKey(owner));
+      if (!this.isCluster) keys.push(this.ownerKey(owner));
+      else {
+        await this.timed(() => this.client.sadd(this.ownerKey(owner), id), deadline);
+        const due = this.dueAfter(Math.min(ttl, v.absoluteTtlMs ?? ttl));
+        await this.timed(() => this.client.zadd(this.dueKey, 'LT', due, owner), deadline);
+      }
     }
     const [ok, version] = await this.run<[number, number]>(
       S.set,
@@ -111,7 +137,8 @@ export class RedisSessionStore extends RedisStoreBase implements SessionStore {
     const ttl = validateRotateArgs(this.source, oldId, newId, opts) ?? '';
     const deadline = deadlineOf(this.source, opts);
     if (!this.isCluster) {
-      const moved = await this.run<number>(S.rotate, [this.key(oldId), this.key(newId)], [ttl, newId, `${this.prefix}o:{`], deadline);
+      const keys = [this.key(oldId), this.key(newId), this.dueKey];
+      const moved = await this.run<number>(S.rotate, keys, [ttl, newId, `${this.prefix}o:{`, oldId], deadline);
       if (moved === -1) throw this.source.error('CONFLICT', 'a live session already has the new id');
       return moved === 1;
     }
@@ -124,7 +151,12 @@ export class RedisSessionStore extends RedisStoreBase implements SessionStore {
     // even past the caller's deadline, so that a failed rotate leaves the session where it was.
     let putSent = false;
     try {
-      if (owner.length > 0) await this.timed(() => this.client.sadd(this.ownerKey(owner.toString()), newId), deadline);
+      if (owner.length > 0) {
+        await this.timed(() => this.client.sadd(this.ownerKey(owner.toString()), newId), deadline);
+        // The old id's entry is stale: due when the session would have expired at the latest.
+        const due = Math.min(Number(exp.toString()), ttl === '' ? Number.POSITIVE_INFINITY : this.dueAfter(ttl));
+        await this.timed(() => this.client.zadd(this.dueKey, 'LT', due, owner.toString()), deadline);
+      }
       putSent = true;
       if ((await put(newId, ttl, deadline)) === 1) return true;
     } catch (err) {
@@ -141,7 +173,7 @@ export class RedisSessionStore extends RedisStoreBase implements SessionStore {
     const except = validateDestroyByOwnerArgs(this.source, owner, opts) ?? '';
     const deadline = deadlineOf(this.source, opts);
     if (!this.isCluster) {
-      return this.run<number>(S.destroyOwner, [this.ownerKey(owner)], [owner, except, `${this.prefix}s:{`], deadline);
+      return this.run<number>(S.destroyOwner, [this.ownerKey(owner), this.dueKey], [owner, except, `${this.prefix}s:{`], deadline);
     }
     const ids = await this.timed(() => this.client.smembers(this.ownerKey(owner)), deadline);
     let count = 0;
@@ -157,27 +189,50 @@ export class RedisSessionStore extends RedisStoreBase implements SessionStore {
     return count;
   }
 
-  /** Removes owner-index entries of sessions that are gone; returns how many. */
+  /**
+   * Removes owner-index entries of sessions that are gone; returns how many. Looks only at the
+   * owners due (see the class's comment), a batch at a time.
+   */
   override async prune(): Promise<number> {
     await super.prune();
-    const nodes = this.isCluster ? (this.client as import('ioredis').Cluster).nodes('master') : [this.client as import('ioredis').Redis];
     let removed = 0;
-    for (const node of nodes) {
-      let cursor = '0';
-      do {
-        const [next, keys] = await this.timed(() => node.scan(cursor, 'MATCH', `${escapeGlob(this.prefix)}o:*`, 'COUNT', 500), undefined);
-        cursor = next;
-        for (const key of keys) {
-          const ids = await this.timed(() => this.client.smembers(key), undefined);
-          const owner = key.slice(this.prefix.length + 3, -1);
-          const stale: string[] = [];
-          for (const id of ids) {
-            const v = await this.run<Fields | null>(S.get, [this.key(id)], [], undefined, true);
-            if (v === null || v[4].toString() !== owner) stale.push(id);
-          }
-          if (stale.length > 0) removed += await this.timed(() => this.client.srem(key, ...stale), undefined);
-        }
-      } while (cursor !== '0');
+    for (;;) {
+      if (!this.isCluster) {
+        const args = [PRUNE_OWNERS, `${this.prefix}s:{`, `${this.prefix}o:{`];
+        const [n, owners] = await this.run<[number, number]>(S.prune, [this.dueKey], args, undefined);
+        removed += n;
+        if (owners < PRUNE_OWNERS) return removed;
+        continue;
+      }
+      const [now, ...owners] = await this.run<string[]>(S.due, [this.dueKey], [PRUNE_OWNERS], undefined);
+      for (const owner of owners) removed += await this.pruneOwner(owner, Number(now));
+      if (owners.length < PRUNE_OWNERS) return removed;
+    }
+  }
+
+  /**
+   * Redis Cluster: drops the stale entries of one owner's index, then scores the owner again
+   * (or, its index empty, removes it, and adds it back due `now` if a `set` indexed a session
+   * meanwhile: `set` indexes before it scores, so no owner is lost). Returns the entries removed.
+   */
+  private async pruneOwner(owner: string, now: number): Promise<number> {
+    const key = this.ownerKey(owner);
+    const ids = await this.timed(() => this.client.smembers(key), undefined);
+    const stale: string[] = [];
+    let due = Number.POSITIVE_INFINITY;
+    for (const id of ids) {
+      const v = await this.run<Fields | null>(S.get, [this.key(id)], [], undefined, true);
+      if (v === null || v[4].toString() !== owner) stale.push(id);
+      else due = Math.min(due, Number(v[2].toString()));
+    }
+    const removed = stale.length > 0 ? await this.timed(() => this.client.srem(key, ...stale), undefined) : 0;
+    if (due !== Number.POSITIVE_INFINITY) {
+      await this.timed(() => this.client.zadd(this.dueKey, due, owner), undefined);
+      return removed;
+    }
+    await this.timed(() => this.client.zrem(this.dueKey, owner), undefined);
+    if ((await this.timed(() => this.client.scard(key), undefined)) > 0) {
+      await this.timed(() => this.client.zadd(this.dueKey, 'LT', now, owner), undefined);
     }
     return removed;
   }
@@ -190,5 +245,3 @@ function record(v: Fields | MaybeFields): SessionRecord {
   if (v[4] !== null && v[4].length > 0) r.owner = v[4].toString();
   return r;
 }
-
-const escapeGlob = (s: string): string => s.replace(/[*?[\]\\]/g, '\\$&');

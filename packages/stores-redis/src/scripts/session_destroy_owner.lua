@@ -1,4 +1,5 @@
--- KEYS[1] the owner's index. ARGV: now, grace, owner, except|'', session-key prefix.
+-- KEYS[1] the owner's index, KEYS[2] the owners due for pruning. ARGV: now, grace, owner,
+-- except|'', session-key prefix.
 -- Standalone only (session keys are derived here). Deletes every live session of the owner
 -- but `except`, drops index entries of sessions that are gone, returns the count.
 local count = 0
@@ -13,4 +14,5 @@ for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
     count = count + 1
   end
 end
+if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('ZREM', KEYS[2], ARGV[3]) end
 return count

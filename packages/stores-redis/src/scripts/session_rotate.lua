@@ -1,5 +1,6 @@
--- KEYS[1] old id, KEYS[2] new id (one hash slot: standalone Redis). ARGV: now, grace,
--- ttlMs|'', new id, owner-index key prefix. Returns 1 moved, 0 old missing, -1 new id live.
+-- KEYS[1] old id, KEYS[2] new id, KEYS[3] the owners due for pruning (standalone Redis).
+-- ARGV: now, grace, ttlMs|'', new id, owner-index key prefix, old id. Returns 1 moved, 0 old missing,
+-- -1 new id live.
 -- The owner's index key is derived here from the record (standalone only).
 local v = redis.call('HMGET', KEYS[1], 'exp', 'abs', 'owner')
 if not v[1] or tonumber(v[1]) <= NOW then return 0 end
@@ -13,5 +14,10 @@ if ARGV[3] ~= '' then
   redis.call('HSET', KEYS[2], 'exp', fmt(exp))
 end
 expire(KEYS[2], exp, NOW, GRACE)
-if v[3] then redis.call('SADD', ARGV[5] .. v[3] .. '}', ARGV[4]) end
+if v[3] then
+  local index = ARGV[5] .. v[3] .. '}'
+  redis.call('SREM', index, ARGV[6])
+  redis.call('SADD', index, ARGV[4])
+  redis.call('ZADD', KEYS[3], 'LT', fmt(exp), v[3])
+end
 return 1

@@ -1,6 +1,6 @@
--- KEYS[1] session, KEYS[2] the owner's index (only when an owner is given and the index is
--- kept in this script). ARGV: now, grace, data, ttlMs, absoluteTtlMs|'', ifVersion|'', owner|'', id.
--- Returns {1, version} or {0, currentVersion}.
+-- KEYS[1] session; standalone only: KEYS[2] the owners due for pruning (a sorted set, see
+-- session_prune.lua), KEYS[3] the owner's index (when an owner is given). ARGV: now, grace,
+-- data, ttlMs, absoluteTtlMs|'', ifVersion|'', owner|'', id. Returns {1, version} or {0, currentVersion}.
 local cur = redis.call('HMGET', KEYS[1], 'version', 'exp', 'abs', 'owner')
 local live = cur[1] and tonumber(cur[2]) > NOW
 local version = live and tonumber(cur[1]) or 0
@@ -23,5 +23,7 @@ if abs then fields[7], fields[8] = 'abs', fmt(abs) end
 if owner then fields[#fields + 1], fields[#fields + 2] = 'owner', owner end
 redis.call('HSET', KEYS[1], unpack(fields))
 expire(KEYS[1], exp, NOW, GRACE)
-if KEYS[2] and ARGV[7] ~= '' then redis.call('SADD', KEYS[2], ARGV[8]) end
+if KEYS[3] and ARGV[7] ~= '' then redis.call('SADD', KEYS[3], ARGV[8]) end
+-- The owner's index may hold a stale entry once this session expires: due then at the latest.
+if KEYS[2] and owner then redis.call('ZADD', KEYS[2], 'LT', fmt(exp), owner) end
 return { 1, version + 1 }
