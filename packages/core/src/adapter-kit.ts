@@ -28,14 +28,23 @@ export {
 export { ceilDiv, floorDiv } from './rate-limit/math.js';
 export { normalizePolicies, validateCost, validateRateLimitArgs } from './rate-limit/policy.js';
 export type { NormalizedPolicy } from './rate-limit/policy.js';
-export { decideAfterConsume, defaultPolicyName, evaluateRateLimit } from './rate-limit/algorithms.js';
+export { anchoredBackoffMs, decideAfterConsume, defaultPolicyName, evaluateRateLimit } from './rate-limit/algorithms.js';
 export type { RateLimitOutcome, RateLimitWrite } from './rate-limit/algorithms.js';
-export { RATE_LIMIT_ALGORITHM_CODES, stateFromColumns, stateToColumns } from './rate-limit/state.js';
+export {
+  RATE_LIMIT_ALGORITHM_CODES,
+  RATE_LIMIT_VARIANTS,
+  rateLimitCode,
+  rateLimitVariant,
+  stateFromColumns,
+  stateToColumns,
+} from './rate-limit/state.js';
 export type {
+  AnchoredWindowState,
   FixedWindowState,
   GcraState,
   RateLimitState,
   RateLimitStateColumns,
+  RateLimitVariant,
   SlidingWindowState,
 } from './rate-limit/state.js';
 export { stateExpiresAt } from './rate-limit/lifetime.js';

@@ -8,6 +8,7 @@ export type { CallOptions, Clock, Closeable, HealthResult, Prunable, StoreOption
 export type { SessionRecord, SessionSetOptions, SessionStore } from './contracts/session.js';
 export type {
   RateLimitAlgorithm,
+  RateLimitOnExceed,
   RateLimitConsumeOptions,
   RateLimitDecision,
   RateLimitPolicy,

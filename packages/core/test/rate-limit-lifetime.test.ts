@@ -25,6 +25,7 @@ const cdiv = (a: bigint, b: bigint) => (a + b - 1n) / b;
 function oracleExpiresAt(p: NormalizedPolicy, s: RateLimitState): bigint {
   const W = BigInt(p.windowMs);
   if (s.algorithm === 'gcra') return s.debt > 0 ? BigInt(s.at) + cdiv(BigInt(s.debt), BigInt(p.limit)) : BigInt(s.at);
+  if (s.algorithm === 'anchored-window') return BigInt(s.start) + BigInt(s.length);
   const window = BigInt(s.window);
   if (s.algorithm === 'fixed-window') return (window + 1n) * W;
   const [count, previous] = [BigInt(s.count), BigInt(s.previousCount)];
@@ -61,12 +62,16 @@ describe('stateExpiresAt: a state lives until the key is full by its own reckoni
     expect(peek(ps, w.state, T + 1000)).toMatchObject({ remaining: 4, resetMs: 0 });
   });
 
-  for (const algorithm of ['gcra', 'fixed-window', 'sliding-window'] as const) {
+  for (const algorithm of ['gcra', 'fixed-window', 'sliding-window', 'anchored-window'] as const) {
     it(`${algorithm}: with steps back, a written state matters before expiresAt, not from it, and outlives every announced reset`, () => {
       const r = rng(4242 + algorithm.length);
       for (let round = 0; round < 200; round++) {
         const policy: RateLimitPolicy = { algorithm, limit: 1 + r(5), windowMs: 1 + r(20) };
         if (algorithm === 'gcra') policy.burst = 1 + r(6);
+        if (algorithm === 'anchored-window') {
+          policy.onExceed = (['keep', 'restart', 'backoff'] as const)[r(3)];
+          policy.threshold = r(policy.limit + 1);
+        }
         const ps = norm(policy);
         const p = ps[0]!;
         const W = p.windowMs;

@@ -155,7 +155,7 @@ describe('evaluateRateLimit against the literal formulas (BigInt oracle)', () =>
 });
 
 describe('resetMs and retryAfterMs mean what the contract says (checked by stepping time)', () => {
-  for (const algorithm of ['gcra', 'fixed-window', 'sliding-window'] as const) {
+  for (const algorithm of ['gcra', 'fixed-window', 'sliding-window', 'anchored-window'] as const) {
     it(`${algorithm}: retryAfterMs is the first ms the same call is allowed; resetMs the first ms at full capacity`, () => {
       const r = rng(1234 + algorithm.length);
       for (let round = 0; round < 200; round++) {
@@ -163,6 +163,10 @@ describe('resetMs and retryAfterMs mean what the contract says (checked by stepp
         const windowMs = 1 + r(15);
         const policy: RateLimitPolicy = { algorithm, limit, windowMs };
         if (algorithm === 'gcra') policy.burst = 1 + r(6);
+        if (algorithm === 'anchored-window') {
+          policy.onExceed = (['keep', 'restart', 'backoff'] as const)[r(3)];
+          policy.threshold = r(limit + 1);
+        }
         const ps = norm(policy);
         const p = ps[0]!;
         let state: RateLimitState | undefined;
@@ -173,7 +177,8 @@ describe('resetMs and retryAfterMs mean what the contract says (checked by stepp
           const out = evaluateRateLimit(ps, [state], now, cost, true);
           if (out.writes) state = out.writes[0]?.state;
           const d = out.decision;
-          const horizon = windowMs * (p.capacity + 4) + 10;
+          // A backoff window lasts up to windowMs * 2^(limit - 1).
+          const horizon = windowMs * (p.capacity + 4 + 2 ** p.limit) + 10;
           if (!d.allowed) {
             const t = firstTime(now, (at) => evaluateRateLimit(ps, [state], at, cost, false).decision.allowed, horizon);
             expect(d.retryAfterMs).toBe(t);

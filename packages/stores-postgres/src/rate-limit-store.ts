@@ -1,16 +1,12 @@
-import type {
-  CallOptions,
-  RateLimitAlgorithm,
-  RateLimitConsumeOptions,
-  RateLimitDecision,
-  RateLimitPolicy,
-  RateLimitStore,
-} from '@stowage/core';
+import type { CallOptions, RateLimitConsumeOptions, RateLimitDecision, RateLimitPolicy, RateLimitStore } from '@stowage/core';
 import {
   deadlineOf,
   evaluateRateLimit,
   postgresDialect,
-  RATE_LIMIT_ALGORITHM_CODES,
+  RATE_LIMIT_VARIANTS,
+  rateLimitCode,
+  rateLimitVariant,
+  type RateLimitVariant,
   rateLimitSingleParams,
   rateLimitSingleSql,
   settleConsume,
@@ -46,7 +42,7 @@ interface Row {
  */
 export class PostgresRateLimitStore extends PgStoreBase implements RateLimitStore {
   protected readonly component = 'rate_limits';
-  private readonly single: Record<RateLimitAlgorithm, Sql>;
+  private readonly single: Record<RateLimitVariant, Sql>;
   private readonly many: Sql;
   private readonly read: Sql;
   private readonly resetSql: Sql;
@@ -55,12 +51,12 @@ export class PostgresRateLimitStore extends PgStoreBase implements RateLimitStor
     super('PostgresRateLimitStore', options);
     const T = this.t.table('rate_limits');
     // The shared upsert (7 parameters) in a CTE, so its RETURNING rows pass the check ($8).
-    const single = (algorithm: RateLimitAlgorithm) =>
+    const single = (algorithm: RateLimitVariant) =>
       new Sql(
         `WITH w AS (${rateLimitSingleSql(postgresDialect, T, algorithm)}) SELECT mark, used, previous, now FROM w WHERE ${this.inTime(8)}`,
         true,
       );
-    this.single = { gcra: single('gcra'), 'fixed-window': single('fixed-window'), 'sliding-window': single('sliding-window') };
+    this.single = Object.fromEntries(RATE_LIMIT_VARIANTS.map((v) => [v, single(v)])) as Record<RateLimitVariant, Sql>;
     const N = postgresDialect.now!(2);
     // The key's live states and the time they were read at (one row even when there is none).
     this.read = new Sql(
@@ -68,8 +64,8 @@ export class PostgresRateLimitStore extends PgStoreBase implements RateLimitStor
        LEFT JOIN ${T} r ON r.key = $1::text AND r.expires_at > n.now`,
     );
     this.resetSql = new Sql(`DELETE FROM ${T} WHERE key = $1::text RETURNING ${this.inTime(2)}`, true);
-    // The function's arguments: key, now, the policies' ids, algorithms, limits, windows and
-    // capacities, and the cost.
+    // The function's arguments: key, now, the policies' ids, variant codes, limits, windows and
+    // capacities (thresholds), and the cost.
     const args = '$1::text, $2::bigint, $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint';
     // The function has written every row it returns when the filter runs on them.
     this.many = new Sql(
@@ -100,7 +96,7 @@ export class PostgresRateLimitStore extends PgStoreBase implements RateLimitStor
     const { policies, cost } = validateRateLimitArgs(this.source, key, policy, opts, true);
     const budget = this.budget(deadlineOf(this.source, opts));
     const n = policies.length;
-    const sql = n === 1 ? this.single[policies[0]!.algorithm] : this.many;
+    const sql = n === 1 ? this.single[rateLimitVariant(policies[0]!)] : this.many;
     // Each run reads the clock again: a run repeated after a conflict decides at its own time.
     let now: number | null = null;
     return settleConsume(this.source, policies, cost, {
@@ -113,10 +109,11 @@ export class PostgresRateLimitStore extends PgStoreBase implements RateLimitStor
                 key,
                 now,
                 policies.map((p) => p.id),
-                policies.map((p) => RATE_LIMIT_ALGORITHM_CODES[p.algorithm]),
+                policies.map((p) => rateLimitCode(p)),
                 policies.map((p) => p.limit),
                 policies.map((p) => p.windowMs),
-                policies.map((p) => p.capacity),
+                // The capacity, or an anchored window's threshold (the statement's `cap`).
+                policies.map((p) => p.threshold),
                 cost,
               ];
         try {

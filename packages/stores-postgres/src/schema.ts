@@ -156,6 +156,8 @@ const MIGRATIONS: Migrations = {
     // Version 3: the function gives each state the expiry of its own mark or window (core's
     // stateExpiresAt), not one counted from a clock reading that stepped back.
     (t) => [rateLimitFunction(t)],
+    // Version 4: the function knows the anchored-window algorithm (variant codes 3 to 5).
+    (t) => [rateLimitFunction(t)],
   ],
   idempotency: [
     (t) => [

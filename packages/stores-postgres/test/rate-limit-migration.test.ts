@@ -51,7 +51,37 @@ describeBackends(backends.slice(0, 1), (backend) => {
       expect(await store.consume('k', both, { cost: 4 })).toMatchObject({ allowed: true, remaining: 0 });
       const { rows } = await pool.query(`SELECT version FROM "${s}".stowage_schema_version WHERE component = 'rate_limits'`);
       expect(rows[0].version).toBe(SCHEMA_VERSIONS.rate_limits);
-      expect(SCHEMA_VERSIONS.rate_limits).toBe(3);
+      expect(SCHEMA_VERSIONS.rate_limits).toBe(4);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('a version 3 schema gets the multi-policy function that knows the anchored window', async () => {
+    const s = newNamespace().slice(0, -1);
+    schemas.push(s);
+    await migrate(pool, { schema: s });
+    // Stand in for the function of version 3, which an upgrade must replace.
+    await pool.query(
+      `CREATE OR REPLACE FUNCTION "${s}"."stowage_rate_limit_consume"(
+         p_key text, p_now bigint, p_ids text[], p_algs bigint[], p_lims bigint[], p_wins bigint[], p_caps bigint[], p_cost bigint)
+       RETURNS TABLE (policy text, mark bigint, used bigint, previous bigint, now bigint)
+       LANGUAGE plpgsql AS $fn$ BEGIN RAISE EXCEPTION 'the function of version 3'; END $fn$`,
+    );
+    await pool.query(`UPDATE "${s}".stowage_schema_version SET version = 3 WHERE component = 'rate_limits'`);
+    const clock = createTestClock(T + 7);
+    const store = new PostgresRateLimitStore({ pool, schema: s, clock });
+    try {
+      const both: RateLimitPolicy[] = [
+        { algorithm: 'anchored-window', limit: 10, windowMs: 1000, threshold: 1, onExceed: 'backoff' },
+        { algorithm: 'fixed-window', limit: 10, windowMs: 1000 },
+      ];
+      expect(await store.consume('k', both)).toMatchObject({ allowed: true, remaining: 9 });
+      expect(await store.peek('k', both[0]!)).toMatchObject({ remaining: 9, resetMs: 1000 });
+      clock.advance(100);
+      await store.consume('k', both);
+      await store.consume('k', both);
+      expect(await store.peek('k', both[0]!)).toMatchObject({ remaining: 7, resetMs: 2000 });
     } finally {
       await store.close();
     }

@@ -3,6 +3,7 @@ import {
   deadlineOf,
   decideAfterConsume,
   evaluateRateLimit,
+  rateLimitVariant,
   stateFromColumns,
   validateKey,
   type NormalizedPolicy,
@@ -28,8 +29,9 @@ export class RedisRateLimitStore extends RedisStoreBase implements RateLimitStor
 
   private async call(key: string, policies: readonly NormalizedPolicy[], cost: number, consume: boolean, deadline: number | undefined) {
     const args: unknown[] = [cost, consume ? 1 : 0, policies.length];
-    // The algorithm goes by its name, so the script holds no table of codes to keep in step.
-    for (const p of policies) args.push(p.id, p.algorithm, p.limit, p.windowMs, p.capacity);
+    // The variant goes by its name, so the script holds no table of codes to keep in step; an
+    // anchored window's threshold goes where the others' capacity does.
+    for (const p of policies) args.push(p.id, rateLimitVariant(p), p.limit, p.windowMs, p.threshold);
     const out = await this.run<number[]>(RATE_LIMIT, [tagged(this.prefix, 'r', key)], args, deadline);
     const now = out[0]!;
     const states = policies.map((p, i): RateLimitState | undefined => {

@@ -1,7 +1,6 @@
 import {
   MAX_POLICIES,
   type CallOptions,
-  type RateLimitAlgorithm,
   type RateLimitConsumeOptions,
   type RateLimitDecision,
   type RateLimitPolicy,
@@ -14,6 +13,9 @@ import {
   rateLimitManySql,
   rateLimitSingleParams,
   rateLimitSingleSql,
+  rateLimitVariant,
+  RATE_LIMIT_VARIANTS,
+  type RateLimitVariant,
   settleConsumeSync,
   sqliteDialect,
   stateFromColumns,
@@ -34,8 +36,8 @@ interface Row {
 }
 
 interface Statements {
-  /** One-policy consume, by algorithm. */
-  single: Record<RateLimitAlgorithm, Statement>;
+  /** One-policy consume, by variant (algorithm, and onExceed for anchored windows). */
+  single: Record<RateLimitVariant, Statement>;
   /** Several-policy consume, by number of policies (prepared on first use of each count). */
   many: (Statement | undefined)[];
   read: Statement;
@@ -59,11 +61,10 @@ export class SqliteRateLimitStore extends SqliteStoreBase<Statements> implements
   protected prepare(): Statements {
     const t = `${this.prefix}rate_limits`;
     return {
-      single: {
-        gcra: this.db.prepare(rateLimitSingleSql(sqliteDialect, t, 'gcra')),
-        'fixed-window': this.db.prepare(rateLimitSingleSql(sqliteDialect, t, 'fixed-window')),
-        'sliding-window': this.db.prepare(rateLimitSingleSql(sqliteDialect, t, 'sliding-window')),
-      },
+      single: Object.fromEntries(RATE_LIMIT_VARIANTS.map((v) => [v, this.db.prepare(rateLimitSingleSql(sqliteDialect, t, v))])) as Record<
+        RateLimitVariant,
+        Statement
+      >,
       many: new Array(MAX_POLICIES + 1),
       read: this.db.prepare(`SELECT policy, mark, used, previous FROM ${t} WHERE key = ? AND expires_at > ?`),
       reset: this.db.prepare(`DELETE FROM ${t} WHERE key = ?`),
@@ -93,7 +94,7 @@ export class SqliteRateLimitStore extends SqliteStoreBase<Statements> implements
       const n = policies.length;
       const statement =
         n === 1
-          ? s.single[policies[0]!.algorithm]
+          ? s.single[rateLimitVariant(policies[0]!)]
           : (s.many[n] ??= this.db.prepare(rateLimitManySql(sqliteDialect, `${this.prefix}rate_limits`, n)));
       const params = namedParams(
         n === 1 ? rateLimitSingleParams(key, now, policies[0]!, cost) : rateLimitManyParams(key, now, policies, cost),

@@ -1,5 +1,6 @@
 import type { RateLimitStore } from '@stowage/core';
 import { opener, type ConformanceOptions, type StoreFactory } from '../context.js';
+import { rateLimitAnchoredWindowTests } from './rate-limits/anchored-window.js';
 import { rateLimitBadInputTests } from './rate-limits/bad-input.js';
 import { rateLimitConcurrencyTests } from './rate-limits/concurrency.js';
 import { rateLimitConsumeTests } from './rate-limits/consume.js';
@@ -18,6 +19,7 @@ export function rateLimitTests(factory: StoreFactory<RateLimitStore>, options: C
   rateLimitFixedWindowTests(open);
   rateLimitSlidingWindowTests(open);
   rateLimitGcraTests(open);
+  rateLimitAnchoredWindowTests(open);
   rateLimitReferenceTests(open);
   rateLimitConsumeTests(open);
   rateLimitMultiPolicyTests(open);

@@ -1,6 +1,16 @@
 import type { CallOptions, Closeable, Prunable } from './common.js';
 
-export type RateLimitAlgorithm = 'gcra' | 'fixed-window' | 'sliding-window';
+export type RateLimitAlgorithm = 'gcra' | 'fixed-window' | 'sliding-window' | 'anchored-window';
+
+/**
+ * `anchored-window` only: what an admitted call does to the window once the window holds more
+ * than `threshold` units (this call's included). The window starts at the key's first call.
+ * - `keep`: nothing, the window ends `windowMs` after it started;
+ * - `restart`: the window restarts at the call, ending `windowMs` later (the count goes on);
+ * - `backoff`: the window restarts at the call and lasts `windowMs * 2^(count - threshold - 1)`
+ *   ms, `count` being the units it holds after the call; at most 2^52 ms.
+ */
+export type RateLimitOnExceed = 'keep' | 'restart' | 'backoff';
 
 /**
  * A rate-limit policy.
@@ -20,6 +30,15 @@ export interface RateLimitPolicy {
   burst?: number;
   /** Names the policy in decisions and headers (a key: 1 to 1024 UTF-8 bytes). */
   name?: string;
+  /**
+   * `anchored-window` only: the count past which `onExceed` applies, integer from 0 to `limit`.
+   * Counting limiters (the stores of @fastify/rate-limit) admit up to a `limit` no client
+   * reaches and compare the count with their own maximum: that maximum is the `threshold`.
+   * @default limit
+   */
+  threshold?: number;
+  /** `anchored-window` only: see {@link RateLimitOnExceed}. @default 'keep' */
+  onExceed?: RateLimitOnExceed;
 }
 
 /** The outcome of one call. */
@@ -58,6 +77,13 @@ export interface RateLimitConsumeOptions extends CallOptions {
  *   time to the window's end while the window holds anything.
  * - `sliding-window`: `weighted = floor(prev * (W - elapsed) / W) + curr` with
  *   `elapsed = now mod W`; allowed iff `weighted + c <= L`.
+ * - `anchored-window` (T = threshold): a window started by the key's first call, not aligned
+ *   to the epoch, as the built-in stores of @fastify/rate-limit keep it. State
+ *   `(start, count, length)`, live while `now < start + length`; none live: `(now, 0, W)`.
+ *   `count' = count + c`; allowed iff `count' <= L`. If allowed and `count' > T`, `restart`
+ *   stores `(max(now, start), count', W)` and `backoff` `(max(now, start), count',
+ *   min(2^52, W * 2^(count' - T - 1)))`; otherwise `(start, count', length)`. `resetMs` is the
+ *   time to `start + length` while the window holds anything; `retryAfterMs` the same.
  *
  * A clock that steps back counts as no time passed. A denied call consumes nothing.
  *

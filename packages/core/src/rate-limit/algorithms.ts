@@ -1,4 +1,5 @@
 import type { RateLimitDecision } from '../contracts/rate-limit.js';
+import { MAX_EXACT_INTEGER } from '../validate.js';
 import { ceilDiv, floorDiv } from './math.js';
 import type { NormalizedPolicy } from './policy.js';
 import type { RateLimitState } from './state.js';
@@ -27,9 +28,9 @@ export interface RateLimitOutcome {
 interface View {
   /** gcra: debt; windows: count in the current window. */
   used: number;
-  /** gcra: the `at` to store; windows: the current window index. */
+  /** gcra: the `at` to store; windows: the current window index; anchored: the window's start. */
   mark: number;
-  /** sliding: the previous window's count. */
+  /** sliding: the previous window's count; anchored: the window's length. */
   previous: number;
   /** sliding: ms into the current window (0 when the clock is behind the stored window). */
   elapsed: number;
@@ -46,6 +47,11 @@ function view(p: NormalizedPolicy, state: RateLimitState | undefined, now: numbe
     const used = elapsed >= ceilDiv(debt, p.limit) ? 0 : debt - elapsed * p.limit;
     // A clock behind `at` counts as no time passed: keep the later mark.
     return { used, mark: Math.max(now, at), previous: 0, elapsed: 0 };
+  }
+  if (p.algorithm === 'anchored-window') {
+    // Live until its end, also while the clock stands behind its start (no time passed).
+    if (state?.algorithm !== 'anchored-window' || now >= state.start + state.length) return { used: 0, mark: now, previous: W, elapsed: 0 };
+    return { used: state.count, mark: state.start, previous: state.length, elapsed: 0 };
   }
   const current = floorDiv(now, W);
   if (p.algorithm === 'fixed-window') {
@@ -68,7 +74,7 @@ function slidingWeight(previous: number, elapsed: number, W: number): number {
 
 function fits(p: NormalizedPolicy, v: View, cost: number): boolean {
   if (p.algorithm === 'gcra') return v.used + cost * p.windowMs <= p.capacity * p.windowMs;
-  if (p.algorithm === 'fixed-window') return v.used + cost <= p.limit;
+  if (p.algorithm === 'fixed-window' || p.algorithm === 'anchored-window') return v.used + cost <= p.limit;
   return slidingWeight(v.previous, v.elapsed, p.windowMs) + v.used + cost <= p.limit;
 }
 
@@ -106,6 +112,7 @@ function decide(p: NormalizedPolicy, v: View, now: number, cost: number, consume
       write: consumed && after > 0 ? { state: { algorithm: 'gcra', debt: after, at: v.mark }, expiresAt: v.mark + resetMs } : undefined,
     };
   }
+  if (p.algorithm === 'anchored-window') return decideAnchored(p, v, now, cost, consumed, ok);
   if (p.algorithm === 'fixed-window') {
     const count = consumed ? v.used + cost : v.used;
     const toEnd = (v.mark + 1) * W - now;
@@ -152,6 +159,33 @@ function decide(p: NormalizedPolicy, v: View, now: number, cost: number, consume
     write: consumed
       ? { state: { algorithm: 'sliding-window', window: v.mark, count, previousCount: v.previous }, expiresAt: (v.mark + 1) * W + drained }
       : undefined,
+  };
+}
+
+/**
+ * The length of an `anchored-window` window restarted by `backoff` when it holds `excess`
+ * units past the threshold after the call: `W * 2^(excess - 1)`, at most 2^52 (`W <= 2^52`).
+ */
+export function anchoredBackoffMs(windowMs: number, excess: number): number {
+  const k = excess - 1;
+  return k > 52 || windowMs > MAX_EXACT_INTEGER / 2 ** k ? MAX_EXACT_INTEGER : windowMs * 2 ** k;
+}
+
+function decideAnchored(p: NormalizedPolicy, v: View, now: number, cost: number, consumed: boolean, ok: boolean): PolicyResult {
+  const count = consumed ? v.used + cost : v.used;
+  let [start, length] = [v.mark, v.previous];
+  if (consumed && count > p.threshold && p.onExceed !== 'keep') {
+    // A clock behind the start counts as no time passed: the window restarts at its start.
+    start = Math.max(now, v.mark);
+    length = p.onExceed === 'restart' ? p.windowMs : anchoredBackoffMs(p.windowMs, count - p.threshold);
+  }
+  const toEnd = start + length - now;
+  return {
+    allowed: ok,
+    remaining: Math.max(0, p.limit - count),
+    resetMs: count > 0 ? toEnd : 0,
+    retryAfterMs: ok ? 0 : toEnd,
+    write: consumed ? { state: { algorithm: 'anchored-window', start, count, length }, expiresAt: start + length } : undefined,
   };
 }
 

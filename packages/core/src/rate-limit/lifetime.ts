@@ -15,6 +15,7 @@ import type { NormalizedPolicy } from './policy.js';
  *
  * - gcra `{ debt, at }`: `at + ceil(debt / L)`, when the debt has drained (`at` if there is none);
  * - fixed-window `{ window, count }`: `(window + 1) * W`, the window's end;
+ * - anchored-window `{ start, count, length }`: `start + length`, the window's end;
  * - sliding-window `{ window, count, previousCount }`: with `count > 0`,
  *   `(window + 2) * W - ceil(W / count) + 1`, the first ms of the next window at which
  *   `floor(count * (W - elapsed) / W)` is 0; with only `previousCount`, the same within `window`
@@ -27,6 +28,7 @@ export function stateExpiresAt(p: NormalizedPolicy, state: RateLimitState): numb
   const W = p.windowMs;
   if (state.algorithm === 'gcra') return state.debt > 0 ? state.at + ceilDiv(state.debt, p.limit) : state.at;
   if (state.algorithm === 'fixed-window') return (state.window + 1) * W;
+  if (state.algorithm === 'anchored-window') return state.start + state.length;
   const { window, count, previousCount } = state;
   if (count > 0) return (window + 2) * W - ceilDiv(W, count) + 1;
   if (previousCount > 0) return (window + 1) * W - ceilDiv(W, previousCount) + 1;

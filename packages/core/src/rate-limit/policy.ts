@@ -1,4 +1,4 @@
-import type { RateLimitAlgorithm, RateLimitConsumeOptions, RateLimitPolicy } from '../contracts/rate-limit.js';
+import type { RateLimitAlgorithm, RateLimitConsumeOptions, RateLimitOnExceed, RateLimitPolicy } from '../contracts/rate-limit.js';
 import type { ErrorSource } from '../errors.js';
 import { MAX_EXACT_INTEGER, validateDuration, validateInteger, validateKey, validateOptions } from '../validate.js';
 
@@ -13,14 +13,25 @@ export interface NormalizedPolicy {
   /** `burst` for gcra (default `limit`), `limit` otherwise: the most one call can consume. */
   readonly capacity: number;
   readonly name: string | undefined;
+  /** `anchored-window`: the count past which `onExceed` applies; `capacity` for the others. */
+  readonly threshold: number;
+  /** `anchored-window`: what happens past `threshold`; `keep` for the others. */
+  readonly onExceed: RateLimitOnExceed;
   /**
    * Identifies the policy's state under a key: `g:limit:windowMs:burst`, `f:limit:windowMs`,
-   * `s:limit:windowMs`. A policy with other numbers has other state.
+   * `s:limit:windowMs`, `a:limit:windowMs` (`keep`), `a:limit:windowMs:threshold:r|b`
+   * (`restart`, `backoff`). A policy with other numbers has other state.
    */
   readonly id: string;
 }
 
-const ALGORITHM_TAG: Record<RateLimitAlgorithm, string> = { gcra: 'g', 'fixed-window': 'f', 'sliding-window': 's' };
+const ALGORITHM_TAG: Record<RateLimitAlgorithm, string> = {
+  gcra: 'g',
+  'fixed-window': 'f',
+  'sliding-window': 's',
+  'anchored-window': 'a',
+};
+const ON_EXCEED: readonly RateLimitOnExceed[] = ['keep', 'restart', 'backoff'];
 
 // Validated policies are cached by object identity (callers pass the same policy objects on
 // every request); a cached entry is used only while the object's fields are unchanged.
@@ -33,7 +44,9 @@ function unchanged(p: Partial<RateLimitPolicy>, n: NormalizedPolicy): boolean {
     p.limit === n.limit &&
     p.windowMs === n.windowMs &&
     p.name === n.name &&
-    (p.burst === undefined ? n.capacity === n.limit : p.burst === n.capacity)
+    (p.burst === undefined ? n.capacity === n.limit : p.burst === n.capacity) &&
+    (p.onExceed ?? 'keep') === n.onExceed &&
+    (p.threshold === undefined ? n.threshold === n.capacity : p.threshold === n.threshold)
   );
 }
 
@@ -53,8 +66,8 @@ function normalizeOne(source: ErrorSource, policy: unknown, field: string): Norm
   }
   const p = policy as Partial<RateLimitPolicy>;
   const algorithm = p.algorithm;
-  if (algorithm !== 'gcra' && algorithm !== 'fixed-window' && algorithm !== 'sliding-window') {
-    throw source.invalid(`${field}.algorithm must be 'gcra', 'fixed-window' or 'sliding-window'`, { field });
+  if (typeof algorithm !== 'string' || !Object.hasOwn(ALGORITHM_TAG, algorithm)) {
+    throw source.invalid(`${field}.algorithm must be 'gcra', 'fixed-window', 'sliding-window' or 'anchored-window'`, { field });
   }
   const limit = validateInteger(source, `${field}.limit`, p.limit, 1, MAX_EXACT_INTEGER);
   const windowMs = validateDuration(source, `${field}.windowMs`, p.windowMs);
@@ -69,10 +82,34 @@ function normalizeOne(source: ErrorSource, policy: unknown, field: string): Norm
       throw source.invalid(`${field}: burst * windowMs must be at most 2^52`, { field });
     }
   }
+  const { threshold, onExceed } = exceedOf(source, field, p, algorithm, limit, capacity);
   const name = p.name === undefined ? undefined : validateKey(source, `${field}.name`, p.name);
   const tag = ALGORITHM_TAG[algorithm];
-  const id = algorithm === 'gcra' ? `${tag}:${limit}:${windowMs}:${capacity}` : `${tag}:${limit}:${windowMs}`;
-  return Object.freeze({ algorithm, limit, windowMs, capacity, name, id });
+  let id = `${tag}:${limit}:${windowMs}`;
+  if (algorithm === 'gcra') id += `:${capacity}`;
+  else if (onExceed !== 'keep') id += `:${threshold}:${onExceed[0]}`;
+  return Object.freeze({ algorithm, limit, windowMs, capacity, name, threshold, onExceed, id });
+}
+
+/** `threshold` and `onExceed`: `anchored-window` only. */
+function exceedOf(
+  source: ErrorSource,
+  field: string,
+  p: Partial<RateLimitPolicy>,
+  algorithm: RateLimitAlgorithm,
+  limit: number,
+  capacity: number,
+): { threshold: number; onExceed: RateLimitOnExceed } {
+  if (algorithm !== 'anchored-window') {
+    for (const f of ['threshold', 'onExceed'] as const) {
+      if (p[f] !== undefined) throw source.invalid(`${field}.${f} applies to the anchored-window algorithm only`, { field });
+    }
+    return { threshold: capacity, onExceed: 'keep' };
+  }
+  const onExceed = p.onExceed ?? 'keep';
+  if (!ON_EXCEED.includes(onExceed)) throw source.invalid(`${field}.onExceed must be 'keep', 'restart' or 'backoff'`, { field });
+  const threshold = p.threshold === undefined ? limit : validateInteger(source, `${field}.threshold`, p.threshold, 0, limit);
+  return { threshold, onExceed };
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { RateLimitAlgorithm } from '../contracts/rate-limit.js';
+import type { RateLimitAlgorithm, RateLimitOnExceed } from '../contracts/rate-limit.js';
 
 /**
  * GCRA: what the bucket owes, as of a time. The theoretical arrival time (TAT) of GCRA is
@@ -31,15 +31,26 @@ export interface SlidingWindowState {
   readonly previousCount: number;
 }
 
+export interface AnchoredWindowState {
+  readonly algorithm: 'anchored-window';
+  /** Epoch ms the window started at: the key's first call, or the last restart. */
+  readonly start: number;
+  /** Units consumed since the window started. */
+  readonly count: number;
+  /** The window's length in ms: `windowMs`, or longer after a `backoff`. */
+  readonly length: number;
+}
+
 /** The stored state of one policy under one key, named per algorithm. */
-export type RateLimitState = GcraState | FixedWindowState | SlidingWindowState;
+export type RateLimitState = GcraState | FixedWindowState | SlidingWindowState | AnchoredWindowState;
 
 /**
  * How SQL rows (columns `mark`, `used`, `previous`) and Redis records store a state: three
  * integers, one layout for every algorithm so one table holds them all.
- * - `mark`: where the state stands in time: gcra's `at`, the windows' `window`;
+ * - `mark`: where the state stands in time: gcra's `at`, the windows' `window`, the anchored
+ *   window's `start`;
  * - `used`: gcra's `debt`, the windows' `count`;
- * - `previous`: the sliding window's `previousCount`, else 0.
+ * - `previous`: the sliding window's `previousCount`, the anchored window's `length`, else 0.
  */
 export interface RateLimitStateColumns {
   mark: number;
@@ -55,6 +66,8 @@ export function stateToColumns(state: RateLimitState): RateLimitStateColumns {
       return { mark: state.window, used: state.count, previous: 0 };
     case 'sliding-window':
       return { mark: state.window, used: state.count, previous: state.previousCount };
+    case 'anchored-window':
+      return { mark: state.start, used: state.count, previous: state.length };
   }
 }
 
@@ -72,15 +85,48 @@ export function stateFromColumns(
       return { algorithm, window: Number(mark), count: Number(used) };
     case 'sliding-window':
       return { algorithm, window: Number(mark), count: Number(used), previousCount: Number(previous) };
+    case 'anchored-window':
+      return { algorithm, start: Number(mark), count: Number(used), length: Number(previous) };
   }
 }
 
 /**
  * The number that stands for each algorithm where a statement decides several policies in
- * one `CASE` (the SQL of `rateLimitManySql`, PostgreSQL's multi-policy function).
+ * one `CASE` (the SQL of `rateLimitManySql`, PostgreSQL's multi-policy function). An
+ * `anchored-window` policy's number also says its `onExceed`: see {@link rateLimitCode}.
  */
 export const RATE_LIMIT_ALGORITHM_CODES: Readonly<Record<RateLimitAlgorithm, number>> = Object.freeze({
   gcra: 0,
   'fixed-window': 1,
   'sliding-window': 2,
+  'anchored-window': 3,
 });
+
+/**
+ * How a statement or script computes a policy: its algorithm, and for `anchored-window` its
+ * `onExceed` too (`anchored-window:restart`...), since that changes the arithmetic.
+ */
+export type RateLimitVariant =
+  | Exclude<RateLimitAlgorithm, 'anchored-window'>
+  | 'anchored-window:keep'
+  | 'anchored-window:restart'
+  | 'anchored-window:backoff';
+
+export const RATE_LIMIT_VARIANTS: readonly RateLimitVariant[] = Object.freeze([
+  'gcra',
+  'fixed-window',
+  'sliding-window',
+  'anchored-window:keep',
+  'anchored-window:restart',
+  'anchored-window:backoff',
+]);
+
+/** A policy's variant (see {@link RateLimitVariant}). */
+export function rateLimitVariant(p: { algorithm: RateLimitAlgorithm; onExceed: RateLimitOnExceed }): RateLimitVariant {
+  return p.algorithm === 'anchored-window' ? `anchored-window:${p.onExceed}` : p.algorithm;
+}
+
+/** A variant's number in SQL: {@link RATE_LIMIT_ALGORITHM_CODES}, then 4 and 5 for `restart` and `backoff`. */
+export function rateLimitCode(p: { algorithm: RateLimitAlgorithm; onExceed: RateLimitOnExceed }): number {
+  return RATE_LIMIT_VARIANTS.indexOf(rateLimitVariant(p));
+}

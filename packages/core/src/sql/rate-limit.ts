@@ -1,7 +1,8 @@
-import type { RateLimitAlgorithm, RateLimitDecision } from '../contracts/rate-limit.js';
+import type { RateLimitDecision } from '../contracts/rate-limit.js';
 import { decideAfterConsume } from '../rate-limit/algorithms.js';
 import type { NormalizedPolicy } from '../rate-limit/policy.js';
-import { RATE_LIMIT_ALGORITHM_CODES, stateFromColumns, type RateLimitState } from '../rate-limit/state.js';
+import { RATE_LIMIT_VARIANTS, rateLimitCode, stateFromColumns, type RateLimitState, type RateLimitVariant } from '../rate-limit/state.js';
+import { anchoredOutcome } from './anchored-window.js';
 
 /** What differs between the SQL of SQLite and PostgreSQL here. */
 export interface SqlDialect {
@@ -44,10 +45,11 @@ const nowOf = (d: SqlDialect, n: number): string => (d.now ? d.now(n) : d.param(
  * SQL expressions for one policy's inputs; `mark`, `used`, `previous` are the live state's
  * columns (see `RateLimitStateColumns` of core), or NULL when there is none.
  */
-interface Inputs {
+export interface Inputs {
   now: string;
   lim: string;
   win: string;
+  /** The policy's capacity; for `anchored-window` its `threshold` (see `NormalizedPolicy.threshold`). */
   cap: string;
   cost: string;
   mark: string;
@@ -56,7 +58,7 @@ interface Inputs {
 }
 
 /** What a consume computes for one policy, as SQL expressions: the admission test and the new state's columns. */
-interface Outcome {
+export interface Outcome {
   fits: string;
   mark: string;
   used: string;
@@ -72,7 +74,8 @@ interface Outcome {
  * The reference arithmetic of `evaluateRateLimit` for one algorithm, in SQL integers
  * (64-bit in SQLite and PostgreSQL: `/` on non-negative integers is exact floor division).
  */
-function outcome(algorithm: RateLimitAlgorithm, d: SqlDialect, x: Inputs): Outcome {
+function outcome(algorithm: RateLimitVariant, d: SqlDialect, x: Inputs): Outcome {
+  if (algorithm.startsWith('anchored-window:')) return anchoredOutcome(algorithm, d, x);
   const { now, lim, win, cap, cost } = x;
   if (algorithm === 'gcra') {
     const [debt, at] = [x.used, x.mark];
@@ -120,7 +123,7 @@ function outcome(algorithm: RateLimitAlgorithm, d: SqlDialect, x: Inputs): Outco
  * back as `excluded.at`: written out at each use, PostgreSQL would evaluate the clock
  * expression some twenty times per call. Parameters: {@link rateLimitSingleParams}.
  */
-export function rateLimitSingleSql(dialect: SqlDialect, table: string, algorithm: RateLimitAlgorithm): string {
+export function rateLimitSingleSql(dialect: SqlDialect, table: string, algorithm: RateLimitVariant): string {
   const p = dialect.param;
   const base = { lim: p(4, 'bigint'), win: p(5, 'bigint'), cap: p(6, 'bigint'), cost: p(7, 'bigint') };
   const fresh = outcome(algorithm, dialect, { ...base, now: 'n.now', mark: 'NULL', used: 'NULL', previous: 'NULL' });
@@ -138,7 +141,7 @@ RETURNING mark, used, previous, at AS now`;
 
 /** The parameters of {@link rateLimitSingleSql}, in order. */
 export function rateLimitSingleParams(key: string, now: number | null, policy: NormalizedPolicy, cost: number): unknown[] {
-  return [key, now, policy.id, policy.limit, policy.windowMs, policy.capacity, cost];
+  return [key, now, policy.id, policy.limit, policy.windowMs, policy.threshold, cost];
 }
 
 /** Where {@link rateLimitManySql} takes its inputs from. */
@@ -163,7 +166,7 @@ export interface ManySource {
  * One SQL statement that consumes from several policies of one key, all or none: the
  * policies' rows are read and decided in CTEs, and every new state is upserted only if every
  * policy admits the call. Returns `policy, mark, used, previous, now` per policy when allowed, no row when
- * denied. The policies' `alg` is their {@link RATE_LIMIT_ALGORITHM_CODES} number. With the default
+ * denied. The policies' `alg` is their `rateLimitCode` number, `cap` their `threshold`. With the default
  * source, parameters are {@link rateLimitManyParams}.
  */
 export function rateLimitManySql(dialect: SqlDialect, table: string, count: number, from?: ManySource): string {
@@ -181,10 +184,8 @@ export function rateLimitManySql(dialect: SqlDialect, table: string, count: numb
   // In `decided`, the time is the `now` column of `current`; in `current`, that of `n`.
   const stored = { mark: 'live_mark', used: 'live_used', previous: 'live_previous' };
   const x = { now: 'now', lim: 'lim', win: 'win', cap: 'cap', cost: 'cost', ...stored };
-  const code = RATE_LIMIT_ALGORITHM_CODES;
-  const algorithms = ['gcra', 'fixed-window', 'sliding-window'] as const;
   const by = (pick: (o: Outcome) => string) =>
-    `CASE alg ${algorithms.map((a) => `WHEN ${code[a]} THEN ${pick(outcome(a, dialect, x))}`).join(' ')} END`;
+    `CASE alg ${RATE_LIMIT_VARIANTS.map((a, code) => `WHEN ${code} THEN ${pick(outcome(a, dialect, x))}`).join(' ')} END`;
   const live = (c: string) => `CASE WHEN r.expires_at > n.now THEN r.${c} END AS live_${c}`;
   const unchanged = (c: string) => `d.old_${c} IS NOT DISTINCT FROM ${table}.${c}`;
   const guard = source.guarded
@@ -213,7 +214,7 @@ RETURNING policy, mark, used, previous, at AS now`;
 /** The parameters of {@link rateLimitManySql}, in order. */
 export function rateLimitManyParams(key: string, now: number | null, policies: readonly NormalizedPolicy[], cost: number): unknown[] {
   const out: unknown[] = [key, now];
-  for (const p of policies) out.push(p.id, RATE_LIMIT_ALGORITHM_CODES[p.algorithm], p.limit, p.windowMs, p.capacity, cost);
+  for (const p of policies) out.push(p.id, rateLimitCode(p), p.limit, p.windowMs, p.threshold, cost);
   return out;
 }
 

@@ -3,8 +3,9 @@
 -- (zero-terminated) and its state's columns mark, used, previous (core's
 -- RateLimitStateColumns) and the state's expiry as doubles. Doubles hold every integer below
 -- 2^53 exactly, the range of the reference arithmetic.
--- ARGV: now, grace, cost, consume (1/0), count, then per policy: id, algorithm (its name:
--- 'gcra', 'fixed-window' or 'sliding-window'), limit, windowMs, capacity.
+-- ARGV: now, grace, cost, consume (1/0), count, then per policy: id, variant (the algorithm's
+-- name: 'gcra', 'fixed-window', 'sliding-window', or 'anchored-window:' and its onExceed
+-- 'keep', 'restart' or 'backoff'), limit, windowMs, capacity (an anchored window's threshold).
 -- The arithmetic is the reference of @stowage/core (evaluateRateLimit), in exact integers.
 -- A state's expiry is counted from its own mark or window (core's stateExpiresAt), never from
 -- NOW: after the clock stepped back NOW stands behind the mark, and the state must still
@@ -90,6 +91,28 @@ for i = 1, n do
       new_mark, new_used, new_previous = mark, after, prev
       expires_at = (mark + 2) * window_ms - cdiv(window_ms, after) + 1
     end
+  elseif string.sub(algorithm, 1, 16) == 'anchored-window:' then
+    -- mark, used, previous: the window's start, count and length; none live: a window from NOW.
+    local mode, threshold = string.sub(algorithm, 17), capacity
+    local start, count, length = NOW, 0, window_ms
+    if found then start, count, length = out[i * 3], out[i * 3 + 1], out[i * 3 + 2] end
+    local after = count + cost
+    fits = after <= limit
+    if after > threshold and mode ~= 'keep' then
+      -- A clock behind the start counts as no time passed: the window restarts at its start.
+      if NOW > start then start = NOW end
+      if mode == 'restart' then
+        length = window_ms
+      elseif mode == 'backoff' then
+        -- window_ms * 2^k, at most 2^52 (core's anchoredBackoffMs); doubles are exact here.
+        local k, longest = after - threshold - 1, 2 ^ 52
+        if k > 52 or window_ms > longest / 2 ^ k then length = longest else length = window_ms * 2 ^ k end
+      else
+        return redis.error_reply('ERR unknown rate-limit onExceed ' .. tostring(mode))
+      end
+    end
+    new_mark, new_used, new_previous = start, after, length
+    expires_at = start + length
   else
     return redis.error_reply('ERR unknown rate-limit algorithm ' .. tostring(algorithm))
   end

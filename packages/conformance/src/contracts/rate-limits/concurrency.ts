@@ -5,7 +5,7 @@ import type { RateLimitOpen } from './fixtures.js';
 
 export function rateLimitConcurrencyTests(open: RateLimitOpen): void {
   describe('concurrency', () => {
-    for (const algorithm of ['fixed-window', 'sliding-window', 'gcra'] as const) {
+    for (const algorithm of ['fixed-window', 'sliding-window', 'gcra', 'anchored-window'] as const) {
       it(`${algorithm}: 1,000 parallel consumes against a limit of 100 admit exactly 100`, async () => {
         const { store } = await open();
         const p: RateLimitPolicy = { algorithm, limit: 100, windowMs: 3_600_000 };

@@ -10,6 +10,18 @@ export function rateLimitReferenceTests(open: RateLimitOpen): void {
       ['fixed-window', { algorithm: 'fixed-window', limit: 4, windowMs: 650 }],
       ['sliding-window', { algorithm: 'sliding-window', limit: 5, windowMs: 900 }],
       ['sliding-window with an odd window', { algorithm: 'sliding-window', limit: 7, windowMs: 333 }],
+      ['anchored-window', { algorithm: 'anchored-window', limit: 6, windowMs: 500 }],
+      ['anchored-window restart', { algorithm: 'anchored-window', limit: 40, windowMs: 450, threshold: 3, onExceed: 'restart' }],
+      ['anchored-window backoff', { algorithm: 'anchored-window', limit: 30, windowMs: 130, threshold: 4, onExceed: 'backoff' }],
+      [
+        'anchored windows with other policies',
+        [
+          { algorithm: 'anchored-window', limit: 25, windowMs: 300, threshold: 2, onExceed: 'backoff', name: 'backoff' },
+          { algorithm: 'anchored-window', limit: 20, windowMs: 250, threshold: 4, onExceed: 'restart', name: 'restart' },
+          { algorithm: 'anchored-window', limit: 8, windowMs: 350, name: 'keep' },
+          { algorithm: 'fixed-window', limit: 9, windowMs: 400, name: 'fixed' },
+        ],
+      ],
       [
         'three policies at once',
         [
