@@ -2,4 +2,4 @@ export { createStreamsHandler, type Next, type StreamsRequestHandler } from './h
 export { createStreamsServer, type StreamsServer } from './server.js';
 export type { StreamsServerOptions } from './options.js';
 export type { SubscriptionsOptions } from './subscription-options.js';
-export { maskSecrets, openStore, type OpenedStore } from './store-spec.js';
+export { maskSecrets, openStore, type OpenedStore, type StoreSpecOptions } from './store-spec.js';

@@ -25,6 +25,15 @@ const SERVER_SIDE: Partial<Record<StowageErrorCode, string>> = {
   INTERNAL: 'internal error',
 };
 
+/**
+ * An error message as a client reads it: without the `@stowage/<package> <Class>: ` labels
+ * errors carry for the log (`@stowage/stores-sqlite SqliteStreamStore: stream a is closed`
+ * is `stream a is closed`), so a body names the problem, never the code that found it.
+ */
+export function publicMessage(message: string): string {
+  return message.replace(/@stowage\/[a-z0-9-]+ [A-Za-z]\w*: /g, '');
+}
+
 export const METHODS = 'GET, HEAD, PUT, POST, DELETE, OPTIONS';
 
 /**
@@ -99,7 +108,7 @@ export function sendError(o: ResolvedOptions, req: IncomingMessage, res: ServerR
   const headers: OutgoingHttpHeaders = { 'Cache-Control': 'no-store' };
   errorHeaders(e, headers);
   if (e.code === 'UNAVAILABLE' || e.code === 'TIMEOUT') headers['Retry-After'] = '1';
-  const message = SERVER_SIDE[e.code] ?? e.message;
+  const message = SERVER_SIDE[e.code] ?? publicMessage(e.message);
   const body = req.method === 'HEAD' ? undefined : JSON.stringify({ error: { code: e.code, message } });
   if (body !== undefined) {
     headers['Content-Type'] = 'application/json; charset=utf-8';

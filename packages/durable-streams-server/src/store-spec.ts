@@ -16,6 +16,18 @@ export interface OpenedStore {
   health(): Promise<HealthResult>;
 }
 
+/** Where a store keeps its data inside its backend. */
+export interface StoreSpecOptions {
+  /** A SessionStore on the same backend too (subscriptions keep their state there). @default false */
+  sessions?: boolean;
+  /** PostgreSQL: the schema of the tables (created if missing). @default 'public' */
+  schema?: string;
+  /** PostgreSQL: the prefix of every table name. @default 'stowage_' */
+  tablePrefix?: string;
+  /** Redis: the prefix of every key. @default 'stowage:' */
+  keyPrefix?: string;
+}
+
 /**
  * Opens a StreamStore from a command-line spec:
  * `memory`, `sqlite:PATH` (the file and its directory are created), `postgres://...`
@@ -24,8 +36,13 @@ export interface OpenedStore {
  * With `sessions: true`, a SessionStore of the same backend is opened too (subscriptions keep
  * their state there), over the same file, pool or client.
  */
-export async function openStore(spec: string, options: { sessions?: boolean } = {}): Promise<OpenedStore> {
+export async function openStore(spec: string, options: StoreSpecOptions = {}): Promise<OpenedStore> {
   const withSessions = options.sessions === true;
+  const inPostgres = {
+    ...(options.schema === undefined ? {} : { schema: options.schema }),
+    ...(options.tablePrefix === undefined ? {} : { tablePrefix: options.tablePrefix }),
+  };
+  const inRedis = options.keyPrefix === undefined ? {} : { prefix: options.keyPrefix };
   if (spec === 'memory') {
     const { MemoryStreamStore, MemorySessionStore } = await load(() => import('@stowage/stores-memory'), '@stowage/stores-memory');
     const store = new MemoryStreamStore();
@@ -73,8 +90,8 @@ export async function openStore(spec: string, options: { sessions?: boolean } = 
     const { default: pg } = await load(() => import('pg'), 'pg');
     const pool = new pg.Pool({ connectionString: spec });
     pool.on('error', () => {}); // idle clients dropped by the server; the store reports on use
-    const store = new PostgresStreamStore({ pool });
-    const sessions = withSessions ? new PostgresSessionStore({ pool }) : undefined;
+    const store = new PostgresStreamStore({ pool, ...inPostgres });
+    const sessions = withSessions ? new PostgresSessionStore({ pool, ...inPostgres }) : undefined;
     return {
       store,
       ...(sessions === undefined ? {} : { sessions }),
@@ -92,8 +109,8 @@ export async function openStore(spec: string, options: { sessions?: boolean } = 
     const { Redis } = await load(() => import('ioredis'), 'ioredis');
     const client = new Redis(spec, { lazyConnect: false });
     client.on('error', () => {}); // reconnects on its own; the store reports UNAVAILABLE meanwhile
-    const store = new RedisStreamStore({ client });
-    const sessions = withSessions ? new RedisSessionStore({ client }) : undefined;
+    const store = new RedisStreamStore({ client, ...inRedis });
+    const sessions = withSessions ? new RedisSessionStore({ client, ...inRedis }) : undefined;
     return {
       store,
       ...(sessions === undefined ? {} : { sessions }),

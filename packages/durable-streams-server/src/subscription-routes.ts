@@ -3,7 +3,7 @@ import { StowageError } from '@stowage/core';
 import { readBody } from './body.js';
 import { requestPath } from './origin.js';
 import type { HandlerContext, StreamRequest } from './request.js';
-import { logLine, preflightHeaders, sendMethodNotAllowed } from './responses.js';
+import { logLine, preflightHeaders, publicMessage, sendMethodNotAllowed } from './responses.js';
 import type { SubscriptionRuntime } from './subscription-runtime.js';
 import {
   bearerToken,
@@ -180,7 +180,7 @@ function sendJson(x: Control, status: number, value: unknown, headers: Record<st
 
 function sendControlError(x: Control, err: SubscriptionError): void {
   x.c.o.log(logLine(x.req, err.status, err.code, err.message));
-  sendJson(x, err.status, { error: { code: err.code, message: err.message, ...err.extra } });
+  sendJson(x, err.status, { error: { code: err.code, message: publicMessage(err.message), ...err.extra } });
 }
 
 /**

@@ -2,16 +2,22 @@ import { spawn, type ChildProcess } from 'node:child_process';
 
 const CLI = new URL('../dist/cli.js', import.meta.url).pathname;
 
+/** The test run's environment without what the CLI reads (PORT, HOST, STOWAGE_*): only a test's own count. */
+function inherited(): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'PORT' && k !== 'HOST' && !k.startsWith('STOWAGE_')));
+}
+
 /** The built `stowage-streams` CLI in a child process, listening on a free port. */
 export class CliProcess {
   readonly url: Promise<string>;
   readonly output: string[] = [];
   private readonly child: ChildProcess;
 
-  constructor(args: string[], env: NodeJS.ProcessEnv = {}) {
-    this.child = spawn(process.execPath, [CLI, '--port', '0', ...args], {
+  /** `port: false`: no `--port 0` first on the command line (the port comes from the environment). */
+  constructor(args: string[], env: NodeJS.ProcessEnv = {}, options: { port?: boolean } = {}) {
+    this.child = spawn(process.execPath, [CLI, ...(options.port === false ? [] : ['--port', '0']), ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, ...env },
+      env: { ...inherited(), ...env },
     });
     this.child.stderr!.on('data', (c: Buffer) => this.output.push(c.toString('utf8')));
     this.url = new Promise<string>((resolve, reject) => {
@@ -20,7 +26,8 @@ export class CliProcess {
         out += c.toString('utf8');
         this.output.push(c.toString('utf8'));
         const m = /on (http:\/\/\S+?)\/? \(store/.exec(out);
-        if (m) resolve(m[1]!);
+        // Once the last start-up line is out: the signal handlers are in place by then.
+        if (m && out.includes('Try: ')) resolve(m[1]!);
       });
       this.child.once('exit', (code) => reject(new Error(`stowage-streams exited with ${code}: ${this.output.join('')}`)));
     });

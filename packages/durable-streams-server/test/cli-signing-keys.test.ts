@@ -41,7 +41,7 @@ describe('STOWAGE_SIGNING_KEY, a key ring', () => {
 
   it('--rotate-signing-key needs --webhooks', () => {
     const r = spawnSync(process.execPath, [CLI, '--store', 'memory', '--port', '0', '--rotate-signing-key'], { encoding: 'utf8' });
-    expect(r.status).toBe(1);
+    expect(r.status).toBe(2);
     expect(r.stderr).toContain('--rotate-signing-key needs --webhooks');
   });
 });

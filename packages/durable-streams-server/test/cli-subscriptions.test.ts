@@ -24,15 +24,15 @@ describe('the stowage-streams CLI with subscriptions', () => {
     const help = run(['--help']);
     expect(help.stdout).toMatch(/--subscriptions[\s\S]*--webhooks[\s\S]*--allow-webhook-host HOST[\s\S]*STOWAGE_SIGNING_KEY/);
     const none = run(['--store', 'memory', '--webhooks']);
-    expect(none.status).toBe(1);
+    expect(none.status).toBe(2);
     expect(none.stderr).toContain('--webhooks needs STOWAGE_SIGNING_KEY');
     const short = run(['--store', 'memory', '--webhooks'], { STOWAGE_SIGNING_KEY: randomBytes(16).toString('base64') });
-    expect(short.status).toBe(1);
+    expect(short.status).toBe(2);
     expect(short.stderr).toContain('STOWAGE_SIGNING_KEY must be 32 bytes in base64 (44 characters), got 16 bytes');
     const notBase64 = run(['--store', 'memory', '--webhooks'], { STOWAGE_SIGNING_KEY: 'not base64!' });
     expect(notBase64.stderr).toContain('got no base64');
     const alone = run(['--store', 'memory', '--allow-webhook-host', '127.0.0.1']);
-    expect(alone.status).toBe(1);
+    expect(alone.status).toBe(2);
     expect(alone.stderr).toContain('--allow-webhook-host and --public-base-url need --webhooks or --subscriptions');
   });
 

@@ -18,7 +18,7 @@ describe('the stowage-streams CLI', () => {
     expect(help.status).toBe(0);
     expect(help.stdout).toContain('--store SPEC');
     const bad = spawnSync(process.execPath, [CLI, '--store', 'mongodb://x', '--port', '0'], { encoding: 'utf8' });
-    expect(bad.status).toBe(1);
+    expect(bad.status).toBe(2);
     expect(bad.stderr).toContain('unknown store "mongodb://x"');
   });
 
@@ -148,7 +148,7 @@ describe('the stowage-streams CLI', () => {
     const unknown = spawnSync(process.execPath, [CLI, '--store', 'mongodb://app:sekret1@h/?password=sekret2', '--port', '0'], {
       encoding: 'utf8',
     });
-    expect(unknown.status).toBe(1);
+    expect(unknown.status).toBe(2);
     expect(unknown.stderr).toContain('unknown store "mongodb://app:***@h/?password=***"');
     expect(unknown.stderr).not.toMatch(/sekret/);
   });

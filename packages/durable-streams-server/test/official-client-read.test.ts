@@ -1,5 +1,5 @@
 import { stream } from '@durable-streams/client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createStreamsServer, type StreamsServer } from '../src/index.js';
 import type { OpenedTestStore } from './helpers.js';
 import { describeEveryStore } from './stores.js';

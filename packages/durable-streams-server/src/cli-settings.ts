@@ -1,0 +1,108 @@
+import { DEFAULT_READ_MAX_BYTES, DEFAULT_READ_MAX_MESSAGES } from './options.js';
+import type { StoreSpecOptions } from './store-spec.js';
+import { flagOption, integerOption, listOption, type RawConfig, stringOption, UsageError } from './cli-config.js';
+
+/** What the CLI runs with, every option resolved (flag > environment > default) and checked. */
+export interface CliSettings {
+  store: string;
+  storeOptions: StoreSpecOptions;
+  host: string;
+  port: number;
+  basePath: string;
+  longPollTimeoutMs: number | undefined;
+  maxBodyBytes: number | undefined;
+  readMaxBytes: number;
+  readMaxMessages: number;
+  cleanupMs: number;
+  shutdownMs: number;
+  quiet: boolean;
+  subscriptions: boolean;
+  webhooks: boolean;
+  allowWebhookHosts: string[];
+  publicBaseUrl: string | undefined;
+  rotateSigningKey: boolean;
+}
+
+export const DEFAULT_STORE = 'sqlite:./data/streams.db';
+export const DEFAULT_SHUTDOWN_MS = 10_000;
+const HOUR = 3_600_000;
+const INT32 = 2 ** 31 - 1;
+/** PostgreSQL identifiers as the store takes them (quoted in every statement, never spliced raw). */
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** Printable, no space, no braces: `{` `}` would move the store's Redis Cluster hash tag. */
+const KEY_PREFIX = /^[\x21-\x7a\x7c\x7e]+$/;
+
+export function settingsOf(raw: RawConfig): CliSettings {
+  const store = stringOption(raw, 'store')?.value ?? DEFAULT_STORE;
+  const basePathRaw = stringOption(raw, 'base-path') ?? { value: '/', from: '--base-path' };
+  if (!basePathRaw.value.startsWith('/'))
+    throw new UsageError(`${basePathRaw.from} must start with /, got ${JSON.stringify(basePathRaw.value)}`);
+  // The printed URLs join the base path and a name: `/streams` and `/streams/` are the same base.
+  const basePath = basePathRaw.value.endsWith('/') ? basePathRaw.value : `${basePathRaw.value}/`;
+  const optional = (name: 'long-poll-timeout' | 'max-body-bytes', min: number, max: number): number | undefined =>
+    stringOption(raw, name) === undefined ? undefined : integerOption(raw, name, 0, min, max);
+
+  const webhooks = flagOption(raw, 'webhooks');
+  const subscriptions = flagOption(raw, 'subscriptions') || webhooks;
+  const allowWebhookHosts = listOption(raw, 'allow-webhook-host');
+  const publicBaseUrl = stringOption(raw, 'public-base-url')?.value;
+  if (!subscriptions && (allowWebhookHosts.length > 0 || publicBaseUrl !== undefined)) {
+    throw new UsageError('--allow-webhook-host and --public-base-url need --webhooks or --subscriptions');
+  }
+  const rotateSigningKey = flagOption(raw, 'rotate-signing-key');
+  if (rotateSigningKey && !webhooks) throw new UsageError('--rotate-signing-key needs --webhooks');
+
+  return {
+    store,
+    storeOptions: storeOptionsOf(raw, store),
+    host: stringOption(raw, 'host')?.value ?? '127.0.0.1',
+    port: integerOption(raw, 'port', 4437, 0, 65_535),
+    basePath,
+    longPollTimeoutMs: optional('long-poll-timeout', 1, HOUR),
+    maxBodyBytes: optional('max-body-bytes', 1, INT32),
+    readMaxBytes: integerOption(raw, 'max-read-bytes', DEFAULT_READ_MAX_BYTES, 1, INT32),
+    readMaxMessages: integerOption(raw, 'max-read-messages', DEFAULT_READ_MAX_MESSAGES, 1, 1_000_000),
+    cleanupMs: integerOption(raw, 'cleanup-interval', 60_000, 0, INT32),
+    shutdownMs: integerOption(raw, 'shutdown-timeout', DEFAULT_SHUTDOWN_MS, 0, HOUR),
+    quiet: flagOption(raw, 'quiet'),
+    subscriptions,
+    webhooks,
+    allowWebhookHosts,
+    publicBaseUrl,
+    rotateSigningKey,
+  };
+}
+
+/** `--schema`, `--table-prefix` (PostgreSQL) and `--key-prefix` (Redis), checked against the store they are for. */
+function storeOptionsOf(raw: RawConfig, store: string): StoreSpecOptions {
+  const isPostgres = /^postgres(ql)?:\/\//.test(store);
+  const isRedis = /^rediss?:\/\//.test(store);
+  const out: StoreSpecOptions = {};
+  const schema = stringOption(raw, 'schema');
+  const tablePrefix = stringOption(raw, 'table-prefix');
+  const keyPrefix = stringOption(raw, 'key-prefix');
+  for (const [v, max] of [
+    [schema, 63],
+    [tablePrefix, 40],
+  ] as const) {
+    if (v === undefined) continue;
+    if (!isPostgres) throw new UsageError(`${v.from} is for a postgres:// store`);
+    if (v.value.length > max || !IDENTIFIER.test(v.value)) {
+      throw new UsageError(
+        `${v.from} must be 1 to ${max} characters of [A-Za-z0-9_], not starting with a digit, got ${JSON.stringify(v.value)}`,
+      );
+    }
+  }
+  if (schema !== undefined) out.schema = schema.value;
+  if (tablePrefix !== undefined) out.tablePrefix = tablePrefix.value;
+  if (keyPrefix !== undefined) {
+    if (!isRedis) throw new UsageError(`${keyPrefix.from} is for a redis:// store`);
+    if (keyPrefix.value.length > 128 || !KEY_PREFIX.test(keyPrefix.value)) {
+      throw new UsageError(
+        `${keyPrefix.from} must be 1 to 128 printable characters, no space, { or }, got ${JSON.stringify(keyPrefix.value)}`,
+      );
+    }
+    out.keyPrefix = keyPrefix.value;
+  }
+  return out;
+}

@@ -1,0 +1,137 @@
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { CliProcess } from './cli-process.js';
+import { eventually } from './instrumented-store.js';
+
+const CLI = new URL('../dist/cli.js', import.meta.url).pathname;
+const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+/** The CLI run to its end, with only the variables given (none of the test run's own). */
+function run(args: string[], env: NodeJS.ProcessEnv = {}) {
+  // A bound on a case that would serve instead of refusing (it then fails on its status).
+  return spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { PATH: process.env['PATH'], ...env }, timeout: 15_000 });
+}
+
+/** A port nothing listens on (now). */
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+  const port = (probe.address() as AddressInfo).port;
+  await new Promise((r) => probe.close(r));
+  return port;
+}
+
+describe('the CLI options: flags, environment, exit codes', () => {
+  it('--version and -v print the package version; --help names every variable rule', () => {
+    for (const flag of ['--version', '-v']) {
+      const r = run([flag]);
+      expect(r.status).toBe(0);
+      expect(r.stdout).toBe(`${VERSION}\n`);
+    }
+    const help = run(['--help']);
+    expect(help.status).toBe(0);
+    expect(help.stdout).toMatch(/-v, --version[\s\S]*STOWAGE_<FLAG>[\s\S]*PORT, HOST[\s\S]*__ds\/health\/ready[\s\S]*Exit codes/);
+  });
+
+  it('a bad flag or variable is one line on stderr and exit code 2, naming where the value came from', () => {
+    const cases: [string[], NodeJS.ProcessEnv, string][] = [
+      [['--port', 'abc'], {}, '--port must be an integer from 0 to 65535, got "abc"'],
+      [[], { PORT: '70000' }, 'PORT must be an integer from 0 to 65535, got "70000"'],
+      [[], { STOWAGE_PORT: '-1' }, 'STOWAGE_PORT must be an integer from 0 to 65535, got "-1"'],
+      [[], { STOWAGE_MAX_READ_BYTES: '0' }, 'STOWAGE_MAX_READ_BYTES must be an integer from 1 to 2147483647, got "0"'],
+      [['--max-read-messages', '1e3'], {}, '--max-read-messages must be an integer from 1 to 1000000, got "1e3"'],
+      [[], { STOWAGE_LONG_POLL_TIMEOUT: '1.5' }, 'STOWAGE_LONG_POLL_TIMEOUT must be an integer from 1 to 3600000, got "1.5"'],
+      [[], { STOWAGE_QUIET: 'maybe' }, 'STOWAGE_QUIET must be 1, true, yes, 0, false or no, got "maybe"'],
+      [['--nope'], {}, "Unknown option '--nope' (see --help)"],
+      [[], { STOWAGE_BASE_PATH: 'streams' }, 'STOWAGE_BASE_PATH must start with /, got "streams"'],
+      [['--store', 'memory', '--schema', 'x'], {}, '--schema is for a postgres:// store'],
+      [['--store', 'memory'], { STOWAGE_KEY_PREFIX: 'x:' }, 'STOWAGE_KEY_PREFIX is for a redis:// store'],
+      [
+        ['--store', 'postgres://127.0.0.1:1/db', '--schema', 'a"; DROP TABLE x; --'],
+        {},
+        '--schema must be 1 to 63 characters of [A-Za-z0-9_], not starting with a digit, got "a\\"; DROP TABLE x; --"',
+      ],
+      [
+        ['--store', 'postgres://127.0.0.1:1/db', '--table-prefix', '1x'],
+        {},
+        '--table-prefix must be 1 to 40 characters of [A-Za-z0-9_], not starting with a digit, got "1x"',
+      ],
+      [
+        ['--store', 'redis://127.0.0.1:1', '--key-prefix', 'a{b}:'],
+        {},
+        '--key-prefix must be 1 to 128 printable characters, no space, { or }, got "a{b}:"',
+      ],
+      [[], { STOWAGE_STORE: 'mongodb://x' }, 'unknown store "mongodb://x": use memory, sqlite:PATH, postgres://... or redis://...'],
+    ];
+    for (const [args, env, message] of cases) {
+      const r = run(args, env);
+      expect({ args, env, status: r.status, stderr: r.stderr }).toEqual({ args, env, status: 2, stderr: `stowage-streams: ${message}\n` });
+    }
+  });
+
+  it('reads every option from the environment: STOWAGE_STORE, PORT, HOST, STOWAGE_<FLAG>', async () => {
+    const port = await freePort();
+    const p = new CliProcess(
+      [],
+      {
+        STOWAGE_STORE: 'memory',
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        STOWAGE_BASE_PATH: '/env',
+        STOWAGE_LONG_POLL_TIMEOUT: '50',
+      },
+      { port: false },
+    );
+    try {
+      const url = await p.url;
+      expect(url).toBe(`http://127.0.0.1:${port}/env`);
+      expect(p.output.join('')).toContain('(store: memory)');
+      const created = await fetch(`${url}/s`, { method: 'PUT', headers: { 'Content-Type': 'text/plain' } });
+      expect(created.status).toBe(201);
+      // STOWAGE_LONG_POLL_TIMEOUT=50: the long-poll answers 204 instead of waiting 20 s.
+      const poll = await fetch(`${url}/s?offset=${created.headers.get('stream-next-offset')}&live=long-poll`);
+      expect(poll.status).toBe(204);
+    } finally {
+      expect(await p.stop()).toBe(0);
+    }
+  });
+
+  it('flag > STOWAGE_<FLAG> > PORT / HOST > default', async () => {
+    // PORT is never read when a flag or STOWAGE_PORT gives the port: were it, it would exit 2.
+    const flag = new CliProcess(['--store', 'memory'], { PORT: 'not-a-port', STOWAGE_PORT: 'not-either' });
+    try {
+      expect(await flag.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    } finally {
+      expect(await flag.stop()).toBe(0);
+    }
+    const port = await freePort();
+    const env = new CliProcess(
+      [],
+      { STOWAGE_STORE: 'memory', STOWAGE_PORT: String(port), PORT: 'not-a-port', STOWAGE_HOST: '127.0.0.1', HOST: 'localhost' },
+      { port: false },
+    );
+    try {
+      expect(await env.url).toBe(`http://127.0.0.1:${port}`);
+    } finally {
+      expect(await env.stop()).toBe(0);
+    }
+    const hostOnly = new CliProcess([], { STOWAGE_STORE: 'memory', HOST: 'localhost' });
+    try {
+      expect(await hostOnly.url).toMatch(/^http:\/\/localhost:\d+$/);
+    } finally {
+      expect(await hostOnly.stop()).toBe(0);
+    }
+    // STOWAGE_QUIET=1 silences the error lines; --quiet is the same.
+    const quiet = new CliProcess(['--store', 'memory'], { STOWAGE_QUIET: '1' });
+    try {
+      const url = await quiet.url;
+      expect((await fetch(`${url}/missing`)).status).toBe(404);
+      expect(await eventually(() => quiet.output.join('').includes('Try: '))).toBe(true);
+      expect(quiet.output.join('')).not.toContain('NOT_FOUND');
+    } finally {
+      expect(await quiet.stop()).toBe(0);
+    }
+  });
+});
