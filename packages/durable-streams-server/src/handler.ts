@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { OFFSET_NOW_SENTINEL, OFFSET_START_SENTINEL } from '@stowage/core';
 import { ConnectionOrder } from './connection-order.js';
+import { isHealthPath, serveHealth } from './health-routes.js';
 import { Landing } from './landing.js';
 import { LiveWaits } from './live-waits.js';
 import { longPoll } from './long-poll.js';
@@ -25,6 +26,7 @@ export interface StreamsRequestHandler {
   (req: IncomingMessage, res: ServerResponse, next?: Next): void;
   /**
    * Ends every live read now (long-polls answer 204, SSE responses end); later ones end at once.
+   * From then on `{basePath}__ds/health/ready` answers 503 and every response closes its connection.
    * With subscriptions: stops polling the store and aborts webhook POSTs under way (the store
    * retries their wakes).
    */
@@ -95,6 +97,8 @@ class StreamsApp implements HandlerContext {
   /** Requests answered by the server's parse-error answer: their own failure adds nothing. */
   readonly refused = new WeakSet<IncomingMessage>();
   readonly subs: SubscriptionRuntime | undefined;
+  /** Set by `close()`: readiness answers 503, and every response closes its connection. */
+  closing = false;
   private readonly base: Array<[string, string]>;
   private readonly landing: Landing;
 
@@ -106,6 +110,7 @@ class StreamsApp implements HandlerContext {
   }
 
   close(): void {
+    this.closing = true;
     this.live.close();
     this.subs?.close();
   }
@@ -140,8 +145,11 @@ class StreamsApp implements HandlerContext {
       return;
     }
     this.setBaseHeaders(res);
+    // Shutting down: the client's next request goes to a new connection (another replica).
+    if (this.closing) res.setHeader('Connection', 'close');
     switch (route.kind) {
       case 'stream':
+        if (isHealthPath(route.name)) return serveHealth(this, { req, res, name: route.name, params: route.params });
         if (this.subs !== undefined && isReserved(route.name)) {
           return serveReserved(this, this.subs, { req, res, name: route.name, params: route.params });
         }
