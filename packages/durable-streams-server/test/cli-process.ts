@@ -11,6 +11,8 @@ function inherited(): NodeJS.ProcessEnv {
 export class CliProcess {
   readonly url: Promise<string>;
   readonly output: string[] = [];
+  /** The exit code once it has exited (`null` when a signal ended it unhandled). */
+  readonly exited: Promise<number | null>;
   private readonly child: ChildProcess;
 
   /** `port: false`: no `--port 0` first on the command line (the port comes from the environment). */
@@ -19,6 +21,7 @@ export class CliProcess {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...inherited(), ...env },
     });
+    this.exited = new Promise((resolve) => this.child.once('exit', (code) => resolve(code)));
     this.child.stderr!.on('data', (c: Buffer) => this.output.push(c.toString('utf8')));
     this.url = new Promise<string>((resolve, reject) => {
       let out = '';
@@ -35,6 +38,11 @@ export class CliProcess {
 
   get exitCode(): number | null {
     return this.child.exitCode;
+  }
+
+  /** Sends `signal` without waiting for the exit (see `exited`). */
+  signal(signal: NodeJS.Signals): void {
+    this.child.kill(signal);
   }
 
   /** SIGTERM, and the exit code once it has closed. */
