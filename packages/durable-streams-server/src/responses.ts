@@ -26,12 +26,36 @@ const SERVER_SIDE: Partial<Record<StowageErrorCode, string>> = {
 };
 
 /**
+ * The store's names for what a request carries, as the protocol names them: a store refusing
+ * `opts.fork.offset` was given a bad `Stream-Fork-Offset`.
+ */
+const PROTOCOL_TERMS: Record<string, string> = {
+  'opts.fork.from': 'Stream-Forked-From',
+  'opts.fork.offset': 'Stream-Fork-Offset',
+  'opts.fork.subOffset': 'Stream-Fork-Sub-Offset',
+  'opts.contentType': 'Content-Type',
+  'config.contentType': 'Content-Type',
+  'config.ttlMs': 'Stream-TTL',
+  'config.expiresAt': 'Stream-Expires-At',
+  'config.closed': 'Stream-Closed',
+  'opts.close': 'Stream-Closed',
+  'opts.seq': 'Stream-Seq',
+  'opts.messages': 'the body',
+  'producer.id': 'Producer-Id',
+  'producer.epoch': 'Producer-Epoch',
+  'producer.seq': 'Producer-Seq',
+};
+
+/**
  * An error message as a client reads it: without the `@stowage/<package> <Class>: ` labels
  * errors carry for the log (`@stowage/stores-sqlite SqliteStreamStore: stream a is closed`
- * is `stream a is closed`), so a body names the problem, never the code that found it.
+ * is `stream a is closed`), and with the store's argument names in the protocol's terms, so
+ * a body names the problem, never the code that found it.
  */
 export function publicMessage(message: string): string {
-  return message.replace(/@stowage\/[a-z0-9-]+ [A-Za-z]\w*: /g, '');
+  return message
+    .replace(/@stowage\/[a-z0-9-]+ [A-Za-z]\w*: /g, '')
+    .replace(/\b(?:opts|config|producer)\.[A-Za-z.]*[A-Za-z]/g, (field) => PROTOCOL_TERMS[field] ?? field.slice(field.indexOf('.') + 1));
 }
 
 export const METHODS = 'GET, HEAD, PUT, POST, DELETE, OPTIONS';
