@@ -1,6 +1,7 @@
 import type { FastifyRateLimitStore, FastifyRateLimitStoreCtor } from '@fastify/rate-limit';
-import { toStoreKey, type RateLimitDecision, type RateLimitStore } from '@stowage/core';
-import { CountingWindow, ErrorSource, validateDuration, validateKey, validateOptions } from '@stowage/core/adapter-kit';
+import { toStoreKey, type RateLimitDecision, type RateLimitOnExceed, type RateLimitStore } from '@stowage/core';
+import { ErrorSource, validateDuration, validateKey, validateOptions } from '@stowage/core/adapter-kit';
+import { FirstHitWindow } from './window.js';
 
 export const source = new ErrorSource('@stowage/fastify-rate-limit', 'StowageFastifyStore');
 
@@ -58,39 +59,39 @@ function settingsOf(options: StowageStoreOptions): Settings {
   };
 }
 
-/** Refuses what a store must do itself and this one does not: the built-in stores restart windows per hit for these. */
-function refuseUnsupported(params: LimiterParams | undefined): void {
-  for (const option of ['continueExceeding', 'exponentialBackoff'] as const) {
-    if (params?.[option] === true) {
-      throw source.invalid(
-        `${option} is not supported: counts are kept in fixed windows shared by every replica, which this option would ` +
-          'restart per key at each hit over the limit',
-        { field: option },
-      );
-    }
-  }
+/** What a hit over `max` does to the window: the plugin's options, `continueExceeding` first as in its own stores. */
+function onExceedOf(params: LimiterParams | undefined): RateLimitOnExceed {
+  if (params?.continueExceeding === true) return 'restart';
+  return params?.exponentialBackoff === true ? 'backoff' : 'keep';
 }
+
+/** Windows kept per store (per `timeWindow` and `max`, which a function may vary): plenty for one limiter. */
+const MAX_WINDOWS = 64;
 
 /**
  * A store for @fastify/rate-limit over any Stowage `RateLimitStore`, made by
- * {@link stowageStore}. It counts every hit in fixed windows of the limiter's `timeWindow`
- * (windows start at multiples of `timeWindow` since the epoch, on the backend's clock), one
- * atomic `consume` per request, so replicas share exact counts; the plugin compares them with
- * its `max` (hits over it are counted too, which `ban` needs). A route's child store counts in
- * its own key space, as the built-in stores do.
+ * {@link stowageStore}. It keeps windows as the plugin's own stores do: a key's window starts
+ * at its first hit and lasts `timeWindow`; with `continueExceeding` each hit over `max`
+ * restarts it, with `exponentialBackoff` each hit over `max` restarts it lengthened to
+ * `timeWindow * 2^(current - max - 1)` (an `anchored-window` policy, on the backend's clock).
+ * One atomic `consume` per request, so replicas share exact counts; the plugin compares them
+ * with its `max` (hits over it are counted too, which `ban` needs). A route's child store
+ * counts in its own key space, as the built-in stores do.
  */
 export class StowageFastifyStore implements FastifyRateLimitStore {
   /** Where this store's keys are: `<prefix>g:` (the plugin's own limit), `<prefix>r:<route>`, `<prefix>l<n>:`. */
   readonly keySpace: string;
+  /** What a hit over `max` does: `keep` the window, `restart` it (`continueExceeding`), `backoff` (`exponentialBackoff`). */
+  readonly onExceed: RateLimitOnExceed;
   private readonly settings: Settings;
-  /** The window of the last `timeWindow` seen (limiters almost always have one). */
-  private window: CountingWindow | undefined;
+  /** The windows seen, by `timeWindow` and threshold (limiters almost always have one). */
+  private readonly windows = new Map<string, FirstHitWindow>();
 
   /** @internal Made by {@link stowageStore} and by `child`. */
   constructor(settings: Settings, params: LimiterParams | undefined, keySpace: string) {
-    refuseUnsupported(params);
     this.settings = settings;
     this.keySpace = keySpace;
+    this.onExceed = onExceedOf(params);
   }
 
   /** The deadline of every store call, in ms from its start. */
@@ -100,7 +101,8 @@ export class StowageFastifyStore implements FastifyRateLimitStore {
 
   /**
    * Counts one hit of `key` and reports the hits of its window (this one included) and the ms
-   * until the window ends. A `timeWindow` of 0 makes every hit its own window (`{ current: 1,
+   * until the window ends: `timeWindow` at a key's first hit (and at each hit over `max` with
+   * `continueExceeding`; longer with `exponentialBackoff`). A `timeWindow` of 0 makes every hit its own window (`{ current: 1,
    * ttl: 0 }`, nothing stored), as in the built-in stores. Errors (`TIMEOUT`, `UNAVAILABLE`,
    * `INVALID_ARGUMENT` for a window that is not an integer of 1 ms to ten years) go to the
    * callback: the plugin answers 500, or lets the request through with `skipOnError`.
@@ -116,8 +118,8 @@ export class StowageFastifyStore implements FastifyRateLimitStore {
    * The hits of `key`'s current window and the ms until it ends, without counting one
    * (`createRateLimit`'s `{ increment: false }`); `{ current: 0, ttl: 0 }` when it holds none.
    */
-  read(key: string, callback: Callback, timeWindow: number, _max?: number): void {
-    this.peek(key, timeWindow).then(
+  read(key: string, callback: Callback, timeWindow: number, max?: number): void {
+    this.peek(key, timeWindow, max).then(
       (result) => callback(null, result),
       (err: unknown) => callback(source.wrap(err)),
     );
@@ -138,7 +140,7 @@ export class StowageFastifyStore implements FastifyRateLimitStore {
 
   private async count(key: string, timeWindow: number, max: number): Promise<RateLimitCount> {
     if (timeWindow === 0) return { current: 1, ttl: 0 };
-    const window = this.windowOf(timeWindow);
+    const window = this.windowOf(timeWindow, max);
     const decision = await this.settings.store.consume(this.storeKey(key), window.policy, this.callOptions());
     if (decision.allowed) return { current: window.hits(decision), ttl: decision.resetMs };
     // The window holds all it can count: this hit is over any max a window can enforce.
@@ -146,19 +148,27 @@ export class StowageFastifyStore implements FastifyRateLimitStore {
     return { current: window.capacity + 1, ttl: decision.resetMs };
   }
 
-  private async peek(key: string, timeWindow: number): Promise<RateLimitCount> {
+  private async peek(key: string, timeWindow: number, max: number | undefined): Promise<RateLimitCount> {
     if (timeWindow === 0) return { current: 0, ttl: 0 };
-    const window = this.windowOf(timeWindow);
+    const window = this.windowOf(timeWindow, max);
     const decision: RateLimitDecision = await this.settings.store.peek(this.storeKey(key), window.policy, this.callOptions());
     const current = window.hits(decision);
     return current === 0 ? { current: 0, ttl: 0 } : { current, ttl: decision.resetMs };
   }
 
-  private windowOf(timeWindow: number): CountingWindow {
-    if (this.window?.policy.windowMs !== timeWindow) {
-      this.window = new CountingWindow(validateDuration(source, 'timeWindow', timeWindow), POLICY_NAME);
+  // `max` is part of the window's shape only where hits over it change the window: with
+  // `keep` every `max` shares one count, as before; otherwise a key counts per `max`.
+  private windowOf(timeWindow: number, max: number | undefined): FirstHitWindow {
+    const ms = validateDuration(source, 'timeWindow', timeWindow);
+    const threshold = this.onExceed === 'keep' || max === undefined ? Math.floor(2 ** 52 / ms) : FirstHitWindow.thresholdOf(max, ms);
+    const id = `${ms}:${threshold}`;
+    let window = this.windows.get(id);
+    if (window === undefined) {
+      if (this.windows.size >= MAX_WINDOWS) this.windows.clear();
+      window = new FirstHitWindow(ms, threshold, this.onExceed, POLICY_NAME);
+      this.windows.set(id, window);
     }
-    return this.window;
+    return window;
   }
 
   // Any key the plugin makes (an IP, a user id + groupId...) is counted: one a store cannot
@@ -171,7 +181,7 @@ export class StowageFastifyStore implements FastifyRateLimitStore {
     return { deadline: Date.now() + this.settings.timeoutMs };
   }
 
-  private full(window: CountingWindow): Error {
+  private full(window: FirstHitWindow): Error {
     return source.error(
       'CONFLICT',
       `the window already holds ${window.capacity} hits of this key, the most a store can count in ${window.policy.windowMs} ms, ` +
@@ -182,9 +192,8 @@ export class StowageFastifyStore implements FastifyRateLimitStore {
 }
 
 /**
- * The `store` option of @fastify/rate-limit: a class the plugin constructs with its options,
- * counting in `options.store`. `continueExceeding` and `exponentialBackoff` are refused
- * (`INVALID_ARGUMENT` when the plugin is registered or the route added).
+ * The `store` option of @fastify/rate-limit: a class the plugin constructs with its options
+ * (`continueExceeding`, `exponentialBackoff`), counting in `options.store`.
  *
  * ```ts
  * await app.register(rateLimit, { max: 100, timeWindow: 60_000, store: stowageStore({ store }) });

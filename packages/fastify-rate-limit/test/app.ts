@@ -78,4 +78,4 @@ export async function statuses(apps: LimiterApp[], path: string, client: string,
   return out;
 }
 
-export { nextWindow, openRateLimitReplicas as openReplicas, type RateLimitReplicas as Replicas, roomInWindow } from '@stowage/test-stores';
+export { openRateLimitReplicas as openReplicas, type RateLimitReplicas as Replicas } from '@stowage/test-stores';

@@ -25,18 +25,22 @@ describe('stowageStore', () => {
     expect([root.child({ routeInfo: {} }).keySpace, root.child({ routeInfo: {} }).keySpace]).toEqual(['p:l1:', 'p:l2:']);
   });
 
-  for (const option of ['continueExceeding', 'exponentialBackoff']) {
-    it(`refuses ${option} when the plugin is registered, and on a route`, async () => {
-      const store = stowageStore({ store: new MemoryRateLimitStore() });
+  it('takes continueExceeding and exponentialBackoff from the plugin and from each route, continueExceeding first', async () => {
+    const Store = stowageStore({ store: new MemoryRateLimitStore() });
+    const made = (params: object) => (new Store(params) as StowageFastifyStore).onExceed;
+    expect([made({}), made({ continueExceeding: true }), made({ exponentialBackoff: true })]).toEqual(['keep', 'restart', 'backoff']);
+    expect(made({ continueExceeding: true, exponentialBackoff: true })).toBe('restart');
+    const root = new Store({}) as StowageFastifyStore;
+    expect(root.child({ routeInfo: {}, exponentialBackoff: true }).onExceed).toBe('backoff');
+    for (const option of ['continueExceeding', 'exponentialBackoff']) {
       const app = Fastify();
-      await expect(app.register(rateLimit, { store, [option]: true })).rejects.toThrow(invalid(new RegExp(option)));
+      await app.register(rateLimit, { store: Store, [option]: true, max: 1, timeWindow: 60_000 });
+      app.get('/x', { config: { rateLimit: { [option]: true, max: 1 } } }, async () => 'x');
+      await app.ready();
+      expect([(await app.inject('/x')).statusCode, (await app.inject('/x')).statusCode]).toEqual([200, 429]);
       await app.close();
-      const routed = Fastify();
-      await routed.register(rateLimit, { store });
-      expect(() => routed.get('/x', { config: { rateLimit: { [option]: true } } }, async () => 'x')).toThrow(invalid(new RegExp(option)));
-      await routed.close();
-    });
-  }
+    }
+  });
 
   it('a timeWindow that is not an integer of 1 ms to ten years is reported through the callback (500, or let through)', async () => {
     for (const skipOnError of [false, true]) {
