@@ -28,7 +28,7 @@ const LIB = readFileSync(join(sources, 'lib.lua'), 'utf8');
 describe('the built package (dist)', () => {
   it('reads no file when imported, and makes its scripts', () => {
     expect(imported).toMatchObject({ tried: [], error: null });
-    // Every store's scripts: csrf, 2 idempotency, jwks, lock, 2 rate-limit, 8 session, stream.
+    // Every store's scripts: csrf, 2 idempotency, jwks, lock, 2 rate-limit, 10 session, stream.
     expect(imported.scripts.map((s) => s.name.replace(/_[0-9a-f]{12}$/, '')).sort()).toEqual(
       [
         'csrf',
@@ -40,7 +40,9 @@ describe('the built package (dist)', () => {
         'rate_limit_reset',
         'session_destroy',
         'session_destroy_owner',
+        'session_due',
         'session_get',
+        'session_prune',
         'session_put',
         'session_rotate',
         'session_set',
