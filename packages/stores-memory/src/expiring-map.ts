@@ -33,6 +33,12 @@ export class ExpiringMap<K, V extends Expiring> {
   /** The heap's length at its largest since it was last reallocated (arrays never shrink their storage). */
   private heapHigh = 0;
   private readonly maxEntries: number;
+  /**
+   * Keys in least-recently-used order, kept across evictions: everything before its position
+   * is gone, so its next key is the oldest. A fresh `keys().next()` would step over every
+   * deleted slot V8 keeps at the front of the map, O(maxEntries) per eviction.
+   */
+  private oldest: IterableIterator<K> | undefined;
   private readonly onRemove: ((key: K, value: V) => void) | undefined;
 
   constructor(options: ExpiringMapOptions<K, V> = {}) {
@@ -69,7 +75,8 @@ export class ExpiringMap<K, V extends Expiring> {
     this.map.set(key, value);
     this.schedule(key, value);
     if (this.map.size > this.maxEntries) {
-      const oldest = this.map.keys().next().value as K;
+      this.oldest ??= this.map.keys();
+      const oldest = this.oldest.next().value as K;
       this.remove(oldest, this.map.get(oldest)!);
     }
   }
@@ -116,6 +123,7 @@ export class ExpiringMap<K, V extends Expiring> {
 
   clear(): void {
     this.map.clear();
+    this.oldest = undefined;
     this.heap = [];
     this.heapHigh = 0;
   }
