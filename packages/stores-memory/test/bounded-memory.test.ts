@@ -61,6 +61,39 @@ describe('bounded memory', () => {
 });
 
 describe('ExpiringMap', () => {
+  it('with maxEntries, evicts in least-recently-used order through touches, deletes and clear', () => {
+    const evicted: number[] = [];
+    const m = new ExpiringMap<number, { expiresAt: number }>({ maxEntries: 50, onRemove: (k) => evicted.push(k) });
+    const model: number[] = []; // the reference: keys from least to most recently used
+    const expected: number[] = [];
+    let seed = 7;
+    const next = (n: number) => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
+    for (let step = 0; step < 20_000; step++) {
+      const op = next(10);
+      const key = next(120);
+      const at = model.indexOf(key);
+      if (op < 6) {
+        if (at >= 0) model.splice(at, 1);
+        else if (model.length === 50) expected.push(model.shift()!);
+        if (at >= 0) expected.push(key); // replaced: told of the old record
+        model.push(key);
+        m.set(key, { expiresAt: 1000 });
+      } else if (op < 8) {
+        expect(m.get(key, 0) !== undefined).toBe(at >= 0);
+        if (at >= 0) model.push(...model.splice(at, 1));
+      } else if (op < 9) {
+        expect(m.delete(key) !== undefined).toBe(at >= 0);
+        if (at >= 0) expected.push(...model.splice(at, 1));
+      } else if (step % 5000 === 9) {
+        m.clear();
+        model.length = 0;
+      }
+      expect(m.size).toBe(model.length);
+    }
+    expect(evicted.length).toBeGreaterThan(5_000);
+    expect(evicted).toEqual(expected);
+  });
+
   it('sweeps exactly the due entries, in expiry order, skipping re-timed ones', () => {
     const removed: string[] = [];
     const m = new ExpiringMap<string, { expiresAt: number }>({ onRemove: (k) => removed.push(k) });
