@@ -23,7 +23,7 @@ A Durable Streams protocol server over a Stowage StreamStore.
   --max-read-bytes N        most bytes of messages in one read response; the rest follows at
                             Stream-Next-Offset (default: 16777216; see the README: the official
                             client with live: false reads one response only)
-  --max-read-messages N     most messages in one read response (default: 100000)
+  --max-read-messages N     most messages in one read response (default: 1000)
   --cleanup-interval MS     delete expired streams this often (default: 60000; 0: never)
   --shutdown-timeout MS     on SIGTERM / SIGINT, how long in-flight requests may take before
                             their connections are cut (default: 10000); a second signal exits now

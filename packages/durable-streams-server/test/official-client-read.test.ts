@@ -64,6 +64,24 @@ await describeEveryStore((open) => {
     expect((await res.json()).length).toBe(first);
   });
 
+  it('readMaxMessages cuts a response too, without Stream-Up-To-Date', async () => {
+    // One message per append: 150 of them.
+    const url = `${base.byDefault}/many`;
+    expect((await fetch(url, { method: 'PUT', headers: { 'Content-Type': 'application/json' } })).status).toBe(201);
+    for (let i = 0; i < 150; i++) {
+      const res = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ i }) });
+      expect(res.status).toBe(204);
+    }
+    const small = createStreamsServer({ store: opened.store, log: false, readMaxMessages: 100 });
+    try {
+      const raw = await fetch(`${await small.listen(0)}/many?offset=-1`);
+      expect(raw.headers.get('stream-up-to-date')).toBeNull();
+      expect(indexes((await raw.json()) as unknown[])).toEqual(Array.from({ length: 100 }, (_, i) => i));
+    } finally {
+      await small.close();
+    }
+  });
+
   it('with a 1 MiB limit, live: true follows Stream-Next-Offset to the end', async () => {
     const res = await stream({ url: `${base.oneMiB}/big`, offset: '-1', live: true });
     const items = await res.json();
