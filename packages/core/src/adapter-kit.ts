@@ -64,6 +64,7 @@ export {
 } from './streams/validate.js';
 export type { ValidatedAppendOptions, ValidatedFork, ValidatedStreamConfig } from './streams/validate.js';
 export { runAsync, runSync } from './streams/backend.js';
+export { type MessageRun, runMessages, runOf } from './streams/run.js';
 export type {
   AsyncStreamBackend,
   BackendCall,
@@ -72,7 +73,7 @@ export type {
   StreamBackend,
   StreamOp,
 } from './streams/backend.js';
-export { StreamEngine, streamInfo } from './streams/engine.js';
+export { readResult, StreamEngine, streamInfo } from './streams/engine.js';
 export { StreamWaiters, waitOutcome } from './streams/waiters.js';
 export type { TailSnapshot, WaitParams } from './streams/waiters.js';
 export {

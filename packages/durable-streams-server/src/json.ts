@@ -115,14 +115,21 @@ export function jsonPrefix(message: Uint8Array, count: number): { values: number
   return { values: elements.length, prefix: wrapped.subarray(1, Math.max(1, cut)) };
 }
 
-/** The response body of a JSON read: the messages' values as one array. */
+/** The response body of a JSON read: the messages' values as one array (one allocation). */
 export function jsonArray(messages: readonly { data: Uint8Array }[]): Buffer {
-  if (messages.length === 0) return EMPTY_ARRAY;
-  const parts: Uint8Array[] = [OPEN];
-  for (let i = 0; i < messages.length; i++) {
-    if (i > 0) parts.push(COMMA_BYTES);
-    parts.push(messages[i]!.data);
+  const n = messages.length;
+  if (n === 0) return EMPTY_ARRAY;
+  const parts: Uint8Array[] = new Array(n);
+  let size = n + 1; // brackets and commas
+  for (let i = 0; i < n; i++) size += (parts[i] = messages[i]!.data).byteLength;
+  const out = Buffer.allocUnsafe(size);
+  out[0] = OPEN_BRACKET;
+  let at = 1;
+  for (let i = 0; i < n; i++) {
+    if (i > 0) out[at++] = COMMA;
+    out.set(parts[i]!, at);
+    at += parts[i]!.byteLength;
   }
-  parts.push(CLOSE);
-  return Buffer.concat(parts);
+  out[at] = CLOSE_BRACKET;
+  return out;
 }

@@ -1,5 +1,6 @@
 import type { OutgoingHttpHeaders } from 'node:http';
 import { OFFSET_NOW_SENTINEL, OFFSET_START_SENTINEL } from '@stowage/core';
+import { hasMessages } from './bytes.js';
 import { nextCursor } from './cursor.js';
 import { RESPONSE_HEADER, source } from './protocol.js';
 import { existing, readFrom, sendRead } from './reads.js';
@@ -27,7 +28,7 @@ export async function longPoll(c: HandlerContext, r: StreamRequest, offset: stri
     from = info.nextOffset;
   } else {
     const first = await readFrom(c, r.name, offset);
-    if (first.messages.length > 0) return sendRead(c, r, first, offset, cursor);
+    if (hasMessages(first)) return sendRead(c, r, first, offset, cursor);
     if (first.closed) return sendNoData(r, first.nextOffset, cursor, true);
     from = first.nextOffset;
   }
@@ -40,7 +41,7 @@ export async function longPoll(c: HandlerContext, r: StreamRequest, offset: stri
   }
   if (outcome === 'data' || outcome === 'closed') {
     const next = await readFrom(c, r.name, from);
-    if (next.messages.length > 0) return sendRead(c, r, next, from, cursor);
+    if (hasMessages(next)) return sendRead(c, r, next, from, cursor);
     return sendNoData(r, next.nextOffset, cursor, next.closed);
   }
   if (!r.res.destroyed) sendNoData(r, from, cursor, false);

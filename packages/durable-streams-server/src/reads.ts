@@ -1,6 +1,6 @@
 import type { OutgoingHttpHeaders } from 'node:http';
 import { OFFSET_START_SENTINEL, type StreamInfo, type StreamReadResult } from '@stowage/core';
-import { concatMessages } from './bytes.js';
+import { readBytes } from './bytes.js';
 import { isJsonType, jsonArray } from './json.js';
 import { RESPONSE_HEADER, source } from './protocol.js';
 import type { HandlerContext, StreamRequest } from './request.js';
@@ -54,7 +54,7 @@ export function sendRead(c: HandlerContext, r: StreamRequest, result: StreamRead
     r.res.writeHead(304, headers).end();
     return;
   }
-  const body = isJsonType(result.info.contentType) ? jsonArray(result.messages) : concatMessages(result.messages);
+  const body = isJsonType(result.info.contentType) ? jsonArray(result.messages) : readBytes(result);
   headers['Content-Length'] = body.length;
   r.res.writeHead(200, headers).end(body);
 }

@@ -1,6 +1,7 @@
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { OFFSET_NOW_SENTINEL, type StreamInfo, type StreamReadResult } from '@stowage/core';
 import { normalizeContentType } from '@stowage/core/adapter-kit';
+import { hasMessages } from './bytes.js';
 import { nextCursor } from './cursor.js';
 import { RESPONSE_HEADER } from './protocol.js';
 import { existing, readFrom } from './reads.js';
@@ -44,8 +45,8 @@ export async function sse(c: HandlerContext, r: StreamRequest, offset: string): 
     if (pending !== undefined) {
       from = pending.nextOffset;
       const ended = pending.closed && pending.atTail;
-      const hasData = pending.messages.length > 0;
-      if (hasData) events.data(pending.messages);
+      const hasData = hasMessages(pending);
+      if (hasData) events.data(pending);
       if (hasData || ended || !announced) {
         events.control(
           ended

@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
-import type { StreamMessage } from '@stowage/core';
-import { concatMessages } from './bytes.js';
+import type { StreamReadResult } from '@stowage/core';
+import { readBytes } from './bytes.js';
 import { jsonArray } from './json.js';
 
 /** How data events carry bytes: JSON arrays, UTF-8 text lines, or base64 for anything else. */
@@ -32,12 +32,12 @@ export class SseWriter {
     private readonly encoding: SseEncoding,
   ) {}
 
-  /** One data event for a batch of messages; a control event must follow it. */
-  data(messages: readonly StreamMessage[]): void {
+  /** One data event for a read's messages; a control event must follow it. */
+  data(read: StreamReadResult): void {
     let payload: string;
-    if (this.encoding === 'json') payload = jsonArray(messages).toString('utf8');
-    else if (this.encoding === 'base64') payload = concatMessages(messages).toString('base64');
-    else payload = this.decoder.decode(concatMessages(messages), { stream: true });
+    if (this.encoding === 'json') payload = jsonArray(read.messages).toString('utf8');
+    else if (this.encoding === 'base64') payload = readBytes(read).toString('base64');
+    else payload = this.decoder.decode(readBytes(read), { stream: true });
     let event = 'event: data\n';
     for (const line of payload.split(LINE_BREAK)) event += `data:${line}\n`;
     this.res.write(`${event}\n`);

@@ -1,9 +1,8 @@
 import type { StreamStore } from '@stowage/core';
 import {
-  copyBytes,
   EngineStreamOps,
   runSync,
-  type PositionedMessage,
+  type MessageRun,
   type ProducerState,
   type StoredStream,
   type StreamBackend,
@@ -11,13 +10,14 @@ import {
   type StreamSizeOptions,
 } from '@stowage/core/adapter-kit';
 import { MemoryStoreBase, type MemoryStoreOptions } from './base.js';
+import { MessageLog } from './message-log.js';
 
 export interface MemoryStreamStoreOptions extends Omit<MemoryStoreOptions, 'maxEntries'>, StreamSizeOptions {}
 
 /** Streams in maps: metadata by name, own messages by stream id (positions are contiguous). */
 class MemoryStreamBackend implements StreamBackend {
   private readonly streams = new Map<string, StoredStream>();
-  private readonly messages = new Map<string, { base: number; items: Uint8Array[] }>();
+  private readonly messages = new Map<string, MessageLog>();
   private readonly producers = new Map<string, Map<string, ProducerState>>();
   /** The forks of each source name (a name is reused only once its forks are gone). */
   private readonly forksOf = new Map<string, Set<StoredStream>>();
@@ -51,34 +51,12 @@ class MemoryStreamBackend implements StreamBackend {
   }
   append(streamId: string, first: number, messages: readonly Uint8Array[]): void {
     let log = this.messages.get(streamId);
-    if (log === undefined) this.messages.set(streamId, (log = { base: first - 1, items: [] }));
-    for (const m of messages) log.items.push(copyBytes(m));
+    if (log === undefined) this.messages.set(streamId, (log = new MessageLog(first - 1)));
+    log.append(messages);
   }
-  read(streamId: string, after: number, upTo: number, maxBytes: number, maxMessages: number): PositionedMessage[] {
+  read(streamId: string, after: number, upTo: number, maxBytes: number, maxMessages: number): MessageRun {
     const log = this.messages.get(streamId);
-    if (log === undefined) return [];
-    const start = Math.max(0, after - log.base);
-    const limit = Math.min(upTo - log.base, log.items.length, start + maxMessages);
-    let end = start;
-    let bytes = 0;
-    for (; end < limit; end++) {
-      const size = log.items[end]!.byteLength;
-      if (end > start && bytes + size > maxBytes) break;
-      bytes += size;
-    }
-    // One copy for the batch (callers must not alias the stored bytes), handed out as
-    // views: one allocation per read instead of one per message.
-    const batch = Buffer.allocUnsafe(bytes);
-    const { buffer, byteOffset } = batch;
-    const out: PositionedMessage[] = new Array(end - start);
-    let at = 0;
-    for (let i = start; i < end; i++) {
-      const data = log.items[i]!;
-      batch.set(data, at);
-      out[i - start] = { position: log.base + i + 1, data: new Uint8Array(buffer, byteOffset + at, data.byteLength) };
-      at += data.byteLength;
-    }
-    return out;
+    return log === undefined ? { bytes: new Uint8Array(0), ends: [] } : log.read(after, upTo, maxBytes, maxMessages);
   }
   producer(streamId: string, producerId: string): ProducerState | undefined {
     const p = this.producers.get(streamId)?.get(producerId);

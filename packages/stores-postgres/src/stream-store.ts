@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import type { StreamStore } from '@stowage/core';
+import type { StreamAppendOptions, StreamAppendResult, StreamReadOptions, StreamReadResult, StreamStore } from '@stowage/core';
 import {
   budgetTimeout,
   storedStreamFromRow,
@@ -9,7 +9,13 @@ import {
   runAsync,
   type AsyncStreamBackend,
   type CallBudget,
-  type PositionedMessage,
+  deadlineOf,
+  formatOffset,
+  parseOffset,
+  validateAppendOptions,
+  validateMessages,
+  validateKey,
+  validateReadOptions,
   type ProducerState,
   type StoredStream,
   type StreamOp,
@@ -18,6 +24,16 @@ import {
 } from '@stowage/core/adapter-kit';
 import type pg from 'pg';
 import { isRetryable, lateAt, mapError, PgStoreBase, Sql, type PostgresStoreOptions } from './base.js';
+import { appendStatement } from './stream-append.js';
+import {
+  type LookRow,
+  lookSnapshot,
+  oneStatementRead,
+  type ReadRow,
+  type ReadStatements,
+  readStatements,
+  runFromRow,
+} from './stream-read.js';
 
 export interface PostgresStreamStoreOptions extends PostgresStoreOptions, StreamSizeOptions {}
 
@@ -60,6 +76,8 @@ const COLUMNS: [string, string][] = [
   ['deleted', 'boolean'],
 ];
 
+const asBuffer = (m: Uint8Array): Buffer => Buffer.from(m.buffer, m.byteOffset, m.byteLength);
+
 type Run = <R>(sql: Sql, params: unknown[]) => Promise<R[]>;
 
 /**
@@ -80,6 +98,9 @@ export class PostgresStreamStore extends PgStoreBase implements StreamStore {
   protected readonly component = 'streams';
   private readonly ops: EngineStreamOps;
   private readonly sql: Record<string, Sql>;
+  private readonly reads: ReadStatements;
+  private readonly appendOne: Sql;
+  private readonly maxMessageBytes: number;
   private readonly channel: string;
   private listener: pg.PoolClient | undefined;
   private listening: Promise<void> | undefined;
@@ -91,6 +112,9 @@ export class PostgresStreamStore extends PgStoreBase implements StreamStore {
     const S = this.t.table('streams');
     const M = this.t.table('stream_messages');
     const P = this.t.table('stream_producers');
+    this.reads = readStatements(S, M);
+    this.appendOne = appendStatement(S, M, (n) => this.inTime(n));
+    this.maxMessageBytes = maxMessageBytes;
     this.channel = `stowage_streams_${createHash('sha1').update(`${this.t.schema}.${this.t.prefix}`).digest('hex').slice(0, 24)}`;
     const params = COLUMNS.map(([, type], i) => `$${i + 1}::${type}`);
     this.sql = {
@@ -111,14 +135,6 @@ export class PostgresStreamStore extends PgStoreBase implements StreamStore {
         `INSERT INTO ${M} (stream_id, position, data)
          SELECT $1::text, $2::bigint + u.i - 1, u.d FROM unnest($3::bytea[]) WITH ORDINALITY AS u (d, i)`,
       ),
-      // Rows up to the byte budget (the first row always), so a read never transfers far more than it returns.
-      read: new Sql(
-        `SELECT position, data FROM (
-           SELECT position, data, sum(octet_length(data)) OVER (ORDER BY position) - octet_length(data) AS before
-           FROM ${M} WHERE stream_id = $1::text AND position > $2::bigint AND position <= $3::bigint
-           ORDER BY position LIMIT $5::bigint
-         ) AS r WHERE before = 0 OR before < $4::bigint ORDER BY position`,
-      ),
       producer: new Sql(`SELECT epoch, seq FROM ${P} WHERE stream_id = $1::text AND producer_id = $2::text`),
       setProducer: new Sql(
         `INSERT INTO ${P} (stream_id, producer_id, epoch, seq, updated_at) VALUES ($1::text, $2::text, $3::bigint, $4::bigint, $5::bigint)
@@ -137,6 +153,7 @@ export class PostgresStreamStore extends PgStoreBase implements StreamStore {
       maxMessageBytes,
       // Listen before a wait's first check, so an append in between is not missed.
       beforeWait: () => this.listen().catch(() => {}),
+      look: async (name) => lookSnapshot((await this.query<LookRow>(this.reads.look, [name, this.nowParam()], this.budget(undefined)))[0]),
       onChange: (name) => {
         // Other processes (and other stores of this process) wake through LISTEN.
         void this.pool.query({ name: this.sql.notify!.name, text: this.sql.notify!.text, values: [this.channel, name] }).catch(() => {});
@@ -154,10 +171,11 @@ export class PostgresStreamStore extends PgStoreBase implements StreamStore {
       insert: async (stream) => void (await run(s.insert!, values(stream))),
       update: async (stream) => void (await run(s.update!, values(stream))),
       remove: async (stream) => void (await run(s.remove!, [stream.id])),
-      append: async (streamId, first, messages) =>
-        void (await run(s.append!, [streamId, first, messages.map((m) => Buffer.from(m.buffer, m.byteOffset, m.byteLength))])),
+      append: async (streamId, first, messages) => void (await run(s.append!, [streamId, first, messages.map(asBuffer)])),
       read: async (streamId, after, upTo, maxBytes, maxMessages) =>
-        run<PositionedMessage>(s.read!, [streamId, after, upTo, maxBytes, maxMessages]),
+        runFromRow(
+          (await run<{ data: Buffer | null; ends: number[] | null }>(this.reads.run, [streamId, after, upTo, maxBytes, maxMessages]))[0],
+        ),
       producer: async (streamId, producerId) => {
         const [row] = await run<ProducerState>(s.producer!, [streamId, producerId]);
         return row;
@@ -255,8 +273,31 @@ export class PostgresStreamStore extends PgStoreBase implements StreamStore {
   }
 
   create: StreamStore['create'] = (name, config, opts) => this.ops.create(name, config, opts);
-  append: StreamStore['append'] = (name, messages, opts) => this.ops.append(name, messages, opts);
-  read: StreamStore['read'] = (name, from, opts) => this.ops.read(name, from, opts);
+  /** One statement for an append without producer or Stream-Seq to a live open stream; else the engine's transaction. */
+  async append(name: string, messages: readonly Uint8Array[], opts?: StreamAppendOptions): Promise<StreamAppendResult> {
+    validateKey(this.source, 'name', name);
+    validateMessages(this.source, 'messages', messages, this.maxMessageBytes, false);
+    const v = validateAppendOptions(this.source, opts);
+    if (v.producer !== undefined || v.seq !== undefined) return this.ops.append(name, messages, opts);
+    const budget = this.budget(deadlineOf(this.source, opts));
+    const values = [name, v.mediaType ?? null, messages.map(asBuffer), messages.length, this.nowParam(), v.close, this.channel];
+    const [row] = await this.query<{ tail: number; closed: boolean }>(this.appendOne, values, budget);
+    if (row === undefined) return this.ops.append(name, messages, opts);
+    this.ops.changedHere(name);
+    return { nextOffset: formatOffset(row.tail), duplicate: false, closed: row.closed };
+  }
+  /**
+   * One statement when that is the whole read (a live stream without an idle TTL, from its own
+   * messages); otherwise, and for every refusal, the engine's transaction.
+   */
+  async read(name: string, fromOffset: string, opts?: StreamReadOptions): Promise<StreamReadResult> {
+    validateKey(this.source, 'name', name);
+    const position = parseOffset(this.source, 'fromOffset', fromOffset);
+    const { maxBytes, maxMessages } = validateReadOptions(this.source, opts);
+    const budget = this.budget(deadlineOf(this.source, opts));
+    const [row] = await this.query<ReadRow>(this.reads.read, [name, position, maxBytes, maxMessages, this.nowParam()], budget);
+    return oneStatementRead(row, position) ?? this.ops.read(name, fromOffset, opts);
+  }
   head: StreamStore['head'] = (name, opts) => this.ops.head(name, opts);
   closeStream: StreamStore['closeStream'] = (name, opts) => this.ops.closeStream(name, opts);
   delete: StreamStore['delete'] = (name, opts) => this.ops.delete(name, opts);

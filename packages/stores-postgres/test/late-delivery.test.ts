@@ -113,14 +113,31 @@ describeBackends(backends.slice(0, 1), (backend) => {
     await check.close();
   });
 
+  it('a stream append in one statement told TIMEOUT, delivered afterwards, is not appended', async () => {
+    const { late, plain } = await setup();
+    const streams = new PostgresStreamStore(late);
+    const check = new PostgresStreamStore(plain);
+    await streams.create('s', { contentType: 'text/plain' });
+    await timesOutThenArrives(() => streams.append('s', [Buffer.from('x')], { deadline: Date.now() + 400 }));
+    expect((await check.read('s', '-1')).messages).toEqual([]);
+    await check.append('s', [Buffer.from('y')]);
+    expect((await check.read('s', '-1')).messages.map((m) => Buffer.from(m.data).toString())).toEqual(['y']);
+    await streams.close();
+    await check.close();
+  });
+
   it('a stream append whose COMMIT is held past its deadline rolls back when the COMMIT arrives', async () => {
     const { late, plain } = await setup();
     const streams = new PostgresStreamStore(late);
     const check = new PostgresStreamStore(plain);
     await streams.create('s', { contentType: 'text/plain' });
-    // Everything before the COMMIT goes through: the transaction has written, and waits.
+    // Everything before the COMMIT goes through: the transaction has written, and waits. (A
+    // producer's append is a transaction; a plain one is one statement, tested above.)
     proxy.hold((chunk) => chunk.includes('COMMIT'));
-    const err = (await streams.append('s', [Buffer.from('x')], { deadline: Date.now() + 400 }).catch((e: unknown) => e)) as ErrorLike;
+    const producer = { id: 'p', epoch: 0, seq: 0 };
+    const err = (await streams
+      .append('s', [Buffer.from('x')], { deadline: Date.now() + 400, producer })
+      .catch((e: unknown) => e)) as ErrorLike;
     expect(err?.code, err?.message).toBe('TIMEOUT');
     expect(proxy.heldBytes()).toBeGreaterThan(0);
     await proxy.deliver();

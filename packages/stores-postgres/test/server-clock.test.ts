@@ -134,7 +134,11 @@ describeBackends(backends.slice(0, 1), (backend) => {
     try {
       await streams.create('s', { contentType: 'text/plain' }); // samples the clock, through the proxy
       proxy.hold((chunk) => chunk.includes('COMMIT'));
-      const err = (await streams.append('s', [Buffer.from('x')], { deadline: Date.now() + 400 }).catch((e: unknown) => e)) as ErrorLike;
+      // A producer's append is a transaction (a plain one is a single statement, no COMMIT).
+      const producer = { id: 'p', epoch: 0, seq: 0 };
+      const err = (await streams
+        .append('s', [Buffer.from('x')], { deadline: Date.now() + 400, producer })
+        .catch((e: unknown) => e)) as ErrorLike;
       expect(err?.code, err?.message).toBe('TIMEOUT');
       expect(proxy.heldBytes()).toBeGreaterThan(0);
       await proxy.deliver(); // reaches PostgreSQL well within 5 s of the deadline

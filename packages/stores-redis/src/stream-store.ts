@@ -15,6 +15,7 @@ import {
   deadlineOf,
   formatOffset,
   parseOffset,
+  runMessages,
   StreamWaiters,
   validateAppendOptions,
   validateCreateOptions,
@@ -159,9 +160,18 @@ export class RedisStreamStore extends RedisStoreBase implements StreamStore {
     const position = parseOffset(this.source, 'fromOffset', fromOffset);
     const r = await this.call('read', [name, position, maxBytes, maxMessages], deadlineOf(this.source, opts));
     const info = toInfo(r[3] as Reply);
-    const messages = [];
-    for (let i = 4; i < r.length; i += 2) messages.push({ offset: formatOffset(num(r[i])), data: r[i + 1] as Buffer });
-    return { messages, nextOffset: formatOffset(num(r[1])), atTail: str(r[2]) === '1', closed: info.closed, info };
+    const packed = r[5] as Buffer;
+    const ends: number[] = new Array(packed.length / 4);
+    for (let i = 0; i < ends.length; i++) ends[i] = packed.readUInt32LE(i * 4);
+    const run = { bytes: r[4] as Buffer, ends };
+    return {
+      messages: runMessages(run, position + 1),
+      bytes: run.bytes,
+      nextOffset: formatOffset(num(r[1])),
+      atTail: str(r[2]) === '1',
+      closed: info.closed,
+      info,
+    };
   }
 
   async head(name: string, opts?: CallOptions): Promise<StreamInfo | undefined> {

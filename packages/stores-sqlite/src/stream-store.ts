@@ -6,7 +6,8 @@ import {
   runSync,
   type StreamOp,
   validateInteger,
-  type PositionedMessage,
+  type MessageRun,
+  runOf,
   type ProducerState,
   type StoredStream,
   type StreamBackend,
@@ -86,9 +87,10 @@ class SqliteStreamBackend implements StreamBackend {
       removeMessages: db.prepare(`DELETE FROM ${messages} WHERE stream_id = ?`),
       removeProducers: db.prepare(`DELETE FROM ${producers} WHERE stream_id = ?`),
       append: db.prepare(`INSERT INTO ${messages} (stream_id, position, data) VALUES (?, ?, ?)`),
-      read: db.prepare(
-        `SELECT position, data FROM ${messages} WHERE stream_id = ? AND position > ? AND position <= ? ORDER BY position LIMIT ?`,
-      ),
+      // Positions are contiguous from `after + 1`: the blobs alone.
+      read: db
+        .prepare(`SELECT data FROM ${messages} WHERE stream_id = ? AND position > ? AND position <= ? ORDER BY position LIMIT ?`)
+        .pluck(),
       producer: db.prepare(`SELECT epoch, seq FROM ${producers} WHERE stream_id = ? AND producer_id = ?`),
       setProducer: db.prepare(
         `INSERT INTO ${producers} (stream_id, producer_id, epoch, seq, updated_at) VALUES (?, ?, ?, ?, ?)
@@ -117,16 +119,16 @@ class SqliteStreamBackend implements StreamBackend {
   append(streamId: string, first: number, messages: readonly Uint8Array[]): void {
     for (let i = 0; i < messages.length; i++) this.s.append!.run(streamId, first + i, asBuffer(messages[i]!));
   }
-  read(streamId: string, after: number, upTo: number, maxBytes: number, maxMessages: number): PositionedMessage[] {
-    const out: PositionedMessage[] = [];
+  read(streamId: string, after: number, upTo: number, maxBytes: number, maxMessages: number): MessageRun {
+    const rows: Buffer[] = [];
     let bytes = 0;
-    // Iterate so a byte limit stops reading rows early.
-    for (const row of this.s.read!.iterate(streamId, after, upTo, maxMessages) as Iterable<{ position: number; data: Buffer }>) {
-      if (out.length > 0 && bytes + row.data.byteLength > maxBytes) break;
-      bytes += row.data.byteLength;
-      out.push({ position: row.position, data: row.data });
+    // Iterate so a byte limit stops reading rows early; `pluck`: each row is its blob alone.
+    for (const data of this.s.read!.iterate(streamId, after, upTo, maxMessages) as Iterable<Buffer>) {
+      if (rows.length > 0 && bytes + data.byteLength > maxBytes) break;
+      bytes += data.byteLength;
+      rows.push(data);
     }
-    return out;
+    return runOf(rows);
   }
   producer(streamId: string, producerId: string): ProducerState | undefined {
     return this.s.producer!.get(streamId, producerId) as ProducerState | undefined;

@@ -113,6 +113,11 @@ export interface StreamReadOptions extends CallOptions {
 
 export interface StreamReadResult {
   messages: StreamMessage[];
+  /**
+   * The data of `messages` back to back, when the store read them in one piece: a server
+   * sends it as the body at no cost per message. The caller's own bytes, as `messages`' are.
+   */
+  bytes?: Uint8Array;
   /** Where the next read starts: the offset of the last message returned, or `from` resolved. */
   nextOffset: string;
   /** True when nothing lies after `nextOffset` at the time of the read. */

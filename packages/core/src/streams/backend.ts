@@ -1,6 +1,7 @@
 // The storage a StreamEngine runs on, and how an engine operation drives it.
 
 import type { ProducerState } from './producer.js';
+import type { MessageRun } from './run.js';
 
 /** A stream's metadata as a synchronous backend keeps it. */
 export interface StoredStream {
@@ -52,9 +53,10 @@ export interface StreamBackend {
   append(streamId: string, first: number, messages: readonly Uint8Array[]): void;
   /**
    * Own messages with `after < position <= upTo`, in order, stopping before the one that would
-   * pass `maxBytes` (but returning at least one) or at `maxMessages`.
+   * pass `maxBytes` (but returning at least one) or at `maxMessages`: one run, the first
+   * message at `after + 1` (positions are contiguous).
    */
-  read(streamId: string, after: number, upTo: number, maxBytes: number, maxMessages: number): PositionedMessage[];
+  read(streamId: string, after: number, upTo: number, maxBytes: number, maxMessages: number): MessageRun;
   producer(streamId: string, producerId: string): ProducerState | undefined;
   setProducer(streamId: string, producerId: string, state: ProducerState, now: number): void;
   /** Up to `limit` streams with `deadline <= now` and not `deleted`. */
@@ -118,8 +120,8 @@ export const backend = {
   *append(streamId: string, first: number, messages: readonly Uint8Array[]): StreamOp<void> {
     yield { method: 'append', args: [streamId, first, messages] };
   },
-  *read(streamId: string, after: number, upTo: number, maxBytes: number, maxMessages: number): StreamOp<PositionedMessage[]> {
-    return (yield { method: 'read', args: [streamId, after, upTo, maxBytes, maxMessages] }) as PositionedMessage[];
+  *read(streamId: string, after: number, upTo: number, maxBytes: number, maxMessages: number): StreamOp<MessageRun> {
+    return (yield { method: 'read', args: [streamId, after, upTo, maxBytes, maxMessages] }) as MessageRun;
   },
   *producer(streamId: string, producerId: string): StreamOp<ProducerState | undefined> {
     return (yield { method: 'producer', args: [streamId, producerId] }) as ProducerState | undefined;

@@ -26,7 +26,7 @@ import {
   validateReadOptions,
   validateStreamConfig,
 } from './validate.js';
-import { StreamWaiters } from './waiters.js';
+import { StreamWaiters, type TailSnapshot } from './waiters.js';
 
 export interface EngineStreamOpsOptions {
   source: ErrorSource;
@@ -52,6 +52,12 @@ export interface EngineStreamOpsOptions {
    * starts what wakes waiters on other processes' changes (polling, LISTEN).
    */
   beforeWait?: () => void | Promise<void>;
+  /**
+   * How a waiter looks at a stream, when the store has a cheaper way than the engine's `tail`
+   * (one statement instead of a read-only operation). Same answer: the live stream, or
+   * `undefined` when missing, expired or hidden for its forks.
+   */
+  look?: (name: string) => Promise<TailSnapshot | undefined>;
 }
 
 /**
@@ -75,6 +81,11 @@ export class EngineStreamOps implements Omit<StreamStore, 'close'> {
   private changed(name: string): void {
     this.waiters.notify(name);
     this.o.onChange?.(name);
+  }
+
+  /** A change the store made without the engine and announced to other processes itself: wakes this process's waiters. */
+  changedHere(name: string): void {
+    this.waiters.notify(name);
   }
 
   async create(name: string, config: StreamConfig, opts?: StreamCreateOptions): Promise<StreamCreateResult> {
@@ -144,7 +155,7 @@ export class EngineStreamOps implements Omit<StreamStore, 'close'> {
     this.o.ensureOpen();
     await this.o.beforeWait?.();
     return this.waiters.wait(name, {
-      look: () => this.readOnly((now) => this.engine.tail(name, now), undefined),
+      look: this.o.look === undefined ? () => this.readOnly((now) => this.engine.tail(name, now), undefined) : () => this.o.look!(name),
       position,
       timeoutMs,
       signal,

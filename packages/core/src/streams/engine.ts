@@ -3,15 +3,15 @@ import type {
   StreamCloseResult,
   StreamCreateResult,
   StreamInfo,
-  StreamMessage,
   StreamProducer,
   StreamReadResult,
 } from '../contracts/stream.js';
 import type { ErrorSource } from '../errors.js';
-import { backend, type PositionedMessage, type StoredStream, type StreamOp } from './backend.js';
+import { backend, type StoredStream, type StreamOp } from './backend.js';
 import { compareUtf8, formatOffset } from './offsets.js';
 import { presence, pinned, removeTree } from './presence.js';
 import { checkProducer, type ProducerState } from './producer.js';
+import { EMPTY_RUN, fitting, joinRuns, type MessageRun, runMessages, runPrefix } from './run.js';
 import type { ValidatedAppendOptions, ValidatedFork, ValidatedStreamConfig } from './validate.js';
 import type { TailSnapshot } from './waiters.js';
 
@@ -38,6 +38,19 @@ export function streamInfo(s: StoredStream): StreamInfo {
     if (s.forkSubOffset) info.forkSubOffset = s.forkSubOffset;
   }
   return info;
+}
+
+/** What `read` answers: `run` holds the messages after `position` of the live stream `s`. */
+export function readResult(s: StoredStream, position: number, run: MessageRun): StreamReadResult {
+  const last = position + run.ends.length;
+  return {
+    messages: runMessages(run, position + 1),
+    bytes: run.bytes,
+    nextOffset: formatOffset(last),
+    atTail: last === s.tail,
+    closed: s.closed,
+    info: streamInfo(s),
+  };
 }
 
 /**
@@ -228,23 +241,16 @@ export class StreamEngine {
     if (position > s.tail) {
       throw this.source.invalid(`offset ${formatOffset(position)} is past the tail ${formatOffset(s.tail)}`, { pastTail: true });
     }
-    const messages = yield* this.collect(s, position, maxBytes, maxMessages);
-    const last = messages.length === 0 ? position : messages[messages.length - 1]!.position;
+    const run = yield* this.collect(s, position, maxBytes, maxMessages);
     if (s.ttlMs !== undefined) {
       this.touch(s, now);
       yield* backend.update(s);
     }
-    return {
-      messages: messages.map((m): StreamMessage => ({ offset: formatOffset(m.position), data: m.data })),
-      nextOffset: formatOffset(last),
-      atTail: last === s.tail,
-      closed: s.closed,
-      info: streamInfo(s),
-    };
+    return readResult(s, position, run);
   }
 
   /** Messages after `position`, through the fork chain (sources' data up to each fork point). */
-  private *collect(s: StoredStream, position: number, maxBytes: number, maxMessages: number): StreamOp<PositionedMessage[]> {
+  private *collect(s: StoredStream, position: number, maxBytes: number, maxMessages: number): StreamOp<MessageRun> {
     const segments: { id: string; lo: number; hi: number }[] = [];
     let cur: StoredStream | undefined = s;
     let hi = s.tail;
@@ -255,25 +261,29 @@ export class StreamEngine {
       hi = Math.min(hi, lo);
       cur = yield* backend.get(cur.forkedFrom);
     }
-    const out: PositionedMessage[] = [];
+    const runs: MessageRun[] = [];
+    let count = 0;
     let bytes = 0;
     for (let i = segments.length - 1; i >= 0; i--) {
       const seg = segments[i]!;
       const after = Math.max(position, seg.lo);
       if (seg.hi <= after) continue;
-      const left = maxMessages - out.length;
+      const left = maxMessages - count;
       if (left <= 0) break;
-      const room = out.length === 0 ? maxBytes : maxBytes - bytes;
+      const room = count === 0 ? maxBytes : maxBytes - bytes;
       if (room <= 0) break;
       const part = yield* backend.read(seg.id, after, seg.hi, room, left);
-      for (const m of part) {
-        if (out.length > 0 && bytes + m.data.byteLength > maxBytes) return out;
-        out.push(m);
-        bytes += m.data.byteLength;
+      // A backend returns at least one message: past the first segment, it may not fit.
+      const fit = count === 0 ? part.ends.length : fitting(part, room, false);
+      if (fit > 0) {
+        const taken = runPrefix(part, fit);
+        runs.push(taken);
+        count += fit;
+        bytes += taken.bytes.byteLength;
       }
-      if (part.length === 0 || part[part.length - 1]!.position < seg.hi) break;
+      if (fit < part.ends.length || part.ends.length === 0 || after + part.ends.length < seg.hi) break;
     }
-    return out;
+    return runs.length === 0 ? EMPTY_RUN : joinRuns(runs);
   }
 
   *head(name: string, now: number): StreamOp<StreamInfo | undefined> {

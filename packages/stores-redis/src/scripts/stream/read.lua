@@ -17,7 +17,9 @@ local function read(a)
     if lo < hi then hi = lo end
     cur = get(cur.forkedFrom)
   end
-  local out, bytes, last = {}, 0, position
+  -- The messages go back as one string and where each ends (4-byte little-endian integers):
+  -- two replies, however many messages, where a pair per message cost the client a parse each.
+  local parts, ends, bytes, last = {}, {}, 0, position
   local count = 0
   for i = #segments, 1, -1 do
     local seg = segments[i]
@@ -31,8 +33,8 @@ local function read(a)
         bytes = bytes + #data
         count = count + 1
         last = after + j
-        out[#out + 1] = fmt(last)
-        out[#out + 1] = data
+        parts[count] = data
+        ends[count] = struct.pack('<I4', bytes)
       end
       if stop or #items < take then break end
     end
@@ -41,9 +43,7 @@ local function read(a)
     touch(s)
     put(s)
   end
-  local result = { 'read', fmt(last), last == s.tail and '1' or '0', info(s) }
-  for _, x in ipairs(out) do result[#result + 1] = x end
-  return result
+  return { 'read', fmt(last), last == s.tail and '1' or '0', info(s), table.concat(parts), table.concat(ends) }
 end
 
 local function head(a)

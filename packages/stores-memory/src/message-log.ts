@@ -1,0 +1,48 @@
+import type { MessageRun } from '@stowage/core/adapter-kit';
+
+/**
+ * One stream's own messages, back to back in one buffer that doubles as it fills, and where
+ * each ends. A read of many messages is then one copy of one byte range, not one per message.
+ */
+export class MessageLog {
+  private buf = Buffer.allocUnsafe(256);
+  private size = 0;
+  /** `ends[i]`: where message `base + 1 + i` ends in `buf`. */
+  private readonly ends: number[] = [];
+
+  /** @param base The position before the first message (a fork's own messages start after its fork point). */
+  constructor(private readonly base: number) {}
+
+  append(messages: readonly Uint8Array[]): void {
+    let need = this.size;
+    for (const m of messages) need += m.byteLength;
+    if (need > this.buf.length) {
+      const grown = Buffer.allocUnsafe(Math.max(need, this.buf.length * 2));
+      this.buf.copy(grown, 0, 0, this.size);
+      this.buf = grown;
+    }
+    // Copied in: the caller keeps its buffers.
+    for (const m of messages) {
+      this.buf.set(m, this.size);
+      this.size += m.byteLength;
+      this.ends.push(this.size);
+    }
+  }
+
+  /**
+   * Messages with `after < position <= upTo`, at most `maxMessages`, stopping before the one
+   * that would pass `maxBytes` (one at least), as a run the caller owns (a copy).
+   */
+  read(after: number, upTo: number, maxBytes: number, maxMessages: number): MessageRun {
+    const { ends } = this;
+    const start = Math.max(0, after - this.base);
+    const limit = Math.min(upTo - this.base, ends.length, start + maxMessages);
+    if (limit <= start) return { bytes: new Uint8Array(0), ends: [] };
+    const from = start === 0 ? 0 : ends[start - 1]!;
+    let end = start + 1;
+    while (end < limit && ends[end]! - from <= maxBytes) end++;
+    const out: number[] = new Array(end - start);
+    for (let i = start; i < end; i++) out[i - start] = ends[i]! - from;
+    return { bytes: Buffer.from(this.buf.subarray(from, ends[end - 1]!)), ends: out };
+  }
+}

@@ -1,0 +1,85 @@
+// Reads of the PostgreSQL stream store in one statement: a read's messages come back as one
+// row (their bytes joined, and where each ends), and a plain read or a waiter's look is one
+// round trip instead of a transaction of five.
+
+import type { StreamReadResult } from '@stowage/core';
+import {
+  type MessageRun,
+  PG_SERVER_NOW,
+  readResult,
+  type StreamRow,
+  storedStreamFromRow,
+  type TailSnapshot,
+} from '@stowage/core/adapter-kit';
+import { Sql } from './base.js';
+
+/**
+ * Own messages of one stream, `$2 < position <= $3`, at most `$5` of them and `$4` bytes (the
+ * first always), as one row: `data` the bytes back to back, `ends` where each message ends.
+ */
+const runOf = (M: string, id: string, after: string, upTo: string, maxBytes: string, maxMessages: string): string =>
+  `SELECT string_agg(data, ''::bytea ORDER BY position) AS data, array_agg(upto::int4 ORDER BY position) AS ends
+   FROM (
+     SELECT position, data, octet_length(data) AS size, sum(octet_length(data)) OVER (ORDER BY position) AS upto
+     FROM ${M} WHERE stream_id = ${id} AND position > ${after} AND position <= ${upTo}
+     ORDER BY position LIMIT ${maxMessages}
+   ) AS w WHERE upto <= ${maxBytes} OR upto = size`;
+
+export interface ReadStatements {
+  /** A backend read (inside the engine's operations): $1 stream id, $2 after, $3 up to, $4 max bytes, $5 max messages. */
+  run: Sql;
+  /**
+   * A whole read: the stream row, the clock, and, when the read needs nothing else (a live
+   * stream without an idle TTL to renew, read from its own messages), its run of messages.
+   * $1 name, $2 from position, $3 max bytes, $4 max messages, $5 now (NULL: the server's clock).
+   */
+  read: Sql;
+  /** A waiter's look: $1 name, $2 now (NULL: the server's clock). */
+  look: Sql;
+}
+
+export function readStatements(S: string, M: string): ReadStatements {
+  const now = (p: string) => `COALESCE(${p}::bigint, ${PG_SERVER_NOW})`;
+  return {
+    run: new Sql(runOf(M, '$1::text', '$2::bigint', '$3::bigint', '$4::bigint', '$5::bigint')),
+    read: new Sql(
+      `SELECT s.*, ${now('$5')} AS now, r.data AS run_data, r.ends AS run_ends
+       FROM ${S} s LEFT JOIN LATERAL (${runOf(M, 's.id', '$2::bigint', 's.tail', '$3::bigint', '$4::bigint')}) r
+         ON NOT s.deleted AND s.ttl_ms IS NULL AND $2::bigint <= s.tail AND (s.fork_position IS NULL OR $2::bigint >= s.fork_position)
+       WHERE s.name = $1::text`,
+    ),
+    look: new Sql(`SELECT id, tail, closed, deadline, deleted, ${now('$2')} AS now FROM ${S} WHERE name = $1::text`),
+  };
+}
+
+/** A run as PostgreSQL answers it (no rows: NULLs). */
+export function runFromRow(row: { data: Buffer | null; ends: number[] | null } | undefined): MessageRun {
+  return row === undefined || row.data === null || row.ends === null
+    ? { bytes: new Uint8Array(0), ends: [] }
+    : { bytes: row.data, ends: row.ends };
+}
+
+export type ReadRow = StreamRow & { now: number; run_data: Buffer | null; run_ends: number[] | null };
+
+/**
+ * The answer of a one-statement read, or `undefined` when the read needs the engine: a
+ * missing, deleted or expired stream (for its error), an idle TTL to renew (a write), an
+ * offset past the tail, or an offset in a fork's source.
+ */
+export function oneStatementRead(row: ReadRow | undefined, position: number): StreamReadResult | undefined {
+  if (row === undefined) return undefined;
+  const s = storedStreamFromRow(row);
+  if (s.deleted || (s.deadline !== undefined && s.deadline <= row.now) || s.ttlMs !== undefined) return undefined;
+  if (position > s.tail || (s.forkPosition !== undefined && position < s.forkPosition)) return undefined;
+  return readResult(s, position, runFromRow({ data: row.run_data, ends: row.run_ends }));
+}
+
+export type LookRow = { id: string; tail: number; closed: boolean; deadline: number | null; deleted: boolean; now: number };
+
+/** A waiter's snapshot from a look's row: `undefined` unless live (a hidden source is missing too). */
+export function lookSnapshot(row: LookRow | undefined): TailSnapshot | undefined {
+  if (row === undefined || row.deleted) return undefined;
+  const expiresAt = row.deadline === null ? undefined : row.deadline;
+  if (expiresAt !== undefined && expiresAt <= row.now) return undefined;
+  return { id: row.id, tail: row.tail, closed: row.closed, expiresAt, now: row.now };
+}
