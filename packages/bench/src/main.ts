@@ -7,6 +7,7 @@
  *   npm run bench -- --only memory        some suites (comma-separated)
  *   npm run bench -- --json rows.json     also write every row as JSON
  *   npm run bench -- --duration 500 --rounds 3
+ *   npm run bench -- --only streams --match catch-up   only rows whose operation contains the text
  */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -16,6 +17,7 @@ import { postgresComparisons } from './suites/postgres.js';
 import { redisComparisons } from './suites/redis.js';
 import { sqliteComparisons } from './suites/sqlite.js';
 import { streamsComparisons } from './suites/streams.js';
+import { streamsSeekComparisons } from './suites/streams-seek.js';
 import { subscriptionsComparisons } from './suites/subscriptions.js';
 
 type Suite = () => Promise<Comparison[]> | Comparison[];
@@ -26,6 +28,7 @@ const SUITES: Record<string, Suite> = {
   postgres: postgresComparisons,
   redis: redisComparisons,
   streams: streamsComparisons,
+  'streams-seek': streamsSeekComparisons,
   subscriptions: subscriptionsComparisons,
 };
 
@@ -36,6 +39,7 @@ async function main(): Promise<void> {
       only: { type: 'string' },
       duration: { type: 'string', default: '700' },
       rounds: { type: 'string', default: '3' },
+      match: { type: 'string' },
     },
   });
   const names = values.only ? values.only.split(',').map((s) => s.trim()) : Object.keys(SUITES);
@@ -45,7 +49,8 @@ async function main(): Promise<void> {
   console.log(`Stowage bench: node ${process.version}, ${options.rounds} rounds of ${options.durationMs} ms per row (median round)`);
   for (const name of names) {
     console.log(`suite ${name}`);
-    for (const c of await SUITES[name]!()) rows.push(...(await runComparison(c, options, (l) => console.log(l))));
+    const comparisons = (await SUITES[name]!()).filter((c) => values.match === undefined || c.operation.includes(values.match));
+    for (const c of comparisons) rows.push(...(await runComparison(c, options, (l) => console.log(l))));
   }
   console.log();
   console.log(formatTable(rows));

@@ -21,6 +21,11 @@ export interface Reply {
   body: Buffer;
 }
 
+/**
+ * One request. A GET that finds its kept-alive socket closed by the server (idle past the
+ * server's keep-alive timeout, at the moment it was reused) is sent once more, as Node's
+ * documentation advises: only a GET, which changes nothing.
+ */
 export function call(
   agent: Agent,
   base: string,
@@ -28,15 +33,20 @@ export function call(
   path: string,
   headers: Record<string, string>,
   body?: Buffer,
+  retried = false,
 ): Promise<Reply> {
-  return new Promise((resolve, reject) => {
+  return new Promise<Reply>((resolve, reject) => {
     const req = request(`${base}${path}`, { method, agent, headers }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
       res.on('error', reject);
     });
-    req.on('error', reject);
+    req.on('error', (err: NodeJS.ErrnoException) => {
+      if (method === 'GET' && !retried && req.reusedSocket && err.code === 'ECONNRESET') {
+        call(agent, base, method, path, headers, body, true).then(resolve, reject);
+      } else reject(err);
+    });
     req.end(body);
   });
 }

@@ -36,22 +36,30 @@ const appendOp = async (s: ServerProcess): Promise<Op> => {
   return async (i) => expectStatus(await s.call('POST', paths[i % paths.length]!, TEXT, MESSAGE), 204, 200);
 };
 
-/** GET a 1000-message (100 KB) stream from its start, following Stream-Next-Offset to the tail. */
-const catchUpOp = async (s: ServerProcess): Promise<Op> => {
-  expectStatus(await s.call('PUT', '/bench/read', TEXT), 201, 200);
-  for (let i = 0; i < 1000; i++) expectStatus(await s.call('POST', '/bench/read', TEXT, MESSAGE), 204, 200);
-  return async () => {
-    let offset = '-1';
-    let bytes = 0;
-    for (;;) {
-      const r = expectStatus(await s.call('GET', `/bench/read?offset=${encodeURIComponent(offset)}`, {}), 200);
-      bytes += r.body.length;
-      offset = String(r.headers['stream-next-offset']);
-      if (r.headers['stream-up-to-date'] === 'true') break;
-    }
-    if (bytes !== 100_000) throw new Error(`read ${bytes} bytes, expected 100000`);
+/**
+ * GET a stream of `count` messages of `size` bytes from its start, following
+ * Stream-Next-Offset to the tail. The stream is filled once per contender, untimed.
+ */
+const catchUpOp =
+  (size: number, count: number) =>
+  async (s: ServerProcess): Promise<Op> => {
+    const message = Buffer.alloc(size, 'x');
+    const path = `/bench/read-${size}`;
+    expectStatus(await s.call('PUT', path, TEXT), 201, 200);
+    for (let i = 0; i < count; i++) expectStatus(await s.call('POST', path, TEXT, message), 204, 200);
+    const total = size * count;
+    return async () => {
+      let offset = '-1';
+      let bytes = 0;
+      for (;;) {
+        const r = expectStatus(await s.call('GET', `${path}?offset=${encodeURIComponent(offset)}`, {}), 200);
+        bytes += r.body.length;
+        offset = String(r.headers['stream-next-offset']);
+        if (r.headers['stream-up-to-date'] === 'true') break;
+      }
+      if (bytes !== total) throw new Error(`read ${bytes} bytes, expected ${total}`);
+    };
   };
-};
 
 /**
  * A reader long-polls at the tail; 10 ms later (it is waiting) a writer appends. The sample is
@@ -86,7 +94,8 @@ export async function streamsComparisons(): Promise<Comparison[]> {
   const comparisons: Comparison[] = [];
   const ops: Array<[string, (s: ServerProcess) => Promise<Op>, 'throughput' | 'latency']> = [
     ['append 100 B (POST)', appendOp, 'throughput'],
-    ['catch-up read, 1000 × 100 B (GET)', catchUpOp, 'throughput'],
+    ['catch-up read, 1000 × 100 B (GET)', catchUpOp(100, 1000), 'throughput'],
+    ['catch-up read, 100 × 64 KiB (GET)', catchUpOp(64 * 1024, 100), 'throughput'],
     ['long-poll wake-up (append → reader answered)', wakeOp, 'latency'],
   ];
   for (const [operation, prepare, metric] of ops) {

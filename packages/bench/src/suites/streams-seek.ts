@@ -1,0 +1,142 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type { StreamStore } from '@stowage/core';
+import { formatOffset } from '@stowage/core/adapter-kit';
+import type { Comparison, Contender } from '../harness.js';
+
+/**
+ * Reading from a deep offset: the time a store takes to answer a read of 100 messages from
+ * the offset at 10 % and at 90 % of one stream of `BENCH_SEEK_MESSAGES` (default 1,000,000)
+ * messages of 100 B. The store runs in this process (what is measured is the seek, not HTTP);
+ * the stream is loaded once per backend, untimed, in batches of 1,000 through `append`.
+ * Latency rows: the anchor is the read at 10 %, the ratio its p50 over the read at 90 %'s (a
+ * seek by index keeps it near 1.00x; a scan would fall towards 0.11x).
+ */
+
+const COUNT = Number(process.env.BENCH_SEEK_MESSAGES ?? 1_000_000);
+const BATCH = 1000;
+const NAME = 'seek';
+
+interface Backend {
+  name: string;
+  open(): Promise<{ store: StreamStore; close(): Promise<void> }>;
+}
+
+async function load(store: StreamStore): Promise<void> {
+  await store.create(NAME, { contentType: 'application/octet-stream' });
+  const batch = Array.from({ length: BATCH }, () => Buffer.alloc(100, 'x'));
+  const t0 = performance.now();
+  for (let done = 0; done < COUNT; done += BATCH) await store.append(NAME, batch.slice(0, Math.min(BATCH, COUNT - done)));
+  console.log(`  (loaded ${COUNT.toLocaleString('en-US')} messages in ${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+}
+
+/** Two contenders on one loaded stream: reads from `at` of it. */
+function pair(b: Backend): [Contender, Contender] {
+  let opened: Promise<{ store: StreamStore; close(): Promise<void> }> | undefined;
+  let users = 0;
+  const shared = () =>
+    (opened ??= b.open().then(async (o) => {
+      await load(o.store);
+      return o;
+    }));
+  const contender = (share: number): Contender => ({
+    library: `read 100 from ${share * 100} %`,
+    setup: async () => {
+      users++;
+      const { store } = await shared();
+      const offset = formatOffset(Math.floor(COUNT * share));
+      return async () => {
+        const t0 = performance.now();
+        const r = await store.read(NAME, offset, { maxMessages: 100 });
+        if (r.messages.length !== 100) throw new Error(`read ${r.messages.length} messages`);
+        return performance.now() - t0;
+      };
+    },
+    teardown: async () => {
+      if (--users === 0 && opened !== undefined) await (await opened).close();
+    },
+  });
+  return [contender(0.1), contender(0.9)];
+}
+
+export async function streamsSeekComparisons(): Promise<Comparison[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'stowage-bench-seek-'));
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  const backends: Backend[] = [
+    {
+      name: 'memory',
+      open: async () => {
+        const { MemoryStreamStore } = await import('@stowage/stores-memory');
+        const store = new MemoryStreamStore();
+        return { store, close: () => store.close() };
+      },
+    },
+    {
+      name: 'sqlite file',
+      open: async () => {
+        const { SqliteStreamStore } = await import('@stowage/stores-sqlite');
+        const { default: Database } = await import('better-sqlite3');
+        const database = new Database(join(dir, 'seek.db'));
+        const store = new SqliteStreamStore({ database });
+        return {
+          store,
+          close: async () => {
+            await store.close();
+            database.close();
+          },
+        };
+      },
+    },
+    {
+      name: 'postgres',
+      open: async () => {
+        const { PostgresStreamStore } = await import('@stowage/stores-postgres');
+        const { default: pg } = await import('pg');
+        const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test', max: 4 });
+        pool.on('error', () => {});
+        const schema = `bench_seek_${randomBytes(4).toString('hex')}`;
+        const store = new PostgresStreamStore({ pool, schema });
+        return {
+          store,
+          close: async () => {
+            await store.close();
+            await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+            await pool.end();
+          },
+        };
+      },
+    },
+    {
+      name: 'redis',
+      open: async () => {
+        const { RedisStreamStore } = await import('@stowage/stores-redis');
+        const { Redis } = await import('ioredis');
+        const client = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+        const prefix = `bench:seek:${randomBytes(4).toString('hex')}:`;
+        const store = new RedisStreamStore({ client, prefix });
+        return {
+          store,
+          close: async () => {
+            await store.delete(NAME);
+            await store.close();
+            client.disconnect();
+          },
+        };
+      },
+    },
+  ];
+  return backends.map((b) => {
+    const [anchor, ours] = pair(b);
+    return {
+      contract: 'StreamStore',
+      operation: `read 100 × 100 B from deep in ${COUNT.toLocaleString('en-US')} messages`,
+      backend: b.name,
+      metric: 'latency' as const,
+      anchor,
+      ours,
+    };
+  });
+}
