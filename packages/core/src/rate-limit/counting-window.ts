@@ -3,7 +3,7 @@ import { MAX_EXACT_INTEGER } from '../validate.js';
 
 /**
  * A fixed window that only counts, for the stores of rate limiters that compare the count
- * with their own limit (express-rate-limit, @fastify/rate-limit): its limit is the most hits
+ * with their own limit (express-rate-limit; @fastify/rate-limit counts in an `anchored-window`): its limit is the most hits
  * one window of `windowMs` can count on every backend, `floor(2^52 / windowMs)` (so
  * `limit * windowMs` stays within 2^52), and it never denies below that. Every hit is counted
  * atomically, so each caller learns its exact rank in the window.
