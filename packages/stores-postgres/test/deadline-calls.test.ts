@@ -134,20 +134,32 @@ describeBackends(backends.slice(0, 1), (backend) => {
       ours.mockRestore();
     }
 
-    // The same in a stream transaction: the COMMIT's check refuses, the transaction runs again.
+    // The same in a stream transaction (a producer's append; a plain one is one statement): the COMMIT's check
+    // refuses, the transaction runs again.
     const streams = new PostgresStreamStore({ pool, schema });
     await streams.create('s', { contentType: 'text/plain' });
     ours = shiftOurClock(() => -10_000); // 5 s further back than the offset learnt
     try {
       counts.connect = 0;
       counts.query = 0;
-      await streams.append('s', [Buffer.from('once')], { deadline: Date.now() + 3000 });
+      const producer = { id: 'p', epoch: 0, seq: 0 };
+      await streams.append('s', [Buffer.from('once')], { deadline: Date.now() + 3000, producer });
       // Each transaction takes a connection; so does pool.query (the NOTIFY after the append).
       expect(counts.connect - counts.query, 'two transactions').toBe(2);
     } finally {
       ours.mockRestore();
     }
-    expect((await streams.read('s', '-1')).messages.map((m) => Buffer.from(m.data).toString())).toEqual(['once']);
+    // And a plain append, one statement: refused once, then sent again.
+    ours = shiftOurClock(() => -15_000);
+    try {
+      counts.connect = 0;
+      counts.query = 0;
+      await streams.append('s', [Buffer.from('twice')], { deadline: Date.now() + 3000 });
+      expect(counts.query, 'one statement, refused once, then sent again').toBe(2);
+    } finally {
+      ours.mockRestore();
+    }
+    expect((await streams.read('s', '-1')).messages.map((m) => Buffer.from(m.data).toString())).toEqual(['once', 'twice']);
     await limits.close();
     await streams.close();
   });
