@@ -135,6 +135,33 @@ export function streamAppendReadTests(open: StreamOpen, limits: ConformanceLimit
       expect(await readAll(store, 's')).toEqual(['1', '2']);
     });
 
+    it("a read's bytes, when the store gives them, are its messages back to back, and the caller's own", async () => {
+      const { store } = await open();
+      const data = [ALL_BYTES, filled(3000, 7), bytes('x'), filled(100, 1), ALL_BYTES.slice(5, 9)];
+      await store.create('s', { contentType: 'application/octet-stream' }, { messages: data });
+      const all = await store.read('s', '-1');
+      const reads = [
+        all,
+        await store.read('s', all.messages[1]!.offset),
+        await store.read('s', '-1', { maxBytes: 3300 }),
+        await store.read('s', '-1', { maxMessages: 2 }),
+        await store.read('s', all.messages[4]!.offset),
+      ];
+      for (const [i, r] of reads.entries()) {
+        if (r.bytes === undefined) continue;
+        const joined = Buffer.concat(r.messages.map((m) => m.data));
+        expect(Buffer.from(r.bytes).equals(joined), `read ${i}: bytes are the messages' data back to back`).toBe(true);
+      }
+      if (all.bytes !== undefined && all.bytes.length > 0) {
+        all.bytes.fill(0xee);
+        const again = await store.read('s', '-1');
+        expect(
+          again.messages.map((m) => Buffer.from(m.data).toString('hex')),
+          "changing a read's bytes changes nothing",
+        ).toEqual(data.map((d) => Buffer.from(d).toString('hex')));
+      }
+    });
+
     it('50 parallel appends all land, each once, with distinct offsets', async () => {
       const { store } = await open();
       await store.create('s', { contentType: TEXT });
