@@ -51,6 +51,8 @@ export { stateExpiresAt } from './rate-limit/lifetime.js';
 export { CountingWindow } from './rate-limit/counting-window.js';
 export { hashToken, randomToken, safeEqual } from './tokens.js';
 export { measureHealth } from './health.js';
+export { backgroundReporter } from './background-error.js';
+export type { BackgroundReport } from './background-error.js';
 export { formatOffset, normalizeContentType, parseOffset } from './streams/offsets.js';
 export { checkProducer } from './streams/producer.js';
 export type { ProducerState, ProducerVerdict } from './streams/producer.js';

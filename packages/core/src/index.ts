@@ -4,7 +4,16 @@
  * data (`toStoreKey`), codecs, request fingerprints, RateLimit headers and stream offsets.
  * What an adapter author needs to build a store is at `@stowage/core/adapter-kit`.
  */
-export type { CallOptions, Clock, Closeable, HealthResult, Prunable, StoreOptionsBase } from './contracts/common.js';
+export type {
+  BackgroundErrorContext,
+  BackgroundErrorHandler,
+  CallOptions,
+  Clock,
+  Closeable,
+  HealthResult,
+  Prunable,
+  StoreOptionsBase,
+} from './contracts/common.js';
 export type { SessionRecord, SessionSetOptions, SessionStore } from './contracts/session.js';
 export type {
   RateLimitAlgorithm,

@@ -29,6 +29,8 @@
  * @module
  */
 
+import type { StowageError } from '../errors.js';
+
 /** Integer milliseconds since the Unix epoch. */
 export type Clock = () => number;
 
@@ -68,6 +70,24 @@ export interface CallOptions {
    */
   deadline?: number;
 }
+
+/** What a store was doing in the background when it failed (see {@link BackgroundErrorHandler}). */
+export interface BackgroundErrorContext {
+  /** The store's method that failed: `prune` (SQL stores' timer), `cleanupExpired` (streams). */
+  operation: string;
+  /** The package and store, e.g. `@stowage/stores-sqlite SqliteSessionStore`. */
+  store: string;
+}
+
+/**
+ * Receives the failures of work a store runs on its own (a prune timer), which no caller
+ * awaits. Called with the failure as a {@link StowageError}; never with key or session values
+ * in the context. A handler that throws does not stop the store: the failure (and the
+ * handler's) is then logged as the default does.
+ * The default: one `console.error` line naming the store, the operation, and the error's
+ * code and message.
+ */
+export type BackgroundErrorHandler = (error: StowageError, context: BackgroundErrorContext) => void;
 
 /** Options every store accepts. */
 export interface StoreOptionsBase {
