@@ -1,5 +1,7 @@
-import type { StreamStore } from '@stowage/core';
+import type { BackgroundErrorHandler, StreamStore } from '@stowage/core';
 import {
+  backgroundReporter,
+  type BackgroundReport,
   EngineStreamOps,
   runSync,
   type MessageRun,
@@ -12,7 +14,13 @@ import {
 import { MemoryStoreBase, type MemoryStoreOptions } from './base.js';
 import { MessageLog } from './message-log.js';
 
-export interface MemoryStreamStoreOptions extends Omit<MemoryStoreOptions, 'maxEntries'>, StreamSizeOptions {}
+export interface MemoryStreamStoreOptions extends Omit<MemoryStoreOptions, 'maxEntries'>, StreamSizeOptions {
+  /**
+   * Receives each failure of the background cleanup (operation `cleanupExpired`); see {@link BackgroundErrorHandler}.
+   * @default one `console.error` line with the store, the operation, the error's code and message
+   */
+  onError?: BackgroundErrorHandler;
+}
 
 /** Streams in maps: metadata by name, own messages by stream id (positions are contiguous). */
 class MemoryStreamBackend implements StreamBackend {
@@ -90,8 +98,10 @@ class MemoryStreamBackend implements StreamBackend {
 export class MemoryStreamStore extends MemoryStoreBase implements StreamStore {
   private readonly backend = new MemoryStreamBackend();
   private readonly ops: EngineStreamOps;
+  private readonly report: BackgroundReport;
   constructor(options: MemoryStreamStoreOptions = {}) {
     super('MemoryStreamStore', { ...options, maxEntries: undefined });
+    this.report = backgroundReporter(this.source, 'options.onError', options.onError);
     const maxMessageBytes = sizeLimit(this.source, options, 'maxMessageBytes');
     this.ops = new EngineStreamOps({
       source: this.source,
@@ -113,7 +123,7 @@ export class MemoryStreamStore extends MemoryStoreBase implements StreamStore {
 
   protected sweep(): number {
     // Expired streams are removed through the engine (forks keep their sources).
-    void this.ops.cleanupExpired().catch(() => {});
+    void this.ops.cleanupExpired().catch((err: unknown) => this.report(err, 'cleanupExpired'));
     return 0;
   }
 

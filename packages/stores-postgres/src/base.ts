@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import { StowageError, type HealthResult, type StoreOptionsBase } from '@stowage/core';
+import { StowageError, type BackgroundErrorHandler, type HealthResult, type StoreOptionsBase } from '@stowage/core';
 import {
+  backgroundReporter,
   budgetTimeout,
   callBudget,
   ErrorSource,
@@ -46,6 +47,11 @@ export interface PostgresStoreOptions extends StoreOptionsBase {
   pruneIntervalMs?: number;
   /** Rows deleted per statement by `prune()`. @default 1000 */
   pruneBatchSize?: number;
+  /**
+   * Receives each failure of the background prune (operation `prune`); see {@link BackgroundErrorHandler}.
+   * @default one `console.error` line with the store, the operation, the error's code and message
+   */
+  onError?: BackgroundErrorHandler;
 }
 
 export const PACKAGE = '@stowage/stores-postgres';
@@ -190,9 +196,10 @@ export abstract class PgStoreBase {
     this.timeoutMs =
       o.statementTimeoutMs === undefined ? 5000 : validateInteger(this.source, 'options.statementTimeoutMs', o.statementTimeoutMs, 1);
     this.pruneBatch = o.pruneBatchSize === undefined ? 1000 : validateInteger(this.source, 'options.pruneBatchSize', o.pruneBatchSize, 1);
+    const report = backgroundReporter(this.source, 'options.onError', o.onError);
     if (o.pruneIntervalMs !== undefined) {
       const every = validateInteger(this.source, 'options.pruneIntervalMs', o.pruneIntervalMs, 1);
-      this.pruner = setInterval(() => void this.pruneOnce(false).catch(() => {}), every);
+      this.pruner = setInterval(() => void this.pruneOnce(false).catch((err: unknown) => report(err, 'prune')), every);
       this.pruner.unref();
     }
   }

@@ -1,5 +1,6 @@
-import { StowageError, type CallOptions, type HealthResult, type StoreOptionsBase } from '@stowage/core';
+import { StowageError, type BackgroundErrorHandler, type CallOptions, type HealthResult, type StoreOptionsBase } from '@stowage/core';
 import {
+  backgroundReporter,
   checkDeadline,
   deadlineOf,
   ErrorSource,
@@ -41,6 +42,11 @@ export interface SqliteStoreOptions extends StoreOptionsBase {
   pruneIntervalMs?: number;
   /** Rows deleted per statement by `prune()`. @default 1000 */
   pruneBatchSize?: number;
+  /**
+   * Receives each failure of the background prune (operation `prune`); see {@link BackgroundErrorHandler}.
+   * @default one `console.error` line with the store, the operation, the error's code and message
+   */
+  onError?: BackgroundErrorHandler;
 }
 
 export const PACKAGE = '@stowage/stores-sqlite';
@@ -134,9 +140,10 @@ export abstract class SqliteStoreBase<S> {
       enableWal(db, busy);
       db.pragma('synchronous = NORMAL');
     }
+    const report = backgroundReporter(this.source, 'options.onError', o.onError);
     if (o.pruneIntervalMs !== undefined) {
       const every = validateInteger(this.source, 'options.pruneIntervalMs', o.pruneIntervalMs, 1);
-      this.pruner = setInterval(() => void this.prune().catch(() => {}), every);
+      this.pruner = setInterval(() => void this.prune().catch((err: unknown) => report(err, 'prune')), every);
       this.pruner.unref();
     }
   }
