@@ -150,7 +150,12 @@ class StreamsApp implements HandlerContext {
     switch (route.kind) {
       case 'stream':
         if (isHealthPath(route.name)) return serveHealth(this, { req, res, name: route.name, params: route.params });
-        if (this.subs !== undefined && isReserved(route.name)) {
+        if (isReserved(route.name)) {
+          // Reserved by the protocol whether or not subscriptions are on: a stream made there
+          // would vanish behind the control APIs the day they are turned on.
+          if (this.subs === undefined) {
+            throw source.error('NOT_FOUND', `${this.o.basePath}__ds/ is reserved for the protocol's control APIs; subscriptions are off`);
+          }
           return serveReserved(this, this.subs, { req, res, name: route.name, params: route.params });
         }
         return this.dispatch({ req, res, name: route.name, params: route.params });

@@ -60,7 +60,7 @@ export interface StreamsServerOptions {
   /**
    * The Durable Streams reserved subscription APIs under `{basePath}__ds/` (webhook and
    * pull-wake subscriptions, the webhook JWKS). Enabled only when given; without it `__ds/...`
-   * names streams like any other path.
+   * answers 404: the prefix is the protocol's, never a stream name.
    * @default undefined (off)
    */
   subscriptions?: SubscriptionsOptions;

@@ -5,8 +5,8 @@ import { canonicalHost } from './webhook-address.js';
 
 /**
  * The Durable Streams reserved subscription APIs (`{basePath}__ds/...`): webhook and
- * pull-wake subscriptions. Off unless this option is given; then `__ds/...` is no longer a
- * stream name.
+ * pull-wake subscriptions. Off unless this option is given; `__ds/...` is never a stream
+ * name either way.
  */
 export interface SubscriptionsOptions {
   /**

@@ -23,7 +23,7 @@ import { checkWebhookUrl } from './webhook-address.js';
 /** The first segment of the reserved control paths under `basePath`. */
 export const RESERVED = '__ds';
 
-/** Whether a stream name falls under the reserved control paths (once subscriptions are on). */
+/** Whether a stream name falls under the protocol's reserved control paths (never a stream). */
 export const isReserved = (name: string): boolean => name === RESERVED || name.startsWith(`${RESERVED}/`);
 
 /** Largest body of a control request: a create naming 1000 long stream paths fits. */

@@ -36,7 +36,7 @@ describe('the stowage-streams CLI with subscriptions', () => {
     expect(alone.stderr).toContain('--allow-webhook-host and --public-base-url need --webhooks or --subscriptions');
   });
 
-  it('--subscriptions serves pull-wake only; without it __ds/... stays a stream path', async () => {
+  it('--subscriptions serves pull-wake only; without it __ds/... answers 404', async () => {
     const on = new CliProcess(['--store', 'memory', '--subscriptions', '--quiet']);
     try {
       const url = await on.url;
@@ -55,7 +55,7 @@ describe('the stowage-streams CLI with subscriptions', () => {
     const off = new CliProcess(['--store', 'memory', '--quiet']);
     try {
       const url = await off.url;
-      expect((await fetch(`${url}/__ds/subscriptions/p`, { method: 'PUT', headers: { 'content-type': 'text/plain' } })).status).toBe(201);
+      expect((await fetch(`${url}/__ds/subscriptions/p`, { method: 'PUT', headers: { 'content-type': 'text/plain' } })).status).toBe(404);
     } finally {
       expect(await off.stop()).toBe(0);
     }

@@ -48,14 +48,19 @@ const errorOf = async (res: Response): Promise<{ status: number; code: string; m
 const pull = { type: 'pull-wake', pattern: 'ev/*', wake_stream: 'wakes' };
 
 describe('the reserved subscription APIs', () => {
-  it('leave __ds/... to streams when subscriptions are off', async () => {
+  it('keep __ds/... reserved when subscriptions are off: 404, no stream made there', async () => {
     const o = await opened();
     const server = createStreamsServer({ store: o.store, log: false });
     cleanups.push(() => server.close());
     const base = await server.listen(0);
-    const put = await fetch(`${base}/__ds/subscriptions/x`, { method: 'PUT', headers: { 'content-type': 'text/plain' }, body: 'hi' });
-    expect(put.status).toBe(201);
-    expect(await (await fetch(`${base}/__ds/subscriptions/x?offset=-1`)).text()).toBe('hi');
+    for (const path of ['__ds', '__ds/', '__ds/subscriptions/x', '__ds/health/x', '__ds/foo/bar']) {
+      const put = await fetch(`${base}/${path}`, { method: 'PUT', headers: { 'content-type': 'text/plain' }, body: 'hi' });
+      expect(put.status, `PUT ${path}`).toBe(404);
+      expect(await put.text(), `PUT ${path}`).toContain('reserved');
+      expect((await fetch(`${base}/${path}?offset=-1`)).status, `GET ${path}`).toBe(404);
+    }
+    for (const name of ['__ds', '__ds/subscriptions/x', '__ds/health/x', '__ds/foo/bar']) expect(await o.store.head(name)).toBeUndefined();
+    expect((await fetch(`${base}/__ds/health/live`)).status).toBe(200);
     await expect(server.rotateSigningKey()).rejects.toThrow(/not enabled/);
   });
 
