@@ -63,7 +63,7 @@ export interface RawConfig {
 export function readConfig(argv: string[], env: NodeJS.ProcessEnv): RawConfig {
   let values: Record<string, string | boolean | string[] | undefined>;
   try {
-    ({ values } = parseArgs({ args: argv, options: SPECS, strict: true, allowPositionals: false }));
+    ({ values } = parseArgs({ args: withNegativeValues(argv), options: SPECS, strict: true, allowPositionals: false }));
   } catch (err) {
     throw new UsageError(`${(err as Error).message} (see --help)`);
   }
@@ -93,6 +93,25 @@ export function readConfig(argv: string[], env: NodeJS.ProcessEnv): RawConfig {
     else raw.strings.set(name, { value: text, from });
   }
   return raw;
+}
+
+/**
+ * `--port -1` as `--port=-1`: parseArgs refuses a value that starts with `-` as ambiguous,
+ * and the range check below then says what is wrong with it in our words.
+ */
+function withNegativeValues(argv: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const name = arg.startsWith('--') ? arg.slice(2) : undefined;
+    const next = argv[i + 1];
+    const takesValue = name !== undefined && (SPECS as Record<string, Spec | undefined>)[name]?.type === 'string';
+    if (takesValue && next !== undefined && /^-\d/.test(next)) {
+      out.push(`${arg}=${next}`);
+      i++;
+    } else out.push(arg);
+  }
+  return out;
 }
 
 function parseBoolean(from: string, text: string): boolean {

@@ -47,7 +47,8 @@ export function settingsOf(raw: RawConfig): CliSettings {
   const allowWebhookHosts = listOption(raw, 'allow-webhook-host');
   const publicBaseUrl = stringOption(raw, 'public-base-url')?.value;
   if (!subscriptions && (allowWebhookHosts.length > 0 || publicBaseUrl !== undefined)) {
-    throw new UsageError('--allow-webhook-host and --public-base-url need --webhooks or --subscriptions');
+    const given = [raw.lists.get('allow-webhook-host')?.from, stringOption(raw, 'public-base-url')?.from].filter((f) => f !== undefined);
+    throw new UsageError(`${given.join(' and ')} need${given.length === 1 ? 's' : ''} --webhooks or --subscriptions`);
   }
   const rotateSigningKey = flagOption(raw, 'rotate-signing-key');
   if (rotateSigningKey && !webhooks) throw new UsageError('--rotate-signing-key needs --webhooks');
@@ -99,7 +100,7 @@ function storeOptionsOf(raw: RawConfig, store: string): StoreSpecOptions {
     if (!isRedis) throw new UsageError(`${keyPrefix.from} is for a redis:// store`);
     if (keyPrefix.value.length > 128 || !KEY_PREFIX.test(keyPrefix.value)) {
       throw new UsageError(
-        `${keyPrefix.from} must be 1 to 128 printable characters, no space, { or }, got ${JSON.stringify(keyPrefix.value)}`,
+        `${keyPrefix.from} must be 1 to 128 printable ASCII characters, no space, { or }, got ${JSON.stringify(keyPrefix.value)}`,
       );
     }
     out.keyPrefix = keyPrefix.value;

@@ -40,6 +40,13 @@ describe('the CLI options: flags, environment, exit codes', () => {
       [['--port', 'abc'], {}, '--port must be an integer from 0 to 65535, got "abc"'],
       [[], { PORT: '70000' }, 'PORT must be an integer from 0 to 65535, got "70000"'],
       [[], { STOWAGE_PORT: '-1' }, 'STOWAGE_PORT must be an integer from 0 to 65535, got "-1"'],
+      [['--port', '-1'], {}, '--port must be an integer from 0 to 65535, got "-1"'],
+      [['--long-poll-timeout', '-5'], {}, '--long-poll-timeout must be an integer from 1 to 3600000, got "-5"'],
+      [
+        [],
+        { STOWAGE_STORE: 'memory', STOWAGE_PUBLIC_BASE_URL: 'http://127.0.0.1:1' },
+        'STOWAGE_PUBLIC_BASE_URL needs --webhooks or --subscriptions',
+      ],
       [[], { STOWAGE_MAX_READ_BYTES: '0' }, 'STOWAGE_MAX_READ_BYTES must be an integer from 1 to 2147483647, got "0"'],
       [['--max-read-messages', '1e3'], {}, '--max-read-messages must be an integer from 1 to 1000000, got "1e3"'],
       [[], { STOWAGE_LONG_POLL_TIMEOUT: '1.5' }, 'STOWAGE_LONG_POLL_TIMEOUT must be an integer from 1 to 3600000, got "1.5"'],
@@ -61,7 +68,7 @@ describe('the CLI options: flags, environment, exit codes', () => {
       [
         ['--store', 'redis://127.0.0.1:1', '--key-prefix', 'a{b}:'],
         {},
-        '--key-prefix must be 1 to 128 printable characters, no space, { or }, got "a{b}:"',
+        '--key-prefix must be 1 to 128 printable ASCII characters, no space, { or }, got "a{b}:"',
       ],
       [[], { STOWAGE_STORE: 'mongodb://x' }, 'unknown store "mongodb://x": use memory, sqlite:PATH, postgres://... or redis://...'],
     ];

@@ -33,7 +33,7 @@ describe('the stowage-streams CLI with subscriptions', () => {
     expect(notBase64.stderr).toContain('got no base64');
     const alone = run(['--store', 'memory', '--allow-webhook-host', '127.0.0.1']);
     expect(alone.status).toBe(2);
-    expect(alone.stderr).toContain('--allow-webhook-host and --public-base-url need --webhooks or --subscriptions');
+    expect(alone.stderr).toContain('--allow-webhook-host needs --webhooks or --subscriptions');
   });
 
   it('--subscriptions serves pull-wake only; without it __ds/... answers 404', async () => {
