@@ -1,24 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { RateLimitPolicy } from '../src/index.js';
-import {
-  ErrorSource,
-  evaluateRateLimit,
-  normalizePolicies,
-  stateExpiresAt,
-  type NormalizedPolicy,
-  type RateLimitState,
-} from '../src/adapter-kit.js';
-
-const source = new ErrorSource('@stowage/core', 'test');
-const norm = (p: RateLimitPolicy | RateLimitPolicy[]) => normalizePolicies(source, p);
-
-function rng(seed: number) {
-  let s = seed >>> 0;
-  return (n: number) => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return s % n;
-  };
-}
+import { evaluateRateLimit, stateExpiresAt, type NormalizedPolicy, type RateLimitState } from '../src/adapter-kit.js';
+import { norm, rng } from './rate-limit-fixtures.js';
 
 // The lifetime written literally in BigInt arithmetic, from the contract's formulas.
 const cdiv = (a: bigint, b: bigint) => (a + b - 1n) / b;

@@ -1,25 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { rateLimitHeaders, StowageError, type RateLimitAlgorithm, type RateLimitPolicy } from '../src/index.js';
-import {
-  ErrorSource,
-  evaluateRateLimit,
-  normalizePolicies,
-  validateCost,
-  type NormalizedPolicy,
-  type RateLimitState,
-} from '../src/adapter-kit.js';
-
-const source = new ErrorSource('@stowage/core', 'test');
-const norm = (p: RateLimitPolicy | RateLimitPolicy[]) => normalizePolicies(source, p);
-
-/** A deterministic PRNG so failures reproduce. */
-function rng(seed: number) {
-  let s = seed >>> 0;
-  return (n: number) => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return s % n;
-  };
-}
+import { evaluateRateLimit, validateCost, type NormalizedPolicy, type RateLimitState } from '../src/adapter-kit.js';
+import { norm, rng, source } from './rate-limit-fixtures.js';
 
 // An independent oracle: the contract's formulas written literally in BigInt arithmetic.
 type OState = [bigint, bigint, bigint] | undefined;
