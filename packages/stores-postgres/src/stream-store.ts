@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { StreamAppendOptions, StreamAppendResult, StreamReadOptions, StreamReadResult, StreamStore } from '@stowage/core';
 import {
+  backgroundReporter,
   budgetTimeout,
   storedStreamFromRow,
   type StreamRow,
@@ -13,6 +14,7 @@ import {
   formatOffset,
   parseOffset,
   validateAppendOptions,
+  validateInteger,
   validateMessages,
   validateKey,
   validateReadOptions,
@@ -25,6 +27,7 @@ import {
 import type pg from 'pg';
 import { isRetryable, lateAt, mapError, PgStoreBase, Sql, type PostgresStoreOptions } from './base.js';
 import { appendStatement } from './stream-append.js';
+import { StreamListener } from './stream-listen.js';
 import {
   type LookRow,
   lookSnapshot,
@@ -35,7 +38,13 @@ import {
   runFromRow,
 } from './stream-read.js';
 
-export interface PostgresStreamStoreOptions extends PostgresStoreOptions, StreamSizeOptions {}
+export interface PostgresStreamStoreOptions extends PostgresStoreOptions, StreamSizeOptions {
+  /**
+   * While `LISTEN` is down (it failed, or its connection was lost), waiters look at their
+   * stream again this often, until the store listens again. @default 500
+   */
+  pollMs?: number;
+}
 
 const values = (s: StoredStream): unknown[] => [
   s.name,
@@ -93,6 +102,8 @@ type Run = <R>(sql: Sql, params: unknown[]) => Promise<R[]>;
  *
  * `wait` wakes on `LISTEN/NOTIFY` through one dedicated connection per store (taken from
  * the pool while the store is open), which listens again after the connection drops.
+ * While it does not listen, waiters poll (`pollMs`) and the failure goes to `onError`
+ * (operation `listen`); a failed `pg_notify` goes there too (operation `notify`).
  */
 export class PostgresStreamStore extends PgStoreBase implements StreamStore {
   protected readonly component = 'streams';
@@ -102,13 +113,13 @@ export class PostgresStreamStore extends PgStoreBase implements StreamStore {
   private readonly appendOne: Sql;
   private readonly maxMessageBytes: number;
   private readonly channel: string;
-  private listener: pg.PoolClient | undefined;
-  private listening: Promise<void> | undefined;
-  private reconnect: NodeJS.Timeout | undefined;
+  private readonly listener: StreamListener;
 
   constructor(options: PostgresStreamStoreOptions) {
     super('PostgresStreamStore', options);
     const maxMessageBytes = sizeLimit(this.source, options, 'maxMessageBytes');
+    const pollMs = options.pollMs === undefined ? 500 : validateInteger(this.source, 'options.pollMs', options.pollMs, 1);
+    const report = backgroundReporter(this.source, 'options.onError', options.onError);
     const S = this.t.table('streams');
     const M = this.t.table('stream_messages');
     const P = this.t.table('stream_producers');
@@ -152,12 +163,22 @@ export class PostgresStreamStore extends PgStoreBase implements StreamStore {
       atomicRead: (make, deadline) => this.readOnly(make, deadline),
       maxMessageBytes,
       // Listen before a wait's first check, so an append in between is not missed.
-      beforeWait: () => this.listen().catch(() => {}),
+      beforeWait: () => this.listener.ensure(),
       look: async (name) => lookSnapshot((await this.query<LookRow>(this.reads.look, [name, this.nowParam()], this.budget(undefined)))[0]),
       onChange: (name) => {
         // Other processes (and other stores of this process) wake through LISTEN.
-        void this.pool.query({ name: this.sql.notify!.name, text: this.sql.notify!.text, values: [this.channel, name] }).catch(() => {});
+        void this.pool
+          .query({ name: this.sql.notify!.name, text: this.sql.notify!.text, values: [this.channel, name] })
+          .catch((err: unknown) => report(mapError(this.source, err), 'notify'));
       },
+    });
+    this.listener = new StreamListener({
+      pool: this.pool,
+      channel: this.channel,
+      source: this.source,
+      waiters: this.ops.waiters,
+      report,
+      pollMs,
     });
   }
 
@@ -312,68 +333,8 @@ export class PostgresStreamStore extends PgStoreBase implements StreamStore {
     return [];
   }
 
-  /** Takes a connection for LISTEN; on its loss, returns it and listens again. */
-  private listen(): Promise<void> {
-    if (this.closed) return Promise.resolve();
-    this.listening ??= (async () => {
-      const client = await this.pool.connect();
-      const lost = (err?: Error) => {
-        if (this.listener !== client) return;
-        this.listener = undefined;
-        this.listening = undefined;
-        client.removeAllListeners('notification');
-        client.release(err ?? new Error('LISTEN connection ended'));
-        if (this.closed) return;
-        const retry = (delay: number) => {
-          this.reconnect = setTimeout(() => {
-            this.listen().then(
-              () => this.ops.waiters.notifyAll(), // anything may have happened while deaf
-              () => retry(Math.min(delay * 2, 2000)),
-            );
-          }, delay);
-          this.reconnect.unref();
-        };
-        retry(100);
-      };
-      try {
-        client.on('notification', (msg) => {
-          if (msg.channel === this.channel && msg.payload !== undefined) this.ops.waiters.notify(msg.payload);
-        });
-        client.on('error', lost);
-        client.on('end', () => lost());
-        await client.query(`LISTEN "${this.channel}"`);
-        this.listener = client;
-        if (this.closed) await this.unlisten();
-      } catch (err) {
-        client.removeAllListeners('notification');
-        client.release(err as Error);
-        this.listening = undefined;
-        throw mapError(this.source, err);
-      }
-    })();
-    return this.listening;
-  }
-
-  private async unlisten(): Promise<void> {
-    const client = this.listener;
-    this.listener = undefined;
-    this.listening = undefined;
-    if (client === undefined) return;
-    client.removeAllListeners('notification');
-    client.removeAllListeners('error');
-    client.removeAllListeners('end');
-    try {
-      await client.query(`UNLISTEN "${this.channel}"`);
-      client.release();
-    } catch (err) {
-      client.release(err as Error);
-    }
-  }
-
   protected override async onClose(): Promise<void> {
-    clearTimeout(this.reconnect);
     this.ops.waiters.close();
-    await this.listening?.catch(() => {});
-    await this.unlisten();
+    await this.listener.close();
   }
 }
