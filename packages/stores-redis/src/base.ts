@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
-import { StowageError, type HealthResult, type StoreOptionsBase } from '@stowage/core';
+import { StowageError, type BackgroundErrorHandler, type HealthResult, type StoreOptionsBase } from '@stowage/core';
 import {
+  backgroundReporter,
+  type BackgroundReport,
   budgetTimeout,
   callBudget,
   settleWithin,
@@ -49,6 +51,12 @@ export interface RedisStoreOptions extends StoreOptionsBase {
    * writes each command at once, as ioredis does by itself. @default true
    */
   coalesceWrites?: boolean;
+  /**
+   * Receives each failure of work no caller awaits: the stream store's pub/sub subscriber
+   * (operation `subscribe`); see {@link BackgroundErrorHandler}.
+   * @default one `console.error` line with the store, the operation, the error's code and message
+   */
+  onError?: BackgroundErrorHandler;
 }
 
 export const PACKAGE = '@stowage/stores-redis';
@@ -145,6 +153,8 @@ export abstract class RedisStoreBase {
   private readonly grace: string;
   private readonly coalesce: boolean;
   protected closed = false;
+  /** Reports a failure of background work to `options.onError`. */
+  protected readonly report: BackgroundReport;
 
   constructor(storeName: string, options: RedisStoreOptions) {
     this.source = new ErrorSource(PACKAGE, storeName);
@@ -163,6 +173,7 @@ export abstract class RedisStoreBase {
     this.grace = this.clock === undefined ? '0' : String(grace);
     this.coalesce = validateBoolean(this.source, 'options.coalesceWrites', o.coalesceWrites, true);
     this.backendClock = serverClockOf(client);
+    this.report = backgroundReporter(this.source, 'options.onError', o.onError);
   }
 
   /** A lower bound of how far Redis's clock runs ahead of ours, shared by the stores of this client. */

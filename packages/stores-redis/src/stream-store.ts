@@ -16,6 +16,7 @@ import {
   formatOffset,
   parseOffset,
   runMessages,
+  settleWithin,
   StreamWaiters,
   validateAppendOptions,
   validateCreateOptions,
@@ -30,7 +31,7 @@ import {
   type StreamSizeOptions,
 } from '@stowage/core/adapter-kit';
 import type { Redis } from 'ioredis';
-import { RedisStoreBase, Script, type RedisClient, type RedisStoreOptions } from './base.js';
+import { mapError, RedisStoreBase, Script, type RedisClient, type RedisStoreOptions } from './base.js';
 
 export interface RedisStreamStoreOptions extends RedisStoreOptions, StreamSizeOptions {}
 
@@ -81,7 +82,10 @@ function toInfo(v: Reply): StreamInfo {
  *
  * `wait` wakes through pub/sub: every change publishes the stream's name on
  * `<prefix>{streams}:events` from inside the script, and one subscriber connection per
- * store (a duplicate of the client) wakes the waiters; it resubscribes after a reconnect.
+ * store (a duplicate of the client) wakes the waiters. ioredis resubscribes it after a
+ * reconnect (its `autoResubscribe`, forced on for the duplicate). A change made through this
+ * store also wakes this process's waiters at once, so they do not depend on the subscriber;
+ * a failed subscribe goes to `onError` and is tried again by the next wait.
  * An expiry publishes nothing: each look tells the waiter when the stream expires (on the
  * store's clock), and it looks again then.
  */
@@ -145,6 +149,7 @@ export class RedisStreamStore extends RedisStoreBase implements StreamStore {
     const p = o.producer;
     const args = [name, o.mediaType ?? '', o.seq ?? '', p?.id ?? '', p?.epoch ?? 0, p?.seq ?? 0, o.close ? '1' : '0', ...messages.map(buf)];
     const r = await this.call('append', args, deadline);
+    this.waiters.notify(name); // our own waiters, even while the subscriber is down
     const result: StreamAppendResult = {
       nextOffset: formatOffset(num(r[1])),
       duplicate: str(r[0]) === 'duplicate',
@@ -186,6 +191,7 @@ export class RedisStreamStore extends RedisStoreBase implements StreamStore {
     const p = o.producer === undefined ? undefined : validateProducer(this.source, o.producer);
     const deadline = deadlineOf(this.source, opts);
     const r = await this.call('close', [name, p?.id ?? '', p?.epoch ?? 0, p?.seq ?? 0], deadline);
+    this.waiters.notify(name);
     const result: StreamCloseResult = {
       nextOffset: formatOffset(num(r[1])),
       alreadyClosed: str(r[2]) === '1',
@@ -197,7 +203,9 @@ export class RedisStreamStore extends RedisStoreBase implements StreamStore {
 
   async delete(name: string, opts?: CallOptions): Promise<boolean> {
     validateKey(this.source, 'name', name);
-    return num((await this.call('delete', [name], deadlineOf(this.source, opts)))[0]) === 1;
+    const deleted = num((await this.call('delete', [name], deadlineOf(this.source, opts)))[0]) === 1;
+    if (deleted) this.waiters.notifyAll(); // its forks' waiters may be affected too
+    return deleted;
   }
 
   async cleanupExpired(): Promise<number> {
@@ -206,6 +214,7 @@ export class RedisStreamStore extends RedisStoreBase implements StreamStore {
     for (;;) {
       const r = await this.call('cleanup', [500], undefined);
       total += num(r[0]);
+      if (num(r[0]) > 0) this.waiters.notifyAll();
       if (num(r[1]) !== 1) return total;
     }
   }
@@ -219,8 +228,10 @@ export class RedisStreamStore extends RedisStoreBase implements StreamStore {
     const position = parseOffset(this.source, 'offset', offset);
     validateDuration(this.source, 'timeoutMs', timeoutMs);
     if (this.closed) throw this.source.error('UNAVAILABLE', 'the store is closed');
-    // Subscribe before the first check, so a change in between is not missed.
-    await this.subscribe().catch(() => {});
+    // Subscribe before the first check, so a change in between is not missed. Without the
+    // subscriber (reported; the next wait tries again), this process's changes still wake.
+    const subscribing = settleWithin(this.subscribe(), this.timeoutMs, () => this.source.error('TIMEOUT', 'subscribe did not answer'));
+    await subscribing.catch((err: unknown) => this.report(err, 'subscribe'));
     return this.waiters.wait(name, {
       look: async () => {
         const r = await this.call('tail', [name], undefined);
@@ -236,9 +247,10 @@ export class RedisStreamStore extends RedisStoreBase implements StreamStore {
 
   private subscribe(): Promise<void> {
     this.subscribed ??= (async () => {
-      const sub = (this.client as Redis).duplicate();
+      const sub = (this.client as Redis).duplicate({ autoResubscribe: true });
       this.subscriber = sub;
-      sub.on('error', () => {}); // reconnects by itself; waiters time out meanwhile
+      // It reconnects by itself; meanwhile only this process's changes wake its waiters.
+      sub.on('error', (err: unknown) => this.report(err, 'subscribe'));
       sub.on('message', (channel: string, message: string) => {
         if (channel === `${this.keyPrefix}events`) this.waiters.notify(message);
       });
@@ -246,8 +258,10 @@ export class RedisStreamStore extends RedisStoreBase implements StreamStore {
       sub.on('ready', () => this.waiters.notifyAll());
       await sub.subscribe(`${this.keyPrefix}events`);
     })().catch((err: unknown) => {
+      if (this.subscriber !== undefined) this.subscriber.disconnect();
+      this.subscriber = undefined;
       this.subscribed = undefined;
-      throw err;
+      throw mapError(this.source, err, this.client);
     });
     return this.subscribed;
   }
