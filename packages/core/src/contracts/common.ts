@@ -73,7 +73,10 @@ export interface CallOptions {
 
 /** What a store was doing in the background when it failed (see {@link BackgroundErrorHandler}). */
 export interface BackgroundErrorContext {
-  /** The store's method that failed: `prune` (SQL stores' timer), `cleanupExpired` (streams). */
+  /**
+   * What failed: `prune` (SQL stores' timer), `cleanupExpired` (streams), `listen` and `notify`
+   * (PostgreSQL stream wake-ups), `subscribe` (Redis stream wake-ups).
+   */
   operation: string;
   /** The package and store, e.g. `@stowage/stores-sqlite SqliteSessionStore`. */
   store: string;
