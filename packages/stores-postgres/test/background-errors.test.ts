@@ -1,9 +1,9 @@
 import type { BackgroundErrorContext } from '@stowage/core';
-import { createTestClock, newNamespace } from '@stowage/conformance';
+import { createTestClock } from '@stowage/conformance';
 import { describeBackends, postgresBackends } from '@stowage/conformance/backends';
-import pg from 'pg';
 import { afterAll, afterEach, expect, it, vi } from 'vitest';
 import { migrate, PostgresSessionStore } from '../src/index.js';
+import { schemaPool } from './schema-pool.js';
 
 const backends = await postgresBackends();
 afterAll(() => Promise.all(backends.map((b) => b.stop())));
@@ -19,18 +19,7 @@ async function until(ready: () => boolean | Promise<boolean>): Promise<void> {
 }
 
 describeBackends(backends.slice(0, 1), (backend) => {
-  const pool = new pg.Pool({ connectionString: backend.url, max: 6 });
-  pool.on('error', () => {});
-  const schemas: string[] = [];
-  const fresh = () => {
-    const s = newNamespace().slice(0, -1);
-    schemas.push(s);
-    return s;
-  };
-  afterAll(async () => {
-    for (const s of schemas) await pool.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);
-    await pool.end();
-  });
+  const { pool, fresh } = schemaPool(backend.url);
 
   /** A background store whose schema is dropped under it: every prune then fails on the server. */
   async function droppedUnder(onError?: (error: { code: string }, context: BackgroundErrorContext) => void) {

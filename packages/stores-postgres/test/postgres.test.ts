@@ -1,26 +1,16 @@
-import { createTestClock, newNamespace } from '@stowage/conformance';
+import { createTestClock } from '@stowage/conformance';
 import { describeBackends, postgresBackends } from '@stowage/conformance/backends';
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, expect, it } from 'vitest';
 import { migrate, PostgresLockStore, PostgresRateLimitStore, PostgresSessionStore, schema, SCHEMA_VERSIONS } from '../src/index.js';
+import { schemaPool } from './schema-pool.js';
 
 const backends = await postgresBackends();
 // Only the first backend runs these tests; stop every container started for the file.
 afterAll(() => Promise.all(backends.map((b) => b.stop())));
 
 describeBackends(backends.slice(0, 1), (backend) => {
-  const pool = new pg.Pool({ connectionString: backend.url, max: 6 });
-  pool.on('error', () => {});
-  const schemas: string[] = [];
-  const fresh = () => {
-    const s = newNamespace().slice(0, -1);
-    schemas.push(s);
-    return s;
-  };
-  afterAll(async () => {
-    for (const s of schemas) await pool.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);
-    await pool.end();
-  });
+  const { pool, fresh } = schemaPool(backend.url);
 
   it('exports its DDL, migrates idempotently and records each component version', async () => {
     const ddl = schema({ schema: 'app', tablePrefix: 'x_' });
