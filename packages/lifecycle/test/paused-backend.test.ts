@@ -5,7 +5,7 @@ import { counts, effects, order, uniqueKey } from './http.js';
 import { startReplicas, type Replicas } from './replicas.js';
 
 const LIMIT_MS = 500;
-const PAUSE_MS = 2000;
+const PAUSE_MS = 3000; // well past every request of a test (the last starts at 280 ms, answered by ~800 ms)
 
 // A backend that stops answering past every layer's limit (PostgreSQL: a table lock held by
 // another connection; SQLite: another process's write lock; Redis: a network that holds the

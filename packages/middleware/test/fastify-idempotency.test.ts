@@ -31,7 +31,7 @@ async function replica(name: 'A' | 'B', store: IdempotencyStore, seen: Seen): Pr
     await api.register(idempotency, {
       store,
       required: true,
-      leaseMs: 300, // shorter than the slow handlers: only the heartbeat keeps their keys
+      leaseMs: 450, // shorter than the slow handlers: only the heartbeat keeps their keys (a 300 ms stall is survived)
       principal: (request) => request.headers['x-user'] as string | undefined,
       onStoreError,
     });
