@@ -1,6 +1,6 @@
-import { createTestClock, newNamespace } from '@stowage/conformance';
+import { createTestClock } from '@stowage/conformance';
 import { describeBackends, postgresBackends } from '@stowage/conformance/backends';
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, expect, it } from 'vitest';
 import {
   migrate,
@@ -12,6 +12,7 @@ import {
   PostgresSessionStore,
   type PostgresStoreOptions,
 } from '../src/index.js';
+import { schemaPool } from './schema-pool.js';
 
 const backends = await postgresBackends();
 afterAll(() => Promise.all(backends.map((b) => b.stop())));
@@ -39,13 +40,7 @@ const tables: { name: string; open: (o: PostgresStoreOptions) => { prune(): Prom
 ];
 
 describeBackends(backends.slice(0, 1), (backend) => {
-  const pool = new pg.Pool({ connectionString: backend.url, max: 4 });
-  pool.on('error', () => {});
-  const schemas: string[] = [];
-  afterAll(async () => {
-    for (const s of schemas) await pool.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);
-    await pool.end();
-  });
+  const { pool, fresh } = schemaPool(backend.url);
 
   /** The plan of a prepared statement, generic or custom, as one text. */
   async function plan(client: pg.PoolClient, text: string, mode: 'force_generic_plan' | 'force_custom_plan', now: number): Promise<string> {
@@ -62,8 +57,7 @@ describeBackends(backends.slice(0, 1), (backend) => {
 
   for (const table of tables) {
     it(`prunes ${table.name} through its expiry index on a table never analysed`, async () => {
-      const s = newNamespace().slice(0, -1);
-      schemas.push(s);
+      const s = fresh();
       await migrate(pool, { schema: s });
       const t = `"${s}".stowage_${table.name}`;
       // No statistics at all: autovacuum must not analyse the table behind the test's back.

@@ -1,9 +1,9 @@
-import { createTestClock, newNamespace } from '@stowage/conformance';
+import { createTestClock } from '@stowage/conformance';
 import { describeBackends, postgresBackends } from '@stowage/conformance/backends';
 import type { RateLimitPolicy } from '@stowage/core';
-import pg from 'pg';
 import { afterAll, expect, it } from 'vitest';
 import { migrate, PostgresRateLimitStore, SCHEMA_VERSIONS } from '../src/index.js';
+import { schemaPool } from './schema-pool.js';
 
 const backends = await postgresBackends();
 afterAll(() => Promise.all(backends.map((b) => b.stop())));
@@ -12,26 +12,23 @@ afterAll(() => Promise.all(backends.map((b) => b.stop())));
 const T = 1_800_000_000_000;
 
 describeBackends(backends.slice(0, 1), (backend) => {
-  const pool = new pg.Pool({ connectionString: backend.url, max: 4 });
-  pool.on('error', () => {});
-  const schemas: string[] = [];
-  afterAll(async () => {
-    for (const s of schemas) await pool.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);
-    await pool.end();
-  });
+  const { pool, fresh } = schemaPool(backend.url);
 
-  it('a version 2 schema gets the multi-policy function whose states live until their own end', async () => {
-    const s = newNamespace().slice(0, -1);
-    schemas.push(s);
-    await migrate(pool, { schema: s });
-    // Stand in for the function of version 2, which an upgrade must replace.
+  /** Makes schema `s` look like `version` of rate_limits: its multi-policy function, which an upgrade must replace. */
+  async function standInForVersion(s: string, version: number): Promise<void> {
     await pool.query(
       `CREATE OR REPLACE FUNCTION "${s}"."stowage_rate_limit_consume"(
          p_key text, p_now bigint, p_ids text[], p_algs bigint[], p_lims bigint[], p_wins bigint[], p_caps bigint[], p_cost bigint)
        RETURNS TABLE (policy text, mark bigint, used bigint, previous bigint, now bigint)
-       LANGUAGE plpgsql AS $fn$ BEGIN RAISE EXCEPTION 'the function of version 2'; END $fn$`,
+       LANGUAGE plpgsql AS $fn$ BEGIN RAISE EXCEPTION 'the function of version ${version}'; END $fn$`,
     );
-    await pool.query(`UPDATE "${s}".stowage_schema_version SET version = 2 WHERE component = 'rate_limits'`);
+    await pool.query(`UPDATE "${s}".stowage_schema_version SET version = $1 WHERE component = 'rate_limits'`, [version]);
+  }
+
+  it('a version 2 schema gets the multi-policy function whose states live until their own end', async () => {
+    const s = fresh();
+    await migrate(pool, { schema: s });
+    await standInForVersion(s, 2);
 
     const clock = createTestClock(T);
     const store = new PostgresRateLimitStore({ pool, schema: s, clock });
@@ -58,17 +55,9 @@ describeBackends(backends.slice(0, 1), (backend) => {
   });
 
   it('a version 3 schema gets the multi-policy function that knows the anchored window', async () => {
-    const s = newNamespace().slice(0, -1);
-    schemas.push(s);
+    const s = fresh();
     await migrate(pool, { schema: s });
-    // Stand in for the function of version 3, which an upgrade must replace.
-    await pool.query(
-      `CREATE OR REPLACE FUNCTION "${s}"."stowage_rate_limit_consume"(
-         p_key text, p_now bigint, p_ids text[], p_algs bigint[], p_lims bigint[], p_wins bigint[], p_caps bigint[], p_cost bigint)
-       RETURNS TABLE (policy text, mark bigint, used bigint, previous bigint, now bigint)
-       LANGUAGE plpgsql AS $fn$ BEGIN RAISE EXCEPTION 'the function of version 3'; END $fn$`,
-    );
-    await pool.query(`UPDATE "${s}".stowage_schema_version SET version = 3 WHERE component = 'rate_limits'`);
+    await standInForVersion(s, 3);
     const clock = createTestClock(T + 7);
     const store = new PostgresRateLimitStore({ pool, schema: s, clock });
     try {
