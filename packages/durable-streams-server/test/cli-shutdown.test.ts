@@ -26,6 +26,19 @@ function appendInTwoParts(url: string, first: string) {
   return { answered, second: (rest: string) => req.end(rest), abort: () => req.destroy() };
 }
 
+/**
+ * A memory-store CLI with `--shutdown-timeout ms`, a stream `s`, and an append to it whose
+ * body is half sent (held in flight until `held.second`).
+ */
+async function withAppendHeld(shutdownTimeoutMs: string) {
+  const p = new CliProcess(['--store', 'memory', '--quiet', '--shutdown-timeout', shutdownTimeoutMs]);
+  const url = await p.url;
+  expect((await fetch(`${url}/s`, { method: 'PUT', headers: { 'Content-Type': 'text/plain' } })).status).toBe(201);
+  const held = appendInTwoParts(`${url}/s`, 'x');
+  await sleep(300);
+  return { p, url, held };
+}
+
 /** An SSE read: every byte it got, and whether its body ended (rather than failed). */
 function sseRead(url: string) {
   let text = '';
@@ -86,11 +99,7 @@ describe('stowage-streams on SIGTERM and SIGINT', () => {
   }
 
   it('new connections are refused once it shuts down (the readiness 503 of a closing server: health.test.ts)', async () => {
-    const p = new CliProcess(['--store', 'memory', '--quiet', '--shutdown-timeout', '600000']);
-    const url = await p.url;
-    expect((await fetch(`${url}/s`, { method: 'PUT', headers: { 'Content-Type': 'text/plain' } })).status).toBe(201);
-    const held = appendInTwoParts(`${url}/s`, 'x');
-    await sleep(300);
+    const { p, url, held } = await withAppendHeld('600000');
     p.signal('SIGTERM');
     expect(await eventually(() => p.output.join('').includes('SIGTERM: closing'))).toBe(true);
     await expect(fetch(`${url}/__ds/health/ready`)).rejects.toThrow();
@@ -100,11 +109,7 @@ describe('stowage-streams on SIGTERM and SIGINT', () => {
   });
 
   it('a second signal exits at once (code 1), with a request still in flight', async () => {
-    const p = new CliProcess(['--store', 'memory', '--quiet', '--shutdown-timeout', '600000']);
-    const url = await p.url;
-    expect((await fetch(`${url}/s`, { method: 'PUT', headers: { 'Content-Type': 'text/plain' } })).status).toBe(201);
-    const held = appendInTwoParts(`${url}/s`, 'x');
-    await sleep(300);
+    const { p, held } = await withAppendHeld('600000');
     p.signal('SIGTERM');
     expect(await eventually(() => p.output.join('').includes('SIGTERM: closing'))).toBe(true);
     p.signal('SIGINT');
@@ -114,11 +119,7 @@ describe('stowage-streams on SIGTERM and SIGINT', () => {
   });
 
   it('--shutdown-timeout cuts a request that does not finish, then exits 0', async () => {
-    const p = new CliProcess(['--store', 'memory', '--quiet', '--shutdown-timeout', '200']);
-    const url = await p.url;
-    expect((await fetch(`${url}/s`, { method: 'PUT', headers: { 'Content-Type': 'text/plain' } })).status).toBe(201);
-    const held = appendInTwoParts(`${url}/s`, 'x');
-    await sleep(300);
+    const { p, held } = await withAppendHeld('200');
     p.signal('SIGTERM');
     expect(await p.exited).toBe(0);
     expect(await held.answered).toBeInstanceOf(Error);
