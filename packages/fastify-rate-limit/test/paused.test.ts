@@ -2,7 +2,7 @@
 // the store reports the error through the plugin's callback within timeoutMs, so the plugin's
 // own skipOnError decides: 500 (fail closed) or the request let through unlimited (fail open).
 // A hit whose call failed never counts later, once the backend is back.
-import { describeStoreBackends } from '@stowage/test-stores';
+import { describeStoreBackends, whilePaused } from '@stowage/test-stores';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type LimiterApp, limiterApp, openReplicas, type Replicas, statuses } from './app.js';
 
@@ -29,12 +29,10 @@ await describeStoreBackends(
         const [a, b] = apps as [LimiterApp, LimiterApp];
         try {
           expect(await statuses(apps, '/ok', 'jan', 1)).toEqual([200]); // the tables exist, one hit counted
-          const pause = await replicas.sets[0]!.pause(PAUSE_MS);
-          let over = false;
-          const overAt = pause.over.then(() => void (over = true));
-          const during = [await a.get('/ok', 'jan'), await a.get('/ok', 'jan')];
-          const answeredBeforeBack = !over;
-          await overAt;
+          const { result: during, answeredBeforeBack } = await whilePaused(replicas.sets[0]!, PAUSE_MS, async () => [
+            await a.get('/ok', 'jan'),
+            await a.get('/ok', 'jan'),
+          ]);
           expect(answeredBeforeBack).toBe(true);
           if (skipOnError) {
             // The plugin lets them through as if nothing were counted: remaining max, reset 0.

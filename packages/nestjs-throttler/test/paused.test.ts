@@ -2,7 +2,7 @@
 // @nestjs/throttler has no option to let requests through when its storage fails, so the
 // guard's error reaches Nest, which answers 500 (fail closed) within timeoutMs. A hit whose
 // call failed never counts later, once the backend is back.
-import { describeStoreBackends } from '@stowage/test-stores';
+import { describeStoreBackends, whilePaused } from '@stowage/test-stores';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { logged, type NestApp, nestApp, openReplicas, PLATFORMS, type Replicas, roomInWindow, statuses } from './app.js';
 
@@ -34,12 +34,10 @@ await describeStoreBackends(
           await roomInWindow(60_000, PAUSE_MS + 5000);
           expect(await statuses(apps, '/ok', 'jan', 1)).toEqual([200]); // the tables exist, one hit counted
           logged.length = 0;
-          const pause = await replicas.sets[0]!.pause(PAUSE_MS);
-          let over = false;
-          const overAt = pause.over.then(() => void (over = true));
-          const during = [await a.get('/ok', 'jan'), await a.get('/ok', 'jan')];
-          const answeredBeforeBack = !over;
-          await overAt;
+          const { result: during, answeredBeforeBack } = await whilePaused(replicas.sets[0]!, PAUSE_MS, async () => [
+            await a.get('/ok', 'jan'),
+            await a.get('/ok', 'jan'),
+          ]);
           expect(answeredBeforeBack).toBe(true);
           expect(during.map((r) => r.status)).toEqual([500, 500]);
           expect(logged).toHaveLength(2);

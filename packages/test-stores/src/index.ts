@@ -21,6 +21,7 @@ import { describe } from 'vitest';
 import { pausePostgres, pauseRedis, pauseSqlite, type Pause } from './pause.js';
 
 export type { Pause } from './pause.js';
+export { whilePaused } from './pause.js';
 export { asJsonHeader, UNKEYABLE_REQUEST_DATA } from './request-data.js';
 
 export type BackendName = 'memory' | 'sqlite' | 'postgres' | 'redis';

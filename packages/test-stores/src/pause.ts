@@ -66,3 +66,22 @@ export async function pauseSqlite(file: string, ms: number): Promise<Pause> {
   if (message !== 'locked') throw new Error(`the SQLite lock holder failed: ${String(message)}`);
   return { over: exited };
 }
+
+/**
+ * Runs `during` while `set`'s backend is paused for `ms`, then waits for the pause to end.
+ * `answeredBeforeBack` says whether `during` had finished while the backend was still paused,
+ * which a test of "answered within its limit" asserts.
+ */
+export async function whilePaused<T>(
+  set: { pause(ms: number): Promise<Pause> },
+  ms: number,
+  during: () => Promise<T>,
+): Promise<{ result: T; answeredBeforeBack: boolean }> {
+  const pause = await set.pause(ms);
+  let over = false;
+  const overAt = pause.over.then(() => void (over = true));
+  const result = await during();
+  const answeredBeforeBack = !over;
+  await overAt;
+  return { result, answeredBeforeBack };
+}
