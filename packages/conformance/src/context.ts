@@ -88,6 +88,12 @@ export interface ConformanceOptions {
    * suite check that secrets (CSRF tokens) are not stored in plain text.
    */
   inspect?: (ctx: ConformanceContext) => Promise<string>;
+  /**
+   * The stores implement `Healthy`: the suite then fails if one has no `health()`. Without it,
+   * `health()` is tested only on stores that have one.
+   * @default false
+   */
+  health?: boolean;
   /** Per-test timeout in ms. @default 30000 */
   timeoutMs?: number;
 }

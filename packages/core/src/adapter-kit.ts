@@ -50,7 +50,7 @@ export type {
 export { stateExpiresAt } from './rate-limit/lifetime.js';
 export { CountingWindow } from './rate-limit/counting-window.js';
 export { hashToken, randomToken, safeEqual } from './tokens.js';
-export { measureHealth } from './health.js';
+export { measureHealth, storeHealth } from './health.js';
 export { backgroundReporter } from './background-error.js';
 export type { BackgroundReport } from './background-error.js';
 export { formatOffset, normalizeContentType, parseOffset } from './streams/offsets.js';

@@ -10,7 +10,9 @@ export type {
   CallOptions,
   Clock,
   Closeable,
+  HealthOptions,
   HealthResult,
+  Healthy,
   Prunable,
   StoreOptionsBase,
 } from './contracts/common.js';

@@ -1,9 +1,13 @@
-import type { StoreOptionsBase } from '@stowage/core';
+import type { BackgroundErrorHandler, HealthOptions, HealthResult, Healthy, StoreOptionsBase } from '@stowage/core';
 import {
+  backgroundReporter,
+  type BackgroundReport,
   checkDeadline,
   deadlineOf,
   ErrorSource,
+  measureHealth,
   readClock,
+  storeHealth,
   validateClock,
   validateInteger,
   validateOptions,
@@ -23,13 +27,21 @@ export interface MemoryStoreOptions extends StoreOptionsBase {
    * @default 1000
    */
   pruneIntervalMs?: number;
+  /**
+   * Receives each failure of the background sweep (operation `prune`; `cleanupExpired` for
+   * streams), such as a custom clock that throws; see {@link BackgroundErrorHandler}.
+   * @default one `console.error` line with the store, the operation, the error's code and message
+   */
+  onError?: BackgroundErrorHandler;
 }
 
 export const PACKAGE = '@stowage/stores-memory';
 
-/** Clock, validation, the sweep timer and `close()`, shared by the memory stores. */
-export abstract class MemoryStoreBase {
+/** Clock, validation, the sweep timer, `health()` and `close()`, shared by the memory stores. */
+export abstract class MemoryStoreBase implements Healthy {
   protected readonly source: ErrorSource;
+  /** Reports a failure of background work to `options.onError`. */
+  protected readonly report: BackgroundReport;
   protected readonly maxEntries: number | undefined;
   private readonly clock: () => number;
   private readonly customClock: boolean;
@@ -45,8 +57,21 @@ export abstract class MemoryStoreBase {
     this.maxEntries = o.maxEntries === undefined ? undefined : validateInteger(this.source, 'options.maxEntries', o.maxEntries, 1);
     const every =
       o.pruneIntervalMs === undefined ? 1000 : validateInteger(this.source, 'options.pruneIntervalMs', o.pruneIntervalMs, 1, 86_400_000);
-    this.sweeper = setInterval(() => this.sweep(this.clock()), every);
+    this.report = backgroundReporter(this.source, 'options.onError', o.onError);
+    // A sweep that throws (a custom clock that fails) would be an uncaught exception in a timer.
+    this.sweeper = setInterval(() => {
+      try {
+        this.sweep(this.now());
+      } catch (err) {
+        this.report(err, this.sweepOperation);
+      }
+    }, every);
     this.sweeper.unref();
+  }
+
+  /** What the sweep does, as its failures name it (`BackgroundErrorContext.operation`). */
+  protected get sweepOperation(): string {
+    return 'prune';
   }
 
   /** Removes expired records from memory; returns how many. */
@@ -75,6 +100,11 @@ export abstract class MemoryStoreBase {
   /** Deletes expired records at once (the sweep does it in the background) and returns the count. */
   async prune(): Promise<number> {
     return this.sweep(this.now());
+  }
+
+  /** See `Healthy`: memory always answers while open; nothing is probed. */
+  health(opts?: HealthOptions): Promise<HealthResult> {
+    return storeHealth(this.closed, opts, (timeoutMs) => measureHealth(async () => {}, timeoutMs));
   }
 
   async close(): Promise<void> {

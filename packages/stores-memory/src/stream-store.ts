@@ -1,7 +1,5 @@
 import type { BackgroundErrorHandler, StreamStore } from '@stowage/core';
 import {
-  backgroundReporter,
-  type BackgroundReport,
   EngineStreamOps,
   runSync,
   type MessageRun,
@@ -98,10 +96,8 @@ class MemoryStreamBackend implements StreamBackend {
 export class MemoryStreamStore extends MemoryStoreBase implements StreamStore {
   private readonly backend = new MemoryStreamBackend();
   private readonly ops: EngineStreamOps;
-  private readonly report: BackgroundReport;
   constructor(options: MemoryStreamStoreOptions = {}) {
     super('MemoryStreamStore', { ...options, maxEntries: undefined });
-    this.report = backgroundReporter(this.source, 'options.onError', options.onError);
     const maxMessageBytes = sizeLimit(this.source, options, 'maxMessageBytes');
     this.ops = new EngineStreamOps({
       source: this.source,
@@ -120,6 +116,10 @@ export class MemoryStreamStore extends MemoryStoreBase implements StreamStore {
   delete: StreamStore['delete'] = (name, opts) => this.ops.delete(name, opts);
   wait: StreamStore['wait'] = (name, offset, timeoutMs, signal) => this.ops.wait(name, offset, timeoutMs, signal);
   cleanupExpired: StreamStore['cleanupExpired'] = () => this.ops.cleanupExpired();
+
+  protected override get sweepOperation(): string {
+    return 'cleanupExpired';
+  }
 
   protected sweep(): number {
     // Expired streams are removed through the engine (forks keep their sources).

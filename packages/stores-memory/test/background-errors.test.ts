@@ -1,6 +1,6 @@
 import type { BackgroundErrorContext } from '@stowage/core';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { MemoryStreamStore } from '../src/index.js';
+import { MemorySessionStore, MemoryStreamStore } from '../src/index.js';
 
 afterEach(() => vi.restoreAllMocks());
 
@@ -85,5 +85,34 @@ describe('background cleanup failures (onError)', () => {
     expect(() => new MemoryStreamStore({ onError: {} as never })).toThrow(
       expect.objectContaining({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('options.onError must be a function') }),
     );
+  });
+});
+
+describe('background sweep failures of the other memory stores (onError)', () => {
+  it('reports a sweep whose clock fails, with operation prune, and keeps sweeping', async () => {
+    const { state, clock } = breakableClock();
+    const reports: { code: string; context: BackgroundErrorContext }[] = [];
+    const store = new MemorySessionStore({
+      clock,
+      pruneIntervalMs: 20,
+      onError: (error, context) => reports.push({ code: error.code, context }),
+    });
+    state.broken = true;
+    await until(() => reports.length >= 2);
+    expect(reports[0]).toEqual({
+      code: 'INVALID_ARGUMENT',
+      context: { operation: 'prune', store: '@stowage/stores-memory MemorySessionStore' },
+    });
+    state.broken = false;
+    await store.set('a', new Uint8Array([1]), { ttlMs: 1000 });
+    expect(await store.get('a')).toBeDefined();
+    await store.close();
+  });
+
+  it('health() is ok with a latency while open and names the reason once closed', async () => {
+    const store = new MemorySessionStore();
+    expect(await store.health()).toEqual({ ok: true, latencyMs: expect.any(Number) });
+    await store.close();
+    expect(await store.health()).toEqual({ ok: false, latencyMs: 0, error: 'the store is closed' });
   });
 });

@@ -23,6 +23,7 @@ describeConformance({
   name: 'stores-memory',
   // Each instance holds its own state: two instances are two processes, not two replicas.
   sharedNamespace: false,
+  health: true,
   sessions: (ctx) => new MemorySessionStore({ clock: ctx.clock }),
   rateLimits: (ctx) => new MemoryRateLimitStore({ clock: ctx.clock }),
   idempotency: (ctx) => new MemoryIdempotencyStore({ clock: ctx.clock }),

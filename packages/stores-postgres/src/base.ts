@@ -1,12 +1,19 @@
 import { createHash } from 'node:crypto';
-import { StowageError, type BackgroundErrorHandler, type HealthResult, type StoreOptionsBase } from '@stowage/core';
+import {
+  StowageError,
+  type BackgroundErrorHandler,
+  type HealthOptions,
+  type HealthResult,
+  type Healthy,
+  type StoreOptionsBase,
+} from '@stowage/core';
 import {
   backgroundReporter,
   budgetTimeout,
   callBudget,
   ErrorSource,
-  measureHealth,
   readClock,
+  storeHealth,
   settleWithin,
   validateClock,
   validateIdentifier,
@@ -18,6 +25,7 @@ import {
 } from '@stowage/core/adapter-kit';
 import pg from 'pg';
 import { deadlineFunctionName, LATE_SQLSTATE, migrate, tables, type SchemaComponent, type Tables } from './schema.js';
+import { postgresHealth } from './health.js';
 import { serverClockOf } from './server-clock.js';
 
 export interface PostgresStoreOptions extends StoreOptionsBase {
@@ -154,7 +162,7 @@ export const isRetryable = (err: unknown): boolean => {
  * budget (the caller's deadline or the store's limit, refused on the server once passed),
  * error mapping, lazy migration (retried after a failure), the prune timer and `close()`.
  */
-export abstract class PgStoreBase {
+export abstract class PgStoreBase implements Healthy {
   protected readonly source: ErrorSource;
   protected readonly pool: pg.Pool;
   protected readonly t: Tables;
@@ -374,6 +382,11 @@ export abstract class PgStoreBase {
     return this.pruneOnce(true);
   }
 
+  /** See `Healthy`: `SELECT 1` on the store's pool ({@link postgresHealth}). */
+  health(opts?: HealthOptions): Promise<HealthResult> {
+    return storeHealth(this.closed, opts, (timeoutMs) => postgresHealth(this.pool, timeoutMs));
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.pruner);
@@ -382,9 +395,4 @@ export abstract class PgStoreBase {
   }
 
   protected async onClose(): Promise<void> {}
-}
-
-/** Readiness probe for a pg pool: `{ ok, latencyMs, error? }`, never throws. */
-export function postgresHealth(pool: pg.Pool, timeoutMs = 2000): Promise<HealthResult> {
-  return measureHealth(() => pool.query({ text: 'SELECT 1', query_timeout: timeoutMs } as pg.QueryConfig), timeoutMs);
 }

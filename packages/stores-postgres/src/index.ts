@@ -1,4 +1,5 @@
-export { postgresHealth, type PostgresStoreOptions } from './base.js';
+export type { PostgresStoreOptions } from './base.js';
+export { postgresHealth } from './health.js';
 export { migrate, schema, SCHEMA_VERSIONS, type MigrateOptions, type SchemaComponent } from './schema.js';
 export { PostgresSessionStore, type PostgresSessionStoreOptions } from './session-store.js';
 export { PostgresRateLimitStore } from './rate-limit-store.js';

@@ -33,6 +33,7 @@ describeBackends(backends, (backend) => {
 
   describeConformance({
     name: 'stores-postgres',
+    health: true,
     sessions: (ctx) => new PostgresSessionStore(opts(ctx)),
     rateLimits: (ctx) => new PostgresRateLimitStore(opts(ctx)),
     idempotency: (ctx) => new PostgresIdempotencyStore(opts(ctx)),

@@ -1,5 +1,12 @@
 import { createHash } from 'node:crypto';
-import { StowageError, type BackgroundErrorHandler, type HealthResult, type StoreOptionsBase } from '@stowage/core';
+import {
+  StowageError,
+  type BackgroundErrorHandler,
+  type HealthOptions,
+  type HealthResult,
+  type Healthy,
+  type StoreOptionsBase,
+} from '@stowage/core';
 import {
   backgroundReporter,
   type BackgroundReport,
@@ -9,6 +16,7 @@ import {
   ErrorSource,
   measureHealth,
   readClock,
+  storeHealth,
   validateBoolean,
   validateClock,
   validateInteger,
@@ -141,7 +149,7 @@ export function mapError(source: ErrorSource, err: unknown, client: RedisClient)
  * falling back to EVAL when the server lost its scripts), the time limit, error mapping and
  * `close()`. Keys: `<prefix><kind>:{<key>}...`, so every key of one record shares a hash tag.
  */
-export abstract class RedisStoreBase {
+export abstract class RedisStoreBase implements Healthy {
   protected readonly source: ErrorSource;
   protected readonly client: RedisClient;
   protected readonly prefix: string;
@@ -289,6 +297,11 @@ export abstract class RedisStoreBase {
   async prune(): Promise<number> {
     if (this.closed) throw this.source.error('UNAVAILABLE', 'the store is closed');
     return 0;
+  }
+
+  /** See `Healthy`: `PING` on the store's client ({@link redisHealth}; a Cluster answers from one of its nodes). */
+  health(opts?: HealthOptions): Promise<HealthResult> {
+    return storeHealth(this.closed, opts, (timeoutMs) => redisHealth(this.client, timeoutMs));
   }
 
   async close(): Promise<void> {

@@ -28,6 +28,7 @@ function suite(name: string, client: () => RedisClient) {
   describeConformance({
     name,
     nativeExpiry: true,
+    health: true,
     sessions: (ctx) => new RedisSessionStore(opts(ctx)),
     rateLimits: (ctx) => new RedisRateLimitStore(opts(ctx)),
     idempotency: (ctx) => new RedisIdempotencyStore(opts(ctx)),

@@ -1,4 +1,12 @@
-import { StowageError, type BackgroundErrorHandler, type CallOptions, type HealthResult, type StoreOptionsBase } from '@stowage/core';
+import {
+  StowageError,
+  type BackgroundErrorHandler,
+  type CallOptions,
+  type HealthOptions,
+  type HealthResult,
+  type Healthy,
+  type StoreOptionsBase,
+} from '@stowage/core';
 import {
   backgroundReporter,
   checkDeadline,
@@ -6,6 +14,7 @@ import {
   ErrorSource,
   measureHealth,
   readClock,
+  storeHealth,
   validateClock,
   validateIdentifier,
   validateInteger,
@@ -97,9 +106,9 @@ export function mapError(source: ErrorSource, db: Database, err: unknown, deadli
 
 /**
  * What every SQLite store shares: options, pragmas, lazy migration and statement
- * preparation (once per store), error mapping, the prune timer and `close()`.
+ * preparation (once per store), error mapping, the prune timer, `health()` and `close()`.
  */
-export abstract class SqliteStoreBase<S> {
+export abstract class SqliteStoreBase<S> implements Healthy {
   protected readonly source: ErrorSource;
   protected readonly db: Database;
   protected readonly prefix: string;
@@ -226,6 +235,11 @@ export abstract class SqliteStoreBase<S> {
     }
   }
 
+  /** See `Healthy`: `SELECT 1` on the store's database ({@link sqliteHealth}). */
+  health(opts?: HealthOptions): Promise<HealthResult> {
+    return storeHealth(this.closed, opts, (timeoutMs) => sqliteHealth(this.db, timeoutMs));
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.pruner);
@@ -237,10 +251,10 @@ export abstract class SqliteStoreBase<S> {
 }
 
 /** Readiness probe for a better-sqlite3 database: `{ ok, latencyMs, error? }`, never throws. */
-export function sqliteHealth(database: Database): Promise<HealthResult> {
+export function sqliteHealth(database: Database, timeoutMs = 2000): Promise<HealthResult> {
   return measureHealth(async () => {
     database.prepare('SELECT 1').get();
-  });
+  }, timeoutMs);
 }
 
 const pause = new Int32Array(new SharedArrayBuffer(4));

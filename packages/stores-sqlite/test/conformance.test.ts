@@ -37,6 +37,7 @@ function suite(name: string, connect: (ctx: ConformanceContext) => Database.Data
   };
   const options: ConformanceOptions = {
     name,
+    health: true,
     sessions: (ctx) => new SqliteSessionStore(opts(ctx)),
     rateLimits: (ctx) => new SqliteRateLimitStore(opts(ctx)),
     idempotency: (ctx) => new SqliteIdempotencyStore(opts(ctx)),

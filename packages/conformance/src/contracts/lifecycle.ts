@@ -1,4 +1,4 @@
-import type { Closeable } from '@stowage/core';
+import type { Closeable, HealthResult, Healthy } from '@stowage/core';
 import { describe, expect, it } from 'vitest';
 import { opener, type ConformanceOptions, type StoreFactory } from '../context.js';
 import { expectCode, sleep } from '../helpers.js';
@@ -24,6 +24,26 @@ export function lifecycleTests<T extends Closeable>(factory: StoreFactory<T>, op
       await probe(store);
       await Promise.all([store.close(), store.close(), store.close()]);
       await store.close();
+    });
+
+    it('health() answers ok with a latency, refuses a bad timeout, and is not ok once closed', async () => {
+      const { store } = await open();
+      const healthy = store as Partial<Healthy>;
+      if (typeof healthy.health !== 'function') {
+        // Optional for adapters; a suite run with `health: true` requires it.
+        if (options.health === true) expect.fail('the store has no health() method');
+        return;
+      }
+      const check = (opts?: unknown): Promise<HealthResult> => (healthy as Healthy).health(opts as never);
+      const up = await check();
+      expect(up).toEqual({ ok: true, latencyMs: expect.any(Number) });
+      expect(Number.isFinite(up.latencyMs) && up.latencyMs >= 0).toBe(true);
+      expect((await check({ timeoutMs: 1000 })).ok).toBe(true);
+      const bad = await check({ timeoutMs: 0 });
+      expect(bad).toEqual({ ok: false, latencyMs: expect.any(Number), error: expect.stringContaining('timeoutMs') });
+      await store.close();
+      const down = await check();
+      expect(down).toEqual({ ok: false, latencyMs: expect.any(Number), error: 'the store is closed' });
     });
 
     it('leaves no timer that keeps the process alive', async () => {

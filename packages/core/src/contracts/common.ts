@@ -113,6 +113,34 @@ export interface HealthResult {
   error?: string;
 }
 
+/** Options of {@link Healthy.health}. */
+export interface HealthOptions {
+  /**
+   * A probe that has not answered after this many milliseconds counts as failed (it is not
+   * cancelled, only no longer awaited). An integer from 1 to 60000.
+   * @default 2000
+   */
+  timeoutMs?: number;
+}
+
+/**
+ * A store that can tell whether its backend answers now (for a readiness endpoint).
+ *
+ * `health()` sends one cheap round trip to the backend (`SELECT 1` on SQLite and PostgreSQL,
+ * `PING` on Redis; nothing in memory) and resolves `{ ok, latencyMs, error? }`:
+ * - it never throws and never rejects, whatever the backend does; a malformed `opts` is
+ *   reported as `{ ok: false, error }` too;
+ * - `latencyMs` is the time the probe took, in milliseconds (fractional, >= 0), also when it failed;
+ * - `error`, only when `ok` is false, says why in one line: the driver's message (which may
+ *   name hosts and ports, so log it rather than show it to clients), `no answer within N ms`,
+ *   or `the store is closed` once `close()` was called (the probe then sends nothing).
+ *
+ * It reads no records and changes nothing, so it may run as often as a load balancer asks.
+ */
+export interface Healthy {
+  health(opts?: HealthOptions): Promise<HealthResult>;
+}
+
 /** What every store does at the end of its life. */
 export interface Closeable {
   /**

@@ -1,0 +1,59 @@
+import { createServer, type AddressInfo } from 'node:net';
+import { Redis } from 'ioredis';
+import { describe, expect, it } from 'vitest';
+import {
+  RedisCsrfTokenStore,
+  RedisIdempotencyStore,
+  RedisJwksCacheStore,
+  RedisLockStore,
+  RedisRateLimitStore,
+  RedisSessionStore,
+  type RedisStoreOptions,
+  RedisStreamStore,
+} from '../src/index.js';
+
+const STORES = {
+  RedisSessionStore: (o: RedisStoreOptions) => new RedisSessionStore(o),
+  RedisRateLimitStore: (o: RedisStoreOptions) => new RedisRateLimitStore(o),
+  RedisIdempotencyStore: (o: RedisStoreOptions) => new RedisIdempotencyStore(o),
+  RedisCsrfTokenStore: (o: RedisStoreOptions) => new RedisCsrfTokenStore(o),
+  RedisLockStore: (o: RedisStoreOptions) => new RedisLockStore(o),
+  RedisJwksCacheStore: (o: RedisStoreOptions) => new RedisJwksCacheStore(o),
+  RedisStreamStore: (o: RedisStoreOptions) => new RedisStreamStore(o),
+};
+
+/** A port on 127.0.0.1 that was just free: nothing listens there, so connecting is refused. */
+async function closedPort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}
+
+describe('health() when Redis does not answer', () => {
+  for (const [name, make] of Object.entries(STORES)) {
+    it(`${name}: not ok, with a reason, on a client to a closed port`, async () => {
+      // Without the offline queue, a command on a client that cannot connect fails at once
+      // (with it, the PING waits for a reconnect and the probe's own time limit is the reason).
+      const client = new Redis({ host: '127.0.0.1', port: await closedPort(), enableOfflineQueue: false, lazyConnect: true });
+      client.on('error', () => {});
+      const store = make({ client });
+      const down = await store.health({ timeoutMs: 5000 });
+      expect(down).toEqual({ ok: false, latencyMs: expect.any(Number), error: expect.any(String) });
+      expect(down.error!.length).toBeGreaterThan(0);
+      await store.close();
+      client.disconnect();
+    });
+
+    it(`${name}: not ok with "no answer within" while the connection is held up`, async () => {
+      const client = new Redis({ host: '127.0.0.1', port: await closedPort(), maxRetriesPerRequest: null, retryStrategy: () => 50 });
+      client.on('error', () => {});
+      const store = make({ client });
+      const down = await store.health({ timeoutMs: 300 });
+      expect(down).toEqual({ ok: false, latencyMs: expect.any(Number), error: 'no answer within 300 ms' });
+      await store.close();
+      client.disconnect();
+    });
+  }
+});
