@@ -112,3 +112,5 @@ export { validateDestroyByOwnerArgs, validateRotateArgs, validateSessionSet } fr
 export { sizeLimit } from './size-limits.js';
 export type { IdempotencySizeOptions, JwksSizeOptions, SessionSizeOptions, StreamSizeOptions } from './size-limits.js';
 export type { ValidatedSessionSet } from './sessions.js';
+export { errorType, instrumentStore, STORE_OPERATIONS } from './telemetry.js';
+export type { StoreContract, StoreTelemetry } from './telemetry.js';

@@ -5,9 +5,13 @@ import {
   checkDeadline,
   deadlineOf,
   ErrorSource,
+  instrumentStore,
   measureHealth,
   readClock,
   storeHealth,
+  type StoreContract,
+  type StoreTelemetry,
+  validateBoolean,
   validateClock,
   validateInteger,
   validateOptions,
@@ -47,6 +51,7 @@ export abstract class MemoryStoreBase implements Healthy {
   private readonly customClock: boolean;
   private sweeper: NodeJS.Timeout | undefined;
   private closed = false;
+  private readonly telemetry: StoreTelemetry;
 
   constructor(storeName: string, options: unknown) {
     this.source = new ErrorSource(PACKAGE, storeName);
@@ -55,6 +60,8 @@ export abstract class MemoryStoreBase implements Healthy {
     this.clock = clock ?? Date.now;
     this.customClock = clock !== undefined;
     this.maxEntries = o.maxEntries === undefined ? undefined : validateInteger(this.source, 'options.maxEntries', o.maxEntries, 1);
+    // `memory` is no value of the semantic conventions' `db.system.name`: a custom one.
+    this.telemetry = { system: 'memory', enabled: validateBoolean(this.source, 'options.telemetry', o.telemetry, true) };
     const every =
       o.pruneIntervalMs === undefined ? 1000 : validateInteger(this.source, 'options.pruneIntervalMs', o.pruneIntervalMs, 1, 86_400_000);
     this.report = backgroundReporter(this.source, 'options.onError', o.onError);
@@ -67,6 +74,11 @@ export abstract class MemoryStoreBase implements Healthy {
       }
     }, every);
     this.sweeper.unref();
+  }
+
+  /** Instruments the store's operations (see `instrumentStore`); the last step of each store's constructor. */
+  protected instrument(contract: StoreContract): void {
+    instrumentStore(this, contract, this.telemetry);
   }
 
   /** What the sweep does, as its failures name it (`BackgroundErrorContext.operation`). */

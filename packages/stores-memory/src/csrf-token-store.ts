@@ -16,6 +16,7 @@ export class MemoryCsrfTokenStore extends MemoryStoreBase implements CsrfTokenSt
   constructor(options: MemoryStoreOptions = {}) {
     super('MemoryCsrfTokenStore', options);
     this.sessions = new ExpiringMap<string, Entry>({ maxEntries: this.maxEntries });
+    this.instrument('csrf');
   }
 
   async issue(sessionId: string, opts: { ttlMs: number } & CallOptions): Promise<string> {

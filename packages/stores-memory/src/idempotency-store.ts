@@ -32,6 +32,7 @@ export class MemoryIdempotencyStore extends MemoryStoreBase implements Idempoten
     super('MemoryIdempotencyStore', options);
     this.maxResponseBytes = sizeLimit(this.source, options, 'maxResponseBytes');
     this.entries = new ExpiringMap<string, Entry>({ maxEntries: this.maxEntries });
+    this.instrument('idempotency');
   }
 
   // Keys hold no U+0000, so scope NUL key is unambiguous.

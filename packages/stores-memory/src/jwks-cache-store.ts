@@ -14,6 +14,7 @@ export class MemoryJwksCacheStore extends MemoryStoreBase implements JwksCacheSt
     super('MemoryJwksCacheStore', options);
     this.maxDocumentBytes = sizeLimit(this.source, options, 'maxDocumentBytes');
     this.docs = new ExpiringMap<string, CachedJwks>({ maxEntries: this.maxEntries });
+    this.instrument('jwks');
   }
 
   async get(uri: string, opts?: CallOptions): Promise<CachedJwks | undefined> {

@@ -20,6 +20,7 @@ export class MemoryLockStore extends MemoryStoreBase implements LockStore {
 
   constructor(options: Omit<MemoryStoreOptions, 'maxEntries'> = {}) {
     super('MemoryLockStore', { ...options, maxEntries: undefined });
+    this.instrument('lock');
   }
 
   async acquire(name: string, opts: { ttlMs: number } & CallOptions): Promise<Lease | undefined> {

@@ -39,6 +39,7 @@ export class MemoryRateLimitStore extends MemoryStoreBase implements RateLimitSt
   constructor(options: MemoryStoreOptions = {}) {
     super('MemoryRateLimitStore', options);
     this.keys = new ExpiringMap<string, Entry>({ maxEntries: this.maxEntries });
+    this.instrument('rate-limit');
   }
 
   async consume(

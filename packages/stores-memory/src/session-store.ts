@@ -35,6 +35,7 @@ export class MemorySessionStore extends MemoryStoreBase implements SessionStore 
       maxEntries: this.maxEntries,
       onRemove: (id, entry) => this.unindex(id, entry.owner),
     });
+    this.instrument('session');
   }
 
   private index(id: string, owner: string | undefined): void {

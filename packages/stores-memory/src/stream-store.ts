@@ -106,6 +106,7 @@ export class MemoryStreamStore extends MemoryStoreBase implements StreamStore {
       atomic: (make, deadline) => runSync(make(this.begin(deadline === undefined ? undefined : { deadline })), this.backend),
       maxMessageBytes,
     });
+    this.instrument('stream');
   }
 
   create: StreamStore['create'] = (name, config, opts) => this.ops.create(name, config, opts);

@@ -1,20 +1,17 @@
 import { createHash } from 'node:crypto';
-import {
-  StowageError,
-  type BackgroundErrorHandler,
-  type HealthOptions,
-  type HealthResult,
-  type Healthy,
-  type StoreOptionsBase,
-} from '@stowage/core';
+import type { BackgroundErrorHandler, HealthOptions, HealthResult, Healthy, StoreOptionsBase } from '@stowage/core';
 import {
   backgroundReporter,
   budgetTimeout,
   callBudget,
   ErrorSource,
+  instrumentStore,
   readClock,
   storeHealth,
+  type StoreContract,
+  type StoreTelemetry,
   settleWithin,
+  validateBoolean,
   validateClock,
   validateIdentifier,
   validateInteger,
@@ -24,7 +21,8 @@ import {
   type ServerClock,
 } from '@stowage/core/adapter-kit';
 import pg from 'pg';
-import { deadlineFunctionName, LATE_SQLSTATE, migrate, tables, type SchemaComponent, type Tables } from './schema.js';
+import { deadlineFunctionName, migrate, tables, type SchemaComponent, type Tables } from './schema.js';
+import { lateAt, mapError } from './errors.js';
 import { postgresHealth } from './health.js';
 import { serverClockOf } from './server-clock.js';
 
@@ -64,6 +62,8 @@ export interface PostgresStoreOptions extends StoreOptionsBase {
 
 export const PACKAGE = '@stowage/stores-postgres';
 
+export { lateAt, mapError } from './errors.js';
+
 /** bigint columns come back as JS numbers: every value this package stores is below 2^53. */
 const int8 = (value: string): number => Number(value);
 const TYPES = {
@@ -85,68 +85,6 @@ export class Sql {
   ) {
     this.name = `stowage_${createHash('sha1').update(text).digest('hex').slice(0, 24)}`;
   }
-}
-
-/** The server time of a `STOWAGE_LATE` refusal (see `schema.ts`), or undefined for any other error. */
-export function lateAt(err: unknown): number | undefined {
-  if ((err as { code?: unknown })?.code !== LATE_SQLSTATE) return undefined;
-  const m = /STOWAGE_LATE (\d+)/.exec((err as Error).message);
-  return m === null ? undefined : Number(m[1]);
-}
-
-const UNAVAILABLE_CODES = /^(08|57P0[1-3]|53300|57P05)/;
-// Class 28 (invalid authorization: no such role, wrong password, no pg_hba.conf entry) and
-// 3D000 (no such database): the server is up but this store cannot log into it.
-const LOGIN_REFUSED = /^28/;
-const NO_DATABASE = '3D000';
-const UNAVAILABLE_MESSAGES = new RegExp(
-  [
-    'Connection terminated',
-    'not queryable',
-    'ECONNREFUSED',
-    'ECONNRESET',
-    'EPIPE',
-    'ENOTFOUND',
-    'EHOSTUNREACH',
-    'ETIMEDOUT',
-    'timeout exceeded when trying to connect',
-    'Cannot use a pool after calling end',
-    'the database system is (starting up|shutting down)',
-  ].join('|'),
-  'i',
-);
-
-/** Maps a pg or socket error to a StowageError (StowageErrors pass through). */
-export function mapError(source: ErrorSource, err: unknown): StowageError {
-  if (err instanceof StowageError) return err;
-  const code = (err as { code?: unknown })?.code;
-  const message = err instanceof Error ? err.message : String(err);
-  if (code === LATE_SQLSTATE) {
-    return source.error('TIMEOUT', `PostgreSQL refused the call: its deadline passed before the statement finished (${message})`, {
-      cause: err,
-    });
-  }
-  if (typeof code === 'string' && code === '57014')
-    return source.error('TIMEOUT', `the statement was cancelled (${message})`, { cause: err });
-  if (typeof code === 'string' && LOGIN_REFUSED.test(code)) {
-    return source.error('UNAVAILABLE', `PostgreSQL refused the login: check the role and password of the connection (${message})`, {
-      cause: err,
-    });
-  }
-  if (code === NO_DATABASE) {
-    return source.error('UNAVAILABLE', `PostgreSQL has no such database: check the database name of the connection (${message})`, {
-      cause: err,
-    });
-  }
-  if (/Query read timeout/.test(message)) return source.error('TIMEOUT', 'PostgreSQL did not answer in time', { cause: err });
-  if (
-    (typeof code === 'string' && UNAVAILABLE_CODES.test(code)) ||
-    UNAVAILABLE_MESSAGES.test(message) ||
-    UNAVAILABLE_MESSAGES.test(String(code))
-  ) {
-    return source.error('UNAVAILABLE', `PostgreSQL is unreachable or the connection was lost (${message})`, { cause: err });
-  }
-  return source.error('INTERNAL', `unexpected PostgreSQL error: ${message}`, { cause: err });
 }
 
 const rowsOf = (result: pg.QueryResult): unknown[] => result.rows;
@@ -175,6 +113,7 @@ export abstract class PgStoreBase implements Healthy {
   private isReady = false;
   private pruner: NodeJS.Timeout | undefined;
   protected closed = false;
+  private readonly telemetry: StoreTelemetry;
   /**
    * A lower bound of how far PostgreSQL's clock runs ahead of ours, added to every deadline
    * sent; shared by the stores of this pool.
@@ -197,6 +136,8 @@ export abstract class PgStoreBase implements Healthy {
       validateIdentifier(this.source, 'options.tablePrefix', o.tablePrefix ?? 'stowage_', 40),
     );
     this.deadlineFunction = deadlineFunctionName(this.t);
+    const telemetry = validateBoolean(this.source, 'options.telemetry', o.telemetry, true);
+    this.telemetry = { system: 'postgresql', namespace: `${this.t.schema}.${this.t.prefix}`, enabled: telemetry };
     this.backendClock = serverClockOf(this.pool);
     this.clock = validateClock(this.source, o.clock);
     this.autoMigrate = o.migrate !== false;
@@ -210,6 +151,11 @@ export abstract class PgStoreBase implements Healthy {
       this.pruner = setInterval(() => void this.pruneOnce(false).catch((err: unknown) => report(err, 'prune')), every);
       this.pruner.unref();
     }
+  }
+
+  /** Instruments the store's operations (see `instrumentStore`); the last step of each store's constructor. */
+  protected instrument(contract: StoreContract): void {
+    instrumentStore(this, contract, this.telemetry);
   }
 
   /** The time to pass as the `now` parameter: the custom clock, or NULL for the server's clock. */

@@ -35,6 +35,7 @@ export class PostgresCsrfTokenStore extends PgStoreBase implements CsrfTokenStor
         true,
       ),
     };
+    this.instrument('csrf');
   }
 
   protected pruneSql(): Sql[] {

@@ -69,6 +69,7 @@ export class PostgresIdempotencyStore extends PgStoreBase implements Idempotency
       release: new Sql(`DELETE FROM ${T} WHERE ${held(postgresDialect.now!(4))} RETURNING ${this.inTime(5)} AS ok`, true),
       extend: new Sql(`UPDATE ${T} SET expires_at = ${N} + $4::bigint WHERE ${held(N)} RETURNING ${this.inTime(6)} AS ok`, true),
     };
+    this.instrument('idempotency');
   }
 
   protected pruneSql(): Sql[] {

@@ -27,6 +27,7 @@ export class PostgresJwksCacheStore extends PgStoreBase implements JwksCacheStor
         true,
       ),
     };
+    this.instrument('jwks');
   }
 
   protected pruneSql(): Sql[] {

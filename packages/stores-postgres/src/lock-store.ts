@@ -37,6 +37,7 @@ export class PostgresLockStore extends PgStoreBase implements LockStore {
       release: new Sql(`UPDATE ${T} SET token = NULL, expires_at = 0 WHERE ${held} RETURNING ${this.inTime(4)} AS ok`, true),
       prune: pruneLocksSql(T, postgresDialect.now!(1)),
     };
+    this.instrument('lock');
   }
 
   protected pruneSql(): Sql[] {

@@ -73,6 +73,7 @@ export class PostgresRateLimitStore extends PgStoreBase implements RateLimitStor
        WHERE ${this.inTime(9)}`,
       true,
     );
+    this.instrument('rate-limit');
   }
 
   protected pruneSql(): Sql[] {

@@ -79,6 +79,7 @@ export class PostgresSessionStore extends PgStoreBase implements SessionStore {
         true,
       ),
     };
+    this.instrument('session');
   }
 
   protected pruneSql(): Sql[] {

@@ -180,6 +180,7 @@ export class PostgresStreamStore extends PgStoreBase implements StreamStore {
       report,
       pollMs,
     });
+    this.instrument('stream');
   }
 
   private backend(run: Run, lock: boolean): AsyncStreamBackend {

@@ -14,9 +14,12 @@ import {
   callBudget,
   settleWithin,
   ErrorSource,
+  instrumentStore,
   measureHealth,
   readClock,
   storeHealth,
+  type StoreContract,
+  type StoreTelemetry,
   validateBoolean,
   validateClock,
   validateInteger,
@@ -161,6 +164,7 @@ export abstract class RedisStoreBase implements Healthy {
   private readonly grace: string;
   private readonly coalesce: boolean;
   protected closed = false;
+  private readonly telemetry: StoreTelemetry;
   /** Reports a failure of background work to `options.onError`. */
   protected readonly report: BackgroundReport;
 
@@ -174,6 +178,8 @@ export abstract class RedisStoreBase implements Healthy {
     this.client = client;
     this.isCluster = (client as { isCluster?: boolean }).isCluster === true;
     this.prefix = validateString(this.source, 'options.prefix', o.prefix ?? 'stowage:', 256);
+    const telemetry = validateBoolean(this.source, 'options.telemetry', o.telemetry, true);
+    this.telemetry = { system: 'redis', namespace: this.prefix, enabled: telemetry };
     this.timeoutMs = o.timeoutMs === undefined ? 2000 : validateInteger(this.source, 'options.timeoutMs', o.timeoutMs, 1);
     this.clock = validateClock(this.source, o.clock);
     this.serverClock = this.clock === undefined;
@@ -182,6 +188,11 @@ export abstract class RedisStoreBase implements Healthy {
     this.coalesce = validateBoolean(this.source, 'options.coalesceWrites', o.coalesceWrites, true);
     this.backendClock = serverClockOf(client);
     this.report = backgroundReporter(this.source, 'options.onError', o.onError);
+  }
+
+  /** Instruments the store's operations (see `instrumentStore`); the last step of each store's constructor. */
+  protected instrument(contract: StoreContract): void {
+    instrumentStore(this, contract, this.telemetry);
   }
 
   /** A lower bound of how far Redis's clock runs ahead of ours, shared by the stores of this client. */

@@ -11,6 +11,7 @@ const CSRF = new Script('csrf');
 export class RedisCsrfTokenStore extends RedisStoreBase implements CsrfTokenStore {
   constructor(options: RedisStoreOptions) {
     super('RedisCsrfTokenStore', options);
+    this.instrument('csrf');
   }
 
   async issue(sessionId: string, opts: { ttlMs: number } & CallOptions): Promise<string> {

@@ -25,6 +25,7 @@ export class RedisIdempotencyStore extends RedisStoreBase implements Idempotency
   constructor(options: RedisIdempotencyStoreOptions) {
     super('RedisIdempotencyStore', options);
     this.maxResponseBytes = sizeLimit(this.source, options, 'maxResponseBytes');
+    this.instrument('idempotency');
   }
 
   /** `<prefix>i:{<scope length>:<scope>}<key>`: the length makes scope and key unambiguous. */

@@ -13,6 +13,7 @@ export class RedisJwksCacheStore extends RedisStoreBase implements JwksCacheStor
   constructor(options: RedisJwksCacheStoreOptions) {
     super('RedisJwksCacheStore', options);
     this.maxDocumentBytes = sizeLimit(this.source, options, 'maxDocumentBytes');
+    this.instrument('jwks');
   }
 
   async get(uri: string, opts?: CallOptions): Promise<CachedJwks | undefined> {

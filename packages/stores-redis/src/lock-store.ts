@@ -11,6 +11,7 @@ const LOCK = new Script('lock');
 export class RedisLockStore extends RedisStoreBase implements LockStore {
   constructor(options: RedisStoreOptions) {
     super('RedisLockStore', options);
+    this.instrument('lock');
   }
 
   async acquire(name: string, opts: { ttlMs: number } & CallOptions): Promise<Lease | undefined> {

@@ -25,6 +25,7 @@ const RESET = new Script('rate_limit_reset');
 export class RedisRateLimitStore extends RedisStoreBase implements RateLimitStore {
   constructor(options: RedisStoreOptions) {
     super('RedisRateLimitStore', options);
+    this.instrument('rate-limit');
   }
 
   private async call(key: string, policies: readonly NormalizedPolicy[], cost: number, consume: boolean, deadline: number | undefined) {

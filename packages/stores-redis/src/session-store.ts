@@ -67,6 +67,7 @@ export class RedisSessionStore extends RedisStoreBase implements SessionStore {
     this.maxDataBytes = sizeLimit(this.source, options, 'maxDataBytes');
     this.dueKey = `${this.prefix}owners`;
     this.ourClock = options.clock;
+    this.instrument('session');
   }
 
   /** On a Cluster, the due time of an owner given a session lasting `ttlMs` from now, on our clock. */

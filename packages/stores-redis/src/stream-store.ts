@@ -100,6 +100,7 @@ export class RedisStreamStore extends RedisStoreBase implements StreamStore {
     super('RedisStreamStore', options);
     this.maxMessageBytes = sizeLimit(this.source, options, 'maxMessageBytes');
     this.keyPrefix = `${this.prefix}{streams}:`;
+    this.instrument('stream');
   }
 
   private async call(op: string, args: unknown[], deadline: number | undefined): Promise<Reply> {

@@ -12,9 +12,13 @@ import {
   checkDeadline,
   deadlineOf,
   ErrorSource,
+  instrumentStore,
   measureHealth,
   readClock,
   storeHealth,
+  type StoreContract,
+  type StoreTelemetry,
+  validateBoolean,
   validateClock,
   validateIdentifier,
   validateInteger,
@@ -122,6 +126,7 @@ export abstract class SqliteStoreBase<S> implements Healthy {
   private pruners: Statement[] | undefined;
   private pruner: NodeJS.Timeout | undefined;
   private closed = false;
+  private readonly telemetry: StoreTelemetry;
 
   protected abstract readonly component: SchemaComponent;
   /** Prepares the store's statements; runs once, after migration. */
@@ -138,6 +143,8 @@ export abstract class SqliteStoreBase<S> implements Healthy {
     }
     this.db = db;
     this.prefix = validateIdentifier(this.source, 'options.tablePrefix', o.tablePrefix ?? 'stowage_');
+    const telemetry = validateBoolean(this.source, 'options.telemetry', o.telemetry, true);
+    this.telemetry = { system: 'sqlite', namespace: this.prefix, enabled: telemetry };
     this.clock = validateClock(this.source, o.clock);
     this.autoMigrate = o.migrate !== false;
     this.pruneBatch = o.pruneBatchSize === undefined ? 1000 : validateInteger(this.source, 'options.pruneBatchSize', o.pruneBatchSize, 1);
@@ -155,6 +162,11 @@ export abstract class SqliteStoreBase<S> implements Healthy {
       this.pruner = setInterval(() => void this.prune().catch((err: unknown) => report(err, 'prune')), every);
       this.pruner.unref();
     }
+  }
+
+  /** Instruments the store's operations (see `instrumentStore`); the last step of each store's constructor. */
+  protected instrument(contract: StoreContract): void {
+    instrumentStore(this, contract, this.telemetry);
   }
 
   /** The store's time (integer epoch ms). */

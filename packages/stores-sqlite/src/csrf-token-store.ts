@@ -16,6 +16,7 @@ export class SqliteCsrfTokenStore extends SqliteStoreBase<Statements> implements
 
   constructor(options: SqliteStoreOptions) {
     super('SqliteCsrfTokenStore', options);
+    this.instrument('csrf');
   }
 
   protected prepare(): Statements {

@@ -46,6 +46,7 @@ export class SqliteIdempotencyStore extends SqliteStoreBase<Statements> implemen
   constructor(options: SqliteIdempotencyStoreOptions) {
     super('SqliteIdempotencyStore', options);
     this.maxResponseBytes = sizeLimit(this.source, options, 'maxResponseBytes');
+    this.instrument('idempotency');
   }
 
   protected prepare(): Statements {

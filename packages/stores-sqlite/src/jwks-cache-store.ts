@@ -18,6 +18,7 @@ export class SqliteJwksCacheStore extends SqliteStoreBase<Statements> implements
   constructor(options: SqliteJwksCacheStoreOptions) {
     super('SqliteJwksCacheStore', options);
     this.maxDocumentBytes = sizeLimit(this.source, options, 'maxDocumentBytes');
+    this.instrument('jwks');
   }
 
   protected prepare(): Statements {

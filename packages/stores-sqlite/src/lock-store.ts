@@ -18,6 +18,7 @@ export class SqliteLockStore extends SqliteStoreBase<Statements> implements Lock
 
   constructor(options: SqliteStoreOptions) {
     super('SqliteLockStore', options);
+    this.instrument('lock');
   }
 
   protected prepare(): Statements {

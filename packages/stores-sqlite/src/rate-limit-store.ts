@@ -56,6 +56,7 @@ export class SqliteRateLimitStore extends SqliteStoreBase<Statements> implements
 
   constructor(options: SqliteStoreOptions) {
     super('SqliteRateLimitStore', options);
+    this.instrument('rate-limit');
   }
 
   protected prepare(): Statements {

@@ -36,6 +36,7 @@ export class SqliteSessionStore extends SqliteStoreBase<Statements> implements S
   constructor(options: SqliteSessionStoreOptions) {
     super('SqliteSessionStore', options);
     this.maxDataBytes = sizeLimit(this.source, options, 'maxDataBytes');
+    this.instrument('session');
   }
 
   protected prepare(): Statements {

@@ -190,6 +190,7 @@ export class SqliteStreamStore extends SqliteStoreBase<Statements> implements St
       },
       beforeWait: () => this.startPolling(),
     });
+    this.instrument('stream');
   }
 
   protected prepare(): Statements {

@@ -102,6 +102,13 @@ export interface StoreOptionsBase {
    * of a conformance test compiles under `exactOptionalPropertyTypes`).
    */
   clock?: Clock | undefined;
+  /**
+   * With `@opentelemetry/api` installed, every operation of the store is a span and a
+   * `db.client.operation.duration` measurement (see the README's "Telemetry"); `false` leaves
+   * this store uninstrumented. Without the package there is nothing to turn off.
+   * @default true
+   */
+  telemetry?: boolean | undefined;
 }
 
 /** The answer of a backend health check; a health check never throws. */
