@@ -16,12 +16,16 @@ import { Sql } from './base.js';
 /**
  * Own messages of one stream, `$2 < position <= $3`, at most `$5` of them and `$4` bytes (the
  * first always), as one row: `data` the bytes back to back, `ends` where each message ends.
+ * Positions are dense (an append inserts tail + 1, tail + 2...), so the range also stops at
+ * `after + maxMessages`: the index range then holds at most `maxMessages` rows whatever plan is
+ * picked. Without it, a planner with stale statistics (a freshly loaded stream) chose a bitmap
+ * scan of every row to the tail plus a sort: 1.5 s from 10 % of 1,000,000 messages, 1 ms at 90 %.
  */
 const runOf = (M: string, id: string, after: string, upTo: string, maxBytes: string, maxMessages: string): string =>
   `SELECT string_agg(data, ''::bytea ORDER BY position) AS data, array_agg(upto::int4 ORDER BY position) AS ends
    FROM (
      SELECT position, data, octet_length(data) AS size, sum(octet_length(data)) OVER (ORDER BY position) AS upto
-     FROM ${M} WHERE stream_id = ${id} AND position > ${after} AND position <= ${upTo}
+     FROM ${M} WHERE stream_id = ${id} AND position > ${after} AND position <= LEAST(${upTo}, ${after} + ${maxMessages})
      ORDER BY position LIMIT ${maxMessages}
    ) AS w WHERE upto <= ${maxBytes} OR upto = size`;
 
