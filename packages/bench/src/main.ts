@@ -8,6 +8,7 @@
  *   npm run bench -- --json rows.json     also write every row as JSON
  *   npm run bench -- --duration 500 --rounds 3
  *   npm run bench -- --only streams --match catch-up   only rows whose operation contains the text
+ *   npm run bench -- --only fanout --readers 10000      live readers woken by one append (own table)
  */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -17,7 +18,8 @@ import { postgresComparisons } from './suites/postgres.js';
 import { redisComparisons } from './suites/redis.js';
 import { sqliteComparisons } from './suites/sqlite.js';
 import { streamsComparisons } from './suites/streams.js';
-import { streamsSeekComparisons } from './suites/streams-seek.js';
+import { fanoutRows, formatFanout } from './suites/fanout.js';
+import { seekRatios, streamsSeekComparisons } from './suites/streams-seek.js';
 import { subscriptionsComparisons } from './suites/subscriptions.js';
 
 type Suite = () => Promise<Comparison[]> | Comparison[];
@@ -40,20 +42,33 @@ async function main(): Promise<void> {
       duration: { type: 'string', default: '700' },
       rounds: { type: 'string', default: '3' },
       match: { type: 'string' },
+      readers: { type: 'string', default: '10000' },
     },
   });
+  // fan-out has its own table (answered counts, memory per reader): only when asked for.
   const names = values.only ? values.only.split(',').map((s) => s.trim()) : Object.keys(SUITES);
-  for (const n of names) if (!SUITES[n]) throw new Error(`unknown suite ${n}; known: ${Object.keys(SUITES).join(', ')}`);
+  for (const n of names) {
+    if (!SUITES[n] && n !== 'fanout') throw new Error(`unknown suite ${n}; known: ${[...Object.keys(SUITES), 'fanout'].join(', ')}`);
+  }
   const options = { durationMs: Number(values.duration), rounds: Number(values.rounds) };
   const rows: Row[] = [];
   console.log(`Stowage bench: node ${process.version}, ${options.rounds} rounds of ${options.durationMs} ms per row (median round)`);
+  let fanout = '';
   for (const name of names) {
     console.log(`suite ${name}`);
+    if (name === 'fanout') {
+      const log = (l: string) => console.log(l);
+      fanout = formatFanout(await fanoutRows({ readers: Number(values.readers), match: values.match, log }));
+      continue;
+    }
     const comparisons = (await SUITES[name]!()).filter((c) => values.match === undefined || c.operation.includes(values.match));
     for (const c of comparisons) rows.push(...(await runComparison(c, options, (l) => console.log(l))));
   }
   console.log();
-  console.log(formatTable(rows));
+  if (rows.length > 0) console.log(formatTable(rows));
+  const ratios = seekRatios(rows);
+  if (ratios.length > 0) console.log(`\n${ratios.join('\n')}`);
+  if (fanout !== '') console.log(`\n${fanout}`);
   if (values.json) {
     writeFileSync(values.json, `${JSON.stringify(rows, null, 2)}\n`);
     console.log(`\nwrote ${rows.length} rows to ${values.json}`);

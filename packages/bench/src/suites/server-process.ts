@@ -15,6 +15,14 @@ export const LIBRARY: Record<Kind, string> = {
   'stowage-redis': 'stowage + RedisStreamStore',
 };
 
+/** What a server child reports of itself: `process.memoryUsage()` bytes and CPU time used so far, ms. */
+export interface ServerUsage {
+  rss: number;
+  heapUsed: number;
+  external: number;
+  cpuMs: number;
+}
+
 export interface Reply {
   status: number;
   headers: Record<string, string | string[] | undefined>;
@@ -70,6 +78,8 @@ export class ServerProcess {
     readonly kind: Kind,
     private readonly dir: string,
     private readonly args: readonly string[] = [],
+    /** Node flags for this child (before BENCH_SERVER_NODE_OPTIONS'), e.g. `--expose-gc`. */
+    private readonly nodeFlags: readonly string[] = [],
   ) {}
 
   async start(): Promise<void> {
@@ -77,7 +87,9 @@ export class ServerProcess {
     const dir = mkdtempSync(join(this.dir, `${this.kind}-`));
     // BENCH_SERVER_NODE_OPTIONS: flags for the server child only, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`.
     const flags = (process.env.BENCH_SERVER_NODE_OPTIONS ?? '').split(/\s+/).filter((f) => f.length > 0);
-    const child = spawn(process.execPath, [...flags, script, this.kind, dir, ...this.args], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [...this.nodeFlags, ...flags, script, this.kind, dir, ...this.args], {
+      stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+    });
     this.child = child;
     this.url = await new Promise<string>((resolve, reject) => {
       let out = '';
@@ -97,6 +109,19 @@ export class ServerProcess {
     await new Promise<void>((resolve) => {
       child.once('exit', () => resolve());
       child.kill('SIGTERM');
+    });
+  }
+
+  /**
+   * The server process's own account of its memory and CPU time (after a full GC when it runs
+   * with `--expose-gc`), asked over the IPC channel.
+   */
+  usage(): Promise<ServerUsage> {
+    const child = this.child;
+    if (child === undefined) return Promise.reject(new Error('server not started'));
+    return new Promise<ServerUsage>((resolve) => {
+      child.once('message', (m) => resolve(m as ServerUsage));
+      child.send('usage');
     });
   }
 

@@ -117,6 +117,17 @@ async function main(): Promise<void> {
   process.stdout.write(`URL ${url}\n`);
 }
 
+// The bench asks for this process's memory and CPU time over IPC (fan-out: memory per waiting reader).
+process.on('message', (m) => {
+  if (m !== 'usage') return;
+  (globalThis as { gc?: () => void }).gc?.();
+  const { rss, heapUsed, external } = process.memoryUsage();
+  const { user, system } = process.cpuUsage();
+  process.send?.({ rss, heapUsed, external, cpuMs: (user + system) / 1000 });
+});
+// The IPC channel must not keep the process alive on its own, nor its loss kill it.
+process.channel?.unref();
+
 process.on('SIGTERM', () => {
   void (async () => {
     for (const c of cleanups) await Promise.resolve(c()).catch(() => {});
