@@ -36,8 +36,8 @@ async function load(store: StreamStore): Promise<void> {
   console.log(`  (loaded ${COUNT.toLocaleString('en-US')} messages in ${((performance.now() - t0) / 1000).toFixed(1)} s)`);
 }
 
-/** Two contenders on one loaded stream: reads from `at` of it. */
-function pair(b: Backend): [Contender, Contender] {
+/** Three contenders on one loaded stream: reads from 10 %, 90 % and 50 % of it. */
+function pair(b: Backend): [Contender, Contender, Contender] {
   let opened: Promise<{ store: StreamStore; close(): Promise<void> }> | undefined;
   let users = 0;
   const shared = () =>
@@ -62,7 +62,8 @@ function pair(b: Backend): [Contender, Contender] {
       if (--users === 0 && opened !== undefined) await (await opened).close();
     },
   });
-  return [contender(0.1), contender(0.9)];
+  // 50 %: the farthest from both ends (a list walked from its nearer end, as Redis's LRANGE does, is slowest there).
+  return [contender(0.1), contender(0.9), contender(0.5)];
 }
 
 const SEEK = 'StreamStore seek';
@@ -147,7 +148,7 @@ export async function streamsSeekComparisons(): Promise<Comparison[]> {
     },
   ];
   return backends.map((b) => {
-    const [anchor, ours] = pair(b);
+    const [anchor, ours, middle] = pair(b);
     return {
       contract: SEEK,
       operation: `read 100 × 100 B from deep in ${COUNT.toLocaleString('en-US')} messages`,
@@ -155,6 +156,7 @@ export async function streamsSeekComparisons(): Promise<Comparison[]> {
       metric: 'latency' as const,
       anchor,
       ours,
+      others: [middle],
     };
   });
 }
