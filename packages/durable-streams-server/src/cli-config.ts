@@ -27,6 +27,7 @@ const SPECS = {
   'table-prefix': { type: 'string' },
   'key-prefix': { type: 'string' },
   quiet: { type: 'boolean' },
+  'log-level': { type: 'string' },
   subscriptions: { type: 'boolean' },
   webhooks: { type: 'boolean' },
   'allow-webhook-host': { type: 'string', multiple: true },

@@ -1,3 +1,4 @@
+import { LOG_LEVELS, type LogLevel } from './log.js';
 import { DEFAULT_READ_MAX_BYTES, DEFAULT_READ_MAX_MESSAGES } from './options.js';
 import type { StoreSpecOptions } from './store-spec.js';
 import { flagOption, integerOption, listOption, type RawConfig, stringOption, UsageError } from './cli-config.js';
@@ -16,6 +17,7 @@ export interface CliSettings {
   cleanupMs: number;
   shutdownMs: number;
   quiet: boolean;
+  logLevel: LogLevel;
   subscriptions: boolean;
   webhooks: boolean;
   allowWebhookHosts: string[];
@@ -66,12 +68,22 @@ export function settingsOf(raw: RawConfig): CliSettings {
     cleanupMs: integerOption(raw, 'cleanup-interval', 60_000, 0, INT32),
     shutdownMs: integerOption(raw, 'shutdown-timeout', DEFAULT_SHUTDOWN_MS, 0, HOUR),
     quiet: flagOption(raw, 'quiet'),
+    logLevel: logLevelOf(raw),
     subscriptions,
     webhooks,
     allowWebhookHosts,
     publicBaseUrl,
     rotateSigningKey,
   };
+}
+
+function logLevelOf(raw: RawConfig): LogLevel {
+  const given = stringOption(raw, 'log-level');
+  if (given === undefined) return 'info';
+  if (!(LOG_LEVELS as readonly string[]).includes(given.value)) {
+    throw new UsageError(`${given.from} must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(given.value)}`);
+  }
+  return given.value as LogLevel;
 }
 
 /** `--schema`, `--table-prefix` (PostgreSQL) and `--key-prefix` (Redis), checked against the store they are for. */

@@ -39,6 +39,8 @@ A Durable Streams protocol server over a Stowage StreamStore.
                             replica once with it, e.g. when the ring key that sealed the stored
                             signing key is lost
   --quiet                   do not log error responses
+  --log-level LEVEL         debug, info, warn, error or silent (default: info). Logs are JSON
+                            lines: info (one per request) on stdout, warn and error on stderr
   -h, --help                this text
   -v, --version             the version
 

@@ -4,6 +4,7 @@ import { readConfig } from './cli-config.js';
 import { settingsOf } from './cli-settings.js';
 import { packageVersion, USAGE } from './cli-usage.js';
 import { webhookKeysOf } from './handler.js';
+import { jsonLogger, type ServerReport, serverReporter, type StreamsLogger } from './log.js';
 import { publicMessage } from './responses.js';
 import { encodePath } from './route.js';
 import { createStreamsServer } from './server.js';
@@ -28,7 +29,15 @@ async function main(): Promise<void> {
   const { basePath, webhooks } = settings;
   const subscriptionsOn = settings.subscriptions;
   const signingKeys = webhooks ? signingKeyRing(process.env['STOWAGE_SIGNING_KEY']) : undefined;
-  const storeOptions = { ...settings.storeOptions, sessions: subscriptionsOn };
+  // Logs are JSON lines from here on; the start-up lines below stay plain text, for people.
+  const logger = jsonLogger({ level: settings.logLevel });
+  const report = serverReporter(undefined, logger);
+  const storeOptions = {
+    ...settings.storeOptions,
+    sessions: subscriptionsOn,
+    onError: (error: Error, context: { operation: string; store: string }) =>
+      report(context.operation, error, `${context.store}: ${error.message}`),
+  };
 
   const opened = await openStore(settings.store, storeOptions);
   started = true;
@@ -42,6 +51,7 @@ async function main(): Promise<void> {
       readMaxBytes: settings.readMaxBytes,
       readMaxMessages: settings.readMaxMessages,
       health: () => opened.health(),
+      logger,
       ...(settings.quiet ? { log: false as const } : {}),
       ...(opened.sessions === undefined
         ? {}
@@ -72,7 +82,7 @@ async function main(): Promise<void> {
   const cleanup =
     cleanupMs > 0
       ? setInterval(() => {
-          opened.store.cleanupExpired().catch((err: Error) => process.stderr.write(`cleanup failed: ${err.message}\n`));
+          opened.store.cleanupExpired().catch((err: Error) => report('cleanupExpired', err, `cleanup failed: ${err.message}`));
         }, cleanupMs).unref()
       : undefined;
 
@@ -87,7 +97,7 @@ async function main(): Promise<void> {
     if (cleanup !== undefined) clearInterval(cleanup);
     // Whatever hangs (a store that does not close): exit all the same, a little after the grace time.
     setTimeout(() => {
-      process.stderr.write('shutdown took too long: exiting\n');
+      report('shutdown', new Error('shutdown took too long'), 'shutdown took too long: exiting');
       process.exit(1);
     }, settings.shutdownMs + 5000).unref();
     streams
@@ -96,7 +106,7 @@ async function main(): Promise<void> {
       .then(
         () => process.exit(0),
         (err: Error) => {
-          process.stderr.write(`close failed: ${err.message}\n`);
+          report('shutdown', err, `close failed: ${err.message}`);
           process.exit(1);
         },
       );
@@ -110,16 +120,17 @@ async function main(): Promise<void> {
     process.stdout.write(`Subscriptions: ${base}__ds/subscriptions/<id> (${webhooks ? 'webhook and pull-wake' : 'pull-wake only'})\n`);
   }
   process.stdout.write(`Try: curl -X PUT -H 'Content-Type: text/plain' ${base}hello\n`);
+  logger.info({ url: base, store: opened.label }, 'listening');
   // A store that does not answer at start (a closed port, a wrong password) would otherwise
   // show only in the 503s of the first requests: say so once, and keep serving.
   void opened.health().then((probe) => {
     if (!probe.ok) {
       const reason = (probe.error ?? 'no reason given').replace(/[\r\n]+/g, ' ');
-      process.stderr.write(`warning: the store does not answer (${reason}); requests get 503 until it does\n`);
+      logger.warn({ operation: 'health' }, `the store does not answer (${reason}); requests get 503 until it does`);
     }
   });
   const keys = webhooks ? webhookKeysOf(streams.handler) : undefined;
-  if (keys !== undefined) void resealSigningKeys(keys);
+  if (keys !== undefined) void resealSigningKeys(keys, logger, report);
 }
 
 /**
@@ -127,15 +138,18 @@ async function main(): Promise<void> {
  * can leave the ring), and says at once when the key deliveries are signed with cannot be
  * opened (instead of at the first delivery). In the background, like the store's health probe.
  */
-async function resealSigningKeys(keys: WebhookKeys): Promise<void> {
+async function resealSigningKeys(keys: WebhookKeys, logger: StreamsLogger, report: ServerReport): Promise<void> {
   try {
-    const report = await keys.reseal();
-    for (const r of report.resealed) {
-      process.stdout.write(`Signing key ${r.kid}: re-sealed with ring key ${report.sealer} (was ${r.was})\n`);
+    const resealed = await keys.reseal();
+    for (const r of resealed.resealed) {
+      logger.info(
+        { operation: 'signingKeys', kid: r.kid },
+        `Signing key ${r.kid}: re-sealed with ring key ${resealed.sealer} (was ${r.was})`,
+      );
     }
-    for (const u of report.unopenable) if (u.current) process.stderr.write(`warning: ${u.message}\n`);
+    for (const u of resealed.unopenable) if (u.current) logger.warn({ operation: 'signingKeys' }, u.message);
   } catch (err) {
-    process.stderr.write(`warning: the signing keys could not be checked at start: ${err instanceof Error ? err.message : String(err)}\n`);
+    report('signingKeys', err, `the signing keys could not be checked at start: ${err instanceof Error ? err.message : String(err)}`);
   }
 }
 

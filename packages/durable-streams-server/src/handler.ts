@@ -5,6 +5,7 @@ import { ConnectionOrder } from './connection-order.js';
 import { isHealthPath, serveHealth } from './health-routes.js';
 import { Landing } from './landing.js';
 import { LiveWaits } from './live-waits.js';
+import { logAccess, requestIdOf } from './log.js';
 import { longPoll } from './long-poll.js';
 import { resolveOptions, type ResolvedOptions, type StreamsServerOptions } from './options.js';
 import { liveParam, offsetParam, source } from './protocol.js';
@@ -126,6 +127,8 @@ class StreamsApp implements HandlerContext {
     // sees the hang-up through `close`.
     req.on('error', noop);
     res.on('error', noop);
+    // The request's id, and its start for the access line, from its arrival (not its turn).
+    requestIdOf(req);
     this.order.serveInOrder(req, res, () => void this.serve(req, res, next).catch((err: unknown) => this.fail(req, res, err)));
   }
 
@@ -171,8 +174,11 @@ class StreamsApp implements HandlerContext {
     }
   }
 
+  /** Our headers and the request id on a request this handler answers, and its access line once done. */
   private setBaseHeaders(res: ServerResponse): void {
     for (const [k, v] of this.base) res.setHeader(k, v);
+    res.setHeader('X-Request-Id', requestIdOf(res.req));
+    logAccess(this.o.logger, res.req, res);
   }
 
   private async dispatch(r: StreamRequest): Promise<void> {

@@ -1,5 +1,6 @@
-import { type HealthResult, STREAM_DEFAULTS, type StreamStore } from '@stowage/core';
+import { type HealthResult, type Healthy, STREAM_DEFAULTS, type StreamStore } from '@stowage/core';
 import { measureHealth, validateInteger, validateOptions } from '@stowage/core/adapter-kit';
+import { isLogger, jsonLogger, safeLogger, serverReporter, type ServerErrorHandler, type ServerReport, type StreamsLogger } from './log.js';
 import { source } from './protocol.js';
 import { type ResolvedSubscriptions, resolveSubscriptions, type SubscriptionsOptions } from './subscription-options.js';
 
@@ -40,7 +41,8 @@ export interface StreamsServerOptions {
   /**
    * The probe behind `{basePath}__ds/health/ready`: resolves `{ ok, latencyMs, error? }`, never
    * throws (a store package's `postgresHealth(pool)`, `redisHealth(client)`, `sqliteHealth(db)`).
-   * @default a `head` of the stream `__ds/health` on the store, within 2 s
+   * @default the store's `health()` (every Stowage store has one); for a store without it, a
+   * `head` of the stream `__ds/health`, within 2 s
    */
   health?: () => Promise<HealthResult>;
   /**
@@ -55,8 +57,29 @@ export interface StreamsServerOptions {
   corsOrigin?: string | false;
   /** `Cross-Origin-Resource-Policy` on every response. @default 'cross-origin' */
   crossOriginResourcePolicy?: 'cross-origin' | 'same-site' | 'same-origin';
-  /** Receives one line per error response (status 400 and up); `false` drops them. @default a line on stderr */
+  /**
+   * Receives one text line per error response (status 400 and up), instead of the `logger`;
+   * `false` drops them. Prefer `logger`, which gets them as fields.
+   * @default undefined (error responses go to the `logger`)
+   */
   log?: ((line: string) => void) | false;
+  /**
+   * A pino-compatible logger (`info/warn/error/debug` called as `(fields, msg)`). It gets one
+   * `warn` line per 4xx response and `error` per 5xx (`reqId`, `method`, `path` without query,
+   * `status`, `code`), one `info` line per completed request (`reqId`, `method`, `path`,
+   * `status`, `durationMs`), and background failures when there is no `onError`. Never a
+   * payload, a query string, a header value, a webhook secret or a signing key. Each request's
+   * id is its `X-Request-Id` when that is safe (1 to 64 of `A-Z a-z 0-9 . _ : @ / + = -`), else a
+   * random UUID, and is sent back in the response's `X-Request-Id`.
+   * @default JSON lines on stderr at level `warn` (error responses and background failures only)
+   */
+  logger?: StreamsLogger;
+  /**
+   * Receives each failure of work no request awaits: subscription bookkeeping and webhook or
+   * pull-wake deliveries (operation and a one-line message in the context).
+   * @default an `error` line on the `logger`
+   */
+  onError?: ServerErrorHandler;
   /**
    * The Durable Streams reserved subscription APIs under `{basePath}__ds/` (webhook and
    * pull-wake subscriptions, the webhook JWKS). Enabled only when given; without it `__ds/...`
@@ -79,8 +102,25 @@ export interface ResolvedOptions {
   cacheControl: string;
   corsOrigin: string | false;
   crossOriginResourcePolicy: string;
-  log: (line: string) => void;
+  log: (entry: ErrorLine) => void;
+  /** The `logger` option (made safe to call), or the default. */
+  logger: StreamsLogger;
+  /** Where background failures go: `onError`, else the logger. */
+  report: ServerReport;
   subscriptions: ResolvedSubscriptions | undefined;
+}
+
+/** One error response, as `logLine` describes it. */
+export interface ErrorLine {
+  status: number;
+  code: string;
+  /** One line, bounded. */
+  message: string;
+  method: string;
+  /** Without the query. */
+  path: string;
+  /** Absent for what Node could not parse as a request. */
+  reqId?: string;
 }
 
 const HOUR = 3_600_000;
@@ -114,8 +154,11 @@ export function resolveOptions(options: StreamsServerOptions): ResolvedOptions {
   if (typeof cacheControl !== 'string' || !/^[\x20-\x7e]+$/.test(cacheControl)) {
     throw source.invalid('options.cacheControl must be a header value');
   }
-  const log = logOf(o);
-  const health = o.health ?? (() => measureHealth(() => store.head('__ds/health')));
+  const logger = loggerOf(o);
+  const log = logOf(o, logger);
+  const onError = o.onError;
+  if (onError !== undefined && typeof onError !== 'function') throw source.invalid('options.onError must be a function');
+  const health = o.health ?? defaultHealth(store);
   if (typeof health !== 'function') throw source.invalid('options.health must be a function');
   return {
     store,
@@ -131,22 +174,77 @@ export function resolveOptions(options: StreamsServerOptions): ResolvedOptions {
     corsOrigin,
     crossOriginResourcePolicy: corp,
     log,
+    logger,
+    report: reporterOf(o, onError, logger),
     subscriptions: resolveSubscriptions(o.subscriptions),
   };
 }
 
+/**
+ * Where background failures go: `onError`; else, for a server given a `log` function and no
+ * `logger`, that function as text lines (what it always received); else the logger.
+ */
+function reporterOf(
+  o: Pick<StreamsServerOptions, 'log' | 'logger'>,
+  onError: ServerErrorHandler | undefined,
+  logger: StreamsLogger,
+): ServerReport {
+  const log = o.log;
+  if (onError !== undefined || o.logger !== undefined || typeof log !== 'function') return serverReporter(onError, logger);
+  return (_operation, _err, message) => {
+    const line = `${new Date().toISOString()} stowage-streams ${message.replace(/[\r\n]+/g, ' ')}`;
+    try {
+      log(line);
+    } catch (err) {
+      toStderr(`${line} [options.log threw: ${err instanceof Error ? err.message : String(err)}]`);
+    }
+  };
+}
+
+/** The store's own `health()` when it has one (it knows its backend); else a `head` of a reserved name. */
+function defaultHealth(store: StreamStore): () => Promise<HealthResult> {
+  const own = (store as Partial<Healthy>).health;
+  if (typeof own === 'function') return () => own.call(store);
+  return () => measureHealth(() => store.head('__ds/health'));
+}
+
+/** The `logger` option, checked and made safe to call; by default JSON lines on stderr from `warn` up. */
+export function loggerOf(options: Pick<StreamsServerOptions, 'logger'>): StreamsLogger {
+  const logger = options.logger;
+  if (logger === undefined || logger === null) return jsonLogger({ level: 'warn' });
+  if (!isLogger(logger)) throw source.invalid('options.logger must have info, warn, error and debug methods');
+  return safeLogger(logger);
+}
+
 const toStderr = (line: string): void => void process.stderr.write(`${line}\n`);
 
+/** The text line of the `log` option (what it always received): time, status, method, path, code, message. */
+export const textOf = (e: ErrorLine): string =>
+  `${new Date().toISOString()} stowage-streams ${e.status} ${e.method} ${e.path} ${e.code}: ${e.message}`;
+
 /**
- * Where error lines go: the `log` option, stderr by default, nowhere with `false`. A `log`
- * function that throws does not fail the request: the line goes to stderr, with why.
+ * Where error lines go: the `log` option as text, nowhere with `false`, else the logger
+ * (`warn` for 4xx, `error` for 5xx). A `log` function that throws does not fail the request:
+ * the line goes to stderr, with why.
  */
-export function logOf(options: Pick<StreamsServerOptions, 'log'>): (line: string) => void {
+export function logOf(options: Pick<StreamsServerOptions, 'log'>, logger: StreamsLogger): (entry: ErrorLine) => void {
   const log = options.log;
   if (log === false) return () => {};
-  if (log === undefined || log === null) return toStderr;
+  if (log === undefined || log === null) {
+    return (e) => {
+      const fields = {
+        ...(e.reqId === undefined ? {} : { reqId: e.reqId }),
+        method: e.method,
+        path: e.path,
+        status: e.status,
+        code: e.code,
+      };
+      (e.status >= 500 ? logger.error : logger.warn)(fields, e.message);
+    };
+  }
   if (typeof log !== 'function') throw source.invalid('options.log must be a function or false');
-  return (line: string) => {
+  return (e) => {
+    const line = textOf(e);
     try {
       log(line);
     } catch (err) {

@@ -2,7 +2,8 @@ import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:
 import { StowageError, type StowageErrorCode, type StreamInfo } from '@stowage/core';
 import { ALLOWED_HEADERS, EXPOSED_HEADERS, RESPONSE_HEADER } from './protocol.js';
 import { answerThenLinger } from './linger.js';
-import type { ResolvedOptions } from './options.js';
+import { pathOf, requestIdOf } from './log.js';
+import type { ErrorLine, ResolvedOptions } from './options.js';
 
 const STATUS: Record<StowageErrorCode, number> = {
   INVALID_ARGUMENT: 400,
@@ -107,11 +108,10 @@ function errorHeaders(e: StowageError, headers: OutgoingHttpHeaders): void {
   if (typeof d['currentEpoch'] === 'number') headers[RESPONSE_HEADER.producerEpoch] = String(d['currentEpoch']);
 }
 
-/** One log line: time, status, method, path, code, message (single line, bounded). */
-export function logLine(req: IncomingMessage, status: number, code: string, message: string): string {
-  const path = (req.url ?? '').slice(0, 256);
+/** One error line: the request's id, status, method, path (without the query), code, message (single line, bounded). */
+export function logLine(req: IncomingMessage, status: number, code: string, message: string): ErrorLine {
   const text = message.replace(/[\r\n]+/g, ' ').slice(0, 512);
-  return `${new Date().toISOString()} stowage-streams ${status} ${req.method ?? '-'} ${path} ${code}: ${text}`;
+  return { reqId: requestIdOf(req), status, code, message: text, method: req.method ?? '-', path: pathOf(req.url) };
 }
 
 /**

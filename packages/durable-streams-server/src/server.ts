@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { backgroundSettled, createStreamsHandler, listeningAt, refuseOn, type StreamsRequestHandler } from './handler.js';
-import { logOf, resolveOptions, type StreamsServerOptions } from './options.js';
+import { resolveOptions, type StreamsServerOptions } from './options.js';
 import { logLine, METHODS } from './responses.js';
 
 export interface StreamsServer {
@@ -24,12 +24,11 @@ export interface StreamsServer {
 /** The Durable Streams protocol on a `node:http` server of its own. */
 export function createStreamsServer(options: StreamsServerOptions): StreamsServer {
   const handler = createStreamsHandler(options);
-  const log = logOf(options);
   const server = createServer((req, res) => handler(req, res));
   // `Expect: 100-continue`: Node would send `100 Continue` to every such request, inviting a
   // body the handler then refuses. A declared length over the limit gets its 413 (from the
   // handler, which sees the same length) without the invitation; the rest are invited as usual.
-  const { maxBodyBytes } = resolveOptions(options);
+  const { maxBodyBytes, log } = resolveOptions(options);
   server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
     const declared = req.headers['content-length'];
     if (declared === undefined || !(Number(declared) > maxBodyBytes)) res.writeContinue();
@@ -50,7 +49,7 @@ export function createStreamsServer(options: StreamsServerOptions): StreamsServe
     if (refused.has(socket)) return;
     refused.add(socket);
     const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-    log(`${new Date().toISOString()} stowage-streams ${status} - - ${err.code ?? 'CLIENT_ERROR'}: ${err.message}`);
+    log({ status, code: err.code ?? 'CLIENT_ERROR', message: err.message.replace(/[\r\n]+/g, ' ').slice(0, 512), method: '-', path: '-' });
     const reason = status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request';
     refuseOn(handler, socket, `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
   });

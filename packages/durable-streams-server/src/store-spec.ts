@@ -1,7 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import type { HealthResult, SessionStore, StreamStore } from '@stowage/core';
-import { measureHealth } from '@stowage/core/adapter-kit';
+import { type BackgroundErrorHandler, type HealthResult, type SessionStore, StowageError, type StreamStore } from '@stowage/core';
 import { source } from './protocol.js';
 
 export interface OpenedStore {
@@ -12,7 +11,7 @@ export interface OpenedStore {
   label: string;
   /** Closes the store and the connection or file it opened. */
   close(): Promise<void>;
-  /** One probe of the backend (the store package's health check); never throws. */
+  /** One probe of the backend (the stream store's `health()`); never throws. */
   health(): Promise<HealthResult>;
 }
 
@@ -26,6 +25,12 @@ export interface StoreSpecOptions {
   tablePrefix?: string;
   /** Redis: the prefix of every key. @default 'stowage:' */
   keyPrefix?: string;
+  /**
+   * Receives the stores' background failures (their `onError`) and the connection's own: an
+   * idle PostgreSQL client dropped, a Redis connection lost (once per loss, not per retry).
+   * @default each store's default (one `console.error` line); connection errors unreported
+   */
+  onError?: BackgroundErrorHandler;
 }
 
 /**
@@ -43,10 +48,14 @@ export async function openStore(spec: string, options: StoreSpecOptions = {}): P
     ...(options.tablePrefix === undefined ? {} : { tablePrefix: options.tablePrefix }),
   };
   const inRedis = options.keyPrefix === undefined ? {} : { prefix: options.keyPrefix };
+  const onError = options.onError;
+  const reporting = onError === undefined ? {} : { onError };
+  const connectionLost = (store: string) => (err: unknown) =>
+    onError?.(StowageError.from(err, 'UNAVAILABLE'), { operation: 'connection', store });
   if (spec === 'memory') {
     const { MemoryStreamStore, MemorySessionStore } = await load(() => import('@stowage/stores-memory'), '@stowage/stores-memory');
-    const store = new MemoryStreamStore();
-    const sessions = withSessions ? new MemorySessionStore() : undefined;
+    const store = new MemoryStreamStore(reporting);
+    const sessions = withSessions ? new MemorySessionStore(reporting) : undefined;
     return {
       store,
       ...(sessions === undefined ? {} : { sessions }),
@@ -55,21 +64,18 @@ export async function openStore(spec: string, options: StoreSpecOptions = {}): P
         await store.close();
         await sessions?.close();
       },
-      health: () => measureHealth(async () => {}),
+      health: () => store.health(),
     };
   }
   if (spec.startsWith('sqlite:')) {
     const file = spec.slice('sqlite:'.length);
     if (file.length === 0) throw source.invalid('sqlite: needs a file path, e.g. sqlite:./data/streams.db');
-    const { SqliteStreamStore, SqliteSessionStore, sqliteHealth } = await load(
-      () => import('@stowage/stores-sqlite'),
-      '@stowage/stores-sqlite',
-    );
+    const { SqliteStreamStore, SqliteSessionStore } = await load(() => import('@stowage/stores-sqlite'), '@stowage/stores-sqlite');
     const { default: Database } = await load(() => import('better-sqlite3'), 'better-sqlite3');
     if (file !== ':memory:') mkdirSync(dirname(resolve(file)), { recursive: true });
     const database = new Database(file);
-    const store = new SqliteStreamStore({ database });
-    const sessions = withSessions ? new SqliteSessionStore({ database }) : undefined;
+    const store = new SqliteStreamStore({ database, ...reporting });
+    const sessions = withSessions ? new SqliteSessionStore({ database, ...reporting }) : undefined;
     return {
       store,
       ...(sessions === undefined ? {} : { sessions }),
@@ -79,19 +85,17 @@ export async function openStore(spec: string, options: StoreSpecOptions = {}): P
         await sessions?.close();
         database.close();
       },
-      health: () => sqliteHealth(database),
+      health: () => store.health(),
     };
   }
   if (/^postgres(ql)?:\/\//.test(spec)) {
-    const { PostgresStreamStore, PostgresSessionStore, postgresHealth } = await load(
-      () => import('@stowage/stores-postgres'),
-      '@stowage/stores-postgres',
-    );
+    const { PostgresStreamStore, PostgresSessionStore } = await load(() => import('@stowage/stores-postgres'), '@stowage/stores-postgres');
     const { default: pg } = await load(() => import('pg'), 'pg');
     const pool = new pg.Pool({ connectionString: spec });
-    pool.on('error', () => {}); // idle clients dropped by the server; the store reports on use
-    const store = new PostgresStreamStore({ pool, ...inPostgres });
-    const sessions = withSessions ? new PostgresSessionStore({ pool, ...inPostgres }) : undefined;
+    // An idle client dropped by the server: reported; the pool opens another on the next call.
+    pool.on('error', connectionLost('pg Pool'));
+    const store = new PostgresStreamStore({ pool, ...inPostgres, ...reporting });
+    const sessions = withSessions ? new PostgresSessionStore({ pool, ...inPostgres, ...reporting }) : undefined;
     return {
       store,
       ...(sessions === undefined ? {} : { sessions }),
@@ -101,16 +105,26 @@ export async function openStore(spec: string, options: StoreSpecOptions = {}): P
         await sessions?.close();
         await pool.end();
       },
-      health: () => postgresHealth(pool),
+      health: () => store.health(),
     };
   }
   if (/^rediss?:\/\//.test(spec)) {
-    const { RedisStreamStore, RedisSessionStore, redisHealth } = await load(() => import('@stowage/stores-redis'), '@stowage/stores-redis');
+    const { RedisStreamStore, RedisSessionStore } = await load(() => import('@stowage/stores-redis'), '@stowage/stores-redis');
     const { Redis } = await load(() => import('ioredis'), 'ioredis');
     const client = new Redis(spec, { lazyConnect: false });
-    client.on('error', () => {}); // reconnects on its own; the store reports UNAVAILABLE meanwhile
-    const store = new RedisStreamStore({ client, ...inRedis });
-    const sessions = withSessions ? new RedisSessionStore({ client, ...inRedis }) : undefined;
+    // It reconnects on its own (the store answers UNAVAILABLE meanwhile) and emits an error per
+    // attempt: the first of each loss is reported.
+    const lost = connectionLost('ioredis client');
+    let down = false;
+    client.on('error', (err: unknown) => {
+      if (!down) lost(err);
+      down = true;
+    });
+    client.on('ready', () => {
+      down = false;
+    });
+    const store = new RedisStreamStore({ client, ...inRedis, ...reporting });
+    const sessions = withSessions ? new RedisSessionStore({ client, ...inRedis, ...reporting }) : undefined;
     return {
       store,
       ...(sessions === undefined ? {} : { sessions }),
@@ -120,7 +134,7 @@ export async function openStore(spec: string, options: StoreSpecOptions = {}): P
         await sessions?.close();
         client.disconnect();
       },
-      health: () => redisHealth(client),
+      health: () => store.health(),
     };
   }
   throw source.invalid(`unknown store ${JSON.stringify(maskSecrets(spec))}: use memory, sqlite:PATH, postgres://... or redis://...`);

@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { StowageError, type WakeNotice } from '@stowage/core';
 import type { ResolvedOptions } from './options.js';
 import { requestOrigin } from './origin.js';
+import { source } from './protocol.js';
 import { encodePath } from './route.js';
 import type { ResolvedSubscriptions } from './subscription-options.js';
 import { type ControlUrls, relativePath, wakeEvent, webhookBody } from './subscription-wire.js';
@@ -20,8 +21,8 @@ const reason = (err: unknown): string => (err instanceof Error ? err.message : S
  * What subscriptions do besides answering requests: tell the store about appends and
  * deletes, announce the wakes it starts (a webhook POST, or an event appended to the wake
  * stream), and take due work (retries, expired leases) every `pollIntervalMs`. Announcing is
- * never awaited by a request: a dead receiver never holds up an append. Every failure is
- * logged (through the server's `log`), none is left as an unhandled rejection.
+ * never awaited by a request: a dead receiver never holds up an append. Every failure goes
+ * to the server's `onError` (or its logger), none is left as an unhandled rejection.
  */
 export class SubscriptionRuntime {
   readonly keys: WebhookKeys;
@@ -69,7 +70,7 @@ export class SubscriptionRuntime {
     try {
       notices = await this.#s.store.noteAppend(stream, tailOffset);
     } catch (err) {
-      this.#log(`noteAppend(${JSON.stringify(stream.slice(0, 128))}) failed: ${reason(err)}`);
+      this.#log('noteAppend', err, `noteAppend(${JSON.stringify(stream.slice(0, 128))}) failed: ${reason(err)}`);
       return;
     }
     if (notices.length > 0) this.announce(notices);
@@ -81,7 +82,7 @@ export class SubscriptionRuntime {
     try {
       await this.#s.store.noteDelete(stream);
     } catch (err) {
-      this.#log(`noteDelete(${JSON.stringify(stream.slice(0, 128))}) failed: ${reason(err)}`);
+      this.#log('noteDelete', err, `noteDelete(${JSON.stringify(stream.slice(0, 128))}) failed: ${reason(err)}`);
     }
   }
 
@@ -135,7 +136,7 @@ export class SubscriptionRuntime {
       taken = due.length;
       this.announce(due);
     } catch (err) {
-      if (!this.#closing.signal.aborted) this.#log(`takeDue failed: ${reason(err)}`);
+      if (!this.#closing.signal.aborted) this.#log('takeDue', err, `takeDue failed: ${reason(err)}`);
     } finally {
       // A full batch: more may be due now.
       this.#schedule(taken === TAKE_LIMIT ? 0 : this.#s.pollIntervalMs);
@@ -143,7 +144,7 @@ export class SubscriptionRuntime {
   }
 
   #track(work: Promise<void>): void {
-    const tracked = work.catch((err: unknown) => this.#log(`background work failed: ${reason(err)}`));
+    const tracked = work.catch((err: unknown) => this.#log('subscriptions', err, `background work failed: ${reason(err)}`));
     this.#inflight.add(tracked);
     void tracked.finally(() => this.#inflight.delete(tracked));
   }
@@ -153,11 +154,11 @@ export class SubscriptionRuntime {
     const label = `webhook ${JSON.stringify(id)} wake ${n.wake.id} generation ${n.wake.generation}`;
     // Not reported: the store hands the attempt to a replica that can make it once its delivery timeout passes.
     if (!this.#s.webhooks) {
-      this.#log(`${label}: webhooks are not enabled on this server; left for another replica`);
+      this.#note(`${label}: webhooks are not enabled on this server; left for another replica`);
       return;
     }
     if (origin === undefined) {
-      this.#log(`${label}: no origin known for callback_url yet (set subscriptions.publicBaseUrl); retried later`);
+      this.#note(`${label}: no origin known for callback_url yet (set subscriptions.publicBaseUrl); retried later`);
       return;
     }
     let result: DeliveryResult;
@@ -173,7 +174,7 @@ export class SubscriptionRuntime {
         signature = WebhookKeys.signature(await this.keys.signer(), body, Date.now());
       } catch (err) {
         result = { outcome: 'failed', reason: `no signing key: ${reason(err)}` };
-        this.#log(`${label} to ${target.url.origin}: ${result.reason}`);
+        this.#log('webhook', err, `${label} to ${target.url.origin}: ${result.reason}`);
         await this.#report(n, label, result);
         return;
       }
@@ -187,7 +188,11 @@ export class SubscriptionRuntime {
     }
     if (result.outcome === 'failed') {
       const where = 'refused' in target ? '' : ` to ${target.url.origin}`;
-      this.#log(`${label}${where} failed: ${result.reason ?? 'unknown'}`);
+      this.#log(
+        'webhook',
+        source.error('UNAVAILABLE', result.reason ?? 'unknown'),
+        `${label}${where} failed: ${result.reason ?? 'unknown'}`,
+      );
       // Cut short by close(): left to the store's delivery timeout, so no attempt is counted.
       if (this.#closing.signal.aborted) return;
     }
@@ -199,7 +204,7 @@ export class SubscriptionRuntime {
       const after = await this.#s.store.reportDelivery(n.subscription.id, n.wake.id, result.outcome);
       if (after.next !== undefined) this.announce([after.next]);
     } catch (err) {
-      this.#log(`${label}: reporting ${result.outcome} failed: ${reason(err)}`);
+      this.#log('reportDelivery', err, `${label}: reporting ${result.outcome} failed: ${reason(err)}`);
     }
   }
 
@@ -216,11 +221,21 @@ export class SubscriptionRuntime {
     } catch (err) {
       const e = StowageError.from(err);
       const why = e.code === 'NOT_FOUND' ? 'the wake stream does not exist' : reason(err);
-      this.#log(`pull-wake ${JSON.stringify(n.subscription.id)} generation ${n.wake.generation}: no event on ${stream}: ${why}`);
+      this.#log(
+        'pullWake',
+        err,
+        `pull-wake ${JSON.stringify(n.subscription.id)} generation ${n.wake.generation}: no event on ${stream}: ${why}`,
+      );
     }
   }
 
-  #log(message: string): void {
-    this.#o.log(`${new Date().toISOString()} stowage-streams subscriptions: ${message.replace(/[\r\n]+/g, ' ')}`);
+  /** A failure of background work: to `onError`, else an `error` line. */
+  #log(operation: string, err: unknown, message: string): void {
+    this.#o.report(operation, err, `subscriptions: ${message}`);
+  }
+
+  /** Work left for later or for another replica, by design: a `warn` line, not a failure. */
+  #note(message: string): void {
+    this.#o.logger.warn({ operation: 'webhook' }, `subscriptions: ${message.replace(/[\r\n]+/g, ' ')}`);
   }
 }

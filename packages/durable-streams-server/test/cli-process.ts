@@ -36,6 +36,15 @@ export class CliProcess {
     });
   }
 
+  /** The JSON log lines written so far (the start-up lines, plain text, left out). */
+  logLines(): Array<Record<string, unknown>> {
+    return this.output
+      .join('')
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+  }
+
   get exitCode(): number | null {
     return this.child.exitCode;
   }

@@ -82,7 +82,7 @@ describe('the stowage-streams CLI signing keys across restarts', () => {
       const url = await second.url;
       await eventuallyValue(
         () => outputOf(second),
-        (out) => out.includes(`Signing key ${kid}: re-sealed with ring key ${idOf(newer)} (was ${idOf(older)})\n`),
+        (out) => out.includes(`Signing key ${kid}: re-sealed with ring key ${idOf(newer)} (was ${idOf(older)})"`),
       );
       expect((await fetch(`${url}/ev/1`, text('b'))).status).toBe(204);
       await receiver.until(() => receiver.deliveries.length === 2);
@@ -126,15 +126,20 @@ describe('the stowage-streams CLI signing keys across restarts', () => {
       const second = start(file, [fresh]);
       const url = await second.url;
       expect((await fetch(`${url}/ev/1`, text('b'))).status).toBe(204);
-      const out = await eventuallyValue(
+      await eventuallyValue(
         () => outputOf(second),
-        (o) => o.includes('warning: ') && o.includes(': no signing key: '),
+        (o) => o.includes('"operation":"signingKeys"') && o.includes(': no signing key: '),
       );
-      expect(out).toContain(`warning: @stowage/durable-streams-server StreamsServer: ${problem}\n`);
-      expect(out).toMatch(
+      const logged = second.logLines();
+      expect(logged.filter((l) => l['operation'] === 'signingKeys').map((l) => [l['level'], l['msg']])).toEqual([
+        ['warn', `@stowage/durable-streams-server StreamsServer: ${problem}`],
+      ]);
+      const webhook = logged.filter((l) => l['operation'] === 'webhook');
+      expect(webhook.length).toBeGreaterThan(0);
+      expect(webhook[0]!['msg']).toMatch(
         new RegExp(
-          `subscriptions: webhook "keys" wake w_\\S+ generation 2 to http://127\\.0\\.0\\.1:\\d+: no signing key: ` +
-            `@stowage/durable-streams-server StreamsServer: ${problem.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\n`,
+          `^background webhook failed: subscriptions: webhook "keys" wake w_\\S+ generation 2 to http://127\\.0\\.0\\.1:\\d+: ` +
+            `no signing key: @stowage/durable-streams-server StreamsServer: ${problem.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`,
         ),
       );
       expect(await second.stop()).toBe(0);

@@ -34,10 +34,35 @@ describe('the stowage-streams CLI', () => {
     const second = new CliProcess(['--store', `sqlite:${file}`]);
     const again = await second.url;
     expect(await (await fetch(`${again}/hello?offset=-1`)).text()).toBe('hello world');
-    // Errors are logged, one line each, on stderr.
-    expect((await fetch(`${again}/missing`)).status).toBe(404);
-    await new Promise((r) => setTimeout(r, 50));
-    expect(second.output.join('')).toMatch(/stowage-streams 404 GET \/missing NOT_FOUND/);
+    // Errors are logged, one JSON line each, on stderr, with the request's id; an access line too.
+    const missing = await fetch(`${again}/missing?offset=-1`);
+    expect(missing.status).toBe(404);
+    const reqId = missing.headers.get('x-request-id');
+    expect(reqId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(await eventually(() => second.logLines().some((l) => l['msg'] === 'request completed' && l['reqId'] === reqId))).toBe(true);
+    const lines = second.logLines().filter((l) => l['reqId'] === reqId);
+    expect(lines).toEqual([
+      {
+        level: 'warn',
+        time: expect.any(String),
+        msg: expect.any(String),
+        reqId,
+        method: 'GET',
+        path: '/missing',
+        status: 404,
+        code: 'NOT_FOUND',
+      },
+      {
+        level: 'info',
+        time: expect.any(String),
+        msg: 'request completed',
+        reqId,
+        method: 'GET',
+        path: '/missing',
+        status: 404,
+        durationMs: expect.any(Number),
+      },
+    ]);
     expect(await second.stop()).toBe(0);
   });
 
@@ -104,13 +129,11 @@ describe('the stowage-streams CLI', () => {
     const p = new CliProcess(['--store', `redis://127.0.0.1:${closedPort}`]);
     try {
       const url = await p.url;
-      expect(await eventually(() => p.output.join('').includes('warning: '), 5000)).toBe(true);
-      const warnings = p.output
-        .join('')
-        .split('\n')
-        .filter((l) => l.startsWith('warning: '));
-      expect(warnings).toHaveLength(1);
-      expect(warnings[0]).toMatch(/^warning: the store does not answer \(.+\); requests get 503 until it does$/);
+      const health = () => p.logLines().filter((l) => l['operation'] === 'health');
+      expect(await eventually(() => health().length > 0, 5000)).toBe(true);
+      expect(health()).toHaveLength(1);
+      expect(health()[0]!['level']).toBe('warn');
+      expect(health()[0]!['msg']).toMatch(/^the store does not answer \(.+\); requests get 503 until it does$/);
       const res = await fetch(`${url}/s`, { method: 'PUT', headers: { 'Content-Type': 'text/plain' } });
       expect(res.status).toBe(503);
       expect(p.exitCode).toBeNull();
@@ -123,7 +146,7 @@ describe('the stowage-streams CLI', () => {
       await healthy.url;
       expect(await eventually(() => healthy.output.join('').includes('Try: '))).toBe(true);
       await new Promise((r) => setTimeout(r, 200));
-      expect(healthy.output.join('')).not.toContain('warning');
+      expect(healthy.logLines().filter((l) => l['level'] !== 'info')).toEqual([]);
     } finally {
       expect(await healthy.stop()).toBe(0);
     }
