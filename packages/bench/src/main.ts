@@ -21,6 +21,7 @@ import { streamsComparisons } from './suites/streams.js';
 import { fanoutRows, formatFanout } from './suites/fanout.js';
 import { seekRatios, streamsSeekComparisons } from './suites/streams-seek.js';
 import { subscriptionsComparisons } from './suites/subscriptions.js';
+import { telemetryComparisons } from './suites/telemetry.js';
 
 type Suite = () => Promise<Comparison[]> | Comparison[];
 
@@ -32,6 +33,7 @@ const SUITES: Record<string, Suite> = {
   streams: streamsComparisons,
   'streams-seek': streamsSeekComparisons,
   subscriptions: subscriptionsComparisons,
+  telemetry: telemetryComparisons,
 };
 
 async function main(): Promise<void> {
