@@ -124,7 +124,7 @@ class Provider implements JwksProvider {
       return keys;
     }
     // The gate is never released: its expiry is the cooldown.
-    set = gate !== undefined ? await this.refreshOr(set) : ((await this.fromCache().catch(() => undefined)) ?? set);
+    set = gate !== undefined ? await this.refreshOr(set) : ((await this.fromCache().catch((err: unknown) => void this.report(err))) ?? set);
     keys = set.keys.filter((k) => k.kid === kid);
     return keys;
   }
@@ -187,7 +187,8 @@ class Provider implements JwksProvider {
       );
     }
     // Another replica may have refreshed between our look at the cache and the lease.
-    const meanwhile = await this.fromCache().catch(() => undefined);
+    // A cache that fails here is told to onRefreshError; the refresh goes on without it.
+    const meanwhile = await this.fromCache().catch((err: unknown) => void this.report(err));
     if (meanwhile !== undefined && meanwhile.fetchedAt > before && this.clock() < meanwhile.freshUntil) {
       await this.o.locks.release(this.refreshLock, lease.token, { deadline: this.deadline() });
       return meanwhile;
@@ -197,7 +198,9 @@ class Provider implements JwksProvider {
       downloaded = await this.download();
     } catch (err) {
       // Keep the lease for a cooldown: while the issuer is down, the cluster retries once per cooldown.
-      await this.o.locks.extend(this.refreshLock, lease.token, this.o.cooldownMs, { deadline: this.deadline() }).catch(() => {});
+      await this.o.locks
+        .extend(this.refreshLock, lease.token, this.o.cooldownMs, { deadline: this.deadline() })
+        .catch((err: unknown) => void this.report(err));
       throw err;
     }
     const { text, ttlMs } = downloaded;
