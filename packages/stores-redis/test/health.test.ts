@@ -1,6 +1,6 @@
 import { createServer, type AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   RedisCsrfTokenStore,
   RedisIdempotencyStore,
@@ -11,6 +11,7 @@ import {
   type RedisStoreOptions,
   RedisStreamStore,
 } from '../src/index.js';
+import { type LocalCluster, startServer } from './helpers.js';
 
 const STORES = {
   RedisSessionStore: (o: RedisStoreOptions) => new RedisSessionStore(o),
@@ -56,4 +57,34 @@ describe('health() when Redis does not answer', () => {
       client.disconnect();
     });
   }
+});
+
+describe('health() while a redis-server of our own is paused (CLIENT PAUSE)', () => {
+  let server: LocalCluster;
+  beforeAll(async () => {
+    server = await startServer();
+  });
+  afterAll(() => server.stop());
+
+  it('ok with a latency, then not ok with "no answer within" while paused, then ok again', async () => {
+    const client = new Redis({ host: '127.0.0.1', port: server.ports[0]! });
+    const admin = new Redis({ host: '127.0.0.1', port: server.ports[0]! });
+    const store = new RedisSessionStore({ client });
+    try {
+      expect(await store.health()).toEqual({ ok: true, latencyMs: expect.any(Number) });
+      // Under `ALL` (not `WRITE`) a PING waits too; the pause would end on its own after 1.5 s.
+      await admin.call('CLIENT', 'PAUSE', '1500', 'ALL');
+      expect(await store.health({ timeoutMs: 300 })).toEqual({
+        ok: false,
+        latencyMs: expect.any(Number),
+        error: 'no answer within 300 ms',
+      });
+      await admin.call('CLIENT', 'UNPAUSE');
+      expect((await store.health({ timeoutMs: 5000 })).ok).toBe(true);
+    } finally {
+      await store.close();
+      client.disconnect();
+      admin.disconnect();
+    }
+  });
 });
