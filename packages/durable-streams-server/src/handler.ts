@@ -16,6 +16,7 @@ import { routeOf, type Route } from './route.js';
 import { sse } from './sse-read.js';
 import { isReserved, serveReserved } from './subscription-routes.js';
 import { SubscriptionRuntime } from './subscription-runtime.js';
+import { streamsTelemetry } from './telemetry.js';
 import type { WebhookKeys } from './webhook-keys.js';
 import { append, create, remove } from './writes.js';
 
@@ -54,8 +55,12 @@ const apps = new WeakMap<StreamsRequestHandler, StreamsApp>();
  * connection (pipelined) run one after another, in order.
  */
 export function createStreamsHandler(options: StreamsServerOptions): StreamsRequestHandler {
-  const app = new StreamsApp(resolveOptions(options));
-  const handler = ((req: IncomingMessage, res: ServerResponse, next?: Next) => app.handle(req, res, next)) as StreamsRequestHandler;
+  const resolved = resolveOptions(options);
+  // Undefined without @opentelemetry/api: then nothing is wrapped.
+  const telemetry = streamsTelemetry(resolved.store);
+  const app = new StreamsApp(telemetry === undefined ? resolved : { ...resolved, store: telemetry.store });
+  const handle = (req: IncomingMessage, res: ServerResponse, next?: Next): void => app.handle(req, res, next);
+  const handler = (telemetry === undefined ? handle : telemetry.traced(handle)) as StreamsRequestHandler;
   handler.close = () => app.close();
   handler.rotateSigningKey = async () => {
     if (app.subs === undefined) throw source.invalid('subscriptions are not enabled on this server');

@@ -1,0 +1,199 @@
+/**
+ * Optional OpenTelemetry instrumentation of the server. With `@opentelemetry/api` installed,
+ * each request is a SERVER span and an `http.server.request.duration` measurement, and the
+ * stream store the server uses counts appends, bytes appended and read, and waiting live
+ * readers. Without the package, {@link streamsTelemetry} is `undefined` and nothing is wrapped.
+ *
+ * No stream name, URL path, query or header value is recorded: only the method, the status,
+ * the protocol version and byte counts.
+ *
+ * @module
+ */
+import { createRequire } from 'node:module';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type * as OtelApi from '@opentelemetry/api';
+import type { StreamStore } from '@stowage/core';
+
+type Api = typeof OtelApi;
+type Handle = (req: IncomingMessage, res: ServerResponse, next?: (err?: unknown) => void) => void;
+
+const SCOPE = '@stowage/durable-streams-server';
+/** Semantic conventions' buckets for `http.server.request.duration`, in seconds. */
+const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
+/** Methods recorded as they are; any other is `_OTHER` (semantic conventions: bounded cardinality). */
+const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH', 'CONNECT', 'TRACE']);
+
+let loaded: { api: Api; version: string | undefined } | null | undefined;
+
+/** `@opentelemetry/api` from where this package is installed, once; `null` without it. */
+function load(): { api: Api; version: string | undefined } | null {
+  if (loaded !== undefined) return loaded;
+  const require = createRequire(import.meta.url);
+  try {
+    const api = require('@opentelemetry/api') as Api;
+    let version: string | undefined;
+    try {
+      version = (require('../package.json') as { version?: string }).version;
+    } catch {
+      // A bundle without the manifest: the scope then has no version.
+    }
+    loaded = { api, version };
+  } catch {
+    loaded = null;
+  }
+  return loaded;
+}
+
+interface Instruments {
+  tracerProvider: OtelApi.TracerProvider;
+  meterProvider: OtelApi.MeterProvider;
+  tracer: OtelApi.Tracer;
+  duration: OtelApi.Histogram;
+  appends: OtelApi.Counter;
+  appendedBytes: OtelApi.Counter;
+  readBytes: OtelApi.Counter;
+  waiting: OtelApi.UpDownCounter;
+}
+
+export interface StreamsTelemetry {
+  /** `store` counting appends, bytes appended and read, and waiting readers. */
+  store: StreamStore;
+  /** `handle` with a SERVER span and a duration measurement per request. */
+  traced(handle: Handle): Handle;
+}
+
+/**
+ * The server's instrumentation over `store`, or `undefined` without `@opentelemetry/api`.
+ * Tracer and instruments come from the global providers at each request (a meter taken before
+ * the SDK was registered would stay a no-op).
+ */
+export function streamsTelemetry(store: StreamStore): StreamsTelemetry | undefined {
+  const found = load();
+  if (found === null) return undefined;
+  const { api, version } = found;
+  let current: Instruments | undefined;
+  const instruments = (): Instruments => {
+    const tracerProvider = api.trace.getTracerProvider();
+    const meterProvider = api.metrics.getMeterProvider();
+    if (current?.tracerProvider === tracerProvider && current.meterProvider === meterProvider) return current;
+    const meter = meterProvider.getMeter(SCOPE, version);
+    current = {
+      tracerProvider,
+      meterProvider,
+      tracer: tracerProvider.getTracer(SCOPE, version),
+      duration: meter.createHistogram('http.server.request.duration', {
+        description: 'Duration of HTTP server requests',
+        unit: 's',
+        advice: { explicitBucketBoundaries: DURATION_BUCKETS },
+      }),
+      appends: meter.createCounter('stowage.streams.appends', { description: 'Appends that added messages', unit: '{append}' }),
+      appendedBytes: meter.createCounter('stowage.streams.appended_bytes', { description: 'Bytes of messages appended', unit: 'By' }),
+      readBytes: meter.createCounter('stowage.streams.read_bytes', { description: 'Bytes of messages read', unit: 'By' }),
+      waiting: meter.createUpDownCounter('stowage.streams.waiting_readers', {
+        description: 'Live readers (long-poll, SSE) waiting for data now',
+        unit: '{reader}',
+      }),
+    };
+    return current;
+  };
+  return { store: countingStore(store, instruments), traced: (handle) => traced(api, instruments, handle) };
+}
+
+/** `store` as seen by the server: the same methods, counted. */
+function countingStore(store: StreamStore, instruments: () => Instruments): StreamStore {
+  const counted: Partial<StreamStore> = {
+    append: async (name, messages, opts) => {
+      const result = await store.append(name, messages, opts);
+      if (!result.duplicate) {
+        const i = instruments();
+        i.appends.add(1);
+        let bytes = 0;
+        for (const m of messages) bytes += m.byteLength;
+        i.appendedBytes.add(bytes);
+      }
+      return result;
+    },
+    read: async (name, from, opts) => {
+      const result = await store.read(name, from, opts);
+      let bytes = result.bytes?.byteLength;
+      if (bytes === undefined) {
+        bytes = 0;
+        for (const m of result.messages) bytes += m.data.byteLength;
+      }
+      if (bytes > 0) instruments().readBytes.add(bytes);
+      return result;
+    },
+    wait: async (name, offset, timeoutMs, signal) => {
+      const waiting = instruments().waiting;
+      waiting.add(1);
+      try {
+        return await store.wait(name, offset, timeoutMs, signal);
+      } finally {
+        waiting.add(-1);
+      }
+    },
+  };
+  // Everything else (health, close, what a store has besides the contract) is the store's own.
+  return new Proxy(store, {
+    get(target, property) {
+      const own = counted[property as keyof StreamStore];
+      if (own !== undefined) return own;
+      const value: unknown = Reflect.get(target, property, target);
+      // Methods run on the store itself (private fields); its constructor stays as it is (names it on the landing page).
+      return typeof value === 'function' && property !== 'constructor' ? value.bind(target) : value;
+    },
+  });
+}
+
+/** One SERVER span per request, ended when its response closes; the request's work runs in its context. */
+function traced(api: Api, instruments: () => Instruments, handle: Handle): Handle {
+  return (req, res, next) => {
+    const { tracer, duration } = instruments();
+    const started = performance.now();
+    const method = METHODS.has(req.method ?? '') ? req.method! : '_OTHER';
+    const attributes: OtelApi.Attributes = {
+      'http.request.method': method,
+      ...(method === '_OTHER' ? { 'http.request.method_original': req.method ?? '' } : {}),
+      'url.scheme': 'http',
+      'network.protocol.version': req.httpVersion,
+    };
+    // A caller's trace (traceparent) continues here.
+    const parent = api.propagation.extract(api.context.active(), req.headers);
+    const span = tracer.startSpan(method, { kind: api.SpanKind.SERVER, attributes }, parent);
+    let ended = false;
+    const end = (handedOn: boolean): void => {
+      if (ended) return;
+      ended = true;
+      if (handedOn) {
+        // Mounted as middleware, the request went on to the host app: its time is not ours.
+        span.end();
+        return;
+      }
+      const measured: OtelApi.Attributes = { 'http.request.method': method, 'url.scheme': 'http' };
+      if (res.headersSent) {
+        measured['http.response.status_code'] = res.statusCode;
+        span.setAttribute('http.response.status_code', res.statusCode);
+        if (res.statusCode >= 500) {
+          measured['error.type'] = String(res.statusCode);
+          span.setAttribute('error.type', String(res.statusCode));
+          span.setStatus({ code: api.SpanStatusCode.ERROR });
+        }
+      } else {
+        // The connection closed before any answer (the client left).
+        measured['error.type'] = 'aborted';
+        span.setAttribute('error.type', 'aborted');
+      }
+      span.end();
+      duration.record((performance.now() - started) / 1000, measured);
+    };
+    res.once('close', () => end(false));
+    const onward =
+      next === undefined
+        ? undefined
+        : (err?: unknown) => {
+            end(true);
+            next(err);
+          };
+    api.context.with(api.trace.setSpan(parent, span), () => handle(req, res, onward));
+  };
+}

@@ -1,0 +1,86 @@
+import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import { recordTelemetry } from '@stowage/test-stores/telemetry';
+import { expect, it } from 'vitest';
+import { describeEveryServer } from './stores.js';
+
+// Registered before any server is made: the server finds the global providers at each request.
+const recorded = recordTelemetry();
+
+// A stream name no attribute, span name or metric may contain.
+const STREAM = 'tenant-acme/secret-orders';
+
+const until = async (check: () => Promise<boolean>): Promise<void> => {
+  for (let i = 0; i < 500 && !(await check()); i++) await new Promise((r) => setTimeout(r, 10));
+};
+
+await describeEveryServer({ basePath: '/', log: false, longPollTimeoutMs: 10_000 }, (served) => {
+  it('requests are SERVER spans and duration measurements; appends, bytes and waiting readers are counted', async () => {
+    const url = `${served.base}/${STREAM}`;
+    await recorded.reset();
+    expect((await fetch(url, { method: 'PUT', headers: { 'Content-Type': 'text/plain' } })).status).toBe(201);
+    expect((await fetch(url, { method: 'POST', headers: { 'Content-Type': 'text/plain' }, body: 'hello' })).status).toBe(204);
+    const first = await fetch(`${url}?offset=-1`);
+    expect(await first.text()).toBe('hello');
+    const tail = first.headers.get('stream-next-offset')!;
+    expect((await fetch(`${served.base}/${STREAM}-missing?offset=-1`)).status).toBe(404);
+    // Measurements so far; the long-poll below is counted apart.
+    const before = await recorded.points();
+
+    const poll = fetch(`${url}?offset=${tail}&live=long-poll`);
+    let waiting: number[] = [];
+    await until(async () => {
+      waiting = (await recorded.points()).filter((p) => p.metric === 'stowage.streams.waiting_readers').map((p) => p.value);
+      return waiting.length > 0;
+    });
+    expect(waiting).toEqual([1]);
+    expect((await fetch(url, { method: 'POST', headers: { 'Content-Type': 'text/plain' }, body: 'abc' })).status).toBe(204);
+    const woken = await poll;
+    expect([woken.status, await woken.text()]).toEqual([200, 'abc']);
+    await until(async () => recorded.spans().filter((s) => s.kind === SpanKind.SERVER).length === 6);
+    const after = await recorded.points();
+
+    const server = recorded.spans().filter((s) => s.kind === SpanKind.SERVER);
+    const summary = server.map((s) => [s.name, s.attributes['http.response.status_code'], s.status.code]);
+    expect(summary.slice(0, 4)).toEqual([
+      ['PUT', 201, SpanStatusCode.UNSET],
+      ['POST', 204, SpanStatusCode.UNSET],
+      ['GET', 200, SpanStatusCode.UNSET],
+      ['GET', 404, SpanStatusCode.UNSET],
+    ]);
+    // The long-poll and the append that woke it end in either order.
+    expect(summary.slice(4).sort()).toEqual([
+      ['GET', 200, SpanStatusCode.UNSET],
+      ['POST', 204, SpanStatusCode.UNSET],
+    ]);
+    expect(server[0]?.attributes).toEqual({
+      'http.request.method': 'PUT',
+      'url.scheme': 'http',
+      'network.protocol.version': '1.1',
+      'http.response.status_code': 201,
+    });
+
+    const value = (points: typeof before, metric: string) => points.filter((p) => p.metric === metric).reduce((n, p) => n + p.value, 0);
+    expect(
+      ['stowage.streams.appends', 'stowage.streams.appended_bytes', 'stowage.streams.read_bytes'].map((m) => [
+        value(before, m),
+        value(after, m),
+      ]),
+    ).toEqual([
+      [1, 1],
+      [5, 3],
+      [5, 3],
+    ]);
+    // The reader stopped waiting: +1 then -1 in this collection.
+    expect(value(after, 'stowage.streams.waiting_readers')).toBe(-1);
+    const requests = before.filter((p) => p.metric === 'http.server.request.duration');
+    expect(requests.map((p) => [p.attributes['http.request.method'], p.attributes['http.response.status_code'], p.value, p.unit])).toEqual([
+      ['PUT', 201, 1, 's'],
+      ['POST', 204, 1, 's'],
+      ['GET', 200, 1, 's'],
+      ['GET', 404, 1, 's'],
+    ]);
+    const text = JSON.stringify([recorded.spans().map((s) => [s.name, s.attributes]), before, after]);
+    expect(text).not.toContain('secret-orders');
+    expect(text).not.toContain('tenant-acme');
+  });
+});
