@@ -18,6 +18,8 @@ export interface Readers {
   started(): number;
   /** Readers whose connection failed or closed before the marker came. */
   failed(): number;
+  /** Readers not answered, by what they got instead: `HTTP 204`, `closed`, `nothing`... */
+  unanswered(): Map<string, number>;
   /** Starts the clock: call just before the append. */
   armed(t0: number): void;
   /** Resolves once every reader has the marker, or `timeoutMs` after `armed`. */
@@ -58,6 +60,8 @@ export async function openReaders(
   const { hostname, port } = new URL(url);
   if (hostname !== '127.0.0.1' && hostname !== 'localhost') throw new Error(`readers connect to 127.0.0.1 only, not ${hostname}`);
   const sockets: Socket[] = [];
+  /** Per reader: its status line once it came, whether it has the marker, whether its socket closed. */
+  const state: { status: string; done: boolean; closed: boolean }[] = [];
   const times: number[] = [];
   let t0 = Number.NaN;
   let started = 0;
@@ -73,20 +77,27 @@ export async function openReaders(
       sockets.push(socket);
       let seen = '';
       let done = false;
+      const st = { status: '', done: false, closed: false };
+      state.push(st);
       socket.setEncoding('latin1');
       socket.once('connect', () => socket.write(request, () => resolve()));
       socket.on('data', (chunk: string) => {
         if (done) return;
-        if (seen.length === 0) started++;
+        if (seen.length === 0) {
+          started++;
+          st.status = chunk.slice(0, 12);
+        }
         // Keep only what a marker split across chunks needs.
         seen = (seen + chunk).slice(-(marker.length + chunk.length));
         if (seen.includes(marker)) {
           done = true;
+          st.done = true;
           times.push(performance.now() - t0);
           settle();
         }
       });
       const lost = () => {
+        st.closed = true;
         if (done) return;
         done = true;
         failed++;
@@ -109,6 +120,15 @@ export async function openReaders(
     answered: () => times,
     started: () => started,
     failed: () => failed,
+    unanswered: () => {
+      const by = new Map<string, number>();
+      for (const st of state) {
+        if (st.done) continue;
+        const what = `${st.status === '' ? 'nothing' : st.status.trim()}${st.closed ? ', closed' : ''}`;
+        by.set(what, (by.get(what) ?? 0) + 1);
+      }
+      return by;
+    },
     armed: (at) => {
       t0 = at;
     },

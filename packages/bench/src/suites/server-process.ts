@@ -113,15 +113,15 @@ export class ServerProcess {
   }
 
   /**
-   * The server process's own account of its memory and CPU time (after a full GC when it runs
-   * with `--expose-gc`), asked over the IPC channel.
+   * The server process's own account of its memory and CPU time, asked over the IPC channel;
+   * `gc`: after a full GC (when it runs with `--expose-gc`).
    */
-  usage(): Promise<ServerUsage> {
+  usage(gc = false): Promise<ServerUsage> {
     const child = this.child;
     if (child === undefined) return Promise.reject(new Error('server not started'));
     return new Promise<ServerUsage>((resolve) => {
       child.once('message', (m) => resolve(m as ServerUsage));
-      child.send('usage');
+      child.send(gc ? 'usage after gc' : 'usage');
     });
   }
 
