@@ -115,8 +115,31 @@ interface Instruments {
   tracer: OtelApi.Tracer;
   duration: OtelApi.Histogram;
   errors: OtelApi.Counter;
+  /** The meter is the API's no-op one (no MeterProvider registered). */
+  metricsOff: boolean;
 }
 let current: Instruments | undefined;
+/** The classes of the API's no-op tracer provider and histogram, to tell when nothing records. */
+let noop: { tracerProvider: unknown; histogram: unknown } | undefined;
+
+function noopClasses(api: Api): { tracerProvider: unknown; histogram: unknown } {
+  noop ??= {
+    tracerProvider: new api.ProxyTracerProvider().getDelegate().constructor,
+    histogram: api.createNoopMeter().createHistogram('noop').constructor,
+  };
+  return noop;
+}
+
+/**
+ * Nothing would record the call: no SDK's tracer provider behind the global proxy and no meter
+ * provider. The call then runs unwrapped (no span, no promise chained), so an installed API
+ * without an SDK costs two global reads per call.
+ */
+function idle(api: Api, i: Instruments): boolean {
+  if (!i.metricsOff) return false;
+  const delegate = (i.tracerProvider as { getDelegate?: () => object }).getDelegate?.();
+  return delegate !== undefined && delegate.constructor === noopClasses(api).tracerProvider;
+}
 
 /** Semantic conventions' buckets for `db.client.operation.duration`, in seconds. */
 const DURATION_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10];
@@ -143,7 +166,9 @@ function instrumentsOf(api: Api): Instruments {
       description: 'Store operations that failed, by error.type (the StowageError code)',
       unit: '{error}',
     }),
+    metricsOff: false,
   };
+  current.metricsOff = current.duration.constructor === noopClasses(api).histogram;
   return current;
 }
 
@@ -191,7 +216,9 @@ export function instrumentStore(store: object, contract: StoreContract, target: 
 function traced(api: Api, name: string, attributes: OtelApi.Attributes, method: (...args: unknown[]) => unknown) {
   const options: OtelApi.SpanOptions = { kind: api.SpanKind.CLIENT, attributes };
   return function instrumented(this: unknown, ...args: unknown[]): unknown {
-    const { tracer, duration, errors } = instrumentsOf(api);
+    const instruments = instrumentsOf(api);
+    if (idle(api, instruments)) return method.apply(this, args);
+    const { tracer, duration, errors } = instruments;
     const started = performance.now();
     const span = tracer.startSpan(name, options);
     const end = (err: unknown, failed: boolean): void => {

@@ -10,7 +10,8 @@ import { instrumentStore, STORE_OPERATIONS } from '../src/adapter-kit.js';
 import { StowageError } from '../src/index.js';
 
 const spans = new InMemorySpanExporter();
-trace.setGlobalTracerProvider(new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(spans)] }));
+const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(spans)] });
+trace.setGlobalTracerProvider(provider);
 
 /** A store of the lock contract as a third-party adapter would write it. */
 class ToyLockStore {
@@ -23,8 +24,9 @@ class ToyLockStore {
   extend(): Promise<boolean> {
     throw new TypeError('a bug: thrown, not rejected');
   }
-  async release(): Promise<boolean> {
-    return true;
+  readonly released = Promise.resolve(true);
+  release(): Promise<boolean> {
+    return this.released;
   }
   async helper(): Promise<number> {
     return 1;
@@ -38,7 +40,7 @@ describe('instrumentStore', () => {
     const { helper, close } = store;
     instrumentStore(store, 'lock', { system: 'toy', namespace: 'ns' });
     instrumentStore(store, 'lock', { system: 'toy', namespace: 'ns' });
-    expect(Object.getOwnPropertyNames(store).sort()).toEqual(['acquire', 'calls', 'extend', 'release']);
+    expect(Object.getOwnPropertyNames(store).sort()).toEqual(['acquire', 'calls', 'extend', 'release', 'released']);
     expect([store.helper, store.close]).toEqual([helper, close]);
     spans.reset();
     expect(await store.acquire('free')).toEqual({ token: 't' });
@@ -63,7 +65,23 @@ describe('instrumentStore', () => {
   it('enabled: false wraps nothing', () => {
     const store = new ToyLockStore();
     instrumentStore(store, 'lock', { system: 'toy', enabled: false });
-    expect(Object.getOwnPropertyNames(store)).toEqual(['calls']);
+    expect(Object.getOwnPropertyNames(store)).toEqual(['calls', 'released']);
+  });
+
+  it('calls the method itself while no SDK would record (no tracer provider, no meter provider)', async () => {
+    const store = new ToyLockStore();
+    instrumentStore(store, 'lock', { system: 'toy' });
+    spans.reset();
+    trace.disable();
+    try {
+      // The method's own promise: nothing chained, no span.
+      expect(store.release()).toBe(store.released);
+    } finally {
+      trace.setGlobalTracerProvider(provider);
+    }
+    expect(store.release()).not.toBe(store.released);
+    await store.release();
+    expect(spans.getFinishedSpans().map((s) => s.name)).toEqual(['release lock', 'release lock']);
   });
 
   it('lists every operation of each contract once', () => {
