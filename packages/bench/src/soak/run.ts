@@ -1,0 +1,196 @@
+import { readdirSync } from 'node:fs';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { createStreamsServer } from '@stowage/durable-streams-server';
+import type { Backend } from '../scale/targets.js';
+import { type BackendProbe, soakBackend } from './stores.js';
+import { type Kind, newTally, runWorkers, StreamsClient } from './workload.js';
+
+export interface SoakOptions {
+  backend: Backend;
+  durationMs: number;
+  /** @default 64 */
+  concurrency?: number;
+  /** @default 5000 */
+  sampleMs?: number;
+  /** Samples before this are the warm-up, left out of the growth figures. @default a fifth of the run */
+  warmupMs?: number;
+  /** Background prune / stream cleanup, as a timer in an application would run it. @default 2000 */
+  pruneMs?: number;
+  log?: (line: string) => void;
+}
+
+export interface Sample extends BackendProbe {
+  atMs: number;
+  /** Calls completed since the previous sample. */
+  ops: number;
+  errors: number;
+  heapUsed: number;
+  rss: number;
+  fds: number;
+}
+
+/** One figure after warm-up: its first and last value (each the median of 3 samples) and the growth. */
+export interface Growth {
+  first: number;
+  last: number;
+  max: number;
+  growth: number;
+}
+
+export interface SoakReport {
+  backend: Backend;
+  durationMs: number;
+  concurrency: number;
+  ops: Record<Kind, number>;
+  totalOps: number;
+  errors: number;
+  firstErrors: string[];
+  samples: Sample[];
+  growth: Partial<Record<'heapUsed' | 'rss' | 'fds' | 'connections' | 'bytes' | 'records', Growth>>;
+  /** The rules that failed (empty: the soak passed). */
+  failures: string[];
+}
+
+/** Heap and RSS, and the backend's bytes, must grow less than this after warm-up. */
+export const GROWTH_LIMIT = 0.05;
+
+const median3 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+/** Growth of one figure over the samples after warm-up, first and last being medians of 3. */
+export function growthOf(values: number[]): Growth | undefined {
+  if (values.length < 2) return undefined;
+  const first = median3(values.slice(0, 3));
+  const last = median3(values.slice(-3));
+  return { first, last, max: Math.max(...values), growth: first === 0 ? 0 : last / first - 1 };
+}
+
+/**
+ * The pass rule: no errors; heap and RSS grow less than 5% after warm-up (median of the
+ * first 3 samples after it against the last 3); the backend's bytes grow less than 5% more
+ * than its live records peaked; open file descriptors and connections flat: never more than
+ * 2 above their first value after warm-up.
+ */
+export function judge(r: Pick<SoakReport, 'errors' | 'growth' | 'totalOps'>): string[] {
+  const failures: string[] = [];
+  if (r.totalOps === 0) failures.push('no calls completed');
+  if (r.errors > 0) failures.push(`${r.errors} errors`);
+  for (const k of ['heapUsed', 'rss'] as const) {
+    const g = r.growth[k];
+    if (g && g.growth >= GROWTH_LIMIT) failures.push(`${k} grew ${(g.growth * 100).toFixed(1)}% after warm-up`);
+  }
+  // The backend's bytes follow the live records (their number moves with the call rate): they
+  // may grow as much as the records' peak did, plus 5%.
+  const bytes = r.growth.bytes;
+  if (bytes) {
+    const records = r.growth.records;
+    const allowed = GROWTH_LIMIT + (records && records.first > 0 ? Math.max(0, records.max / records.first - 1) : 0);
+    if (bytes.growth >= allowed) {
+      failures.push(
+        `backend bytes grew ${(bytes.growth * 100).toFixed(1)}% after warm-up, more than the live records allow (${(allowed * 100).toFixed(1)}%)`,
+      );
+    }
+  }
+  for (const k of ['fds', 'connections'] as const) {
+    const g = r.growth[k];
+    if (g && g.max > g.first + 2) failures.push(`${k} rose from ${g.first} to ${g.max} after warm-up`);
+  }
+  return failures;
+}
+
+function collectGc(): () => void {
+  const existing = (globalThis as { gc?: () => void }).gc;
+  if (existing) return existing;
+  // Heap after a full collection is what stays alive; without it the figure is GC timing.
+  setFlagsFromString('--expose-gc');
+  return runInNewContext('gc') as () => void;
+}
+
+/** The streams server and every contract on one backend at `concurrency` calls in flight. */
+export async function runSoak(o: SoakOptions): Promise<SoakReport> {
+  const concurrency = o.concurrency ?? 64;
+  const sampleMs = o.sampleMs ?? 5000;
+  const warmupMs = o.warmupMs ?? o.durationMs / 5;
+  const log = o.log ?? (() => {});
+  const gc = collectGc();
+  const backend = await soakBackend(o.backend);
+  const { stores } = backend;
+  const server = createStreamsServer({ store: stores.streams, longPollTimeoutMs: 5000, log: () => {} });
+  const http = new StreamsClient(await server.listen(0));
+  const tally = newTally();
+  const samples: Sample[] = [];
+  let stopped = false;
+  const janitor = setInterval(() => {
+    void (async () => {
+      for (const s of [stores.sessions, stores.rateLimit, stores.idempotency, stores.csrf, stores.locks, stores.jwks]) await s.prune();
+      await stores.streams.cleanupExpired();
+    })().catch((err: unknown) => {
+      tally.errors++;
+      if (tally.firstErrors.length < 5) tally.firstErrors.push(`prune: ${err instanceof Error ? err.message : String(err)}`);
+    });
+  }, o.pruneMs ?? 2000);
+  const began = Date.now();
+  let lastOps = 0;
+  const total = () => Object.values(tally.ops).reduce((a, b) => a + b, 0);
+  const takeSample = async () => {
+    gc();
+    const { heapUsed, rss } = process.memoryUsage();
+    const probe = await backend.probe();
+    const ops = total();
+    const s: Sample = {
+      atMs: Date.now() - began,
+      ops: ops - lastOps,
+      errors: tally.errors,
+      heapUsed,
+      rss,
+      fds: readdirSync('/proc/self/fd').length,
+      ...probe,
+    };
+    lastOps = ops;
+    samples.push(s);
+    log(
+      `  ${(s.atMs / 1000).toFixed(0)} s: ${s.ops} calls, ${s.errors} errors, heap ${(heapUsed / 2 ** 20).toFixed(1)} MiB, ` +
+        `rss ${(rss / 2 ** 20).toFixed(1)} MiB, fds ${s.fds}` +
+        (probe.connections === null ? '' : `, connections ${probe.connections}`) +
+        (probe.bytes === null ? '' : `, backend ${(probe.bytes / 2 ** 20).toFixed(1)} MiB`) +
+        (probe.records === null ? '' : `, records ${probe.records}`),
+    );
+  };
+  const workers = runWorkers(stores, http, concurrency, tally, () => stopped);
+  try {
+    while (Date.now() - began < o.durationMs) {
+      await new Promise((resolve) => setTimeout(resolve, Math.min(sampleMs, o.durationMs - (Date.now() - began))));
+      await takeSample();
+    }
+  } finally {
+    stopped = true;
+    await workers;
+    clearInterval(janitor);
+    http.close();
+    await server.close(100);
+    await backend.close();
+  }
+  const after = samples.filter((s) => s.atMs >= warmupMs);
+  const growth: SoakReport['growth'] = {};
+  for (const k of ['heapUsed', 'rss', 'fds', 'connections', 'bytes', 'records'] as const) {
+    const values = after.map((s) => s[k]).filter((v): v is number => typeof v === 'number' && !Number.isNaN(v));
+    const g = growthOf(values);
+    if (g) growth[k] = g;
+  }
+  // Redis used_memory is the whole server's (other clients' keys too): reported, not judged.
+  const judged = o.backend === 'redis' ? { ...growth, bytes: undefined } : growth;
+  const report: SoakReport = {
+    backend: o.backend,
+    durationMs: o.durationMs,
+    concurrency,
+    ops: tally.ops,
+    totalOps: total(),
+    errors: tally.errors,
+    firstErrors: tally.firstErrors,
+    samples,
+    growth,
+    failures: [],
+  };
+  report.failures = judge({ ...report, growth: judged });
+  return report;
+}

@@ -1,0 +1,42 @@
+import { describe, expect, it } from 'vitest';
+import { growthOf, judge, runSoak } from '../src/soak/run.js';
+import { KINDS } from '../src/soak/workload.js';
+
+describe('soak rule', () => {
+  const flat = { first: 100, last: 100, max: 100, growth: 0 };
+  it('passes flat figures and fails errors, growth of 5% and more, and rising descriptors', () => {
+    expect(judge({ errors: 0, totalOps: 10, growth: { heapUsed: flat, rss: flat, fds: flat } })).toEqual([]);
+    expect(judge({ errors: 1, totalOps: 10, growth: {} })).toEqual(['1 errors']);
+    expect(judge({ errors: 0, totalOps: 0, growth: {} })).toEqual(['no calls completed']);
+    expect(judge({ errors: 0, totalOps: 10, growth: { heapUsed: growthOf([100, 100, 100, 105, 105, 105])! } })).toEqual([
+      'heapUsed grew 5.0% after warm-up',
+    ]);
+    expect(judge({ errors: 0, totalOps: 10, growth: { fds: growthOf([150, 150, 150, 153])! } })).toEqual([
+      'fds rose from 150 to 153 after warm-up',
+    ]);
+  });
+
+  it('lets the backend bytes follow the live records', () => {
+    const bytes = growthOf([10, 10, 10, 12, 12, 12])!;
+    expect(judge({ errors: 0, totalOps: 1, growth: { bytes, records: growthOf([100, 100, 100, 120])! } })).toEqual([]);
+    expect(judge({ errors: 0, totalOps: 1, growth: { bytes, records: flat } })).toHaveLength(1);
+  });
+
+  it('takes the median of the first and of the last three samples', () => {
+    expect(growthOf([100, 300, 100, 50, 110, 110, 400])).toEqual({ first: 100, last: 110, max: 400, growth: 0.10000000000000009 });
+  });
+});
+
+// The smoke of `npm run soak`: the same run, shorter, on the backends that need no server.
+describe.each(['memory', 'sqlite'] as const)('soak smoke on %s', (backend) => {
+  it('runs the streams server and every contract at 64 in flight with no error and no growth', { timeout: 120_000 }, async () => {
+    const r = await runSoak({ backend, durationMs: 24_000, sampleMs: 2000, warmupMs: 10_000 });
+    for (const kind of KINDS) expect(r.ops[kind], kind).toBeGreaterThan(0);
+    expect(r.firstErrors).toEqual([]);
+    expect(r.errors).toBe(0);
+    expect(r.samples.length).toBeGreaterThanOrEqual(10);
+    expect(r.growth.heapUsed).toBeDefined();
+    expect(r.growth.fds).toBeDefined();
+    expect(r.failures).toEqual([]);
+  });
+});
