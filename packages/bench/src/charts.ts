@@ -1,0 +1,169 @@
+#!/usr/bin/env node
+/**
+ * Draws the scale curve and the soak as SVG charts from the JSON the bench writes, with
+ * vega-lite (compiled to vega, rendered headless by View.toSVG: no canvas, no browser).
+ *
+ *   npm run bench:charts                         results/scale.json, results/soak.json -> charts/*.svg
+ *   npm run bench:charts -- --scale a.json --soak b.json --out dir
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { parse, View } from 'vega';
+import { compile, type TopLevelSpec } from 'vega-lite';
+import type { ScaleResult } from './scale/main.js';
+import type { SoakReport } from './soak/run.js';
+
+const here = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+async function render(spec: TopLevelSpec, file: string): Promise<void> {
+  const view = new View(parse(compile(spec).spec), { renderer: 'none' });
+  writeFileSync(file, `${await view.toSVG()}\n`);
+  view.finalize();
+  console.log(`wrote ${file}`);
+}
+
+const config = { font: 'sans-serif', view: { stroke: '#ddd' }, axis: { labelFontSize: 11, titleFontSize: 12 } };
+
+/** p50 (or p99) against live keys, log-log, one panel per backend, one line per operation. */
+function scaleSpec(result: ScaleResult, field: 'p50Us' | 'p99Us'): TopLevelSpec {
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    title: `${field === 'p50Us' ? 'p50' : 'p99'} latency of one call (serial) against live keys per contract`,
+    data: { values: result.rows },
+    facet: { column: { field: 'backend', type: 'nominal', sort: ['memory', 'sqlite', 'postgres', 'redis'], title: null } },
+    spec: {
+      width: 180,
+      height: 180,
+      mark: { type: 'line', point: true },
+      encoding: {
+        x: { field: 'size', type: 'quantitative', scale: { type: 'log' }, title: 'live keys', axis: { format: '.0e' } },
+        y: { field, type: 'quantitative', scale: { type: 'log' }, title: 'µs' },
+        color: { field: 'operation', type: 'nominal', title: null },
+      },
+    },
+    resolve: { scale: { y: 'independent' } },
+    config: { ...config, legend: { orient: 'bottom' } },
+  };
+}
+
+/** p50 at each size over p50 at the smallest: the goal is the band under 1.2. */
+function ratioSpec(result: ScaleResult): TopLevelSpec {
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    title: 'p50 at N live keys over p50 at the smallest size (goal: at most 1.2)',
+    data: { values: result.rows },
+    facet: { column: { field: 'backend', type: 'nominal', sort: ['memory', 'sqlite', 'postgres', 'redis'], title: null } },
+    spec: {
+      width: 180,
+      height: 160,
+      layer: [
+        {
+          mark: { type: 'line', point: true },
+          encoding: {
+            x: { field: 'size', type: 'quantitative', scale: { type: 'log' }, title: 'live keys', axis: { format: '.0e' } },
+            y: { field: 'p50Ratio', type: 'quantitative', title: 'p50 / smallest' },
+            color: { field: 'operation', type: 'nominal', title: null },
+          },
+        },
+        { mark: { type: 'rule', strokeDash: [4, 4], color: '#c00' }, encoding: { y: { datum: 1.2 } } },
+      ],
+    },
+    config: { ...config, legend: { orient: 'bottom' } },
+  };
+}
+
+function pruneSpec(result: ScaleResult): TopLevelSpec {
+  const values = result.prune.map((p) => ({
+    backend: p.backend,
+    live: p.live,
+    'prune ms': p.pruneMs,
+    'get p99 µs during prune': p.fg.p99Us,
+    'get p99 µs without prune': p.baselineP99Us,
+  }));
+  const panel = (field: string, title: string) => ({
+    width: 220,
+    height: 180,
+    title,
+    mark: { type: 'line' as const, point: true },
+    encoding: {
+      x: { field: 'live', type: 'quantitative' as const, scale: { type: 'log' as const }, title: 'live rows', axis: { format: '.0e' } },
+      y: { field, type: 'quantitative' as const, title: field },
+      color: { field: 'backend', type: 'nominal' as const },
+    },
+  });
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    title: `Prune of ${result.prune[0]?.expired ?? 0} expired sessions beside N live ones`,
+    data: { values },
+    hconcat: [panel('prune ms', 'time to prune'), panel('get p99 µs during prune', 'foreground get p99 during a prune')],
+    config,
+  };
+}
+
+/** One panel per figure over time, one line per backend. */
+function soakSpec(reports: SoakReport[]): TopLevelSpec {
+  const values = reports.flatMap((r) =>
+    r.samples.map((s, i) => {
+      const dt = (s.atMs - (r.samples[i - 1]?.atMs ?? 0)) / 1000;
+      return {
+        backend: r.backend,
+        seconds: Math.round(s.atMs / 1000),
+        'calls / s': Math.round(s.ops / dt),
+        'heap MiB (after GC)': s.heapUsed / 2 ** 20,
+        'RSS MiB': s.rss / 2 ** 20,
+        'open fds': s.fds,
+        'records in the backend': s.records,
+      };
+    }),
+  );
+  const panel = (field: string) => ({
+    width: 240,
+    height: 150,
+    title: field,
+    mark: { type: 'line' as const },
+    encoding: {
+      x: { field: 'seconds', type: 'quantitative' as const, title: 's' },
+      y: { field, type: 'quantitative' as const, title: null, scale: { zero: false } },
+      color: { field: 'backend', type: 'nominal' as const },
+    },
+  });
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    title: 'Soak: streams server and every contract, 64 calls in flight',
+    data: { values },
+    vconcat: [
+      { hconcat: [panel('calls / s'), panel('heap MiB (after GC)'), panel('RSS MiB')] },
+      { hconcat: [panel('open fds'), panel('records in the backend')] },
+    ],
+    config,
+  };
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      scale: { type: 'string', default: join(here, 'results', 'scale.json') },
+      soak: { type: 'string', default: join(here, 'results', 'soak.json') },
+      out: { type: 'string', default: join(here, 'charts') },
+    },
+  });
+  mkdirSync(values.out, { recursive: true });
+  if (existsSync(values.scale)) {
+    const scale = JSON.parse(readFileSync(values.scale, 'utf8')) as ScaleResult;
+    await render(scaleSpec(scale, 'p50Us'), join(values.out, 'scale-p50.svg'));
+    await render(scaleSpec(scale, 'p99Us'), join(values.out, 'scale-p99.svg'));
+    await render(ratioSpec(scale), join(values.out, 'scale-ratio.svg'));
+    if (scale.prune.length > 0) await render(pruneSpec(scale), join(values.out, 'prune.svg'));
+  } else console.log(`no ${values.scale}: run npm run bench:scale -- --json ${values.scale}`);
+  if (existsSync(values.soak)) {
+    const soak = JSON.parse(readFileSync(values.soak, 'utf8')) as { reports: SoakReport[] };
+    await render(soakSpec(soak.reports), join(values.out, 'soak.svg'));
+  } else console.log(`no ${values.soak}: run npm run soak -- --json ${values.soak}`);
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
