@@ -99,3 +99,47 @@ describe('StreamWaiters and expiry', () => {
     expect(await waiting).toBe('missing');
   });
 });
+
+describe('StreamWaiters and many waiters of one name', () => {
+  it('one notification: one look for all of them, each resolved by its own position', async () => {
+    const waiters = new StreamWaiters();
+    let tail = 3;
+    let looks = 0;
+    const look = () => {
+      looks++;
+      return snap({ tail });
+    };
+    const waits = Array.from({ length: 100 }, (_, i) => waiters.wait('s', { look, position: i % 2 === 0 ? 3 : 4, timeoutMs: 20_000 }));
+    await sleep(0);
+    expect(looks).toBe(100); // each its first look
+    tail = 4;
+    waiters.notify('s');
+    await sleep(0);
+    expect(looks).toBe(101);
+    expect(waiters.size).toBe(50); // those at 4 keep waiting
+    tail = 5;
+    waiters.notifyAll();
+    expect((await Promise.all(waits)).every((o) => o === 'data')).toBe(true);
+    expect(looks).toBe(102);
+  });
+
+  it('a waiter mid-look when notified looks again on its own after', async () => {
+    const waiters = new StreamWaiters();
+    let tail = 3;
+    let looks = 0;
+    let release: (() => void) | undefined;
+    const look = async () => {
+      looks++;
+      const seen = tail;
+      if (looks === 1) await new Promise<void>((r) => (release = r)); // the first look is slow: it saw the old tail
+      return snap({ tail: seen });
+    };
+    const wait = waiters.wait('s', { look, position: 3, timeoutMs: 20_000 });
+    await sleep(0);
+    tail = 4;
+    waiters.notify('s');
+    release!();
+    expect(await wait).toBe('data');
+    expect(looks).toBe(2);
+  });
+});

@@ -1,5 +1,11 @@
-import type { StreamStore, StreamWaitOutcome } from '@stowage/core';
+import type { StreamReadResult, StreamStore, StreamWaitOutcome } from '@stowage/core';
 import type { StreamRequest } from './request.js';
+
+interface SharedRead {
+  /** `woken` when it began: a waiter woken at or before that may use it. */
+  began: number;
+  result: Promise<StreamReadResult>;
+}
 
 /**
  * The `store.wait` calls of live reads (long-poll, SSE) in flight. Each ends early when its
@@ -9,6 +15,11 @@ import type { StreamRequest } from './request.js';
 export class LiveWaits {
   private readonly pending = new Set<AbortController>();
   private readonly closing = new AbortController();
+  /** Counts waits that ended with data or a close; each such request keeps its count. */
+  private woken = 0;
+  private readonly wokenAt = new WeakMap<StreamRequest, number>();
+  /** Reads of woken waiters in flight, by offset and stream. */
+  private readonly reads = new Map<string, SharedRead>();
 
   constructor(private readonly store: StreamStore) {}
 
@@ -31,10 +42,32 @@ export class LiveWaits {
     this.pending.add(ac);
     r.res.once('close', abort);
     try {
-      return await this.store.wait(r.name, from, timeoutMs, ac.signal);
+      const outcome = await this.store.wait(r.name, from, timeoutMs, ac.signal);
+      if (outcome === 'data' || outcome === 'closed') this.wokenAt.set(r, ++this.woken);
+      return outcome;
     } finally {
       this.pending.delete(ac);
       r.res.off('close', abort);
     }
+  }
+
+  /**
+   * The read a woken waiter makes from `from`, shared with the other waiters of the stream
+   * woken by the same change: one append to a stream 10,000 readers wait on costs one read of
+   * the store, not 10,000. A waiter joins a read in flight only if that read began after its
+   * wait ended, so it sees what woke it.
+   */
+  readWoken(r: StreamRequest, from: string, read: () => Promise<StreamReadResult>): Promise<StreamReadResult> {
+    const woke = this.wokenAt.get(r);
+    const key = `${from}\n${r.name}`;
+    const inFlight = this.reads.get(key);
+    if (woke !== undefined && inFlight !== undefined && inFlight.began >= woke) return inFlight.result;
+    const entry: SharedRead = { began: this.woken, result: read() };
+    this.reads.set(key, entry);
+    const done = (): void => {
+      if (this.reads.get(key) === entry) this.reads.delete(key);
+    };
+    entry.result.then(done, done);
+    return entry.result;
   }
 }

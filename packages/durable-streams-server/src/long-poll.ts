@@ -40,7 +40,7 @@ export async function longPoll(c: HandlerContext, r: StreamRequest, offset: stri
     throw source.error('NOT_FOUND', `stream ${r.name} was deleted`);
   }
   if (outcome === 'data' || outcome === 'closed') {
-    const next = await readFrom(c, r.name, from);
+    const next = await c.live.readWoken(r, from, () => readFrom(c, r.name, from));
     if (hasMessages(next)) return sendRead(c, r, next, from, cursor);
     return sendNoData(r, next.nextOffset, cursor, next.closed);
   }

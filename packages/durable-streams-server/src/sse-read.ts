@@ -79,7 +79,7 @@ export async function sse(c: HandlerContext, r: StreamRequest, offset: string): 
     const remaining = deadline - Date.now();
     if (remaining <= 0) break;
     const outcome = await c.live.wait(r, from, Math.min(remaining, c.o.sseHeartbeatMs));
-    if (outcome === 'data' || outcome === 'closed') pending = await readFrom(c, r.name, from);
+    if (outcome === 'data' || outcome === 'closed') pending = await c.live.readWoken(r, from, () => readFrom(c, r.name, from));
     else if (outcome === 'timeout') events.heartbeat();
     else break; // missing, aborted
   }

@@ -43,13 +43,33 @@ export function expiryRecheckMs(snapshot: TailSnapshot, timeLeftMs: number): num
   return Math.min(ms, MAX_TIMER_MS);
 }
 
+type Look = () => Promise<TailSnapshot | undefined> | TailSnapshot | undefined;
+
+/** A look shared by the waiters one notification wakes: the first to ask starts it with its own `look`. */
+type SharedLook = (own: Look) => Promise<TailSnapshot | undefined>;
+
 interface Waiter {
-  wake(): void;
+  wake(shared?: SharedLook): void;
+}
+
+/**
+ * One look for every waiter of a name woken together. It starts after the change being
+ * notified, so it sees that change for each of them: 10,000 readers waiting on one stream
+ * cost one query of the backend per append, not 10,000. (Every waiter of one registry looks
+ * at its name the same way.)
+ */
+function sharedLook(): SharedLook {
+  let shared: Promise<TailSnapshot | undefined> | undefined;
+  return (own) => (shared ??= new Promise<TailSnapshot | undefined>((resolve) => resolve(own())));
 }
 
 export interface WaitParams {
-  /** Looks at the stream now: its tail, or `undefined` when it is missing (deleted, expired, hidden for its forks). */
-  look: () => Promise<TailSnapshot | undefined> | TailSnapshot | undefined;
+  /**
+   * Looks at the stream now: its tail, or `undefined` when it is missing (deleted, expired,
+   * hidden for its forks). Waiters of one name in one registry must look the same way: a
+   * notification's look is shared by all of them.
+   */
+  look: Look;
   /** The position waited past (a parsed offset). */
   position: number;
   timeoutMs: number;
@@ -87,11 +107,15 @@ export class StreamWaiters {
   notify(name: string): void {
     const set = this.byName.get(name);
     if (set === undefined) return;
-    for (const w of [...set]) w.wake();
+    const look = sharedLook();
+    for (const w of [...set]) w.wake(look);
   }
 
   notifyAll(): void {
-    for (const set of [...this.byName.values()]) for (const w of [...set]) w.wake();
+    for (const set of [...this.byName.values()]) {
+      const look = sharedLook();
+      for (const w of [...set]) w.wake(look);
+    }
   }
 
   /** Resolves every pending wait with `aborted`; later waits resolve `aborted` at once. */
@@ -111,7 +135,7 @@ export class StreamWaiters {
       let expiry: NodeJS.Timeout | undefined;
       // The stream's id at the first look: a later look at another id saw a re-created name.
       let incarnation: string | undefined;
-      const waiter: Waiter = { wake: () => void run() };
+      const waiter: Waiter = { wake: (shared) => void run(shared) };
       const finish = (outcome: StreamWaitOutcome | Error): void => {
         if (done) return;
         done = true;
@@ -136,9 +160,10 @@ export class StreamWaiters {
         expiry = setTimeout(() => void run(), ms);
         expiry.unref();
       };
-      const run = async (): Promise<void> => {
+      const run = async (shared?: SharedLook): Promise<void> => {
         if (done) return;
         if (checking) {
+          // A look in flight may have begun before this change: look again after it (its own look).
           again = true;
           return;
         }
@@ -146,7 +171,8 @@ export class StreamWaiters {
         try {
           do {
             again = false;
-            const snapshot = await params.look();
+            const snapshot = await (shared === undefined ? params.look() : shared(params.look));
+            shared = undefined;
             const outcome = waitOutcome(snapshot, params.position, incarnation);
             if (outcome !== undefined) return finish(outcome);
             if (done) return;

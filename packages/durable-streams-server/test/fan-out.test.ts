@@ -1,0 +1,57 @@
+import { MemoryStreamStore } from '@stowage/stores-memory';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createStreamsServer, type StreamsServer } from '../src/index.js';
+import { eventually, InstrumentedStore } from './instrumented-store.js';
+
+const N = 40;
+
+/** Reads an SSE response until its text contains `marker`; the text. */
+async function sseUntil(res: Response, marker: string): Promise<string> {
+  const reader = res.body!.getReader();
+  const decoder = new TextDecoder();
+  let text = '';
+  while (!text.includes(marker)) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    text += decoder.decode(value, { stream: true });
+  }
+  await reader.cancel();
+  return text;
+}
+
+describe('many live readers of one stream, one append', () => {
+  const inner = new MemoryStreamStore();
+  const store = new InstrumentedStore(inner);
+  let server: StreamsServer;
+  let base = '';
+  beforeAll(async () => {
+    server = createStreamsServer({ store, longPollTimeoutMs: 60_000, sseMaxDurationMs: 60_000, sseHeartbeatMs: 60_000 });
+    base = await server.listen(0);
+  });
+  afterAll(async () => {
+    await server.close();
+    await inner.close();
+  });
+
+  it('every long-poll and SSE reader gets the append, from one read of the store', async () => {
+    const put = await fetch(`${base}/fan`, { method: 'PUT', headers: { 'Content-Type': 'text/plain' } });
+    expect(put.status).toBe(201);
+    const tail = encodeURIComponent(put.headers.get('stream-next-offset')!);
+    const polls = Array.from({ length: N }, () => fetch(`${base}/fan?offset=${tail}&live=long-poll`));
+    const sses = await Promise.all(Array.from({ length: N }, () => fetch(`${base}/fan?offset=${tail}&live=sse`)));
+    expect(await eventually(() => store.waitsInFlight === 2 * N)).toBe(true);
+
+    const readsBefore = store.readsStarted;
+    const append = await fetch(`${base}/fan`, { method: 'POST', headers: { 'Content-Type': 'text/plain' }, body: 'woken' });
+    expect(append.status).toBe(204);
+    const answers = await Promise.all(polls);
+    const bodies = await Promise.all(answers.map((r) => r.text()));
+    const events = await Promise.all(sses.map((r) => sseUntil(r, 'data:woken')));
+
+    expect(answers.map((r) => r.status)).toEqual(Array(N).fill(200));
+    expect(bodies).toEqual(Array(N).fill('woken'));
+    expect(events.filter((e) => e.includes('data:woken'))).toHaveLength(N);
+    // The readers woken by one append share the read of what it added.
+    expect(store.readsStarted - readsBefore).toBe(1);
+  });
+});
