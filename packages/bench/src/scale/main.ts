@@ -6,6 +6,7 @@
  *   npm run bench:scale                                      10^4, 10^5, 10^6 on every backend
  *   npm run bench:scale -- --sizes 1e4,1e7 --backends postgres --json packages/bench/results/scale.json
  *   npm run bench:scale -- --operations "session get" --samples 2000 --no-prune
+ *   npm run bench:scale -- --streams-only --backends sqlite    streams at scale (also with --streams)
  *
  * Keys are loaded by each backend's bulk path (untimed), growing from one size to the next.
  */
@@ -15,8 +16,9 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { getHeapStatistics } from 'node:v8';
 import { call, latency, measurePrune, OPERATIONS, type Operation, type PruneRow, sample } from './measure.js';
+import { type StreamScaleRow, streamScale } from './streams.js';
 import { type Backend, BACKENDS, type Contract, type ScaleTarget, target } from './targets.js';
-import { formatPrune, formatScale, type ScaleRow } from './table.js';
+import { formatPrune, formatScale, formatStreams, type ScaleRow } from './table.js';
 
 const CONTRACT: Record<Operation, Contract> = {
   'rate-limit consume': 'rate-limit',
@@ -29,6 +31,7 @@ export interface ScaleResult {
   meta: { node: string; cpus: number; memoryGiB: number; date: string; argv: string[]; samples: number };
   rows: ScaleRow[];
   prune: PruneRow[];
+  streams: StreamScaleRow[];
   /** Where a backend stopped short of a size, and why. */
   stops: { backend: Backend; size: number; reason: string }[];
 }
@@ -50,6 +53,10 @@ async function main(): Promise<void> {
       'no-prune': { type: 'boolean', default: false },
       'prune-expired': { type: 'string', default: '10000' },
       'prune-rounds': { type: 'string', default: '3' },
+      streams: { type: 'boolean', default: false },
+      'streams-only': { type: 'boolean', default: false },
+      'stream-messages': { type: 'string', default: '1e6' },
+      'stream-count': { type: 'string', default: '1e4' },
     },
   });
   const sizes = list(values.sizes)
@@ -71,25 +78,38 @@ async function main(): Promise<void> {
     },
     rows: [],
     prune: [],
+    streams: [],
     stops: [],
   };
   const save = () => values.json && writeFileSync(values.json, `${JSON.stringify(result, null, 2)}\n`);
   for (const backend of backends) {
     console.log(`backend ${backend}`);
-    const t = await target(backend);
-    try {
-      await runBackend(t, sizes, operations, samples, result, {
-        prune: !values['no-prune'] && t.loadExpired !== undefined,
-        expired: Number(values['prune-expired']),
-        rounds: Number(values['prune-rounds']),
-      });
-    } finally {
-      await t.close();
+    if (!values['streams-only']) {
+      const t = await target(backend);
+      try {
+        await runBackend(t, sizes, operations, samples, result, {
+          prune: !values['no-prune'] && t.loadExpired !== undefined,
+          expired: Number(values['prune-expired']),
+          rounds: Number(values['prune-rounds']),
+        });
+      } finally {
+        await t.close();
+      }
+      save();
     }
-    save();
+    if (values.streams || values['streams-only']) {
+      result.streams.push(
+        ...(await streamScale(backend, samples, (l) => console.log(l), {
+          long: Number(values['stream-messages']),
+          many: Number(values['stream-count']),
+        })),
+      );
+      save();
+    }
   }
   console.log(`\n${formatScale(result.rows)}`);
   if (result.prune.length > 0) console.log(`\n${formatPrune(result.prune)}`);
+  if (result.streams.length > 0) console.log(`\n${formatStreams(result.streams)}`);
   for (const s of result.stops) console.log(`\n${s.backend} stopped before ${s.size.toExponential()}: ${s.reason}`);
   if (values.json) console.log(`\nwrote ${values.json}`);
 }

@@ -1,4 +1,5 @@
 import type { Latency, PruneRow } from './measure.js';
+import type { StreamScaleRow } from './streams.js';
 
 /** One operation on one backend at one number of live keys per contract. */
 export interface ScaleRow extends Latency {
@@ -62,5 +63,20 @@ export function formatPrune(rows: PruneRow[]): string {
       ];
     }),
     1,
+  );
+}
+
+export function formatStreams(rows: StreamScaleRow[]): string {
+  return table(
+    ['backend', 'case', 'operation', 'p50 µs', 'p99 µs', 'p50 / small case'],
+    rows.map((r) => [
+      r.backend,
+      r.case,
+      r.operation,
+      r.p50Us.toFixed(1),
+      r.p99Us.toFixed(1),
+      `${r.p50Ratio.toFixed(2)}x${r.p50Ratio > P50_GOAL ? ' (over)' : ''}`,
+    ]),
+    3,
   );
 }
