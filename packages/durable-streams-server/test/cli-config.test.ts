@@ -51,6 +51,7 @@ describe('the CLI options: flags, environment, exit codes', () => {
       [['--max-read-messages', '1e3'], {}, '--max-read-messages must be an integer from 1 to 1000000, got "1e3"'],
       [[], { STOWAGE_LONG_POLL_TIMEOUT: '1.5' }, 'STOWAGE_LONG_POLL_TIMEOUT must be an integer from 1 to 3600000, got "1.5"'],
       [[], { STOWAGE_QUIET: 'maybe' }, 'STOWAGE_QUIET must be 1, true, yes, 0, false or no, got "maybe"'],
+      [['--log-level', 'loud'], {}, '--log-level must be one of debug, info, warn, error, silent, got "loud"'],
       [['--nope'], {}, "Unknown option '--nope' (see --help)"],
       [[], { STOWAGE_BASE_PATH: 'streams' }, 'STOWAGE_BASE_PATH must start with /, got "streams"'],
       [['--store', 'memory', '--schema', 'x'], {}, '--schema is for a postgres:// store'],
@@ -139,6 +140,20 @@ describe('the CLI options: flags, environment, exit codes', () => {
       expect(quiet.output.join('')).not.toContain('NOT_FOUND');
     } finally {
       expect(await quiet.stop()).toBe(0);
+    }
+
+    // STOWAGE_LOG_LEVEL=warn drops the access lines (info) and keeps the error line of the 404.
+    const warn = new CliProcess(['--store', 'memory'], { STOWAGE_LOG_LEVEL: 'warn' });
+    try {
+      const url = await warn.url;
+      const res = await fetch(`${url}/missing`);
+      expect(res.status).toBe(404);
+      const reqId = res.headers.get('x-request-id');
+      expect(await eventually(() => warn.logLines().some((l) => l['reqId'] === reqId))).toBe(true);
+      await new Promise((r) => setTimeout(r, 100));
+      expect(warn.logLines().map((l) => [l['level'], l['reqId'] ?? null])).toEqual([['warn', reqId]]);
+    } finally {
+      expect(await warn.stop()).toBe(0);
     }
   });
 });
