@@ -102,6 +102,28 @@ function pruneSpec(result: ScaleResult): TopLevelSpec {
   };
 }
 
+/** Streams at scale: p50 per case, one panel per operation, grouped by backend. */
+function streamsSpec(result: ScaleResult): TopLevelSpec {
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    title: 'Streams at scale: p50 of one call (serial), small case against a long stream and many streams',
+    data: { values: result.streams },
+    facet: { column: { field: 'operation', type: 'nominal', title: null } },
+    spec: {
+      width: 260,
+      height: 180,
+      mark: 'bar',
+      encoding: {
+        x: { field: 'backend', type: 'nominal', sort: ['memory', 'sqlite', 'postgres', 'redis'], title: null },
+        xOffset: { field: 'case', type: 'nominal' },
+        y: { field: 'p50Us', type: 'quantitative', scale: { type: 'log' }, title: 'p50 µs' },
+        color: { field: 'case', type: 'nominal', title: null },
+      },
+    },
+    config: { ...config, legend: { orient: 'bottom' } },
+  };
+}
+
 /** One panel per figure over time, one line per backend. */
 function soakSpec(reports: SoakReport[]): TopLevelSpec {
   const values = reports.flatMap((r) =>
@@ -156,6 +178,7 @@ async function main(): Promise<void> {
     await render(scaleSpec(scale, 'p99Us'), join(values.out, 'scale-p99.svg'));
     await render(ratioSpec(scale), join(values.out, 'scale-ratio.svg'));
     if (scale.prune.length > 0) await render(pruneSpec(scale), join(values.out, 'prune.svg'));
+    if ((scale.streams ?? []).length > 0) await render(streamsSpec(scale), join(values.out, 'streams-scale.svg'));
   } else console.log(`no ${values.scale}: run npm run bench:scale -- --json ${values.scale}`);
   if (existsSync(values.soak)) {
     const soak = JSON.parse(readFileSync(values.soak, 'utf8')) as { reports: SoakReport[] };
