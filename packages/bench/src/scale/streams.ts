@@ -62,7 +62,7 @@ export async function streamScale(
   try {
     const cases: [StreamCase, number, number, number][] = [
       [SMALL, 1, 100, 10],
-      [`1 stream × ${exp(sizes.long)}`, 1, sizes.long, 1000],
+      [`1 stream × ${exp(sizes.long)}`, 1, sizes.long, Math.max(1, Math.min(1000, Math.floor(sizes.long / 10)))],
       [`${exp(sizes.many)} streams × 100`, sizes.many, 100, 50],
     ];
     for (const [c, streams, perStream, batch] of cases) {
