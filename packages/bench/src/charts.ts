@@ -3,10 +3,10 @@
  * Draws the scale curve and the soak as SVG charts from the JSON the bench writes, with
  * vega-lite (compiled to vega, rendered headless by View.toSVG: no canvas, no browser).
  *
- *   npm run bench:charts                         results/scale.json, results/soak.json -> charts/*.svg
+ *   npm run bench:charts                         results/scale*.json, results/soak.json -> charts/*.svg
  *   npm run bench:charts -- --scale a.json --soak b.json --out dir
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -163,23 +163,55 @@ function soakSpec(reports: SoakReport[]): TopLevelSpec {
   };
 }
 
+/** results/scale*.json, in name order. */
+function scaleFiles(): string[] {
+  const dir = join(here, 'results');
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((f) => f.startsWith('scale') && f.endsWith('.json'))
+    .sort()
+    .map((f) => join(dir, f));
+}
+
+function merge(results: ScaleResult[]): ScaleResult {
+  const by = <T>(lists: T[][], key: (x: T) => string) => [...new Map(lists.flat().map((x) => [key(x), x])).values()];
+  return {
+    ...results[0]!,
+    rows: by(
+      results.map((r) => r.rows),
+      (r) => `${r.backend}|${r.operation}|${r.size}`,
+    ),
+    prune: by(
+      results.map((r) => r.prune),
+      (r) => `${r.backend}|${r.live}`,
+    ),
+    streams: by(
+      results.map((r) => r.streams ?? []),
+      (r) => `${r.backend}|${r.case}|${r.operation}`,
+    ),
+    stops: results.flatMap((r) => r.stops),
+  };
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      scale: { type: 'string', default: join(here, 'results', 'scale.json') },
+      // Several files (comma-separated) are merged: a row of a later file replaces the same row of an earlier one.
+      scale: { type: 'string', default: scaleFiles().join(',') },
       soak: { type: 'string', default: join(here, 'results', 'soak.json') },
       out: { type: 'string', default: join(here, 'charts') },
     },
   });
   mkdirSync(values.out, { recursive: true });
-  if (existsSync(values.scale)) {
-    const scale = JSON.parse(readFileSync(values.scale, 'utf8')) as ScaleResult;
+  const files = values.scale.split(',').filter((f) => existsSync(f));
+  if (files.length > 0) {
+    const scale = merge(files.map((f) => JSON.parse(readFileSync(f, 'utf8')) as ScaleResult));
     await render(scaleSpec(scale, 'p50Us'), join(values.out, 'scale-p50.svg'));
     await render(scaleSpec(scale, 'p99Us'), join(values.out, 'scale-p99.svg'));
     await render(ratioSpec(scale), join(values.out, 'scale-ratio.svg'));
     if (scale.prune.length > 0) await render(pruneSpec(scale), join(values.out, 'prune.svg'));
     if ((scale.streams ?? []).length > 0) await render(streamsSpec(scale), join(values.out, 'streams-scale.svg'));
-  } else console.log(`no ${values.scale}: run npm run bench:scale -- --json ${values.scale}`);
+  } else console.log(`no ${values.scale}: run npm run bench:scale -- --json <file>`);
   if (existsSync(values.soak)) {
     const soak = JSON.parse(readFileSync(values.soak, 'utf8')) as { reports: SoakReport[] };
     await render(soakSpec(soak.reports), join(values.out, 'soak.svg'));
