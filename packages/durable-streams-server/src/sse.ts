@@ -26,6 +26,8 @@ const LINE_BREAK = /\r\n|\r|\n/;
 /** Writes the events of one SSE response. */
 export class SseWriter {
   private readonly decoder = new TextDecoder('utf-8');
+  /** A data event waiting for its control event: the two go out in one write (one send per reader woken). */
+  private pending = '';
 
   constructor(
     private readonly res: ServerResponse,
@@ -40,11 +42,13 @@ export class SseWriter {
     else payload = this.decoder.decode(readBytes(read), { stream: true });
     let event = 'event: data\n';
     for (const line of payload.split(LINE_BREAK)) event += `data:${line}\n`;
-    this.res.write(`${event}\n`);
+    this.pending += `${event}\n`;
   }
 
   control(control: ControlEvent): void {
-    this.res.write(`event: control\ndata:${JSON.stringify(control)}\n\n`);
+    const events = `${this.pending}event: control\ndata:${JSON.stringify(control)}\n\n`;
+    this.pending = '';
+    this.res.write(events);
   }
 
   /** A comment: keeps idle proxies from closing the connection. */
