@@ -6,12 +6,13 @@
  *
  *   npm run soak -- --minutes 10                          every backend, one after the other
  *   npm run soak -- --minutes 2 --backend sqlite,redis --json packages/bench/results/soak.json
+ *   npm run soak -- --from packages/bench/results/soak.json   the summary of a saved run, judged again
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { type Backend, BACKENDS } from '../scale/targets.js';
-import { runSoak, type SoakReport } from './run.js';
+import { assess, runSoak, type SoakReport } from './run.js';
 
 const mib = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
 
@@ -36,8 +37,16 @@ async function main(): Promise<number> {
       concurrency: { type: 'string', default: '64' },
       'sample-seconds': { type: 'string', default: '5' },
       json: { type: 'string' },
+      from: { type: 'string' },
     },
   });
+  if (values.from) {
+    const saved = JSON.parse(readFileSync(values.from, 'utf8')) as { reports: SoakReport[] };
+    for (const r of saved.reports) Object.assign(r, assess(r.backend, r.samples, r.durationMs / 5, r.errors, r.totalOps));
+    console.log(saved.reports.map(summary).join('\n'));
+    if (values.json) writeFileSync(values.json, `${JSON.stringify(saved, null, 2)}\n`);
+    return saved.reports.some((r) => r.failures.length > 0) ? 1 : 0;
+  }
   const backends = values.backend.split(',').map((s) => s.trim()) as Backend[];
   for (const b of backends) if (!BACKENDS.includes(b)) throw new Error(`unknown backend ${b}; known: ${BACKENDS.join(', ')}`);
   const durationMs = Number(values.minutes) * 60_000;
