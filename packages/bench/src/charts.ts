@@ -3,7 +3,7 @@
  * Draws the scale curve and the soak as SVG charts from the JSON the bench writes, with
  * vega-lite (compiled to vega, rendered headless by View.toSVG: no canvas, no browser).
  *
- *   npm run bench:charts                         results/scale*.json, results/soak.json -> charts/*.svg
+ *   npm run bench:charts                         results/scale*.json, results/soak*.json -> charts/*.svg
  *   npm run bench:charts -- --scale a.json --soak b.json --out dir
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -163,12 +163,12 @@ function soakSpec(reports: SoakReport[]): TopLevelSpec {
   };
 }
 
-/** results/scale*.json, in name order. */
-function scaleFiles(): string[] {
+/** results/<kind>*.json, in name order. */
+function resultFiles(kind: 'scale' | 'soak'): string[] {
   const dir = join(here, 'results');
   if (!existsSync(dir)) return [];
   return readdirSync(dir)
-    .filter((f) => f.startsWith('scale') && f.endsWith('.json'))
+    .filter((f) => f.startsWith(kind) && f.endsWith('.json'))
     .sort()
     .map((f) => join(dir, f));
 }
@@ -197,8 +197,8 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       // Several files (comma-separated) are merged: a row of a later file replaces the same row of an earlier one.
-      scale: { type: 'string', default: scaleFiles().join(',') },
-      soak: { type: 'string', default: join(here, 'results', 'soak.json') },
+      scale: { type: 'string', default: resultFiles('scale').join(',') },
+      soak: { type: 'string', default: resultFiles('soak').join(',') },
       out: { type: 'string', default: join(here, 'charts') },
     },
   });
@@ -212,9 +212,12 @@ async function main(): Promise<void> {
     if (scale.prune.length > 0) await render(pruneSpec(scale), join(values.out, 'prune.svg'));
     if ((scale.streams ?? []).length > 0) await render(streamsSpec(scale), join(values.out, 'streams-scale.svg'));
   } else console.log(`no ${values.scale}: run npm run bench:scale -- --json <file>`);
-  if (existsSync(values.soak)) {
-    const soak = JSON.parse(readFileSync(values.soak, 'utf8')) as { reports: SoakReport[] };
-    await render(soakSpec(soak.reports), join(values.out, 'soak.svg'));
+  const soakFiles = values.soak.split(',').filter((f) => existsSync(f));
+  if (soakFiles.length > 0) {
+    const runs = soakFiles.map((f) => (JSON.parse(readFileSync(f, 'utf8')) as { reports: SoakReport[] }).reports);
+    // A later file's run of a backend replaces an earlier one's.
+    const reports = [...new Map(runs.flat().map((r) => [r.backend, r])).values()];
+    await render(soakSpec(reports), join(values.out, 'soak.svg'));
   } else console.log(`no ${values.soak}: run npm run soak -- --json ${values.soak}`);
 }
 

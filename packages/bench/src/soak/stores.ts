@@ -30,6 +30,11 @@ export interface BackendProbe {
 export interface SoakBackend {
   stores: SoakStores;
   probe(): Promise<BackendProbe>;
+  /**
+   * PostgreSQL with autovacuum off on the server (`SHOW autovacuum`): VACUUMs the run's
+   * tables, standing in for the autovacuum a production server runs. Undefined otherwise.
+   */
+  maintain?(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -106,8 +111,14 @@ async function postgres(): Promise<SoakBackend> {
     jwks: new p.PostgresJwksCacheStore(o),
     streams: new p.PostgresStreamStore(o),
   };
+  const autovacuum = (await admin.query<{ autovacuum: string }>('SHOW autovacuum')).rows[0]!.autovacuum === 'on';
+  const maintain = async () => {
+    const r = await admin.query<{ t: string }>(`SELECT tablename AS t FROM pg_tables WHERE schemaname = $1`, [name]);
+    for (const { t } of r.rows) await admin.query(`VACUUM "${name}"."${t}"`);
+  };
   return {
     stores,
+    ...(autovacuum ? {} : { maintain }),
     async probe() {
       const r = await admin.query<{ connections: string; bytes: string; records: string }>(
         `SELECT (SELECT count(*) FROM pg_stat_activity WHERE application_name = $1) AS connections,
