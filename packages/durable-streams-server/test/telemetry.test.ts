@@ -1,10 +1,13 @@
-import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import { context, SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { recordTelemetry } from '@stowage/test-stores/telemetry';
 import { expect, it } from 'vitest';
 import { describeEveryServer } from './stores.js';
 
 // Registered before any server is made: the server finds the global providers at each request.
 const recorded = recordTelemetry();
+// With a context manager (as NodeSDK registers one), store spans are children of the request's.
+context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
 
 // A stream name no attribute, span name or metric may contain.
 const STREAM = 'tenant-acme/secret-orders';
@@ -52,6 +55,11 @@ await describeEveryServer({ basePath: '/', log: false, longPollTimeoutMs: 10_000
       ['GET', 200, SpanStatusCode.UNSET],
       ['POST', 204, SpanStatusCode.UNSET],
     ]);
+    // The store's calls ran in the request's context: the PUT's `create stream` is its child.
+    const created = recorded.spans().find((s) => s.name === 'create stream');
+    expect(created?.kind).toBe(SpanKind.CLIENT);
+    expect(created?.parentSpanContext?.spanId).toBe(server[0]?.spanContext().spanId);
+    expect(created?.spanContext().traceId).toBe(server[0]?.spanContext().traceId);
     expect(server[0]?.attributes).toEqual({
       'http.request.method': 'PUT',
       'url.scheme': 'http',
