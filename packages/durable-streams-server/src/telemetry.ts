@@ -136,8 +136,8 @@ function countingStore(store: StreamStore, instruments: () => Instruments): Stre
   // Everything else (health, close, what a store has besides the contract) is the store's own.
   return new Proxy(store, {
     get(target, property) {
-      const own = counted[property as keyof StreamStore];
-      if (own !== undefined) return own;
+      // Own keys only: `counted` is a plain object, so `counted.constructor` would be Object.
+      if (Object.hasOwn(counted, property)) return counted[property as keyof StreamStore];
       const value: unknown = Reflect.get(target, property, target);
       // Methods run on the store itself (private fields); its constructor stays as it is (names it on the landing page).
       return typeof value === 'function' && property !== 'constructor' ? value.bind(target) : value;
