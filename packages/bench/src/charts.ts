@@ -24,6 +24,9 @@ async function render(spec: TopLevelSpec, file: string): Promise<void> {
   console.log(`wrote ${file}`);
 }
 
+/** Ticks at the measured sizes only (10k, 100k, 1M, 10M), not at every log step. */
+const sizeAxis = { values: [1e4, 1e5, 1e6, 1e7, 1e8], format: '~s' };
+
 const config = { font: 'sans-serif', view: { stroke: '#ddd' }, axis: { labelFontSize: 11, titleFontSize: 12 } };
 
 /** p50 (or p99) against live keys, log-log, one panel per backend, one line per operation. */
@@ -38,7 +41,7 @@ function scaleSpec(result: ScaleResult, field: 'p50Us' | 'p99Us'): TopLevelSpec 
       height: 180,
       mark: { type: 'line', point: true },
       encoding: {
-        x: { field: 'size', type: 'quantitative', scale: { type: 'log' }, title: 'live keys', axis: { format: '.0e' } },
+        x: { field: 'size', type: 'quantitative', scale: { type: 'log' }, title: 'live keys', axis: sizeAxis },
         y: { field, type: 'quantitative', scale: { type: 'log' }, title: 'µs' },
         color: { field: 'operation', type: 'nominal', title: null },
       },
@@ -62,7 +65,7 @@ function ratioSpec(result: ScaleResult): TopLevelSpec {
         {
           mark: { type: 'line', point: true },
           encoding: {
-            x: { field: 'size', type: 'quantitative', scale: { type: 'log' }, title: 'live keys', axis: { format: '.0e' } },
+            x: { field: 'size', type: 'quantitative', scale: { type: 'log' }, title: 'live keys', axis: sizeAxis },
             y: { field: 'p50Ratio', type: 'quantitative', title: 'p50 / smallest' },
             color: { field: 'operation', type: 'nominal', title: null },
           },
@@ -88,7 +91,7 @@ function pruneSpec(result: ScaleResult): TopLevelSpec {
     title,
     mark: { type: 'line' as const, point: true },
     encoding: {
-      x: { field: 'live', type: 'quantitative' as const, scale: { type: 'log' as const }, title: 'live rows', axis: { format: '.0e' } },
+      x: { field: 'live', type: 'quantitative' as const, scale: { type: 'log' as const }, title: 'live rows', axis: sizeAxis },
       y: { field, type: 'quantitative' as const, title: field },
       color: { field: 'backend', type: 'nominal' as const },
     },
@@ -112,9 +115,10 @@ function streamsSpec(result: ScaleResult): TopLevelSpec {
     spec: {
       width: 260,
       height: 180,
-      mark: 'bar',
+      // Points, not bars: a bar on a log scale has no base.
+      mark: { type: 'point', filled: true, size: 90 },
       encoding: {
-        x: { field: 'backend', type: 'nominal', sort: ['memory', 'sqlite', 'postgres', 'redis'], title: null },
+        x: { field: 'backend', type: 'nominal', sort: ['memory', 'sqlite', 'postgres', 'redis'], title: null, axis: { labelAngle: 0 } },
         xOffset: { field: 'case', type: 'nominal' },
         y: { field: 'p50Us', type: 'quantitative', scale: { type: 'log' }, title: 'p50 µs' },
         color: { field: 'case', type: 'nominal', title: null },
@@ -137,6 +141,7 @@ function soakSpec(reports: SoakReport[]): TopLevelSpec {
         'RSS MiB': s.rss / 2 ** 20,
         'open fds': s.fds,
         'records in the backend': s.records,
+        'backend MiB (Redis: whole server)': s.bytes === null ? null : s.bytes / 2 ** 20,
       };
     }),
   );
@@ -157,7 +162,7 @@ function soakSpec(reports: SoakReport[]): TopLevelSpec {
     data: { values },
     vconcat: [
       { hconcat: [panel('calls / s'), panel('heap MiB (after GC)'), panel('RSS MiB')] },
-      { hconcat: [panel('open fds'), panel('records in the backend')] },
+      { hconcat: [panel('open fds'), panel('records in the backend'), panel('backend MiB (Redis: whole server)')] },
     ],
     config,
   };
