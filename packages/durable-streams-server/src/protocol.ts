@@ -51,6 +51,7 @@ export const EXPOSED_HEADERS = [
   'Producer-Received-Seq',
   'ETag',
   'Location',
+  'X-Request-Id', // the request's id, so a page's logs can name it
 ].join(', ');
 
 /** Request headers a browser may send cross-origin. */
@@ -68,6 +69,7 @@ export const ALLOWED_HEADERS = [
   'Producer-Id',
   'Producer-Epoch',
   'Producer-Seq',
+  'X-Request-Id', // a page's own id for the request, echoed back and logged
 ].join(', ');
 
 // A non-negative decimal integer without sign, leading zeros, point or exponent.
