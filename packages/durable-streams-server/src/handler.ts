@@ -56,8 +56,8 @@ const apps = new WeakMap<StreamsRequestHandler, StreamsApp>();
  */
 export function createStreamsHandler(options: StreamsServerOptions): StreamsRequestHandler {
   const resolved = resolveOptions(options);
-  // Undefined without @opentelemetry/api: then nothing is wrapped.
-  const telemetry = streamsTelemetry(resolved.store);
+  // Undefined without @opentelemetry/api, or with `telemetry: false`: then nothing is wrapped.
+  const telemetry = resolved.telemetry ? streamsTelemetry(resolved.store) : undefined;
   const app = new StreamsApp(telemetry === undefined ? resolved : { ...resolved, store: telemetry.store });
   const handle = (req: IncomingMessage, res: ServerResponse, next?: Next): void => app.handle(req, res, next);
   const handler = (telemetry === undefined ? handle : telemetry.traced(handle)) as StreamsRequestHandler;

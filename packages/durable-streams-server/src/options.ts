@@ -1,5 +1,5 @@
 import { type HealthResult, type Healthy, STREAM_DEFAULTS, type StreamStore } from '@stowage/core';
-import { measureHealth, validateInteger, validateOptions } from '@stowage/core/adapter-kit';
+import { measureHealth, validateBoolean, validateInteger, validateOptions } from '@stowage/core/adapter-kit';
 import { isLogger, jsonLogger, safeLogger, serverReporter, type ServerErrorHandler, type ServerReport, type StreamsLogger } from './log.js';
 import { source } from './protocol.js';
 import { type ResolvedSubscriptions, resolveSubscriptions, type SubscriptionsOptions } from './subscription-options.js';
@@ -87,6 +87,14 @@ export interface StreamsServerOptions {
    * @default undefined (off)
    */
   subscriptions?: SubscriptionsOptions;
+  /**
+   * OpenTelemetry: a SERVER span and an `http.server.request.duration` measurement per request,
+   * and the `stowage.streams.*` metrics, when `@opentelemetry/api` is installed and an SDK is
+   * registered. `false` does none of it and leaves the store unwrapped (the store's own
+   * spans are its `telemetry` option).
+   * @default true
+   */
+  telemetry?: boolean;
 }
 
 export interface ResolvedOptions {
@@ -108,6 +116,7 @@ export interface ResolvedOptions {
   /** Where background failures go: `onError`, else the logger. */
   report: ServerReport;
   subscriptions: ResolvedSubscriptions | undefined;
+  telemetry: boolean;
 }
 
 /** One error response, as `logLine` describes it. */
@@ -177,6 +186,7 @@ export function resolveOptions(options: StreamsServerOptions): ResolvedOptions {
     logger,
     report: reporterOf(o, onError, logger),
     subscriptions: resolveSubscriptions(o.subscriptions),
+    telemetry: validateBoolean(source, 'options.telemetry', o.telemetry, true),
   };
 }
 

@@ -213,6 +213,7 @@ describe('lifecycle and mounting', () => {
     expect(() => createStreamsServer({ store, basePath: 'x' })).toThrow(/basePath/);
     expect(() => createStreamsServer({ store, longPollTimeoutMs: 0 })).toThrow(/longPollTimeoutMs/);
     expect(() => createStreamsServer({ store, corsOrigin: 'a b' })).toThrow(/corsOrigin/);
+    expect(() => createStreamsServer({ store, telemetry: 'no' as never })).toThrow(/options\.telemetry must be a boolean/);
     void store.close();
   });
 });

@@ -1,7 +1,9 @@
 import { context, SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { MemoryStreamStore } from '@stowage/stores-memory';
 import { recordTelemetry } from '@stowage/test-stores/telemetry';
 import { expect, it } from 'vitest';
+import { createStreamsServer } from '../src/index.js';
 import { describeEveryServer } from './stores.js';
 
 // Registered before any server is made: the server finds the global providers at each request.
@@ -91,4 +93,33 @@ await describeEveryServer({ basePath: '/', log: false, longPollTimeoutMs: 10_000
     expect(text).not.toContain('secret-orders');
     expect(text).not.toContain('tenant-acme');
   });
+});
+
+it('telemetry: false records no span and no measurement, with the SDK registered', async () => {
+  const store = new MemoryStreamStore({ telemetry: false }); // the store's own spans are its option
+  /** PUT, POST and GET of one stream on a server over `store`; the spans and points they left. */
+  const exercise = async (options: { telemetry?: boolean }) => {
+    const server = createStreamsServer({ store, log: false, ...options });
+    const url = `${await server.listen(0)}/${STREAM}-${options.telemetry ?? 'default'}`;
+    try {
+      await recorded.reset();
+      expect((await fetch(url, { method: 'PUT', headers: { 'Content-Type': 'text/plain' } })).status).toBe(201);
+      expect((await fetch(url, { method: 'POST', headers: { 'Content-Type': 'text/plain' }, body: 'hello' })).status).toBe(204);
+      expect(await (await fetch(`${url}?offset=-1`)).text()).toBe('hello');
+      await until(async () => recorded.spans().length >= 3);
+      return { spans: recorded.spans().map((s) => s.name), metrics: [...new Set((await recorded.points()).map((p) => p.metric))].sort() };
+    } finally {
+      await server.close();
+    }
+  };
+  try {
+    // The same requests on a server with the default: recorded (so the SDK is listening).
+    expect(await exercise({})).toEqual({
+      spans: ['PUT', 'POST', 'GET'],
+      metrics: ['http.server.request.duration', 'stowage.streams.appended_bytes', 'stowage.streams.appends', 'stowage.streams.read_bytes'],
+    });
+    expect(await exercise({ telemetry: false })).toEqual({ spans: [], metrics: [] });
+  } finally {
+    await store.close();
+  }
 });
