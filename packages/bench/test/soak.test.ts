@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { growthOf, judge, runSoak } from '../src/soak/run.js';
+import { trendOf } from '../src/soak/trend.js';
 import { KINDS } from '../src/soak/workload.js';
 
 describe('soak rule', () => {
@@ -20,6 +21,17 @@ describe('soak rule', () => {
     const bytes = growthOf([10, 10, 10, 12, 12, 12])!;
     expect(judge({ errors: 0, totalOps: 1, growth: { bytes, records: growthOf([100, 100, 100, 120])! } })).toEqual([]);
     expect(judge({ errors: 0, totalOps: 1, growth: { bytes, records: flat } })).toHaveLength(1);
+  });
+
+  it('takes the call rate out of the heap trend', () => {
+    const rate = [10, 40, 20, 90, 30, 80, 15, 60, 25, 70];
+    const at = rate.map((_, i) => i * 5000);
+    // Heap that follows the rate alone: no growth, although the last samples sit above the first.
+    const flat = rate.map((r) => 100 + r / 2);
+    expect(Math.abs(trendOf(flat, rate, at)!.growth)).toBeLessThan(1e-9);
+    // The same plus 1 per sample: 9 over the run on 100 + 44 / 2 at the mean rate.
+    const leak = flat.map((v, i) => v + i);
+    expect(trendOf(leak, rate, at)!.growth).toBeCloseTo(9 / 122, 9);
   });
 
   it('compares the floor of the first third with the floor of the last third', () => {

@@ -4,6 +4,7 @@ import { runInNewContext } from 'node:vm';
 import { createStreamsServer } from '@stowage/durable-streams-server';
 import type { Backend } from '../scale/targets.js';
 import { type BackendProbe, soakBackend } from './stores.js';
+import { trendOf } from './trend.js';
 import { type Kind, newTally, runWorkers, StreamsClient } from './workload.js';
 
 export interface SoakOptions {
@@ -71,8 +72,8 @@ export function growthOf(values: number[]): Growth | undefined {
 }
 
 /**
- * The pass rule: no errors; heap and RSS grow less than 5% after warm-up (see
- * {@link Growth}); the backend's bytes grow less than 5% more than its live records peaked;
+ * The pass rule: no errors; heap and RSS grow less than 5% after warm-up once the call
+ * rate is accounted for (`trendOf`); the backend's bytes grow less than 5% more than its live records peaked;
  * open file descriptors and connections flat: the floor of the last third at most 2 above the
  * floor of the first third.
  */
@@ -216,7 +217,15 @@ export function assess(
   const growth: SoakReport['growth'] = {};
   for (const k of ['heapUsed', 'rss', 'fds', 'connections', 'bytes', 'records'] as const) {
     const values = after.map((s) => s[k]).filter((v): v is number => typeof v === 'number' && !Number.isNaN(v));
-    const g = growthOf(values);
+    // Heap and RSS: the trend once the call rate is accounted for; the rest: floors.
+    const g =
+      (k === 'heapUsed' || k === 'rss') && values.length === after.length
+        ? (trendOf(
+            values,
+            after.map((s) => s.ops),
+            after.map((s) => s.atMs),
+          ) ?? growthOf(values))
+        : growthOf(values);
     if (g) growth[k] = g;
   }
   // Redis used_memory is the whole server's (other clients' keys too): reported, not judged.
