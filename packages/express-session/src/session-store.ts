@@ -1,6 +1,15 @@
 import { EventEmitter } from 'node:events';
 import { createRequire } from 'node:module';
-import { jsonCodec, StowageError, toStoreKey, type CallOptions, type Codec, type HealthResult, type SessionStore } from '@stowage/core';
+import {
+  jsonCodec,
+  StowageError,
+  toStoreKey,
+  type CallOptions,
+  type Codec,
+  type HealthResult,
+  type Healthy,
+  type SessionStore,
+} from '@stowage/core';
 import { ErrorSource, validateDuration, validateInteger, validateOptionalDuration, validateOptions } from '@stowage/core/adapter-kit';
 import { ReadVersions } from './read-versions.js';
 
@@ -52,12 +61,13 @@ export interface StowageSessionStoreOptions {
    */
   owner?: (session: SessionData) => string | undefined;
   /**
-   * A health probe (e.g. `() => redisHealth(client)`): when given, the store emits
-   * `disconnect` when it fails and `connect` when it passes again. express-session then
-   * serves requests without `req.session` meanwhile instead of failing them;
-   * @fastify/session ignores these events. @default none
+   * A health probe (e.g. `() => redisHealth(client)`): the store emits `disconnect` when it
+   * fails and `connect` when it passes again. express-session then serves requests without
+   * `req.session` meanwhile instead of failing them; @fastify/session ignores these events.
+   * `false`: no probe, no events.
+   * @default the store's `health()` (every Stowage store has one); none for a store without it
    */
-  health?: () => Promise<HealthResult>;
+  health?: (() => Promise<HealthResult>) | false;
   /** How often `health` runs. @default 5000 */
   healthIntervalMs?: number;
   /**
@@ -133,9 +143,9 @@ export class StowageSessionStore extends Base {
     this.absoluteTtlMs = validateOptionalDuration(source, 'options.absoluteTtlMs', o.absoluteTtlMs);
     this.ownerOf = o.owner;
     this.timeoutMs = o.timeoutMs === undefined ? 1000 : validateDuration(source, 'options.timeoutMs', o.timeoutMs);
-    if (o.health !== undefined) {
+    const probe = healthOf(o.health, o.store);
+    if (probe !== undefined) {
       const every = o.healthIntervalMs === undefined ? 5000 : validateDuration(source, 'options.healthIntervalMs', o.healthIntervalMs);
-      const probe = o.health;
       this.healthTimer = setInterval(() => {
         probe().then(
           (h) => this.setConnected(h.ok),
@@ -306,4 +316,15 @@ const noop = (): void => {};
 /** Calls back outside the promise chain, so an exception in the callback is not swallowed. */
 function settle<T>(callback: Callback<T>, err: unknown, value?: T): void {
   process.nextTick(() => (err === null || err === undefined ? callback(null, value) : callback(err)));
+}
+
+/** The `health` option, checked; by default the store's own `health()` (it knows its backend). */
+function healthOf(option: StowageSessionStoreOptions['health'], store: SessionStore): (() => Promise<HealthResult>) | undefined {
+  if (option === false) return undefined;
+  if (option !== undefined) {
+    if (typeof option !== 'function') throw source.invalid('options.health must be a function or false');
+    return option;
+  }
+  const own = (store as Partial<Healthy>).health;
+  return typeof own === 'function' ? () => own.call(store) : undefined;
 }

@@ -214,8 +214,27 @@ describe('StowageSessionStore options', () => {
     await inner.close();
   });
 
+  it("probes the store's own health() by default: a closed store is a disconnect; health: false probes nothing", async () => {
+    const { MemorySessionStore } = await import('@stowage/stores-memory');
+    const inner = new MemorySessionStore();
+    const byDefault = new StowageSessionStore({ store: inner, healthIntervalMs: 20 });
+    const off = new StowageSessionStore({ store: inner, health: false, healthIntervalMs: 20 });
+    const events: string[] = [];
+    byDefault.on('disconnect', () => events.push('default disconnect'));
+    off.on('disconnect', () => events.push('off disconnect'));
+    await sleep(80);
+    expect(events).toEqual([]); // healthy: nothing to say
+    await inner.close(); // its health() is { ok: false } from now on
+    for (let i = 0; i < 100 && events.length === 0; i++) await sleep(20);
+    await sleep(80); // and a little more, so the store with health: false had its chances
+    byDefault.close();
+    off.close();
+    expect(events).toEqual(['default disconnect']);
+  });
+
   it('validates its options with StowageError', () => {
     expect(() => new StowageSessionStore({} as never)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
     expect(() => new StowageSessionStore({ store: { get() {} } as never, defaultTtlMs: 0 })).toThrow(/defaultTtlMs/);
+    expect(() => new StowageSessionStore({ store: { get() {} } as never, health: true as never })).toThrow(/options\.health/);
   });
 });
