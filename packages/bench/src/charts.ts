@@ -66,13 +66,14 @@ function ratioSpec(result: ScaleResult): TopLevelSpec {
           mark: { type: 'line', point: true },
           encoding: {
             x: { field: 'size', type: 'quantitative', scale: { type: 'log' }, title: 'live keys', axis: sizeAxis },
-            y: { field: 'p50Ratio', type: 'quantitative', title: 'p50 / smallest' },
+            y: { field: 'p50Ratio', type: 'quantitative', title: 'p50 / smallest', scale: { type: 'log' } },
             color: { field: 'operation', type: 'nominal', title: null },
           },
         },
         { mark: { type: 'rule', strokeDash: [4, 4], color: '#c00' }, encoding: { y: { datum: 1.2 } } },
       ],
     },
+    resolve: { scale: { y: 'independent' } },
     config: { ...config, legend: { orient: 'bottom' } },
   };
 }
