@@ -116,7 +116,8 @@ export function logAccess(logger: StreamsLogger, req: IncomingMessage, res: Serv
       reqId,
       method: req.method ?? '-',
       path: pathOf(req.url),
-      status: res.statusCode,
+      // A response cut before its head was sent has no status (statusCode would say 200).
+      ...(res.headersSent ? { status: res.statusCode } : {}),
       durationMs: Math.round((performance.now() - at) * 10) / 10,
     };
     if (!res.writableFinished) fields['aborted'] = true;

@@ -228,6 +228,12 @@ export function loggerOf(options: Pick<StreamsServerOptions, 'logger'>): Streams
 
 const toStderr = (line: string): void => void process.stderr.write(`${line}\n`);
 
+/**
+ * A refusal's message without what the client sent: quoted values (an offset, a header's value)
+ * and a request target's query become `…`, so a 4xx line never carries a token a client put there.
+ */
+const withoutClientInput = (message: string): string => message.replace(/"(?:[^"\\]|\\.)*"/g, '"…"').replace(/\?[^\s;,]*/g, '?…');
+
 /** The text line of the `log` option (what it always received): time, status, method, path, code, message. */
 export const textOf = (e: ErrorLine): string =>
   `${new Date().toISOString()} stowage-streams ${e.status} ${e.method} ${e.path} ${e.code}: ${e.message}`;
@@ -249,7 +255,8 @@ export function logOf(options: Pick<StreamsServerOptions, 'log'>, logger: Stream
         status: e.status,
         code: e.code,
       };
-      (e.status >= 500 ? logger.error : logger.warn)(fields, e.message);
+      if (e.status >= 500) logger.error(fields, e.message);
+      else logger.warn(fields, withoutClientInput(e.message));
     };
   }
   if (typeof log !== 'function') throw source.invalid('options.log must be a function or false');

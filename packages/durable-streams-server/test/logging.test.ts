@@ -112,11 +112,15 @@ describe('structured logs (an injected pino-compatible logger)', () => {
     expect(await (await fetch(`${url}/p?offset=-1&token=MARKER-QUERY`, { headers: secret })).text()).toBe(
       'MARKER-PAYLOAD-1MARKER-PAYLOAD-2',
     );
+    // Refusals that quote what they refuse: an offset, header values.
+    expect((await fetch(`${url}/p?offset=MARKER-OFFSET`, { headers: secret })).status).toBe(400);
+    expect((await fetch(`${url}/p`, { method: 'POST', headers: { ...secret, 'Producer-Epoch': 'MARKER-EPOCH' } })).status).toBe(400);
+    expect((await fetch(`${url}/q`, { method: 'PUT', headers: { ...secret, 'Stream-TTL': 'MARKER-TTL' } })).status).toBe(400);
     await eventuallyValue(
       async () => lines.filter((l) => l.msg === 'request completed').length,
-      (n) => n === 5,
+      (n) => n === 8,
     );
-    expect(lines.filter((l) => l.level === 'warn')).toHaveLength(2);
+    expect(lines.filter((l) => l.level === 'warn')).toHaveLength(5);
     const text = JSON.stringify(lines);
     expect(text).not.toContain('MARKER');
   });
