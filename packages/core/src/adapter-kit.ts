@@ -112,5 +112,5 @@ export { validateDestroyByOwnerArgs, validateRotateArgs, validateSessionSet } fr
 export { sizeLimit } from './size-limits.js';
 export type { IdempotencySizeOptions, JwksSizeOptions, SessionSizeOptions, StreamSizeOptions } from './size-limits.js';
 export type { ValidatedSessionSet } from './sessions.js';
-export { errorType, instrumentStore, loadTelemetryApi, perProviders, STORE_OPERATIONS } from './telemetry.js';
-export type { StoreContract, StoreTelemetry, TelemetryApi } from './telemetry.js';
+export { errorType, instrumentStore, STORE_OPERATIONS } from './telemetry.js';
+export type { StoreContract, StoreTelemetry } from './telemetry.js';

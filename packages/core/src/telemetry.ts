@@ -81,71 +81,31 @@ const SCOPE = '@stowage/core';
 const INSTRUMENTED = Symbol.for('@stowage/core.instrumented');
 
 type Api = typeof OtelApi;
-
-/** `@opentelemetry/api` and the version of the package that instruments with it. */
-export interface TelemetryApi {
-  api: Api;
-  /** The instrumenting package's version (its instrumentation scope's), when its manifest is found. */
-  version: string | undefined;
-}
-
-const loadedFor = new Map<string, TelemetryApi | null>();
-
-/**
- * `@opentelemetry/api` as resolved from the module at `moduleUrl` (pass `import.meta.url`; its
- * package's `package.json` is read from `../package.json`, as from `dist/`), or `null` when it
- * is not installed; loaded once per module. A synchronous `require` rather than `import()`:
- * stores are built synchronously at start-up, and a store built before an asynchronous import
- * settled would stay uninstrumented. The API keeps its providers in one global per major
- * version, so every copy sees the SDK a user registers.
- */
-export function loadTelemetryApi(moduleUrl: string): TelemetryApi | null {
-  const known = loadedFor.get(moduleUrl);
-  if (known !== undefined) return known;
-  const require = createRequire(moduleUrl);
-  let found: TelemetryApi | null = null;
-  try {
-    const api = require('@opentelemetry/api') as Api;
-    let version: string | undefined;
-    try {
-      version = (require('../package.json') as { version?: string }).version;
-    } catch {
-      // A bundle without the manifest: the scope then has no version.
-    }
-    found = { api, version };
-  } catch {
-    // Not installed: nothing is instrumented.
-  }
-  loadedFor.set(moduleUrl, found);
-  return found;
-}
-
-/**
- * `make`'s instruments for the tracer and meter providers registered now, made again only when
- * a global provider changes: looked up on each call (two global reads) because a meter taken
- * before the SDK was registered stays a no-op forever.
- */
-export function perProviders<T>(
-  api: Api,
-  make: (tracerProvider: OtelApi.TracerProvider, meterProvider: OtelApi.MeterProvider) => T,
-): () => T {
-  let cached: { tracerProvider: OtelApi.TracerProvider; meterProvider: OtelApi.MeterProvider; value: T } | undefined;
-  return () => {
-    const tracerProvider = api.trace.getTracerProvider();
-    const meterProvider = api.metrics.getMeterProvider();
-    if (cached?.tracerProvider !== tracerProvider || cached.meterProvider !== meterProvider) {
-      cached = { tracerProvider, meterProvider, value: make(tracerProvider, meterProvider) };
-    }
-    return cached.value;
-  };
-}
-
+/** Once loaded: the API, or `null` when it is not installed. */
+let loaded: Api | null | undefined;
 let scopeVersion: string | undefined;
 
+/**
+ * `@opentelemetry/api`, loaded on first use, or `null` when it is not installed. A synchronous
+ * `require` rather than `import()`: stores are built synchronously at start-up, and a store
+ * built before an asynchronous import settled would stay uninstrumented. The API keeps its
+ * providers in one global per major version, so this copy sees the SDK a user registers.
+ */
 function telemetryApi(): Api | null {
-  const found = loadTelemetryApi(import.meta.url);
-  scopeVersion = found?.version;
-  return found?.api ?? null;
+  if (loaded !== undefined) return loaded;
+  const require = createRequire(import.meta.url);
+  try {
+    loaded = require('@opentelemetry/api') as Api;
+  } catch {
+    loaded = null;
+    return loaded;
+  }
+  try {
+    scopeVersion = (require('../package.json') as { version?: string }).version;
+  } catch {
+    // A bundle without the manifest: the scope then has no version.
+  }
+  return loaded;
 }
 
 /** The tracer and instruments, made again whenever a global provider changes. */
@@ -158,6 +118,7 @@ interface Instruments {
   /** The meter is the API's no-op one (no MeterProvider registered). */
   metricsOff: boolean;
 }
+let current: Instruments | undefined;
 /** The classes of the API's no-op tracer provider and histogram, to tell when nothing records. */
 let noop: { tracerProvider: unknown; histogram: unknown } | undefined;
 
@@ -187,29 +148,28 @@ const DURATION_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10];
  * The tracer and instruments of the providers registered now. Looked up on each call (two
  * global reads) because a meter taken before the SDK was registered stays a no-op forever.
  */
-let instrumentsNow: (() => Instruments) | undefined;
-
 function instrumentsOf(api: Api): Instruments {
-  instrumentsNow ??= perProviders(api, (tracerProvider, meterProvider) => {
-    const meter = meterProvider.getMeter(SCOPE, scopeVersion);
-    const duration = meter.createHistogram('db.client.operation.duration', {
+  const tracerProvider = api.trace.getTracerProvider();
+  const meterProvider = api.metrics.getMeterProvider();
+  if (current?.tracerProvider === tracerProvider && current.meterProvider === meterProvider) return current;
+  const meter = meterProvider.getMeter(SCOPE, scopeVersion);
+  current = {
+    tracerProvider,
+    meterProvider,
+    tracer: tracerProvider.getTracer(SCOPE, scopeVersion),
+    duration: meter.createHistogram('db.client.operation.duration', {
       description: 'Duration of store operations',
       unit: 's',
       advice: { explicitBucketBoundaries: DURATION_BUCKETS },
-    });
-    return {
-      tracerProvider,
-      meterProvider,
-      tracer: tracerProvider.getTracer(SCOPE, scopeVersion),
-      duration,
-      errors: meter.createCounter('stowage.client.operation.errors', {
-        description: 'Store operations that failed, by error.type (the StowageError code)',
-        unit: '{error}',
-      }),
-      metricsOff: duration.constructor === noopClasses(api).histogram,
-    };
-  });
-  return instrumentsNow();
+    }),
+    errors: meter.createCounter('stowage.client.operation.errors', {
+      description: 'Store operations that failed, by error.type (the StowageError code)',
+      unit: '{error}',
+    }),
+    metricsOff: false,
+  };
+  current.metricsOff = current.duration.constructor === noopClasses(api).histogram;
+  return current;
 }
 
 /** `error.type`: a StowageError's code, `_OTHER` for anything else (which no store should throw). */

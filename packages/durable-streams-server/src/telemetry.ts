@@ -9,10 +9,10 @@
  *
  * @module
  */
+import { createRequire } from 'node:module';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type * as OtelApi from '@opentelemetry/api';
 import type { StreamStore } from '@stowage/core';
-import { loadTelemetryApi, perProviders } from '@stowage/core/adapter-kit';
 
 type Api = typeof OtelApi;
 type Handle = (req: IncomingMessage, res: ServerResponse, next?: (err?: unknown) => void) => void;
@@ -22,6 +22,27 @@ const SCOPE = '@stowage/durable-streams-server';
 const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
 /** Methods recorded as they are; any other is `_OTHER` (semantic conventions: bounded cardinality). */
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH', 'CONNECT', 'TRACE']);
+
+let loaded: { api: Api; version: string | undefined } | null | undefined;
+
+/** `@opentelemetry/api` from where this package is installed, once; `null` without it. */
+function load(): { api: Api; version: string | undefined } | null {
+  if (loaded !== undefined) return loaded;
+  const require = createRequire(import.meta.url);
+  try {
+    const api = require('@opentelemetry/api') as Api;
+    let version: string | undefined;
+    try {
+      version = (require('../package.json') as { version?: string }).version;
+    } catch {
+      // A bundle without the manifest: the scope then has no version.
+    }
+    loaded = { api, version };
+  } catch {
+    loaded = null;
+  }
+  return loaded;
+}
 
 interface Instruments {
   tracerProvider: OtelApi.TracerProvider;
@@ -47,12 +68,16 @@ export interface StreamsTelemetry {
  * the SDK was registered would stay a no-op).
  */
 export function streamsTelemetry(store: StreamStore): StreamsTelemetry | undefined {
-  const found = loadTelemetryApi(import.meta.url);
+  const found = load();
   if (found === null) return undefined;
   const { api, version } = found;
-  const instruments = perProviders(api, (tracerProvider, meterProvider): Instruments => {
+  let current: Instruments | undefined;
+  const instruments = (): Instruments => {
+    const tracerProvider = api.trace.getTracerProvider();
+    const meterProvider = api.metrics.getMeterProvider();
+    if (current?.tracerProvider === tracerProvider && current.meterProvider === meterProvider) return current;
     const meter = meterProvider.getMeter(SCOPE, version);
-    return {
+    current = {
       tracerProvider,
       meterProvider,
       tracer: tracerProvider.getTracer(SCOPE, version),
@@ -69,7 +94,8 @@ export function streamsTelemetry(store: StreamStore): StreamsTelemetry | undefin
         unit: '{reader}',
       }),
     };
-  });
+    return current;
+  };
   return { store: countingStore(store, instruments), traced: (handle) => traced(api, instruments, handle) };
 }
 
