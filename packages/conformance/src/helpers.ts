@@ -1,4 +1,5 @@
 import { MAX_DURATION_MS, type StowageErrorCode } from '@stowage/core';
+import { type AddressInfo, createServer } from 'node:net';
 import { expect } from 'vitest';
 
 /** An error that looks like a StowageError (duck-typed: an adapter may ship its own copy of core). */
@@ -126,3 +127,15 @@ export const BAD_BYTES: readonly [string, unknown][] = Object.freeze([
 
 /** Copies so that a test's later mutation of its own buffer cannot reach the store. */
 export const copy = (data: Uint8Array): Uint8Array => Uint8Array.from(data);
+
+/**
+ * A port on 127.0.0.1 that was free a moment ago: nothing listens there, so connecting is
+ * refused. For tests of a store whose backend is down.
+ */
+export async function closedPort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}

@@ -62,7 +62,7 @@ export { describeRateLimitArithmetic, RATE_LIMIT_ARITHMETIC_CASES } from './rate
 export type { RateLimitArithmeticBackend, RateLimitArithmeticCase } from './rate-limit-arithmetic.js';
 export { DEFAULT_LIMITS, newNamespace } from './context.js';
 export type { ConformanceContext, ConformanceLimits, ConformanceOptions, StoreFactory } from './context.js';
-export { ALL_BYTES, BAD_BYTES, BAD_DURATIONS, BAD_KEYS, expectCode, ODD_KEYS } from './helpers.js';
+export { ALL_BYTES, BAD_BYTES, BAD_DURATIONS, BAD_KEYS, closedPort, expectCode, ODD_KEYS } from './helpers.js';
 export type { ErrorLike } from './helpers.js';
 
 /**

@@ -1,6 +1,6 @@
+import { closedPort } from '@stowage/conformance';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { type AddressInfo, createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { CliProcess } from './cli-process.js';
 import { eventually } from './instrumented-store.js';
@@ -12,15 +12,6 @@ const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.
 function run(args: string[], env: NodeJS.ProcessEnv = {}) {
   // A bound on a case that would serve instead of refusing (it then fails on its status).
   return spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { PATH: process.env['PATH'], ...env }, timeout: 15_000 });
-}
-
-/** A port nothing listens on (now). */
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
-  const port = (probe.address() as AddressInfo).port;
-  await new Promise((r) => probe.close(r));
-  return port;
 }
 
 describe('the CLI options: flags, environment, exit codes', () => {
@@ -80,7 +71,7 @@ describe('the CLI options: flags, environment, exit codes', () => {
   });
 
   it('reads every option from the environment: STOWAGE_STORE, PORT, HOST, STOWAGE_<FLAG>', async () => {
-    const port = await freePort();
+    const port = await closedPort();
     const p = new CliProcess(
       [],
       {
@@ -114,7 +105,7 @@ describe('the CLI options: flags, environment, exit codes', () => {
     } finally {
       expect(await flag.stop()).toBe(0);
     }
-    const port = await freePort();
+    const port = await closedPort();
     const env = new CliProcess(
       [],
       { STOWAGE_STORE: 'memory', STOWAGE_PORT: String(port), PORT: 'not-a-port', STOWAGE_HOST: '127.0.0.1', HOST: 'localhost' },

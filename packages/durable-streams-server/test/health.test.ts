@@ -1,4 +1,4 @@
-import { type AddressInfo, createServer } from 'node:net';
+import { closedPort } from '@stowage/conformance';
 import { postgresHealth } from '@stowage/stores-postgres';
 import { PostgresStreamStore } from '@stowage/stores-postgres';
 import { RedisStreamStore, redisHealth } from '@stowage/stores-redis';
@@ -12,14 +12,6 @@ import { describeEveryStore } from './stores.js';
 
 // `{base}__ds/health/live` and `{base}__ds/health/ready`, under the protocol's reserved prefix:
 // live while the process serves, ready while the store answers and the server is not closing.
-
-async function closedPort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
-  const port = (probe.address() as AddressInfo).port;
-  await new Promise((r) => probe.close(r));
-  return port;
-}
 
 async function health(base: string, which: 'live' | 'ready', method = 'GET') {
   const res = await fetch(`${base}/__ds/health/${which}`, { method });

@@ -1,4 +1,4 @@
-import { createServer, type AddressInfo } from 'node:net';
+import { closedPort } from '@stowage/conformance';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import {
@@ -21,15 +21,6 @@ const STORES = {
   PostgresJwksCacheStore: (o: PostgresStoreOptions) => new PostgresJwksCacheStore(o),
   PostgresStreamStore: (o: PostgresStoreOptions) => new PostgresStreamStore(o),
 };
-
-/** A port on 127.0.0.1 that was just free: nothing listens there, so connecting is refused. */
-async function closedPort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
 
 describe('health() when PostgreSQL does not answer', () => {
   for (const [name, make] of Object.entries(STORES)) {

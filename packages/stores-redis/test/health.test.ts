@@ -1,4 +1,4 @@
-import { createServer, type AddressInfo } from 'node:net';
+import { closedPort } from '@stowage/conformance';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -22,15 +22,6 @@ const STORES = {
   RedisJwksCacheStore: (o: RedisStoreOptions) => new RedisJwksCacheStore(o),
   RedisStreamStore: (o: RedisStoreOptions) => new RedisStreamStore(o),
 };
-
-/** A port on 127.0.0.1 that was just free: nothing listens there, so connecting is refused. */
-async function closedPort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
 
 describe('health() when Redis does not answer', () => {
   for (const [name, make] of Object.entries(STORES)) {
