@@ -3,9 +3,26 @@ import { performance } from 'node:perf_hooks';
 /** One operation; `i` counts calls, so ops can spread over keys. */
 export type Op = (i: number) => Promise<unknown>;
 
+/** What a row is to the ratios printed per client (see {@link clientRatios}). */
+export type Role = 'ours' | 'anchor' | 'ceiling' | 'reference';
+
+/**
+ * Thrown by a contender's `setup` when the library cannot run this case (e.g. a driver it
+ * does not accept): the row is printed with the reason instead of numbers, nothing is faked.
+ */
+export class Unsupported extends Error {}
+
 export interface Contender {
   /** `stowage`, or the library compared with (`rate-limiter-flexible`, `raw pg`...). */
   library: string;
+  /** The driver the row runs on (`ioredis`, `node-redis`), where a suite has several. */
+  client?: string;
+  /**
+   * With `client`: `ours`, the `anchor` of that client (the library a user of that driver
+   * would pick), its raw `ceiling` (the least the store's calls can cost on it), or another
+   * raw `reference` row.
+   */
+  role?: Role;
   /** Builds the operation (and its client, data...). */
   setup(): Promise<Op>;
   /** Called before each measurement (e.g. to start from an empty store). */
@@ -52,6 +69,10 @@ export interface Row {
   comparedWith: string;
   /** `latency` rows rank by p50 (ratio = anchor p50 / this p50); ops/s is then samples per second. */
   metric: 'throughput' | 'latency';
+  client?: string;
+  role?: Role;
+  /** Set when the contender could not run (its `Unsupported` message); no numbers then. */
+  unsupported?: string;
 }
 
 interface Measurement {
@@ -136,9 +157,19 @@ async function sampleLatency(op: Op, durationMs: number, start: { i: number }): 
 
 /** Runs a comparison under every load shape; contenders alternate so drift hits all alike. */
 export async function runComparison(c: Comparison, options: HarnessOptions, log: (line: string) => void): Promise<Row[]> {
-  const contenders = [c.anchor, c.ours, ...(c.others ?? [])];
+  const all = [c.anchor, c.ours, ...(c.others ?? [])];
+  const contenders: Contender[] = [];
   const ops: Op[] = [];
-  for (const k of contenders) ops.push(await k.setup());
+  const unsupported = new Map<Contender, string>();
+  for (const k of all) {
+    try {
+      ops.push(await k.setup());
+      contenders.push(k);
+    } catch (err) {
+      if (!(err instanceof Unsupported) || k === c.anchor) throw err;
+      unsupported.set(k, err.message);
+    }
+  }
   const rows: Row[] = [];
   const latency = c.metric === 'latency';
   try {
@@ -157,7 +188,28 @@ export async function runComparison(c: Comparison, options: HarnessOptions, log:
       }
       const medians = results.map(latency ? medianByP50 : median);
       const anchor = medians[0]!;
-      contenders.forEach((k, i) => {
+      for (const k of all) {
+        const i = contenders.indexOf(k);
+        const reason = unsupported.get(k);
+        const tags = { ...(k.client && { client: k.client }), ...(k.role && { role: k.role }) };
+        if (reason !== undefined) {
+          rows.push({
+            contract: c.contract,
+            operation: c.operation,
+            backend: c.backend,
+            library: k.library,
+            load: shape,
+            opsPerSec: 0,
+            p50Us: 0,
+            p99Us: 0,
+            ratio: 0,
+            comparedWith: c.anchor.library,
+            metric: latency ? 'latency' : 'throughput',
+            ...tags,
+            unsupported: reason,
+          });
+          continue;
+        }
         const m = medians[i]!;
         rows.push({
           contract: c.contract,
@@ -171,12 +223,13 @@ export async function runComparison(c: Comparison, options: HarnessOptions, log:
           ratio: Math.round((latency ? anchor.p50Us / m.p50Us : m.opsPerSec / anchor.opsPerSec) * 100) / 100,
           comparedWith: c.anchor.library,
           metric: latency ? 'latency' : 'throughput',
+          ...tags,
         });
-      });
+      }
       log(`  ${c.contract} ${c.operation} [${c.backend}, ${shape}] done`);
     }
   } finally {
-    for (const k of contenders) await k.teardown?.();
+    for (const k of all) await k.teardown?.();
   }
   return rows;
 }
@@ -185,17 +238,21 @@ export async function runComparison(c: Comparison, options: HarnessOptions, log:
 export function formatTable(rows: Row[]): string {
   const head = ['contract', 'operation', 'backend', 'library', 'load', 'ops/s', 'p50 µs', 'p99 µs', 'ratio'];
   // Latency rows: ops/s is only how many samples were taken; the ratio compares p50.
-  const body = rows.map((r) => [
-    r.contract,
-    r.operation,
-    r.backend,
-    r.library,
-    r.load,
-    r.metric === 'latency' ? '-' : r.opsPerSec.toLocaleString('en-US'),
-    r.p50Us.toFixed(1),
-    r.p99Us.toFixed(1),
-    r.library === r.comparedWith ? '1.00' : `${r.ratio.toFixed(2)}x${r.metric === 'latency' ? ' (p50)' : ''}`,
-  ]);
+  const body = rows.map((r) =>
+    r.unsupported !== undefined
+      ? [r.contract, r.operation, r.backend, r.library, r.load, '-', '-', '-', r.unsupported]
+      : [
+          r.contract,
+          r.operation,
+          r.backend,
+          r.library,
+          r.load,
+          r.metric === 'latency' ? '-' : r.opsPerSec.toLocaleString('en-US'),
+          r.p50Us.toFixed(1),
+          r.p99Us.toFixed(1),
+          r.library === r.comparedWith ? '1.00' : `${r.ratio.toFixed(2)}x${r.metric === 'latency' ? ' (p50)' : ''}`,
+        ],
+  );
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => (i >= 5 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join(' | ')} |`;
   return [

@@ -9,13 +9,16 @@
  *   npm run bench -- --duration 500 --rounds 3
  *   npm run bench -- --only streams --match catch-up   only rows whose operation contains the text
  *   npm run bench -- --only fanout --readers 10000      live readers woken by one append (own table)
+ *   npm run bench -- --only redis-coalesce   our ioredis rows: socket corking vs enableAutoPipelining vs neither
  */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { clientRatios, formatClientRatios } from './client-ratios.js';
 import { formatTable, runComparison, type Comparison, type Row } from './harness.js';
 import { memoryComparisons } from './suites/memory.js';
 import { postgresComparisons } from './suites/postgres.js';
-import { redisComparisons } from './suites/redis.js';
+import { redisComparisons, redisGoal } from './suites/redis.js';
+import { coalesceRatios, redisCoalesceComparisons } from './suites/redis-coalesce.js';
 import { sqliteComparisons } from './suites/sqlite.js';
 import { streamsComparisons } from './suites/streams.js';
 import { fanoutRows, formatFanout } from './suites/fanout.js';
@@ -30,6 +33,7 @@ const SUITES: Record<string, Suite> = {
   sqlite: sqliteComparisons,
   postgres: postgresComparisons,
   redis: redisComparisons,
+  'redis-coalesce': redisCoalesceComparisons,
   streams: streamsComparisons,
   'streams-seek': streamsSeekComparisons,
   subscriptions: subscriptionsComparisons,
@@ -70,6 +74,11 @@ async function main(): Promise<void> {
   if (rows.length > 0) console.log(formatTable(rows));
   const ratios = seekRatios(rows);
   if (ratios.length > 0) console.log(`\n${ratios.join('\n')}`);
+  const perClient = clientRatios(rows);
+  if (perClient.length > 0)
+    console.log(`\nOurs over the anchor and the raw ceiling of the same client:\n${formatClientRatios(perClient, redisGoal)}`);
+  const coalesce = coalesceRatios(rows);
+  if (coalesce.length > 0) console.log(`\nWrite coalescing on ioredis (ops/s ratios, same run):\n${coalesce.join('\n')}`);
   if (fanout !== '') console.log(`\n${fanout}`);
   if (values.json) {
     writeFileSync(values.json, `${JSON.stringify(rows, null, 2)}\n`);

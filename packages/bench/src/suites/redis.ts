@@ -1,190 +1,238 @@
-import { randomBytes } from 'node:crypto';
 import { Idempotency } from '@node-idempotency/core';
 import { RedisStorageAdapter } from '@node-idempotency/storage-adapter-redis';
-import { fingerprintRequest, jsonCodec, type RateLimitPolicy } from '@stowage/core';
-import { RedisIdempotencyStore, RedisRateLimitStore, RedisSessionStore } from '@stowage/stores-redis';
+import { fingerprintRequest, jsonCodec } from '@stowage/core';
 import { RedisStore as ConnectRedisStore } from 'connect-redis';
 import { Redis } from 'ioredis';
-import { createClient } from 'redis';
 import { RateLimiterRedis } from 'rate-limiter-flexible';
-import type { Comparison, Contender } from '../harness.js';
-import { keys, orderBody, responseBody, sessionObject, sessionOp } from './data.js';
+import { oursOver, type ClientRatio } from '../client-ratios.js';
+import { type Comparison, type Contender, type Op, Unsupported } from '../harness.js';
+import {
+  body,
+  type Client,
+  completed,
+  DAY,
+  encodeSession,
+  idempotencyKeys,
+  ipKeys,
+  type NodeRedis,
+  oursIdempotency,
+  oursRateLimit,
+  oursSession,
+  payload,
+  rawHmget,
+  rawScript,
+  redisEnv,
+  response,
+  SESSION_FIELDS,
+  SESSION_SET_LUA,
+  sess,
+  sids,
+  timeArgs,
+} from './redis-env.js';
 
-const DAY = 86_400_000;
+const CLIENTS: readonly Client[] = ['ioredis', 'node-redis'];
 
 /**
- * Redis rows. The server: REDIS_URL, else the local one. Each contender gets its own
- * connection (ioredis, or node-redis where the library needs it) and its own key prefix.
+ * Redis rows, on each client (ioredis, and node-redis: the `redis` package, v5): our store,
+ * the anchor on that client where the anchor takes it, and the raw ceiling of that client
+ * (EVALSHA of a trivial script with our key and argument count; the plain command where our
+ * store uses one). Every contender has its own connection and key prefix; `clientRatios`
+ * prints ours over the anchor and the ceiling of the same client.
  */
 export function redisComparisons(): Comparison[] {
-  const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-  const clients: { quit(): Promise<unknown> }[] = [];
-  // Every ioredis client, ours and the alternatives', with ioredis's defaults.
-  const ioredis = () => {
-    const c = new Redis(url);
-    clients.push(c);
-    return c;
-  };
-  const prefix = () => `bench:${randomBytes(4).toString('hex')}:`;
-  const ipKeys = keys('ip', 10_000);
-  const sids = keys('sid', 10_000);
-  const sess = sessionObject();
-  const policy: RateLimitPolicy = { algorithm: 'fixed-window', limit: 1_000_000_000, windowMs: 60_000 };
+  const env = redisEnv();
 
+  /** Our store on `client`; on node-redis any failure to set up prints as the row's reason. */
+  const ours = (client: Client, make: (c: object, prefix: string) => Op | Promise<Op>): Contender => ({
+    library: `stowage (${client})`,
+    client,
+    role: 'ours',
+    setup: async () => {
+      const c = await env.client(client);
+      if (client === 'ioredis') return make(c, env.prefix());
+      try {
+        return await make(c, env.prefix());
+      } catch (err) {
+        if (err instanceof Unsupported) throw err;
+        throw new Unsupported(`failed on node-redis: ${(err as Error).message.slice(0, 80)}`);
+      }
+    },
+  });
+
+  /** A raw row of `client`: `build` gets a fresh connection and key prefix. */
+  const raw = (client: Client, what: string, role: 'ceiling' | 'reference', build: (c: Redis | NodeRedis, p: string) => Promise<Op>) => ({
+    library: `raw ${client} ${what}${role === 'ceiling' ? ' (ceiling)' : ''}`,
+    client,
+    role,
+    setup: async () => build(await env.client(client), env.prefix()),
+  });
+
+  const rateLimiter = (client: Client): Contender => ({
+    library: `rate-limiter-flexible RateLimiterRedis (${client})`,
+    client,
+    role: 'anchor',
+    setup: async () => {
+      const storeClient = await env.client(client);
+      const limiter = new RateLimiterRedis({
+        storeClient,
+        useRedisPackage: client === 'node-redis',
+        keyPrefix: env.prefix(),
+        points: 1_000_000_000,
+        duration: 60,
+      });
+      return (i) => limiter.consume(ipKeys[i % ipKeys.length]!).catch((r: unknown) => r);
+    },
+  });
+
+  // The least a script can do per consume: a counter per window, with our 1 key and 11 arguments.
+  const COUNTER = `local n = redis.call('INCRBY', KEYS[1], ARGV[4])
+if n == tonumber(ARGV[4]) then redis.call('PEXPIRE', KEYS[1], ARGV[10]) end return {n, 1, n, 0, 0}`;
   const rateLimit: Comparison = {
     contract: 'RateLimitStore',
     operation: 'consume, 10k keys',
     backend: 'redis',
-    ours: {
-      library: 'stowage',
-      setup: async () => {
-        const store = new RedisRateLimitStore({ client: ioredis(), prefix: prefix() });
-        return (i) => store.consume(ipKeys[i % ipKeys.length]!, policy);
-      },
-    },
-    anchor: {
-      library: 'rate-limiter-flexible RateLimiterRedis (ioredis)',
-      setup: async () => {
-        const limiter = new RateLimiterRedis({ storeClient: ioredis(), keyPrefix: prefix(), points: 1_000_000_000, duration: 60 });
-        return (i) => limiter.consume(ipKeys[i % ipKeys.length]!).catch((r: unknown) => r);
-      },
-    },
+    anchor: rateLimiter('ioredis'),
+    ours: ours('ioredis', (c, p) => oursRateLimit(c, p)),
     others: [
-      {
-        library: 'stowage (coalesceWrites: false)',
-        setup: async () => {
-          const store = new RedisRateLimitStore({ client: ioredis(), prefix: prefix(), coalesceWrites: false });
-          return (i) => store.consume(ipKeys[i % ipKeys.length]!, policy);
-        },
-      },
-      {
-        // The ceiling: the least a script can do per call, a counter per window, by EVALSHA.
-        library: 'raw ioredis EVALSHA (ceiling)',
-        setup: async () => {
-          const c = ioredis();
-          const p = prefix();
-          c.defineCommand('benchCounter', {
-            numberOfKeys: 1,
-            lua: `local n = redis.call('INCR', KEYS[1]) if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end return n`,
-          });
-          const run = (c as unknown as { benchCounter(k: string, ttl: number): Promise<number> }).benchCounter.bind(c);
-          return (i) => run(`${p}${ipKeys[i % ipKeys.length]!}:${Math.floor(Date.now() / 60_000)}`, 60_000);
-        },
-      },
+      rateLimiter('node-redis'),
+      ours('node-redis', (c, p) => oursRateLimit(c, p)),
+      ...CLIENTS.map((client) =>
+        raw(client, 'EVALSHA', 'ceiling', async (c, p) => {
+          const run = await rawScript(c, COUNTER, 1);
+          return (i) => {
+            const window = Math.floor(Date.now() / 60_000);
+            return run([`${p}${ipKeys[i % ipKeys.length]!}:${window}`], [...timeArgs(), 1, 1, 1, 'p', 'fixed-window', 1e9, 60_000, '']);
+          };
+        }),
+      ),
     ],
   };
 
+  const connectRedis = (client: Client, kind: 'get' | 'set'): Contender => ({
+    library: `connect-redis (${client})`,
+    client,
+    role: 'anchor',
+    setup: async () => {
+      const c = await env.client(client);
+      const prefix = env.prefix();
+      const store = new ConnectRedisStore({ client: c as NodeRedis, prefix });
+      if (c instanceof Redis) {
+        // connect-redis 9 sets with node-redis's SET options object, which ioredis sends as text;
+        // its get is a plain GET, so on ioredis the sessions are written as it would write them.
+        const err = await store.set(sids[0]!, sess as never).then(
+          () => undefined,
+          (e: Error) => e,
+        );
+        if (kind === 'set' && err !== undefined) throw new Unsupported(`connect-redis 9 cannot set on ioredis (${err.message})`);
+        for (const sid of sids) await c.set(`${prefix}${sid}`, JSON.stringify(sess), 'EX', 86_400);
+      } else {
+        for (const sid of sids) await store.set(sid, sess as never);
+      }
+      if (kind === 'get') return (i) => store.get(sids[i % sids.length]!);
+      return (i) => store.set(sids[i % sids.length]!, sess as never);
+    },
+  });
+
   const sessionRows = (kind: 'get' | 'set'): Comparison => {
-    const raw: Contender = {
-      library: 'raw ioredis EVALSHA (ceiling)',
-      setup: async () => {
-        const c = ioredis();
-        const p = prefix();
-        c.defineCommand('benchGet', { numberOfKeys: 1, lua: `return redis.call('HGET', KEYS[1], 'data')` });
-        c.defineCommand('benchSet', {
-          numberOfKeys: 1,
-          lua: `redis.call('HSET', KEYS[1], 'data', ARGV[1]) redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1`,
-        });
-        const cc = c as unknown as {
-          benchGetBuffer(k: string): Promise<Buffer | null>;
-          benchSet(k: string, v: Uint8Array, ttl: number): Promise<number>;
-        };
-        for (const sid of sids) await cc.benchSet(`${p}${sid}`, jsonCodec.encode(sess, sid), DAY);
-        if (kind === 'get') {
-          return async (i) => {
-            const b = await cc.benchGetBuffer(`${p}${sids[i % sids.length]!}`);
-            return b && jsonCodec.decode(b, '');
-          };
-        }
-        return (i) => cc.benchSet(`${p}${sids[i % sids.length]!}`, jsonCodec.encode(sess, ''), DAY);
-      },
+    const fill = async (c: Redis | NodeRedis, p: string) => {
+      const set = await rawScript(c, SESSION_SET_LUA, 2);
+      for (const sid of sids) await set([`${p}${sid}`, `${p}due`], [...timeArgs(), encodeSession(sid), DAY, '', '', '', sid]);
+      return set;
     };
+    // Our get is one HMGET of five fields (with the server's clock); its script form is the reference.
+    const getRows = CLIENTS.flatMap((client) => [
+      raw(client, 'HMGET', 'ceiling', async (c, p) => {
+        await fill(c, p);
+        return async (i) => {
+          const sid = sids[i % sids.length]!;
+          const v = await rawHmget(c, `${p}${sid}`, SESSION_FIELDS);
+          return v[0] && jsonCodec.decode(v[0], sid);
+        };
+      }),
+      raw(client, 'EVALSHA', 'reference', async (c, p) => {
+        await fill(c, p);
+        const get = await rawScript(c, `return redis.call('HMGET', KEYS[1], 'data', 'version', 'exp', 'abs', 'owner')`, 1);
+        return async (i) => {
+          const sid = sids[i % sids.length]!;
+          const v = (await get([`${p}${sid}`], timeArgs())) as Buffer[];
+          return v[0] && jsonCodec.decode(v[0], sid);
+        };
+      }),
+    ]);
+    const setRows = CLIENTS.map((client) =>
+      raw(client, 'EVALSHA', 'ceiling', async (c, p) => {
+        const set = await fill(c, p);
+        return (i) => {
+          const sid = sids[i % sids.length]!;
+          return set([`${p}${sid}`, `${p}due`], [...timeArgs(), encodeSession(sid), DAY, '', '', '', sid]);
+        };
+      }),
+    );
     return {
       contract: 'SessionStore',
       operation: kind === 'get' ? 'get + JSON decode, 10k sessions' : 'set + JSON encode, 10k sessions',
       backend: 'redis',
-      ours: {
-        library: 'stowage',
-        setup: async () => {
-          return sessionOp(new RedisSessionStore({ client: ioredis(), prefix: prefix() }), kind, sids, sess);
-        },
-      },
-      anchor: {
-        library: 'connect-redis (node-redis)',
-        setup: async () => {
-          const c = createClient({ url });
-          await c.connect();
-          clients.push({ quit: () => c.quit() });
-          const store = new ConnectRedisStore({ client: c, prefix: prefix() });
-          for (const sid of sids) await store.set(sid, sess as never);
-          if (kind === 'get') return (i) => store.get(sids[i % sids.length]!);
-          return (i) => store.set(sids[i % sids.length]!, sess as never);
-        },
-      },
+      anchor: connectRedis('node-redis', kind),
+      ours: ours('ioredis', (c, p) => oursSession(c, p, kind)),
       others: [
-        raw,
-        {
-          library: 'stowage (coalesceWrites: false)',
-          setup: async () =>
-            sessionOp(new RedisSessionStore({ client: ioredis(), prefix: prefix(), coalesceWrites: false }), kind, sids, sess),
-        },
+        connectRedis('ioredis', kind),
+        ours('node-redis', (c, p) => oursSession(c, p, kind)),
+        ...(kind === 'get' ? getRows : setRows),
       ],
     };
   };
 
-  const idempotency = (operation: string, replay: boolean): Comparison => {
-    const body = orderBody();
-    const payload = JSON.stringify(body);
-    const response = responseBody();
-    const responseBytes = new TextEncoder().encode(JSON.stringify(response));
-    const completed = keys('done', 10_000);
-    const generation = randomBytes(4).toString('hex');
-    const key = (i: number) => (replay ? completed[i % completed.length]! : `${generation}-${i}`);
-    return {
-      contract: 'IdempotencyStore',
-      operation,
-      backend: 'redis',
-      ours: {
-        library: 'stowage',
-        setup: async () => {
-          const store = new RedisIdempotencyStore({ client: ioredis(), prefix: prefix() });
+  // Reserve (1 key, 6 arguments): the stored answer if any, else a lease; complete (1 key, 7 arguments).
+  const RESERVE = `local v = redis.call('GET', KEYS[1]) if v then return {'completed', v} end
+redis.call('SET', KEYS[1], ARGV[5], 'PX', ARGV[6]) return {'reserved'}`;
+  const COMPLETE = `redis.call('SET', KEYS[1], ARGV[6], 'PX', ARGV[7]) return 1`;
+  const responseBytes = Buffer.from(JSON.stringify({ status: 201, headers: [['content-type', 'application/json']], body: response }));
+
+  const idempotency = (operation: string, replay: boolean): Comparison => ({
+    contract: 'IdempotencyStore',
+    operation,
+    backend: 'redis',
+    anchor: {
+      // Its adapter makes its own client: node-redis 4 (its dependency); it takes no other.
+      library: '@node-idempotency/core (redis adapter, node-redis 4)',
+      client: 'node-redis',
+      role: 'anchor',
+      setup: async () => {
+        const adapter = new RedisStorageAdapter({ url: env.url });
+        await adapter.connect();
+        env.onCleanup(() => adapter.disconnect());
+        const idem = new Idempotency(adapter, { cacheTTLMS: DAY, cacheKeyPrefix: env.prefix() });
+        const key = idempotencyKeys(replay);
+        const first = async (k: string) => {
+          const req = { headers: { 'idempotency-key': k }, path: '/orders', method: 'POST', body };
+          const cached = await idem.onRequest(req);
+          if (cached === undefined) await idem.onResponse(req, { body: response });
+          return cached;
+        };
+        if (replay) for (const k of completed) await first(k);
+        return (i) => first(key(i));
+      },
+    },
+    ours: ours('ioredis', (c, p) => oursIdempotency(c, p, replay)),
+    others: [
+      ours('node-redis', (c, p) => oursIdempotency(c, p, replay)),
+      ...CLIENTS.map((client) =>
+        raw(client, replay ? 'EVALSHA reserve' : 'EVALSHA reserve + EVALSHA complete', 'ceiling', async (c, p) => {
+          const reserve = await rawScript(c, RESERVE, 1);
+          const complete = await rawScript(c, COMPLETE, 1);
+          const key = idempotencyKeys(replay);
           const first = async (k: string) => {
             const fp = fingerprintRequest({ method: 'POST', path: '/orders', body: payload });
-            const r = await store.reserve('tenant-1', k, fp, { leaseMs: 30_000 });
-            if (r.state === 'reserved') {
-              await store.complete(
-                'tenant-1',
-                k,
-                r.token,
-                { status: 201, headers: [['content-type', 'application/json']], body: responseBytes },
-                { retentionMs: DAY },
-              );
-            }
+            const r = (await reserve([`${p}${k}`], [...timeArgs(), fp, 'token', 30_000])) as Buffer[];
+            if (r[0]!.toString() === 'reserved') await complete([`${p}${k}`], [...timeArgs(), 'token', 'complete', responseBytes, DAY]);
             return r;
           };
           if (replay) for (const k of completed) await first(k);
-          return (i) => first(`o-${key(i)}`.slice(replay ? 2 : 0));
-        },
-      },
-      anchor: {
-        library: '@node-idempotency/core (redis adapter)',
-        setup: async () => {
-          const adapter = new RedisStorageAdapter({ url });
-          await adapter.connect();
-          clients.push({ quit: () => adapter.disconnect() });
-          const idem = new Idempotency(adapter, { cacheTTLMS: DAY, cacheKeyPrefix: prefix() });
-          const first = async (k: string) => {
-            const req = { headers: { 'idempotency-key': k }, path: '/orders', method: 'POST', body };
-            const cached = await idem.onRequest(req);
-            if (cached === undefined) await idem.onResponse(req, { body: response });
-            return cached;
-          };
-          if (replay) for (const k of completed) await first(k);
-          return (i) => first(`t-${key(i)}`.slice(replay ? 2 : 0));
-        },
-      },
-    };
-  };
+          return (i) => first(key(i));
+        }),
+      ),
+    ],
+  });
 
   const list = [
     rateLimit,
@@ -193,18 +241,25 @@ export function redisComparisons(): Comparison[] {
     idempotency('reserve + complete, new keys', false),
     idempotency('replay a completed key', true),
   ];
-  const last = list[list.length - 1]!;
-  last.ours.teardown = async () => {
-    for (const c of clients) await c.quit().catch(() => {});
-    // Every key this run wrote has a TTL of at most a day; drop them now anyway.
-    const c = new Redis(url);
-    for (let cursor = '0'; ; ) {
-      const [next, found] = await c.scan(cursor, 'MATCH', 'bench:*', 'COUNT', 1000);
-      if (found.length > 0) await c.del(...found);
-      cursor = next;
-      if (cursor === '0') break;
-    }
-    await c.quit();
-  };
+  const lastOurs = list[list.length - 1]!.ours;
+  lastOurs.teardown = env.cleanup;
   return list;
+}
+
+/**
+ * The goals of issue 17 at 64 in flight: on node-redis, session get and set at least 1.0x
+ * connect-redis, idempotency at least 1.2x @node-idempotency; consume at least 1.1x
+ * RateLimiterRedis on each client; every row at least 0.9x its own client's raw ceiling.
+ */
+export function redisGoal(r: ClientRatio): string | undefined {
+  if (r.load !== '64 in flight' || r.ours.backend !== 'redis') return undefined;
+  const checks: string[] = [];
+  const check = (name: string, v: number | undefined, min: number) =>
+    checks.push(`${name} ${v === undefined ? 'n/a' : v >= min ? 'met' : 'NOT met'} (>= ${min.toFixed(1)}x)`);
+  const onNodeRedis = r.client === 'node-redis';
+  if (r.ours.contract === 'RateLimitStore' && !r.anchorElsewhere) check('anchor', oursOver(r, 'anchor'), 1.1);
+  if (r.ours.contract === 'SessionStore' && onNodeRedis) check('anchor', oursOver(r, 'anchor'), 1.0);
+  if (r.ours.contract === 'IdempotencyStore' && onNodeRedis) check('anchor', oursOver(r, 'anchor'), 1.2);
+  check('ceiling', oursOver(r, 'ceiling'), 0.9);
+  return checks.join('; ');
 }
