@@ -3,7 +3,8 @@
  *
  * - `REDIS_URL` / `DATABASE_URL`, when set, win: one backend named after the variable.
  * - Otherwise one testcontainers container per image in `STOWAGE_REDIS_IMAGES` /
- *   `STOWAGE_POSTGRES_IMAGES` (comma-separated; defaults `redis:8` and `postgres:17`).
+ *   `STOWAGE_POSTGRES_IMAGES` (comma-separated; defaults `redis:8` and `postgres:17`): the
+ *   one `@stowage/conformance/global-setup` started for the run, else one for this file.
  * - When neither works, the run fails with a message that says what to set. Outside CI,
  *   `STOWAGE_SKIP_UNAVAILABLE=1` turns that into skipped (and reported as skipped) suites.
  *
@@ -13,8 +14,9 @@
  * @module
  */
 import { afterAll, describe } from 'vitest';
+import { type BackendKind, requestedImages, SETTINGS, sharedBackendUrl, startContainer } from './containers.js';
 
-export type BackendKind = 'redis' | 'postgres';
+export { type BackendKind, requestedImages };
 
 export interface TestBackend {
   kind: BackendKind;
@@ -26,23 +28,8 @@ export interface TestBackend {
   reason?: string;
   /** The image, for containers. */
   image?: string;
-  /** Stops what was started (a container); a no-op for URL backends. */
+  /** Stops what was started (a container); a no-op for URL backends and shared containers. */
   stop(): Promise<void>;
-}
-
-const SETTINGS: Record<BackendKind, { urlVar: string; imagesVar: string; defaultImage: string }> = {
-  redis: { urlVar: 'REDIS_URL', imagesVar: 'STOWAGE_REDIS_IMAGES', defaultImage: 'redis:8' },
-  postgres: { urlVar: 'DATABASE_URL', imagesVar: 'STOWAGE_POSTGRES_IMAGES', defaultImage: 'postgres:17' },
-};
-
-/** The images a run asks for: `STOWAGE_REDIS_IMAGES` / `STOWAGE_POSTGRES_IMAGES`, or the default. */
-export function requestedImages(kind: BackendKind): string[] {
-  const { imagesVar, defaultImage } = SETTINGS[kind];
-  const list = (process.env[imagesVar] ?? '')
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-  return list.length > 0 ? list : [defaultImage];
 }
 
 function skipAllowed(): boolean {
@@ -59,23 +46,6 @@ function unavailableMessage(kind: BackendKind, image: string, cause: unknown): s
   );
 }
 
-/** A stop that runs once, however often it is called (several afterAll hooks may call it). */
-function once(stop: () => Promise<unknown>): () => Promise<void> {
-  let done: Promise<void> | undefined;
-  return () => (done ??= stop().then(() => undefined));
-}
-
-async function startContainer(kind: BackendKind, image: string): Promise<{ url: string; stop: () => Promise<void> }> {
-  if (kind === 'redis') {
-    const { RedisContainer } = await import('@testcontainers/redis');
-    const c = await new RedisContainer(image).start();
-    return { url: c.getConnectionUrl(), stop: once(() => c.stop()) };
-  }
-  const { PostgreSqlContainer } = await import('@testcontainers/postgresql');
-  const c = await new PostgreSqlContainer(image).start();
-  return { url: c.getConnectionUri(), stop: once(() => c.stop()) };
-}
-
 /**
  * Resolves the backends of a kind, starting containers as needed. Throws (failing the test
  * file with a clear message) when one cannot be had, unless skipping is allowed.
@@ -86,6 +56,11 @@ export async function testBackends(kind: BackendKind): Promise<TestBackend[]> {
   if (url) return [{ kind, name: urlVar, url, stop: async () => {} }];
   const out: TestBackend[] = [];
   for (const image of requestedImages(kind)) {
+    const shared = sharedBackendUrl(kind, image);
+    if (shared !== undefined) {
+      out.push({ kind, name: image, image, url: shared, stop: async () => {} });
+      continue;
+    }
     try {
       const started = await startContainer(kind, image);
       out.push({ kind, name: image, image, url: started.url, stop: started.stop });
