@@ -18,6 +18,8 @@ interface Seen {
   /** The body each run of /slow produced, by run number. */
   produced: Map<number, Buffer>;
   reports: string[];
+  /** A run of an order whose item is a key here waits for that promise before it answers. */
+  gates: Map<string, Promise<void>>;
 }
 
 type OrderBody = { item?: string; delayMs?: number; fail?: boolean; refuse?: boolean };
@@ -39,6 +41,7 @@ async function replica(name: 'A' | 'B', store: IdempotencyStore, seen: Seen): Pr
       const run = count(request.headers['idempotency-key']);
       const { item = 'none', delayMs = 0, fail = false, refuse = false } = (request.body ?? {}) as OrderBody;
       await sleep(delayMs);
+      await seen.gates.get(item);
       seen.effects.push(`${String(request.headers['idempotency-key'])} ${item}`);
       if (fail) throw new Error('the handler failed'); // Fastify answers 500
       if (refuse) throw Object.assign(new Error('no such product'), { statusCode: 400 });
@@ -93,7 +96,7 @@ await describeStoreBackends((backend) => {
   let replicas: Replicas;
   let a: Running;
   let b: Running;
-  const seen: Seen = { runs: new Map(), effects: [], produced: new Map(), reports: [] };
+  const seen: Seen = { runs: new Map(), effects: [], produced: new Map(), reports: [], gates: new Map() };
   beforeAll(async () => {
     replicas = await openReplicas(backend);
     a = await replica('A', replicas.stores[0].idempotency, seen);
@@ -143,10 +146,20 @@ await describeStoreBackends((backend) => {
 
   it('16 concurrent retries of one key over both replicas: the handler runs once, every answer is the same bytes', async () => {
     const K = 16;
+    // The winner answers only once every other client has met its run (a 409), however slowly
+    // the requests arrive: so each of them really ran alongside it.
+    let open!: () => void;
+    seen.gates.set('race', new Promise<void>((resolve) => (open = resolve)));
+    let refusedFirst = 0;
     const clients = await Promise.all(
-      Array.from({ length: K }, (_, i) =>
-        untilNot409(() => postJson(`${i % 2 === 0 ? a.url : b.url}/orders`, 'k-race', { item: 'race', delayMs: 400 })),
-      ),
+      Array.from({ length: K }, (_, i) => {
+        let attempts = 0;
+        return untilNot409(async () => {
+          const answer = await postJson(`${i % 2 === 0 ? a.url : b.url}/orders`, 'k-race', { item: 'race', delayMs: 100 });
+          if (attempts++ === 0 && answer.status === 409 && ++refusedFirst === K - 1) open();
+          return answer;
+        });
+      }),
     );
     expect(seen.runs.get('k-race')).toBe(1);
     expect(seen.effects.filter((e) => e === 'k-race race')).toHaveLength(1);
