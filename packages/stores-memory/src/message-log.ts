@@ -1,8 +1,11 @@
 import type { MessageRun } from '@stowage/core/adapter-kit';
 
 /**
- * One stream's own messages, back to back in one buffer that doubles as it fills, and where
+ * One stream's own messages, back to back in one buffer that grows as it fills, and where
  * each ends. A read of many messages is then one copy of one byte range, not one per message.
+ * The buffer grows to half again what it must hold, at least double its size: grown to exactly
+ * the need, a stream loaded in one batch copied its whole log on its next append (measured with
+ * `npm run bench:scale`: an append to one of 10^4 such streams took 15x one to a single stream).
  */
 export class MessageLog {
   private buf = Buffer.allocUnsafe(256);
@@ -17,7 +20,7 @@ export class MessageLog {
     let need = this.size;
     for (const m of messages) need += m.byteLength;
     if (need > this.buf.length) {
-      const grown = Buffer.allocUnsafe(Math.max(need, this.buf.length * 2));
+      const grown = Buffer.allocUnsafe(Math.max(need + (need >>> 1), this.buf.length * 2));
       this.buf.copy(grown, 0, 0, this.size);
       this.buf = grown;
     }
