@@ -1,4 +1,4 @@
-import type { Row } from './harness.js';
+import { pairedRatio, type Row } from './harness.js';
 
 /** One of our rows beside the anchor and the raw ceiling of its own client, from one comparison. */
 export interface ClientRatio {
@@ -38,11 +38,19 @@ export function clientRatios(rows: readonly Row[]): ClientRatio[] {
   return out;
 }
 
-const ratio = (a: Row, b: Row | undefined) => (measured(a) && measured(b) ? a.opsPerSec / b.opsPerSec : undefined);
+/** `a` over `b`: the median of the ratios within each round where the rows have them, else of the median rounds. */
+const ratio = (a: Row, b: Row | undefined) =>
+  measured(a) && measured(b) ? (pairedRatio(a, b)?.median ?? a.opsPerSec / b.opsPerSec) : undefined;
 const x = (v: number | undefined) => (v === undefined ? '-' : `${v.toFixed(2)}x`);
+/** With the lowest and highest round's ratio. */
+const xr = (a: Row, b: Row | undefined) => {
+  const p = measured(a) && measured(b) ? pairedRatio(a, b) : undefined;
+  return p === undefined ? x(ratio(a, b)) : `${p.median.toFixed(2)}x (${p.min.toFixed(2)}..${p.max.toFixed(2)})`;
+};
 
 /**
- * A table of our rows over their anchor and ceiling on the same client; `goal` adds a last
+ * A table of our rows over their anchor and ceiling on the same client (the median of the
+ * rounds' own ratios, lowest..highest round after it); `goal` adds a last
  * column (met / not met and why) where it has something to say about a row.
  */
 export function formatClientRatios(list: readonly ClientRatio[], goal?: (r: ClientRatio) => string | undefined): string {
@@ -54,9 +62,9 @@ export function formatClientRatios(list: readonly ClientRatio[], goal?: (r: Clie
       r.load,
       r.client,
       r.ours.unsupported ?? r.ours.opsPerSec.toLocaleString('en-US'),
-      x(ratio(r.ours, r.anchor)),
+      xr(r.ours, r.anchor),
       r.anchor === undefined ? '-' : `${r.anchor.library}${r.anchorElsewhere ? ' (other client)' : ''}`,
-      x(ratio(r.ours, r.ceiling)),
+      xr(r.ours, r.ceiling),
       r.ceiling?.library ?? '-',
       r.references.map((ref) => `${x(ratio(r.ours, ref))} ${ref.library}`).join('; ') || '-',
     ];

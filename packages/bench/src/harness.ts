@@ -73,6 +73,8 @@ export interface Row {
   role?: Role;
   /** Set when the contender could not run (its `Unsupported` message); no numbers then. */
   unsupported?: string;
+  /** Ops/s of each round, in order: ratios per round pair rows measured moments apart. */
+  roundOps?: number[];
 }
 
 interface Measurement {
@@ -86,6 +88,8 @@ export interface HarnessOptions {
   durationMs: number;
   /** Rounds; contenders alternate within each round and the median round counts. */
   rounds: number;
+  /** Only these load shapes (latency comparisons run serially whatever this says). @default both */
+  loads?: readonly LoadShape[];
 }
 
 function percentile(sorted: Float64Array, p: number): number {
@@ -173,7 +177,8 @@ export async function runComparison(c: Comparison, options: HarnessOptions, log:
   const rows: Row[] = [];
   const latency = c.metric === 'latency';
   try {
-    for (const { shape, concurrency } of latency ? LOAD_SHAPES.slice(0, 1) : LOAD_SHAPES) {
+    const shapes = latency ? LOAD_SHAPES.slice(0, 1) : LOAD_SHAPES.filter((l) => options.loads?.includes(l.shape) ?? true);
+    for (const { shape, concurrency } of shapes) {
       const results: Measurement[][] = contenders.map(() => []);
       const counters = contenders.map(() => ({ i: 0 }));
       for (let round = 0; round < options.rounds; round++) {
@@ -224,6 +229,7 @@ export async function runComparison(c: Comparison, options: HarnessOptions, log:
           comparedWith: c.anchor.library,
           metric: latency ? 'latency' : 'throughput',
           ...tags,
+          ...(!latency && { roundOps: results[i]!.map((r) => Math.round(r.opsPerSec)) }),
         });
       }
       log(`  ${c.contract} ${c.operation} [${c.backend}, ${shape}] done`);
@@ -232,6 +238,18 @@ export async function runComparison(c: Comparison, options: HarnessOptions, log:
     for (const k of all) await k.teardown?.();
   }
   return rows;
+}
+
+/**
+ * The median over rounds of `a`'s ops/s over `b`'s in the same round, with the lowest and
+ * highest: on a machine whose load drifts, rows measured moments apart compare best.
+ */
+export function pairedRatio(a: Row, b: Row): { median: number; min: number; max: number } | undefined {
+  const x = a.roundOps;
+  const y = b.roundOps;
+  if (!x || !y || x.length !== y.length || x.length === 0 || y.some((v) => v <= 0)) return undefined;
+  const ratios = x.map((v, i) => v / y[i]!).sort((p, q) => p - q);
+  return { median: ratios[Math.floor(ratios.length / 2)]!, min: ratios[0]!, max: ratios[ratios.length - 1]! };
 }
 
 /** A fixed-width table of rows. */

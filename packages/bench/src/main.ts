@@ -10,11 +10,12 @@
  *   npm run bench -- --only streams --match catch-up   only rows whose operation contains the text
  *   npm run bench -- --only fanout --readers 10000      live readers woken by one append (own table)
  *   npm run bench -- --only redis-coalesce   our ioredis rows: socket corking vs enableAutoPipelining vs neither
+ *   npm run bench -- --only redis --load 64   one load shape only (serial, or 64 in flight)
  */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { clientRatios, formatClientRatios } from './client-ratios.js';
-import { formatTable, runComparison, type Comparison, type Row } from './harness.js';
+import { formatTable, LOAD_SHAPES, runComparison, type Comparison, type Row } from './harness.js';
 import { memoryComparisons } from './suites/memory.js';
 import { postgresComparisons } from './suites/postgres.js';
 import { redisComparisons, redisGoal } from './suites/redis.js';
@@ -49,6 +50,7 @@ async function main(): Promise<void> {
       rounds: { type: 'string', default: '3' },
       match: { type: 'string' },
       readers: { type: 'string', default: '10000' },
+      load: { type: 'string' },
     },
   });
   // fan-out has its own table (answered counts, memory per reader): only when asked for.
@@ -56,7 +58,11 @@ async function main(): Promise<void> {
   for (const n of names) {
     if (!SUITES[n] && n !== 'fanout') throw new Error(`unknown suite ${n}; known: ${[...Object.keys(SUITES), 'fanout'].join(', ')}`);
   }
-  const options = { durationMs: Number(values.duration), rounds: Number(values.rounds) };
+  // --load serial, or --load 64: one load shape only.
+  const loads =
+    values.load === undefined ? undefined : LOAD_SHAPES.filter((l) => l.shape === values.load || `${l.concurrency}` === values.load);
+  if (loads?.length === 0) throw new Error(`unknown load ${values.load}; known: serial, 64`);
+  const options = { durationMs: Number(values.duration), rounds: Number(values.rounds), loads: loads?.map((l) => l.shape) };
   const rows: Row[] = [];
   console.log(`Stowage bench: node ${process.version}, ${options.rounds} rounds of ${options.durationMs} ms per row (median round)`);
   let fanout = '';

@@ -32,11 +32,17 @@ export function responseBody() {
 }
 
 /**
- * The session op of our store: fills `sids`, then either gets and JSON-decodes a session or
- * JSON-encodes and sets one (what express-session does per request).
+ * The session op of our store: fills `sids` (unless `filled`), then either gets and
+ * JSON-decodes a session or JSON-encodes and sets one (what express-session does per request).
  */
-export async function sessionOp(store: SessionStore, kind: 'get' | 'set', sids: readonly string[], sess: object): Promise<Op> {
-  for (const sid of sids) await store.set(sid, jsonCodec.encode(sess, sid), { ttlMs: DAY });
+export async function sessionOp(
+  store: SessionStore,
+  kind: 'get' | 'set',
+  sids: readonly string[],
+  sess: object,
+  filled = false,
+): Promise<Op> {
+  if (!filled) for (const sid of sids) await store.set(sid, jsonCodec.encode(sess, sid), { ttlMs: DAY });
   if (kind === 'get') {
     return async (i) => {
       const sid = sids[i % sids.length]!;

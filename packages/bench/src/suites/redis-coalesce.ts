@@ -1,5 +1,5 @@
 import type { RedisOptions } from 'ioredis';
-import type { Comparison, Contender, Op, Row } from '../harness.js';
+import { type Comparison, type Contender, type Op, pairedRatio, type Row } from '../harness.js';
 import { oursIdempotency, oursRateLimit, oursSession, redisEnv, type StoreExtras } from './redis-env.js';
 
 /** The three ways our stores' writes can reach an ioredis socket, by the row's library name. */
@@ -39,7 +39,10 @@ export function redisCoalesceComparisons(): Comparison[] {
   return list;
 }
 
-/** Per operation and load: corking and auto-pipelining over plain, and auto-pipelining over corking. */
+/**
+ * Per operation and load: corking and auto-pipelining over plain, and auto-pipelining over
+ * corking, each the median of the ratios within each round (lowest..highest round after it).
+ */
 export function coalesceRatios(rows: readonly Row[]): string[] {
   const out: string[] = [];
   for (const plain of rows.filter((r) => r.library === PLAIN)) {
@@ -48,7 +51,10 @@ export function coalesceRatios(rows: readonly Row[]): string[] {
     const corking = find(CORKING);
     const auto = find(AUTO);
     if (!corking || !auto) continue;
-    const r = (a: Row, b: Row) => `${(a.opsPerSec / b.opsPerSec).toFixed(2)}x`;
+    const r = (a: Row, b: Row) => {
+      const p = pairedRatio(a, b);
+      return p === undefined ? '-' : `${p.median.toFixed(2)}x (${p.min.toFixed(2)}..${p.max.toFixed(2)})`;
+    };
     out.push(`| ${plain.contract} ${plain.operation} | ${plain.load} | ${r(corking, plain)} | ${r(auto, plain)} | ${r(auto, corking)} |`);
   }
   if (out.length === 0) return out;

@@ -84,13 +84,15 @@ export function oursRateLimit(client: object, prefix: string, extras: StoreExtra
   return (i) => store.consume(ipKeys[i % ipKeys.length]!, policy);
 }
 
-export function oursSession(client: object, prefix: string, kind: 'get' | 'set', extras: StoreExtras = {}): Promise<Op> {
-  return sessionOp(
-    ours((o) => new RedisSessionStore(o), client, prefix, extras),
-    kind,
-    sids,
-    sess,
-  );
+export async function oursSession(client: object, prefix: string, kind: 'get' | 'set', extras: StoreExtras = {}): Promise<Op> {
+  const store = ours((o) => new RedisSessionStore(o), client, prefix, extras);
+  await forAll(sids, (sid) => store.set(sid, encodeSession(sid), { ttlMs: DAY }));
+  return sessionOp(store, kind, sids, sess, true);
+}
+
+/** Runs `fn` on every item, 64 at a time (filling the data before a measurement). */
+export async function forAll<T>(items: readonly T[], fn: (item: T) => Promise<unknown>): Promise<void> {
+  for (let i = 0; i < items.length; i += 64) await Promise.all(items.slice(i, i + 64).map(fn));
 }
 
 /** The key of call `i`: new keys (of this run) or the completed ones, in turn. */
@@ -112,7 +114,7 @@ export async function oursIdempotency(client: object, prefix: string, replay: bo
     }
     return r;
   };
-  if (replay) for (const k of completed) await first(k);
+  if (replay) await forAll(completed, first);
   return (i) => first(key(i));
 }
 

@@ -12,6 +12,7 @@ import {
   completed,
   DAY,
   encodeSession,
+  forAll,
   idempotencyKeys,
   ipKeys,
   type NodeRedis,
@@ -124,9 +125,9 @@ if n == tonumber(ARGV[4]) then redis.call('PEXPIRE', KEYS[1], ARGV[10]) end retu
           (e: Error) => e,
         );
         if (kind === 'set' && err !== undefined) throw new Unsupported(`connect-redis 9 cannot set on ioredis (${err.message})`);
-        for (const sid of sids) await c.set(`${prefix}${sid}`, JSON.stringify(sess), 'EX', 86_400);
+        await forAll(sids, (sid) => c.set(`${prefix}${sid}`, JSON.stringify(sess), 'EX', 86_400));
       } else {
-        for (const sid of sids) await store.set(sid, sess as never);
+        await forAll(sids, (sid) => store.set(sid, sess as never));
       }
       if (kind === 'get') return (i) => store.get(sids[i % sids.length]!);
       return (i) => store.set(sids[i % sids.length]!, sess as never);
@@ -136,7 +137,7 @@ if n == tonumber(ARGV[4]) then redis.call('PEXPIRE', KEYS[1], ARGV[10]) end retu
   const sessionRows = (kind: 'get' | 'set'): Comparison => {
     const fill = async (c: Redis | NodeRedis, p: string) => {
       const set = await rawScript(c, SESSION_SET_LUA, 2);
-      for (const sid of sids) await set([`${p}${sid}`, `${p}due`], [...timeArgs(), encodeSession(sid), DAY, '', '', '', sid]);
+      await forAll(sids, (sid) => set([`${p}${sid}`, `${p}due`], [...timeArgs(), encodeSession(sid), DAY, '', '', '', sid]));
       return set;
     };
     // Our get is one HMGET of five fields (with the server's clock); its script form is the reference.
@@ -209,7 +210,7 @@ redis.call('SET', KEYS[1], ARGV[5], 'PX', ARGV[6]) return {'reserved'}`;
           if (cached === undefined) await idem.onResponse(req, { body: response });
           return cached;
         };
-        if (replay) for (const k of completed) await first(k);
+        if (replay) await forAll(completed, first);
         return (i) => first(key(i));
       },
     },
@@ -227,7 +228,7 @@ redis.call('SET', KEYS[1], ARGV[5], 'PX', ARGV[6]) return {'reserved'}`;
             if (r[0]!.toString() === 'reserved') await complete([`${p}${k}`], [...timeArgs(), 'token', 'complete', responseBytes, DAY]);
             return r;
           };
-          if (replay) for (const k of completed) await first(k);
+          if (replay) await forAll(completed, first);
           return (i) => first(key(i));
         }),
       ),
