@@ -28,6 +28,12 @@ export interface Contender {
   /** Called before each measurement (e.g. to start from an empty store). */
   reset?(): Promise<void>;
   teardown?(): Promise<void>;
+  /**
+   * CPU time (user + system, ms) the process serving this contender has used so far, e.g. a
+   * server child's. With it, throughput rows also carry that process's CPU time per op, which
+   * is what the server controls when the load generator is the bottleneck.
+   */
+  cpuMs?(): Promise<number>;
 }
 
 export interface Comparison {
@@ -75,12 +81,23 @@ export interface Row {
   unsupported?: string;
   /** Ops/s of each round, in order: ratios per round pair rows measured moments apart. */
   roundOps?: number[];
+  /** With the contender's `cpuMs`: its process's CPU time per op in the timed run, µs. */
+  serverCpuUs?: number;
+  /** The same run: that process's CPU time over wall time (1 = one core busy all along). */
+  serverBusy?: number;
+  /** The same run: this (load generator) process's CPU time over wall time. */
+  clientBusy?: number;
+  /** The anchor's server CPU per op over this row's (higher is better; the anchor is 1). */
+  cpuRatio?: number;
 }
 
 interface Measurement {
   opsPerSec: number;
   p50Us: number;
   p99Us: number;
+  serverCpuUs?: number;
+  serverBusy?: number;
+  clientBusy?: number;
 }
 
 export interface HarnessOptions {
@@ -97,7 +114,13 @@ function percentile(sorted: Float64Array, p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
 }
 
-async function measure(op: Op, concurrency: number, durationMs: number, start: { i: number }): Promise<Measurement> {
+async function measure(
+  op: Op,
+  concurrency: number,
+  durationMs: number,
+  start: { i: number },
+  cpuMs?: () => Promise<number>,
+): Promise<Measurement> {
   const run = async (ms: number, record: number[] | undefined): Promise<number> => {
     let count = 0;
     const end = performance.now() + ms;
@@ -121,9 +144,22 @@ async function measure(op: Op, concurrency: number, durationMs: number, start: {
     return count;
   };
   await run(durationMs / 5, undefined); // warm-up
+  // Asked between runs, when no call is in flight: the server is idle and answers at once.
+  const server0 = await cpuMs?.();
+  const client0 = process.cpuUsage();
   const began = performance.now();
   const count = await run(durationMs, undefined);
   const elapsed = performance.now() - began;
+  const client = process.cpuUsage(client0);
+  const server1 = await cpuMs?.();
+  const cpu =
+    server0 === undefined || server1 === undefined
+      ? {}
+      : {
+          serverCpuUs: ((server1 - server0) * 1000) / count,
+          serverBusy: (server1 - server0) / elapsed,
+          clientBusy: (client.user + client.system) / 1000 / elapsed,
+        };
   const latencies: number[] = [];
   await run(durationMs / 2, latencies);
   const sorted = Float64Array.from(latencies).sort();
@@ -131,6 +167,7 @@ async function measure(op: Op, concurrency: number, durationMs: number, start: {
     opsPerSec: (count / elapsed) * 1000,
     p50Us: percentile(sorted, 0.5) * 1000,
     p99Us: percentile(sorted, 0.99) * 1000,
+    ...cpu,
   };
 }
 
@@ -139,9 +176,13 @@ function medianByP50(ms: Measurement[]): Measurement {
   return sorted[Math.floor(sorted.length / 2)]!;
 }
 
+/** The median round by ops/s; its server CPU per op is the median of the rounds' own. */
 function median(ms: Measurement[]): Measurement {
   const sorted = [...ms].sort((a, b) => a.opsPerSec - b.opsPerSec);
-  return sorted[Math.floor(sorted.length / 2)]!;
+  const m = sorted[Math.floor(sorted.length / 2)]!;
+  const cpu = ms.map((r) => r.serverCpuUs).filter((v) => v !== undefined);
+  if (cpu.length !== ms.length) return m;
+  return { ...m, serverCpuUs: cpu.sort((a, b) => a - b)[Math.floor(cpu.length / 2)]! };
 }
 
 /** Serial samples of an op that measures its own latency (ms), for `durationMs`. */
@@ -187,7 +228,7 @@ export async function runComparison(c: Comparison, options: HarnessOptions, log:
           results[k]!.push(
             latency
               ? await sampleLatency(ops[k]!, options.durationMs, counters[k]!)
-              : await measure(ops[k]!, concurrency, options.durationMs, counters[k]!),
+              : await measure(ops[k]!, concurrency, options.durationMs, counters[k]!, contenders[k]!.cpuMs?.bind(contenders[k])),
           );
         }
       }
@@ -216,6 +257,16 @@ export async function runComparison(c: Comparison, options: HarnessOptions, log:
           continue;
         }
         const m = medians[i]!;
+        const round2 = (v: number) => Math.round(v * 100) / 100;
+        const cpu =
+          m.serverCpuUs === undefined
+            ? {}
+            : {
+                serverCpuUs: Math.round(m.serverCpuUs * 10) / 10,
+                serverBusy: round2(m.serverBusy!),
+                clientBusy: round2(m.clientBusy!),
+                ...(anchor.serverCpuUs !== undefined && m.serverCpuUs > 0 && { cpuRatio: round2(anchor.serverCpuUs / m.serverCpuUs) }),
+              };
         rows.push({
           contract: c.contract,
           operation: c.operation,
@@ -229,6 +280,7 @@ export async function runComparison(c: Comparison, options: HarnessOptions, log:
           comparedWith: c.anchor.library,
           metric: latency ? 'latency' : 'throughput',
           ...tags,
+          ...cpu,
           ...(!latency && { roundOps: results[i]!.map((r) => Math.round(r.opsPerSec)) }),
         });
       }

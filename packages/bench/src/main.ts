@@ -16,6 +16,7 @@ import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { clientRatios, formatClientRatios } from './client-ratios.js';
 import { formatTable, LOAD_SHAPES, runComparison, type Comparison, type Row } from './harness.js';
+import { formatServerCpu } from './server-cpu.js';
 import { memoryComparisons } from './suites/memory.js';
 import { postgresComparisons } from './suites/postgres.js';
 import { redisComparisons, redisGoal } from './suites/redis.js';
@@ -78,6 +79,9 @@ async function main(): Promise<void> {
   }
   console.log();
   if (rows.length > 0) console.log(formatTable(rows));
+  const serverCpu = formatServerCpu(rows);
+  if (serverCpu !== undefined)
+    console.log(`\nServer process CPU time per op (ratio: the anchor's over each row's, higher is better):\n${serverCpu}`);
   const ratios = seekRatios(rows);
   if (ratios.length > 0) console.log(`\n${ratios.join('\n')}`);
   const perClient = clientRatios(rows);

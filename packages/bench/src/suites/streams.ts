@@ -26,6 +26,7 @@ function contender(kind: Kind, dir: string, prepare: (s: ServerProcess) => Promi
       return prepare(server);
     },
     teardown: () => server.stop(),
+    cpuMs: async () => (await server.usage()).cpuMs,
   };
 }
 
