@@ -71,7 +71,10 @@ const COLUMNS = [
 class SqliteStreamBackend implements StreamBackend {
   private readonly s: Record<string, Statement>;
 
+  private readonly utf8: boolean;
+
   constructor(db: Database, p: string) {
+    this.utf8 = db.pragma('encoding', { simple: true }) === 'UTF-8';
     const streams = `${p}streams`;
     const messages = `${p}stream_messages`;
     const producers = `${p}stream_producers`;
@@ -90,6 +93,20 @@ class SqliteStreamBackend implements StreamBackend {
       // Positions are contiguous from `after + 1`: the blobs alone.
       read: db
         .prepare(`SELECT data FROM ${messages} WHERE stream_id = ? AND position > ? AND position <= ? ORDER BY position LIMIT ?`)
+        .pluck(),
+      // A read in two steps of one row each (see `read`); the ordered, limited subquery is a
+      // search of the primary key in order, so the aggregates see the messages in order.
+      sizes: db
+        .prepare(
+          `SELECT json_group_array(size) FROM (SELECT length(data) AS size FROM ${messages}
+           WHERE stream_id = @id AND position > @after AND position <= @last ORDER BY position LIMIT @last - @after)`,
+        )
+        .pluck(),
+      joined: db
+        .prepare(
+          `SELECT CAST(group_concat(data, x'') AS BLOB) FROM (SELECT data FROM ${messages}
+           WHERE stream_id = @id AND position > @after AND position <= @last ORDER BY position LIMIT @last - @after)`,
+        )
         .pluck(),
       producer: db.prepare(`SELECT epoch, seq FROM ${producers} WHERE stream_id = ? AND producer_id = ?`),
       setProducer: db.prepare(
@@ -119,7 +136,30 @@ class SqliteStreamBackend implements StreamBackend {
   append(streamId: string, first: number, messages: readonly Uint8Array[]): void {
     for (let i = 0; i < messages.length; i++) this.s.append!.run(streamId, first + i, asBuffer(messages[i]!));
   }
+  /**
+   * A read as two one-row statements rather than a row per message (stepping 1,000 rows from
+   * JavaScript was most of a catch-up read's time): the sizes of the messages in range, then,
+   * once the byte limit has cut them, their bytes joined by SQLite. It joins blobs as
+   * text (`group_concat`): byte for byte in a UTF-8 database; any other encoding reads row by row.
+   */
   read(streamId: string, after: number, upTo: number, maxBytes: number, maxMessages: number): MessageRun {
+    const last = Math.min(upTo, after + maxMessages);
+    if (!this.utf8 || last <= after) return this.readRows(streamId, after, upTo, maxBytes, maxMessages);
+    const sizes = JSON.parse(this.s.sizes!.get({ id: streamId, after, last }) as string) as number[];
+    const ends: number[] = [];
+    let bytes = 0;
+    for (let i = 0; i < sizes.length; i++) {
+      if (i > 0 && bytes + sizes[i]! > maxBytes) break;
+      bytes += sizes[i]!;
+      ends.push(bytes);
+    }
+    if (ends.length === 0) return { bytes: new Uint8Array(0), ends };
+    const joined = this.s.joined!.get({ id: streamId, after, last: after + ends.length }) as Buffer | null;
+    // One snapshot (the engine's transaction): the bytes are the sizes' sum, unless SQLite joined them otherwise.
+    if (joined === null || joined.byteLength !== bytes) throw new Error('SQLite joined the stored messages into other bytes');
+    return { bytes: joined, ends };
+  }
+  private readRows(streamId: string, after: number, upTo: number, maxBytes: number, maxMessages: number): MessageRun {
     const rows: Buffer[] = [];
     let bytes = 0;
     // Iterate so a byte limit stops reading rows early; `pluck`: each row is its blob alone.
