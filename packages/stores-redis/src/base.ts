@@ -29,15 +29,20 @@ import {
   ClockSampleTimeout,
   type ServerClock,
 } from '@stowage/core/adapter-kit';
-import type { Cluster, Redis } from 'ioredis';
-import { coalesceWrites } from './coalesce.js';
+import { type Connection, connectionOf, type RedisClient } from './connection.js';
 import { LUA, type LuaFile } from './scripts/lua.generated.js';
 import { serverClockOf } from './server-clock.js';
 
-export type RedisClient = Redis | Cluster;
+export type { IoredisClient, NodeRedisClient, RedisClient } from './connection.js';
 
 export interface RedisStoreOptions extends StoreOptionsBase {
-  /** An ioredis `Redis` or `Cluster`. The store never quits it. */
+  /**
+   * The connection to Redis, Valkey or a Redis Cluster: an ioredis `Redis` or `Cluster`, or a
+   * node-redis client (`createClient()`) or cluster (`createCluster()`) of the `redis` package
+   * (v5), which you connect first (`await client.connect()`). Told apart by its shape; both
+   * run the same scripts with the same behaviour. Stores may share one client; the store
+   * never quits it (the stream store's subscriber, a duplicate of it, is the store's own).
+   */
   client: RedisClient;
   /** Prefix of every key. @default 'stowage:' */
   prefix?: string;
@@ -58,8 +63,9 @@ export interface RedisStoreOptions extends StoreOptionsBase {
    */
   expiryGraceMs?: number;
   /**
-   * Send the commands issued in one tick in one socket write (see `coalesce.ts`); `false`
-   * writes each command at once, as ioredis does by itself. @default true
+   * ioredis only: send the commands issued in one tick in one socket write (see
+   * `coalesce.ts`); `false` writes each command at once, as ioredis does by itself.
+   * node-redis batches the commands of one tick by itself, and is left alone. @default true
    */
   coalesceWrites?: boolean;
   /**
@@ -83,19 +89,20 @@ const made: Script[] = [];
 export class Script {
   readonly lua: string;
   readonly name: string;
+  /** SHA-1 of `lua`, for `EVALSHA`. */
+  readonly sha: string;
   constructor(file: LuaFile);
   constructor(name: string, parts: readonly LuaFile[]);
   constructor(name: string, parts: readonly LuaFile[] = [name as LuaFile]) {
     this.lua = [LUA.lib, ...parts.map((part) => LUA[part])].join('\n');
-    this.name = `stowage_${name}_${createHash('sha1').update(this.lua).digest('hex').slice(0, 12)}`;
+    this.sha = createHash('sha1').update(this.lua).digest('hex');
+    this.name = `stowage_${name}_${this.sha.slice(0, 12)}`;
     made.push(this);
   }
 }
 
 /** The scripts of the stores imported so far (not exported by the package). */
 export const scriptsMade = (): readonly Script[] => made;
-
-type Callable = (...args: unknown[]) => Promise<unknown>;
 
 // The server is up but refuses this store: a wrong or missing password (WRONGPASS, NOAUTH),
 // or an ACL user that may not run the store's commands or touch its keys (NOPERM). Nothing
@@ -121,11 +128,17 @@ const UNAVAILABLE = new RegExp(
     'enableOfflineQueue',
     'Failed to refresh slots cache',
     'None of startup nodes is available',
+    // node-redis
+    'The client is closed',
+    'The client is offline',
+    'Socket closed unexpectedly',
+    'Connection timeout',
+    'All the root nodes are unavailable',
   ].join('|'),
   'i',
 );
 
-export function mapError(source: ErrorSource, err: unknown, client: RedisClient): StowageError {
+export function mapError(source: ErrorSource, err: unknown, connection: Connection): StowageError {
   if (err instanceof StowageError) return err;
   const message = err instanceof Error ? err.message : String(err);
   if (lateAt(err) !== undefined) {
@@ -141,20 +154,20 @@ export function mapError(source: ErrorSource, err: unknown, client: RedisClient)
       cause: err,
     });
   }
-  if (UNAVAILABLE.test(message) || UNAVAILABLE.test(String((err as { code?: unknown })?.code)) || client.status === 'end') {
+  if (UNAVAILABLE.test(message) || UNAVAILABLE.test(String((err as { code?: unknown })?.code)) || connection.state() === 'end') {
     return source.error('UNAVAILABLE', `Redis is unreachable or the connection was lost (${message})`, { cause: err });
   }
   return source.error('INTERNAL', `unexpected Redis error: ${message}`, { cause: err });
 }
 
 /**
- * What every Redis store shares: options, scripts registered with `defineCommand` (EVALSHA,
- * falling back to EVAL when the server lost its scripts), the time limit, error mapping and
- * `close()`. Keys: `<prefix><kind>:{<key>}...`, so every key of one record shares a hash tag.
+ * What every Redis store shares: options, the client's {@link Connection} (scripts by EVALSHA,
+ * falling back to EVAL when the server lost them, on either driver), the time limit, error
+ * mapping and `close()`. Keys: `<prefix><kind>:{<key>}...`, so every key of one record shares a hash tag.
  */
 export abstract class RedisStoreBase implements Healthy {
   protected readonly source: ErrorSource;
-  protected readonly client: RedisClient;
+  protected readonly connection: Connection;
   protected readonly prefix: string;
   protected readonly timeoutMs: number;
   protected readonly isCluster: boolean;
@@ -171,12 +184,9 @@ export abstract class RedisStoreBase implements Healthy {
   constructor(storeName: string, options: RedisStoreOptions) {
     this.source = new ErrorSource(PACKAGE, storeName);
     const o = validateOptions<RedisStoreOptions>(this.source, 'options', options);
-    const client = o.client as RedisClient | undefined;
-    if (client === null || typeof client !== 'object' || typeof (client as Redis).defineCommand !== 'function') {
-      throw this.source.invalid('options.client must be an ioredis Redis or Cluster');
-    }
-    this.client = client;
-    this.isCluster = (client as { isCluster?: boolean }).isCluster === true;
+    const client = o.client as unknown;
+    this.connection = connectionOf(this.source, client);
+    this.isCluster = this.connection.isCluster;
     this.prefix = validateString(this.source, 'options.prefix', o.prefix ?? 'stowage:', 256);
     const telemetry = validateBoolean(this.source, 'options.telemetry', o.telemetry, true);
     this.telemetry = { system: 'redis', namespace: this.prefix, enabled: telemetry };
@@ -186,7 +196,7 @@ export abstract class RedisStoreBase implements Healthy {
     const grace = o.expiryGraceMs === undefined ? 60_000 : validateInteger(this.source, 'options.expiryGraceMs', o.expiryGraceMs, 0);
     this.grace = this.clock === undefined ? '0' : String(grace);
     this.coalesce = validateBoolean(this.source, 'options.coalesceWrites', o.coalesceWrites, true);
-    this.backendClock = serverClockOf(client);
+    this.backendClock = serverClockOf(client as object, this.connection);
     this.report = backgroundReporter(this.source, 'options.onError', o.onError);
   }
 
@@ -204,21 +214,6 @@ export abstract class RedisStoreBase implements Healthy {
     return [now, this.grace, String(deadline + this.backendClock.offsetMs)];
   }
 
-  private readonly commands = new Map<string, Callable>();
-
-  /** The script as a command of the client (defined on first use, then cached). */
-  protected script(s: Script, buffers = false): Callable {
-    const id = buffers ? `${s.name}Buffer` : s.name;
-    let fn = this.commands.get(id);
-    if (fn === undefined) {
-      const c = this.client as unknown as Record<string, Callable>;
-      if (typeof c[s.name] !== 'function') this.client.defineCommand(s.name, { lua: s.lua });
-      fn = c[id]!.bind(this.client) as Callable;
-      this.commands.set(id, fn);
-    }
-    return fn;
-  }
-
   /**
    * Runs `keys`, `args` through `s` within the call's budget (the caller's `deadline`, if
    * earlier than the time limit); errors mapped. The script refuses to run once the budget
@@ -226,8 +221,13 @@ export abstract class RedisStoreBase implements Healthy {
    * queued and unanswered commands when it reconnects).
    */
   protected run<T>(s: Script, keys: string[], args: unknown[], deadline: number | undefined, buffers = false): Promise<T> {
-    const fn = this.script(s, buffers);
-    return this.timed((budget) => fn(keys.length, ...keys, ...this.timeArgs(budget.deadline), ...args) as Promise<T>, deadline, true);
+    const c = this.connection;
+    return this.timed((budget) => c.script(s, keys, [...this.timeArgs(budget.deadline), ...args], buffers) as Promise<T>, deadline, true);
+  }
+
+  /** A plain command whose first argument is its key (`HMGET`, `SADD`, ...), within the call's budget. */
+  protected command<T>(name: string, key: string, args: unknown[], deadline: number | undefined, buffers = false): Promise<T> {
+    return this.timed(() => this.connection.command(name, key, args, buffers) as Promise<T>, deadline);
   }
 
   /**
@@ -254,13 +254,13 @@ export abstract class RedisStoreBase implements Healthy {
     try {
       pending = work(budget);
     } catch (err) {
-      return Promise.reject(mapError(this.source, err, this.client));
+      return Promise.reject(mapError(this.source, err, this.connection));
     }
-    // After the write: a lone call leaves at once, the calls after it in this tick are batched.
-    if (this.coalesce) coalesceWrites(this.client, this.isCluster);
+    // After the write: a lone call leaves at once, the calls after it in this tick are batched (ioredis).
+    if (this.coalesce) this.connection.afterWrite();
     if (sendsDeadline) pending = pending.catch((err: unknown) => this.retryIfLate(err, budget, work));
     return settleWithin(pending, budget.ms, () => this.unanswered(budget)).catch((err: unknown) => {
-      throw mapError(this.source, err, this.client);
+      throw mapError(this.source, err, this.connection);
     });
   }
 
@@ -278,9 +278,9 @@ export abstract class RedisStoreBase implements Healthy {
 
   /** The rejection of a call whose budget ran out unanswered: `UNAVAILABLE` when not connected, else `TIMEOUT`. */
   private unanswered(budget: CallBudget): StowageError {
-    const status = this.client.status;
-    return status !== 'ready' && status !== 'connect'
-      ? this.source.error('UNAVAILABLE', `Redis is not connected (status ${status})`, { details: { deadline: budget.deadline } })
+    const state = this.connection.state();
+    return state !== 'ready' && state !== 'connecting'
+      ? this.source.error('UNAVAILABLE', `Redis is not connected (status ${state})`, { details: { deadline: budget.deadline } })
       : budgetTimeout(this.source, 'Redis', budget);
   }
 
@@ -299,7 +299,7 @@ export abstract class RedisStoreBase implements Healthy {
           return work(budget);
         },
         (err: unknown) => {
-          throw notSent(err instanceof ClockSampleTimeout ? this.unanswered(budget) : mapError(this.source, err, this.client));
+          throw notSent(err instanceof ClockSampleTimeout ? this.unanswered(budget) : mapError(this.source, err, this.connection));
         },
       );
   }
@@ -312,7 +312,7 @@ export abstract class RedisStoreBase implements Healthy {
 
   /** See `Healthy`: `PING` on the store's client ({@link redisHealth}; a Cluster answers from one of its nodes). */
   health(opts?: HealthOptions): Promise<HealthResult> {
-    return storeHealth(this.closed, opts, (timeoutMs) => redisHealth(this.client, timeoutMs));
+    return storeHealth(this.closed, opts, (timeoutMs) => measureHealth(() => this.connection.ping(), timeoutMs));
   }
 
   async close(): Promise<void> {
@@ -349,7 +349,10 @@ function lateAt(err: unknown): number | undefined {
 /** A key of one record: `<prefix><kind>:{<id>}`; the braces make `id` its hash tag. */
 export const tagged = (prefix: string, kind: string, id: string): string => `${prefix}${kind}:{${id}}`;
 
-/** Readiness probe: `PING`; `{ ok, latencyMs, error? }`, never throws. */
+/** Readiness probe: `PING` on either driver's client; `{ ok, latencyMs, error? }`, never throws. */
 export function redisHealth(client: RedisClient, timeoutMs = 2000): Promise<HealthResult> {
-  return measureHealth(() => client.ping(), timeoutMs);
+  return measureHealth(() => {
+    const connection = connectionOf(new ErrorSource(PACKAGE, 'redisHealth'), client);
+    return connection.ping();
+  }, timeoutMs);
 }

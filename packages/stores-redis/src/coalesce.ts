@@ -1,5 +1,4 @@
 import type { Writable } from 'node:stream';
-import type { RedisClient } from './base.js';
 
 /**
  * Write coalescing. ioredis writes each command to its socket at once, one system call per
@@ -44,7 +43,7 @@ function cork(stream: Writable | undefined): void {
 type Connection = { status: string; stream?: Writable };
 
 /** Corks the connection(s) the command just sent by `client` may have gone out on, until the end of this tick. */
-export function coalesceWrites(client: RedisClient, isCluster: boolean): void {
+export function coalesceWrites(client: object, isCluster: boolean): void {
   if (!isCluster) {
     const c = client as unknown as Connection;
     if (c.status === 'ready') cork(c.stream);

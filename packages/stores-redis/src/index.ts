@@ -1,4 +1,4 @@
-export { redisHealth, type RedisClient, type RedisStoreOptions } from './base.js';
+export { type IoredisClient, type NodeRedisClient, redisHealth, type RedisClient, type RedisStoreOptions } from './base.js';
 export { RedisSessionStore, type RedisSessionStoreOptions } from './session-store.js';
 export { RedisRateLimitStore } from './rate-limit-store.js';
 export { RedisIdempotencyStore, type RedisIdempotencyStoreOptions } from './idempotency-store.js';

@@ -1,6 +1,5 @@
-import { ServerClock } from '@stowage/core/adapter-kit';
-import type { Cluster, Redis } from 'ioredis';
-import type { RedisClient } from './base.js';
+import { ErrorSource, ServerClock } from '@stowage/core/adapter-kit';
+import { type Connection, connectionOf } from './connection.js';
 
 /** `TIME`'s answer as our clock's offset from it, with `Date.now()` read on receipt (so a lower bound). */
 const offsetOf = ([seconds, micros]: unknown[]): number => Number(seconds) * 1000 + Math.floor(Number(micros) / 1000) - Date.now();
@@ -9,17 +8,8 @@ const offsetOf = ([seconds, micros]: unknown[]): number => Number(seconds) * 100
  * One sample of a client's server clock: `TIME`; on a Cluster, `TIME` of every master and the
  * least offset, since a script may run on any of them.
  */
-async function sampleOffset(client: RedisClient): Promise<number> {
-  if ((client as { isCluster?: boolean }).isCluster !== true) return (client as Redis).time().then(offsetOf);
-  const cluster = client as Cluster;
-  let masters = cluster.nodes('master');
-  if (masters.length === 0) {
-    // Not connected yet: a keyless command waits in the offline queue until the slots are known.
-    const first = await cluster.time().then(offsetOf);
-    masters = cluster.nodes('master');
-    if (masters.length === 0) return first;
-  }
-  return Math.min(...(await Promise.all(masters.map((node) => node.time().then(offsetOf)))));
+async function sampleOffset(connection: Connection): Promise<number> {
+  return Math.min(...(await connection.times(offsetOf)));
 }
 
 /**
@@ -27,12 +17,14 @@ async function sampleOffset(client: RedisClient): Promise<number> {
  * servers the client reaches, so seven stores on one client sample once (one extra round trip
  * on the first call, one `TIME` a minute), and what one store learns from a refusal serves all.
  */
-const clocks = new WeakMap<RedisClient, ServerClock>();
+const clocks = new WeakMap<object, ServerClock>();
 
-export function serverClockOf(client: RedisClient): ServerClock {
+/** The clock of `client` (an ioredis or node-redis client, see `RedisClient`). */
+export function serverClockOf(client: object, connection?: Connection): ServerClock {
   let clock = clocks.get(client);
   if (clock === undefined) {
-    clock = new ServerClock(() => sampleOffset(client));
+    const c = connection ?? connectionOf(new ErrorSource('@stowage/stores-redis', 'serverClock'), client);
+    clock = new ServerClock(() => sampleOffset(c));
     clocks.set(client, clock);
   }
   return clock;

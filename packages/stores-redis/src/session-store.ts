@@ -90,8 +90,8 @@ export class RedisSessionStore extends RedisStoreBase implements SessionStore {
       // Redis drops a session exactly when it expires (see `expire` in lib.lua), so a plain
       // HMGET, cheaper than any script, answers as the script would.
       const key = this.key(id);
-      const v = await this.timed(() => this.client.hmgetBuffer(key, 'data', 'version', 'exp', 'abs', 'owner'), deadline);
-      return v[1] === null ? undefined : record(v as MaybeFields);
+      const v = await this.command<MaybeFields>('HMGET', key, ['data', 'version', 'exp', 'abs', 'owner'], deadline, true);
+      return v[1] === null ? undefined : record(v);
     }
     const v = await this.run<Fields | null>(S.get, [this.key(id)], [], deadline, true);
     return v === null ? undefined : record(v);
@@ -108,9 +108,9 @@ export class RedisSessionStore extends RedisStoreBase implements SessionStore {
     if (owner !== '') {
       if (!this.isCluster) keys.push(this.ownerKey(owner));
       else {
-        await this.timed(() => this.client.sadd(this.ownerKey(owner), id), deadline);
+        await this.command('SADD', this.ownerKey(owner), [id], deadline);
         const due = this.dueAfter(Math.min(ttl, v.absoluteTtlMs ?? ttl));
-        await this.timed(() => this.client.zadd(this.dueKey, 'LT', due, owner), deadline);
+        await this.command('ZADD', this.dueKey, ['LT', due, owner], deadline);
       }
     }
     const [ok, version] = await this.run<[number, number]>(
@@ -153,10 +153,10 @@ export class RedisSessionStore extends RedisStoreBase implements SessionStore {
     let putSent = false;
     try {
       if (owner.length > 0) {
-        await this.timed(() => this.client.sadd(this.ownerKey(owner.toString()), newId), deadline);
+        await this.command('SADD', this.ownerKey(owner.toString()), [newId], deadline);
         // The old id's entry is stale: due when the session would have expired at the latest.
         const due = Math.min(Number(exp.toString()), ttl === '' ? Number.POSITIVE_INFINITY : this.dueAfter(ttl));
-        await this.timed(() => this.client.zadd(this.dueKey, 'LT', due, owner.toString()), deadline);
+        await this.command('ZADD', this.dueKey, ['LT', due, owner.toString()], deadline);
       }
       putSent = true;
       if ((await put(newId, ttl, deadline)) === 1) return true;
@@ -176,7 +176,7 @@ export class RedisSessionStore extends RedisStoreBase implements SessionStore {
     if (!this.isCluster) {
       return this.run<number>(S.destroyOwner, [this.ownerKey(owner), this.dueKey], [owner, except, `${this.prefix}s:{`], deadline);
     }
-    const ids = await this.timed(() => this.client.smembers(this.ownerKey(owner)), deadline);
+    const ids = await this.command<string[]>('SMEMBERS', this.ownerKey(owner), [], deadline);
     let count = 0;
     const gone: string[] = [];
     await Promise.all(
@@ -186,7 +186,7 @@ export class RedisSessionStore extends RedisStoreBase implements SessionStore {
         gone.push(id);
       }),
     );
-    if (gone.length > 0) await this.timed(() => this.client.srem(this.ownerKey(owner), ...gone), deadline);
+    if (gone.length > 0) await this.command('SREM', this.ownerKey(owner), gone, deadline);
     return count;
   }
 
@@ -218,7 +218,7 @@ export class RedisSessionStore extends RedisStoreBase implements SessionStore {
    */
   private async pruneOwner(owner: string, now: number): Promise<number> {
     const key = this.ownerKey(owner);
-    const ids = await this.timed(() => this.client.smembers(key), undefined);
+    const ids = await this.command<string[]>('SMEMBERS', key, [], undefined);
     const stale: string[] = [];
     let due = Number.POSITIVE_INFINITY;
     for (const id of ids) {
@@ -226,14 +226,14 @@ export class RedisSessionStore extends RedisStoreBase implements SessionStore {
       if (v === null || v[4].toString() !== owner) stale.push(id);
       else due = Math.min(due, Number(v[2].toString()));
     }
-    const removed = stale.length > 0 ? await this.timed(() => this.client.srem(key, ...stale), undefined) : 0;
+    const removed = stale.length > 0 ? await this.command<number>('SREM', key, stale, undefined) : 0;
     if (due !== Number.POSITIVE_INFINITY) {
-      await this.timed(() => this.client.zadd(this.dueKey, due, owner), undefined);
+      await this.command('ZADD', this.dueKey, [due, owner], undefined);
       return removed;
     }
-    await this.timed(() => this.client.zrem(this.dueKey, owner), undefined);
-    if ((await this.timed(() => this.client.scard(key), undefined)) > 0) {
-      await this.timed(() => this.client.zadd(this.dueKey, 'LT', now, owner), undefined);
+    await this.command('ZREM', this.dueKey, [owner], undefined);
+    if ((await this.command<number>('SCARD', key, [], undefined)) > 0) {
+      await this.command('ZADD', this.dueKey, ['LT', now, owner], undefined);
     }
     return removed;
   }

@@ -30,8 +30,8 @@ import {
   sizeLimit,
   type StreamSizeOptions,
 } from '@stowage/core/adapter-kit';
-import type { Redis } from 'ioredis';
-import { mapError, RedisStoreBase, Script, type RedisClient, type RedisStoreOptions } from './base.js';
+import { mapError, RedisStoreBase, Script, type RedisStoreOptions } from './base.js';
+import type { Subscription } from './connection.js';
 
 export interface RedisStreamStoreOptions extends RedisStoreOptions, StreamSizeOptions {}
 
@@ -82,8 +82,8 @@ function toInfo(v: Reply): StreamInfo {
  *
  * `wait` wakes through pub/sub: every change publishes the stream's name on
  * `<prefix>{streams}:events` from inside the script, and one subscriber connection per
- * store (a duplicate of the client) wakes the waiters. ioredis resubscribes it after a
- * reconnect (its `autoResubscribe`, forced on for the duplicate). A change made through this
+ * store (a duplicate of the client) wakes the waiters. Both drivers resubscribe it after a
+ * reconnect (ioredis's `autoResubscribe`, forced on for the duplicate). A change made through this
  * store also wakes this process's waiters at once, so they do not depend on the subscriber;
  * a failed subscribe goes to `onError` and is tried again by the next wait.
  * An expiry publishes nothing: each look tells the waiter when the stream expires (on the
@@ -93,7 +93,7 @@ export class RedisStreamStore extends RedisStoreBase implements StreamStore {
   private readonly maxMessageBytes: number;
   private readonly waiters = new StreamWaiters();
   private readonly keyPrefix: string;
-  private subscriber: RedisClient | undefined;
+  private subscriber: Subscription | undefined;
   private subscribed: Promise<void> | undefined;
 
   constructor(options: RedisStreamStoreOptions) {
@@ -248,21 +248,21 @@ export class RedisStreamStore extends RedisStoreBase implements StreamStore {
 
   private subscribe(): Promise<void> {
     this.subscribed ??= (async () => {
-      const sub = (this.client as Redis).duplicate({ autoResubscribe: true });
-      this.subscriber = sub;
-      // It reconnects by itself; meanwhile only this process's changes wake its waiters.
-      sub.on('error', (err: unknown) => this.report(err, 'subscribe'));
-      sub.on('message', (channel: string, message: string) => {
-        if (channel === `${this.keyPrefix}events`) this.waiters.notify(message);
+      const channel = `${this.keyPrefix}events`;
+      const { subscription, subscribed } = this.connection.subscribe(channel, {
+        message: (name) => this.waiters.notify(name),
+        // After a reconnect, anything may have happened while deaf.
+        ready: () => this.waiters.notifyAll(),
+        // It reconnects by itself; meanwhile only this process's changes wake its waiters.
+        error: (err) => this.report(err, 'subscribe'),
       });
-      // After a reconnect, anything may have happened while deaf.
-      sub.on('ready', () => this.waiters.notifyAll());
-      await sub.subscribe(`${this.keyPrefix}events`);
+      this.subscriber = subscription;
+      await subscribed;
     })().catch((err: unknown) => {
-      if (this.subscriber !== undefined) this.subscriber.disconnect();
+      if (this.subscriber !== undefined) this.subscriber.close();
       this.subscriber = undefined;
       this.subscribed = undefined;
-      throw mapError(this.source, err, this.client);
+      throw mapError(this.source, err, this.connection);
     });
     return this.subscribed;
   }
@@ -272,9 +272,7 @@ export class RedisStreamStore extends RedisStoreBase implements StreamStore {
     const sub = this.subscriber;
     this.subscriber = undefined;
     this.subscribed = undefined;
-    if (sub !== undefined) {
-      sub.disconnect();
-    }
+    if (sub !== undefined) sub.close();
   }
 }
 

@@ -1,8 +1,9 @@
 import { newNamespace, type ErrorLike } from '@stowage/conformance';
-import { Cluster, Redis } from 'ioredis';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisIdempotencyStore, RedisRateLimitStore, RedisSessionStore, type RedisStoreOptions } from '../src/index.js';
 import { serverClockOf } from '../src/server-clock.js';
+import { connectCluster, DRIVERS, type TestClient } from './clients.js';
 import { startCluster, type LocalCluster } from './helpers.js';
 import { shiftOurClock } from './our-clock.js';
 import { clockSamples, dataCommands, errorReplies, pause, resetStats } from './server-stats.js';
@@ -12,30 +13,30 @@ const policy = { algorithm: 'gcra', limit: 10, windowMs: 3_600_000 } as const;
 const MINUTE = 60_000;
 const KEYS = Array.from({ length: 12 }, (_, i) => `key-${i}`);
 
-describe("the caller's deadline on a 3-master Redis Cluster", () => {
+describe.each(DRIVERS)("the caller's deadline on a 3-master Redis Cluster (%s)", (driver) => {
   let cluster: LocalCluster;
-  let client: Cluster;
+  let store: TestClient;
   /** One admin connection per master, by port. */
   let admins: Map<number, Redis>;
   beforeAll(async () => {
     cluster = await startCluster();
-    client = new Cluster(cluster.ports.map((port) => ({ host: '127.0.0.1', port })));
+    store = connectCluster(driver, cluster.ports);
     admins = new Map(cluster.ports.map((port) => [port, new Redis({ host: '127.0.0.1', port })]));
-    await client.ping();
+    await store.connected;
   });
   afterAll(async () => {
     for (const a of admins?.values() ?? []) {
       await a.call('CLIENT', 'UNPAUSE').catch(() => {});
       a.disconnect();
     }
-    await client?.quit();
+    store?.close();
     cluster?.stop();
   });
 
   const all = () => [...admins.values()];
-  const options = (): RedisStoreOptions => ({ client, prefix: newNamespace(), timeoutMs: 5000 });
+  const options = (): RedisStoreOptions => ({ client: store.client, prefix: newNamespace(), timeoutMs: 5000 });
   /** Resolves once every master has answered what the cluster client sent it before. */
-  const drained = () => Promise.all(client.nodes('master').map((n) => n.ping()));
+  const drained = () => store.drained();
   /** The port of the master that holds `hashTag`'s slot. */
   async function portOf(hashTag: string): Promise<number> {
     const slot = Number(await all()[0]!.call('CLUSTER', 'KEYSLOT', `{${hashTag}}`));
@@ -125,16 +126,16 @@ describe("the caller's deadline on a 3-master Redis Cluster", () => {
   }, 20_000);
 
   /** A Cluster client of the test's own (the clock sample is per client), connected. */
-  async function freshClient(): Promise<Cluster> {
-    const c = new Cluster(cluster.ports.map((port) => ({ host: '127.0.0.1', port })));
-    await c.ping();
+  async function freshClient(): Promise<TestClient> {
+    const c = connectCluster(driver, cluster.ports);
+    await c.connected;
     return c;
   }
 
   it("a client's first script waits for TIME of every master and takes the least offset", async () => {
     const own = await freshClient();
     try {
-      const limits = new RedisRateLimitStore({ ...options(), client: own });
+      const limits = new RedisRateLimitStore({ ...options(), client: own.client });
       const keyPort = await portOf('k');
       const held = cluster.ports.find((p) => p !== keyPort)!;
       await resetStats(all());
@@ -150,16 +151,16 @@ describe("the caller's deadline on a 3-master Redis Cluster", () => {
       }
       expect(Date.now() - startedAt, 'the call waited for the held master').toBeGreaterThanOrEqual(400);
       for (const port of cluster.ports) expect(await clockSamples([admins.get(port)!]), `master ${port}`).toBe(1);
-      expect(Math.abs(serverClockOf(own).offsetMs)).toBeLessThan(1000);
+      expect(Math.abs(serverClockOf(own.client).offsetMs)).toBeLessThan(1000);
     } finally {
-      own.disconnect();
+      own.close();
     }
   }, 20_000);
 
   it('a minute after the sample, a call refreshes it in the background: it does not wait for a held master', async () => {
     const own = await freshClient();
     try {
-      const limits = new RedisRateLimitStore({ ...options(), client: own });
+      const limits = new RedisRateLimitStore({ ...options(), client: own.client });
       const keyPort = await portOf('k');
       const held = cluster.ports.find((p) => p !== keyPort)!;
       await limits.consume('k', policy);
@@ -173,10 +174,10 @@ describe("the caller's deadline on a 3-master Redis Cluster", () => {
       } finally {
         ours.mockRestore();
       }
-      await Promise.all(own.nodes('master').map((n) => n.ping())); // behind each master's TIME
+      await own.drained(); // behind each master's TIME
       for (const port of cluster.ports) expect(await clockSamples([admins.get(port)!]), `master ${port}`).toBe(1);
     } finally {
-      own.disconnect();
+      own.close();
     }
   }, 20_000);
 });

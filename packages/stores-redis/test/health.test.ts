@@ -11,6 +11,7 @@ import {
   type RedisStoreOptions,
   RedisStreamStore,
 } from '../src/index.js';
+import { connect, DRIVERS } from './clients.js';
 import { type LocalCluster, startServer } from './helpers.js';
 
 const STORES = {
@@ -23,34 +24,33 @@ const STORES = {
   RedisStreamStore: (o: RedisStoreOptions) => new RedisStreamStore(o),
 };
 
-describe('health() when Redis does not answer', () => {
+describe.each(DRIVERS)('health() when Redis does not answer (%s)', (driver) => {
   for (const [name, make] of Object.entries(STORES)) {
     it(`${name}: not ok, with a reason, on a client to a closed port`, async () => {
-      // Without the offline queue, a command on a client that cannot connect fails at once
-      // (with it, the PING waits for a reconnect and the probe's own time limit is the reason).
-      const client = new Redis({ host: '127.0.0.1', port: await closedPort(), enableOfflineQueue: false, lazyConnect: true });
-      client.on('error', () => {});
-      const store = make({ client });
+      // A client that never connected fails a command at once (ioredis without its offline
+      // queue; with it, the PING would wait for a reconnect and the probe's time limit be the reason).
+      const client = connect(driver, await closedPort(), { unconnected: true });
+      const store = make({ client: client.client });
       const down = await store.health({ timeoutMs: 5000 });
       expect(down).toEqual({ ok: false, latencyMs: expect.any(Number), error: expect.any(String) });
       expect(down.error!.length).toBeGreaterThan(0);
+      expect(down.error).not.toMatch(/no answer within/);
       await store.close();
-      client.disconnect();
+      client.close();
     });
 
     it(`${name}: not ok with "no answer within" while the connection is held up`, async () => {
-      const client = new Redis({ host: '127.0.0.1', port: await closedPort(), maxRetriesPerRequest: null, retryStrategy: () => 50 });
-      client.on('error', () => {});
-      const store = make({ client });
+      const client = connect(driver, await closedPort(), { retryEveryMs: 50 });
+      const store = make({ client: client.client });
       const down = await store.health({ timeoutMs: 300 });
       expect(down).toEqual({ ok: false, latencyMs: expect.any(Number), error: 'no answer within 300 ms' });
       await store.close();
-      client.disconnect();
+      client.close();
     });
   }
 });
 
-describe('health() while a redis-server of our own is paused (CLIENT PAUSE)', () => {
+describe.each(DRIVERS)('health() while a redis-server of our own is paused (CLIENT PAUSE, %s)', (driver) => {
   let server: LocalCluster;
   beforeAll(async () => {
     server = await startServer();
@@ -58,9 +58,10 @@ describe('health() while a redis-server of our own is paused (CLIENT PAUSE)', ()
   afterAll(() => server.stop());
 
   it('ok with a latency, then not ok with "no answer within" while paused, then ok again', async () => {
-    const client = new Redis({ host: '127.0.0.1', port: server.ports[0]! });
+    const client = connect(driver, server.ports[0]!);
+    await client.connected;
     const admin = new Redis({ host: '127.0.0.1', port: server.ports[0]! });
-    const store = new RedisSessionStore({ client });
+    const store = new RedisSessionStore({ client: client.client });
     try {
       expect(await store.health()).toEqual({ ok: true, latencyMs: expect.any(Number) });
       // Under `ALL` (not `WRITE`) a PING waits too; the pause would end on its own after 1.5 s.
@@ -74,7 +75,7 @@ describe('health() while a redis-server of our own is paused (CLIENT PAUSE)', ()
       expect((await store.health({ timeoutMs: 5000 })).ok).toBe(true);
     } finally {
       await store.close();
-      client.disconnect();
+      client.close();
       admin.disconnect();
     }
   });

@@ -2,6 +2,7 @@ import { StowageError } from '@stowage/core';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisRateLimitStore, RedisStreamStore } from '../src/index.js';
+import { connect as connectWith, DRIVERS, type TestClient } from './clients.js';
 import { startServer, type LocalCluster } from './helpers.js';
 
 const PASSWORD = 'the-right-password';
@@ -20,15 +21,15 @@ async function failure(call: () => Promise<unknown>): Promise<{ err: StowageErro
   throw new Error('the call succeeded');
 }
 
-describe('a Redis that refuses the store (a private redis-server with --requirepass)', () => {
+describe.each(DRIVERS)('a Redis that refuses the store (a private redis-server with --requirepass, %s)', (driver) => {
   let server: LocalCluster;
   let admin: Redis;
-  const clients: Redis[] = [];
-  const connect = (options: { username?: string; password?: string }): Redis => {
-    const client = new Redis({ host: '127.0.0.1', port: server.ports[0]!, maxRetriesPerRequest: 1, ...options });
-    client.on('error', () => {}); // each refused login is an 'error' too; the calls report it
+  const clients: TestClient[] = [];
+  // Each refused login is an 'error' of the client too (the test's clients ignore those); the calls report it.
+  const connect = (options: { username?: string; password?: string }): TestClient['client'] => {
+    const client = connectWith(driver, server.ports[0]!, { ...options, failFast: true });
     clients.push(client);
-    return client;
+    return client.client;
   };
   beforeAll(async () => {
     server = await startServer(undefined, PASSWORD);
@@ -37,17 +38,19 @@ describe('a Redis that refuses the store (a private redis-server with --requirep
     await admin.call('ACL', 'SETUSER', 'pinger', 'on', '>pinger-pass', '~*', '+ping');
   });
   afterAll(() => {
-    for (const c of clients) c.disconnect();
+    for (const c of clients) c.close();
     admin?.disconnect();
     server?.stop();
   });
 
+  // The refusal of a wrong password is WRONGPASS (ioredis waits for the login) or NOAUTH (node-redis sends
+  // the call behind the refused AUTH on the same connection): both say the login was refused.
   it('a wrong password is UNAVAILABLE (503), saying the login was refused, within the time limit', async () => {
     const client = connect({ password: 'wrong' });
     const streams = new RedisStreamStore({ client, prefix: 'login-refused:', timeoutMs: 2000 });
     const { err, ms } = await failure(() => streams.head('s'));
     expect(err.code).toBe('UNAVAILABLE');
-    expect(err.message).toMatch(/Redis refused the login: check the user and password of the connection \(WRONGPASS/);
+    expect(err.message).toMatch(/Redis refused the login: check the user and password of the connection \((?:WRONGPASS|NOAUTH)/);
     expect(ms).toBeLessThan(2000 + 1000);
     const limits = new RedisRateLimitStore({ client, prefix: 'login-refused:', timeoutMs: 2000 });
     expect((await failure(() => limits.consume('k', policy))).err.code).toBe('UNAVAILABLE');

@@ -7,6 +7,7 @@ import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redisHealth, RedisRateLimitStore, RedisSessionStore, RedisStreamStore } from '../src/index.js';
 import { serverClockOf } from '../src/server-clock.js';
+import { connect, connectCluster, DRIVERS, type TestClient } from './clients.js';
 import { startCluster, type LocalCluster } from './helpers.js';
 import { shiftOurClock } from './our-clock.js';
 
@@ -15,39 +16,46 @@ const url = backends[0]!.url!;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 afterAll(() => Promise.all(backends.map((b) => b.stop())));
 
-describe('scripts and health', () => {
-  const client = new Redis(url);
-  afterAll(() => client.quit());
+describe.each(DRIVERS)('scripts and health (%s)', (driver) => {
+  let store: TestClient;
+  const admin = new Redis(url);
+  beforeAll(async () => {
+    store = connect(driver, url);
+    await store.connected;
+  });
+  afterAll(() => {
+    store?.close();
+    admin.disconnect();
+  });
 
   it('works on after the server lost its scripts (SCRIPT FLUSH)', async () => {
-    const store = new RedisSessionStore({ client, prefix: newNamespace() });
-    await store.set('a', Buffer.from('x'), { ttlMs: 60_000 });
-    await client.script('FLUSH');
-    expect(await store.set('a', Buffer.from('y'), { ttlMs: 60_000 })).toEqual({ version: 2 });
-    expect(Buffer.from((await store.get('a'))!.data).toString()).toBe('y');
+    const sessions = new RedisSessionStore({ client: store.client, prefix: newNamespace() });
+    await sessions.set('a', Buffer.from('x'), { ttlMs: 60_000 });
+    await admin.script('FLUSH');
+    expect(await sessions.set('a', Buffer.from('y'), { ttlMs: 60_000 })).toEqual({ version: 2 });
+    expect(Buffer.from((await sessions.get('a'))!.data).toString()).toBe('y');
   });
 
   it('on the server clock, Redis drops a session exactly at its expiresAt, so a plain read agrees with the scripts', async () => {
     const prefix = newNamespace();
-    const store = new RedisSessionStore({ client, prefix });
+    const sessions = new RedisSessionStore({ client: store.client, prefix });
     const key = `${prefix}s:{a}`;
-    await store.set('a', Buffer.from('x'), { ttlMs: 60_000, absoluteTtlMs: 120_000 });
+    await sessions.set('a', Buffer.from('x'), { ttlMs: 60_000, absoluteTtlMs: 120_000 });
     // Redis keeps a key while now <= its deadline; the record is expired at now == expiresAt.
-    expect(Number(await client.call('PEXPIRETIME', key))).toBe((await store.get('a'))!.expiresAt - 1);
-    expect(await store.touch('a', 90_000)).toBe(true);
-    expect(Number(await client.call('PEXPIRETIME', key))).toBe((await store.get('a'))!.expiresAt - 1);
-    await store.set('a', Buffer.from('y'), { ttlMs: 300 });
-    expect(Buffer.from((await store.get('a'))!.data).toString()).toBe('y');
+    expect(Number(await admin.call('PEXPIRETIME', key))).toBe((await sessions.get('a'))!.expiresAt - 1);
+    expect(await sessions.touch('a', 90_000)).toBe(true);
+    expect(Number(await admin.call('PEXPIRETIME', key))).toBe((await sessions.get('a'))!.expiresAt - 1);
+    await sessions.set('a', Buffer.from('y'), { ttlMs: 300 });
+    expect(Buffer.from((await sessions.get('a'))!.data).toString()).toBe('y');
     await new Promise((r) => setTimeout(r, 400));
-    expect(await store.get('a')).toBeUndefined();
-    expect(await client.exists(key)).toBe(0);
+    expect(await sessions.get('a')).toBeUndefined();
+    expect(await admin.exists(key)).toBe(0);
   });
 
   it('a call that reaches Redis after its time limit is refused there and changes nothing', async () => {
     const prefix = newNamespace();
-    const admin = new Redis(url);
-    const limits = new RedisRateLimitStore({ client, prefix, timeoutMs: 100 });
-    const sessions = new RedisSessionStore({ client, prefix, timeoutMs: 100 });
+    const limits = new RedisRateLimitStore({ client: store.client, prefix, timeoutMs: 100 });
+    const sessions = new RedisSessionStore({ client: store.client, prefix, timeoutMs: 100 });
     const policy = { algorithm: 'fixed-window', limit: 10, windowMs: 60_000 } as const;
     try {
       expect((await limits.consume('k', policy)).remaining).toBe(9);
@@ -65,35 +73,42 @@ describe('scripts and health', () => {
       expect((await limits.consume('k', policy)).remaining).toBe(8);
     } finally {
       await admin.call('CLIENT', 'UNPAUSE').catch(() => {});
-      admin.disconnect();
     }
   });
 
   it('learns a Redis clock that runs ahead of ours from the first refusal, and the call succeeds', async () => {
-    const own = new Redis(url); // a client of its own: the clock sample is per client
-    const limits = new RedisRateLimitStore({ client: own, prefix: newNamespace(), timeoutMs: 2000 });
+    const own = connect(driver, url); // a client of its own: the clock sample is per client
+    await own.connected;
+    const limits = new RedisRateLimitStore({ client: own.client, prefix: newNamespace(), timeoutMs: 2000 });
     const policy = { algorithm: 'fixed-window', limit: 10, windowMs: 60_000 } as const;
     expect((await limits.consume('k', policy)).remaining).toBe(9); // samples Redis's clock first
     // Then our clock steps back 5 s: Redis's runs 5 s ahead of it, the deadlines we send have passed there.
     const ours = shiftOurClock(() => -5000);
     try {
       expect((await limits.consume('k', policy)).remaining).toBe(8);
-      expect(serverClockOf(own).offsetMs, 'learnt from the refusal').toBeGreaterThan(4000);
+      expect(serverClockOf(own.client).offsetMs, 'learnt from the refusal').toBeGreaterThan(4000);
       expect((await limits.consume('k', policy)).remaining).toBe(7);
     } finally {
       ours.mockRestore();
-      own.disconnect();
+      own.close();
     }
   });
 
   it('health is ok when Redis answers and reports failure without throwing', async () => {
-    expect((await redisHealth(client)).ok).toBe(true);
-    const dead = new Redis({ port: 1, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-    dead.on('error', () => {});
-    const h = await redisHealth(dead, 500);
+    expect((await redisHealth(store.client)).ok).toBe(true);
+    const dead = connect(driver, 1, { unconnected: true });
+    const h = await redisHealth(dead.client, 500);
     expect(h.ok).toBe(false);
     expect(typeof h.error).toBe('string');
-    dead.disconnect();
+    dead.close();
+  });
+
+  it("a value that is neither driver's client is INVALID_ARGUMENT, naming both", () => {
+    for (const client of [undefined, {}, { sendCommand() {} }, admin.status]) {
+      expect(() => new RedisSessionStore({ client: client as never })).toThrow(
+        /options.client must be an ioredis Redis or Cluster, or a node-redis client \(createClient\) or cluster \(createCluster\)/,
+      );
+    }
   });
 });
 
@@ -146,41 +161,45 @@ describe('write coalescing', () => {
   });
 });
 
-describe('Redis Cluster specifics', () => {
+describe.each(DRIVERS)('Redis Cluster specifics (%s)', (driver) => {
   let cluster: LocalCluster;
-  let client: Cluster;
+  let store: TestClient;
+  let admin: Cluster;
   beforeAll(async () => {
     cluster = await startCluster();
-    client = new Cluster(cluster.ports.map((port) => ({ host: '127.0.0.1', port })));
+    store = connectCluster(driver, cluster.ports);
+    admin = new Cluster(cluster.ports.map((port) => ({ host: '127.0.0.1', port })));
+    await store.connected;
   });
   afterAll(async () => {
-    await client?.quit();
+    store?.close();
+    await admin?.quit();
     cluster?.stop();
   });
 
   it('spreads sessions over the masters, and sign-out everywhere reaches every one', async () => {
     const prefix = newNamespace();
-    const store = new RedisSessionStore({ client, prefix });
-    for (let i = 0; i < 60; i++) await store.set(`sid-${i}`, Buffer.from('x'), { ttlMs: 60_000, owner: 'alice' });
-    const perNode = await Promise.all(client.nodes('master').map((n) => n.keys(`${prefix}s:*`)));
+    const sessions = new RedisSessionStore({ client: store.client, prefix });
+    for (let i = 0; i < 60; i++) await sessions.set(`sid-${i}`, Buffer.from('x'), { ttlMs: 60_000, owner: 'alice' });
+    const perNode = await Promise.all(admin.nodes('master').map((n) => n.keys(`${prefix}s:*`)));
     expect(perNode.filter((keys) => keys.length > 0).length).toBe(3);
-    expect(await store.destroyByOwner('alice', { except: 'sid-7' })).toBe(59);
-    expect(await store.get('sid-7')).toBeDefined();
-    expect(await store.get('sid-8')).toBeUndefined();
+    expect(await sessions.destroyByOwner('alice', { except: 'sid-7' })).toBe(59);
+    expect(await sessions.get('sid-7')).toBeDefined();
+    expect(await sessions.get('sid-8')).toBeUndefined();
   });
 
   it('rotate across slots moves the session once; the new id taken gives CONFLICT and keeps the old', async () => {
-    const store = new RedisSessionStore({ client, prefix: newNamespace() });
-    await store.set('old', Buffer.from('payload'), { ttlMs: 60_000, owner: 'bob' });
-    await store.set('taken', Buffer.from('other'), { ttlMs: 60_000 });
-    await expect(store.rotate('old', 'taken')).rejects.toMatchObject({ code: 'CONFLICT' });
-    expect(Buffer.from((await store.get('old'))!.data).toString()).toBe('payload');
-    expect(await store.rotate('old', 'fresh')).toBe(true);
-    expect(await store.destroyByOwner('bob')).toBe(1);
+    const sessions = new RedisSessionStore({ client: store.client, prefix: newNamespace() });
+    await sessions.set('old', Buffer.from('payload'), { ttlMs: 60_000, owner: 'bob' });
+    await sessions.set('taken', Buffer.from('other'), { ttlMs: 60_000 });
+    await expect(sessions.rotate('old', 'taken')).rejects.toMatchObject({ code: 'CONFLICT' });
+    expect(Buffer.from((await sessions.get('old'))!.data).toString()).toBe('payload');
+    expect(await sessions.rotate('old', 'fresh')).toBe(true);
+    expect(await sessions.destroyByOwner('bob')).toBe(1);
   });
 });
 
-describe('a Redis container stopped mid-load and started again', () => {
+describe.each(DRIVERS)('a Redis container stopped mid-load and started again (%s)', (driver) => {
   const image = requestedImages('redis')[0]!;
   const port = 40000 + Math.floor(Math.random() * 20000);
   let container: StartedRedisContainer | undefined;
@@ -192,8 +211,9 @@ describe('a Redis container stopped mid-load and started again', () => {
     `${image}: calls fail with UNAVAILABLE within the time limit, none lies, and the store recovers by itself`,
     async () => {
       container = await new RedisContainer(image).withExposedPorts({ container: 6379, host: port }).start();
-      const client = new Redis({ host: '127.0.0.1', port, maxRetriesPerRequest: 1 });
-      client.on('error', () => {});
+      const store = connect(driver, port, { failFast: true });
+      await store.connected;
+      const client = store.client;
       const limits = new RedisRateLimitStore({ client, prefix: 'fault:', timeoutMs: 1000 });
       const streams = new RedisStreamStore({ client, prefix: 'fault:', timeoutMs: 1000 });
       const policy = { algorithm: 'fixed-window', limit: 1_000_000, windowMs: 3_600_000 } as const;
@@ -222,7 +242,7 @@ describe('a Redis container stopped mid-load and started again', () => {
       let recovered = false;
       for (let i = 0; i < 100 && !recovered; i++) {
         await sleep(100);
-        recovered = client.status === 'ready';
+        recovered = store.ready();
       }
       await sleep(500);
       stop = true;
@@ -241,7 +261,7 @@ describe('a Redis container stopped mid-load and started again', () => {
       expect((await streams.create('t', { contentType: 'text/plain' })).status).toBe('created');
       await limits.close();
       await streams.close();
-      client.disconnect();
+      store.close();
     },
     60_000,
   );

@@ -1,8 +1,9 @@
 import { newNamespace, type ErrorLike } from '@stowage/conformance';
-import { Redis, type RedisOptions } from 'ioredis';
+import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RedisLockStore, RedisRateLimitStore, RedisSessionStore, type RedisStoreOptions } from '../src/index.js';
 import { serverClockOf } from '../src/server-clock.js';
+import { type ConnectOptions, connect, DRIVERS, type Driver, type TestClient } from './clients.js';
 import { startServer, type LocalCluster } from './helpers.js';
 import { shiftOurClock } from './our-clock.js';
 import { clockSamples, dataCommands, errorReplies, pause, resetStats, scriptRuns } from './server-stats.js';
@@ -11,10 +12,9 @@ import { clockSamples, dataCommands, errorReplies, pause, resetStats, scriptRuns
 let server: LocalCluster;
 let admin: Redis;
 /** Clients of the tests (a fresh one per test: the clock sample is per client). */
-const clients: Redis[] = [];
-const fresh = (options: RedisOptions = {}) => {
-  const c = new Redis({ host: '127.0.0.1', port: server.ports[0], ...options });
-  c.on('error', () => {});
+const clients: TestClient[] = [];
+const fresh = (driver: Driver, options: ConnectOptions = {}) => {
+  const c = connect(driver, server.ports[0]!, options);
   clients.push(c);
   return c;
 };
@@ -22,7 +22,9 @@ beforeAll(async () => {
   server = await startServer();
   admin = new Redis({ host: '127.0.0.1', port: server.ports[0] });
   // Every script used below loaded once, so each call is one EVALSHA.
-  const o: RedisStoreOptions = { client: fresh(), prefix: newNamespace() };
+  const loader = fresh('ioredis');
+  await loader.connected;
+  const o: RedisStoreOptions = { client: loader.client, prefix: newNamespace() };
   await new RedisRateLimitStore(o).consume('k', policy);
   await new RedisSessionStore(o).set('s', Buffer.from('x'), { ttlMs: MINUTE });
   await new RedisLockStore(o).acquire('l', { ttlMs: MINUTE });
@@ -31,7 +33,7 @@ afterEach(async () => {
   await admin.call('CLIENT', 'UNPAUSE');
 });
 afterAll(async () => {
-  for (const c of clients) c.disconnect();
+  for (const c of clients) c.close();
   admin?.disconnect();
   server?.stop();
 });
@@ -45,11 +47,11 @@ const outcome = (p: Promise<unknown>) =>
     (e: ErrorLike) => e.code as string,
   );
 
-describe("Redis's clock, sampled before a client's first script", () => {
+describe.each(DRIVERS)("Redis's clock, sampled before a client's first script (%s)", (driver) => {
   it('a Redis clock 5 s behind ours: writes told TIMEOUT are refused when the pause ends, and none takes effect', async () => {
-    const client = fresh();
-    await client.ping();
-    const o: RedisStoreOptions = { client, prefix: newNamespace(), timeoutMs: 5000 };
+    const c = fresh(driver);
+    await c.connected;
+    const o: RedisStoreOptions = { client: c.client, prefix: newNamespace(), timeoutMs: 5000 };
     const [limits, sessions, locks] = [new RedisRateLimitStore(o), new RedisSessionStore(o), new RedisLockStore(o)];
     const ours = shiftOurClock(() => 5000); // our clock 5 s ahead: Redis's runs 5 s behind it
     try {
@@ -65,7 +67,7 @@ describe("Redis's clock, sampled before a client's first script", () => {
       ]);
       expect(codes).toEqual(['TIMEOUT', 'TIMEOUT', 'TIMEOUT']);
       expect(Date.now() - startedAt, 'answered while Redis was still paused').toBeLessThan(1200);
-      await client.ping(); // behind the scripts on the connection: they have run or been refused
+      await c.drained(); // behind the scripts on the connection: they have run or been refused
       const [refused, samples, runs] = [
         await errorReplies([admin], 'STOWAGE_LATE'),
         await clockSamples([admin]),
@@ -78,23 +80,23 @@ describe("Redis's clock, sampled before a client's first script", () => {
       expect(refused).toBe(3);
       expect(samples, "one sample for the client's three stores").toBe(1);
       expect(runs).toBe(3);
-      expect(serverClockOf(client).offsetMs).toBeLessThan(-4000);
+      expect(serverClockOf(c.client).offsetMs).toBeLessThan(-4000);
     } finally {
       ours.mockRestore();
     }
   }, 20_000);
 
   it('only the first script of a client waits for the sample; plain reads send none; a minute later one call refreshes it', async () => {
-    const client = fresh();
-    await client.ping();
-    const o: RedisStoreOptions = { client, prefix: newNamespace() };
+    const c = fresh(driver);
+    await c.connected;
+    const o: RedisStoreOptions = { client: c.client, prefix: newNamespace() };
     const [limits, sessions] = [new RedisRateLimitStore(o), new RedisSessionStore(o)];
     await resetStats([admin]);
     expect(await sessions.get('s')).toBeUndefined(); // HMGET: no deadline sent, no sample
     expect(await dataCommands([admin])).toEqual({ hmget: 1 });
     await limits.consume('k', policy);
     expect([await clockSamples([admin]), await scriptRuns([admin])]).toEqual([1, 1]);
-    const sampledAt = serverClockOf(client).refreshAt;
+    const sampledAt = serverClockOf(c.client).refreshAt;
     await sessions.set('s', Buffer.from('x'), { ttlMs: MINUTE });
     for (let i = 0; i < 5; i++) await limits.consume('k', policy);
     expect([await clockSamples([admin]), await scriptRuns([admin])]).toEqual([1, 7]);
@@ -103,39 +105,38 @@ describe("Redis's clock, sampled before a client's first script", () => {
     const ours = shiftOurClock(() => 61_000);
     try {
       await limits.consume('k', policy);
-      await client.ping();
+      await c.drained();
       expect(await clockSamples([admin])).toBe(2);
       for (let i = 0; i < 3; i++) await limits.consume('k', policy);
       expect([await clockSamples([admin]), await scriptRuns([admin])]).toEqual([2, 11]);
-      expect(serverClockOf(client).refreshAt).toBeGreaterThan(sampledAt + 60_000);
+      expect(serverClockOf(c.client).refreshAt).toBeGreaterThan(sampledAt + 60_000);
     } finally {
       ours.mockRestore();
     }
   });
 
   it('a sample that fails fails the call as UNAVAILABLE with nothing sent; the next call samples again', async () => {
-    // Without an offline queue, a command sent before the connection is up fails at once.
-    const client = fresh({ lazyConnect: true, enableOfflineQueue: false });
-    const limits = new RedisRateLimitStore({ client, prefix: newNamespace() });
+    // A client not connected yet fails a command at once (ioredis without its offline queue).
+    const c = fresh(driver, { unconnected: true });
+    const limits = new RedisRateLimitStore({ client: c.client, prefix: newNamespace() });
     await resetStats([admin]);
     expect(await outcome(limits.consume('k', policy, { deadline: Date.now() + 1000 }))).toBe('UNAVAILABLE');
     expect(await dataCommands([admin])).toEqual({});
-    // That command made ioredis connect.
-    if (client.status !== 'ready') await new Promise((resolve) => client.once('ready', resolve));
+    await c.open();
     expect((await limits.consume('k', policy)).remaining).toBe(9);
     expect([await clockSamples([admin]), await scriptRuns([admin])]).toEqual([1, 1]);
   });
 
   it('a sample Redis holds: the first call answers TIMEOUT by its deadline, sends no script, and a later call goes through', async () => {
-    const client = fresh();
-    await client.ping();
-    const limits = new RedisRateLimitStore({ client, prefix: newNamespace(), timeoutMs: 5000 });
+    const c = fresh(driver);
+    await c.connected;
+    const limits = new RedisRateLimitStore({ client: c.client, prefix: newNamespace(), timeoutMs: 5000 });
     await resetStats([admin]);
     await pause([admin], 1500, 'ALL'); // holds TIME too
     const startedAt = Date.now();
     expect(await outcome(limits.consume('k', policy, { deadline: startedAt + 150 }))).toBe('TIMEOUT');
     expect(Date.now() - startedAt, 'answered while Redis was still paused').toBeLessThan(1200);
-    await client.ping(); // the held TIME has been answered
+    await c.drained(); // the held TIME has been answered
     expect(await dataCommands([admin])).toEqual({ time: 1 }); // the consume itself was never sent
     expect((await limits.consume('k', policy)).remaining).toBe(9);
     expect([await clockSamples([admin]), await scriptRuns([admin])]).toEqual([1, 1]);

@@ -2,18 +2,20 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import type { BackgroundErrorContext } from '@stowage/core';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisStreamStore } from '../src/index.js';
+import { connect as connectWith, DRIVERS, type TestClient } from './clients.js';
 
 // A private redis-server: killing pub/sub clients or refusing connections on the shared one
 // would break other suites.
 let server: ChildProcess;
 let port = 0;
-const clients: Redis[] = [];
+const clients: { close(): void }[] = [];
+/** An admin connection (ioredis). */
 const connect = () => {
   const c = new Redis({ host: '127.0.0.1', port, lazyConnect: false });
   c.on('error', () => {});
-  clients.push(c);
+  clients.push({ close: () => c.disconnect() });
   return c;
 };
 
@@ -38,7 +40,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const c of clients) c.disconnect();
+  for (const c of clients) c.close();
   server.kill();
 });
 
@@ -47,57 +49,73 @@ const subscribers = async (admin: Redis, prefix = 'deaf:') => ((await admin.pubs
 const connected = async (admin: Redis) => Number(/connected_clients:(\d+)/.exec(await admin.info('clients'))![1]);
 const STORE = '@stowage/stores-redis RedisStreamStore';
 
-it('with its subscriber killed and kept out, an append wakes this process’s waiter; resubscribed, other stores’ appends wake it again', async () => {
-  const admin = connect();
-  const reports: { code: string; context: BackgroundErrorContext }[] = [];
-  const a = new RedisStreamStore({ client: connect(), prefix: 'deaf:', onError: (e, context) => reports.push({ code: e.code, context }) });
-  const b = new RedisStreamStore({ client: connect(), prefix: 'deaf:' });
-  const { info } = await a.create('s', { contentType: 'text/plain' });
-  // Far longer than the test: only a wake-up ends these waits with 'data'.
-  const first = a.wait('s', info.nextOffset, 60_000);
-  await until(async () => (await subscribers(admin)) === 1);
-  // Room for the clients there are, less the subscriber: it cannot come back until raised.
-  await admin.config('SET', 'maxclients', String((await connected(admin)) - 1));
-  await admin.client('KILL', 'TYPE', 'pubsub');
-  await until(() => reports.length >= 1);
-  expect(await subscribers(admin)).toBe(0);
-  await a.append('s', [Buffer.from('x')]);
-  expect(await first).toBe('data');
-  expect(await subscribers(admin)).toBe(0);
-  expect(reports[0]!.context).toEqual({ operation: 'subscribe', store: STORE });
-  // ioredis resubscribes once it is let back in (autoResubscribe).
-  await admin.config('SET', 'maxclients', '10000');
-  await until(async () => (await subscribers(admin)) === 1);
-  const second = a.wait('s', (await a.head('s'))!.nextOffset, 60_000);
-  await b.append('s', [Buffer.from('y')]);
-  expect(await second).toBe('data');
-  await a.close();
-  await b.close();
-}, 120_000);
+describe.each(DRIVERS)('%s', (driver) => {
+  /** A store's client on the driver of this block, connected. */
+  const storeClient = async (): Promise<TestClient['client']> => {
+    const c: TestClient = connectWith(driver, port);
+    clients.push(c);
+    await c.connected;
+    return c.client;
+  };
+  const prefixOf = (name: string) => `${name}-${driver}:`;
 
-it('a subscribe that fails is reported, the wait still wakes on this process’s appends, and the next wait subscribes', async () => {
-  const admin = connect();
-  const reports: { code: string; context: BackgroundErrorContext }[] = [];
-  const client = connect();
-  const a = new RedisStreamStore({
-    client,
-    prefix: 'deaf2:',
-    timeoutMs: 300,
-    onError: (e, context) => reports.push({ code: e.code, context }),
-  });
-  const b = new RedisStreamStore({ client: connect(), prefix: 'deaf2:' });
-  const { info } = await a.create('s', { contentType: 'text/plain' });
-  // No room for the subscriber's connection.
-  await admin.config('SET', 'maxclients', String(await connected(admin)));
-  const first = a.wait('s', info.nextOffset, 60_000);
-  await until(() => reports.some((r) => r.context.operation === 'subscribe'));
-  await a.append('s', [Buffer.from('x')]);
-  expect(await first).toBe('data');
-  await admin.config('SET', 'maxclients', '10000');
-  const second = a.wait('s', (await a.head('s'))!.nextOffset, 60_000);
-  await until(async () => (await subscribers(admin, 'deaf2:')) === 1);
-  await b.append('s', [Buffer.from('y')]);
-  expect(await second).toBe('data');
-  await a.close();
-  await b.close();
-}, 120_000);
+  it('with its subscriber killed and kept out, an append wakes this process’s waiter; resubscribed, other stores’ appends wake it again', async () => {
+    const admin = connect();
+    const reports: { code: string; context: BackgroundErrorContext }[] = [];
+    const prefix = prefixOf('deaf');
+    const a = new RedisStreamStore({
+      client: await storeClient(),
+      prefix,
+      onError: (e, context) => reports.push({ code: e.code, context }),
+    });
+    const b = new RedisStreamStore({ client: await storeClient(), prefix });
+    const { info } = await a.create('s', { contentType: 'text/plain' });
+    // Far longer than the test: only a wake-up ends these waits with 'data'.
+    const first = a.wait('s', info.nextOffset, 60_000);
+    await until(async () => (await subscribers(admin, prefix)) === 1);
+    // Room for the clients there are, less the subscriber: it cannot come back until raised.
+    await admin.config('SET', 'maxclients', String((await connected(admin)) - 1));
+    await admin.client('KILL', 'TYPE', 'pubsub');
+    await until(() => reports.length >= 1);
+    expect(await subscribers(admin, prefix)).toBe(0);
+    await a.append('s', [Buffer.from('x')]);
+    expect(await first).toBe('data');
+    expect(await subscribers(admin, prefix)).toBe(0);
+    expect(reports[0]!.context).toEqual({ operation: 'subscribe', store: STORE });
+    // The driver resubscribes once it is let back in (ioredis's autoResubscribe; node-redis by itself).
+    await admin.config('SET', 'maxclients', '10000');
+    await until(async () => (await subscribers(admin, prefix)) === 1);
+    const second = a.wait('s', (await a.head('s'))!.nextOffset, 60_000);
+    await b.append('s', [Buffer.from('y')]);
+    expect(await second).toBe('data');
+    await a.close();
+    await b.close();
+  }, 120_000);
+
+  it('a subscribe that fails is reported, the wait still wakes on this process’s appends, and the next wait subscribes', async () => {
+    const admin = connect();
+    const reports: { code: string; context: BackgroundErrorContext }[] = [];
+    const prefix = prefixOf('deaf2');
+    const a = new RedisStreamStore({
+      client: await storeClient(),
+      prefix,
+      timeoutMs: 300,
+      onError: (e, context) => reports.push({ code: e.code, context }),
+    });
+    const b = new RedisStreamStore({ client: await storeClient(), prefix });
+    const { info } = await a.create('s', { contentType: 'text/plain' });
+    // No room for the subscriber's connection.
+    await admin.config('SET', 'maxclients', String(await connected(admin)));
+    const first = a.wait('s', info.nextOffset, 60_000);
+    await until(() => reports.some((r) => r.context.operation === 'subscribe'));
+    await a.append('s', [Buffer.from('x')]);
+    expect(await first).toBe('data');
+    await admin.config('SET', 'maxclients', '10000');
+    const second = a.wait('s', (await a.head('s'))!.nextOffset, 60_000);
+    await until(async () => (await subscribers(admin, prefix)) === 1);
+    await b.append('s', [Buffer.from('y')]);
+    expect(await second).toBe('data');
+    await a.close();
+    await b.close();
+  }, 120_000);
+});
