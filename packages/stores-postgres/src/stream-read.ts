@@ -15,16 +15,17 @@ import { Sql } from './base.js';
 
 /**
  * Own messages of one stream, `$2 < position <= $3`, at most `$5` of them and `$4` bytes (the
- * first always), as one row: `data` the bytes back to back, `ends` where each message ends.
+ * first always), as one row: `data` the bytes back to back, `ends` where each message ends
+ * (see {@link runFromRow}); the running sum over `ROWS` (positions are unique) keeps no peers.
  * Positions are dense (an append inserts tail + 1, tail + 2...), so the range also stops at
  * `after + maxMessages`: the index range then holds at most `maxMessages` rows whatever plan is
  * picked. Without it, a planner with stale statistics (a freshly loaded stream) chose a bitmap
  * scan of every row to the tail plus a sort: 1.5 s from 10 % of 1,000,000 messages, 1 ms at 90 %.
  */
 const runOf = (M: string, id: string, after: string, upTo: string, maxBytes: string, maxMessages: string): string =>
-  `SELECT string_agg(data, ''::bytea ORDER BY position) AS data, array_agg(upto::int4 ORDER BY position) AS ends
+  `SELECT string_agg(data, ''::bytea ORDER BY position) AS data, string_agg(int4send(upto::int4), ''::bytea ORDER BY position) AS ends
    FROM (
-     SELECT position, data, octet_length(data) AS size, sum(octet_length(data)) OVER (ORDER BY position) AS upto
+     SELECT position, data, octet_length(data) AS size, sum(octet_length(data)) OVER (ORDER BY position ROWS UNBOUNDED PRECEDING) AS upto
      FROM ${M} WHERE stream_id = ${id} AND position > ${after} AND position <= LEAST(${upTo}, ${after} + ${maxMessages})
      ORDER BY position LIMIT ${maxMessages}
    ) AS w WHERE upto <= ${maxBytes} OR upto = size`;
@@ -56,14 +57,20 @@ export function readStatements(S: string, M: string): ReadStatements {
   };
 }
 
-/** A run as PostgreSQL answers it (no rows: NULLs). */
-export function runFromRow(row: { data: Buffer | null; ends: number[] | null } | undefined): MessageRun {
-  return row === undefined || row.data === null || row.ends === null
-    ? { bytes: new Uint8Array(0), ends: [] }
-    : { bytes: row.data, ends: row.ends };
+/**
+ * A run as PostgreSQL answers it (no rows: NULLs). Where each message ends comes as 4-byte
+ * big-endian integers back to back, one bytea: parsing a text `int4[]` of 1,000 elements
+ * was 5 % of a catch-up read's CPU time in the server.
+ */
+export function runFromRow(row: { data: Buffer | null; ends: Buffer | null } | undefined): MessageRun {
+  if (row === undefined || row.data === null || row.ends === null) return { bytes: new Uint8Array(0), ends: [] };
+  const packed = row.ends;
+  const ends: number[] = new Array(packed.byteLength >>> 2);
+  for (let i = 0; i < ends.length; i++) ends[i] = packed.readInt32BE(i * 4);
+  return { bytes: row.data, ends };
 }
 
-export type ReadRow = StreamRow & { now: number; run_data: Buffer | null; run_ends: number[] | null };
+export type ReadRow = StreamRow & { now: number; run_data: Buffer | null; run_ends: Buffer | null };
 
 /**
  * The answer of a one-statement read, or `undefined` when the read needs the engine: a

@@ -196,7 +196,7 @@ export class PostgresStreamStore extends PgStoreBase implements StreamStore {
       append: async (streamId, first, messages) => void (await run(s.append!, [streamId, first, messages.map(asBuffer)])),
       read: async (streamId, after, upTo, maxBytes, maxMessages) =>
         runFromRow(
-          (await run<{ data: Buffer | null; ends: number[] | null }>(this.reads.run, [streamId, after, upTo, maxBytes, maxMessages]))[0],
+          (await run<{ data: Buffer | null; ends: Buffer | null }>(this.reads.run, [streamId, after, upTo, maxBytes, maxMessages]))[0],
         ),
       producer: async (streamId, producerId) => {
         const [row] = await run<ProducerState>(s.producer!, [streamId, producerId]);
