@@ -70,7 +70,22 @@ await describeStoreBackends((backend) => {
     }
     const set = await backend.open(ns);
     sets.push(set);
-    return createJwksProvider({ uri: issuer.url, cache: set.jwks(), locks: set.locks(), ...opts });
+    const [cache, locks] = [set.jwks(), set.locks()];
+    await warmUp(cache, locks);
+    return createJwksProvider({ uri: issuer.url, cache, locks, ...opts });
+  };
+  // A replica's first calls connect and create its namespace's tables: on a loaded machine more
+  // than the provider's storeTimeoutMs, which the tests time. Done here, untimed, with retries.
+  const warmUp = async (cache: ReturnType<StoreSet['jwks']>, locks: ReturnType<StoreSet['locks']>) => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await cache.get('warm-up');
+        await locks.release('warm-up', 'warm-up');
+        return;
+      } catch (error) {
+        if (attempt === 5 || !['TIMEOUT', 'UNAVAILABLE'].includes((error as { code?: string }).code ?? '')) throw error;
+      }
+    }
   };
   beforeAll(async () => {
     issuer = new Issuer();
