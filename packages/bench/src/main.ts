@@ -75,7 +75,15 @@ async function main(): Promise<void> {
       continue;
     }
     const comparisons = (await SUITES[name]!()).filter((c) => values.match === undefined || c.operation.includes(values.match));
-    for (const c of comparisons) rows.push(...(await runComparison(c, options, (l) => console.log(l))));
+    for (const c of comparisons) {
+      // One comparison that fails (a server gone, a store timing out under load) does not lose the others' rows.
+      try {
+        rows.push(...(await runComparison(c, options, (l) => console.log(l))));
+      } catch (err) {
+        console.log(`  ${c.contract} ${c.operation} [${c.backend}] failed: ${err instanceof Error ? err.message : String(err)}`);
+        process.exitCode = 1;
+      }
+    }
   }
   console.log();
   if (rows.length > 0) console.log(formatTable(rows));
@@ -97,7 +105,7 @@ async function main(): Promise<void> {
 }
 
 main().then(
-  () => process.exit(0),
+  () => process.exit(process.exitCode ?? 0),
   (err: unknown) => {
     console.error(err);
     process.exit(1);
