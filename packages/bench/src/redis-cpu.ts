@@ -3,7 +3,8 @@
  * Where a Redis call's time goes: for each operation at 64 calls in flight, ops/s, the CPU
  * time this Node process spends per call (`process.cpuUsage`) and the CPU time Redis spends
  * per call (`INFO cpu` of the server, so any REDIS_URL works). Contenders alternate for
- * `--rounds` rounds of `--duration` ms; the median round (by ops/s) is printed.
+ * `--rounds` rounds of `--duration` ms; the median round (by ops/s) is printed. Consume also
+ * runs on node-redis, with a raw EVALSHA of our key and argument count on each client.
  *
  *   npm run bench:redis-cpu
  *   npm run bench:redis-cpu -- --rounds 5 --duration 2000
@@ -17,6 +18,7 @@ import { RateLimiterRedis } from 'rate-limiter-flexible';
 import { createClient } from 'redis';
 import type { Op } from './harness.js';
 import { keys, sessionObject, sessionOp } from './suites/data.js';
+import { type NodeRedis, rawScript, timeArgs } from './suites/redis-env.js';
 
 const IN_FLIGHT = 64;
 
@@ -77,6 +79,24 @@ async function main(): Promise<void> {
   const plain = ioredis();
   const on = limiter(true);
   const off = limiter(false);
+  // The same on node-redis: our store, the anchor, and a raw EVALSHA with our key and argument count.
+  const nodeRedisStore = new RedisRateLimitStore({ client: nodeRedis as never, prefix: `${prefix}rlnr:` });
+  const rlfNodeRedis = new RateLimiterRedis({
+    storeClient: nodeRedis,
+    useRedisPackage: true,
+    keyPrefix: `${prefix}rlfnr`,
+    points: 1_000_000_000,
+    duration: 60,
+  });
+  const counter = `local n = redis.call('INCRBY', KEYS[1], ARGV[4])
+if n == tonumber(ARGV[4]) then redis.call('PEXPIRE', KEYS[1], ARGV[10]) end return {n, 1, n, 0, 0}`;
+  const rawCounter = async (c: Redis | NodeRedis, p: string): Promise<Op> => {
+    const run = await rawScript(c, counter, 1);
+    return (i) =>
+      run([`${p}${ips[i % ips.length]!}:${Math.floor(Date.now() / 60_000)}`], [...timeArgs(), 1, 1, 1, 'p', 'f', 1e9, 60_000, '']);
+  };
+  const rawIoredis = await rawCounter(ioredis(), `${prefix}rawio:`);
+  const rawNodeRedis = await rawCounter(nodeRedis, `${prefix}rawnr:`);
   const groups: [string, [string, Op][]][] = [
     [
       'RateLimitStore consume, 10k keys',
@@ -84,6 +104,15 @@ async function main(): Promise<void> {
         ['rate-limiter-flexible RateLimiterRedis', (i) => rlf.consume(ips[i % ips.length]!).catch((r: unknown) => r)],
         ['stowage', (i) => on.consume(ips[i % ips.length]!, policy)],
         ['stowage (coalesceWrites: false)', (i) => off.consume(ips[i % ips.length]!, policy)],
+        ['raw ioredis EVALSHA (1 key, 11 arguments)', rawIoredis],
+      ],
+    ],
+    [
+      'RateLimitStore consume, 10k keys, node-redis',
+      [
+        ['rate-limiter-flexible RateLimiterRedis (node-redis)', (i) => rlfNodeRedis.consume(ips[i % ips.length]!).catch((r: unknown) => r)],
+        ['stowage (node-redis)', (i) => nodeRedisStore.consume(ips[i % ips.length]!, policy)],
+        ['raw node-redis EVALSHA (1 key, 11 arguments)', rawNodeRedis],
       ],
     ],
     [
