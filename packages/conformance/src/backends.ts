@@ -47,15 +47,15 @@ function unavailableMessage(kind: BackendKind, image: string, cause: unknown): s
 }
 
 /**
- * Resolves the backends of a kind, starting containers as needed. Throws (failing the test
+ * Resolves the backends of a kind (`images`, default every requested one), starting containers as needed. Throws (failing the test
  * file with a clear message) when one cannot be had, unless skipping is allowed.
  */
-export async function testBackends(kind: BackendKind): Promise<TestBackend[]> {
+export async function testBackends(kind: BackendKind, images: readonly string[] = requestedImages(kind)): Promise<TestBackend[]> {
   const { urlVar } = SETTINGS[kind];
   const url = process.env[urlVar];
   if (url) return [{ kind, name: urlVar, url, stop: async () => {} }];
   const out: TestBackend[] = [];
-  for (const image of requestedImages(kind)) {
+  for (const image of images) {
     const shared = sharedBackendUrl(kind, image);
     if (shared !== undefined) {
       out.push({ kind, name: image, image, url: shared, stop: async () => {} });
@@ -77,8 +77,20 @@ export async function testBackends(kind: BackendKind): Promise<TestBackend[]> {
   return out;
 }
 
-export const redisBackends = (): Promise<TestBackend[]> => testBackends('redis');
-export const postgresBackends = (): Promise<TestBackend[]> => testBackends('postgres');
+/** @param images Which of the requested images (default: all of them). */
+export const redisBackends = (images?: readonly string[]): Promise<TestBackend[]> => testBackends('redis', images);
+/** @param images Which of the requested images (default: all of them). */
+export const postgresBackends = (images?: readonly string[]): Promise<TestBackend[]> => testBackends('postgres', images);
+
+/**
+ * The images a suite that tests what sits on a store (middleware, a framework adapter, a
+ * server) runs on: the first requested one, since what differs between server versions is the
+ * store's business and its own suite runs on every image. `STOWAGE_EVERY_IMAGE=1` gives all.
+ */
+export function imagesForAppSuites(kind: BackendKind): string[] {
+  const all = requestedImages(kind);
+  return process.env.STOWAGE_EVERY_IMAGE === '1' ? all : all.slice(0, 1);
+}
 
 /**
  * One `describe` block per backend, named after it; stops containers after the block.

@@ -1,4 +1,4 @@
-import { describeBackends, postgresBackends, redisBackends } from '@stowage/conformance/backends';
+import { describeBackends, imagesForAppSuites, postgresBackends, redisBackends } from '@stowage/conformance/backends';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { expect, it } from 'vitest';
@@ -10,7 +10,7 @@ import { randomSuffix } from './helpers.js';
 
 const text = (body: string, method = 'POST') => ({ method, headers: { 'Content-Type': 'text/plain' }, body });
 
-describeBackends(await postgresBackends(), (backend) => {
+describeBackends(await postgresBackends(imagesForAppSuites('postgres')), (backend) => {
   it('--schema and --table-prefix (and their variables): the tables are there, rows included', async () => {
     const pool = new pg.Pool({ connectionString: backend.url });
     const schema = `ds_cli_${randomSuffix()}`;
@@ -55,7 +55,7 @@ describeBackends(await postgresBackends(), (backend) => {
   });
 });
 
-describeBackends(await redisBackends(), (backend) => {
+describeBackends(await redisBackends(imagesForAppSuites('redis')), (backend) => {
   it('--key-prefix (and STOWAGE_KEY_PREFIX): keys only under it, and none left once the streams are deleted', async () => {
     const client = new Redis(backend.url);
     const prefix = `dscli:${randomSuffix()}:`;

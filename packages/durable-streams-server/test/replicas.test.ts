@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { describeBackends, postgresBackends, redisBackends } from '@stowage/conformance/backends';
+import { describeBackends, imagesForAppSuites, postgresBackends, redisBackends } from '@stowage/conformance/backends';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CliProcess } from './cli-process.js';
 import { randomSuffix } from './helpers.js';
@@ -50,13 +50,13 @@ function report(label: string, latencies: number[]): void {
   expect(median).toBeLessThan(100);
 }
 
-describeBackends(await postgresBackends(), (backend) => {
+describeBackends(await postgresBackends(imagesForAppSuites('postgres')), (backend) => {
   it('a long-poll on one replica wakes on an append made through the other', async () => {
     report(`postgres ${backend.name}`, await wakeAcrossReplicas(backend.url));
   }, 60_000);
 });
 
-describeBackends(await redisBackends(), (backend) => {
+describeBackends(await redisBackends(imagesForAppSuites('redis')), (backend) => {
   it('a long-poll on one replica wakes on an append made through the other', async () => {
     report(`redis ${backend.name}`, await wakeAcrossReplicas(backend.url));
   }, 60_000);

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describeBackends, postgresBackends, redisBackends } from '@stowage/conformance/backends';
+import { describeBackends, imagesForAppSuites, postgresBackends, redisBackends } from '@stowage/conformance/backends';
 import { MemorySessionStore, MemoryStreamStore } from '@stowage/stores-memory';
 import { PostgresSessionStore, PostgresStreamStore } from '@stowage/stores-postgres';
 import { RedisSessionStore, RedisStreamStore } from '@stowage/stores-redis';
@@ -95,10 +95,12 @@ export async function openRedisStore(url: string): Promise<OpenedTestStore> {
 export async function describeEveryStore(body: (open: () => Promise<OpenedTestStore>) => void): Promise<void> {
   describe('MemoryStreamStore', () => body(openMemoryStore));
   describe('SqliteStreamStore (a WAL file)', () => body(openSqliteFileStore));
-  describeBackends(await postgresBackends(), (backend) =>
+  describeBackends(await postgresBackends(imagesForAppSuites('postgres')), (backend) =>
     describe('PostgresStreamStore', () => body(() => openPostgresStore(backend.url))),
   );
-  describeBackends(await redisBackends(), (backend) => describe('RedisStreamStore', () => body(() => openRedisStore(backend.url))));
+  describeBackends(await redisBackends(imagesForAppSuites('redis')), (backend) =>
+    describe('RedisStreamStore', () => body(() => openRedisStore(backend.url))),
+  );
 }
 
 /**

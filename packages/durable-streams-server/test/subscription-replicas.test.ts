@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { describeBackends, postgresBackends, redisBackends } from '@stowage/conformance/backends';
+import { describeBackends, imagesForAppSuites, postgresBackends, redisBackends } from '@stowage/conformance/backends';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CliProcess } from './cli-process.js';
 import { randomSuffix } from './helpers.js';
@@ -171,8 +171,8 @@ function subscriptionTests(store: () => string): void {
   }, 60_000);
 }
 
-describeBackends(await postgresBackends(), (backend) => subscriptionTests(() => backend.url));
-describeBackends(await redisBackends(), (backend) => subscriptionTests(() => backend.url));
+describeBackends(await postgresBackends(imagesForAppSuites('postgres')), (backend) => subscriptionTests(() => backend.url));
+describeBackends(await redisBackends(imagesForAppSuites('redis')), (backend) => subscriptionTests(() => backend.url));
 
 describe('two replicas on one SQLite file', () => {
   const dir = mkdtempSync(join(tmpdir(), 'stowage-sub-replicas-'));

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { describeBackends, redisBackends } from '@stowage/conformance/backends';
+import { describeBackends, imagesForAppSuites, redisBackends } from '@stowage/conformance/backends';
 import { HoldingProxy } from '@stowage/conformance/faults';
 import { RedisRateLimitStore } from '@stowage/stores-redis';
 import { Redis } from 'ioredis';
@@ -39,7 +39,7 @@ describe('a dead backend (Redis on a closed port) answers within timeoutMs', () 
   }
 });
 
-describeBackends(await redisBackends(), (backend) => {
+describeBackends(await redisBackends(imagesForAppSuites('redis')), (backend) => {
   const { port } = new URL(backend.url);
   const prefix = `erl-test-${Math.random().toString(36).slice(2, 8)}:`;
   let proxy: HoldingProxy;

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CsrfTokenStore, IdempotencyStore, JwksCacheStore, LockStore, RateLimitStore, SessionStore, StreamStore } from '@stowage/core';
-import { describeBackends, postgresBackends, redisBackends } from '@stowage/conformance/backends';
+import { describeBackends, imagesForAppSuites, postgresBackends, redisBackends } from '@stowage/conformance/backends';
 import * as memory from '@stowage/stores-memory';
 import * as postgres from '@stowage/stores-postgres';
 import * as redis from '@stowage/stores-redis';
@@ -210,7 +210,8 @@ function redisBackend(name: string, url: string): StoreBackend {
 }
 
 /**
- * One `describe` per backend (memory, SQLite, then every PostgreSQL and Redis backend),
+ * One `describe` per backend (memory, SQLite, PostgreSQL, Redis; for the last two the first
+ * requested image, or every one with `STOWAGE_EVERY_IMAGE=1`: see `imagesForAppSuites`),
  * containers stopped after their block. `kinds` limits which.
  */
 export async function describeStoreBackends(
@@ -223,10 +224,10 @@ export async function describeStoreBackends(
     describe(b.name, () => body(b));
   }
   if (kinds.includes('postgres')) {
-    describeBackends(await postgresBackends(), (t) => body(postgresBackend(t.name, t.url)));
+    describeBackends(await postgresBackends(imagesForAppSuites('postgres')), (t) => body(postgresBackend(t.name, t.url)));
   }
   if (kinds.includes('redis')) {
-    describeBackends(await redisBackends(), (t) => body(redisBackend(t.name, t.url)));
+    describeBackends(await redisBackends(imagesForAppSuites('redis')), (t) => body(redisBackend(t.name, t.url)));
   }
 }
 export { Gates } from './gates.js';
