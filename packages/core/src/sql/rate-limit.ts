@@ -14,6 +14,14 @@ export interface SqlDialect {
    * when the parameter is NULL. Must be stable within one statement. @default the parameter
    */
   now?(n: number): string;
+  /**
+   * The time an upsert of an existing row decides at, given the row (`table`) and the n-th
+   * parameter. The statement reads the time before it waits for the row's lock, so a call that
+   * read the clock first may write after one that read it later: with the server's clock,
+   * PostgreSQL takes the later of its own reading and the row's last decision (`at`), so time at
+   * a key never goes back and no answer announces a reset past its window. @default `excluded.at`
+   */
+  decidedAt?(table: string, n: number): string;
 }
 
 /**
@@ -34,6 +42,7 @@ export const postgresDialect: SqlDialect = {
   param: (n, type) => `$${n}::${type}`,
   greatest: (a, b) => `GREATEST(${a}, ${b})`,
   now: (n) => `COALESCE($${n}::bigint, ${PG_SERVER_NOW})`,
+  decidedAt: (table, n) => `(CASE WHEN $${n}::bigint IS NULL THEN GREATEST(excluded.at, ${table}.at) ELSE excluded.at END)`,
 };
 
 /** The PostgreSQL server's time in integer epoch ms, stable within a statement. */
@@ -120,21 +129,23 @@ function outcome(algorithm: RateLimitVariant, d: SqlDialect, x: Inputs): Outcome
  * A missing or expired row counts as no state.
  *
  * The time is computed once, into the inserted row's `at` column, and the update reads it
- * back as `excluded.at`: written out at each use, PostgreSQL would evaluate the clock
- * expression some twenty times per call. Parameters: {@link rateLimitSingleParams}.
+ * back as `excluded.at` (or the dialect's {@link SqlDialect.decidedAt}): written out at each
+ * use, PostgreSQL would evaluate the clock expression some twenty times per call.
+ * Parameters: {@link rateLimitSingleParams}.
  */
 export function rateLimitSingleSql(dialect: SqlDialect, table: string, algorithm: RateLimitVariant): string {
   const p = dialect.param;
   const base = { lim: p(4, 'bigint'), win: p(5, 'bigint'), cap: p(6, 'bigint'), cost: p(7, 'bigint') };
   const fresh = outcome(algorithm, dialect, { ...base, now: 'n.now', mark: 'NULL', used: 'NULL', previous: 'NULL' });
-  const live = (column: string) => `(CASE WHEN ${table}.expires_at > excluded.at THEN ${table}.${column} END)`;
+  const at = dialect.decidedAt?.(table, 2) ?? 'excluded.at';
+  const live = (column: string) => `(CASE WHEN ${table}.expires_at > ${at} THEN ${table}.${column} END)`;
   const stored = { mark: live('mark'), used: live('used'), previous: live('previous') };
-  const kept = outcome(algorithm, dialect, { ...base, now: 'excluded.at', ...stored });
+  const kept = outcome(algorithm, dialect, { ...base, now: at, ...stored });
   return `INSERT INTO ${table} (key, policy, mark, used, previous, expires_at, at)
 SELECT ${p(1, 'text')}, ${p(3, 'text')}, ${fresh.mark}, ${fresh.used}, ${fresh.previous}, ${fresh.expires}, n.now
 FROM (SELECT ${nowOf(dialect, 2)} AS now) AS n WHERE true
 ON CONFLICT (key, policy) DO UPDATE SET mark = ${kept.mark}, used = ${kept.used}, previous = ${kept.previous},
-  expires_at = ${kept.expires}, at = excluded.at
+  expires_at = ${kept.expires}, at = ${at}
 WHERE ${kept.fits}
 RETURNING mark, used, previous, at AS now`;
 }
