@@ -4,6 +4,7 @@
 import type * as conformance from '@stowage/conformance';
 import type * as conformanceBackends from '@stowage/conformance/backends';
 import type * as conformanceFaults from '@stowage/conformance/faults';
+import type * as conformanceGlobalSetup from '@stowage/conformance/global-setup';
 import type * as conformanceRaceWorker from '@stowage/conformance/race-worker';
 import type * as core from '@stowage/core';
 import type * as coreAdapterKit from '@stowage/core/adapter-kit';
@@ -27,6 +28,7 @@ export type EntryPoints = [
   typeof conformance,
   typeof conformanceBackends,
   typeof conformanceFaults,
+  typeof conformanceGlobalSetup,
   typeof conformanceRaceWorker,
   typeof core,
   typeof coreAdapterKit,
