@@ -50,6 +50,9 @@ await describeStoreBackends((backend) => {
             { name: 'hourly', algorithm: 'fixed-window', limit: 100, windowMs: 3_600_000 },
           ],
           key: (req) => req.headers['x-user'] as string | undefined,
+          // These tests count admissions: 30 racing calls on one PostgreSQL row queue for its
+          // lock, past the default 1 s on a loaded machine (then 503, not 200 or 429).
+          timeoutMs: 15_000,
         }),
       );
       a.get('/', (_req, res) => void res.json({ ok: true }));
