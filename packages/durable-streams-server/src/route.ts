@@ -36,8 +36,16 @@ export function routeOf(basePath: string, req: IncomingMessage): Route {
   const decoded = decodePath(path);
   if (decoded === basePath || decoded === basePath.slice(0, -1)) return { kind: 'root', insideBase: true };
   if (!decoded.startsWith(basePath)) return decoded === '/' ? { kind: 'root', insideBase: false } : { kind: 'outside' };
-  return { kind: 'stream', name: decoded.slice(basePath.length), params: new URLSearchParams(query) };
+  const name = decoded.slice(basePath.length);
+  if (hasDotSegment(name)) {
+    // A URL client (WHATWG URL: browsers, fetch) resolves `.` and `..` segments, also written
+    // `%2e`, so the stream's Location and every later request would reach another stream.
+    throw source.invalid('a stream name cannot have . or .. as a path segment (URL clients resolve them away)');
+  }
+  return { kind: 'stream', name, params: new URLSearchParams(query) };
 }
+
+const hasDotSegment = (name: string): boolean => name.split('/').some((segment) => segment === '.' || segment === '..');
 
 /** The stream name of a path (or absolute URL), `undefined` when outside `basePath`. */
 export function nameOf(basePath: string, pathOrUrl: string): string | undefined {
