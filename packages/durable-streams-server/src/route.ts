@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { source } from './protocol.js';
+import { RESERVED } from './subscription-routes.js';
 
 /** What a request target names. */
 export type Route =
@@ -37,7 +38,8 @@ export function routeOf(basePath: string, req: IncomingMessage): Route {
   if (decoded === basePath || decoded === basePath.slice(0, -1)) return { kind: 'root', insideBase: true };
   if (!decoded.startsWith(basePath)) return decoded === '/' ? { kind: 'root', insideBase: false } : { kind: 'outside' };
   const name = decoded.slice(basePath.length);
-  if (hasDotSegment(name)) {
+  // Under the reserved prefix (health, subscriptions) each route checks its own segments.
+  if (name !== RESERVED && !name.startsWith(`${RESERVED}/`) && hasDotSegment(name)) {
     // A URL client (WHATWG URL: browsers, fetch) resolves `.` and `..` segments, also written
     // `%2e`, so the stream's Location and every later request would reach another stream.
     throw source.invalid('a stream name cannot have . or .. as a path segment (URL clients resolve them away)');
