@@ -1,6 +1,8 @@
 import { Cluster, Redis } from 'ioredis';
 import { createClient, createCluster } from 'redis';
+import { afterAll, beforeAll } from 'vitest';
 import type { RedisClient } from '../src/index.js';
+import { type LocalCluster, startCluster } from './helpers.js';
 
 /**
  * The store's client in the tests, on either driver: the fault and race tests run once per
@@ -144,4 +146,31 @@ function socketOf(target: number | string): { host: string; port: number } {
   if (typeof target === 'number') return { host: '127.0.0.1', port: target };
   const { host, port } = urlOptions(target);
   return { host, port };
+}
+
+/** What {@link useLoopbackCluster} holds for the tests of its `describe`, set before they run. */
+export interface LoopbackCluster {
+  readonly cluster: LocalCluster;
+  /** The store's client, on the driver under test. */
+  readonly store: TestClient;
+  /** An ioredis admin connection (stats, keys per master): it tests nothing. */
+  readonly admin: Cluster;
+}
+
+/** A 3-master Cluster on loopback for the enclosing `describe`, started before its tests and stopped after. */
+export function useLoopbackCluster(driver: Driver): LoopbackCluster {
+  const held = {} as { -readonly [K in keyof LoopbackCluster]: LoopbackCluster[K] };
+  beforeAll(async () => {
+    held.cluster = await startCluster();
+    held.store = connectCluster(driver, held.cluster.ports);
+    held.admin = new Cluster(held.cluster.ports.map((port) => ({ host: '127.0.0.1', port })));
+    await held.store.connected;
+    await held.admin.ping();
+  });
+  afterAll(async () => {
+    held.store?.close();
+    await held.admin?.quit();
+    held.cluster?.stop();
+  });
+  return held;
 }

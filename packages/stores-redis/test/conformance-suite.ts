@@ -1,7 +1,7 @@
 import { describeConformance, type ConformanceContext } from '@stowage/conformance';
 import { describeBackends, redisBackends } from '@stowage/conformance/backends';
 import { createSubscriptionStore } from '@stowage/core';
-import { Cluster, Redis } from 'ioredis';
+import { type Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe } from 'vitest';
 import {
   RedisCsrfTokenStore,
@@ -14,8 +14,8 @@ import {
   type RedisClient,
   type RedisStoreOptions,
 } from '../src/index.js';
-import { connect, connectCluster, type Driver, type TestClient } from './clients.js';
-import { dropPrefix, dumpPrefix, startCluster, type LocalCluster } from './helpers.js';
+import { connect, type Driver, type TestClient, useLoopbackCluster } from './clients.js';
+import { dropPrefix, dumpPrefix } from './helpers.js';
 
 /** The stores on `client()`; `admin()` (ioredis) reads and drops what a test left. */
 function suite(name: string, client: () => RedisClient, admin: () => Redis | Cluster) {
@@ -75,25 +75,11 @@ export async function conformanceOn(driver: Driver): Promise<void> {
   });
 
   describe(`Redis Cluster (3 masters on loopback, ${driver})`, () => {
-    let cluster: LocalCluster;
-    let store: TestClient;
-    let admin: Cluster;
-    beforeAll(async () => {
-      cluster = await startCluster();
-      store = connectCluster(driver, cluster.ports);
-      admin = new Cluster(cluster.ports.map((port) => ({ host: '127.0.0.1', port })));
-      await store.connected;
-      await admin.ping();
-    });
-    afterAll(async () => {
-      store?.close();
-      await admin?.quit();
-      cluster?.stop();
-    });
+    const loopback = useLoopbackCluster(driver);
     suite(
       `stores-redis (${driver})`,
-      () => store.client,
-      () => admin,
+      () => loopback.store.client,
+      () => loopback.admin,
     );
   });
 }

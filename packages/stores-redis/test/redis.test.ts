@@ -3,12 +3,11 @@ import type { Socket } from 'node:net';
 import { newNamespace, type ErrorLike } from '@stowage/conformance';
 import { redisBackends, requestedImages } from '@stowage/conformance/backends';
 import { RedisContainer, type StartedRedisContainer } from '@testcontainers/redis';
-import { Cluster, Redis } from 'ioredis';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redisHealth, RedisRateLimitStore, RedisSessionStore, RedisStreamStore } from '../src/index.js';
 import { serverClockOf } from '../src/server-clock.js';
-import { connect, connectCluster, DRIVERS, type TestClient } from './clients.js';
-import { startCluster, type LocalCluster } from './helpers.js';
+import { connect, DRIVERS, type TestClient, useLoopbackCluster } from './clients.js';
 import { shiftOurClock } from './our-clock.js';
 
 const backends = await redisBackends();
@@ -162,26 +161,13 @@ describe('write coalescing', () => {
 });
 
 describe.each(DRIVERS)('Redis Cluster specifics (%s)', (driver) => {
-  let cluster: LocalCluster;
-  let store: TestClient;
-  let admin: Cluster;
-  beforeAll(async () => {
-    cluster = await startCluster();
-    store = connectCluster(driver, cluster.ports);
-    admin = new Cluster(cluster.ports.map((port) => ({ host: '127.0.0.1', port })));
-    await store.connected;
-  });
-  afterAll(async () => {
-    store?.close();
-    await admin?.quit();
-    cluster?.stop();
-  });
+  const loopback = useLoopbackCluster(driver);
 
   it('spreads sessions over the masters, and sign-out everywhere reaches every one', async () => {
     const prefix = newNamespace();
-    const sessions = new RedisSessionStore({ client: store.client, prefix });
+    const sessions = new RedisSessionStore({ client: loopback.store.client, prefix });
     for (let i = 0; i < 60; i++) await sessions.set(`sid-${i}`, Buffer.from('x'), { ttlMs: 60_000, owner: 'alice' });
-    const perNode = await Promise.all(admin.nodes('master').map((n) => n.keys(`${prefix}s:*`)));
+    const perNode = await Promise.all(loopback.admin.nodes('master').map((n) => n.keys(`${prefix}s:*`)));
     expect(perNode.filter((keys) => keys.length > 0).length).toBe(3);
     expect(await sessions.destroyByOwner('alice', { except: 'sid-7' })).toBe(59);
     expect(await sessions.get('sid-7')).toBeDefined();
@@ -189,7 +175,7 @@ describe.each(DRIVERS)('Redis Cluster specifics (%s)', (driver) => {
   });
 
   it('rotate across slots moves the session once; the new id taken gives CONFLICT and keeps the old', async () => {
-    const sessions = new RedisSessionStore({ client: store.client, prefix: newNamespace() });
+    const sessions = new RedisSessionStore({ client: loopback.store.client, prefix: newNamespace() });
     await sessions.set('old', Buffer.from('payload'), { ttlMs: 60_000, owner: 'bob' });
     await sessions.set('taken', Buffer.from('other'), { ttlMs: 60_000 });
     await expect(sessions.rotate('old', 'taken')).rejects.toMatchObject({ code: 'CONFLICT' });
