@@ -238,22 +238,18 @@ export async function runComparison(c: Comparison, options: HarnessOptions, log:
         const i = contenders.indexOf(k);
         const reason = unsupported.get(k);
         const tags = { ...(k.client && { client: k.client }), ...(k.role && { role: k.role }) };
+        const row = {
+          contract: c.contract,
+          operation: c.operation,
+          backend: c.backend,
+          library: k.library,
+          load: shape,
+          comparedWith: c.anchor.library,
+          metric: latency ? ('latency' as const) : ('throughput' as const),
+          ...tags,
+        };
         if (reason !== undefined) {
-          rows.push({
-            contract: c.contract,
-            operation: c.operation,
-            backend: c.backend,
-            library: k.library,
-            load: shape,
-            opsPerSec: 0,
-            p50Us: 0,
-            p99Us: 0,
-            ratio: 0,
-            comparedWith: c.anchor.library,
-            metric: latency ? 'latency' : 'throughput',
-            ...tags,
-            unsupported: reason,
-          });
+          rows.push({ ...row, opsPerSec: 0, p50Us: 0, p99Us: 0, ratio: 0, unsupported: reason });
           continue;
         }
         const m = medians[i]!;
@@ -268,18 +264,11 @@ export async function runComparison(c: Comparison, options: HarnessOptions, log:
                 ...(anchor.serverCpuUs !== undefined && m.serverCpuUs > 0 && { cpuRatio: round2(anchor.serverCpuUs / m.serverCpuUs) }),
               };
         rows.push({
-          contract: c.contract,
-          operation: c.operation,
-          backend: c.backend,
-          library: k.library,
-          load: shape,
+          ...row,
           opsPerSec: Math.round(m.opsPerSec),
           p50Us: Math.round(m.p50Us * 10) / 10,
           p99Us: Math.round(m.p99Us * 10) / 10,
           ratio: Math.round((latency ? anchor.p50Us / m.p50Us : m.opsPerSec / anchor.opsPerSec) * 100) / 100,
-          comparedWith: c.anchor.library,
-          metric: latency ? 'latency' : 'throughput',
-          ...tags,
           ...cpu,
           ...(!latency && { roundOps: results[i]!.map((r) => Math.round(r.opsPerSec)) }),
         });
