@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { describeStoreBackends, freshNamespace, type StoreSet } from '@stowage/test-stores';
+import { describeStoreBackends, freshNamespace, isTimeoutOrUnavailable, type StoreSet, warmUpWithRetries } from '@stowage/test-stores';
 import { exportJWK, generateKeyPair, jwtVerify, SignJWT, type JWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createJwksProvider, type JwksProviderOptions } from '../src/index.js';
@@ -76,17 +76,11 @@ await describeStoreBackends((backend) => {
   };
   // A replica's first calls connect and create its namespace's tables: on a loaded machine more
   // than the provider's storeTimeoutMs, which the tests time. Done here, untimed, with retries.
-  const warmUp = async (cache: ReturnType<StoreSet['jwks']>, locks: ReturnType<StoreSet['locks']>) => {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await cache.get('warm-up');
-        await locks.release('warm-up', 'warm-up');
-        return;
-      } catch (error) {
-        if (attempt === 5 || !['TIMEOUT', 'UNAVAILABLE'].includes((error as { code?: string }).code ?? '')) throw error;
-      }
-    }
-  };
+  const warmUp = (cache: ReturnType<StoreSet['jwks']>, locks: ReturnType<StoreSet['locks']>) =>
+    warmUpWithRetries(async () => {
+      await cache.get('warm-up');
+      await locks.release('warm-up', 'warm-up');
+    }, isTimeoutOrUnavailable);
   beforeAll(async () => {
     issuer = new Issuer();
     await issuer.start();

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { HoldingProxy } from '@stowage/conformance/faults';
-import { freshNamespace, type BackendSpec, type StoreBackend, type StoreSet } from '@stowage/test-stores';
+import { freshNamespace, type BackendSpec, type StoreBackend, type StoreSet, warmUpWithRetries } from '@stowage/test-stores';
 import { createLifecycleApp } from '../src/app.js';
 
 const REPLICA = new URL('../dist/replica.js', import.meta.url).pathname;
@@ -103,16 +103,12 @@ async function inProcess(admin: StoreSet, timeoutMs: number, sessionSecret: stri
  * A first call that spent it (503, or 500 from express-rate-limit and the app's own reads) is
  * the deadline at work on a loaded machine: it is tried again, a few times, with fresh keys.
  */
-async function warmUp(url: string): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await warmUpOnce(url);
-    } catch (error) {
-      if (attempt === 8 || !(error instanceof WarmUpUnavailable)) throw error;
-      await sleep(200);
-    }
-  }
-}
+const warmUp = (url: string): Promise<void> =>
+  warmUpWithRetries(
+    () => warmUpOnce(url),
+    (error) => error instanceof WarmUpUnavailable,
+    { attempts: 8 },
+  );
 
 class WarmUpUnavailable extends Error {}
 

@@ -233,3 +233,4 @@ export async function describeStoreBackends(
 export { Gates } from './gates.js';
 export { nextWindow, openRateLimitReplicas, type RateLimitReplicas, roomInWindow } from './rate-limit-replicas.js';
 export { Browser } from './browser.js';
+export { isTimeoutOrUnavailable, warmUpWithRetries } from './warm-up.js';
