@@ -5,6 +5,8 @@ export interface StreamConfig {
   /**
    * The stream's media type as given (returned as given; compared by
    * `normalizeContentType`). Required unless the stream is a fork, which inherits it.
+   * Printable ASCII, at most 256 characters, starting with `type/subtype` (HTTP tokens),
+   * parameters after a `;` as the caller likes; else `INVALID_ARGUMENT`.
    */
   contentType?: string;
   /**

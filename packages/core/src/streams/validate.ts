@@ -39,6 +39,8 @@ export interface ValidatedFork {
   prefix: Uint8Array | undefined;
 }
 
+const MEDIA_TYPE = /^[\w!#$%&'*+.^`|~-]+\/[\w!#$%&'*+.^`|~-]+$/;
+
 function validateContentType(source: ErrorSource, field: string, value: unknown): string {
   if (typeof value !== 'string' || value.trim().length === 0 || value.length > MAX_CONTENT_TYPE_BYTES) {
     throw source.invalid(`${field} must be a non-empty media type of at most ${MAX_CONTENT_TYPE_BYTES} characters`, {
@@ -47,6 +49,10 @@ function validateContentType(source: ErrorSource, field: string, value: unknown)
   }
   // Printable ASCII only (HTTP field value): no control characters, no NUL.
   if (!/^[\x20-\x7e]+$/.test(value)) throw source.invalid(`${field} must be printable ASCII`, { field });
+  // A media type, `type/subtype` of HTTP tokens, before any parameters: `;;;` names none.
+  if (!MEDIA_TYPE.test(normalizeContentType(value))) {
+    throw source.invalid(`${field} must start with a media type such as text/plain (type/subtype)`, { field });
+  }
   return value;
 }
 

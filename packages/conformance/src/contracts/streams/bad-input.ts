@@ -25,6 +25,8 @@ export function streamBadInputTests(open: StreamOpen): void {
       ['no content type', {}],
       ['an empty content type', { contentType: '' }],
       ['a content type with a control character', { contentType: 'text/plain\n' }],
+      ['a content type of parameters only', { contentType: ';;;' }],
+      ['a content type without a subtype', { contentType: 'text; charset=utf-8' }],
       ['ttlMs and expiresAt together', { contentType: TEXT, ttlMs: 1000, expiresAt: 2_000_000_000_000 }],
       ['a negative expiresAt', { contentType: TEXT, expiresAt: -1 }],
       ['a fractional expiresAt', { contentType: TEXT, expiresAt: 1.5 }],
