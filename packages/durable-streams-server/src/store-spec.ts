@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { type BackgroundErrorHandler, type HealthResult, type SessionStore, StowageError, type StreamStore } from '@stowage/core';
 import { source } from './protocol.js';
@@ -72,7 +72,7 @@ export async function openStore(spec: string, options: StoreSpecOptions = {}): P
     if (file.length === 0) throw source.invalid('sqlite: needs a file path, e.g. sqlite:./data/streams.db');
     const { SqliteStreamStore, SqliteSessionStore } = await load(() => import('@stowage/stores-sqlite'), '@stowage/stores-sqlite');
     const { default: Database } = await load(() => import('better-sqlite3'), 'better-sqlite3');
-    if (file !== ':memory:') mkdirSync(dirname(resolve(file)), { recursive: true });
+    if (file !== ':memory:') makeDirectories(dirname(resolve(file)));
     const database = new Database(file);
     const store = new SqliteStreamStore({ database, ...reporting });
     const sessions = withSessions ? new SqliteSessionStore({ database, ...reporting }) : undefined;
@@ -168,4 +168,25 @@ export function maskSecrets(url: string): string {
   for (const name of new Set(u.searchParams.keys())) u.searchParams.set(name, '***');
   if (u.hash !== '') u.hash = '***';
   return u.toString();
+}
+
+/**
+ * Creates `dir` and its missing parents, one level at a time. Not `mkdirSync(dir, { recursive:
+ * true })`: on Node 20 that loops for ever under a directory that refuses new entries with
+ * ENOENT (e.g. `/proc/nope/x`), so `--store sqlite:/proc/nope/x.db` hung instead of failing.
+ */
+function makeDirectories(dir: string): void {
+  const missing: string[] = [];
+  for (let d = dir; !existsSync(d); d = dirname(d)) {
+    if (dirname(d) === d) break;
+    missing.unshift(d);
+  }
+  for (const d of missing) {
+    try {
+      mkdirSync(d);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') continue;
+      throw source.invalid(`cannot create the directory ${d} for the SQLite file: ${(err as Error).message}`);
+    }
+  }
 }

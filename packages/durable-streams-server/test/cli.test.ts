@@ -22,6 +22,15 @@ describe('the stowage-streams CLI', () => {
     expect(bad.stderr).toContain('unknown store "mongodb://x"');
   });
 
+  it('refuses a SQLite path whose directory cannot be made, at once (it hung under /proc)', () => {
+    for (const path of ['/proc/stowage-nope/x.db', '/dev/null/x/y.db']) {
+      const r = spawnSync(process.execPath, [CLI, '--store', `sqlite:${path}`, '--port', '0'], { encoding: 'utf8', timeout: 20_000 });
+      expect(r.signal).toBeNull();
+      expect(r.status).toBe(2);
+      expect(r.stderr).toMatch(/cannot create the directory \/(proc|dev)\S* for the SQLite file/);
+    }
+  });
+
   it('serves a SQLite file it creates (directory included), keeps the data across a restart, and stops on SIGTERM', async () => {
     const file = join(dir, 'nested', 'data', 'streams.db');
     const first = new CliProcess(['--store', `sqlite:${file}`]);
