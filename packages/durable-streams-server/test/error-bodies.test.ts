@@ -38,8 +38,16 @@ const CASES: Case[] = [
   { name: 'a malformed offset', status: 400, request: (b) => fetch(`${b}/open?offset=zz`) },
   { name: 'an offset past the tail', status: 400, request: (b) => fetch(`${b}/open?offset=9999999999999999_9999999999999999`) },
   { name: 'an empty append', status: 400, request: (b) => post(b, 'open', text('')) },
-  { name: 'create with a Content-Type of no media type', status: 400, request: (b) => put(b, 'odd', { headers: { 'Content-Type': ';;;' } }) },
-  { name: 'append with a Content-Type of no media type', status: 400, request: (b) => post(b, 'open', text('x', { 'Content-Type': 'text' })) },
+  {
+    name: 'create with a Content-Type of no media type',
+    status: 400,
+    request: (b) => put(b, 'odd', { headers: { 'Content-Type': ';;;' } }),
+  },
+  {
+    name: 'append with a Content-Type of no media type',
+    status: 400,
+    request: (b) => post(b, 'open', text('x', { 'Content-Type': 'text' })),
+  },
   { name: 'invalid JSON', status: 400, request: (b) => post(b, 'json', { headers: json, body: '{nope' }) },
   { name: 'an empty JSON array', status: 400, request: (b) => post(b, 'json', { headers: json, body: '[]' }) },
   {
