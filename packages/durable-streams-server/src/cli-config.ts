@@ -21,6 +21,7 @@ const SPECS = {
   'max-body-bytes': { type: 'string' },
   'max-read-bytes': { type: 'string' },
   'max-read-messages': { type: 'string' },
+  'read-concurrency': { type: 'string' },
   'cleanup-interval': { type: 'string' },
   'shutdown-timeout': { type: 'string' },
   schema: { type: 'string' },

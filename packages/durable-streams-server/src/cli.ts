@@ -50,6 +50,7 @@ async function main(): Promise<void> {
       ...(settings.maxBodyBytes === undefined ? {} : { maxBodyBytes: settings.maxBodyBytes }),
       readMaxBytes: settings.readMaxBytes,
       readMaxMessages: settings.readMaxMessages,
+      readConcurrency: settings.readConcurrency,
       health: () => opened.health(),
       logger,
       ...(settings.quiet ? { log: false as const } : {}),

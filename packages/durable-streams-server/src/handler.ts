@@ -9,6 +9,7 @@ import { logAccess, requestIdOf } from './log.js';
 import { longPoll } from './long-poll.js';
 import { resolveOptions, type ResolvedOptions, type StreamsServerOptions } from './options.js';
 import { liveParam, offsetParam, source } from './protocol.js';
+import { ReadGate } from './read-gate.js';
 import { catchUp, head, readNow } from './reads.js';
 import type { HandlerContext, StreamRequest } from './request.js';
 import { baseHeaders, logLine, METHODS, preflightHeaders, sendError, sendMethodNotAllowed } from './responses.js';
@@ -99,6 +100,7 @@ export function refuseOn(handler: StreamsRequestHandler, socket: Socket, answer:
 
 class StreamsApp implements HandlerContext {
   readonly live: LiveWaits;
+  readonly reads: ReadGate;
   readonly order = new ConnectionOrder();
   /** Requests answered by the server's parse-error answer: their own failure adds nothing. */
   readonly refused = new WeakSet<IncomingMessage>();
@@ -110,6 +112,7 @@ class StreamsApp implements HandlerContext {
 
   constructor(readonly o: ResolvedOptions) {
     this.live = new LiveWaits(o.store);
+    this.reads = new ReadGate(o.readConcurrency);
     this.base = baseHeaders(o);
     this.landing = new Landing(o);
     this.subs = o.subscriptions === undefined ? undefined : new SubscriptionRuntime(o, o.subscriptions);

@@ -39,6 +39,18 @@ export interface StreamsServerOptions {
    */
   readMaxMessages?: number;
   /**
+   * Most reads of the store for responses (the data of a catch-up, long-poll or SSE
+   * response) in flight at once; the others wait their turn in the server, in arrival order,
+   * where the store's time limit does not run. A store's limit (Redis `timeoutMs`, 2 s;
+   * PostgreSQL `statementTimeoutMs`, 5 s) counts the time a call waits in the store's client
+   * behind the calls before it, so without a bound a burst of large reads (64 readers of a
+   * 6.4 MiB stream) timed out together and every reader got 503. Identical reads waiting for
+   * their turn (same stream and offset) are made once, for all of them. Keep this many reads
+   * of `readMaxBytes` within the store's time limit.
+   * @default 4
+   */
+  readConcurrency?: number;
+  /**
    * The probe behind `{basePath}__ds/health/ready`: resolves `{ ok, latencyMs, error? }`, never
    * throws (a store package's `postgresHealth(pool)`, `redisHealth(client)`, `sqliteHealth(db)`).
    * @default the store's `health()` (every Stowage store has one); for a store without it, a
@@ -106,6 +118,7 @@ export interface ResolvedOptions {
   maxBodyBytes: number;
   readMaxBytes: number;
   readMaxMessages: number;
+  readConcurrency: number;
   health: () => Promise<HealthResult>;
   cacheControl: string;
   corsOrigin: string | false;
@@ -137,6 +150,8 @@ const HOUR = 3_600_000;
 export const DEFAULT_READ_MAX_BYTES = 16 * 1024 * 1024;
 /** Default most messages of one read response. */
 export const DEFAULT_READ_MAX_MESSAGES = 1000;
+/** Default most reads of the store in flight at once: see `StreamsServerOptions.readConcurrency`. */
+export const DEFAULT_READ_CONCURRENCY = 4;
 const CORP = new Set(['cross-origin', 'same-site', 'same-origin']);
 
 export function resolveOptions(options: StreamsServerOptions): ResolvedOptions {
@@ -178,6 +193,7 @@ export function resolveOptions(options: StreamsServerOptions): ResolvedOptions {
     maxBodyBytes: int('maxBodyBytes', STREAM_DEFAULTS.maxMessageBytes, 1, 2 ** 31 - 1),
     readMaxBytes: int('readMaxBytes', DEFAULT_READ_MAX_BYTES, 1, 2 ** 31 - 1),
     readMaxMessages: int('readMaxMessages', DEFAULT_READ_MAX_MESSAGES, 1, 1_000_000),
+    readConcurrency: int('readConcurrency', DEFAULT_READ_CONCURRENCY, 1, 10_000),
     health,
     cacheControl,
     corsOrigin,

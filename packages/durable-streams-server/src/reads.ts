@@ -16,8 +16,11 @@ export async function catchUp(c: HandlerContext, r: StreamRequest, from: string)
   sendRead(c, r, await readFrom(c, r.name, from), from, undefined);
 }
 
+/** The data of a response from `from`: a read of the store in its turn (see `ReadGate`). */
 export function readFrom(c: HandlerContext, name: string, from: string): Promise<StreamReadResult> {
-  return c.o.store.read(name, from, { maxBytes: c.o.readMaxBytes, maxMessages: c.o.readMaxMessages });
+  return c.reads.run(`${from}\n${name}`, () =>
+    c.o.store.read(name, from, { maxBytes: c.o.readMaxBytes, maxMessages: c.o.readMaxMessages }),
+  );
 }
 
 /** `offset=now`: no data, the tail; a read all the same (renews an idle TTL). */

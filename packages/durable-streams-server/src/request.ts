@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { LiveWaits } from './live-waits.js';
 import type { ResolvedOptions } from './options.js';
+import type { ReadGate } from './read-gate.js';
 import type { SubscriptionRuntime } from './subscription-runtime.js';
 
 /** One request to a named stream. */
@@ -16,6 +17,8 @@ export interface StreamRequest {
 export interface HandlerContext {
   readonly o: ResolvedOptions;
   readonly live: LiveWaits;
+  /** Where the reads of the store that answer responses wait for their turn. */
+  readonly reads: ReadGate;
   /** Subscriptions, when enabled: appends and deletes are noted there. */
   readonly subs: SubscriptionRuntime | undefined;
 }

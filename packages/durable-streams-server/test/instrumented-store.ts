@@ -10,6 +10,9 @@ export class InstrumentedStore implements StreamStore {
   waitsInFlight = 0;
   waitsStarted = 0;
   readsStarted = 0;
+  readsInFlight = 0;
+  /** The most `read` calls in flight at once so far. */
+  maxReadsInFlight = 0;
   /** Throw this synchronously from every method while set. */
   throwing: unknown = undefined;
   private gate: Promise<void> | undefined;
@@ -49,14 +52,19 @@ export class InstrumentedStore implements StreamStore {
   read: StreamStore['read'] = (...a) => {
     this.check();
     this.readsStarted++;
+    this.maxReadsInFlight = Math.max(this.maxReadsInFlight, ++this.readsInFlight);
     const gate = this.gate;
-    if (gate === undefined) return this.inner.read(...a);
-    let done!: () => void;
-    this.held.push((done = () => undefined));
-    return gate.then(() => {
-      this.held.splice(this.held.indexOf(done), 1);
-      return this.inner.read(...a);
-    });
+    let reading: ReturnType<StreamStore['read']>;
+    if (gate === undefined) reading = this.inner.read(...a);
+    else {
+      let done!: () => void;
+      this.held.push((done = () => undefined));
+      reading = gate.then(() => {
+        this.held.splice(this.held.indexOf(done), 1);
+        return this.inner.read(...a);
+      });
+    }
+    return reading.finally(() => this.readsInFlight--);
   };
 
   wait: StreamStore['wait'] = (...a) => {
