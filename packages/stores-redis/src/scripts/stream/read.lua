@@ -19,6 +19,9 @@ local function read(a)
   end
   -- The messages go back as one string and where each ends (4-byte little-endian integers):
   -- two replies, however many messages, where a pair per message cost the client a parse each.
+  -- Large messages (512 bytes and up on average) go back as they are, one bulk string each, for
+  -- the client to join: Lua's table.concat copies them over and over as its buffer grows (134 ms
+  -- for 100 x 64 KiB against 59 ms for the list and the client's one copy).
   local parts, ends, bytes, last = {}, {}, 0, position
   local count = 0
   for i = #segments, 1, -1 do
@@ -43,7 +46,9 @@ local function read(a)
     touch(s)
     put(s)
   end
-  return { 'read', fmt(last), last == s.tail and '1' or '0', info(s), table.concat(parts), table.concat(ends) }
+  local data = parts
+  if count == 0 or bytes < 512 * count then data = table.concat(parts) end
+  return { 'read', fmt(last), last == s.tail and '1' or '0', info(s), data, table.concat(ends) }
 end
 
 local function head(a)
