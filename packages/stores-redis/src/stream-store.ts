@@ -21,7 +21,6 @@ import {
   validateAppendOptions,
   validateCreateOptions,
   validateDuration,
-  validateInteger,
   validateKey,
   validateMessages,
   validateOptions,
@@ -33,18 +32,8 @@ import {
 } from '@stowage/core/adapter-kit';
 import { mapError, RedisStoreBase, Script, type RedisStoreOptions } from './base.js';
 import type { Subscription } from './connection.js';
-import { SubscriberCheck } from './subscriber-check.js';
 
-export interface RedisStreamStoreOptions extends RedisStoreOptions, StreamSizeOptions {
-  /**
-   * While waits are pending, the store publishes a check message on its channel this often and
-   * expects its subscriber to hear it before the next: once one is missed, the next one heard
-   * makes every waiter look again, since the subscriber may have missed changes meanwhile (a
-   * Cluster's subscriber reconnects with no event saying so). `0` turns the checks off.
-   * @default 1000
-   */
-  subscriberCheckMs?: number;
-}
+export interface RedisStreamStoreOptions extends RedisStoreOptions, StreamSizeOptions {}
 
 // Lua has no imports: the parts of the stream script, one idea each, joined in this order.
 const STREAM = new Script('stream', [
@@ -106,23 +95,11 @@ export class RedisStreamStore extends RedisStoreBase implements StreamStore {
   private readonly keyPrefix: string;
   private subscriber: Subscription | undefined;
   private subscribed: Promise<void> | undefined;
-  private readonly check: SubscriberCheck;
 
   constructor(options: RedisStreamStoreOptions) {
     super('RedisStreamStore', options);
     this.maxMessageBytes = sizeLimit(this.source, options, 'maxMessageBytes');
     this.keyPrefix = `${this.prefix}{streams}:`;
-    const checkMs = options.subscriberCheckMs;
-    const channel = `${this.keyPrefix}events`;
-    this.check = new SubscriberCheck(
-      {
-        publish: (message) => this.command('PUBLISH', channel, [message], undefined),
-        waiting: () => this.waiters.size > 0,
-        relook: () => this.waiters.notifyAll(),
-        report: (err) => this.report(err, 'subscribe'),
-      },
-      checkMs === undefined ? 1000 : validateInteger(this.source, 'options.subscriberCheckMs', checkMs, 0),
-    );
     this.instrument('stream');
   }
 
@@ -275,9 +252,7 @@ export class RedisStreamStore extends RedisStoreBase implements StreamStore {
     this.subscribed ??= (async () => {
       const channel = `${this.keyPrefix}events`;
       const { subscription, subscribed } = this.connection.subscribe(channel, {
-        message: (name) => {
-          if (!this.check.heardMessage(name)) this.waiters.notify(name);
-        },
+        message: (name) => this.waiters.notify(name),
         // After a reconnect, anything may have happened while deaf.
         ready: () => this.waiters.notifyAll(),
         // It reconnects by itself; meanwhile only this process's changes wake its waiters.
@@ -285,9 +260,7 @@ export class RedisStreamStore extends RedisStoreBase implements StreamStore {
       });
       this.subscriber = subscription;
       await subscribed;
-      this.check.start();
     })().catch((err: unknown) => {
-      this.check.stop();
       if (this.subscriber !== undefined) this.subscriber.close();
       this.subscriber = undefined;
       this.subscribed = undefined;
@@ -297,7 +270,6 @@ export class RedisStreamStore extends RedisStoreBase implements StreamStore {
   }
 
   protected override async onClose(): Promise<void> {
-    this.check.stop();
     this.waiters.close();
     const sub = this.subscriber;
     this.subscriber = undefined;
