@@ -29,6 +29,8 @@ interface Cluster extends Events {
   subscribe(channel: string, listener: (message: string, channel: string) => void): Promise<void>;
   destroy(): void;
   readonly masters?: readonly Master[];
+  /** The connection subscribed to the cluster's channels (node-redis's "current pub/sub node"). */
+  readonly pubSubNode?: { readonly client: Events };
   getMasters?(): readonly Master[];
   nodeClient(node: Master): Promise<Client>;
   readonly isOpen: boolean;
@@ -91,11 +93,29 @@ export function nodeRedisConnection(raw: NodeRedisClient): Connection {
       // A cluster's duplicate connects to one node for pub/sub only (`minimizeConnections`).
       const sub = isCluster ? cluster.duplicate({ minimizeConnections: true }) : client.duplicate();
       sub.on('error', on.error as Listener);
-      sub.on(isCluster ? 'node-error' : 'ready', (isCluster ? on.error : on.ready) as Listener);
       const listener = (message: string, from: string) => {
         if (from === channel) on.message(message);
       };
-      const subscribed = sub.connect().then(() => sub.subscribe(channel, listener));
+      let subscribed = sub.connect().then(() => sub.subscribe(channel, listener));
+      if (!isCluster) sub.on('ready', on.ready as Listener);
+      else {
+        // A cluster says 'node-ready' once per connection, not after its reconnects: so the
+        // pub/sub connection's own 'ready' is heard (every reconnect), and a new pub/sub
+        // connection (the old one's node left) counts as a reconnect too.
+        const heard = new WeakSet<object>();
+        const hear = (): boolean => {
+          const conn = (sub as Cluster).pubSubNode?.client;
+          if (conn === undefined || heard.has(conn)) return false;
+          heard.add(conn);
+          conn.on('ready', on.ready as Listener);
+          return true;
+        };
+        sub.on('node-error', on.error as Listener);
+        sub.on('node-ready', () => {
+          if (hear()) on.ready();
+        });
+        subscribed = subscribed.then(() => void hear());
+      }
       const close = () => {
         try {
           sub.destroy();
