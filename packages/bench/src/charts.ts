@@ -221,8 +221,13 @@ async function main(): Promise<void> {
   const soakFiles = values.soak.split(',').filter((f) => existsSync(f));
   if (soakFiles.length > 0) {
     const runs = soakFiles.map((f) => (JSON.parse(readFileSync(f, 'utf8')) as { reports: SoakReport[] }).reports);
-    // A later file's run of a backend replaces an earlier one's.
-    const reports = [...new Map(runs.flat().map((r) => [r.backend, r])).values()];
+    // Per backend the longest run (the one a soak is judged by); of equal ones, the later file's.
+    const longest = new Map<string, SoakReport>();
+    for (const r of runs.flat()) {
+      const held = longest.get(r.backend);
+      if (held === undefined || r.samples.length >= held.samples.length) longest.set(r.backend, r);
+    }
+    const reports = [...longest.values()];
     await render(soakSpec(reports), join(values.out, 'soak.svg'));
   } else console.log(`no ${values.soak}: run npm run soak -- --json ${values.soak}`);
 }
