@@ -22,6 +22,7 @@ const SPECS = {
   'max-read-bytes': { type: 'string' },
   'max-read-messages': { type: 'string' },
   'read-concurrency': { type: 'string' },
+  'read-queue-timeout': { type: 'string' },
   'cleanup-interval': { type: 'string' },
   'shutdown-timeout': { type: 'string' },
   schema: { type: 'string' },

@@ -1,5 +1,5 @@
 import { LOG_LEVELS, type LogLevel } from './log.js';
-import { DEFAULT_READ_CONCURRENCY, DEFAULT_READ_MAX_BYTES, DEFAULT_READ_MAX_MESSAGES } from './options.js';
+import { DEFAULT_READ_CONCURRENCY, DEFAULT_READ_MAX_BYTES, DEFAULT_READ_MAX_MESSAGES, DEFAULT_READ_QUEUE_TIMEOUT_MS } from './options.js';
 import type { StoreSpecOptions } from './store-spec.js';
 import { flagOption, integerOption, listOption, type RawConfig, stringOption, UsageError } from './cli-config.js';
 
@@ -15,6 +15,7 @@ export interface CliSettings {
   readMaxBytes: number;
   readMaxMessages: number;
   readConcurrency: number;
+  readQueueTimeoutMs: number;
   cleanupMs: number;
   shutdownMs: number;
   quiet: boolean;
@@ -67,6 +68,7 @@ export function settingsOf(raw: RawConfig): CliSettings {
     readMaxBytes: integerOption(raw, 'max-read-bytes', DEFAULT_READ_MAX_BYTES, 1, INT32),
     readMaxMessages: integerOption(raw, 'max-read-messages', DEFAULT_READ_MAX_MESSAGES, 1, 1_000_000),
     readConcurrency: integerOption(raw, 'read-concurrency', DEFAULT_READ_CONCURRENCY, 1, 10_000),
+    readQueueTimeoutMs: integerOption(raw, 'read-queue-timeout', DEFAULT_READ_QUEUE_TIMEOUT_MS, 1, 3_600_000),
     cleanupMs: integerOption(raw, 'cleanup-interval', 60_000, 0, INT32),
     shutdownMs: integerOption(raw, 'shutdown-timeout', DEFAULT_SHUTDOWN_MS, 0, HOUR),
     quiet: flagOption(raw, 'quiet'),

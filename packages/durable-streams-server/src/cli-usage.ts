@@ -26,6 +26,8 @@ A Durable Streams protocol server over a Stowage StreamStore.
   --max-read-messages N     most messages in one read response (default: 1000)
   --read-concurrency N      most reads of the store for responses at once; the rest wait their
                             turn in the server, outside the store's time limit (default: 4)
+  --read-queue-timeout MS   longest wait of a read for its turn; then 503, the store is busy
+                            (default: 2000)
   --cleanup-interval MS     delete expired streams this often (default: 60000; 0: never)
   --shutdown-timeout MS     on SIGTERM / SIGINT, how long in-flight requests may take before
                             their connections are cut (default: 10000); a second signal exits now

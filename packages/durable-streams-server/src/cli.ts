@@ -51,6 +51,7 @@ async function main(): Promise<void> {
       readMaxBytes: settings.readMaxBytes,
       readMaxMessages: settings.readMaxMessages,
       readConcurrency: settings.readConcurrency,
+      readQueueTimeoutMs: settings.readQueueTimeoutMs,
       health: () => opened.health(),
       logger,
       ...(settings.quiet ? { log: false as const } : {}),

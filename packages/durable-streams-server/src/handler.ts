@@ -112,7 +112,7 @@ class StreamsApp implements HandlerContext {
 
   constructor(readonly o: ResolvedOptions) {
     this.live = new LiveWaits(o.store);
-    this.reads = new ReadGate(o.readConcurrency);
+    this.reads = new ReadGate(o.readConcurrency, o.readQueueTimeoutMs);
     this.base = baseHeaders(o);
     this.landing = new Landing(o);
     this.subs = o.subscriptions === undefined ? undefined : new SubscriptionRuntime(o, o.subscriptions);

@@ -27,7 +27,7 @@ export async function longPoll(c: HandlerContext, r: StreamRequest, offset: stri
     if (info.closed) return sendNoData(r, info.nextOffset, cursor, true);
     from = info.nextOffset;
   } else {
-    const first = await readFrom(c, r.name, offset);
+    const first = await readFrom(c, r.name, offset, r);
     if (hasMessages(first)) return sendRead(c, r, first, offset, cursor);
     if (first.closed) return sendNoData(r, first.nextOffset, cursor, true);
     from = first.nextOffset;

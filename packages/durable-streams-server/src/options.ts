@@ -51,6 +51,14 @@ export interface StreamsServerOptions {
    */
   readConcurrency?: number;
   /**
+   * Longest a read waits for its turn (see `readConcurrency`) before its request is answered
+   * 503 with `Retry-After` (the store is busy), so that a slow or paused store answers each
+   * request within this plus the store's own time limit. A request whose client leaves while
+   * it waits leaves the queue; a read nobody waits for is not made.
+   * @default 2000
+   */
+  readQueueTimeoutMs?: number;
+  /**
    * The probe behind `{basePath}__ds/health/ready`: resolves `{ ok, latencyMs, error? }`, never
    * throws (a store package's `postgresHealth(pool)`, `redisHealth(client)`, `sqliteHealth(db)`).
    * @default the store's `health()` (every Stowage store has one); for a store without it, a
@@ -119,6 +127,7 @@ export interface ResolvedOptions {
   readMaxBytes: number;
   readMaxMessages: number;
   readConcurrency: number;
+  readQueueTimeoutMs: number;
   health: () => Promise<HealthResult>;
   cacheControl: string;
   corsOrigin: string | false;
@@ -152,6 +161,8 @@ export const DEFAULT_READ_MAX_BYTES = 16 * 1024 * 1024;
 export const DEFAULT_READ_MAX_MESSAGES = 1000;
 /** Default most reads of the store in flight at once: see `StreamsServerOptions.readConcurrency`. */
 export const DEFAULT_READ_CONCURRENCY = 4;
+/** Default longest wait of a read for its turn: see `StreamsServerOptions.readQueueTimeoutMs`. */
+export const DEFAULT_READ_QUEUE_TIMEOUT_MS = 2000;
 const CORP = new Set(['cross-origin', 'same-site', 'same-origin']);
 
 export function resolveOptions(options: StreamsServerOptions): ResolvedOptions {
@@ -194,6 +205,7 @@ export function resolveOptions(options: StreamsServerOptions): ResolvedOptions {
     readMaxBytes: int('readMaxBytes', DEFAULT_READ_MAX_BYTES, 1, 2 ** 31 - 1),
     readMaxMessages: int('readMaxMessages', DEFAULT_READ_MAX_MESSAGES, 1, 1_000_000),
     readConcurrency: int('readConcurrency', DEFAULT_READ_CONCURRENCY, 1, 10_000),
+    readQueueTimeoutMs: int('readQueueTimeoutMs', DEFAULT_READ_QUEUE_TIMEOUT_MS, 1, HOUR),
     health,
     cacheControl,
     corsOrigin,

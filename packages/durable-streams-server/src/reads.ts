@@ -13,13 +13,19 @@ const EMPTY_JSON = Buffer.from('[]');
 
 /** The messages from `from` (`-1`: the start), as far as `readMaxBytes` and `readMaxMessages` allow. */
 export async function catchUp(c: HandlerContext, r: StreamRequest, from: string): Promise<void> {
-  sendRead(c, r, await readFrom(c, r.name, from), from, undefined);
+  sendRead(c, r, await readFrom(c, r.name, from, r), from, undefined);
 }
 
-/** The data of a response from `from`: a read of the store in its turn (see `ReadGate`). */
-export function readFrom(c: HandlerContext, name: string, from: string): Promise<StreamReadResult> {
-  return c.reads.run(`${from}\n${name}`, () =>
-    c.o.store.read(name, from, { maxBytes: c.o.readMaxBytes, maxMessages: c.o.readMaxMessages }),
+/**
+ * The data of a response from `from`: a read of the store in its turn (see `ReadGate`). With
+ * `r`, its wait ends when its client leaves; without, the read may be shared by several
+ * requests (woken long-polls and SSE readers), so none of them ends it.
+ */
+export function readFrom(c: HandlerContext, name: string, from: string, r?: StreamRequest): Promise<StreamReadResult> {
+  return c.reads.run(
+    `${from}\n${name}`,
+    () => c.o.store.read(name, from, { maxBytes: c.o.readMaxBytes, maxMessages: c.o.readMaxMessages }),
+    r?.res,
   );
 }
 

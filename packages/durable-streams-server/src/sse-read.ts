@@ -26,7 +26,7 @@ export async function sse(c: HandlerContext, r: StreamRequest, offset: string): 
     info = await existing(c, r.name);
     from = info.nextOffset;
   } else {
-    pending = await readFrom(c, r.name, offset);
+    pending = await readFrom(c, r.name, offset, r);
     info = pending.info;
   }
   const encoding = sseEncoding(normalizeContentType(info.contentType));
@@ -62,7 +62,7 @@ export async function sse(c: HandlerContext, r: StreamRequest, offset: string): 
         return;
       }
       if (!pending.atTail) {
-        pending = await readFrom(c, r.name, from);
+        pending = await readFrom(c, r.name, from, r);
         continue;
       }
     } else if (!announced) {

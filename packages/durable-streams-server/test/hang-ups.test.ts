@@ -37,6 +37,8 @@ describe('clients that hang up', () => {
       longPollTimeoutMs: 60_000,
       sseMaxDurationMs: 60_000,
       sseHeartbeatMs: 60_000,
+      // Every request's read reaches the store (held there); read-queue.test.ts tests the queue.
+      readConcurrency: N,
       log: (l) => lines.push(l),
     });
     base = await server.listen(0);

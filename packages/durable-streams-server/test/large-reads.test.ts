@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createStreamsServer, type StreamsServer } from '../src/index.js';
 import { ReadGate } from '../src/read-gate.js';
@@ -68,7 +69,7 @@ describe('ReadGate', () => {
   const tick = () => new Promise((r) => setImmediate(r));
 
   it('runs at most `limit` reads; the others start in arrival order as slots free', async () => {
-    const gate = new ReadGate(2);
+    const gate = new ReadGate(2, 60_000);
     const m = manual();
     const results = ['a', 'b', 'c', 'd'].map((id) => gate.run(id, m.read(id)));
     expect(m.starts).toEqual(['a', 'b']);
@@ -87,7 +88,7 @@ describe('ReadGate', () => {
   });
 
   it('identical reads waiting for their turn are made once; a running read is never joined', async () => {
-    const gate = new ReadGate(1);
+    const gate = new ReadGate(1, 60_000);
     const m = manual();
     const first = gate.run('s@0', m.read('first'));
     // The same key as the running read: waits and is made anew (it asked after that read began).
@@ -107,8 +108,51 @@ describe('ReadGate', () => {
     expect(m.starts).toEqual(['first', 'second', 'other']);
   });
 
+  /** A response as the gate sees it: closes when its client leaves. */
+  const client = () => Object.assign(new EventEmitter(), { destroyed: false });
+  const code = (p: Promise<unknown>) =>
+    p.then(
+      () => 'ok',
+      (e: { code?: string }) => e.code,
+    );
+
+  it('a request whose client leaves while it waits leaves the queue; a read nobody waits for is not made', async () => {
+    const gate = new ReadGate(1, 60_000);
+    const m = manual();
+    const first = gate.run('a', m.read('a'));
+    const left = client();
+    const gone = code(gate.run('b', m.read('b'), left));
+    const shared = [client(), client()];
+    const leaves = code(gate.run('c', m.read('c'), shared[0]));
+    const stays = gate.run('c', m.read('c'), shared[1]);
+    left.emit('close');
+    shared[0]!.emit('close');
+    expect(await gone).toBe('UNAVAILABLE');
+    expect(await leaves).toBe('UNAVAILABLE');
+    expect(gate.queued).toBe(1);
+    m.finish.get('a')!('A');
+    await tick();
+    m.finish.get('c')!('C');
+    expect([await first, await stays]).toEqual(['A', 'C']);
+    expect(m.starts).toEqual(['a', 'c']);
+    expect(left.listenerCount('close') + shared[1]!.listenerCount('close')).toBe(0);
+  });
+
+  it('a wait past maxWaitMs is UNAVAILABLE (the store is busy), and its read is not made', async () => {
+    const gate = new ReadGate(1, 50);
+    const m = manual();
+    const first = gate.run('a', m.read('a'));
+    const waited = await code(gate.run('b', m.read('b'), client()));
+    expect(waited).toBe('UNAVAILABLE');
+    expect(gate.queued).toBe(0);
+    m.finish.get('a')!('A');
+    await first;
+    await tick();
+    expect(m.starts).toEqual(['a']);
+  });
+
   it('a read that throws synchronously rejects and frees its slot', async () => {
-    const gate = new ReadGate(1);
+    const gate = new ReadGate(1, 60_000);
     const thrown = gate.run('x', () => {
       throw new Error('sync');
     });
