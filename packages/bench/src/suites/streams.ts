@@ -23,7 +23,13 @@ function contender(kind: Kind, dir: string, prepare: (s: ServerProcess) => Promi
     library: LIBRARY[kind],
     setup: async () => {
       await server.start();
-      return prepare(server);
+      const op = await prepare(server);
+      // A failed call names its server: a failed comparison otherwise does not say whose it was.
+      return (i) =>
+        op(i).catch((err: unknown) => {
+          const e = err as NodeJS.ErrnoException;
+          throw new Error(`${LIBRARY[kind]}: ${e.message}${e.code === undefined ? '' : ` (${e.code})`}`, { cause: err });
+        });
     },
     teardown: () => server.stop(),
     cpuMs: async () => (await server.usage()).cpuMs,
