@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+import net, { type Socket } from 'node:net';
 import { backgroundSettled, createStreamsHandler, listeningAt, refuseOn, type StreamsRequestHandler } from './handler.js';
 import { resolveOptions, type StreamsServerOptions } from './options.js';
 import { logLine, METHODS } from './responses.js';
@@ -25,6 +25,7 @@ export interface StreamsServer {
 export function createStreamsServer(options: StreamsServerOptions): StreamsServer {
   const handler = createStreamsHandler(options);
   const server = createServer((req, res) => handler(req, res));
+  const connections = new Connections(server);
   // `Expect: 100-continue`: Node would send `100 Continue` to every such request, inviting a
   // body the handler then refuses. A declared length over the limit gets its 413 (from the
   // handler, which sees the same length) without the invitation; the rest are invited as usual.
@@ -32,6 +33,7 @@ export function createStreamsServer(options: StreamsServerOptions): StreamsServe
   server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
     const declared = req.headers['content-length'];
     if (declared === undefined || !(Number(declared) > maxBodyBytes)) res.writeContinue();
+    connections.request(req, res);
     handler(req, res);
   });
   // Requests Node cannot parse (malformed headers or chunking, an oversized header block)
@@ -93,20 +95,61 @@ export function createStreamsServer(options: StreamsServerOptions): StreamsServe
           resolve();
           return;
         }
-        const cut = setTimeout(() => server.closeAllConnections(), graceMs);
+        const cut = setTimeout(() => connections.cut(), graceMs);
         cut.unref();
-        // Connections become idle as their last response ends (live reads end now): close
-        // them as they do, instead of waiting for the keep-alive timeout.
-        const idle = setInterval(() => server.closeIdleConnections(), 20);
-        server.close(() => {
+        // Not http's server.close(): it destroys every idle connection, and a connection is
+        // idle once its response has ended, even with the response's last megabytes still
+        // waiting to be sent (a 16 MiB read was cut at 6 to 8 MB). The listener stops; each
+        // connection ends (its data sent first) once its requests are done.
+        net.Server.prototype.close.call(server, () => {
           clearTimeout(cut);
-          clearInterval(idle);
           resolve();
         });
-        server.closeIdleConnections();
+        connections.closing();
       });
       // Requests that ended during the grace time may have started announcements: wait for them too.
       return closed.then(() => backgroundSettled(handler));
     },
   };
+}
+
+/**
+ * The server's connections and how many requests each has under way, so that on close each
+ * ends (`end()`: what was written is sent first) once it has none, rather than being destroyed.
+ */
+class Connections {
+  private readonly active = new Map<Socket, number>();
+  private ending = false;
+
+  constructor(server: Server) {
+    server.on('connection', (socket: Socket) => {
+      this.active.set(socket, 0);
+      socket.once('close', () => this.active.delete(socket));
+    });
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => this.request(req, res));
+  }
+
+  /** A request on its connection: counted until its response closes. */
+  request(req: IncomingMessage, res: ServerResponse): void {
+    const socket = req.socket;
+    if (!this.active.has(socket)) return;
+    this.active.set(socket, this.active.get(socket)! + 1);
+    res.once('close', () => {
+      const left = (this.active.get(socket) ?? 1) - 1;
+      if (!this.active.has(socket)) return;
+      this.active.set(socket, left);
+      if (this.ending && left === 0) socket.end();
+    });
+  }
+
+  /** From now on: idle connections end now, the others as their last request is done. */
+  closing(): void {
+    this.ending = true;
+    for (const [socket, requests] of this.active) if (requests === 0) socket.end();
+  }
+
+  /** The grace time is over: every connection is cut. */
+  cut(): void {
+    for (const socket of this.active.keys()) socket.destroy();
+  }
 }
