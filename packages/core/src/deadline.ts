@@ -48,7 +48,9 @@ function pastDeadline(source: ErrorSource, deadline: number, now: number) {
 /** The `TIMEOUT` of a call whose budget ran out while waiting for the backend. */
 export function budgetTimeout(source: ErrorSource, backend: string, budget: CallBudget) {
   const whose = budget.byCaller ? "the caller's deadline" : "the store's time limit";
-  return source.error('TIMEOUT', `no answer from ${backend} within ${budget.ms} ms (${whose}); the call will not take effect`, {
+  // Not "will not take effect": a call that ran in time and whose answer came late did.
+  const outcome = `had it not run by then, ${backend} refuses it; if it ran, its answer came too late`;
+  return source.error('TIMEOUT', `no answer from ${backend} within ${budget.ms} ms (${whose}): ${outcome}`, {
     details: { deadline: budget.deadline },
   });
 }

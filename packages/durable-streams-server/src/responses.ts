@@ -21,7 +21,8 @@ const STATUS: Record<StowageErrorCode, number> = {
 /** Messages of 5xx answers: the details go to the log, not to the client. */
 const SERVER_SIDE: Partial<Record<StowageErrorCode, string>> = {
   UNAVAILABLE: 'the stream store is unavailable; retry later',
-  TIMEOUT: 'the stream store did not answer in time; retry later',
+  // A write may have been stored with its answer late: producer headers make the retry safe.
+  TIMEOUT: 'the stream store did not answer in time (a write may have been stored: Producer-Id headers make a retry safe); retry later',
   CORRUPT: 'a stored record could not be decoded',
   INTERNAL: 'internal error',
 };
