@@ -256,7 +256,7 @@ export class RedisStreamStore extends RedisStoreBase implements StreamStore {
         // After a reconnect, anything may have happened while deaf.
         ready: () => this.waiters.notifyAll(),
         // It reconnects by itself; meanwhile only this process's changes wake its waiters.
-        error: (err) => this.report(err, 'subscribe'),
+        error: (err) => this.report(mapError(this.source, err, this.connection), 'subscribe'),
       });
       this.subscriber = subscription;
       await subscribed;

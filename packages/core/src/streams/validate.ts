@@ -47,8 +47,8 @@ function validateContentType(source: ErrorSource, field: string, value: unknown)
       field,
     });
   }
-  // Printable ASCII only (HTTP field value): no control characters, no NUL.
-  if (!/^[\x20-\x7e]+$/.test(value)) throw source.invalid(`${field} must be printable ASCII`, { field });
+  // An HTTP field value: printable ASCII and tabs (whitespace around parameters), nothing else.
+  if (!/^[\t\x20-\x7e]+$/.test(value)) throw source.invalid(`${field} must be printable ASCII`, { field });
   // A media type, `type/subtype` of HTTP tokens, before any parameters: `;;;` names none.
   if (!MEDIA_TYPE.test(normalizeContentType(value))) {
     throw source.invalid(`${field} must start with a media type such as text/plain (type/subtype)`, { field });

@@ -21,6 +21,9 @@ export function streamCreateTests(open: StreamOpen): void {
       expect((await store.head('s'))!.contentType).toBe('application/json; charset=utf-8');
       expect((await store.create('s', { contentType: 'Application/JSON' })).status).toBe('exists');
       await expectCode(store.create('s', { contentType: TEXT }), 'CONFLICT');
+      // A tab is whitespace an HTTP field value may hold, around parameters.
+      await store.create('t', { contentType: 'text/plain;\tcharset=utf-8' });
+      expect((await store.head('t'))!.contentType).toBe('text/plain;\tcharset=utf-8');
     });
 
     it('is idempotent for the same configuration and CONFLICT for another', async () => {
