@@ -103,7 +103,8 @@ export function createStreamsServer(options: StreamsServerOptions): StreamsServe
         // connection ends (its data sent first) once its requests are done.
         net.Server.prototype.close.call(server, () => {
           clearTimeout(cut);
-          resolve();
+          // Every connection is gone: http's close() now only stops its timeout checks.
+          server.close(() => resolve());
         });
         connections.closing();
       });
