@@ -136,10 +136,10 @@ class Connections {
     if (!this.active.has(socket)) return;
     this.active.set(socket, this.active.get(socket)! + 1);
     res.once('close', () => {
-      const left = (this.active.get(socket) ?? 1) - 1;
-      if (!this.active.has(socket)) return;
-      this.active.set(socket, left);
-      if (this.ending && left === 0) socket.end();
+      const held = this.active.get(socket);
+      if (held === undefined) return; // the connection closed first
+      this.active.set(socket, held - 1);
+      if (this.ending && held === 1) socket.end();
     });
   }
 
