@@ -42,13 +42,18 @@ await describeStoreBackends((backend) => {
 
     it('a retry storm over both replicas, its first client hanging up mid-handler: one run, only 409s and its replays', async () => {
       const key = uniqueKey('storm');
-      // The first request wins the key and its client leaves before the side effect (100 ms).
-      const storm = await Promise.all(
-        Array.from({ length: 40 }, async (_, i) => {
-          await sleep(i * 15);
-          return order(r.urls[i % 2]!, key, { effectAt: 100, answerAt: 400 }, i === 0 ? 50 : undefined);
-        }),
-      );
+      // The first request wins the key; its client leaves once its side effect is recorded,
+      // while the handler still runs (it answers at 1500 ms). Waiting for the effect, not
+      // for a time, makes it the winner however slow the machine is.
+      const hangUp = new AbortController();
+      const first = order(r.urls[0], key, { effectAt: 0, answerAt: 1500 }, hangUp.signal);
+      await waitFor(async () => (await effects(r.urls[1], key)).length === 1);
+      hangUp.abort();
+      const rest = Array.from({ length: 39 }, async (_, i) => {
+        await sleep(i * 15);
+        return order(r.urls[(i + 1) % 2]!, key);
+      });
+      const storm = await Promise.all([first, ...rest]);
       let polled = 0;
       await waitFor(async () => (polled++, (await order(r.urls[0], key)).status === 201));
       const after = await Promise.all([0, 1, 0, 1].map((i) => order(r.urls[i]!, key)));
@@ -56,6 +61,7 @@ await describeStoreBackends((backend) => {
       const all = await effects(r.urls[1], key);
       expect(all).toHaveLength(1);
       const body = JSON.stringify({ id: all[0]!.id, replica: all[0]!.replica });
+      expect(all[0]!.replica).toBe('a');
       expect(storm[0]!.status).toBe(0);
       for (const answer of storm) {
         expect([0, 201, 409]).toContain(answer.status);

@@ -14,16 +14,17 @@ export interface Answer {
 
 /**
  * `POST /orders` with an Idempotency-Key (also the rate-limit client), the handler's timing in
- * `timing` (`x-effect-at`, `x-answer-at` in ms), and a hang-up after `hangUpAfterMs`.
+ * `timing` (`x-effect-at`, `x-answer-at` in ms), and a hang-up after `hangUp` ms or when it aborts.
  */
 export async function order(
   url: string,
   key: string,
   timing: { effectAt?: number; answerAt?: number } = {},
-  hangUpAfterMs?: number,
+  hangUp?: number | AbortSignal,
 ): Promise<Answer> {
   const ac = new AbortController();
-  const timer = hangUpAfterMs === undefined ? undefined : setTimeout(() => ac.abort(), hangUpAfterMs);
+  const timer = typeof hangUp === 'number' ? setTimeout(() => ac.abort(), hangUp) : undefined;
+  if (typeof hangUp === 'object') hangUp.addEventListener('abort', () => ac.abort(), { once: true });
   try {
     const res = await fetch(`${url}/orders`, {
       method: 'POST',
