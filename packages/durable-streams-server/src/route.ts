@@ -39,15 +39,20 @@ export function routeOf(basePath: string, req: IncomingMessage): Route {
   if (!decoded.startsWith(basePath)) return decoded === '/' ? { kind: 'root', insideBase: false } : { kind: 'outside' };
   const name = decoded.slice(basePath.length);
   // Under the reserved prefix (health, subscriptions) each route checks its own segments.
-  if (name !== RESERVED && !name.startsWith(`${RESERVED}/`) && hasDotSegment(name)) {
+  if (name !== RESERVED && !name.startsWith(`${RESERVED}/`)) {
+    const segments = name.split('/');
     // A URL client (WHATWG URL: browsers, fetch) resolves `.` and `..` segments, also written
     // `%2e`, so the stream's Location and every later request would reach another stream.
-    throw source.invalid('a stream name cannot have . or .. as a path segment (URL clients resolve them away)');
+    if (segments.some((s) => s === '.' || s === '..')) {
+      throw source.invalid('a stream name cannot have . or .. as a path segment (URL clients resolve them away)');
+    }
+    // Proxies and routers that merge slashes or drop a trailing one would send `a//b` to `a/b`.
+    if (segments.includes('')) {
+      throw source.invalid('a stream name cannot have an empty path segment (//, or a leading or trailing /)');
+    }
   }
   return { kind: 'stream', name, params: new URLSearchParams(query) };
 }
-
-const hasDotSegment = (name: string): boolean => name.split('/').some((segment) => segment === '.' || segment === '..');
 
 /** The stream name of a path (or absolute URL), `undefined` when outside `basePath`. */
 export function nameOf(basePath: string, pathOrUrl: string): string | undefined {

@@ -44,6 +44,11 @@ const CASES: Case[] = [
     request: (b) => put(b, 'odd', { headers: { 'Content-Type': ';;;' } }),
   },
   {
+    name: 'create with a media range for a Content-Type',
+    status: 400,
+    request: (b) => put(b, 'odd', { headers: { 'Content-Type': 'text/*' } }),
+  },
+  {
     name: 'append with a Content-Type of no media type',
     status: 400,
     request: (b) => post(b, 'open', text('x', { 'Content-Type': 'text' })),

@@ -39,7 +39,10 @@ export interface ValidatedFork {
   prefix: Uint8Array | undefined;
 }
 
-const MEDIA_TYPE = /^[\w!#$%&'*+.^`|~-]+\/[\w!#$%&'*+.^`|~-]+$/;
+const TOKEN = "[\\w!#$%&'*+.^`|~-]+";
+const QUOTED = '"(?:[^"\\\\]|\\\\.)*"';
+/** RFC 9110 §8.3.1: `type/subtype` of tokens, then `; name=value` parameters (empty ones allowed). */
+const CONTENT_TYPE = new RegExp(`^[\\t ]*${TOKEN}/${TOKEN}(?:[\\t ]*;[\\t ]*(?:${TOKEN}=(?:${TOKEN}|${QUOTED}))?)*[\\t ]*$`);
 
 function validateContentType(source: ErrorSource, field: string, value: unknown): string {
   if (typeof value !== 'string' || value.trim().length === 0 || value.length > MAX_CONTENT_TYPE_BYTES) {
@@ -49,9 +52,13 @@ function validateContentType(source: ErrorSource, field: string, value: unknown)
   }
   // An HTTP field value: printable ASCII and tabs (whitespace around parameters), nothing else.
   if (!/^[\t\x20-\x7e]+$/.test(value)) throw source.invalid(`${field} must be printable ASCII`, { field });
-  // A media type, `type/subtype` of HTTP tokens, before any parameters: `;;;` names none.
-  if (!MEDIA_TYPE.test(normalizeContentType(value))) {
-    throw source.invalid(`${field} must start with a media type such as text/plain (type/subtype)`, { field });
+  // A media type, `type/subtype` of HTTP tokens, then parameters: `;;;` or `text` names none.
+  if (!CONTENT_TYPE.test(value)) {
+    throw source.invalid(`${field} must be a media type such as text/plain, with parameters as name=value`, { field });
+  }
+  // `*/*` and `text/*` are ranges a client accepts (Accept), not a type a body has.
+  if (normalizeContentType(value).split('/').includes('*')) {
+    throw source.invalid(`${field} must name one media type, not a range such as */*`, { field });
   }
   return value;
 }

@@ -27,6 +27,8 @@ export function streamBadInputTests(open: StreamOpen): void {
       ['a content type with a control character', { contentType: 'text/plain\n' }],
       ['a content type of parameters only', { contentType: ';;;' }],
       ['a content type without a subtype', { contentType: 'text; charset=utf-8' }],
+      ['a media range for a content type', { contentType: '*/*' }],
+      ['a content type with a parameter of no value', { contentType: 'text/plain; charset' }],
       ['ttlMs and expiresAt together', { contentType: TEXT, ttlMs: 1000, expiresAt: 2_000_000_000_000 }],
       ['a negative expiresAt', { contentType: TEXT, expiresAt: -1 }],
       ['a fractional expiresAt', { contentType: TEXT, expiresAt: 1.5 }],
