@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { OFFSET_NOW_SENTINEL, OFFSET_START_SENTINEL } from '@stowage/core';
 import { ConnectionOrder } from './connection-order.js';
-import { isHealthPath, serveHealth } from './health-routes.js';
+import { HEALTH_LIVE, HEALTH_READY, isHealthPath, serveHealth } from './health-routes.js';
 import { Landing } from './landing.js';
 import { LiveWaits } from './live-waits.js';
 import { logAccess, requestIdOf } from './log.js';
@@ -165,7 +165,11 @@ class StreamsApp implements HandlerContext {
           // Reserved by the protocol whether or not subscriptions are on: a stream made there
           // would vanish behind the control APIs the day they are turned on.
           if (this.subs === undefined) {
-            throw source.error('NOT_FOUND', `${this.o.basePath}__ds/ is reserved for the protocol's control APIs; subscriptions are off`);
+            const base = this.o.basePath;
+            throw source.error(
+              'NOT_FOUND',
+              `${base}__ds/ is reserved for the protocol's control APIs (health: ${base}${HEALTH_LIVE}, ${base}${HEALTH_READY}); subscriptions are off`,
+            );
           }
           return serveReserved(this, this.subs, { req, res, name: route.name, params: route.params });
         }

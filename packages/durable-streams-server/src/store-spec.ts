@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { homedir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { type BackgroundErrorHandler, type HealthResult, type SessionStore, StowageError, type StreamStore } from '@stowage/core';
 import { source } from './protocol.js';
 
@@ -68,7 +69,9 @@ export async function openStore(spec: string, options: StoreSpecOptions = {}): P
     };
   }
   if (spec.startsWith('sqlite:')) {
-    const file = spec.slice('sqlite:'.length);
+    // `~/` as a shell would expand it: the spec reaches us unexpanded after `sqlite:`.
+    const written = spec.slice('sqlite:'.length);
+    const file = written.startsWith('~/') ? join(homedir(), written.slice(2)) : written;
     if (file.length === 0) throw source.invalid('sqlite: needs a file path, e.g. sqlite:./data/streams.db');
     const { SqliteStreamStore, SqliteSessionStore } = await load(() => import('@stowage/stores-sqlite'), '@stowage/stores-sqlite');
     const { default: Database } = await load(() => import('better-sqlite3'), 'better-sqlite3');

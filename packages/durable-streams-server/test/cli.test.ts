@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { createServer, type AddressInfo } from 'node:net';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -28,6 +28,18 @@ describe('the stowage-streams CLI', () => {
       expect(r.signal).toBeNull();
       expect(r.status).toBe(2);
       expect(r.stderr).toMatch(/cannot create the directory \/(proc|dev)\S* for the SQLite file/);
+    }
+  });
+
+  it('expands sqlite:~/ to the home directory, as a shell would', async () => {
+    const home = join(dir, 'home');
+    const p = new CliProcess(['--store', 'sqlite:~/data/streams.db'], { HOME: home });
+    try {
+      await p.url;
+      expect(existsSync(join(home, 'data', 'streams.db'))).toBe(true);
+      expect(existsSync('~')).toBe(false);
+    } finally {
+      expect(await p.stop()).toBe(0);
     }
   });
 

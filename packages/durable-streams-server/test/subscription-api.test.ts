@@ -61,6 +61,8 @@ describe('the reserved subscription APIs', () => {
     }
     for (const name of ['__ds', '__ds/subscriptions/x', '__ds/health/x', '__ds/foo/bar']) expect(await o.store.head(name)).toBeUndefined();
     expect((await fetch(`${base}/__ds/health/live`)).status).toBe(200);
+    // A mistyped health path is told where the health paths are.
+    expect(await (await fetch(`${base}/__ds/Health/live`)).text()).toContain('health: /__ds/health/live, /__ds/health/ready');
     await expect(server.rotateSigningKey()).rejects.toThrow(/not enabled/);
   });
 
