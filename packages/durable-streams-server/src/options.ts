@@ -32,9 +32,9 @@ export interface StreamsServerOptions {
    */
   readMaxBytes?: number;
   /**
-   * Most messages in one read response (see `readMaxBytes`). Kept at the stores' own default:
-   * the Redis store fetches this many messages before it cuts at `readMaxBytes`, and one script
-   * blocks the whole Redis server while it runs (10,000 messages of 16 KiB: over 2 s).
+   * Most messages in one read response (see `readMaxBytes`), the stores' own default. Every
+   * store stops at `readMaxBytes` whatever this is, so raising it (to 100,000, say) is safe when
+   * streams hold many small messages and clients read with the official client's `live: false`.
    * @default 1000
    */
   readMaxMessages?: number;

@@ -1,15 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import type {
-  CallOptions,
-  StowageErrorCode,
-  StreamAppendResult,
-  StreamCloseResult,
-  StreamCreateResult,
-  StreamInfo,
-  StreamProducer,
-  StreamReadResult,
-  StreamStore,
-  StreamWaitOutcome,
+import {
+  type CallOptions,
+  StowageError,
+  type StowageErrorCode,
+  type StreamAppendResult,
+  type StreamCloseResult,
+  type StreamCreateResult,
+  type StreamInfo,
+  type StreamProducer,
+  type StreamReadResult,
+  type StreamStore,
+  type StreamWaitOutcome,
 } from '@stowage/core';
 import {
   deadlineOf,
@@ -47,6 +48,21 @@ const STREAM = new Script('stream', [
   'stream/dispatch',
 ]);
 type Reply = (Buffer | number | Reply)[];
+
+/**
+ * Most bytes of one read script (more when one message is larger). Redis spends about 5 ms per
+ * MiB returned, all of it on its one thread.
+ */
+const READ_PART_BYTES = 1 << 20;
+
+interface ReadPart {
+  data: Buffer[];
+  bytes: number;
+  ends: number[];
+  last: number;
+  atTail: boolean;
+  info: StreamInfo;
+}
 
 const str = (v: Buffer | number | Reply | undefined): string => (v === undefined ? '' : Buffer.isBuffer(v) ? v.toString() : String(v));
 const num = (v: Buffer | number | Reply | undefined): number => Number(str(v));
@@ -164,21 +180,54 @@ export class RedisStreamStore extends RedisStoreBase implements StreamStore {
     validateKey(this.source, 'name', name);
     const { maxBytes, maxMessages } = validateReadOptions(this.source, opts);
     const position = parseOffset(this.source, 'fromOffset', fromOffset);
-    const r = await this.call('read', [name, position, maxBytes, maxMessages], deadlineOf(this.source, opts));
-    const info = toInfo(r[3] as Reply);
+    const deadline = deadlineOf(this.source, opts);
+    let part = await this.readPart(name, position, Math.min(maxBytes, READ_PART_BYTES), maxMessages, deadline);
+    const data: Buffer[] = [...part.data];
+    const ends = part.ends;
+    let bytes = part.bytes;
+    // A large read is made of parts of at most READ_PART_BYTES, each a script of its own, so it
+    // never holds Redis (one thread) or the replies queued behind it on the connection for long.
+    // The parts follow each other by offset; messages never change, so they join as one read.
+    while (!part.atTail && part.ends.length > 0 && ends.length < maxMessages && bytes < maxBytes) {
+      let next: ReadPart;
+      try {
+        next = await this.readPart(name, part.last, Math.min(maxBytes - bytes, READ_PART_BYTES), maxMessages - ends.length, deadline);
+      } catch (err) {
+        if (!(err instanceof StowageError)) throw err;
+        break; // deleted, expired or out of time since the first part: what was read stands
+      }
+      if (bytes + next.bytes > maxBytes) break; // a message larger than what is left
+      for (const end of next.ends) ends.push(bytes + end);
+      data.push(...next.data);
+      bytes += next.bytes;
+      part = next;
+    }
+    const run = { bytes: data.length === 1 ? data[0]! : Buffer.concat(data, bytes), ends };
+    return {
+      messages: runMessages(run, position + 1),
+      bytes: run.bytes,
+      nextOffset: formatOffset(part.last),
+      atTail: part.atTail,
+      closed: part.info.closed,
+      info: part.info,
+    };
+  }
+
+  /** One read script: messages after `position`, at least one when there is one. */
+  private async readPart(name: string, position: number, maxBytes: number, maxMessages: number, deadline?: number): Promise<ReadPart> {
+    const r = await this.call('read', [name, position, maxBytes, maxMessages], deadline);
     const packed = r[5] as Buffer;
     const ends: number[] = new Array(packed.length / 4);
     for (let i = 0; i < ends.length; i++) ends[i] = packed.readUInt32LE(i * 4);
     // One string, or large messages one by one (see read.lua).
     const data = r[4] as Buffer | Buffer[];
-    const run = { bytes: Array.isArray(data) ? Buffer.concat(data) : data, ends };
     return {
-      messages: runMessages(run, position + 1),
-      bytes: run.bytes,
-      nextOffset: formatOffset(num(r[1])),
+      data: Array.isArray(data) ? data : [data],
+      bytes: ends.length === 0 ? 0 : ends[ends.length - 1]!,
+      ends,
+      last: num(r[1]),
       atTail: str(r[2]) === '1',
-      closed: info.closed,
-      info,
+      info: toInfo(r[3] as Reply),
     };
   }
 

@@ -24,23 +24,29 @@ local function read(a)
   -- for 100 x 64 KiB against 59 ms for the list and the client's one copy).
   local parts, ends, bytes, last = {}, {}, 0, position
   local count = 0
+  -- LRANGE in batches sized by the messages seen so far: one LRANGE of maxMessages large
+  -- messages would copy far more than maxBytes into Lua (1000 x 64 KiB for a 16 MiB read).
+  local batch, done = 16, false
   for i = #segments, 1, -1 do
     local seg = segments[i]
     local after = math.max(position, seg.lo)
-    if seg.hi > after and count < maxMessages then
-      local take = math.min(seg.hi - after, maxMessages - count)
+    while not done and seg.hi > after and count < maxMessages do
+      local take = math.min(seg.hi - after, maxMessages - count, batch)
       local items = redis.call('LRANGE', dkey(seg.id), after - seg.lo, after - seg.lo + take - 1)
-      local stop = false
       for j, data in ipairs(items) do
-        if count > 0 and bytes + #data > maxBytes then stop = true break end
+        if count > 0 and bytes + #data > maxBytes then done = true break end
         bytes = bytes + #data
         count = count + 1
         last = after + j
         parts[count] = data
         ends[count] = struct.pack('<I4', bytes)
       end
-      if stop or #items < take then break end
+      if #items < take then done = true end
+      after = after + take
+      -- enough for what maxBytes leaves at the average size so far, and one more
+      batch = math.max(1, math.floor((maxBytes - bytes) * count / math.max(bytes, 1)) + 1)
     end
+    if done or count >= maxMessages then break end
   end
   if s.ttlMs then
     touch(s)

@@ -1,0 +1,107 @@
+import { newNamespace } from '@stowage/conformance';
+import { redisBackends } from '@stowage/conformance/backends';
+import { Redis } from 'ioredis';
+import { afterAll, describe, expect, it } from 'vitest';
+import { RedisStreamStore } from '../src/index.js';
+import { dropPrefix } from './helpers.js';
+
+// A read larger than 1 MiB is made of several read scripts of at most 1 MiB each (more when
+// one message is larger), so it never holds Redis, or the replies behind it, for long. The
+// parts must join into exactly the read one script would have made.
+
+const backends = await redisBackends();
+afterAll(() => Promise.all(backends.map((b) => b.stop())));
+
+const KiB = 1024;
+/** The read rule: messages after `from`, while under `maxMessages` and within `maxBytes`, at least one. */
+function expectedCount(sizes: number[], from: number, maxBytes: number, maxMessages: number): number {
+  let count = 0;
+  let bytes = 0;
+  for (const size of sizes.slice(from)) {
+    if (count === maxMessages || (count > 0 && bytes + size > maxBytes)) break;
+    bytes += size;
+    count++;
+  }
+  return count;
+}
+
+describe('reads made of several parts', () => {
+  const client = new Redis(backends[0]!.url!);
+  afterAll(() => client.quit());
+
+  it('agree with the read rule at every size, offset and limit, through a fork chain', async () => {
+    const prefix = newNamespace();
+    const store = new RedisStreamStore({ client, prefix });
+    try {
+      // Sizes around the 1 MiB part: small, just under, just over, and one larger than a part.
+      const sizes = [100, 300 * KiB, 700 * KiB, 1024 * KiB, 1, 1500 * KiB, 64 * KiB, 64 * KiB, 900 * KiB, 200 * KiB, 5, 2048 * KiB];
+      const message = (i: number) => Buffer.alloc(sizes[i]!, i + 1);
+      await store.create('s', { contentType: 'application/octet-stream' }, { messages: sizes.slice(0, 6).map((_, i) => message(i)) });
+      await store.create('f', { contentType: 'application/octet-stream' }, { fork: { from: 's' } });
+      for (let i = 6; i < sizes.length; i++) await store.append('f', [message(i)]);
+
+      const limits = [1, 1024 * KiB, 1024 * KiB + 1, 2500 * KiB, 4096 * KiB, 16 * 1024 * KiB];
+      let checked = 0;
+      for (const from of [0, 1, 3, 5, 6, 9]) {
+        for (const maxBytes of limits) {
+          for (const maxMessages of [1, 3, 1000]) {
+            const r = await store.read('f', from === 0 ? '-1' : offsetAt(from), { maxBytes, maxMessages });
+            const count = expectedCount(sizes, from, maxBytes, maxMessages);
+            const label = `from ${from}, maxBytes ${maxBytes}, maxMessages ${maxMessages}`;
+            expect(
+              r.messages.map((m) => m.data.byteLength),
+              label,
+            ).toEqual(sizes.slice(from, from + count));
+            const fills = r.messages.map((m, i) => m.data.every((b) => b === from + i + 1));
+            expect(fills, label).toEqual(fills.map(() => true));
+            expect(Buffer.from(r.bytes!).equals(Buffer.concat(r.messages.map((m) => m.data))), label).toBe(true);
+            expect(r.nextOffset, label).toBe(offsetAt(from + count));
+            expect(r.atTail, label).toBe(from + count === sizes.length);
+            checked++;
+          }
+        }
+      }
+      expect(checked).toBe(6 * 6 * 3);
+    } finally {
+      await store.close();
+      await dropPrefix(client, prefix);
+    }
+  });
+
+  it('a 16 MiB read of 64 KiB messages is 16 scripts of 1 MiB', async () => {
+    const prefix = newNamespace();
+    const store = new RedisStreamStore({ client, prefix });
+    const monitor = await new Redis(backends[0]!.url!).monitor();
+    try {
+      const data = Buffer.alloc(64 * KiB, 7);
+      await store.create('big', { contentType: 'application/octet-stream' }, { messages: Array.from({ length: 300 }, () => data) });
+      const reads: number[] = [];
+      let marks = 0;
+      monitor.on('monitor', (_time: string, args: string[]) => {
+        if (args[0]?.toLowerCase() === 'echo' && args[1] === prefix) marks++;
+        const op = args.indexOf('read'); // evalsha sha numkeys key ... op name position maxBytes maxMessages
+        if (args[0]?.toLowerCase() === 'evalsha' && args[3]?.startsWith(prefix) && op > 0) reads.push(Number(args[op + 3]));
+      });
+      await seen(client, prefix, () => marks);
+      const r = await store.read('big', '-1', { maxBytes: 16 * 1024 * KiB, maxMessages: 1000 });
+      await seen(client, prefix, () => marks);
+      expect(r.messages).toHaveLength(256);
+      expect(reads).toHaveLength(16);
+      expect(reads.every((maxBytes) => maxBytes === 1024 * KiB)).toBe(true);
+    } finally {
+      monitor.disconnect();
+      await store.close();
+      await dropPrefix(client, prefix);
+    }
+  });
+});
+
+const offsetAt = (position: number): string => `0000000000000000_${String(position).padStart(16, '0')}`;
+
+/** Sends a marker and waits until MONITOR has shown it: it has then shown every command before it. */
+async function seen(client: Redis, marker: string, marks: () => number): Promise<void> {
+  const before = marks();
+  await client.echo(marker);
+  for (let i = 0; i < 500 && marks() === before; i++) await new Promise((r) => setTimeout(r, 10));
+  expect(marks()).toBe(before + 1);
+}
