@@ -63,6 +63,7 @@ export async function createLifecycleApp(o: LifecycleAppOptions): Promise<expres
   await stores.streams.create(EFFECTS, { contentType: 'application/json' });
   const app = express();
   app.use(express.json());
+  const started = new Map<string, number>();
 
   // POST /orders: a rate limit and a required Idempotency-Key in front of a handler that
   // records its side effect at `x-effect-at` ms and answers at `x-answer-at` ms.
@@ -76,6 +77,8 @@ export async function createLifecycleApp(o: LifecycleAppOptions): Promise<expres
     }),
     idempotency({ store: stores.idempotency, required: true, timeoutMs }),
     async (req, res, next) => {
+      const key = header(req, 'idempotency-key') ?? '';
+      started.set(key, (started.get(key) ?? 0) + 1);
       const effectAt = ms(req, 'x-effect-at');
       const answerAt = Math.max(effectAt, ms(req, 'x-answer-at'));
       const id = randomUUID();
@@ -90,6 +93,10 @@ export async function createLifecycleApp(o: LifecycleAppOptions): Promise<expres
       res.status(201).location(`/orders/${id}`).json({ id, replica });
     },
   );
+
+  // How many runs of the orders handler began for a key in this replica (not in the backend:
+  // a test waits for it to hang up a client mid-handler, whatever the machine's speed).
+  app.get('/started', (req, res) => void res.json({ runs: started.get(String(req.query['key'])) ?? 0 }));
 
   // The side effects recorded for a key, by every replica.
   app.get('/effects', async (req, res, next) => {

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describeStoreBackends } from '@stowage/test-stores';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { counts, effects, order, uniqueKey, waitFor, type Answer } from './http.js';
+import { counts, effects, order, started, uniqueKey, waitFor, type Answer } from './http.js';
 import { startReplicas, type Replicas } from './replicas.js';
 
 // Client hang-ups and retry storms over two replicas, on every backend: the handler runs
@@ -17,8 +17,12 @@ await describeStoreBackends((backend) => {
     it('a client hangs up mid-handler: its retry on the other replica gets 409, one handler run, later retries replay it', async () => {
       const [a, b] = r.urls;
       const key = uniqueKey('hang-up');
-      // The handler records its side effect at 150 ms and answers at 1200 ms; the client is gone at 100 ms.
-      const first = order(a, key, { effectAt: 150, answerAt: 1200 }, 100);
+      // The handler records its side effect at 500 ms and answers at 2000 ms; the client hangs
+      // up once the handler has begun (not at a set time: a slow machine may not be there yet).
+      const hangUp = new AbortController();
+      const first = order(a, key, { effectAt: 500, answerAt: 2000 }, hangUp.signal);
+      await waitFor(async () => (await started(a, key)) === 1);
+      hangUp.abort();
       await waitFor(async () => (await effects(b, key)).length === 1);
       const during = await order(b, key);
       expect(during.status).toBe(409);
@@ -42,12 +46,12 @@ await describeStoreBackends((backend) => {
 
     it('a retry storm over both replicas, its first client hanging up mid-handler: one run, only 409s and its replays', async () => {
       const key = uniqueKey('storm');
-      // The first request wins the key; its client leaves once its side effect is recorded,
-      // while the handler still runs (it answers at 1500 ms). Waiting for the effect, not
-      // for a time, makes it the winner however slow the machine is.
+      // The first request wins the key: the others start once its handler has begun (waiting
+      // for that, not for a time, makes it the winner however slow the machine is). Its client
+      // then leaves before the side effect (at 300 ms; the answer would come at 1500 ms).
       const hangUp = new AbortController();
-      const first = order(r.urls[0], key, { effectAt: 0, answerAt: 1500 }, hangUp.signal);
-      await waitFor(async () => (await effects(r.urls[1], key)).length === 1);
+      const first = order(r.urls[0], key, { effectAt: 300, answerAt: 1500 }, hangUp.signal);
+      await waitFor(async () => (await started(r.urls[0], key)) === 1);
       hangUp.abort();
       const rest = Array.from({ length: 39 }, async (_, i) => {
         await sleep(i * 15);

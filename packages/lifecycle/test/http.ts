@@ -60,6 +60,13 @@ export async function effects(url: string, key: string): Promise<Array<{ id: str
   return (await res.json()) as Array<{ id: string; replica: string }>;
 }
 
+/** How many runs of the orders handler began for `key` on the replica at `url`. */
+export async function started(url: string, key: string): Promise<number> {
+  const res = await fetch(`${url}/started?key=${encodeURIComponent(key)}`);
+  if (res.status !== 200) throw new Error(`GET /started answered ${res.status}`);
+  return ((await res.json()) as { runs: number }).runs;
+}
+
 /** What the backend counted for a client: orders (our rate limit) and pings (express-rate-limit). */
 export async function counts(url: string, client: string): Promise<{ orders: number; pings: number }> {
   const res = await fetch(`${url}/counts?client=${encodeURIComponent(client)}`);
