@@ -80,6 +80,16 @@ export class CsrfProtection {
     this.revoke(sessionId).catch((err: unknown) => reportStoreError(this.failure, 'csrf', request, err));
   }
 
+  /**
+   * The token a request sends: the header's (its first line) unless empty, else the form
+   * field of `body` (a parsed form or object), so an empty header hides no field.
+   */
+  tokenOf(header: string | readonly string[] | undefined, body: unknown): unknown {
+    const value = typeof header === 'string' ? header : header?.[0];
+    if (value !== undefined && value.trim() !== '') return value;
+    return body !== null && typeof body === 'object' ? (body as Record<string, unknown>)[this.fieldName] : undefined;
+  }
+
   async verify(request: { method: string; path: string }, sessionId: string | undefined, token: unknown): Promise<CsrfVerdict> {
     if (!this.protects(request.method)) return { action: 'continue' };
     const refuse = (detail: string): CsrfVerdict => ({

@@ -127,11 +127,7 @@ export function csrf(options: ExpressCsrfOptions): ExpressMiddleware & { protect
     };
     if (session !== undefined && sid !== undefined)
       revokeOnRotation(session, sid, protection, { method: req.method ?? 'GET', path: pathOf(req) });
-    const raw = req.headers[header];
-    const fromHeader = Array.isArray(raw) ? raw[0] : raw;
-    const token =
-      fromHeader ??
-      (req.body !== null && typeof req.body === 'object' ? (req.body as Record<string, unknown>)[protection.fieldName] : undefined);
+    const token = protection.tokenOf(req.headers[header], req.body);
     protection.verify({ method: req.method ?? 'GET', path: pathOf(req) }, sid, token).then((verdict) => {
       if (verdict.action === 'respond') return send(res, verdict.response);
       next();

@@ -105,7 +105,18 @@ export const idempotency: FastifyPluginAsync<FastifyIdempotencyOptions> = unenca
       throw err;
     }
     // A string or Buffer is sent once stored; a stream ends once stored (see capturePayload).
-    if (!capture.streamed) await capture.recorded;
+    if (capture.streamed) return capture.payload;
+    // Meanwhile the reply must count as sent, or a second send (or the error reply of a
+    // handler that throws after sending) would go out instead of what is being stored.
+    const status = reply.statusCode;
+    const raw = reply.raw;
+    Object.defineProperty(raw, 'writableEnded', { configurable: true, get: () => true });
+    try {
+      await capture.recorded;
+    } finally {
+      delete (raw as { writableEnded?: boolean }).writableEnded;
+      if (reply.statusCode !== status) reply.code(status); // what was stored is what is sent
+    }
     return capture.payload;
   });
 
@@ -171,11 +182,7 @@ export const csrf: FastifyPluginAsync<FastifyCsrfOptions> = unencapsulated(async
   fastify.addHook('preHandler', async (request, reply) => {
     const sid = sessionIdOf(request);
     if (sid !== undefined) checkedIds.set(request, sid);
-    const raw = request.headers[header];
-    const body = request.body;
-    const token =
-      (Array.isArray(raw) ? raw[0] : raw) ??
-      (body !== null && typeof body === 'object' ? (body as Record<string, unknown>)[protection.fieldName] : undefined);
+    const token = protection.tokenOf(request.headers[header], request.body);
     const verdict = await protection.verify({ method: request.method, path: pathOf(request) }, sid, token);
     if (verdict.action === 'respond') return sendDraft(reply, verdict.response);
   });

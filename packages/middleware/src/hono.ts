@@ -63,13 +63,16 @@ export function idempotency(options: HonoIdempotencyOptions): MiddlewareHandler 
   return async (c, next) => {
     if (!guard.covers(c.req.method)) return next();
     const url = new URL(c.req.url);
-    // HonoRequest caches the body: the handler can still read it.
-    const body = new Uint8Array(await c.req.arrayBuffer());
+    const key = c.req.header(guard.headerName);
+    // The body only with a key (its fingerprint), and read from a copy, so the handler can
+    // still read `c.req.raw` too; read before (a validator), it comes from HonoRequest's cache.
+    const body =
+      key === undefined ? undefined : new Uint8Array(await (c.req.raw.bodyUsed ? c.req.arrayBuffer() : c.req.raw.clone().arrayBuffer()));
     const verdict = await guard.begin({
       method: c.req.method,
       path: c.req.path,
       url: url.pathname + url.search,
-      key: c.req.header(guard.headerName),
+      key,
       principal: options.principal?.(c),
       body,
     });
@@ -115,11 +118,12 @@ export function csrf(options: HonoCsrfOptions): MiddlewareHandler & { protection
       (() => (sid === undefined ? Promise.reject(source.invalid('csrfToken() needs a session')) : protection.issue(sid))) as never,
     );
     if (!protection.protects(c.req.method)) return next();
-    let token: unknown = c.req.header(protection.headerName);
+    const header = c.req.header(protection.headerName);
+    let token = protection.tokenOf(header, undefined);
     if (token === undefined) {
       const type = c.req.header('content-type') ?? '';
       if (type.startsWith('application/x-www-form-urlencoded') || type.startsWith('multipart/form-data')) {
-        token = (await c.req.parseBody())[protection.fieldName];
+        token = protection.tokenOf(header, await c.req.parseBody());
       }
     }
     const verdict = await protection.verify({ method: c.req.method, path: c.req.path }, sid, token);

@@ -23,7 +23,8 @@ export function recordResponse(res: ServerResponse, maxBytes: number, onEnd: (re
   let size = 0;
   let headers: HeaderLines | undefined;
   let ended = false;
-  const { write, end, writeHead } = res;
+  let finishing = false;
+  const { write, end, writeHead, setHeader, appendHeader, removeHeader } = res;
 
   const collect = (chunk: unknown, encoding: unknown): void => {
     if (chunk === undefined || chunk === null || typeof chunk === 'function' || size > maxBytes) return;
@@ -37,20 +38,38 @@ export function recordResponse(res: ServerResponse, maxBytes: number, onEnd: (re
     else chunks.push(bytes);
   };
 
+  // Between the handler's end and the real one (once stored), the response must behave as
+  // ended, or a second answer (an error handler after `res.json`, a second `end`) would go out
+  // first, and the held end would then write after it: a crash on the response's 'error'.
+  const headersLocked = (): boolean => ended && !finishing;
+  const refuseHeaders = <F extends (...a: never[]) => unknown>(original: F): F =>
+    ((...args: Parameters<F>) => {
+      if (headersLocked()) throw headersSent();
+      return original.apply(res, args);
+    }) as F;
+  res.setHeader = refuseHeaders(setHeader);
+  res.appendHeader = refuseHeaders(appendHeader);
+  res.removeHeader = refuseHeaders(removeHeader);
+
   // Node's own writes call this.writeHead(this.statusCode) too (the implicit head).
   res.writeHead = ((...args: unknown[]) => {
+    if (headersLocked()) throw headersSent();
     const result = (writeHead as (...a: unknown[]) => ServerResponse).apply(res, args);
     if (headers === undefined && !ended) headers = writtenHeaderLines(res, typeof args[1] === 'string' ? args[2] : args[1]);
     return result;
   }) as typeof res.writeHead;
 
   res.write = ((chunk: unknown, ...rest: unknown[]) => {
-    if (!ended) collect(chunk, rest[0]);
+    if (ended) return afterEnd(rest, new WriteAfterEnd());
+    collect(chunk, rest[0]);
     return (write as (...a: unknown[]) => boolean).call(res, chunk, ...rest);
   }) as typeof res.write;
 
   res.end = ((...args: unknown[]) => {
-    if (ended) return (end as (...a: unknown[]) => ServerResponse).apply(res, args);
+    if (ended) {
+      afterEnd(args, undefined); // as Node ignores a second end
+      return res;
+    }
     ended = true;
     collect(args[0], args[1]);
     // Without an explicit writeHead (or after a hang-up, when Node skips it), the head Node
@@ -62,7 +81,14 @@ export function recordResponse(res: ServerResponse, maxBytes: number, onEnd: (re
             kind: 'response',
             response: { status: res.statusCode, headers: headers ?? outgoingHeaderLines(res), body: Buffer.concat(chunks) },
           };
-    const finish = () => void (end as (...a: unknown[]) => ServerResponse).apply(res, args);
+    const status = res.statusCode;
+    const seen = seemEnded(res);
+    const finish = () => {
+      seen.undo();
+      finishing = true;
+      res.statusCode = status; // what was recorded is what is sent, whatever was set since
+      (end as (...a: unknown[]) => ServerResponse).apply(res, args);
+    };
     let stored: Promise<void>;
     try {
       stored = onEnd(recorded);
@@ -72,4 +98,36 @@ export function recordResponse(res: ServerResponse, maxBytes: number, onEnd: (re
     stored.then(finish, finish);
     return res;
   }) as typeof res.end;
+}
+
+/** Node's error for headers set after they were sent. */
+function headersSent(): Error {
+  return Object.assign(new Error('Cannot set headers after they are sent to the client'), { code: 'ERR_HTTP_HEADERS_SENT' });
+}
+
+class WriteAfterEnd extends Error {
+  readonly code = 'ERR_STREAM_WRITE_AFTER_END';
+  constructor() {
+    super('write after end');
+  }
+}
+
+/** A write or end after the end: its callback is told, and nothing reaches the client. */
+function afterEnd(args: unknown[], err: Error | undefined): false {
+  const callback = args.findLast((a) => typeof a === 'function') as ((err?: Error) => void) | undefined;
+  if (callback !== undefined) process.nextTick(callback, err);
+  return false;
+}
+
+/** Makes `headersSent` and `writableEnded` read true (what frameworks check) until `undo`. */
+function seemEnded(res: ServerResponse): { undo(): void } {
+  const truth = { configurable: true, get: () => true };
+  Object.defineProperty(res, 'headersSent', truth);
+  Object.defineProperty(res, 'writableEnded', truth);
+  return {
+    undo() {
+      delete (res as { headersSent?: boolean }).headersSent;
+      delete (res as { writableEnded?: boolean }).writableEnded;
+    },
+  };
 }

@@ -209,6 +209,9 @@ await describeStoreBackends((backend) => {
       expect((await post({ 'x-csrf-token': 'forged' })).status).toBe(403);
       expect((await post({ 'x-csrf-token': token })).status).toBe(200);
       expect((await post({ 'content-type': 'application/x-www-form-urlencoded' }, `_csrf=${encodeURIComponent(token)}`)).status).toBe(200);
+      // An empty header hides no form field.
+      const form2 = `_csrf=${encodeURIComponent(token)}`;
+      expect((await post({ 'x-csrf-token': '', 'content-type': 'application/x-www-form-urlencoded' }, form2)).status).toBe(200);
 
       // Another session's token does not work here.
       const otherForm = await fetch(`${app.url}/form`);

@@ -49,6 +49,16 @@ await describeStoreBackends((backend) => {
       });
       return c.body(stream, 200, { 'Content-Type': 'text/plain' });
     });
+    // The handler reads the Fetch Request itself, or HonoRequest after a validator-like read.
+    app.post('/raw', async (c) => c.json({ got: await c.req.raw.json() }, 201));
+    app.post(
+      '/read-before',
+      async (c, next) => {
+        await c.req.json();
+        await next();
+      },
+      async (c) => c.json({ got: await c.req.json(), text: await c.req.text() }, 201),
+    );
     app.post('/throws', () => {
       count('throws');
       throw new Error('no such product');
@@ -80,6 +90,19 @@ await describeStoreBackends((backend) => {
       expect(headerOf(r, 'x-run')).toBe('1');
       expect(JSON.parse(r.body.toString())).toEqual({ run: 1 });
     }
+  });
+
+  it('leaves the body readable: c.req.raw with a key and without one, and after an earlier read', async () => {
+    const plain = await fetch(`${url}/raw`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"a":1}' });
+    expect([plain.status, await plain.text()]).toEqual([201, '{"got":{"a":1}}']);
+    const keyed = await postJson(`${url}/raw`, 'k-raw', { a: 2 });
+    expect([keyed.status, keyed.body.toString()]).toEqual([201, '{"got":{"a":2}}']);
+    const replay = await postJson(`${url}/raw`, 'k-raw', { a: 2 });
+    expect([headerOf(replay, 'idempotent-replayed'), replay.body.toString()]).toEqual(['true', '{"got":{"a":2}}']);
+    expect((await postJson(`${url}/raw`, 'k-raw', { a: 3 })).status).toBe(422); // the fingerprint saw the body
+    const before = await postJson(`${url}/read-before`, 'k-read-before', { b: 1 });
+    expect([before.status, before.body.toString()]).toEqual([201, '{"got":{"b":1},"text":"{\\"b\\":1}"}']);
+    expect((await postJson(`${url}/read-before`, 'k-read-before', { b: 2 })).status).toBe(422);
   });
 
   const withoutReplayed = (r: RawResponse) => representation(r).filter(([n]) => n.toLowerCase() !== 'idempotent-replayed');
