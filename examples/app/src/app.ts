@@ -10,7 +10,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { rateLimit as expressRateLimit } from 'express-rate-limit';
 import session from 'express-session';
 import { jwtVerify } from 'jose';
-import { devIssuer } from './dev-issuer.js';
+import { DEV_AUDIENCE, devIssuer } from './dev-issuer.js';
 import type { AppStores } from './stores.js';
 
 declare module 'express-session' {
@@ -20,8 +20,12 @@ declare module 'express-session' {
 }
 
 export interface AppOptions {
-  /** The JWKS of the issuer whose tokens `/api` accepts. @default this app's dev issuer */
+  /** The JWKS of the issuer whose tokens `/api` accepts (then `issuer` is required). @default this app's dev issuer */
   jwksUri?: string;
+  /** The `iss` that `/api` tokens must carry. @default this app's dev issuer, `{selfUrl}/dev/issuer` */
+  issuer?: string;
+  /** The `aud` that `/api` tokens must carry. @default 'stowage-example-api' (the dev issuer's) */
+  audience?: string;
   /** This app's own URL, known once it listens (for the dev issuer's JWKS URL). */
   selfUrl: () => string;
   /** Signs session cookies. @default random per start (sessions do not survive a restart) */
@@ -29,6 +33,9 @@ export interface AppOptions {
 }
 
 type ApiRequest = Request & { user?: string };
+
+/** The middleware's default time limit per store call, kept by the handler's own call too. */
+const STORE_TIMEOUT_MS = 1000;
 
 const send = (res: Response, draft: ReturnType<typeof problem>): void => {
   for (const [name, value] of draft.headers) res.append(name, value);
@@ -44,6 +51,9 @@ const send = (res: Response, draft: ReturnType<typeof problem>): void => {
  * - a per-IP limit on everything (express-rate-limit on our store).
  */
 export async function createApp(stores: AppStores, options: AppOptions): Promise<express.Express> {
+  if (options.jwksUri !== undefined && options.issuer === undefined) {
+    throw new Error('a JWKS_URI needs its JWT_ISSUER: the issuer whose tokens /api accepts');
+  }
   await stores.streams.create('orders', { contentType: 'application/json' });
   const app = express();
   app.set('trust proxy', false);
@@ -78,6 +88,12 @@ export async function createApp(stores: AppStores, options: AppOptions): Promise
       saveUninitialized: false,
       cookie: { maxAge: 8 * 3_600_000, httpOnly: true, sameSite: 'lax' },
     }),
+    // express-session leaves req.session unset when its store is down (its health probe may
+    // say so for a few seconds after the store is back): an outage, not a crash.
+    (req: Request, res: Response, next: NextFunction) => {
+      if (req.session !== undefined) return next();
+      send(res, problem(503, 'store-unavailable', 'The session store is unavailable, retry shortly', undefined, [['Retry-After', '1']]));
+    },
     csrf({ store: stores.csrf }),
   );
   app.get('/account/csrf', async (req, res) => void res.json({ csrfToken: await (req as ExpressRequest).csrfToken!() }));
@@ -100,7 +116,8 @@ export async function createApp(stores: AppStores, options: AppOptions): Promise
   app.post('/account/logout', (req, res, next) => req.session.destroy((err) => (err ? next(err) : res.json({ ok: true }))));
 
   // --- the API: bearer JWTs ---------------------------------------------------------------
-  if (options.jwksUri === undefined) app.use('/dev/issuer', await devIssuer());
+  const devIssuerUrl = () => `${options.selfUrl()}/dev/issuer`;
+  if (options.jwksUri === undefined) app.use('/dev/issuer', await devIssuer(devIssuerUrl));
   let provider: JwksProvider | undefined;
   const keys = (): JwksProvider =>
     (provider ??= createJwksProvider({
@@ -113,7 +130,15 @@ export async function createApp(stores: AppStores, options: AppOptions): Promise
     if (m === null)
       return send(res, problem(401, 'unauthenticated', 'A bearer token is required', undefined, [['WWW-Authenticate', 'Bearer']]));
     try {
-      const { payload } = await jwtVerify(m[1]!, keys().resolver, { algorithms: ['ES256', 'RS256'] });
+      const { payload } = await jwtVerify(m[1]!, keys().resolver, {
+        algorithms: ['ES256', 'RS256'],
+        issuer: options.issuer ?? devIssuerUrl(),
+        audience: options.audience ?? DEV_AUDIENCE,
+        requiredClaims: ['sub'],
+      });
+      // The subject names the user: rate limits and idempotency keys are per user, so a token
+      // without one would share both with every other such token.
+      if (typeof payload.sub !== 'string' || payload.sub === '') throw new Error('no subject');
       (req as ApiRequest).user = payload.sub;
       next();
     } catch {
@@ -146,7 +171,9 @@ export async function createApp(stores: AppStores, options: AppOptions): Promise
       }
       const order = { id: randomUUID(), item, qty, by: (req as ApiRequest).user, at: new Date().toISOString() };
       try {
-        await stores.streams.append('orders', [Buffer.from(JSON.stringify(order))], { contentType: 'application/json' });
+        // Within the same second as every other layer's store call, not the store's own 5 s.
+        const deadline = Date.now() + STORE_TIMEOUT_MS;
+        await stores.streams.append('orders', [Buffer.from(JSON.stringify(order))], { contentType: 'application/json', deadline });
       } catch (err) {
         return next(err);
       }

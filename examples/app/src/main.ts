@@ -9,11 +9,20 @@ const host = process.env.HOST ?? '127.0.0.1';
 
 const stores = await openStores(spec);
 let url = '';
-const app = await createApp(stores, {
-  selfUrl: () => url,
-  ...(process.env.JWKS_URI === undefined ? {} : { jwksUri: process.env.JWKS_URI }),
-  ...(process.env.SESSION_SECRET === undefined ? {} : { sessionSecret: process.env.SESSION_SECRET }),
-});
+let app: Awaited<ReturnType<typeof createApp>>;
+try {
+  app = await createApp(stores, {
+    selfUrl: () => url,
+    ...(process.env.JWKS_URI === undefined ? {} : { jwksUri: process.env.JWKS_URI }),
+    ...(process.env.JWT_ISSUER === undefined ? {} : { issuer: process.env.JWT_ISSUER }),
+    ...(process.env.JWT_AUDIENCE === undefined ? {} : { audience: process.env.JWT_AUDIENCE }),
+    ...(process.env.SESSION_SECRET === undefined ? {} : { sessionSecret: process.env.SESSION_SECRET }),
+  });
+} catch (err) {
+  console.error(`cannot start: ${(err as Error).message}`);
+  await stores.close();
+  process.exit(2);
+}
 const server = app.listen(port, host, () => {
   url = `http://${host}:${(server.address() as AddressInfo).port}`;
   console.log(`Stowage example on ${url} (store: ${stores.label})`);

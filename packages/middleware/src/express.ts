@@ -61,7 +61,8 @@ export function rateLimit(options: ExpressRateLimitOptions): ExpressMiddleware {
     if (key === undefined) return next();
     limiter.check(key, { method: req.method ?? 'GET', path: pathOf(req) }, options.cost?.(req) ?? 1).then((verdict) => {
       if (verdict.action === 'respond') return send(res, verdict.response);
-      setHeaderLines(res, verdict.headers);
+      // Joined to the policies another limiter set (RateLimit fields are lists), not replacing them.
+      for (const [name, value] of verdict.headers) res.appendHeader(name, value);
       next();
     }, next);
   };

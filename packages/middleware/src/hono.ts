@@ -44,7 +44,8 @@ export function rateLimit(options: HonoRateLimitOptions): MiddlewareHandler {
     const verdict = await limiter.check(key, { method: c.req.method, path: c.req.path }, options.cost?.(c) ?? 1);
     if (verdict.action === 'respond') return toResponse(verdict.response);
     await next();
-    for (const [name, value] of verdict.headers) c.res.headers.set(name, value);
+    // Joined to the policies another limiter set (RateLimit fields are lists), not replacing them.
+    for (const [name, value] of verdict.headers) c.res.headers.append(name, value);
   };
 }
 
