@@ -68,7 +68,9 @@ await describeStoreBackends(
       const created = await order('o-1', '{"item":"book","qty":2}');
       expect(created.status).toBe(201);
       // Both limits are told: the per-IP one (express-rate-limit) and the per-user ones.
-      expect(created.headers.get('ratelimit-policy')).toMatch(/^"300-in-1min"; q=300; w=60; pk=:[\w+/=]+:, "burst";q=5;w=10, "daily";q=1000;w=86400$/);
+      expect(created.headers.get('ratelimit-policy')).toMatch(
+        /^"300-in-1min"; q=300; w=60; pk=:[\w+/=]+:, "burst";q=5;w=10, "daily";q=1000;w=86400$/,
+      );
       const body = await created.json();
       const replay = await order('o-1', '{"item":"book","qty":2}');
       expect(replay.headers.get('idempotent-replayed')).toBe('true');
