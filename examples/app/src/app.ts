@@ -198,6 +198,12 @@ export async function createApp(stores: AppStores, options: AppOptions): Promise
     if (!['GET', 'HEAD'].includes(req.method)) {
       return send(res, problem(405, 'read-only', 'The feed is read-only', undefined, [['Allow', 'GET, HEAD, OPTIONS']]));
     }
+    // The server's own page offers PUT and POST, which this feed refuses: its own words instead.
+    if (req.path === '/') {
+      return void res
+        .type('text/plain')
+        .send('The orders feed (read-only): GET /streams/orders?offset=-1, with &live=long-poll or &live=sse to follow.\n');
+    }
     req.url = req.originalUrl; // the handler matches the full path against its basePath
     streams(req, res, next);
   });

@@ -83,6 +83,8 @@ await describeStoreBackends(
       for (let i = 2; i <= 4; i++) statuses.push((await order(`o-${i}`, '{"item":"x"}')).status);
       expect(statuses).toEqual([201, 429, 429]);
 
+      const page = await (await fetch(`${url}/streams`)).text();
+      expect([page.includes('read-only'), page.includes('PUT')]).toEqual([true, false]);
       const feed = await fetch(`${url}/streams/orders?offset=-1`);
       const orders = (await feed.json()) as Array<{ id: string; by: string }>;
       expect(orders.filter((o) => o.by === 'ada').map((o) => o.id)).toContain(body.id);
