@@ -187,7 +187,8 @@ export class RedisStreamStore extends RedisStoreBase implements StreamStore {
     let bytes = part.bytes;
     // A large read is made of parts of at most READ_PART_BYTES, each a script of its own, so it
     // never holds Redis (one thread) or the replies queued behind it on the connection for long.
-    // The parts follow each other by offset; messages never change, so they join as one read.
+    // The parts follow each other by offset; messages never change, so they join as one read
+    // as long as every part reads the same stream (its id).
     while (!part.atTail && part.ends.length > 0 && ends.length < maxMessages && bytes < maxBytes) {
       let next: ReadPart;
       try {
@@ -196,6 +197,8 @@ export class RedisStreamStore extends RedisStoreBase implements StreamStore {
         if (!(err instanceof StowageError)) throw err;
         break; // deleted, expired or out of time since the first part: what was read stands
       }
+      // Another stream of the same name (deleted and made again since): its messages are not these.
+      if (next.info.id !== part.info.id) break;
       if (bytes + next.bytes > maxBytes) break; // a message larger than what is left
       for (const end of next.ends) ends.push(bytes + end);
       data.push(...next.data);

@@ -66,6 +66,34 @@ describe('reads made of several parts', () => {
       await store.close();
       await dropPrefix(client, prefix);
     }
+  }, 60_000);
+
+  it('a stream deleted and made again between two parts: the read stops at the first stream', async () => {
+    const prefix = newNamespace();
+    const store = new RedisStreamStore({ client, prefix });
+    const octets = { contentType: 'application/octet-stream' };
+    const fill = (byte: number) => Array.from({ length: 4 }, () => Buffer.alloc(600 * KiB, byte));
+    try {
+      await store.create('s', octets, { messages: fill(0x41) });
+      // Between the first part and the second, a real delete and create on Redis.
+      const parts = store as unknown as { readPart: (...a: unknown[]) => Promise<unknown> };
+      const readPart = parts.readPart.bind(store);
+      let calls = 0;
+      parts.readPart = async (...a: unknown[]) => {
+        if (calls++ === 1) {
+          await store.delete('s');
+          await store.create('s', octets, { messages: fill(0x42) });
+        }
+        return readPart(...a);
+      };
+      const r = await store.read('s', '-1', { maxBytes: 16 * 1024 * KiB, maxMessages: 1000 });
+      const first = r.messages.map((m) => String.fromCharCode(m.data[0]!)).join('');
+      expect([first, r.atTail, r.nextOffset]).toEqual(['A', false, offsetAt(1)]);
+      expect(calls).toBe(2);
+    } finally {
+      await store.close();
+      await dropPrefix(client, prefix);
+    }
   });
 
   it('a 16 MiB read of 64 KiB messages is 16 scripts of 1 MiB', async () => {
@@ -93,7 +121,7 @@ describe('reads made of several parts', () => {
       await store.close();
       await dropPrefix(client, prefix);
     }
-  });
+  }, 30_000);
 });
 
 const offsetAt = (position: number): string => `0000000000000000_${String(position).padStart(16, '0')}`;
