@@ -60,3 +60,23 @@ export function setHeaderLines(res: ServerResponse, lines: HeaderLines): void {
     res.appendHeader(name, value);
   }
 }
+
+/** The names (lower case) of `res`'s progressive headers now. */
+export function headerNamesNow(res: ServerResponse): Set<string> {
+  return new Set((res as WithRawNames).getRawHeaderNames().map((n) => n.toLowerCase()));
+}
+
+/**
+ * `lines` without the headers a hook added while the head was written (on-headers, as
+ * `compression()` adds `Content-Encoding`): only names set `before` or given to `writeHead`.
+ */
+export function setByHandler(lines: HeaderLines, before: Set<string>, given: unknown): HeaderLines {
+  const names = new Set(before);
+  if (Array.isArray(given)) {
+    if (given.length > 0 && Array.isArray(given[0])) for (const pair of given as unknown[][]) names.add(String(pair[0]).toLowerCase());
+    else for (let i = 0; i < given.length; i += 2) names.add(String(given[i]).toLowerCase());
+  } else if (given !== null && typeof given === 'object') {
+    for (const name in given) if (Object.hasOwn(given, name)) names.add(name.toLowerCase());
+  }
+  return lines.filter(([name]) => names.has(name.toLowerCase()));
+}

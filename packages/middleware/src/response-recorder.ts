@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { StoredResponse } from '@stowage/core';
-import { outgoingHeaderLines, writtenHeaderLines } from './node-headers.js';
+import { headerNamesNow, outgoingHeaderLines, setByHandler, writtenHeaderLines } from './node-headers.js';
 import type { HeaderLines } from './problem.js';
 
 /** What the recorder hands over when the handler ends the response. */
@@ -38,24 +38,30 @@ export function recordResponse(res: ServerResponse, maxBytes: number, onEnd: (re
     else chunks.push(bytes);
   };
 
-  // Between the handler's end and the real one (once stored), the response must behave as
-  // ended, or a second answer (an error handler after `res.json`, a second `end`) would go out
-  // first, and the held end would then write after it: a crash on the response's 'error'.
-  const headersLocked = (): boolean => ended && !finishing;
-  const refuseHeaders = <F extends (...a: never[]) => unknown>(original: F): F =>
-    ((...args: Parameters<F>) => {
-      if (headersLocked()) throw headersSent();
-      return original.apply(res, args);
-    }) as F;
-  res.setHeader = refuseHeaders(setHeader);
-  res.appendHeader = refuseHeaders(appendHeader);
-  res.removeHeader = refuseHeaders(removeHeader);
+  // Between the handler's end and the real one (once stored), whatever else is answered (an
+  // error handler after `res.json`, Express's own, a second `res.json`) is dropped, so the
+  // client gets the first answer: a second answer used to go out first, and the held end then
+  // wrote after it ('write after end', which ended the process). Not refused with Node's
+  // ERR_HTTP_HEADERS_SENT: that error reaches Express's final handler, which then destroys the
+  // socket before the held end is written.
+  const holding = (): boolean => ended && !finishing;
+  const unlessHolding = <F extends (...a: never[]) => unknown>(original: F): F =>
+    ((...args: Parameters<F>) => (holding() ? res : original.apply(res, args))) as F;
+  res.setHeader = unlessHolding(setHeader);
+  res.appendHeader = unlessHolding(appendHeader);
+  res.removeHeader = unlessHolding(removeHeader);
 
-  // Node's own writes call this.writeHead(this.statusCode) too (the implicit head).
+  // Node's own writes call this.writeHead(this.statusCode) too (the implicit head). What a
+  // hook adds meanwhile is not the handler's: `compression()` adds `Content-Encoding: gzip`
+  // to bytes recorded before it compressed them (the replay passes through it again).
   res.writeHead = ((...args: unknown[]) => {
-    if (headersLocked()) throw headersSent();
+    if (holding()) return res;
+    const before = headers === undefined && !ended ? headerNamesNow(res) : undefined;
     const result = (writeHead as (...a: unknown[]) => ServerResponse).apply(res, args);
-    if (headers === undefined && !ended) headers = writtenHeaderLines(res, typeof args[1] === 'string' ? args[2] : args[1]);
+    if (before !== undefined) {
+      const given = typeof args[1] === 'string' ? args[2] : args[1];
+      headers = setByHandler(writtenHeaderLines(res, given), before, given);
+    }
     return result;
   }) as typeof res.writeHead;
 
@@ -81,12 +87,12 @@ export function recordResponse(res: ServerResponse, maxBytes: number, onEnd: (re
             kind: 'response',
             response: { status: res.statusCode, headers: headers ?? outgoingHeaderLines(res), body: Buffer.concat(chunks) },
           };
-    const status = res.statusCode;
-    const seen = seemEnded(res);
+    const { statusCode, statusMessage } = res;
     const finish = () => {
-      seen.undo();
       finishing = true;
-      res.statusCode = status; // what was recorded is what is sent, whatever was set since
+      // What was recorded is what is sent, whatever was set since.
+      res.statusCode = statusCode;
+      res.statusMessage = statusMessage;
       (end as (...a: unknown[]) => ServerResponse).apply(res, args);
     };
     let stored: Promise<void>;
@@ -98,11 +104,6 @@ export function recordResponse(res: ServerResponse, maxBytes: number, onEnd: (re
     stored.then(finish, finish);
     return res;
   }) as typeof res.end;
-}
-
-/** Node's error for headers set after they were sent. */
-function headersSent(): Error {
-  return Object.assign(new Error('Cannot set headers after they are sent to the client'), { code: 'ERR_HTTP_HEADERS_SENT' });
 }
 
 class WriteAfterEnd extends Error {
@@ -117,17 +118,4 @@ function afterEnd(args: unknown[], err: Error | undefined): false {
   const callback = args.findLast((a) => typeof a === 'function') as ((err?: Error) => void) | undefined;
   if (callback !== undefined) process.nextTick(callback, err);
   return false;
-}
-
-/** Makes `headersSent` and `writableEnded` read true (what frameworks check) until `undo`. */
-function seemEnded(res: ServerResponse): { undo(): void } {
-  const truth = { configurable: true, get: () => true };
-  Object.defineProperty(res, 'headersSent', truth);
-  Object.defineProperty(res, 'writableEnded', truth);
-  return {
-    undo() {
-      delete (res as { headersSent?: boolean }).headersSent;
-      delete (res as { writableEnded?: boolean }).writableEnded;
-    },
-  };
 }
