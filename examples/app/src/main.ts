@@ -7,7 +7,10 @@ const spec = process.env.STOWAGE_STORE ?? 'sqlite:./data/example.db';
 const port = Number(process.env.PORT ?? 3000);
 const host = process.env.HOST ?? '127.0.0.1';
 
-const stores = await openStores(spec);
+const stores = await openStores(spec).catch((err: Error) => {
+  console.error(`cannot start: ${err.message}`);
+  process.exit(2);
+});
 let url = '';
 let app: Awaited<ReturnType<typeof createApp>>;
 try {
@@ -29,10 +32,12 @@ const server = app.listen(port, host, () => {
   if (process.env.SESSION_SECRET === undefined) {
     console.log('SESSION_SECRET is not set: session cookies are signed with a random secret, so another instance cannot read them');
   }
-  console.log(
-    `Walkthrough: examples/app/README.md; e.g. curl -s -X POST ${url}/dev/issuer/token ` +
-      `-H 'content-type: application/json' -d '{"sub":"ada"}'`,
-  );
+  // Without JWKS_URI the dev issuer is ours; with it, tokens come from that issuer.
+  const tokens =
+    process.env.JWKS_URI === undefined
+      ? `curl -s -X POST ${url}/dev/issuer/token -H 'content-type: application/json' -d '{"sub":"ada"}'`
+      : `API tokens from ${process.env.JWT_ISSUER} (keys at ${process.env.JWKS_URI})`;
+  console.log(`Walkthrough: examples/app/README.md; ${tokens}`);
 });
 
 const stop = (): void => {
