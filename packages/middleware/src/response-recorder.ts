@@ -24,6 +24,8 @@ export function recordResponse(res: ServerResponse, maxBytes: number, onEnd: (re
   let headers: HeaderLines | undefined;
   let ended = false;
   let finishing = false;
+  /** The status of the head as written, once it is: a later `res.status()` changes nothing sent. */
+  let headStatus: number | undefined;
   const { write, end, writeHead, setHeader, appendHeader, removeHeader } = res;
 
   const collect = (chunk: unknown, encoding: unknown): void => {
@@ -58,6 +60,7 @@ export function recordResponse(res: ServerResponse, maxBytes: number, onEnd: (re
     if (holding()) return res;
     const before = headers === undefined && !ended ? headerNamesNow(res) : undefined;
     const result = (writeHead as (...a: unknown[]) => ServerResponse).apply(res, args);
+    headStatus ??= res.statusCode;
     if (before !== undefined) {
       const given = typeof args[1] === 'string' ? args[2] : args[1];
       headers = setByHandler(writtenHeaderLines(res, given), before, given);
@@ -85,8 +88,23 @@ export function recordResponse(res: ServerResponse, maxBytes: number, onEnd: (re
         ? { kind: 'too-large' }
         : {
             kind: 'response',
-            response: { status: res.statusCode, headers: headers ?? outgoingHeaderLines(res), body: Buffer.concat(chunks) },
+            response: { status: headStatus ?? res.statusCode, headers: headers ?? outgoingHeaderLines(res), body: Buffer.concat(chunks) },
           };
+    let stored: Promise<void>;
+    if (res.headersSent) {
+      // The head is out already (written, piped, flushed): holding the end would keep nothing
+      // back, and an error after it would have Express's final handler destroy the socket
+      // before the end is written. It ends now; a retry meanwhile gets 409, then the replay.
+      finishing = true;
+      (end as (...a: unknown[]) => ServerResponse).apply(res, args);
+      try {
+        stored = onEnd(recorded);
+      } catch {
+        stored = Promise.resolve();
+      }
+      stored.catch(() => undefined); // onEnd reports its own failures
+      return res;
+    }
     const { statusCode, statusMessage } = res;
     const finish = () => {
       finishing = true;
@@ -95,7 +113,6 @@ export function recordResponse(res: ServerResponse, maxBytes: number, onEnd: (re
       res.statusMessage = statusMessage;
       (end as (...a: unknown[]) => ServerResponse).apply(res, args);
     };
-    let stored: Promise<void>;
     try {
       stored = onEnd(recorded);
     } catch {
