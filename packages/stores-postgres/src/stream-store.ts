@@ -36,6 +36,7 @@ import {
   type ReadStatements,
   readStatements,
   runFromRow,
+  type RunRow,
 } from './stream-read.js';
 
 export interface PostgresStreamStoreOptions extends PostgresStoreOptions, StreamSizeOptions {
@@ -196,7 +197,7 @@ export class PostgresStreamStore extends PgStoreBase implements StreamStore {
       append: async (streamId, first, messages) => void (await run(s.append!, [streamId, first, messages.map(asBuffer)])),
       read: async (streamId, after, upTo, maxBytes, maxMessages) =>
         runFromRow(
-          (await run<{ data: Buffer | null; ends: Buffer | null }>(this.reads.run, [streamId, after, upTo, maxBytes, maxMessages]))[0],
+          (await run<RunRow>(this.reads.run, [streamId, after, upTo, maxBytes, maxMessages]))[0],
         ),
       producer: async (streamId, producerId) => {
         const [row] = await run<ProducerState>(s.producer!, [streamId, producerId]);
