@@ -196,9 +196,7 @@ export class PostgresStreamStore extends PgStoreBase implements StreamStore {
       remove: async (stream) => void (await run(s.remove!, [stream.id])),
       append: async (streamId, first, messages) => void (await run(s.append!, [streamId, first, messages.map(asBuffer)])),
       read: async (streamId, after, upTo, maxBytes, maxMessages) =>
-        runFromRow(
-          (await run<RunRow>(this.reads.run, [streamId, after, upTo, maxBytes, maxMessages]))[0],
-        ),
+        runFromRow((await run<RunRow>(this.reads.run, [streamId, after, upTo, maxBytes, maxMessages]))[0]),
       producer: async (streamId, producerId) => {
         const [row] = await run<ProducerState>(s.producer!, [streamId, producerId]);
         return row;
