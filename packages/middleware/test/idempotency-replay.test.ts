@@ -92,7 +92,13 @@ await describeStoreBackends((backend) => {
     it(`replays ${name} byte for byte`, async () => {
       const url = `${app.url}/${encodeURIComponent(name)}`;
       const first = await postJson(url, keyOf(name), {});
-      const replay = await postJson(url, keyOf(name), {});
+      // A response whose head was out before its end (writeHead, a pipe) is stored after it
+      // ends: a retry in between gets 409 (and never a second run), then the replay.
+      let replay = await postJson(url, keyOf(name), {});
+      for (let i = 0; replay.status === 409 && i < 100; i++) {
+        await new Promise((r) => setTimeout(r, 20));
+        replay = await postJson(url, keyOf(name), {});
+      }
       expect(headerOf(first, 'idempotent-replayed')).toBeUndefined();
       expect(headerOf(replay, 'idempotent-replayed')).toBe('true');
       expect(replay.status).toBe(first.status);
