@@ -90,18 +90,21 @@ export function recordResponse(res: ServerResponse, maxBytes: number, onEnd: (re
             kind: 'response',
             response: { status: headStatus ?? res.statusCode, headers: headers ?? outgoingHeaderLines(res), body: Buffer.concat(chunks) },
           };
-    let stored: Promise<void>;
-    if (res.headersSent) {
-      // The head is out already (written, piped, flushed): holding the end would keep nothing
-      // back, and an error after it would have Express's final handler destroy the socket
-      // before the end is written. It ends now; a retry meanwhile gets 409, then the replay.
+    // The head is out already (written, piped, flushed): holding the end would keep nothing
+    // back, and an error after it would have Express's final handler destroy the socket
+    // before the end is written. It ends now; a retry meanwhile gets 409, then the replay.
+    const headOut = res.headersSent;
+    if (headOut) {
       finishing = true;
       (end as (...a: unknown[]) => ServerResponse).apply(res, args);
-      try {
-        stored = onEnd(recorded);
-      } catch {
-        stored = Promise.resolve();
-      }
+    }
+    let stored: Promise<void>;
+    try {
+      stored = onEnd(recorded);
+    } catch {
+      stored = Promise.resolve(); // whatever happens, the response ends
+    }
+    if (headOut) {
       stored.catch(() => undefined); // onEnd reports its own failures
       return res;
     }
@@ -113,11 +116,6 @@ export function recordResponse(res: ServerResponse, maxBytes: number, onEnd: (re
       res.statusMessage = statusMessage;
       (end as (...a: unknown[]) => ServerResponse).apply(res, args);
     };
-    try {
-      stored = onEnd(recorded);
-    } catch {
-      stored = Promise.resolve(); // whatever happens, the response ends
-    }
     stored.then(finish, finish);
     return res;
   }) as typeof res.end;
