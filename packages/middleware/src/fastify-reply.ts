@@ -58,16 +58,50 @@ export function setReplyHeaderLines(reply: FastifyReply, lines: HeaderLines): vo
 }
 
 /**
+ * Puts `reply`'s headers back to `lines` (what `replyHeaderLines` gave earlier) if they
+ * changed since: names added meanwhile are removed, changed ones set back.
+ */
+export function restoreReplyHeaderLines(reply: FastifyReply, lines: HeaderLines): void {
+  const now = replyHeaderLines(reply);
+  if (now.length === lines.length && now.every(([name, value], i) => name === lines[i]![0] && value === lines[i]![1])) return;
+  for (const [name] of now) {
+    reply.removeHeader(name.toLowerCase());
+    reply.raw.removeHeader(name);
+  }
+  setReplyHeaderLines(reply, lines);
+}
+
+/** Types whose payload is a string when Fastify's serialisers made it. */
+const TEXTUAL = /^(text\/|application\/(json|xml|javascript|x-www-form-urlencoded)\b|[^;]*\+(json|xml)\b)|;\s*charset=/i;
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** `body` as the `onSend` hooks saw it first: a string for a textual type in valid UTF-8, else a Buffer. */
+function payloadOf(draft: ResponseDraft): string | Buffer | undefined {
+  const { body } = draft;
+  if (body.length === 0) return undefined; // as Fastify sent the original
+  const type = draft.headers.find(([name]) => name.toLowerCase() === 'content-type')?.[1] ?? '';
+  // A string of a JSON type without a charset would get one from Fastify: such a body was not a string.
+  if (TEXTUAL.test(type) && !(/json/i.test(type) && !/;\s*charset=/i.test(type))) {
+    if (typeof body === 'string') return body;
+    try {
+      return utf8.decode(body);
+    } catch {
+      // not UTF-8 after all: the bytes as they are
+    }
+  }
+  return typeof body === 'string' ? Buffer.from(body) : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+}
+
+/**
  * Sends a response the middleware decided on (a replay, 400, 409, 422, 403, 503) through
- * Fastify, so that the hooks of the app still see it. The body goes as a Buffer (Fastify
- * serialises nothing); an empty one as no payload, as Fastify sent the original.
+ * Fastify, so that the hooks of the app still see it: Fastify serialises nothing, and a
+ * textual body in UTF-8 goes as a string, a JSON reply as the hooks after the plugin saw it
+ * the first time; any other body as a Buffer, and an empty one as no payload.
  */
 export function sendDraft(reply: FastifyReply, draft: ResponseDraft): FastifyReply {
   reply.code(draft.status);
   setReplyHeaderLines(reply, draft.headers);
-  const body =
-    typeof draft.body === 'string' ? Buffer.from(draft.body) : Buffer.from(draft.body.buffer, draft.body.byteOffset, draft.body.byteLength);
-  return reply.send(body.byteLength === 0 ? undefined : body);
+  return reply.send(payloadOf(draft));
 }
 
 /** Whether Fastify sends `status` without a body (and, for a payload it drops, without its type). */
@@ -79,30 +113,31 @@ const isWebStream = (payload: unknown): payload is WebReadableStream =>
   payload !== null && typeof payload === 'object' && typeof (payload as WebReadableStream).getReader === 'function';
 const isFetchResponse = (payload: unknown): payload is Response => Object.prototype.toString.call(payload) === '[object Response]';
 
-/** What `onSend` hands on to Fastify, and when the response has been handed to the store. */
-export interface Capture {
-  /** The payload Fastify goes on with. */
-  payload: unknown;
-  /** Settles once the response is handed over (stored or not); for a stream, at its end. */
-  recorded: Promise<void>;
-  /** `payload` is a stream that ends only after `recorded` settles: do not wait for it before handing it on. */
-  streamed: boolean;
-}
+/** What `onSend` hands on to Fastify, and the response it will send. */
+export type Capture =
+  /** A string, a Buffer or nothing: `response` is what it sends (`undefined`: nothing to keep). */
+  | { streamed: false; payload: unknown; response: StoredResponse | undefined }
+  /**
+   * A stream, handed on in `payload`: it ends only once `onStreamEnd` (see `capturePayload`)
+   * settled. After `detach()` (a later reply replaced it) it hands nothing more on, not even
+   * what it holds unread, and never ends; the handler's stream is still read to its end.
+   */
+  | { streamed: true; payload: Readable; detach(): void };
 
 /**
  * Records the response `onSend` sees, as Fastify will write it: the status, the header lines
  * (`replyHeaderLines`) and the body bytes (a string, a Buffer, a Node or web stream, a fetch
- * `Response`). `onEnd` gets it (or `undefined` when there is nothing to keep: a stream that
- * failed, a payload Fastify refuses, a body over `maxBytes`). For a string or Buffer,
- * `recorded` settles once `onEnd` has; for a stream, the stream handed on ends only after
- * `onEnd` settled, and a client that hangs up does not stop the recording: the handler's
- * stream is read to its end all the same.
+ * `Response`). The response is `undefined` when there is nothing to keep: a stream that
+ * failed, a payload Fastify refuses, a body over `maxBytes`. A string or Buffer is recorded
+ * at once; a stream is handed on through a pass-through that ends only after
+ * `onStreamEnd(response)` settled, and a client that hangs up does not stop the recording:
+ * the handler's stream is read to its end all the same.
  */
 export function capturePayload(
   reply: FastifyReply,
   payload: unknown,
   maxBytes: number,
-  onEnd: (response: StoredResponse | undefined) => Promise<void>,
+  onStreamEnd: (response: StoredResponse | undefined) => Promise<void>,
 ): Capture {
   if (isFetchResponse(payload)) {
     // What Fastify itself does with a Response after onSend: its status and headers go on the reply.
@@ -116,9 +151,8 @@ export function capturePayload(
   const dropped = payload !== null && payload !== undefined && dropsPayload(status);
   const kept = dropped ? headers.filter(([name]) => !['content-type', 'content-length'].includes(name.toLowerCase())) : headers;
   const bodiless = dropsPayload(status) || status === 304; // Node sends no body for 304 either
-  if (isNodeStream(payload)) {
-    if (bodiless) return { payload, recorded: onEnd({ status, headers: kept, body: new Uint8Array(0) }), streamed: false };
-    return recordStream(payload, maxBytes, (body) => onEnd(body === undefined ? undefined : { status, headers: kept, body }));
+  if (isNodeStream(payload) && !bodiless) {
+    return recordStream(payload, maxBytes, (body) => onStreamEnd(body === undefined ? undefined : { status, headers: kept, body }));
   }
   let body: Uint8Array | undefined;
   if (payload === null || payload === undefined || bodiless) body = new Uint8Array(0);
@@ -126,7 +160,7 @@ export function capturePayload(
   else if (Buffer.isBuffer(payload)) body = payload;
   // Anything else Fastify refuses (FST_ERR_REP_INVALID_PAYLOAD_TYPE): its error reply follows.
   const response = body === undefined || body.byteLength > maxBytes ? undefined : { status, headers: kept, body };
-  return { payload, recorded: onEnd(response), streamed: false };
+  return { streamed: false, payload, response };
 }
 
 /**
@@ -140,8 +174,13 @@ function recordStream(source: Readable, maxBytes: number, onEnd: (body: Uint8Arr
   const out = new PassThrough();
   const chunks: Buffer[] = [];
   let size = 0;
-  let settle!: () => void;
-  const recorded = new Promise<void>((resolve) => (settle = resolve));
+  let detached = false;
+  const detach = () => {
+    detached = true;
+    out.unpipe(); // from the response, if Fastify piped it already
+    while (out.read() !== null); // what it has not handed on yet
+    source.resume();
+  };
   source.on('data', (chunk: unknown) => {
     const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk as Uint8Array); // a copy
     if (size <= maxBytes) {
@@ -149,7 +188,7 @@ function recordStream(source: Readable, maxBytes: number, onEnd: (body: Uint8Arr
       if (size > maxBytes) chunks.length = 0;
       else chunks.push(bytes);
     }
-    if (out.destroyed) return;
+    if (out.destroyed || detached) return;
     if (!out.write(bytes)) {
       source.pause();
       out.once('drain', () => source.resume());
@@ -162,12 +201,12 @@ function recordStream(source: Readable, maxBytes: number, onEnd: (body: Uint8Arr
     onEnd(body)
       .catch(() => undefined)
       .then(() => {
-        settle();
+        if (detached) return; // the reply that replaced it ends the response, and Fastify this stream
         if (err === undefined || err === null) out.end();
         else out.destroy(err);
       });
   });
-  return { payload: out, recorded, streamed: true };
+  return { streamed: true, payload: out, detach };
 }
 
 /**

@@ -1,7 +1,11 @@
+import { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { AddressInfo } from 'node:net';
 import { describeStoreBackends, freshNamespace, type StoreSet } from '@stowage/test-stores';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { idempotency } from '../src/fastify.js';
+import { headerOf, postJson } from './http.js';
 
 // A handler that goes on after it sent its reply: throws, or sends again. Behind the plugin
 // the client must get what it gets without it, and the retry must replay exactly that. The
@@ -24,13 +28,80 @@ const HANDLERS: Record<string, Handler> = {
   },
 };
 
+/** A stream whose second chunk comes 50 ms after its first. */
+const slowStream = () =>
+  Readable.from(
+    (async function* () {
+      yield 'a';
+      await sleep(50);
+      yield 'b';
+    })(),
+  );
+
+// Replies a stream takes over, a later onSend hook changes or fails, a timer changes while it
+// is stored. Without the plugin some of these race Fastify's own writes; with it, what the
+// client got is what its retry gets: replayed when it was stored, run again when it was not.
+const REPLACED: Record<string, Handler> = {
+  'sends a stream, then throws': async (_request, reply) => {
+    reply
+      .code(201)
+      .type('text/plain')
+      .send(Readable.from(['a', 'b']));
+    throw new Error('audit log failed');
+  },
+  'sends a slow stream, then throws': async (_request, reply) => {
+    reply.code(201).type('text/plain').send(slowStream());
+    throw new Error('audit log failed');
+  },
+  'sends a slow stream, then sends again': (_request, reply) => {
+    reply.code(201).type('text/plain').send(slowStream());
+    reply.send('again');
+  },
+  'sends, and a later onSend hook fails the first time': (_request, reply) => void reply.code(201).send({ created: true }),
+  'sends, and a later onSend hook upper-cases a string': (_request, reply) => void reply.code(201).send({ created: true }),
+  'sends, then sets headers from timers': (_request, reply) => {
+    reply.code(201).send({ created: true });
+    setImmediate(() => reply.header('x-late', 'immediate'));
+    setTimeout(() => reply.header('x-later', 'timer'), 1);
+  },
+};
+
+/** Per REPLACED handler: the client's status, its retry's, and how many times the handler ran. */
+const EXPECTED: Record<string, [number, number, number]> = {
+  'sends a stream, then throws': [500, 500, 2],
+  'sends a slow stream, then throws': [500, 500, 2],
+  'sends a slow stream, then sends again': [201, 201, 1],
+  'sends, and a later onSend hook fails the first time': [500, 201, 2],
+  'sends, and a later onSend hook upper-cases a string': [201, 201, 1],
+  'sends, then sets headers from timers': [201, 201, 1],
+};
+
 await describeStoreBackends((backend) => {
   let set: StoreSet;
   const apps: FastifyInstance[] = [];
+  const runs = new Map<string, number>();
   const build = async (withPlugin: boolean) => {
     const app = Fastify({ logger: false });
     if (withPlugin) await app.register(idempotency, { store: set.idempotency(), timeoutMs: 5000 });
     for (const [i, handler] of Object.values(HANDLERS).entries()) app.post(`/${i}`, handler);
+    const failed = new Set<string>();
+    // Registered after the plugin: these run after its onSend hook.
+    app.addHook('onSend', async (request, _reply, payload) => {
+      const key = String(request.headers['idempotency-key']);
+      if (request.url === '/r3' && !failed.has(key)) {
+        failed.add(key);
+        throw new Error('a later hook failed');
+      }
+      if (request.url === '/r4') return typeof payload === 'string' ? payload.toUpperCase() : `not a string: ${typeof payload}`;
+      return payload;
+    });
+    for (const [i, handler] of Object.values(REPLACED).entries()) {
+      app.post(`/r${i}`, async (request, reply) => {
+        const key = String(request.headers['idempotency-key']);
+        runs.set(key, (runs.get(key) ?? 0) + 1);
+        return handler(request, reply);
+      });
+    }
     apps.push(app);
     return app;
   };
@@ -53,7 +124,8 @@ await describeStoreBackends((backend) => {
       headers: { 'content-type': 'application/json', 'idempotency-key': key },
       payload: '{}',
     });
-    return { status: r.statusCode, body: r.body, replayed: r.headers['idempotent-replayed'] === 'true' };
+    const late = [r.headers['x-late'], r.headers['x-later']].filter((v) => v !== undefined);
+    return { status: r.statusCode, body: r.body, replayed: r.headers['idempotent-replayed'] === 'true', late };
   };
 
   describe('a handler that goes on after its reply', () => {
@@ -63,6 +135,31 @@ await describeStoreBackends((backend) => {
         const without = await post(plain, `/${i}`, key);
         expect(await post(guarded, `/${i}`, key)).toEqual(without);
         expect(await post(guarded, `/${i}`, key)).toEqual({ ...without, replayed: true });
+      });
+    });
+  });
+
+  describe('a reply replaced, or changed after the plugin (over HTTP)', () => {
+    let url: string;
+    beforeAll(async () => {
+      await guarded.listen({ port: 0, host: '127.0.0.1' });
+      url = `http://127.0.0.1:${(guarded.server.address() as AddressInfo).port}`;
+    });
+    Object.keys(REPLACED).forEach((name, i) => {
+      it(`${name}: the retry gets what the client got, replayed only if it ran once`, async () => {
+        const key = `replaced-${i}-${freshNamespace()}`;
+        const call = async () => {
+          const r = await postJson(`${url}/r${i}`, key, {});
+          const late = ['x-late', 'x-later'].map((h) => headerOf(r, h)).filter((v) => v !== undefined);
+          return { status: r.status, body: r.body.toString(), replayed: headerOf(r, 'idempotent-replayed') === 'true', late };
+        };
+        const first = await call();
+        const retry = await call();
+        const [status, retryStatus, runCount] = EXPECTED[name]!;
+        expect([first.status, first.replayed, retry.status, runs.get(key)]).toEqual([status, false, retryStatus, runCount]);
+        // Stored (one run): the retry replays what the client got. Not stored (a 5xx): it ran again.
+        if (runCount === 1) expect(retry).toEqual({ ...first, replayed: true });
+        else expect(retry.replayed).toBe(false);
       });
     });
   });
