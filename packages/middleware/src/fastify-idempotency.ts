@@ -1,5 +1,4 @@
-import type { StoredResponse } from '@stowage/core';
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest, onSendHookHandler } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { pathOf, source, unencapsulated } from './fastify-plugin.js';
 import { type Capture, capturePayload, replyHeaderLines, restoreReplyHeaderLines, sendDraft, tapRequestBody } from './fastify-reply.js';
 import { IdempotencyGuard, type IdempotencyOptions, type IdempotencyVerdict } from './idempotency.js';
@@ -11,25 +10,20 @@ export interface FastifyIdempotencyOptions extends IdempotencyOptions {
   principal?: (request: FastifyRequest) => string | undefined;
 }
 
-/** Marks the routes that end their `onSend` hooks with the plugin's `commit`. */
-const COMMITS = Symbol('@stowage/middleware idempotency commit');
-
-/** A request's reply on its way out: recorded, not yet stored. */
-interface Outgoing {
+/** A streamed reply being recorded, until its stream ends. */
+interface Streaming {
   verdict: Proceed;
-  /** A later reply took its place (a second send, the error reply of a handler or hook that threw). */
+  /** A later reply took its place (a second send, the error reply of a handler that threw). */
   replaced: boolean;
-  /** A string, a Buffer or nothing, stored by `commit`; a stream stores itself at its end. */
-  response?: StoredResponse | undefined;
-  /** A stream's: stops it handing anything more to the response. */
-  detach?: () => void;
+  /** Stops the stream handing anything more to the response. */
+  detach(): void;
 }
 
 /**
- * Makes the reply count as sent (`reply.sent`) until `letGo`: from this plugin's `onSend` to
- * its storing, a second send, or the error reply of a handler that throws after sending, must
- * not go out instead of what is being stored. (Not for a stream: Fastify would take it as
- * finished before piping it.)
+ * Makes the reply count as sent (`reply.sent`) until `letGo`: while the plugin stores it, a
+ * second send, or the error reply of a handler that throws after sending, must not go out
+ * instead of what is being stored. (Not for a stream: Fastify would take it as finished
+ * before piping it.)
  */
 function hold(reply: FastifyReply): void {
   Object.defineProperty(reply.raw, 'writableEnded', { configurable: true, get: () => true });
@@ -43,11 +37,11 @@ const letGo = (reply: FastifyReply): void => void delete (reply.raw as { writabl
  * fingerprinted as they came (`preParsing`); the key is reserved in `preHandler` and held
  * until the handler replies, even if the client hangs up first. What the reply is at this
  * plugin's `onSend` hook (status, headers, body; a stream is read to its end) is stored (see
- * `shouldStore`) and replayed as it was sent. It is stored once every `onSend` hook has
- * passed, before it is sent: a reply that a later hook or a second send replaces (the error
- * reply of a handler that threw after sending a stream, say) is not stored, its replacement is.
- * A reply that never reaches `onSend` (`reply.hijack()`) is not recorded: the key is freed when
- * it finishes.
+ * `shouldStore`) before it is sent, and replayed as it was sent. A streamed reply that a later
+ * reply replaces before its stream ends (a second send, the error reply of a handler that
+ * threw) is not stored; the later reply is, unless the stream's head was already out. A reply
+ * that never reaches `onSend` (`reply.hijack()`) is not recorded: the key is freed when it
+ * finishes. See the package README for `onSend` hooks registered before and after the plugin.
  */
 export const idempotency: FastifyPluginAsync<FastifyIdempotencyOptions> = unencapsulated(async (fastify, options) => {
   if (options?.principal !== undefined && typeof options.principal !== 'function') {
@@ -57,41 +51,9 @@ export const idempotency: FastifyPluginAsync<FastifyIdempotencyOptions> = unenca
   const header = guard.headerName.toLowerCase();
   const bodies = new WeakMap<FastifyRequest, Buffer[]>();
   const running = new WeakMap<FastifyRequest, Proceed>();
-  const outgoing = new WeakMap<FastifyRequest, Outgoing>();
+  const streaming = new WeakMap<FastifyRequest, Streaming>();
   // Replays whose stored response has no Content-Type: Fastify adds one on send, taken off in onSend.
   const untyped = new WeakSet<FastifyRequest>();
-
-  /** Stores `out`'s response (or frees the key), then lets the held reply go. */
-  const store = async (reply: FastifyReply, out: Outgoing): Promise<void> => {
-    const status = reply.statusCode;
-    const headers = replyHeaderLines(reply);
-    try {
-      await (out.response === undefined ? out.verdict.abort() : out.verdict.finish(out.response));
-    } finally {
-      letGo(reply);
-      // What is sent is what was stored: a status or header set meanwhile (from a timer) is dropped.
-      if (reply.statusCode !== status) reply.code(status);
-      restoreReplyHeaderLines(reply, headers);
-    }
-  };
-
-  /** Stores the request's reply recorded by `onSend`, unless it is a stream or was replaced. */
-  const commitOutgoing = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
-    const out = outgoing.get(request);
-    if (out === undefined || out.replaced || !('response' in out)) return;
-    outgoing.delete(request);
-    await store(reply, out);
-  };
-  // The last onSend hook of every route declared after the plugin: the hooks after its own have passed.
-  const commit: onSendHookHandler = async (request, reply, payload) => {
-    await commitOutgoing(request, reply);
-    return payload;
-  };
-  fastify.addHook('onRoute', (route) => {
-    const own = route.onSend;
-    route.onSend = [...(own === undefined ? [] : Array.isArray(own) ? own : [own]), commit] as typeof route.onSend;
-    route.config = { ...route.config, [COMMITS]: true } as typeof route.config;
-  });
 
   fastify.addHook('preParsing', async (request, _reply, payload) => {
     if (!guard.covers(request.method)) return payload;
@@ -126,52 +88,57 @@ export const idempotency: FastifyPluginAsync<FastifyIdempotencyOptions> = unenca
     if (untyped.delete(request)) reply.removeHeader('content-type');
     let verdict = running.get(request);
     running.delete(request);
-    const earlier = outgoing.get(request);
+    const earlier = streaming.get(request);
     if (earlier !== undefined) {
-      // A reply after one not yet stored or not yet ended: the client gets this one.
+      // A reply after a streamed one that has not ended: the client gets this one.
+      streaming.delete(request);
       earlier.replaced = true;
-      earlier.detach?.();
+      earlier.detach();
       verdict = earlier.verdict;
+      if (reply.raw.headersSent) {
+        // The stream's head is out: this reply cannot go out whole (Fastify ends the connection).
+        await verdict.abort();
+        return payload;
+      }
     }
     if (verdict === undefined) return payload; // not ours, or already stored (an error reply after it)
-    const out: Outgoing = { verdict, replaced: false };
-    outgoing.set(request, out);
+    const proceed = verdict;
+    const state: Streaming = { verdict: proceed, replaced: false, detach: () => undefined };
     let capture: Capture;
     try {
       capture = capturePayload(reply, payload, guard.maxResponseBytes, (response) => {
-        if (out.replaced) return Promise.resolve();
-        outgoing.delete(request);
-        return response === undefined ? out.verdict.abort() : out.verdict.finish(response);
+        if (state.replaced) return Promise.resolve();
+        streaming.delete(request);
+        return response === undefined ? proceed.abort() : proceed.finish(response);
       });
     } catch (err) {
-      outgoing.delete(request);
-      await out.verdict.abort(); // a payload Fastify cannot send either (a Response already read): its error reply follows
+      await proceed.abort(); // a payload Fastify cannot send either (a Response already read): its error reply follows
       throw err;
     }
     if (capture.streamed) {
-      out.detach = capture.detach;
+      state.detach = capture.detach;
+      streaming.set(request, state);
       return capture.payload; // it ends once stored (see capturePayload)
     }
-    out.response = capture.response;
+    const status = reply.statusCode;
+    const headers = replyHeaderLines(reply);
     hold(reply);
-    // A route declared before the plugin has no commit hook: store it here.
-    if (request.routeOptions.config?.[COMMITS as never] !== true) await commitOutgoing(request, reply);
+    try {
+      await (capture.response === undefined ? proceed.abort() : proceed.finish(capture.response));
+    } finally {
+      letGo(reply);
+      // What is sent is what was stored: a status or header set meanwhile (from a timer) is dropped.
+      if (reply.statusCode !== status) reply.code(status);
+      restoreReplyHeaderLines(reply, headers);
+    }
     return capture.payload;
   });
 
-  // A later onSend hook failed: its error reply must go out (and takes the held reply's place).
-  fastify.addHook('onError', async (request, reply) => {
-    if (outgoing.has(request)) letGo(reply);
-  });
-
-  // A reply that bypassed onSend (hijacked), or whose commit never came, has finished: free the
-  // key. (A stream goes on being recorded after a hang-up, and settles the key itself.)
-  fastify.addHook('onResponse', async (request, reply) => {
-    const out = outgoing.get(request);
-    const verdict = running.get(request) ?? (out !== undefined && 'response' in out ? out.verdict : undefined);
+  // A reply that bypassed onSend (hijacked) has finished: nothing was recorded, free the key.
+  fastify.addHook('onResponse', async (request) => {
+    const verdict = running.get(request);
+    if (verdict === undefined) return;
     running.delete(request);
-    if (verdict !== undefined && out?.verdict === verdict) outgoing.delete(request);
-    letGo(reply);
-    await verdict?.abort();
+    await verdict.abort();
   });
 }, '@stowage/middleware/fastify idempotency');

@@ -196,6 +196,9 @@ function recordStream(source: Readable, maxBytes: number, onEnd: (body: Uint8Arr
   });
   // Nobody reads `out` any more: read the rest of the handler's stream for the record.
   out.once('close', () => source.resume());
+  // The handler's stream may fail before Fastify pipes `out` (a later onSend hook still
+  // running): Fastify finds the error then; meanwhile it must not be an uncaught one.
+  out.on('error', () => undefined);
   finished(source, (err) => {
     const body = err === undefined || err === null ? (size > maxBytes ? undefined : Buffer.concat(chunks)) : undefined;
     onEnd(body)
