@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { pathOf, source, unencapsulated } from './fastify-plugin.js';
 import { type Capture, capturePayload, replyHeaderLines, restoreReplyHeaderLines, sendDraft, tapRequestBody } from './fastify-reply.js';
@@ -10,13 +11,17 @@ export interface FastifyIdempotencyOptions extends IdempotencyOptions {
   principal?: (request: FastifyRequest) => string | undefined;
 }
 
-/** A streamed reply being recorded, until its stream ends. */
+/** A streamed reply being recorded, until its stream ends and is stored. */
 interface Streaming {
   verdict: Proceed;
   /** A later reply took its place (a second send, the error reply of a handler that threw). */
   replaced: boolean;
-  /** Stops the stream handing anything more to the response. */
+  /** Its stream failed: Fastify's error reply, if it can still send one, takes its place. */
+  failed: boolean;
+  /** Stops the stream handing anything more to the response, and destroys the handler's stream. */
   detach(): void;
+  /** The status recorded. */
+  status: number;
 }
 
 /**
@@ -90,26 +95,59 @@ export const idempotency: FastifyPluginAsync<FastifyIdempotencyOptions> = unenca
     running.delete(request);
     const earlier = streaming.get(request);
     if (earlier !== undefined) {
+      // A hang-up destroys the pass-through, and Fastify answers that into nothing: the
+      // stream is still recorded (unless it failed, when this reply settles the key).
+      if (reply.raw.destroyed && !earlier.failed) return payload;
       // A reply after a streamed one that has not ended: the client gets this one.
       streaming.delete(request);
       earlier.replaced = true;
       earlier.detach();
       verdict = earlier.verdict;
-      if (reply.raw.headersSent) {
-        // The stream's head is out: this reply cannot go out whole (Fastify ends the connection).
+      if (reply.raw.headersSent || reply.raw.destroyed) {
+        // The stream's head is out: this reply cannot go out as itself; nothing is kept.
         await verdict.abort();
         return payload;
       }
     }
     if (verdict === undefined) return payload; // not ours, or already stored (an error reply after it)
     const proceed = verdict;
-    const state: Streaming = { verdict: proceed, replaced: false, detach: () => undefined };
+    const settleFailed = async () => {
+      if (streaming.get(request) !== state) return;
+      streaming.delete(request);
+      await proceed.abort();
+    };
+    const state: Streaming = { verdict: proceed, replaced: false, failed: false, detach: () => undefined, status: 0 };
     let capture: Capture;
     try {
-      capture = capturePayload(reply, payload, guard.maxResponseBytes, (response) => {
-        if (state.replaced) return Promise.resolve();
-        streaming.delete(request);
-        return response === undefined ? proceed.abort() : proceed.finish(response);
+      capture = capturePayload(reply, payload, guard.maxResponseBytes, async (response, failed) => {
+        if (state.replaced) return;
+        if (failed) {
+          // Fastify sends its error reply if the head is not out (it comes back here as a
+          // replacement); if it is, the connection is cut and the key freed when it closes.
+          state.failed = true;
+          if (reply.raw.headersSent || reply.raw.destroyed) await settleFailed();
+          return;
+        }
+        // Held as sent while it is stored, as a string or Buffer reply is: from when Fastify
+        // pipes it (before, Fastify would take the response as finished and never pipe it).
+        const out = (capture as { payload: Readable }).payload;
+        let held = false;
+        const holdNow = () => {
+          if (held || reply.raw.destroyed) return;
+          held = true;
+          hold(reply);
+        };
+        if (out.readableFlowing === true) holdNow();
+        else out.once('resume', holdNow);
+        try {
+          await (response === undefined ? proceed.abort() : proceed.finish(response));
+        } finally {
+          out.off('resume', holdNow);
+          if (held) letGo(reply);
+          // A status set meanwhile would reach a head not yet written (an empty stream's).
+          if (!reply.raw.headersSent && reply.statusCode !== state.status) reply.code(state.status);
+          if (streaming.get(request) === state) streaming.delete(request);
+        }
       });
     } catch (err) {
       await proceed.abort(); // a payload Fastify cannot send either (a Response already read): its error reply follows
@@ -117,7 +155,9 @@ export const idempotency: FastifyPluginAsync<FastifyIdempotencyOptions> = unenca
     }
     if (capture.streamed) {
       state.detach = capture.detach;
+      state.status = reply.statusCode;
       streaming.set(request, state);
+      reply.raw.once('close', () => void (state.failed && settleFailed()));
       return capture.payload; // it ends once stored (see capturePayload)
     }
     const status = reply.statusCode;

@@ -1,4 +1,4 @@
-import type { ServerResponse } from 'node:http';
+import { type ServerResponse, validateHeaderName, validateHeaderValue } from 'node:http';
 import { finished, PassThrough, Readable, Transform } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { StoredResponse } from '@stowage/core';
@@ -137,7 +137,7 @@ export function capturePayload(
   reply: FastifyReply,
   payload: unknown,
   maxBytes: number,
-  onStreamEnd: (response: StoredResponse | undefined) => Promise<void>,
+  onStreamEnd: (response: StoredResponse | undefined, failed: boolean) => Promise<void>,
 ): Capture {
   if (isFetchResponse(payload)) {
     // What Fastify itself does with a Response after onSend: its status and headers go on the reply.
@@ -151,16 +151,30 @@ export function capturePayload(
   const dropped = payload !== null && payload !== undefined && dropsPayload(status);
   const kept = dropped ? headers.filter(([name]) => !['content-type', 'content-length'].includes(name.toLowerCase())) : headers;
   const bodiless = dropsPayload(status) || status === 304; // Node sends no body for 304 either
+  // A head Node refuses to write (a header value with a character it rejects): Fastify answers 500, nothing to keep.
+  const writable = kept.every(([name, value]) => isWritableHeader(name, value));
   if (isNodeStream(payload) && !bodiless) {
-    return recordStream(payload, maxBytes, (body) => onStreamEnd(body === undefined ? undefined : { status, headers: kept, body }));
+    return recordStream(payload, maxBytes, (body, failed) =>
+      onStreamEnd(body === undefined || !writable ? undefined : { status, headers: kept, body }, failed),
+    );
   }
   let body: Uint8Array | undefined;
   if (payload === null || payload === undefined || bodiless) body = new Uint8Array(0);
   else if (typeof payload === 'string') body = Buffer.from(payload);
   else if (Buffer.isBuffer(payload)) body = payload;
   // Anything else Fastify refuses (FST_ERR_REP_INVALID_PAYLOAD_TYPE): its error reply follows.
-  const response = body === undefined || body.byteLength > maxBytes ? undefined : { status, headers: kept, body };
+  const response = body === undefined || body.byteLength > maxBytes || !writable ? undefined : { status, headers: kept, body };
   return { streamed: false, payload, response };
+}
+
+function isWritableHeader(name: string, value: string): boolean {
+  try {
+    validateHeaderName(name);
+    validateHeaderValue(name, value);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -170,7 +184,11 @@ export function capturePayload(
  * it settled. If the returned stream is destroyed (the client hung up), `source` is still
  * read to its end, so what the handler sent is recorded all the same.
  */
-function recordStream(source: Readable, maxBytes: number, onEnd: (body: Uint8Array | undefined) => Promise<void>): Capture {
+function recordStream(
+  source: Readable,
+  maxBytes: number,
+  onEnd: (body: Uint8Array | undefined, failed: boolean) => Promise<void>,
+): Capture {
   const out = new PassThrough();
   const chunks: Buffer[] = [];
   let size = 0;
@@ -179,7 +197,7 @@ function recordStream(source: Readable, maxBytes: number, onEnd: (body: Uint8Arr
     detached = true;
     out.unpipe(); // from the response, if Fastify piped it already
     while (out.read() !== null); // what it has not handed on yet
-    source.resume();
+    source.destroy(); // nothing of it is wanted now, as Fastify destroys a stream it stops sending
   };
   source.on('data', (chunk: unknown) => {
     const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk as Uint8Array); // a copy
@@ -201,7 +219,7 @@ function recordStream(source: Readable, maxBytes: number, onEnd: (body: Uint8Arr
   out.on('error', () => undefined);
   finished(source, (err) => {
     const body = err === undefined || err === null ? (size > maxBytes ? undefined : Buffer.concat(chunks)) : undefined;
-    onEnd(body)
+    onEnd(body, err !== undefined && err !== null)
       .catch(() => undefined)
       .then(() => {
         if (detached) return; // the reply that replaced it ends the response, and Fastify this stream

@@ -76,6 +76,19 @@ const REPLACED: Record<string, Handler> = {
     setImmediate(() => reply.header('x-late', 'immediate'));
     setTimeout(() => reply.header('x-later', 'timer'), 1);
   },
+  'sends a stream that fails with a 404 before its first byte': (_request, reply) =>
+    void reply
+      .code(201)
+      .type('text/plain')
+      .send(
+        Readable.from(
+          (async function* () {
+            await sleep(5);
+            yield* [];
+            throw Object.assign(new Error('no such export'), { statusCode: 404 });
+          })(),
+        ),
+      ),
   'sends a slow stream, then sends again once it is under way': async (_request, reply) => {
     reply.code(201).type('text/plain').send(slowStream());
     await sleep(25);
@@ -91,6 +104,8 @@ const EXPECTED: Record<string, [number, number, number]> = {
   'sends a stream that fails, behind a later hook that awaits': [500, 500, 2],
   'sends, and a later onSend hook upper-cases a string': [201, 201, 1],
   'sends, then sets headers from timers': [201, 201, 1],
+  // Fastify's error reply (the error's 404) takes the failed stream's place, and is kept.
+  'sends a stream that fails with a 404 before its first byte': [404, 404, 1],
   // The stream's head is out when the second reply comes: Fastify cuts the connection (0), nothing is stored.
   'sends a slow stream, then sends again once it is under way': [0, 0, 2],
 };
