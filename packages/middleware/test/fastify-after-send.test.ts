@@ -5,6 +5,7 @@ import { describeStoreBackends, freshNamespace, type StoreSet } from '@stowage/t
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { idempotency } from '../src/fastify.js';
+import { failingStream } from './fastify-app.js';
 import { headerOf, postJson } from './http.js';
 
 // A handler that goes on after it sent its reply: throws, or sends again. Behind the plugin
@@ -62,14 +63,7 @@ const REPLACED: Record<string, Handler> = {
     void reply
       .code(201)
       .type('text/plain')
-      .send(
-        Readable.from(
-          (async function* () {
-            yield 'a';
-            throw new Error('the source failed');
-          })(),
-        ),
-      ),
+      .send(failingStream(new Error('the source failed'), 'a')),
   'sends, and a later onSend hook upper-cases a string': (_request, reply) => void reply.code(201).send({ created: true }),
   'sends, then sets headers from timers': (_request, reply) => {
     reply.code(201).send({ created: true });
@@ -80,15 +74,7 @@ const REPLACED: Record<string, Handler> = {
     void reply
       .code(201)
       .type('text/plain')
-      .send(
-        Readable.from(
-          (async function* () {
-            await sleep(5);
-            yield* [];
-            throw Object.assign(new Error('no such export'), { statusCode: 404 });
-          })(),
-        ),
-      ),
+      .send(failingStream(Object.assign(new Error('no such export'), { statusCode: 404 }))),
   'sends a slow stream, then sends again once it is under way': async (_request, reply) => {
     reply.code(201).type('text/plain').send(slowStream());
     await sleep(25);

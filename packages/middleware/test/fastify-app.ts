@@ -2,6 +2,7 @@
 // two replicas (two connections to one namespace; memory: one store shared by both).
 import type { CsrfTokenStore, IdempotencyStore, SessionStore } from '@stowage/core';
 import { freshNamespace, type StoreBackend, type StoreSet } from '@stowage/test-stores';
+import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import type { RawResponse, Running } from './http.js';
 
@@ -58,3 +59,13 @@ export async function untilNot409(
     await new Promise((r) => setTimeout(r, pauseMs));
   }
 }
+
+/** A handler's stream that fails with `error`: after its chunk `first`, or before any byte (5 ms in). */
+export const failingStream = (error: Error, first?: string): Readable =>
+  Readable.from(
+    (async function* () {
+      if (first !== undefined) yield first;
+      else await new Promise((r) => setTimeout(r, 5));
+      throw error;
+    })(),
+  );

@@ -1,11 +1,11 @@
 // Requests that took the process down behind the Fastify idempotency plugin (each works
 // without it): an unhandled rejection or an uncaught error ends a plain Node process.
-import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describeStoreBackends, freshNamespace, type StoreSet } from '@stowage/test-stores';
 import Fastify from 'fastify';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { idempotency } from '../src/fastify.js';
+import { failingStream } from './fastify-app.js';
 
 const crashes: string[] = [];
 process.on('unhandledRejection', (e) => void crashes.push(`unhandledRejection ${String(e)}`));
@@ -46,14 +46,7 @@ await describeStoreBackends((backend) => {
       reply
         .code(201)
         .type('text/plain')
-        .send(
-          Readable.from(
-            (async function* () {
-              yield 'a';
-              throw new Error('the stream failed');
-            })(),
-          ),
-        ),
+        .send(failingStream(new Error('the stream failed'), 'a')),
     );
     await app.inject({ method: 'POST', url: '/x', headers: { 'idempotency-key': freshNamespace() } }).catch(() => undefined);
     await sleep(50);
