@@ -1,7 +1,16 @@
 import type { Readable } from 'node:stream';
+import type { StoredResponse } from '@stowage/core';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { pathOf, source, unencapsulated } from './fastify-plugin.js';
-import { type Capture, capturePayload, replyHeaderLines, restoreReplyHeaderLines, sendDraft, tapRequestBody } from './fastify-reply.js';
+import {
+  type BodyTap,
+  type Capture,
+  capturePayload,
+  replyHeaderLines,
+  restoreReplyHeaderLines,
+  sendDraft,
+  tapRequestBody,
+} from './fastify-reply.js';
 import { IdempotencyGuard, type IdempotencyOptions, type IdempotencyVerdict } from './idempotency.js';
 
 type Proceed = Extract<IdempotencyVerdict, { action: 'proceed' }>;
@@ -22,6 +31,8 @@ interface Streaming {
   detach(): void;
   /** The status recorded. */
   status: number;
+  /** Once its stream ended: what is being stored (`undefined`: nothing), settled once stored. */
+  storing?: { response: StoredResponse | undefined; settled: Promise<void> };
 }
 
 /**
@@ -54,24 +65,30 @@ export const idempotency: FastifyPluginAsync<FastifyIdempotencyOptions> = unenca
   }
   const guard = new IdempotencyGuard(options);
   const header = guard.headerName.toLowerCase();
-  const bodies = new WeakMap<FastifyRequest, Buffer[]>();
+  const bodies = new WeakMap<FastifyRequest, BodyTap>();
   const running = new WeakMap<FastifyRequest, Proceed>();
   const streaming = new WeakMap<FastifyRequest, Streaming>();
   // Replays whose stored response has no Content-Type: Fastify adds one on send, taken off in onSend.
   const untyped = new WeakSet<FastifyRequest>();
 
+  // Only a request with a key is fingerprinted: no other body is copied.
   fastify.addHook('preParsing', async (request, _reply, payload) => {
-    if (!guard.covers(request.method)) return payload;
-    const chunks: Buffer[] = [];
-    bodies.set(request, chunks);
-    return tapRequestBody(payload, chunks);
+    if (!guard.covers(request.method) || request.headers[header] === undefined) return payload;
+    const tap: BodyTap = { chunks: [], open: true };
+    bodies.set(request, tap);
+    return tapRequestBody(payload, tap);
   });
 
   fastify.addHook('preHandler', async (request, reply) => {
     if (!guard.covers(request.method)) return;
     const raw = request.headers[header];
-    const chunks = bodies.get(request);
+    const tap = bodies.get(request);
     bodies.delete(request);
+    const chunks = tap?.chunks;
+    if (tap !== undefined) {
+      tap.open = false; // a body a streaming parser hands on is read later: not copied
+      tap.chunks = [];
+    }
     const verdict = await guard.begin({
       method: request.method,
       path: pathOf(request),
@@ -103,6 +120,16 @@ export const idempotency: FastifyPluginAsync<FastifyIdempotencyOptions> = unenca
       earlier.replaced = true;
       earlier.detach();
       verdict = earlier.verdict;
+      if (earlier.storing !== undefined) {
+        // Too late: the stream's response is being stored (Fastify had not piped it, so it was
+        // not held). What is sent is what was stored; if nothing was, this reply goes out.
+        await earlier.storing.settled;
+        const stored = earlier.storing.response;
+        if (stored === undefined || reply.raw.headersSent || reply.raw.destroyed) return payload;
+        reply.code(stored.status);
+        restoreReplyHeaderLines(reply, stored.headers);
+        return Buffer.from(stored.body);
+      }
       if (reply.raw.headersSent || reply.raw.destroyed) {
         // The stream's head is out: this reply cannot go out as itself; nothing is kept.
         await verdict.abort();
@@ -137,10 +164,13 @@ export const idempotency: FastifyPluginAsync<FastifyIdempotencyOptions> = unenca
           held = true;
           hold(reply);
         };
-        if (out.readableFlowing === true) holdNow();
+        if (out.readableFlowing !== null)
+          holdNow(); // piped (flowing, or paused for a slow client)
         else out.once('resume', holdNow);
+        const settled = response === undefined ? proceed.abort() : proceed.finish(response);
+        state.storing = { response, settled };
         try {
-          await (response === undefined ? proceed.abort() : proceed.finish(response));
+          await settled;
         } finally {
           out.off('resume', holdNow);
           if (held) letGo(reply);

@@ -153,9 +153,13 @@ export function capturePayload(
   const bodiless = dropsPayload(status) || status === 304; // Node sends no body for 304 either
   // A head Node refuses to write (a header value with a character it rejects): Fastify answers 500, nothing to keep.
   const writable = kept.every(([name, value]) => isWritableHeader(name, value));
-  if (isNodeStream(payload) && !bodiless) {
+  if (isNodeStream(payload)) {
+    // Fastify pipes a stream whatever the status (Node writes no body for 204 and 304): it may still fail.
     return recordStream(payload, maxBytes, (body, failed) =>
-      onStreamEnd(body === undefined || !writable ? undefined : { status, headers: kept, body }, failed),
+      onStreamEnd(
+        body === undefined || !writable ? undefined : { status, headers: kept, body: bodiless ? new Uint8Array(0) : body },
+        failed,
+      ),
     );
   }
   let body: Uint8Array | undefined;
@@ -230,17 +234,23 @@ function recordStream(
   return { streamed: true, payload: out, detach };
 }
 
+/** The request body's bytes as read so far; `open` false stops the copying. */
+export interface BodyTap {
+  chunks: Buffer[];
+  open: boolean;
+}
+
 /**
- * A pass-through of the request body that keeps a copy of its bytes in `chunks` (for the
- * fingerprint), handed to Fastify's body parser in place of `payload`.
+ * A pass-through of the request body that keeps a copy of its bytes in `tap.chunks` (for the
+ * fingerprint) while `tap.open`, handed to Fastify's body parser in place of `payload`.
  */
-export function tapRequestBody(payload: Readable, chunks: Buffer[]): Readable {
-  const tap = new Transform({
+export function tapRequestBody(payload: Readable, tap: BodyTap): Readable {
+  const through = new Transform({
     transform(chunk: Buffer | string, _encoding, callback) {
-      chunks.push(Buffer.from(chunk)); // a copy: the socket's buffer is reused
+      if (tap.open) tap.chunks.push(Buffer.from(chunk)); // a copy: the socket's buffer is reused
       callback(null, chunk);
     },
   });
-  payload.on('error', (err) => tap.destroy(err));
-  return payload.pipe(tap);
+  payload.on('error', (err) => through.destroy(err));
+  return payload.pipe(through);
 }
