@@ -164,8 +164,8 @@ export const idempotency: FastifyPluginAsync<FastifyIdempotencyOptions> = unenca
           held = true;
           hold(reply);
         };
-        if (out.readableFlowing !== null)
-          holdNow(); // piped (flowing, or paused for a slow client)
+        // Piped already: flowing, or paused for a slow client.
+        if (out.readableFlowing !== null) holdNow();
         else out.once('resume', holdNow);
         const settled = response === undefined ? proceed.abort() : proceed.finish(response);
         state.storing = { response, settled };
