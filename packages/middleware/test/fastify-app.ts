@@ -69,3 +69,18 @@ export const failingStream = (error: Error, first?: string): Readable =>
       throw error;
     })(),
   );
+
+/** `store` as it is, but `complete` answers `ms` later (a store across a network): a wider storing window. */
+export const slowComplete = (store: IdempotencyStore, ms: number): IdempotencyStore =>
+  new Proxy(store, {
+    get(target, name) {
+      const value = Reflect.get(target, name);
+      if (typeof value !== 'function') return value;
+      if (name !== 'complete') return value.bind(target);
+      return async (...args: unknown[]) => {
+        const result = await value.apply(target, args);
+        await new Promise((r) => setTimeout(r, ms));
+        return result;
+      };
+    },
+  });

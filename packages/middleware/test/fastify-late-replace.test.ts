@@ -5,28 +5,12 @@
 // the stream is what is stored, and it is what the later reply now sends.
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { IdempotencyStore } from '@stowage/core';
 import { describeStoreBackends, freshNamespace, type StoreSet } from '@stowage/test-stores';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { idempotency } from '../src/fastify.js';
-import { listenFastify } from './fastify-app.js';
+import { listenFastify, slowComplete } from './fastify-app.js';
 import { headerOf, postJson } from './http.js';
-
-/** The store as it is, but `complete` answers 30 ms later. */
-const slowComplete = (store: IdempotencyStore): IdempotencyStore =>
-  new Proxy(store, {
-    get(target, name) {
-      const value = Reflect.get(target, name);
-      if (typeof value !== 'function') return value;
-      if (name !== 'complete') return value.bind(target);
-      return async (...args: unknown[]) => {
-        const result = await value.apply(target, args);
-        await sleep(30);
-        return result;
-      };
-    },
-  });
 
 const AFTER: Record<string, (reply: FastifyReply) => void> = {
   '/again': (reply) => void reply.send('again'),
@@ -44,7 +28,7 @@ await describeStoreBackends(
     beforeAll(async () => {
       set = await backend.open(freshNamespace());
       app = Fastify({ logger: false });
-      await app.register(idempotency, { store: slowComplete(set.idempotency()), timeoutMs: 5000 });
+      await app.register(idempotency, { store: slowComplete(set.idempotency(), 30), timeoutMs: 5000 });
       for (const [path, after] of Object.entries(AFTER)) {
         app.post(path, async (request, reply) => {
           const key = String(request.headers['idempotency-key']);

@@ -7,31 +7,15 @@ import { request } from 'node:http';
 import { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { IdempotencyStore } from '@stowage/core';
 import { MemoryIdempotencyStore } from '@stowage/stores-memory';
 import { describeStoreBackends, freshNamespace } from '@stowage/test-stores';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { idempotency } from '../src/fastify.js';
-import { listenFastify } from './fastify-app.js';
+import { listenFastify, slowComplete } from './fastify-app.js';
 import { headerOf, postJson } from './http.js';
 
 const SIZE = 16 * 1024 * 1024;
-
-/** The store as it is, but `complete` answers 50 ms later (a store across a network). */
-const slowComplete = (store: IdempotencyStore): IdempotencyStore =>
-  new Proxy(store, {
-    get(target, name) {
-      const value = Reflect.get(target, name);
-      if (typeof value !== 'function') return value;
-      if (name !== 'complete') return value.bind(target);
-      return async (...args: unknown[]) => {
-        const result = await value.apply(target, args);
-        await sleep(50);
-        return result;
-      };
-    },
-  });
 
 await describeStoreBackends(() => {
   let app: FastifyInstance;
@@ -40,7 +24,7 @@ await describeStoreBackends(() => {
   const thrown = new Map<string, () => void>();
   beforeAll(async () => {
     app = Fastify({ logger: false });
-    const store = slowComplete(new MemoryIdempotencyStore({ maxResponseBytes: 2 * SIZE }));
+    const store = slowComplete(new MemoryIdempotencyStore({ maxResponseBytes: 2 * SIZE }), 50);
     await app.register(idempotency, { store, timeoutMs: 5000, maxResponseBytes: 2 * SIZE });
     app.post('/export', async (request, reply) => {
       const key = String(request.headers['idempotency-key']);
