@@ -26,6 +26,7 @@ import {
 } from '@stowage/core/adapter-kit';
 import type { Database, Statement } from 'better-sqlite3';
 import { busyTimeoutOf, quantizeDown, type BusyTimeout } from './busy-timeout.js';
+import { PruneThread, PruneThreadError } from './prune-thread.js';
 import { migrate, type SchemaComponent } from './schema.js';
 
 export interface SqliteStoreOptions extends StoreOptionsBase {
@@ -55,6 +56,17 @@ export interface SqliteStoreOptions extends StoreOptionsBase {
   pruneIntervalMs?: number;
   /** Rows deleted per statement by `prune()`. @default 1000 */
   pruneBatchSize?: number;
+  /**
+   * Run `prune()` in a worker thread with its own connection to the database file, so that its
+   * batches never hold the event loop: other calls' reads never wait for it (WAL), and a write
+   * waits only for the batch in progress, as for another process (within `busyTimeoutMs`), and
+   * the WAL checkpoint its deletes bring runs there too. On the event loop (the default), each
+   * batch holds every call of the process for its duration, and now and then for a checkpoint
+   * (measured in the bench README). Needs a database file (not `:memory:`) in WAL mode; one
+   * worker per `Database`, shared by its stores, unref'd, stopped when the last of them closes.
+   * @default false
+   */
+  pruneInWorker?: boolean;
   /**
    * Receives each failure of the background prune (operation `prune`); see {@link BackgroundErrorHandler}.
    * @default one `console.error` line with the store, the operation, the error's code and message
@@ -125,6 +137,8 @@ export abstract class SqliteStoreBase<S> implements Healthy {
   private statements: S | undefined;
   private pruners: Statement[] | undefined;
   private pruner: NodeJS.Timeout | undefined;
+  /** Where `prune()` runs with `pruneInWorker`. */
+  private readonly pruneThread: PruneThread | undefined;
   private closed = false;
   private readonly telemetry: StoreTelemetry;
 
@@ -155,6 +169,10 @@ export abstract class SqliteStoreBase<S> implements Healthy {
       this.busy.reset(busy);
       enableWal(db, busy);
       db.pragma('synchronous = NORMAL');
+    }
+    if (validateBoolean(this.source, 'options.pruneInWorker', o.pruneInWorker, false)) {
+      if (db.memory || db.name === '') throw this.source.invalid('options.pruneInWorker needs a database file, not an in-memory database');
+      this.pruneThread = PruneThread.acquire(db);
     }
     const report = backgroundReporter(this.source, 'options.onError', o.onError);
     if (o.pruneIntervalMs !== undefined) {
@@ -231,6 +249,7 @@ export abstract class SqliteStoreBase<S> implements Healthy {
    * process wait for one batch at most, not for the whole prune.
    */
   async prune(): Promise<number> {
+    if (this.pruneThread !== undefined) return this.pruneInThread(this.pruneThread);
     // One clock reading for the whole prune, so each pass deletes rows that expired by then,
     // and a short pass ends its statement.
     let at: number | undefined;
@@ -247,6 +266,18 @@ export abstract class SqliteStoreBase<S> implements Healthy {
     }
   }
 
+  /** {@link prune} in the worker: the tables are made (migration) and the time read here, the batches run there. */
+  private async pruneInThread(thread: PruneThread): Promise<number> {
+    const at = this.op((_, now) => now);
+    try {
+      return await thread.run({ statements: this.pruneStatements(), at, batch: this.pruneBatch, busyTimeoutMs: this.busyMs });
+    } catch (err) {
+      if (this.closed) throw this.source.error('UNAVAILABLE', 'the store is closed', { cause: err });
+      if (err instanceof PruneThreadError && err.code === undefined) throw this.source.error('UNAVAILABLE', err.message, { cause: err });
+      throw mapError(this.source, this.db, err);
+    }
+  }
+
   /** See `Healthy`: `SELECT 1` on the store's database ({@link sqliteHealth}). */
   health(opts?: HealthOptions): Promise<HealthResult> {
     return storeHealth(this.closed, opts, (timeoutMs) => sqliteHealth(this.db, timeoutMs));
@@ -256,6 +287,7 @@ export abstract class SqliteStoreBase<S> implements Healthy {
     this.closed = true;
     clearInterval(this.pruner);
     this.pruner = undefined;
+    this.pruneThread?.release();
     this.onClose();
   }
 

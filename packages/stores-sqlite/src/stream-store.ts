@@ -3,6 +3,7 @@ import {
   storedStreamFromRow,
   type StreamRow,
   EngineStreamOps,
+  ErrorSource,
   runSync,
   type StreamOp,
   validateInteger,
@@ -16,9 +17,10 @@ import {
 } from '@stowage/core/adapter-kit';
 import { randomUUID } from 'node:crypto';
 import type { Database, Statement } from 'better-sqlite3';
-import { asBuffer, SqliteStoreBase, type SqliteStoreOptions } from './base.js';
+import { asBuffer, PACKAGE, SqliteStoreBase, type SqliteStoreOptions } from './base.js';
 
-export interface SqliteStreamStoreOptions extends SqliteStoreOptions, StreamSizeOptions {
+/** `pruneInWorker` is not one: the streams' cleanup runs in the engine, on the store's connection. */
+export interface SqliteStreamStoreOptions extends Omit<SqliteStoreOptions, 'pruneInWorker'>, StreamSizeOptions {
   /**
    * While a `wait` is pending, how often to look for commits made by other processes on the
    * same file (`PRAGMA data_version`, one cheap call). Appends in this process wake waiters
@@ -210,6 +212,11 @@ export class SqliteStreamStore extends SqliteStoreBase<Statements> implements St
   private poller: NodeJS.Timeout | undefined;
   private lastDataVersion = -1;
   constructor(options: SqliteStreamStoreOptions) {
+    if ((options as SqliteStoreOptions | undefined)?.pruneInWorker !== undefined) {
+      throw new ErrorSource(PACKAGE, 'SqliteStreamStore').invalid('options.pruneInWorker is not an option of the stream store', {
+        field: 'options.pruneInWorker',
+      });
+    }
     super('SqliteStreamStore', options);
     const maxMessageBytes = sizeLimit(this.source, options, 'maxMessageBytes');
     this.pollIntervalMs =
