@@ -57,6 +57,9 @@ async function main(): Promise<void> {
       'streams-only': { type: 'boolean', default: false },
       'stream-messages': { type: 'string', default: '1e6' },
       'stream-count': { type: 'string', default: '1e4' },
+      'sqlite-pragma': { type: 'string', multiple: true, default: [] },
+      'sqlite-prune-in-worker': { type: 'boolean', default: false },
+      'prune-foreground': { type: 'string', default: 'session get' },
     },
   });
   const sizes = list(values.sizes)
@@ -65,6 +68,8 @@ async function main(): Promise<void> {
   const backends = list(values.backends) as Backend[];
   const operations = list(values.operations) as Operation[];
   for (const b of backends) if (!BACKENDS.includes(b)) throw new Error(`unknown backend ${b}; known: ${BACKENDS.join(', ')}`);
+  if (!OPERATIONS.includes(values['prune-foreground'] as Operation))
+    throw new Error(`unknown --prune-foreground ${values['prune-foreground']}`);
   for (const o of operations) if (!OPERATIONS.includes(o)) throw new Error(`unknown operation ${o}; known: ${OPERATIONS.join(', ')}`);
   const samples = Number(values.samples);
   const result: ScaleResult = {
@@ -85,12 +90,13 @@ async function main(): Promise<void> {
   for (const backend of backends) {
     console.log(`backend ${backend}`);
     if (!values['streams-only']) {
-      const t = await target(backend);
+      const t = await target(backend, { pragmas: values['sqlite-pragma'], pruneInWorker: values['sqlite-prune-in-worker'] });
       try {
         await runBackend(t, sizes, operations, samples, result, {
           prune: !values['no-prune'] && t.loadExpired !== undefined,
           expired: Number(values['prune-expired']),
           rounds: Number(values['prune-rounds']),
+          foreground: values['prune-foreground'] as Operation,
         });
       } finally {
         await t.close();
@@ -120,7 +126,7 @@ async function runBackend(
   operations: Operation[],
   samples: number,
   result: ScaleResult,
-  prune: { prune: boolean; expired: number; rounds: number },
+  prune: { prune: boolean; expired: number; rounds: number; foreground: Operation },
 ): Promise<void> {
   const contracts = [...new Set(operations.map((o) => CONTRACT[o]))];
   let loaded = 0;
@@ -166,11 +172,11 @@ async function runBackend(
       console.log(`  ${operation} at ${size.toExponential()}: p50 ${l.p50Us} µs, p99 ${l.p99Us} µs`);
     }
     if (prune.prune) {
-      const baseline = result.rows.find((r) => r.backend === t.backend && r.size === size && r.operation === 'session get');
-      const row = await measurePrune(t, size, prune.expired, prune.rounds, baseline?.p99Us ?? 0);
+      const baseline = result.rows.find((r) => r.backend === t.backend && r.size === size && r.operation === prune.foreground);
+      const row = await measurePrune(t, size, prune.expired, prune.rounds, baseline?.p99Us ?? 0, prune.foreground);
       result.prune.push(row);
       console.log(
-        `  prune ${prune.expired} expired beside ${size.toExponential()}: ${row.pruneMs} ms; get p99 during prune ${row.fg.p99Us} µs`,
+        `  prune ${prune.expired} expired beside ${size.toExponential()}: ${row.pruneMs} ms; ${prune.foreground} p99 during prune ${row.fg.p99Us} µs`,
       );
     }
   }

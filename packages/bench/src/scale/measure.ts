@@ -73,10 +73,16 @@ export interface PruneRow {
   /** Median of the rounds: ms for `sessions.prune()` to remove `expired` rows. */
   pruneMs: number;
   rounds: number[];
-  /** Foreground `session get` while a prune of `fgExpired` rows runs, against the same get without it. */
+  /** Foreground calls (`fgOperation`) while a prune of `fgExpired` rows runs, against the same calls without it. */
   fgExpired: number;
+  /** The foreground calls' operation (rows written before this field: `session get`). */
+  fgOperation?: Operation;
   fg: Latency;
+  /** The same foreground loop, as many calls, with no prune running (rows written before this field have none). */
+  fgIdle?: Latency;
   baselineP99Us: number;
+  /** SQLite: the prune ran in a worker thread (`pruneInWorker`). */
+  inWorker?: boolean;
 }
 
 /**
@@ -90,6 +96,7 @@ export async function measurePrune(
   expired: number,
   rounds: number,
   baselineP99Us: number,
+  foregroundOperation: Operation = 'session get',
 ): Promise<PruneRow> {
   const times: number[] = [];
   for (let r = 0; r < rounds; r++) {
@@ -101,21 +108,24 @@ export async function measurePrune(
   }
   const fgExpired = expired * 10;
   await t.loadExpired!(fgExpired, `${live}-fg`);
-  const get = call(t, 'session get', live, 'fg');
+  const get = call(t, foregroundOperation, live, 'fg');
+  // Calls arrive as I/O events do: the event loop turns between them (a loop of calls that
+  // settle at once would starve the SQLite prune, which yields between its batches). The
+  // clock starts before the turn, so a batch of an in-process prune run meanwhile counts.
+  const foreground = async (i: number, ms: number[]) => {
+    const t0 = performance.now();
+    await new Promise((resolve) => setImmediate(resolve));
+    await get(i);
+    ms.push(performance.now() - t0);
+  };
   const ms: number[] = [];
   let pruning = true;
   const prune = t.sessions.prune().finally(() => {
     pruning = false;
   });
-  for (let i = 0; pruning; i++) {
-    // Calls arrive as I/O events do: the event loop turns between them (a loop of calls that
-    // settle at once would starve the SQLite prune, which yields between its batches). The
-    // clock starts before the turn, so a batch of an in-process prune run meanwhile counts.
-    const t0 = performance.now();
-    await new Promise((resolve) => setImmediate(resolve));
-    await get(i);
-    ms.push(performance.now() - t0);
-  }
+  for (let i = 0; pruning; i++) await foreground(i, ms);
+  const idle: number[] = [];
+  for (let i = 0; i < Math.max(ms.length, 1000); i++) await foreground(i, idle);
   const removed = await prune;
   if (removed !== fgExpired) throw new Error(`prune removed ${removed} rows, ${fgExpired} had expired`);
   const sorted = [...times].sort((a, b) => a - b);
@@ -126,7 +136,10 @@ export async function measurePrune(
     pruneMs: Math.round(sorted[Math.floor(sorted.length / 2)]! * 10) / 10,
     rounds: times.map((x) => Math.round(x * 10) / 10),
     fgExpired,
+    fgOperation: foregroundOperation,
     fg: latency(ms),
+    fgIdle: latency(idle),
     baselineP99Us,
+    ...(t.pruneInWorker && { inWorker: true }),
   };
 }

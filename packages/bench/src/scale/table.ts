@@ -48,18 +48,30 @@ export function formatScale(rows: ScaleRow[]): string {
 
 export function formatPrune(rows: PruneRow[]): string {
   return table(
-    ['backend', 'live', 'expired', 'prune ms', 'prune / smallest', 'get p99 µs (no prune)', 'get p50 / p99 / max µs during prune'],
+    [
+      'backend',
+      'live',
+      'expired',
+      'prune ms',
+      'prune / smallest',
+      'foreground',
+      'its p99 µs (no prune)',
+      'its p50 / p99 / max µs during prune',
+      'same loop, no prune',
+    ],
     rows.map((r) => {
       const first = rows.find((x) => x.backend === r.backend)!;
       const ratio = r.pruneMs / first.pruneMs;
       return [
-        r.backend,
+        `${r.backend}${r.inWorker ? ' (prune in worker)' : ''}`,
         exp(r.live),
         String(r.expired),
         r.pruneMs.toFixed(1),
         `${ratio.toFixed(2)}x${ratio > PRUNE_GOAL ? ' (over)' : ''}`,
+        r.fgOperation ?? 'session get',
         r.baselineP99Us.toFixed(1),
         `${r.fg.p50Us.toFixed(1)} / ${r.fg.p99Us.toFixed(1)} / ${r.fg.maxUs.toFixed(1)}`,
+        r.fgIdle ? `${r.fgIdle.p50Us.toFixed(1)} / ${r.fgIdle.p99Us.toFixed(1)} / ${r.fgIdle.maxUs.toFixed(1)}` : '-',
       ];
     }),
     1,

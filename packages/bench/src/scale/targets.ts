@@ -42,6 +42,8 @@ export interface ScaleTarget {
   load(contract: Contract, from: number, to: number): Promise<void>;
   /** SQL backends: adds `count` sessions that expired two days ago, keys `x-<tag>-<i>`. */
   loadExpired?(count: number, tag: string): Promise<void>;
+  /** SQLite: `prune()` runs in a worker thread (`pruneInWorker`). */
+  pruneInWorker?: boolean;
   /** Bytes the backend holds for this run (file, schema or Redis memory), when it can say. */
   size(): Promise<number | undefined>;
   close(): Promise<void>;
@@ -93,14 +95,15 @@ async function memoryTarget(): Promise<ScaleTarget> {
   };
 }
 
-async function sqliteTarget(): Promise<ScaleTarget> {
+async function sqliteTarget({ pragmas, pruneInWorker }: SqliteSettings): Promise<ScaleTarget> {
   const dir = mkdtempSync(join(tmpdir(), 'stowage-scale-'));
   const file = join(dir, 'scale.db');
   const database = new Database(file);
+  for (const p of pragmas) database.pragma(p);
   const t = {
-    rateLimit: new SqliteRateLimitStore({ database }),
-    sessions: new SqliteSessionStore({ database }),
-    idempotency: new SqliteIdempotencyStore({ database }),
+    rateLimit: new SqliteRateLimitStore({ database, pruneInWorker }),
+    sessions: new SqliteSessionStore({ database, pruneInWorker }),
+    idempotency: new SqliteIdempotencyStore({ database, pruneInWorker }),
   };
   await templates(t);
   const columns = (table: string) => (database.pragma(`table_info(${table})`) as { name: string }[]).map((c) => c.name);
@@ -118,6 +121,7 @@ async function sqliteTarget(): Promise<ScaleTarget> {
   return {
     backend: 'sqlite',
     ...t,
+    pruneInWorker,
     load: async (contract, from, to) => {
       copy(contract, from, to, 'k-');
       database.exec('ANALYZE');
@@ -237,12 +241,18 @@ async function redisTarget(): Promise<ScaleTarget> {
   };
 }
 
-export function target(backend: Backend): Promise<ScaleTarget> {
+/** SQLite settings of a run: pragmas set on the connection before the stores open it (`name=value`), and `pruneInWorker`. */
+export interface SqliteSettings {
+  pragmas: string[];
+  pruneInWorker: boolean;
+}
+
+export function target(backend: Backend, sqlite: SqliteSettings = { pragmas: [], pruneInWorker: false }): Promise<ScaleTarget> {
   switch (backend) {
     case 'memory':
       return memoryTarget();
     case 'sqlite':
-      return sqliteTarget();
+      return sqliteTarget(sqlite);
     case 'postgres':
       return postgresTarget();
     case 'redis':
