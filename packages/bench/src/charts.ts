@@ -80,20 +80,20 @@ function ratioSpec(result: ScaleResult): TopLevelSpec {
 
 function pruneSpec(result: ScaleResult): TopLevelSpec {
   const values = result.prune.map((p) => ({
-    backend: p.backend,
+    backend: p.inWorker ? `${p.backend} (prune in worker)` : p.backend,
     live: p.live,
     'prune ms': p.pruneMs,
     'get p99 µs during prune': p.fg.p99Us,
     'get p99 µs without prune': p.baselineP99Us,
   }));
-  const panel = (field: string, title: string) => ({
+  const panel = (field: string, title: string, log = false) => ({
     width: 220,
     height: 180,
     title,
     mark: { type: 'line' as const, point: true },
     encoding: {
       x: { field: 'live', type: 'quantitative' as const, scale: { type: 'log' as const }, title: 'live rows', axis: sizeAxis },
-      y: { field, type: 'quantitative' as const, title: field },
+      y: { field, type: 'quantitative' as const, title: field, ...(log && { scale: { type: 'log' as const } }) },
       color: { field: 'backend', type: 'nominal' as const },
     },
   });
@@ -101,7 +101,7 @@ function pruneSpec(result: ScaleResult): TopLevelSpec {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
     title: `Prune of ${result.prune[0]?.expired ?? 0} expired sessions beside N live ones`,
     data: { values },
-    hconcat: [panel('prune ms', 'time to prune'), panel('get p99 µs during prune', 'foreground get p99 during a prune')],
+    hconcat: [panel('prune ms', 'time to prune'), panel('get p99 µs during prune', 'foreground get p99 during a prune (log)', true)],
     config,
   };
 }
@@ -189,7 +189,7 @@ function merge(results: ScaleResult[]): ScaleResult {
     ),
     prune: by(
       results.map((r) => r.prune),
-      (r) => `${r.backend}|${r.live}`,
+      (r) => `${r.backend}|${r.inWorker === true}|${r.live}`,
     ),
     streams: by(
       results.map((r) => r.streams ?? []),
