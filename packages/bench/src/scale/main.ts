@@ -105,10 +105,16 @@ async function main(): Promise<void> {
     }
     if (values.streams || values['streams-only']) {
       result.streams.push(
-        ...(await streamScale(backend, samples, (l) => console.log(l), {
-          long: Number(values['stream-messages']),
-          many: Number(values['stream-count']),
-        })),
+        ...(await streamScale(
+          backend,
+          samples,
+          (l) => console.log(l),
+          {
+            long: Number(values['stream-messages']),
+            many: Number(values['stream-count']),
+          },
+          values['sqlite-pragma'],
+        )),
       );
       save();
     }

@@ -55,8 +55,9 @@ export async function streamScale(
   samples: number,
   log: (l: string) => void,
   sizes: { long: number; many: number } = { long: 1_000_000, many: 10_000 },
+  sqlitePragmas: string[] = [],
 ): Promise<StreamScaleRow[]> {
-  const b = await soakBackend(backend);
+  const b = await soakBackend(backend, sqlitePragmas);
   const store = b.stores.streams;
   const rows: StreamScaleRow[] = [];
   try {

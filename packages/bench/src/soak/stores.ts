@@ -56,12 +56,13 @@ async function memory(): Promise<SoakBackend> {
   return { stores, probe: async () => ({ connections: null, bytes: null, records: null }), close: () => closeAll(stores) };
 }
 
-async function sqlite(): Promise<SoakBackend> {
+async function sqlite(pragmas: string[] = []): Promise<SoakBackend> {
   const s = await import('@stowage/stores-sqlite');
   const { default: Database } = await import('better-sqlite3');
   const dir = mkdtempSync(join(tmpdir(), 'stowage-soak-'));
   const file = join(dir, 'soak.db');
   const database = new Database(file);
+  for (const p of pragmas) database.pragma(p);
   const o = { database };
   const stores: SoakStores = {
     sessions: new s.SqliteSessionStore(o),
@@ -181,6 +182,7 @@ async function redis(): Promise<SoakBackend> {
   };
 }
 
-export function soakBackend(backend: Backend): Promise<SoakBackend> {
-  return { memory, sqlite, postgres, redis }[backend]();
+/** `sqlitePragmas`: set on the SQLite connection before the stores open it (`name=value`). */
+export function soakBackend(backend: Backend, sqlitePragmas: string[] = []): Promise<SoakBackend> {
+  return backend === 'sqlite' ? sqlite(sqlitePragmas) : { memory, postgres, redis }[backend]();
 }
