@@ -171,8 +171,14 @@ export abstract class SqliteStoreBase<S> implements Healthy {
       db.pragma('synchronous = NORMAL');
     }
     if (validateBoolean(this.source, 'options.pruneInWorker', o.pruneInWorker, false)) {
-      if (db.memory || db.name === '') throw this.source.invalid('options.pruneInWorker needs a database file, not an in-memory database');
-      this.pruneThread = PruneThread.acquire(db);
+      const field = { field: 'options.pruneInWorker' };
+      if (db.memory || db.name === '')
+        throw this.source.invalid('options.pruneInWorker needs a database file, not an in-memory database', field);
+      // In another journal mode each batch of the worker would lock this connection's readers out.
+      const mode = db.pragma('journal_mode', { simple: true });
+      if (mode !== 'wal')
+        throw this.source.invalid(`options.pruneInWorker needs journal_mode = WAL, the database is in ${String(mode)}`, field);
+      this.pruneThread = PruneThread.acquire(db, o.configure !== false);
     }
     const report = backgroundReporter(this.source, 'options.onError', o.onError);
     if (o.pruneIntervalMs !== undefined) {
@@ -269,6 +275,7 @@ export abstract class SqliteStoreBase<S> implements Healthy {
   /** {@link prune} in the worker: the tables are made (migration) and the time read here, the batches run there. */
   private async pruneInThread(thread: PruneThread): Promise<number> {
     const at = this.op((_, now) => now);
+    if (!this.db.open) throw this.source.error('UNAVAILABLE', 'the database connection is closed');
     try {
       return await thread.run({ statements: this.pruneStatements(), at, batch: this.pruneBatch, busyTimeoutMs: this.busyMs });
     } catch (err) {
@@ -284,10 +291,11 @@ export abstract class SqliteStoreBase<S> implements Healthy {
   }
 
   async close(): Promise<void> {
+    // Once: the prune worker counts the stores using it.
+    if (!this.closed) this.pruneThread?.release();
     this.closed = true;
     clearInterval(this.pruner);
     this.pruner = undefined;
-    this.pruneThread?.release();
     this.onClose();
   }
 

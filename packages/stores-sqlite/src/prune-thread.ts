@@ -10,8 +10,8 @@ import type { Database } from 'better-sqlite3';
 const SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const Database = require(workerData.driver);
-const db = new Database(workerData.filename, { fileMustExist: true });
-db.pragma('synchronous = NORMAL');
+const db = new Database(workerData.filename, { fileMustExist: true, readonly: workerData.readonly });
+if (workerData.configure) db.pragma('synchronous = NORMAL');
 const prepared = new Map();
 let busyMs = -1;
 parentPort.on('message', ({ id, statements, at, batch, busyTimeoutMs }) => {
@@ -60,6 +60,12 @@ export interface PruneRequest {
 
 const threads = new WeakMap<Database, PruneThread>();
 
+/** The connection's main file as SQLite resolved it when it opened (absolute: a later `chdir` does not move it). */
+function fileOf(db: Database): string {
+  const main = (db.pragma('database_list') as { name: string; file: string }[]).find((d) => d.name === 'main');
+  return main?.file || db.name;
+}
+
 /**
  * A worker thread with its own connection to a store's database file, where `prune()` runs when
  * `pruneInWorker` is set: its batches then never hold the event loop. One per `Database`, shared
@@ -72,12 +78,19 @@ export class PruneThread {
   private nextId = 0;
   private readonly waiting = new Map<number, Waiting>();
 
-  private constructor(private readonly filename: string) {}
+  private constructor(
+    private readonly filename: string,
+    private readonly readonly: boolean,
+    private readonly configure: boolean,
+  ) {}
 
-  /** The thread of `db`'s file, counted as used by one more store (see {@link release}). */
-  static acquire(db: Database): PruneThread {
+  /**
+   * The thread of `db`'s file, counted as used by one more store (see {@link release}).
+   * `configure`: set `synchronous = NORMAL` on the worker's connection, as the stores do on theirs.
+   */
+  static acquire(db: Database, configure: boolean): PruneThread {
     let thread = threads.get(db);
-    if (thread === undefined) threads.set(db, (thread = new PruneThread(db.name)));
+    if (thread === undefined) threads.set(db, (thread = new PruneThread(fileOf(db), db.readonly, configure)));
     thread.users++;
     return thread;
   }
@@ -95,6 +108,9 @@ export class PruneThread {
     const worker = this.worker ?? this.start();
     const id = this.nextId++;
     return new Promise<number>((resolve, reject) => {
+      // Referenced while a request waits, so the process does not exit under an awaited prune;
+      // unreferenced otherwise, so an idle worker never keeps it alive.
+      if (this.waiting.size === 0) worker.ref();
       this.waiting.set(id, { resolve, reject });
       worker.postMessage({ id, ...request });
     });
@@ -102,11 +118,12 @@ export class PruneThread {
 
   private start(): Worker {
     const driver = createRequire(import.meta.url).resolve('better-sqlite3');
-    const worker = new Worker(SOURCE, { eval: true, workerData: { filename: this.filename, driver } });
-    worker.unref();
+    const workerData = { filename: this.filename, readonly: this.readonly, configure: this.configure, driver };
+    const worker = new Worker(SOURCE, { eval: true, workerData });
     worker.on('message', (m: { id: number; total?: number; error?: { code?: string; message: string } }) => {
       const w = this.waiting.get(m.id);
       this.waiting.delete(m.id);
+      if (this.waiting.size === 0) worker.unref();
       if (m.error === undefined) w?.resolve(m.total!);
       else w?.reject(new PruneThreadError(m.error.message, m.error.code));
     });
@@ -120,6 +137,8 @@ export class PruneThread {
     };
     worker.on('error', gone);
     worker.on('exit', (code) => gone(new Error(`exit code ${code}`)));
+    // After the listeners: adding a listener references the worker again.
+    worker.unref();
     this.worker = worker;
     return worker;
   }

@@ -1,4 +1,5 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTestClock, expectCode } from '@stowage/conformance';
@@ -95,9 +96,72 @@ describe('pruneInWorker', () => {
     db.close();
   });
 
+  it('a process that never closes its store exits by itself, and not while a prune it awaits runs', () => {
+    const fixture = join(import.meta.dirname, 'fixtures/prune-exit.mjs');
+    const run = (mode: string) => {
+      const cwd = join(dir, `exit-${mode}`);
+      mkdirSync(cwd);
+      return spawnSync(process.execPath, [fixture, cwd, mode], { encoding: 'utf8', timeout: 60_000 });
+    };
+    const awaited = run('await');
+    expect([awaited.status, awaited.signal, awaited.stderr]).toEqual([0, null, '']);
+    expect(awaited.stdout).toBe('20000 0\n');
+    // A relative path, then chdir into a directory with another file of that name: the worker
+    // prunes the file the connection opened (5 rows), not the other one (7 rows).
+    const moved = run('chdir');
+    expect([moved.status, moved.stderr]).toEqual([0, '']);
+    expect(moved.stdout).toBe('5 0 7\n');
+  });
+
+  it('closing one store twice does not stop the worker another store is using', async () => {
+    const clock = createTestClock();
+    const db = fileDb();
+    const a = new SqliteSessionStore({ database: db, clock, tablePrefix: 'a_', pruneInWorker: true });
+    const b = new SqliteSessionStore({ database: db, clock, pruneBatchSize: 10, pruneInWorker: true });
+    await a.get('x');
+    await b.get('x');
+    loadSessions(db, 20_000, 0);
+    const inFlight = b.prune();
+    await a.close();
+    await a.close();
+    expect(await inFlight).toBe(20_000);
+    await b.close();
+    db.close();
+  });
+
+  it('a read-only database stays unchanged: the prune is UNAVAILABLE, as on the event loop', async () => {
+    const clock = createTestClock();
+    const db = fileDb();
+    await new SqliteSessionStore({ database: db, clock }).get('x');
+    loadSessions(db, 4, 0);
+    db.close();
+    const readonly = new Database(db.name, { readonly: true });
+    const store = new SqliteSessionStore({ database: readonly, clock, configure: false, pruneInWorker: true });
+    await expectCode(store.prune(), 'UNAVAILABLE');
+    expect(countOf(readonly, 'stowage_sessions')).toBe(4);
+    await store.close();
+    readonly.close();
+  });
+
+  it('after the application closes its connection, prune() is UNAVAILABLE and deletes nothing', async () => {
+    const clock = createTestClock();
+    const db = fileDb();
+    const store = new SqliteSessionStore({ database: db, clock, pruneInWorker: true });
+    await store.get('x');
+    loadSessions(db, 3, 0);
+    db.close();
+    await expectCode(store.prune(), 'UNAVAILABLE');
+    const check = new Database(db.name);
+    expect(countOf(check, 'stowage_sessions')).toBe(3);
+    check.close();
+    await store.close();
+  });
+
   it('is refused for an in-memory database and on the stream store', async () => {
     await expectCode(async () => new SqliteSessionStore({ database: new Database(':memory:'), pruneInWorker: true }), 'INVALID_ARGUMENT');
     await expectCode(async () => new SqliteSessionStore({ database: fileDb(), pruneInWorker: 'yes' as never }), 'INVALID_ARGUMENT');
+    // Not in WAL mode (configure: false on a new file): each batch would lock readers out.
+    await expectCode(async () => new SqliteSessionStore({ database: fileDb(), configure: false, pruneInWorker: true }), 'INVALID_ARGUMENT');
     await expectCode(async () => new SqliteStreamStore({ database: fileDb(), pruneInWorker: true } as never), 'INVALID_ARGUMENT');
   });
 });
