@@ -1,9 +1,15 @@
+import { ExpiryHeap } from './expiry-heap.js';
+import { type KeyMap, ShardedMap } from './sharded-map.js';
+
 /** A record with an expiry (epoch ms); `Infinity` never expires. */
 export interface Expiring {
   expiresAt: number;
   /** Bookkeeping of {@link ExpiringMap}: the time its heap entry for this record fires. */
   scheduledAt?: number;
 }
+
+/** Entries past which an unbounded map is split (see {@link ShardedMap}). */
+export const SHARD_AT = 1 << 13;
 
 interface HeapEntry<K, V> {
   at: number;
@@ -28,10 +34,12 @@ export interface ExpiringMapOptions<K, V> {
  * (Map insertion order) and the oldest entry goes first.
  */
 export class ExpiringMap<K, V extends Expiring> {
-  private readonly map = new Map<K, V>();
-  private heap: HeapEntry<K, V>[] = [];
-  /** The heap's length at its largest since it was last reallocated (arrays never shrink their storage). */
-  private heapHigh = 0;
+  /**
+   * A `Map`; without `maxEntries` (where insertion order is the LRU order) it becomes a
+   * {@link ShardedMap} past {@link SHARD_AT} entries, so that it grows in small steps.
+   */
+  private map: KeyMap<K, V> = new Map<K, V>();
+  private readonly heap = new ExpiryHeap<HeapEntry<K, V>>();
   private readonly maxEntries: number;
   /**
    * Keys in least-recently-used order, kept across evictions: everything before its position
@@ -74,8 +82,12 @@ export class ExpiringMap<K, V extends Expiring> {
     }
     this.map.set(key, value);
     this.schedule(key, value);
+    // One move of 8,192 entries (about 10 ms), in place of a rehash of the whole map at each doubling.
+    if (this.map.size > SHARD_AT && this.maxEntries === Number.POSITIVE_INFINITY && this.map instanceof Map) {
+      this.map = ShardedMap.from(this.map);
+    }
     if (this.map.size > this.maxEntries) {
-      this.oldest ??= this.map.keys();
+      this.oldest ??= (this.map as Map<K, V>).keys();
       const oldest = this.oldest.next().value as K;
       this.remove(oldest, this.map.get(oldest)!);
     }
@@ -102,8 +114,8 @@ export class ExpiringMap<K, V extends Expiring> {
   sweep(now: number): number {
     let removed = 0;
     const heap = this.heap;
-    while (heap.length > 0 && heap[0]!.at <= now) {
-      const top = this.pop();
+    while (heap.length > 0 && heap.peek()!.at <= now) {
+      const top = heap.pop()!;
       const current = this.map.get(top.key);
       if (current !== top.value || current.scheduledAt !== top.at) continue;
       if (current.expiresAt <= now) {
@@ -113,19 +125,13 @@ export class ExpiringMap<K, V extends Expiring> {
         this.schedule(top.key, current);
       }
     }
-    if (heap.length * 4 < this.heapHigh) {
-      // Give the emptied array storage back (a million expired keys leave 8 MB otherwise).
-      this.heap = heap.slice();
-      this.heapHigh = this.heap.length;
-    }
     return removed;
   }
 
   clear(): void {
-    this.map.clear();
+    this.map = new Map<K, V>();
     this.oldest = undefined;
-    this.heap = [];
-    this.heapHigh = 0;
+    this.heap.clear();
   }
 
   private remove(key: K, value: V): void {
@@ -139,53 +145,14 @@ export class ExpiringMap<K, V extends Expiring> {
       return;
     }
     value.scheduledAt = value.expiresAt;
-    this.push({ at: value.expiresAt, key, value });
+    this.heap.push({ at: value.expiresAt, key, value });
     // Stale heap entries (replaced or re-timed records) are dropped in one rebuild when
     // they outnumber the live ones, keeping the heap O(live entries).
-    if (this.heap.length > 1024 && this.heap.length > 2 * this.map.size) this.rebuild();
+    if (this.heap.length > 1024 && this.heap.length > 2 * this.map.size) this.heap.rebuild(this.scheduled());
   }
 
-  private rebuild(): void {
-    const fresh: HeapEntry<K, V>[] = [];
-    for (const [key, value] of this.map) {
-      if (value.scheduledAt !== undefined) fresh.push({ at: value.scheduledAt, key, value });
-    }
-    fresh.sort((a, b) => a.at - b.at);
-    this.heap = fresh;
-    this.heapHigh = fresh.length;
-  }
-
-  private push(entry: HeapEntry<K, V>): void {
-    const heap = this.heap;
-    let i = heap.push(entry) - 1;
-    if (heap.length > this.heapHigh) this.heapHigh = heap.length;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (heap[parent]!.at <= entry.at) break;
-      heap[i] = heap[parent]!;
-      i = parent;
-    }
-    heap[i] = entry;
-  }
-
-  private pop(): HeapEntry<K, V> {
-    const heap = this.heap;
-    const top = heap[0]!;
-    const last = heap.pop()!;
-    if (heap.length > 0) {
-      let i = 0;
-      const n = heap.length;
-      for (;;) {
-        const l = 2 * i + 1;
-        if (l >= n) break;
-        const r = l + 1;
-        const child = r < n && heap[r]!.at < heap[l]!.at ? r : l;
-        if (heap[child]!.at >= last.at) break;
-        heap[i] = heap[child]!;
-        i = child;
-      }
-      heap[i] = last;
-    }
-    return top;
+  /** A heap entry for each record with a finite expiry. */
+  private *scheduled(): IterableIterator<HeapEntry<K, V>> {
+    for (const [key, value] of this.map) if (value.scheduledAt !== undefined) yield { at: value.scheduledAt, key, value };
   }
 }
