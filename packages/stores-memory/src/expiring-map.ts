@@ -84,7 +84,10 @@ export class ExpiringMap<K, V extends Expiring> {
     this.schedule(key, value);
     // One move of 8,192 entries (about 10 ms), in place of a rehash of the whole map at each doubling.
     if (this.map.size > SHARD_AT && this.maxEntries === Number.POSITIVE_INFINITY && this.map instanceof Map) {
-      this.map = ShardedMap.from(this.map);
+      const plain = this.map;
+      this.map = ShardedMap.from(plain);
+      // An iterator still open on the plain map (`values()`) then ends instead of showing entries deleted later.
+      plain.clear();
     }
     if (this.map.size > this.maxEntries) {
       this.oldest ??= (this.map as Map<K, V>).keys();
@@ -105,7 +108,10 @@ export class ExpiringMap<K, V extends Expiring> {
     return v;
   }
 
-  /** Entries, live or not yet swept, for scans (e.g. by owner). */
+  /**
+   * Entries, live or not yet swept, for scans (e.g. by owner): not in insertion order once the
+   * map is split; an iterator held across a `set` may end early (at the split).
+   */
   values(): IterableIterator<V> {
     return this.map.values();
   }
@@ -129,6 +135,7 @@ export class ExpiringMap<K, V extends Expiring> {
   }
 
   clear(): void {
+    this.map.clear();
     this.map = new Map<K, V>();
     this.oldest = undefined;
     this.heap.clear();

@@ -11,17 +11,14 @@ export interface KeyMap<K, V> extends Iterable<[K, V]> {
 const SHARDS = 64;
 
 /**
- * Where a key goes: FNV-1a over its first 8 and last 16 UTF-16 code units (keys tend to share
- * a prefix and differ at the end; hashing all of a long key would cost more than the lookup).
- * Keys that are not strings all go to one shard.
+ * Where a key goes: FNV-1a over all its UTF-16 code units. Keys often differ only in the middle
+ * (`10.0.0.7:POST /login`, `https://tenant7.example.com/jwks.json`), so no part of one can be
+ * skipped; the stores' keys are at most 1024 bytes. Keys that are not strings all go to one part.
  */
 function shardOf(key: unknown): number {
   if (typeof key !== 'string') return 0;
   let h = 0x811c9dc5;
-  const n = key.length;
-  const head = Math.min(n, 8);
-  for (let i = 0; i < head; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
-  for (let i = n > 24 ? n - 16 : head; i < n; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
   return (h ^ (h >>> 16)) & (SHARDS - 1);
 }
 
@@ -72,6 +69,8 @@ export class ShardedMap<K, V> implements KeyMap<K, V> {
   }
 
   clear(): void {
+    // Cleared, not only dropped: an iterator still open on a part then ends, as a Map's does.
+    for (const shard of this.shards) shard?.clear();
     this.shards.fill(undefined);
     this.count = 0;
   }

@@ -46,6 +46,10 @@ describe('ShardedMap', () => {
       Array.from({ length: 100_000 }, (_, i) => `rl:ip:10.0.${i >> 8}.${i & 255}`),
       Array.from({ length: 100_000 }, () => Math.floor(next() * 2 ** 52).toString(36)),
       Array.from({ length: 100_000 }, (_, i) => `${i}:${'x'.repeat(40)}:login`),
+      // Keys that differ only in the middle.
+      Array.from({ length: 100_000 }, (_, i) => `192.168.${i >> 8}.${i & 255}:POST /api/v1/auth/login`),
+      Array.from({ length: 100_000 }, (_, i) => `https://tenant${i}.auth.example.com/.well-known/jwks.json`),
+      Array.from({ length: 20_000 }, (_, i) => `${'a'.repeat(100)}${i}${'b'.repeat(100)}`),
     ]) {
       const { max, mean } = counts(keys);
       expect(max).toBeLessThan(2 * mean);
@@ -70,6 +74,19 @@ describe('ExpiringMap past SHARD_AT', () => {
     expect(removed.length).toBe(n / 2 + 1);
     expect(m.sweep(200)).toBe(n / 2 - 1);
     expect(m.size).toBe(0);
+  });
+
+  it('an iterator open across the split or a clear() ends, and shows no entry deleted after it', () => {
+    const m = new ExpiringMap<string, { expiresAt: number; id: number }>();
+    for (let i = 0; i < SHARD_AT; i++) m.set(`k-${i}`, { expiresAt: 100, id: i });
+    const acrossSplit = m.values();
+    acrossSplit.next();
+    m.set('one-more', { expiresAt: 100, id: -1 }); // the split
+    for (let i = 0; i < SHARD_AT; i++) m.delete(`k-${i}`);
+    expect([...acrossSplit].length).toBe(0);
+    const acrossClear = m.values();
+    m.clear();
+    expect([...acrossClear].length).toBe(0);
   });
 
   it('a map bounded by maxEntries stays in least-recently-used order past SHARD_AT', () => {
