@@ -22,8 +22,7 @@ export class ExpiryHeap<E extends { at: number }> {
   }
 
   push(entry: E): void {
-    let i = this.n++;
-    if (i >> CHUNK_BITS === this.chunks.length) this.chunks.push(new Array<E>(CHUNK));
+    let i = this.append();
     while (i > 0) {
       const parent = (i - 1) >> 1;
       const p = this.get(parent);
@@ -49,17 +48,20 @@ export class ExpiryHeap<E extends { at: number }> {
   /** Replaces the contents with `entries`, in O(n) (Floyd's build-heap; a sort would be O(n log n)). */
   rebuild(entries: Iterable<E>): void {
     this.clear();
-    for (const e of entries) {
-      const i = this.n++;
-      if (i >> CHUNK_BITS === this.chunks.length) this.chunks.push(new Array<E>(CHUNK));
-      this.put(i, e);
-    }
+    for (const e of entries) this.put(this.append(), e);
     for (let i = (this.n >> 1) - 1; i >= 0; i--) this.siftDown(i, this.get(i));
   }
 
   clear(): void {
     this.chunks = [];
     this.n = 0;
+  }
+
+  /** One more slot at the end (a chunk added when the last is full); returns its index. */
+  private append(): number {
+    const i = this.n++;
+    if (i >> CHUNK_BITS === this.chunks.length) this.chunks.push(new Array<E>(CHUNK));
+    return i;
   }
 
   private get(i: number): E {
