@@ -35,6 +35,24 @@ export async function errorReplies(nodes: Redis[], prefix: string): Promise<numb
   return total;
 }
 
+/**
+ * Script runs that executed (`EVAL` and `EVALSHA` but for those answered `NOSCRIPT`) and error
+ * replies starting with `prefix`, summed over `nodes`. Each node's pair comes from one `INFO`,
+ * so a run still arriving (an `EVAL` sent again after a late `NOSCRIPT`) is in both or neither.
+ */
+export async function scriptOutcomes(nodes: Redis[], prefix: string): Promise<{ runs: number; replies: number }> {
+  let runs = 0;
+  let replies = 0;
+  const count = (info: string, re: RegExp) => Number(re.exec(info)?.[1] ?? 0);
+  for (const node of nodes) {
+    const info = String(await node.call('INFO', 'commandstats', 'errorstats'));
+    runs += count(info, /^cmdstat_eval:calls=(\d+)/m) + count(info, /^cmdstat_evalsha:calls=(\d+)/m);
+    runs -= count(info, /^errorstat_NOSCRIPT:count=(\d+)/m);
+    replies += count(info, new RegExp(`^errorstat_${prefix}:count=(\\d+)`, 'm'));
+  }
+  return { runs, replies };
+}
+
 /** Holds every client's write commands (scripts included) on each node for `ms`; `ALL` holds reads too. */
 export async function pause(nodes: Redis[], ms: number, mode: 'WRITE' | 'ALL' = 'WRITE'): Promise<void> {
   await Promise.all(nodes.map((n) => n.call('CLIENT', 'PAUSE', String(ms), mode)));
