@@ -10,7 +10,9 @@ function inherited(): NodeJS.ProcessEnv {
 /** The built `stowage-streams` CLI in a child process, listening on a free port. */
 export class CliProcess {
   readonly url: Promise<string>;
+  /** What it wrote to stdout and stderr, chunks in the order they arrived (two pipes: lines may interleave). */
   readonly output: string[] = [];
+  private readonly streams = { stdout: '', stderr: '' };
   /** The exit code once it has exited (`null` when a signal ended it unhandled). */
   readonly exited: Promise<number | null>;
   private readonly child: ChildProcess;
@@ -22,11 +24,15 @@ export class CliProcess {
       env: { ...inherited(), ...env },
     });
     this.exited = new Promise((resolve) => this.child.once('exit', (code) => resolve(code)));
-    this.child.stderr!.on('data', (c: Buffer) => this.output.push(c.toString('utf8')));
+    this.child.stderr!.on('data', (c: Buffer) => {
+      this.streams.stderr += c.toString('utf8');
+      this.output.push(c.toString('utf8'));
+    });
     this.url = new Promise<string>((resolve, reject) => {
       let out = '';
       this.child.stdout!.on('data', (c: Buffer) => {
         out += c.toString('utf8');
+        this.streams.stdout = out;
         this.output.push(c.toString('utf8'));
         const m = /on (http:\/\/\S+?)\/? \(store/.exec(out);
         // Once the last start-up line is out: the signal handlers are in place by then.
@@ -36,13 +42,19 @@ export class CliProcess {
     });
   }
 
-  /** The JSON log lines written so far (the start-up lines, plain text, left out). */
+  /**
+   * The whole JSON log lines written so far, stdout's then stderr's (info and debug go to one,
+   * warn and error to the other: which of two pipes the parent reads first is not ordered).
+   * The start-up lines, plain text, are left out.
+   */
   logLines(): Array<Record<string, unknown>> {
-    return this.output
-      .join('')
-      .split('\n')
-      .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    return [this.streams.stdout, this.streams.stderr].flatMap((text) =>
+      text
+        .slice(0, text.lastIndexOf('\n') + 1)
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
+    );
   }
 
   get exitCode(): number | null {
