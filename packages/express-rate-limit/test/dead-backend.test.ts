@@ -4,7 +4,7 @@ import { HoldingProxy } from '@stowage/conformance/faults';
 import { RedisRateLimitStore } from '@stowage/stores-redis';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { get, limiterApp, nextWindow, sleepUntil, statuses } from './limiter-app.js';
+import { get, limiterApp, nextWindow, roomInWindow, sleepUntil, statuses } from './limiter-app.js';
 
 // The store's own limit is far longer than ours: only the deadline of `timeoutMs` can end these calls.
 const STORE_LIMIT_MS = 10_000;
@@ -63,6 +63,7 @@ describeBackends(await redisBackends(imagesForAppSuites('redis')), (backend) => 
     const answer = `${passOnStoreError ? '200' : '500'} within timeoutMs (passOnStoreError ${passOnStoreError})`;
     it(`a paused backend: ${answer}; the failed hit never counts, even once delivered`, async () => {
       const key = `paused-${passOnStoreError}`;
+      await roomInWindow(60_000, 5000); // windows start on the epoch minute: both hits in one
       const store = new RedisRateLimitStore({ client: viaProxy, prefix, timeoutMs: STORE_LIMIT_MS });
       const a = await limiterApp(store, { windowMs: 60_000, limit: 5, passOnStoreError }, { timeoutMs: TIMEOUT_MS });
       try {

@@ -74,16 +74,7 @@ export async function statuses(a: LimiterApp, path: string, client: string, n: n
   return out;
 }
 
-/**
- * Sleeps until `offsetMs` into the next fixed window of `windowMs` (windows start at
- * multiples of `windowMs` since the epoch, on the backend's clock: this machine's) and
- * returns when that window ends.
- */
-export async function nextWindow(windowMs: number, offsetMs = 20): Promise<number> {
-  const start = (Math.floor(Date.now() / windowMs) + 1) * windowMs;
-  await sleep(start + offsetMs - Date.now());
-  return start + windowMs;
-}
+export { nextWindow, roomInWindow } from '@stowage/test-stores';
 
 /** Sleeps until epoch ms `at`. */
 export const sleepUntil = (at: number): Promise<void> => sleep(Math.max(0, at - Date.now()));

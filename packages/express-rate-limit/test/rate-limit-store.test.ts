@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describeStoreBackends, freshNamespace, type StoreSet } from '@stowage/test-stores';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StowageRateLimitStore } from '../src/index.js';
-import { get, limiterApp as app } from './limiter-app.js';
+import { get, limiterApp as app, roomInWindow } from './limiter-app.js';
 
 await describeStoreBackends((backend) => {
   let set: StoreSet;
@@ -30,6 +30,7 @@ await describeStoreBackends((backend) => {
   });
 
   it('skipFailedRequests refunds failed hits (decrement), and resetKey clears a client', async () => {
+    await roomInWindow(60_000, 5000); // windows start on the epoch minute: every hit in one
     const a = await app(set.rateLimits(), { windowMs: 60_000, limit: 2, skipFailedRequests: true });
     try {
       for (let i = 0; i < 4; i++) expect((await get(a, '/fail', 'carol')).status).toBe(500);
@@ -50,6 +51,7 @@ await describeStoreBackends((backend) => {
     it('two replicas share one count: 40 racing requests over both, exactly 10 allowed', async () => {
       const ns = freshNamespace();
       const [setA, setB] = [await backend.open(ns), await backend.open(ns)];
+      await roomInWindow(60_000, 15_000); // 40 calls of up to 10 s each, in one window
       // The count is the subject, not the time limit: 40 racing calls on a loaded machine may take over the default 1 s.
       const [a, b] = [
         await app(setA.rateLimits(), { windowMs: 60_000, limit: 10 }, { timeoutMs: 10_000 }),
