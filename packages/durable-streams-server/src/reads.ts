@@ -24,7 +24,7 @@ export async function catchUp(c: HandlerContext, r: StreamRequest, from: string)
 export function readFrom(c: HandlerContext, name: string, from: string, r?: StreamRequest): Promise<StreamReadResult> {
   return c.reads.run(
     `${from}\n${name}`,
-    () => c.o.store.read(name, from, { maxBytes: c.o.readMaxBytes, maxMessages: c.o.readMaxMessages }),
+    () => c.o.store.read(name, from, { maxBytes: c.o.readMaxBytes, maxMessages: c.o.readMaxMessages, readOnly: true }),
     r?.res,
   );
 }

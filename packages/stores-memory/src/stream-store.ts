@@ -60,9 +60,9 @@ class MemoryStreamBackend implements StreamBackend {
     if (log === undefined) this.messages.set(streamId, (log = new MessageLog(first - 1)));
     log.append(messages);
   }
-  read(streamId: string, after: number, upTo: number, maxBytes: number, maxMessages: number): MessageRun {
+  read(streamId: string, after: number, upTo: number, maxBytes: number, maxMessages: number, readOnly = false): MessageRun {
     const log = this.messages.get(streamId);
-    return log === undefined ? { bytes: new Uint8Array(0), ends: [] } : log.read(after, upTo, maxBytes, maxMessages);
+    return log === undefined ? { bytes: new Uint8Array(0), ends: [] } : log.read(after, upTo, maxBytes, maxMessages, readOnly);
   }
   producer(streamId: string, producerId: string): ProducerState | undefined {
     const p = this.producers.get(streamId)?.get(producerId);

@@ -111,13 +111,22 @@ export interface StreamReadOptions extends CallOptions {
   maxBytes?: number;
   /** At most this many messages. @default 1000 */
   maxMessages?: number;
+  /**
+   * The caller only reads what it gets (a server writing it to a socket, say): a store may then
+   * return `bytes` and each message's `data` as views of memory it keeps, rather than copies.
+   * A stream's stored bytes are never rewritten, so such a view stays as it was for as long as
+   * it is held; changing it would change the stream for every reader. Stores whose reads
+   * arrive over a socket return new buffers either way. @default false
+   */
+  readOnly?: boolean;
 }
 
 export interface StreamReadResult {
   messages: StreamMessage[];
   /**
    * The data of `messages` back to back, when the store read them in one piece: a server
-   * sends it as the body at no cost per message. The caller's own bytes, as `messages`' are.
+   * sends it as the body at no cost per message. The caller's own bytes, as `messages`' are
+   * (unless it asked for `readOnly`).
    */
   bytes?: Uint8Array;
   /** Where the next read starts: the offset of the last message returned, or `from` resolved. */

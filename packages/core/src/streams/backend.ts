@@ -54,9 +54,10 @@ export interface StreamBackend {
   /**
    * Own messages with `after < position <= upTo`, in order, stopping before the one that would
    * pass `maxBytes` (but returning at least one) or at `maxMessages`: one run, the first
-   * message at `after + 1` (positions are contiguous).
+   * message at `after + 1` (positions are contiguous). The run's bytes are the caller's own,
+   * or with `readOnly` (see `StreamReadOptions`) may be a view of memory the backend keeps.
    */
-  read(streamId: string, after: number, upTo: number, maxBytes: number, maxMessages: number): MessageRun;
+  read(streamId: string, after: number, upTo: number, maxBytes: number, maxMessages: number, readOnly?: boolean): MessageRun;
   producer(streamId: string, producerId: string): ProducerState | undefined;
   setProducer(streamId: string, producerId: string, state: ProducerState, now: number): void;
   /** Up to `limit` streams with `deadline <= now` and not `deleted`. */
@@ -120,8 +121,8 @@ export const backend = {
   *append(streamId: string, first: number, messages: readonly Uint8Array[]): StreamOp<void> {
     yield { method: 'append', args: [streamId, first, messages] };
   },
-  *read(streamId: string, after: number, upTo: number, maxBytes: number, maxMessages: number): StreamOp<MessageRun> {
-    return (yield { method: 'read', args: [streamId, after, upTo, maxBytes, maxMessages] }) as MessageRun;
+  *read(streamId: string, after: number, upTo: number, maxBytes: number, maxMessages: number, readOnly = false): StreamOp<MessageRun> {
+    return (yield { method: 'read', args: [streamId, after, upTo, maxBytes, maxMessages, readOnly] }) as MessageRun;
   },
   *producer(streamId: string, producerId: string): StreamOp<ProducerState | undefined> {
     return (yield { method: 'producer', args: [streamId, producerId] }) as ProducerState | undefined;

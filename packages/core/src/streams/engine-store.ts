@@ -115,10 +115,10 @@ export class EngineStreamOps implements Omit<StreamStore, 'close'> {
     // A malformed offset is refused before the stream is looked up; one past the tail only
     // the stream can tell (INVALID_ARGUMENT too, from the engine).
     const position = parseOffset(this.o.source, 'fromOffset', fromOffset);
-    const { maxBytes, maxMessages } = validateReadOptions(this.o.source, opts);
+    const { maxBytes, maxMessages, readOnly } = validateReadOptions(this.o.source, opts);
     const deadline = deadlineOf(this.o.source, opts);
     this.o.ensureOpen();
-    return this.o.atomic((now) => this.engine.read(name, position, maxBytes, maxMessages, now), deadline);
+    return this.o.atomic((now) => this.engine.read(name, position, maxBytes, maxMessages, now, readOnly), deadline);
   }
 
   async head(name: string, opts?: CallOptions): Promise<StreamInfo | undefined> {

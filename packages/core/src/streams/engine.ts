@@ -236,12 +236,12 @@ export class StreamEngine {
   }
 
   /** `position` is the parsed `fromOffset` (a malformed one is refused before the stream is looked up). */
-  *read(name: string, position: number, maxBytes: number, maxMessages: number, now: number): StreamOp<StreamReadResult> {
+  *read(name: string, position: number, maxBytes: number, maxMessages: number, now: number, readOnly = false): StreamOp<StreamReadResult> {
     const s = yield* this.live(name, now);
     if (position > s.tail) {
       throw this.source.invalid(`offset ${formatOffset(position)} is past the tail ${formatOffset(s.tail)}`, { pastTail: true });
     }
-    const run = yield* this.collect(s, position, maxBytes, maxMessages);
+    const run = yield* this.collect(s, position, maxBytes, maxMessages, readOnly);
     if (s.ttlMs !== undefined) {
       this.touch(s, now);
       yield* backend.update(s);
@@ -250,7 +250,7 @@ export class StreamEngine {
   }
 
   /** Messages after `position`, through the fork chain (sources' data up to each fork point). */
-  private *collect(s: StoredStream, position: number, maxBytes: number, maxMessages: number): StreamOp<MessageRun> {
+  private *collect(s: StoredStream, position: number, maxBytes: number, maxMessages: number, readOnly = false): StreamOp<MessageRun> {
     const segments: { id: string; lo: number; hi: number }[] = [];
     let cur: StoredStream | undefined = s;
     let hi = s.tail;
@@ -272,7 +272,7 @@ export class StreamEngine {
       if (left <= 0) break;
       const room = count === 0 ? maxBytes : maxBytes - bytes;
       if (room <= 0) break;
-      const part = yield* backend.read(seg.id, after, seg.hi, room, left);
+      const part = yield* backend.read(seg.id, after, seg.hi, room, left, readOnly);
       // A backend returns at least one message: past the first segment, it may not fit.
       const fit = count === 0 ? part.ends.length : fitting(part, room, false);
       if (fit > 0) {

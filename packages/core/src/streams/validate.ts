@@ -152,7 +152,7 @@ export function validateAppendOptions(source: ErrorSource, opts: unknown): Valid
   };
 }
 
-export function validateReadOptions(source: ErrorSource, opts: unknown): { maxBytes: number; maxMessages: number } {
+export function validateReadOptions(source: ErrorSource, opts: unknown): { maxBytes: number; maxMessages: number; readOnly: boolean } {
   const o = validateOptions<StreamReadOptions>(source, 'opts', opts);
   return {
     maxBytes:
@@ -163,5 +163,6 @@ export function validateReadOptions(source: ErrorSource, opts: unknown): { maxBy
       o.maxMessages === undefined
         ? STREAM_DEFAULTS.readMaxMessages
         : validateInteger(source, 'opts.maxMessages', o.maxMessages, 1, 1_000_000),
+    readOnly: validateBoolean(source, 'opts.readOnly', o.readOnly, false),
   };
 }

@@ -162,6 +162,36 @@ export function streamAppendReadTests(open: StreamOpen, limits: ConformanceLimit
       }
     });
 
+    it('a readOnly read answers what a plain one does, and keeps it while the stream grows and goes', async () => {
+      const { store } = await open();
+      const data = [ALL_BYTES, filled(3000, 7), bytes('x'), filled(100, 1)];
+      await store.create('s', { contentType: 'application/octet-stream' }, { messages: data });
+      const hex = (r: { messages: { data: Uint8Array }[]; bytes?: Uint8Array }) => ({
+        messages: r.messages.map((m) => Buffer.from(m.data).toString('hex')),
+        bytes: r.bytes === undefined ? undefined : Buffer.from(r.bytes).toString('hex'),
+      });
+      const from = (await store.read('s', '-1', { maxMessages: 1 })).nextOffset;
+      for (const [start, opts] of [
+        ['-1', {}],
+        [from, {}],
+        ['-1', { maxBytes: 3300 }],
+        ['-1', { maxMessages: 2 }],
+      ] as const) {
+        const plain = await store.read('s', start, opts);
+        const shared = await store.read('s', start, { ...opts, readOnly: true });
+        expect({ ...shared, messages: [], bytes: undefined }).toEqual({ ...plain, messages: [], bytes: undefined });
+        expect(hex(shared)).toEqual(hex(plain));
+      }
+      // Appends past a view's end (a memory store's buffer grows), then the stream deleted: the view holds.
+      const view = await store.read('s', '-1', { readOnly: true });
+      const before = hex(view);
+      for (let i = 0; i < 20; i++) await store.append('s', [filled(4096, i)]);
+      expect(hex(view)).toEqual(before);
+      await store.delete('s');
+      expect(hex(view)).toEqual(before);
+      expect(before.messages).toEqual(data.map((d) => Buffer.from(d).toString('hex')));
+    });
+
     it('50 parallel appends all land, each once, with distinct offsets', async () => {
       const { store } = await open();
       await store.create('s', { contentType: TEXT });

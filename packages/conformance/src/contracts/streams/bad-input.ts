@@ -94,6 +94,7 @@ export function streamBadInputTests(open: StreamOpen): void {
       await expectCode(store.append('s', msgs('x'), 'opts' as never), 'INVALID_ARGUMENT');
       await expectCode(store.read('s', '-1', { maxBytes: 0 }), 'INVALID_ARGUMENT');
       await expectCode(store.read('s', '-1', { maxMessages: 1.5 }), 'INVALID_ARGUMENT');
+      await expectCode(store.read('s', '-1', { readOnly: 'yes' as never }), 'INVALID_ARGUMENT');
       expect(await store.head('s')).toMatchObject({ closed: false, nextOffset: START });
     });
 
