@@ -2,7 +2,12 @@ import type { CallOptions, Closeable, Prunable } from './common.js';
 
 /** A stored session. */
 export interface SessionRecord {
-  /** The session payload as stored (encode it with a codec from this package). */
+  /**
+   * The session payload as stored (encode it with a codec from this package): the caller's own
+   * copy. Like any small Node `Buffer`, it may be a view of Node's shared buffer pool: read
+   * `data` itself (its `byteOffset` and `byteLength` into `data.buffer`), never the whole
+   * `data.buffer`, which may hold other bytes of this process.
+   */
   data: Uint8Array;
   /** 1 after the insert, +1 after each `set`. `touch` and `rotate` keep it. */
   version: number;
