@@ -1,5 +1,8 @@
 import type { MessageRun } from '@stowage/core/adapter-kit';
 
+/** A `readOnly` read is a view of the log's buffer only if that buffer is at most this many times the read. */
+export const VIEW_HOLDS_AT_MOST = 4;
+
 /**
  * One stream's own messages, back to back in one buffer that grows as it fills, and where
  * each ends. A read of many messages is then one copy of one byte range, not one per message.
@@ -37,7 +40,10 @@ export class MessageLog {
    * that would pass `maxBytes` (one at least), as a run the caller owns (a copy), or with
    * `readOnly` a view of this log: bytes once written here are never changed (a grown buffer
    * is a new one), so the view holds what it held. A copy of a large read was most of a memory
-   * server's CPU time (each a fresh allocation, its pages faulted in).
+   * server's CPU time (each a fresh allocation, its pages faulted in). A view keeps the whole
+   * buffer alive while held (a slow client's response, after the stream is deleted): so it is
+   * given only for at least a quarter of the buffer, and a smaller read is copied, so that a
+   * read never holds more than {@link VIEW_HOLDS_AT_MOST} times its own size.
    */
   read(after: number, upTo: number, maxBytes: number, maxMessages: number, readOnly = false): MessageRun {
     const { ends } = this;
@@ -50,6 +56,7 @@ export class MessageLog {
     const out: number[] = new Array(end - start);
     for (let i = start; i < end; i++) out[i - start] = ends[i]! - from;
     const bytes = this.buf.subarray(from, ends[end - 1]!);
-    return { bytes: readOnly ? bytes : Buffer.from(bytes), ends: out };
+    const view = readOnly && bytes.byteLength * VIEW_HOLDS_AT_MOST >= this.buf.byteLength;
+    return { bytes: view ? bytes : Buffer.from(bytes), ends: out };
   }
 }

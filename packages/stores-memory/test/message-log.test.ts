@@ -17,6 +17,23 @@ describe('MemoryStreamStore reads', () => {
     await store.close();
   });
 
+  it('a readOnly read holds at most 4 times its own bytes: a small part of a large log is copied', async () => {
+    const store = new MemoryStreamStore();
+    await store.create('s', { contentType: TEXT });
+    for (let i = 0; i < 100; i++) await store.append('s', [Buffer.alloc(1000, i)]);
+    const whole = await store.read('s', '-1', { readOnly: true });
+    expect((await store.read('s', '-1', { readOnly: true })).bytes!.buffer).toBe(whole.bytes!.buffer);
+    for (const maxMessages of [1, 5, 10, 20, 25, 30, 50, 99]) {
+      const part = await store.read('s', '-1', { readOnly: true, maxMessages });
+      const held = part.bytes!.buffer.byteLength;
+      expect(part.bytes!.byteLength).toBe(1000 * maxMessages);
+      // A view, or a copy: its own buffer, or a slab of Node's shared 8 KiB pool.
+      expect(held <= 4 * part.bytes!.byteLength || held <= 8192, `maxMessages ${maxMessages}: holds ${held} bytes`).toBe(true);
+    }
+    expect((await store.read('s', '-1', { readOnly: true, maxMessages: 1 })).bytes!.buffer).not.toBe(whole.bytes!.buffer);
+    await store.close();
+  });
+
   it('a fork read through its source is joined into bytes of its own, readOnly or not', async () => {
     const store = new MemoryStreamStore();
     await store.create('src', { contentType: TEXT }, { messages: [Buffer.from('a'), Buffer.from('b')] });
