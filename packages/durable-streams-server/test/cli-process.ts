@@ -24,16 +24,16 @@ export class CliProcess {
       env: { ...inherited(), ...env },
     });
     this.exited = new Promise((resolve) => this.child.once('exit', (code) => resolve(code)));
-    this.child.stderr!.on('data', (c: Buffer) => {
-      this.streams.stderr += c.toString('utf8');
-      this.output.push(c.toString('utf8'));
-    });
+    const keep = (pipe: 'stdout' | 'stderr') => (c: Buffer) => {
+      const text = c.toString('utf8');
+      this.streams[pipe] += text;
+      this.output.push(text);
+    };
+    this.child.stderr!.on('data', keep('stderr'));
+    this.child.stdout!.on('data', keep('stdout'));
     this.url = new Promise<string>((resolve, reject) => {
-      let out = '';
-      this.child.stdout!.on('data', (c: Buffer) => {
-        out += c.toString('utf8');
-        this.streams.stdout = out;
-        this.output.push(c.toString('utf8'));
+      this.child.stdout!.on('data', () => {
+        const out = this.streams.stdout;
         const m = /on (http:\/\/\S+?)\/? \(store/.exec(out);
         // Once the last start-up line is out: the signal handlers are in place by then.
         if (m && out.includes('Try: ')) resolve(m[1]!);
