@@ -11,7 +11,7 @@ import { csrf, idempotency } from '../src/fastify.js';
 import { listenFastify, openReplicas, type Replicas } from './fastify-app.js';
 import { headerOf, postJson, send, type RawResponse, type Running } from './http.js';
 
-const PAUSE_MS = 1500;
+const PAUSE_MS = 2500; // a call of up to TIMEOUT_MS fits in it, with room to spare
 const TIMEOUT_MS = 1000;
 
 await describeStoreBackends(
@@ -39,10 +39,10 @@ await describeStoreBackends(
       });
       await fastify.register(async (late) => {
         // A lease that outlives the pause: the key stays held while storing is retried.
-        await late.register(idempotency, { store: stores.idempotency, leaseMs: 4000, timeoutMs: 300, onStoreError });
+        await late.register(idempotency, { store: stores.idempotency, leaseMs: 8000, timeoutMs: TIMEOUT_MS, onStoreError });
         late.post('/pause-at-end', async (request, reply) => {
           const run = count(request.headers['idempotency-key']);
-          pauseAtEnd = await replicas.setA.pause(1200);
+          pauseAtEnd = await replicas.setA.pause(2500);
           return reply.code(201).header('x-run', String(run)).send({ run });
         });
       });
@@ -116,7 +116,7 @@ await describeStoreBackends(
       const statuses: number[] = [];
       let replay: RawResponse | undefined;
       const started = Date.now();
-      while (replay === undefined && Date.now() - started < 5000) {
+      while (replay === undefined && Date.now() - started < 10_000) {
         const r = await postJson(`${app.url}/pause-at-end`, 'k-down', {});
         if (headerOf(r, 'idempotent-replayed') === 'true') replay = r;
         else {

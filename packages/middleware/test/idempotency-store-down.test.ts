@@ -22,13 +22,14 @@ await describeStoreBackends(
       const store = set.idempotency();
       const a = express();
       a.use(express.json());
-      // A lease that outlives the pause: the key stays held while storing is retried.
+      // A lease that outlives the pause: the key stays held while storing is retried. The time
+      // limit leaves room for a loaded machine on the calls made before the pause.
       a.use(
-        idempotency({ store, leaseMs: 4000, timeoutMs: 300, onStoreError: (e, ctx) => void reports.push(`${ctx.middleware} ${e.code}`) }),
+        idempotency({ store, leaseMs: 8000, timeoutMs: 1000, onStoreError: (e, ctx) => void reports.push(`${ctx.middleware} ${e.code}`) }),
       );
       a.post('/orders', async (req, res) => {
         const run = ++runs;
-        if (req.body.pause === true) pause = await set.pause(1200);
+        if (req.body.pause === true) pause = await set.pause(2500);
         res.status(201).set('X-Run', String(run)).json({ run });
       });
       app = await listen(a);
@@ -49,7 +50,7 @@ await describeStoreBackends(
       const statuses: number[] = [];
       let replay: RawResponse | undefined;
       const started = Date.now();
-      while (replay === undefined && Date.now() - started < 5000) {
+      while (replay === undefined && Date.now() - started < 10_000) {
         const r = await postJson(url, 'k-down', { pause: true });
         if (headerOf(r, 'idempotent-replayed') === 'true') replay = r;
         else {

@@ -6,7 +6,7 @@ import { describeStoreBackends, whilePaused } from '@stowage/test-stores';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { logged, type NestApp, nestApp, openReplicas, PLATFORMS, type Replicas, roomInWindow, statuses } from './app.js';
 
-const PAUSE_MS = 1500;
+const PAUSE_MS = 2500; // two requests of up to TIMEOUT_MS each fit in it, with room to spare
 const TIMEOUT_MS = 300;
 
 await describeStoreBackends(
@@ -14,14 +14,17 @@ await describeStoreBackends(
     for (const platform of PLATFORMS) {
       describe(platform, () => {
         let replicas: Replicas;
-        let apps: [NestApp, NestApp];
+        let apps: [NestApp, NestApp, NestApp];
         beforeAll(async () => {
           replicas = await openReplicas(backend);
           const throttlers = [{ name: 'default', limit: 3, ttl: 60_000 }];
-          const options = { timeoutMs: TIMEOUT_MS };
+          // The replicas keep the long deadline for the calls before and after the pause; only
+          // the third app (replica 0's store) has the short one under test, so a slow moment of
+          // a loaded machine cannot fail a call that is not about the pause.
           apps = [
-            await nestApp(platform, replicas.stores[0], throttlers, options),
-            await nestApp(platform, replicas.stores[1], throttlers, options),
+            await nestApp(platform, replicas.stores[0], throttlers),
+            await nestApp(platform, replicas.stores[1], throttlers),
+            await nestApp(platform, replicas.stores[0], throttlers, { timeoutMs: TIMEOUT_MS }),
           ];
         });
         afterAll(async () => {
@@ -30,13 +33,13 @@ await describeStoreBackends(
         });
 
         it('a paused backend: 500 before it is back, the error logged; the failed hits never count, on either replica', async () => {
-          const [a, b] = apps;
+          const [a, b, paused] = apps;
           await roomInWindow(60_000, PAUSE_MS + 5000);
-          expect(await statuses(apps, '/ok', 'jan', 1)).toEqual([200]); // the tables exist, one hit counted
+          expect(await statuses([a], '/ok', 'jan', 1)).toEqual([200]); // the tables exist, one hit counted
           logged.length = 0;
           const { result: during, answeredBeforeBack } = await whilePaused(replicas.sets[0]!, PAUSE_MS, async () => [
-            await a.get('/ok', 'jan'),
-            await a.get('/ok', 'jan'),
+            await paused.get('/ok', 'jan'),
+            await paused.get('/ok', 'jan'),
           ]);
           expect(answeredBeforeBack).toBe(true);
           expect(during.map((r) => r.status)).toEqual([500, 500]);
