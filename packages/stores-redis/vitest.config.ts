@@ -4,6 +4,8 @@ export default defineProject({
   test: {
     name: 'stores-redis',
     include: ['test/**/*.test.ts'],
+    // A limit that ends a hung test, not a measurement: a loaded CI machine stalls for seconds.
+    testTimeout: 30_000,
     hookTimeout: 180_000,
   },
 });

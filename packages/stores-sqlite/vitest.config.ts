@@ -4,5 +4,7 @@ export default defineProject({
   test: {
     name: 'stores-sqlite',
     include: ['test/**/*.test.ts'],
+    // A limit that ends a hung test, not a measurement: a loaded CI machine stalls for seconds.
+    testTimeout: 30_000,
   },
 });
