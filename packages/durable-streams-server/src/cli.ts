@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { createSubscriptionStore } from '@stowage/core';
+import { repeatInBackground } from '@stowage/core/adapter-kit';
 import { readConfig } from './cli-config.js';
 import { settingsOf } from './cli-settings.js';
 import { packageVersion, USAGE } from './cli-usage.js';
@@ -83,9 +84,12 @@ async function main(): Promise<void> {
   const { cleanupMs } = settings;
   const cleanup =
     cleanupMs > 0
-      ? setInterval(() => {
-          opened.store.cleanupExpired().catch((err: Error) => report('cleanupExpired', err, `cleanup failed: ${err.message}`));
-        }, cleanupMs).unref()
+      ? repeatInBackground(
+          () => opened.store.cleanupExpired(),
+          cleanupMs,
+          (err) => report('cleanupExpired', err, `cleanup failed: ${err instanceof Error ? err.message : String(err)}`),
+          'cleanupExpired',
+        )
       : undefined;
 
   let stopping = false;

@@ -10,7 +10,14 @@ import {
   type Healthy,
   type SessionStore,
 } from '@stowage/core';
-import { ErrorSource, validateDuration, validateInteger, validateOptionalDuration, validateOptions } from '@stowage/core/adapter-kit';
+import {
+  ErrorSource,
+  repeatInBackground,
+  validateDuration,
+  validateInteger,
+  validateOptionalDuration,
+  validateOptions,
+} from '@stowage/core/adapter-kit';
 import { ReadVersions } from './read-versions.js';
 
 export const source = new ErrorSource('@stowage/express-session', 'StowageSessionStore');
@@ -146,13 +153,13 @@ export class StowageSessionStore extends Base {
     const probe = healthOf(o.health, o.store);
     if (probe !== undefined) {
       const every = o.healthIntervalMs === undefined ? 5000 : validateDuration(source, 'options.healthIntervalMs', o.healthIntervalMs);
-      this.healthTimer = setInterval(() => {
+      // A probe that fails is the state it reports (disconnected), not an error to log.
+      const probeOnce = () =>
         probe().then(
           (h) => this.setConnected(h.ok),
           () => this.setConnected(false),
         );
-      }, every);
-      this.healthTimer.unref();
+      this.healthTimer = repeatInBackground(probeOnce, every, () => {}, 'health');
     }
   }
 

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { BackgroundErrorHandler, HealthOptions, HealthResult, Healthy, StoreOptionsBase } from '@stowage/core';
 import {
   backgroundReporter,
+  repeatInBackground,
   budgetTimeout,
   callBudget,
   ErrorSource,
@@ -49,7 +50,10 @@ export interface PostgresStoreOptions extends StoreOptionsBase {
    * @default 5000
    */
   statementTimeoutMs?: number;
-  /** Prune in the background this often; only one replica prunes at a time (advisory lock). @default off */
+  /**
+   * Prune in the background this often; only one replica prunes at a time (advisory lock), and
+   * a tick that comes while this store's last prune still runs is skipped. @default off
+   */
   pruneIntervalMs?: number;
   /** Rows deleted per statement by `prune()`. @default 1000 */
   pruneBatchSize?: number;
@@ -148,8 +152,7 @@ export abstract class PgStoreBase implements Healthy {
     const report = backgroundReporter(this.source, 'options.onError', o.onError);
     if (o.pruneIntervalMs !== undefined) {
       const every = validateInteger(this.source, 'options.pruneIntervalMs', o.pruneIntervalMs, 1);
-      this.pruner = setInterval(() => void this.pruneOnce(false).catch((err: unknown) => report(err, 'prune')), every);
-      this.pruner.unref();
+      this.pruner = repeatInBackground(() => this.pruneOnce(false), every, report, 'prune');
     }
   }
 

@@ -9,6 +9,7 @@ import {
 } from '@stowage/core';
 import {
   backgroundReporter,
+  repeatInBackground,
   checkDeadline,
   deadlineOf,
   ErrorSource,
@@ -52,7 +53,10 @@ export interface SqliteStoreOptions extends StoreOptionsBase {
    * deadline that is nearer shortens the wait (only with `configure`). @default 5000
    */
   busyTimeoutMs?: number;
-  /** Run `prune()` in the background this often (an unref'd timer). @default off */
+  /**
+   * Run `prune()` in the background this often (an unref'd timer); a tick that comes while the
+   * last prune still runs is skipped. @default off
+   */
   pruneIntervalMs?: number;
   /** Rows deleted per statement by `prune()`. @default 1000 */
   pruneBatchSize?: number;
@@ -183,8 +187,7 @@ export abstract class SqliteStoreBase<S> implements Healthy {
     const report = backgroundReporter(this.source, 'options.onError', o.onError);
     if (o.pruneIntervalMs !== undefined) {
       const every = validateInteger(this.source, 'options.pruneIntervalMs', o.pruneIntervalMs, 1);
-      this.pruner = setInterval(() => void this.prune().catch((err: unknown) => report(err, 'prune')), every);
-      this.pruner.unref();
+      this.pruner = repeatInBackground(() => this.prune(), every, report, 'prune');
     }
   }
 
