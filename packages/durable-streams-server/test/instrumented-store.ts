@@ -3,8 +3,8 @@ import type { StreamStore, StreamWaitOutcome } from '@stowage/core';
 /**
  * A real StreamStore seen through a window: it counts the `wait` calls in flight, can hold
  * `read` calls at a gate (so a client can leave while the handler awaits the store), and can
- * make every method throw synchronously (a broken store, not a mock of a backend: the data
- * still lives in the real store underneath).
+ * make every method throw synchronously or the waits in flight reject (a broken store, not a
+ * mock of a backend: the data still lives in the real store underneath).
  */
 export class InstrumentedStore implements StreamStore {
   waitsInFlight = 0;
@@ -18,6 +18,7 @@ export class InstrumentedStore implements StreamStore {
   private gate: Promise<void> | undefined;
   private openGate: (() => void) | undefined;
   private readonly held: Array<() => void> = [];
+  private readonly failingWaits = new Set<(err: unknown) => void>();
 
   constructor(private readonly inner: StreamStore) {}
 
@@ -71,8 +72,19 @@ export class InstrumentedStore implements StreamStore {
     this.check();
     this.waitsInFlight++;
     this.waitsStarted++;
-    return this.inner.wait(...a).finally(() => this.waitsInFlight--) as Promise<StreamWaitOutcome>;
+    let fail!: (err: unknown) => void;
+    const failed = new Promise<never>((_, reject) => (fail = reject));
+    this.failingWaits.add(fail);
+    return Promise.race([this.inner.wait(...a), failed]).finally(() => {
+      this.failingWaits.delete(fail);
+      this.waitsInFlight--;
+    }) as Promise<StreamWaitOutcome>;
   };
+
+  /** Rejects every `wait` in flight with `err`, as a store does when a look at its failed backend fails. */
+  failWaits(err: unknown): void {
+    for (const fail of this.failingWaits) fail(err);
+  }
 }
 
 /** Polls `condition` every 10 ms; false if it is still false after `ms`. */

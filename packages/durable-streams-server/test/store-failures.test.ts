@@ -77,10 +77,9 @@ describe('a store that throws instead of rejecting', () => {
       () => 'cut',
     );
     expect(await eventually(() => store.waitsInFlight === 1)).toBe(true);
-    store.throwing = new Error('the backend went away');
-    // The next heartbeat's wait throws: the response is destroyed, not left hanging.
+    // Its wait rejects, as a look at a failed backend does: the response is destroyed, not left hanging.
+    store.failWaits(new Error('the backend went away'));
     expect(await body).toBe('cut');
-    store.throwing = undefined;
     expect(lines).toHaveLength(1);
     // The path without its query: a query may carry what does not belong in a log.
     expect(lines[0]).toMatch(/ 500 GET \/s INTERNAL: the backend went away$/);
