@@ -155,11 +155,12 @@ export function streamWaitExpiryTests(factory: StoreFactory<StreamStore>, option
     it('a read from another replica renews the TTL: missing only after the renewed expiry', async () => {
       const { store, reopen } = await open('real-time');
       const other = await reopen();
-      const { info } = await store.create('rt', { contentType: TEXT, ttlMs: 1000 }, { messages: msgs('a') });
+      // 2 s, so the read 500 ms in lands well before the expiry on a loaded machine.
+      const { info } = await store.create('rt', { contentType: TEXT, ttlMs: 2000 }, { messages: msgs('a') });
       const w = watch(store.wait('rt', info.nextOffset, WAIT_MS));
       await sleep(500);
       await other.read('rt', info.nextOffset);
-      const expires = Date.now() + 1000;
+      const expires = Date.now() + 2000;
       expect(await outcomeBy(w, expires + SLACK_MS)).toBe('missing');
       expect(await store.head('rt')).toBeUndefined();
     });
