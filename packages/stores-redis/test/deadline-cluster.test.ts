@@ -149,17 +149,19 @@ describe.each(DRIVERS)("the caller's deadline on a 3-master Redis Cluster (%s)",
       const keyPort = await portOf('k');
       const held = cluster.ports.find((p) => p !== keyPort)!;
       await resetStats(all());
-      // One master holds every command, TIME included, for 600 ms; meanwhile our clock steps
-      // back 5 s, so that master's late answer says its clock runs 5 s ahead: not the least.
-      await pause([admins.get(held)!], 600, 'ALL');
+      // One master holds every command, TIME included, for 2 s; 1 s in, our clock steps back 5 s,
+      // so that master's late answer says its clock runs 5 s ahead: not the least. The other
+      // masters answer TIME at once, well before the step even on a loaded machine. Taken before
+      // the pause: the held master answers 2 s after it got the pause at the earliest.
       const startedAt = Date.now();
-      const ours = shiftOurClock((real) => (real >= startedAt + 300 ? -5000 : 0));
+      await pause([admins.get(held)!], 2000, 'ALL');
+      const ours = shiftOurClock((real) => (real >= startedAt + 1000 ? -5000 : 0));
       try {
         expect((await limits.consume('k', policy)).remaining).toBe(9);
       } finally {
         ours.mockRestore();
       }
-      expect(Date.now() - startedAt, 'the call waited for the held master').toBeGreaterThanOrEqual(400);
+      expect(Date.now() - startedAt, 'the call waited for the held master').toBeGreaterThanOrEqual(1900);
       for (const port of cluster.ports) expect(await clockSamples([admins.get(port)!]), `master ${port}`).toBe(1);
       expect(Math.abs(serverClockOf(own.client).offsetMs)).toBeLessThan(1000);
     } finally {

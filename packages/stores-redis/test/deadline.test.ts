@@ -15,7 +15,7 @@ import { serverClockOf } from '../src/server-clock.js';
 import { connect, DRIVERS, type TestClient } from './clients.js';
 import { startServer, type LocalCluster } from './helpers.js';
 import { shiftOurClock } from './our-clock.js';
-import { clockSamples, dataCommands, errorReplies, pause, resetStats } from './server-stats.js';
+import { clockSamples, dataCommands, errorReplies, pause, resetStats, scriptOutcomes } from './server-stats.js';
 
 // A redis-server of this file's own: the tests pause it (which would stall every other test
 // file on a shared server) and count exactly what it received.
@@ -104,8 +104,13 @@ describe.each(DRIVERS)('%s', (driver) => {
 
       // A command behind them on the same connection is answered once they have all run.
       await store.drained();
-      // Each of the 12 reached Redis after its deadline and was refused there.
-      expect(await errorReplies([admin], 'STOWAGE_LATE')).toBe(12);
+      // Every call that reached Redis did so after its deadline and was refused there. A call whose
+      // deadline came while the client still held it is never sent (a loaded machine), so the count
+      // is that of the script runs, both read from one INFO (see deadline-cluster.test.ts).
+      const { runs, replies } = await scriptOutcomes([admin], 'STOWAGE_LATE');
+      expect(runs).toBeGreaterThan(0);
+      expect(runs).toBeLessThanOrEqual(12);
+      expect(replies).toBe(runs);
       expect((await s.limits.peek('k', policy)).remaining).toBe(7); // neither the consumes nor the reset
       expect((await s.idempotency.reserve('scope', 'key', 'fp', { leaseMs: MINUTE })).state).toBe('reserved');
       expect(await s.csrf.validate('sid', csrfToken)).toBe(true);

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redisHealth, RedisRateLimitStore, RedisSessionStore, RedisStreamStore } from '../src/index.js';
 import { serverClockOf } from '../src/server-clock.js';
 import { connect, DRIVERS, type TestClient, useLoopbackCluster } from './clients.js';
+import { startServer } from './helpers.js';
 
 const docker = (...args: string[]) => promisify(execFile)('docker', args);
 import { shiftOurClock } from './our-clock.js';
@@ -47,34 +48,47 @@ describe.each(DRIVERS)('scripts and health (%s)', (driver) => {
     expect(Number(await admin.call('PEXPIRETIME', key))).toBe((await sessions.get('a'))!.expiresAt - 1);
     expect(await sessions.touch('a', 90_000)).toBe(true);
     expect(Number(await admin.call('PEXPIRETIME', key))).toBe((await sessions.get('a'))!.expiresAt - 1);
-    await sessions.set('a', Buffer.from('y'), { ttlMs: 300 });
+    // A TTL long enough for the read right after the write on a loaded machine.
+    await sessions.set('a', Buffer.from('y'), { ttlMs: 2000 });
     expect(Buffer.from((await sessions.get('a'))!.data).toString()).toBe('y');
-    await new Promise((r) => setTimeout(r, 400));
+    await sleep(2100);
     expect(await sessions.get('a')).toBeUndefined();
     expect(await admin.exists(key)).toBe(0);
   });
 
   it('a call that reaches Redis after its time limit is refused there and changes nothing', async () => {
+    // A redis-server of this test's own: pausing the shared one would stall every other test file.
+    const server = await startServer();
+    const own = connect(driver, server.ports[0]!);
+    const pauser = new Redis({ host: '127.0.0.1', port: server.ports[0] });
     const prefix = newNamespace();
-    const limits = new RedisRateLimitStore({ client: store.client, prefix, timeoutMs: 100 });
-    const sessions = new RedisSessionStore({ client: store.client, prefix, timeoutMs: 100 });
-    const policy = { algorithm: 'fixed-window', limit: 10, windowMs: 60_000 } as const;
+    // The calls before and after the pause keep a long limit; only those made during it have the
+    // short deadline under test, so a slow moment of a loaded machine cannot fail the others.
+    const limits = new RedisRateLimitStore({ client: own.client, prefix, timeoutMs: 5000 });
+    const sessions = new RedisSessionStore({ client: own.client, prefix, timeoutMs: 5000 });
+    // GCRA, not a fixed window: a window aligned to the epoch minute could end mid-test and reset the count.
+    const policy = { algorithm: 'gcra', limit: 10, windowMs: 3_600_000 } as const;
     try {
+      await own.connected;
       expect((await limits.consume('k', policy)).remaining).toBe(9);
-      // Redis holds every write command for 400 ms: our calls time out meanwhile, then reach
+      // Redis holds every write command for 2 s: our calls time out meanwhile, then reach
       // the server late, as a resent command would after a reconnect.
-      await admin.call('CLIENT', 'PAUSE', '400', 'WRITE');
+      await pauser.call('CLIENT', 'PAUSE', '2000', 'WRITE');
+      const deadline = Date.now() + 100;
       const late = await Promise.allSettled([
-        ...Array.from({ length: 8 }, () => limits.consume('k', policy)),
-        sessions.set('s', Buffer.from('x'), { ttlMs: 60_000 }),
+        ...Array.from({ length: 8 }, () => limits.consume('k', policy, { deadline })),
+        sessions.set('s', Buffer.from('x'), { ttlMs: 60_000, deadline }),
       ]);
       for (const r of late) expect(r.status === 'rejected' && (r.reason as ErrorLike).code).toBe('TIMEOUT');
-      await sleep(500);
+      await own.drained(); // behind the late calls on the connection: they have reached Redis
       expect((await limits.peek('k', policy)).remaining).toBe(9);
       expect(await sessions.get('s')).toBeUndefined();
       expect((await limits.consume('k', policy)).remaining).toBe(8);
     } finally {
-      await admin.call('CLIENT', 'UNPAUSE').catch(() => {});
+      await pauser.call('CLIENT', 'UNPAUSE').catch(() => {});
+      pauser.disconnect();
+      own.close();
+      server.stop();
     }
   });
 

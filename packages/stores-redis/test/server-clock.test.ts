@@ -6,7 +6,7 @@ import { serverClockOf } from '../src/server-clock.js';
 import { type ConnectOptions, connect, DRIVERS, type Driver, type TestClient } from './clients.js';
 import { startServer, type LocalCluster } from './helpers.js';
 import { shiftOurClock } from './our-clock.js';
-import { clockSamples, dataCommands, errorReplies, pause, resetStats, scriptRuns } from './server-stats.js';
+import { clockSamples, dataCommands, pause, resetStats, scriptOutcomes, scriptRuns } from './server-stats.js';
 
 // A redis-server of this file's own: the tests pause it and count exactly what it received.
 let server: LocalCluster;
@@ -56,30 +56,31 @@ describe.each(DRIVERS)("Redis's clock, sampled before a client's first script (%
     const ours = shiftOurClock(() => 5000); // our clock 5 s ahead: Redis's runs 5 s behind it
     try {
       await resetStats([admin]);
-      // Redis holds every script for 1.5 s (TIME is no write: the sample goes through).
-      await pause([admin], 1500);
+      // Redis holds every script for 3 s (TIME is no write: the sample goes through, well within
+      // the 800 ms deadline even on a loaded machine).
+      await pause([admin], 3000);
       const startedAt = Date.now();
-      const deadline = startedAt + 150;
+      const deadline = startedAt + 800;
       const codes = await Promise.all([
         outcome(limits.consume('k', policy, { deadline })),
         outcome(sessions.set('s', Buffer.from('late'), { ttlMs: MINUTE, deadline })),
         outcome(locks.acquire('l', { ttlMs: MINUTE, deadline })),
       ]);
       expect(codes).toEqual(['TIMEOUT', 'TIMEOUT', 'TIMEOUT']);
-      expect(Date.now() - startedAt, 'answered while Redis was still paused').toBeLessThan(1200);
+      expect(Date.now() - startedAt, 'answered while Redis was still paused').toBeLessThan(2500);
       await c.drained(); // behind the scripts on the connection: they have run or been refused
-      const [refused, samples, runs] = [
-        await errorReplies([admin], 'STOWAGE_LATE'),
-        await clockSamples([admin]),
-        await scriptRuns([admin]),
-      ];
+      const samples = await clockSamples([admin]);
+      // A call whose deadline came while the client still held it is never sent (a loaded
+      // machine): every one that was sent ran late and was refused, counted from one INFO.
+      const { runs, replies: refused } = await scriptOutcomes([admin], 'STOWAGE_LATE');
       // Without the sample the deadline sent would be 5 s later by Redis's clock: all three would run.
       expect((await limits.peek('k', policy)).remaining, 'the consume was not counted').toBe(10);
       expect(await sessions.get('s'), 'the session was not written').toBeUndefined();
       expect((await locks.acquire('l', { ttlMs: MINUTE }))?.fence, 'the lock was not taken').toBe(1);
-      expect(refused).toBe(3);
+      expect(runs).toBeGreaterThan(0);
+      expect(runs).toBeLessThanOrEqual(3);
+      expect(refused).toBe(runs);
       expect(samples, "one sample for the client's three stores").toBe(1);
-      expect(runs).toBe(3);
       expect(serverClockOf(c.client).offsetMs).toBeLessThan(-4000);
     } finally {
       ours.mockRestore();
