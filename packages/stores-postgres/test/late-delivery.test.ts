@@ -37,7 +37,11 @@ describeBackends(backends.slice(0, 1), (backend) => {
     await direct.end();
   });
 
-  /** Options for a store through the proxy (one connection, so the warmed one is used) and for one without it. */
+  /**
+   * Options for a store through the proxy (one connection, so the warmed one is used) and for one without it.
+   * Both keep the default 5 s limit: only the calls under test get a short deadline (`soon()`), so a
+   * slow moment of a loaded machine cannot fail a call that must succeed.
+   */
   async function setup(): Promise<{ late: PostgresStoreOptions; plain: PostgresStoreOptions }> {
     const schema = newNamespace().slice(0, -1);
     schemas.push(schema);
@@ -45,8 +49,11 @@ describeBackends(backends.slice(0, 1), (backend) => {
     const pool = new pg.Pool({ connectionString: proxy.url(backend.url), max: 1 });
     pool.on('error', () => {});
     pools.push(pool);
-    return { late: { pool, schema, statementTimeoutMs: 500 }, plain: { pool: direct, schema } };
+    return { late: { pool, schema }, plain: { pool: direct, schema } };
   }
+
+  /** The deadline of a call under test: the proxy holds its bytes past it. */
+  const soon = () => ({ deadline: Date.now() + 500 });
 
   /** Runs `call` with the proxy holding its bytes: TIMEOUT; then the bytes reach the server. */
   async function timesOutThenArrives(call: () => Promise<unknown>): Promise<void> {
@@ -65,7 +72,7 @@ describeBackends(backends.slice(0, 1), (backend) => {
     const csrf = new PostgresCsrfTokenStore(late);
     const check = new PostgresCsrfTokenStore(plain);
     const token = await csrf.issue('sid', { ttlMs: 600_000 }); // also opens the proxied connection
-    await timesOutThenArrives(() => csrf.validate('sid', token, { consume: true }));
+    await timesOutThenArrives(() => csrf.validate('sid', token, { consume: true, ...soon() }));
     expect(await check.validate('sid', token, { consume: true })).toBe(true);
     expect(await check.validate('sid', token, { consume: true })).toBe(false);
     await csrf.close();
@@ -78,11 +85,11 @@ describeBackends(backends.slice(0, 1), (backend) => {
     const check = new PostgresRateLimitStore(plain);
     const policy = { algorithm: 'fixed-window', limit: 5, windowMs: 3_600_000 } as const;
     expect((await limits.consume('k', policy)).remaining).toBe(4);
-    await timesOutThenArrives(() => limits.consume('k', policy));
+    await timesOutThenArrives(() => limits.consume('k', policy, soon()));
     expect((await check.peek('k', policy)).remaining).toBe(4);
     // Two policies go through the function: refused the same way.
     const both = [policy, { algorithm: 'gcra', limit: 10, windowMs: 3_600_000 } as const];
-    await timesOutThenArrives(() => limits.consume('k', both));
+    await timesOutThenArrives(() => limits.consume('k', both, soon()));
     expect((await check.peek('k', both)).remaining).toBe(4);
     expect((await check.consume('k', both)).remaining).toBe(3);
     await limits.close();
@@ -94,7 +101,7 @@ describeBackends(backends.slice(0, 1), (backend) => {
     const sessions = new PostgresSessionStore(late);
     const check = new PostgresSessionStore(plain);
     expect(await sessions.set('sid', Buffer.from('before'), { ttlMs: 600_000 })).toEqual({ version: 1 });
-    await timesOutThenArrives(() => sessions.set('sid', Buffer.from('after'), { ttlMs: 600_000 }));
+    await timesOutThenArrives(() => sessions.set('sid', Buffer.from('after'), { ttlMs: 600_000, ...soon() }));
     const record = await check.get('sid');
     expect(Buffer.from(record!.data).toString()).toBe('before');
     expect(record!.version).toBe(1);
@@ -107,7 +114,7 @@ describeBackends(backends.slice(0, 1), (backend) => {
     const keys = new PostgresIdempotencyStore(late);
     const check = new PostgresIdempotencyStore(plain);
     expect((await keys.reserve('scope', 'warm', 'fp', { leaseMs: 60_000 })).state).toBe('reserved');
-    await timesOutThenArrives(() => keys.reserve('scope', 'key', 'fp', { leaseMs: 60_000 }));
+    await timesOutThenArrives(() => keys.reserve('scope', 'key', 'fp', { leaseMs: 60_000, ...soon() }));
     expect((await check.reserve('scope', 'key', 'fp', { leaseMs: 60_000 })).state).toBe('reserved');
     await keys.close();
     await check.close();
@@ -118,7 +125,7 @@ describeBackends(backends.slice(0, 1), (backend) => {
     const streams = new PostgresStreamStore(late);
     const check = new PostgresStreamStore(plain);
     await streams.create('s', { contentType: 'text/plain' });
-    await timesOutThenArrives(() => streams.append('s', [Buffer.from('x')], { deadline: Date.now() + 400 }));
+    await timesOutThenArrives(() => streams.append('s', [Buffer.from('x')], soon()));
     expect((await check.read('s', '-1')).messages).toEqual([]);
     await check.append('s', [Buffer.from('y')]);
     expect((await check.read('s', '-1')).messages.map((m) => Buffer.from(m.data).toString())).toEqual(['y']);
@@ -135,9 +142,7 @@ describeBackends(backends.slice(0, 1), (backend) => {
     // producer's append is a transaction; a plain one is one statement, tested above.)
     proxy.hold((chunk) => chunk.includes('COMMIT'));
     const producer = { id: 'p', epoch: 0, seq: 0 };
-    const err = (await streams
-      .append('s', [Buffer.from('x')], { deadline: Date.now() + 400, producer })
-      .catch((e: unknown) => e)) as ErrorLike;
+    const err = (await streams.append('s', [Buffer.from('x')], { ...soon(), producer }).catch((e: unknown) => e)) as ErrorLike;
     expect(err?.code, err?.message).toBe('TIMEOUT');
     expect(proxy.heldBytes()).toBeGreaterThan(0);
     await proxy.deliver();
