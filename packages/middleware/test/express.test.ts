@@ -87,6 +87,8 @@ await describeStoreBackends((backend) => {
   describe('idempotency', () => {
     let app: Running;
     let runs = 0;
+    /** The first run of an order whose item is a key here waits for that promise before it answers. */
+    const gates = new Map<string, Promise<void>>();
     beforeAll(async () => {
       const a = express();
       a.use(express.json());
@@ -94,7 +96,9 @@ await describeStoreBackends((backend) => {
         idempotency({
           store: set.idempotency(),
           required: true,
-          leaseMs: 300,
+          // Shorter than the heartbeat test's handler, so only the heartbeat keeps its key; long
+          // enough that a stall of a loaded machine (up to ~600 ms) does not let it lapse.
+          leaseMs: 900,
           principal: (req) => req.headers['x-user'] as string | undefined,
         }),
       );
@@ -102,6 +106,9 @@ await describeStoreBackends((backend) => {
         runs++;
         const { delayMs = 0, fail = false, item } = req.body as { delayMs?: number; fail?: boolean; item: string };
         await sleep(delayMs);
+        const gate = gates.get(item);
+        gates.delete(item); // a second run (a lost key) does not wait: it shows at once
+        await gate;
         if (fail) return next(new Error('the handler failed'));
         res.setHeader('X-Order-Id', `o-${runs}`);
         res.status(201).json({ id: runs, item });
@@ -160,12 +167,17 @@ await describeStoreBackends((backend) => {
 
     it('keeps the key of a handler that outlives its lease (heartbeat), then replays it', async () => {
       const before = runs;
-      const slow = fetch(`${app.url}/orders`, json({ item: 'slow', delayMs: 1000 }, { 'idempotency-key': 'k-slow' }));
-      await sleep(700); // more than two leases (300 ms)
-      const during = await fetch(`${app.url}/orders`, json({ item: 'slow', delayMs: 1000 }, { 'idempotency-key': 'k-slow' }));
-      expect(during.status).toBe(409);
-      expect((await slow).status).toBe(201);
-      const after = await fetch(`${app.url}/orders`, json({ item: 'slow', delayMs: 1000 }, { 'idempotency-key': 'k-slow' }));
+      let open!: () => void;
+      gates.set('slow', new Promise<void>((resolve) => (open = resolve)));
+      const slow = fetch(`${app.url}/orders`, json({ item: 'slow' }, { 'idempotency-key': 'k-slow' }));
+      // Counted from the run's start, not the request's: under load the request may reach its handler late.
+      while (runs === before) await sleep(10);
+      await sleep(2000); // more than two leases (900 ms); the run goes on until the gate opens
+      const during = await fetch(`${app.url}/orders`, json({ item: 'slow' }, { 'idempotency-key': 'k-slow' }));
+      open();
+      const first = await slow;
+      expect([during.status, first.status]).toEqual([409, 201]);
+      const after = await fetch(`${app.url}/orders`, json({ item: 'slow' }, { 'idempotency-key': 'k-slow' }));
       expect(after.headers.get('idempotent-replayed')).toBe('true');
       expect(runs).toBe(before + 1);
     });
@@ -222,8 +234,13 @@ await describeStoreBackends((backend) => {
       const login = await fetch(`${app.url}/login`, { method: 'POST', headers: { cookie, 'x-csrf-token': token } });
       expect(login.status).toBe(200);
       const newCookie = login.headers.get('set-cookie')!.split(';')[0]!;
-      await sleep(50);
-      expect(await tokens.validate(sid, token)).toBe(false);
+      // The revoke runs in the background after the response: wait for it, however slowly it comes.
+      let stillValid = true;
+      for (let i = 0; stillValid && i < 100; i++) {
+        stillValid = await tokens.validate(sid, token);
+        if (stillValid) await sleep(50);
+      }
+      expect(stillValid).toBe(false);
       expect((await fetch(`${app.url}/transfer`, { method: 'POST', headers: { cookie: newCookie, 'x-csrf-token': token } })).status).toBe(
         403,
       );
