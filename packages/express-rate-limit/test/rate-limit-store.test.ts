@@ -1,8 +1,7 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { describeStoreBackends, freshNamespace, type StoreSet } from '@stowage/test-stores';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { StowageRateLimitStore } from '../src/index.js';
-import { get, limiterApp as app, roomInWindow } from './limiter-app.js';
+import { get, limiterApp as app, nextWindow, roomInWindow, sleepUntil } from './limiter-app.js';
 
 await describeStoreBackends((backend) => {
   let set: StoreSet;
@@ -12,17 +11,22 @@ await describeStoreBackends((backend) => {
   afterAll(() => set.close());
 
   it('counts hits per client in fixed windows; the limit+1st is 429 until the window ends', async () => {
-    const a = await app(set.rateLimits(), { windowMs: 1000, limit: 3 });
+    // The deadline is not the subject: a long one, so a slow moment of a loaded machine cannot
+    // fail a hit. Windows of 3 s leave seconds for the 7 hits that must fall in one.
+    const W = 3000;
+    const a = await app(set.rateLimits(), { windowMs: W, limit: 3 }, { timeoutMs: 5000 });
     try {
+      // The first call on the store (connect, migrate) before the timed part, under another client.
+      expect((await get(a, '/ok', 'warm-up')).status).toBe(200);
       // Start at the beginning of a window, as a fixed window counts from its boundary.
-      await sleep(1000 - (Date.now() % 1000) + 20);
+      const end = await nextWindow(W);
       const statuses = [];
       for (let i = 0; i < 5; i++) statuses.push((await get(a, '/ok', 'ada')).status);
       expect(statuses).toEqual([200, 200, 200, 429, 429]);
       expect((await get(a, '/ok', 'bob')).status).toBe(200);
       const r = await get(a, '/ok', 'ada');
       expect(r.headers.get('ratelimit')).toMatch(/r=0/);
-      await sleep(1000 - (Date.now() % 1000) + 20);
+      await sleepUntil(end + 20);
       expect((await get(a, '/ok', 'ada')).status).toBe(200);
     } finally {
       await a.close();
@@ -30,16 +34,18 @@ await describeStoreBackends((backend) => {
   });
 
   it('skipFailedRequests refunds failed hits (decrement), and resetKey clears a client', async () => {
-    await roomInWindow(60_000, 5000); // windows start on the epoch minute: every hit in one
-    const a = await app(set.rateLimits(), { windowMs: 60_000, limit: 2, skipFailedRequests: true });
+    await roomInWindow(60_000, 10_000); // windows start on the epoch minute: every hit in one
+    const a = await app(set.rateLimits(), { windowMs: 60_000, limit: 2, skipFailedRequests: true }, { timeoutMs: 5000 });
+    // A refund is sent when the response finishes, after the client has its answer: wait for it.
+    const refundedTo = (totalHits: number) =>
+      vi.waitFor(async () => expect((await a.limiter.getKey('carol'))?.totalHits).toBe(totalHits), { timeout: 5000, interval: 20 });
     try {
       for (let i = 0; i < 4; i++) expect((await get(a, '/fail', 'carol')).status).toBe(500);
-      await sleep(50); // the refund is sent when the response finishes
+      await refundedTo(0);
       expect((await get(a, '/ok', 'carol')).status).toBe(200);
       expect((await get(a, '/ok', 'carol')).status).toBe(200);
       expect((await get(a, '/ok', 'carol')).status).toBe(429);
-      await sleep(50); // a 429 is a failed request too: refunded
-      expect((await a.limiter.getKey('carol'))?.totalHits).toBe(2);
+      await refundedTo(2); // a 429 is a failed request too: refunded
       await a.limiter.resetKey('carol');
       expect((await get(a, '/ok', 'carol')).status).toBe(200);
     } finally {

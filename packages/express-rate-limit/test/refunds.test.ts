@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { RateLimitStore } from '@stowage/core';
 import { describeStoreBackends, freshNamespace, type StoreSet } from '@stowage/test-stores';
 import { MemoryStore } from 'express-rate-limit';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import { StowageRateLimitStore } from '../src/index.js';
 import { get, limiterApp, nextWindow, roomInWindow, sleepUntil, statuses } from './limiter-app.js';
 
@@ -120,23 +120,30 @@ await describeStoreBackends((backend) => {
   }
 
   it('skipFailedRequests over HTTP: failed requests straddling a window boundary are never refunded into the next window', async () => {
-    const W = 1500;
+    // Windows of 3 s: the next window's requests and their refunds (each 700 ms late) land in it
+    // with seconds to spare. The deadline is not the subject: a long one for every call.
+    const W = 3000;
     const refunds: string[] = [];
-    const a = await limiterApp(slowRefunds(set.rateLimits(), 250, refunds), { windowMs: W, limit: 3, skipFailedRequests: true });
+    const refundsIn = (n: number) => vi.waitFor(() => expect(refunds.length).toBeGreaterThanOrEqual(n), { timeout: 5000, interval: 20 });
+    const a = await limiterApp(
+      slowRefunds(set.rateLimits(), 700, refunds),
+      { windowMs: W, limit: 3, skipFailedRequests: true },
+      { timeoutMs: 5000 },
+    );
     try {
       const end = await nextWindow(W);
-      // Two fail 100 ms before the window ends: express-rate-limit refunds them, but the refunds
-      // start 150 ms after the end, past their deadline (the window's end), so the store
+      // Two fail 400 ms before the window ends: express-rate-limit refunds them, but the refunds
+      // start 300 ms after the end, past their deadline (the window's end), so the store
       // refuses them. One fails 100 ms after the end: express-rate-limit sends no refund.
-      const failing = [end - 100, end - 100, end + 100].map((at) => get(a, `/fail-at?at=${at}`, 'erin'));
+      const failing = [end - 400, end - 400, end + 100].map((at) => get(a, `/fail-at?at=${at}`, 'erin'));
       expect((await Promise.all(failing)).map((r) => r.status)).toEqual([500, 500, 500]);
-      await sleepUntil(end + 400);
+      await refundsIn(2);
+      expect(refunds).toEqual(['TIMEOUT', 'TIMEOUT']);
       // The next window starts from zero hits, not from two refunds: the store refused both.
       expect(await statuses(a, '/ok', 'erin', 4)).toEqual([200, 200, 200, 429]);
-      expect(refunds).toEqual(['TIMEOUT', 'TIMEOUT']);
       // Failures in this window are refunded exactly: the 429 above, and two more.
       expect(await statuses(a, '/fail', 'erin', 2)).toEqual([429, 429]);
-      await sleep(400);
+      await refundsIn(5);
       expect(refunds).toEqual(['TIMEOUT', 'TIMEOUT', 'counted', 'counted', 'counted']);
       expect((await a.limiter.getKey('erin'))?.totalHits).toBe(3);
       expect(a.logged).toEqual([]);
