@@ -12,7 +12,10 @@ import { eventually } from './instrumented-store.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** A POST whose body is sent in two parts: the second once `second` is called. */
+/**
+ * A POST whose body is sent in two parts: the second once `second` is called. `sent`: the
+ * headers and the first part are on a connected socket.
+ */
 function appendInTwoParts(url: string, first: string) {
   const req = request(url, { method: 'POST', headers: { 'Content-Type': 'text/plain', 'Transfer-Encoding': 'chunked' } });
   const answered = new Promise<{ status: number; nextOffset: string | undefined } | Error>((resolve) => {
@@ -22,8 +25,31 @@ function appendInTwoParts(url: string, first: string) {
     });
     req.on('error', (err) => resolve(err));
   });
-  req.write(first);
-  return { answered, second: (rest: string) => req.end(rest), abort: () => req.destroy() };
+  const sent = new Promise<void>((resolve) => req.write(first, () => resolve()));
+  return { answered, sent, second: (rest: string) => req.end(rest), abort: () => req.destroy() };
+}
+
+/**
+ * Resolves once the server has answered a request on a connection of its own, made after
+ * every earlier one: it accepts connections in order, so by then it has taken an earlier
+ * connection's request (not a timing assertion).
+ */
+function answeredOnNewConnection(url: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    request(`${url}/__ds/health/live`, { agent: false }, (res) => {
+      res.resume();
+      res.on('end', () => resolve());
+    })
+      .on('error', reject)
+      .end();
+  });
+}
+
+/** Returns once a half-sent request has reached the server (before a signal is sent to it). */
+async function reached(held: { sent: Promise<void> }, url: string): Promise<void> {
+  await held.sent;
+  await answeredOnNewConnection(url);
+  await sleep(300); // slack on top of the ordering above
 }
 
 /**
@@ -35,7 +61,7 @@ async function withAppendHeld(shutdownTimeoutMs: string) {
   const url = await p.url;
   expect((await fetch(`${url}/s`, { method: 'PUT', headers: { 'Content-Type': 'text/plain' } })).status).toBe(201);
   const held = appendInTwoParts(`${url}/s`, 'x');
-  await sleep(300);
+  await reached(held, url);
   return { p, url, held };
 }
 
@@ -71,8 +97,7 @@ describe('stowage-streams on SIGTERM and SIGINT', () => {
       const sse = sseRead(`${url}/s?offset=${tail}&live=sse`);
       expect(await eventually(() => sse.text().includes('event: control'))).toBe(true);
       const append = appendInTwoParts(`${url}/s`, 'b');
-      // Ordering slack, not a timing assertion: the request reaches the server before the signal.
-      await sleep(300);
+      await reached(append, url); // the request reaches the server before the signal
 
       p.signal(signal);
       expect(await eventually(() => p.output.join('').includes(`${signal}: closing`))).toBe(true);

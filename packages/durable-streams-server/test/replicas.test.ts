@@ -9,8 +9,11 @@ import { randomSuffix } from './helpers.js';
 
 /**
  * Two server processes on one store: a reader long-polling on one is woken by an append made
- * through the other. The claim is "within 100 ms": every wake-up is timed, the median must be
- * under 100 ms, and every reader must get exactly the message appended.
+ * through the other, and gets exactly the message appended. Every wake-up is timed and the
+ * median printed (tens of ms when idle); the bound asserted is no speed claim, which a loaded
+ * machine could not keep: it only tells a wake-up from the paths without one, a long-poll that
+ * runs to its 20 s timeout (a 204) or, on PostgreSQL, waiters polling every 500 ms while LISTEN
+ * is down, which the reader's log would show.
  */
 async function wakeAcrossReplicas(store: string): Promise<number[]> {
   const a = new CliProcess(['--store', store, '--quiet']);
@@ -35,6 +38,8 @@ async function wakeAcrossReplicas(store: string): Promise<number[]> {
       tail = woke.headers.get('stream-next-offset')!;
       expect(tail).toBe(appended.headers.get('stream-next-offset'));
     }
+    // PostgreSQL: the reader's LISTEN never went down, so no wake-up came from its fallback poll.
+    expect(b.logLines().filter((l) => l['operation'] === 'listen')).toEqual([]);
     return latencies;
   } finally {
     await Promise.all([a.stop(), b.stop()]);
@@ -47,7 +52,7 @@ function report(label: string, latencies: number[]): void {
   console.log(
     `${label}: wake-up across replicas, median ${median.toFixed(1)} ms, max ${sorted.at(-1)!.toFixed(1)} ms (n=${sorted.length})`,
   );
-  expect(median).toBeLessThan(100);
+  expect(median).toBeLessThan(1000);
 }
 
 describeBackends(await postgresBackends(imagesForAppSuites('postgres')), (backend) => {

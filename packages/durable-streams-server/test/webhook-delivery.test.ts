@@ -134,7 +134,8 @@ await describeEveryStore((open) => {
       () => getJson(s.url('__ds/subscriptions/hung')),
       (b) => b.streams[0]?.acked_offset === tail,
     );
-    await new Promise((r) => setTimeout(r, 200));
+    await receiver.until(() => receiver.deliveries.length >= 3);
+    await new Promise((r) => setTimeout(r, 200)); // room for a fourth, which must not come
     expect(receiver.deliveries).toHaveLength(3);
     expect(receiver.deliveries.map((d) => d.body.generation)).toEqual([1, 1, 2]);
     expect(receiver.deliveries[1]!.body.streams[0].tail_offset).toBe(tail);
