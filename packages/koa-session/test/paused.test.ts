@@ -38,6 +38,24 @@ await describeStoreBackends(
         await replicas.close();
       });
 
+      /**
+       * `send`'s answer once it is 200, sending it again for up to 5 s while it is a 500 from
+       * `paused` missing its short deadline (TIMEOUT), as a loaded machine may make it.
+       */
+      async function served(send: () => ReturnType<Browser['request']>): ReturnType<Browser['request']> {
+        const started = Date.now();
+        for (;;) {
+          const errors = paused.errors.length;
+          const answer = await send();
+          if (answer.status === 200 || Date.now() - started > 5000) {
+            expect(answer.status).toBe(200);
+            return answer;
+          }
+          expect([answer.status, ...paused.errors.slice(errors)]).toEqual([500, 'TIMEOUT']);
+          await sleep(100);
+        }
+      }
+
       it('each request on it answers 500 from Koa; none of its changes is stored, even later; the app serves on', async () => {
         const browser = new Browser(a.url);
         expect((await browser.request('POST', '/login', { user: 'ada' })).status).toBe(200); // the tables exist now
@@ -63,9 +81,11 @@ await describeStoreBackends(
         expect(after.version).toBe(before.version);
         expect(jsonCodec.decode(after.data, key)).toEqual(jsonCodec.decode(before.data, key));
         expect((await browser.clone(b.url).request('GET', '/state')).json.data).toEqual({ user: 'ada', cart: ['book'] });
-        // The same app, same process, answers again.
-        expect((await held.request('GET', '/state')).json).toEqual({ isNew: false, data: { user: 'ada', cart: ['book'] } });
-        expect((await new Browser(paused.url).request('POST', '/login', { user: 'cy' })).status).toBe(200);
+        // The same app, same process, answers again (its deadline is still the short one: a
+        // request that a loaded machine makes miss it is sent again, see `served`).
+        const state = await served(() => held.request('GET', '/state'));
+        expect(state.json).toEqual({ isNew: false, data: { user: 'ada', cart: ['book'] } });
+        await served(() => new Browser(paused.url).request('POST', '/login', { user: 'cy' }));
         expect([...a.errors, ...b.errors]).toEqual([]);
       });
     });
