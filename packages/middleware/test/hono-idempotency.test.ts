@@ -20,12 +20,14 @@ await describeStoreBackends((backend) => {
     set = await backend.open(freshNamespace());
     const app = new Hono();
     app.onError((err, c) => c.json({ refused: err.message }, 400, { 'X-Error': 'yes' }));
-    app.use('*', idempotency({ store: set.idempotency(), leaseMs: 300 }));
+    // A lease shorter than /slow's run (three leases): only the heartbeat keeps its key. 900 ms: a
+    // stall of a loaded machine (up to ~600 ms) between two heartbeats does not let it lapse.
+    app.use('*', idempotency({ store: set.idempotency(), leaseMs: 900 }));
     app.post('/slow', async (c) => {
       const run = count('slow');
       await sleep(150);
       effects.push(`run ${run}`);
-      await sleep(450);
+      await sleep(2550);
       return c.json({ run }, 201, { 'X-Run': String(run) });
     });
     app.post('/headers', (c) => {
@@ -80,7 +82,7 @@ await describeStoreBackends((backend) => {
     await expect(postJson(`${url}/slow`, 'k-hangup', {}, { hangUpAfterMs: 100 })).rejects.toThrow('the client hung up');
     while (runs.get('slow') === undefined) await sleep(10); // once the run has begun, not at a set time
     const during = await postJson(`${url}/slow`, 'k-hangup', {});
-    await sleep(Math.max(0, 1000 - (Date.now() - started)));
+    await sleep(Math.max(0, 3000 - (Date.now() - started))); // the first run answered at ~2700 ms
     let settled = await postJson(`${url}/slow`, 'k-hangup', {});
     for (let i = 0; settled.status === 409 && i < 100; i++) {
       await sleep(50); // a loaded machine: the run has not ended yet
