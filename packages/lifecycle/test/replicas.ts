@@ -12,6 +12,8 @@ const REPLICA = new URL('../dist/replica.js', import.meta.url).pathname;
 /** Two replicas of the app on one backend namespace, and a connection of the test's own. */
 export interface Replicas {
   urls: [string, string];
+  /** The backend namespace of their data (another pair started on it shares the data). */
+  namespace: string;
   /** The test's own stores on the same namespace (not paused with the replicas). */
   admin: StoreSet;
   /** A session store on the replicas' data, for reading it directly. */
@@ -29,14 +31,14 @@ export interface Replicas {
  * memory stores are shared); on SQLite, PostgreSQL and Redis, two processes of their own
  * (`src/replica.ts`). Redis replicas reach Redis through a `HoldingProxy`, so a pause holds
  * only their connections; PostgreSQL and SQLite are paused by a lock another connection
- * holds, which every process meets.
+ * holds, which every process meets. `namespace`: another pair's, to share its data (on Redis
+ * through a proxy of their own, which that pair's pause does not hold).
  */
-export async function startReplicas(backend: StoreBackend, timeoutMs: number): Promise<Replicas> {
-  const namespace = freshNamespace();
+export async function startReplicas(backend: StoreBackend, timeoutMs: number, namespace = freshNamespace()): Promise<Replicas> {
   const admin = await backend.open(namespace);
   const secret = randomBytes(16).toString('hex');
   const spec = backend.spec(namespace);
-  if (spec === undefined) return inProcess(admin, timeoutMs, secret);
+  if (spec === undefined) return inProcess(admin, timeoutMs, secret, namespace);
 
   // Create every table before a pause can lock them.
   await Promise.all([
@@ -55,6 +57,7 @@ export async function startReplicas(backend: StoreBackend, timeoutMs: number): P
   await Promise.all(children.map((c) => warmUp(c.url)));
   return {
     urls: [children[0]!.url, children[1]!.url],
+    namespace,
     admin,
     sessions: admin.sessions(),
     async pause(ms) {
@@ -71,7 +74,7 @@ export async function startReplicas(backend: StoreBackend, timeoutMs: number): P
   };
 }
 
-async function inProcess(admin: StoreSet, timeoutMs: number, sessionSecret: string): Promise<Replicas> {
+async function inProcess(admin: StoreSet, timeoutMs: number, sessionSecret: string, namespace: string): Promise<Replicas> {
   const stores = { sessions: admin.sessions(), rateLimits: admin.rateLimits(), idempotency: admin.idempotency(), streams: admin.streams() };
   const servers = await Promise.all(
     ['a', 'b'].map(async (replica) => {
@@ -84,6 +87,7 @@ async function inProcess(admin: StoreSet, timeoutMs: number, sessionSecret: stri
   const [a, b] = servers.map((s) => `http://127.0.0.1:${(s.address() as AddressInfo).port}`);
   return {
     urls: [a!, b!],
+    namespace,
     admin,
     sessions: stores.sessions,
     pause: () => Promise.reject(new Error('memory has no backend to pause')),
