@@ -5,7 +5,7 @@
 // as the handler ends still lets the response out, and the retry never runs the handler again.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describeStoreBackends, type Pause } from '@stowage/test-stores';
-import Fastify from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { csrf, idempotency } from '../src/fastify.js';
 import { listenFastify, openReplicas, type Replicas } from './fastify-app.js';
@@ -17,7 +17,10 @@ const TIMEOUT_MS = 1000;
 await describeStoreBackends(
   (backend) => {
     let replicas: Replicas;
+    /** The short deadline under test: the calls made while the backend is paused (and /pause-at-end's). */
     let app: Running;
+    /** The long deadline, on the same stores: the warm-up and the calls made after a pause. */
+    let steady: Running;
     let other: Running;
     const errors: string[] = [];
     const onStoreError = (e: { code: string }, ctx: { middleware: string }) => void errors.push(`${ctx.middleware} ${e.code}`);
@@ -28,11 +31,19 @@ await describeStoreBackends(
     beforeAll(async () => {
       replicas = await openReplicas(backend);
       const [stores, storesB] = replicas.stores;
+      /** /orders (failing closed) and /transfer (a consuming CSRF check) on replica A's stores. */
+      const closedRoutes = async (fastify: FastifyInstance, timeoutMs: number) => {
+        await fastify.register(async (closed) => {
+          await closed.register(idempotency, { store: stores.idempotency, timeoutMs, onStoreError });
+          closed.post('/orders', async (request, reply) => reply.code(201).send({ run: count(request.headers['idempotency-key']) }));
+        });
+        await fastify.register(async (tokens) => {
+          await tokens.register(csrf, { store: stores.csrf, consume: true, sessionId: () => 'session', timeoutMs, onStoreError });
+          tokens.post('/transfer', async () => ({ done: count('transfer') }));
+        });
+      };
       const fastify = Fastify({ forceCloseConnections: true });
-      await fastify.register(async (closed) => {
-        await closed.register(idempotency, { store: stores.idempotency, timeoutMs: TIMEOUT_MS, onStoreError });
-        closed.post('/orders', async (request, reply) => reply.code(201).send({ run: count(request.headers['idempotency-key']) }));
-      });
+      await closedRoutes(fastify, TIMEOUT_MS);
       await fastify.register(async (open) => {
         await open.register(idempotency, { store: stores.idempotency, timeoutMs: TIMEOUT_MS, failOpen: true, onStoreError });
         open.post('/open', async (request) => ({ run: count(request.headers['idempotency-key']) }));
@@ -46,21 +57,23 @@ await describeStoreBackends(
           return reply.code(201).header('x-run', String(run)).send({ run });
         });
       });
-      await fastify.register(async (tokens) => {
-        await tokens.register(csrf, { store: stores.csrf, consume: true, sessionId: () => 'session', timeoutMs: TIMEOUT_MS, onStoreError });
-        tokens.post('/transfer', async () => ({ done: count('transfer') }));
-      });
       app = await listenFastify(fastify);
+      // The calls that are not about a pause keep a long deadline, so a slow moment of a loaded
+      // machine cannot fail them: the same routes on the same stores, and B (used after the pause).
+      const long = Fastify({ forceCloseConnections: true });
+      await closedRoutes(long, 5000);
+      steady = await listenFastify(long);
       // The other replica, on its own connection: it answers the replay of what A stored late.
       const b = Fastify({ forceCloseConnections: true });
-      await b.register(idempotency, { store: storesB.idempotency, timeoutMs: TIMEOUT_MS });
+      await b.register(idempotency, { store: storesB.idempotency, timeoutMs: 5000 });
       b.post('/pause-at-end', async () => ({ ranOnB: true }));
       other = await listenFastify(b);
-      expect((await postJson(`${app.url}/orders`, 'warm-up', {})).status).toBe(201); // the tables exist
+      expect((await postJson(`${steady.url}/orders`, 'warm-up', {})).status).toBe(201); // the tables exist
       await stores.csrf.issue('warm-up', { ttlMs: 1000 });
     });
     afterAll(async () => {
       await app.close();
+      await steady.close();
       await other.close();
       await replicas.close();
     });
@@ -83,8 +96,8 @@ await describeStoreBackends(
       expect([answer.status, headerOf(answer, 'retry-after'), afterPause]).toEqual([503, '1', false]);
       expect(JSON.parse(answer.body.toString()).type).toBe('urn:stowage:problem:store-unavailable');
       expect(errors).toEqual([expect.stringMatching(/^idempotency (TIMEOUT|UNAVAILABLE)$/)]);
-      const retry = await postJson(`${app.url}/orders`, 'k-paused', { n: 1 });
-      const replay = await postJson(`${app.url}/orders`, 'k-paused', { n: 1 });
+      const retry = await postJson(`${steady.url}/orders`, 'k-paused', { n: 1 });
+      const replay = await postJson(`${steady.url}/orders`, 'k-paused', { n: 1 });
       expect([retry.status, headerOf(retry, 'idempotent-replayed')]).toEqual([201, undefined]);
       expect([replay.status, headerOf(replay, 'idempotent-replayed')]).toEqual([201, 'true']);
       expect(runs.get('k-paused')).toBe(1);
@@ -99,12 +112,12 @@ await describeStoreBackends(
 
     it('csrf: a consuming check the paused backend could not answer in time is 503 and does not spend the token', async () => {
       const token = await replicas.stores[0].csrf.issue('session', { ttlMs: 60_000 });
-      const transfer = () => send(`${app.url}/transfer`, { method: 'POST', headers: { 'x-csrf-token': token } });
+      const transfer = (on: Running) => send(`${on.url}/transfer`, { method: 'POST', headers: { 'x-csrf-token': token } });
       const before = runs.get('transfer') ?? 0;
-      const { answer, afterPause } = await duringPause(transfer);
+      const { answer, afterPause } = await duringPause(() => transfer(app));
       expect([answer.status, headerOf(answer, 'retry-after'), afterPause]).toEqual([503, '1', false]);
       expect(errors).toEqual([expect.stringMatching(/^csrf (TIMEOUT|UNAVAILABLE)$/)]);
-      expect([(await transfer()).status, (await transfer()).status]).toEqual([200, 403]);
+      expect([(await transfer(steady)).status, (await transfer(steady)).status]).toEqual([200, 403]);
       expect((runs.get('transfer') ?? 0) - before).toBe(1);
     });
 
