@@ -1,15 +1,35 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describeBackends, imagesForAppSuites, redisBackends } from '@stowage/conformance/backends';
 import { HoldingProxy } from '@stowage/conformance/faults';
+import type { RateLimitStore } from '@stowage/core';
 import { RedisRateLimitStore } from '@stowage/stores-redis';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { get, limiterApp, nextWindow, roomInWindow, sleepUntil, statuses } from './limiter-app.js';
 
 // The store's own limit is far longer than ours: only the deadline of `timeoutMs` can end these calls.
 const STORE_LIMIT_MS = 10_000;
 const TIMEOUT_MS = 200;
 const quiet = (client: Redis): Redis => client.on('error', () => {});
+
+/** `store`, noting how each consume and peek ended: `<call> <key space> <ok or error code>`, e.g. `consume erl:r: TIMEOUT`. */
+function recording(store: RateLimitStore, outcomes: string[]): RateLimitStore {
+  const noted = <T>(call: string, key: string, answer: Promise<T>): Promise<T> =>
+    answer.then(
+      (value) => (outcomes.push(`${call} ${key.slice(0, 6)} ok`), value),
+      (err: { code?: string }) => {
+        outcomes.push(`${call} ${key.slice(0, 6)} ${err.code ?? String(err)}`);
+        throw err;
+      },
+    );
+  return {
+    consume: (key, policy, opts) => noted('consume', key, store.consume(key, policy, opts)),
+    peek: (key, policy, opts) => noted('peek', key, store.peek(key, policy, opts)),
+    reset: (key, opts) => store.reset(key, opts),
+    prune: () => store.prune(),
+    close: () => store.close(),
+  };
+}
 
 describe('a dead backend (Redis on a closed port) answers within timeoutMs', () => {
   const client = quiet(new Redis({ port: 1, host: '127.0.0.1', lazyConnect: true, retryStrategy: () => 200, maxRetriesPerRequest: null }));
@@ -95,20 +115,30 @@ describeBackends(await redisBackends(imagesForAppSuites('redis')), (backend) => 
   }
 
   it('a refund held past its window end by a paused backend is refused there, never counted in the next window', async () => {
-    const W = 1500;
-    const store = new RedisRateLimitStore({ client: viaProxy, prefix, timeoutMs: STORE_LIMIT_MS });
-    const a = await limiterApp(store, { windowMs: W, limit: 3, skipFailedRequests: true });
+    // Windows of 4 s, failures answered 2 s before the end: the hits and the hold have 2 s before
+    // the refunds are sent, and the refunds 2 s before the end, room for a loaded machine's
+    // stalls. The deadline is not the subject (a refund's is its window's end): a long one.
+    const W = 4000;
+    const outcomes: string[] = [];
+    const count = (outcome: string) => outcomes.filter((o) => o === outcome).length;
+    const until = (outcome: string, n: number) => vi.waitFor(() => expect(count(outcome)).toBe(n), { timeout: 6000, interval: 20 });
+    const store = recording(new RedisRateLimitStore({ client: viaProxy, prefix, timeoutMs: STORE_LIMIT_MS }), outcomes);
+    const a = await limiterApp(store, { windowMs: W, limit: 3, skipFailedRequests: true }, { timeoutMs: 5000 });
     try {
       const end = await nextWindow(W);
-      const failing = [get(a, `/fail-at?at=${end - 100}`, 'ivy'), get(a, `/fail-at?at=${end - 100}`, 'ivy')];
-      await sleepUntil(end - 150);
-      proxy.hold(); // the two refunds, sent 100 ms before the end, wait in the proxy
+      const failing = [get(a, `/fail-at?at=${end - 2000}`, 'ivy'), get(a, `/fail-at?at=${end - 2000}`, 'ivy')];
+      // Both hits (a consume, and a peek of the refunds beside it) answered: nothing is in flight.
+      await until('consume erl:h: ok', 2);
+      await until('peek erl:r: ok', 2);
+      proxy.hold(); // the two refunds, sent 2 s before the end, wait in the proxy
       expect((await Promise.all(failing)).map((r) => r.status)).toEqual([500, 500]);
       await sleepUntil(end + 150);
-      await proxy.deliver(); // they reach Redis 150 ms after their deadline
-      await sleep(100);
+      // Both failed at their deadline, the window's end (a timer due before this sleep's), held.
+      expect(outcomes.filter((o) => o.startsWith('consume erl:r:'))).toEqual(['consume erl:r: TIMEOUT', 'consume erl:r: TIMEOUT']);
+      await proxy.deliver(); // they reach Redis 150 ms (or more) after their deadline
+      // The next window's hits follow the refunds on the same connection: Redis runs them after.
       expect(await statuses(a, '/ok', 'ivy', 4)).toEqual([200, 200, 200, 429]);
-      expect(a.logged).toEqual([]);
+      expect([...a.logged, ...a.errors]).toEqual([]);
     } finally {
       await proxy.deliver();
       await a.close();
