@@ -4,6 +4,7 @@ import { OFFSET_NOW_SENTINEL, OFFSET_START_SENTINEL } from '@stowage/core';
 import { ConnectionOrder } from './connection-order.js';
 import { HEALTH_LIVE, HEALTH_READY, isHealthPath, serveHealth } from './health-routes.js';
 import { Landing } from './landing.js';
+import { Heartbeats } from './heartbeats.js';
 import { LiveWaits } from './live-waits.js';
 import { logAccess, requestIdOf } from './log.js';
 import { longPoll } from './long-poll.js';
@@ -100,6 +101,7 @@ export function refuseOn(handler: StreamsRequestHandler, socket: Socket, answer:
 
 class StreamsApp implements HandlerContext {
   readonly live: LiveWaits;
+  readonly heartbeats: Heartbeats;
   readonly reads: ReadGate;
   readonly order = new ConnectionOrder();
   /** Requests answered by the server's parse-error answer: their own failure adds nothing. */
@@ -112,6 +114,7 @@ class StreamsApp implements HandlerContext {
 
   constructor(readonly o: ResolvedOptions) {
     this.live = new LiveWaits(o.store);
+    this.heartbeats = new Heartbeats(o.sseHeartbeatMs);
     this.reads = new ReadGate(o.readConcurrency, o.readQueueTimeoutMs);
     this.base = baseHeaders(o);
     this.landing = new Landing(o);
@@ -121,6 +124,7 @@ class StreamsApp implements HandlerContext {
   close(): void {
     this.closing = true;
     this.live.close();
+    this.heartbeats.stop();
     this.subs?.close();
   }
 

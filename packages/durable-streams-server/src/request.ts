@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Heartbeats } from './heartbeats.js';
 import type { LiveWaits } from './live-waits.js';
 import type { ResolvedOptions } from './options.js';
 import type { ReadGate } from './read-gate.js';
@@ -17,6 +18,8 @@ export interface StreamRequest {
 export interface HandlerContext {
   readonly o: ResolvedOptions;
   readonly live: LiveWaits;
+  /** The heartbeats of the SSE responses that wait. */
+  readonly heartbeats: Heartbeats;
   /** Where the reads of the store that answer responses wait for their turn. */
   readonly reads: ReadGate;
   /** Subscriptions, when enabled: appends and deletes are noted there. */

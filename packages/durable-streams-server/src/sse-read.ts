@@ -86,10 +86,10 @@ export async function sse(c: HandlerContext, r: StreamRequest, offset: string): 
 }
 
 /**
- * One `store.wait` for the rest of the response, with a heartbeat every `sseHeartbeatMs`
- * meanwhile. A wait per heartbeat would make each idle reader look at the store that often
- * (10,000 readers and 15 s: about 670 queries a second on a database, for nothing). A store
- * that fails while it waits ends the wait itself (a look that fails rejects it).
+ * One `store.wait` for the rest of the response, with heartbeats meanwhile (at least every
+ * `sseHeartbeatMs`). A wait per heartbeat would make each idle reader look at the store that
+ * often (10,000 readers and 15 s: about 670 queries a second on a database, for nothing). A
+ * store that fails while it waits ends the wait itself (a look that fails rejects it).
  */
 async function waitWithHeartbeats(
   c: HandlerContext,
@@ -98,11 +98,11 @@ async function waitWithHeartbeats(
   ms: number,
   events: SseWriter,
 ): Promise<StreamWaitOutcome> {
-  const heartbeats = setInterval(() => events.heartbeat(), c.o.sseHeartbeatMs);
+  c.heartbeats.add(events);
   try {
     return await c.live.wait(r, from, ms);
   } finally {
-    clearInterval(heartbeats);
+    c.heartbeats.delete(events);
   }
 }
 
