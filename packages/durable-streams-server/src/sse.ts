@@ -23,11 +23,50 @@ export interface ControlEvent {
 // a payload can never end an event or start a forged one.
 const LINE_BREAK = /\r\n|\r|\n/;
 
+/** The data event of `payload`: each of its lines a `data:` field, then the blank line. */
+function dataEvent(payload: string): Buffer {
+  let event = 'event: data\n';
+  for (const line of payload.split(LINE_BREAK)) event += `data:${line}\n`;
+  return Buffer.from(`${event}\n`);
+}
+
+/**
+ * Whether `bytes` ends on a whole UTF-8 character: a streaming decoder then keeps nothing back,
+ * so decoding them alone gives the same text. False when unsure (only continuation bytes).
+ */
+export function endsOnCharacter(bytes: Uint8Array): boolean {
+  const n = bytes.length;
+  if (n === 0 || bytes[n - 1]! < 0x80) return true;
+  for (let back = 1; back <= Math.min(4, n); back++) {
+    const b = bytes[n - back]!;
+    if ((b & 0xc0) === 0x80) continue; // a continuation byte: look further back
+    const length = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : b >= 0xc0 ? 2 : 1;
+    return length === back;
+  }
+  return false;
+}
+
+/**
+ * The data events of reads shared by many readers (the readers woken by one append share its
+ * read): encoded once, written to every response as the same `Buffer`. Encoding per reader
+ * held a copy of the payload per reader: 400 SSE readers of one 8 MiB append ran the server
+ * out of heap. Kept as long as the read result is.
+ */
+const encoded = new WeakMap<StreamReadResult, Partial<Record<SseEncoding, Buffer>>>();
+
+function sharedEvent(read: StreamReadResult, encoding: SseEncoding, encode: () => string): Buffer {
+  let byEncoding = encoded.get(read);
+  if (byEncoding === undefined) encoded.set(read, (byEncoding = {}));
+  return (byEncoding[encoding] ??= dataEvent(encode()));
+}
+
 /** Writes the events of one SSE response. */
 export class SseWriter {
   private readonly decoder = new TextDecoder('utf-8');
-  /** A data event waiting for its control event: the two go out in one write (one send per reader woken). */
-  private pending = '';
+  /** Whether the text decoder holds no part of a character (then a read's text can be shared). */
+  private whole = true;
+  /** A data event waiting for its control event: the two go out together (one send per reader woken). */
+  private pending: Buffer | undefined;
 
   constructor(
     private readonly res: ServerResponse,
@@ -36,19 +75,31 @@ export class SseWriter {
 
   /** One data event for a read's messages; a control event must follow it. */
   data(read: StreamReadResult): void {
-    let payload: string;
-    if (this.encoding === 'json') payload = jsonArray(read.messages).toString('utf8');
-    else if (this.encoding === 'base64') payload = readBytes(read).toString('base64');
-    else payload = this.decoder.decode(readBytes(read), { stream: true });
-    let event = 'event: data\n';
-    for (const line of payload.split(LINE_BREAK)) event += `data:${line}\n`;
-    this.pending += `${event}\n`;
+    if (this.encoding === 'json') this.pending = sharedEvent(read, 'json', () => jsonArray(read.messages).toString('utf8'));
+    else if (this.encoding === 'base64') this.pending = sharedEvent(read, 'base64', () => readBytes(read).toString('base64'));
+    else {
+      const bytes = readBytes(read);
+      if (this.whole && endsOnCharacter(bytes)) this.pending = sharedEvent(read, 'text', () => new TextDecoder('utf-8').decode(bytes));
+      else {
+        // A character split across reads: this reader's own decoder carries its start over.
+        this.pending = dataEvent(this.decoder.decode(bytes, { stream: true }));
+        this.whole = endsOnCharacter(bytes);
+      }
+    }
   }
 
   control(control: ControlEvent): void {
-    const events = `${this.pending}event: control\ndata:${JSON.stringify(control)}\n\n`;
-    this.pending = '';
-    this.res.write(events);
+    const text = `event: control\ndata:${JSON.stringify(control)}\n\n`;
+    const data = this.pending;
+    this.pending = undefined;
+    if (data === undefined) {
+      this.res.write(text);
+      return;
+    }
+    this.res.cork();
+    this.res.write(data);
+    this.res.write(text);
+    this.res.uncork();
   }
 
   /** A comment: keeps idle proxies from closing the connection. */
