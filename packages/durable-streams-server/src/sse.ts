@@ -52,6 +52,9 @@ export function endsOnCharacter(bytes: Uint8Array): boolean {
  * held a copy of the payload per reader: 400 SSE readers of one 8 MiB append ran the server
  * out of heap. Kept as long as the read result is.
  */
+/** Decodes whole text (never streaming, so it keeps no state between calls). */
+const WHOLE_TEXT = new TextDecoder('utf-8');
+
 const encoded = new WeakMap<StreamReadResult, Partial<Record<SseEncoding, Buffer>>>();
 
 function sharedEvent(read: StreamReadResult, encoding: SseEncoding, encode: () => string): Buffer {
@@ -79,7 +82,7 @@ export class SseWriter {
     else if (this.encoding === 'base64') this.pending = sharedEvent(read, 'base64', () => readBytes(read).toString('base64'));
     else {
       const bytes = readBytes(read);
-      if (this.whole && endsOnCharacter(bytes)) this.pending = sharedEvent(read, 'text', () => new TextDecoder('utf-8').decode(bytes));
+      if (this.whole && endsOnCharacter(bytes)) this.pending = sharedEvent(read, 'text', () => WHOLE_TEXT.decode(bytes));
       else {
         // A character split across reads: this reader's own decoder carries its start over.
         this.pending = dataEvent(this.decoder.decode(bytes, { stream: true }));

@@ -2,20 +2,15 @@ import { MemoryStreamStore } from '@stowage/stores-memory';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createStreamsServer, type StreamsServer } from '../src/index.js';
 import { eventually, InstrumentedStore } from './instrumented-store.js';
+import { sseReader } from './sse-text.js';
 
 const N = 40;
 
 /** Reads an SSE response until its text contains `marker`; the text. */
 async function sseUntil(res: Response, marker: string): Promise<string> {
-  const reader = res.body!.getReader();
-  const decoder = new TextDecoder();
-  let text = '';
-  while (!text.includes(marker)) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    text += decoder.decode(value, { stream: true });
-  }
-  await reader.cancel();
+  const sse = sseReader(res);
+  const text = await sse.until((t) => t.includes(marker));
+  await sse.cancel();
   return text;
 }
 

@@ -4,26 +4,9 @@ import { MemoryStreamStore } from '@stowage/stores-memory';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createStreamsServer, type StreamsServer } from '../src/index.js';
 import { InstrumentedStore } from './instrumented-store.js';
+import { sseReader } from './sse-text.js';
 
 const HEARTBEAT = ': \n\n';
-
-/** The text of an SSE response read so far, read on until `done(text)` holds. */
-function sseReader(res: Response): { until(done: (text: string) => boolean): Promise<string>; cancel(): Promise<void> } {
-  const reader = res.body!.getReader();
-  const decoder = new TextDecoder();
-  let text = '';
-  return {
-    async until(done) {
-      while (!done(text)) {
-        const { value, done: ended } = await reader.read();
-        if (ended) break;
-        text += decoder.decode(value, { stream: true });
-      }
-      return text;
-    },
-    cancel: () => reader.cancel(),
-  };
-}
 
 const count = (text: string, part: string): number => text.split(part).length - 1;
 
