@@ -1,8 +1,8 @@
 import type { OutgoingHttpHeaders } from 'node:http';
 import { OFFSET_START_SENTINEL, type StreamInfo, type StreamReadResult } from '@stowage/core';
-import { readBytes } from './bytes.js';
-import { isJsonType, jsonArray } from './json.js';
+import { isJsonType } from './json.js';
 import { RESPONSE_HEADER, source } from './protocol.js';
+import { readBody } from './read-body.js';
 import type { HandlerContext, StreamRequest } from './request.js';
 import { infoHeaders, matchesEtag } from './responses.js';
 
@@ -63,7 +63,7 @@ export function sendRead(c: HandlerContext, r: StreamRequest, result: StreamRead
     r.res.writeHead(304, headers).end();
     return;
   }
-  const body = isJsonType(result.info.contentType) ? jsonArray(result.messages) : readBytes(result);
+  const body = readBody(result);
   headers['Content-Length'] = body.length;
   r.res.writeHead(200, headers).end(body);
 }
