@@ -31,11 +31,6 @@ export class LiveWaits {
 
   constructor(private readonly store: StreamStore) {}
 
-  /** Aborted once the handler closes: what a live read awaits besides the store (a slow client) ends too. */
-  get closed(): AbortSignal {
-    return this.closing.signal;
-  }
-
   /** Ends every wait now (`aborted`); later ones end at once. */
   close(): void {
     this.closing.abort(ENDED);
@@ -44,16 +39,17 @@ export class LiveWaits {
   }
 
   async wait(r: StreamRequest, from: string, timeoutMs: number): Promise<StreamWaitOutcome> {
-    const outcome = await this.store.wait(r.name, from, timeoutMs, this.signalOf(r));
+    const outcome = await this.store.wait(r.name, from, timeoutMs, this.ended(r));
     if (outcome === 'data' || outcome === 'closed') this.wokenAt.set(r, ++this.woken);
     return outcome;
   }
 
   /**
-   * The signal of `r`'s waits: aborted when its response closes or the handler does. One per
-   * response, so an SSE reader woken again and again makes no controller or listener per wait.
+   * Aborted when `r`'s response closes or the handler does: what its waits (and anything else
+   * it awaits) listen to. One per response, so an SSE reader woken again and again makes no
+   * controller or listener per wait, and slow readers do not pile listeners on one signal.
    */
-  private signalOf(r: StreamRequest): AbortSignal {
+  ended(r: StreamRequest): AbortSignal {
     let ac = this.signals.get(r);
     if (ac !== undefined) return ac.signal;
     ac = new AbortController();

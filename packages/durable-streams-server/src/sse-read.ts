@@ -56,7 +56,7 @@ export async function sse(c: HandlerContext, r: StreamRequest, offset: string): 
         announced = true;
       }
       if (ended) break;
-      if (!(await drained(r.res, deadline, c.live.closed))) {
+      if (!(await drained(r.res, deadline, c.live.ended(r)))) {
         // Gone, or not reading by the end of the response (or the handler's): drop what waits for it.
         r.res.destroy();
         return;
@@ -108,18 +108,19 @@ async function waitWithHeartbeats(
 
 /**
  * Resolves `true` once `res` has passed on what was written to it (at once when it has),
- * `false` when the client has gone, `deadline` (epoch ms) passes or `closed` aborts first.
+ * `false` when the client has gone, `deadline` (epoch ms) passes or `ended` (the response's
+ * own signal, never one shared by every response) aborts first.
  */
-function drained(res: ServerResponse, deadline: number, closed: AbortSignal): Promise<boolean> {
+function drained(res: ServerResponse, deadline: number, ended: AbortSignal): Promise<boolean> {
   if (res.destroyed) return Promise.resolve(false);
   if (!res.writableNeedDrain) return Promise.resolve(true);
-  if (closed.aborted) return Promise.resolve(false);
+  if (ended.aborted) return Promise.resolve(false);
   return new Promise<boolean>((resolve) => {
     const done = (ok: boolean): void => {
       clearTimeout(timer);
       res.off('drain', onDrain);
       res.off('close', onGone);
-      closed.removeEventListener('abort', onGone);
+      ended.removeEventListener('abort', onGone);
       resolve(ok);
     };
     const onDrain = (): void => done(true);
@@ -127,6 +128,6 @@ function drained(res: ServerResponse, deadline: number, closed: AbortSignal): Pr
     const timer = setTimeout(onGone, Math.max(0, deadline - Date.now()));
     res.on('drain', onDrain);
     res.on('close', onGone);
-    closed.addEventListener('abort', onGone);
+    ended.addEventListener('abort', onGone);
   });
 }

@@ -97,6 +97,24 @@ describe('SSE backpressure: a client that does not read', () => {
     expect(stalledReads).toBeLessThan(MESSAGES / 2);
   }, 60_000);
 
+  it('many readers not draining at once: no listener piles up on a signal they share', async () => {
+    const base = await open(60_000);
+    const warnings: string[] = [];
+    const onWarning = (w: Error): void => void warnings.push(w.name);
+    process.on('warning', onWarning);
+    try {
+      // Node warns at the 11th listener of one event on one target.
+      const stalled = await Promise.all(Array.from({ length: 12 }, () => stalledClient(base)));
+      await settled(() => store.readsStarted);
+      for (const { client } of stalled) client.destroy();
+      expect(await eventually(() => stalled.every(({ server }) => server.destroyed))).toBe(true);
+      await new Promise((r) => setImmediate(r)); // warnings are emitted on the next tick
+      expect(warnings).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  }, 60_000);
+
   it('is cut at the end of the response (sseMaxDurationMs) when still not reading, freeing what waits for it', async () => {
     const base = await open(300);
     const { client, server } = await stalledClient(base);
