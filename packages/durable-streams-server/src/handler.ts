@@ -15,6 +15,7 @@ import { catchUp, head, readNow } from './reads.js';
 import type { HandlerContext, StreamRequest } from './request.js';
 import { baseHeaders, logLine, METHODS, preflightHeaders, sendError, sendMethodNotAllowed } from './responses.js';
 import { routeOf, type Route } from './route.js';
+import { SendLimit } from './send-limit.js';
 import { sse } from './sse-read.js';
 import { isReserved, serveReserved } from './subscription-routes.js';
 import { SubscriptionRuntime } from './subscription-runtime.js';
@@ -103,12 +104,15 @@ class StreamsApp implements HandlerContext {
   readonly live: LiveWaits;
   readonly heartbeats: Heartbeats;
   readonly reads: ReadGate;
+  readonly sends: SendLimit;
   readonly order = new ConnectionOrder();
   /** Requests answered by the server's parse-error answer: their own failure adds nothing. */
   readonly refused = new WeakSet<IncomingMessage>();
   readonly subs: SubscriptionRuntime | undefined;
   /** Set by `close()`: readiness answers 503, and every response closes its connection. */
   closing = false;
+  /** Our responses begun before `close()`, until they close: those whose head is not sent then get `Connection: close`. */
+  private readonly open = new Set<ServerResponse>();
   private readonly base: Array<[string, string]>;
   private readonly landing: Landing;
 
@@ -116,6 +120,7 @@ class StreamsApp implements HandlerContext {
     this.live = new LiveWaits(o.store);
     this.heartbeats = new Heartbeats(o.sseHeartbeatMs);
     this.reads = new ReadGate(o.readConcurrency, o.readQueueTimeoutMs);
+    this.sends = new SendLimit(o.sendTimeoutMs, o.log);
     this.base = baseHeaders(o);
     this.landing = new Landing(o);
     this.subs = o.subscriptions === undefined ? undefined : new SubscriptionRuntime(o, o.subscriptions);
@@ -123,6 +128,10 @@ class StreamsApp implements HandlerContext {
 
   close(): void {
     this.closing = true;
+    // Answers still to come (a long-poll that closing answers now, an append or a read under
+    // way) say so too: a client must not send its next request on a connection about to end.
+    for (const res of this.open) if (!res.headersSent) res.setHeader('Connection', 'close');
+    this.open.clear();
     this.live.close();
     this.heartbeats.stop();
     this.subs?.close();
@@ -141,10 +150,21 @@ class StreamsApp implements HandlerContext {
     res.on('error', noop);
     // The request's id, and its start for the access line, from its arrival (not its turn).
     requestIdOf(req);
-    this.order.serveInOrder(req, res, () => void this.serve(req, res, next).catch((err: unknown) => this.fail(req, res, err)));
+    this.order.serveInOrder(req, res, () => {
+      void this.serve(req, res, next).then(
+        (ours) => {
+          if (ours) this.sends.ended(res);
+        },
+        (err: unknown) => {
+          this.fail(req, res, err);
+          this.sends.ended(res);
+        },
+      );
+    });
   }
 
-  private async serve(req: IncomingMessage, res: ServerResponse, next: Next | undefined): Promise<void> {
+  /** Serves the request; resolves `false` when it was handed on to `next` (the host app's response, not ours). */
+  private async serve(req: IncomingMessage, res: ServerResponse, next: Next | undefined): Promise<boolean> {
     let route: Route;
     try {
       route = routeOf(this.o.basePath, req);
@@ -157,11 +177,14 @@ class StreamsApp implements HandlerContext {
     const handedOn = next !== undefined && (route.kind === 'outside' || (route.kind === 'root' && !route.insideBase));
     if (handedOn) {
       next();
-      return;
+      return false;
     }
     this.setBaseHeaders(res);
-    // Shutting down: the client's next request goes to a new connection (another replica).
-    if (this.closing) res.setHeader('Connection', 'close');
+    await this.answer(req, res, route);
+    return true;
+  }
+
+  private async answer(req: IncomingMessage, res: ServerResponse, route: Route): Promise<void> {
     switch (route.kind) {
       case 'stream':
         if (isHealthPath(route.name)) return serveHealth(this, { req, res, name: route.name, params: route.params });
@@ -195,6 +218,13 @@ class StreamsApp implements HandlerContext {
     for (const [k, v] of this.base) res.setHeader(k, v);
     res.setHeader('X-Request-Id', requestIdOf(res.req));
     logAccess(this.o.logger, res.req, res);
+    // Shutting down: the client's next request goes to a new connection (another replica).
+    if (this.closing) {
+      res.setHeader('Connection', 'close');
+      return;
+    }
+    this.open.add(res);
+    res.once('close', () => this.open.delete(res));
   }
 
   private async dispatch(r: StreamRequest): Promise<void> {

@@ -59,6 +59,39 @@ export interface StreamsServerOptions {
    */
   readQueueTimeoutMs?: number;
   /**
+   * Longest a write of a response may wait in the server for its client to take it; past it
+   * the connection is cut and one line is logged (code `SEND_TIMEOUT`). A client that asks for
+   * a large read and never reads would otherwise hold the response's data (up to
+   * `readMaxBytes`) here for as long as its connection stays open. Bodies over 1 MiB are
+   * written a 1 MiB piece at a time, so this bounds a stall, not the transfer: a client that
+   * takes 1 MiB per 30 s (35 KB/s, slower than 3G) gets a 16 MiB read whole, however long that
+   * takes. An SSE response keeps its own rule while it runs (a batch not taken by the end of
+   * the response, `sseMaxDurationMs`, is cut, with the same line); what it wrote last, once it
+   * has ended, falls under this one.
+   * @default 30000
+   */
+  sendTimeoutMs?: number;
+  /**
+   * `createStreamsServer` only: longest a client may take to send a whole request, head and
+   * body (Node's `server.requestTimeout`, 300 s by default); past it the request is answered
+   * 408, its connection closed, and nothing it sent is stored. An append of the default
+   * `maxBodyBytes` (8 MiB) takes about 70 s over a 1 Mbit/s uplink: 120 s lets one through
+   * at 600 kbit/s. Raise it with `maxBodyBytes` or for slower clients. A live read's time
+   * does not count (its request ends with its head).
+   * @default 120000
+   */
+  requestTimeoutMs?: number;
+  /**
+   * `createStreamsServer` only: longest a client may take to send a request's head (Node's
+   * `server.headersTimeout`, 60 s by default), from its connection or the end of its previous
+   * request; past it, 408 and the connection closed. A head (at most 16 KiB in Node) takes
+   * about 2 s at 64 kbit/s: 20 s leaves room for lost packets, and a client that opens
+   * connections and trickles their heads holds each for 20 s, not 60. At most
+   * `requestTimeoutMs` (it is capped there when not given).
+   * @default 20000
+   */
+  headersTimeoutMs?: number;
+  /**
    * The probe behind `{basePath}__ds/health/ready`: resolves `{ ok, latencyMs, error? }`, never
    * throws (a store package's `postgresHealth(pool)`, `redisHealth(client)`, `sqliteHealth(db)`).
    * @default the store's `health()` (every Stowage store has one); for a store without it, a
@@ -128,6 +161,9 @@ export interface ResolvedOptions {
   readMaxMessages: number;
   readConcurrency: number;
   readQueueTimeoutMs: number;
+  sendTimeoutMs: number;
+  requestTimeoutMs: number;
+  headersTimeoutMs: number;
   health: () => Promise<HealthResult>;
   cacheControl: string;
   corsOrigin: string | false;
@@ -163,6 +199,12 @@ export const DEFAULT_READ_MAX_MESSAGES = 1000;
 export const DEFAULT_READ_CONCURRENCY = 4;
 /** Default longest wait of a read for its turn: see `StreamsServerOptions.readQueueTimeoutMs`. */
 export const DEFAULT_READ_QUEUE_TIMEOUT_MS = 2000;
+/** Default send time limit: see `StreamsServerOptions.sendTimeoutMs`. */
+export const DEFAULT_SEND_TIMEOUT_MS = 30_000;
+/** Default longest time to receive a request: see `StreamsServerOptions.requestTimeoutMs`. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 120_000;
+/** Default longest time to receive a request's head: see `StreamsServerOptions.headersTimeoutMs`. */
+export const DEFAULT_HEADERS_TIMEOUT_MS = 20_000;
 const CORP = new Set(['cross-origin', 'same-site', 'same-origin']);
 
 export function resolveOptions(options: StreamsServerOptions): ResolvedOptions {
@@ -193,6 +235,10 @@ export function resolveOptions(options: StreamsServerOptions): ResolvedOptions {
   const log = logOf(o, logger);
   const onError = o.onError;
   if (onError !== undefined && typeof onError !== 'function') throw source.invalid('options.onError must be a function');
+  const requestTimeoutMs = int('requestTimeoutMs', DEFAULT_REQUEST_TIMEOUT_MS, 1, 24 * HOUR);
+  // Node refuses a head's limit above the whole request's: cap the default, refuse a given one.
+  const headersTimeoutMs = int('headersTimeoutMs', Math.min(DEFAULT_HEADERS_TIMEOUT_MS, requestTimeoutMs), 1, 24 * HOUR);
+  if (headersTimeoutMs > requestTimeoutMs) throw source.invalid('options.headersTimeoutMs must be at most options.requestTimeoutMs');
   const health = o.health ?? defaultHealth(store);
   if (typeof health !== 'function') throw source.invalid('options.health must be a function');
   return {
@@ -206,6 +252,9 @@ export function resolveOptions(options: StreamsServerOptions): ResolvedOptions {
     readMaxMessages: int('readMaxMessages', DEFAULT_READ_MAX_MESSAGES, 1, 1_000_000),
     readConcurrency: int('readConcurrency', DEFAULT_READ_CONCURRENCY, 1, 10_000),
     readQueueTimeoutMs: int('readQueueTimeoutMs', DEFAULT_READ_QUEUE_TIMEOUT_MS, 1, HOUR),
+    sendTimeoutMs: int('sendTimeoutMs', DEFAULT_SEND_TIMEOUT_MS, 1, 24 * HOUR),
+    requestTimeoutMs,
+    headersTimeoutMs,
     health,
     cacheControl,
     corsOrigin,

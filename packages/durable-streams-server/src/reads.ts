@@ -13,7 +13,7 @@ const EMPTY_JSON = Buffer.from('[]');
 
 /** The messages from `from` (`-1`: the start), as far as `readMaxBytes` and `readMaxMessages` allow. */
 export async function catchUp(c: HandlerContext, r: StreamRequest, from: string): Promise<void> {
-  sendRead(c, r, await readFrom(c, r.name, from, r), from, undefined);
+  await sendRead(c, r, await readFrom(c, r.name, from, r), from, undefined);
 }
 
 /**
@@ -45,8 +45,17 @@ export async function readNow(c: HandlerContext, r: StreamRequest): Promise<void
   r.res.writeHead(200, headers).end(body);
 }
 
-/** A read's answer: its messages, or 304 when the client's copy is current (ETag). */
-export function sendRead(c: HandlerContext, r: StreamRequest, result: StreamReadResult, from: string, cursor: string | undefined): void {
+/**
+ * A read's answer: its messages, or 304 when the client's copy is current (ETag). Resolves once
+ * its body is written (large ones go a piece at a time, see `SendLimit`).
+ */
+export async function sendRead(
+  c: HandlerContext,
+  r: StreamRequest,
+  result: StreamReadResult,
+  from: string,
+  cursor: string | undefined,
+): Promise<void> {
   const ended = result.closed && result.atTail;
   const etag = `"${result.info.id}:${from}:${result.nextOffset}${ended ? ':closed' : ''}"`;
   const headers: OutgoingHttpHeaders = {
@@ -65,7 +74,7 @@ export function sendRead(c: HandlerContext, r: StreamRequest, result: StreamRead
   }
   const body = readBody(result);
   headers['Content-Length'] = body.length;
-  r.res.writeHead(200, headers).end(body);
+  await c.sends.end(r.res.writeHead(200, headers), body);
 }
 
 // --- HEAD ---------------------------------------------------------------------------

@@ -3,6 +3,7 @@ import type { Heartbeats } from './heartbeats.js';
 import type { LiveWaits } from './live-waits.js';
 import type { ResolvedOptions } from './options.js';
 import type { ReadGate } from './read-gate.js';
+import type { SendLimit } from './send-limit.js';
 import type { SubscriptionRuntime } from './subscription-runtime.js';
 
 /** One request to a named stream. */
@@ -22,6 +23,8 @@ export interface HandlerContext {
   readonly heartbeats: Heartbeats;
   /** Where the reads of the store that answer responses wait for their turn. */
   readonly reads: ReadGate;
+  /** The send time limit of every response (`sendTimeoutMs`). */
+  readonly sends: SendLimit;
   /** Subscriptions, when enabled: appends and deletes are noted there. */
   readonly subs: SubscriptionRuntime | undefined;
 }

@@ -24,12 +24,22 @@ export interface StreamsServer {
 /** The Durable Streams protocol on a `node:http` server of its own. */
 export function createStreamsServer(options: StreamsServerOptions): StreamsServer {
   const handler = createStreamsHandler(options);
-  const server = createServer((req, res) => handler(req, res));
+  const { maxBodyBytes, log, requestTimeoutMs, headersTimeoutMs } = resolveOptions(options);
+  // A client that stalls mid-head or mid-body is answered 408 (see 'clientError') once these
+  // pass; Node looks for such clients every `connectionsCheckingInterval` (30 s by default,
+  // which would let a 20 s limit run to 50 s): a quarter of the head's limit, 50 ms to 5 s.
+  const server = createServer(
+    {
+      requestTimeout: requestTimeoutMs,
+      headersTimeout: headersTimeoutMs,
+      connectionsCheckingInterval: Math.min(5000, Math.max(50, Math.round(headersTimeoutMs / 4))),
+    },
+    (req, res) => handler(req, res),
+  );
   const connections = new Connections(server);
   // `Expect: 100-continue`: Node would send `100 Continue` to every such request, inviting a
   // body the handler then refuses. A declared length over the limit gets its 413 (from the
   // handler, which sees the same length) without the invitation; the rest are invited as usual.
-  const { maxBodyBytes, log } = resolveOptions(options);
   server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
     const declared = req.headers['content-length'];
     if (declared === undefined || !(Number(declared) > maxBodyBytes)) res.writeContinue();

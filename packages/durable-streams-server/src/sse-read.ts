@@ -58,6 +58,8 @@ export async function sse(c: HandlerContext, r: StreamRequest, offset: string): 
       if (ended) break;
       if (!(await drained(r.res, deadline, c.live.ended(r)))) {
         // Gone, or not reading by the end of the response (or the handler's): drop what waits for it.
+        // Not reading is logged as any response's send timeout is (`SendLimit`), once.
+        if (!c.live.ended(r).aborted) c.sends.cut(r.req, r.res, `by the end of the SSE response (${c.o.sseMaxDurationMs} ms)`);
         r.res.destroy();
         return;
       }
