@@ -111,15 +111,17 @@ export interface StreamsServerOptions {
   /** `Cross-Origin-Resource-Policy` on every response. @default 'cross-origin' */
   crossOriginResourcePolicy?: 'cross-origin' | 'same-site' | 'same-origin';
   /**
-   * Receives one text line per error response (status 400 and up), instead of the `logger`;
-   * `false` drops them. Prefer `logger`, which gets them as fields.
+   * Receives one text line per error response (status 400 and up) and per response cut
+   * because its client did not take it (`SEND_TIMEOUT`, see `sendTimeoutMs`), instead of the
+   * `logger`; `false` drops them. Prefer `logger`, which gets them as fields.
    * @default undefined (error responses go to the `logger`)
    */
   log?: ((line: string) => void) | false;
   /**
    * A pino-compatible logger (`info/warn/error/debug` called as `(fields, msg)`). It gets one
    * `warn` line per 4xx response and `error` per 5xx (`reqId`, `method`, `path` without query,
-   * `status`, `code`), one `info` line per completed request (`reqId`, `method`, `path`,
+   * `status`, `code`), a `warn` line per response cut because its client did not take it
+   * (`code: SEND_TIMEOUT`), one `info` line per completed request (`reqId`, `method`, `path`,
    * `status`, `durationMs`), and background failures when there is no `onError`. Never a
    * payload, a query string, a header value, a webhook secret or a signing key. Each request's
    * id is its `X-Request-Id` when that is safe (1 to 64 of `A-Z a-z 0-9 . _ : @ / + = -`), else a
