@@ -37,7 +37,7 @@ async function main(): Promise<void> {
     ...settings.storeOptions,
     sessions: subscriptionsOn,
     onError: (error: Error, context: { operation: string; store: string }) =>
-      report(context.operation, error, `${context.store}: ${error.message}`),
+      report(context.operation, error, namingStoreOnce(context.store, error.message)),
   };
 
   const opened = await openStore(settings.store, storeOptions);
@@ -157,6 +157,14 @@ async function resealSigningKeys(keys: WebhookKeys, logger: StreamsLogger, repor
   } catch (err) {
     report('signingKeys', err, `the signing keys could not be checked at start: ${err instanceof Error ? err.message : String(err)}`);
   }
+}
+
+/**
+ * `store: message`, the store named once: a store's own errors already start with its name
+ * (`@stowage/stores-redis RedisStreamStore: ...`); a driver's (`ioredis client`, `pg Pool`) do not.
+ */
+function namingStoreOnce(store: string, message: string): string {
+  return message.startsWith(`${store}: `) ? message : `${store}: ${message}`;
 }
 
 main().catch((err: Error) => {
