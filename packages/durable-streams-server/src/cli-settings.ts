@@ -2,6 +2,7 @@ import { LOG_LEVELS, type LogLevel } from './log.js';
 import { DEFAULT_READ_CONCURRENCY, DEFAULT_READ_MAX_BYTES, DEFAULT_READ_MAX_MESSAGES, DEFAULT_READ_QUEUE_TIMEOUT_MS } from './options.js';
 import type { StoreSpecOptions } from './store-spec.js';
 import { flagOption, integerOption, listOption, type RawConfig, stringOption, UsageError } from './cli-config.js';
+import { type HeaderSettings, headerSettingsOf } from './cli-headers.js';
 
 /** What the CLI runs with, every option resolved (flag > environment > default) and checked. */
 export interface CliSettings {
@@ -16,6 +17,10 @@ export interface CliSettings {
   readMaxMessages: number;
   readConcurrency: number;
   readQueueTimeoutMs: number;
+  /** Unset: the server's defaults (15 s, 60 s). */
+  sseHeartbeatMs: number | undefined;
+  sseMaxDurationMs: number | undefined;
+  headers: HeaderSettings;
   cleanupMs: number;
   shutdownMs: number;
   quiet: boolean;
@@ -43,7 +48,7 @@ export function settingsOf(raw: RawConfig): CliSettings {
     throw new UsageError(`${basePathRaw.from} must start with /, got ${JSON.stringify(basePathRaw.value)}`);
   // The printed URLs join the base path and a name: `/streams` and `/streams/` are the same base.
   const basePath = basePathRaw.value.endsWith('/') ? basePathRaw.value : `${basePathRaw.value}/`;
-  const optional = (name: 'long-poll-timeout' | 'max-body-bytes', min: number, max: number): number | undefined =>
+  const optional = (name: 'long-poll-timeout' | 'max-body-bytes' | 'sse-heartbeat' | 'sse-max-duration', min: number, max: number) =>
     stringOption(raw, name) === undefined ? undefined : integerOption(raw, name, 0, min, max);
 
   const webhooks = flagOption(raw, 'webhooks');
@@ -69,6 +74,9 @@ export function settingsOf(raw: RawConfig): CliSettings {
     readMaxMessages: integerOption(raw, 'max-read-messages', DEFAULT_READ_MAX_MESSAGES, 1, 1_000_000),
     readConcurrency: integerOption(raw, 'read-concurrency', DEFAULT_READ_CONCURRENCY, 1, 10_000),
     readQueueTimeoutMs: integerOption(raw, 'read-queue-timeout', DEFAULT_READ_QUEUE_TIMEOUT_MS, 1, 3_600_000),
+    sseHeartbeatMs: optional('sse-heartbeat', 1, HOUR),
+    sseMaxDurationMs: optional('sse-max-duration', 1, 24 * HOUR),
+    headers: headerSettingsOf(raw),
     cleanupMs: integerOption(raw, 'cleanup-interval', 60_000, 0, INT32),
     shutdownMs: integerOption(raw, 'shutdown-timeout', DEFAULT_SHUTDOWN_MS, 0, HOUR),
     quiet: flagOption(raw, 'quiet'),

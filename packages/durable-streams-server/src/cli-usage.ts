@@ -28,6 +28,18 @@ A Durable Streams protocol server over a Stowage StreamStore.
                             turn in the server, outside the store's time limit (default: 4)
   --read-queue-timeout MS   longest wait of a read for its turn; then 503, the store is busy
                             (default: 2000)
+  --sse-heartbeat MS        an idle SSE response gets a comment line this often, so proxies
+                            keep it open (default: 15000)
+  --sse-max-duration MS     an SSE response ends after this long; its client resumes where it
+                            was with a new request (default: 60000)
+  --cors-origin ORIGIN      Access-Control-Allow-Origin of every response: *, one origin as
+                            browsers send it (https://app.example.com), or false for no CORS
+                            headers (default: *)
+  --cache-control VALUE     Cache-Control of reads of complete chunks (default: private,
+                            max-age=60, stale-while-revalidate=300); public only when no
+                            stream is user-specific
+  --cross-origin-resource-policy POLICY
+                            cross-origin, same-site or same-origin (default: cross-origin)
   --cleanup-interval MS     delete expired streams this often (default: 60000; 0: never)
   --shutdown-timeout MS     on SIGTERM / SIGINT, how long in-flight requests may take before
                             their connections are cut (default: 10000); a second signal exits now

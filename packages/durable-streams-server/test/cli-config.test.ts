@@ -2,10 +2,14 @@ import { closedPort } from '@stowage/conformance';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { readConfig } from '../src/cli-config.js';
+import { settingsOf } from '../src/cli-settings.js';
 import { CliProcess } from './cli-process.js';
 import { eventually } from './instrumented-store.js';
+import { sseReader } from './sse-text.js';
 
 const CLI = new URL('../dist/cli.js', import.meta.url).pathname;
+const ORIGIN_RULE = 'must be *, false or one origin such as https://app.example.com (scheme, host and port; no path)';
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 /** The CLI run to its end, with only the variables given (none of the test run's own). */
@@ -24,6 +28,14 @@ describe('the CLI options: flags, environment, exit codes', () => {
     const help = run(['--help']);
     expect(help.status).toBe(0);
     expect(help.stdout).toMatch(/-v, --version[\s\S]*STOWAGE_<FLAG>[\s\S]*PORT, HOST[\s\S]*__ds\/health\/ready[\s\S]*Exit codes/);
+    const added = [
+      '--sse-heartbeat MS',
+      '--sse-max-duration MS',
+      '--cors-origin ORIGIN',
+      '--cache-control VALUE',
+      '--cross-origin-resource-policy',
+    ];
+    for (const flag of added) expect(help.stdout).toContain(flag);
   });
 
   it('a bad flag or variable is one line on stderr and exit code 2, naming where the value came from', () => {
@@ -63,6 +75,21 @@ describe('the CLI options: flags, environment, exit codes', () => {
         '--key-prefix must be 1 to 128 printable ASCII characters, no space, { or }, got "a{b}:"',
       ],
       [[], { STOWAGE_STORE: 'mongodb://x' }, 'unknown store "mongodb://x": use memory, sqlite:PATH, postgres://... or redis://...'],
+      [['--sse-heartbeat', '0'], {}, '--sse-heartbeat must be an integer from 1 to 3600000, got "0"'],
+      [[], { STOWAGE_SSE_MAX_DURATION: '86400001' }, 'STOWAGE_SSE_MAX_DURATION must be an integer from 1 to 86400000, got "86400001"'],
+      [['--cors-origin', 'https://app.example.com/'], {}, `--cors-origin ${ORIGIN_RULE}, got "https://app.example.com/"`],
+      [[], { STOWAGE_CORS_ORIGIN: 'app.example.com' }, `STOWAGE_CORS_ORIGIN ${ORIGIN_RULE}, got "app.example.com"`],
+      [['--cors-origin', 'HTTPS://App.example.com'], {}, `--cors-origin ${ORIGIN_RULE}, got "HTTPS://App.example.com"`],
+      [
+        [],
+        { STOWAGE_CACHE_CONTROL: 'public,\tmax-age=60' },
+        'STOWAGE_CACHE_CONTROL must be a header value of printable ASCII, e.g. "public, max-age=60", got "public,\\tmax-age=60"',
+      ],
+      [
+        ['--cross-origin-resource-policy', 'none'],
+        {},
+        '--cross-origin-resource-policy must be one of cross-origin, same-site, same-origin, got "none"',
+      ],
     ];
     for (const [args, env, message] of cases) {
       const r = run(args, env);
@@ -145,6 +172,55 @@ describe('the CLI options: flags, environment, exit codes', () => {
       expect(warn.logLines().map((l) => [l['level'], l['reqId'] ?? null])).toEqual([['warn', reqId]]);
     } finally {
       expect(await warn.stop()).toBe(0);
+    }
+  });
+
+  it('the SSE and response-header options: unset keeps the server defaults; a flag wins over its variable', () => {
+    const unset = settingsOf(readConfig([], {}));
+    expect([unset.sseHeartbeatMs, unset.sseMaxDurationMs, unset.headers]).toEqual([undefined, undefined, {}]);
+    const env = {
+      STOWAGE_SSE_HEARTBEAT: '5000',
+      STOWAGE_SSE_MAX_DURATION: '30000',
+      STOWAGE_CORS_ORIGIN: 'false',
+      STOWAGE_CACHE_CONTROL: 'public, max-age=60',
+      STOWAGE_CROSS_ORIGIN_RESOURCE_POLICY: 'same-site',
+    };
+    const fromEnv = settingsOf(readConfig([], env));
+    expect([fromEnv.sseHeartbeatMs, fromEnv.sseMaxDurationMs, fromEnv.headers]).toEqual([
+      5000,
+      30_000,
+      { corsOrigin: false, cacheControl: 'public, max-age=60', crossOriginResourcePolicy: 'same-site' },
+    ]);
+    const argv = ['--sse-heartbeat', '100', '--cors-origin', 'http://localhost:5173', '--cross-origin-resource-policy', 'same-origin'];
+    const flags = settingsOf(readConfig(argv, env));
+    expect([flags.sseHeartbeatMs, flags.sseMaxDurationMs, flags.headers]).toEqual([
+      100,
+      30_000,
+      { corsOrigin: 'http://localhost:5173', cacheControl: 'public, max-age=60', crossOriginResourcePolicy: 'same-origin' },
+    ]);
+    expect(settingsOf(readConfig(['--cors-origin', '*'], {})).headers).toEqual({ corsOrigin: '*' });
+  });
+
+  it('the SSE and response-header options reach the server', async () => {
+    const p = new CliProcess(['--store', 'memory', '--cors-origin', 'https://app.example.com', '--sse-max-duration', '1500'], {
+      STOWAGE_SSE_HEARTBEAT: '100',
+      STOWAGE_CROSS_ORIGIN_RESOURCE_POLICY: 'same-site',
+    });
+    try {
+      const url = await p.url;
+      const created = await fetch(`${url}/s`, { method: 'PUT', headers: { 'Content-Type': 'text/plain' } });
+      expect(created.status).toBe(201);
+      expect(created.headers.get('access-control-allow-origin')).toBe('https://app.example.com');
+      expect(created.headers.get('vary')).toContain('Origin');
+      expect(created.headers.get('cross-origin-resource-policy')).toBe('same-site');
+      // An idle SSE reader at the tail: heartbeats every 100 ms (the default, 15 s, would send
+      // none), and the response ends by itself after 1.5 s (the default is 60 s).
+      const res = await fetch(`${url}/s?offset=${created.headers.get('stream-next-offset')}&live=sse`);
+      expect(res.status).toBe(200);
+      const text = await sseReader(res).until(() => false);
+      expect(text.split(': \n\n').length - 1).toBeGreaterThanOrEqual(2);
+    } finally {
+      expect(await p.stop()).toBe(0);
     }
   });
 });
