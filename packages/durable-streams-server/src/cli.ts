@@ -16,6 +16,13 @@ import type { WebhookKeys } from './webhook-keys.js';
 /** Set once the store is open: a failure before is a usage error (exit 2), after it a failure (exit 1). */
 let started = false;
 
+/**
+ * A repeat of the first signal this soon is that signal delivered twice, not a second one: a
+ * terminal's Ctrl-C reaches the whole process group, and npm (`npm start`) passes its own copy
+ * on to the server too. Exiting at once on it cut every Ctrl-C shutdown short.
+ */
+const SAME_SIGNAL_MS = 1000;
+
 async function main(): Promise<void> {
   const raw = readConfig(process.argv.slice(2), process.env);
   if (raw.flags.get('help')?.value === true) {
@@ -95,13 +102,14 @@ async function main(): Promise<void> {
         )
       : undefined;
 
-  let stopping = false;
+  let first: { signal: string; at: number } | undefined;
   const stop = (signal: string): void => {
-    if (stopping) {
+    if (first !== undefined) {
+      if (signal === first.signal && performance.now() - first.at < SAME_SIGNAL_MS) return;
       process.stderr.write(`${signal} again: exiting now, without waiting for requests in flight\n`);
       process.exit(1);
     }
-    stopping = true;
+    first = { signal, at: performance.now() };
     process.stdout.write(`${signal}: closing (readiness now 503; requests in flight get up to ${settings.shutdownMs} ms)\n`);
     if (cleanup !== undefined) clearInterval(cleanup);
     // Whatever hangs (a store that does not close): exit all the same, a little after the grace time.

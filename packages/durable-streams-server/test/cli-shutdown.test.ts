@@ -1,56 +1,15 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CliProcess } from './cli-process.js';
+import { appendInTwoParts, reached } from './held-append.js';
 import { eventually } from './instrumented-store.js';
 
 // SIGTERM / SIGINT: stop accepting, let in-flight appends finish, answer long-polls (204 at
 // the tail, as on their timeout) and end SSE responses (clients resume elsewhere from the
-// last control event), close the store, exit 0. A second signal exits at once.
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/**
- * A POST whose body is sent in two parts: the second once `second` is called. `sent`: the
- * headers and the first part are on a connected socket.
- */
-function appendInTwoParts(url: string, first: string) {
-  const req = request(url, { method: 'POST', headers: { 'Content-Type': 'text/plain', 'Transfer-Encoding': 'chunked' } });
-  const answered = new Promise<{ status: number; nextOffset: string | undefined } | Error>((resolve) => {
-    req.on('response', (res) => {
-      res.resume();
-      res.on('end', () => resolve({ status: res.statusCode!, nextOffset: res.headers['stream-next-offset'] as string | undefined }));
-    });
-    req.on('error', (err) => resolve(err));
-  });
-  const sent = new Promise<void>((resolve) => req.write(first, () => resolve()));
-  return { answered, sent, second: (rest: string) => req.end(rest), abort: () => req.destroy() };
-}
-
-/**
- * Resolves once the server has answered a request on a connection of its own, made after
- * every earlier one: it accepts connections in order, so by then it has taken an earlier
- * connection's request (not a timing assertion).
- */
-function answeredOnNewConnection(url: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    request(`${url}/__ds/health/live`, { agent: false }, (res) => {
-      res.resume();
-      res.on('end', () => resolve());
-    })
-      .on('error', reject)
-      .end();
-  });
-}
-
-/** Returns once a half-sent request has reached the server (before a signal is sent to it). */
-async function reached(held: { sent: Promise<void> }, url: string): Promise<void> {
-  await held.sent;
-  await answeredOnNewConnection(url);
-  await sleep(300); // slack on top of the ordering above
-}
+// last control event), close the store, exit 0. A second signal exits at once (a repeat of
+// the first within a second is that one delivered twice: a terminal's group and npm).
 
 /**
  * A memory-store CLI with `--shutdown-timeout ms`, a stream `s`, and an append to it whose
@@ -137,6 +96,18 @@ describe('stowage-streams on SIGTERM and SIGINT', () => {
     const { p, held } = await withAppendHeld('600000');
     p.signal('SIGTERM');
     expect(await eventually(() => p.output.join('').includes('SIGTERM: closing'))).toBe(true);
+    p.signal('SIGINT');
+    expect(await p.exited).toBe(1);
+    expect(p.output.join('')).toContain('SIGINT again: exiting now');
+    held.abort();
+  });
+
+  it('the same signal again exits at once too, once a second has passed since the first', async () => {
+    const { p, held } = await withAppendHeld('600000');
+    p.signal('SIGINT');
+    expect(await eventually(() => p.output.join('').includes('SIGINT: closing'))).toBe(true);
+    // Within a second it would be taken as the first delivered twice (cli-npm-start.test.ts).
+    await new Promise((r) => setTimeout(r, 1500));
     p.signal('SIGINT');
     expect(await p.exited).toBe(1);
     expect(p.output.join('')).toContain('SIGINT again: exiting now');
