@@ -33,9 +33,13 @@ export function validateKey(source: ErrorSource, field: string, value: unknown):
     throw source.invalid(`${field} must be a string, got ${describe(value)}`, { field });
   }
   const length = value.length;
+  if (length === 0) throw source.invalid(`${field} must be 1 to ${MAX_KEY_BYTES} UTF-8 bytes, got an empty string`, { field });
   // Fast path: at most 341 UTF-16 units can never exceed 1024 UTF-8 bytes.
-  if (length === 0 || (length > 341 && Buffer.byteLength(value, 'utf8') > MAX_KEY_BYTES)) {
-    throw source.invalid(`${field} must be 1 to ${MAX_KEY_BYTES} UTF-8 bytes, got ${describe(value)}`, { field });
+  if (length > 341) {
+    // The length in the unit of the limit: `value.length` counts UTF-16 units, not bytes.
+    const bytes = Buffer.byteLength(value, 'utf8');
+    if (bytes > MAX_KEY_BYTES)
+      throw source.invalid(`${field} must be 1 to ${MAX_KEY_BYTES} UTF-8 bytes, got ${bytes} UTF-8 bytes`, { field });
   }
   if (value.includes('\u0000')) {
     throw source.invalid(`${field} must not contain U+0000`, { field });

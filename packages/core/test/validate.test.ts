@@ -32,6 +32,14 @@ describe('validateKey', () => {
     ['an object', { toString: () => 'x' }],
   ];
   for (const [label, key] of bad) it(`rejects ${label}`, () => expect(code(() => validateKey(source, 'id', key))).toBe('INVALID_ARGUMENT'));
+
+  it('states a length over the limit in UTF-8 bytes, the unit of the limit (not UTF-16 units)', () => {
+    // 600 two-byte characters: 600 UTF-16 units, 1200 UTF-8 bytes.
+    expect(() => validateKey(source, 'id', 'é'.repeat(600))).toThrow(
+      '@stowage/core test: id must be 1 to 1024 UTF-8 bytes, got 1200 UTF-8 bytes',
+    );
+    expect(() => validateKey(source, 'id', '')).toThrow('@stowage/core test: id must be 1 to 1024 UTF-8 bytes, got an empty string');
+  });
 });
 
 describe('validateDuration', () => {
