@@ -7,6 +7,7 @@ import {
   callBudget,
   ErrorSource,
   instrumentStore,
+  measureHealth,
   readClock,
   storeHealth,
   type StoreContract,
@@ -22,9 +23,8 @@ import {
   type ServerClock,
 } from '@stowage/core/adapter-kit';
 import pg from 'pg';
-import { deadlineFunctionName, migrate, tables, type SchemaComponent, type Tables } from './schema.js';
+import { COMPONENT_TABLES, deadlineFunctionName, migrate, tables, type SchemaComponent, type Tables } from './schema.js';
 import { lateAt, mapError } from './errors.js';
-import { postgresHealth } from './health.js';
 import { serverClockOf } from './server-clock.js';
 
 export interface PostgresStoreOptions extends StoreOptionsBase {
@@ -331,9 +331,25 @@ export abstract class PgStoreBase implements Healthy {
     return this.pruneOnce(true);
   }
 
-  /** See `Healthy`: `SELECT 1` on the store's pool ({@link postgresHealth}). */
+  /**
+   * See `Healthy`: whether the store's tables would take a write now, by one round trip that
+   * writes nothing: `DELETE ... WHERE false` on each of them (after the first migration, which
+   * a store runs on first use). It takes the lock an insert or update takes, so it fails where
+   * they would: in a read-only transaction mode (a hot standby, `default_transaction_read_only`)
+   * at once, and behind a lock that blocks writers (`LOCK TABLE`, a non-concurrent index build)
+   * once `timeoutMs` passes, when PostgreSQL gives up its wait too (`lock_timeout`,
+   * `statement_timeout`). No row is touched: nothing to vacuum, nothing in the WAL.
+   */
   health(opts?: HealthOptions): Promise<HealthResult> {
-    return storeHealth(this.closed, opts, (timeoutMs) => postgresHealth(this.pool, timeoutMs));
+    return storeHealth(this.closed, opts, (timeoutMs) => measureHealth(() => this.writeProbe(timeoutMs), timeoutMs));
+  }
+
+  private async writeProbe(timeoutMs: number): Promise<void> {
+    if (this.autoMigrate && !this.isReady) await this.ready();
+    const deletes = COMPONENT_TABLES[this.component].map((name) => `DELETE FROM ${this.t.table(name)} WHERE false`);
+    // One simple-protocol query: its statements run in one implicit transaction, which SET LOCAL applies to.
+    const text = [`SET LOCAL lock_timeout = ${timeoutMs}`, `SET LOCAL statement_timeout = ${timeoutMs}`, ...deletes].join('; ');
+    await this.pool.query({ text, query_timeout: timeoutMs } as pg.QueryConfig);
   }
 
   async close(): Promise<void> {

@@ -314,9 +314,18 @@ export abstract class RedisStoreBase implements Healthy {
     return 0;
   }
 
-  /** See `Healthy`: `PING` on the store's client ({@link redisHealth}; a Cluster answers from one of its nodes). */
+  /**
+   * See `Healthy`: whether Redis would take a write now, by a write command that writes
+   * nothing: `SETRANGE <prefix>health:{probe} 0 ""` (an empty value creates no key and changes
+   * none, so nothing is replicated or persisted). Redis refuses or holds it as it would the
+   * stores' scripts: on a read-only replica (`READONLY`), past `maxmemory` (`OOM`), and under
+   * `CLIENT PAUSE ... WRITE` (held until the pause ends: the probe times out, while a `PING`
+   * would still answer). On a Cluster, the node of that key answers.
+   */
   health(opts?: HealthOptions): Promise<HealthResult> {
-    return storeHealth(this.closed, opts, (timeoutMs) => measureHealth(() => this.connection.ping(), timeoutMs));
+    return storeHealth(this.closed, opts, (timeoutMs) =>
+      measureHealth(() => this.connection.command('SETRANGE', tagged(this.prefix, 'health', 'probe'), [0, '']), timeoutMs),
+    );
   }
 
   async close(): Promise<void> {
@@ -353,7 +362,10 @@ function lateAt(err: unknown): number | undefined {
 /** A key of one record: `<prefix><kind>:{<id>}`; the braces make `id` its hash tag. */
 export const tagged = (prefix: string, kind: string, id: string): string => `${prefix}${kind}:{${id}}`;
 
-/** Readiness probe: `PING` on either driver's client; `{ ok, latencyMs, error? }`, never throws. */
+/**
+ * Whether the client's connection answers: `PING` on either driver's client; `{ ok, latencyMs, error? }`,
+ * never throws. A `PING` passes a write pause and a read-only replica: a store's `health()` checks writes.
+ */
 export function redisHealth(client: RedisClient, timeoutMs = 2000): Promise<HealthResult> {
   return measureHealth(() => {
     const connection = connectionOf(new ErrorSource(PACKAGE, 'redisHealth'), client);

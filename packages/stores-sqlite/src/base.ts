@@ -288,9 +288,34 @@ export abstract class SqliteStoreBase<S> implements Healthy {
     }
   }
 
-  /** See `Healthy`: `SELECT 1` on the store's database ({@link sqliteHealth}). */
+  /**
+   * See `Healthy`: whether the database would take a write now, writing nothing: `BEGIN
+   * IMMEDIATE` then `ROLLBACK` (after the first migration, which a store runs on first use).
+   * It takes the write lock a write takes, so it fails where a write would: while another
+   * connection or process holds that lock past the wait (the busy timeout, at most
+   * `timeoutMs`: the wait blocks this thread, as a write's does), or on a connection opened
+   * read-only or with `query_only` set. Inside a transaction of this connection the lock is
+   * ours already: nothing to probe.
+   */
   health(opts?: HealthOptions): Promise<HealthResult> {
-    return storeHealth(this.closed, opts, (timeoutMs) => sqliteHealth(this.db, timeoutMs));
+    return storeHealth(this.closed, opts, (timeoutMs) =>
+      measureHealth(async () => {
+        try {
+          this.op(() => this.writeProbe(), { deadline: Date.now() + timeoutMs });
+        } catch (err) {
+          // The driver's reason, as the other probes give it (the log line names the store).
+          throw err instanceof StowageError && err.cause instanceof Error ? err.cause : err;
+        }
+      }, timeoutMs),
+    );
+  }
+
+  private writeProbe(): void {
+    if (this.db.readonly) throw new Error('the database connection is read-only');
+    if (this.db.pragma('query_only', { simple: true }) === 1) throw new Error('the database connection is query_only');
+    if (this.db.inTransaction) return;
+    this.db.exec('BEGIN IMMEDIATE');
+    this.db.exec('ROLLBACK');
   }
 
   async close(): Promise<void> {
@@ -305,7 +330,10 @@ export abstract class SqliteStoreBase<S> implements Healthy {
   protected onClose(): void {}
 }
 
-/** Readiness probe for a better-sqlite3 database: `{ ok, latencyMs, error? }`, never throws. */
+/**
+ * Whether a better-sqlite3 database answers: `SELECT 1`; `{ ok, latencyMs, error? }`, never throws.
+ * It passes another writer's lock: a store's `health()` checks writes.
+ */
 export function sqliteHealth(database: Database, timeoutMs = 2000): Promise<HealthResult> {
   return measureHealth(async () => {
     database.prepare('SELECT 1').get();

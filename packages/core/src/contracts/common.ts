@@ -131,10 +131,14 @@ export interface HealthOptions {
 }
 
 /**
- * A store that can tell whether its backend answers now (for a readiness endpoint).
+ * A store that can tell whether its backend would serve it now, reads and writes (for a
+ * readiness endpoint).
  *
- * `health()` sends one cheap round trip to the backend (`SELECT 1` on SQLite and PostgreSQL,
- * `PING` on Redis; nothing in memory) and resolves `{ ok, latencyMs, error? }`:
+ * `health()` sends one cheap round trip to the backend, a write that writes nothing, so it
+ * fails where the store's writes would (a read-only replica or transaction mode, a paused or
+ * full Redis, a lock held by another writer): `DELETE ... WHERE false` on the store's tables
+ * on PostgreSQL, `BEGIN IMMEDIATE` and `ROLLBACK` on SQLite, `SETRANGE` of an empty value on
+ * Redis; nothing in memory. It resolves `{ ok, latencyMs, error? }`:
  * - it never throws and never rejects, whatever the backend does; a malformed `opts` is
  *   reported as `{ ok: false, error }` too;
  * - `latencyMs` is the time the probe took, in milliseconds (fractional, >= 0), also when it failed;
@@ -142,7 +146,8 @@ export interface HealthOptions {
  *   name hosts and ports, so log it rather than show it to clients), `no answer within N ms`,
  *   or `the store is closed` once `close()` was called (the probe then sends nothing).
  *
- * It reads no records and changes nothing, so it may run as often as a load balancer asks.
+ * It reads no records, creates no key or row and changes nothing, so it may run as often as a
+ * load balancer asks.
  */
 export interface Healthy {
   health(opts?: HealthOptions): Promise<HealthResult>;
