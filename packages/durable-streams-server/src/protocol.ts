@@ -104,11 +104,16 @@ function parseTimestamp(raw: string): number {
  */
 export type RequestHeaders = NodeJS.Dict<string[]>;
 
+/** The protocol's spelling of a request header Node gives in lower case (`stream-ttl` is `Stream-TTL`), for messages. */
+function spelled(name: string): string {
+  return ALLOWED_HEADERS.split(', ').find((h) => h.toLowerCase() === name) ?? name;
+}
+
 /** One value of a header: absent is `undefined`; a header given more than once is 400. */
 export function single(headers: RequestHeaders, name: string): string | undefined {
   const values = headers[name];
   if (values === undefined) return undefined;
-  if (values.length > 1) throw source.invalid(`${name} must be given once, got it ${values.length} times`, { header: name });
+  if (values.length > 1) throw source.invalid(`${spelled(name)} must be given once, got it ${values.length} times`, { header: name });
   return values[0];
 }
 
@@ -118,7 +123,7 @@ export function integerHeader(headers: RequestHeaders, name: string): number | u
   if (raw === undefined) return undefined;
   if (!DECIMAL.test(raw) || raw.length > 16 || !Number.isSafeInteger(Number(raw))) {
     throw source.invalid(
-      `${name} must be a decimal integer from 0 to 2^53-1 without sign or leading zeros, got ${JSON.stringify(raw.slice(0, 40))}`,
+      `${spelled(name)} must be a decimal integer from 0 to 2^53-1 without sign or leading zeros, got ${JSON.stringify(raw.slice(0, 40))}`,
       {
         header: name,
       },

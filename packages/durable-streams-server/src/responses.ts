@@ -3,6 +3,7 @@ import { StowageError, type StowageErrorCode, type StreamInfo } from '@stowage/c
 import { ALLOWED_HEADERS, EXPOSED_HEADERS, RESPONSE_HEADER } from './protocol.js';
 import { answerThenLinger } from './linger.js';
 import { pathOf, requestIdOf } from './log.js';
+import { serverSideMessage } from './server-side.js';
 import type { ErrorLine, ResolvedOptions } from './options.js';
 
 const STATUS: Record<StowageErrorCode, number> = {
@@ -18,21 +19,12 @@ const STATUS: Record<StowageErrorCode, number> = {
   INTERNAL: 500,
 };
 
-/** Messages of 5xx answers: the details go to the log, not to the client. */
-const SERVER_SIDE: Partial<Record<StowageErrorCode, string>> = {
-  UNAVAILABLE: 'the stream store is unavailable; retry later',
-  // A write may have been stored with its answer late: producer headers make the retry safe.
-  TIMEOUT: 'the stream store did not answer in time (a write may have been stored: Producer-Id headers make a retry safe); retry later',
-  CORRUPT: 'a stored record could not be decoded',
-  INTERNAL: 'internal error',
-};
-
 /**
  * The store's names for what a request carries, as the protocol names them: a store refusing
  * `opts.fork.offset` was given a bad `Stream-Fork-Offset`.
  */
 const PROTOCOL_TERMS: Record<string, string> = {
-  'opts.fork.from': 'Stream-Forked-From',
+  'opts.fork.from': 'the stream name of Stream-Forked-From',
   'opts.fork.offset': 'Stream-Fork-Offset',
   'opts.fork.subOffset': 'Stream-Fork-Sub-Offset',
   'opts.contentType': 'Content-Type',
@@ -55,9 +47,13 @@ const PROTOCOL_TERMS: Record<string, string> = {
  * a body names the problem, never the code that found it.
  */
 export function publicMessage(message: string): string {
-  return message
-    .replace(/@stowage\/[a-z0-9-]+ [A-Za-z]\w*: /g, '')
-    .replace(/\b(?:opts|config|producer)\.[A-Za-z.]*[A-Za-z]/g, (field) => PROTOCOL_TERMS[field] ?? field.slice(field.indexOf('.') + 1));
+  return (
+    message
+      .replace(/@stowage\/[a-z0-9-]+ [A-Za-z]\w*: /g, '')
+      // A stream store's `name` argument is the stream's name (the path after basePath).
+      .replace(/^name (?=must )/, 'the stream name ')
+      .replace(/\b(?:opts|config|producer)\.[A-Za-z.]*[A-Za-z]/g, (field) => PROTOCOL_TERMS[field] ?? field.slice(field.indexOf('.') + 1))
+  );
 }
 
 export const METHODS = 'GET, HEAD, PUT, POST, DELETE, OPTIONS';
@@ -133,7 +129,7 @@ export function sendError(o: ResolvedOptions, req: IncomingMessage, res: ServerR
   const headers: OutgoingHttpHeaders = { 'Cache-Control': 'no-store' };
   errorHeaders(e, headers);
   if (e.code === 'UNAVAILABLE' || e.code === 'TIMEOUT') headers['Retry-After'] = '1';
-  const message = SERVER_SIDE[e.code] ?? publicMessage(e.message);
+  const message = serverSideMessage(e, req, o.basePath) ?? publicMessage(e.message);
   const body = req.method === 'HEAD' ? undefined : JSON.stringify({ error: { code: e.code, message } });
   if (body !== undefined) {
     headers['Content-Type'] = 'application/json; charset=utf-8';

@@ -79,7 +79,7 @@ describe('request headers the server checks', () => {
           'x',
         );
         expect(res.status).toBe(400);
-        expect(JSON.parse(res.body.toString()).error.message).toContain(`${name.toLowerCase()} must be given once, got it 2 times`);
+        expect(JSON.parse(res.body.toString()).error.message).toContain(`${name} must be given once, got it 2 times`);
         expect(await tailOf(path)).toBe(before);
       });
     }
