@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { source } from './protocol.js';
-import { RESERVED } from './subscription-routes.js';
+import { isReserved } from './subscription-routes.js';
 
 /** What a request target names. */
 export type Route =
@@ -39,31 +39,26 @@ export function routeOf(basePath: string, req: IncomingMessage): Route {
   if (!decoded.startsWith(basePath)) return decoded === '/' ? { kind: 'root', insideBase: false } : { kind: 'outside' };
   const name = decoded.slice(basePath.length);
   // Under the reserved prefix (health, subscriptions) each route checks its own segments.
-  if (name !== RESERVED && !name.startsWith(`${RESERVED}/`)) {
-    const segments = name.split('/');
-    // A URL client (WHATWG URL: browsers, fetch) resolves `.` and `..` segments, also written
-    // `%2e`, so the stream's Location and every later request would reach another stream.
-    if (segments.some((s) => s === '.' || s === '..')) {
-      throw source.invalid('a stream name cannot have . or .. as a path segment (URL clients resolve them away)');
-    }
-    // Proxies and routers that merge slashes or drop a trailing one would send `a//b` to `a/b`.
-    if (segments.includes('')) {
-      throw source.invalid('a stream name cannot have an empty path segment (//, or a leading or trailing /)');
-    }
+  if (!isReserved(name)) {
+    const problem = segmentProblem(name);
+    if (problem !== undefined) throw source.invalid(`a stream name cannot have ${problem}`);
   }
   return { kind: 'stream', name, params: new URLSearchParams(query) };
 }
 
-/** The stream name of a path (or absolute URL), `undefined` when outside `basePath`. */
-export function nameOf(basePath: string, pathOrUrl: string): string | undefined {
-  let path = pathOrUrl;
-  if (!path.startsWith('/')) {
-    try {
-      path = new URL(path).pathname;
-    } catch {
-      throw source.invalid(`${JSON.stringify(pathOrUrl.slice(0, 64))} is not a stream path`);
-    }
-  }
+/** What makes `name` unfit for a stream, by its path segments (`. or .. as a path segment`, ...); `undefined` when fit. */
+export function segmentProblem(name: string): string | undefined {
+  const segments = name.split('/');
+  // A URL client (WHATWG URL: browsers, fetch) resolves `.` and `..` segments, also written
+  // `%2e`, so the stream's Location and every later request would reach another stream.
+  if (segments.some((s) => s === '.' || s === '..')) return '. or .. as a path segment (URL clients resolve them away)';
+  // Proxies and routers that merge slashes or drop a trailing one would send `a//b` to `a/b`.
+  if (segments.includes('')) return 'an empty path segment (//, or a leading or trailing /)';
+  return undefined;
+}
+
+/** The stream name of a path (percent-encoded, without query), `undefined` when outside `basePath`. */
+export function nameOf(basePath: string, path: string): string | undefined {
   const decoded = decodePath(path);
   if (!decoded.startsWith(basePath)) return undefined;
   return decoded.slice(basePath.length);

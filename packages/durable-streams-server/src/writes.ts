@@ -1,13 +1,13 @@
 import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
-import { STREAM_START_OFFSET, StowageError, type StreamForkSpec, type StreamReadResult } from '@stowage/core';
+import { STREAM_START_OFFSET } from '@stowage/core';
 import { readBody } from './body.js';
-import { isJsonType, jsonBodyMessage, jsonPrefix } from './json.js';
+import { forkSpec } from './fork-source.js';
+import { isJsonType, jsonBodyMessage } from './json.js';
 import {
   closedHeader,
   contentTypeOf,
   expiryHeaders,
   REQUEST_HEADER,
-  integerHeader,
   RESPONSE_HEADER,
   producerHeaders,
   single,
@@ -16,7 +16,6 @@ import {
 import type { HandlerContext, StreamRequest } from './request.js';
 import { infoHeaders } from './responses.js';
 import { requestOrigin, requestPath } from './origin.js';
-import { nameOf } from './route.js';
 
 // --- PUT: create, or find the same stream --------------------------------------------
 
@@ -54,48 +53,6 @@ export async function create(c: HandlerContext, r: StreamRequest): Promise<void>
   } else {
     r.res.writeHead(200, headers).end();
   }
-}
-
-/** The fork a create asks for; a sub-offset is resolved here (the server knows content types). */
-async function forkSpec(c: HandlerContext, r: StreamRequest): Promise<StreamForkSpec | undefined> {
-  const h = r.req.headersDistinct;
-  const fromHeader = single(h, REQUEST_HEADER.forkedFrom);
-  const offset = single(h, REQUEST_HEADER.forkOffset);
-  const subOffset = integerHeader(h, REQUEST_HEADER.forkSubOffset);
-  if (fromHeader === undefined) {
-    if (offset !== undefined || subOffset !== undefined) {
-      throw source.invalid('Stream-Fork-Offset and Stream-Fork-Sub-Offset need Stream-Forked-From');
-    }
-    return undefined;
-  }
-  const from = nameOf(c.o.basePath, fromHeader);
-  if (from === undefined || from.length === 0) {
-    throw source.invalid(`Stream-Forked-From must name a stream under ${c.o.basePath}`);
-  }
-  if (subOffset === undefined || subOffset === 0) return { from, ...(offset === undefined ? {} : { offset }) };
-  if (offset === undefined) throw source.invalid('a Stream-Fork-Sub-Offset above 0 needs Stream-Fork-Offset');
-  let next: StreamReadResult;
-  try {
-    next = await c.o.store.read(from, offset, { maxMessages: 1 });
-  } catch (err) {
-    if (StowageError.is(err, 'GONE')) throw source.error('CONFLICT', `fork source ${from} was deleted`);
-    throw err;
-  }
-  const message = next.messages[0];
-  if (message === undefined) throw source.invalid('Stream-Fork-Sub-Offset needs a message after Stream-Fork-Offset');
-  if (isJsonType(next.info.contentType)) {
-    const { values, prefix } = jsonPrefix(message.data, subOffset);
-    if (subOffset > values) {
-      throw source.invalid(`Stream-Fork-Sub-Offset ${subOffset} is past the ${values} values of the message at the fork offset`);
-    }
-    return { from, offset, subOffset, prefix };
-  }
-  if (subOffset > message.data.byteLength) {
-    throw source.invalid(
-      `Stream-Fork-Sub-Offset ${subOffset} is past the ${message.data.byteLength} bytes of the message at the fork offset`,
-    );
-  }
-  return { from, offset, subOffset, prefix: message.data.subarray(0, subOffset) };
 }
 
 // --- POST: append, close ------------------------------------------------------------
