@@ -43,6 +43,11 @@ export interface StreamsRequestHandler {
    * Rejects (`INVALID_ARGUMENT`) when the server has no signing key ring.
    */
   rotateSigningKey(): Promise<string>;
+  /**
+   * Live readers (long-poll, SSE) waiting for data now. Readers of one stream waiting at the
+   * same offset share one `store.wait`, so the store sees fewer waits than this.
+   */
+  readonly waitingReaders: number;
 }
 
 const noop = (): void => {};
@@ -61,10 +66,11 @@ export function createStreamsHandler(options: StreamsServerOptions): StreamsRequ
   const resolved = resolveOptions(options);
   // Undefined without @opentelemetry/api, or with `telemetry: false`: then nothing is wrapped.
   const telemetry = resolved.telemetry ? streamsTelemetry(resolved.store) : undefined;
-  const app = new StreamsApp(telemetry === undefined ? resolved : { ...resolved, store: telemetry.store });
+  const app = new StreamsApp(telemetry === undefined ? resolved : { ...resolved, store: telemetry.store }, telemetry?.waiting);
   const handle = (req: IncomingMessage, res: ServerResponse, next?: Next): void => app.handle(req, res, next);
   const handler = (telemetry === undefined ? handle : telemetry.traced(handle)) as StreamsRequestHandler;
   handler.close = () => app.close();
+  Object.defineProperty(handler, 'waitingReaders', { get: () => app.live.waiting });
   handler.rotateSigningKey = async () => {
     if (app.subs === undefined) throw source.invalid('subscriptions are not enabled on this server');
     return app.subs.rotateSigningKey();
@@ -116,8 +122,11 @@ class StreamsApp implements HandlerContext {
   private readonly base: Array<[string, string]>;
   private readonly landing: Landing;
 
-  constructor(readonly o: ResolvedOptions) {
-    this.live = new LiveWaits(o.store);
+  constructor(
+    readonly o: ResolvedOptions,
+    countWaiting?: (delta: number) => void,
+  ) {
+    this.live = new LiveWaits(o.store, countWaiting);
     this.heartbeats = new Heartbeats(o.sseHeartbeatMs);
     this.reads = new ReadGate(o.readConcurrency, o.readQueueTimeoutMs);
     this.sends = new SendLimit(o.sendTimeoutMs, o.log);

@@ -1,5 +1,6 @@
 import type { StreamReadResult, StreamStore, StreamWaitOutcome } from '@stowage/core';
 import type { StreamRequest } from './request.js';
+import { SharedWaits } from './shared-waits.js';
 
 interface SharedRead {
   /** `woken` when it began: a waiter woken at or before that may use it. */
@@ -14,7 +15,8 @@ interface SharedRead {
 const ENDED = Object.freeze(new Error('the response ended or the handler closed'));
 
 /**
- * The `store.wait` calls of live reads (long-poll, SSE) in flight. Each ends early when its
+ * The waits of live reads (long-poll, SSE) in flight, sharing store waits (see
+ * {@link SharedWaits}). Each ends early when its
  * client goes away (even before the wait began) or when the handler closes, so no waiter
  * outlives its response.
  */
@@ -29,7 +31,17 @@ export class LiveWaits {
   /** Reads of woken waiters in flight, by offset and stream. */
   private readonly reads = new Map<string, SharedRead>();
 
-  constructor(private readonly store: StreamStore) {}
+  private readonly waits: SharedWaits;
+
+  /** `counted`: told of each reader that starts (+1) or stops (-1) waiting. */
+  constructor(store: StreamStore, counted?: (delta: number) => void) {
+    this.waits = new SharedWaits(store, counted);
+  }
+
+  /** Live readers waiting for data now. */
+  get waiting(): number {
+    return this.waits.waiting;
+  }
 
   /** Ends every wait now (`aborted`); later ones end at once. */
   close(): void {
@@ -39,7 +51,7 @@ export class LiveWaits {
   }
 
   async wait(r: StreamRequest, from: string, timeoutMs: number): Promise<StreamWaitOutcome> {
-    const outcome = await this.store.wait(r.name, from, timeoutMs, this.ended(r));
+    const outcome = await this.waits.wait(r.name, from, timeoutMs, this.ended(r));
     if (outcome === 'data' || outcome === 'closed') this.wokenAt.set(r, ++this.woken);
     return outcome;
   }

@@ -1,8 +1,8 @@
 /**
  * Optional OpenTelemetry instrumentation of the server. With `@opentelemetry/api` installed,
  * each request is a SERVER span and an `http.server.request.duration` measurement, and the
- * stream store the server uses counts appends, bytes appended and read, and waiting live
- * readers. Without the package, {@link streamsTelemetry} is `undefined` and nothing is wrapped.
+ * stream store the server uses counts appends and bytes appended and read, and the live
+ * readers waiting are counted. Without the package, {@link streamsTelemetry} is `undefined` and nothing is wrapped.
  *
  * No stream name, URL path, query or header value is recorded: only the method, the status,
  * the protocol version and byte counts.
@@ -56,8 +56,13 @@ interface Instruments {
 }
 
 export interface StreamsTelemetry {
-  /** `store` counting appends, bytes appended and read, and waiting readers. */
+  /** `store` counting appends and bytes appended and read. */
   store: StreamStore;
+  /**
+   * Counts live readers that start (+1) or stop (-1) waiting: readers share store waits (one
+   * per stream and offset), so the store's waits do not count them.
+   */
+  waiting(delta: number): void;
   /** `handle` with a SERVER span and a duration measurement per request. */
   traced(handle: Handle): Handle;
 }
@@ -96,10 +101,14 @@ export function streamsTelemetry(store: StreamStore): StreamsTelemetry | undefin
     };
     return current;
   };
-  return { store: countingStore(store, instruments), traced: (handle) => traced(api, instruments, handle) };
+  return {
+    store: countingStore(store, instruments),
+    waiting: (delta) => instruments().waiting.add(delta),
+    traced: (handle) => traced(api, instruments, handle),
+  };
 }
 
-/** `store` as seen by the server: the same methods, counted. */
+/** `store` as seen by the server: the same methods, appends and reads counted. */
 function countingStore(store: StreamStore, instruments: () => Instruments): StreamStore {
   const counted: Partial<StreamStore> = {
     append: async (name, messages, opts) => {
@@ -122,15 +131,6 @@ function countingStore(store: StreamStore, instruments: () => Instruments): Stre
       }
       if (bytes > 0) instruments().readBytes.add(bytes);
       return result;
-    },
-    wait: async (name, offset, timeoutMs, signal) => {
-      const waiting = instruments().waiting;
-      waiting.add(1);
-      try {
-        return await store.wait(name, offset, timeoutMs, signal);
-      } finally {
-        waiting.add(-1);
-      }
     },
   };
   // Everything else (health, close, what a store has besides the contract) is the store's own.

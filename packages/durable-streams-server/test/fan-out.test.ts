@@ -34,9 +34,12 @@ describe('many live readers of one stream, one append', () => {
     const tail = encodeURIComponent(put.headers.get('stream-next-offset')!);
     const polls = Array.from({ length: N }, () => fetch(`${base}/fan?offset=${tail}&live=long-poll`));
     const sses = await Promise.all(Array.from({ length: N }, () => fetch(`${base}/fan?offset=${tail}&live=sse`)));
-    expect(await eventually(() => store.waitsInFlight === 2 * N)).toBe(true);
+    expect(await eventually(() => server.handler.waitingReaders === 2 * N)).toBe(true);
+    // Every reader waits at the same offset: one wait of the store for all of them.
+    expect(store.waitsInFlight).toBe(1);
 
     const readsBefore = store.readsStarted;
+    const waitsBefore = store.waitsStarted;
     const append = await fetch(`${base}/fan`, { method: 'POST', headers: { 'Content-Type': 'text/plain' }, body: 'woken' });
     expect(append.status).toBe(204);
     const answers = await Promise.all(polls);
@@ -48,5 +51,10 @@ describe('many live readers of one stream, one append', () => {
     expect(events.filter((e) => e.includes('data:woken'))).toHaveLength(N);
     // The readers woken by one append share the read of what it added.
     expect(store.readsStarted - readsBefore).toBe(1);
+    // The SSE readers wait again, at the new tail, on one new wait of the store (each began
+    // its own, with a look at the store, before: 10,000 queries per append on a database).
+    expect(await eventually(() => server.handler.waitingReaders === N)).toBe(true);
+    expect(store.waitsInFlight).toBe(1);
+    expect(store.waitsStarted - waitsBefore).toBe(1);
   });
 });

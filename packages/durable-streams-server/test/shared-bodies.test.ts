@@ -45,7 +45,7 @@ describe('long-poll readers woken by one append', () => {
     expect(put.status).toBe(201);
     const tail = encodeURIComponent(put.headers.get('stream-next-offset')!);
     const readers = Array.from({ length: READERS }, () => stalledLongPoll(base, `/big?offset=${tail}&live=long-poll`));
-    expect(await eventually(() => store.waitsInFlight === READERS, 10_000)).toBe(true);
+    expect(await eventually(() => server.handler.waitingReaders === READERS, 10_000)).toBe(true);
 
     const before = process.memoryUsage().arrayBuffers;
     const body = JSON.stringify('x'.repeat(BODY - 2));
