@@ -1,5 +1,11 @@
 import { LOG_LEVELS, type LogLevel } from './log.js';
-import { DEFAULT_READ_CONCURRENCY, DEFAULT_READ_MAX_BYTES, DEFAULT_READ_MAX_MESSAGES, DEFAULT_READ_QUEUE_TIMEOUT_MS } from './options.js';
+import {
+  DEFAULT_READ_CONCURRENCY,
+  DEFAULT_READ_MAX_BYTES,
+  DEFAULT_READ_MAX_MESSAGES,
+  DEFAULT_READ_QUEUE_TIMEOUT_MS,
+  DEFAULT_REQUEST_TIMEOUT_MS,
+} from './options.js';
 import type { StoreSpecOptions } from './store-spec.js';
 import { flagOption, integerOption, listOption, type RawConfig, stringOption, UsageError } from './cli-config.js';
 import { type HeaderSettings, headerSettingsOf } from './cli-headers.js';
@@ -20,6 +26,8 @@ export interface CliSettings {
   /** Unset: the server's defaults (15 s, 60 s). */
   sseHeartbeatMs: number | undefined;
   sseMaxDurationMs: number | undefined;
+  /** Unset: the server's defaults (30 s, 120 s, 20 s). */
+  timeouts: { sendTimeoutMs?: number; requestTimeoutMs?: number; headersTimeoutMs?: number };
   headers: HeaderSettings;
   cleanupMs: number;
   shutdownMs: number;
@@ -33,6 +41,12 @@ export interface CliSettings {
 }
 
 export const DEFAULT_STORE = 'sqlite:./data/streams.db';
+type TimeoutFlag = 'send-timeout' | 'request-timeout' | 'headers-timeout';
+const TIMEOUTS: ReadonlyArray<[TimeoutFlag, 'sendTimeoutMs' | 'requestTimeoutMs' | 'headersTimeoutMs']> = [
+  ['send-timeout', 'sendTimeoutMs'],
+  ['request-timeout', 'requestTimeoutMs'],
+  ['headers-timeout', 'headersTimeoutMs'],
+];
 export const DEFAULT_SHUTDOWN_MS = 10_000;
 const HOUR = 3_600_000;
 const INT32 = 2 ** 31 - 1;
@@ -48,8 +62,19 @@ export function settingsOf(raw: RawConfig): CliSettings {
     throw new UsageError(`${basePathRaw.from} must start with /, got ${JSON.stringify(basePathRaw.value)}`);
   // The printed URLs join the base path and a name: `/streams` and `/streams/` are the same base.
   const basePath = basePathRaw.value.endsWith('/') ? basePathRaw.value : `${basePathRaw.value}/`;
-  const optional = (name: 'long-poll-timeout' | 'max-body-bytes' | 'sse-heartbeat' | 'sse-max-duration', min: number, max: number) =>
+  type Optional = 'long-poll-timeout' | 'max-body-bytes' | 'sse-heartbeat' | 'sse-max-duration' | TimeoutFlag;
+  const optional = (name: Optional, min: number, max: number) =>
     stringOption(raw, name) === undefined ? undefined : integerOption(raw, name, 0, min, max);
+  const timeouts: CliSettings['timeouts'] = {};
+  for (const [flag, key] of TIMEOUTS) {
+    const ms = optional(flag, 1, 24 * HOUR);
+    if (ms !== undefined) timeouts[key] = ms;
+  }
+  // Checked here, not by the server once the store is open: a usage error (exit 2).
+  const request = timeouts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  if (timeouts.headersTimeoutMs !== undefined && timeouts.headersTimeoutMs > request) {
+    throw new UsageError(`${stringOption(raw, 'headers-timeout')!.from} must be at most the request time limit (${request} ms)`);
+  }
 
   const webhooks = flagOption(raw, 'webhooks');
   const subscriptions = flagOption(raw, 'subscriptions') || webhooks;
@@ -76,6 +101,7 @@ export function settingsOf(raw: RawConfig): CliSettings {
     readQueueTimeoutMs: integerOption(raw, 'read-queue-timeout', DEFAULT_READ_QUEUE_TIMEOUT_MS, 1, 3_600_000),
     sseHeartbeatMs: optional('sse-heartbeat', 1, HOUR),
     sseMaxDurationMs: optional('sse-max-duration', 1, 24 * HOUR),
+    timeouts,
     headers: headerSettingsOf(raw),
     cleanupMs: integerOption(raw, 'cleanup-interval', 60_000, 0, INT32),
     shutdownMs: integerOption(raw, 'shutdown-timeout', DEFAULT_SHUTDOWN_MS, 0, HOUR),

@@ -32,6 +32,12 @@ A Durable Streams protocol server over a Stowage StreamStore.
                             keep it open (default: 15000)
   --sse-max-duration MS     an SSE response ends after this long; its client resumes where it
                             was with a new request (default: 60000)
+  --send-timeout MS         a client that takes none of a response's data for this long is cut
+                            (default: 30000)
+  --request-timeout MS      longest time to receive a request, head and body; then 408 (default:
+                            120000)
+  --headers-timeout MS      longest time to receive a request's head; then 408 (default: 20000,
+                            at most --request-timeout)
   --cors-origin ORIGIN      Access-Control-Allow-Origin of every response: *, one origin as
                             browsers send it (https://app.example.com), or false for no CORS
                             headers (default: *)

@@ -62,6 +62,7 @@ async function main(): Promise<void> {
       readQueueTimeoutMs: settings.readQueueTimeoutMs,
       ...(settings.sseHeartbeatMs === undefined ? {} : { sseHeartbeatMs: settings.sseHeartbeatMs }),
       ...(settings.sseMaxDurationMs === undefined ? {} : { sseMaxDurationMs: settings.sseMaxDurationMs }),
+      ...settings.timeouts,
       ...settings.headers,
       health: () => opened.health(),
       logger,

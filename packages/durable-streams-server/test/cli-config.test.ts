@@ -1,6 +1,7 @@
 import { closedPort } from '@stowage/conformance';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { readConfig } from '../src/cli-config.js';
 import { settingsOf } from '../src/cli-settings.js';
@@ -34,6 +35,9 @@ describe('the CLI options: flags, environment, exit codes', () => {
       '--cors-origin ORIGIN',
       '--cache-control VALUE',
       '--cross-origin-resource-policy',
+      '--send-timeout MS',
+      '--request-timeout MS',
+      '--headers-timeout MS',
     ];
     for (const flag of added) expect(help.stdout).toContain(flag);
   });
@@ -77,6 +81,13 @@ describe('the CLI options: flags, environment, exit codes', () => {
       [[], { STOWAGE_STORE: 'mongodb://x' }, 'unknown store "mongodb://x": use memory, sqlite:PATH, postgres://... or redis://...'],
       [['--sse-heartbeat', '0'], {}, '--sse-heartbeat must be an integer from 1 to 3600000, got "0"'],
       [[], { STOWAGE_SSE_MAX_DURATION: '86400001' }, 'STOWAGE_SSE_MAX_DURATION must be an integer from 1 to 86400000, got "86400001"'],
+      [['--send-timeout', '0'], {}, '--send-timeout must be an integer from 1 to 86400000, got "0"'],
+      [['--headers-timeout', '120001'], {}, '--headers-timeout must be at most the request time limit (120000 ms)'],
+      [
+        ['--request-timeout', '1000'],
+        { STOWAGE_HEADERS_TIMEOUT: '2000' },
+        'STOWAGE_HEADERS_TIMEOUT must be at most the request time limit (1000 ms)',
+      ],
       [['--cors-origin', 'https://app.example.com/'], {}, `--cors-origin ${ORIGIN_RULE}, got "https://app.example.com/"`],
       [[], { STOWAGE_CORS_ORIGIN: 'app.example.com' }, `STOWAGE_CORS_ORIGIN ${ORIGIN_RULE}, got "app.example.com"`],
       [['--cors-origin', 'HTTPS://App.example.com'], {}, `--cors-origin ${ORIGIN_RULE}, got "HTTPS://App.example.com"`],
@@ -199,6 +210,36 @@ describe('the CLI options: flags, environment, exit codes', () => {
       { corsOrigin: 'http://localhost:5173', cacheControl: 'public, max-age=60', crossOriginResourcePolicy: 'same-origin' },
     ]);
     expect(settingsOf(readConfig(['--cors-origin', '*'], {})).headers).toEqual({ corsOrigin: '*' });
+  });
+
+  it('the time limits: unset keeps the server defaults; a flag wins over its variable', () => {
+    expect(settingsOf(readConfig([], {})).timeouts).toEqual({});
+    const env = { STOWAGE_SEND_TIMEOUT: '5000', STOWAGE_REQUEST_TIMEOUT: '60000' };
+    expect(settingsOf(readConfig(['--request-timeout', '90000', '--headers-timeout', '1000'], env)).timeouts).toEqual({
+      sendTimeoutMs: 5000,
+      requestTimeoutMs: 90_000,
+      headersTimeoutMs: 1000,
+    });
+  });
+
+  it('--headers-timeout reaches the server: a head that stalls gets 408', async () => {
+    const p = new CliProcess(['--store', 'memory', '--headers-timeout', '300', '--request-timeout', '600'], {});
+    try {
+      const url = new URL(await p.url);
+      const socket = connect(Number(url.port), url.hostname);
+      socket.on('error', () => {});
+      let answer = '';
+      socket.on('data', (chunk: Buffer) => void (answer += chunk.toString('latin1')));
+      const closed = new Promise((r) => socket.once('close', r));
+      socket.write('GET /s HTTP/1.1\r\nHost: a\r\n'); // never ends its head
+      // The server's default (20 s) would still hold it then: only the flag's 300 ms closes it.
+      const bound = new Promise((r) => setTimeout(() => r('still open'), 10_000).unref());
+      expect(await Promise.race([closed.then(() => 'closed'), bound])).toBe('closed');
+      expect(answer.startsWith('HTTP/1.1 408 ')).toBe(true);
+      socket.destroy();
+    } finally {
+      expect(await p.stop()).toBe(0);
+    }
   });
 
   it('the SSE and response-header options reach the server', async () => {
