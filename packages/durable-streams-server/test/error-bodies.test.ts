@@ -149,4 +149,11 @@ await describeEveryStore((open) => {
     // The same errors in the log name where they came from, for the operator.
     expect(served.logs.some((line) => /@stowage\/stores-\w+ \w+StreamStore: stream closed is closed/.test(line))).toBe(true);
   });
+
+  it("an offset of a position no number holds is malformed, in the protocol's terms (the store's fromOffset before)", async () => {
+    const res = await fetch(`${base}/open?offset=0000000000000000_9999999999999999`);
+    expect(res.status).toBe(400);
+    const { error } = (await res.json()) as { error: { code: string; message: string } };
+    expect(error.message).toBe('offset "0000000000000000_9999999999999999" is not an offset of this server, -1 or now');
+  });
 });
