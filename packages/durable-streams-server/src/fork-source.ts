@@ -78,6 +78,13 @@ export function forkSourceName(basePath: string, req: IncomingMessage, value: st
         `Stream-Forked-From must be a stream's path (like ${basePath}name) or URL, got ${JSON.stringify(value.slice(0, 64))}`,
       );
     }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      throw source.invalid(
+        `Stream-Forked-From must be a stream's path (like ${basePath}name) or an http(s) URL of this server, got a ${url.protocol} URL`,
+      );
+    }
+    // Credentials name no stream, and would be kept in logs of what was refused.
+    if (url.username !== '' || url.password !== '') throw source.invalid('Stream-Forked-From must not carry credentials (user:password@)');
     const own = requestOrigin(req);
     if (own !== undefined && url.host.toLowerCase() !== new URL(own).host.toLowerCase()) {
       throw source.invalid(`Stream-Forked-From names another server (${url.host}): a fork's source is a stream of this server`);

@@ -175,6 +175,24 @@ const CASES: Case[] = [
     expect: 'another server',
   },
   {
+    name: 'a file: URL',
+    request: (n) => ({ headers: { 'Stream-Forked-From': `file://${BASE}${n.src}` } }),
+    status: 400,
+    expect: 'got a file: URL',
+  },
+  {
+    name: 'a javascript: URL',
+    request: () => ({ headers: { 'Stream-Forked-From': 'javascript:alert(1)' } }),
+    status: 400,
+    expect: 'http(s) URL',
+  },
+  {
+    name: 'a URL of this server with credentials',
+    request: (n, host) => ({ headers: { 'Stream-Forked-From': `${host.replace('://', '://user:pw@')}${BASE}${n.src}` } }),
+    status: 400,
+    expect: 'must not carry credentials',
+  },
+  {
     name: 'a URL of this server',
     request: (n, host) => ({ headers: { 'Stream-Forked-From': `${host}${BASE}${n.src}` } }),
     status: 201,
