@@ -149,4 +149,17 @@ const busy = (ms: number) =>
     details: { waitedMs: ms },
   });
 
-const gone = () => source.error('UNAVAILABLE', 'the client left before its read began');
+/** The errors of reads dropped because their client left: nobody gets their answer. */
+const clientLeft = new WeakSet<object>();
+
+const gone = (): Error => {
+  const err = source.error('UNAVAILABLE', 'the client left before its read began');
+  clientLeft.add(err);
+  return err;
+};
+
+/**
+ * Whether `err` is a read dropped because its client left: a hang-up, not a failure of the
+ * server (its access line says `aborted`), so it gets no error line.
+ */
+export const isClientLeft = (err: unknown): boolean => typeof err === 'object' && err !== null && clientLeft.has(err);

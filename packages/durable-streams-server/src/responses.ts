@@ -4,6 +4,7 @@ import { ALLOWED_HEADERS, EXPOSED_HEADERS, RESPONSE_HEADER } from './protocol.js
 import { answerThenLinger } from './linger.js';
 import { pathOf, requestIdOf } from './log.js';
 import { serverSideMessage } from './server-side.js';
+import { isClientLeft } from './read-gate.js';
 import type { ErrorLine, ResolvedOptions } from './options.js';
 
 const STATUS: Record<StowageErrorCode, number> = {
@@ -119,13 +120,16 @@ export function logLine(req: IncomingMessage, status: number, code: string, mess
 export function sendError(o: ResolvedOptions, req: IncomingMessage, res: ServerResponse, err: unknown): void {
   const e = StowageError.from(err);
   const status = STATUS[e.code] ?? 500;
+  if (isClientLeft(err)) return;
   const cause = e.cause instanceof Error && e.cause.message !== e.message ? ` (cause: ${e.cause.message})` : '';
-  o.log(logLine(req, status, e.code, e.message + cause));
-  if (res.writableEnded) return;
-  if (res.headersSent) {
+  if (res.headersSent && !res.writableEnded) {
+    // Under way (SSE): the client got this status, not the error's; it sees the response end.
+    o.log(logLine(req, res.statusCode, e.code, `the response was cut after it began: ${e.message}${cause}`));
     res.destroy();
     return;
   }
+  o.log(logLine(req, status, e.code, e.message + cause));
+  if (res.writableEnded) return;
   const headers: OutgoingHttpHeaders = { 'Cache-Control': 'no-store' };
   errorHeaders(e, headers);
   if (e.code === 'UNAVAILABLE' || e.code === 'TIMEOUT') headers['Retry-After'] = '1';
