@@ -98,7 +98,7 @@ describe('npm start passes signals on to the server', () => {
   it('SIGTERM to npm alone: the server shuts down cleanly (the append in flight lands) and npm exits 0', async () => {
     const { npm, held } = await startedWithAppendHeld(newDir());
     try {
-      // Given twice (the script's, then ours), --store takes the last: the README's "options after -- win".
+      // The script names no store (the default is its file): ours is the one used.
       expect(npm.text()).toContain('(store: memory)');
       npm.signal('SIGTERM');
       expect(await eventually(() => npm.text().includes('SIGTERM: closing'), 15_000)).toBe(true);
