@@ -24,7 +24,7 @@ export interface StreamsServer {
 /** The Durable Streams protocol on a `node:http` server of its own. */
 export function createStreamsServer(options: StreamsServerOptions): StreamsServer {
   const handler = createStreamsHandler(options);
-  const { maxBodyBytes, log, requestTimeoutMs, headersTimeoutMs } = resolveOptions(options);
+  const { maxBodyBytes, log, logger, requestTimeoutMs, headersTimeoutMs } = resolveOptions(options);
   // A client that stalls mid-head or mid-body is answered 408 (see 'clientError') once these
   // pass; Node looks for such clients every `connectionsCheckingInterval` (30 s by default,
   // which would let a 20 s limit run to 50 s): a quarter of the head's limit, 50 ms to 5 s.
@@ -105,7 +105,11 @@ export function createStreamsServer(options: StreamsServerOptions): StreamsServe
           resolve();
           return;
         }
-        const cut = setTimeout(() => connections.cut(), graceMs);
+        const cut = setTimeout(() => {
+          // Their requests' lines may say complete (the data was handed to the socket): say what was cut.
+          const n = connections.cut();
+          if (n > 0) logger.warn({ connections: n }, `shutdown: ${n} connection(s) still busy after ${graceMs} ms were cut`);
+        }, graceMs);
         cut.unref();
         // Not http's server.close(): it destroys every idle connection, and a connection is
         // idle once its response has ended, even with the response's last megabytes still
@@ -160,7 +164,10 @@ class Connections {
   }
 
   /** The grace time is over: every connection is cut. */
-  cut(): void {
+  /** How many it cut. */
+  cut(): number {
+    const n = this.active.size;
     for (const socket of this.active.keys()) socket.destroy();
+    return n;
   }
 }

@@ -114,10 +114,14 @@ describe('stowage-streams on SIGTERM and SIGINT', () => {
     held.abort();
   });
 
-  it('--shutdown-timeout cuts a request that does not finish, then exits 0', async () => {
+  it('--shutdown-timeout cuts a request that does not finish, says so in one line, then exits 0', async () => {
     const { p, held } = await withAppendHeld('200');
     p.signal('SIGTERM');
     expect(await p.exited).toBe(0);
     expect(await held.answered).toBeInstanceOf(Error);
+    const cut = p.logLines().filter((l) => String(l['msg']).startsWith('shutdown:'));
+    expect(cut.map((l) => [l['level'], l['connections'], l['msg']])).toEqual([
+      ['warn', 1, 'shutdown: 1 connection(s) still busy after 200 ms were cut'],
+    ]);
   });
 });
