@@ -67,11 +67,11 @@ export class ConnectionOrder {
    * The server answers the rest of `socket` itself, with `answer` (a complete raw response)
    * that ends the connection: Node could not parse a request there (malformed chunking, a bad
    * header line), or it was a CONNECT. The answer goes out after every request before the one
-   * in error. Returns the running request when the error is in its own body (it is answered
-   * now, or cut if its response has begun), so its handler does not answer or log it again;
-   * `undefined` when the answer is sent now (nothing of ours runs there) or queued.
+   * in error. Returns the running request's response when the error is in its own body (it is
+   * answered now, or cut if its response has begun), so its handler does not answer or log it
+   * again; `undefined` when the answer is sent now (nothing of ours runs there) or queued.
    */
-  refuse(socket: Socket, answer: string): IncomingMessage | undefined {
+  refuse(socket: Socket, answer: string): ServerResponse | undefined {
     const turn = this.turns.get(socket);
     if (turn === undefined) {
       endWith(socket, answer);
@@ -80,7 +80,7 @@ export class ConnectionOrder {
     if (!turn.req.complete) {
       if (turn.res.headersSent) socket.destroy();
       else endWith(socket, answer);
-      return turn.req;
+      return turn.res;
     }
     turn.refusal = answer;
     return undefined;

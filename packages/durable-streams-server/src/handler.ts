@@ -14,6 +14,7 @@ import { ReadGate } from './read-gate.js';
 import { catchUp, head, readNow } from './reads.js';
 import type { HandlerContext, StreamRequest } from './request.js';
 import { baseHeaders, logLine, METHODS, preflightHeaders, sendError, sendMethodNotAllowed } from './responses.js';
+import { answeredRaw } from './raw-answer.js';
 import { routeOf, type Route } from './route.js';
 import { SendLimit } from './send-limit.js';
 import { sse } from './sse-read.js';
@@ -95,15 +96,18 @@ export function backgroundSettled(handler: StreamsRequestHandler): Promise<void>
 }
 
 /**
- * For `createStreamsServer`'s 'clientError' and 'connect': the raw answer to a request Node
- * could not parse on `socket`, or to a CONNECT, goes out in its place among the handler's
- * requests there (see `ConnectionOrder.refuse`); a request of the handler that it answers is
- * not answered or logged again.
+ * For `createStreamsServer`'s 'clientError' and 'connect': the raw answer (`status`) to a
+ * request Node could not parse on `socket`, or to a CONNECT, goes out in its place among the
+ * handler's requests there (see `ConnectionOrder.refuse`); a request of the handler that it
+ * answers is not answered or logged again, and its access line says `status`.
  */
-export function refuseOn(handler: StreamsRequestHandler, socket: Socket, answer: string): void {
+export function refuseOn(handler: StreamsRequestHandler, socket: Socket, status: number, answer: string): void {
   const app = apps.get(handler)!;
-  const req = app.order.refuse(socket, answer);
-  if (req !== undefined) app.refused.add(req);
+  const res = app.order.refuse(socket, answer);
+  if (res === undefined) return;
+  app.refused.add(res.req);
+  // Answered on the socket, not through `res`: unless its own head went out first (then it was cut).
+  if (!res.headersSent) answeredRaw(res, status);
 }
 
 class StreamsApp implements HandlerContext {

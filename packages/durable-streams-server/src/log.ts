@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { StowageError } from '@stowage/core';
+import { rawStatusOf } from './raw-answer.js';
 
 /** The levels of {@link jsonLogger}, least severe first; `silent` logs nothing. */
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const;
@@ -107,20 +108,23 @@ export const pathOf = (url: string | undefined): string => (url ?? '').split('?'
 /**
  * Once `res` is done (sent or cut): one `info` line, as pino-http writes: the request id,
  * method, path without query, status and duration; `aborted` when the response was cut.
+ * A request the server answered on its socket (a 408 for a body that stalled) has that status.
  */
 export function logAccess(logger: StreamsLogger, req: IncomingMessage, res: ServerResponse): void {
   const reqId = requestIdOf(req);
   res.once('close', () => {
     const at = started.get(req)?.at ?? performance.now();
+    const raw = rawStatusOf(res);
+    // A response cut before its head was sent has no status (statusCode would say 200).
+    const status = raw ?? (res.headersSent ? res.statusCode : undefined);
     const fields: LogFields = {
       reqId,
       method: req.method ?? '-',
       path: pathOf(req.url),
-      // A response cut before its head was sent has no status (statusCode would say 200).
-      ...(res.headersSent ? { status: res.statusCode } : {}),
+      ...(status === undefined ? {} : { status }),
       durationMs: Math.round((performance.now() - at) * 10) / 10,
     };
-    if (!res.writableFinished) fields['aborted'] = true;
+    if (raw === undefined && !res.writableFinished) fields['aborted'] = true;
     logger.info(fields, 'request completed');
   });
 }

@@ -63,7 +63,7 @@ export function createStreamsServer(options: StreamsServerOptions): StreamsServe
     const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
     log({ status, code: err.code ?? 'CLIENT_ERROR', message: err.message.replace(/[\r\n]+/g, ' ').slice(0, 512), method: '-', path: '-' });
     const reason = status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request';
-    refuseOn(handler, socket, `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    refuseOn(handler, socket, status, `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
   });
   // CONNECT asks for a tunnel, which this server does not make. Node hands it over as a bare
   // socket (and would close it without a word if nobody listened): answer 405 like any other
@@ -77,6 +77,7 @@ export function createStreamsServer(options: StreamsServerOptions): StreamsServe
     refuseOn(
       handler,
       socket,
+      405,
       `HTTP/1.1 405 Method Not Allowed\r\nAllow: ${METHODS}\r\nConnection: close\r\nCache-Control: no-store\r\n` +
         `Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
     );

@@ -13,6 +13,7 @@ import { createRequire } from 'node:module';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type * as OtelApi from '@opentelemetry/api';
 import type { StreamStore } from '@stowage/core';
+import { rawStatusOf } from './raw-answer.js';
 
 type Api = typeof OtelApi;
 type Handle = (req: IncomingMessage, res: ServerResponse, next?: (err?: unknown) => void) => void;
@@ -170,12 +171,14 @@ function traced(api: Api, instruments: () => Instruments, handle: Handle): Handl
         return;
       }
       const measured: OtelApi.Attributes = { 'http.request.method': method, 'url.scheme': 'http' };
-      if (res.headersSent) {
-        measured['http.response.status_code'] = res.statusCode;
-        span.setAttribute('http.response.status_code', res.statusCode);
-        if (res.statusCode >= 500) {
-          measured['error.type'] = String(res.statusCode);
-          span.setAttribute('error.type', String(res.statusCode));
+      // A request answered on its socket (a 408 for a body that stalled) has that status.
+      const status = rawStatusOf(res) ?? (res.headersSent ? res.statusCode : undefined);
+      if (status !== undefined) {
+        measured['http.response.status_code'] = status;
+        span.setAttribute('http.response.status_code', status);
+        if (status >= 500) {
+          measured['error.type'] = String(status);
+          span.setAttribute('error.type', String(status));
           span.setStatus({ code: api.SpanStatusCode.ERROR });
         }
       } else {

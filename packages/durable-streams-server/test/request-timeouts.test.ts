@@ -1,7 +1,8 @@
 import { MemoryStreamStore } from '@stowage/stores-memory';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createStreamsServer, type StreamsServer } from '../src/index.js';
+import { createStreamsServer, type StreamsLogger, type StreamsServer } from '../src/index.js';
 import type { OpenedTestStore } from './helpers.js';
+import { eventually } from './instrumented-store.js';
 import { rawExchange } from './raw-http.js';
 import { openMemoryStore, openSqliteFileStore } from './stores.js';
 
@@ -15,6 +16,12 @@ describe.each([
   ['SqliteStreamStore (a WAL file)', openSqliteFileStore],
 ])('requestTimeoutMs and headersTimeoutMs on %s', (_label, open) => {
   const lines: string[] = [];
+  /** The access lines of POSTs (the test's own HEADs and GETs left out). */
+  const posts: Record<string, unknown>[] = [];
+  const info = (fields: Record<string, unknown>, msg?: string): void => {
+    if (msg === 'request completed' && fields['method'] === 'POST') posts.push({ ...fields, durationMs: 0 });
+  };
+  const logger: StreamsLogger = { debug: () => {}, info, warn: () => {}, error: () => {} };
   let opened: OpenedTestStore;
   let server: StreamsServer;
   let base = '';
@@ -26,6 +33,7 @@ describe.each([
       headersTimeoutMs: 500,
       longPollTimeoutMs: 2500,
       log: (l) => lines.push(l),
+      logger,
     });
     base = await server.listen(0);
     expect((await fetch(`${base}/s`, { method: 'PUT', headers: { 'Content-Type': 'text/plain' }, body: 'start' })).status).toBe(201);
@@ -36,6 +44,7 @@ describe.each([
   });
   beforeEach(() => {
     lines.length = 0;
+    posts.length = 0;
   });
   const tailOf = async () => (await fetch(`${base}/s`, { method: 'HEAD' })).headers.get('stream-next-offset');
 
@@ -50,6 +59,9 @@ describe.each([
     expect(await (await fetch(`${base}/s?offset=-1`)).text()).toBe('start');
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/ 408 - - ERR_HTTP_REQUEST_TIMEOUT: /);
+    // Its access line says the 408 it got; it was not a response cut (no status, `aborted`).
+    expect(await eventually(() => posts.length > 0)).toBe(true);
+    expect(posts).toEqual([{ reqId: expect.any(String), method: 'POST', path: '/s', status: 408, durationMs: 0 }]);
   }, 30_000);
 
   it('a head that stalls: 408 after headersTimeoutMs, the connection closed, one log line', async () => {
@@ -61,6 +73,8 @@ describe.each([
     expect(await tailOf()).toBe(tail);
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/ 408 - - ERR_HTTP_REQUEST_TIMEOUT: /);
+    // It never reached the handler: its one line is the one above.
+    expect(posts).toEqual([]);
   }, 30_000);
 
   it('a live read outlasts requestTimeoutMs: its request ended with its head', async () => {
