@@ -17,7 +17,6 @@ import {
   formatOffset,
   parseOffset,
   runMessages,
-  settleWithin,
   StreamWaiters,
   validateAppendOptions,
   validateCreateOptions,
@@ -31,8 +30,8 @@ import {
   sizeLimit,
   type StreamSizeOptions,
 } from '@stowage/core/adapter-kit';
-import { mapError, RedisStoreBase, Script, type RedisStoreOptions } from './base.js';
-import type { Subscription } from './connection.js';
+import { RedisStoreBase, Script, type RedisStoreOptions } from './base.js';
+import { StreamSubscriber } from './stream-subscriber.js';
 
 export interface RedisStreamStoreOptions extends RedisStoreOptions, StreamSizeOptions {}
 
@@ -101,7 +100,8 @@ function toInfo(v: Reply): StreamInfo {
  * store (a duplicate of the client) wakes the waiters. Both drivers resubscribe it after a
  * reconnect (ioredis's `autoResubscribe`, forced on for the duplicate). A change made through this
  * store also wakes this process's waiters at once, so they do not depend on the subscriber;
- * a failed subscribe goes to `onError` and is tried again by the next wait.
+ * a failed subscribe is tried again by the next wait. The subscriber's failures go to `onError`
+ * once per outage (see `StreamSubscriber`).
  * An expiry publishes nothing: each look tells the waiter when the stream expires (on the
  * store's clock), and it looks again then.
  */
@@ -109,13 +109,20 @@ export class RedisStreamStore extends RedisStoreBase implements StreamStore {
   private readonly maxMessageBytes: number;
   private readonly waiters = new StreamWaiters();
   private readonly keyPrefix: string;
-  private subscriber: Subscription | undefined;
-  private subscribed: Promise<void> | undefined;
+  private readonly subscriber: StreamSubscriber;
 
   constructor(options: RedisStreamStoreOptions) {
     super('RedisStreamStore', options);
     this.maxMessageBytes = sizeLimit(this.source, options, 'maxMessageBytes');
     this.keyPrefix = `${this.prefix}{streams}:`;
+    this.subscriber = new StreamSubscriber({
+      connection: this.connection,
+      source: this.source,
+      channel: `${this.keyPrefix}events`,
+      waiters: this.waiters,
+      report: this.report,
+      timeoutMs: this.timeoutMs,
+    });
     this.instrument('stream');
   }
 
@@ -284,9 +291,9 @@ export class RedisStreamStore extends RedisStoreBase implements StreamStore {
     validateDuration(this.source, 'timeoutMs', timeoutMs);
     if (this.closed) throw this.source.error('UNAVAILABLE', 'the store is closed');
     // Subscribe before the first check, so a change in between is not missed. Without the
-    // subscriber (reported; the next wait tries again), this process's changes still wake.
-    const subscribing = settleWithin(this.subscribe(), this.timeoutMs, () => this.source.error('TIMEOUT', 'subscribe did not answer'));
-    await subscribing.catch((err: unknown) => this.report(err, 'subscribe'));
+    // subscriber (reported once per outage; the next wait tries again), this process's changes
+    // still wake.
+    await this.subscriber.ensure();
     return this.waiters.wait(name, {
       look: async () => {
         const r = await this.call('tail', [name], undefined);
@@ -300,33 +307,9 @@ export class RedisStreamStore extends RedisStoreBase implements StreamStore {
     });
   }
 
-  private subscribe(): Promise<void> {
-    this.subscribed ??= (async () => {
-      const channel = `${this.keyPrefix}events`;
-      const { subscription, subscribed } = this.connection.subscribe(channel, {
-        message: (name) => this.waiters.notify(name),
-        // After a reconnect, anything may have happened while deaf.
-        ready: () => this.waiters.notifyAll(),
-        // It reconnects by itself; meanwhile only this process's changes wake its waiters.
-        error: (err) => this.report(mapError(this.source, err, this.connection), 'subscribe'),
-      });
-      this.subscriber = subscription;
-      await subscribed;
-    })().catch((err: unknown) => {
-      if (this.subscriber !== undefined) this.subscriber.close();
-      this.subscriber = undefined;
-      this.subscribed = undefined;
-      throw mapError(this.source, err, this.connection);
-    });
-    return this.subscribed;
-  }
-
   protected override async onClose(): Promise<void> {
     this.waiters.close();
-    const sub = this.subscriber;
-    this.subscriber = undefined;
-    this.subscribed = undefined;
-    if (sub !== undefined) sub.close();
+    this.subscriber.close();
   }
 }
 
