@@ -65,9 +65,9 @@ export interface StreamsServerOptions {
    * `readMaxBytes`) here for as long as its connection stays open. Bodies over 1 MiB are
    * written a 1 MiB piece at a time, so this bounds a stall, not the transfer: a client that
    * takes 1 MiB per 30 s (35 KB/s, slower than 3G) gets a 16 MiB read whole, however long that
-   * takes. An SSE response keeps its own rule while it runs (a batch not taken by the end of
-   * the response, `sseMaxDurationMs`, is cut, with the same line); what it wrote last, once it
-   * has ended, falls under this one.
+   * takes. SSE responses too: each batch waits to be taken before the next is read, and a
+   * client that takes none of it within this is cut the same way, whatever is left of the
+   * response's `sseMaxDurationMs`.
    * @default 30000
    */
   sendTimeoutMs?: number;

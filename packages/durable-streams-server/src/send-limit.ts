@@ -14,7 +14,8 @@ export const PIECE_BYTES = 1024 * 1024;
  * The send time limit of every response (`sendTimeoutMs`): what the server wrote must be taken
  * by the connection within it, else the connection is cut and one line logged (`SEND_TIMEOUT`),
  * so a client that asks for a large read and never reads does not hold its data here for as
- * long as its connection stays open. "Taken" is handed to the kernel (whose socket buffers hold
+ * long as its connection stays open. The one rule for every response: an SSE response waits
+ * here for each batch to be taken (its backpressure) as a catch-up read does for each piece. "Taken" is handed to the kernel (whose socket buffers hold
  * a few MB more). A response the kernel takes whole as it is written (nearly all) costs a check,
  * no timer.
  */
@@ -32,7 +33,7 @@ export class SendLimit {
     let at = 0;
     for (; body.length - at > PIECE_BYTES; at += PIECE_BYTES) {
       if (res.destroyed) return;
-      if (!res.write(body.subarray(at, at + PIECE_BYTES)) && !(await this.drained(res))) return;
+      if (!res.write(body.subarray(at, at + PIECE_BYTES)) && !(await this.within(res, 'drain'))) return;
     }
     if (!res.destroyed) res.end(at === 0 ? body : body.subarray(at));
   }
@@ -60,17 +61,26 @@ export class SendLimit {
     res.destroy();
   }
 
-  /** Resolves `true` once `res` emits 'drain', `false` when it closes first or is cut (the limit passed). */
-  private drained(res: ServerResponse): Promise<boolean> {
-    return this.within(res, 'drain');
+  /**
+   * Resolves `true` once `res` has passed on what was written to it (at once when it has),
+   * `false` when it closes first, is cut (the limit passed: one line), or `until` aborts
+   * first (then nothing is cut). `until` must be the response's own signal, never one every
+   * response shares (each wait adds a listener to it).
+   */
+  drained(res: ServerResponse, until?: AbortSignal): Promise<boolean> {
+    if (res.destroyed) return Promise.resolve(false);
+    if (!res.writableNeedDrain) return Promise.resolve(true);
+    if (until?.aborted === true) return Promise.resolve(false);
+    return this.within(res, 'drain', until);
   }
 
-  private within(res: ServerResponse, event: 'drain' | 'finish'): Promise<boolean> {
+  private within(res: ServerResponse, event: 'drain' | 'finish', until?: AbortSignal): Promise<boolean> {
     return new Promise<boolean>((resolve) => {
       const done = (ok: boolean): void => {
         clearTimeout(timer);
         res.off(event, onTaken);
         res.off('close', onGone);
+        until?.removeEventListener('abort', onGone);
         resolve(ok);
       };
       const onTaken = (): void => done(true);
@@ -81,6 +91,7 @@ export class SendLimit {
       }, this.ms);
       res.on(event, onTaken);
       res.on('close', onGone);
+      until?.addEventListener('abort', onGone);
     });
   }
 }

@@ -1,4 +1,4 @@
-import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { OutgoingHttpHeaders } from 'node:http';
 import { OFFSET_NOW_SENTINEL, type StreamInfo, type StreamReadResult, type StreamWaitOutcome } from '@stowage/core';
 import { normalizeContentType } from '@stowage/core/adapter-kit';
 import { hasMessages } from './bytes.js';
@@ -15,8 +15,9 @@ import { SseWriter, sseEncoding } from './sse.js';
  *
  * Backpressure: after each batch it waits until the connection has taken what was written
  * before it reads the store again, so a client that does not read holds at most one batch
- * (`readMaxBytes`) in this process. One still not reading when the response's time is up
- * is cut (it resumes from the last control event it got).
+ * (`readMaxBytes`) in this process. That wait is under the send time limit of every response
+ * (`sendTimeoutMs`), not the response's own time: a client that takes none of a batch within
+ * it is cut, with one line (it resumes from the last control event it got).
  */
 export async function sse(c: HandlerContext, r: StreamRequest, offset: string): Promise<void> {
   let pending: StreamReadResult | undefined;
@@ -56,12 +57,11 @@ export async function sse(c: HandlerContext, r: StreamRequest, offset: string): 
         announced = true;
       }
       if (ended) break;
-      if (!(await drained(r.res, deadline, c.live.ended(r)))) {
-        // Gone, or not reading by the end of the response (or the handler's): drop what waits for it.
-        // Not reading is logged as any response's send timeout is (`SendLimit`), once.
-        if (!c.live.ended(r).aborted) c.sends.cut(r.req, r.res, `by the end of the SSE response (${c.o.sseMaxDurationMs} ms)`);
-        r.res.destroy();
-        return;
+      // The send time limit of every response: a client that takes none of the batch within
+      // it is cut there, with one line (and the response's time does not end that wait).
+      if (!(await c.sends.drained(r.res, c.live.ended(r)))) {
+        if (r.res.destroyed) return; // gone, or cut
+        break; // the handler closed: the response ends, what waits for its client still under the limit
       }
       if (!pending.atTail) {
         pending = await readFrom(c, r.name, from, r);
@@ -106,30 +106,4 @@ async function waitWithHeartbeats(
   } finally {
     c.heartbeats.delete(events);
   }
-}
-
-/**
- * Resolves `true` once `res` has passed on what was written to it (at once when it has),
- * `false` when the client has gone, `deadline` (epoch ms) passes or `ended` (the response's
- * own signal, never one shared by every response) aborts first.
- */
-function drained(res: ServerResponse, deadline: number, ended: AbortSignal): Promise<boolean> {
-  if (res.destroyed) return Promise.resolve(false);
-  if (!res.writableNeedDrain) return Promise.resolve(true);
-  if (ended.aborted) return Promise.resolve(false);
-  return new Promise<boolean>((resolve) => {
-    const done = (ok: boolean): void => {
-      clearTimeout(timer);
-      res.off('drain', onDrain);
-      res.off('close', onGone);
-      ended.removeEventListener('abort', onGone);
-      resolve(ok);
-    };
-    const onDrain = (): void => done(true);
-    const onGone = (): void => done(false);
-    const timer = setTimeout(onGone, Math.max(0, deadline - Date.now()));
-    res.on('drain', onDrain);
-    res.on('close', onGone);
-    ended.addEventListener('abort', onGone);
-  });
 }

@@ -29,8 +29,15 @@ describe('SSE backpressure: a client that does not read', () => {
   const store = new InstrumentedStore(inner);
   const serverSockets: Socket[] = [];
   const servers: StreamsServer[] = [];
-  const open = async (sseMaxDurationMs: number) => {
-    const server = createStreamsServer({ store, readMaxBytes: MESSAGE, sseMaxDurationMs, log: false });
+  const lines: string[] = [];
+  const open = async (sseMaxDurationMs: number, sendTimeoutMs?: number) => {
+    const server = createStreamsServer({
+      store,
+      readMaxBytes: MESSAGE,
+      sseMaxDurationMs,
+      ...(sendTimeoutMs === undefined ? {} : { sendTimeoutMs }),
+      log: (l) => lines.push(l),
+    });
     server.server.on('connection', (s: Socket) => serverSockets.push(s));
     servers.push(server);
     return server.listen(0);
@@ -115,11 +122,36 @@ describe('SSE backpressure: a client that does not read', () => {
     }
   }, 60_000);
 
-  it('is cut at the end of the response (sseMaxDurationMs) when still not reading, freeing what waits for it', async () => {
+  it('is cut once it takes nothing for sendTimeoutMs, mid-response, freeing what waits for it: one line', async () => {
+    lines.length = 0;
+    // The response's own time (60 s) is far off; the send limit of every response (300 ms) cuts it.
+    const base = await open(60_000, 300);
+    const { client, server } = await stalledClient(base);
+    expect(await eventually(() => server.destroyed, 5000)).toBe(true);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/ 200 GET \/big SEND_TIMEOUT: .* within 300 ms \(sendTimeoutMs\): connection cut$/);
+    client.destroy();
+  }, 60_000);
+
+  it('a stall that outlasts the response (sseMaxDurationMs) but not sendTimeoutMs is not cut: every byte comes', async () => {
+    lines.length = 0;
+    // 300 ms of response, 30 s of send limit (the default): the client stalls past the first.
     const base = await open(300);
     const { client, server } = await stalledClient(base);
-    // Well past 300 ms, the server side of the connection is gone though the client never read.
-    expect(await eventually(() => server.destroyed, 5000)).toBe(true);
-    client.destroy();
+    await settled(() => store.readsStarted);
+    expect(server.destroyed).toBe(false);
+    const chunks: Buffer[] = [];
+    client.on('data', (c: Buffer) => chunks.push(c));
+    const ended = new Promise((r) => client.on('close', r));
+    client.resume();
+    await ended;
+    const [response] = parseResponses(Buffer.concat(chunks), 'GET');
+    expect(response!.status).toBe(200);
+    let length = 0;
+    for (const event of response!.body.toString('latin1').split('\n\n')) {
+      if (event.startsWith('event: data\n')) for (const line of event.split('\n').slice(1)) length += line.length - 'data:'.length;
+    }
+    expect(length).toBe(TOTAL);
+    expect(lines).toEqual([]);
   }, 60_000);
 });
