@@ -30,6 +30,7 @@ import {
   type ServerClock,
 } from '@stowage/core/adapter-kit';
 import { type Connection, connectionOf, type RedisClient } from './connection.js';
+import { type Reachability, reachabilityOf } from './reachability.js';
 import { LUA, type LuaFile } from './scripts/lua.generated.js';
 import { serverClockOf } from './server-clock.js';
 
@@ -49,10 +50,12 @@ export interface RedisStoreOptions extends StoreOptionsBase {
   /**
    * No call waits longer for an answer; a caller's earlier `opts.deadline` (see core's
    * `CallOptions`) shortens it. Past the earlier of the two, `UNAVAILABLE` if the client is
-   * not connected, else `TIMEOUT`. A script that reaches Redis after it (queued, or resent
-   * by ioredis after a reconnect) is refused there, so a failed call changes nothing; the
-   * deadline sent is corrected by a sample of Redis's clock (`TIME`, every master on a Cluster)
-   * taken before the client's first script and refreshed once a minute after.
+   * not connected, else `TIMEOUT`; at once `UNAVAILABLE`, nothing sent, while a client of one
+   * server is known disconnected (a connect attempt failed since it was last ready). A script
+   * that reaches Redis after it (queued, or resent by ioredis after a reconnect) is refused
+   * there, so a failed call changes nothing; the deadline sent is corrected by a sample of
+   * Redis's clock (`TIME`, every master on a Cluster) taken before the client's first script
+   * and refreshed once a minute after.
    * @default 2000
    */
   timeoutMs?: number;
@@ -184,6 +187,8 @@ export abstract class RedisStoreBase implements Healthy {
   private readonly telemetry: StoreTelemetry;
   /** Reports a failure of background work to `options.onError`. */
   protected readonly report: BackgroundReport;
+  /** Whether the client is known to be disconnected (a connect attempt failed since it was last ready). */
+  protected readonly reachability: Reachability;
 
   constructor(storeName: string, options: RedisStoreOptions) {
     this.source = new ErrorSource(PACKAGE, storeName);
@@ -202,6 +207,7 @@ export abstract class RedisStoreBase implements Healthy {
     this.coalesce = validateBoolean(this.source, 'options.coalesceWrites', o.coalesceWrites, true);
     this.backendClock = serverClockOf(client as object, this.connection);
     this.report = backgroundReporter(this.source, 'options.onError', o.onError);
+    this.reachability = reachabilityOf(client as object, this.connection);
   }
 
   /** Instruments the store's operations (see `instrumentStore`); the last step of each store's constructor. */
@@ -252,6 +258,8 @@ export abstract class RedisStoreBase implements Healthy {
       unsent.add(err as Error);
       return Promise.reject(err as Error);
     }
+    // Known disconnected: fail now and send nothing, rather than wait in the client's offline queue.
+    if (this.reachability.down()) return Promise.reject(notSent(this.source.error('UNAVAILABLE', NOT_CONNECTED)));
     // Once sampled, this comparison is all the clock costs a call.
     if (sendsDeadline && now >= this.backendClock.refreshAt) work = this.afterSample(work);
     let pending: Promise<T>;
@@ -335,6 +343,8 @@ export abstract class RedisStoreBase implements Healthy {
 
   protected async onClose(): Promise<void> {}
 }
+
+const NOT_CONNECTED = 'Redis is not connected: its last connect attempt failed, so the call was not sent';
 
 /** The rejections of calls that sent nothing: their deadline had passed, or the clock sample before them failed. */
 const unsent = new WeakSet<Error>();

@@ -292,8 +292,8 @@ export class RedisStreamStore extends RedisStoreBase implements StreamStore {
     if (this.closed) throw this.source.error('UNAVAILABLE', 'the store is closed');
     // Subscribe before the first check, so a change in between is not missed. Without the
     // subscriber (reported once per outage; the next wait tries again), this process's changes
-    // still wake.
-    await this.subscriber.ensure();
+    // still wake. Known disconnected, the first look below fails at once (UNAVAILABLE).
+    if (!this.reachability.down()) await this.subscriber.ensure();
     return this.waiters.wait(name, {
       look: async () => {
         const r = await this.call('tail', [name], undefined);
