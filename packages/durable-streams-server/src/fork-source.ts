@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { isOffset, OFFSET_START_SENTINEL, StowageError, type StreamForkSpec, type StreamReadResult } from '@stowage/core';
 import { isJsonType, jsonPrefix } from './json.js';
 import { integerHeader, REQUEST_HEADER, single, source } from './protocol.js';
-import { requestOrigin } from './origin.js';
+import { namesThisServer } from './own-host.js';
 import type { HandlerContext, StreamRequest } from './request.js';
 import { nameOf, segmentProblem } from './route.js';
 import { isReserved } from './subscription-routes.js';
@@ -64,8 +64,8 @@ async function messageAt(c: HandlerContext, from: string, offset: string): Promi
  * The stream `Stream-Forked-From` names: a path under `basePath` (percent-encoded, as in a
  * request target), or an absolute URL of this server. Whatever could never name one of our
  * streams is 400, rather than a 404 that reads as "not created yet": a query or fragment
- * (a `?` or `#` in a name is percent-encoded), another host, the reserved `__ds/`, and the
- * segments a request target may not have either.
+ * (a `?` or `#` in a name is percent-encoded), another host (see `namesThisServer`), the
+ * reserved `__ds/`, and the segments a request target may not have either.
  */
 export function forkSourceName(basePath: string, req: IncomingMessage, value: string): string {
   let path = value;
@@ -85,9 +85,11 @@ export function forkSourceName(basePath: string, req: IncomingMessage, value: st
     }
     // Credentials name no stream, and would be kept in logs of what was refused.
     if (url.username !== '' || url.password !== '') throw source.invalid('Stream-Forked-From must not carry credentials (user:password@)');
-    const own = requestOrigin(req);
-    if (own !== undefined && url.host.toLowerCase() !== new URL(own).host.toLowerCase()) {
-      throw source.invalid(`Stream-Forked-From names another server (${url.host}): a fork's source is a stream of this server`);
+    if (!namesThisServer(url, req)) {
+      throw source.invalid(
+        `Stream-Forked-From names another server (${url.host}): a fork's source is a stream of this server ` +
+          '(the host the request was sent to, or an address it listens on, and its port)',
+      );
     }
     if (url.search !== '' || url.hash !== '') throw noQuery();
     path = url.pathname;
