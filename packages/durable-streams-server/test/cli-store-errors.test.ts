@@ -1,4 +1,6 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
 import { describeBackends, imagesForAppSuites, postgresBackends } from '@stowage/conformance/backends';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
@@ -38,10 +40,11 @@ async function waitingOn(url: string): Promise<{ poll: Promise<Response> }> {
 
 /**
  * A redis-server of the test's own on the first free port of 6393 to 6397 (taken: it exits;
- * another server there answers with another process id: ours is stopped, the next is tried).
+ * another server there answers with another process id: ours is stopped, the next is tried),
+ * or on `ports` given.
  */
-async function ownRedis(): Promise<{ port: number; process: ChildProcess }> {
-  for (const port of [6393, 6394, 6395, 6396, 6397]) {
+async function ownRedis(ports = [6393, 6394, 6395, 6396, 6397]): Promise<{ port: number; process: ChildProcess }> {
+  for (const port of ports) {
     const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
       stdio: 'ignore',
     });
@@ -56,6 +59,20 @@ async function ownRedis(): Promise<{ port: number; process: ChildProcess }> {
   throw new Error('no free port for a redis-server of our own in 6393 to 6397');
 }
 
+/**
+ * Redis down on `port` (its server stopped): each connection there is reset at once, and
+ * counted: one failed connect attempt of a client.
+ */
+async function resetting(port: number): Promise<{ attempts(): number; close(): Promise<void> }> {
+  let attempts = 0;
+  const server = createServer((socket) => {
+    attempts++;
+    socket.resetAndDestroy();
+  });
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  return { attempts: () => attempts, close: () => new Promise((resolve) => server.close(() => resolve())) };
+}
+
 function redisCli(port: number, ...args: string[]): string {
   try {
     return execFileSync('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args], { encoding: 'utf8', stdio: 'pipe' });
@@ -65,30 +82,48 @@ function redisCli(port: number, ...args: string[]): string {
 }
 
 describe('a store failing in the background, in the CLI log', () => {
-  it('Redis: its subscriber losing the server is logged with the store named once', async () => {
-    const redis = await ownRedis();
+  it('Redis: its subscriber losing the server is logged with the store named once, one line per outage', async () => {
+    let redis = await ownRedis();
+    const port = redis.port;
     let p: CliProcess | undefined;
+    const subscribed = () => eventually(() => redisCli(port, 'pubsub', 'channels').includes('events'), 15_000);
+    /** Stops the server; its port resets connections until `attempts` were made there. */
+    const outage = async (attempts: number) => {
+      redis.process.kill('SIGKILL');
+      await once(redis.process, 'exit');
+      const down = await resetting(port);
+      await eventually(() => down.attempts() >= attempts, 30_000);
+      expect(down.attempts()).toBeGreaterThanOrEqual(attempts);
+      await down.close();
+    };
     try {
-      p = new CliProcess(['--store', `redis://127.0.0.1:${redis.port}`, '--log-level', 'warn', '--shutdown-timeout', '1000']);
+      p = new CliProcess(['--store', `redis://127.0.0.1:${port}`, '--log-level', 'warn', '--shutdown-timeout', '1000']);
       const url = await p.url;
       await waitingOn(url);
       // The subscriber is up once the server lists its channel.
-      expect(await eventually(() => redisCli(redis.port, 'pubsub', 'channels').includes('events'), 15_000)).toBe(true);
-      redis.process.kill('SIGKILL');
+      expect(await subscribed()).toBe(true);
+      // Many reconnect attempts (the client's and the subscriber's), one line.
+      await outage(10);
       const cli = p;
       expect(await eventually(() => messagesOf(cli, 'subscribe').length > 0, 15_000)).toBe(true);
-      for (const msg of messagesOf(p, 'subscribe')) {
-        expect(msg).toMatch(/^background subscribe failed: @stowage\/stores-redis RedisStreamStore: Redis is unreachable/);
-        expect(count(msg, 'RedisStreamStore')).toBe(1);
-      }
+      expect(messagesOf(p, 'subscribe')).toHaveLength(1);
+      const [msg] = messagesOf(p, 'subscribe');
+      expect(msg).toMatch(/^background subscribe failed: @stowage\/stores-redis RedisStreamStore: Redis is unreachable/);
+      expect(count(msg!, 'RedisStreamStore')).toBe(1);
       // The client's own connection error, from ioredis: named by the CLI, once.
-      expect(await eventually(() => messagesOf(cli, 'connection').length > 0, 15_000)).toBe(true);
       expect(messagesOf(p, 'connection')).toEqual([expect.stringMatching(/^background connection failed: ioredis client: [^:]/)]);
+      // Back (the subscriber resubscribes by itself), then down again: one line more.
+      redis = await ownRedis([port]);
+      expect(await subscribed()).toBe(true);
+      await outage(10);
+      expect(await eventually(() => messagesOf(cli, 'subscribe').length > 1, 15_000)).toBe(true);
+      expect(messagesOf(p, 'subscribe')).toHaveLength(2);
+      expect(messagesOf(p, 'connection')).toHaveLength(2);
     } finally {
       redis.process.kill('SIGKILL');
       expect(await p?.stop()).toBe(0);
     }
-  });
+  }, 90_000);
 });
 
 describeBackends(await postgresBackends(imagesForAppSuites('postgres')), (backend) => {
