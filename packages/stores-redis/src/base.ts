@@ -259,7 +259,7 @@ export abstract class RedisStoreBase implements Healthy {
       return Promise.reject(err as Error);
     }
     // Known disconnected: fail now and send nothing, rather than wait in the client's offline queue.
-    if (this.reachability.down()) return Promise.reject(notSent(this.source.error('UNAVAILABLE', NOT_CONNECTED)));
+    if (this.reachability.down()) return Promise.reject(notSent(this.knownDown()));
     // Once sampled, this comparison is all the clock costs a call.
     if (sendsDeadline && now >= this.backendClock.refreshAt) work = this.afterSample(work);
     let pending: Promise<T>;
@@ -274,6 +274,13 @@ export abstract class RedisStoreBase implements Healthy {
     return settleWithin(pending, budget.ms, () => this.unanswered(budget)).catch((err: unknown) => {
       throw mapError(this.source, err, this.connection);
     });
+  }
+
+  /** The rejection of a call made while the client is known disconnected: its last error says why, if it is one. */
+  private knownDown(): StowageError {
+    const cause = this.reachability.cause();
+    const err = cause === undefined ? undefined : mapError(this.source, cause, this.connection);
+    return err?.code === 'UNAVAILABLE' ? err : this.source.error('UNAVAILABLE', NOT_CONNECTED, { cause });
   }
 
   /**

@@ -1,16 +1,19 @@
+import { errorMonitor } from 'node:events';
 import type { Connection } from './connection.js';
 
 /** Whether a client is known to be disconnected; see {@link reachabilityOf}. */
 export interface Reachability {
   /** A connect attempt failed since the client was last ready, and it is not ready now. */
   down(): boolean;
+  /** The client's last error since it was last ready, if it told one. */
+  cause(): unknown;
 }
 
 interface Emitter {
-  on(event: string, listener: () => void): unknown;
+  on(event: string | symbol, listener: (err?: unknown) => void): unknown;
 }
 
-const NEVER: Reachability = { down: () => false };
+const NEVER: Reachability = { down: () => false, cause: () => undefined };
 const watched = new WeakMap<object, Reachability>();
 
 /**
@@ -22,7 +25,9 @@ const watched = new WeakMap<object, Reachability>();
  * So the client is known down from that `reconnecting` to the next `ready`: a store's calls
  * then fail at once (`UNAVAILABLE`, nothing sent) instead of waiting in the client's offline
  * queue for their deadline. A Cluster (its nodes come and go one by one) is never known down.
- * One watcher per client, shared by its stores.
+ * One watcher per client, shared by its stores. Its errors are heard through Node's
+ * `errorMonitor`, which changes nothing of how the client handles them (ioredis emits them
+ * only to a listener of the user's), so the call's error can say why (a refused login...).
  */
 export function reachabilityOf(client: object, connection: Connection): Reachability {
   if (connection.isCluster) return NEVER;
@@ -31,17 +36,22 @@ export function reachabilityOf(client: object, connection: Connection): Reachabi
     let seenReady = connection.state() === 'ready';
     let reconnects = 0;
     let failed = false;
+    let cause: unknown;
     const events = client as Emitter;
     events.on('ready', () => {
       seenReady = true;
       reconnects = 0;
       failed = false;
+      cause = undefined;
+    });
+    events.on(errorMonitor, (err) => {
+      cause = err;
     });
     events.on('reconnecting', () => {
       reconnects++;
       if (reconnects >= (seenReady ? 2 : 1)) failed = true;
     });
-    r = { down: () => failed && connection.state() !== 'ready' };
+    r = { down: () => failed && connection.state() !== 'ready', cause: () => cause };
     watched.set(client, r);
   }
   return r;

@@ -1,6 +1,7 @@
 import { StowageError } from '@stowage/core';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { didNotRun } from '../src/base.js';
 import { RedisRateLimitStore, RedisStreamStore } from '../src/index.js';
 import { connect as connectWith, DRIVERS, type TestClient } from './clients.js';
 import { startServer, type LocalCluster } from './helpers.js';
@@ -54,6 +55,13 @@ describe.each(DRIVERS)('a Redis that refuses the store (a private redis-server w
     expect(ms).toBeLessThan(2000 + 1000);
     const limits = new RedisRateLimitStore({ client, prefix: 'login-refused:', timeoutMs: 2000 });
     expect((await failure(() => limits.consume('k', policy))).err.code).toBe('UNAVAILABLE');
+    // Once a connect attempt failed, a call fails at once, sending nothing, and still says why.
+    let reconnects = 0;
+    (client as unknown as { on(e: string, f: () => void): void }).on('reconnecting', () => reconnects++);
+    for (let i = 0; i < 3000 && reconnects < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    const later = await failure(() => limits.consume('k', policy));
+    expect(later.err.message).toMatch(/Redis refused the login: check the user and password of the connection \((?:WRONGPASS|NOAUTH)/);
+    expect(didNotRun(later.err)).toBe(true);
   });
 
   it('no password at all (NOAUTH) is UNAVAILABLE, saying the login was refused', async () => {
