@@ -26,31 +26,34 @@ import {
   validateOptions,
 } from '@stowage/core/adapter-kit';
 import type { Database, Statement } from 'better-sqlite3';
-import { busyTimeoutOf, quantizeDown, type BusyTimeout } from './busy-timeout.js';
+import { isLockError, type LockEnd, LockWait, retryWhileLocked } from './lock-wait.js';
 import { PruneThread, PruneThreadError } from './prune-thread.js';
-import { migrate, type SchemaComponent } from './schema.js';
+import { migrateOnce, type SchemaComponent } from './schema.js';
 
 export interface SqliteStoreOptions extends StoreOptionsBase {
   /** A better-sqlite3 `Database` (a file or `:memory:`). The store never closes it. */
   database: Database;
   /** Prefix of every table name; letters, digits and `_`. @default 'stowage_' */
   tablePrefix?: string;
-  /** Create the tables on first use. Turn off to run {@link migrate} yourself. @default true */
+  /** Create the tables on first use. Turn off to run `migrate` yourself. @default true */
   migrate?: boolean;
   /**
    * Set the pragmas the store relies on: `journal_mode = WAL` (readers never block the
-   * writer; other processes see commits), `busy_timeout` (wait for another process's write
-   * lock instead of failing with SQLITE_BUSY; set again before each call that needs another
-   * value: a nearer caller's deadline, or another store's `busyTimeoutMs` on the same
-   * connection) and `synchronous = NORMAL` (in WAL mode, a process crash loses nothing
-   * committed; only a power loss may lose the last commits). Other pragmas are left alone;
-   * with `false`, every pragma is, and a caller's deadline cannot shorten a lock wait.
+   * writer; other processes see commits), `busy_timeout = 0` (a statement that finds another
+   * connection's lock fails at once instead of waiting with the thread blocked: the store waits
+   * for the lock itself, on timers, see `busyTimeoutMs`) and `synchronous = NORMAL` (in WAL
+   * mode, a process crash loses nothing committed; only a power loss may lose the last
+   * commits). Other pragmas are left alone; with `false`, every pragma is, and the
+   * connection's own `busy_timeout` (better-sqlite3's `timeout` option, 5 s by default) waits
+   * with the thread blocked before the store's wait begins.
    * @default true
    */
   configure?: boolean;
   /**
-   * `busy_timeout` in ms: how long a call waits for another process's write lock. A caller's
-   * deadline that is nearer shortens the wait (only with `configure`). @default 5000
+   * How long a call waits for a lock held by another connection or process (in all, over its
+   * tries; the caller's deadline, when nearer, ends the wait first). The wait leaves the event
+   * loop free: the call runs again after short pauses on a timer. Past it, `TIMEOUT`, and the
+   * call changed nothing. `0`: no wait. @default 5000
    */
   busyTimeoutMs?: number;
   /**
@@ -92,32 +95,51 @@ export function writeReturning<T>(statement: Statement, params: unknown): T | un
 /** Binds bytes without a copy: better-sqlite3 binds Buffers. */
 export const asBuffer = (u8: Uint8Array): Buffer => (Buffer.isBuffer(u8) ? u8 : Buffer.from(u8.buffer, u8.byteOffset, u8.byteLength));
 
-const BUSY = /^SQLITE_(BUSY|LOCKED)/;
 const CORRUPT = /^SQLITE_(CORRUPT|NOTADB)/;
 const GONE = /^SQLITE_(IOERR|CANTOPEN|FULL|READONLY)/;
 
-/**
- * Maps a driver error to a StowageError (StowageErrors pass through). `deadline`: the caller's,
- * when it (not `busyTimeoutMs`) bounded the call's wait for the lock.
- */
-export function mapError(source: ErrorSource, db: Database, err: unknown, deadline?: number): StowageError {
+/** The `TIMEOUT` of a lock error (SQLITE_BUSY, SQLITE_LOCKED); `end`: why it ended the call (see {@link LockWait}). */
+function lockTimeout(source: ErrorSource, code: string, err: unknown, end: LockEnd | undefined): StowageError {
+  const cause = { cause: err };
+  switch (end?.why) {
+    case undefined:
+      return source.error('TIMEOUT', `the database stayed locked by another connection (${code})`, cause);
+    case 'deadline':
+      return source.error(
+        'TIMEOUT',
+        `the database stayed locked by another connection until the caller's deadline (${code}); the call changed nothing`,
+        { ...cause, details: { deadline: end.deadline } },
+      );
+    case 'waited':
+      return source.error(
+        'TIMEOUT',
+        `the database stayed locked by another connection (${code}) past busyTimeoutMs (${end.ms} ms); the call changed nothing`,
+        cause,
+      );
+    case 'in-transaction':
+      return source.error(
+        'TIMEOUT',
+        `the database is locked by another connection (${code}); inside a transaction of this connection a call does not wait ` +
+          'for the lock (a later try would run outside that transaction); the call changed nothing',
+        cause,
+      );
+    case 'wrote':
+      return source.error(
+        'TIMEOUT',
+        `the database was locked by another connection (${code}) after the call had changed rows, which stay changed`,
+        cause,
+      );
+  }
+}
+
+/** Maps a driver error to a StowageError (StowageErrors pass through). `end`: why a lock error ended the call. */
+export function mapError(source: ErrorSource, db: Database, err: unknown, end?: LockEnd): StowageError {
   if (err instanceof StowageError) return err;
   const code = (err as { code?: unknown })?.code;
   const message = err instanceof Error ? err.message : String(err);
   if (!db.open) return source.error('UNAVAILABLE', 'the database connection is closed', { cause: err });
   if (typeof code === 'string') {
-    if (BUSY.test(code)) {
-      if (deadline === undefined)
-        return source.error('TIMEOUT', `the database stayed locked by another connection (${code})`, { cause: err });
-      return source.error(
-        'TIMEOUT',
-        `the database stayed locked by another connection until the caller's deadline (${code}); the call changed nothing`,
-        {
-          cause: err,
-          details: { deadline },
-        },
-      );
-    }
+    if (isLockError(err)) return lockTimeout(source, code, err, end);
     if (CORRUPT.test(code)) return source.error('CORRUPT', `the database file is damaged (${code})`, { cause: err });
     if (GONE.test(code)) return source.error('UNAVAILABLE', `the database cannot be written (${code})`, { cause: err });
   }
@@ -136,8 +158,8 @@ export abstract class SqliteStoreBase<S> implements Healthy {
   private readonly autoMigrate: boolean;
   private readonly pruneBatch: number;
   private readonly busyMs: number;
-  /** The connection's busy timeout, when the store configures it (`configure`). */
-  private readonly busy: BusyTimeout | undefined;
+  /** Waits for other connections' locks, off the event loop. */
+  private readonly lockWait: LockWait;
   private statements: S | undefined;
   private pruners: Statement[] | undefined;
   private pruner: NodeJS.Timeout | undefined;
@@ -168,9 +190,15 @@ export abstract class SqliteStoreBase<S> implements Healthy {
     this.pruneBatch = o.pruneBatchSize === undefined ? 1000 : validateInteger(this.source, 'options.pruneBatchSize', o.pruneBatchSize, 1);
     const busy = o.busyTimeoutMs === undefined ? 5000 : validateInteger(this.source, 'options.busyTimeoutMs', o.busyTimeoutMs, 0);
     this.busyMs = busy;
+    this.lockWait = new LockWait(
+      db,
+      busy,
+      () => this.ensureOpen(),
+      (err, end) => mapError(this.source, this.db, err, end),
+    );
     if (o.configure !== false) {
-      this.busy = busyTimeoutOf(db);
-      this.busy.reset(busy);
+      // The store waits for locks itself (see LockWait); the driver's wait would block the thread.
+      db.pragma('busy_timeout = 0');
       enableWal(db, busy);
       db.pragma('synchronous = NORMAL');
     }
@@ -210,44 +238,32 @@ export abstract class SqliteStoreBase<S> implements Healthy {
    * Runs one synchronous operation with prepared statements; driver errors become
    * StowageErrors. Call it once the other arguments are valid: it then checks, in the order of
    * every contract, the caller's deadline in `opts` (`INVALID_ARGUMENT` if malformed), the
-   * store (`UNAVAILABLE` once closed), and whether the deadline has passed (see {@link bound}).
+   * store (`UNAVAILABLE` once closed), and whether the deadline has passed (`TIMEOUT`, nothing
+   * runs). The operation runs at once, to its end (the answer is synchronous, unless it waits);
+   * one that finds another connection's lock and changed nothing runs again, after pauses on
+   * timers, until the caller's deadline or `busyTimeoutMs` (see {@link LockWait}): `retry` is
+   * true then. `atomic`: `fn` is one transaction of its own (a lock error leaves nothing of it).
    */
-  protected op<T>(fn: (s: S, now: number) => T, opts?: CallOptions): T {
-    const given = opts === undefined ? undefined : deadlineOf(this.source, opts);
+  protected op<T>(fn: (s: S, now: number, retry: boolean) => T, opts?: CallOptions, atomic = false): T | Promise<T> {
+    const deadline = opts === undefined ? undefined : deadlineOf(this.source, opts);
     this.ensureOpen();
-    let deadline: number | undefined;
-    try {
-      deadline = this.bound(given);
-      return fn(this.statements ?? this.ready(), this.now());
-    } catch (err) {
-      throw mapError(this.source, this.db, err, deadline);
-    }
+    checkDeadline(this.source, deadline);
+    return this.lockWait.run((retry) => fn(this.statements ?? this.ready(), this.now(), retry), deadline, atomic);
   }
 
-  /**
-   * Applies the caller's deadline (validated) to the call about to run: `TIMEOUT` if passed
-   * (nothing runs). Once started the call runs to its end synchronously; what can outlast the
-   * deadline is the wait for another connection's write lock, so the connection's busy timeout
-   * is set to the time left when that is less than `busyTimeoutMs` (rounded down, see
-   * {@link quantizeDown}), else back to `busyTimeoutMs`. Returns the deadline when it bounds
-   * the wait.
-   */
-  private bound(deadline: number | undefined): number | undefined {
-    if (deadline !== undefined) {
-      const now = Date.now();
-      checkDeadline(this.source, deadline, now);
-      const left = deadline - now;
-      if (left < this.busyMs && this.busy !== undefined) {
-        this.busy.set(quantizeDown(left));
-        return deadline;
-      }
+  /** {@link op} tried once, now, with no deadline: for the store's own timers, which try again on their next tick. */
+  protected once<T>(fn: (s: S, now: number) => T): T {
+    this.ensureOpen();
+    try {
+      return fn(this.statements ?? this.ready(), this.now());
+    } catch (err) {
+      throw mapError(this.source, this.db, err);
     }
-    this.busy?.set(this.busyMs);
-    return undefined;
   }
 
   private ready(): S {
-    if (this.autoMigrate) migrate(this.db, { tablePrefix: this.prefix, components: [this.component] });
+    // One try: a lock error is waited for as any call's (see LockWait), off the event loop.
+    if (this.autoMigrate) migrateOnce(this.db, { tablePrefix: this.prefix, components: [this.component] });
     this.statements = this.prepare();
     return this.statements;
   }
@@ -264,7 +280,7 @@ export abstract class SqliteStoreBase<S> implements Healthy {
     let at: number | undefined;
     let total = 0;
     for (let i = 0; ; ) {
-      const [changes, count] = this.op((_, now) => {
+      const [changes, count] = await this.op((_, now) => {
         at ??= now;
         this.pruners ??= this.pruneStatements().map((sql) => this.db.prepare(sql));
         return [this.pruners[i]!.run(at, this.pruneBatch).changes, this.pruners.length] as const;
@@ -277,7 +293,7 @@ export abstract class SqliteStoreBase<S> implements Healthy {
 
   /** {@link prune} in the worker: the tables are made (migration) and the time read here, the batches run there. */
   private async pruneInThread(thread: PruneThread): Promise<number> {
-    const at = this.op((_, now) => now);
+    const at = this.once((_, now) => now);
     if (!this.db.open) throw this.source.error('UNAVAILABLE', 'the database connection is closed');
     try {
       return await thread.run({ statements: this.pruneStatements(), at, batch: this.pruneBatch, busyTimeoutMs: this.busyMs });
@@ -292,16 +308,17 @@ export abstract class SqliteStoreBase<S> implements Healthy {
    * See `Healthy`: whether the database would take a write now, writing nothing: `BEGIN
    * IMMEDIATE` then `ROLLBACK` (after the first migration, which a store runs on first use).
    * It takes the write lock a write takes, so it fails where a write would: while another
-   * connection or process holds that lock past the wait (the busy timeout, at most
-   * `timeoutMs`: the wait blocks this thread, as a write's does), or on a connection opened
-   * read-only or with `query_only` set. Inside a transaction of this connection the lock is
+   * connection or process holds that lock past the wait (as a write waits, off the event loop,
+   * for at most `timeoutMs` and `busyTimeoutMs`), or on a connection opened read-only or with
+   * `query_only` set. Inside a transaction of this connection the lock is
    * ours already: nothing to probe.
    */
   health(opts?: HealthOptions): Promise<HealthResult> {
     return storeHealth(this.closed, opts, (timeoutMs) =>
       measureHealth(async () => {
         try {
-          this.op(() => this.writeProbe(), { deadline: Date.now() + timeoutMs });
+          // A tenth sooner than the probe's own limit, so that the driver's reason, not that limit, answers.
+          await this.op(() => this.writeProbe(), { deadline: Date.now() + Math.max(1, timeoutMs - Math.ceil(timeoutMs / 10)) });
         } catch (err) {
           // The driver's reason, as the other probes give it (the log line names the store).
           throw err instanceof StowageError && err.cause instanceof Error ? err.cause : err;
@@ -340,25 +357,14 @@ export function sqliteHealth(database: Database, timeoutMs = 2000): Promise<Heal
   }, timeoutMs);
 }
 
-const pause = new Int32Array(new SharedArrayBuffer(4));
-
 /**
  * `journal_mode = WAL` on a file still in rollback mode needs it to itself for a moment. When
  * two processes open a new file at once, SQLite can answer SQLITE_BUSY at once rather than
  * wait (it does not wait where waiting could deadlock two connections): a CI run saw two
  * server processes starting on one new file, one died with "database is locked". So the
- * switch is retried, with short pauses, within the busy timeout.
+ * switch is retried, with short pauses (the thread blocked: a store is made synchronously),
+ * within `busyTimeoutMs`.
  */
 function enableWal(db: Database, timeoutMs: number): void {
-  const deadline = Date.now() + timeoutMs;
-  for (let waitMs = 1; ; waitMs = Math.min(waitMs * 2, 50)) {
-    try {
-      db.pragma('journal_mode = WAL');
-      return;
-    } catch (err) {
-      const busy = String((err as { code?: unknown }).code).startsWith('SQLITE_BUSY');
-      if (!busy || Date.now() >= deadline) throw err;
-      Atomics.wait(pause, 0, 0, waitMs);
-    }
-  }
+  retryWhileLocked(() => db.pragma('journal_mode = WAL'), timeoutMs);
 }

@@ -41,7 +41,7 @@ export class SqliteCsrfTokenStore extends SqliteStoreBase<Statements> implements
     const ttl = validateTtlOption(this.source, opts);
     const token = randomToken(32);
     const hash = hashToken(token);
-    this.op((s, now) => s.issue.run(hash, sessionId, now + ttl), opts);
+    await this.op((s, now) => s.issue.run(hash, sessionId, now + ttl), opts);
     return token;
   }
 

@@ -115,6 +115,6 @@ export class SqliteRateLimitStore extends SqliteStoreBase<Statements> implements
 
   async reset(key: string, opts?: CallOptions): Promise<void> {
     validateKey(this.source, 'key', key);
-    this.op((s) => s.reset.run(key), opts);
+    await this.op((s) => s.reset.run(key), opts);
   }
 }

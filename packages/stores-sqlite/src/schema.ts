@@ -1,5 +1,6 @@
 import { ErrorSource, validateIdentifier } from '@stowage/core/adapter-kit';
 import type { Database } from 'better-sqlite3';
+import { retryWhileLocked } from './lock-wait.js';
 
 /** The parts of the schema, one per contract; each store migrates its own. */
 export type SchemaComponent = 'sessions' | 'rate_limits' | 'idempotency' | 'csrf' | 'locks' | 'jwks' | 'streams';
@@ -125,12 +126,21 @@ export function schema(tablePrefix: string): Record<SchemaComponent, string[]> {
   };
 }
 
+type MigrateOptions = { tablePrefix?: string; components?: readonly SchemaComponent[] };
+
 /**
  * Creates (or brings up to date) the tables of the given components. Idempotent, and safe
  * when several processes run it at once: it runs in one `BEGIN IMMEDIATE` transaction and
- * records each component's version in `<prefix>schema_version`.
+ * records each component's version in `<prefix>schema_version`. Synchronous: while another
+ * connection holds the write lock, it waits with the thread blocked, tried again in short pauses
+ * for up to 5 s (whatever the connection's `busy_timeout`, which a store sets to 0).
  */
-export function migrate(database: Database, options: { tablePrefix?: string; components?: readonly SchemaComponent[] } = {}): void {
+export function migrate(database: Database, options: MigrateOptions = {}): void {
+  retryWhileLocked(() => migrateOnce(database, options), 5000);
+}
+
+/** {@link migrate} tried once (a lock error thrown at once with `busy_timeout = 0`): what a store runs, waiting for the lock itself. */
+export function migrateOnce(database: Database, options: MigrateOptions = {}): void {
   const prefix = options.tablePrefix ?? 'stowage_';
   const ddl = schema(prefix);
   const components = options.components ?? (Object.keys(ddl) as SchemaComponent[]);

@@ -130,7 +130,8 @@ export class SqliteSessionStore extends SqliteStoreBase<Statements> implements S
 
   async rotate(oldId: string, newId: string, opts?: { ttlMs?: number } & CallOptions): Promise<boolean> {
     const ttl = validateRotateArgs(this.source, oldId, newId, opts) ?? null;
-    return this.op((s, now) => s.rotate(oldId, newId, ttl, now), opts);
+    // One transaction: a lock error leaves nothing of it.
+    return this.op((s, now) => s.rotate(oldId, newId, ttl, now), opts, true);
   }
 
   async destroyByOwner(owner: string, opts?: { except?: string } & CallOptions): Promise<number> {

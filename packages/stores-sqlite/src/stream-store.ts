@@ -69,7 +69,7 @@ const COLUMNS = [
   'deleted',
 ];
 
-/** The engine's storage as prepared statements; every engine call runs in one BEGIN IMMEDIATE transaction. */
+/** The engine's storage as prepared statements; every engine call runs in one transaction (see `Statements.run`). */
 class SqliteStreamBackend implements StreamBackend {
   private readonly s: Record<string, Statement>;
 
@@ -193,17 +193,23 @@ class SqliteStreamBackend implements StreamBackend {
 const peers = new WeakMap<Database, Set<SqliteStreamStore>>();
 
 interface Statements {
-  /** Runs an engine operation in one `BEGIN IMMEDIATE` transaction. */
-  write<T>(op: StreamOp<T>): T;
-  /** Runs a read-only engine operation in one deferred transaction (a snapshot, no write lock). */
-  read<T>(op: StreamOp<T>): T;
+  /**
+   * Runs an engine operation in one transaction. Deferred (`immediate` false): it reads a
+   * snapshot and takes the write lock at its first write, so an operation that writes nothing
+   * (a read of a stream without a TTL to renew, `head`, a waiter's look) never takes it, and in
+   * WAL mode runs while another connection or process holds it. A first write that finds the lock
+   * taken, or the snapshot outdated by another's commit, fails with SQLITE_BUSY before anything is
+   * written, and the whole operation runs again (see `LockWait`), then `BEGIN IMMEDIATE`: the lock
+   * first, so a try that would only fail again at its first write reads nothing.
+   */
+  run<T>(op: StreamOp<T>, immediate: boolean): T;
   dataVersion: Statement;
 }
 
 /**
  * {@link StreamStore} on better-sqlite3, running the reference `StreamEngine` of
- * `@stowage/core` inside `BEGIN IMMEDIATE` transactions. `wait` wakes at once for appends
- * through this store and within `pollIntervalMs` for appends by other processes.
+ * `@stowage/core` inside transactions that take the write lock only to write. `wait` wakes at
+ * once for appends through this store and within `pollIntervalMs` for appends by other processes.
  */
 export class SqliteStreamStore extends SqliteStoreBase<Statements> implements StreamStore {
   protected readonly component = 'streams';
@@ -224,11 +230,11 @@ export class SqliteStreamStore extends SqliteStoreBase<Statements> implements St
     this.ops = new EngineStreamOps({
       source: this.source,
       ensureOpen: () => this.ensureOpen(),
-      atomic: <T>(make: (now: number) => StreamOp<T>, deadline: number | undefined): T =>
-        this.op((s, now) => s.write(make(now)), deadline === undefined ? undefined : { deadline }),
-      // A single snapshot read needs no write lock.
-      atomicRead: <T>(make: (now: number) => StreamOp<T>, deadline: number | undefined): T =>
-        this.op((s, now) => s.read(make(now)), deadline === undefined ? undefined : { deadline }),
+      atomic: <T>(make: (now: number) => StreamOp<T>, deadline: number | undefined) =>
+        this.op((s, now, retry) => s.run(make(now), retry), deadline === undefined ? undefined : { deadline }, true),
+      // Never writes: a deferred transaction on every try.
+      atomicRead: <T>(make: (now: number) => StreamOp<T>, deadline: number | undefined) =>
+        this.op((s, now) => s.run(make(now), false), deadline === undefined ? undefined : { deadline }, true),
       maxMessageBytes,
       // A commit on this connection does not change what `data_version` shows to it, so
       // stores sharing the connection are told directly.
@@ -247,8 +253,7 @@ export class SqliteStreamStore extends SqliteStoreBase<Statements> implements St
     if (set === undefined) peers.set(this.db, (set = new Set()));
     set.add(this);
     return {
-      write: <T>(op: StreamOp<T>) => tx.immediate(op) as T,
-      read: <T>(op: StreamOp<T>) => tx.deferred(op) as T,
+      run: <T>(op: StreamOp<T>, immediate: boolean) => (immediate ? tx.immediate(op) : tx.deferred(op)) as T,
       dataVersion: this.db.prepare('PRAGMA data_version'),
     };
   }
@@ -280,7 +285,7 @@ export class SqliteStreamStore extends SqliteStoreBase<Statements> implements St
         return;
       }
       try {
-        const version = this.op((s) => (s.dataVersion.get() as { data_version: number }).data_version);
+        const version = this.once((s) => (s.dataVersion.get() as { data_version: number }).data_version);
         if (version !== this.lastDataVersion) {
           this.lastDataVersion = version;
           this.ops.waiters.notifyAll();

@@ -12,12 +12,12 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const fileDb = (name: string) => new Database(join(dir, name));
 
 describe('pragmas and schema', () => {
-  it('sets WAL, busy_timeout and synchronous=NORMAL, and leaves other pragmas alone', () => {
+  it('sets WAL, busy_timeout = 0 (the store waits for locks itself) and synchronous=NORMAL, and leaves other pragmas alone', () => {
     const db = fileDb('pragmas.db');
     db.pragma('cache_size = -4000');
     new SqliteSessionStore({ database: db, busyTimeoutMs: 1234 });
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
-    expect(db.pragma('busy_timeout', { simple: true })).toBe(1234);
+    expect(db.pragma('busy_timeout', { simple: true })).toBe(0);
     expect(db.pragma('synchronous', { simple: true })).toBe(1);
     expect(db.pragma('cache_size', { simple: true })).toBe(-4000);
     db.close();
