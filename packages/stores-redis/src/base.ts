@@ -12,7 +12,6 @@ import {
   type BackgroundReport,
   budgetTimeout,
   callBudget,
-  settleWithin,
   ErrorSource,
   instrumentStore,
   measureHealth,
@@ -29,10 +28,11 @@ import {
   ClockSampleTimeout,
   type ServerClock,
 } from '@stowage/core/adapter-kit';
-import { type Connection, connectionOf, type RedisClient } from './connection.js';
+import { arg, type Connection, connectionOf, type RedisClient, type Word } from './connection.js';
 import { type Reachability, reachabilityOf } from './reachability.js';
 import { LUA, type LuaFile } from './scripts/lua.generated.js';
 import { serverClockOf } from './server-clock.js';
+import { answerWithin } from './settle.js';
 
 export type { IoredisClient, NodeRedisClient, RedisClient } from './connection.js';
 
@@ -218,10 +218,12 @@ export abstract class RedisStoreBase implements Healthy {
   /** A lower bound of how far Redis's clock runs ahead of ours, shared by the stores of this client. */
   private readonly backendClock: ServerClock;
 
-  /** The time, grace and deadline arguments every script starts with (see `lib.lua`); `deadline` on our clock. */
-  private timeArgs(deadline: number): [string, string, string] {
+  /** The time, grace and deadline arguments every script starts with (see `lib.lua`), then `args`, as sent; `deadline` on our clock. */
+  private scriptArgs(deadline: number, args: readonly unknown[]): Word[] {
     const now = this.clock === undefined ? '' : String(readClock(this.source, this.clock));
-    return [now, this.grace, String(deadline + this.backendClock.offsetMs)];
+    const words: Word[] = [now, this.grace, String(deadline + this.backendClock.offsetMs)];
+    for (const a of args) words.push(arg(a));
+    return words;
   }
 
   /**
@@ -232,17 +234,17 @@ export abstract class RedisStoreBase implements Healthy {
    */
   protected run<T>(s: Script, keys: string[], args: unknown[], deadline: number | undefined, buffers = false): Promise<T> {
     const c = this.connection;
-    return this.timed((budget) => c.script(s, keys, [...this.timeArgs(budget.deadline), ...args], buffers) as Promise<T>, deadline, true);
+    return this.timed((budget) => c.script(s, keys, this.scriptArgs(budget.deadline, args), buffers) as Promise<T>, deadline, true);
   }
 
   /** A plain command whose first argument is its key (`HMGET`, `SADD`, ...), within the call's budget. */
-  protected command<T>(name: string, key: string, args: unknown[], deadline: number | undefined, buffers = false): Promise<T> {
+  protected command<T>(name: string, key: string, args: readonly unknown[], deadline: number | undefined, buffers = false): Promise<T> {
     return this.timed(() => this.connection.command(name, key, args, buffers) as Promise<T>, deadline);
   }
 
   /**
    * Runs `work` within one budget, the earlier of the caller's `deadline` and the time limit
-   * (one timer, `settleWithin`). A deadline already passed
+   * (one timer, `answerWithin`). A deadline already passed
    * rejects with `TIMEOUT` and sends nothing. With `sendsDeadline` (a script), the client's
    * first such call waits for the clock sample first (within the budget), and a script
    * refused as late while the budget still runs means Redis's clock is ahead of ours: the
@@ -270,11 +272,12 @@ export abstract class RedisStoreBase implements Healthy {
     }
     // After the write: a lone call leaves at once, the calls after it in this tick are batched (ioredis).
     if (this.coalesce) this.connection.afterWrite();
-    if (sendsDeadline) pending = pending.catch((err: unknown) => this.retryIfLate(err, budget, work));
-    return settleWithin(pending, budget.ms, () => this.unanswered(budget)).catch((err: unknown) => {
-      throw mapError(this.source, err, this.connection);
-    });
+    const retry = sendsDeadline ? (err: unknown) => this.retryIfLate(err, budget, work) : undefined;
+    return answerWithin(pending, budget.ms, () => this.unanswered(budget), retry, this.mapError);
   }
+
+  /** An error of this store's calls as they reject: see {@link mapError}. */
+  private readonly mapError = (err: unknown): StowageError => mapError(this.source, err, this.connection);
 
   /** The rejection of a call made while the client is known disconnected: its last error says why, if it is one. */
   private knownDown(): StowageError {
@@ -287,10 +290,10 @@ export abstract class RedisStoreBase implements Healthy {
    * A script refused as late while its budget still runs: Redis's clock is ahead of ours. The
    * offset is learnt and `work` tried once more (once: the refusal carried the server's time).
    */
-  private retryIfLate<T>(err: unknown, budget: CallBudget, work: (budget: CallBudget) => Promise<T>): Promise<T> {
+  private retryIfLate<T>(err: unknown, budget: CallBudget, work: (budget: CallBudget) => Promise<T>): Promise<T> | undefined {
     const at = Date.now();
     const serverNow = at < budget.deadline ? lateAt(err) : undefined;
-    if (serverNow === undefined) return Promise.reject(err);
+    if (serverNow === undefined) return undefined;
     this.backendClock.learn(serverNow, at);
     return work(budget);
   }

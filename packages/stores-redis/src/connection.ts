@@ -55,8 +55,11 @@ export interface SubscribeHandlers {
 export interface Connection {
   readonly driver: 'ioredis' | 'node-redis';
   readonly isCluster: boolean;
-  /** Runs `s` on `keys` (the first key routes it on a Cluster); bulk strings as `Buffer`s with `buffers`. */
-  script(s: ScriptSource, keys: readonly string[], args: readonly unknown[], buffers: boolean): Promise<unknown>;
+  /**
+   * Runs `s` on `keys` with `args` as sent (see {@link arg}; the first key routes it on a
+   * Cluster); bulk strings as `Buffer`s with `buffers`.
+   */
+  script(s: ScriptSource, keys: readonly string[], args: readonly Word[], buffers: boolean): Promise<unknown>;
   /** A plain command whose first argument is its key, e.g. `command('SADD', key, [member])`. */
   command(name: string, key: string, args: readonly unknown[], buffers?: boolean): Promise<unknown>;
   ping(): Promise<unknown>;
@@ -102,5 +105,9 @@ const notAClient = (source: ErrorSource) =>
     'options.client must be an ioredis Redis or Cluster, or a node-redis client (createClient) or cluster (createCluster) of the redis package',
   );
 
+/** An argument of a command as both drivers send it: text, or bytes as they are. */
+export type Word = string | Buffer;
+
 /** Arguments as both drivers send them: a `Buffer` as it is, anything else as its decimal or text form. */
-export const arg = (v: unknown): string | Buffer => (Buffer.isBuffer(v) ? v : v instanceof Uint8Array ? Buffer.from(v) : String(v));
+export const arg = (v: unknown): Word =>
+  typeof v === 'string' ? v : Buffer.isBuffer(v) ? v : v instanceof Uint8Array ? Buffer.from(v) : String(v);

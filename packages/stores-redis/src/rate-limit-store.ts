@@ -15,6 +15,24 @@ import { RedisStoreBase, Script, tagged, type RedisStoreOptions } from './base.j
 const RATE_LIMIT = new Script('rate_limit');
 const RESET = new Script('rate_limit_reset');
 
+/** How many arguments each policy takes in `rate_limit.lua`. */
+const POLICY_ARGS = 5;
+/** Each policy's arguments as sent, made once per policy (core keeps a policy's normal form while it is unchanged). */
+const argsOf = new WeakMap<NormalizedPolicy, readonly string[]>();
+
+/**
+ * A policy's arguments: the variant goes by its name, so the script holds no table of codes to
+ * keep in step; an anchored window's threshold goes where the others' capacity does.
+ */
+function policyArgs(p: NormalizedPolicy): readonly string[] {
+  let words = argsOf.get(p);
+  if (words === undefined) {
+    words = [p.id, rateLimitVariant(p), String(p.limit), String(p.windowMs), String(p.threshold)];
+    argsOf.set(p, words);
+  }
+  return words;
+}
+
 /**
  * {@link RateLimitStore} on Redis: one string per key (`<prefix>r:{key}`, the packed states of
  * its policies, see `rate_limit.lua`), one script per call. The script computes with the
@@ -29,10 +47,11 @@ export class RedisRateLimitStore extends RedisStoreBase implements RateLimitStor
   }
 
   private async call(key: string, policies: readonly NormalizedPolicy[], cost: number, consume: boolean, deadline: number | undefined) {
-    const args: unknown[] = [cost, consume ? 1 : 0, policies.length];
-    // The variant goes by its name, so the script holds no table of codes to keep in step; an
-    // anchored window's threshold goes where the others' capacity does.
-    for (const p of policies) args.push(p.id, rateLimitVariant(p), p.limit, p.windowMs, p.threshold);
+    const args: string[] = [String(cost), consume ? '1' : '0', String(policies.length)];
+    for (const p of policies) {
+      const words = policyArgs(p);
+      for (let i = 0; i < POLICY_ARGS; i++) args.push(words[i]!);
+    }
     const out = await this.run<number[]>(RATE_LIMIT, [tagged(this.prefix, 'r', key)], args, deadline);
     const now = out[0]!;
     const states = policies.map((p, i): RateLimitState | undefined => {

@@ -31,6 +31,8 @@ const S = {
 const PRUNE_OWNERS = 100;
 
 type Fields = [Buffer, Buffer, Buffer, Buffer, Buffer];
+/** A session's fields, in the order of {@link Fields}. */
+const FIELDS: readonly string[] = ['data', 'version', 'exp', 'abs', 'owner'];
 type MaybeFields = [Buffer | null, Buffer | null, Buffer | null, Buffer | null, Buffer | null];
 
 /**
@@ -90,7 +92,7 @@ export class RedisSessionStore extends RedisStoreBase implements SessionStore {
       // Redis drops a session exactly when it expires (see `expire` in lib.lua), so a plain
       // HMGET, cheaper than any script, answers as the script would.
       const key = this.key(id);
-      const v = await this.command<MaybeFields>('HMGET', key, ['data', 'version', 'exp', 'abs', 'owner'], deadline, true);
+      const v = await this.command<MaybeFields>('HMGET', key, FIELDS, deadline, true);
       return v[1] === null ? undefined : record(v);
     }
     const v = await this.run<Fields | null>(S.get, [this.key(id)], [], deadline, true);

@@ -1,6 +1,6 @@
 import type { Cluster, Redis } from 'ioredis';
 import { coalesceWrites } from '../coalesce.js';
-import type { Connection, IoredisClient, ScriptSource, SubscribeHandlers } from '../connection.js';
+import type { Connection, IoredisClient, ScriptSource, SubscribeHandlers, Word } from '../connection.js';
 
 // Type-only: the emitted code imports nothing of ioredis, and the package's types do not name it.
 type Client = Redis | Cluster;
@@ -36,7 +36,12 @@ export function ioredisConnection(raw: IoredisClient): Connection {
   return {
     driver: 'ioredis',
     isCluster,
-    script: (s, keys, args, buffers) => scriptCommand(s, buffers)(keys.length, ...keys, ...args),
+    script(s, keys, args, buffers) {
+      const words: (number | Word)[] = [keys.length];
+      for (const key of keys) words.push(key);
+      for (const a of args) words.push(a);
+      return scriptCommand(s, buffers)(...words);
+    },
     command(name, key, args, buffers = false) {
       const id = `${name.toLowerCase()}${buffers ? 'Buffer' : ''}`;
       let fn = commands.get(id);

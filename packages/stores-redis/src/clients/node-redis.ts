@@ -1,10 +1,10 @@
-import type { Connection, NodeRedisClient, ScriptSource, SubscribeHandlers } from '../connection.js';
+import type { Connection, NodeRedisClient, ScriptSource, SubscribeHandlers, Word } from '../connection.js';
 import { arg } from '../connection.js';
 import { routingKey } from './slot.js';
 
 // The members of node-redis (the `redis` package, v5) the store uses, all public and
 // documented; typed here so that the package neither imports nor names the driver.
-type Args = ReadonlyArray<string | Buffer>;
+type Args = readonly Word[];
 type Options = { typeMapping: Record<number, unknown> };
 type Listener = (...args: never[]) => void;
 interface Events {
@@ -69,13 +69,20 @@ export function nodeRedisConnection(raw: NodeRedisClient): Connection {
     driver: 'node-redis',
     isCluster,
     script(s: ScriptSource, keys, args, buffers) {
-      const tail = [String(keys.length), ...keys, ...args.map(arg)];
-      return send(keys[0], ['EVALSHA', s.sha, ...tail], buffers).catch((err: unknown) => {
+      // One array, as sent: node-redis encodes it as it is (no transform of its own).
+      const words: Word[] = ['EVALSHA', s.sha, String(keys.length)];
+      for (const key of keys) words.push(key);
+      for (const a of args) words.push(a);
+      return send(keys[0], words, buffers).catch((err: unknown) => {
         if (!isNoScript(err)) throw err;
-        return send(keys[0], ['EVAL', s.lua, ...tail], buffers);
+        return send(keys[0], ['EVAL', s.lua, ...words.slice(2)], buffers);
       });
     },
-    command: (name, key, args, buffers = false) => send(key, [name, key, ...args.map(arg)], buffers),
+    command(name, key, args, buffers = false) {
+      const words: Word[] = [name, key];
+      for (const a of args) words.push(arg(a));
+      return send(key, words, buffers);
+    },
     ping: () => send(undefined, ['PING'], false),
     async times(read) {
       const time = (c: Client) => (c.sendCommand(['TIME'], STRINGS) as Promise<unknown[]>).then(read);
