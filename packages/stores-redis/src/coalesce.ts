@@ -13,6 +13,14 @@ import type { Writable } from 'node:stream';
  */
 const BATCH = 16;
 
+/**
+ * The ioredis versions this corking was tested on: it uses `stream`, the socket ioredis keeps
+ * on each connection, which ioredis does not document (`status` and a Cluster's `nodes()` are
+ * documented). The package's peer range admits only these (`~6.0.0`, and 6.0.0 is the only
+ * 6.0 release), and `test/coalesce-pin.test.ts` fails when the installed ioredis is another.
+ */
+export const TESTED_IOREDIS: readonly string[] = ['6.0.0'];
+
 /** The sockets corked in this tick, and how many commands each holds. */
 const corked = new Map<Writable, number>();
 
