@@ -41,7 +41,8 @@ async function holdLock(file: string) {
 describe('a SQLite file whose write lock another process holds', () => {
   it('liveness and reads answer while it is held; an append waits for it without stalling them, then lands once', async () => {
     const database = new Database(join(dir, 'streams.db'));
-    const store = new SqliteStreamStore({ database });
+    // A lock wait far longer than the ten rounds, so a loaded machine cannot end the append first.
+    const store = new SqliteStreamStore({ database, busyTimeoutMs: 40_000 });
     const server = createStreamsServer({ store, log: false });
     const base = await server.listen(0);
     const url = `${base}/held`;
