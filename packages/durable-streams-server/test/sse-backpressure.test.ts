@@ -10,6 +10,16 @@ const MESSAGES = 256; // 64 MiB in all, one message per read (readMaxBytes = MES
 const TOTAL = MESSAGE * MESSAGES;
 const letter = (i: number) => String.fromCharCode(97 + (i % 26));
 
+/** Resumes a paused client socket and reads it to its close: the one response it carried. */
+async function readToEnd(client: Socket) {
+  const chunks: Buffer[] = [];
+  client.on('data', (c: Buffer) => chunks.push(c));
+  const ended = new Promise((r) => client.on('close', r));
+  client.resume();
+  await ended;
+  return parseResponses(Buffer.concat(chunks), 'GET')[0];
+}
+
 /** Resolves once `value()` has not changed for `quietMs` (polled every 50 ms). */
 async function settled(value: () => number, quietMs = 500): Promise<number> {
   let last = value();
@@ -76,12 +86,7 @@ describe('SSE backpressure: a client that does not read', () => {
     expect(stalledReads).toBeLessThan(MESSAGES / 2);
     expect(written).toBeLessThan(TOTAL / 2);
 
-    const chunks: Buffer[] = [];
-    client.on('data', (c: Buffer) => chunks.push(c));
-    const ended = new Promise((r) => client.on('close', r));
-    client.resume();
-    await ended;
-    const [response] = parseResponses(Buffer.concat(chunks), 'GET');
+    const response = await readToEnd(client);
     expect(response!.status).toBe(200);
     let text = '';
     for (const event of response!.body.toString('latin1').split('\n\n')) {
@@ -140,12 +145,7 @@ describe('SSE backpressure: a client that does not read', () => {
     const { client, server } = await stalledClient(base);
     await settled(() => store.readsStarted);
     expect(server.destroyed).toBe(false);
-    const chunks: Buffer[] = [];
-    client.on('data', (c: Buffer) => chunks.push(c));
-    const ended = new Promise((r) => client.on('close', r));
-    client.resume();
-    await ended;
-    const [response] = parseResponses(Buffer.concat(chunks), 'GET');
+    const response = await readToEnd(client);
     expect(response!.status).toBe(200);
     let length = 0;
     for (const event of response!.body.toString('latin1').split('\n\n')) {
