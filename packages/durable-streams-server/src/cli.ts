@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { createSubscriptionStore } from '@stowage/core';
+import { createSubscriptionStore, StowageError } from '@stowage/core';
 import { repeatInBackground } from '@stowage/core/adapter-kit';
 import { readConfig } from './cli-config.js';
 import { settingsOf } from './cli-settings.js';
@@ -22,6 +22,9 @@ let started = false;
  * on to the server too. Exiting at once on it cut every Ctrl-C shutdown short.
  */
 const SAME_SIGNAL_MS = 1000;
+
+/** The codes of a store that fails to open for a reason of the moment, not of its options. */
+const MOMENTARY: ReadonlySet<string> = new Set(['UNAVAILABLE', 'TIMEOUT']);
 
 async function main(): Promise<void> {
   const raw = readConfig(process.argv.slice(2), process.env);
@@ -144,7 +147,7 @@ async function main(): Promise<void> {
   void opened.health().then((probe) => {
     if (!probe.ok) {
       const reason = (probe.error ?? 'no reason given').replace(/[\r\n]+/g, ' ');
-      logger.warn({ operation: 'health' }, `the store does not answer (${reason}); requests get 503 until it does`);
+      logger.warn({ operation: 'health' }, `the store does not answer (${reason}); requests that need it get 503 until it does`);
     }
   });
   const keys = webhooks ? webhookKeysOf(streams.handler) : undefined;
@@ -180,8 +183,11 @@ function namingStoreOnce(store: string, message: string): string {
 }
 
 main().catch((err: Error) => {
-  // Before the store is open, every failure comes from an option or variable given (a store
-  // spec, a signing key ring): a usage error.
+  // Before the store is open, a failure comes from an option or variable given (a store spec,
+  // a signing key ring): a usage error, unless the store itself refused for a reason of the
+  // moment (a SQLite file locked by another process past its wait, a database down): exit 1,
+  // so a process manager tries again.
+  const ofTheMoment = StowageError.is(err) && MOMENTARY.has(err.code);
   process.stderr.write(`stowage-streams: ${publicMessage(err.message).replace(/[\r\n]+/g, ' ')}\n`);
-  process.exit(started ? 1 : 2);
+  process.exit(started || ofTheMoment ? 1 : 2);
 });

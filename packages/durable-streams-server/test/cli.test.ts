@@ -155,7 +155,7 @@ describe('the stowage-streams CLI', () => {
       expect(await eventually(() => health().length > 0, 5000)).toBe(true);
       expect(health()).toHaveLength(1);
       expect(health()[0]!['level']).toBe('warn');
-      expect(health()[0]!['msg']).toMatch(/^the store does not answer \(.+\); requests get 503 until it does$/);
+      expect(health()[0]!['msg']).toMatch(/^the store does not answer \(.+\); requests that need it get 503 until it does$/);
       const res = await fetch(`${url}/s`, { method: 'PUT', headers: { 'Content-Type': 'text/plain' } });
       expect(res.status).toBe(503);
       expect(p.exitCode).toBeNull();

@@ -199,7 +199,12 @@ export abstract class SqliteStoreBase<S> implements Healthy {
     if (o.configure !== false) {
       // The store waits for locks itself (see LockWait); the driver's wait would block the thread.
       db.pragma('busy_timeout = 0');
-      enableWal(db, busy);
+      try {
+        enableWal(db, busy);
+      } catch (err) {
+        // A lock held past busyTimeoutMs while switching to WAL: a TIMEOUT naming the store.
+        throw mapError(this.source, db, err);
+      }
       db.pragma('synchronous = NORMAL');
     }
     if (validateBoolean(this.source, 'options.pruneInWorker', o.pruneInWorker, false)) {
