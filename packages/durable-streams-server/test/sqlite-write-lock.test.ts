@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,6 +5,7 @@ import { SqliteStreamStore } from '@stowage/stores-sqlite';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createStreamsServer } from '../src/index.js';
+import { holdLock } from './sqlite-lock-holder.js';
 
 // Another process holds the SQLite file's write lock (BEGIN IMMEDIATE, as a long transaction
 // or the sqlite3 shell would) until told to let go. The server keeps serving meanwhile: liveness
@@ -13,30 +13,6 @@ import { createStreamsServer } from '../src/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'stowage-ds-lock-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-const HOLDER = `
-const db = new (require('better-sqlite3'))(process.argv[1], { timeout: 0 });
-db.exec('BEGIN IMMEDIATE');
-process.stdout.write('locked\\n');
-process.stdin.once('data', () => { db.exec('ROLLBACK'); db.close(); process.exit(0); });
-setTimeout(() => process.exit(1), 60_000);
-`;
-
-/** Another process that holds `file`'s write lock until `release()`. */
-async function holdLock(file: string) {
-  const child = spawn(process.execPath, ['-e', HOLDER, file], { cwd: import.meta.dirname, stdio: ['pipe', 'pipe', 'inherit'] });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-  await new Promise((resolve, reject) => {
-    child.stdout!.once('data', resolve);
-    child.once('error', reject);
-  });
-  return {
-    release: async () => {
-      if (child.exitCode === null) child.stdin!.end('release\n');
-      return exited;
-    },
-  };
-}
 
 describe('a SQLite file whose write lock another process holds', () => {
   it('liveness and reads answer while it is held; an append waits for it without stalling them, then lands once', async () => {
