@@ -7,6 +7,7 @@ import { Cluster, Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { TESTED_IOREDIS } from '../src/coalesce.js';
 import { RedisRateLimitStore } from '../src/index.js';
+import { countWrites, type Watched } from './count-writes.js';
 import { startCluster } from './helpers.js';
 
 // Write coalescing corks the socket ioredis keeps as `stream` (not documented by ioredis): these
@@ -18,22 +19,6 @@ const manifest = JSON.parse(readFileSync(new URL('../package.json', import.meta.
 };
 const backends = await redisBackends();
 afterAll(() => Promise.all(backends.map((b) => b.stop())));
-
-type Watched = Socket & { _writev: NonNullable<Socket['_writev']> };
-
-/** Counts the commands of each write to `socket` (one chunk per command). */
-function countWrites(socket: Watched, writes: number[]): void {
-  const write = socket._write.bind(socket);
-  const writev = socket._writev.bind(socket);
-  socket._write = (chunk, encoding, cb) => {
-    writes.push(1);
-    write(chunk, encoding, cb);
-  };
-  socket._writev = (chunks, cb) => {
-    writes.push(chunks.length);
-    writev(chunks, cb);
-  };
-}
 
 const policy = { algorithm: 'fixed-window', limit: 100, windowMs: 60_000 } as const;
 

@@ -1,6 +1,5 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import type { Socket } from 'node:net';
 import { newNamespace, type ErrorLike } from '@stowage/conformance';
 import { redisBackends, requestedImages } from '@stowage/conformance/backends';
 import { RedisContainer, type StartedRedisContainer } from '@testcontainers/redis';
@@ -9,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redisHealth, RedisRateLimitStore, RedisSessionStore, RedisStreamStore } from '../src/index.js';
 import { serverClockOf } from '../src/server-clock.js';
 import { connect, DRIVERS, type TestClient, useLoopbackCluster } from './clients.js';
+import { countWrites, type Watched } from './count-writes.js';
 import { startServer } from './helpers.js';
 
 const docker = (...args: string[]) => promisify(execFile)('docker', args);
@@ -134,18 +134,8 @@ describe('write coalescing', () => {
   async function watchedClient() {
     const client = new Redis(url);
     await client.ping();
-    const socket = client.stream as Socket & { _writev: NonNullable<Socket['_writev']> };
     const writes: number[] = [];
-    const write = socket._write.bind(socket);
-    const writev = socket._writev.bind(socket);
-    socket._write = (chunk, encoding, cb) => {
-      writes.push(1);
-      write(chunk, encoding, cb);
-    };
-    socket._writev = (chunks, cb) => {
-      writes.push(chunks.length);
-      writev(chunks, cb);
-    };
+    countWrites(client.stream as Watched, writes);
     return { client, writes };
   }
   const policy = { algorithm: 'fixed-window', limit: 100, windowMs: 60_000 } as const;
