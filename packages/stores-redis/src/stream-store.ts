@@ -290,10 +290,13 @@ export class RedisStreamStore extends RedisStoreBase implements StreamStore {
     const position = parseOffset(this.source, 'offset', offset);
     validateDuration(this.source, 'timeoutMs', timeoutMs);
     if (this.closed) throw this.source.error('UNAVAILABLE', 'the store is closed');
-    // Subscribe before the first check, so a change in between is not missed. Without the
-    // subscriber (reported once per outage; the next wait tries again), this process's changes
-    // still wake. Known disconnected, the first look below fails at once (UNAVAILABLE).
-    if (!this.reachability.down()) await this.subscriber.ensure();
+    // Not yet subscribed, the wait looks at once all the same (a Cluster's first subscribe may take
+    // long): that look fixes the stream (its id) the wait is on, and a name re-created before
+    // the subscribe answers is another stream. It looks again once subscribed, so a change in
+    // between is not missed. Without the subscriber (reported once per outage; the next wait
+    // tries again), this process's changes still wake. Known disconnected, the first look
+    // fails at once (UNAVAILABLE).
+    const ready = this.reachability.down() || this.subscriber.listening ? undefined : this.subscriber.ensure();
     return this.waiters.wait(name, {
       look: async () => {
         const r = await this.call('tail', [name], undefined);
@@ -304,6 +307,7 @@ export class RedisStreamStore extends RedisStoreBase implements StreamStore {
       position,
       timeoutMs,
       signal,
+      ready,
     });
   }
 

@@ -30,8 +30,15 @@ export class StreamSubscriber {
   private hearing = false;
   /** This outage was reported. */
   private reported = false;
+  /** Its current subscribe was answered (it may be deaf meanwhile: the driver resubscribes it). */
+  private answered = false;
 
   constructor(private readonly o: StreamSubscriberOptions) {}
+
+  /** Subscribed: `ensure()` has nothing to wait for. */
+  get listening(): boolean {
+    return this.answered;
+  }
 
   /** Subscribes if not yet, waiting at most the time limit; never rejects (a failure is reported, once per outage). */
   async ensure(): Promise<void> {
@@ -64,9 +71,11 @@ export class StreamSubscriber {
       });
       this.subscription = subscription;
       await subscribed;
+      this.answered = true;
       this.hearing = true;
       this.reported = false;
     })().catch((err: unknown) => {
+      this.answered = false;
       this.subscription?.close();
       this.subscription = undefined;
       this.subscribed = undefined;
@@ -79,6 +88,7 @@ export class StreamSubscriber {
     const sub = this.subscription;
     this.subscription = undefined;
     this.subscribed = undefined;
+    this.answered = false;
     sub?.close();
   }
 }

@@ -16,6 +16,8 @@ export class RedisRelay {
   /** Connections reset on arrival while refusing. */
   refused = 0;
   private refusing = false;
+  /** While holding: the connections accepted meanwhile, each relayed on {@link release}. */
+  private held: (() => void)[] | undefined;
   private readonly pairs = new Set<Pair>();
 
   private constructor(
@@ -39,6 +41,13 @@ export class RedisRelay {
     if (this.refusing) {
       this.refused++;
       client.resetAndDestroy();
+      return;
+    }
+    if (this.held !== undefined) {
+      // Connected, and nothing it sends reaches Redis (kept, in order) until released.
+      client.pause();
+      client.on('error', () => client.destroy());
+      this.held.push(() => this.accepted(client, target));
       return;
     }
     const server = dial(target, '127.0.0.1');
@@ -65,6 +74,18 @@ export class RedisRelay {
   /** New connections are relayed again. */
   accept(): void {
     this.refusing = false;
+  }
+
+  /** New connections are accepted but relay nothing (no answer to their first command) until {@link release}. */
+  hold(): void {
+    this.held ??= [];
+  }
+
+  /** The held connections are relayed, from their first byte; new ones are at once. */
+  release(): void {
+    const held = this.held ?? [];
+    this.held = undefined;
+    for (const relay of held) relay();
   }
 
   /** Cuts the relayed connections: the subscribers' only, or all. */

@@ -76,6 +76,12 @@ export interface WaitParams {
   signal?: AbortSignal | undefined;
   /** Re-check this often even without a notification (changes made by other processes). */
   pollMs?: number | undefined;
+  /**
+   * Settles once other processes' changes notify this registry (a subscription being made).
+   * The first look does not wait for it, so it sees the stream (its `id`) as it is at the
+   * call; one more look follows when it settles, so a change before that is not missed.
+   */
+  ready?: Promise<unknown> | undefined;
 }
 
 /**
@@ -200,6 +206,8 @@ export class StreamWaiters {
       }
       // Registered before the first look, so a notification in between is not lost.
       void run();
+      const heard = (): void => void run();
+      params.ready?.then(heard, heard);
     });
   }
 }
