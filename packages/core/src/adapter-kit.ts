@@ -52,7 +52,7 @@ export { CountingWindow } from './rate-limit/counting-window.js';
 export { hashToken, randomToken, safeEqual } from './tokens.js';
 export { measureHealth, storeHealth } from './health.js';
 export { backgroundReporter } from './background-error.js';
-export { repeatInBackground } from './background-task.js';
+export { type BackgroundTask, repeatInBackground } from './background-task.js';
 export type { BackgroundReport } from './background-error.js';
 export { formatOffset, normalizeContentType, parseOffset } from './streams/offsets.js';
 export { checkProducer } from './streams/producer.js';

@@ -115,7 +115,8 @@ async function main(): Promise<void> {
     }
     first = { signal, at: performance.now() };
     process.stdout.write(`${signal}: closing (readiness now 503; requests in flight get up to ${settings.shutdownMs} ms)\n`);
-    if (cleanup !== undefined) clearInterval(cleanup);
+    // The cleanup in flight ends before the store closes under it.
+    const cleanupStopped = cleanup?.stop();
     // Whatever hangs (a store that does not close): exit all the same, a little after the grace time.
     setTimeout(() => {
       report('shutdown', new Error('shutdown took too long'), 'shutdown took too long: exiting');
@@ -123,6 +124,7 @@ async function main(): Promise<void> {
     }, settings.shutdownMs + 5000).unref();
     streams
       .close(settings.shutdownMs)
+      .then(() => cleanupStopped)
       .then(() => opened.close())
       .then(
         () => process.exit(0),

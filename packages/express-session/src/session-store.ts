@@ -13,6 +13,7 @@ import {
 import {
   ErrorSource,
   repeatInBackground,
+  type BackgroundTask,
   validateDuration,
   validateInteger,
   validateOptionalDuration,
@@ -136,7 +137,7 @@ export class StowageSessionStore extends Base {
   private readonly timeoutMs: number;
   private readonly versions = new ReadVersions();
   private readonly expiries = new Map<string, number>();
-  private readonly healthTimer: NodeJS.Timeout | undefined;
+  private readonly healthTimer: BackgroundTask | undefined;
   private connected = true;
 
   constructor(options: StowageSessionStoreOptions) {
@@ -273,9 +274,9 @@ export class StowageSessionStore extends Base {
     return session;
   }
 
-  /** Stops the health probe. The `SessionStore` is the caller's to close. */
-  close(): void {
-    if (this.healthTimer !== undefined) clearInterval(this.healthTimer);
+  /** Stops the health probe; resolves once the probe in flight, if any, has ended. The `SessionStore` is the caller's to close. */
+  close(): Promise<void> {
+    return this.healthTimer?.stop() ?? Promise.resolve();
   }
 
   /** One deadline per store call, so no call outlasts `timeoutMs`. */

@@ -3,6 +3,7 @@ import type { BackgroundErrorHandler, HealthOptions, HealthResult, Healthy, Stor
 import {
   backgroundReporter,
   repeatInBackground,
+  type BackgroundTask,
   budgetTimeout,
   callBudget,
   ErrorSource,
@@ -115,7 +116,7 @@ export abstract class PgStoreBase implements Healthy {
   private readonly unlogged: boolean;
   private migrated: Promise<void> | undefined;
   private isReady = false;
-  private pruner: NodeJS.Timeout | undefined;
+  private pruner: BackgroundTask | undefined;
   protected closed = false;
   private readonly telemetry: StoreTelemetry;
   /**
@@ -320,8 +321,10 @@ export abstract class PgStoreBase implements Healthy {
         );
         const n = Number(rows[0]?.n ?? 0);
         total += n;
-        if (n < this.pruneBatch) break;
+        // Closing ends a prune between batches: close() awaits the one in flight.
+        if (n < this.pruneBatch || this.closed) break;
       }
+      if (this.closed) break;
     }
     return total;
   }
@@ -352,10 +355,12 @@ export abstract class PgStoreBase implements Healthy {
     await this.pool.query({ text, query_timeout: timeoutMs } as pg.QueryConfig);
   }
 
+  /** Refuses calls from now on, and resolves once the background prune in flight, if any, has ended. */
   async close(): Promise<void> {
     this.closed = true;
-    clearInterval(this.pruner);
+    const pruner = this.pruner;
     this.pruner = undefined;
+    await pruner?.stop();
     await this.onClose();
   }
 

@@ -76,6 +76,37 @@ describeBackends(backends.slice(0, 1), (backend) => {
     ]);
   });
 
+  it('close() waits for the prune in flight: its failure is reported before close resolves, and nothing after', async () => {
+    const s = fresh();
+    await migrate(pool, { schema: s });
+    const events: string[] = [];
+    const holder = await pool.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query(`LOCK TABLE "${s}".stowage_sessions IN ACCESS EXCLUSIVE MODE`);
+      // A minute per statement, so that only the lock ends the prune's wait.
+      const store = new PostgresSessionStore({
+        pool,
+        schema: s,
+        migrate: false,
+        statementTimeoutMs: 60_000,
+        pruneIntervalMs: 20,
+        onError: (error) => void events.push(`report ${error.code}`),
+      });
+      const waiting = `SELECT count(*)::int AS n FROM pg_stat_activity
+        WHERE wait_event_type = 'Lock' AND pid <> pg_backend_pid() AND query LIKE '%${s}%'`;
+      await until(async () => (await pool.query(waiting)).rows[0].n === 1);
+      const closed = store.close().then(() => void events.push('closed'));
+      await holder.query(`DROP SCHEMA "${s}" CASCADE`);
+      await holder.query('COMMIT');
+      await closed;
+      await new Promise((r) => setTimeout(r, 100)); // five ticks' worth: none runs
+      expect(events).toEqual([expect.stringMatching(/^report [A-Z_]+$/), 'closed']);
+    } finally {
+      holder.release();
+    }
+  });
+
   it('refuses an onError that is not a function', () => {
     expect(() => new PostgresSessionStore({ pool, onError: 42 as never })).toThrow(
       expect.objectContaining({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('options.onError must be a function') }),

@@ -10,6 +10,7 @@ import {
 import {
   backgroundReporter,
   repeatInBackground,
+  type BackgroundTask,
   checkDeadline,
   deadlineOf,
   ErrorSource,
@@ -162,7 +163,7 @@ export abstract class SqliteStoreBase<S> implements Healthy {
   private readonly lockWait: LockWait;
   private statements: S | undefined;
   private pruners: Statement[] | undefined;
-  private pruner: NodeJS.Timeout | undefined;
+  private pruner: BackgroundTask | undefined;
   /** Where `prune()` runs with `pruneInWorker`. */
   private readonly pruneThread: PruneThread | undefined;
   private closed = false;
@@ -220,7 +221,13 @@ export abstract class SqliteStoreBase<S> implements Healthy {
     const report = backgroundReporter(this.source, 'options.onError', o.onError);
     if (o.pruneIntervalMs !== undefined) {
       const every = validateInteger(this.source, 'options.pruneIntervalMs', o.pruneIntervalMs, 1);
-      this.pruner = repeatInBackground(() => this.prune(), every, report, 'prune');
+      // A prune that close() cut short (in a lock wait, the next try finds the store closed) ends quietly.
+      const pruneUnlessClosed = () =>
+        this.prune().catch((err: unknown) => {
+          if (this.closed && err instanceof StowageError && err.code === 'UNAVAILABLE') return 0;
+          throw err;
+        });
+      this.pruner = repeatInBackground(pruneUnlessClosed, every, report, 'prune');
     }
   }
 
@@ -291,7 +298,8 @@ export abstract class SqliteStoreBase<S> implements Healthy {
         return [this.pruners[i]!.run(at, this.pruneBatch).changes, this.pruners.length] as const;
       });
       total += changes;
-      if (changes < this.pruneBatch && ++i === count) return total;
+      // Closing ends a prune between batches: close() awaits the one in flight.
+      if ((changes < this.pruneBatch && ++i === count) || this.closed) return total;
       await new Promise((resolve) => setImmediate(resolve));
     }
   }
@@ -340,13 +348,16 @@ export abstract class SqliteStoreBase<S> implements Healthy {
     this.db.exec('ROLLBACK');
   }
 
+  /** Refuses calls from now on, and resolves once the background prune in flight, if any, has ended. */
   async close(): Promise<void> {
-    // Once: the prune worker counts the stores using it.
-    if (!this.closed) this.pruneThread?.release();
+    const first = !this.closed;
     this.closed = true;
-    clearInterval(this.pruner);
+    const pruner = this.pruner;
     this.pruner = undefined;
     this.onClose();
+    await pruner?.stop();
+    // Once, and after the prune it may run: the prune worker counts the stores using it.
+    if (first) this.pruneThread?.release();
   }
 
   protected onClose(): void {}

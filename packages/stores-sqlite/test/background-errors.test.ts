@@ -96,4 +96,37 @@ describe('background prune failures (onError)', () => {
     );
     db.close();
   });
+
+  it('close() waits for the prune in flight, which a lock holds, and the prune ends quietly before the database closes', async () => {
+    const file = join(dir, 'close.db');
+    const db = new Database(file);
+    const clock = createTestClock();
+    const reports: string[] = [];
+    const store = new SqliteSessionStore({
+      database: db,
+      clock,
+      busyTimeoutMs: 60_000,
+      pruneIntervalMs: 20,
+      onError: (error) => void reports.push(error.code),
+    });
+    await store.set(SESSION, new Uint8Array([1]), { ttlMs: 10 });
+    clock.advance(10);
+    const other = new Database(file);
+    other.exec('BEGIN IMMEDIATE');
+    let started = 0;
+    const prune = store.prune.bind(store);
+    store.prune = () => {
+      started++;
+      return prune();
+    };
+    await until(() => started === 1);
+    const closed = store.close();
+    other.exec('ROLLBACK');
+    await closed;
+    db.close(); // what a caller does next: the prune must be over by then
+    await new Promise((r) => setTimeout(r, 100)); // five ticks' worth: none runs
+    expect(reports).toEqual([]);
+    expect(started).toBe(1);
+    other.close();
+  });
 });
