@@ -6,10 +6,10 @@ import { createStreamsServer, type StreamsServer } from '../src/index.js';
 
 // Readiness reflects whether the store can serve the protocol, writes included: under
 // `CLIENT PAUSE <ms> WRITE` Redis still answers PING and reads, but every append waits and
-// fails, so a load balancer must stop sending here. On a redis-server of our own (port 6395):
-// the pause stops every client of the server.
+// fails, so a load balancer must stop sending here. On a redis-server of our own (a random
+// port, as files run in parallel): the pause stops every client of the server.
 
-const PORT = 6395;
+const PORT = 13000 + Math.floor(Math.random() * 2000);
 
 async function startRedis(): Promise<ChildProcess> {
   const proc = spawn('redis-server', ['--port', String(PORT), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {

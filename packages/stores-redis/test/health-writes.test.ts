@@ -6,15 +6,17 @@ import { type LocalCluster, startServer } from './helpers.js';
 
 // health() answers whether Redis would take a write now: a PING passes `CLIENT PAUSE ...
 // WRITE`, a read-only replica and a full memory, the stores' scripts do not. On a
-// redis-server of our own (port 6394): the test pauses it, makes it a replica, fills it.
+// redis-server of our own (a random port: files run in parallel): the test pauses it, makes
+// it a replica, fills it.
 
-const PORT = 6394;
+let PORT = 0;
 
 describe('health() checks writes (a redis-server of our own)', () => {
   let server: LocalCluster;
   let admin: Redis;
   beforeAll(async () => {
-    server = await startServer(PORT);
+    server = await startServer();
+    PORT = server.ports[0]!;
     admin = new Redis({ host: '127.0.0.1', port: PORT });
   });
   afterAll(async () => {
