@@ -26,8 +26,12 @@ export class StreamListener {
 
   constructor(private readonly o: StreamListenerOptions) {}
 
-  /** Listens if not yet; a failure is reported and handled here (the waiter polls meanwhile). */
-  ensure(): Promise<void> {
+  /**
+   * Listens if not yet: a promise that settles once LISTEN is up or has failed (a failure is
+   * reported and handled here: waiters poll meanwhile); nothing when it is up already.
+   */
+  ensure(): Promise<void> | undefined {
+    if (this.client !== undefined) return undefined;
     return this.listen().catch((err: unknown) => this.deaf(err));
   }
 

@@ -163,7 +163,7 @@ export class PostgresStreamStore extends PgStoreBase implements StreamStore {
       atomic: (make, deadline) => this.transaction(make, deadline),
       atomicRead: (make, deadline) => this.readOnly(make, deadline),
       maxMessageBytes,
-      // Listen before a wait's first check, so an append in between is not missed.
+      // Listen for other processes' appends; a wait looks once more when LISTEN is up (see beforeWait).
       beforeWait: () => this.listener.ensure(),
       look: async (name) => lookSnapshot((await this.query<LookRow>(this.reads.look, [name, this.nowParam()], this.budget(undefined)))[0]),
       onChange: (name) => {

@@ -48,10 +48,13 @@ export interface EngineStreamOpsOptions {
   /** Told of every change that wakes waiters (so other stores on the same database can wake theirs). */
   onChange?: (name: string) => void;
   /**
-   * Called by `wait` once its arguments are valid and the store open, before its first check:
-   * starts what wakes waiters on other processes' changes (polling, LISTEN).
+   * Called by `wait` once its arguments are valid and the store open, before its first look:
+   * starts what wakes waiters on other processes' changes (polling, LISTEN). A promise (never
+   * rejecting) while that is still being set up: the first look does not wait for it, as it
+   * fixes the stream (its `id`) waited on as it is at the call, and one more look follows when
+   * it settles, so a change made meanwhile is not missed. Nothing once it is up: one look.
    */
-  beforeWait?: () => void | Promise<void>;
+  beforeWait?: () => void | Promise<void> | undefined;
   /**
    * How a waiter looks at a stream, when the store has a cheaper way than the engine's `tail`
    * (one statement instead of a read-only operation). Same answer: the live stream, or
@@ -153,13 +156,14 @@ export class EngineStreamOps implements Omit<StreamStore, 'close'> {
     const position = parseOffset(this.o.source, 'offset', offset);
     validateDuration(this.o.source, 'timeoutMs', timeoutMs);
     this.o.ensureOpen();
-    await this.o.beforeWait?.();
+    const ready = this.o.beforeWait?.();
     return this.waiters.wait(name, {
       look: this.o.look === undefined ? () => this.readOnly((now) => this.engine.tail(name, now), undefined) : () => this.o.look!(name),
       position,
       timeoutMs,
       signal,
       pollMs: this.o.pollMs,
+      ready: ready ?? undefined,
     });
   }
 
