@@ -13,7 +13,7 @@ import { liveParam, offsetParam, source } from './protocol.js';
 import { ReadGate } from './read-gate.js';
 import { catchUp, head, readNow } from './reads.js';
 import type { HandlerContext, StreamRequest } from './request.js';
-import { baseHeaders, logLine, METHODS, preflightHeaders, sendError, sendMethodNotAllowed } from './responses.js';
+import { baseHeaders, logLine, METHODS, preflightHeaders, sendError, sendExpectationFailed, sendMethodNotAllowed } from './responses.js';
 import { answeredRaw } from './raw-answer.js';
 import { routeOf, type Route } from './route.js';
 import { SendLimit } from './send-limit.js';
@@ -23,6 +23,9 @@ import { SubscriptionRuntime } from './subscription-runtime.js';
 import { streamsTelemetry } from './telemetry.js';
 import type { WebhookKeys } from './webhook-keys.js';
 import { append, create, remove } from './writes.js';
+
+/** The `Expect` values Node answers with `100 Continue` ('checkContinue'), as Node matches them. */
+const CONTINUE = /(?:^|\W)100-continue(?:$|\W)/i;
 
 /** Connect/Express-style continuation, called for requests outside `basePath`. */
 export type Next = (err?: unknown) => void;
@@ -198,6 +201,12 @@ class StreamsApp implements HandlerContext {
   }
 
   private async answer(req: IncomingMessage, res: ServerResponse, route: Route): Promise<void> {
+    // Node refuses these itself (no body, no line) unless `createStreamsServer` asks it not to.
+    if (req.httpVersionMajor === 1 && req.httpVersionMinor === 1 && req.headers.host === undefined) {
+      throw source.invalid('an HTTP/1.1 request needs a Host header (RFC 9112 section 3.2)');
+    }
+    const expectation = req.headers.expect;
+    if (expectation !== undefined && !CONTINUE.test(expectation)) return sendExpectationFailed(this.o, req, res);
     switch (route.kind) {
       case 'stream':
         if (isHealthPath(route.name)) return serveHealth(this, { req, res, name: route.name, params: route.params });

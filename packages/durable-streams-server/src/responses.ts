@@ -159,6 +159,24 @@ export function sendMethodNotAllowed(o: ResolvedOptions, req: IncomingMessage, r
   res.writeHead(405, headers).end(req.method === 'HEAD' ? undefined : body);
 }
 
+/**
+ * 417 to an `Expect` other than `100-continue` (RFC 9110 section 10.1.1), which Node would
+ * answer itself with no body and no line. The body the client may still send is not read:
+ * answered, then the connection closes gently (see linger.ts).
+ */
+export function sendExpectationFailed(o: ResolvedOptions, req: IncomingMessage, res: ServerResponse): void {
+  const message = 'Expect: "…" is not an expectation this server meets (only 100-continue)';
+  o.log(logLine(req, 417, 'EXPECTATION_FAILED', message));
+  const body = JSON.stringify({ error: { code: 'EXPECTATION_FAILED', message } });
+  const headers: OutgoingHttpHeaders = {
+    'Cache-Control': 'no-store',
+    'Content-Type': 'application/json; charset=utf-8',
+    Connection: 'close',
+  };
+  headers['Content-Length'] = Buffer.byteLength(body);
+  answerThenLinger(req, res.writeHead(417, headers), req.method === 'HEAD' ? undefined : body);
+}
+
 /** The headers that describe a stream: its media type, tail and closed state. */
 export function infoHeaders(info: StreamInfo): OutgoingHttpHeaders {
   const headers: OutgoingHttpHeaders = { 'Content-Type': info.contentType, [RESPONSE_HEADER.nextOffset]: info.nextOffset };

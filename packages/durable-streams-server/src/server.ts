@@ -33,6 +33,9 @@ export function createStreamsServer(options: StreamsServerOptions): StreamsServe
       requestTimeout: requestTimeoutMs,
       headersTimeout: headersTimeoutMs,
       connectionsCheckingInterval: Math.min(5000, Math.max(50, Math.round(headersTimeoutMs / 4))),
+      // Node answers an HTTP/1.1 request without Host 400 itself, with no body and no line:
+      // the handler answers it instead, in the protocol's terms (so does 'checkExpectation').
+      requireHostHeader: false,
     },
     (req, res) => handler(req, res),
   );
@@ -43,6 +46,11 @@ export function createStreamsServer(options: StreamsServerOptions): StreamsServe
   server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
     const declared = req.headers['content-length'];
     if (declared === undefined || !(Number(declared) > maxBodyBytes)) res.writeContinue();
+    connections.request(req, res);
+    handler(req, res);
+  });
+  // An `Expect` other than 100-continue: Node would answer 417 with no body and no line.
+  server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
     connections.request(req, res);
     handler(req, res);
   });

@@ -122,6 +122,38 @@ describe('request headers the server checks', () => {
     }
   });
 
+  // Node answers these itself before any listener runs (no body, no log line) unless told not to.
+  describe('requests Node would refuse silently', () => {
+    it("an HTTP/1.1 request without Host: 400 in the protocol's terms, one line, nothing created", async () => {
+      const path = fresh();
+      const res = await create(path, undefined);
+      expect(res.status).toBe(400);
+      const message = 'an HTTP/1.1 request needs a Host header (RFC 9112 section 3.2)';
+      expect(JSON.parse(res.body.toString())).toEqual({ error: { code: 'INVALID_ARGUMENT', message } });
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(/ 400 PUT \/h-\d+ INVALID_ARGUMENT: .*an HTTP\/1\.1 request needs a Host header/);
+      expect((await fetch(`${base}${path}`, { method: 'HEAD' })).status).toBe(404);
+      // HTTP/1.0 has no Host requirement: served.
+      expect((await send(`PUT ${path} HTTP/1.0\r\nContent-Type: text/plain\r\nContent-Length: 0\r\n`)).status).toBe(201);
+    });
+
+    it("an Expect other than 100-continue: 417 in the protocol's terms, one line, nothing appended", async () => {
+      const path = fresh();
+      await fetch(`${base}${path}`, { method: 'PUT', headers: { 'Content-Type': 'text/plain' } });
+      const before = await tailOf(path);
+      const res = await send(
+        `POST ${path} HTTP/1.1\r\nHost: a\r\nContent-Type: text/plain\r\nExpect: 200-ok\r\nContent-Length: 3\r\n`,
+        'abc',
+      );
+      expect(res.status).toBe(417);
+      const message = 'Expect: "…" is not an expectation this server meets (only 100-continue)';
+      expect(JSON.parse(res.body.toString())).toEqual({ error: { code: 'EXPECTATION_FAILED', message } });
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(/ 417 POST \/h-\d+ EXPECTATION_FAILED: Expect: /);
+      expect(await tailOf(path)).toBe(before);
+    });
+  });
+
   describe('Expect: 100-continue', () => {
     const head = (path: string, length: number) =>
       `POST ${path} HTTP/1.1\r\nHost: a\r\nContent-Type: text/plain\r\nExpect: 100-continue\r\n` +
