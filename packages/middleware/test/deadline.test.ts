@@ -29,7 +29,8 @@ await describeStoreBackends(
       const rateLimits = set.rateLimits();
       const idempotencyStore = set.idempotency();
       Object.assign(stores, { rateLimits, idempotency: idempotencyStore, csrf: set.csrf() });
-      const policies = { name: 'p', algorithm: 'fixed-window', limit: 5, windowMs: 600_000 } as const;
+      // Anchored at the first call: an epoch-aligned window could roll over between two calls of a test.
+      const policies = { name: 'p', algorithm: 'anchored-window', limit: 5, windowMs: 600_000 } as const;
       // Both apps count, reserve and spend on the same stores: what one did, the other sees.
       const appWith = (timeoutMs: number) => {
         const a = express();

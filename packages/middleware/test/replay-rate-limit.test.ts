@@ -9,7 +9,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { idempotency, rateLimit } from '../src/express.js';
 import { headerOf, listen, postJson, type RawResponse, type Running } from './http.js';
 
-const POLICY = { name: 'p', algorithm: 'fixed-window', limit: 5, windowMs: 600_000 } as const;
+const POLICY = { name: 'p', algorithm: 'anchored-window', limit: 5, windowMs: 600_000 } as const;
 const remaining = (r: RawResponse): string | undefined => /;r=(\d+);/.exec(headerOf(r, 'ratelimit') ?? '')?.[1];
 
 await describeStoreBackends((backend) => {

@@ -30,7 +30,7 @@ await describeStoreBackends((backend) => {
           rateLimit({
             store: set.rateLimits(),
             prefix: `rl-${failOpen}:`,
-            policies: { algorithm: 'fixed-window', limit: 3, windowMs: 600_000 },
+            policies: { algorithm: 'anchored-window', limit: 3, windowMs: 600_000 },
             key: () => 'client',
             cost: (req) => Number(req.headers['x-cost'] ?? 1),
             failOpen,

@@ -41,7 +41,7 @@ await describeStoreBackends((backend) => {
             ...common,
             store: set.rateLimits(),
             prefix: `rl-${failOpen}:`,
-            policies: { algorithm: 'fixed-window', limit: 3, windowMs: 600_000 },
+            policies: { algorithm: 'anchored-window', limit: 3, windowMs: 600_000 },
             key: (req) => fromHeader(req, 'x-user'),
           }),
           (_req, res) => void res.json({ ok: true }),
