@@ -67,7 +67,15 @@ export {
 } from './streams/validate.js';
 export type { ValidatedAppendOptions, ValidatedFork, ValidatedStreamConfig } from './streams/validate.js';
 export { runAsync, runSync } from './streams/backend.js';
-export { type MessageRun, runMessages, runOf } from './streams/run.js';
+export { EMPTY_RUN, type MessageRun, runMessages, runOf } from './streams/run.js';
+export {
+  type CachedPart,
+  DEFAULT_READ_CACHE_BYTES,
+  StreamReadCache,
+  readThrough,
+  type StreamReadCacheOptions,
+  withCached,
+} from './streams/read-cache.js';
 export type {
   AsyncStreamBackend,
   BackendCall,

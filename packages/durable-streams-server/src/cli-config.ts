@@ -36,6 +36,7 @@ const SPECS = {
   schema: { type: 'string' },
   'table-prefix': { type: 'string' },
   'key-prefix': { type: 'string' },
+  'read-cache': { type: 'string' },
   quiet: { type: 'boolean' },
   'log-level': { type: 'string' },
   subscriptions: { type: 'boolean' },

@@ -124,7 +124,7 @@ function logLevelOf(raw: RawConfig): LogLevel {
   return given.value as LogLevel;
 }
 
-/** `--schema`, `--table-prefix` (PostgreSQL) and `--key-prefix` (Redis), checked against the store they are for. */
+/** `--schema`, `--table-prefix` (PostgreSQL), `--key-prefix` (Redis) and `--read-cache`, checked against the store they are for. */
 function storeOptionsOf(raw: RawConfig, store: string): StoreSpecOptions {
   const isPostgres = /^postgres(ql)?:\/\//.test(store);
   const isRedis = /^rediss?:\/\//.test(store);
@@ -154,6 +154,11 @@ function storeOptionsOf(raw: RawConfig, store: string): StoreSpecOptions {
       );
     }
     out.keyPrefix = keyPrefix.value;
+  }
+  const readCache = stringOption(raw, 'read-cache');
+  if (readCache !== undefined) {
+    if (!isPostgres && !isRedis) throw new UsageError(`${readCache.from} is for a postgres:// or redis:// store`);
+    out.readCacheBytes = integerOption(raw, 'read-cache', 0, 0, Number.MAX_SAFE_INTEGER);
   }
   return out;
 }

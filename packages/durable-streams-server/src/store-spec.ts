@@ -27,6 +27,11 @@ export interface StoreSpecOptions {
   /** Redis: the prefix of every key. @default 'stowage:' */
   keyPrefix?: string;
   /**
+   * PostgreSQL and Redis: the stream store's `readCacheBytes` (see `StreamReadCacheOptions` in
+   * `@stowage/core/adapter-kit`). @default the store's default (64 MiB)
+   */
+  readCacheBytes?: number;
+  /**
    * Receives the stores' background failures (their `onError`) and the connection's own: an
    * idle PostgreSQL client dropped, a Redis connection lost (once per loss, not per retry).
    * @default each store's default (one `console.error` line); connection errors unreported
@@ -49,6 +54,7 @@ export async function openStore(spec: string, options: StoreSpecOptions = {}): P
     ...(options.tablePrefix === undefined ? {} : { tablePrefix: options.tablePrefix }),
   };
   const inRedis = options.keyPrefix === undefined ? {} : { prefix: options.keyPrefix };
+  const cache = options.readCacheBytes === undefined ? {} : { readCacheBytes: options.readCacheBytes };
   const onError = options.onError;
   const reporting = onError === undefined ? {} : { onError };
   const connectionLost = (store: string) => (err: unknown) =>
@@ -97,7 +103,7 @@ export async function openStore(spec: string, options: StoreSpecOptions = {}): P
     const pool = new pg.Pool({ connectionString: spec });
     // An idle client dropped by the server: reported; the pool opens another on the next call.
     pool.on('error', connectionLost('pg Pool'));
-    const store = new PostgresStreamStore({ pool, ...inPostgres, ...reporting });
+    const store = new PostgresStreamStore({ pool, ...inPostgres, ...cache, ...reporting });
     const sessions = withSessions ? new PostgresSessionStore({ pool, ...inPostgres, ...reporting }) : undefined;
     return {
       store,
@@ -126,7 +132,7 @@ export async function openStore(spec: string, options: StoreSpecOptions = {}): P
     client.on('ready', () => {
       down = false;
     });
-    const store = new RedisStreamStore({ client, ...inRedis, ...reporting });
+    const store = new RedisStreamStore({ client, ...inRedis, ...cache, ...reporting });
     const sessions = withSessions ? new RedisSessionStore({ client, ...inRedis, ...reporting }) : undefined;
     return {
       store,

@@ -38,6 +38,7 @@ describe('the CLI options: flags, environment, exit codes', () => {
       '--send-timeout MS',
       '--request-timeout MS',
       '--headers-timeout MS',
+      '--read-cache BYTES',
     ];
     for (const flag of added) expect(help.stdout).toContain(flag);
   });
@@ -63,6 +64,12 @@ describe('the CLI options: flags, environment, exit codes', () => {
       [[], { STOWAGE_BASE_PATH: 'streams' }, 'STOWAGE_BASE_PATH must start with /, got "streams"'],
       [['--store', 'memory', '--schema', 'x'], {}, '--schema is for a postgres:// store'],
       [['--store', 'memory'], { STOWAGE_KEY_PREFIX: 'x:' }, 'STOWAGE_KEY_PREFIX is for a redis:// store'],
+      [['--read-cache', '1000'], {}, '--read-cache is for a postgres:// or redis:// store'],
+      [
+        ['--store', 'redis://127.0.0.1:1'],
+        { STOWAGE_READ_CACHE: '-1' },
+        'STOWAGE_READ_CACHE must be an integer from 0 to 9007199254740991, got "-1"',
+      ],
       [
         ['--store', 'postgres://127.0.0.1:1/db', '--schema', 'a"; DROP TABLE x; --'],
         {},

@@ -55,6 +55,40 @@ describeBackends(await postgresBackends(imagesForAppSuites('postgres')), (backen
   });
 });
 
+describeBackends(await postgresBackends(imagesForAppSuites('postgres')), (backend) => {
+  it('--read-cache (and STOWAGE_READ_CACHE) reaches the store: messages read once are not fetched again, 0 fetches each time', async () => {
+    const pool = new pg.Pool({ connectionString: backend.url });
+    const schema = `ds_cache_${randomSuffix()}`;
+    try {
+      for (const [args, env, cached] of [
+        [[], {}, true],
+        [['--read-cache', '0'], {}, false],
+        [[], { STOWAGE_READ_CACHE: '0' }, false],
+      ] as const) {
+        const name = `s-${randomSuffix()}`;
+        const p = new CliProcess(['--store', backend.url, '--schema', schema, '--quiet', ...args], env);
+        try {
+          const url = await p.url;
+          expect((await fetch(`${url}/${name}`, text('first', 'PUT'))).status).toBe(201);
+          expect(await (await fetch(`${url}/${name}?offset=-1`)).text()).toBe('first');
+          // Behind the server's back: only a server that fetches the message again sees it.
+          await pool.query(
+            `UPDATE "${schema}"."stowage_stream_messages" m SET data = 'other' FROM "${schema}"."stowage_streams" s
+             WHERE s.id = m.stream_id AND s.name = $1`,
+            [name],
+          );
+          expect(await (await fetch(`${url}/${name}?offset=-1`)).text(), JSON.stringify({ args, env })).toBe(cached ? 'first' : 'other');
+        } finally {
+          expect(await p.stop()).toBe(0);
+        }
+      }
+    } finally {
+      await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      await pool.end();
+    }
+  });
+});
+
 describeBackends(await redisBackends(imagesForAppSuites('redis')), (backend) => {
   it('--key-prefix (and STOWAGE_KEY_PREFIX): keys only under it, and none left once the streams are deleted', async () => {
     const client = new Redis(backend.url);

@@ -80,16 +80,16 @@ export function runFromRow(row: RunRow | undefined): MessageRun {
 export type ReadRow = StreamRow & { now: number; run_data: string | null; run_ends: Buffer | null };
 
 /**
- * The answer of a one-statement read, or `undefined` when the read needs the engine: a
+ * The answer of a one-statement read (`run`: its messages from `position`), or `undefined` when the read needs the engine: a
  * missing, deleted or expired stream (for its error), an idle TTL to renew (a write), an
  * offset past the tail, or an offset in a fork's source.
  */
-export function oneStatementRead(row: ReadRow | undefined, position: number): StreamReadResult | undefined {
+export function oneStatementRead(row: ReadRow | undefined, position: number, run: MessageRun): StreamReadResult | undefined {
   if (row === undefined) return undefined;
   const s = storedStreamFromRow(row);
   if (s.deleted || (s.deadline !== undefined && s.deadline <= row.now) || s.ttlMs !== undefined) return undefined;
   if (position > s.tail || (s.forkPosition !== undefined && position < s.forkPosition)) return undefined;
-  return readResult(s, position, runFromRow({ data: row.run_data, ends: row.run_ends }));
+  return readResult(s, position, run);
 }
 
 export type LookRow = { id: string; tail: number; closed: boolean; deadline: number | null; deleted: boolean; now: number };

@@ -23,6 +23,12 @@ import {
   type StreamOp,
   sizeLimit,
   type StreamSizeOptions,
+  DEFAULT_READ_CACHE_BYTES,
+  EMPTY_RUN,
+  readThrough,
+  StreamReadCache,
+  type StreamReadCacheOptions,
+  withCached,
 } from '@stowage/core/adapter-kit';
 import type pg from 'pg';
 import { isRetryable, lateAt, mapError, PgStoreBase, Sql, type PostgresStoreOptions } from './base.js';
@@ -39,7 +45,7 @@ import {
   type RunRow,
 } from './stream-read.js';
 
-export interface PostgresStreamStoreOptions extends PostgresStoreOptions, StreamSizeOptions {
+export interface PostgresStreamStoreOptions extends PostgresStoreOptions, StreamSizeOptions, StreamReadCacheOptions {
   /**
    * While `LISTEN` is down (it failed, or its connection was lost), waiters look at their
    * stream again this often, until the store listens again. @default 500
@@ -115,12 +121,15 @@ export class PostgresStreamStore extends PgStoreBase implements StreamStore {
   private readonly maxMessageBytes: number;
   private readonly channel: string;
   private readonly listener: StreamListener;
+  private readonly cache: StreamReadCache;
 
   constructor(options: PostgresStreamStoreOptions) {
     super('PostgresStreamStore', options);
     const maxMessageBytes = sizeLimit(this.source, options, 'maxMessageBytes');
     const pollMs = options.pollMs === undefined ? 500 : validateInteger(this.source, 'options.pollMs', options.pollMs, 1);
     const report = backgroundReporter(this.source, 'options.onError', options.onError);
+    const { readCacheBytes = DEFAULT_READ_CACHE_BYTES } = options;
+    this.cache = new StreamReadCache(validateInteger(this.source, 'options.readCacheBytes', readCacheBytes, 0));
     const S = this.t.table('streams');
     const M = this.t.table('stream_messages');
     const P = this.t.table('stream_producers');
@@ -195,8 +204,10 @@ export class PostgresStreamStore extends PgStoreBase implements StreamStore {
       update: async (stream) => void (await run(s.update!, values(stream))),
       remove: async (stream) => void (await run(s.remove!, [stream.id])),
       append: async (streamId, first, messages) => void (await run(s.append!, [streamId, first, messages.map(asBuffer)])),
-      read: async (streamId, after, upTo, maxBytes, maxMessages) =>
-        runFromRow((await run<RunRow>(this.reads.run, [streamId, after, upTo, maxBytes, maxMessages]))[0]),
+      read: (streamId, after, upTo, maxBytes, maxMessages, readOnly) =>
+        readThrough(this.cache, streamId, { after, upTo, maxBytes, maxMessages, copy: !readOnly }, async (from, bytes, count) =>
+          runFromRow((await run<RunRow>(this.reads.run, [streamId, from, upTo, bytes, count]))[0]),
+        ),
       producer: async (streamId, producerId) => {
         const [row] = await run<ProducerState>(s.producer!, [streamId, producerId]);
         return row;
@@ -309,15 +320,38 @@ export class PostgresStreamStore extends PgStoreBase implements StreamStore {
   }
   /**
    * One statement when that is the whole read (a live stream without an idle TTL, from its own
-   * messages); otherwise, and for every refusal, the engine's transaction.
+   * messages); otherwise, and for every refusal, the engine's transaction. Messages this store
+   * has read before come from its cache (`readCacheBytes`): the statement then reads the
+   * stream's row and only the messages after them.
    */
   async read(name: string, fromOffset: string, opts?: StreamReadOptions): Promise<StreamReadResult> {
     validateKey(this.source, 'name', name);
     const position = parseOffset(this.source, 'fromOffset', fromOffset);
-    const { maxBytes, maxMessages } = validateReadOptions(this.source, opts);
+    const { maxBytes, maxMessages, readOnly } = validateReadOptions(this.source, opts);
     const budget = this.budget(deadlineOf(this.source, opts));
-    const [row] = await this.query<ReadRow>(this.reads.read, [name, position, maxBytes, maxMessages, this.nowParam()], budget);
-    return oneStatementRead(row, position) ?? this.ops.read(name, fromOffset, opts);
+    const id = this.cache.idOf(name);
+    const cached = id === undefined ? undefined : this.cache.get(id, position, maxBytes, maxMessages);
+    const statement = async (after: number, left: number, bytes: number) =>
+      (await this.query<ReadRow>(this.reads.read, [name, after, bytes, left, this.nowParam()], budget))[0];
+    let row: ReadRow | undefined;
+    let run = EMPTY_RUN;
+    if (cached !== undefined) {
+      const count = cached.full ? 0 : maxMessages - cached.run.ends.length;
+      row = await statement(cached.through, count, maxBytes - cached.run.bytes.byteLength);
+      if (row !== undefined && row.id === id) {
+        const fetched = runFromRow({ data: row.run_data, ends: row.run_ends });
+        this.cache.put(row.id, cached.through, fetched, name);
+        run = withCached(cached, fetched, maxBytes, maxMessages, !readOnly);
+      } else row = undefined; // gone or made again: read it whole
+    }
+    if (row === undefined) {
+      const whole = await statement(position, maxMessages, maxBytes);
+      if (whole === undefined) return this.ops.read(name, fromOffset, opts);
+      run = runFromRow({ data: whole.run_data, ends: whole.run_ends });
+      this.cache.put(whole.id, position, run, name);
+      row = whole;
+    }
+    return oneStatementRead(row, position, run) ?? this.ops.read(name, fromOffset, opts);
   }
   head: StreamStore['head'] = (name, opts) => this.ops.head(name, opts);
   closeStream: StreamStore['closeStream'] = (name, opts) => this.ops.closeStream(name, opts);

@@ -29,11 +29,17 @@ import {
   validateStreamConfig,
   sizeLimit,
   type StreamSizeOptions,
+  DEFAULT_READ_CACHE_BYTES,
+  type MessageRun,
+  StreamReadCache,
+  type StreamReadCacheOptions,
+  validateInteger,
+  withCached,
 } from '@stowage/core/adapter-kit';
 import { RedisStoreBase, Script, type RedisStoreOptions } from './base.js';
 import { StreamSubscriber } from './stream-subscriber.js';
 
-export interface RedisStreamStoreOptions extends RedisStoreOptions, StreamSizeOptions {}
+export interface RedisStreamStoreOptions extends RedisStoreOptions, StreamSizeOptions, StreamReadCacheOptions {}
 
 // Lua has no imports: the parts of the stream script, one idea each, joined in this order.
 const STREAM = new Script('stream', [
@@ -53,6 +59,17 @@ type Reply = (Buffer | number | Reply)[];
  * MiB returned, all of it on its one thread.
  */
 const READ_PART_BYTES = 1 << 20;
+
+interface ReadRun {
+  run: MessageRun;
+  last: number;
+  atTail: boolean;
+  info: StreamInfo;
+}
+
+function readAnswer(run: MessageRun, position: number, last: number, atTail: boolean, info: StreamInfo): StreamReadResult {
+  return { messages: runMessages(run, position + 1), bytes: run.bytes, nextOffset: formatOffset(last), atTail, closed: info.closed, info };
+}
 
 interface ReadPart {
   data: Buffer[];
@@ -110,10 +127,13 @@ export class RedisStreamStore extends RedisStoreBase implements StreamStore {
   private readonly waiters = new StreamWaiters();
   private readonly keyPrefix: string;
   private readonly subscriber: StreamSubscriber;
+  private readonly cache: StreamReadCache;
 
   constructor(options: RedisStreamStoreOptions) {
     super('RedisStreamStore', options);
     this.maxMessageBytes = sizeLimit(this.source, options, 'maxMessageBytes');
+    const { readCacheBytes = DEFAULT_READ_CACHE_BYTES } = options;
+    this.cache = new StreamReadCache(validateInteger(this.source, 'options.readCacheBytes', readCacheBytes, 0));
     this.keyPrefix = `${this.prefix}{streams}:`;
     this.subscriber = new StreamSubscriber({
       connection: this.connection,
@@ -183,11 +203,40 @@ export class RedisStreamStore extends RedisStoreBase implements StreamStore {
     return result;
   }
 
+  /**
+   * Messages this store has read before come from its cache (`readCacheBytes`): the script then
+   * reads the stream's record (and renews an idle TTL) and only the messages after them.
+   */
   async read(name: string, fromOffset: string, opts?: Parameters<StreamStore['read']>[2]): Promise<StreamReadResult> {
     validateKey(this.source, 'name', name);
-    const { maxBytes, maxMessages } = validateReadOptions(this.source, opts);
+    const { maxBytes, maxMessages, readOnly } = validateReadOptions(this.source, opts);
     const position = parseOffset(this.source, 'fromOffset', fromOffset);
     const deadline = deadlineOf(this.source, opts);
+    const id = this.cache.idOf(name);
+    const cached = id === undefined ? undefined : this.cache.get(id, position, maxBytes, maxMessages);
+    if (cached !== undefined && cached.run.ends.length > 0) {
+      const { bytes, ends } = cached.run;
+      const left = cached.full ? 0 : maxMessages - ends.length;
+      // Past the tail, or another id: the name is another stream now (deleted and made again),
+      // read it whole. Any other refusal is the name's, whichever stream it is.
+      const rest = await this.readFrom(name, cached.through, maxBytes - bytes.byteLength, left, deadline).catch((err: unknown) => {
+        if (err instanceof StowageError && err.code === 'INVALID_ARGUMENT') return undefined;
+        throw err;
+      });
+      if (rest !== undefined && rest.info.id === id) {
+        this.cache.put(id, cached.through, rest.run, name);
+        const run = withCached(cached, rest.run, maxBytes, maxMessages, !readOnly);
+        const last = position + run.ends.length;
+        return readAnswer(run, position, last, last === cached.through + rest.run.ends.length && rest.atTail, rest.info);
+      }
+    }
+    const whole = await this.readFrom(name, position, maxBytes, maxMessages, deadline);
+    this.cache.put(whole.info.id, position, whole.run, name);
+    return readAnswer(whole.run, position, whole.last, whole.atTail, whole.info);
+  }
+
+  /** Messages after `position`, in parts of at most {@link READ_PART_BYTES}. */
+  private async readFrom(name: string, position: number, maxBytes: number, maxMessages: number, deadline?: number): Promise<ReadRun> {
     let part = await this.readPart(name, position, Math.min(maxBytes, READ_PART_BYTES), maxMessages, deadline);
     const data: Buffer[] = [...part.data];
     const ends = part.ends;
@@ -213,14 +262,7 @@ export class RedisStreamStore extends RedisStoreBase implements StreamStore {
       part = next;
     }
     const run = { bytes: data.length === 1 ? data[0]! : Buffer.concat(data, bytes), ends };
-    return {
-      messages: runMessages(run, position + 1),
-      bytes: run.bytes,
-      nextOffset: formatOffset(part.last),
-      atTail: part.atTail,
-      closed: part.info.closed,
-      info: part.info,
-    };
+    return { run, last: part.last, atTail: part.atTail, info: part.info };
   }
 
   /** One read script: messages after `position`, at least one when there is one. */
