@@ -157,7 +157,7 @@ function storeOptionsOf(raw: RawConfig, store: string): StoreSpecOptions {
   }
   const readCache = stringOption(raw, 'read-cache');
   if (readCache !== undefined) {
-    if (!isPostgres && !isRedis) throw new UsageError(`${readCache.from} is for a postgres:// or redis:// store`);
+    if (store === 'memory') throw new UsageError(`${readCache.from} is for a sqlite:, postgres:// or redis:// store`);
     out.readCacheBytes = integerOption(raw, 'read-cache', 0, 0, Number.MAX_SAFE_INTEGER);
   }
   return out;

@@ -18,8 +18,8 @@ A Durable Streams protocol server over a Stowage StreamStore.
   --schema NAME             postgres: schema of the tables, created if missing (default: public)
   --table-prefix PREFIX     postgres: prefix of every table name (default: stowage_)
   --key-prefix PREFIX       redis: prefix of every key (default: stowage:)
-  --read-cache BYTES        postgres, redis: bytes of stream messages kept in the process to
-                            answer reads of them again (default: 67108864; 0: none)
+  --read-cache BYTES        sqlite, postgres, redis: bytes of stream messages kept in the
+                            process to answer reads of them again (default: 67108864; 0: none)
   --long-poll-timeout MS    how long a long-poll waits for data (default: 20000)
   --max-body-bytes N        largest request body, larger is 413 (default: 8388608)
   --max-read-bytes N        most bytes of messages in one read response; the rest follows at

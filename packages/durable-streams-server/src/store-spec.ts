@@ -27,7 +27,7 @@ export interface StoreSpecOptions {
   /** Redis: the prefix of every key. @default 'stowage:' */
   keyPrefix?: string;
   /**
-   * PostgreSQL and Redis: the stream store's `readCacheBytes` (see `StreamReadCacheOptions` in
+   * SQLite, PostgreSQL and Redis: the stream store's `readCacheBytes` (see `StreamReadCacheOptions` in
    * `@stowage/core/adapter-kit`). @default the store's default (64 MiB)
    */
   readCacheBytes?: number;
@@ -83,7 +83,7 @@ export async function openStore(spec: string, options: StoreSpecOptions = {}): P
     const { default: Database } = await load(() => import('better-sqlite3'), 'better-sqlite3');
     if (file !== ':memory:') makeDirectories(dirname(resolve(file)));
     const database = new Database(file);
-    const store = new SqliteStreamStore({ database, ...reporting });
+    const store = new SqliteStreamStore({ database, ...cache, ...reporting });
     const sessions = withSessions ? new SqliteSessionStore({ database, ...reporting }) : undefined;
     return {
       store,

@@ -64,7 +64,7 @@ describe('the CLI options: flags, environment, exit codes', () => {
       [[], { STOWAGE_BASE_PATH: 'streams' }, 'STOWAGE_BASE_PATH must start with /, got "streams"'],
       [['--store', 'memory', '--schema', 'x'], {}, '--schema is for a postgres:// store'],
       [['--store', 'memory'], { STOWAGE_KEY_PREFIX: 'x:' }, 'STOWAGE_KEY_PREFIX is for a redis:// store'],
-      [['--read-cache', '1000'], {}, '--read-cache is for a postgres:// or redis:// store'],
+      [['--store', 'memory', '--read-cache', '1000'], {}, '--read-cache is for a sqlite:, postgres:// or redis:// store'],
       [
         ['--store', 'redis://127.0.0.1:1'],
         { STOWAGE_READ_CACHE: '-1' },

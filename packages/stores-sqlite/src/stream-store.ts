@@ -14,13 +14,17 @@ import {
   type StreamBackend,
   sizeLimit,
   type StreamSizeOptions,
+  DEFAULT_READ_CACHE_BYTES,
+  readThrough,
+  StreamReadCache,
+  type StreamReadCacheOptions,
 } from '@stowage/core/adapter-kit';
 import { randomUUID } from 'node:crypto';
 import type { Database, Statement } from 'better-sqlite3';
 import { asBuffer, PACKAGE, SqliteStoreBase, type SqliteStoreOptions } from './base.js';
 
 /** `pruneInWorker` is not one: the streams' cleanup runs in the engine, on the store's connection. */
-export interface SqliteStreamStoreOptions extends Omit<SqliteStoreOptions, 'pruneInWorker'>, StreamSizeOptions {
+export interface SqliteStreamStoreOptions extends Omit<SqliteStoreOptions, 'pruneInWorker'>, StreamSizeOptions, StreamReadCacheOptions {
   /**
    * While a `wait` is pending, how often to look for commits made by other processes on the
    * same file (`PRAGMA data_version`, one cheap call). Appends in this process wake waiters
@@ -75,7 +79,11 @@ class SqliteStreamBackend implements StreamBackend {
 
   private readonly utf8: boolean;
 
-  constructor(db: Database, p: string) {
+  constructor(
+    db: Database,
+    p: string,
+    private readonly cache: StreamReadCache,
+  ) {
     this.utf8 = db.pragma('encoding', { simple: true }) === 'UTF-8';
     const streams = `${p}streams`;
     const messages = `${p}stream_messages`;
@@ -143,8 +151,13 @@ class SqliteStreamBackend implements StreamBackend {
    * JavaScript was most of a catch-up read's time): the sizes of the messages in range, then,
    * once the byte limit has cut them, their bytes joined by SQLite. It joins blobs as
    * text (`group_concat`): byte for byte in a UTF-8 database; any other encoding reads row by row.
+   * Messages this store has read before come from its cache (`readCacheBytes`).
    */
-  read(streamId: string, after: number, upTo: number, maxBytes: number, maxMessages: number): MessageRun {
+  read(streamId: string, after: number, upTo: number, maxBytes: number, maxMessages: number, readOnly = false): MessageRun {
+    const read = { after, upTo, maxBytes, maxMessages, copy: !readOnly };
+    return readThrough(this.cache, streamId, read, (from, bytes, count) => this.readStored(streamId, from, upTo, bytes, count));
+  }
+  private readStored(streamId: string, after: number, upTo: number, maxBytes: number, maxMessages: number): MessageRun {
     const last = Math.min(upTo, after + maxMessages);
     if (!this.utf8 || last <= after) return this.readRows(streamId, after, upTo, maxBytes, maxMessages);
     const sizes = JSON.parse(this.s.sizes!.get({ id: streamId, after, last }) as string) as number[];
@@ -217,6 +230,7 @@ export class SqliteStreamStore extends SqliteStoreBase<Statements> implements St
   private readonly ops: EngineStreamOps;
   private poller: NodeJS.Timeout | undefined;
   private lastDataVersion = -1;
+  private readonly cache: StreamReadCache;
   constructor(options: SqliteStreamStoreOptions) {
     if ((options as SqliteStoreOptions | undefined)?.pruneInWorker !== undefined) {
       throw new ErrorSource(PACKAGE, 'SqliteStreamStore').invalid('options.pruneInWorker is not an option of the stream store', {
@@ -225,6 +239,8 @@ export class SqliteStreamStore extends SqliteStoreBase<Statements> implements St
     }
     super('SqliteStreamStore', options);
     const maxMessageBytes = sizeLimit(this.source, options, 'maxMessageBytes');
+    const { readCacheBytes = DEFAULT_READ_CACHE_BYTES } = options;
+    this.cache = new StreamReadCache(validateInteger(this.source, 'options.readCacheBytes', readCacheBytes, 0));
     this.pollIntervalMs =
       options.pollIntervalMs === undefined ? 50 : validateInteger(this.source, 'options.pollIntervalMs', options.pollIntervalMs, 1);
     this.ops = new EngineStreamOps({
@@ -247,7 +263,7 @@ export class SqliteStreamStore extends SqliteStoreBase<Statements> implements St
   }
 
   protected prepare(): Statements {
-    const backend = new SqliteStreamBackend(this.db, this.prefix);
+    const backend = new SqliteStreamBackend(this.db, this.prefix, this.cache);
     const tx = this.db.transaction((op: StreamOp<unknown>) => runSync(op, backend));
     let set = peers.get(this.db);
     if (set === undefined) peers.set(this.db, (set = new Set()));

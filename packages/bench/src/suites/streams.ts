@@ -59,8 +59,8 @@ const catchUpOp =
       let offset = '-1';
       let bytes = 0;
       for (;;) {
-        const r = expectStatus(await s.call('GET', `${path}?offset=${encodeURIComponent(offset)}`, {}), 200);
-        bytes += r.body.length;
+        const r = expectStatus(await s.count(`${path}?offset=${encodeURIComponent(offset)}`), 200);
+        bytes += r.size;
         offset = String(r.headers['stream-next-offset']);
         if (r.headers['stream-up-to-date'] === 'true') break;
       }

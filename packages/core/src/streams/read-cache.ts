@@ -192,18 +192,21 @@ export function withCached(cached: CachedPart, fetched: MessageRun, maxBytes: nu
 /**
  * A backend's read (see `StreamBackend.read`) through `cache`: the cached messages, then
  * `fetch(after, maxBytes, maxMessages)` for the rest with what they left of the limits.
+ * Synchronous when `fetch` is (SQLite), a promise when it returns one.
  */
-export async function readThrough(
+export function readThrough<R extends MessageRun | Promise<MessageRun>>(
   cache: StreamReadCache,
   streamId: string,
   read: { after: number; upTo: number; maxBytes: number; maxMessages: number; copy: boolean },
-  fetch: (after: number, maxBytes: number, maxMessages: number) => Promise<MessageRun>,
-): Promise<MessageRun> {
+  fetch: (after: number, maxBytes: number, maxMessages: number) => R,
+): R {
   const { after, upTo, maxBytes, maxMessages, copy } = read;
   const cached = cache.get(streamId, after, maxBytes, maxMessages, upTo);
-  const fetched = cached.full
-    ? EMPTY_RUN
-    : await fetch(cached.through, maxBytes - cached.run.bytes.byteLength, maxMessages - cached.run.ends.length);
-  cache.put(streamId, cached.through, fetched);
-  return withCached(cached, fetched, maxBytes, maxMessages, copy);
+  const finish = (fetched: MessageRun): MessageRun => {
+    cache.put(streamId, cached.through, fetched);
+    return withCached(cached, fetched, maxBytes, maxMessages, copy);
+  };
+  if (cached.full) return finish(EMPTY_RUN) as R;
+  const fetched = fetch(cached.through, maxBytes - cached.run.bytes.byteLength, maxMessages - cached.run.ends.length);
+  return (fetched instanceof Promise ? fetched.then(finish) : finish(fetched)) as R;
 }
