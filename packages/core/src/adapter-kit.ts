@@ -69,8 +69,6 @@ export type { ValidatedAppendOptions, ValidatedFork, ValidatedStreamConfig } fro
 export { runAsync, runSync } from './streams/backend.js';
 export { EMPTY_RUN, type MessageRun, runMessages, runOf } from './streams/run.js';
 export {
-  type CachedPart,
-  DEFAULT_READ_CACHE_BYTES,
   StreamReadCache,
   readThrough,
   type StreamReadCacheOptions,

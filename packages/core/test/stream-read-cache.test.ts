@@ -95,8 +95,8 @@ describe('StreamReadCache', () => {
   });
 
   it('stays within its bound: the stream least recently read leaves first; 0 keeps nothing', () => {
-    const cache = new StreamReadCache(6400);
-    // 100 messages: 701 bytes, and 864 of bookkeeping: four fit, not five.
+    const cache = new StreamReadCache(7000);
+    // 100 messages: 701 bytes, and 864 of bookkeeping; a name and its id 70: four fit, not five.
     for (const id of 'abcd') cache.put(id, 0, runFrom(id, 0, 100), `s${id}`);
     cache.get('a', 0, 1 << 20, 1000); // a is now more recent than b
     cache.put('e', 0, runFrom('e', 0, 100), 'se');
@@ -105,6 +105,13 @@ describe('StreamReadCache', () => {
     // A read larger than a quarter of the bound is not kept.
     cache.put('f', 0, runFrom('f', 0, 200));
     expect(held('f')).toBe(0);
+    // The last id under each name counts too, within a sixteenth of the bound: 64 KiB keeps
+    // about 4 KiB of names, so of 1,000 names of 1 KiB the last one or two.
+    const names = new StreamReadCache(64 * 1024);
+    const name = (i: number) => `${i}`.padEnd(1024, '.');
+    for (let i = 0; i < 1000; i++) names.put(`id-${i}`, 0, runOf([]), name(i));
+    expect(names.idOf(name(999))).toBe('id-999');
+    expect(names.idOf(name(990))).toBeUndefined();
     const none = new StreamReadCache(0);
     none.put('a', 0, runFrom('a', 0, 3), 's');
     expect(none.get('a', 0, 1000, 10).run.ends).toHaveLength(0);

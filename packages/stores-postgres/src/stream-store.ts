@@ -23,7 +23,6 @@ import {
   type StreamOp,
   sizeLimit,
   type StreamSizeOptions,
-  DEFAULT_READ_CACHE_BYTES,
   EMPTY_RUN,
   readThrough,
   StreamReadCache,
@@ -128,8 +127,7 @@ export class PostgresStreamStore extends PgStoreBase implements StreamStore {
     const maxMessageBytes = sizeLimit(this.source, options, 'maxMessageBytes');
     const pollMs = options.pollMs === undefined ? 500 : validateInteger(this.source, 'options.pollMs', options.pollMs, 1);
     const report = backgroundReporter(this.source, 'options.onError', options.onError);
-    const { readCacheBytes = DEFAULT_READ_CACHE_BYTES } = options;
-    this.cache = new StreamReadCache(validateInteger(this.source, 'options.readCacheBytes', readCacheBytes, 0));
+    this.cache = StreamReadCache.of(this.source, options);
     const S = this.t.table('streams');
     const M = this.t.table('stream_messages');
     const P = this.t.table('stream_producers');

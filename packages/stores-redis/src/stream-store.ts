@@ -29,11 +29,9 @@ import {
   validateStreamConfig,
   sizeLimit,
   type StreamSizeOptions,
-  DEFAULT_READ_CACHE_BYTES,
   type MessageRun,
   StreamReadCache,
   type StreamReadCacheOptions,
-  validateInteger,
   withCached,
 } from '@stowage/core/adapter-kit';
 import { RedisStoreBase, Script, type RedisStoreOptions } from './base.js';
@@ -132,8 +130,7 @@ export class RedisStreamStore extends RedisStoreBase implements StreamStore {
   constructor(options: RedisStreamStoreOptions) {
     super('RedisStreamStore', options);
     this.maxMessageBytes = sizeLimit(this.source, options, 'maxMessageBytes');
-    const { readCacheBytes = DEFAULT_READ_CACHE_BYTES } = options;
-    this.cache = new StreamReadCache(validateInteger(this.source, 'options.readCacheBytes', readCacheBytes, 0));
+    this.cache = StreamReadCache.of(this.source, options);
     this.keyPrefix = `${this.prefix}{streams}:`;
     this.subscriber = new StreamSubscriber({
       connection: this.connection,

@@ -14,7 +14,6 @@ import {
   type StreamBackend,
   sizeLimit,
   type StreamSizeOptions,
-  DEFAULT_READ_CACHE_BYTES,
   readThrough,
   StreamReadCache,
   type StreamReadCacheOptions,
@@ -239,8 +238,7 @@ export class SqliteStreamStore extends SqliteStoreBase<Statements> implements St
     }
     super('SqliteStreamStore', options);
     const maxMessageBytes = sizeLimit(this.source, options, 'maxMessageBytes');
-    const { readCacheBytes = DEFAULT_READ_CACHE_BYTES } = options;
-    this.cache = new StreamReadCache(validateInteger(this.source, 'options.readCacheBytes', readCacheBytes, 0));
+    this.cache = StreamReadCache.of(this.source, options);
     this.pollIntervalMs =
       options.pollIntervalMs === undefined ? 50 : validateInteger(this.source, 'options.pollIntervalMs', options.pollIntervalMs, 1);
     this.ops = new EngineStreamOps({

@@ -8,13 +8,17 @@
 // first (the store's own statement or script), so a gone stream's entries are never reached;
 // they leave with the least recently read.
 
+import type { ErrorSource } from '../errors.js';
+import { validateInteger } from '../validate.js';
 import { EMPTY_RUN, fitting, joinRuns, type MessageRun, runPrefix } from './run.js';
 
 export interface StreamReadCacheOptions {
   /**
    * Bytes of stream messages this store keeps in the process to answer reads of them again
    * without fetching them from the database (every read still reads the stream's row: see the
-   * store's `read`). Streams least recently read leave first; 0 keeps nothing.
+   * store's `read`), counting the last stream id read under each name (at most a sixteenth of
+   * it) and bookkeeping. Streams least recently read leave first; a read larger than a quarter
+   * of it is not kept; 0 keeps nothing.
    * @default 67108864 (64 MiB)
    */
   readCacheBytes?: number | undefined;
@@ -45,6 +49,8 @@ const JOIN_BELOW = 256 * 1024;
 const CHUNK_COST = 64;
 const END_COST = 8;
 
+// A name and an id as JavaScript strings (2 bytes a code unit) in a map entry.
+const nameCost = (name: string, id: string): number => 2 * (name.length + id.length) + CHUNK_COST;
 const cost = (c: Chunk): number => c.bytes.byteLength + c.ends.length * END_COST + CHUNK_COST;
 const lastOf = (c: Chunk): number => c.first + c.ends.length - 1;
 
@@ -63,9 +69,17 @@ function slice(c: Chunk, from: number, to: number): MessageRun {
 export class StreamReadCache {
   private readonly streams = new Map<string, Chunk[]>();
   private readonly ids = new Map<string, string>();
+  /** Bytes held: messages and their bookkeeping, and the names' ids (`namesSize` of it). */
   private size = 0;
+  private namesSize = 0;
 
   constructor(readonly maxBytes: number) {}
+
+  /** The cache of `options.readCacheBytes` (validated as that field of `source`'s store). */
+  static of(source: ErrorSource, options: StreamReadCacheOptions): StreamReadCache {
+    const { readCacheBytes = DEFAULT_READ_CACHE_BYTES } = options;
+    return new StreamReadCache(validateInteger(source, 'options.readCacheBytes', readCacheBytes, 0));
+  }
 
   /** The id last read under `name`, if any. */
   idOf(name: string): string | undefined {
@@ -161,10 +175,23 @@ export class StreamReadCache {
   }
 
   private remember(name: string, streamId: string): void {
-    this.ids.delete(name);
+    const known = this.ids.get(name);
+    if (known !== undefined) this.forget(name, known);
     this.ids.set(name, streamId);
-    // Names are small; as many as a cache of 1 KiB messages could hold streams of.
-    if (this.ids.size > Math.max(1024, this.maxBytes / 1024)) this.ids.delete(this.ids.keys().next().value!);
+    this.namesSize += nameCost(name, streamId);
+    this.size += nameCost(name, streamId);
+    // The names least recently read leave first, past a sixteenth of the bound.
+    for (const [oldest, id] of this.ids) {
+      if (this.namesSize <= this.maxBytes / 16) break;
+      this.forget(oldest, id);
+    }
+    this.evict();
+  }
+
+  private forget(name: string, streamId: string): void {
+    this.ids.delete(name);
+    this.namesSize -= nameCost(name, streamId);
+    this.size -= nameCost(name, streamId);
   }
 
   private evict(): void {
