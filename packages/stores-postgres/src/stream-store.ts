@@ -193,11 +193,13 @@ export class PostgresStreamStore extends PgStoreBase implements StreamStore {
 
   private backend(run: Run, lock: boolean): AsyncStreamBackend {
     const s = this.sql;
+    const stream = async (sql: Sql, name: string) => {
+      const [row] = await run<StreamRow>(sql, [name]);
+      return row === undefined ? undefined : storedStreamFromRow(row);
+    };
     return {
-      get: async (name) => {
-        const [row] = await run<StreamRow>(lock ? s.get! : s.peek!, [name]);
-        return row === undefined ? undefined : storedStreamFromRow(row);
-      },
+      get: (name) => stream(lock ? s.get! : s.peek!, name),
+      peek: (name) => stream(s.peek!, name),
       insert: async (stream) => void (await run(s.insert!, values(stream))),
       update: async (stream) => void (await run(s.update!, values(stream))),
       remove: async (stream) => void (await run(s.remove!, [stream.id])),
@@ -214,6 +216,7 @@ export class PostgresStreamStore extends PgStoreBase implements StreamStore {
         void (await run(s.setProducer!, [streamId, producerId, state.epoch, state.seq, now])),
       expired: async (now, limit) => (await run<StreamRow>(s.expired!, [now, limit])).map(storedStreamFromRow),
       forks: async (name) => (await run<StreamRow>(lock ? s.forks! : s.peekForks!, [name])).map(storedStreamFromRow),
+      peekForks: async (name) => (await run<StreamRow>(s.peekForks!, [name])).map(storedStreamFromRow),
       newId: async () => randomUUID(),
     };
   }

@@ -43,7 +43,16 @@ export interface PositionedMessage {
  * transaction in SQLite).
  */
 export interface StreamBackend {
+  /** The stream stored under `name`; a backend with row locks (PostgreSQL) locks it until the operation ends. */
   get(name: string): StoredStream | undefined;
+  /**
+   * As `get`, without taking a lock. The engine peeks only at rows that cannot change in a
+   * way it depends on while it runs (a fork's sources, whose data up to the fork point is
+   * fixed and which cannot go while the fork is held), or when it writes nothing. Locking
+   * in both directions of a fork chain (a fork's read, a deleted source's read) would
+   * deadlock. Optional: `get` stands in for it.
+   */
+  peek?(name: string): StoredStream | undefined;
   insert(stream: StoredStream): void;
   /** Writes every field of `stream` (found by `id`). */
   update(stream: StoredStream): void;
@@ -64,13 +73,23 @@ export interface StreamBackend {
   expired(now: number, limit: number): StoredStream[];
   /** The streams forked from `name` (its stored incarnation: a name is reused only once its forks are gone). */
   forks(name: string): StoredStream[];
+  /** As `forks`, without taking locks (see `peek`). Optional: `forks` stands in for it. */
+  peekForks?(name: string): StoredStream[];
   newId(): string;
 }
 
 /** The same storage, asynchronous (PostgreSQL, inside one transaction). */
 export type AsyncStreamBackend = {
-  [K in keyof StreamBackend]: (...args: Parameters<StreamBackend[K]>) => Promise<ReturnType<StreamBackend[K]>>;
+  [K in keyof StreamBackend]: (...args: Parameters<NonNullable<StreamBackend[K]>>) => Promise<ReturnType<NonNullable<StreamBackend[K]>>>;
 };
+
+/** What stands in for an optional backend method its backend leaves out. */
+const STAND_IN: Partial<Record<keyof StreamBackend, keyof StreamBackend>> = { peek: 'get', peekForks: 'forks' };
+
+function perform(backend: StreamBackend | AsyncStreamBackend, call: BackendCall): unknown {
+  const fn = (backend[call.method] ?? backend[STAND_IN[call.method]!]) as (...a: unknown[]) => unknown;
+  return fn.apply(backend, call.args);
+}
 
 /** A backend call the engine yields; its driver performs it and sends the result back. */
 export interface BackendCall {
@@ -89,8 +108,7 @@ export type StreamOp<T> = Generator<BackendCall, T, unknown>;
 export function runSync<T>(op: StreamOp<T>, backend: StreamBackend): T {
   let step = op.next();
   while (!step.done) {
-    const { method, args } = step.value;
-    step = op.next((backend[method] as (...a: unknown[]) => unknown)(...args));
+    step = op.next(perform(backend, step.value));
   }
   return step.value;
 }
@@ -98,8 +116,7 @@ export function runSync<T>(op: StreamOp<T>, backend: StreamBackend): T {
 export async function runAsync<T>(op: StreamOp<T>, backend: AsyncStreamBackend): Promise<T> {
   let step = op.next();
   while (!step.done) {
-    const { method, args } = step.value;
-    step = op.next(await (backend[method] as (...a: unknown[]) => Promise<unknown>)(...args));
+    step = op.next(await perform(backend, step.value));
   }
   return step.value;
 }
@@ -135,6 +152,12 @@ export const backend = {
   },
   *forks(name: string): StreamOp<StoredStream[]> {
     return (yield { method: 'forks', args: [name] }) as StoredStream[];
+  },
+  *peek(name: string): StreamOp<StoredStream | undefined> {
+    return (yield { method: 'peek', args: [name] }) as StoredStream | undefined;
+  },
+  *peekForks(name: string): StreamOp<StoredStream[]> {
+    return (yield { method: 'peekForks', args: [name] }) as StoredStream[];
   },
   *newId(): StreamOp<string> {
     return (yield { method: 'newId', args: [] }) as string;

@@ -259,7 +259,9 @@ export class StreamEngine {
       if (hi > lo) segments.push({ id: cur.id, lo, hi });
       if (cur.forkedFrom === undefined || lo <= position) break;
       hi = Math.min(hi, lo);
-      cur = yield* backend.get(cur.forkedFrom);
+      // Peeked, not locked: its messages up to the fork point never change, and it cannot be
+      // removed while the fork, which this operation holds, reads through it.
+      cur = yield* backend.peek(cur.forkedFrom);
     }
     const runs: MessageRun[] = [];
     let count = 0;

@@ -22,10 +22,17 @@ export function* presence(s: StoredStream | undefined, now: number): StreamOp<Pr
   return (yield* pinned(s, now)) ? 'gone' : 'absent';
 }
 
-/** Whether a fork of `s` still reads through it (see {@link presence}). Only streams with forks cost a backend call. */
+/**
+ * Whether a fork of `s` still reads through it (see {@link presence}). Only streams with forks
+ * cost a backend call. The forks are peeked at, not locked: a fork can become absent meanwhile
+ * (its removal then updates `s`, which the caller holds, after this operation), but nothing
+ * makes a fork present again without holding `s` (a new fork locks its source). Locking them
+ * here, from the source down, would deadlock with a fork's read or removal, which hold the fork
+ * and then read or update its source.
+ */
 export function* pinned(s: StoredStream, now: number): StreamOp<boolean> {
   if (s.refCount === 0) return false;
-  for (const fork of yield* backend.forks(s.name)) {
+  for (const fork of yield* backend.peekForks(s.name)) {
     if ((yield* presence(fork, now)) !== 'absent') return true;
   }
   return false;
