@@ -70,19 +70,23 @@ export class ConnectionOrder {
    * in error. Returns the running request's response when the error is in its own body (it is
    * answered now, or cut if its response has begun), so its handler does not answer or log it
    * again; `undefined` when the answer is sent now (nothing of ours runs there) or queued.
+   * `answer` is given the method of the request in error where it is known (the running
+   * request's, or `firstMethod` when no request runs on the connection), since an answer to
+   * HEAD has no body.
    */
-  refuse(socket: Socket, answer: string): ServerResponse | undefined {
+  refuse(socket: Socket, answer: (method: string | undefined) => string, firstMethod?: string): ServerResponse | undefined {
     const turn = this.turns.get(socket);
     if (turn === undefined) {
-      endWith(socket, answer);
+      endWith(socket, answer(firstMethod));
       return undefined;
     }
     if (!turn.req.complete) {
       if (turn.res.headersSent) socket.destroy();
-      else endWith(socket, answer);
+      else endWith(socket, answer(turn.req.method));
       return turn.res;
     }
-    turn.refusal = answer;
+    // A request pipelined behind the running one: where it starts is not known here.
+    turn.refusal = answer(undefined);
     return undefined;
   }
 

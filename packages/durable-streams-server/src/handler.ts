@@ -99,14 +99,21 @@ export function backgroundSettled(handler: StreamsRequestHandler): Promise<void>
 }
 
 /**
- * For `createStreamsServer`'s 'clientError' and 'connect': the raw answer (`status`) to a
- * request Node could not parse on `socket`, or to a CONNECT, goes out in its place among the
+ * For `createStreamsServer`'s 'clientError' and 'connect': the raw answer (`status`; see
+ * `ConnectionOrder.refuse` for `answer`'s method and `firstMethod`) to a request Node could
+ * not parse on `socket`, or to a CONNECT, goes out in its place among the
  * handler's requests there (see `ConnectionOrder.refuse`); a request of the handler that it
  * answers is not answered or logged again, and its access line says `status`.
  */
-export function refuseOn(handler: StreamsRequestHandler, socket: Socket, status: number, answer: string): void {
+export function refuseOn(
+  handler: StreamsRequestHandler,
+  socket: Socket,
+  status: number,
+  answer: (method: string | undefined) => string,
+  firstMethod?: string,
+): void {
   const app = apps.get(handler)!;
-  const res = app.order.refuse(socket, answer);
+  const res = app.order.refuse(socket, answer, firstMethod);
   if (res === undefined) return;
   app.refused.add(res.req);
   // Answered on the socket, not through `res`: unless its own head went out first (then it was cut).

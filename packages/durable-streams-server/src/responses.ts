@@ -150,6 +150,24 @@ export function sendError(o: ResolvedOptions, req: IncomingMessage, res: ServerR
   res.writeHead(status, headers).end(body);
 }
 
+/**
+ * A whole answer written on the socket itself (a request Node could not parse, a CONNECT):
+ * the same JSON error body as every other refusal, then the connection closes. The body is
+ * left out when the request may have been a HEAD (`method` unknown), whose answer has none.
+ */
+export function rawErrorAnswer(
+  method: string | undefined,
+  status: number,
+  reason: string,
+  error: { code: string; message: string },
+  extraHeaders = '',
+): string {
+  const head = `HTTP/1.1 ${status} ${reason}\r\n${extraHeaders}Connection: close\r\nCache-Control: no-store\r\n`;
+  if (method === undefined || method === 'HEAD') return `${head}Content-Length: 0\r\n\r\n`;
+  const body = JSON.stringify({ error });
+  return `${head}Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+}
+
 /** 405 with `Allow` and a JSON body naming the methods; one log line. */
 export function sendMethodNotAllowed(o: ResolvedOptions, req: IncomingMessage, res: ServerResponse, allow: string, message: string): void {
   o.log(logLine(req, 405, 'METHOD_NOT_ALLOWED', message));

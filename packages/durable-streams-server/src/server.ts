@@ -1,8 +1,8 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, maxHeaderSize, type Server, type ServerResponse } from 'node:http';
 import net, { type Socket } from 'node:net';
 import { backgroundSettled, createStreamsHandler, listeningAt, refuseOn, type StreamsRequestHandler } from './handler.js';
 import { resolveOptions, type StreamsServerOptions } from './options.js';
-import { logLine, METHODS } from './responses.js';
+import { logLine, METHODS, rawErrorAnswer } from './responses.js';
 
 export interface StreamsServer {
   /** The `node:http` server. */
@@ -68,10 +68,16 @@ export function createStreamsServer(options: StreamsServerOptions): StreamsServe
     // The parser stays in error: bytes after the first error add no line.
     if (refused.has(socket)) return;
     refused.add(socket);
-    const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-    log({ status, code: err.code ?? 'CLIENT_ERROR', message: err.message.replace(/[\r\n]+/g, ' ').slice(0, 512), method: '-', path: '-' });
-    const reason = status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request';
-    refuseOn(handler, socket, status, `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    const refusal = parseRefusal(err, server);
+    log({
+      status: refusal.status,
+      code: err.code ?? 'CLIENT_ERROR',
+      message: err.message.replace(/[\r\n]+/g, ' ').slice(0, 512),
+      method: '-',
+      path: '-',
+    });
+    const { status, reason, code, message } = refusal;
+    refuseOn(handler, socket, status, (method) => rawErrorAnswer(method, status, reason, { code, message }), methodOf(err));
   });
   // CONNECT asks for a tunnel, which this server does not make. Node hands it over as a bare
   // socket (and would close it without a word if nobody listened): answer 405 like any other
@@ -79,16 +85,10 @@ export function createStreamsServer(options: StreamsServerOptions): StreamsServe
   server.on('connect', (req: IncomingMessage, socket: Socket) => {
     const message = 'CONNECT is not a method of the Durable Streams protocol: this server makes no tunnels';
     log(logLine(req, 405, 'METHOD_NOT_ALLOWED', message));
-    const body = JSON.stringify({ error: { code: 'METHOD_NOT_ALLOWED', message: `${message} (allowed: ${METHODS})` } });
     socket.on('error', () => {});
     // In its turn: after the answers to requests pipelined before it.
-    refuseOn(
-      handler,
-      socket,
-      405,
-      `HTTP/1.1 405 Method Not Allowed\r\nAllow: ${METHODS}\r\nConnection: close\r\nCache-Control: no-store\r\n` +
-        `Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-    );
+    const error = { code: 'METHOD_NOT_ALLOWED', message: `${message} (allowed: ${METHODS})` };
+    refuseOn(handler, socket, 405, () => rawErrorAnswer('CONNECT', 405, 'Method Not Allowed', error, `Allow: ${METHODS}\r\n`));
   });
   return {
     server,
@@ -179,4 +179,43 @@ class Connections {
     for (const socket of this.active.keys()) socket.destroy();
     return n;
   }
+}
+
+/** What a request Node's parser refused is answered, in the protocol's terms rather than the parser's codes. */
+function parseRefusal(err: NodeJS.ErrnoException, server: Server): { status: number; reason: string; code: string; message: string } {
+  if (err.code === 'HPE_HEADER_OVERFLOW') {
+    return {
+      status: 431,
+      reason: 'Request Header Fields Too Large',
+      code: 'HEADERS_TOO_LARGE',
+      message: `the request line and headers are over ${maxHeaderSize} bytes, the most this server reads (a stream name or offset that long does not fit)`,
+    };
+  }
+  if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+    return {
+      status: 408,
+      reason: 'Request Timeout',
+      code: 'REQUEST_TIMEOUT',
+      message: `the request did not arrive whole in time (head within ${server.headersTimeout} ms, all of it within ${server.requestTimeout} ms)`,
+    };
+  }
+  // Node's parser says what it could not read: "Parse Error: Invalid header value char".
+  const what = (
+    err.message
+      .replace(/^Parse Error:\s*/, '')
+      .replace(/[\r\n]+/g, ' ')
+      .trim() || 'unreadable'
+  ).slice(0, 200);
+  return { status: 400, reason: 'Bad Request', code: 'BAD_REQUEST', message: `malformed HTTP request: ${what}` };
+}
+
+/**
+ * The method of a request Node's parser refused before any of it reached the handler, when
+ * the bytes it failed on begin with that request's line (they may instead begin inside a head
+ * that came in several reads: then it is not known).
+ */
+function methodOf(err: NodeJS.ErrnoException): string | undefined {
+  const packet = (err as { rawPacket?: unknown }).rawPacket;
+  if (!Buffer.isBuffer(packet)) return undefined;
+  return /^([A-Z]{3,10}) (?:\/|\*|https?:\/\/)/.exec(packet.toString('latin1', 0, 24))?.[1];
 }

@@ -55,6 +55,7 @@ describe.each([
     const { responses } = await rawExchange(base, `${head}0123456789`, 'POST', { timeoutMs: 10_000 });
     expect(responses.map((r) => r.status)).toEqual([408]);
     expect(responses[0]!.headers.get('connection')).toEqual(['close']);
+    expect(JSON.parse(responses[0]!.body.toString()).error.code).toBe('REQUEST_TIMEOUT');
     expect(await tailOf()).toBe(tail);
     expect(await (await fetch(`${base}/s?offset=-1`)).text()).toBe('start');
     expect(lines).toHaveLength(1);

@@ -44,11 +44,20 @@ describe('bad input never crashes the server; each error is one log line', () =>
   const tailOf = async (path: string) => (await fetch(`${base}${path}`, { method: 'HEAD' })).headers.get('stream-next-offset');
 
   it('answers malformed HTTP with 400 on that connection and keeps serving', async () => {
+    // Answered like every other refusal: a JSON body that names the problem, not an empty one.
+    const bodyOf = (answer: string) => JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4));
     const answer = await raw(base, 'GET /x HTTP/1.1\r\nHost: a\r\nThis is not a header\r\n\r\n');
     expect(answer.startsWith('HTTP/1.1 400')).toBe(true);
+    expect(answer).toMatch(/\r\nContent-Type: application\/json; charset=utf-8\r\n/);
+    expect(bodyOf(answer)).toEqual({ error: { code: 'BAD_REQUEST', message: 'malformed HTTP request: Invalid header token' } });
     const huge = await raw(base, `GET /x HTTP/1.1\r\nHost: a\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
     expect(huge.startsWith('HTTP/1.1 431')).toBe(true);
-    expect(lines).toHaveLength(2);
+    expect(bodyOf(huge)).toEqual({ error: { code: 'HEADERS_TOO_LARGE', message: expect.stringContaining('over 16384 bytes') } });
+    // An answer to HEAD has no body.
+    const headHuge = await raw(base, `HEAD /x HTTP/1.1\r\nHost: a\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
+    expect(headHuge.startsWith('HTTP/1.1 431')).toBe(true);
+    expect(headHuge.endsWith('\r\nContent-Length: 0\r\n\r\n')).toBe(true);
+    expect(lines).toHaveLength(3);
     expect(lines[0]).toMatch(/ 400 - - HPE_/);
     expect((await put('/still-alive')).status).toBe(201);
   });
