@@ -34,6 +34,8 @@ interface Turn {
  */
 export class ConnectionOrder {
   private readonly turns = new WeakMap<Socket, Turn>();
+  /** Connections whose last request was answered before its body had all come (a HEAD or an error answered early). */
+  private readonly bodiesLeft = new WeakSet<Socket>();
 
   /** Runs `serve` now, or once the requests before it on its connection are answered. */
   serveInOrder(req: IncomingMessage, res: ServerResponse, serve: () => void): void {
@@ -77,7 +79,10 @@ export class ConnectionOrder {
   refuse(socket: Socket, answer: (method: string | undefined) => string, firstMethod?: string): ServerResponse | undefined {
     const turn = this.turns.get(socket);
     if (turn === undefined) {
-      endWith(socket, answer(firstMethod));
+      // The error is in the rest of a body whose request was answered: a second answer would
+      // be one no request asked for. Close the connection.
+      if (this.bodiesLeft.has(socket)) socket.destroy();
+      else endWith(socket, answer(firstMethod));
       return undefined;
     }
     if (!turn.req.complete) {
@@ -115,6 +120,10 @@ export class ConnectionOrder {
     }
     if (following === undefined) {
       this.turns.delete(socket);
+      if (!turn.req.complete) {
+        this.bodiesLeft.add(socket);
+        turn.req.once('end', () => this.bodiesLeft.delete(socket));
+      }
       return;
     }
     this.start(socket, following, turn.waiting, turn.refusal);

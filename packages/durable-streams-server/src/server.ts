@@ -77,7 +77,7 @@ export function createStreamsServer(options: StreamsServerOptions): StreamsServe
       path: '-',
     });
     const { status, reason, code, message } = refusal;
-    refuseOn(handler, socket, status, (method) => rawErrorAnswer(method, status, reason, { code, message }), methodOf(err));
+    refuseOn(handler, socket, status, (method) => rawErrorAnswer(method, status, reason, { code, message }), methodOf(err, socket));
   });
   // CONNECT asks for a tunnel, which this server does not make. Node hands it over as a bare
   // socket (and would close it without a word if nobody listened): answer 405 like any other
@@ -211,11 +211,12 @@ function parseRefusal(err: NodeJS.ErrnoException, server: Server): { status: num
 
 /**
  * The method of a request Node's parser refused before any of it reached the handler, when
- * the bytes it failed on begin with that request's line (they may instead begin inside a head
- * that came in several reads: then it is not known).
+ * that is certain: the bytes it failed on are all the connection has received, so the request
+ * is its first and began with them. Otherwise (a head that came in several reads, a request
+ * after others) they may begin anywhere in it, and the method is not known.
  */
-function methodOf(err: NodeJS.ErrnoException): string | undefined {
+function methodOf(err: NodeJS.ErrnoException, socket: Socket): string | undefined {
   const packet = (err as { rawPacket?: unknown }).rawPacket;
-  if (!Buffer.isBuffer(packet)) return undefined;
+  if (!Buffer.isBuffer(packet) || socket.bytesRead !== packet.length) return undefined;
   return /^([A-Z]{3,10}) (?:\/|\*|https?:\/\/)/.exec(packet.toString('latin1', 0, 24))?.[1];
 }

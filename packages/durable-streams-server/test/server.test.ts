@@ -7,11 +7,20 @@ import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createStreamsHandler, createStreamsServer, type StreamsServer } from '../src/index.js';
 
-/** Sends raw bytes on a fresh connection and returns everything the server answers. */
-function raw(url: string, bytes: string): Promise<string> {
+/**
+ * Sends raw bytes on a fresh connection (several strings: one write each, `gapMs` apart) and
+ * returns everything the server answers.
+ */
+function raw(url: string, bytes: string | string[], gapMs = 150): Promise<string> {
   const { hostname, port } = new URL(url);
+  const parts = typeof bytes === 'string' ? [bytes] : bytes;
   return new Promise((resolve, reject) => {
-    const socket = connect(Number(port), hostname, () => socket.write(bytes));
+    const socket = connect(Number(port), hostname, async () => {
+      for (const [i, part] of parts.entries()) {
+        if (i > 0) await sleep(gapMs);
+        if (!socket.destroyed) socket.write(part);
+      }
+    });
     let out = '';
     socket.on('data', (c) => (out += c.toString('latin1')));
     socket.on('end', () => resolve(out));
@@ -60,6 +69,19 @@ describe('bad input never crashes the server; each error is one log line', () =>
     expect(lines).toHaveLength(3);
     expect(lines[0]).toMatch(/ 400 - - HPE_/);
     expect((await put('/still-alive')).status).toBe(201);
+  });
+
+  it('never answers a HEAD with a body, nor a request twice, when the bytes in error come in a later read', async () => {
+    // The failing read begins like a request line, but the request in error is the HEAD.
+    const split = await raw(base, ['HEAD /x HTTP/1.1\r\nHost: a\r\n', 'GET /x HTTP/1.1\r\nHost: a\r\n\r\n']);
+    expect(split).toBe('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nCache-Control: no-store\r\nContent-Length: 0\r\n\r\n');
+    await put('/answered');
+    // A HEAD answered at once, its chunked body then malformed: one answer, then the connection closes.
+    const head = 'HEAD /answered HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n';
+    const twice = await raw(base, [head, 'ZZ\r\n']);
+    expect(twice.match(/HTTP\/1\.1 /g)).toEqual(['HTTP/1.1 ']);
+    expect(twice.startsWith('HTTP/1.1 200 ')).toBe(true);
+    expect(lines.filter((l) => / 400 - - HPE_/.test(l))).toHaveLength(2);
   });
 
   it('answers a body over the limit with 413 (declared or chunked) and appends nothing', async () => {
