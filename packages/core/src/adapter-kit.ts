@@ -84,7 +84,7 @@ export type {
 } from './streams/backend.js';
 export { readResult, StreamEngine, streamInfo } from './streams/engine.js';
 export { StreamWaiters, waitOutcome } from './streams/waiters.js';
-export type { TailSnapshot, WaitParams } from './streams/waiters.js';
+export type { KnownTail, TailSnapshot, WaitParams } from './streams/waiters.js';
 export {
   couldBeToken,
   decodeStoredResponse,

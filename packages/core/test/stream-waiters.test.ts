@@ -143,3 +143,71 @@ describe('StreamWaiters and many waiters of one name', () => {
     expect(looks).toBe(2);
   });
 });
+
+describe('StreamWaiters told the tail a change left', () => {
+  it('answers waiters of that incarnation below it without a look; the others look as usual', async () => {
+    const waiters = new StreamWaiters();
+    let current = snap({ tail: 3 });
+    let looks = 0;
+    const look = () => {
+      looks++;
+      return current;
+    };
+    const below = Array.from({ length: 10 }, () => waiters.wait('s', { look, position: 3, timeoutMs: 20_000 }));
+    const at = waiters.wait('s', { look, position: 4, timeoutMs: 20_000 });
+    await sleep(0);
+    expect(looks).toBe(11); // each its first look
+    current = snap({ tail: 4 });
+    waiters.notify('s', { id: 'a', tail: 4 });
+    expect(await Promise.all(below)).toEqual(Array(10).fill('data'));
+    await sleep(0);
+    // One shared look, for the waiter at 4 only (it keeps waiting).
+    expect(looks).toBe(12);
+    expect(waiters.size).toBe(1);
+    current = snap({ tail: 5 });
+    waiters.notify('s', { id: 'a', tail: 5 });
+    expect(await at).toBe('data');
+    expect(looks).toBe(12);
+  });
+
+  it('a late notice of an earlier incarnation is not taken for the stream now under the name', async () => {
+    const waiters = new StreamWaiters();
+    let looks = 0;
+    const waiting = waiters.wait('s', {
+      look: () => {
+        looks++;
+        return snap({ id: 'b', tail: 0 });
+      },
+      position: 0,
+      timeoutMs: 20_000,
+    });
+    await sleep(0);
+    // An append to incarnation 'a', reported after 'b' replaced it: 'b' is looked at, still empty.
+    waiters.notify('s', { id: 'a', tail: 7 });
+    await sleep(0);
+    expect(looks).toBe(2);
+    expect(waiters.size).toBe(1);
+    waiters.close();
+    expect(await waiting).toBe('aborted');
+  });
+
+  it('before its first look has settled, a waiter looks as usual', async () => {
+    const waiters = new StreamWaiters();
+    let looks = 0;
+    let release: (() => void) | undefined;
+    const waiting = waiters.wait('s', {
+      look: async () => {
+        looks++;
+        if (looks === 1) await new Promise<void>((r) => (release = r));
+        return snap({ tail: looks === 1 ? 3 : 4 });
+      },
+      position: 3,
+      timeoutMs: 20_000,
+    });
+    await sleep(0);
+    waiters.notify('s', { id: 'a', tail: 4 });
+    release!();
+    expect(await waiting).toBe('data');
+    expect(looks).toBe(2);
+  });
+});

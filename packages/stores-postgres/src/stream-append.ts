@@ -9,7 +9,7 @@ import { Sql } from './base.js';
 /**
  * $1 name, $2 media type (NULL: any), $3 messages (bytea[]), $4 their count, $5 now (NULL: the
  * server's clock), $6 close after, $7 notification channel, $8 the deadline (`checked`).
- * One row (the new tail and closed state) when it appended; none when the engine must decide.
+ * One row (the stream's id, new tail and closed state) when it appended; none when the engine must decide.
  */
 export function appendStatement(S: string, M: string, inTime: (n: number) => string): Sql {
   return new Sql(
@@ -28,9 +28,9 @@ export function appendStatement(S: string, M: string, inTime: (n: number) => str
          deadline = CASE WHEN t.ttl_ms IS NULL THEN t.expires_at
                          ELSE least(t.expires_at, greatest(t.accessed_at, live.now) + t.ttl_ms) END
        FROM live WHERE t.id = live.id
-       RETURNING t.tail, t.closed
+       RETURNING t.id, t.tail, t.closed
      )
-     SELECT upd.tail, upd.closed, ${inTime(8)} AS ok FROM upd, LATERAL (SELECT pg_notify($7::text, $1::text) WHERE upd.tail IS NOT NULL) AS n`,
+     SELECT upd.id, upd.tail, upd.closed, ${inTime(8)} AS ok FROM upd, LATERAL (SELECT pg_notify($7::text, $1::text) WHERE upd.tail IS NOT NULL) AS n`,
     true,
   );
 }

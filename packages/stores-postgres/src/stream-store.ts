@@ -314,9 +314,10 @@ export class PostgresStreamStore extends PgStoreBase implements StreamStore {
     if (v.producer !== undefined || v.seq !== undefined) return this.ops.append(name, messages, opts);
     const budget = this.budget(deadlineOf(this.source, opts));
     const values = [name, v.mediaType ?? null, messages.map(asBuffer), messages.length, this.nowParam(), v.close, this.channel];
-    const [row] = await this.query<{ tail: number; closed: boolean }>(this.appendOne, values, budget);
+    const [row] = await this.query<{ id: string; tail: number; closed: boolean }>(this.appendOne, values, budget);
     if (row === undefined) return this.ops.append(name, messages, opts);
-    this.ops.changedHere(name);
+    // Our waiters on this stream below the new tail are answered without a look.
+    this.ops.changedHere(name, { id: row.id, tail: Number(row.tail) });
     return { nextOffset: formatOffset(row.tail), duplicate: false, closed: row.closed };
   }
   /**

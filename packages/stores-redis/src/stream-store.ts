@@ -190,10 +190,13 @@ export class RedisStreamStore extends RedisStoreBase implements StreamStore {
     const p = o.producer;
     const args = [name, o.mediaType ?? '', o.seq ?? '', p?.id ?? '', p?.epoch ?? 0, p?.seq ?? 0, o.close ? '1' : '0', ...messages.map(buf)];
     const r = await this.call('append', args, deadline);
-    this.waiters.notify(name); // our own waiters, even while the subscriber is down
+    const duplicate = str(r[0]) === 'duplicate';
+    // Our own waiters, even while the subscriber is down; those on this stream below the new
+    // tail without a look.
+    this.waiters.notify(name, duplicate ? undefined : { id: str(r[5]), tail: num(r[1]) });
     const result: StreamAppendResult = {
       nextOffset: formatOffset(num(r[1])),
-      duplicate: str(r[0]) === 'duplicate',
+      duplicate,
       closed: str(r[2]) === '1',
     };
     if (str(r[3]) !== '') result.producer = { epoch: num(r[3]), seq: num(r[4]) };

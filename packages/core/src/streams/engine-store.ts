@@ -26,7 +26,7 @@ import {
   validateReadOptions,
   validateStreamConfig,
 } from './validate.js';
-import { StreamWaiters, type TailSnapshot } from './waiters.js';
+import { type KnownTail, StreamWaiters, type TailSnapshot } from './waiters.js';
 
 export interface EngineStreamOpsOptions {
   source: ErrorSource;
@@ -87,8 +87,8 @@ export class EngineStreamOps implements Omit<StreamStore, 'close'> {
   }
 
   /** A change the store made without the engine and announced to other processes itself: wakes this process's waiters. */
-  changedHere(name: string): void {
-    this.waiters.notify(name);
+  changedHere(name: string, change?: KnownTail): void {
+    this.waiters.notify(name, change);
   }
 
   async create(name: string, config: StreamConfig, opts?: StreamCreateOptions): Promise<StreamCreateResult> {

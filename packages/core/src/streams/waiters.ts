@@ -49,7 +49,18 @@ type Look = () => Promise<TailSnapshot | undefined> | TailSnapshot | undefined;
 type SharedLook = (own: Look) => Promise<TailSnapshot | undefined>;
 
 interface Waiter {
-  wake(shared?: SharedLook): void;
+  wake(shared?: SharedLook, change?: KnownTail): void;
+}
+
+/**
+ * What a change left a stream at, known to the process that made it (an append's answer):
+ * its incarnation and new tail. A waiter on that incarnation below that tail has data and
+ * needs no look; any other waiter looks as usual (a late notification of an old incarnation
+ * is never taken for the stream now under the name).
+ */
+export interface KnownTail {
+  id: string;
+  tail: number;
 }
 
 /**
@@ -110,11 +121,12 @@ export class StreamWaiters {
     return this.byName.has(name);
   }
 
-  notify(name: string): void {
+  /** Wakes the waiters of `name`; `change`, when the caller knows it, spares a look to those it answers. */
+  notify(name: string, change?: KnownTail): void {
     const set = this.byName.get(name);
     if (set === undefined) return;
     const look = sharedLook();
-    for (const w of [...set]) w.wake(look);
+    for (const w of [...set]) w.wake(look, change);
   }
 
   notifyAll(): void {
@@ -141,7 +153,14 @@ export class StreamWaiters {
       let expiry: NodeJS.Timeout | undefined;
       // The stream's id at the first look: a later look at another id saw a re-created name.
       let incarnation: string | undefined;
-      const waiter: Waiter = { wake: (shared) => void run(shared) };
+      const waiter: Waiter = {
+        wake: (shared, change) => {
+          // Data past the position, in the stream this wait is on: nothing to look at. A look
+          // in flight finds the wait done.
+          if (change !== undefined && incarnation === change.id && change.tail > params.position) finish('data');
+          else void run(shared);
+        },
+      };
       const finish = (outcome: StreamWaitOutcome | Error): void => {
         if (done) return;
         done = true;

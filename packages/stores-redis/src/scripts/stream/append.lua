@@ -44,7 +44,7 @@ local function append(a)
   if accepted then set_producer(s, pid, accepted) end
   publish(s.name)
   return { 'appended', fmt(s.tail), s.closed and '1' or '0', accepted and fmt(accepted.epoch) or '',
-    accepted and fmt(accepted.seq) or '' }
+    accepted and fmt(accepted.seq) or '', s.id }
 end
 
 -- close: producer id, epoch, seq.
