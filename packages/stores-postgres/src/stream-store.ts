@@ -160,7 +160,10 @@ export class PostgresStreamStore extends PgStoreBase implements StreamStore {
          ON CONFLICT (stream_id, producer_id) DO UPDATE SET epoch = excluded.epoch, seq = excluded.seq, updated_at = excluded.updated_at`,
       ),
       expired: new Sql(`SELECT * FROM ${S} WHERE NOT deleted AND deadline <= $1::bigint LIMIT $2::bigint FOR UPDATE SKIP LOCKED`),
-      forks: new Sql(`SELECT * FROM ${S} WHERE forked_from = $1::text FOR UPDATE`),
+      // Taken from the source down only to remove the forks, while a fork's own removal (or its
+      // name made again) holds the fork, then its source: NOWAIT, so one of two such operations
+      // backs off and tries again at once instead of both waiting out PostgreSQL's deadlock check.
+      forks: new Sql(`SELECT * FROM ${S} WHERE forked_from = $1::text FOR UPDATE NOWAIT`),
       peekForks: new Sql(`SELECT * FROM ${S} WHERE forked_from = $1::text`),
       notify: new Sql(`SELECT pg_notify($1::text, $2::text)`),
     };
@@ -222,9 +225,9 @@ export class PostgresStreamStore extends PgStoreBase implements StreamStore {
   }
 
   /**
-   * One engine operation in one transaction; serialization failures and create races retry,
-   * and a COMMIT refused as late while our budget still runs (PostgreSQL's clock is ahead)
-   * teaches the clock offset and retries once.
+   * One engine operation in one transaction; serialization failures, create races and a held
+   * fork (after a pause) retry, and a COMMIT refused as late while our budget still runs
+   * (PostgreSQL's clock is ahead) teaches the clock offset and retries once.
    */
   private transaction<T>(make: (now: number) => StreamOp<T>, deadline: number | undefined): Promise<T> {
     let budget: CallBudget;
@@ -237,7 +240,12 @@ export class PostgresStreamStore extends PgStoreBase implements StreamStore {
       budget,
       async () => {
         let learnt = false;
+        let pause = 0;
         for (let attempt = 0; ; attempt++) {
+          if (pause > 0) {
+            await new Promise((r) => setTimeout(r, Math.min(pause, budget.deadline - Date.now())));
+            pause = 0;
+          }
           const client = await this.pool.connect();
           if (Date.now() >= budget.deadline) {
             // The pool kept us waiting past the budget: send nothing.
@@ -272,6 +280,11 @@ export class PostgresStreamStore extends PgStoreBase implements StreamStore {
             // 23505: two creates of one name raced; the retry finds the stream.
             const code = (err as { code?: string }).code;
             if (attempt < 20 && (isRetryable(err) || code === '23505')) continue;
+            // 55P03: a fork was held (see `forks`): try again once its holder is likely done.
+            if (attempt < 20 && code === '55P03') {
+              pause = Math.min(2 ** attempt, 50) * (0.5 + Math.random());
+              continue;
+            }
             throw err;
           } finally {
             client.release(broken);
