@@ -44,6 +44,11 @@ export class LiveWaits {
     return this.waits.waiting;
   }
 
+  /** Live readers waiting for data of `name` now. */
+  waitingOn(name: string): number {
+    return this.waits.waitingOn(name);
+  }
+
   /** Ends every wait now (`aborted`); later ones end at once. */
   close(): void {
     this.closing.abort(ENDED);

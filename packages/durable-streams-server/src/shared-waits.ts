@@ -31,6 +31,8 @@ interface Group {
 export class SharedWaits {
   private readonly groups = new Map<string, Group>();
   private count = 0;
+  /** Readers waiting now, by stream name (at any offset). */
+  private readonly byName = new Map<string, number>();
 
   constructor(
     private readonly store: StreamStore,
@@ -41,6 +43,11 @@ export class SharedWaits {
   /** Readers waiting now. */
   get waiting(): number {
     return this.count;
+  }
+
+  /** Readers waiting now on `name`. */
+  waitingOn(name: string): number {
+    return this.byName.get(name) ?? 0;
   }
 
   /** As `store.wait`, shared with the other readers of `name` waiting at `from`. */
@@ -56,7 +63,7 @@ export class SharedWaits {
       const done = (): void => {
         clearTimeout(timer);
         signal.removeEventListener('abort', onAbort);
-        this.change(-1);
+        this.change(name, -1);
       };
       const waiter: Waiter = {
         until,
@@ -79,7 +86,7 @@ export class SharedWaits {
       signal.addEventListener('abort', onAbort);
       joined.waiters.add(waiter);
       if (until > joined.until) joined.until = until;
-      this.change(1);
+      this.change(name, 1);
       if (fresh) {
         this.groups.set(key, joined);
         void this.run(key, name, from, joined);
@@ -111,8 +118,11 @@ export class SharedWaits {
     return group;
   }
 
-  private change(delta: number): void {
+  private change(name: string, delta: number): void {
     this.count += delta;
+    const left = (this.byName.get(name) ?? 0) + delta;
+    if (left === 0) this.byName.delete(name);
+    else this.byName.set(name, left);
     this.counted?.(delta);
   }
 }

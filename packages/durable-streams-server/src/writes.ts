@@ -81,6 +81,8 @@ export async function append(c: HandlerContext, r: StreamRequest): Promise<void>
     if (values === undefined) throw source.invalid('an empty JSON array appends nothing');
     message = values;
   }
+  // Readers waiting now are those this append wakes (they leave the count as they wake).
+  const waking = c.live.waitingOn(r.name);
   const result = await c.o.store.append(r.name, [message], {
     contentType,
     ...(seq === undefined ? {} : { seq }),
@@ -92,8 +94,17 @@ export async function append(c: HandlerContext, r: StreamRequest): Promise<void>
   headers[RESPONSE_HEADER.nextOffset] = result.nextOffset;
   if (result.closed) headers[RESPONSE_HEADER.closed] = 'true';
   producerResultHeaders(headers, result.producer);
+  if (waking > 0 && waking <= FEW_READERS && !result.duplicate) await new Promise((resolve) => setImmediate(resolve));
   r.res.writeHead(producer !== undefined && !result.duplicate ? 200 : 204, headers).end();
 }
+
+/**
+ * Readers of a live tail are what a stream is for: when an append wakes a few of them, their
+ * answers go out before the appender's (one turn of the event loop later; a store that reads
+ * in process, memory or SQLite, has answered them by then). With many, the appender is not
+ * kept waiting behind thousands of writes.
+ */
+const FEW_READERS = 64;
 
 // --- DELETE -------------------------------------------------------------------------
 
