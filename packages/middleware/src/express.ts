@@ -39,6 +39,13 @@ export type ExpressMiddleware = (req: ExpressRequest, res: ServerResponse, next:
 const pathOf = (req: ExpressRequest): string => req.path ?? (req.url ?? '/').split('?')[0]!;
 const urlOf = (req: ExpressRequest): string => req.originalUrl ?? req.url ?? '/';
 
+/**
+ * Whether the response was answered by something else while the store decided (a request
+ * timeout middleware's 503): the request is over, so its verdict neither answers nor goes on
+ * to the handler (which would act for a client already told otherwise).
+ */
+const answeredMeanwhile = (res: ServerResponse): boolean => res.headersSent || res.writableEnded;
+
 function send(res: ServerResponse, draft: ResponseDraft): void {
   res.statusCode = draft.status;
   setHeaderLines(res, draft.headers);
@@ -59,12 +66,16 @@ export function rateLimit(options: ExpressRateLimitOptions): ExpressMiddleware {
   return (req, res, next) => {
     const key = keyOf(req);
     if (key === undefined) return next();
-    limiter.check(key, { method: req.method ?? 'GET', path: pathOf(req) }, options.cost?.(req) ?? 1).then((verdict) => {
-      if (verdict.action === 'respond') return send(res, verdict.response);
-      // Joined to the policies another limiter set (RateLimit fields are lists), not replacing them.
-      for (const [name, value] of verdict.headers) res.appendHeader(name, value);
-      next();
-    }, next);
+    limiter
+      .check(key, { method: req.method ?? 'GET', path: pathOf(req) }, options.cost?.(req) ?? 1)
+      .then((verdict) => {
+        if (answeredMeanwhile(res)) return;
+        if (verdict.action === 'respond') return send(res, verdict.response);
+        // Joined to the policies another limiter set (RateLimit fields are lists), not replacing them.
+        for (const [name, value] of verdict.headers) res.appendHeader(name, value);
+        next();
+      })
+      .catch(next);
   };
 }
 
@@ -90,13 +101,19 @@ export function idempotency(options: ExpressIdempotencyOptions): ExpressMiddlewa
     guard
       .begin({ method: req.method ?? 'GET', path: pathOf(req), url: urlOf(req), key, principal: options.principal?.(req), body })
       .then((verdict) => {
+        if (answeredMeanwhile(res)) {
+          // The handler will not run for this key: free it for a retry.
+          if (verdict.action === 'proceed') void verdict.abort();
+          return;
+        }
         if (verdict.action === 'continue') return next();
         if (verdict.action === 'respond') return send(res, verdict.response);
         recordResponse(res, guard.maxResponseBytes, (recorded) =>
           recorded.kind === 'response' ? verdict.finish(recorded.response) : verdict.abort(),
         );
         next();
-      }, next);
+      })
+      .catch(next);
   };
 }
 
@@ -129,10 +146,14 @@ export function csrf(options: ExpressCsrfOptions): ExpressMiddleware & { protect
     if (session !== undefined && sid !== undefined)
       revokeOnRotation(session, sid, protection, { method: req.method ?? 'GET', path: pathOf(req) });
     const token = protection.tokenOf(req.headers[header], req.body);
-    protection.verify({ method: req.method ?? 'GET', path: pathOf(req) }, sid, token).then((verdict) => {
-      if (verdict.action === 'respond') return send(res, verdict.response);
-      next();
-    }, next);
+    protection
+      .verify({ method: req.method ?? 'GET', path: pathOf(req) }, sid, token)
+      .then((verdict) => {
+        if (answeredMeanwhile(res)) return;
+        if (verdict.action === 'respond') return send(res, verdict.response);
+        next();
+      })
+      .catch(next);
   };
   return Object.assign(handler, { protection });
 }
