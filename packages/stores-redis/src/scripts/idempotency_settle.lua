@@ -2,7 +2,8 @@
 -- then: complete: response, retentionMs; extend: leaseMs.
 -- Acts only if `token` holds the live lease. Returns 1 if it did.
 local v = redis.call('HMGET', KEYS[1], 'token', 'exp')
-if not v[1] or v[1] ~= ARGV[3] or tonumber(v[2]) <= NOW then return 0 end
+-- A completed record holds '' (below): no token, the empty one included, holds it.
+if not v[1] or v[1] == '' or v[1] ~= ARGV[3] or tonumber(v[2]) <= NOW then return 0 end
 local action = ARGV[4]
 if action == 'release' then
   redis.call('DEL', KEYS[1])

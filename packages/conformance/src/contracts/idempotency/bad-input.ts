@@ -72,5 +72,21 @@ export function idempotencyBadInputTests(open: IdempotencyOpen): void {
         expect(await store.release('s', 'k', wrong)).toBe(false);
       }
     });
+
+    it('no token, the empty one included, holds a completed key', async () => {
+      const { store } = await open();
+      const t = token(await store.reserve('s', 'k', FP, { leaseMs: LEASE }));
+      expect(await store.complete('s', 'k', t, response(), { retentionMs: KEEP })).toBe(true);
+      for (const wrong of ['', t, 'x']) {
+        expect(await store.complete('s', 'k', wrong, response('replaced'), { retentionMs: KEEP })).toBe(false);
+        expect(await store.extend('s', 'k', wrong, LEASE)).toBe(false);
+        expect(await store.release('s', 'k', wrong)).toBe(false);
+      }
+      // Still completed with the first response: a retry replays it, never runs again.
+      const again = await store.reserve('s', 'k', FP, { leaseMs: LEASE });
+      expect(again.state).toBe('completed');
+      const stored = (again as { response: StoredResponse }).response;
+      expect([stored.status, Buffer.from(stored.body).toString()]).toEqual([201, 'created']);
+    });
   });
 }
