@@ -45,8 +45,23 @@ export function rateLimit(options: HonoRateLimitOptions): MiddlewareHandler {
     if (verdict.action === 'respond') return toResponse(verdict.response);
     await next();
     // Joined to the policies another limiter set (RateLimit fields are lists), not replacing them.
-    for (const [name, value] of verdict.headers) c.res.headers.append(name, value);
+    appendHeaders(c, verdict.headers);
   };
+}
+
+/**
+ * Adds header lines to the handler's response. A response whose headers cannot change (from
+ * `fetch()`, `Response.redirect()`) is copied first: same status, headers and body stream.
+ */
+function appendHeaders(c: Context, lines: readonly (readonly [string, string])[]): void {
+  if (lines.length === 0) return;
+  try {
+    c.res.headers.append(lines[0]![0], lines[0]![1]);
+  } catch {
+    c.res = new Response(c.res.body, c.res);
+    c.res.headers.append(lines[0]![0], lines[0]![1]);
+  }
+  for (const [name, value] of lines.slice(1)) c.res.headers.append(name, value);
 }
 
 export interface HonoIdempotencyOptions extends IdempotencyOptions {

@@ -18,6 +18,12 @@ await describeStoreBackends(
       const app = new Hono();
       app.use('/limited', rateLimit({ store: set.rateLimits(), policies: { algorithm: 'fixed-window', limit: 2, windowMs: 60_000 } }));
       app.get('/limited', (c) => c.json({ ok: true }));
+      // Responses whose headers cannot change: a redirect, and another route's answer by fetch().
+      const loose = rateLimit({ store: set.rateLimits(), policies: { algorithm: 'fixed-window', limit: 100, windowMs: 60_000 } });
+      app.use('/immutable/*', loose);
+      app.get('/immutable/redirect', () => Response.redirect(`${url}/plain`, 302));
+      app.get('/immutable/fetched', () => fetch(`${url}/plain`));
+      app.get('/plain', (c) => c.text('plain'));
       app.use('/orders', idempotency({ store: set.idempotency(), required: true }));
       app.post('/orders', async (c) => {
         runs++;
@@ -48,6 +54,15 @@ await describeStoreBackends(
       const denied = await fetch(`${url}/limited`);
       expect(denied.status).toBe(429);
       expect(denied.headers.get('retry-after')).not.toBeNull();
+    });
+
+    it('rateLimit: a response with immutable headers gets them all the same, its status and body intact', async () => {
+      const redirect = await fetch(`${url}/immutable/redirect`, { redirect: 'manual' });
+      expect([redirect.status, redirect.headers.get('location')]).toEqual([302, `${url}/plain`]);
+      expect(redirect.headers.get('ratelimit')).toMatch(/^"default";r=99;t=\d+$/);
+      const fetched = await fetch(`${url}/immutable/fetched`);
+      expect([fetched.status, await fetched.text()]).toEqual([200, 'plain']);
+      expect(fetched.headers.get('ratelimit')).toMatch(/^"default";r=98;t=\d+$/);
     });
 
     it('idempotency: replay with Idempotent-Replayed, 422 on another payload, a failed handler frees the key', async () => {
