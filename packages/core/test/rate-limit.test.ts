@@ -136,7 +136,7 @@ describe('evaluateRateLimit against the literal formulas (BigInt oracle)', () =>
   }
 });
 
-describe('resetMs and retryAfterMs mean what the contract says (checked by stepping time)', () => {
+describe('resetMs and retryAfterMs mean what the contract says (checked by stepping time, also after steps back)', () => {
   for (const algorithm of ['gcra', 'fixed-window', 'sliding-window', 'anchored-window'] as const) {
     it(`${algorithm}: retryAfterMs is the first ms the same call is allowed; resetMs the first ms at full capacity`, () => {
       const r = rng(1234 + algorithm.length);
@@ -154,13 +154,15 @@ describe('resetMs and retryAfterMs mean what the contract says (checked by stepp
         let state: RateLimitState | undefined;
         let now = 1_700_000_000_000 + r(997);
         for (let step = 0; step < 25; step++) {
-          now += r(windowMs + 1);
+          // Now and then the clock steps back (a custom clock, a corrected server clock): the
+          // answers must still say when the call is allowed and when the key is full again.
+          now += r(5) === 0 ? -r(windowMs * 3) : r(windowMs + 1);
           const cost = 1 + r(p.capacity);
           const out = evaluateRateLimit(ps, [state], now, cost, true);
           if (out.writes) state = out.writes[0]?.state;
           const d = out.decision;
-          // A backoff window lasts up to windowMs * 2^(limit - 1).
-          const horizon = windowMs * (p.capacity + 4 + 2 ** p.limit) + 10;
+          // A backoff window lasts up to windowMs * 2^(limit - 1); steps back add up to 3 windows each.
+          const horizon = windowMs * (p.capacity + 4 + 2 ** p.limit + 75) + 10;
           if (!d.allowed) {
             const t = firstTime(now, (at) => evaluateRateLimit(ps, [state], at, cost, false).decision.allowed, horizon);
             expect(d.retryAfterMs).toBe(t);
@@ -206,7 +208,9 @@ describe('exact integer boundaries at epoch-sized clocks', () => {
     const a = evaluateRateLimit(ps, [undefined], t0, 10, true);
     const back = evaluateRateLimit(ps, [a.writes![0]!.state], t0 - 5000, 1, true);
     expect(back.decision.allowed).toBe(false);
-    expect(back.decision.retryAfterMs).toBe(100);
+    // Nothing drains until the clock is back at t0: the wait says so.
+    expect(back.decision.retryAfterMs).toBe(5100);
+    expect(back.decision.resetMs).toBe(6000);
     for (const algorithm of ['fixed-window', 'sliding-window'] as const) {
       const q = norm({ algorithm, limit: 3, windowMs: 1000 });
       const first = evaluateRateLimit(q, [undefined], t0, 3, true);

@@ -90,10 +90,11 @@ export interface RateLimitConsumeOptions extends CallOptions {
  * A state is kept at least until the key is back to full capacity by the state's own
  * reckoning, whatever the clock did: its end is counted from its mark (gcra's `at`, the
  * window of the others), never from the clock reading of the call that wrote it, so no
- * call finds capacity back before the `now + resetMs` any call reported. (While the clock
- * stands behind a state's mark, no time passes for the state: a call made then reports a
- * `resetMs` that ends before the state does.) `stateExpiresAt` in this package is the
- * reference.
+ * call finds capacity back before the `now + resetMs` any call reported. While the clock
+ * stands behind a state's mark (gcra's `at`, a sliding window's start), no time passes for
+ * the state until the clock reaches it: `resetMs` and `retryAfterMs` count that wait too, so
+ * a client that waits `retryAfterMs` is allowed then. `stateExpiresAt` in this package is
+ * the reference.
  *
  * With an array of policies the call is allowed only if every policy allows; it consumes
  * from all or none, atomically. The decision is the most restrictive one and names it:

@@ -103,13 +103,16 @@ function decide(p: NormalizedPolicy, v: View, now: number, cost: number, consume
   if (p.algorithm === 'gcra') {
     const C = p.capacity * W;
     const after = consumed ? v.used + cost * W : v.used;
-    const resetMs = ceilDiv(after, p.limit);
+    const drainMs = ceilDiv(after, p.limit);
+    // The debt drains from the mark: after a clock step back it is ahead of now, and nothing
+    // drains until now reaches it.
+    const lag = v.mark - now;
     return {
       allowed: ok,
       remaining: Math.max(0, floorDiv(C - after, W)),
-      resetMs,
-      retryAfterMs: ok ? 0 : ceilDiv(v.used + cost * W - C, p.limit),
-      write: consumed && after > 0 ? { state: { algorithm: 'gcra', debt: after, at: v.mark }, expiresAt: v.mark + resetMs } : undefined,
+      resetMs: after > 0 ? lag + drainMs : 0,
+      retryAfterMs: ok ? 0 : lag + ceilDiv(v.used + cost * W - C, p.limit),
+      write: consumed && after > 0 ? { state: { algorithm: 'gcra', debt: after, at: v.mark }, expiresAt: v.mark + drainMs } : undefined,
     };
   }
   if (p.algorithm === 'anchored-window') return decideAnchored(p, v, now, cost, consumed, ok);
@@ -139,6 +142,9 @@ function decide(p: NormalizedPolicy, v: View, now: number, cost: number, consume
     const decay = slidingDecay(v.previous, 0, v.elapsed, W);
     resetMs = decay >= 0 ? decay : toEnd;
   }
+  // A stored window ahead of the clock (a step back) stands still at its start until now gets there.
+  const lag = Math.max(0, v.mark * W - now);
+  if (resetMs > 0) resetMs += lag;
   let retryAfterMs = 0;
   if (!ok) {
     const k = p.limit - cost - v.used;
@@ -150,6 +156,7 @@ function decide(p: NormalizedPolicy, v: View, now: number, cost: number, consume
       const e = v.used === 0 ? 0 : Math.max(0, W - ceilDiv((k2 + 1) * W, v.used) + 1);
       retryAfterMs = toEnd + e;
     }
+    retryAfterMs += lag;
   }
   return {
     allowed: ok,
