@@ -3,7 +3,7 @@ import { OFFSET_NOW_SENTINEL, OFFSET_START_SENTINEL } from '@stowage/core';
 import { hasMessages } from './bytes.js';
 import { nextCursor } from './cursor.js';
 import { RESPONSE_HEADER, source } from './protocol.js';
-import { existing, readFrom, sendRead } from './reads.js';
+import { existing, readFrom, readSameStream, sendRead } from './reads.js';
 import type { HandlerContext, StreamRequest } from './request.js';
 
 /** 204 of a live read with nothing new: the tail, and whether the stream is closed. */
@@ -22,15 +22,18 @@ function sendNoData(r: StreamRequest, tail: string, cursor: string, closed: bool
 export async function longPoll(c: HandlerContext, r: StreamRequest, offset: string): Promise<void> {
   const cursor = nextCursor(r.params.get('cursor'));
   let from: string;
+  let id: string;
   if (offset === OFFSET_NOW_SENTINEL) {
     const info = await existing(c, r.name);
     if (info.closed) return sendNoData(r, info.nextOffset, cursor, true);
     from = info.nextOffset;
+    id = info.id;
   } else {
     const first = await readFrom(c, r.name, offset, r);
     if (hasMessages(first)) return sendRead(c, r, first, offset, cursor);
     if (first.closed) return sendNoData(r, first.nextOffset, cursor, true);
     from = first.nextOffset;
+    id = first.info.id;
   }
   const outcome = await c.live.wait(r, from, c.o.longPollTimeoutMs);
   if (outcome === 'missing') {
@@ -40,7 +43,8 @@ export async function longPoll(c: HandlerContext, r: StreamRequest, offset: stri
     throw source.error('NOT_FOUND', `stream ${r.name} was deleted`);
   }
   if (outcome === 'data' || outcome === 'closed') {
-    const next = await c.live.readWoken(r, from, () => readFrom(c, r.name, from));
+    const next = await readSameStream(id, () => c.live.readWoken(r, from, () => readFrom(c, r.name, from)));
+    if (next === undefined) throw source.error('NOT_FOUND', `stream ${r.name} was deleted`);
     if (hasMessages(next)) return sendRead(c, r, next, from, cursor);
     return sendNoData(r, next.nextOffset, cursor, next.closed);
   }

@@ -1,5 +1,5 @@
 import type { OutgoingHttpHeaders } from 'node:http';
-import { OFFSET_START_SENTINEL, type StreamInfo, type StreamReadResult } from '@stowage/core';
+import { OFFSET_START_SENTINEL, StowageError, type StreamInfo, type StreamReadResult } from '@stowage/core';
 import { isJsonType } from './json.js';
 import { RESPONSE_HEADER, source } from './protocol.js';
 import { readBody } from './read-body.js';
@@ -27,6 +27,23 @@ export function readFrom(c: HandlerContext, name: string, from: string, r?: Stre
     () => c.o.store.read(name, from, { maxBytes: c.o.readMaxBytes, maxMessages: c.o.readMaxMessages, readOnly: true }),
     r?.res,
   );
+}
+
+/**
+ * A live reader's next read, by name, of the stream it has been reading (`id`): `undefined`
+ * when the name holds another stream now (deleted and made again between its last look and
+ * this read, by another process), whose data or tail must not be taken for this one's. Its
+ * offset past the new stream's tail is that case too: a stream's tail never goes back.
+ */
+export async function readSameStream(id: string, read: () => Promise<StreamReadResult>): Promise<StreamReadResult | undefined> {
+  let result: StreamReadResult;
+  try {
+    result = await read();
+  } catch (err) {
+    if (StowageError.is(err, 'INVALID_ARGUMENT') && err.details?.['pastTail'] === true) return undefined;
+    throw err;
+  }
+  return result.info.id === id ? result : undefined;
 }
 
 /** `offset=now`: no data, the tail; a read all the same (renews an idle TTL). */

@@ -4,7 +4,7 @@ import { normalizeContentType } from '@stowage/core/adapter-kit';
 import { hasMessages } from './bytes.js';
 import { nextCursor } from './cursor.js';
 import { RESPONSE_HEADER } from './protocol.js';
-import { existing, readFrom } from './reads.js';
+import { existing, readFrom, readSameStream } from './reads.js';
 import type { HandlerContext, StreamRequest } from './request.js';
 import { SseWriter, sseEncoding } from './sse.js';
 
@@ -64,7 +64,9 @@ export async function sse(c: HandlerContext, r: StreamRequest, offset: string): 
         break; // the handler closed: the response ends, what waits for its client still under the limit
       }
       if (!pending.atTail) {
-        pending = await readFrom(c, r.name, from, r);
+        // The name made anew meanwhile: end here; the client's next request learns it is gone.
+        pending = await readSameStream(info.id, () => readFrom(c, r.name, from, r));
+        if (pending === undefined) break;
         continue;
       }
     } else if (!announced) {
@@ -81,8 +83,9 @@ export async function sse(c: HandlerContext, r: StreamRequest, offset: string): 
     const remaining = deadline - Date.now();
     if (remaining <= 0) break;
     const outcome = await waitWithHeartbeats(c, r, from, remaining, events);
-    if (outcome === 'data' || outcome === 'closed') pending = await c.live.readWoken(r, from, () => readFrom(c, r.name, from));
-    else break; // the response's time is up, or missing, aborted
+    if (outcome !== 'data' && outcome !== 'closed') break; // the response's time is up, or missing, aborted
+    pending = await readSameStream(info.id, () => c.live.readWoken(r, from, () => readFrom(c, r.name, from)));
+    if (pending === undefined) break; // the name made anew meanwhile
   }
   r.res.end();
 }
