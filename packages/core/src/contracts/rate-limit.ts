@@ -46,9 +46,12 @@ export interface RateLimitDecision {
   allowed: boolean;
   /** The capacity of the deciding policy: its `limit`, or its `burst` for `gcra`. */
   capacity: number;
-  /** Units still available after this call; never below 0. */
+  /** Units still available after this call, in the deciding policy; never below 0. */
   remaining: number;
-  /** Ms until the key is back to full capacity (0 when it already is). */
+  /**
+   * Ms until the deciding policy is back to full capacity (0 when it already is). With an
+   * array, another policy may still hold units then (`peek` with that policy alone tells).
+   */
   resetMs: number;
   /** 0 when allowed; otherwise ms until the same call would be allowed. */
   retryAfterMs: number;
