@@ -36,17 +36,20 @@ export async function longPoll(c: HandlerContext, r: StreamRequest, offset: stri
     id = first.info.id;
   }
   const outcome = await c.live.wait(r, from, c.o.longPollTimeoutMs);
-  if (outcome === 'missing') {
-    // Deleted, expired, or hidden but kept for its forks: answer what a read would (GONE for
-    // the last), NOT_FOUND when the name has been created anew since.
-    await c.o.store.read(r.name, OFFSET_START_SENTINEL, { maxMessages: 1, maxBytes: 1 });
-    throw source.error('NOT_FOUND', `stream ${r.name} was deleted`);
+  if (outcome === 'timeout' || outcome === 'aborted') {
+    if (!r.res.destroyed) sendNoData(r, from, cursor, false);
+    return;
   }
-  if (outcome === 'data' || outcome === 'closed') {
+  if (outcome !== 'missing') {
     const next = await readSameStream(id, () => c.live.readWoken(r, from, () => readFrom(c, r.name, from)));
-    if (next === undefined) throw source.error('NOT_FOUND', `stream ${r.name} was deleted`);
-    if (hasMessages(next)) return sendRead(c, r, next, from, cursor);
-    return sendNoData(r, next.nextOffset, cursor, next.closed);
+    if (next !== undefined) {
+      if (hasMessages(next)) return sendRead(c, r, next, from, cursor);
+      return sendNoData(r, next.nextOffset, cursor, next.closed);
+    }
+    // The name holds another stream since the wake-up: the one waited on is missing.
   }
-  if (!r.res.destroyed) sendNoData(r, from, cursor, false);
+  // Deleted, expired, or hidden but kept for its forks: answer what a read would (GONE for
+  // the last), NOT_FOUND when the name has been created anew since.
+  await c.o.store.read(r.name, OFFSET_START_SENTINEL, { maxMessages: 1, maxBytes: 1 });
+  throw source.error('NOT_FOUND', `stream ${r.name} was deleted`);
 }
