@@ -68,15 +68,8 @@ export function createStreamsServer(options: StreamsServerOptions): StreamsServe
     // The parser stays in error: bytes after the first error add no line.
     if (refused.has(socket)) return;
     refused.add(socket);
-    const refusal = parseRefusal(err, server);
-    log({
-      status: refusal.status,
-      code: err.code ?? 'CLIENT_ERROR',
-      message: err.message.replace(/[\r\n]+/g, ' ').slice(0, 512),
-      method: '-',
-      path: '-',
-    });
-    const { status, reason, code, message } = refusal;
+    const { status, reason, code, message } = parseRefusal(err, server);
+    log({ status, code: err.code ?? 'CLIENT_ERROR', message: err.message.replace(/[\r\n]+/g, ' ').slice(0, 512), method: '-', path: '-' });
     refuseOn(handler, socket, status, (method) => rawErrorAnswer(method, status, reason, { code, message }), methodOf(err, socket));
   });
   // CONNECT asks for a tunnel, which this server does not make. Node hands it over as a bare
