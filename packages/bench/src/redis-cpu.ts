@@ -29,12 +29,19 @@ async function serverCpuUs(admin: Redis): Promise<number> {
   return (field('used_cpu_user') + field('used_cpu_sys')) * 1e6;
 }
 
+/** Reads of client sockets Redis has made so far (`INFO stats`): calls per read is the batch size. */
+async function serverReads(admin: Redis): Promise<number> {
+  const info = await admin.info('stats');
+  return Number(/^total_reads_processed:(\d+)/m.exec(info)?.[1]);
+}
+
 async function measure(op: Op, durationMs: number, admin: Redis) {
   for (let i = 0; i < 1000; i++) await op(i); // warm-up
   let count = 0;
   let stop = false;
   const cpu0 = process.cpuUsage();
   const server0 = await serverCpuUs(admin);
+  const reads0 = await serverReads(admin);
   const t0 = performance.now();
   const timer = setTimeout(() => (stop = true), durationMs);
   await Promise.all(
@@ -46,7 +53,8 @@ async function measure(op: Op, durationMs: number, admin: Redis) {
   const seconds = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
   const server = (await serverCpuUs(admin)) - server0;
-  return { opsPerSec: count / seconds, nodeUs: (cpu.user + cpu.system) / count, redisUs: server / count };
+  const reads = (await serverReads(admin)) - reads0;
+  return { opsPerSec: count / seconds, nodeUs: (cpu.user + cpu.system) / count, redisUs: server / count, perRead: count / reads };
 }
 
 async function main(): Promise<void> {
@@ -132,8 +140,8 @@ if n == tonumber(ARGV[4]) then redis.call('PEXPIRE', KEYS[1], ARGV[10]) end retu
     ],
   ];
   console.log(`Redis CPU bench: ${IN_FLIGHT} in flight, ${rounds} rounds of ${durationMs} ms (median round by ops/s)`);
-  console.log(`| operation | library | ops/s | Node CPU µs/call | Redis CPU µs/call |`);
-  console.log(`| --- | --- | ---: | ---: | ---: |`);
+  console.log(`| operation | library | ops/s | Node CPU µs/call | Redis CPU µs/call | calls per Redis read |`);
+  console.log(`| --- | --- | ---: | ---: | ---: | ---: |`);
   for (const [operation, contenders] of groups) {
     const results = contenders.map(() => [] as Awaited<ReturnType<typeof measure>>[]);
     for (let r = 0; r < rounds; r++) {
@@ -141,7 +149,14 @@ if n == tonumber(ARGV[4]) then redis.call('PEXPIRE', KEYS[1], ARGV[10]) end retu
     }
     for (const [k, [library]] of contenders.entries()) {
       const m = results[k]!.sort((a, b) => a.opsPerSec - b.opsPerSec)[Math.floor(rounds / 2)]!;
-      const cells = [operation, library, Math.round(m.opsPerSec).toLocaleString('en-US'), m.nodeUs.toFixed(1), m.redisUs.toFixed(1)];
+      const cells = [
+        operation,
+        library,
+        Math.round(m.opsPerSec).toLocaleString('en-US'),
+        m.nodeUs.toFixed(1),
+        m.redisUs.toFixed(1),
+        m.perRead.toFixed(1),
+      ];
       console.log(`| ${cells.join(' | ')} |`);
     }
   }
