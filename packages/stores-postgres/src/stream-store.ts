@@ -331,7 +331,14 @@ export class PostgresStreamStore extends PgStoreBase implements StreamStore {
     if (row === undefined) return this.ops.append(name, messages, opts);
     // Our waiters on this stream below the new tail are answered without a look.
     this.ops.changedHere(name, { id: row.id, tail: Number(row.tail) });
-    return { nextOffset: formatOffset(row.tail), duplicate: false, closed: row.closed };
+    const tail = Number(row.tail);
+    return {
+      nextOffset: formatOffset(tail),
+      duplicate: false,
+      closed: row.closed,
+      streamId: row.id,
+      previousOffset: formatOffset(tail - messages.length),
+    };
   }
   /**
    * One statement when that is the whole read (a live stream without an idle TTL, from its own

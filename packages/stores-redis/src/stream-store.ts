@@ -200,6 +200,10 @@ export class RedisStreamStore extends RedisStoreBase implements StreamStore {
       closed: str(r[2]) === '1',
     };
     if (str(r[3]) !== '') result.producer = { epoch: num(r[3]), seq: num(r[4]) };
+    if (!duplicate) {
+      result.streamId = str(r[5]);
+      result.previousOffset = formatOffset(num(r[1]) - messages.length);
+    }
     return result;
   }
 

@@ -8,6 +8,7 @@ import type {
   RateLimitStore,
   Reservation,
   SessionStore,
+  StreamAppendResult,
   StreamInfo,
   StreamReadResult,
   StreamStore,
@@ -192,6 +193,11 @@ const sansId = (info: StreamInfo | undefined) => {
   const { id: _id, ...rest } = info;
   return rest;
 };
+/** An append's answer but the stream's id, which differs between twin stores. */
+const appendView = (r: StreamAppendResult) => {
+  const { streamId: _id, ...rest } = r;
+  return rest;
+};
 const readView = (r: StreamReadResult) => ({
   texts: r.messages.map((m) => text(m.data)),
   nextOffset: r.nextOffset,
@@ -221,7 +227,7 @@ export const STREAM_DEADLINES: DeadlineTable<StreamStore, void> = {
       badArgs: (s, k, o) => s.create(`${k}+new`, { contentType: TEXT, ttlMs: 0 }, o),
       view: (r: { status: string; info: StreamInfo }) => ({ status: r.status, info: sansId(r.info) }),
     },
-    { method: 'append', call: (s, k, o) => s.append(k, msgs('c'), o), badArgs: (s, k, o) => s.append(k, [], o) },
+    { method: 'append', call: (s, k, o) => s.append(k, msgs('c'), o), badArgs: (s, k, o) => s.append(k, [], o), view: appendView },
     {
       method: 'read',
       call: (s, k, o) => s.read(`${k}+ttl`, '-1', o),

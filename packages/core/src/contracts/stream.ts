@@ -98,6 +98,15 @@ export interface StreamAppendResult {
   closed: boolean;
   /** With a producer: its epoch and the highest seq accepted in that epoch. */
   producer?: { epoch: number; seq: number };
+  /**
+   * Optional, both or neither, never on a duplicate: the {@link StreamInfo.id} of the stream
+   * appended to, and its tail before the append (the batch follows it). With them a server
+   * answers the readers this append woke with the batch itself, without reading it back
+   * (one round trip to the database less per wake-up); without them it reads.
+   */
+  streamId?: string;
+  /** See {@link StreamAppendResult.streamId}. */
+  previousOffset?: string;
 }
 
 /** A message and the offset right after it. */

@@ -210,13 +210,20 @@ export class StreamEngine {
         details: { seqConflict: true, lastSeq: s.lastSeq },
       });
     }
+    const previousOffset = formatOffset(s.tail);
     yield* backend.append(s.id, s.tail + 1, messages);
     s.tail += messages.length;
     if (opts.seq !== undefined) s.lastSeq = opts.seq;
     if (opts.close) s.closed = true;
     this.touch(s, now);
     yield* backend.update(s);
-    const result: StreamAppendResult = { nextOffset: formatOffset(s.tail), duplicate: false, closed: s.closed };
+    const result: StreamAppendResult = {
+      nextOffset: formatOffset(s.tail),
+      duplicate: false,
+      closed: s.closed,
+      streamId: s.id,
+      previousOffset,
+    };
     if (accepted !== undefined) {
       yield* backend.setProducer(s.id, opts.producer!.id, accepted, now);
       result.producer = { ...accepted };

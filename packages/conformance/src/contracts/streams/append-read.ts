@@ -192,11 +192,49 @@ export function streamAppendReadTests(open: StreamOpen, limits: ConformanceLimit
       expect(before.messages).toEqual(data.map((d) => Buffer.from(d).toString('hex')));
     });
 
+    it("an append that names its stream and the tail before it names them right (both or neither; never a duplicate's)", async () => {
+      const { store } = await open();
+      const made = await store.create('s', { contentType: TEXT }, { messages: msgs('a') });
+      const results = [await store.append('s', msgs('b')), await store.append('s', msgs('c', 'd'))];
+      const retried = { id: 'p1', epoch: 0, seq: 0 };
+      results.push(await store.append('s', msgs('e'), { producer: retried }));
+      const duplicate = await store.append('s', msgs('e'), { producer: retried });
+      expect(duplicate.duplicate).toBe(true);
+      expect(duplicate.streamId).toBeUndefined();
+      expect(duplicate.previousOffset).toBeUndefined();
+      results.push(await store.append('s', msgs('f'), { close: true }));
+      let before = made.info.nextOffset;
+      const batches = [['b'], ['c', 'd'], ['e'], ['f']];
+      for (const [i, r] of results.entries()) {
+        expect(r.streamId === undefined).toBe(r.previousOffset === undefined);
+        if (r.streamId !== undefined) {
+          expect(r.streamId).toBe(made.info.id);
+          expect(r.previousOffset).toBe(before);
+          expect(texts(await store.read('s', r.previousOffset!, { maxMessages: batches[i]!.length }))).toEqual(batches[i]);
+        }
+        before = r.nextOffset;
+      }
+      await store.delete('s');
+      const again = await store.create('s', { contentType: TEXT });
+      const next = await store.append('s', msgs('x'));
+      if (next.streamId !== undefined) {
+        expect(next.streamId).toBe(again.info.id);
+        expect(next.streamId).not.toBe(made.info.id);
+        expect(next.previousOffset).toBe(again.info.nextOffset);
+      }
+    });
+
     it('50 parallel appends all land, each once, with distinct offsets', async () => {
       const { store } = await open();
       await store.create('s', { contentType: TEXT });
       const results = fulfilled(await race(50, (i) => store.append('s', msgs(`p${i}`))));
       expect(new Set(results.map((r) => r.nextOffset)).size).toBe(50);
+      // Where the store names the tail before each append, those tails chain the appends.
+      const named = results.filter((r) => r.previousOffset !== undefined).sort((a, b) => (a.nextOffset < b.nextOffset ? -1 : 1));
+      if (named.length > 0) {
+        expect(named).toHaveLength(50);
+        for (let i = 1; i < 50; i++) expect(named[i]!.previousOffset).toBe(named[i - 1]!.nextOffset);
+      }
       const all = await readAll(store, 's');
       expect([...all].sort()).toEqual(Array.from({ length: 50 }, (_, i) => `p${i}`).sort());
     });
