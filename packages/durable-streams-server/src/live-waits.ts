@@ -1,5 +1,5 @@
 import { getEventListeners } from 'node:events';
-import type { StreamReadResult, StreamStore, StreamWaitOutcome } from '@stowage/core';
+import type { StreamAppendResult, StreamInfo, StreamReadResult, StreamStore, StreamWaitOutcome } from '@stowage/core';
 import type { StreamRequest } from './request.js';
 import { SharedWaits } from './shared-waits.js';
 
@@ -7,6 +7,21 @@ interface SharedRead {
   /** `woken` when it began: a waiter woken at or before that may use it. */
   began: number;
   result: Promise<StreamReadResult>;
+}
+
+/**
+ * An append of this process, kept for the rest of its turn of the event loop: the readers it
+ * woke are answered with its message, not a read of the store (see {@link LiveWaits.appendOne}).
+ */
+interface Appended {
+  id: string;
+  /** The tail before the append: where its readers waited. */
+  from: string;
+  message: Uint8Array;
+  next: string;
+  closed: boolean;
+  /** Built by the first reader that takes it, shared by the others (one body, see `readBody`). */
+  result?: StreamReadResult;
 }
 
 /**
@@ -31,6 +46,10 @@ export class LiveWaits {
   private readonly wokenAt = new WeakMap<StreamRequest, number>();
   /** Reads of woken waiters in flight, by offset and stream. */
   private readonly reads = new Map<string, SharedRead>();
+  /** This turn's last append to each stream, by name. */
+  private readonly lastAppends = new Map<string, Appended>();
+  /** Appends of this process in flight, by stream name. */
+  private readonly appending = new Map<string, number>();
 
   private readonly waits: SharedWaits;
 
@@ -42,11 +61,6 @@ export class LiveWaits {
   /** Live readers waiting for data now. */
   get waiting(): number {
     return this.waits.waiting;
-  }
-
-  /** Live readers waiting for data of `name` now. */
-  waitingOn(name: string): number {
-    return this.waits.waitingOn(name);
   }
 
   /** Ends every wait now (`aborted`); later ones end at once. */
@@ -93,12 +107,73 @@ export class LiveWaits {
   }
 
   /**
-   * The read a woken waiter makes from `from`, shared with the other waiters of the stream
-   * woken by the same change: one append to a stream 10,000 readers wait on costs one read of
-   * the store, not 10,000. A waiter joins a read in flight only if that read began after its
-   * wait ended, so it sees what woke it.
+   * An append to `name` of this process, around the store's call: `append` runs it, and when
+   * the store names the stream and the tail before it (see `StreamAppendResult.streamId`),
+   * the readers it woke are answered with `message` for the rest of this turn.
    */
-  readWoken(r: StreamRequest, from: string, read: () => Promise<StreamReadResult>): Promise<StreamReadResult> {
+  async appendOne(
+    name: string,
+    message: Uint8Array,
+    append: () => Promise<StreamAppendResult>,
+  ): Promise<{ result: StreamAppendResult; waking: number }> {
+    // Readers waiting now are those this append wakes (they leave the count as they wake).
+    const waking = this.waits.waitingOn(name);
+    this.appending.set(name, (this.appending.get(name) ?? 0) + 1);
+    let result: StreamAppendResult;
+    try {
+      result = await append();
+    } finally {
+      const n = this.appending.get(name)! - 1;
+      if (n === 0) this.appending.delete(name);
+      else this.appending.set(name, n);
+    }
+    const { streamId: id, previousOffset: from } = result;
+    if (id !== undefined && from !== undefined && !result.duplicate && waking > 0) {
+      const entry: Appended = { id, from, message, next: result.nextOffset, closed: result.closed };
+      this.lastAppends.set(name, entry);
+      // Only for this turn: a reader later than that must see what came after it.
+      setImmediate(() => {
+        if (this.lastAppends.get(name) === entry) this.lastAppends.delete(name);
+      });
+    }
+    return { result, waking };
+  }
+
+  /**
+   * The read a woken waiter of the stream `info` makes from `from`: the message of this turn's
+   * append from `from` to that stream, when there is one (the store woke this waiter from
+   * inside that append, so a reader that gets here first waits one turn for it while an
+   * append of this process to the name is in flight); else a read shared with the other
+   * waiters of the stream woken by the same change: one append to a stream 10,000 readers
+   * wait on costs one read of the store, not 10,000. A waiter joins a read in flight only if
+   * that read began after its wait ended, so it sees what woke it.
+   */
+  async readWoken(r: StreamRequest, info: StreamInfo, from: string, read: () => Promise<StreamReadResult>): Promise<StreamReadResult> {
+    let appended = this.appendedAt(r.name, info, from);
+    if (appended === undefined && this.appending.has(r.name)) {
+      await new Promise((resolve) => setImmediate(resolve));
+      appended = this.appendedAt(r.name, info, from);
+    }
+    return appended ?? this.sharedRead(r, from, read);
+  }
+
+  /** The read answer of this turn's append to `info`'s stream from `from`, if there was one. */
+  private appendedAt(name: string, info: StreamInfo, from: string): StreamReadResult | undefined {
+    const a = this.lastAppends.get(name);
+    if (a === undefined || a.id !== info.id || a.from !== from) return undefined;
+    // At its commit the stream ended with this message: what a read then would have answered.
+    a.result ??= {
+      messages: [{ offset: a.next, data: a.message }],
+      bytes: a.message,
+      nextOffset: a.next,
+      atTail: true,
+      closed: a.closed,
+      info: { ...info, nextOffset: a.next, closed: a.closed },
+    };
+    return a.result;
+  }
+
+  private sharedRead(r: StreamRequest, from: string, read: () => Promise<StreamReadResult>): Promise<StreamReadResult> {
     const woke = this.wokenAt.get(r);
     const key = `${from}\n${r.name}`;
     const inFlight = this.reads.get(key);

@@ -1,5 +1,5 @@
 import type { OutgoingHttpHeaders } from 'node:http';
-import { OFFSET_NOW_SENTINEL, OFFSET_START_SENTINEL } from '@stowage/core';
+import { OFFSET_NOW_SENTINEL, OFFSET_START_SENTINEL, type StreamInfo } from '@stowage/core';
 import { hasMessages } from './bytes.js';
 import { nextCursor } from './cursor.js';
 import { RESPONSE_HEADER, source } from './protocol.js';
@@ -22,18 +22,17 @@ function sendNoData(r: StreamRequest, tail: string, cursor: string, closed: bool
 export async function longPoll(c: HandlerContext, r: StreamRequest, offset: string): Promise<void> {
   const cursor = nextCursor(r.params.get('cursor'));
   let from: string;
-  let id: string;
+  let info: StreamInfo;
   if (offset === OFFSET_NOW_SENTINEL) {
-    const info = await existing(c, r.name);
+    info = await existing(c, r.name);
     if (info.closed) return sendNoData(r, info.nextOffset, cursor, true);
     from = info.nextOffset;
-    id = info.id;
   } else {
     const first = await readFrom(c, r.name, offset, r);
     if (hasMessages(first)) return sendRead(c, r, first, offset, cursor);
     if (first.closed) return sendNoData(r, first.nextOffset, cursor, true);
     from = first.nextOffset;
-    id = first.info.id;
+    info = first.info;
   }
   const outcome = await c.live.wait(r, from, c.o.longPollTimeoutMs);
   if (outcome === 'timeout' || outcome === 'aborted') {
@@ -41,7 +40,7 @@ export async function longPoll(c: HandlerContext, r: StreamRequest, offset: stri
     return;
   }
   if (outcome !== 'missing') {
-    const next = await readSameStream(id, () => c.live.readWoken(r, from, () => readFrom(c, r.name, from)));
+    const next = await readSameStream(info.id, () => c.live.readWoken(r, info, from, () => readFrom(c, r.name, from)));
     if (next !== undefined) {
       if (hasMessages(next)) return sendRead(c, r, next, from, cursor);
       return sendNoData(r, next.nextOffset, cursor, next.closed);

@@ -84,7 +84,7 @@ export async function sse(c: HandlerContext, r: StreamRequest, offset: string): 
     if (remaining <= 0) break;
     const outcome = await waitWithHeartbeats(c, r, from, remaining, events);
     if (outcome !== 'data' && outcome !== 'closed') break; // the response's time is up, or missing, aborted
-    pending = await readSameStream(info.id, () => c.live.readWoken(r, from, () => readFrom(c, r.name, from)));
+    pending = await readSameStream(info.id, () => c.live.readWoken(r, info, from, () => readFrom(c, r.name, from)));
     if (pending === undefined) break; // the name made anew meanwhile
   }
   r.res.end();

@@ -81,14 +81,14 @@ export async function append(c: HandlerContext, r: StreamRequest): Promise<void>
     if (values === undefined) throw source.invalid('an empty JSON array appends nothing');
     message = values;
   }
-  // Readers waiting now are those this append wakes (they leave the count as they wake).
-  const waking = c.live.waitingOn(r.name);
-  const result = await c.o.store.append(r.name, [message], {
-    contentType,
-    ...(seq === undefined ? {} : { seq }),
-    ...(producer === undefined ? {} : { producer }),
-    close,
-  });
+  const { result, waking } = await c.live.appendOne(r.name, message, () =>
+    c.o.store.append(r.name, [message], {
+      contentType,
+      ...(seq === undefined ? {} : { seq }),
+      ...(producer === undefined ? {} : { producer }),
+      close,
+    }),
+  );
   // Noted before the answer, so a claim sent after it sees the work; never fails the append.
   if (c.subs !== undefined) await c.subs.noteAppend(r.name, result.nextOffset);
   headers[RESPONSE_HEADER.nextOffset] = result.nextOffset;

@@ -28,20 +28,28 @@ describe('many live readers of one stream, one append', () => {
     await inner.close();
   });
 
-  it('every long-poll and SSE reader gets the append, from one read of the store', async () => {
-    const put = await fetch(`${base}/fan`, { method: 'PUT', headers: { 'Content-Type': 'text/plain' } });
+  it.each([
+    ['an append of this server: its message, with no read of the store', 0],
+    ['an append of another process (made on the store itself): one read of the store', 1],
+  ])('every long-poll and SSE reader gets the append; %s', async (_, reads) => {
+    const name = `fan${reads}`;
+    const put = await fetch(`${base}/${name}`, { method: 'PUT', headers: { 'Content-Type': 'text/plain' } });
     expect(put.status).toBe(201);
     const tail = encodeURIComponent(put.headers.get('stream-next-offset')!);
-    const polls = Array.from({ length: N }, () => fetch(`${base}/fan?offset=${tail}&live=long-poll`));
-    const sses = await Promise.all(Array.from({ length: N }, () => fetch(`${base}/fan?offset=${tail}&live=sse`)));
+    const polls = Array.from({ length: N }, () => fetch(`${base}/${name}?offset=${tail}&live=long-poll`));
+    const sses = await Promise.all(Array.from({ length: N }, () => fetch(`${base}/${name}?offset=${tail}&live=sse`)));
     expect(await eventually(() => server.handler.waitingReaders === 2 * N)).toBe(true);
     // Every reader waits at the same offset: one wait of the store for all of them.
     expect(store.waitsInFlight).toBe(1);
 
     const readsBefore = store.readsStarted;
     const waitsBefore = store.waitsStarted;
-    const append = await fetch(`${base}/fan`, { method: 'POST', headers: { 'Content-Type': 'text/plain' }, body: 'woken' });
-    expect(append.status).toBe(204);
+    if (reads === 0) {
+      const append = await fetch(`${base}/${name}`, { method: 'POST', headers: { 'Content-Type': 'text/plain' }, body: 'woken' });
+      expect(append.status).toBe(204);
+    } else {
+      await inner.append(name, [Buffer.from('woken')]);
+    }
     const answers = await Promise.all(polls);
     const bodies = await Promise.all(answers.map((r) => r.text()));
     const events = await Promise.all(sses.map((r) => sseUntil(r, 'data:woken')));
@@ -49,8 +57,8 @@ describe('many live readers of one stream, one append', () => {
     expect(answers.map((r) => r.status)).toEqual(Array(N).fill(200));
     expect(bodies).toEqual(Array(N).fill('woken'));
     expect(events.filter((e) => e.includes('data:woken'))).toHaveLength(N);
-    // The readers woken by one append share the read of what it added.
-    expect(store.readsStarted - readsBefore).toBe(1);
+    // The readers woken by one append share its message, or the one read of what it added.
+    expect(store.readsStarted - readsBefore).toBe(reads);
     // The SSE readers wait again, at the new tail, on one new wait of the store (each began
     // its own, with a look at the store, before: 10,000 queries per append on a database).
     expect(await eventually(() => server.handler.waitingReaders === N)).toBe(true);
