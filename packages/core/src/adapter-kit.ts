@@ -20,6 +20,7 @@ export {
   validateInteger,
   validateKey,
   validateOptionalDuration,
+  validateOptionNames,
   validateOptions,
   validateString,
   validateTimestamp,

@@ -149,6 +149,26 @@ export function validateOptions<T extends object>(source: ErrorSource, field: st
   return value as Partial<T>;
 }
 
+/**
+ * Every option named in `options` is one of `known`: a misspelt or removed option is refused
+ * rather than silently ignored (a typo of a time limit would otherwise run on the default).
+ * `known` names each key of `T` once; the compiler checks the list is complete. For options
+ * given once (a constructor's, a factory's), never per call.
+ */
+export function validateOptionNames<T extends object>(
+  source: ErrorSource,
+  field: string,
+  options: Partial<T>,
+  known: Readonly<Record<keyof T, true>>,
+): void {
+  for (const name of Object.keys(options)) {
+    if (!Object.hasOwn(known, name)) {
+      const names = Object.keys(known).sort().join(', ');
+      throw source.invalid(`${field}.${name} is not an option (the options are ${names})`, { field: `${field}.${name}` });
+    }
+  }
+}
+
 /** A clock option: a function returning integer epoch milliseconds. */
 export function validateClock(source: ErrorSource, value: unknown): (() => number) | undefined {
   if (value === undefined) return undefined;

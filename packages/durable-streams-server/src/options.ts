@@ -1,5 +1,5 @@
 import { type HealthResult, type Healthy, STREAM_DEFAULTS, type StreamStore } from '@stowage/core';
-import { measureHealth, validateBoolean, validateInteger, validateOptions } from '@stowage/core/adapter-kit';
+import { measureHealth, validateBoolean, validateInteger, validateOptionNames, validateOptions } from '@stowage/core/adapter-kit';
 import { isLogger, jsonLogger, safeLogger, serverReporter, type ServerErrorHandler, type ServerReport, type StreamsLogger } from './log.js';
 import { source } from './protocol.js';
 import { type ResolvedSubscriptions, resolveSubscriptions, type SubscriptionsOptions } from './subscription-options.js';
@@ -209,9 +209,36 @@ export const DEFAULT_REQUEST_TIMEOUT_MS = 120_000;
 export const DEFAULT_HEADERS_TIMEOUT_MS = 20_000;
 const CORP = new Set(['cross-origin', 'same-site', 'same-origin']);
 
+/** Each option of {@link StreamsServerOptions}, once. */
+const OPTION_NAMES: Readonly<Record<keyof StreamsServerOptions, true>> = {
+  store: true,
+  basePath: true,
+  longPollTimeoutMs: true,
+  sseMaxDurationMs: true,
+  sseHeartbeatMs: true,
+  maxBodyBytes: true,
+  readMaxBytes: true,
+  readMaxMessages: true,
+  readConcurrency: true,
+  readQueueTimeoutMs: true,
+  sendTimeoutMs: true,
+  requestTimeoutMs: true,
+  headersTimeoutMs: true,
+  health: true,
+  cacheControl: true,
+  corsOrigin: true,
+  crossOriginResourcePolicy: true,
+  log: true,
+  logger: true,
+  onError: true,
+  subscriptions: true,
+  telemetry: true,
+};
+
 export function resolveOptions(options: StreamsServerOptions): ResolvedOptions {
   const o = validateOptions<StreamsServerOptions>(source, 'options', options);
   if (options === undefined) throw source.invalid('options.store is required');
+  validateOptionNames(source, 'options', o, OPTION_NAMES);
   const store = o.store;
   if (store === null || typeof store !== 'object' || typeof store.read !== 'function' || typeof store.wait !== 'function') {
     throw source.invalid('options.store must be a StreamStore');

@@ -1,5 +1,5 @@
 import { type EncryptionKey, encryptedCodec, StowageError, type SubscriptionStore } from '@stowage/core';
-import { validateBoolean, validateInteger, validateOptions } from '@stowage/core/adapter-kit';
+import { validateBoolean, validateInteger, validateOptionNames, validateOptions } from '@stowage/core/adapter-kit';
 import { source } from './protocol.js';
 import { canonicalHost } from './webhook-address.js';
 
@@ -70,9 +70,22 @@ export interface ResolvedSubscriptions {
 
 const DAY = 86_400_000;
 
+/** Each option of {@link SubscriptionsOptions}, once. */
+const OPTION_NAMES: Readonly<Record<keyof SubscriptionsOptions, true>> = {
+  store: true,
+  webhooks: true,
+  signingKeys: true,
+  allowWebhookHosts: true,
+  deliveryTimeoutMs: true,
+  pollIntervalMs: true,
+  publicBaseUrl: true,
+  replacedKeyTtlMs: true,
+};
+
 export function resolveSubscriptions(options: unknown): ResolvedSubscriptions | undefined {
   if (options === undefined) return undefined;
   const o = validateOptions<SubscriptionsOptions>(source, 'options.subscriptions', options);
+  validateOptionNames(source, 'options.subscriptions', o, OPTION_NAMES);
   const store = o.store;
   if (store === null || typeof store !== 'object' || typeof store.noteAppend !== 'function' || typeof store.takeDue !== 'function') {
     throw source.invalid('options.subscriptions.store must be a SubscriptionStore (createSubscriptionStore from @stowage/core)');

@@ -1,7 +1,8 @@
 import { createServer } from 'node:http';
 import { connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { MemoryStreamStore } from '@stowage/stores-memory';
+import { createSubscriptionStore } from '@stowage/core';
+import { MemorySessionStore, MemoryStreamStore } from '@stowage/stores-memory';
 import { RedisStreamStore } from '@stowage/stores-redis';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -245,6 +246,16 @@ describe('lifecycle and mounting', () => {
     expect(() => createStreamsServer({ store, longPollTimeoutMs: 0 })).toThrow(/longPollTimeoutMs/);
     expect(() => createStreamsServer({ store, corsOrigin: 'a b' })).toThrow(/corsOrigin/);
     expect(() => createStreamsServer({ store, telemetry: 'no' as never })).toThrow(/options\.telemetry must be a boolean/);
+    // A misspelt option is refused, not run on the default; the same inside `subscriptions`.
+    const misspelt = { store, longPolTimeoutMs: 5 } as never;
+    expect(() => createStreamsServer(misspelt)).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT', details: { field: 'options.longPolTimeoutMs' } }),
+    );
+    expect(() => createStreamsServer(misspelt)).toThrow(
+      /options\.longPolTimeoutMs is not an option \(the options are basePath, .*longPollTimeoutMs/,
+    );
+    const subscriptions = { store: createSubscriptionStore({ sessions: new MemorySessionStore() }), webhook: true } as never;
+    expect(() => createStreamsServer({ store, subscriptions })).toThrow(/options\.subscriptions\.webhook is not an option/);
     void store.close();
   });
 });
