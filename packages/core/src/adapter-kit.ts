@@ -26,6 +26,7 @@ export {
   validateTimestamp,
   validateTtlOption,
 } from './validate.js';
+export type { OwnOptionNames } from './validate.js';
 export { ceilDiv, floorDiv } from './rate-limit/math.js';
 export { normalizePolicies, validateCost, validateRateLimitArgs } from './rate-limit/policy.js';
 export type { NormalizedPolicy } from './rate-limit/policy.js';

@@ -169,6 +169,9 @@ export function validateOptionNames<T extends object>(
   }
 }
 
+/** The names of the options `T` adds to `Base`, once each: a subclass's part of {@link validateOptionNames}. */
+export type OwnOptionNames<T, Base> = Readonly<Record<Exclude<keyof T, keyof Base>, true>>;
+
 /** A clock option: a function returning integer epoch milliseconds. */
 export function validateClock(source: ErrorSource, value: unknown): (() => number) | undefined {
   if (value === undefined) return undefined;

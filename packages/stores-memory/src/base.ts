@@ -14,6 +14,7 @@ import {
   validateBoolean,
   validateClock,
   validateInteger,
+  validateOptionNames,
   validateOptions,
 } from '@stowage/core/adapter-kit';
 
@@ -41,6 +42,18 @@ export interface MemoryStoreOptions extends StoreOptionsBase {
 
 export const PACKAGE = '@stowage/stores-memory';
 
+/**
+ * Each option of {@link MemoryStoreOptions}, once: the store refuses a name outside them and the options of
+ * its own kind (a subclass's `ownOptions`).
+ */
+const OPTION_NAMES: Readonly<Record<keyof MemoryStoreOptions, true>> = {
+  clock: true,
+  telemetry: true,
+  maxEntries: true,
+  pruneIntervalMs: true,
+  onError: true,
+};
+
 /** Clock, validation, the sweep timer, `health()` and `close()`, shared by the memory stores. */
 export abstract class MemoryStoreBase implements Healthy {
   protected readonly source: ErrorSource;
@@ -53,9 +66,10 @@ export abstract class MemoryStoreBase implements Healthy {
   private closed = false;
   private readonly telemetry: StoreTelemetry;
 
-  constructor(storeName: string, options: unknown) {
+  constructor(storeName: string, options: unknown, ownOptions: Readonly<Record<string, true>> = {}) {
     this.source = new ErrorSource(PACKAGE, storeName);
     const o = validateOptions<MemoryStoreOptions>(this.source, 'options', options);
+    validateOptionNames(this.source, 'options', o, { ...OPTION_NAMES, ...ownOptions });
     const clock = validateClock(this.source, o.clock);
     this.clock = clock ?? Date.now;
     this.customClock = clock !== undefined;

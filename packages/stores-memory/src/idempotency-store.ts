@@ -8,6 +8,7 @@ import {
   validateReserveArgs,
   sizeLimit,
   type IdempotencySizeOptions,
+  type OwnOptionNames,
 } from '@stowage/core/adapter-kit';
 import { MemoryStoreBase, type MemoryStoreOptions } from './base.js';
 import { ExpiringMap } from './expiring-map.js';
@@ -23,13 +24,16 @@ interface Entry {
   expiresAt: number;
 }
 
+/** This store's options beyond the backend's. */
+const OWN_OPTIONS: OwnOptionNames<MemoryIdempotencyStoreOptions, MemoryStoreOptions> = { maxResponseBytes: true };
+
 /** {@link IdempotencyStore} in process memory. */
 export class MemoryIdempotencyStore extends MemoryStoreBase implements IdempotencyStore {
   private readonly entries: ExpiringMap<string, Entry>;
   private readonly maxResponseBytes: number;
 
   constructor(options: MemoryIdempotencyStoreOptions = {}) {
-    super('MemoryIdempotencyStore', options);
+    super('MemoryIdempotencyStore', options, OWN_OPTIONS);
     this.maxResponseBytes = sizeLimit(this.source, options, 'maxResponseBytes');
     this.entries = new ExpiringMap<string, Entry>({ maxEntries: this.maxEntries });
     this.instrument('idempotency');

@@ -1,9 +1,13 @@
 import type { CachedJwks, CallOptions, JwksCacheStore } from '@stowage/core';
 import { validateJwksPutArgs, validateKey, sizeLimit, type JwksSizeOptions } from '@stowage/core/adapter-kit';
+import type { OwnOptionNames } from '@stowage/core/adapter-kit';
 import { MemoryStoreBase, type MemoryStoreOptions } from './base.js';
 import { ExpiringMap } from './expiring-map.js';
 
 export interface MemoryJwksCacheStoreOptions extends MemoryStoreOptions, JwksSizeOptions {}
+
+/** This store's options beyond the backend's. */
+const OWN_OPTIONS: OwnOptionNames<MemoryJwksCacheStoreOptions, MemoryStoreOptions> = { maxDocumentBytes: true };
 
 /** {@link JwksCacheStore} in process memory. */
 export class MemoryJwksCacheStore extends MemoryStoreBase implements JwksCacheStore {
@@ -11,7 +15,7 @@ export class MemoryJwksCacheStore extends MemoryStoreBase implements JwksCacheSt
   private readonly maxDocumentBytes: number;
 
   constructor(options: MemoryJwksCacheStoreOptions = {}) {
-    super('MemoryJwksCacheStore', options);
+    super('MemoryJwksCacheStore', options, OWN_OPTIONS);
     this.maxDocumentBytes = sizeLimit(this.source, options, 'maxDocumentBytes');
     this.docs = new ExpiringMap<string, CachedJwks>({ maxEntries: this.maxEntries });
     this.instrument('jwks');

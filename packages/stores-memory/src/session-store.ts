@@ -8,6 +8,7 @@ import {
   validateSessionSet,
   sizeLimit,
   type SessionSizeOptions,
+  type OwnOptionNames,
 } from '@stowage/core/adapter-kit';
 import { MemoryStoreBase, type MemoryStoreOptions } from './base.js';
 import { ExpiringMap } from './expiring-map.js';
@@ -22,6 +23,9 @@ interface Entry {
   owner: string | undefined;
 }
 
+/** This store's options beyond the backend's. */
+const OWN_OPTIONS: OwnOptionNames<MemorySessionStoreOptions, MemoryStoreOptions> = { maxDataBytes: true };
+
 /** {@link SessionStore} in process memory. */
 export class MemorySessionStore extends MemoryStoreBase implements SessionStore {
   private readonly sessions: ExpiringMap<string, Entry>;
@@ -29,7 +33,7 @@ export class MemorySessionStore extends MemoryStoreBase implements SessionStore 
   private readonly maxDataBytes: number;
 
   constructor(options: MemorySessionStoreOptions = {}) {
-    super('MemorySessionStore', options);
+    super('MemorySessionStore', options, OWN_OPTIONS);
     this.maxDataBytes = sizeLimit(this.source, options, 'maxDataBytes');
     this.sessions = new ExpiringMap<string, Entry>({
       maxEntries: this.maxEntries,

@@ -8,6 +8,7 @@ import {
   type StreamBackend,
   sizeLimit,
   type StreamSizeOptions,
+  type OwnOptionNames,
 } from '@stowage/core/adapter-kit';
 import { MemoryStoreBase, type MemoryStoreOptions } from './base.js';
 import { MessageLog } from './message-log.js';
@@ -92,12 +93,15 @@ class MemoryStreamBackend implements StreamBackend {
   }
 }
 
+/** This store's options beyond the backend's. */
+const OWN_OPTIONS: OwnOptionNames<MemoryStreamStoreOptions, MemoryStoreOptions> = { maxMessageBytes: true };
+
 /** {@link StreamStore} in process memory. Streams live until deleted or expired. */
 export class MemoryStreamStore extends MemoryStoreBase implements StreamStore {
   private readonly backend = new MemoryStreamBackend();
   private readonly ops: EngineStreamOps;
   constructor(options: MemoryStreamStoreOptions = {}) {
-    super('MemoryStreamStore', { ...options, maxEntries: undefined });
+    super('MemoryStreamStore', { ...options, maxEntries: undefined }, OWN_OPTIONS);
     const maxMessageBytes = sizeLimit(this.source, options, 'maxMessageBytes');
     this.ops = new EngineStreamOps({
       source: this.source,

@@ -18,6 +18,7 @@ import {
   validateClock,
   validateIdentifier,
   validateInteger,
+  validateOptionNames,
   validateOptions,
   type CallBudget,
   ClockSampleTimeout,
@@ -76,6 +77,24 @@ const TYPES = {
     oid === 20 ? int8 : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
 };
 
+/**
+ * Each option of {@link PostgresStoreOptions}, once: the store refuses a name outside them and the options of
+ * its own kind (a subclass's `ownOptions`).
+ */
+const OPTION_NAMES: Readonly<Record<keyof PostgresStoreOptions, true>> = {
+  clock: true,
+  telemetry: true,
+  pool: true,
+  schema: true,
+  tablePrefix: true,
+  unlogged: true,
+  migrate: true,
+  statementTimeoutMs: true,
+  pruneIntervalMs: true,
+  pruneBatchSize: true,
+  onError: true,
+};
+
 /** A statement prepared by name on each connection that runs it. */
 export class Sql {
   readonly name: string;
@@ -129,9 +148,10 @@ export abstract class PgStoreBase implements Healthy {
 
   protected abstract readonly component: SchemaComponent;
 
-  constructor(storeName: string, options: PostgresStoreOptions) {
+  constructor(storeName: string, options: PostgresStoreOptions, ownOptions: Readonly<Record<string, true>> = {}) {
     this.source = new ErrorSource(PACKAGE, storeName);
     const o = validateOptions<PostgresStoreOptions>(this.source, 'options', options);
+    validateOptionNames(this.source, 'options', o, { ...OPTION_NAMES, ...ownOptions });
     if (o.pool === null || typeof o.pool !== 'object' || typeof (o.pool as pg.Pool).query !== 'function') {
       throw this.source.invalid('options.pool must be a pg Pool');
     }

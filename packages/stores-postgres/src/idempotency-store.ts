@@ -12,6 +12,7 @@ import {
   validateReserveArgs,
   sizeLimit,
   type IdempotencySizeOptions,
+  type OwnOptionNames,
 } from '@stowage/core/adapter-kit';
 import { PgStoreBase, Sql, type PostgresStoreOptions } from './base.js';
 import { pruneSql } from './prune.js';
@@ -33,6 +34,9 @@ interface ReserveRow {
  */
 const RESERVE_ATTEMPTS = 20;
 
+/** This store's options beyond the backend's. */
+const OWN_OPTIONS: OwnOptionNames<PostgresIdempotencyStoreOptions, PostgresStoreOptions> = { maxResponseBytes: true };
+
 /** {@link IdempotencyStore} on PostgreSQL: one statement per operation. */
 export class PostgresIdempotencyStore extends PgStoreBase implements IdempotencyStore {
   protected readonly component = 'idempotency';
@@ -40,7 +44,7 @@ export class PostgresIdempotencyStore extends PgStoreBase implements Idempotency
   private readonly sql: Record<'reserve' | 'complete' | 'release' | 'extend', Sql>;
 
   constructor(options: PostgresIdempotencyStoreOptions) {
-    super('PostgresIdempotencyStore', options);
+    super('PostgresIdempotencyStore', options, OWN_OPTIONS);
     this.maxResponseBytes = sizeLimit(this.source, options, 'maxResponseBytes');
     const T = this.t.table('idempotency');
     const N = postgresDialect.now!(5);

@@ -1,9 +1,13 @@
 import type { CachedJwks, CallOptions, JwksCacheStore } from '@stowage/core';
 import { deadlineOf, postgresDialect, validateJwksPutArgs, validateKey, sizeLimit, type JwksSizeOptions } from '@stowage/core/adapter-kit';
+import type { OwnOptionNames } from '@stowage/core/adapter-kit';
 import { PgStoreBase, Sql, type PostgresStoreOptions } from './base.js';
 import { pruneSql } from './prune.js';
 
 export interface PostgresJwksCacheStoreOptions extends PostgresStoreOptions, JwksSizeOptions {}
+
+/** This store's options beyond the backend's. */
+const OWN_OPTIONS: OwnOptionNames<PostgresJwksCacheStoreOptions, PostgresStoreOptions> = { maxDocumentBytes: true };
 
 /** {@link JwksCacheStore} on PostgreSQL. */
 export class PostgresJwksCacheStore extends PgStoreBase implements JwksCacheStore {
@@ -12,7 +16,7 @@ export class PostgresJwksCacheStore extends PgStoreBase implements JwksCacheStor
   private readonly sql: Record<'get' | 'put', Sql>;
 
   constructor(options: PostgresJwksCacheStoreOptions) {
-    super('PostgresJwksCacheStore', options);
+    super('PostgresJwksCacheStore', options, OWN_OPTIONS);
     this.maxDocumentBytes = sizeLimit(this.source, options, 'maxDocumentBytes');
     const T = this.t.table('jwks');
     const N4 = postgresDialect.now!(4);

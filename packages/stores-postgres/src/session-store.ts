@@ -11,11 +11,15 @@ import {
   type SessionRow,
   sizeLimit,
   type SessionSizeOptions,
+  type OwnOptionNames,
 } from '@stowage/core/adapter-kit';
 import { PgStoreBase, Sql, type PostgresStoreOptions } from './base.js';
 import { pruneSql } from './prune.js';
 
 export interface PostgresSessionStoreOptions extends PostgresStoreOptions, SessionSizeOptions {}
+
+/** This store's options beyond the backend's. */
+const OWN_OPTIONS: OwnOptionNames<PostgresSessionStoreOptions, PostgresStoreOptions> = { maxDataBytes: true };
 
 /** {@link SessionStore} on PostgreSQL: one statement per operation. */
 export class PostgresSessionStore extends PgStoreBase implements SessionStore {
@@ -24,7 +28,7 @@ export class PostgresSessionStore extends PgStoreBase implements SessionStore {
   private readonly sql: Record<'get' | 'set' | 'version' | 'touch' | 'destroy' | 'move' | 'clearExpired' | 'destroyByOwner', Sql>;
 
   constructor(options: PostgresSessionStoreOptions) {
-    super('PostgresSessionStore', options);
+    super('PostgresSessionStore', options, OWN_OPTIONS);
     this.maxDataBytes = sizeLimit(this.source, options, 'maxDataBytes');
     const T = this.t.table('sessions');
     const n = postgresDialect.now!;

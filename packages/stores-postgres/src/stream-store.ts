@@ -28,6 +28,7 @@ import {
   StreamReadCache,
   type StreamReadCacheOptions,
   withCached,
+  type OwnOptionNames,
 } from '@stowage/core/adapter-kit';
 import type pg from 'pg';
 import { isRetryable, lateAt, mapError, PgStoreBase, Sql, type PostgresStoreOptions } from './base.js';
@@ -95,6 +96,13 @@ const asBuffer = (m: Uint8Array): Buffer => Buffer.from(m.buffer, m.byteOffset, 
 
 type Run = <R>(sql: Sql, params: unknown[]) => Promise<R[]>;
 
+/** This store's options beyond the backend's. */
+const OWN_OPTIONS: OwnOptionNames<PostgresStreamStoreOptions, PostgresStoreOptions> = {
+  maxMessageBytes: true,
+  readCacheBytes: true,
+  pollMs: true,
+};
+
 /**
  * {@link StreamStore} on PostgreSQL, running the reference `StreamEngine` of `@stowage/core`.
  *
@@ -123,7 +131,7 @@ export class PostgresStreamStore extends PgStoreBase implements StreamStore {
   private readonly cache: StreamReadCache;
 
   constructor(options: PostgresStreamStoreOptions) {
-    super('PostgresStreamStore', options);
+    super('PostgresStreamStore', options, OWN_OPTIONS);
     const maxMessageBytes = sizeLimit(this.source, options, 'maxMessageBytes');
     const pollMs = options.pollMs === undefined ? 500 : validateInteger(this.source, 'options.pollMs', options.pollMs, 1);
     const report = backgroundReporter(this.source, 'options.onError', options.onError);

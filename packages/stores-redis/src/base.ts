@@ -22,6 +22,7 @@ import {
   validateBoolean,
   validateClock,
   validateInteger,
+  validateOptionNames,
   validateOptions,
   validateString,
   type CallBudget,
@@ -88,6 +89,21 @@ export const PACKAGE = '@stowage/stores-redis';
 
 /** Every script made so far, for the test that loads each on a server. */
 const made: Script[] = [];
+
+/**
+ * Each option of {@link RedisStoreOptions}, once: the store refuses a name outside them and the options of
+ * its own kind (a subclass's `ownOptions`).
+ */
+const OPTION_NAMES: Readonly<Record<keyof RedisStoreOptions, true>> = {
+  clock: true,
+  telemetry: true,
+  client: true,
+  prefix: true,
+  timeoutMs: true,
+  expiryGraceMs: true,
+  coalesceWrites: true,
+  onError: true,
+};
 
 /**
  * A Lua script of `scripts/` (embedded at build time: nothing is read from disk), registered on
@@ -191,9 +207,10 @@ export abstract class RedisStoreBase implements Healthy {
   /** Whether the client is known to be disconnected (a connect attempt failed since it was last ready). */
   protected readonly reachability: Reachability;
 
-  constructor(storeName: string, options: RedisStoreOptions) {
+  constructor(storeName: string, options: RedisStoreOptions, ownOptions: Readonly<Record<string, true>> = {}) {
     this.source = new ErrorSource(PACKAGE, storeName);
     const o = validateOptions<RedisStoreOptions>(this.source, 'options', options);
+    validateOptionNames(this.source, 'options', o, { ...OPTION_NAMES, ...ownOptions });
     const client = o.client as unknown;
     this.connection = connectionOf(this.source, client);
     this.isCluster = this.connection.isCluster;

@@ -10,6 +10,7 @@ import {
   validateReserveArgs,
   sizeLimit,
   type IdempotencySizeOptions,
+  type OwnOptionNames,
 } from '@stowage/core/adapter-kit';
 import { RedisStoreBase, Script, type RedisStoreOptions } from './base.js';
 
@@ -18,12 +19,15 @@ export interface RedisIdempotencyStoreOptions extends RedisStoreOptions, Idempot
 const RESERVE = new Script('idempotency_reserve');
 const SETTLE = new Script('idempotency_settle');
 
+/** This store's options beyond the backend's. */
+const OWN_OPTIONS: OwnOptionNames<RedisIdempotencyStoreOptions, RedisStoreOptions> = { maxResponseBytes: true };
+
 /** {@link IdempotencyStore} on Redis: one hash per key, expired by Redis, one script per call. */
 export class RedisIdempotencyStore extends RedisStoreBase implements IdempotencyStore {
   private readonly maxResponseBytes: number;
 
   constructor(options: RedisIdempotencyStoreOptions) {
-    super('RedisIdempotencyStore', options);
+    super('RedisIdempotencyStore', options, OWN_OPTIONS);
     this.maxResponseBytes = sizeLimit(this.source, options, 'maxResponseBytes');
     this.instrument('idempotency');
   }

@@ -1,17 +1,21 @@
 import type { CachedJwks, CallOptions, JwksCacheStore } from '@stowage/core';
 import { deadlineOf, validateJwksPutArgs, validateKey, sizeLimit, type JwksSizeOptions } from '@stowage/core/adapter-kit';
+import type { OwnOptionNames } from '@stowage/core/adapter-kit';
 import { RedisStoreBase, Script, tagged, type RedisStoreOptions } from './base.js';
 
 export interface RedisJwksCacheStoreOptions extends RedisStoreOptions, JwksSizeOptions {}
 
 const JWKS = new Script('jwks');
 
+/** This store's options beyond the backend's. */
+const OWN_OPTIONS: OwnOptionNames<RedisJwksCacheStoreOptions, RedisStoreOptions> = { maxDocumentBytes: true };
+
 /** {@link JwksCacheStore} on Redis: one hash per URI, expired by Redis, one script per call. */
 export class RedisJwksCacheStore extends RedisStoreBase implements JwksCacheStore {
   private readonly maxDocumentBytes: number;
 
   constructor(options: RedisJwksCacheStoreOptions) {
-    super('RedisJwksCacheStore', options);
+    super('RedisJwksCacheStore', options, OWN_OPTIONS);
     this.maxDocumentBytes = sizeLimit(this.source, options, 'maxDocumentBytes');
     this.instrument('jwks');
   }

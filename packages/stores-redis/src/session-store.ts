@@ -9,6 +9,7 @@ import {
   validateSessionSet,
   sizeLimit,
   type SessionSizeOptions,
+  type OwnOptionNames,
 } from '@stowage/core/adapter-kit';
 import { didNotRun, RedisStoreBase, Script, tagged, type RedisStoreOptions } from './base.js';
 
@@ -34,6 +35,9 @@ type Fields = [Buffer, Buffer, Buffer, Buffer, Buffer];
 /** A session's fields, in the order of {@link Fields}. */
 const FIELDS: readonly string[] = ['data', 'version', 'exp', 'abs', 'owner'];
 type MaybeFields = [Buffer | null, Buffer | null, Buffer | null, Buffer | null, Buffer | null];
+
+/** This store's options beyond the backend's. */
+const OWN_OPTIONS: OwnOptionNames<RedisSessionStoreOptions, RedisStoreOptions> = { maxDataBytes: true };
 
 /**
  * {@link SessionStore} on Redis: a hash per session (`<prefix>s:{id}`), expired by Redis,
@@ -65,7 +69,7 @@ export class RedisSessionStore extends RedisStoreBase implements SessionStore {
   private readonly ourClock: (() => number) | undefined;
 
   constructor(options: RedisSessionStoreOptions) {
-    super('RedisSessionStore', options);
+    super('RedisSessionStore', options, OWN_OPTIONS);
     this.maxDataBytes = sizeLimit(this.source, options, 'maxDataBytes');
     this.dueKey = `${this.prefix}owners`;
     this.ourClock = options.clock;

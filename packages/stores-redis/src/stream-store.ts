@@ -33,6 +33,7 @@ import {
   StreamReadCache,
   type StreamReadCacheOptions,
   withCached,
+  type OwnOptionNames,
 } from '@stowage/core/adapter-kit';
 import { RedisStoreBase, Script, type RedisStoreOptions } from './base.js';
 import { StreamSubscriber } from './stream-subscriber.js';
@@ -99,6 +100,9 @@ function toInfo(v: Reply): StreamInfo {
   return info;
 }
 
+/** This store's options beyond the backend's. */
+const OWN_OPTIONS: OwnOptionNames<RedisStreamStoreOptions, RedisStoreOptions> = { maxMessageBytes: true, readCacheBytes: true };
+
 /**
  * {@link StreamStore} on Redis: the rules of core's `StreamEngine` in one Lua script
  * (`scripts/stream/*.lua`), one call per operation. A stream is a hash of metadata, a list of
@@ -128,7 +132,7 @@ export class RedisStreamStore extends RedisStoreBase implements StreamStore {
   private readonly cache: StreamReadCache;
 
   constructor(options: RedisStreamStoreOptions) {
-    super('RedisStreamStore', options);
+    super('RedisStreamStore', options, OWN_OPTIONS);
     this.maxMessageBytes = sizeLimit(this.source, options, 'maxMessageBytes');
     this.cache = StreamReadCache.of(this.source, options);
     this.keyPrefix = `${this.prefix}{streams}:`;

@@ -24,6 +24,7 @@ import {
   validateClock,
   validateIdentifier,
   validateInteger,
+  validateOptionNames,
   validateOptions,
 } from '@stowage/core/adapter-kit';
 import type { Database, Statement } from 'better-sqlite3';
@@ -148,6 +149,24 @@ export function mapError(source: ErrorSource, db: Database, err: unknown, end?: 
 }
 
 /**
+ * Each option of {@link SqliteStoreOptions}, once: the store refuses a name outside them and the options of
+ * its own kind (a subclass's `ownOptions`).
+ */
+const OPTION_NAMES: Readonly<Record<keyof SqliteStoreOptions, true>> = {
+  clock: true,
+  telemetry: true,
+  database: true,
+  tablePrefix: true,
+  migrate: true,
+  configure: true,
+  busyTimeoutMs: true,
+  pruneIntervalMs: true,
+  pruneBatchSize: true,
+  pruneInWorker: true,
+  onError: true,
+};
+
+/**
  * What every SQLite store shares: options, pragmas, lazy migration and statement
  * preparation (once per store), error mapping, the prune timer, `health()` and `close()`.
  */
@@ -175,9 +194,10 @@ export abstract class SqliteStoreBase<S> implements Healthy {
   /** `DELETE ... LIMIT ?` statements (one bound parameter per `?`: now, then the batch size). */
   protected abstract pruneStatements(): string[];
 
-  constructor(storeName: string, options: SqliteStoreOptions) {
+  constructor(storeName: string, options: SqliteStoreOptions, ownOptions: Readonly<Record<string, true>> = {}) {
     this.source = new ErrorSource(PACKAGE, storeName);
     const o = validateOptions<SqliteStoreOptions>(this.source, 'options', options);
+    validateOptionNames(this.source, 'options', o, { ...OPTION_NAMES, ...ownOptions });
     const db = o.database;
     if (db === null || typeof db !== 'object' || typeof (db as Database).prepare !== 'function') {
       throw this.source.invalid('options.database must be a better-sqlite3 Database');

@@ -9,6 +9,7 @@ import {
   validateReserveArgs,
   sizeLimit,
   type IdempotencySizeOptions,
+  type OwnOptionNames,
 } from '@stowage/core/adapter-kit';
 import type { Statement } from 'better-sqlite3';
 import { SqliteStoreBase, type SqliteStoreOptions, writeReturning } from './base.js';
@@ -38,13 +39,16 @@ interface Statements {
  */
 const RESERVE_ATTEMPTS = 50;
 
+/** This store's options beyond the backend's. */
+const OWN_OPTIONS: OwnOptionNames<SqliteIdempotencyStoreOptions, SqliteStoreOptions> = { maxResponseBytes: true };
+
 /** {@link IdempotencyStore} on better-sqlite3. */
 export class SqliteIdempotencyStore extends SqliteStoreBase<Statements> implements IdempotencyStore {
   protected readonly component = 'idempotency';
   private readonly maxResponseBytes: number;
 
   constructor(options: SqliteIdempotencyStoreOptions) {
-    super('SqliteIdempotencyStore', options);
+    super('SqliteIdempotencyStore', options, OWN_OPTIONS);
     this.maxResponseBytes = sizeLimit(this.source, options, 'maxResponseBytes');
     this.instrument('idempotency');
   }

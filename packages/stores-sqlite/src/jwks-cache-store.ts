@@ -1,5 +1,6 @@
 import type { CachedJwks, CallOptions, JwksCacheStore } from '@stowage/core';
 import { validateJwksPutArgs, validateKey, sizeLimit, type JwksSizeOptions } from '@stowage/core/adapter-kit';
+import type { OwnOptionNames } from '@stowage/core/adapter-kit';
 import type { Statement } from 'better-sqlite3';
 import { SqliteStoreBase, type SqliteStoreOptions, writeReturning } from './base.js';
 
@@ -10,13 +11,16 @@ interface Statements {
   put: Statement;
 }
 
+/** This store's options beyond the backend's. */
+const OWN_OPTIONS: OwnOptionNames<SqliteJwksCacheStoreOptions, SqliteStoreOptions> = { maxDocumentBytes: true };
+
 /** {@link JwksCacheStore} on better-sqlite3. */
 export class SqliteJwksCacheStore extends SqliteStoreBase<Statements> implements JwksCacheStore {
   protected readonly component = 'jwks';
   private readonly maxDocumentBytes: number;
 
   constructor(options: SqliteJwksCacheStoreOptions) {
-    super('SqliteJwksCacheStore', options);
+    super('SqliteJwksCacheStore', options, OWN_OPTIONS);
     this.maxDocumentBytes = sizeLimit(this.source, options, 'maxDocumentBytes');
     this.instrument('jwks');
   }

@@ -9,6 +9,7 @@ import {
   type SessionRow,
   sizeLimit,
   type SessionSizeOptions,
+  type OwnOptionNames,
 } from '@stowage/core/adapter-kit';
 import type { Statement } from 'better-sqlite3';
 import { asBuffer, SqliteStoreBase, type SqliteStoreOptions, writeReturning } from './base.js';
@@ -28,13 +29,16 @@ interface Statements {
   rotate: (oldId: string, newId: string, ttlMs: number | null, now: number) => boolean;
 }
 
+/** This store's options beyond the backend's. */
+const OWN_OPTIONS: OwnOptionNames<SqliteSessionStoreOptions, SqliteStoreOptions> = { maxDataBytes: true };
+
 /** {@link SessionStore} on better-sqlite3. */
 export class SqliteSessionStore extends SqliteStoreBase<Statements> implements SessionStore {
   protected readonly component = 'sessions';
   private readonly maxDataBytes: number;
 
   constructor(options: SqliteSessionStoreOptions) {
-    super('SqliteSessionStore', options);
+    super('SqliteSessionStore', options, OWN_OPTIONS);
     this.maxDataBytes = sizeLimit(this.source, options, 'maxDataBytes');
     this.instrument('session');
   }

@@ -17,6 +17,7 @@ import {
   readThrough,
   StreamReadCache,
   type StreamReadCacheOptions,
+  type OwnOptionNames,
 } from '@stowage/core/adapter-kit';
 import { randomUUID } from 'node:crypto';
 import type { Database, Statement } from 'better-sqlite3';
@@ -218,6 +219,13 @@ interface Statements {
   dataVersion: Statement;
 }
 
+/** This store's options beyond the backend's. */
+const OWN_OPTIONS: OwnOptionNames<SqliteStreamStoreOptions, SqliteStoreOptions> = {
+  maxMessageBytes: true,
+  readCacheBytes: true,
+  pollIntervalMs: true,
+};
+
 /**
  * {@link StreamStore} on better-sqlite3, running the reference `StreamEngine` of
  * `@stowage/core` inside transactions that take the write lock only to write. `wait` wakes at
@@ -236,7 +244,7 @@ export class SqliteStreamStore extends SqliteStoreBase<Statements> implements St
         field: 'options.pruneInWorker',
       });
     }
-    super('SqliteStreamStore', options);
+    super('SqliteStreamStore', options, OWN_OPTIONS);
     const maxMessageBytes = sizeLimit(this.source, options, 'maxMessageBytes');
     this.cache = StreamReadCache.of(this.source, options);
     this.pollIntervalMs =
