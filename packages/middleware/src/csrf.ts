@@ -1,5 +1,5 @@
 import { toStoreKey, type CsrfTokenStore } from '@stowage/core';
-import { ErrorSource, validateDuration, validateOptions } from '@stowage/core/adapter-kit';
+import { ErrorSource, validateDuration, validateOptionNames, validateOptions } from '@stowage/core/adapter-kit';
 import {
   callStore,
   reportStoreError,
@@ -28,6 +28,19 @@ export interface CsrfOptions extends FailurePolicy {
 
 export type CsrfVerdict = { action: 'continue' } | { action: 'respond'; response: ResponseDraft };
 
+/** Each option of {@link CsrfOptions}, once; a framework's own options come on top. */
+const OPTION_NAMES: Readonly<Record<keyof CsrfOptions, true>> = {
+  store: true,
+  ttlMs: true,
+  headerName: true,
+  fieldName: true,
+  consume: true,
+  methods: true,
+  failOpen: true,
+  onStoreError: true,
+  timeoutMs: true,
+};
+
 /**
  * Synchronizer-token CSRF protection: tokens are issued to a session (only their hash is
  * stored), unsafe methods must echo a valid one in a header or form field, and the tokens
@@ -43,8 +56,10 @@ export class CsrfProtection {
   private readonly methods: ReadonlySet<string>;
   private readonly failure: ResolvedFailurePolicy;
 
-  constructor(options: CsrfOptions) {
+  /** `frameworkOptions`: the names of the options a framework binding adds to these (checked with them). */
+  constructor(options: CsrfOptions, frameworkOptions: Readonly<Record<string, true>> = {}) {
     const o = validateOptions<CsrfOptions>(source, 'options', options);
+    validateOptionNames(source, 'options', o, { ...OPTION_NAMES, ...frameworkOptions });
     if (o.store === undefined || typeof o.store.issue !== 'function') throw source.invalid('options.store must be a CsrfTokenStore');
     this.store = o.store;
     this.ttlMs = o.ttlMs === undefined ? 7_200_000 : validateDuration(source, 'options.ttlMs', o.ttlMs);

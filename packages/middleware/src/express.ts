@@ -1,3 +1,4 @@
+import type { OwnOptionNames } from '@stowage/core/adapter-kit';
 /**
  * Express (and Connect) bindings of the Stowage middleware.
  *
@@ -59,9 +60,12 @@ export interface ExpressRateLimitOptions extends RateLimiterOptions {
   cost?: (req: ExpressRequest) => number;
 }
 
+/** The options ExpressRateLimitOptions adds. */
+const EXPRESS_RATE_LIMIT_OPTIONS: OwnOptionNames<ExpressRateLimitOptions, RateLimiterOptions> = { key: true, cost: true };
+
 /** Rate limits with `RateLimit-Policy` / `RateLimit` headers; 429 with `Retry-After` when denied. */
 export function rateLimit(options: ExpressRateLimitOptions): ExpressMiddleware {
-  const limiter = new RateLimiter(options);
+  const limiter = new RateLimiter(options, EXPRESS_RATE_LIMIT_OPTIONS);
   const keyOf = options.key ?? ((req: ExpressRequest) => req.ip ?? req.socket.remoteAddress);
   return (req, res, next) => {
     const key = keyOf(req);
@@ -84,6 +88,9 @@ export interface ExpressIdempotencyOptions extends IdempotencyOptions {
   principal?: (req: ExpressRequest) => string | undefined;
 }
 
+/** The options ExpressIdempotencyOptions adds. */
+const EXPRESS_IDEMPOTENCY_OPTIONS: OwnOptionNames<ExpressIdempotencyOptions, IdempotencyOptions> = { principal: true };
+
 /**
  * The Idempotency-Key draft. Put it after your body parser; the fingerprint uses
  * `req.rawBody` when kept, else the parsed body as JSON. The key is held until the handler
@@ -91,7 +98,7 @@ export interface ExpressIdempotencyOptions extends IdempotencyOptions {
  * what it ends with is stored (see `shouldStore`) and replayed as it was sent.
  */
 export function idempotency(options: ExpressIdempotencyOptions): ExpressMiddleware {
-  const guard = new IdempotencyGuard(options);
+  const guard = new IdempotencyGuard(options, EXPRESS_IDEMPOTENCY_OPTIONS);
   const header = guard.headerName.toLowerCase();
   return (req, res, next) => {
     if (!guard.covers(req.method ?? 'GET')) return next();
@@ -122,6 +129,9 @@ export interface ExpressCsrfOptions extends CsrfOptions {
   sessionId?: (req: ExpressRequest) => string | undefined;
 }
 
+/** The options ExpressCsrfOptions adds. */
+const EXPRESS_CSRF_OPTIONS: OwnOptionNames<ExpressCsrfOptions, CsrfOptions> = { sessionId: true };
+
 /**
  * CSRF synchronizer tokens bound to the session. Adds `req.csrfToken()` (a new token for
  * the page); unsafe methods must send one back in the `X-CSRF-Token` header or the
@@ -130,7 +140,7 @@ export interface ExpressCsrfOptions extends CsrfOptions {
  * modified (`csrf: true`) so that it is saved and its cookie set.
  */
 export function csrf(options: ExpressCsrfOptions): ExpressMiddleware & { protection: CsrfProtection } {
-  const protection = new CsrfProtection(options);
+  const protection = new CsrfProtection(options, EXPRESS_CSRF_OPTIONS);
   const header = protection.headerName.toLowerCase();
   const sessionIdOf = options.sessionId ?? ((req: ExpressRequest) => req.sessionID);
   const handler: ExpressMiddleware = (req, res, next) => {

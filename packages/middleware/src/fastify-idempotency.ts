@@ -1,3 +1,4 @@
+import type { OwnOptionNames } from '@stowage/core/adapter-kit';
 import type { Readable } from 'node:stream';
 import type { StoredResponse } from '@stowage/core';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
@@ -19,6 +20,9 @@ export interface FastifyIdempotencyOptions extends IdempotencyOptions {
   /** Who asks: keys are scoped by it alone (a key is unique per client). @default none (one scope for all) */
   principal?: (request: FastifyRequest) => string | undefined;
 }
+
+/** The options FastifyIdempotencyOptions adds. */
+const FASTIFY_IDEMPOTENCY_OPTIONS: OwnOptionNames<FastifyIdempotencyOptions, IdempotencyOptions> = { principal: true };
 
 /** A streamed reply being recorded, until its stream ends and is stored. */
 interface Streaming {
@@ -63,7 +67,7 @@ export const idempotency: FastifyPluginAsync<FastifyIdempotencyOptions> = unenca
   if (options?.principal !== undefined && typeof options.principal !== 'function') {
     throw source.invalid('options.principal must be a function');
   }
-  const guard = new IdempotencyGuard(options);
+  const guard = new IdempotencyGuard(options, FASTIFY_IDEMPOTENCY_OPTIONS);
   const header = guard.headerName.toLowerCase();
   const bodies = new WeakMap<FastifyRequest, BodyTap>();
   const running = new WeakMap<FastifyRequest, Proceed>();

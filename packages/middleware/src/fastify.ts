@@ -1,3 +1,4 @@
+import type { OwnOptionNames } from '@stowage/core/adapter-kit';
 /**
  * Fastify plugins of the Stowage middleware: Idempotency-Key and CSRF tokens, over the same
  * framework-free core as the Express and Hono bindings.
@@ -23,6 +24,9 @@ export interface FastifyCsrfOptions extends CsrfOptions {
   sessionId?: (request: FastifyRequest) => string | undefined;
 }
 
+/** The options FastifyCsrfOptions adds. */
+const FASTIFY_CSRF_OPTIONS: OwnOptionNames<FastifyCsrfOptions, CsrfOptions> = { sessionId: true };
+
 type SessionLike = { sessionId?: unknown; set?: (key: string, value: unknown) => void; csrf?: unknown } | null | undefined;
 const sessionOf = (request: FastifyRequest): SessionLike => (request as unknown as { session?: SessionLike }).session;
 
@@ -45,7 +49,7 @@ export const csrf: FastifyPluginAsync<FastifyCsrfOptions> = unencapsulated(async
   if (options?.sessionId !== undefined && typeof options.sessionId !== 'function') {
     throw source.invalid('options.sessionId must be a function');
   }
-  const protection = new CsrfProtection(options);
+  const protection = new CsrfProtection(options, FASTIFY_CSRF_OPTIONS);
   const header = protection.headerName.toLowerCase();
   const sessionIdOf = options.sessionId ?? defaultSessionId;
   const checkedIds = new WeakMap<FastifyRequest, string>();

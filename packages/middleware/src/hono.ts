@@ -1,3 +1,4 @@
+import type { OwnOptionNames } from '@stowage/core/adapter-kit';
 /**
  * Hono (Fetch API) bindings of the Stowage middleware.
  *
@@ -34,9 +35,12 @@ export interface HonoRateLimitOptions extends RateLimiterOptions {
   cost?: (c: Context) => number;
 }
 
+/** The options HonoRateLimitOptions adds. */
+const HONO_RATE_LIMIT_OPTIONS: OwnOptionNames<HonoRateLimitOptions, RateLimiterOptions> = { key: true, cost: true };
+
 /** Rate limits with `RateLimit-Policy` / `RateLimit` headers; 429 with `Retry-After` when denied. */
 export function rateLimit(options: HonoRateLimitOptions): MiddlewareHandler {
-  const limiter = new RateLimiter(options);
+  const limiter = new RateLimiter(options, HONO_RATE_LIMIT_OPTIONS);
   const keyOf = options.key ?? remoteAddress;
   return async (c, next) => {
     const key = keyOf(c);
@@ -69,13 +73,16 @@ export interface HonoIdempotencyOptions extends IdempotencyOptions {
   principal?: (c: Context) => string | undefined;
 }
 
+/** The options HonoIdempotencyOptions adds. */
+const HONO_IDEMPOTENCY_OPTIONS: OwnOptionNames<HonoIdempotencyOptions, IdempotencyOptions> = { principal: true };
+
 /**
  * The Idempotency-Key draft. The key is held until the handler returns (a client that hangs
  * up meanwhile does not free it); its response, or the error handler's when it threw, is
  * stored (see `shouldStore`) before it is returned.
  */
 export function idempotency(options: HonoIdempotencyOptions): MiddlewareHandler {
-  const guard = new IdempotencyGuard(options);
+  const guard = new IdempotencyGuard(options, HONO_IDEMPOTENCY_OPTIONS);
   return async (c, next) => {
     if (!guard.covers(c.req.method)) return next();
     const url = new URL(c.req.url);
@@ -119,6 +126,9 @@ export interface HonoCsrfOptions extends CsrfOptions {
   sessionId: (c: Context) => string | undefined;
 }
 
+/** The options HonoCsrfOptions adds. */
+const HONO_CSRF_OPTIONS: OwnOptionNames<HonoCsrfOptions, CsrfOptions> = { sessionId: true };
+
 /**
  * CSRF synchronizer tokens bound to the session. Sets `c.get('csrfToken')`, a function
  * returning a new token; unsafe methods must send one back in the `X-CSRF-Token` header or
@@ -126,7 +136,7 @@ export interface HonoCsrfOptions extends CsrfOptions {
  */
 export function csrf(options: HonoCsrfOptions): MiddlewareHandler & { protection: CsrfProtection } {
   if (typeof options?.sessionId !== 'function') throw source.invalid('options.sessionId is required: Hono has no sessions of its own');
-  const protection = new CsrfProtection(options);
+  const protection = new CsrfProtection(options, HONO_CSRF_OPTIONS);
   const handler: MiddlewareHandler = async (c, next) => {
     const sid = options.sessionId(c);
     c.set(

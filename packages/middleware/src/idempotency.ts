@@ -6,7 +6,7 @@ import {
   type Reservation,
   type StoredResponse,
 } from '@stowage/core';
-import { ErrorSource, validateDuration, validateInteger, validateOptions } from '@stowage/core/adapter-kit';
+import { ErrorSource, validateDuration, validateInteger, validateOptionNames, validateOptions } from '@stowage/core/adapter-kit';
 import {
   callStore,
   reportStoreError,
@@ -129,6 +129,24 @@ const HOP_BY_HOP = ['connection', 'keep-alive', 'transfer-encoding', 'content-le
  */
 const KEY = /^(?:"((?:[\x20\x21\x23-\x5b\x5d-\x7e]|\\[\\"]){1,255})"|([\x21\x23-\x2b\x2d-\x3a\x3c-\x7e]{1,255}))$/;
 
+/** Each option of {@link IdempotencyOptions}, once; a framework's own options come on top. */
+const OPTION_NAMES: Readonly<Record<keyof IdempotencyOptions, true>> = {
+  store: true,
+  required: true,
+  methods: true,
+  headerName: true,
+  leaseMs: true,
+  maxHoldMs: true,
+  inFlightRetryAfterMs: true,
+  retentionMs: true,
+  shouldStore: true,
+  excludeHeaders: true,
+  maxResponseBytes: true,
+  failOpen: true,
+  onStoreError: true,
+  timeoutMs: true,
+};
+
 /**
  * The IETF Idempotency-Key draft over any `IdempotencyStore`. Keys are scoped by principal
  * only (a key is unique per client, whatever route it is sent to). The first request with a
@@ -156,8 +174,10 @@ export class IdempotencyGuard {
   private readonly failure: ResolvedFailurePolicy;
   private readonly holdSettings: KeyHoldSettings;
 
-  constructor(options: IdempotencyOptions) {
+  /** `frameworkOptions`: the names of the options a framework binding adds to these (checked with them). */
+  constructor(options: IdempotencyOptions, frameworkOptions: Readonly<Record<string, true>> = {}) {
     const o = validateOptions<IdempotencyOptions>(source, 'options', options);
+    validateOptionNames(source, 'options', o, { ...OPTION_NAMES, ...frameworkOptions });
     if (o.store === undefined || typeof o.store.reserve !== 'function') throw source.invalid('options.store must be an IdempotencyStore');
     this.store = o.store;
     this.required = o.required === true;

@@ -1,5 +1,5 @@
 import { rateLimitHeaders, toStoreKey, type RateLimitDecision, type RateLimitPolicy, type RateLimitStore } from '@stowage/core';
-import { ErrorSource, normalizePolicies, validateKey, validateOptions } from '@stowage/core/adapter-kit';
+import { ErrorSource, normalizePolicies, validateKey, validateOptionNames, validateOptions } from '@stowage/core/adapter-kit';
 import { callStore, resolveFailurePolicy, storeFailure, type FailurePolicy, type ResolvedFailurePolicy } from './failure.js';
 import { problem, type HeaderLines, type ResponseDraft } from './problem.js';
 
@@ -19,6 +19,16 @@ export interface RateLimiterOptions extends FailurePolicy {
 /** What the limiter decided: continue with these headers, or answer. */
 export type RateLimitVerdict = { action: 'continue'; headers: HeaderLines } | { action: 'respond'; response: ResponseDraft };
 
+/** Each option of {@link RateLimiterOptions}, once; a framework's own options come on top. */
+const OPTION_NAMES: Readonly<Record<keyof RateLimiterOptions, true>> = {
+  store: true,
+  policies: true,
+  prefix: true,
+  failOpen: true,
+  onStoreError: true,
+  timeoutMs: true,
+};
+
 /**
  * Framework-neutral rate limiting with the store's algorithms (GCRA, fixed or sliding
  * window): one atomic `consume` per request over every policy, the IETF draft
@@ -30,8 +40,10 @@ export class RateLimiter {
   private readonly prefix: string;
   private readonly failure: ResolvedFailurePolicy;
 
-  constructor(options: RateLimiterOptions) {
+  /** `frameworkOptions`: the names of the options a framework binding adds to these (checked with them). */
+  constructor(options: RateLimiterOptions, frameworkOptions: Readonly<Record<string, true>> = {}) {
     const o = validateOptions<RateLimiterOptions>(source, 'options', options);
+    validateOptionNames(source, 'options', o, { ...OPTION_NAMES, ...frameworkOptions });
     if (o.store === undefined || typeof o.store.consume !== 'function') throw source.invalid('options.store must be a RateLimitStore');
     this.store = o.store;
     if (o.policies === undefined) throw source.invalid('options.policies is required');
