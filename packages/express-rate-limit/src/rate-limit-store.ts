@@ -1,5 +1,12 @@
 import { StowageError, toStoreKey, type RateLimitDecision, type RateLimitPolicy, type RateLimitStore } from '@stowage/core';
-import { CountingWindow, ErrorSource, validateDuration, validateKey, validateOptions } from '@stowage/core/adapter-kit';
+import {
+  CountingWindow,
+  ErrorSource,
+  validateDuration,
+  validateKey,
+  validateOptionNames,
+  validateOptions,
+} from '@stowage/core/adapter-kit';
 import { RefundableHits } from './refundable-hits.js';
 
 export const source = new ErrorSource('@stowage/express-rate-limit', 'StowageRateLimitStore');
@@ -17,6 +24,13 @@ export interface StowageRateLimitStoreOptions {
    */
   timeoutMs?: number;
 }
+
+/** Each option of {@link StowageRateLimitStoreOptions}, once. */
+const OPTION_NAMES: Readonly<Record<keyof StowageRateLimitStoreOptions, true>> = {
+  store: true,
+  prefix: true,
+  timeoutMs: true,
+};
 
 /** What express-rate-limit passes to `init` that this store uses. */
 interface LimiterOptions {
@@ -69,6 +83,7 @@ export class StowageRateLimitStore {
 
   constructor(options: StowageRateLimitStoreOptions) {
     const o = validateOptions<StowageRateLimitStoreOptions>(source, 'options', options);
+    validateOptionNames(source, 'options', o, OPTION_NAMES);
     if (o.store === undefined || typeof o.store.consume !== 'function') throw source.invalid('options.store must be a RateLimitStore');
     this.store = o.store;
     this.prefix = o.prefix === undefined ? 'erl:' : validateKey(source, 'options.prefix', o.prefix);

@@ -17,6 +17,7 @@ import {
   validateDuration,
   validateInteger,
   validateOptionalDuration,
+  validateOptionNames,
   validateOptions,
 } from '@stowage/core/adapter-kit';
 import { ReadVersions } from './read-versions.js';
@@ -86,6 +87,19 @@ export interface StowageSessionStoreOptions {
   timeoutMs?: number;
 }
 
+/** Each option of {@link StowageSessionStoreOptions}, once. */
+const OPTION_NAMES: Readonly<Record<keyof StowageSessionStoreOptions, true>> = {
+  store: true,
+  codec: true,
+  defaultTtlMs: true,
+  touchAfterMs: true,
+  absoluteTtlMs: true,
+  owner: true,
+  health: true,
+  healthIntervalMs: true,
+  timeoutMs: true,
+};
+
 const DAY = 86_400_000;
 // Keep what `get`/`set` saw for this many sessions (for touchAfterMs); oldest dropped first.
 const MAX_REMEMBERED = 10_000;
@@ -143,6 +157,7 @@ export class StowageSessionStore extends Base {
   constructor(options: StowageSessionStoreOptions) {
     super();
     const o = validateOptions<StowageSessionStoreOptions>(source, 'options', options);
+    validateOptionNames(source, 'options', o, OPTION_NAMES);
     if (o.store === undefined || typeof o.store.get !== 'function') throw source.invalid('options.store must be a SessionStore');
     this.store = o.store;
     this.codec = o.codec ?? jsonCodec;

@@ -1,6 +1,6 @@
 import type { FastifyRateLimitStore, FastifyRateLimitStoreCtor } from '@fastify/rate-limit';
 import { toStoreKey, type RateLimitDecision, type RateLimitOnExceed, type RateLimitStore } from '@stowage/core';
-import { ErrorSource, validateDuration, validateKey, validateOptions } from '@stowage/core/adapter-kit';
+import { ErrorSource, validateDuration, validateKey, validateOptionNames, validateOptions } from '@stowage/core/adapter-kit';
 import { FirstHitWindow } from './window.js';
 
 export const source = new ErrorSource('@stowage/fastify-rate-limit', 'StowageFastifyStore');
@@ -21,6 +21,13 @@ export interface StowageStoreOptions {
    */
   timeoutMs?: number;
 }
+
+/** Each option of {@link StowageStoreOptions}, once. */
+const OPTION_NAMES: Readonly<Record<keyof StowageStoreOptions, true>> = {
+  store: true,
+  prefix: true,
+  timeoutMs: true,
+};
 
 /** What `incr` and `read` report: the hits of the key's current window and the ms until it ends. */
 export interface RateLimitCount {
@@ -50,6 +57,7 @@ interface Settings {
 
 function settingsOf(options: StowageStoreOptions): Settings {
   const o = validateOptions<StowageStoreOptions>(source, 'options', options);
+  validateOptionNames(source, 'options', o, OPTION_NAMES);
   if (o.store === undefined || typeof o.store.consume !== 'function') throw source.invalid('options.store must be a RateLimitStore');
   return {
     store: o.store,

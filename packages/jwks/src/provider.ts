@@ -1,6 +1,6 @@
 import type { webcrypto } from 'node:crypto';
 import type { Clock, JwksCacheStore, Lease, LockStore, StowageError } from '@stowage/core';
-import { ErrorSource, validateDuration, validateOptions } from '@stowage/core/adapter-kit';
+import { ErrorSource, validateDuration, validateOptionNames, validateOptions } from '@stowage/core/adapter-kit';
 import { createLocalJWKSet, type FlattenedJWSInput, type JSONWebKeySet, type JWK, type JWSHeaderParameters } from 'jose';
 
 const source = new ErrorSource('@stowage/jwks', 'JwksProvider');
@@ -42,6 +42,24 @@ export interface JwksProviderOptions {
   /** @default Date.now */
   clock?: Clock;
 }
+
+/** Each option of {@link JwksProviderOptions}, once. */
+const OPTION_NAMES: Readonly<Record<keyof JwksProviderOptions, true>> = {
+  uri: true,
+  cache: true,
+  locks: true,
+  fetch: true,
+  defaultTtlMs: true,
+  minTtlMs: true,
+  maxTtlMs: true,
+  staleMs: true,
+  cooldownMs: true,
+  timeoutMs: true,
+  waitMs: true,
+  storeTimeoutMs: true,
+  onRefreshError: true,
+  clock: true,
+};
 
 interface Resolved {
   uri: string;
@@ -291,6 +309,7 @@ function parseKeys(text: string): JSONWebKeySet {
  */
 export function createJwksProvider(options: JwksProviderOptions): JwksProvider {
   const o = validateOptions<JwksProviderOptions>(source, 'options', options);
+  validateOptionNames(source, 'options', o, OPTION_NAMES);
   let url: URL;
   try {
     url = new URL(String(o.uri));

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { jsonCodec, MAX_DURATION_MS, StowageError, toStoreKey, type CallOptions, type Codec, type SessionStore } from '@stowage/core';
-import { ErrorSource, validateDuration, validateOptionalDuration, validateOptions } from '@stowage/core/adapter-kit';
+import { ErrorSource, validateDuration, validateOptionalDuration, validateOptionNames, validateOptions } from '@stowage/core/adapter-kit';
 import { contentOf, Reads } from './reads.js';
 
 const source = new ErrorSource('@stowage/koa-session', 'StowageKoaSessionStore');
@@ -68,6 +68,16 @@ export interface StowageKoaSessionStoreOptions {
   timeoutMs?: number;
 }
 
+/** Each option of {@link StowageKoaSessionStoreOptions}, once. */
+const OPTION_NAMES: Readonly<Record<keyof StowageKoaSessionStoreOptions, true>> = {
+  store: true,
+  codec: true,
+  defaultTtlMs: true,
+  absoluteTtlMs: true,
+  owner: true,
+  timeoutMs: true,
+};
+
 const DAY = 86_400_000;
 /**
  * koa-session asks the store to keep a session 10 s past its cookie (`maxAge + 10000`), so
@@ -104,6 +114,7 @@ export class StowageKoaSessionStore extends EventEmitter {
   constructor(options: StowageKoaSessionStoreOptions) {
     super();
     const o = validateOptions<StowageKoaSessionStoreOptions>(source, 'options', options);
+    validateOptionNames(source, 'options', o, OPTION_NAMES);
     if (o.store === undefined || typeof o.store.get !== 'function') throw source.invalid('options.store must be a SessionStore');
     if (o.codec !== undefined && (typeof o.codec.encode !== 'function' || typeof o.codec.decode !== 'function')) {
       throw source.invalid('options.codec must be a Codec (encode and decode)');

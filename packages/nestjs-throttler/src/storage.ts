@@ -1,6 +1,13 @@
 import type { ThrottlerStorage } from '@nestjs/throttler';
 import { toStoreKey, type RateLimitDecision, type RateLimitPolicy, type RateLimitStore } from '@stowage/core';
-import { ErrorSource, validateDuration, validateInteger, validateKey, validateOptions } from '@stowage/core/adapter-kit';
+import {
+  ErrorSource,
+  validateDuration,
+  validateInteger,
+  validateKey,
+  validateOptionNames,
+  validateOptions,
+} from '@stowage/core/adapter-kit';
 
 /** What `increment` answers: @nestjs/throttler's `ThrottlerStorageRecord` (times in seconds). */
 export type ThrottlerStorageRecord = Awaited<ReturnType<ThrottlerStorage['increment']>>;
@@ -20,6 +27,13 @@ export interface StowageThrottlerStorageOptions {
    */
   timeoutMs?: number;
 }
+
+/** Each option of {@link StowageThrottlerStorageOptions}, once. */
+const OPTION_NAMES: Readonly<Record<keyof StowageThrottlerStorageOptions, true>> = {
+  store: true,
+  prefix: true,
+  timeoutMs: true,
+};
 
 const WINDOW_NAME = 'nestjs-throttler';
 const BLOCK_NAME = 'nestjs-throttler-block';
@@ -54,6 +68,7 @@ export class StowageThrottlerStorage implements ThrottlerStorage {
 
   constructor(options: StowageThrottlerStorageOptions) {
     const o = validateOptions<StowageThrottlerStorageOptions>(source, 'options', options);
+    validateOptionNames(source, 'options', o, OPTION_NAMES);
     if (o.store === undefined || typeof o.store.consume !== 'function') throw source.invalid('options.store must be a RateLimitStore');
     this.store = o.store;
     this.prefix = o.prefix === undefined ? 'nest:' : validateKey(source, 'options.prefix', o.prefix);

@@ -15,7 +15,15 @@ import type {
 import { deadlineOf } from '../deadline.js';
 import { ErrorSource } from '../errors.js';
 import { isOffset, compareUtf8 } from '../streams/offsets.js';
-import { readClock, validateClock, validateDuration, validateInteger, validateOptions, validateString } from '../validate.js';
+import {
+  readClock,
+  validateClock,
+  validateDuration,
+  validateInteger,
+  validateOptionNames,
+  validateOptions,
+  validateString,
+} from '../validate.js';
 import { Documents } from './documents.js';
 import { matchesPattern } from './glob.js';
 import { Membership } from './membership.js';
@@ -58,6 +66,16 @@ export interface SubscriptionStoreOptions {
   retryBaseMs?: number;
 }
 
+/** Each option of {@link SubscriptionStoreOptions}, once. */
+const OPTION_NAMES: Readonly<Record<keyof SubscriptionStoreOptions, true>> = {
+  sessions: true,
+  keyPrefix: true,
+  clock: true,
+  deliveryTimeoutMs: true,
+  maxDeliveryAttempts: true,
+  retryBaseMs: true,
+};
+
 const KEYS = 'signing-keys';
 const subKey = (id: string) => `sub:${id}`;
 const source = new ErrorSource('@stowage/core', 'SubscriptionStore');
@@ -76,6 +94,7 @@ class DocumentSubscriptionStore implements SubscriptionStore {
 
   constructor(options: SubscriptionStoreOptions) {
     const o = validateOptions<SubscriptionStoreOptions>(source, 'options', options);
+    validateOptionNames(source, 'options', o, OPTION_NAMES);
     const sessions = o.sessions;
     if (sessions === null || typeof sessions !== 'object' || typeof sessions.set !== 'function') {
       throw source.invalid('options.sessions must be a SessionStore');
