@@ -150,27 +150,34 @@ export function validateOptions<T extends object>(source: ErrorSource, field: st
 }
 
 /**
- * Every option named in `options` is one of `known`: a misspelt or removed option is refused
- * rather than silently ignored (a typo of a time limit would otherwise run on the default).
- * `known` names each key of `T` once; the compiler checks the list is complete. For options
- * given once (a constructor's, a factory's), never per call.
+ * Every option named in `options` is one that `known` marks `true`: a misspelt or removed option
+ * is refused rather than silently ignored (a typo of a time limit would otherwise run on the
+ * default). `known` names each key of `T` once (`false`: an option of the family this one does
+ * not take); the compiler checks the list is complete. For options given once (a
+ * constructor's, a factory's), never per call.
  */
 export function validateOptionNames<T extends object>(
   source: ErrorSource,
   field: string,
   options: Partial<T>,
-  known: Readonly<Record<keyof T, true>>,
+  known: Readonly<Record<keyof T, boolean>>,
 ): void {
   for (const name of Object.keys(options)) {
-    if (!Object.hasOwn(known, name)) {
-      const names = Object.keys(known).sort().join(', ');
+    if (!Object.hasOwn(known, name) || known[name as keyof T] !== true) {
+      const names = (Object.keys(known) as (keyof T & string)[])
+        .filter((k) => known[k])
+        .sort()
+        .join(', ');
       throw source.invalid(`${field}.${name} is not an option (the options are ${names})`, { field: `${field}.${name}` });
     }
   }
 }
 
-/** The names of the options `T` adds to `Base`, once each: a subclass's part of {@link validateOptionNames}. */
-export type OwnOptionNames<T, Base> = Readonly<Record<Exclude<keyof T, keyof Base>, true>>;
+/**
+ * A subclass's part of {@link validateOptionNames}: each option `T` adds to `Base` (`true`), and
+ * each option of `Base` that `T` leaves out (`false`), once.
+ */
+export type OwnOptionNames<T, Base> = Readonly<Record<Exclude<keyof T, keyof Base>, true> & Record<Exclude<keyof Base, keyof T>, false>>;
 
 /** A clock option: a function returning integer epoch milliseconds. */
 export function validateClock(source: ErrorSource, value: unknown): (() => number) | undefined {

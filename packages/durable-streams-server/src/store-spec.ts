@@ -2,6 +2,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { type BackgroundErrorHandler, type HealthResult, type SessionStore, StowageError, type StreamStore } from '@stowage/core';
+import { validateOptionNames, validateOptions } from '@stowage/core/adapter-kit';
 import { source } from './protocol.js';
 
 export interface OpenedStore {
@@ -39,6 +40,16 @@ export interface StoreSpecOptions {
   onError?: BackgroundErrorHandler;
 }
 
+/** Each option of {@link StoreSpecOptions}, once. */
+const OPTION_NAMES: Readonly<Record<keyof StoreSpecOptions, true>> = {
+  sessions: true,
+  schema: true,
+  tablePrefix: true,
+  keyPrefix: true,
+  readCacheBytes: true,
+  onError: true,
+};
+
 /**
  * Opens a StreamStore from a command-line spec:
  * `memory`, `sqlite:PATH` (the file and its directory are created), `postgres://...`
@@ -48,6 +59,9 @@ export interface StoreSpecOptions {
  * their state there), over the same file, pool or client.
  */
 export async function openStore(spec: string, options: StoreSpecOptions = {}): Promise<OpenedStore> {
+  // Each backend takes the options of its own kind and leaves the others' (`schema` with
+  // SQLite): the CLI passes them all. A name of none of them is refused.
+  validateOptionNames(source, 'options', validateOptions<StoreSpecOptions>(source, 'options', options), OPTION_NAMES);
   const withSessions = options.sessions === true;
   const inPostgres = {
     ...(options.schema === undefined ? {} : { schema: options.schema }),

@@ -6,7 +6,7 @@ import { MemorySessionStore, MemoryStreamStore } from '@stowage/stores-memory';
 import { RedisStreamStore } from '@stowage/stores-redis';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createStreamsHandler, createStreamsServer, type StreamsServer } from '../src/index.js';
+import { createStreamsHandler, createStreamsServer, openStore, type StreamsServer } from '../src/index.js';
 
 /**
  * Sends raw bytes on a fresh connection (several strings: one write each, `gapMs` apart) and
@@ -239,7 +239,7 @@ describe('lifecycle and mounting', () => {
     }
   });
 
-  it('validates its options with StowageError', () => {
+  it('validates its options with StowageError', async () => {
     const store = new MemoryStreamStore();
     expect(() => createStreamsServer({ store: {} as never })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
     expect(() => createStreamsServer({ store, basePath: 'x' })).toThrow(/basePath/);
@@ -256,6 +256,12 @@ describe('lifecycle and mounting', () => {
     );
     const subscriptions = { store: createSubscriptionStore({ sessions: new MemorySessionStore() }), webhook: true } as never;
     expect(() => createStreamsServer({ store, subscriptions })).toThrow(/options\.subscriptions\.webhook is not an option/);
+    // openStore takes every backend's options (the CLI passes them all), and nothing else.
+    await expect(openStore('memory', { sesions: true } as never)).rejects.toThrow(
+      /options\.sesions is not an option \(the options are keyPrefix, onError, readCacheBytes, schema, sessions, tablePrefix\)/,
+    );
+    const opened = await openStore('memory', { sessions: true, schema: 'only_for_postgres' });
+    await opened.close();
     void store.close();
   });
 });

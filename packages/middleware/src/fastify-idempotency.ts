@@ -24,6 +24,12 @@ export interface FastifyIdempotencyOptions extends IdempotencyOptions {
 /** The options FastifyIdempotencyOptions adds. */
 const FASTIFY_IDEMPOTENCY_OPTIONS: OwnOptionNames<FastifyIdempotencyOptions, IdempotencyOptions> = { principal: true };
 
+/**
+ * Fastify's own options of `register`, which reach a plugin that skips encapsulation as these
+ * do (Fastify applies none of them to it): taken, not refused, so a shared register config works.
+ */
+export const FASTIFY_REGISTER_OPTIONS = { prefix: true, logLevel: true, logSerializers: true } as const;
+
 /** A streamed reply being recorded, until its stream ends and is stored. */
 interface Streaming {
   verdict: Proceed;
@@ -67,7 +73,7 @@ export const idempotency: FastifyPluginAsync<FastifyIdempotencyOptions> = unenca
   if (options?.principal !== undefined && typeof options.principal !== 'function') {
     throw source.invalid('options.principal must be a function');
   }
-  const guard = new IdempotencyGuard(options, FASTIFY_IDEMPOTENCY_OPTIONS);
+  const guard = new IdempotencyGuard(options, { ...FASTIFY_IDEMPOTENCY_OPTIONS, ...FASTIFY_REGISTER_OPTIONS });
   const header = guard.headerName.toLowerCase();
   const bodies = new WeakMap<FastifyRequest, BodyTap>();
   const running = new WeakMap<FastifyRequest, Proceed>();

@@ -11,6 +11,7 @@ import { pathOf, source, unencapsulated } from './fastify-plugin.js';
 import { sendDraft } from './fastify-reply.js';
 
 export { type FastifyIdempotencyOptions, idempotency } from './fastify-idempotency.js';
+import { FASTIFY_REGISTER_OPTIONS } from './fastify-idempotency.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -49,7 +50,7 @@ export const csrf: FastifyPluginAsync<FastifyCsrfOptions> = unencapsulated(async
   if (options?.sessionId !== undefined && typeof options.sessionId !== 'function') {
     throw source.invalid('options.sessionId must be a function');
   }
-  const protection = new CsrfProtection(options, FASTIFY_CSRF_OPTIONS);
+  const protection = new CsrfProtection(options, { ...FASTIFY_CSRF_OPTIONS, ...FASTIFY_REGISTER_OPTIONS });
   const header = protection.headerName.toLowerCase();
   const sessionIdOf = options.sessionId ?? defaultSessionId;
   const checkedIds = new WeakMap<FastifyRequest, string>();

@@ -25,6 +25,11 @@ const MAKERS: [string, (extra: object) => unknown, object][] = [
 ];
 
 describe('middleware options: a name it does not know is refused', () => {
+  it("a binding of one's own names its options to the class, as the README shows", () => {
+    expect(() => new RateLimiter({ store: limits, policies, key: () => 'k' } as never)).toThrow(/options\.key is not an option/);
+    new RateLimiter({ store: limits, policies, key: () => 'k' } as never, { key: true });
+  });
+
   it.each(MAKERS)('%s', (_, make, own) => {
     make({ ...own, timeoutMs: 100 });
     expect(() => make({ ...own, timeoutMS: 100 })).toThrow(
@@ -40,6 +45,10 @@ describe('middleware options: a name it does not know is refused', () => {
     const ok = register({ ...own, timeoutMs: 100 });
     await ok.ready();
     await ok.close();
+    // Fastify's own register options reach these unencapsulated plugins: taken, not refused.
+    const shared = register({ ...own, prefix: '/api', logLevel: 'warn' });
+    await shared.ready();
+    await shared.close();
     const misspelt = register({ ...own, timeoutMS: 100 });
     await expect(misspelt.ready()).rejects.toThrow(/options\.timeoutMS is not an option/);
     await misspelt.close();

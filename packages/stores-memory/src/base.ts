@@ -66,7 +66,7 @@ export abstract class MemoryStoreBase implements Healthy {
   private closed = false;
   private readonly telemetry: StoreTelemetry;
 
-  constructor(storeName: string, options: unknown, ownOptions: Readonly<Record<string, true>> = {}) {
+  constructor(storeName: string, options: unknown, ownOptions: Readonly<Record<string, boolean>> = {}) {
     this.source = new ErrorSource(PACKAGE, storeName);
     const o = validateOptions<MemoryStoreOptions>(this.source, 'options', options);
     validateOptionNames(this.source, 'options', o, { ...OPTION_NAMES, ...ownOptions });

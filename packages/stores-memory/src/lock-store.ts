@@ -1,5 +1,12 @@
 import type { CallOptions, Lease, LockStore } from '@stowage/core';
-import { randomToken, validateDuration, validateKey, validateToken, validateTtlOption } from '@stowage/core/adapter-kit';
+import {
+  type OwnOptionNames,
+  randomToken,
+  validateDuration,
+  validateKey,
+  validateToken,
+  validateTtlOption,
+} from '@stowage/core/adapter-kit';
 import { MemoryStoreBase, type MemoryStoreOptions } from './base.js';
 import { ExpiringMap } from './expiring-map.js';
 
@@ -8,6 +15,9 @@ interface Held {
   fence: number;
   expiresAt: number;
 }
+
+/** This store's options beside the backend's: all but `maxEntries` (a lock is never evicted). */
+const OWN_OPTIONS: OwnOptionNames<Omit<MemoryStoreOptions, 'maxEntries'>, MemoryStoreOptions> = { maxEntries: false };
 
 /**
  * {@link LockStore} in process memory. Leases are never evicted (that would break mutual
@@ -19,7 +29,7 @@ export class MemoryLockStore extends MemoryStoreBase implements LockStore {
   private readonly fences = new Map<string, number>();
 
   constructor(options: Omit<MemoryStoreOptions, 'maxEntries'> = {}) {
-    super('MemoryLockStore', { ...options, maxEntries: undefined });
+    super('MemoryLockStore', options, OWN_OPTIONS);
     this.instrument('lock');
   }
 

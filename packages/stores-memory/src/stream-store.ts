@@ -94,14 +94,14 @@ class MemoryStreamBackend implements StreamBackend {
 }
 
 /** This store's options beyond the backend's. */
-const OWN_OPTIONS: OwnOptionNames<MemoryStreamStoreOptions, MemoryStoreOptions> = { maxMessageBytes: true };
+const OWN_OPTIONS: OwnOptionNames<MemoryStreamStoreOptions, MemoryStoreOptions> = { maxMessageBytes: true, maxEntries: false };
 
 /** {@link StreamStore} in process memory. Streams live until deleted or expired. */
 export class MemoryStreamStore extends MemoryStoreBase implements StreamStore {
   private readonly backend = new MemoryStreamBackend();
   private readonly ops: EngineStreamOps;
   constructor(options: MemoryStreamStoreOptions = {}) {
-    super('MemoryStreamStore', { ...options, maxEntries: undefined }, OWN_OPTIONS);
+    super('MemoryStreamStore', options, OWN_OPTIONS);
     const maxMessageBytes = sizeLimit(this.source, options, 'maxMessageBytes');
     this.ops = new EngineStreamOps({
       source: this.source,

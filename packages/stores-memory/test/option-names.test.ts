@@ -32,4 +32,14 @@ describe('store options: a name the store does not know is refused', () => {
     // Another kind's option is not this store's.
     expect(() => make({ ...own, readCacheBytes: 1 })).toThrow(/options\.readCacheBytes is not an option/);
   });
+
+  it.each([
+    ['MemoryLockStore', (o: object) => new MemoryLockStore(o)],
+    ['MemoryStreamStore', (o: object) => new MemoryStreamStore(o)],
+  ])('%s refuses maxEntries (never evicted), and does not list it', (_, make) => {
+    expect(() => make({ maxEntries: 5 })).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT', details: { field: 'options.maxEntries' } }),
+    );
+    expect(() => make({ maxEntries: 5 })).toThrow(/the options are clock, (maxMessageBytes, )?onError, pruneIntervalMs, telemetry\)/);
+  });
 });

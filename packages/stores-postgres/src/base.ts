@@ -148,7 +148,7 @@ export abstract class PgStoreBase implements Healthy {
 
   protected abstract readonly component: SchemaComponent;
 
-  constructor(storeName: string, options: PostgresStoreOptions, ownOptions: Readonly<Record<string, true>> = {}) {
+  constructor(storeName: string, options: PostgresStoreOptions, ownOptions: Readonly<Record<string, boolean>> = {}) {
     this.source = new ErrorSource(PACKAGE, storeName);
     const o = validateOptions<PostgresStoreOptions>(this.source, 'options', options);
     validateOptionNames(this.source, 'options', o, { ...OPTION_NAMES, ...ownOptions });

@@ -207,7 +207,7 @@ export abstract class RedisStoreBase implements Healthy {
   /** Whether the client is known to be disconnected (a connect attempt failed since it was last ready). */
   protected readonly reachability: Reachability;
 
-  constructor(storeName: string, options: RedisStoreOptions, ownOptions: Readonly<Record<string, true>> = {}) {
+  constructor(storeName: string, options: RedisStoreOptions, ownOptions: Readonly<Record<string, boolean>> = {}) {
     this.source = new ErrorSource(PACKAGE, storeName);
     const o = validateOptions<RedisStoreOptions>(this.source, 'options', options);
     validateOptionNames(this.source, 'options', o, { ...OPTION_NAMES, ...ownOptions });

@@ -194,7 +194,7 @@ export abstract class SqliteStoreBase<S> implements Healthy {
   /** `DELETE ... LIMIT ?` statements (one bound parameter per `?`: now, then the batch size). */
   protected abstract pruneStatements(): string[];
 
-  constructor(storeName: string, options: SqliteStoreOptions, ownOptions: Readonly<Record<string, true>> = {}) {
+  constructor(storeName: string, options: SqliteStoreOptions, ownOptions: Readonly<Record<string, boolean>> = {}) {
     this.source = new ErrorSource(PACKAGE, storeName);
     const o = validateOptions<SqliteStoreOptions>(this.source, 'options', options);
     validateOptionNames(this.source, 'options', o, { ...OPTION_NAMES, ...ownOptions });

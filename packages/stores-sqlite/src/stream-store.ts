@@ -224,6 +224,7 @@ const OWN_OPTIONS: OwnOptionNames<SqliteStreamStoreOptions, SqliteStoreOptions> 
   maxMessageBytes: true,
   readCacheBytes: true,
   pollIntervalMs: true,
+  pruneInWorker: false,
 };
 
 /**
