@@ -27,7 +27,7 @@ function stalledLongPoll(base: string, path: string): { socket: net.Socket; answ
 }
 
 describe('long-poll readers woken by one append', () => {
-  const inner = new MemoryStreamStore({ maxMessageBytes: 32 * MiB, maxResponseBytes: 32 * MiB });
+  const inner = new MemoryStreamStore({ maxMessageBytes: 32 * MiB });
   const store = new InstrumentedStore(inner);
   let server: StreamsServer;
   let base = '';

@@ -59,7 +59,7 @@ describeBackends(backends.slice(0, 1), (backend) => {
    */
   it('reads of forks, of their deleted source and appends to the forks never deadlock', async () => {
     const pool = await connect();
-    const streams = new PostgresStreamStore({ pool, timeoutMs: 2_000 });
+    const streams = new PostgresStreamStore({ pool, statementTimeoutMs: 2_000 });
     const rounds = 20;
     try {
       await streams.create('src', { contentType: 'text/plain' }, { messages: ['a', 'b', 'c'].map((m) => text.encode(m)) });
@@ -104,7 +104,7 @@ describeBackends(backends.slice(0, 1), (backend) => {
   it('deleting sources while their expired forks’ names are made again: no deadlock, nothing left behind', async () => {
     const pool = await connect();
     let now = 1_800_000_000_000;
-    const streams = new PostgresStreamStore({ pool, timeoutMs: 4_000, clock: () => now });
+    const streams = new PostgresStreamStore({ pool, statementTimeoutMs: 4_000, clock: () => now });
     const plain = { contentType: 'text/plain' };
     const rounds = 5;
     const pairs = 8;
