@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { join } from 'node:path';
+import { CountingClient } from './counting-client.js';
 
 /** The Durable Streams servers the bench runs (see streams-server.ts). */
 export type Kind = 'reference-memory' | 'reference-file' | 'stowage-memory' | 'stowage-sqlite' | 'stowage-postgres' | 'stowage-redis';
@@ -26,7 +27,7 @@ export interface ServerUsage {
 export interface Reply {
   status: number;
   headers: Record<string, string | string[] | undefined>;
-  /** Empty for a 2xx answer to a call that counts its body only (see `ServerProcess.count`). */
+  /** Empty for a 2xx answer to `ServerProcess.count`, which counts the body only. */
   body: Buffer;
   /** The body's length in bytes. */
   size: number;
@@ -45,25 +46,21 @@ export function call(
   headers: Record<string, string>,
   body?: Buffer,
   retried = false,
-  countOnly = false,
 ): Promise<Reply> {
   return new Promise<Reply>((resolve, reject) => {
     const req = request(`${base}${path}`, { method, agent, headers }, (res) => {
-      // Counting only, the load generator spends less of the machine receiving 6 MiB bodies
-      // (it was the busier process on the 64 KiB catch-up rows); an error body is kept.
-      const keep = !countOnly || (res.statusCode ?? 0) >= 300;
       const chunks: Buffer[] = [];
       let size = 0;
       res.on('data', (c: Buffer) => {
         size += c.length;
-        if (keep) chunks.push(c);
+        chunks.push(c);
       });
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks), size }));
       res.on('error', reject);
     });
     req.on('error', (err: NodeJS.ErrnoException) => {
       if (method === 'GET' && !retried && req.reusedSocket && err.code === 'ECONNRESET') {
-        call(agent, base, method, path, headers, body, true, countOnly).then(resolve, reject);
+        call(agent, base, method, path, headers, body, true).then(resolve, reject);
       } else reject(err);
     });
     req.end(body);
@@ -83,6 +80,7 @@ export function expectStatus(r: Reply, ...ok: number[]): Reply {
 export class ServerProcess {
   private child: ChildProcess | undefined;
   readonly agent = new Agent({ keepAlive: true, maxSockets: 128 });
+  private counter: CountingClient | undefined;
   url = '';
 
   constructor(
@@ -115,6 +113,7 @@ export class ServerProcess {
 
   async stop(): Promise<void> {
     this.agent.destroy();
+    this.counter?.close();
     const child = this.child;
     if (child === undefined || child.exitCode !== null) return;
     await new Promise<void>((resolve) => {
@@ -140,9 +139,13 @@ export class ServerProcess {
     return call(this.agent, this.url, method, path, headers, body);
   }
 
-  /** A GET whose 2xx body is counted, not kept (`Reply.size`). */
+  /** A GET whose 2xx body is counted, not kept (`Reply.size`); see counting-client.ts for why. */
   count(path: string): Promise<Reply> {
-    return call(this.agent, this.url, 'GET', path, {}, undefined, false, true);
+    if (this.counter === undefined) {
+      const { hostname, port } = new URL(this.url);
+      this.counter = new CountingClient(hostname, Number(port));
+    }
+    return this.counter.get(path);
   }
 }
 
