@@ -107,7 +107,11 @@ await describeEveryStore((open) => {
           expect(body + rest).toBe(all);
         }
       }
-      expect(tail).toBeTypeOf('string');
+      // Nothing lost or doubled: each round's three appends, in some order, after the last round's.
+      const whole = await (await fetch(`${s.base}/r?offset=${encodeURIComponent(tail)}`)).text();
+      expect(whole).toHaveLength(30);
+      const rounds = Array.from({ length: 5 }, (_, i) => [...whole.slice(i * 6, i * 6 + 6).matchAll(/../g)].map((m) => m[0]).sort());
+      expect(rounds).toEqual([0, 1, 2, 3, 4].map((i) => [`${i}a`, `${i}b`, `${i}c`]));
     } finally {
       await s.close();
     }
