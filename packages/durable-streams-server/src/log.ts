@@ -20,6 +20,11 @@ export interface StreamsLogger {
   warn(fields: LogFields, msg?: string): void;
   error(fields: LogFields, msg?: string): void;
   child?(bindings: LogFields): StreamsLogger;
+  /**
+   * Whether lines of `level` are written now (pino's method of that name). When it says `info`
+   * is off, the server skips building access lines. @default every level is on
+   */
+  isLevelEnabled?(level: Exclude<LogLevel, 'silent'>): boolean;
 }
 
 export interface JsonLoggerOptions {
@@ -59,6 +64,7 @@ function make(min: number, bindings: LogFields, out: (line: string) => void, err
     warn: method('warn'),
     error: method('error'),
     child: (more) => make(min, { ...bindings, ...more }, out, err),
+    isLevelEnabled: (level) => LOG_LEVELS.indexOf(level) >= min,
   };
 }
 
@@ -77,7 +83,21 @@ export function safeLogger(logger: StreamsLogger): StreamsLogger {
         fallback.error({ ...fields, loggerError: thrown instanceof Error ? thrown.message : String(thrown) }, msg);
       }
     };
-  return { debug: method('debug'), info: method('info'), warn: method('warn'), error: method('error') };
+  const enabled = logger.isLevelEnabled;
+  return {
+    debug: method('debug'),
+    info: method('info'),
+    warn: method('warn'),
+    error: method('error'),
+    isLevelEnabled: (level) => {
+      if (typeof enabled !== 'function') return true;
+      try {
+        return enabled.call(logger, level) !== false;
+      } catch {
+        return true; // a broken check must not drop lines
+      }
+    },
+  };
 }
 
 /** Whether `value` has the four methods of a {@link StreamsLogger}. */
@@ -111,6 +131,8 @@ export const pathOf = (url: string | undefined): string => (url ?? '').split('?'
  * A request the server answered on its socket (a 408 for a body that stalled) has that status.
  */
 export function logAccess(logger: StreamsLogger, req: IncomingMessage, res: ServerResponse): void {
+  // Asked per request, so a level changed at run time (pino's `logger.level`) takes effect.
+  if (logger.isLevelEnabled?.('info') === false) return;
   const reqId = requestIdOf(req);
   res.once('close', () => {
     const at = started.get(req)?.at ?? performance.now();

@@ -77,6 +77,25 @@ describe('structured logs (an injected pino-compatible logger)', () => {
     expect(lines.filter((l) => l.msg === 'request completed')).toHaveLength(5);
   });
 
+  it("asks the logger's isLevelEnabled per request: with info off, no access lines; warnings still go out", async () => {
+    const { logger, lines } = capturing();
+    let info = false;
+    const { url } = await start({ logger: { ...logger, isLevelEnabled: (level) => level !== 'info' || info } });
+    expect((await fetch(`${url}/q`, { method: 'PUT', headers: { 'Content-Type': 'text/plain' } })).status).toBe(201);
+    expect((await fetch(`${url}/missing?offset=-1`)).status).toBe(404);
+    // Turned on at run time (as pino's `logger.level = 'info'`): the next request is logged.
+    info = true;
+    const on = await fetch(`${url}/q?offset=-1`);
+    expect(on.status).toBe(200);
+    const reqId = on.headers.get('x-request-id')!;
+    await eventuallyValue(
+      async () => completed(lines, reqId).length,
+      (n) => n === 1,
+    );
+    expect(lines.filter((l) => l.msg === 'request completed')).toHaveLength(1);
+    expect(lines.filter((l) => l.level === 'warn').map((l) => l.fields['status'])).toEqual([404]);
+  });
+
   it('logs an error response as one warn line with the request id and code, never the query', async () => {
     const { logger, lines } = capturing();
     const { url } = await start({ logger });
