@@ -1,0 +1,128 @@
+import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createNetServer, type Socket } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { CountingClient } from '../src/suites/counting-client.js';
+
+const closers: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const close of closers.splice(0)) await close();
+});
+
+async function listen(server: Server | ReturnType<typeof createNetServer>): Promise<number> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  closers.push(
+    () =>
+      new Promise<void>((resolve) => {
+        (server as Server).closeAllConnections?.();
+        server.close(() => resolve());
+      }),
+  );
+  return (server.address() as { port: number }).port;
+}
+
+/** A raw server: `answer` writes each request's whole answer on the socket, in the pieces it returns. */
+async function raw(answer: (path: string, socket: Socket) => Array<string | Buffer>, pieceDelayMs = 0): Promise<number> {
+  const sockets = new Set<Socket>();
+  const server = createNetServer((socket) => {
+    sockets.add(socket);
+    socket.setNoDelay(true);
+    let pending = '';
+    socket.on('data', async (d) => {
+      pending += d.toString('latin1');
+      let end = pending.indexOf('\r\n\r\n');
+      while (end >= 0) {
+        const path = pending.slice(0, end).split(' ')[1]!;
+        pending = pending.slice(end + 4);
+        for (const piece of answer(path, socket)) {
+          if (socket.destroyed) return;
+          socket.write(piece);
+          if (pieceDelayMs > 0) await new Promise((r) => setTimeout(r, pieceDelayMs));
+        }
+        end = pending.indexOf('\r\n\r\n');
+      }
+    });
+    socket.on('close', () => sockets.delete(socket));
+  });
+  const port = await listen(server);
+  closers.push(async () => {
+    for (const s of sockets) s.destroy();
+  });
+  return port;
+}
+
+const bytes = (n: number): Buffer => Buffer.alloc(n, 'x');
+
+describe('CountingClient', () => {
+  it('counts Content-Length and chunked bodies of node:http, 64 at once on kept-alive connections', async () => {
+    let connections = 0;
+    const server = createHttpServer((req, res) => {
+      const n = Number(new URL(req.url!, 'http://x').searchParams.get('n'));
+      if (req.url!.startsWith('/chunked')) {
+        for (let i = 0; i < n; i++) res.write(bytes(1000 + i));
+        res.end();
+      } else res.writeHead(200, { 'Content-Length': n }).end(bytes(n));
+    });
+    server.on('connection', () => connections++);
+    const client = new CountingClient('127.0.0.1', await listen(server));
+    closers.unshift(async () => client.close());
+    const sized = await Promise.all(Array.from({ length: 64 }, (_, i) => client.get(`/sized?n=${i * 10_000}`)));
+    expect(sized.map((r) => r.size)).toEqual(Array.from({ length: 64 }, (_, i) => i * 10_000));
+    const chunked = await Promise.all(Array.from({ length: 64 }, (_, i) => client.get(`/chunked?n=${i}`)));
+    expect(chunked.map((r) => r.size)).toEqual(Array.from({ length: 64 }, (_, i) => i * 1000 + (i * (i - 1)) / 2));
+    expect(chunked.every((r) => r.status === 200 && r.body.length === 0)).toBe(true);
+    expect(connections).toBe(64); // the second 64 reused the first 64's connections
+  });
+
+  it('reads a head and chunk lines split byte by byte, with chunk extensions and trailers', async () => {
+    const answer =
+      'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-Next: 7\r\n\r\n5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n';
+    const port = await raw(() => [...answer], 1);
+    const client = new CountingClient('127.0.0.1', port);
+    closers.unshift(async () => client.close());
+    const r = await client.get('/');
+    expect(r).toMatchObject({ status: 200, size: 11, headers: { 'x-next': '7' } });
+    expect((await client.get('/')).size).toBe(11); // and the connection is still good
+  });
+
+  it('keeps a non-2xx body; reads 204, 304 and a close-delimited body', async () => {
+    const port = await raw((path, socket) => {
+      if (path === '/404') return ['HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\n\r\nnot found'];
+      if (path === '/204') return ['HTTP/1.1 204 No Content\r\n\r\n'];
+      if (path === '/304') return ['HTTP/1.1 304 Not Modified\r\nETag: "a"\r\n\r\n'];
+      setTimeout(() => socket.end(), 20);
+      return ['HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n', bytes(3000)];
+    });
+    const client = new CountingClient('127.0.0.1', port);
+    closers.unshift(async () => client.close());
+    const missing = await client.get('/404');
+    expect([missing.status, missing.body.toString()]).toEqual([404, 'not found']);
+    expect((await client.get('/204')).status).toBe(204);
+    expect((await client.get('/304')).status).toBe(304);
+    expect((await client.get('/until-close')).size).toBe(3000);
+  });
+
+  it('sends a GET again on a new connection when the server closed the kept-alive one', async () => {
+    let served = 0;
+    const server = createHttpServer((_req, res) => {
+      served++;
+      res.writeHead(200, { 'Content-Length': 5 }).end('hello');
+    });
+    server.keepAliveTimeout = 50;
+    const client = new CountingClient('127.0.0.1', await listen(server));
+    closers.unshift(async () => client.close());
+    expect((await client.get('/')).size).toBe(5);
+    await new Promise((r) => setTimeout(r, 200)); // the server closes the idle connection
+    expect((await client.get('/')).size).toBe(5);
+    expect(served).toBe(2);
+  });
+
+  it('rejects, never resolves short, when the server closes in the middle of a body', async () => {
+    const port = await raw((_path, socket) => {
+      setTimeout(() => socket.destroy(), 20);
+      return ['HTTP/1.1 200 OK\r\nContent-Length: 10000\r\n\r\n', bytes(4000)];
+    });
+    const client = new CountingClient('127.0.0.1', port);
+    closers.unshift(async () => client.close());
+    await expect(client.get('/')).rejects.toThrow('in the middle of an answer');
+  });
+});
