@@ -101,6 +101,32 @@ describe('CountingClient', () => {
     expect((await client.get('/until-close')).size).toBe(3000);
   });
 
+  it('skips interim answers (103 Early Hints, 100 Continue) and reads the real one', async () => {
+    const server = createHttpServer((_req, res) => {
+      res.writeEarlyHints({ link: '</style.css>; rel=preload; as=style' });
+      res.writeHead(200, { 'Content-Length': 5 }).end('hello');
+    });
+    const client = new CountingClient('127.0.0.1', await listen(server));
+    closers.unshift(async () => client.close());
+    expect(await client.get('/')).toMatchObject({ status: 200, size: 5 });
+    const port = await raw(() => ['HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc']);
+    const second = new CountingClient('127.0.0.1', port);
+    closers.unshift(async () => second.close());
+    expect(await second.get('/')).toMatchObject({ status: 200, size: 3 });
+  });
+
+  it('refuses a bad Content-Length, and a close-delimited body cut by a reset', async () => {
+    const port = await raw((path, socket) => {
+      if (path === '/bad') return ['HTTP/1.1 200 OK\r\nContent-Length: abc\r\n\r\nabc'];
+      setTimeout(() => socket.resetAndDestroy(), 20);
+      return ['HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n', bytes(1000)];
+    });
+    const client = new CountingClient('127.0.0.1', port);
+    closers.unshift(async () => client.close());
+    await expect(client.get('/bad')).rejects.toThrow('bad Content-Length "abc"');
+    await expect(client.get('/reset')).rejects.toThrow('in the middle of an answer');
+  });
+
   it('sends a GET again on a new connection when the server closed the kept-alive one', async () => {
     let served = 0;
     const server = createHttpServer((_req, res) => {

@@ -59,6 +59,8 @@ export class CountingClient {
 class ClosedBeforeAnswer extends Error {}
 
 const HEAD_END = Buffer.from('\r\n\r\n');
+/** A request with no answer for this long fails (a kept-alive connection idle this long is closed). */
+const ANSWER_TIMEOUT_MS = 60_000;
 
 type Body =
   | { kind: 'head' }
@@ -86,18 +88,25 @@ class Connection {
   private readonly buffer = Buffer.allocUnsafe(256 * 1024);
   private pending: Pending | undefined;
   private closed = false;
+  private timedOut = false;
 
   constructor(host: string, port: number, onClose: () => void) {
     this.socket = connect({ host, port, onread: { buffer: this.buffer, callback: (n) => this.feed(this.buffer, n) } });
     this.socket.setNoDelay(true);
+    this.socket.setTimeout(ANSWER_TIMEOUT_MS, () => {
+      this.timedOut = true;
+      this.socket.destroy();
+    });
     this.socket.on('error', () => undefined); // 'close' follows and settles the request
-    this.socket.on('close', () => {
+    this.socket.on('close', (hadError) => {
       this.closed = true;
       onClose();
       const p = this.pending;
       this.pending = undefined;
       if (p === undefined) return;
-      if (p.state.kind === 'until-close') this.settle(p, false);
+      if (this.timedOut) p.reject(new Error(`no answer within ${ANSWER_TIMEOUT_MS} ms`));
+      // A close-delimited body ends with the connection, unless it was reset (then it was cut).
+      else if (p.state.kind === 'until-close' && !hadError) this.settle(p, false);
       else p.reject(p.received ? new Error('connection closed in the middle of an answer') : new ClosedBeforeAnswer('connection closed'));
     });
   }
@@ -176,7 +185,14 @@ class Connection {
       return end;
     }
     const [statusLine = '', ...lines] = all.toString('latin1', 0, at).split('\r\n');
-    p.status = Number(statusLine.split(' ')[1]);
+    const rest = i + (at + HEAD_END.length - before);
+    const status = Number(statusLine.split(' ')[1]);
+    if (status >= 100 && status < 200) {
+      // An interim answer (100 Continue, 103 Early Hints): the real one follows.
+      p.head = [];
+      return rest;
+    }
+    p.status = status;
     for (const line of lines) {
       const colon = line.indexOf(':');
       p.headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
@@ -185,9 +201,15 @@ class Connection {
     const length = p.headers['content-length'];
     if (p.status === 204 || p.status === 304 || length === '0') this.settle(p, true);
     else if (p.headers['transfer-encoding']?.toLowerCase().includes('chunked')) p.state = { kind: 'chunk-size', line: '' };
-    else if (length !== undefined) p.state = { kind: 'sized', left: Number(length) };
-    else p.state = { kind: 'until-close' };
-    return i + (at + HEAD_END.length - before);
+    else if (length !== undefined) {
+      const n = Number(length);
+      if (!Number.isSafeInteger(n) || n < 0 || length === '') {
+        this.fail(p, `bad Content-Length ${JSON.stringify(length)}`);
+        return end;
+      }
+      p.state = { kind: 'sized', left: n };
+    } else p.state = { kind: 'until-close' };
+    return rest;
   }
 
   private lineDone(p: Pending, kind: 'chunk-size' | 'chunk-end' | 'trailer', line: string): void {
@@ -197,12 +219,16 @@ class Connection {
       else p.state = { kind: 'trailer', line: '' };
     } else {
       const size = Number.parseInt(line, 16); // a chunk extension after ';' is ignored
-      if (Number.isNaN(size)) {
-        p.reject(new Error(`bad chunk size line ${JSON.stringify(line)}`));
-        this.pending = undefined;
-        this.socket.destroy();
-      } else p.state = size === 0 ? { kind: 'trailer', line: '' } : { kind: 'chunk-data', left: size };
+      if (Number.isNaN(size)) this.fail(p, `bad chunk size line ${JSON.stringify(line)}`);
+      else p.state = size === 0 ? { kind: 'trailer', line: '' } : { kind: 'chunk-data', left: size };
     }
+  }
+
+  /** The answer cannot be read: the request fails and the connection is dropped. */
+  private fail(p: Pending, message: string): void {
+    this.pending = undefined;
+    p.reject(new Error(message));
+    this.socket.destroy();
   }
 
   private count(p: Pending, b: Buffer, from: number, n: number): void {
