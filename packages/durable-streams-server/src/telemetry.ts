@@ -83,6 +83,8 @@ export function streamsTelemetry(store: StreamStore): StreamsTelemetry | undefin
   // What the global tracer provider (a proxy) hands over to until an SDK is registered.
   const noopTracerProvider = new api.ProxyTracerProvider().getDelegate();
   let tracerDelegate: OtelApi.TracerProvider | undefined;
+  /** Live readers waiting now, as counted here: a new meter starts from it (see below). */
+  let waitingNow = 0;
   const instruments = (): Instruments => {
     const tracerProvider = api.trace.getTracerProvider();
     const meterProvider = api.metrics.getMeterProvider();
@@ -110,11 +112,18 @@ export function streamsTelemetry(store: StreamStore): StreamsTelemetry | undefin
         unit: '{reader}',
       }),
     };
+    // A reader that began waiting before this meter existed was counted on the old one: its
+    // -1 comes here, so this one starts at the readers waiting now, never below zero.
+    if (waitingNow !== 0) current.waiting.add(waitingNow);
     return current;
   };
   return {
     store: countingStore(store, instruments),
-    waiting: (delta) => instruments().waiting.add(delta),
+    waiting: (delta) => {
+      const { waiting } = instruments();
+      waitingNow += delta;
+      waiting.add(delta);
+    },
     traced: (handle) => traced(api, instruments, handle),
   };
 }

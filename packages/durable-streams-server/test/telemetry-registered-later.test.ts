@@ -11,20 +11,30 @@ it('an SDK registered after the server started records its later requests', asyn
   const url = `${await server.listen(0)}/late`;
   try {
     expect((await fetch(url, { method: 'PUT', headers: { 'Content-Type': 'text/plain' } })).status).toBe(201);
-    expect((await fetch(url, { method: 'POST', headers: { 'Content-Type': 'text/plain' }, body: 'before' })).status).toBe(204);
+    const posted = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'text/plain' }, body: 'before' });
+    expect(posted.status).toBe(204);
+    // A reader waiting across the registration: counted +1 on the no-op meter, -1 on the SDK's.
+    const poll = fetch(`${url}?offset=${posted.headers.get('stream-next-offset')}&live=long-poll`);
+    for (let i = 0; i < 200 && server.handler.waitingReaders < 1; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(server.handler.waitingReaders).toBe(1);
     const recorded = recordTelemetry();
     await recorded.reset();
     expect((await fetch(url, { method: 'POST', headers: { 'Content-Type': 'text/plain' }, body: 'after' })).status).toBe(204);
+    expect(await (await poll).text()).toBe('after');
     expect(await (await fetch(`${url}?offset=-1`)).text()).toBe('beforeafter');
     for (let i = 0; i < 200 && recorded.spans().length < 2; i++) await new Promise((r) => setTimeout(r, 10));
     expect(recorded.spans().map((s) => s.name)).toEqual(['POST', 'GET']);
-    const metrics = new Set((await recorded.points()).map((p) => p.metric));
-    expect([...metrics].sort()).toEqual([
+    const points = await recorded.points();
+    expect([...new Set(points.map((p) => p.metric))].sort()).toEqual([
       'http.server.request.duration',
       'stowage.streams.appended_bytes',
       'stowage.streams.appends',
       'stowage.streams.read_bytes',
+      'stowage.streams.waiting_readers',
     ]);
+    // The SDK's gauge of waiting readers ends at the true count, 0 (it said -1 before).
+    const waiting = points.filter((p) => p.metric === 'stowage.streams.waiting_readers').reduce((n, p) => n + p.value, 0);
+    expect(waiting).toBe(0);
   } finally {
     await server.close();
     await store.close();
