@@ -64,7 +64,8 @@ A Durable Streams protocol server over a Stowage StreamStore.
                             signing key is lost
   --quiet                   do not log error responses
   --log-level LEVEL         debug, info, warn, error or silent (default: info). Logs are JSON
-                            lines: info (one per request) on stdout, warn and error on stderr
+                            lines: info (one per request) on stdout, warn and error on stderr;
+                            the start-up and shutdown lines are plain text, at every level
   -h, --help                this text
   -v, --version             the version
 

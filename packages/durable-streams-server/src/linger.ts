@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { answeredRaw } from './raw-answer.js';
 
 /** How long a connection closed after an early answer keeps reading (and dropping) the client's body. */
 const LINGER_MS = 30_000;
@@ -17,6 +18,8 @@ export function answerThenLinger(req: IncomingMessage, res: ServerResponse, body
   const socket = req.socket;
   if (body !== undefined) res.write(body);
   else res.flushHeaders();
+  // Complete on the wire, though the response object never finishes: its access line and span say so.
+  answeredRaw(res, res.statusCode);
   socket.end();
   if (socket.destroyed) return; // the client is gone already: nothing to wait for
   const cut = setTimeout(() => socket.destroy(), LINGER_MS).unref();

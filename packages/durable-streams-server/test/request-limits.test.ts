@@ -42,10 +42,14 @@ function sendLarge(
 describe('request bodies the server refuses: answered, nothing stored, one log line each', () => {
   const store = new MemoryStreamStore();
   const lines: string[] = [];
+  /** Access lines ('request completed'), by their fields. */
+  const access: Record<string, unknown>[] = [];
   let server: StreamsServer;
   let base = '';
   beforeAll(async () => {
-    server = createStreamsServer({ store, maxBodyBytes: LIMIT, log: (l) => lines.push(l) });
+    const ignore = () => {};
+    const logger = { debug: ignore, warn: ignore, error: ignore, info: (fields: Record<string, unknown>) => void access.push(fields) };
+    server = createStreamsServer({ store, maxBodyBytes: LIMIT, log: (l) => lines.push(l), logger });
     base = await server.listen(0);
   });
   afterAll(async () => {
@@ -54,6 +58,7 @@ describe('request bodies the server refuses: answered, nothing stored, one log l
   });
   afterEach(() => {
     lines.length = 0;
+    access.length = 0;
   });
   const json = { 'Content-Type': 'application/json' };
   const tailOf = async (path: string) => (await fetch(`${base}${path}`, { method: 'HEAD' })).headers.get('stream-next-offset');
@@ -112,6 +117,10 @@ describe('request bodies the server refuses: answered, nothing stored, one log l
     expect(await (await fetch(`${base}/big?offset=-1`)).text()).toBe('x');
     expect(lines).toHaveLength(4);
     for (const line of lines) expect(line).toMatch(/ 413 POST \/big PAYLOAD_TOO_LARGE: /);
+    // Their access lines say 413, not a response cut short: the answer went out whole.
+    const big = () => access.filter((f) => f['method'] === 'POST' && f['path'] === '/big');
+    for (let i = 0; i < 100 && big().length < 4; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(big().map((f) => [f['status'], f['aborted']])).toEqual(Array(4).fill([413, undefined]));
   });
 
   it('a request pipelined behind a 413 is not run: the connection ends with the 413', async () => {
