@@ -93,6 +93,7 @@ export function streamsTelemetry(store: StreamStore): StreamsTelemetry | undefin
     if (current?.tracerProvider === tracerProvider && current.meterProvider === meterProvider && tracerDelegate === delegate)
       return current;
     tracerDelegate = delegate;
+    const newMeter = current?.meterProvider !== meterProvider;
     const meter = meterProvider.getMeter(SCOPE, version);
     current = {
       noop: delegate === noopTracerProvider && meter === api.createNoopMeter(),
@@ -113,8 +114,9 @@ export function streamsTelemetry(store: StreamStore): StreamsTelemetry | undefin
       }),
     };
     // A reader that began waiting before this meter existed was counted on the old one: its
-    // -1 comes here, so this one starts at the readers waiting now, never below zero.
-    if (waitingNow !== 0) current.waiting.add(waitingNow);
+    // -1 comes here, so this one starts at the readers waiting now, never below zero. (Only
+    // for a new meter: on the same one, the same counter already holds them.)
+    if (newMeter && waitingNow !== 0) current.waiting.add(waitingNow);
     return current;
   };
   return {

@@ -1,7 +1,15 @@
+import { trace } from '@opentelemetry/api';
+import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
 import { MemoryStreamStore } from '@stowage/stores-memory';
-import { recordTelemetry } from '@stowage/test-stores/telemetry';
+import { type RecordedTelemetry, recordTelemetry } from '@stowage/test-stores/telemetry';
 import { expect, it } from 'vitest';
 import { createStreamsServer } from '../src/index.js';
+
+let recorded: RecordedTelemetry;
+
+const eventually = async (check: () => boolean): Promise<void> => {
+  for (let i = 0; i < 200 && !check(); i++) await new Promise((r) => setTimeout(r, 10));
+};
 
 // No SDK at first: the server serves requests without spans (nothing would record them), and
 // must notice an SDK registered later, behind the same global provider objects.
@@ -15,9 +23,9 @@ it('an SDK registered after the server started records its later requests', asyn
     expect(posted.status).toBe(204);
     // A reader waiting across the registration: counted +1 on the no-op meter, -1 on the SDK's.
     const poll = fetch(`${url}?offset=${posted.headers.get('stream-next-offset')}&live=long-poll`);
-    for (let i = 0; i < 200 && server.handler.waitingReaders < 1; i++) await new Promise((r) => setTimeout(r, 10));
+    await eventually(() => server.handler.waitingReaders === 1);
     expect(server.handler.waitingReaders).toBe(1);
-    const recorded = recordTelemetry();
+    recorded = recordTelemetry();
     await recorded.reset();
     expect((await fetch(url, { method: 'POST', headers: { 'Content-Type': 'text/plain' }, body: 'after' })).status).toBe(204);
     expect(await (await poll).text()).toBe('after');
@@ -33,6 +41,34 @@ it('an SDK registered after the server started records its later requests', asyn
       'stowage.streams.waiting_readers',
     ]);
     // The SDK's gauge of waiting readers ends at the true count, 0 (it said -1 before).
+    const waiting = points.filter((p) => p.metric === 'stowage.streams.waiting_readers').reduce((n, p) => n + p.value, 0);
+    expect(waiting).toBe(0);
+  } finally {
+    await server.close();
+    await store.close();
+  }
+});
+
+it('the gauge of waiting readers is not counted twice when only the tracer provider changes', async () => {
+  const store = new MemoryStreamStore({ telemetry: false });
+  const server = createStreamsServer({ store, log: false });
+  const url = `${await server.listen(0)}/swap`;
+  try {
+    const made = await fetch(url, { method: 'PUT', headers: { 'Content-Type': 'text/plain' } });
+    expect(made.status).toBe(201);
+    await recorded.reset();
+    const poll = fetch(`${url}?offset=${made.headers.get('stream-next-offset')}&live=long-poll`);
+    await eventually(() => server.handler.waitingReaders === 1);
+    expect(server.handler.waitingReaders).toBe(1);
+    // Another tracer provider, the same meter provider: the server's instruments are made again.
+    trace.disable();
+    trace.setGlobalTracerProvider(new BasicTracerProvider());
+    expect((await fetch(url, { method: 'HEAD' })).status).toBe(200);
+    expect((await fetch(url, { method: 'POST', headers: { 'Content-Type': 'text/plain' }, body: 'x' })).status).toBe(204);
+    expect(await (await poll).text()).toBe('x');
+    await eventually(() => server.handler.waitingReaders === 0);
+    // +1 then -1: none waiting (the reader's +1 counted again when the instruments were made gave 1).
+    const points = await recorded.points();
     const waiting = points.filter((p) => p.metric === 'stowage.streams.waiting_readers').reduce((n, p) => n + p.value, 0);
     expect(waiting).toBe(0);
   } finally {
