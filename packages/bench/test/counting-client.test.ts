@@ -115,15 +115,33 @@ describe('CountingClient', () => {
     expect(await second.get('/')).toMatchObject({ status: 200, size: 3 });
   });
 
-  it('refuses a bad Content-Length, and a close-delimited body cut by a reset', async () => {
+  it('refuses bad framing and a close-delimited body cut by a reset; reads odd but valid lengths', async () => {
+    const answers: Record<string, string> = {
+      '/abc': 'HTTP/1.1 200 OK\r\nContent-Length: abc\r\n\r\nabc',
+      '/exp': 'HTTP/1.1 200 OK\r\nContent-Length: 1e3\r\n\r\nabc',
+      '/two': 'HTTP/1.1 200 OK\r\nContent-Length: 10\r\nContent-Length: 5\r\n\r\n0123456789',
+      '/minus': 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n-5\r\nabc\r\n0\r\n\r\n',
+      '/long': 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n0\r\n\r\n',
+      '/garbage': 'garbage\r\n\r\nabc',
+      '/zeros': 'HTTP/1.1 200 OK\r\nContent-Length: 00\r\n\r\n',
+      '/same': 'HTTP/1.1 200 OK\r\nContent-Length: 3, 3\r\n\r\nabc',
+    };
     const port = await raw((path, socket) => {
-      if (path === '/bad') return ['HTTP/1.1 200 OK\r\nContent-Length: abc\r\n\r\nabc'];
+      const answer = answers[path];
+      if (answer !== undefined) return [answer];
       setTimeout(() => socket.resetAndDestroy(), 20);
       return ['HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n', bytes(1000)];
     });
     const client = new CountingClient('127.0.0.1', port);
     closers.unshift(async () => client.close());
-    await expect(client.get('/bad')).rejects.toThrow('bad Content-Length "abc"');
+    await expect(client.get('/abc')).rejects.toThrow('bad Content-Length "abc"');
+    await expect(client.get('/exp')).rejects.toThrow('bad Content-Length "1e3"');
+    await expect(client.get('/two')).rejects.toThrow('bad Content-Length "10, 5"');
+    await expect(client.get('/minus')).rejects.toThrow('bad chunk size line "-5"');
+    await expect(client.get('/long')).rejects.toThrow('chunk data longer than its size');
+    await expect(client.get('/garbage')).rejects.toThrow('bad status line "garbage"');
+    expect(await client.get('/zeros')).toMatchObject({ status: 200, size: 0 });
+    expect(await client.get('/same')).toMatchObject({ status: 200, size: 3 });
     await expect(client.get('/reset')).rejects.toThrow('in the middle of an answer');
   });
 

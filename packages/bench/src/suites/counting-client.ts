@@ -186,40 +186,52 @@ class Connection {
     }
     const [statusLine = '', ...lines] = all.toString('latin1', 0, at).split('\r\n');
     const rest = i + (at + HEAD_END.length - before);
-    const status = Number(statusLine.split(' ')[1]);
+    const started = /^HTTP\/1\.[01] (\d{3})(?: |$)/.exec(statusLine);
+    if (started === null) {
+      this.fail(p, `bad status line ${JSON.stringify(statusLine.slice(0, 80))}`);
+      return end;
+    }
+    const status = Number(started[1]);
     if (status >= 100 && status < 200) {
       // An interim answer (100 Continue, 103 Early Hints): the real one follows.
       p.head = [];
       return rest;
     }
     p.status = status;
+    const lengths: string[] = [];
     for (const line of lines) {
       const colon = line.indexOf(':');
-      p.headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+      const name = line.slice(0, colon).trim().toLowerCase();
+      const value = line.slice(colon + 1).trim();
+      p.headers[name] = value;
+      if (name === 'content-length') lengths.push(...value.split(',').map((v) => v.trim()));
     }
     if (p.status >= 300) p.kept = [];
-    const length = p.headers['content-length'];
-    if (p.status === 204 || p.status === 304 || length === '0') this.settle(p, true);
+    // Digits only, and every copy the same number (RFC 9110 section 8.6); anything else is refused.
+    const length = lengths.length === 0 ? undefined : Number(lengths[0]);
+    if (length !== undefined && (!lengths.every((v) => /^\d+$/.test(v) && Number(v) === length) || !Number.isSafeInteger(length))) {
+      this.fail(p, `bad Content-Length ${JSON.stringify(lengths.join(', '))}`);
+      return end;
+    }
+    if (p.status === 204 || p.status === 304) this.settle(p, true);
     else if (p.headers['transfer-encoding']?.toLowerCase().includes('chunked')) p.state = { kind: 'chunk-size', line: '' };
-    else if (length !== undefined) {
-      const n = Number(length);
-      if (!Number.isSafeInteger(n) || n < 0 || length === '') {
-        this.fail(p, `bad Content-Length ${JSON.stringify(length)}`);
-        return end;
-      }
-      p.state = { kind: 'sized', left: n };
-    } else p.state = { kind: 'until-close' };
+    else if (length === 0) this.settle(p, true);
+    else if (length !== undefined) p.state = { kind: 'sized', left: length };
+    else p.state = { kind: 'until-close' };
     return rest;
   }
 
   private lineDone(p: Pending, kind: 'chunk-size' | 'chunk-end' | 'trailer', line: string): void {
-    if (kind === 'chunk-end') p.state = { kind: 'chunk-size', line: '' };
-    else if (kind === 'trailer') {
+    if (kind === 'chunk-end') {
+      if (line === '') p.state = { kind: 'chunk-size', line: '' };
+      else this.fail(p, `chunk data longer than its size, then ${JSON.stringify(line.slice(0, 80))}`);
+    } else if (kind === 'trailer') {
       if (line === '') this.settle(p, true);
       else p.state = { kind: 'trailer', line: '' };
     } else {
-      const size = Number.parseInt(line, 16); // a chunk extension after ';' is ignored
-      if (Number.isNaN(size)) this.fail(p, `bad chunk size line ${JSON.stringify(line)}`);
+      const hex = line.split(';', 1)[0]!.trim(); // a chunk extension after ';' is ignored
+      const size = /^[0-9a-fA-F]{1,13}$/.test(hex) ? Number.parseInt(hex, 16) : Number.NaN;
+      if (Number.isNaN(size)) this.fail(p, `bad chunk size line ${JSON.stringify(line.slice(0, 80))}`);
       else p.state = size === 0 ? { kind: 'trailer', line: '' } : { kind: 'chunk-data', left: size };
     }
   }
