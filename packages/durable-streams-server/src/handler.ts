@@ -73,7 +73,10 @@ export function createStreamsHandler(options: StreamsServerOptions): StreamsRequ
   const app = new StreamsApp(telemetry === undefined ? resolved : { ...resolved, store: telemetry.store }, telemetry?.waiting);
   const handle = (req: IncomingMessage, res: ServerResponse, next?: Next): void => app.handle(req, res, next);
   const handler = (telemetry === undefined ? handle : telemetry.traced(handle)) as StreamsRequestHandler;
-  handler.close = () => app.close();
+  handler.close = () => {
+    app.close();
+    telemetry?.close();
+  };
   Object.defineProperty(handler, 'waitingReaders', { get: () => app.live.waiting });
   handler.rotateSigningKey = async () => {
     if (app.subs === undefined) throw source.invalid('subscriptions are not enabled on this server');

@@ -55,7 +55,6 @@ interface Instruments {
   appends: OtelApi.Counter;
   appendedBytes: OtelApi.Counter;
   readBytes: OtelApi.Counter;
-  waiting: OtelApi.UpDownCounter;
 }
 
 export interface StreamsTelemetry {
@@ -68,6 +67,8 @@ export interface StreamsTelemetry {
   waiting(delta: number): void;
   /** `handle` with a SERVER span and a duration measurement per request. */
   traced(handle: Handle): Handle;
+  /** The handler closed: its gauge of waiting readers leaves the meter. */
+  close(): void;
 }
 
 /**
@@ -83,8 +84,12 @@ export function streamsTelemetry(store: StreamStore): StreamsTelemetry | undefin
   // What the global tracer provider (a proxy) hands over to until an SDK is registered.
   const noopTracerProvider = new api.ProxyTracerProvider().getDelegate();
   let tracerDelegate: OtelApi.TracerProvider | undefined;
-  /** Live readers waiting now, as counted here: a new meter starts from it (see below). */
+  /** Live readers waiting now: what the gauge reports at each collection. */
   let waitingNow = 0;
+  const observeWaiting: OtelApi.ObservableCallback = (result) => result.observe(waitingNow);
+  /** The gauge on the current meter provider (a callback on one provider at a time). */
+  let gauge: OtelApi.ObservableUpDownCounter | undefined;
+  let closed = false;
   const instruments = (): Instruments => {
     const tracerProvider = api.trace.getTracerProvider();
     const meterProvider = api.metrics.getMeterProvider();
@@ -95,6 +100,16 @@ export function streamsTelemetry(store: StreamStore): StreamsTelemetry | undefin
     tracerDelegate = delegate;
     const newMeter = current?.meterProvider !== meterProvider;
     const meter = meterProvider.getMeter(SCOPE, version);
+    if (newMeter && !closed) {
+      // Observed, not added to: a provider registered (or registered again) while readers
+      // wait reports how many wait, never a count carried over from another provider.
+      gauge?.removeCallback(observeWaiting);
+      gauge = meter.createObservableUpDownCounter('stowage.streams.waiting_readers', {
+        description: 'Live readers (long-poll, SSE) waiting for data now',
+        unit: '{reader}',
+      });
+      gauge.addCallback(observeWaiting);
+    }
     current = {
       noop: delegate === noopTracerProvider && meter === api.createNoopMeter(),
       tracerProvider,
@@ -108,25 +123,20 @@ export function streamsTelemetry(store: StreamStore): StreamsTelemetry | undefin
       appends: meter.createCounter('stowage.streams.appends', { description: 'Appends that added messages', unit: '{append}' }),
       appendedBytes: meter.createCounter('stowage.streams.appended_bytes', { description: 'Bytes of messages appended', unit: 'By' }),
       readBytes: meter.createCounter('stowage.streams.read_bytes', { description: 'Bytes of messages read', unit: 'By' }),
-      waiting: meter.createUpDownCounter('stowage.streams.waiting_readers', {
-        description: 'Live readers (long-poll, SSE) waiting for data now',
-        unit: '{reader}',
-      }),
     };
-    // A reader that began waiting before this meter existed was counted on the old one: its
-    // -1 comes here, so this one starts at the readers waiting now, never below zero. (Only
-    // for a new meter: on the same one, the same counter already holds them.)
-    if (newMeter && waitingNow !== 0) current.waiting.add(waitingNow);
     return current;
   };
+  instruments(); // the gauge on a provider registered before the server, from its start
   return {
     store: countingStore(store, instruments),
     waiting: (delta) => {
-      const { waiting } = instruments();
       waitingNow += delta;
-      waiting.add(delta);
     },
     traced: (handle) => traced(api, instruments, handle),
+    close: () => {
+      closed = true;
+      gauge?.removeCallback(observeWaiting);
+    },
   };
 }
 

@@ -1,4 +1,5 @@
-import { trace } from '@opentelemetry/api';
+import { metrics, trace } from '@opentelemetry/api';
+import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
 import { MemoryStreamStore } from '@stowage/stores-memory';
 import { type RecordedTelemetry, recordTelemetry } from '@stowage/test-stores/telemetry';
@@ -74,5 +75,62 @@ it('the gauge of waiting readers is not counted twice when only the tracer provi
   } finally {
     await server.close();
     await store.close();
+  }
+});
+
+/** A reader collected by the test (cumulative: each collection says the gauge's value). */
+class Reader extends MetricReader {
+  protected async onShutdown(): Promise<void> {}
+  protected async onForceFlush(): Promise<void> {}
+}
+
+async function gaugeOf(reader: Reader): Promise<number | undefined> {
+  const { resourceMetrics } = await reader.collect();
+  for (const scope of resourceMetrics.scopeMetrics)
+    for (const metric of scope.metrics)
+      if (metric.descriptor.name === 'stowage.streams.waiting_readers') return metric.dataPoints.reduce((n, p) => n + Number(p.value), 0);
+  return undefined;
+}
+
+it('a meter provider registered, replaced and registered again reports the readers waiting now', async () => {
+  const store = new MemoryStreamStore({ telemetry: false });
+  const server = createStreamsServer({ store, log: false });
+  const url = `${await server.listen(0)}/again`;
+  const register = (reader: Reader): MeterProvider => {
+    metrics.disable();
+    const provider = new MeterProvider({ readers: [reader] });
+    metrics.setGlobalMeterProvider(provider);
+    return provider;
+  };
+  const polls: Promise<Response>[] = [];
+  const waitFor = async (n: number, tail: string) => {
+    while (polls.length < n) polls.push(fetch(`${url}?offset=${tail}&live=long-poll`));
+    await eventually(() => server.handler.waitingReaders === n);
+    expect(server.handler.waitingReaders).toBe(n);
+    expect((await fetch(url, { method: 'HEAD' })).status).toBe(200); // a request: the server sees the provider
+  };
+  try {
+    const tail = (await fetch(url, { method: 'PUT', headers: { 'Content-Type': 'text/plain' } })).headers.get('stream-next-offset')!;
+    const a = new Reader();
+    const providerA = register(a);
+    await waitFor(2, tail);
+    expect(await gaugeOf(a)).toBe(2);
+    const b = new Reader();
+    register(b);
+    await waitFor(3, tail);
+    expect(await gaugeOf(b)).toBe(3);
+    // A again: it says 3, not the 2 it held plus the 3 waiting now.
+    metrics.disable();
+    metrics.setGlobalMeterProvider(providerA);
+    expect((await fetch(url, { method: 'HEAD' })).status).toBe(200);
+    expect(await gaugeOf(a)).toBe(3);
+    expect((await fetch(url, { method: 'POST', headers: { 'Content-Type': 'text/plain' }, body: 'x' })).status).toBe(204);
+    for (const p of await Promise.all(polls)) expect(p.status).toBe(200);
+    await eventually(() => server.handler.waitingReaders === 0);
+    expect(await gaugeOf(a)).toBe(0);
+  } finally {
+    await server.close();
+    await store.close();
+    metrics.disable();
   }
 });
