@@ -145,7 +145,7 @@ describe('CountingClient', () => {
     await expect(client.get('/reset')).rejects.toThrow('in the middle of an answer');
   });
 
-  it('sends a GET again on a new connection when the server closed the kept-alive one', async () => {
+  it('drops a kept-alive connection the server closed while it was idle', async () => {
     let served = 0;
     const server = createHttpServer((_req, res) => {
       served++;
@@ -158,6 +158,28 @@ describe('CountingClient', () => {
     await new Promise((r) => setTimeout(r, 200)); // the server closes the idle connection
     expect((await client.get('/')).size).toBe(5);
     expect(served).toBe(2);
+  });
+
+  it('sends a GET again on a new connection when a reused one closes before any answer', async () => {
+    // Each connection answers its first request and closes on its second, unanswered (as a
+    // server does whose keep-alive timeout passes just as the request arrives).
+    const asked: number[] = [];
+    const perSocket = new Map<Socket, number>();
+    const port = await raw((_path, socket) => {
+      const n = (perSocket.get(socket) ?? 0) + 1;
+      perSocket.set(socket, n);
+      asked.push(n);
+      if (n > 1) {
+        socket.destroy();
+        return [];
+      }
+      return ['HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello'];
+    });
+    const client = new CountingClient('127.0.0.1', port);
+    closers.unshift(async () => client.close());
+    expect((await client.get('/')).size).toBe(5);
+    expect((await client.get('/')).size).toBe(5);
+    expect(asked).toEqual([1, 2, 1]); // the second GET went out twice: on the old connection, then a new one
   });
 
   it('rejects, never resolves short, when the server closes in the middle of a body', async () => {
