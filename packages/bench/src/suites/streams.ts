@@ -103,6 +103,8 @@ export async function streamsComparisons(): Promise<Comparison[]> {
     ['append 100 B (POST)', appendOp, 'throughput'],
     ['catch-up read, 1000 × 100 B (GET)', catchUpOp(100, 1000), 'throughput'],
     ['catch-up read, 100 × 64 KiB (GET)', catchUpOp(64 * 1024, 100), 'throughput'],
+    // One small message: what a server spends per request besides the bytes it sends.
+    ['catch-up read, 1 × 100 B (GET)', catchUpOp(100, 1), 'throughput'],
     ['long-poll wake-up (append → reader answered)', wakeOp, 'latency'],
   ];
   for (const [operation, prepare, metric] of ops) {
