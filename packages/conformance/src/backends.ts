@@ -8,15 +8,15 @@
  * - When neither works, the run fails with a message that says what to set. Outside CI,
  *   `STOWAGE_SKIP_UNAVAILABLE=1` turns that into skipped (and reported as skipped) suites.
  *
- * `@testcontainers/redis` and `@testcontainers/postgresql` are optional peer dependencies,
- * loaded only when a container is needed.
+ * `@testcontainers/redis`, `@testcontainers/postgresql` and `testcontainers` are optional peer
+ * dependencies, loaded only when a container is needed.
  *
  * @module
  */
 import { afterAll, describe } from 'vitest';
 import { type BackendKind, requestedImages, SETTINGS, sharedBackendUrl, startContainer } from './containers.js';
 
-export { type BackendKind, requestedImages };
+export { type BackendKind, requestedImages, type StartedBackend, type StartOptions, startContainer } from './containers.js';
 
 export interface TestBackend {
   kind: BackendKind;
