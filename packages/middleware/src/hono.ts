@@ -4,7 +4,7 @@ import type { OwnOptionNames } from '@stowage/core/adapter-kit';
  *
  * @module
  */
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ErrorSource } from '@stowage/core/adapter-kit';
 import type { Context, MiddlewareHandler } from 'hono';
 import { CsrfProtection, type CsrfOptions } from './csrf.js';
@@ -68,6 +68,21 @@ function appendHeaders(c: Context, lines: readonly (readonly [string, string])[]
   for (const [name, value] of lines.slice(1)) c.res.headers.append(name, value);
 }
 
+/**
+ * Whether the request was answered before this middleware returned, so by something around
+ * it: under @hono/node-server, the Node response's head is out (Hono writes the response only
+ * once the whole chain has returned); elsewhere, the response's body has been read (sent).
+ * @hono/node-server's Response throws from `bodyUsed` when its stream is read or locked: sent.
+ */
+function answeredOutside(c: Context, res: Response): boolean {
+  if ((c.env as { outgoing?: ServerResponse } | undefined)?.outgoing?.headersSent === true) return true;
+  try {
+    return res.bodyUsed || res.body?.locked === true;
+  } catch {
+    return true;
+  }
+}
+
 export interface HonoIdempotencyOptions extends IdempotencyOptions {
   /** Who asks: keys are scoped by it alone (a key is unique per client). @default none (one scope for all) */
   principal?: (c: Context) => string | undefined;
@@ -110,6 +125,9 @@ export function idempotency(options: HonoIdempotencyOptions): MiddlewareHandler 
     // A handler that threw has been answered by the error handler (c.error is set): that
     // response is what the client gets, so it is what is kept, subject to shouldStore.
     const res = c.res;
+    // Already sent: an outer middleware (a timeout) answered while the handler ran, and Hono
+    // dropped the handler's own response. Its outcome is unknown: the key lapses with its lease.
+    if (answeredOutside(c, res)) return verdict.lapse();
     let bytes: Uint8Array;
     try {
       bytes = new Uint8Array(await res.clone().arrayBuffer());

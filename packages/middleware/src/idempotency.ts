@@ -55,6 +55,17 @@ export interface IdempotencyOptions extends FailurePolicy {
   /** Which responses are kept for replay; others free the key for a retry. @default status < 500 */
   shouldStore?: (status: number) => boolean;
   /**
+   * The statuses a request-timeout middleware answers with while the handler may still be
+   * running (connect-timeout's 503, Hono's `timeout()` 504, a gateway's 504). Such a response,
+   * when not kept (`shouldStore`), does not free the key: it stays held for `leaseMs` after
+   * the answer, then lapses, so a retry meanwhile gets 409 instead of running the handler
+   * beside the first run; a retry after that runs it again. A handler's own quick 503 then
+   * also holds its key for `leaseMs`. A status `shouldStore` keeps is stored and replayed as
+   * any other: list it here and exclude it there. `[]` frees the key at once for every
+   * response not kept. @default [503, 504]
+   */
+  timeoutStatuses?: readonly number[];
+  /**
    * Response headers never stored nor replayed (any case), besides hop-by-hop ones. A replay
    * leaves these as the replay request has them: the headers that describe the current
    * request, not the response, such as the rate-limit budget an earlier middleware set on
@@ -93,10 +104,19 @@ export type IdempotencyVerdict =
   /**
    * This request owns the key: run the handler, then `finish` with whatever it ended with
    * (stored if `shouldStore` allows and it fits, else the key is freed), or `abort` when it
-   * ended without a response. Both resolve after the first attempt to store or free, and
+   * ended without a response. Both (and `lapse`) resolve after their first store call, and
    * never reject (failures go to `onStoreError`; storing is retried in the background).
    */
-  | { action: 'proceed'; finish(response: StoredResponse): Promise<void>; abort(): Promise<void> };
+  | {
+      action: 'proceed';
+      finish(response: StoredResponse): Promise<void>;
+      abort(): Promise<void>;
+      /**
+       * Something outside the handler answered while it ran (an outer request timeout): its
+       * outcome is unknown, so the key is neither stored nor freed; it lapses with its lease.
+       */
+      lapse(): Promise<void>;
+    };
 
 /**
  * The default `excludeHeaders`: cookies and the date, and the rate-limit headers (the IETF
@@ -129,6 +149,13 @@ const HOP_BY_HOP = ['connection', 'keep-alive', 'transfer-encoding', 'content-le
  */
 const KEY = /^(?:"((?:[\x20\x21\x23-\x5b\x5d-\x7e]|\\[\\"]){1,255})"|([\x21\x23-\x2b\x2d-\x3a\x3c-\x7e]{1,255}))$/;
 
+/** `options.timeoutStatuses`, checked: HTTP statuses (integers 100 to 599). */
+function statusList(value: unknown): number[] {
+  if (!Array.isArray(value)) throw source.invalid('options.timeoutStatuses must be an array of HTTP statuses');
+  // By index, not map: a hole in a sparse array is refused too.
+  return Array.from({ length: value.length }, (_, i) => validateInteger(source, `options.timeoutStatuses[${i}]`, value[i], 100, 599));
+}
+
 /** Each option of {@link IdempotencyOptions}, once; a framework's own options come on top. */
 const OPTION_NAMES: Readonly<Record<keyof IdempotencyOptions, true>> = {
   store: true,
@@ -140,6 +167,7 @@ const OPTION_NAMES: Readonly<Record<keyof IdempotencyOptions, true>> = {
   inFlightRetryAfterMs: true,
   retentionMs: true,
   shouldStore: true,
+  timeoutStatuses: true,
   excludeHeaders: true,
   maxResponseBytes: true,
   failOpen: true,
@@ -170,6 +198,7 @@ export class IdempotencyGuard {
   private readonly inFlightRetryAfterMs: number;
   private readonly retentionMs: number;
   private readonly shouldStore: (status: number) => boolean;
+  private readonly timeoutStatuses: ReadonlySet<number>;
   private readonly excluded: ReadonlySet<string>;
   private readonly failure: ResolvedFailurePolicy;
   private readonly holdSettings: KeyHoldSettings;
@@ -190,6 +219,7 @@ export class IdempotencyGuard {
     this.retentionMs = o.retentionMs === undefined ? 86_400_000 : validateDuration(source, 'options.retentionMs', o.retentionMs);
     if (o.shouldStore !== undefined && typeof o.shouldStore !== 'function') throw source.invalid('options.shouldStore must be a function');
     this.shouldStore = o.shouldStore ?? ((status) => status < 500);
+    this.timeoutStatuses = new Set(o.timeoutStatuses === undefined ? [503, 504] : statusList(o.timeoutStatuses));
     this.excluded = new Set([...HOP_BY_HOP, ...(o.excludeHeaders ?? DEFAULT_EXCLUDED_HEADERS).map((h) => h.toLowerCase())]);
     this.maxResponseBytes =
       o.maxResponseBytes === undefined
@@ -295,8 +325,14 @@ export class IdempotencyGuard {
         const hold = new KeyHold(source, this.store, { scope, key, token: reservation.token, reservedAt }, this.holdSettings, report);
         return {
           action: 'proceed',
-          finish: (response) => hold.finish(this.keptResponse(response, report)),
+          finish: (response) => {
+            const kept = this.keptResponse(response, report);
+            // A timeout's answer does not say the handler has ended: the key lapses instead.
+            if (kept === undefined && this.timeoutStatuses.has(response.status)) return hold.lapse();
+            return hold.finish(kept);
+          },
           abort: () => hold.finish(undefined),
+          lapse: () => hold.lapse(),
         };
       }
     }

@@ -73,6 +73,25 @@ export class KeyHold {
     return this.storeResponse(response);
   }
 
+  /**
+   * The response does not tell whether the handler has ended (a request-timeout
+   * middleware's answer): the heartbeat stops and the lease is extended once more, to
+   * `leaseMs` from now, so the key is held that long after the answer (not from the last
+   * heartbeat, up to a third of a lease before it); it is neither stored nor freed, and a
+   * retry meanwhile waits (409). Resolves after that extension (never rejects: a failure is
+   * reported, and the key then lapses with the lease it had).
+   */
+  lapse(): Promise<void> {
+    if (this.state !== 'running') return Promise.resolve();
+    this.settle();
+    return this.extendLease().then(
+      (stillHeld) => {
+        if (!stillHeld) this.report(this.lost(LEASE_LOST_MESSAGE));
+      },
+      (err: unknown) => this.report(err),
+    );
+  }
+
   private beat(): void {
     if (this.state === 'settled') {
       clearInterval(this.heartbeat);
@@ -92,11 +111,8 @@ export class KeyHold {
     }
     if (this.extending) return; // the previous heartbeat has not answered yet
     this.extending = true;
-    const { scope, key, token } = this.held;
     const startedAt = Date.now();
-    callStore(this.source, this.settings.timeoutMs, (deadline) =>
-      this.store.extend(scope, key, token, this.settings.leaseMs, { deadline }),
-    ).then(
+    this.extendLease().then(
       (stillHeld) => {
         this.extending = false;
         if (stillHeld) this.leaseEndsAt = startedAt + this.settings.leaseMs;
@@ -109,6 +125,14 @@ export class KeyHold {
         this.extending = false;
         if (this.state !== 'settled') this.report(err);
       },
+    );
+  }
+
+  /** One `extend` of the lease to `leaseMs` from now: whether it was still held. */
+  private extendLease(): Promise<boolean> {
+    const { scope, key, token } = this.held;
+    return callStore(this.source, this.settings.timeoutMs, (deadline) =>
+      this.store.extend(scope, key, token, this.settings.leaseMs, { deadline }),
     );
   }
 
