@@ -69,7 +69,7 @@ export {
 } from './streams/validate.js';
 export type { ValidatedAppendOptions, ValidatedFork, ValidatedStreamConfig } from './streams/validate.js';
 export { runAsync, runSync } from './streams/backend.js';
-export { EMPTY_RUN, type MessageRun, runMessages, runOf } from './streams/run.js';
+export { EMPTY_RUN, type MessageRun, runMessages, runOf, runReadResult } from './streams/run.js';
 export {
   StreamReadCache,
   readThrough,

@@ -51,10 +51,21 @@ export class MessageLog {
     const limit = Math.min(upTo - this.base, ends.length, start + maxMessages);
     if (limit <= start) return { bytes: new Uint8Array(0), ends: [] };
     const from = start === 0 ? 0 : ends[start - 1]!;
+    // The last message within maxBytes (one at least), by binary search: ends only grow.
     let end = start + 1;
-    while (end < limit && ends[end]! - from <= maxBytes) end++;
-    const out: number[] = new Array(end - start);
-    for (let i = start; i < end; i++) out[i - start] = ends[i]! - from;
+    let hi = limit;
+    while (end < hi) {
+      const mid = (end + hi + 1) >>> 1;
+      if (ends[mid - 1]! - from <= maxBytes) end = mid;
+      else hi = mid - 1;
+    }
+    // From the log's first message the stored ends are the run's own: a copy, not a loop.
+    let out: number[];
+    if (from === 0) out = ends.slice(start, end);
+    else {
+      out = new Array(end - start);
+      for (let i = start; i < end; i++) out[i - start] = ends[i]! - from;
+    }
     const bytes = this.buf.subarray(from, ends[end - 1]!);
     const view = readOnly && bytes.byteLength * VIEW_HOLDS_AT_MOST >= this.buf.byteLength;
     return { bytes: view ? bytes : Buffer.from(bytes), ends: out };

@@ -44,4 +44,51 @@ describe('MemoryStreamStore reads', () => {
     expect(shared.bytes!.buffer).not.toBe(source.bytes!.buffer);
     await store.close();
   });
+
+  it('maxBytes and maxMessages cut at the last whole message that fits, from any offset, readOnly or not', async () => {
+    const store = new MemoryStreamStore();
+    // Sizes 1 to 7 bytes, so the cut lands between and on message boundaries.
+    const sizes = Array.from({ length: 60 }, (_, i) => 1 + ((i * 5) % 7));
+    const messages = sizes.map((n, i) => Buffer.alloc(n, 65 + (i % 26)));
+    await store.create('s', { contentType: TEXT }, { messages });
+    const offsets = ['-1', ...(await store.read('s', '-1')).messages.map((m) => m.offset)];
+    for (const [at, from] of offsets.entries()) {
+      for (const maxBytes of [1, 2, 6, 7, 8, 13, 40, 1000]) {
+        for (const maxMessages of [1, 3, 1000]) {
+          for (const readOnly of [false, true]) {
+            const r = await store.read('s', from, { maxBytes, maxMessages, readOnly });
+            // Expected: messages from `at`, while within both limits, one at least.
+            let count = 0;
+            let bytes = 0;
+            while (at + count < sizes.length && count < maxMessages && (count === 0 || bytes + sizes[at + count]! <= maxBytes))
+              bytes += sizes[at + count++]!;
+            const label = `from ${at}, maxBytes ${maxBytes}, maxMessages ${maxMessages}, readOnly ${readOnly}`;
+            expect(
+              r.messages.map((m) => Buffer.from(m.data).toString()),
+              label,
+            ).toEqual(messages.slice(at, at + count).map((m) => m.toString()));
+            expect(Buffer.from(r.bytes!).toString(), label).toBe(Buffer.concat(messages.slice(at, at + count)).toString());
+            expect(r.nextOffset, label).toBe(offsets[at + count]);
+            expect(r.atTail, label).toBe(at + count === sizes.length);
+          }
+        }
+      }
+    }
+    await store.close();
+  });
+
+  it("a readOnly read's messages are made once, when first read; a plain read's are its own property", async () => {
+    const store = new MemoryStreamStore();
+    await store.create('s', { contentType: TEXT }, { messages: [Buffer.from('a'), Buffer.from('bc')] });
+    const lazy = await store.read('s', '-1', { readOnly: true });
+    expect(Object.keys(lazy)).not.toContain('messages');
+    expect(lazy.messages).toBe(lazy.messages);
+    expect(lazy.messages.map((m) => Buffer.from(m.data).toString())).toEqual(['a', 'bc']);
+    lazy.messages = [];
+    expect(lazy.messages).toEqual([]);
+    const plain = await store.read('s', '-1');
+    expect({ ...plain }.messages.map((m) => Buffer.from(m.data).toString())).toEqual(['a', 'bc']);
+    expect(JSON.parse(JSON.stringify(plain)).messages).toHaveLength(2);
+    await store.close();
+  });
 });

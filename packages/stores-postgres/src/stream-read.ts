@@ -84,12 +84,17 @@ export type ReadRow = StreamRow & { now: number; run_data: string | null; run_en
  * missing, deleted or expired stream (for its error), an idle TTL to renew (a write), an
  * offset past the tail, or an offset in a fork's source.
  */
-export function oneStatementRead(row: ReadRow | undefined, position: number, run: MessageRun): StreamReadResult | undefined {
+export function oneStatementRead(
+  row: ReadRow | undefined,
+  position: number,
+  run: MessageRun,
+  readOnly: boolean,
+): StreamReadResult | undefined {
   if (row === undefined) return undefined;
   const s = storedStreamFromRow(row);
   if (s.deleted || (s.deadline !== undefined && s.deadline <= row.now) || s.ttlMs !== undefined) return undefined;
   if (position > s.tail || (s.forkPosition !== undefined && position < s.forkPosition)) return undefined;
-  return readResult(s, position, run);
+  return readResult(s, position, run, readOnly);
 }
 
 export type LookRow = { id: string; tail: number; closed: boolean; deadline: number | null; deleted: boolean; now: number };

@@ -381,7 +381,7 @@ export class PostgresStreamStore extends PgStoreBase implements StreamStore {
       this.cache.put(whole.id, position, run, name);
       row = whole;
     }
-    return oneStatementRead(row, position, run) ?? this.ops.read(name, fromOffset, opts);
+    return oneStatementRead(row, position, run, readOnly) ?? this.ops.read(name, fromOffset, opts);
   }
   head: StreamStore['head'] = (name, opts) => this.ops.head(name, opts);
   closeStream: StreamStore['closeStream'] = (name, opts) => this.ops.closeStream(name, opts);

@@ -16,7 +16,7 @@ import {
   deadlineOf,
   formatOffset,
   parseOffset,
-  runMessages,
+  runReadResult,
   StreamWaiters,
   validateAppendOptions,
   validateCreateOptions,
@@ -64,10 +64,6 @@ interface ReadRun {
   last: number;
   atTail: boolean;
   info: StreamInfo;
-}
-
-function readAnswer(run: MessageRun, position: number, last: number, atTail: boolean, info: StreamInfo): StreamReadResult {
-  return { messages: runMessages(run, position + 1), bytes: run.bytes, nextOffset: formatOffset(last), atTail, closed: info.closed, info };
 }
 
 interface ReadPart {
@@ -235,12 +231,12 @@ export class RedisStreamStore extends RedisStoreBase implements StreamStore {
         this.cache.put(id, cached.through, rest.run, name);
         const run = withCached(cached, rest.run, maxBytes, maxMessages, !readOnly);
         const last = position + run.ends.length;
-        return readAnswer(run, position, last, last === cached.through + rest.run.ends.length && rest.atTail, rest.info);
+        return runReadResult(run, position, last, last === cached.through + rest.run.ends.length && rest.atTail, rest.info, readOnly);
       }
     }
     const whole = await this.readFrom(name, position, maxBytes, maxMessages, deadline);
     this.cache.put(whole.info.id, position, whole.run, name);
-    return readAnswer(whole.run, position, whole.last, whole.atTail, whole.info);
+    return runReadResult(whole.run, position, whole.last, whole.atTail, whole.info, readOnly);
   }
 
   /** Messages after `position`, in parts of at most {@link READ_PART_BYTES}. */

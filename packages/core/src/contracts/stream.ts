@@ -125,7 +125,10 @@ export interface StreamReadOptions extends CallOptions {
    * return `bytes` and each message's `data` as views of memory it keeps, rather than copies.
    * A stream's stored bytes are never rewritten, so such a view stays as it was for as long as
    * it is held; changing it would change the stream for every reader. Stores whose reads
-   * arrive over a socket return new buffers either way. @default false
+   * arrive over a socket return new buffers either way. The result's `messages` may then be
+   * made when first read (an accessor, not an own property: a spread or `structuredClone` of
+   * the result leaves them out), so a caller that sends `bytes` pays nothing per message.
+   * @default false
    */
   readOnly?: boolean;
 }

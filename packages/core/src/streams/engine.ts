@@ -11,7 +11,7 @@ import { backend, type StoredStream, type StreamOp } from './backend.js';
 import { compareUtf8, formatOffset } from './offsets.js';
 import { presence, pinned, removeTree } from './presence.js';
 import { checkProducer, type ProducerState } from './producer.js';
-import { EMPTY_RUN, fitting, joinRuns, type MessageRun, runMessages, runPrefix } from './run.js';
+import { EMPTY_RUN, fitting, joinRuns, type MessageRun, runPrefix, runReadResult } from './run.js';
 import type { ValidatedAppendOptions, ValidatedFork, ValidatedStreamConfig } from './validate.js';
 import type { TailSnapshot } from './waiters.js';
 
@@ -41,16 +41,9 @@ export function streamInfo(s: StoredStream): StreamInfo {
 }
 
 /** What `read` answers: `run` holds the messages after `position` of the live stream `s`. */
-export function readResult(s: StoredStream, position: number, run: MessageRun): StreamReadResult {
+export function readResult(s: StoredStream, position: number, run: MessageRun, readOnly: boolean): StreamReadResult {
   const last = position + run.ends.length;
-  return {
-    messages: runMessages(run, position + 1),
-    bytes: run.bytes,
-    nextOffset: formatOffset(last),
-    atTail: last === s.tail,
-    closed: s.closed,
-    info: streamInfo(s),
-  };
+  return runReadResult(run, position, last, last === s.tail, streamInfo(s), readOnly);
 }
 
 /**
@@ -253,7 +246,7 @@ export class StreamEngine {
       this.touch(s, now);
       yield* backend.update(s);
     }
-    return readResult(s, position, run);
+    return readResult(s, position, run, readOnly);
   }
 
   /** Messages after `position`, through the fork chain (sources' data up to each fork point). */
