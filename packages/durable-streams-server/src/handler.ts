@@ -134,7 +134,7 @@ class StreamsApp implements HandlerContext {
   readonly subs: SubscriptionRuntime | undefined;
   /** Set by `close()`: readiness answers 503, and every response closes its connection. */
   closing = false;
-  /** Our responses begun before `close()`, until they close: those whose head is not sent then get `Connection: close`. */
+  /** Our responses begun before `close()`, until served: those whose head is not sent then get `Connection: close`. */
   private readonly open = new Set<ServerResponse>();
   private readonly base: Array<[string, string]>;
   private readonly landing: Landing;
@@ -179,10 +179,12 @@ class StreamsApp implements HandlerContext {
     this.order.serveInOrder(req, res, () => {
       void this.serve(req, res, next).then(
         (ours) => {
+          this.open.delete(res);
           if (ours) this.sends.ended(res);
         },
         (err: unknown) => {
           this.fail(req, res, err);
+          this.open.delete(res);
           this.sends.ended(res);
         },
       );
@@ -255,8 +257,8 @@ class StreamsApp implements HandlerContext {
       res.setHeader('Connection', 'close');
       return;
     }
+    // Until `serve` settles (by then its head is sent): no 'close' listener per request.
     this.open.add(res);
-    res.once('close', () => this.open.delete(res));
   }
 
   private async dispatch(r: StreamRequest): Promise<void> {

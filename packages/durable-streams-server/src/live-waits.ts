@@ -49,7 +49,7 @@ export class LiveWaits {
   /** This turn's last append to each stream, by name. */
   private readonly lastAppends = new Map<string, Appended>();
   /** Appends of this process in flight, by stream name. */
-  private readonly appending = new Map<string, number>();
+  private readonly appending = new Map<string, Set<Promise<void>>>();
 
   private readonly waits: SharedWaits;
 
@@ -118,40 +118,47 @@ export class LiveWaits {
   ): Promise<{ result: StreamAppendResult; waking: number }> {
     // Readers waiting now are those this append wakes (they leave the count as they wake).
     const waking = this.waits.waitingOn(name);
-    this.appending.set(name, (this.appending.get(name) ?? 0) + 1);
-    let result: StreamAppendResult;
+    // Settles once this append's message is offered (or it failed): what a woken reader awaits.
+    let settle!: () => void;
+    const settled = new Promise<void>((resolve) => (settle = resolve));
+    let inFlight = this.appending.get(name);
+    if (inFlight === undefined) this.appending.set(name, (inFlight = new Set()));
+    inFlight.add(settled);
     try {
-      result = await append();
+      const result = await append();
+      const { streamId: id, previousOffset: from } = result;
+      if (id !== undefined && from !== undefined && !result.duplicate && waking > 0) {
+        const entry: Appended = { id, from, message, next: result.nextOffset, closed: result.closed };
+        this.lastAppends.set(name, entry);
+        // Only for this turn: a reader later than that must see what came after it.
+        setImmediate(() => {
+          if (this.lastAppends.get(name) === entry) this.lastAppends.delete(name);
+        });
+      }
+      return { result, waking };
     } finally {
-      const n = this.appending.get(name)! - 1;
-      if (n === 0) this.appending.delete(name);
-      else this.appending.set(name, n);
+      inFlight.delete(settled);
+      if (inFlight.size === 0 && this.appending.get(name) === inFlight) this.appending.delete(name);
+      settle();
     }
-    const { streamId: id, previousOffset: from } = result;
-    if (id !== undefined && from !== undefined && !result.duplicate && waking > 0) {
-      const entry: Appended = { id, from, message, next: result.nextOffset, closed: result.closed };
-      this.lastAppends.set(name, entry);
-      // Only for this turn: a reader later than that must see what came after it.
-      setImmediate(() => {
-        if (this.lastAppends.get(name) === entry) this.lastAppends.delete(name);
-      });
-    }
-    return { result, waking };
   }
 
   /**
    * The read a woken waiter of the stream `info` makes from `from`: the message of this turn's
    * append from `from` to that stream, when there is one (the store woke this waiter from
-   * inside that append, so a reader that gets here first waits one turn for it while an
-   * append of this process to the name is in flight); else a read shared with the other
+   * inside that append, so a reader that gets here first waits for the appends of this
+   * process to the name in flight); else a read shared with the other
    * waiters of the stream woken by the same change: one append to a stream 10,000 readers
    * wait on costs one read of the store, not 10,000. A waiter joins a read in flight only if
    * that read began after its wait ended, so it sees what woke it.
    */
   async readWoken(r: StreamRequest, info: StreamInfo, from: string, read: () => Promise<StreamReadResult>): Promise<StreamReadResult> {
     let appended = this.appendedAt(r.name, info, from);
-    if (appended === undefined && this.appending.has(r.name)) {
-      await new Promise((resolve) => setImmediate(resolve));
+    const inFlight = this.appending.get(r.name);
+    if (appended === undefined && inFlight !== undefined) {
+      // The store's wake-up (a Redis publish, on another connection) can come turns before
+      // the append's own answer: wait for that answer rather than a turn.
+      await Promise.all(inFlight);
       appended = this.appendedAt(r.name, info, from);
     }
     return appended ?? this.sharedRead(r, from, read);

@@ -183,9 +183,11 @@ export function sendMethodNotAllowed(o: ResolvedOptions, req: IncomingMessage, r
  * answered, then the connection closes gently (see linger.ts).
  */
 export function sendExpectationFailed(o: ResolvedOptions, req: IncomingMessage, res: ServerResponse): void {
-  const message = 'Expect: "…" is not an expectation this server meets (only 100-continue)';
-  o.log(logLine(req, 417, 'EXPECTATION_FAILED', message));
-  const body = JSON.stringify({ error: { code: 'EXPECTATION_FAILED', message } });
+  const meets = 'is not an expectation this server meets (only 100-continue)';
+  // The log keeps no value a client sent; the client is told what it sent (the first 100 characters).
+  o.log(logLine(req, 417, 'EXPECTATION_FAILED', `Expect: "…" ${meets}`));
+  const given = String(req.headers.expect ?? '').slice(0, 100);
+  const body = JSON.stringify({ error: { code: 'EXPECTATION_FAILED', message: `Expect: ${JSON.stringify(given)} ${meets}` } });
   const headers: OutgoingHttpHeaders = {
     'Cache-Control': 'no-store',
     'Content-Type': 'application/json; charset=utf-8',
