@@ -30,6 +30,24 @@ import { telemetryComparisons } from './suites/telemetry.js';
 
 type Suite = () => Promise<Comparison[]> | Comparison[];
 
+/** A wrong command line: said in one line with the usage. */
+class UsageError extends Error {}
+
+const USAGE = `Usage: npm run bench -- [options]   (or node packages/bench/dist/main.js [options])
+
+  --only SUITES     comma-separated suites (default: all but fanout): memory, sqlite, postgres,
+                    redis, redis-coalesce, streams, streams-seek, subscriptions, telemetry, fanout
+  --match TEXT      only rows whose operation contains TEXT (e.g. catch-up, "1000 × 100")
+  --load SHAPE      one load shape only: serial or 64 (default: both)
+  --duration MS     length of a timed round (default: 700)
+  --rounds N        rounds per row; the median round is reported (default: 3)
+  --readers N       fanout: live readers woken by one append (default: 10000)
+  --json FILE       also write every row as JSON
+  --help            this text
+
+PostgreSQL and Redis rows use DATABASE_URL and REDIS_URL (default: postgres://postgres@127.0.0.1:5432/test
+and redis://127.0.0.1:6379).`;
+
 const SUITES: Record<string, Suite> = {
   memory: memoryComparisons,
   sqlite: sqliteComparisons,
@@ -45,6 +63,7 @@ const SUITES: Record<string, Suite> = {
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
+      help: { type: 'boolean' },
       json: { type: 'string' },
       only: { type: 'string' },
       duration: { type: 'string', default: '700' },
@@ -54,15 +73,19 @@ async function main(): Promise<void> {
       load: { type: 'string' },
     },
   });
+  if (values.help) {
+    console.log(USAGE);
+    return;
+  }
   // fan-out has its own table (answered counts, memory per reader): only when asked for.
   const names = values.only ? values.only.split(',').map((s) => s.trim()) : Object.keys(SUITES);
   for (const n of names) {
-    if (!SUITES[n] && n !== 'fanout') throw new Error(`unknown suite ${n}; known: ${[...Object.keys(SUITES), 'fanout'].join(', ')}`);
+    if (!SUITES[n] && n !== 'fanout') throw new UsageError(`unknown suite ${n}; known: ${[...Object.keys(SUITES), 'fanout'].join(', ')}`);
   }
   // --load serial, or --load 64: one load shape only.
   const loads =
     values.load === undefined ? undefined : LOAD_SHAPES.filter((l) => l.shape === values.load || `${l.concurrency}` === values.load);
-  if (loads?.length === 0) throw new Error(`unknown load ${values.load}; known: serial, 64`);
+  if (loads?.length === 0) throw new UsageError(`unknown load ${values.load}; known: serial, 64`);
   const options = { durationMs: Number(values.duration), rounds: Number(values.rounds), loads: loads?.map((l) => l.shape) };
   const rows: Row[] = [];
   console.log(`Stowage bench: node ${process.version}, ${options.rounds} rounds of ${options.durationMs} ms per row (median round)`);
@@ -107,7 +130,10 @@ async function main(): Promise<void> {
 main().then(
   () => process.exit(process.exitCode ?? 0),
   (err: unknown) => {
-    console.error(err);
+    // A wrong option is one line and the usage, not a stack.
+    if (err instanceof UsageError || (err instanceof Error && 'code' in err && String(err.code).startsWith('ERR_PARSE_ARGS')))
+      console.error(`${err.message}\n\n${USAGE}`);
+    else console.error(err);
     process.exit(1);
   },
 );
