@@ -67,9 +67,12 @@ export interface RedisStoreOptions extends StoreOptionsBase {
    */
   expiryGraceMs?: number;
   /**
-   * ioredis only: send the commands issued in one tick in one socket write (see
-   * `coalesce.ts`); `false` writes each command at once, as ioredis does by itself.
-   * node-redis batches the commands of one tick by itself, and is left alone. This corks the
+   * Send the commands issued together in socket writes of a few dozen. ioredis: the commands
+   * issued in one tick leave in writes of at most 16 (see `coalesce.ts`); `false` writes each
+   * command at once, as ioredis does by itself. node-redis writes everything issued in one
+   * event-loop iteration together by itself; the store hands it at most 32 commands per
+   * iteration (`clients/write-batches.ts`), so that Redis starts on a batch while Node handles
+   * the replies of the one before; `false` hands each over at once. On ioredis this corks the
    * socket ioredis keeps as `stream`, which ioredis does not document: so the peer range is
    * pinned to the ioredis version it was tested on (6.0.0, the only 6.0 release), and
    * `test/coalesce-pin.test.ts` fails on any other and counts the writes. It measured 4 % to
@@ -252,12 +255,16 @@ export abstract class RedisStoreBase implements Healthy {
    */
   protected run<T>(s: Script, keys: string[], args: unknown[], deadline: number | undefined, buffers = false): Promise<T> {
     const c = this.connection;
-    return this.timed((budget) => c.script(s, keys, this.scriptArgs(budget.deadline, args), buffers) as Promise<T>, deadline, true);
+    return this.timed(
+      (budget) => c.script(s, keys, this.scriptArgs(budget.deadline, args), buffers, this.coalesce) as Promise<T>,
+      deadline,
+      true,
+    );
   }
 
   /** A plain command whose first argument is its key (`HMGET`, `SADD`, ...), within the call's budget. */
   protected command<T>(name: string, key: string, args: readonly unknown[], deadline: number | undefined, buffers = false): Promise<T> {
-    return this.timed(() => this.connection.command(name, key, args, buffers) as Promise<T>, deadline);
+    return this.timed(() => this.connection.command(name, key, args, buffers, this.coalesce) as Promise<T>, deadline);
   }
 
   /**

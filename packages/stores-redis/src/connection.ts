@@ -57,11 +57,13 @@ export interface Connection {
   readonly isCluster: boolean;
   /**
    * Runs `s` on `keys` with `args` as sent (see {@link arg}; the first key routes it on a
-   * Cluster); bulk strings as `Buffer`s with `buffers`.
+   * Cluster); bulk strings as `Buffer`s with `buffers`. With `batched` (`coalesceWrites`),
+   * node-redis gets it in a batch of at most 32 per event-loop iteration (`write-batches.ts`);
+   * ioredis ignores it (see {@link afterWrite}).
    */
-  script(s: ScriptSource, keys: readonly string[], args: readonly Word[], buffers: boolean): Promise<unknown>;
-  /** A plain command whose first argument is its key, e.g. `command('SADD', key, [member])`. */
-  command(name: string, key: string, args: readonly unknown[], buffers?: boolean): Promise<unknown>;
+  script(s: ScriptSource, keys: readonly string[], args: readonly Word[], buffers: boolean, batched?: boolean): Promise<unknown>;
+  /** A plain command whose first argument is its key, e.g. `command('SADD', key, [member])`; `batched` as for `script`. */
+  command(name: string, key: string, args: readonly unknown[], buffers?: boolean, batched?: boolean): Promise<unknown>;
   ping(): Promise<unknown>;
   /**
    * `TIME` of the server, or of every master of a Cluster (of one, if no master is known yet),
@@ -77,8 +79,8 @@ export interface Connection {
   subscribe(channel: string, on: SubscribeHandlers): { subscription: Subscription; subscribed: Promise<void> };
   /**
    * Called after a call's command was issued, with `coalesceWrites`: ioredis's sockets are
-   * corked to the end of the tick (`coalesce.ts`); nothing on node-redis, which batches the
-   * commands of a tick by itself.
+   * corked to the end of the tick (`coalesce.ts`); nothing on node-redis, which writes the
+   * commands of an iteration together by itself (its batches are made as commands are sent).
    */
   afterWrite(): void;
 }

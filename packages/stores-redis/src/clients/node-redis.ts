@@ -1,6 +1,7 @@
 import type { Connection, NodeRedisClient, ScriptSource, SubscribeHandlers, Word } from '../connection.js';
 import { arg } from '../connection.js';
 import { routingKey } from './slot.js';
+import { type BATCH, WriteBatches } from './write-batches.js';
 
 // The members of node-redis (the `redis` package, v5) the store uses, all public and
 // documented; typed here so that the package neither imports nor names the driver.
@@ -53,35 +54,40 @@ const isNoScript = (err: unknown): boolean => err instanceof Error && err.messag
  * node-redis: scripts by `EVALSHA`, and `EVAL` (which loads it again) when the server answers
  * NOSCRIPT; everything by `sendCommand` (a cluster's routes by the first key). The subscriber
  * is a duplicate connected by the store (node-redis resubscribes it after a reconnect).
- * No write coalescing: node-redis sends the commands of one tick in one write by itself.
+ * With `batched` (the store's `coalesceWrites`), commands reach the client at most
+ * {@link BATCH} per event-loop iteration (`write-batches.ts`).
  */
 export function nodeRedisConnection(raw: NodeRedisClient): Connection {
   const isCluster = typeof (raw as Partial<Cluster>).nodeClient === 'function';
   const cluster = raw as unknown as Cluster;
   const client = raw as unknown as Client;
-  const send = (key: string | undefined, args: Args, buffers: boolean): Promise<unknown> => {
+  const direct = (key: string | undefined, args: Args, buffers: boolean): Promise<unknown> => {
     const options = buffers ? BUFFERS : STRINGS;
     if (!isCluster) return client.sendCommand(args, options);
     return cluster.sendCommand(key === undefined ? undefined : routingKey(key), false, args, options);
   };
+  // One queue per client: the batches are of what this client writes, whichever store sent it.
+  const batches = new WriteBatches();
+  const send = (key: string | undefined, args: Args, buffers: boolean, batched = false): Promise<unknown> =>
+    batched ? batches.send(() => direct(key, args, buffers)) : direct(key, args, buffers);
   const masters = (): readonly Master[] => cluster.masters ?? cluster.getMasters?.() ?? [];
   return {
     driver: 'node-redis',
     isCluster,
-    script(s: ScriptSource, keys, args, buffers) {
+    script(s: ScriptSource, keys, args, buffers, batched) {
       // One array, as sent: node-redis encodes it as it is (no transform of its own).
       const words: Word[] = ['EVALSHA', s.sha, String(keys.length)];
       for (const key of keys) words.push(key);
       for (const a of args) words.push(a);
-      return send(keys[0], words, buffers).catch((err: unknown) => {
+      return send(keys[0], words, buffers, batched).catch((err: unknown) => {
         if (!isNoScript(err)) throw err;
-        return send(keys[0], ['EVAL', s.lua, ...words.slice(2)], buffers);
+        return send(keys[0], ['EVAL', s.lua, ...words.slice(2)], buffers, batched);
       });
     },
-    command(name, key, args, buffers = false) {
+    command(name, key, args, buffers = false, batched = false) {
       const words: Word[] = [name, key];
       for (const a of args) words.push(arg(a));
-      return send(key, words, buffers);
+      return send(key, words, buffers, batched);
     },
     ping: () => send(undefined, ['PING'], false),
     async times(read) {
