@@ -29,6 +29,7 @@ import {
   ClockSampleTimeout,
   type ServerClock,
 } from '@stowage/core/adapter-kit';
+import { SendTimePassed } from './clients/write-batches.js';
 import { arg, type Connection, connectionOf, type RedisClient, type Word } from './connection.js';
 import { type Reachability, reachabilityOf } from './reachability.js';
 import { LUA, type LuaFile } from './scripts/lua.generated.js';
@@ -171,6 +172,7 @@ export function mapError(source: ErrorSource, err: unknown, connection: Connecti
   if (lateAt(err) !== undefined) {
     return source.error('TIMEOUT', 'the call reached Redis after its deadline, so Redis did not run it', { cause: err });
   }
+  if (err instanceof SendTimePassed) return notSent(source.error('TIMEOUT', err.message, { cause: err }));
   if (LOGIN_REFUSED.test(message)) {
     return source.error('UNAVAILABLE', `Redis refused the login: check the user and password of the connection (${message})`, {
       cause: err,
@@ -256,7 +258,8 @@ export abstract class RedisStoreBase implements Healthy {
   protected run<T>(s: Script, keys: string[], args: unknown[], deadline: number | undefined, buffers = false): Promise<T> {
     const c = this.connection;
     return this.timed(
-      (budget) => c.script(s, keys, this.scriptArgs(budget.deadline, args), buffers, this.coalesce) as Promise<T>,
+      (budget) =>
+        c.script(s, keys, this.scriptArgs(budget.deadline, args), buffers, this.coalesce ? budget.deadline : undefined) as Promise<T>,
       deadline,
       true,
     );
@@ -264,7 +267,10 @@ export abstract class RedisStoreBase implements Healthy {
 
   /** A plain command whose first argument is its key (`HMGET`, `SADD`, ...), within the call's budget. */
   protected command<T>(name: string, key: string, args: readonly unknown[], deadline: number | undefined, buffers = false): Promise<T> {
-    return this.timed(() => this.connection.command(name, key, args, buffers, this.coalesce) as Promise<T>, deadline);
+    return this.timed(
+      (budget) => this.connection.command(name, key, args, buffers, this.coalesce ? budget.deadline : undefined) as Promise<T>,
+      deadline,
+    );
   }
 
   /**

@@ -57,13 +57,13 @@ export interface Connection {
   readonly isCluster: boolean;
   /**
    * Runs `s` on `keys` with `args` as sent (see {@link arg}; the first key routes it on a
-   * Cluster); bulk strings as `Buffer`s with `buffers`. With `batched` (`coalesceWrites`),
-   * node-redis gets it in a batch of at most 32 per event-loop iteration (`write-batches.ts`);
-   * ioredis ignores it (see {@link afterWrite}).
+   * Cluster); bulk strings as `Buffer`s with `buffers`. With `sendBy` (epoch ms; given with
+   * `coalesceWrites`), node-redis gets it in a batch of at most 32 per write, and not at all if
+   * `sendBy` passes while it waits (`write-batches.ts`); ioredis ignores it (see {@link afterWrite}).
    */
-  script(s: ScriptSource, keys: readonly string[], args: readonly Word[], buffers: boolean, batched?: boolean): Promise<unknown>;
-  /** A plain command whose first argument is its key, e.g. `command('SADD', key, [member])`; `batched` as for `script`. */
-  command(name: string, key: string, args: readonly unknown[], buffers?: boolean, batched?: boolean): Promise<unknown>;
+  script(s: ScriptSource, keys: readonly string[], args: readonly Word[], buffers: boolean, sendBy?: number): Promise<unknown>;
+  /** A plain command whose first argument is its key, e.g. `command('SADD', key, [member])`; `sendBy` as for `script`. */
+  command(name: string, key: string, args: readonly unknown[], buffers?: boolean, sendBy?: number): Promise<unknown>;
   ping(): Promise<unknown>;
   /**
    * `TIME` of the server, or of every master of a Cluster (of one, if no master is known yet),

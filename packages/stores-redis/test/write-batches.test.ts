@@ -1,10 +1,11 @@
-import { createServer, connect as dial, type Server } from 'node:net';
+import { createServer, connect as dial, type Server, Socket } from 'node:net';
 import { newNamespace } from '@stowage/conformance';
 import { redisBackends } from '@stowage/conformance/backends';
-import { createClient } from 'redis';
+import { createClient, createCluster } from 'redis';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BATCH, WriteBatches } from '../src/clients/write-batches.js';
+import { BATCH, SendTimePassed, WriteBatches } from '../src/clients/write-batches.js';
 import { RedisRateLimitStore } from '../src/index.js';
+import { startCluster } from './helpers.js';
 
 const backends = await redisBackends();
 afterAll(() => Promise.all(backends.map((b) => b.stop())));
@@ -13,7 +14,7 @@ const nextIteration = () => new Promise((resolve) => setImmediate(resolve));
 
 describe('WriteBatches', () => {
   it(`hands over ${BATCH} commands per event-loop iteration, in the order issued, and a lone one at once`, async () => {
-    const batches = new WriteBatches();
+    const batches = new WriteBatches(1);
     let iteration = 0;
     // Counts event-loop iterations: queued before the sends, it runs first in each check phase.
     const ticker = () => {
@@ -22,7 +23,7 @@ describe('WriteBatches', () => {
     };
     setImmediate(ticker);
     const handed: [number, number][] = [];
-    const sends = Array.from({ length: 2 * BATCH + 5 }, (_, i) => batches.send(async () => handed.push([i, iteration])));
+    const sends = Array.from({ length: 2 * BATCH + 5 }, (_, i) => batches.send(async () => handed.push([i, iteration]), Infinity));
     expect(handed.map(([i]) => i)).toEqual(Array.from({ length: BATCH }, (_, i) => i)); // the first batch: now
     await Promise.all(sends);
     expect(handed.map(([i]) => i)).toEqual(Array.from({ length: 2 * BATCH + 5 }, (_, i) => i));
@@ -36,18 +37,46 @@ describe('WriteBatches', () => {
     let sent = false;
     const lone = batches.send(async () => {
       sent = true;
-    });
+    }, Infinity);
     expect(sent).toBe(true);
     await lone;
   });
 
+  it('with two turns (a cluster), a batch every other iteration', async () => {
+    const batches = new WriteBatches(2);
+    let iteration = 0;
+    const ticker = () => {
+      iteration++;
+      if (iteration < 50) setImmediate(ticker);
+    };
+    setImmediate(ticker);
+    const at: number[] = [];
+    await Promise.all(Array.from({ length: 3 * BATCH }, () => batches.send(async () => at.push(iteration), Infinity)));
+    expect([...new Set(at)]).toEqual([0, 2, 4]);
+    expect(at.filter((i) => i === 2)).toHaveLength(BATCH);
+  });
+
+  it('a command still waiting when its send-by time passes is never sent: SendTimePassed', async () => {
+    const batches = new WriteBatches(1);
+    const sent: number[] = [];
+    const sendBy = Date.now() + 20;
+    const calls = Array.from({ length: BATCH + 3 }, (_, i) =>
+      batches.send(async () => sent.push(i), i === BATCH + 1 ? Date.now() : sendBy),
+    );
+    const settled = await Promise.allSettled(calls);
+    expect(settled[BATCH + 1]).toMatchObject({ status: 'rejected', reason: expect.any(SendTimePassed) });
+    expect(sent).toEqual(Array.from({ length: BATCH + 3 }, (_, i) => i).filter((i) => i !== BATCH + 1));
+  });
+
   it('a send that throws, now or later, rejects its own call only', async () => {
-    const batches = new WriteBatches();
+    const batches = new WriteBatches(1);
     const boom = () => {
       throw new Error('boom');
     };
-    expect(() => batches.send(boom)).toThrow('boom'); // handed over at once: thrown as the client threw it
-    const calls = Array.from({ length: BATCH + 2 }, (_, i) => (i === BATCH ? batches.send(boom) : batches.send(async () => i)));
+    expect(() => batches.send(boom, Infinity)).toThrow('boom'); // handed over at once: thrown as the client threw it
+    const calls = Array.from({ length: BATCH + 2 }, (_, i) =>
+      i === BATCH ? batches.send(boom, Infinity) : batches.send(async () => i, Infinity),
+    );
     const settled = await Promise.allSettled(calls);
     expect(settled[BATCH]).toMatchObject({ status: 'rejected', reason: { message: 'boom' } });
     expect(settled.filter((s) => s.status === 'fulfilled').map((s) => (s as PromiseFulfilledResult<number>).value)).toEqual(
@@ -106,4 +135,90 @@ describe('node-redis: the calls of one turn reach Redis in batches', () => {
       }
     });
   }
+});
+
+/**
+ * Counts the `EVALSHA` commands of each socket write node-redis makes (it corks, writes each
+ * command, uncorks) to the given ports, by wrapping `Socket`'s methods for the test's span.
+ */
+function countSocketWrites(ports: readonly number[]): { writes: number[]; restore(): void } {
+  const writes: number[] = [];
+  const proto = Socket.prototype;
+  const { cork, uncork, write } = proto;
+  const open = new WeakMap<Socket, number>();
+  const ours = (s: Socket) => s.remotePort !== undefined && ports.includes(s.remotePort);
+  proto.cork = function (this: Socket) {
+    if (ours(this) && !open.has(this)) open.set(this, 0);
+    return cork.call(this);
+  };
+  proto.write = function (this: Socket, chunk: unknown, ...rest: unknown[]) {
+    if (open.has(this)) {
+      const text = typeof chunk === 'string' ? chunk : Buffer.isBuffer(chunk) ? chunk.toString('latin1') : '';
+      open.set(this, open.get(this)! + text.split('EVALSHA').length - 1);
+    }
+    return (write as (...a: unknown[]) => boolean).call(this, chunk, ...rest);
+  } as typeof proto.write;
+  proto.uncork = function (this: Socket) {
+    const n = open.get(this);
+    if (n !== undefined) {
+      open.delete(this);
+      if (n > 0) writes.push(n);
+    }
+    return uncork.call(this);
+  };
+  return {
+    writes,
+    restore: () => Object.assign(proto, { cork, uncork, write }),
+  };
+}
+
+describe('node-redis cluster: the calls of one turn reach a node in batches', () => {
+  it('200 consumes of one key issued together: writes of at most 32 to its master, decided in order', async () => {
+    const local = await startCluster();
+    const client = createCluster({ rootNodes: [{ url: `redis://127.0.0.1:${local.ports[0]}` }] });
+    await client.connect();
+    const counted = countSocketWrites(local.ports);
+    try {
+      const policy = { algorithm: 'fixed-window', limit: 1000, windowMs: 60_000 } as const;
+      const store = new RedisRateLimitStore({ client, prefix: newNamespace() });
+      await store.consume('k', policy); // the slots, the clock sample and the script are known from here on
+      counted.writes.length = 0;
+      const decisions = await Promise.all(Array.from({ length: 200 }, () => store.consume('k', policy)));
+      expect(decisions.map((d) => d.remaining)).toEqual(Array.from({ length: 200 }, (_, i) => 998 - i));
+      expect(counted.writes.reduce((a, b) => a + b, 0)).toBe(200);
+      expect(Math.max(...counted.writes)).toBeLessThanOrEqual(BATCH);
+    } finally {
+      counted.restore();
+      await client.close();
+      local.stop();
+    }
+  });
+});
+
+describe('node-redis: closing the client while calls wait for their batch', () => {
+  it('the calls not yet handed over fail with UNAVAILABLE, and only the others take effect', async () => {
+    const url = backends[0]!.url!;
+    const prefix = newNamespace();
+    const policy = { algorithm: 'fixed-window', limit: 10_000, windowMs: 60_000 } as const;
+    const client = createClient({ url });
+    await client.connect();
+    const store = new RedisRateLimitStore({ client, prefix });
+    await store.consume('warm', policy); // the client's first script waits for a clock sample (TIME)
+    const calls = Array.from({ length: 200 }, () => store.consume('k', policy));
+    const closed = client.close();
+    const settled = await Promise.allSettled(calls);
+    await closed;
+    const allowed = settled.filter((r) => r.status === 'fulfilled').length;
+    const refused = settled.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason.code);
+    expect(allowed).toBe(BATCH); // the first batch, already with the client: close() waits for it
+    expect(new Set(refused)).toEqual(new Set(['UNAVAILABLE']));
+    const check = createClient({ url });
+    await check.connect();
+    try {
+      const peek = await new RedisRateLimitStore({ client: check, prefix }).peek('k', policy);
+      expect(peek.remaining).toBe(10_000 - allowed);
+    } finally {
+      await check.close();
+    }
+  });
 });

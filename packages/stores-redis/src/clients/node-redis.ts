@@ -54,8 +54,8 @@ const isNoScript = (err: unknown): boolean => err instanceof Error && err.messag
  * node-redis: scripts by `EVALSHA`, and `EVAL` (which loads it again) when the server answers
  * NOSCRIPT; everything by `sendCommand` (a cluster's routes by the first key). The subscriber
  * is a duplicate connected by the store (node-redis resubscribes it after a reconnect).
- * With `batched` (the store's `coalesceWrites`), commands reach the client at most
- * {@link BATCH} per event-loop iteration (`write-batches.ts`).
+ * With `sendBy` (the store's `coalesceWrites`), commands reach the client at most
+ * {@link BATCH} per write (`write-batches.ts`); one still waiting at `sendBy` is not sent.
  */
 export function nodeRedisConnection(raw: NodeRedisClient): Connection {
   const isCluster = typeof (raw as Partial<Cluster>).nodeClient === 'function';
@@ -67,27 +67,27 @@ export function nodeRedisConnection(raw: NodeRedisClient): Connection {
     return cluster.sendCommand(key === undefined ? undefined : routingKey(key), false, args, options);
   };
   // One queue per client: the batches are of what this client writes, whichever store sent it.
-  const batches = new WriteBatches();
-  const send = (key: string | undefined, args: Args, buffers: boolean, batched = false): Promise<unknown> =>
-    batched ? batches.send(() => direct(key, args, buffers)) : direct(key, args, buffers);
+  const batches = new WriteBatches(isCluster ? 2 : 1);
+  const send = (key: string | undefined, args: Args, buffers: boolean, sendBy?: number): Promise<unknown> =>
+    sendBy === undefined ? direct(key, args, buffers) : batches.send(() => direct(key, args, buffers), sendBy);
   const masters = (): readonly Master[] => cluster.masters ?? cluster.getMasters?.() ?? [];
   return {
     driver: 'node-redis',
     isCluster,
-    script(s: ScriptSource, keys, args, buffers, batched) {
+    script(s: ScriptSource, keys, args, buffers, sendBy) {
       // One array, as sent: node-redis encodes it as it is (no transform of its own).
       const words: Word[] = ['EVALSHA', s.sha, String(keys.length)];
       for (const key of keys) words.push(key);
       for (const a of args) words.push(a);
-      return send(keys[0], words, buffers, batched).catch((err: unknown) => {
+      return send(keys[0], words, buffers, sendBy).catch((err: unknown) => {
         if (!isNoScript(err)) throw err;
-        return send(keys[0], ['EVAL', s.lua, ...words.slice(2)], buffers, batched);
+        return send(keys[0], ['EVAL', s.lua, ...words.slice(2)], buffers, sendBy);
       });
     },
-    command(name, key, args, buffers = false, batched = false) {
+    command(name, key, args, buffers = false, sendBy) {
       const words: Word[] = [name, key];
       for (const a of args) words.push(arg(a));
-      return send(key, words, buffers, batched);
+      return send(key, words, buffers, sendBy);
     },
     ping: () => send(undefined, ['PING'], false),
     async times(read) {

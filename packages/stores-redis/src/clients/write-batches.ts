@@ -1,12 +1,11 @@
 /**
  * Write batches for node-redis. node-redis writes every command issued before its next
  * `setImmediate` in one socket write. Under load that is everything in flight at once: Redis
- * runs the whole batch while Node waits, then Node handles every reply while Redis waits,
- * so each is idle half the time (measured at 64 calls in flight: Node and Redis together
- * 40 % and 61 % busy on a rate-limit `consume`). Handing the client at most {@link BATCH}
- * commands per event-loop iteration splits that into writes Redis can start on while Node
- * handles the replies of the one before: `consume` 79,000 to 117,000 calls/s and session
- * `get` 190,000 to 250,000 on this machine's Redis. A lone command is handed over at once;
+ * runs the whole batch while Node waits, then Node handles every reply while Redis waits
+ * (measured at 64 calls in flight: a rate-limit `consume` cost Node 5.6 µs and Redis 8.6 µs,
+ * yet took 14 µs). Handing the client at most {@link BATCH} commands per write lets Redis
+ * start on one while Node handles the replies of the one before (`npm run bench:redis-cpu`:
+ * that `consume` 71,500 to 110,900 calls/s). A lone command is handed over at once;
  * the commands and their order are unchanged, only when each reaches the client.
  *
  * Only public behaviour of node-redis is relied on (commands issued in one iteration leave
@@ -14,63 +13,95 @@
  */
 
 /**
- * Commands handed to the client per event-loop iteration. At 64 in flight, 8, 16 and 32 gave
- * `consume` alike; session `get`, bound by Node's time, 195,000 calls/s at 16 (more writes)
- * and 250,000 at 32.
+ * Commands handed to the client per write. At 64 in flight, 8, 16 and 32 gave `consume`
+ * alike; session `get`, bound by Node's time, 195,000 calls/s at 16 (more writes) and 250,000
+ * at 32.
  */
 export const BATCH = 32;
+
+/** The rejection of a command whose call's time was up while it waited for its batch: it was never sent. */
+export class SendTimePassed extends Error {
+  constructor() {
+    super("the call's time was up before its command was sent");
+  }
+}
 
 export class WriteBatches {
   /** Commands handed over since the client's last write. */
   private handed = 0;
-  /** Commands waiting for a later iteration, in the order issued, from `head` on. */
-  private waiting: (() => void)[] = [];
+  /** Commands waiting for a later batch, in the order issued, from `head` on. */
+  private waiting: ((now: number) => boolean)[] = [];
   private head = 0;
   private scheduled = false;
 
   /**
-   * `send()` now, or in a later iteration when {@link BATCH} commands were handed over in this
-   * one or others wait before it. A `send` that throws rejects the returned promise.
+   * @param turns Event-loop iterations from a batch to the next: 1 where the client queues
+   *   its write as the command is sent (a node-redis client), 2 where it first awaits (a
+   *   node-redis cluster looks the slot's node up first, so its node's write is queued an
+   *   iteration later).
    */
-  send<T>(send: () => Promise<T>): Promise<T> {
+  constructor(private readonly turns: 1 | 2) {}
+
+  /**
+   * `send()` now, or with a later batch when {@link BATCH} commands were handed over since the
+   * client's last write or others wait before it. A `send` that throws rejects the returned
+   * promise; one still waiting when `sendBy` (epoch ms) has passed is never sent, and rejects
+   * with {@link SendTimePassed}.
+   */
+  send<T>(send: () => Promise<T>, sendBy: number): Promise<T> {
     if (this.handed < BATCH && this.head === this.waiting.length) {
       this.handed++;
       try {
         return send();
       } finally {
         // After send(): the client's own setImmediate (its write) is queued first, so this runs after it.
-        this.schedule();
+        this.schedule(this.turns);
       }
     }
     return new Promise<T>((resolve, reject) => {
-      this.waiting.push(() => {
+      this.waiting.push((now) => {
+        if (now >= sendBy) {
+          reject(new SendTimePassed());
+          return false;
+        }
         try {
           send().then(resolve, reject);
         } catch (err) {
           reject(err);
         }
+        return true;
       });
     });
   }
 
-  private schedule(): void {
+  private schedule(turns: number): void {
     if (this.scheduled) return;
     this.scheduled = true;
-    setImmediate(this.next);
+    const later = (left: number) => () => {
+      if (left > 1) setImmediate(later(left - 1));
+      else this.next();
+    };
+    setImmediate(later(turns));
   }
 
   /** After the client's write: the next batch of waiting commands, if any. */
-  private readonly next = (): void => {
+  private next(): void {
     this.scheduled = false;
     this.handed = 0;
+    const now = Date.now();
     while (this.head < this.waiting.length && this.handed < BATCH) {
-      this.handed++;
-      this.waiting[this.head++]!();
+      const run = this.waiting[this.head]!;
+      // Handed over: the queue keeps no hold on it (nor on its arguments).
+      (this.waiting as unknown[])[this.head++] = undefined;
+      if (run(now)) this.handed++;
     }
     if (this.head === this.waiting.length) {
       this.waiting = [];
       this.head = 0;
+    } else if (this.head >= 1024 && this.head * 2 >= this.waiting.length) {
+      this.waiting = this.waiting.slice(this.head);
+      this.head = 0;
     }
-    if (this.handed > 0) this.schedule();
-  };
+    if (this.handed > 0) this.schedule(this.turns);
+  }
 }
