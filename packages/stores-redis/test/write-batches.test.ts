@@ -12,18 +12,26 @@ afterAll(() => Promise.all(backends.map((b) => b.stop())));
 
 const nextIteration = () => new Promise((resolve) => setImmediate(resolve));
 
+/**
+ * The event loop's iterations from now, counted (up to 50): started before the sends, its
+ * `setImmediate` runs first in each check phase.
+ */
+function iterations(): () => number {
+  let iteration = 0;
+  const ticker = () => {
+    iteration++;
+    if (iteration < 50) setImmediate(ticker);
+  };
+  setImmediate(ticker);
+  return () => iteration;
+}
+
 describe('WriteBatches', () => {
   it(`hands over ${BATCH} commands per event-loop iteration, in the order issued, and a lone one at once`, async () => {
     const batches = new WriteBatches(1);
-    let iteration = 0;
-    // Counts event-loop iterations: queued before the sends, it runs first in each check phase.
-    const ticker = () => {
-      iteration++;
-      if (iteration < 50) setImmediate(ticker);
-    };
-    setImmediate(ticker);
+    const iteration = iterations();
     const handed: [number, number][] = [];
-    const sends = Array.from({ length: 2 * BATCH + 5 }, (_, i) => batches.send(async () => handed.push([i, iteration]), Infinity));
+    const sends = Array.from({ length: 2 * BATCH + 5 }, (_, i) => batches.send(async () => handed.push([i, iteration()]), Infinity));
     expect(handed.map(([i]) => i)).toEqual(Array.from({ length: BATCH }, (_, i) => i)); // the first batch: now
     await Promise.all(sends);
     expect(handed.map(([i]) => i)).toEqual(Array.from({ length: 2 * BATCH + 5 }, (_, i) => i));
@@ -44,14 +52,9 @@ describe('WriteBatches', () => {
 
   it('with two turns (a cluster), a batch every other iteration', async () => {
     const batches = new WriteBatches(2);
-    let iteration = 0;
-    const ticker = () => {
-      iteration++;
-      if (iteration < 50) setImmediate(ticker);
-    };
-    setImmediate(ticker);
+    const iteration = iterations();
     const at: number[] = [];
-    await Promise.all(Array.from({ length: 3 * BATCH }, () => batches.send(async () => at.push(iteration), Infinity)));
+    await Promise.all(Array.from({ length: 3 * BATCH }, () => batches.send(async () => at.push(iteration()), Infinity)));
     expect([...new Set(at)]).toEqual([0, 2, 4]);
     expect(at.filter((i) => i === 2)).toHaveLength(BATCH);
   });
