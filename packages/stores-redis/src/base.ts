@@ -1,12 +1,5 @@
 import { createHash } from 'node:crypto';
-import {
-  StowageError,
-  type BackgroundErrorHandler,
-  type HealthOptions,
-  type HealthResult,
-  type Healthy,
-  type StoreOptionsBase,
-} from '@stowage/core';
+import type { StowageError, BackgroundErrorHandler, HealthOptions, HealthResult, Healthy, StoreOptionsBase } from '@stowage/core';
 import {
   backgroundReporter,
   type BackgroundReport,
@@ -29,14 +22,16 @@ import {
   ClockSampleTimeout,
   type ServerClock,
 } from '@stowage/core/adapter-kit';
-import { SendTimePassed } from './clients/write-batches.js';
+import { type Handover, SendTimePassed } from './clients/write-batches.js';
 import { arg, type Connection, connectionOf, type RedisClient, type Word } from './connection.js';
+import { lateAt, mapError, notSent, unsent } from './errors.js';
 import { type Reachability, reachabilityOf } from './reachability.js';
 import { LUA, type LuaFile } from './scripts/lua.generated.js';
 import { serverClockOf } from './server-clock.js';
 import { answerWithin } from './settle.js';
 
 export type { IoredisClient, NodeRedisClient, RedisClient } from './connection.js';
+export { didNotRun, mapError } from './errors.js';
 
 export interface RedisStoreOptions extends StoreOptionsBase {
   /**
@@ -132,62 +127,8 @@ export class Script {
 /** The scripts of the stores imported so far (not exported by the package). */
 export const scriptsMade = (): readonly Script[] => made;
 
-// The server is up but refuses this store: a wrong or missing password (WRONGPASS, NOAUTH),
-// or an ACL user that may not run the store's commands or touch its keys (NOPERM). Nothing
-// the caller sent is at fault and nothing ran: the store is unavailable until that is fixed.
-const LOGIN_REFUSED = /\b(?:WRONGPASS|NOAUTH)\b/;
-const NO_PERMISSION = /\bNOPERM\b/;
-const UNAVAILABLE = new RegExp(
-  [
-    'Connection is closed',
-    'ECONNREFUSED',
-    'ECONNRESET',
-    'EPIPE',
-    'ETIMEDOUT',
-    'ENOTFOUND',
-    'EHOSTUNREACH',
-    'max retries',
-    'MaxRetriesPerRequest',
-    'CLUSTERDOWN',
-    'TRYAGAIN',
-    'LOADING',
-    'MASTERDOWN',
-    "Stream isn't writeable",
-    'enableOfflineQueue',
-    'Failed to refresh slots cache',
-    'None of startup nodes is available',
-    // node-redis
-    'The client is closed',
-    'The client is offline',
-    'Socket closed unexpectedly',
-    'Connection timeout',
-    'All the root nodes are unavailable',
-  ].join('|'),
-  'i',
-);
-
-export function mapError(source: ErrorSource, err: unknown, connection: Connection): StowageError {
-  if (err instanceof StowageError) return err;
-  const message = err instanceof Error ? err.message : String(err);
-  if (lateAt(err) !== undefined) {
-    return source.error('TIMEOUT', 'the call reached Redis after its deadline, so Redis did not run it', { cause: err });
-  }
-  if (err instanceof SendTimePassed) return notSent(source.error('TIMEOUT', err.message, { cause: err }));
-  if (LOGIN_REFUSED.test(message)) {
-    return source.error('UNAVAILABLE', `Redis refused the login: check the user and password of the connection (${message})`, {
-      cause: err,
-    });
-  }
-  if (NO_PERMISSION.test(message)) {
-    return source.error('UNAVAILABLE', `the Redis user may not run this store's commands or use its keys: check its ACL (${message})`, {
-      cause: err,
-    });
-  }
-  if (UNAVAILABLE.test(message) || UNAVAILABLE.test(String((err as { code?: unknown })?.code)) || connection.state() === 'end') {
-    return source.error('UNAVAILABLE', `Redis is unreachable or the connection was lost (${message})`, { cause: err });
-  }
-  return source.error('INTERNAL', `unexpected Redis error: ${message}`, { cause: err });
-}
+/** A call's work: sends its command within `budget`, through `handover` when it is batched (node-redis). */
+type Work<T> = (budget: CallBudget, handover: Handover | undefined) => Promise<T>;
 
 /**
  * What every Redis store shares: options, the client's {@link Connection} (scripts by EVALSHA,
@@ -205,6 +146,8 @@ export abstract class RedisStoreBase implements Healthy {
   protected readonly serverClock: boolean;
   private readonly grace: string;
   private readonly coalesce: boolean;
+  /** node-redis with `coalesceWrites`: each call's command goes through the client's write batches. */
+  private readonly batched: boolean;
   protected closed = false;
   private readonly telemetry: StoreTelemetry;
   /** Reports a failure of background work to `options.onError`. */
@@ -228,6 +171,7 @@ export abstract class RedisStoreBase implements Healthy {
     const grace = o.expiryGraceMs === undefined ? 60_000 : validateInteger(this.source, 'options.expiryGraceMs', o.expiryGraceMs, 0);
     this.grace = this.clock === undefined ? '0' : String(grace);
     this.coalesce = validateBoolean(this.source, 'options.coalesceWrites', o.coalesceWrites, true);
+    this.batched = this.coalesce && this.connection.driver === 'node-redis';
     this.backendClock = serverClockOf(client as object, this.connection);
     this.report = backgroundReporter(this.source, 'options.onError', o.onError);
     this.reachability = reachabilityOf(client as object, this.connection);
@@ -258,8 +202,7 @@ export abstract class RedisStoreBase implements Healthy {
   protected run<T>(s: Script, keys: string[], args: unknown[], deadline: number | undefined, buffers = false): Promise<T> {
     const c = this.connection;
     return this.timed(
-      (budget) =>
-        c.script(s, keys, this.scriptArgs(budget.deadline, args), buffers, this.coalesce ? budget.deadline : undefined) as Promise<T>,
+      (budget, handover) => c.script(s, keys, this.scriptArgs(budget.deadline, args), buffers, handover) as Promise<T>,
       deadline,
       true,
     );
@@ -267,10 +210,7 @@ export abstract class RedisStoreBase implements Healthy {
 
   /** A plain command whose first argument is its key (`HMGET`, `SADD`, ...), within the call's budget. */
   protected command<T>(name: string, key: string, args: readonly unknown[], deadline: number | undefined, buffers = false): Promise<T> {
-    return this.timed(
-      (budget) => this.connection.command(name, key, args, buffers, this.coalesce ? budget.deadline : undefined) as Promise<T>,
-      deadline,
-    );
+    return this.timed((_, handover) => this.connection.command(name, key, args, buffers, handover) as Promise<T>, deadline);
   }
 
   /**
@@ -281,7 +221,7 @@ export abstract class RedisStoreBase implements Healthy {
    * refused as late while the budget still runs means Redis's clock is ahead of ours: the
    * offset is learnt and `work` tried once more.
    */
-  protected timed<T>(work: (budget: CallBudget) => Promise<T>, deadline: number | undefined, sendsDeadline = false): Promise<T> {
+  protected timed<T>(work: Work<T>, deadline: number | undefined, sendsDeadline = false): Promise<T> {
     if (this.closed) return Promise.reject(this.source.error('UNAVAILABLE', 'the store is closed'));
     const now = Date.now();
     let budget: CallBudget;
@@ -295,16 +235,18 @@ export abstract class RedisStoreBase implements Healthy {
     if (this.reachability.down()) return Promise.reject(notSent(this.knownDown()));
     // Once sampled, this comparison is all the clock costs a call.
     if (sendsDeadline && now >= this.backendClock.refreshAt) work = this.afterSample(work);
+    // node-redis write batches: whether the command has been handed to the client yet.
+    const handover: Handover | undefined = this.batched ? { sendBy: budget.deadline, handed: false, cancelled: false } : undefined;
     let pending: Promise<T>;
     try {
-      pending = work(budget);
+      pending = work(budget, handover);
     } catch (err) {
       return Promise.reject(mapError(this.source, err, this.connection));
     }
     // After the write: a lone call leaves at once, the calls after it in this tick are batched (ioredis).
     if (this.coalesce) this.connection.afterWrite();
-    const retry = sendsDeadline ? (err: unknown) => this.retryIfLate(err, budget, work) : undefined;
-    return answerWithin(pending, budget.ms, () => this.unanswered(budget), retry, this.mapError);
+    const retry = sendsDeadline ? (err: unknown) => this.retryIfLate(err, budget, work, handover) : undefined;
+    return answerWithin(pending, budget.ms, () => this.unanswered(budget, handover), retry, this.mapError);
   }
 
   /** An error of this store's calls as they reject: see {@link mapError}. */
@@ -321,20 +263,30 @@ export abstract class RedisStoreBase implements Healthy {
    * A script refused as late while its budget still runs: Redis's clock is ahead of ours. The
    * offset is learnt and `work` tried once more (once: the refusal carried the server's time).
    */
-  private retryIfLate<T>(err: unknown, budget: CallBudget, work: (budget: CallBudget) => Promise<T>): Promise<T> | undefined {
+  private retryIfLate<T>(err: unknown, budget: CallBudget, work: Work<T>, handover: Handover | undefined): Promise<T> | undefined {
     const at = Date.now();
     const serverNow = at < budget.deadline ? lateAt(err) : undefined;
     if (serverNow === undefined) return undefined;
     this.backendClock.learn(serverNow, at);
-    return work(budget);
+    if (handover !== undefined) handover.handed = false;
+    return work(budget, handover);
   }
 
-  /** The rejection of a call whose budget ran out unanswered: `UNAVAILABLE` when not connected, else `TIMEOUT`. */
-  private unanswered(budget: CallBudget): StowageError {
+  /**
+   * The rejection of a call whose budget ran out unanswered: `UNAVAILABLE` when not connected,
+   * else `TIMEOUT`; marked not run when its command still waited for a write batch (it is then
+   * never sent).
+   */
+  private unanswered(budget: CallBudget, handover?: Handover): StowageError {
+    const waiting = handover !== undefined && !handover.handed;
+    if (waiting) handover.cancelled = true;
     const state = this.connection.state();
-    return state !== 'ready' && state !== 'connecting'
-      ? this.source.error('UNAVAILABLE', `Redis is not connected (status ${state})`, { details: { deadline: budget.deadline } })
-      : budgetTimeout(this.source, 'Redis', budget);
+    if (state !== 'ready' && state !== 'connecting') {
+      const err = this.source.error('UNAVAILABLE', `Redis is not connected (status ${state})`, { details: { deadline: budget.deadline } });
+      return waiting ? notSent(err) : err;
+    }
+    if (!waiting) return budgetTimeout(this.source, 'Redis', budget);
+    return notSent(this.source.error('TIMEOUT', new SendTimePassed().message, { details: { deadline: budget.deadline } }));
   }
 
   /**
@@ -342,14 +294,14 @@ export abstract class RedisStoreBase implements Healthy {
    * is sent if the budget ran out meanwhile, and a failed sample fails the call as a failed
    * script would (`UNAVAILABLE`, `TIMEOUT`), having sent nothing of it.
    */
-  private afterSample<T>(work: (budget: CallBudget) => Promise<T>): (budget: CallBudget) => Promise<T> {
+  private afterSample<T>(work: Work<T>): Work<T> {
     const first = this.backendClock.due(this.timeoutMs);
     if (first === undefined) return work;
-    return (budget) =>
+    return (budget, handover) =>
       first.then(
         () => {
           if (Date.now() >= budget.deadline) throw notSent(this.unanswered(budget));
-          return work(budget);
+          return work(budget, handover);
         },
         (err: unknown) => {
           throw notSent(err instanceof ClockSampleTimeout ? this.unanswered(budget) : mapError(this.source, err, this.connection));
@@ -386,29 +338,6 @@ export abstract class RedisStoreBase implements Healthy {
 }
 
 const NOT_CONNECTED = 'Redis is not connected: its last connect attempt failed, so the call was not sent';
-
-/** The rejections of calls that sent nothing: their deadline had passed, or the clock sample before them failed. */
-const unsent = new WeakSet<Error>();
-
-function notSent(err: StowageError): StowageError {
-  unsent.add(err);
-  return err;
-}
-
-/**
- * True when `err` (as a store call rejects) certainly means the call did not run: it was
- * never sent, or Redis refused it as late. Any other failure (an answer that did not come
- * in time) may hide a call that ran.
- */
-export function didNotRun(err: unknown): boolean {
-  return err instanceof StowageError && (unsent.has(err) || lateAt(err.cause) !== undefined);
-}
-
-/** The server time of a `STOWAGE_LATE` refusal (see `lib.lua`), or undefined for any other error. */
-function lateAt(err: unknown): number | undefined {
-  const m = err instanceof Error ? /STOWAGE_LATE (\d+)/.exec(err.message) : null;
-  return m === null ? undefined : Number(m[1]);
-}
 
 /** A key of one record: `<prefix><kind>:{<id>}`; the braces make `id` its hash tag. */
 export const tagged = (prefix: string, kind: string, id: string): string => `${prefix}${kind}:{${id}}`;

@@ -1,6 +1,7 @@
 import type { ErrorSource } from '@stowage/core/adapter-kit';
 import { ioredisConnection, isIoredis } from './clients/ioredis.js';
 import { isNodeRedis, nodeRedisConnection } from './clients/node-redis.js';
+import type { Handover } from './clients/write-batches.js';
 
 /**
  * The clients a store takes, by the members it checks (structural, so the package's types
@@ -57,13 +58,13 @@ export interface Connection {
   readonly isCluster: boolean;
   /**
    * Runs `s` on `keys` with `args` as sent (see {@link arg}; the first key routes it on a
-   * Cluster); bulk strings as `Buffer`s with `buffers`. With `sendBy` (epoch ms; given with
-   * `coalesceWrites`), node-redis gets it in a batch of at most 32 per write, and not at all if
-   * `sendBy` passes while it waits (`write-batches.ts`); ioredis ignores it (see {@link afterWrite}).
+   * Cluster); bulk strings as `Buffer`s with `buffers`. With a `handover` (node-redis with
+   * `coalesceWrites`), it goes in a batch of at most 32 per write, and not at all if its call's
+   * time is up while it waits (`write-batches.ts`); ioredis takes none (see {@link afterWrite}).
    */
-  script(s: ScriptSource, keys: readonly string[], args: readonly Word[], buffers: boolean, sendBy?: number): Promise<unknown>;
-  /** A plain command whose first argument is its key, e.g. `command('SADD', key, [member])`; `sendBy` as for `script`. */
-  command(name: string, key: string, args: readonly unknown[], buffers?: boolean, sendBy?: number): Promise<unknown>;
+  script(s: ScriptSource, keys: readonly string[], args: readonly Word[], buffers: boolean, handover?: Handover): Promise<unknown>;
+  /** A plain command whose first argument is its key, e.g. `command('SADD', key, [member])`; `handover` as for `script`. */
+  command(name: string, key: string, args: readonly unknown[], buffers?: boolean, handover?: Handover): Promise<unknown>;
   ping(): Promise<unknown>;
   /**
    * `TIME` of the server, or of every master of a Cluster (of one, if no master is known yet),

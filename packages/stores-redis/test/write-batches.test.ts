@@ -3,14 +3,18 @@ import { newNamespace } from '@stowage/conformance';
 import { redisBackends } from '@stowage/conformance/backends';
 import { createClient, createCluster } from 'redis';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BATCH, SendTimePassed, WriteBatches } from '../src/clients/write-batches.js';
-import { RedisRateLimitStore } from '../src/index.js';
+import { BATCH, ClosedBeforeSend, type Handover, SendTimePassed, WriteBatches } from '../src/clients/write-batches.js';
+import { didNotRun } from '../src/base.js';
+import { RedisRateLimitStore, RedisSessionStore } from '../src/index.js';
 import { startCluster } from './helpers.js';
 
 const backends = await redisBackends();
 afterAll(() => Promise.all(backends.map((b) => b.stop())));
 
 const nextIteration = () => new Promise((resolve) => setImmediate(resolve));
+
+/** A call's handover to the batches: never sent after `sendBy`. */
+const handover = (sendBy = Number.POSITIVE_INFINITY): Handover => ({ sendBy, handed: false, cancelled: false });
 
 /**
  * The event loop's iterations from now, counted (up to 50): started before the sends, its
@@ -28,10 +32,10 @@ function iterations(): () => number {
 
 describe('WriteBatches', () => {
   it(`hands over ${BATCH} commands per event-loop iteration, in the order issued, and a lone one at once`, async () => {
-    const batches = new WriteBatches(1);
+    const batches = new WriteBatches(1, () => true);
     const iteration = iterations();
     const handed: [number, number][] = [];
-    const sends = Array.from({ length: 2 * BATCH + 5 }, (_, i) => batches.send(async () => handed.push([i, iteration()]), Infinity));
+    const sends = Array.from({ length: 2 * BATCH + 5 }, (_, i) => batches.send(async () => handed.push([i, iteration()]), handover()));
     expect(handed.map(([i]) => i)).toEqual(Array.from({ length: BATCH }, (_, i) => i)); // the first batch: now
     await Promise.all(sends);
     expect(handed.map(([i]) => i)).toEqual(Array.from({ length: 2 * BATCH + 5 }, (_, i) => i));
@@ -45,40 +49,64 @@ describe('WriteBatches', () => {
     let sent = false;
     const lone = batches.send(async () => {
       sent = true;
-    }, Infinity);
+    }, handover());
     expect(sent).toBe(true);
     await lone;
   });
 
   it('with two turns (a cluster), a batch every other iteration', async () => {
-    const batches = new WriteBatches(2);
+    const batches = new WriteBatches(2, () => true);
     const iteration = iterations();
     const at: number[] = [];
-    await Promise.all(Array.from({ length: 3 * BATCH }, () => batches.send(async () => at.push(iteration()), Infinity)));
+    await Promise.all(Array.from({ length: 3 * BATCH }, () => batches.send(async () => at.push(iteration()), handover())));
     expect([...new Set(at)]).toEqual([0, 2, 4]);
     expect(at.filter((i) => i === 2)).toHaveLength(BATCH);
   });
 
-  it('a command still waiting when its send-by time passes is never sent: SendTimePassed', async () => {
-    const batches = new WriteBatches(1);
+  it('a waiting command whose time passed, or whose call cancelled it, is never sent: SendTimePassed; handed says which were sent', async () => {
+    const batches = new WriteBatches(1, () => true);
     const sent: number[] = [];
-    const sendBy = Date.now() + 20;
-    const calls = Array.from({ length: BATCH + 3 }, (_, i) =>
-      batches.send(async () => sent.push(i), i === BATCH + 1 ? Date.now() : sendBy),
-    );
+    const handovers = Array.from({ length: BATCH + 4 }, (_, i) => handover(i === BATCH + 1 ? Date.now() : Date.now() + 60_000));
+    const calls = handovers.map((h, i) => batches.send(async () => sent.push(i), h));
+    handovers[BATCH + 2]!.cancelled = true; // its call's timer fired first
+    expect(handovers.map((h) => h.handed)).toEqual(handovers.map((_, i) => i < BATCH));
     const settled = await Promise.allSettled(calls);
-    expect(settled[BATCH + 1]).toMatchObject({ status: 'rejected', reason: expect.any(SendTimePassed) });
-    expect(sent).toEqual(Array.from({ length: BATCH + 3 }, (_, i) => i).filter((i) => i !== BATCH + 1));
+    for (const i of [BATCH + 1, BATCH + 2]) expect(settled[i]).toMatchObject({ status: 'rejected', reason: expect.any(SendTimePassed) });
+    expect(sent).toEqual(handovers.map((_, i) => i).filter((i) => i !== BATCH + 1 && i !== BATCH + 2));
+    expect(handovers.map((h) => h.handed)).toEqual(handovers.map((_, i) => i !== BATCH + 1 && i !== BATCH + 2));
+  });
+
+  it('a command without a handover (a store that does not batch) never overtakes those waiting; none is sent after the client closed', async () => {
+    let open = true;
+    const batches = new WriteBatches(1, () => open);
+    const order: string[] = [];
+    const calls = Array.from({ length: BATCH + 2 }, (_, i) => batches.send(async () => order.push(`b${i}`), handover()));
+    const unbatched = batches.send(async () => order.push('u'), undefined);
+    expect(order).toHaveLength(BATCH); // 'u' waits behind the two batched ones still waiting
+    await Promise.all([...calls, unbatched]);
+    expect(order.slice(BATCH)).toEqual([`b${BATCH}`, `b${BATCH + 1}`, 'u']);
+    // With nothing waiting, it goes at once, and is not counted in a batch.
+    order.length = 0;
+    await batches.send(async () => order.push('u2'), undefined);
+    expect(order).toEqual(['u2']);
+
+    await nextIteration();
+    await nextIteration(); // a new write: a whole batch again
+    const more = Array.from({ length: BATCH + 1 }, () => batches.send(async () => 'sent', handover()));
+    open = false;
+    const settled = await Promise.allSettled(more);
+    expect(settled.filter((r) => r.status === 'fulfilled')).toHaveLength(BATCH);
+    expect(settled[BATCH]).toMatchObject({ status: 'rejected', reason: expect.any(ClosedBeforeSend) });
   });
 
   it('a send that throws, now or later, rejects its own call only', async () => {
-    const batches = new WriteBatches(1);
+    const batches = new WriteBatches(1, () => true);
     const boom = () => {
       throw new Error('boom');
     };
-    expect(() => batches.send(boom, Infinity)).toThrow('boom'); // handed over at once: thrown as the client threw it
+    expect(() => batches.send(boom, handover())).toThrow('boom'); // handed over at once: thrown as the client threw it
     const calls = Array.from({ length: BATCH + 2 }, (_, i) =>
-      i === BATCH ? batches.send(boom, Infinity) : batches.send(async () => i, Infinity),
+      i === BATCH ? batches.send(boom, handover()) : batches.send(async () => i, handover()),
     );
     const settled = await Promise.allSettled(calls);
     expect(settled[BATCH]).toMatchObject({ status: 'rejected', reason: { message: 'boom' } });
@@ -212,9 +240,10 @@ describe('node-redis: closing the client while calls wait for their batch', () =
     const settled = await Promise.allSettled(calls);
     await closed;
     const allowed = settled.filter((r) => r.status === 'fulfilled').length;
-    const refused = settled.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason.code);
+    const refused = settled.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason);
     expect(allowed).toBe(BATCH); // the first batch, already with the client: close() waits for it
-    expect(new Set(refused)).toEqual(new Set(['UNAVAILABLE']));
+    expect(new Set(refused.map((e) => e.code))).toEqual(new Set(['UNAVAILABLE']));
+    expect(refused.every((e) => didNotRun(e))).toBe(true);
     const check = createClient({ url });
     await check.connect();
     try {
@@ -222,6 +251,36 @@ describe('node-redis: closing the client while calls wait for their batch', () =
       expect(peek.remaining).toBe(10_000 - allowed);
     } finally {
       await check.close();
+    }
+  });
+});
+
+describe('node-redis: a call whose time runs out while its command waits for a batch', () => {
+  it('fails with TIMEOUT marked not run, is never sent, and changes nothing (consume, session set)', async () => {
+    const url = backends[0]!.url!;
+    const prefix = newNamespace();
+    const policy = { algorithm: 'fixed-window', limit: 1_000_000, windowMs: 60_000 } as const;
+    const client = createClient({ url });
+    await client.connect();
+    try {
+      const limits = new RedisRateLimitStore({ client, prefix });
+      const sessions = new RedisSessionStore({ client, prefix });
+      await limits.consume('warm', policy); // the client's first script waits for a clock sample (TIME)
+      const crowd = Array.from({ length: 3000 }, () => limits.consume('crowd', policy));
+      const deadline = Date.now() + 3;
+      const late = await Promise.allSettled([
+        limits.consume('victim', policy, { deadline }),
+        sessions.set('victim', Buffer.from('x'), { ttlMs: 60_000, deadline }),
+      ]);
+      await Promise.all(crowd);
+      for (const r of late) {
+        expect(r).toMatchObject({ status: 'rejected', reason: { code: 'TIMEOUT' } });
+        expect(didNotRun((r as PromiseRejectedResult).reason)).toBe(true);
+      }
+      expect((await limits.peek('victim', policy)).remaining).toBe(1_000_000);
+      expect(await sessions.get('victim')).toBeUndefined();
+    } finally {
+      await client.close();
     }
   });
 });

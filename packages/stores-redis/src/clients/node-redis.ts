@@ -1,7 +1,7 @@
 import type { Connection, NodeRedisClient, ScriptSource, SubscribeHandlers, Word } from '../connection.js';
 import { arg } from '../connection.js';
 import { routingKey } from './slot.js';
-import { type BATCH, WriteBatches } from './write-batches.js';
+import { type BATCH, type Handover, WriteBatches } from './write-batches.js';
 
 // The members of node-redis (the `redis` package, v5) the store uses, all public and
 // documented; typed here so that the package neither imports nor names the driver.
@@ -54,8 +54,9 @@ const isNoScript = (err: unknown): boolean => err instanceof Error && err.messag
  * node-redis: scripts by `EVALSHA`, and `EVAL` (which loads it again) when the server answers
  * NOSCRIPT; everything by `sendCommand` (a cluster's routes by the first key). The subscriber
  * is a duplicate connected by the store (node-redis resubscribes it after a reconnect).
- * With `sendBy` (the store's `coalesceWrites`), commands reach the client at most
- * {@link BATCH} per write (`write-batches.ts`); one still waiting at `sendBy` is not sent.
+ * With a `handover` (the store's `coalesceWrites`), commands reach the client at most
+ * {@link BATCH} per write (`write-batches.ts`); one still waiting when its call's time is up
+ * is not sent. Commands without one never overtake those waiting.
  */
 export function nodeRedisConnection(raw: NodeRedisClient): Connection {
   const isCluster = typeof (raw as Partial<Cluster>).nodeClient === 'function';
@@ -67,27 +68,27 @@ export function nodeRedisConnection(raw: NodeRedisClient): Connection {
     return cluster.sendCommand(key === undefined ? undefined : routingKey(key), false, args, options);
   };
   // One queue per client: the batches are of what this client writes, whichever store sent it.
-  const batches = new WriteBatches(isCluster ? 2 : 1);
-  const send = (key: string | undefined, args: Args, buffers: boolean, sendBy?: number): Promise<unknown> =>
-    sendBy === undefined ? direct(key, args, buffers) : batches.send(() => direct(key, args, buffers), sendBy);
+  const batches = new WriteBatches(isCluster ? 2 : 1, () => raw.isOpen);
+  const send = (key: string | undefined, args: Args, buffers: boolean, handover?: Handover): Promise<unknown> =>
+    batches.send(() => direct(key, args, buffers), handover);
   const masters = (): readonly Master[] => cluster.masters ?? cluster.getMasters?.() ?? [];
   return {
     driver: 'node-redis',
     isCluster,
-    script(s: ScriptSource, keys, args, buffers, sendBy) {
+    script(s: ScriptSource, keys, args, buffers, handover) {
       // One array, as sent: node-redis encodes it as it is (no transform of its own).
       const words: Word[] = ['EVALSHA', s.sha, String(keys.length)];
       for (const key of keys) words.push(key);
       for (const a of args) words.push(a);
-      return send(keys[0], words, buffers, sendBy).catch((err: unknown) => {
+      return send(keys[0], words, buffers, handover).catch((err: unknown) => {
         if (!isNoScript(err)) throw err;
-        return send(keys[0], ['EVAL', s.lua, ...words.slice(2)], buffers, sendBy);
+        return send(keys[0], ['EVAL', s.lua, ...words.slice(2)], buffers, handover);
       });
     },
-    command(name, key, args, buffers = false, sendBy) {
+    command(name, key, args, buffers = false, handover) {
       const words: Word[] = [name, key];
       for (const a of args) words.push(arg(a));
-      return send(key, words, buffers, sendBy);
+      return send(key, words, buffers, handover);
     },
     ping: () => send(undefined, ['PING'], false),
     async times(read) {

@@ -22,8 +22,26 @@ export const BATCH = 32;
 /** The rejection of a command whose call's time was up while it waited for its batch: it was never sent. */
 export class SendTimePassed extends Error {
   constructor() {
-    super("the call's time was up before its command was sent");
+    super("the call's time was up before its command was sent: nothing was done");
   }
+}
+
+/** The rejection of a command whose client was closed while it waited for its batch: it was never sent. */
+export class ClosedBeforeSend extends Error {
+  constructor() {
+    super('the client was closed before the command was sent: nothing was done');
+  }
+}
+
+/**
+ * A call's command on its way to the client: never sent once `sendBy` (epoch ms) has passed
+ * or its call `cancelled` it; `handed` once given to the client (until then, its call can
+ * tell that nothing was sent).
+ */
+export interface Handover {
+  readonly sendBy: number;
+  handed: boolean;
+  cancelled: boolean;
 }
 
 export class WriteBatches {
@@ -39,18 +57,26 @@ export class WriteBatches {
    *   its write as the command is sent (a node-redis client), 2 where it first awaits (a
    *   node-redis cluster looks the slot's node up first, so its node's write is queued an
    *   iteration later).
+   * @param open Whether the client still takes commands: one that waited past its closing
+   *   is not sent ({@link ClosedBeforeSend}).
    */
-  constructor(private readonly turns: 1 | 2) {}
+  constructor(
+    private readonly turns: 1 | 2,
+    private readonly open: () => boolean,
+  ) {}
 
   /**
    * `send()` now, or with a later batch when {@link BATCH} commands were handed over since the
    * client's last write or others wait before it. A `send` that throws rejects the returned
-   * promise; one still waiting when `sendBy` (epoch ms) has passed is never sent, and rejects
-   * with {@link SendTimePassed}.
+   * promise; one still waiting when its `handover` is cancelled or its `sendBy` has passed is
+   * never sent ({@link SendTimePassed}). Without a `handover` (a store that does not batch):
+   * at once, or behind the commands waiting, so that no command overtakes one issued before it.
    */
-  send<T>(send: () => Promise<T>, sendBy: number): Promise<T> {
-    if (this.handed < BATCH && this.head === this.waiting.length) {
+  send<T>(send: () => Promise<T>, handover: Handover | undefined): Promise<T> {
+    if (handover === undefined && this.head === this.waiting.length) return send();
+    if (handover !== undefined && this.handed < BATCH && this.head === this.waiting.length) {
       this.handed++;
+      handover.handed = true;
       try {
         return send();
       } finally {
@@ -60,10 +86,15 @@ export class WriteBatches {
     }
     return new Promise<T>((resolve, reject) => {
       this.waiting.push((now) => {
-        if (now >= sendBy) {
+        if (handover !== undefined && (handover.cancelled || now >= handover.sendBy)) {
           reject(new SendTimePassed());
           return false;
         }
+        if (!this.open()) {
+          reject(new ClosedBeforeSend());
+          return false;
+        }
+        if (handover !== undefined) handover.handed = true;
         try {
           send().then(resolve, reject);
         } catch (err) {
