@@ -226,15 +226,21 @@ describe('node-redis cluster: the calls of one turn reach a node in batches', ()
   });
 });
 
+/** A connected node-redis client, a fresh prefix, and a rate-limit store on them whose first call (the clock sample) is made. */
+async function warmedUp(limit: number) {
+  const url = backends[0]!.url!;
+  const prefix = newNamespace();
+  const policy = { algorithm: 'fixed-window', limit, windowMs: 60_000 } as const;
+  const client = createClient({ url });
+  await client.connect();
+  const limits = new RedisRateLimitStore({ client, prefix });
+  await limits.consume('warm', policy); // the client's first script waits for a clock sample (TIME)
+  return { url, prefix, policy, client, limits };
+}
+
 describe('node-redis: closing the client while calls wait for their batch', () => {
   it('the calls not yet handed over fail with UNAVAILABLE, and only the others take effect', async () => {
-    const url = backends[0]!.url!;
-    const prefix = newNamespace();
-    const policy = { algorithm: 'fixed-window', limit: 10_000, windowMs: 60_000 } as const;
-    const client = createClient({ url });
-    await client.connect();
-    const store = new RedisRateLimitStore({ client, prefix });
-    await store.consume('warm', policy); // the client's first script waits for a clock sample (TIME)
+    const { url, prefix, policy, client, limits: store } = await warmedUp(10_000);
     const calls = Array.from({ length: 200 }, () => store.consume('k', policy));
     const closed = client.close();
     const settled = await Promise.allSettled(calls);
@@ -257,15 +263,9 @@ describe('node-redis: closing the client while calls wait for their batch', () =
 
 describe('node-redis: a call whose time runs out while its command waits for a batch', () => {
   it('fails with TIMEOUT marked not run, is never sent, and changes nothing (consume, session set)', async () => {
-    const url = backends[0]!.url!;
-    const prefix = newNamespace();
-    const policy = { algorithm: 'fixed-window', limit: 1_000_000, windowMs: 60_000 } as const;
-    const client = createClient({ url });
-    await client.connect();
+    const { prefix, policy, client, limits } = await warmedUp(1_000_000);
     try {
-      const limits = new RedisRateLimitStore({ client, prefix });
       const sessions = new RedisSessionStore({ client, prefix });
-      await limits.consume('warm', policy); // the client's first script waits for a clock sample (TIME)
       const crowd = Array.from({ length: 3000 }, () => limits.consume('crowd', policy));
       const deadline = Date.now() + 3;
       const late = await Promise.allSettled([
