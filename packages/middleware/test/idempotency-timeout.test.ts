@@ -15,7 +15,10 @@ import { type ExpressIdempotencyOptions, idempotency as expressIdempotency } fro
 import { idempotency as honoIdempotency } from '../src/hono.js';
 import { listen, postJson, type Running } from './http.js';
 
-const TIMEOUT_MS = 200;
+// The request timeout applies to the retries too: each must have its verdict (409) from the
+// store before it. 200 ms was not enough for 20 retries at once on PostgreSQL in a loaded CI
+// run (some got the timeout's 503); the first request waits at its gate past any timeout.
+const TIMEOUT_MS = 1000;
 // A heartbeat every 500 ms: a stall of a loaded machine does not let the key lapse early.
 const LEASE_MS = 1500;
 
