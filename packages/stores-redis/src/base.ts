@@ -199,12 +199,20 @@ export abstract class RedisStoreBase implements Healthy {
    * has passed, so a call we reported failed never takes effect later (ioredis resends
    * queued and unanswered commands when it reconnects).
    */
-  protected run<T>(s: Script, keys: string[], args: unknown[], deadline: number | undefined, buffers = false): Promise<T> {
+  protected run<T>(
+    s: Script,
+    keys: string[],
+    args: unknown[],
+    deadline: number | undefined,
+    buffers = false,
+    lateAnswer?: (value: T) => void,
+  ): Promise<T> {
     const c = this.connection;
     return this.timed(
       (budget, handover) => c.script(s, keys, this.scriptArgs(budget.deadline, args), buffers, handover) as Promise<T>,
       deadline,
       true,
+      lateAnswer,
     );
   }
 
@@ -219,9 +227,10 @@ export abstract class RedisStoreBase implements Healthy {
    * rejects with `TIMEOUT` and sends nothing. With `sendsDeadline` (a script), the client's
    * first such call waits for the clock sample first (within the budget), and a script
    * refused as late while the budget still runs means Redis's clock is ahead of ours: the
-   * offset is learnt and `work` tried once more.
+   * offset is learnt and `work` tried once more. `lateAnswer` gets an answer that comes after
+   * the call timed out: what ran, that the caller was told failed, for it to undo.
    */
-  protected timed<T>(work: Work<T>, deadline: number | undefined, sendsDeadline = false): Promise<T> {
+  protected timed<T>(work: Work<T>, deadline: number | undefined, sendsDeadline = false, lateAnswer?: (value: T) => void): Promise<T> {
     if (this.closed) return Promise.reject(this.source.error('UNAVAILABLE', 'the store is closed'));
     const now = Date.now();
     let budget: CallBudget;
@@ -246,7 +255,7 @@ export abstract class RedisStoreBase implements Healthy {
     // After the write: a lone call leaves at once, the calls after it in this tick are batched (ioredis).
     if (this.coalesce) this.connection.afterWrite();
     const retry = sendsDeadline ? (err: unknown) => this.retryIfLate(err, budget, work, handover) : undefined;
-    return answerWithin(pending, budget.ms, () => this.unanswered(budget, handover), retry, this.mapError);
+    return answerWithin(pending, budget.ms, () => this.unanswered(budget, handover), retry, this.mapError, lateAnswer);
   }
 
   /** An error of this store's calls as they reject: see {@link mapError}. */

@@ -149,11 +149,20 @@ export class RedisSessionStore extends RedisStoreBase implements SessionStore {
       if (moved === -1) throw this.source.error('CONFLICT', 'a live session already has the new id');
       return moved === 1;
     }
-    const taken = await this.run<Fields | null>(S.take, [this.key(oldId)], [], deadline, true);
+    const put = (id: string, fields: Fields, ttlArg: number | '', by: number | undefined) => {
+      const [data, version, exp, abs, owner] = fields;
+      return this.run<number>(S.put, [this.key(id)], [data, version, exp, abs, owner, ttlArg], by);
+    };
+    // A take whose answer comes after the caller was told TIMEOUT did run: the session is given
+    // back under the old id (unless a live session is there by then), so the failed rotate
+    // leaves it where it was. An answer that never comes (the connection lost) loses it.
+    const giveBack = (late: Fields | null) => {
+      if (late === null) return;
+      put(oldId, late, '', undefined).catch((err: unknown) => this.report(err, 'rotate (giving back a session taken late)'));
+    };
+    const taken = await this.run<Fields | null>(S.take, [this.key(oldId)], [], deadline, true, giveBack);
     if (taken === null) return false;
-    const [data, version, exp, abs, owner] = taken;
-    const put = (id: string, ttlArg: number | '', by: number | undefined) =>
-      this.run<number>(S.put, [this.key(id)], [data, version, exp, abs, owner, ttlArg], by);
+    const [, , exp, , owner] = taken;
     // Giving the session back is the undo of `take`: it runs within the store's own limit,
     // even past the caller's deadline, so that a failed rotate leaves the session where it was.
     let putSent = false;
@@ -165,14 +174,14 @@ export class RedisSessionStore extends RedisStoreBase implements SessionStore {
         await this.command('ZADD', this.dueKey, ['LT', due, owner.toString()], deadline);
       }
       putSent = true;
-      if ((await put(newId, ttl, deadline)) === 1) return true;
+      if ((await put(newId, taken, ttl, deadline)) === 1) return true;
     } catch (err) {
       // Not given back when the write under the new id may have run (its answer did not come):
       // a lost session is safer than a rotated-away id that still works.
-      if (!putSent || didNotRun(err)) await put(oldId, '', undefined);
+      if (!putSent || didNotRun(err)) await put(oldId, taken, '', undefined);
       throw err;
     }
-    await put(oldId, '', undefined); // the new id is taken
+    await put(oldId, taken, '', undefined); // the new id is taken
     throw this.source.error('CONFLICT', 'a live session already has the new id');
   }
 

@@ -9,6 +9,7 @@
  * - `retry(err)`: called with the first error only; another attempt's answer to wait for
  *   instead (within the same time), or `undefined` to fail with that error.
  * - `fail(err)`: the error the call rejects with (mapped).
+ * - `lateAnswer(value)`: given a value that comes after the call timed out (the command ran).
  */
 export function answerWithin<T>(
   pending: Promise<T>,
@@ -16,6 +17,7 @@ export function answerWithin<T>(
   timedOut: () => unknown,
   retry: ((err: unknown) => Promise<T> | undefined) | undefined,
   fail: (err: unknown) => unknown,
+  lateAnswer?: (value: T) => void,
 ): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     let late = false;
@@ -28,6 +30,7 @@ export function answerWithin<T>(
     const answered = (value: T) => {
       clearTimeout(timer);
       if (!late) resolve(value);
+      else lateAnswer?.(value);
     };
     const failed = (err: unknown) => {
       if (late) return;

@@ -1,6 +1,6 @@
 import { newNamespace, type ErrorLike } from '@stowage/conformance';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { RedisIdempotencyStore, RedisRateLimitStore, RedisSessionStore, type RedisStoreOptions } from '../src/index.js';
 import { serverClockOf } from '../src/server-clock.js';
 import { connectCluster, DRIVERS, type TestClient } from './clients.js';
@@ -134,6 +134,28 @@ describe.each(DRIVERS)("the caller's deadline on a 3-master Redis Cluster (%s)",
     expect(await sessions.get('new-id')).toBeUndefined();
     expect(await sessions.destroyByOwner('carol')).toBe(1);
   }, 20_000);
+
+  it('a rotate whose take is answered after its deadline (our process stalled) gives the session back under the old id', async () => {
+    const sessions = new RedisSessionStore(options());
+    await sessions.set('stalled-old', Buffer.from('payload'), { ttlMs: MINUTE, owner: 'dave' });
+    await sessions.get('stalled-old'); // from here, the next phase of the event loop runs immediates
+    const startedAt = Date.now();
+    const rotating = sessions.rotate('stalled-old', 'stalled-new', { deadline: startedAt + 100 });
+    // ioredis writes the take at the end of this tick: Redis runs it while our process is
+    // blocked, and its answer is read only after the deadline's timer has failed the call (with
+    // no give-back, the session was lost: 2 of 2 runs). node-redis's Cluster client writes it in
+    // an immediate after this one: it reaches Redis late and is refused there.
+    setImmediate(() => {
+      while (Date.now() < startedAt + 300);
+    });
+    await expect(rotating).rejects.toMatchObject({ code: 'TIMEOUT' });
+    await vi.waitFor(async () => expect(await sessions.get('stalled-old')).toBeDefined(), { timeout: 3000, interval: 50 });
+    const back = (await sessions.get('stalled-old'))!;
+    expect(Buffer.from(back.data).toString()).toBe('payload');
+    expect(back.owner).toBe('dave');
+    expect(await sessions.get('stalled-new')).toBeUndefined();
+    expect(await sessions.destroyByOwner('dave')).toBe(1);
+  });
 
   /** A Cluster client of the test's own (the clock sample is per client), connected. */
   async function freshClient(): Promise<TestClient> {
