@@ -3,8 +3,9 @@
  * Where a Redis call's time goes: for each operation at 64 calls in flight, ops/s, the CPU
  * time this Node process spends per call (`process.cpuUsage`) and the CPU time Redis spends
  * per call (`INFO cpu` of the server, so any REDIS_URL works). Contenders alternate for
- * `--rounds` rounds of `--duration` ms; the median round (by ops/s) is printed. Consume also
- * runs on node-redis, with a raw EVALSHA of our key and argument count on each client.
+ * `--rounds` rounds of `--duration` ms; the median round (by ops/s) is printed. Consume and
+ * session get and set also run on node-redis, consume with a raw EVALSHA of our key and
+ * argument count on each client.
  *
  *   npm run bench:redis-cpu
  *   npm run bench:redis-cpu -- --rounds 5 --duration 2000
@@ -89,6 +90,7 @@ async function main(): Promise<void> {
   const off = limiter(false);
   // The same on node-redis: our store, the anchor, and a raw EVALSHA with our key and argument count.
   const nodeRedisStore = new RedisRateLimitStore({ client: nodeRedis as never, prefix: `${prefix}rlnr:` });
+  const nodeRedisSessions = new RedisSessionStore({ client: nodeRedis as never, prefix: `${prefix}snr:` });
   const rlfNodeRedis = new RateLimiterRedis({
     storeClient: nodeRedis,
     useRedisPackage: true,
@@ -129,6 +131,20 @@ if n == tonumber(ARGV[4]) then redis.call('PEXPIRE', KEYS[1], ARGV[10]) end retu
         ['connect-redis (node-redis)', (i) => connectRedis.get(sids[i % sids.length]!)],
         ['stowage', await sessionOp(sessions(true), 'get', sids, sess)],
         ['stowage (coalesceWrites: false)', await sessionOp(sessions(false), 'get', sids, sess)],
+      ],
+    ],
+    [
+      'SessionStore get + JSON decode, 10k sessions, node-redis',
+      [
+        ['connect-redis (node-redis)', (i) => connectRedis.get(sids[i % sids.length]!)],
+        ['stowage (node-redis)', await sessionOp(nodeRedisSessions, 'get', sids, sess)],
+      ],
+    ],
+    [
+      'SessionStore set + JSON encode, 10k sessions, node-redis',
+      [
+        ['connect-redis (node-redis)', (i) => connectRedis.set(sids[i % sids.length]!, sess as never)],
+        ['stowage (node-redis)', await sessionOp(nodeRedisSessions, 'set', sids, sess, true)],
       ],
     ],
     [
