@@ -13,10 +13,13 @@ export type Route =
   /** A path outside `basePath`. */
   | { kind: 'outside' };
 
-/** The route of a request; a target that is not a path, an absolute URL or `*` is `INVALID_ARGUMENT`. */
+/** The route of a request; a target that is not a path, an absolute URL or `*`, or has a fragment, is `INVALID_ARGUMENT`. */
 export function routeOf(basePath: string, req: IncomingMessage): Route {
   const url = req.url ?? '/';
   if (url === '*') return { kind: 'server' };
+  // A fragment is the client's own (RFC 9110 section 4.2.5: never sent); a raw `#` here is not
+  // part of any name, and a URL client could never reach a stream whose name held it.
+  if (url.includes('#')) throw source.invalid('the request target cannot have a fragment (#): write # in a stream name as %23');
   let path: string;
   let query: string;
   if (url.startsWith('/')) {
