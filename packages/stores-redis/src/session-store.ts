@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { CallOptions, SessionRecord, SessionSetOptions, SessionStore } from '@stowage/core';
 import {
   deadlineOf,
@@ -28,6 +29,12 @@ const S = {
   due: new Script('session_due'),
 };
 
+/**
+ * How long a Cluster rotate's mark lives (ms): the rotate gives its session back under the
+ * old id only within this time of the take (a late answer of the take included).
+ */
+const ROTATION_MARK_MS = 60_000;
+
 /** Owners looked at per prune script (each with its whole index). */
 const PRUNE_OWNERS = 100;
 
@@ -47,8 +54,10 @@ const OWN_OPTIONS: OwnOptionNames<RedisSessionStoreOptions, RedisStoreOptions> =
  * `destroyByOwner` included. Redis Cluster: a session and its owner's index live in
  * different slots, so (1) `set` with an owner adds the id to the index before writing the
  * session (an index entry never lags its session; a stale entry is harmless), (2) `rotate`
- * takes the old session (a script deletes and returns it, so one caller alone moves it),
- * then writes it under the new id, putting it back if the new id is taken, and (3)
+ * takes the old session (a script deletes and returns it, so one caller alone moves it, and
+ * marks the old id: `<prefix>m:{id}`, for a minute), then writes it under the new id, putting
+ * it back if the new id is taken or a step failed (only while the mark is its own: a
+ * `destroy` meanwhile deletes it, so a failed rotate never undoes a sign-out), and (3)
  * `destroyByOwner` reads the index and deletes each session that still belongs to the
  * owner, one script per session. Each step is atomic; a session created by a concurrent
  * `set` may survive a concurrent sign-out, and during a `rotate` neither id resolves.
@@ -87,6 +96,16 @@ export class RedisSessionStore extends RedisStoreBase implements SessionStore {
 
   private ownerKey(owner: string): string {
     return tagged(this.prefix, 'o', owner);
+  }
+
+  /** Redis Cluster: the mark of a rotate under way from `id` (same slot; see `session_take.lua`). */
+  private rotationMark(id: string): string {
+    return tagged(this.prefix, 'm', id);
+  }
+
+  /** The keys of `session_destroy.lua`: on a Cluster, the session's rotation mark too. */
+  private destroyKeys(id: string): string[] {
+    return this.isCluster ? [this.key(id), this.rotationMark(id)] : [this.key(id)];
   }
 
   async get(id: string, opts?: CallOptions): Promise<SessionRecord | undefined> {
@@ -137,7 +156,7 @@ export class RedisSessionStore extends RedisStoreBase implements SessionStore {
 
   async destroy(id: string, opts?: CallOptions): Promise<boolean> {
     validateKey(this.source, 'id', id);
-    return (await this.run<number>(S.destroy, [this.key(id)], [''], deadlineOf(this.source, opts))) === 1;
+    return (await this.run<number>(S.destroy, this.destroyKeys(id), [''], deadlineOf(this.source, opts))) === 1;
   }
 
   async rotate(oldId: string, newId: string, opts?: { ttlMs?: number } & CallOptions): Promise<boolean> {
@@ -149,18 +168,24 @@ export class RedisSessionStore extends RedisStoreBase implements SessionStore {
       if (moved === -1) throw this.source.error('CONFLICT', 'a live session already has the new id');
       return moved === 1;
     }
-    const put = (id: string, fields: Fields, ttlArg: number | '', by: number | undefined) => {
+    // The take marks the old id with this token (and the owner): giving the session back needs
+    // the mark, which a destroy of the old id (or of its owner's sessions) deletes meanwhile.
+    const token = randomBytes(8).toString('hex');
+    /** Gives the session back under the old id, within the store's own limit. */
+    const giveBack = (fields: Fields) => {
       const [data, version, exp, abs, owner] = fields;
-      return this.run<number>(S.put, [this.key(id)], [data, version, exp, abs, owner, ttlArg], by);
+      const args = [data, version, exp, abs, owner, '', `${token}${owner.toString()}`];
+      return this.run<number>(S.put, [this.key(oldId), this.rotationMark(oldId)], args, undefined);
     };
     // A take whose answer comes after the caller was told TIMEOUT did run: the session is given
-    // back under the old id (unless a live session is there by then), so the failed rotate
-    // leaves it where it was. An answer that never comes (the connection lost) loses it.
-    const giveBack = (late: Fields | null) => {
+    // back as that answer comes in, so the failed rotate leaves it where it was. An answer
+    // that never comes (the connection lost) or comes after the mark's life loses it.
+    const lateTake = (late: Fields | null) => {
       if (late === null) return;
-      put(oldId, late, '', undefined).catch((err: unknown) => this.report(err, 'rotate (giving back a session taken late)'));
+      giveBack(late).catch((err: unknown) => this.report(err, 'rotate (giving back a session taken late)'));
     };
-    const taken = await this.run<Fields | null>(S.take, [this.key(oldId)], [], deadline, true, giveBack);
+    const markArgs = [token, ROTATION_MARK_MS];
+    const taken = await this.run<Fields | null>(S.take, [this.key(oldId), this.rotationMark(oldId)], markArgs, deadline, true, lateTake);
     if (taken === null) return false;
     const [, , exp, , owner] = taken;
     // Giving the session back is the undo of `take`: it runs within the store's own limit,
@@ -174,14 +199,15 @@ export class RedisSessionStore extends RedisStoreBase implements SessionStore {
         await this.command('ZADD', this.dueKey, ['LT', due, owner.toString()], deadline);
       }
       putSent = true;
-      if ((await put(newId, taken, ttl, deadline)) === 1) return true;
+      const [data, version, , abs] = taken;
+      if ((await this.run<number>(S.put, [this.key(newId)], [data, version, exp, abs, owner, ttl], deadline)) === 1) return true;
     } catch (err) {
       // Not given back when the write under the new id may have run (its answer did not come):
       // a lost session is safer than a rotated-away id that still works.
-      if (!putSent || didNotRun(err)) await put(oldId, taken, '', undefined);
+      if (!putSent || didNotRun(err)) await giveBack(taken);
       throw err;
     }
-    await put(oldId, taken, '', undefined); // the new id is taken
+    await giveBack(taken); // the new id is taken
     throw this.source.error('CONFLICT', 'a live session already has the new id');
   }
 
@@ -197,7 +223,7 @@ export class RedisSessionStore extends RedisStoreBase implements SessionStore {
     await Promise.all(
       ids.map(async (id) => {
         if (id === except) return;
-        if ((await this.run<number>(S.destroy, [this.key(id)], [owner], deadline)) === 1) count++;
+        if ((await this.run<number>(S.destroy, this.destroyKeys(id), [owner], deadline)) === 1) count++;
         gone.push(id);
       }),
     );

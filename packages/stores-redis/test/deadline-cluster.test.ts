@@ -157,6 +157,29 @@ describe.each(DRIVERS)("the caller's deadline on a 3-master Redis Cluster (%s)",
     expect(await sessions.destroyByOwner('dave')).toBe(1);
   });
 
+  it('a destroy sent while the take of a timed-out rotate is still unanswered wins: the session is not given back', async () => {
+    const sessions = new RedisSessionStore(options());
+    // Loads the destroy script on that master: a first EVALSHA answered NOSCRIPT is sent again
+    // only once that answer is back, after the give-back.
+    await sessions.destroy('signed-out');
+    await sessions.set('signed-out', Buffer.from('payload'), { ttlMs: MINUTE, owner: 'erin' });
+    await sessions.get('signed-out');
+    const startedAt = Date.now();
+    const rotating = sessions.rotate('signed-out', 'rotated', { deadline: startedAt + 100 });
+    setImmediate(() => {
+      while (Date.now() < startedAt + 300);
+    });
+    await expect(rotating).rejects.toMatchObject({ code: 'TIMEOUT' });
+    // Sent before the take's late answer is read (the same connection to the same master):
+    // Redis runs it between the take and the give-back, as a sign-out racing the rotate would.
+    const signOut = sessions.destroy('signed-out');
+    await signOut;
+    await drained();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await sessions.get('signed-out')).toBeUndefined();
+    expect(await sessions.get('rotated')).toBeUndefined();
+  });
+
   /** A Cluster client of the test's own (the clock sample is per client), connected. */
   async function freshClient(): Promise<TestClient> {
     const c = connectCluster(driver, cluster.ports);
