@@ -8,6 +8,10 @@ import type { Connection } from './connection.js';
 // the caller sent is at fault and nothing ran: the store is unavailable until that is fixed.
 const LOGIN_REFUSED = /\b(?:WRONGPASS|NOAUTH)\b/;
 const NO_PERMISSION = /\bNOPERM\b/;
+// The server is up but will not serve now: a failover made it a replica (READONLY), its memory
+// is full (OOM), a script holds it (BUSY), too few replicas (NOREPLICAS), or it cannot persist
+// (MISCONF). An outage to the caller, as a server that is down.
+const REFUSES_NOW = /\b(?:READONLY|OOM|BUSY|NOREPLICAS|MISCONF)\b/;
 const UNAVAILABLE = new RegExp(
   [
     'Connection is closed',
@@ -55,6 +59,9 @@ export function mapError(source: ErrorSource, err: unknown, connection: Connecti
     return source.error('UNAVAILABLE', `the Redis user may not run this store's commands or use its keys: check its ACL (${message})`, {
       cause: err,
     });
+  }
+  if (REFUSES_NOW.test(message)) {
+    return source.error('UNAVAILABLE', `Redis refused the call: it does not serve writes now (${message})`, { cause: err });
   }
   if (UNAVAILABLE.test(message) || UNAVAILABLE.test(String((err as { code?: unknown })?.code)) || connection.state() === 'end') {
     return source.error('UNAVAILABLE', `Redis is unreachable or the connection was lost (${message})`, { cause: err });
