@@ -23,6 +23,7 @@ export {
   validateOptionNames,
   validateOptions,
   validateString,
+  validateTimerMs,
   validateTimestamp,
   validateTtlOption,
 } from './validate.js';

@@ -47,7 +47,7 @@ export type {
 } from './contracts/stream.js';
 export { STOWAGE_ERROR_CODES, StowageError } from './errors.js';
 export type { StowageErrorCode, StowageErrorOptions } from './errors.js';
-export { MAX_DURATION_MS, MAX_EXACT_INTEGER, MAX_KEY_BYTES, MAX_TIMESTAMP_MS } from './validate.js';
+export { MAX_DURATION_MS, MAX_EXACT_INTEGER, MAX_KEY_BYTES, MAX_TIMER_MS, MAX_TIMESTAMP_MS } from './validate.js';
 export { HASHED_KEY_PREFIX, isStoreKey, toStoreKey } from './store-key.js';
 export { MAX_POLICIES } from './rate-limit/policy.js';
 export { rateLimitHeaders } from './rate-limit/headers.js';

@@ -4,6 +4,11 @@ import type { ErrorSource } from './errors.js';
 export const MAX_KEY_BYTES = 1024;
 /** The longest duration any `...Ms` field accepts: ten years of 365.25 days. */
 export const MAX_DURATION_MS = 315_576_000_000;
+/**
+ * The longest delay a Node timer takes (2^31 - 1 ms, about 24.8 days; a longer one fires at
+ * once): the upper bound of a time limit or interval a store arms a timer with.
+ */
+export const MAX_TIMER_MS = 2_147_483_647;
 /** The largest integer every backend represents exactly (JS double, Lua 5.1 number, bigint). */
 export const MAX_EXACT_INTEGER = 2 ** 52;
 /** Timestamps (epoch ms) are accepted up to the year 275760, like `Date`. */
@@ -59,6 +64,14 @@ export function validateDuration(source: ErrorSource, field: string, value: unkn
     );
   }
   return value;
+}
+
+/**
+ * A time limit or interval a timer is armed with (a store's `timeoutMs`, a poll or prune
+ * interval): an integer number of milliseconds from 1 to {@link MAX_TIMER_MS}.
+ */
+export function validateTimerMs(source: ErrorSource, field: string, value: unknown): number {
+  return validateInteger(source, field, value, 1, MAX_TIMER_MS);
 }
 
 /** An optional duration: `undefined` passes through. */

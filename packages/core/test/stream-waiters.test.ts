@@ -37,6 +37,21 @@ describe('expiryRecheckMs', () => {
   });
 });
 
+describe('StreamWaiters timeout', () => {
+  it('a timeout past what setTimeout takes (2^31 - 1 ms) still waits: Node would fire it at once', async () => {
+    const waiters = new StreamWaiters();
+    const abort = new AbortController();
+    let settled: string | undefined;
+    const waiting = waiters
+      .wait('s', { look: () => snap(), position: 3, timeoutMs: 2 ** 31 + 1000, signal: abort.signal })
+      .then((o) => (settled = o));
+    await sleep(100);
+    expect(settled).toBeUndefined();
+    abort.abort();
+    expect(await waiting).toBe('aborted');
+  });
+});
+
 describe('StreamWaiters and expiry', () => {
   it('looks again at the expiry without being notified, and resolves missing then', async () => {
     const waiters = new StreamWaiters();

@@ -18,6 +18,7 @@ import {
   validateClock,
   validateIdentifier,
   validateInteger,
+  validateTimerMs,
   validateOptionNames,
   validateOptions,
   type CallBudget,
@@ -48,13 +49,15 @@ export interface PostgresStoreOptions extends StoreOptionsBase {
    * earlier): past it, `TIMEOUT`. A writing statement still running on the server then, or
    * reaching it later, is refused there and changes nothing; the deadline sent is corrected
    * by a sample of PostgreSQL's clock taken before the pool's first writing call and refreshed
-   * once a minute after. Also the pg query read timeout.
+   * once a minute after. Also the pg query read timeout. At most `MAX_TIMER_MS` (2^31 - 1,
+   * the longest delay a Node timer takes).
    * @default 5000
    */
   statementTimeoutMs?: number;
   /**
    * Prune in the background this often; only one replica prunes at a time (advisory lock), and
-   * a tick that comes while this store's last prune still runs is skipped. @default off
+   * a tick that comes while this store's last prune still runs is skipped. At most
+   * `MAX_TIMER_MS`. @default off
    */
   pruneIntervalMs?: number;
   /** Rows deleted per statement by `prune()`. @default 1000 */
@@ -168,11 +171,11 @@ export abstract class PgStoreBase implements Healthy {
     this.autoMigrate = o.migrate !== false;
     this.unlogged = o.unlogged === true;
     this.timeoutMs =
-      o.statementTimeoutMs === undefined ? 5000 : validateInteger(this.source, 'options.statementTimeoutMs', o.statementTimeoutMs, 1);
+      o.statementTimeoutMs === undefined ? 5000 : validateTimerMs(this.source, 'options.statementTimeoutMs', o.statementTimeoutMs);
     this.pruneBatch = o.pruneBatchSize === undefined ? 1000 : validateInteger(this.source, 'options.pruneBatchSize', o.pruneBatchSize, 1);
     const report = backgroundReporter(this.source, 'options.onError', o.onError);
     if (o.pruneIntervalMs !== undefined) {
-      const every = validateInteger(this.source, 'options.pruneIntervalMs', o.pruneIntervalMs, 1);
+      const every = validateTimerMs(this.source, 'options.pruneIntervalMs', o.pruneIntervalMs);
       this.pruner = repeatInBackground(() => this.pruneOnce(false), every, report, 'prune');
     }
   }

@@ -14,7 +14,7 @@ import {
   formatOffset,
   parseOffset,
   validateAppendOptions,
-  validateInteger,
+  validateTimerMs,
   validateMessages,
   validateKey,
   validateReadOptions,
@@ -48,7 +48,8 @@ import {
 export interface PostgresStreamStoreOptions extends PostgresStoreOptions, StreamSizeOptions, StreamReadCacheOptions {
   /**
    * While `LISTEN` is down (it failed, or its connection was lost), waiters look at their
-   * stream again this often, until the store listens again. @default 500
+   * stream again this often, until the store listens again. At most `MAX_TIMER_MS`.
+   * @default 500
    */
   pollMs?: number;
 }
@@ -133,7 +134,7 @@ export class PostgresStreamStore extends PgStoreBase implements StreamStore {
   constructor(options: PostgresStreamStoreOptions) {
     super('PostgresStreamStore', options, OWN_OPTIONS);
     const maxMessageBytes = sizeLimit(this.source, options, 'maxMessageBytes');
-    const pollMs = options.pollMs === undefined ? 500 : validateInteger(this.source, 'options.pollMs', options.pollMs, 1);
+    const pollMs = options.pollMs === undefined ? 500 : validateTimerMs(this.source, 'options.pollMs', options.pollMs);
     const report = backgroundReporter(this.source, 'options.onError', options.onError);
     this.cache = StreamReadCache.of(this.source, options);
     const S = this.t.table('streams');

@@ -15,6 +15,7 @@ import {
   validateBoolean,
   validateClock,
   validateInteger,
+  validateTimerMs,
   validateOptionNames,
   validateOptions,
   validateString,
@@ -52,7 +53,8 @@ export interface RedisStoreOptions extends StoreOptionsBase {
    * that reaches Redis after it (queued, or resent by ioredis after a reconnect) is refused
    * there, so a failed call changes nothing; the deadline sent is corrected by a sample of
    * Redis's clock (`TIME`, every master on a Cluster) taken before the client's first script
-   * and refreshed once a minute after.
+   * and refreshed once a minute after. At most `MAX_TIMER_MS` (2^31 - 1, the longest delay a
+   * Node timer takes), else `INVALID_ARGUMENT`.
    * @default 2000
    */
   timeoutMs?: number;
@@ -165,7 +167,7 @@ export abstract class RedisStoreBase implements Healthy {
     this.prefix = validateString(this.source, 'options.prefix', o.prefix ?? 'stowage:', 256);
     const telemetry = validateBoolean(this.source, 'options.telemetry', o.telemetry, true);
     this.telemetry = { system: 'redis', namespace: this.prefix, enabled: telemetry };
-    this.timeoutMs = o.timeoutMs === undefined ? 2000 : validateInteger(this.source, 'options.timeoutMs', o.timeoutMs, 1);
+    this.timeoutMs = o.timeoutMs === undefined ? 2000 : validateTimerMs(this.source, 'options.timeoutMs', o.timeoutMs);
     this.clock = validateClock(this.source, o.clock);
     this.serverClock = this.clock === undefined;
     const grace = o.expiryGraceMs === undefined ? 60_000 : validateInteger(this.source, 'options.expiryGraceMs', o.expiryGraceMs, 0);

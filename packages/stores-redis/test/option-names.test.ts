@@ -35,3 +35,19 @@ describe('store options: a name the store does not know is refused', () => {
     }
   });
 });
+
+describe('store options: time limits a timer is armed with', () => {
+  it('timeoutMs past 2^31 - 1 ms (Node would fire its timer at once: calls failed at 1 ms and still ran) is refused', () => {
+    const client = new Redis({ host: '127.0.0.1', lazyConnect: true });
+    try {
+      for (const timeoutMs of [2 ** 31, 3_000_000_000, 1e12]) {
+        expect(() => new RedisRateLimitStore({ client, timeoutMs })).toThrow(
+          expect.objectContaining({ code: 'INVALID_ARGUMENT', details: { field: 'options.timeoutMs' } }),
+        );
+      }
+      expect(() => new RedisRateLimitStore({ client, timeoutMs: 2 ** 31 - 1 })).not.toThrow();
+    } finally {
+      client.disconnect();
+    }
+  });
+});

@@ -24,6 +24,7 @@ import {
   validateClock,
   validateIdentifier,
   validateInteger,
+  validateTimerMs,
   validateOptionNames,
   validateOptions,
 } from '@stowage/core/adapter-kit';
@@ -60,7 +61,7 @@ export interface SqliteStoreOptions extends StoreOptionsBase {
   busyTimeoutMs?: number;
   /**
    * Run `prune()` in the background this often (an unref'd timer); a tick that comes while the
-   * last prune still runs is skipped. @default off
+   * last prune still runs is skipped. At most `MAX_TIMER_MS` (2^31 - 1). @default off
    */
   pruneIntervalMs?: number;
   /** Rows deleted per statement by `prune()`. @default 1000 */
@@ -240,7 +241,7 @@ export abstract class SqliteStoreBase<S> implements Healthy {
     }
     const report = backgroundReporter(this.source, 'options.onError', o.onError);
     if (o.pruneIntervalMs !== undefined) {
-      const every = validateInteger(this.source, 'options.pruneIntervalMs', o.pruneIntervalMs, 1);
+      const every = validateTimerMs(this.source, 'options.pruneIntervalMs', o.pruneIntervalMs);
       // A prune that close() cut short (in a lock wait, the next try finds the store closed) ends quietly.
       const pruneUnlessClosed = () =>
         this.prune().catch((err: unknown) => {

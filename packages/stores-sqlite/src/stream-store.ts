@@ -6,7 +6,7 @@ import {
   ErrorSource,
   runSync,
   type StreamOp,
-  validateInteger,
+  validateTimerMs,
   type MessageRun,
   runOf,
   type ProducerState,
@@ -28,7 +28,8 @@ export interface SqliteStreamStoreOptions extends Omit<SqliteStoreOptions, 'prun
   /**
    * While a `wait` is pending, how often to look for commits made by other processes on the
    * same file (`PRAGMA data_version`, one cheap call). Appends in this process wake waiters
-   * at once. @default 50
+   * at once. At most `MAX_TIMER_MS` (2^31 - 1, the longest delay a Node timer takes).
+   * @default 50
    */
   pollIntervalMs?: number;
 }
@@ -249,7 +250,7 @@ export class SqliteStreamStore extends SqliteStoreBase<Statements> implements St
     const maxMessageBytes = sizeLimit(this.source, options, 'maxMessageBytes');
     this.cache = StreamReadCache.of(this.source, options);
     this.pollIntervalMs =
-      options.pollIntervalMs === undefined ? 50 : validateInteger(this.source, 'options.pollIntervalMs', options.pollIntervalMs, 1);
+      options.pollIntervalMs === undefined ? 50 : validateTimerMs(this.source, 'options.pollIntervalMs', options.pollIntervalMs);
     this.ops = new EngineStreamOps({
       source: this.source,
       ensureOpen: () => this.ensureOpen(),

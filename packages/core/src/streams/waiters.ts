@@ -1,4 +1,5 @@
 import type { StreamWaitOutcome } from '../contracts/stream.js';
+import { MAX_TIMER_MS } from '../validate.js';
 
 /** A live stream as a waiter sees it at one look; `undefined` stands for a missing stream. */
 export interface TailSnapshot {
@@ -31,8 +32,6 @@ export function waitOutcome(snapshot: TailSnapshot | undefined, position: number
  * stands still just before the expiry must not make a waiter query the backend in a loop.
  */
 export const EXPIRY_RECHECK_MIN_MS = 10;
-/** The longest delay `setTimeout` takes (a longer one fires at once). */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** How long after a look to look again for the stream's expiry (this process's ms), or `undefined` for no need. */
 export function expiryRecheckMs(snapshot: TailSnapshot, timeLeftMs: number): number | undefined {
@@ -212,8 +211,16 @@ export class StreamWaiters {
       };
       const abort = (): void => finish('aborted');
       const onAbort = (): void => finish('aborted');
-      const timer = setTimeout(() => finish('timeout'), params.timeoutMs);
-      timer.unref();
+      // In steps of at most MAX_TIMER_MS: Node fires a longer delay at once.
+      let timer: NodeJS.Timeout;
+      let unarmedMs = params.timeoutMs;
+      const arm = (): void => {
+        const step = Math.min(unarmedMs, MAX_TIMER_MS);
+        unarmedMs -= step;
+        timer = setTimeout(() => (unarmedMs > 0 ? arm() : finish('timeout')), step);
+        timer.unref();
+      };
+      arm();
       params.signal?.addEventListener('abort', onAbort, { once: true });
       this.all.add(abort);
       let set = this.byName.get(name);
