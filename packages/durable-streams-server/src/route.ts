@@ -17,15 +17,14 @@ export type Route =
 export function routeOf(basePath: string, req: IncomingMessage): Route {
   const url = req.url ?? '/';
   if (url === '*') return { kind: 'server' };
-  // A fragment is the client's own (RFC 9110 section 4.2.5: never sent); a raw `#` here is not
-  // part of any name, and a URL client could never reach a stream whose name held it.
-  if (url.includes('#')) throw source.invalid('the request target cannot have a fragment (#): write # in a stream name as %23');
   let path: string;
   let query: string;
+  const hash = url.indexOf('#');
   if (url.startsWith('/')) {
-    const q = url.indexOf('?');
-    path = q < 0 ? url : url.slice(0, q);
-    query = q < 0 ? '' : url.slice(q + 1);
+    const target = hash < 0 ? url : url.slice(0, hash);
+    const q = target.indexOf('?');
+    path = q < 0 ? target : target.slice(0, q);
+    query = q < 0 ? '' : target.slice(q + 1);
   } else {
     // absolute-form (through a proxy): only its path and query count
     let parsed: URL;
@@ -37,9 +36,21 @@ export function routeOf(basePath: string, req: IncomingMessage): Route {
     path = parsed.pathname;
     query = parsed.search.slice(1);
   }
-  const decoded = decodePath(path);
+  // What is not ours (outside basePath) goes to the host app as it came, whatever its form.
+  let decoded: string;
+  try {
+    decoded = decodePath(path);
+  } catch (err) {
+    if (!path.startsWith(basePath) && path !== basePath.slice(0, -1)) return { kind: 'outside' };
+    throw err;
+  }
+  if (!decoded.startsWith(basePath) && decoded !== basePath.slice(0, -1)) {
+    return decoded === '/' ? { kind: 'root', insideBase: false } : { kind: 'outside' };
+  }
+  // A fragment is the client's own (RFC 9110 section 4.2.5: never sent); a raw `#` here is not
+  // part of any name, and a URL client could never reach a stream whose name held it.
+  if (hash >= 0) throw source.invalid('the request target cannot have a fragment (#): write # in a stream name as %23');
   if (decoded === basePath || decoded === basePath.slice(0, -1)) return { kind: 'root', insideBase: true };
-  if (!decoded.startsWith(basePath)) return decoded === '/' ? { kind: 'root', insideBase: false } : { kind: 'outside' };
   const name = decoded.slice(basePath.length);
   // Under the reserved prefix (health, subscriptions) each route checks its own segments.
   if (!isReserved(name)) {

@@ -149,6 +149,12 @@ describe('the root path under a basePath', () => {
       expect((await send(base, 'GET', '/')).status).toBe(418);
       expect((await send(base, 'GET', '/ds')).status).toBe(200);
       expect((await send(base, 'GET', '/ds/')).status).toBe(200);
+      // The host app's paths reach it as they came, whatever the handler would refuse in its own.
+      for (const target of ['/#top', '/app/page#x', '/app/%zz', '/ds#x', '/dsx#y']) {
+        expect((await send(base, 'GET', target)).status, target).toBe(target === '/ds#x' ? 400 : 418);
+      }
+      expect((await send(base, 'GET', '/ds/%zz')).status).toBe(400);
+      expect((await send(base, 'PUT', '/ds/t#x')).status).toBe(400);
     } finally {
       handler.close();
       await new Promise((r) => server.close(r));
