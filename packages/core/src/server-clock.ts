@@ -2,6 +2,13 @@ import { settleWithin } from './deadline.js';
 /** A sample older than this is refreshed by the next call that sends a deadline. */
 export const CLOCK_REFRESH_MS = 60_000;
 
+/**
+ * Epoch ms on a clock that never steps: the wall clock at process start carried forward on the
+ * monotonic clock. `Date.now()` may step (NTP, a VM resumed); the server's time is kept as an
+ * offset from this one, so a step of ours after a sample moves no deadline sent.
+ */
+export const steadyNow = (): number => performance.timeOrigin + performance.now();
+
 /** The rejection of a clock sample that got no answer within its limit. */
 export class ClockSampleTimeout extends Error {
   constructor(readonly ms: number) {
@@ -10,14 +17,14 @@ export class ClockSampleTimeout extends Error {
 }
 
 /**
- * A lower bound of (server clock − our clock) in ms, added to every deadline sent, so the
- * server refuses a call no later than our clock says its deadline passed, whichever way the
- * clocks differ. Sampled before the first call that sends a deadline, then refreshed in the
+ * A lower bound of (server clock − our clock) in ms, our clock being {@link steadyNow}, so that
+ * the deadline a call sends (see {@link ServerClock.toServer}) makes the server refuse it no
+ * later than our timer fails it, whichever way the clocks differ or ours steps. Sampled before the first call that sends a deadline, then refreshed in the
  * background by the first such call a minute after the last sample (no timer); a refusal as
  * late also raises it. Nothing per call but `now >= refreshAt` once sampled.
  */
 export class ServerClock {
-  /** Lower bound of server clock − our clock, ms. */
+  /** Lower bound of server clock − {@link steadyNow}, ms. */
   offsetMs = 0;
   /** On our clock: from then on, a call (re)samples. 0 until the first sample succeeds. */
   refreshAt = 0;
@@ -25,8 +32,8 @@ export class ServerClock {
   private sampling: Promise<void> | undefined;
 
   /**
-   * @param read One sample, answered within `limitMs`: the server's epoch ms minus `Date.now()`
-   *   read when the answer came.
+   * @param read One sample, answered within `limitMs`: the server's epoch ms minus
+   *   {@link steadyNow} read when the answer came.
    */
   constructor(private readonly read: (limitMs: number) => Promise<number>) {}
 
@@ -47,9 +54,17 @@ export class ServerClock {
     return undefined;
   }
 
-  /** After a refusal as late carrying the server's time: a lower bound as well, and a fresher one. */
-  learn(serverNow: number, now: number): void {
-    this.offsetMs = serverNow - now;
+  /**
+   * `deadline`, epoch ms on our wall clock (`Date.now()`, as callers give it), on the server's
+   * clock: the time left until it, from the server's time now; whole ms, rounded down.
+   */
+  toServer(deadline: number): number {
+    return Math.floor(steadyNow() + this.offsetMs + (deadline - Date.now()));
+  }
+
+  /** After a refusal as late carrying the server's time (read just now): a lower bound as well, and a fresher one. */
+  learn(serverNow: number): void {
+    this.offsetMs = serverNow - steadyNow();
   }
 
   private sample(limitMs: number): Promise<void> {

@@ -225,7 +225,7 @@ export abstract class PgStoreBase implements Healthy {
 
   /** The epoch ms on the server's clock that a call with `budget` must finish by. */
   protected serverDeadline(budget: CallBudget): number {
-    return budget.deadline + this.backendClock.offsetMs;
+    return this.backendClock.toServer(budget.deadline);
   }
 
   /**
@@ -306,7 +306,7 @@ export abstract class PgStoreBase implements Healthy {
   protected learnClock(serverNow: number, budget: CallBudget): boolean {
     const now = Date.now();
     if (now >= budget.deadline) return false;
-    this.backendClock.learn(serverNow, now);
+    this.backendClock.learn(serverNow);
     return true;
   }
 

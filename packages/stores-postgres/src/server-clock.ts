@@ -1,14 +1,14 @@
-import { ServerClock } from '@stowage/core/adapter-kit';
+import { ServerClock, steadyNow } from '@stowage/core/adapter-kit';
 import type pg from 'pg';
 
 /** The server's clock in epoch ms (`clock_timestamp()`: the time of reading, not of the transaction's start). */
 export const CLOCK_SAMPLE_SQL = 'SELECT floor(extract(epoch from clock_timestamp()) * 1000)::bigint AS ms';
 
-/** One sample of a pool's server clock, with `Date.now()` read on receipt (so a lower bound of the offset). */
+/** One sample of a pool's server clock, with our clock (`steadyNow`) read on receipt (so a lower bound of the offset). */
 function sampleOffset(pool: pg.Pool, limitMs: number): Promise<number> {
   return pool
     .query<{ ms: string }>({ text: CLOCK_SAMPLE_SQL, query_timeout: limitMs } as pg.QueryConfig)
-    .then((result) => Number(result.rows[0]!.ms) - Date.now());
+    .then((result) => Number(result.rows[0]!.ms) - steadyNow());
 }
 
 /**

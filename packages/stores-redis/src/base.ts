@@ -190,7 +190,7 @@ export abstract class RedisStoreBase implements Healthy {
   /** The time, grace and deadline arguments every script starts with (see `lib.lua`), then `args`, as sent; `deadline` on our clock. */
   private scriptArgs(deadline: number, args: readonly unknown[]): Word[] {
     const now = this.clock === undefined ? '' : String(readClock(this.source, this.clock));
-    const words: Word[] = [now, this.grace, String(deadline + this.backendClock.offsetMs)];
+    const words: Word[] = [now, this.grace, String(this.backendClock.toServer(deadline))];
     for (const a of args) words.push(arg(a));
     return words;
   }
@@ -278,7 +278,7 @@ export abstract class RedisStoreBase implements Healthy {
     const at = Date.now();
     const serverNow = at < budget.deadline ? lateAt(err) : undefined;
     if (serverNow === undefined) return undefined;
-    this.backendClock.learn(serverNow, at);
+    this.backendClock.learn(serverNow);
     if (handover !== undefined) handover.handed = false;
     return work(budget, handover);
   }

@@ -1,8 +1,8 @@
-import { ErrorSource, ServerClock } from '@stowage/core/adapter-kit';
+import { ErrorSource, ServerClock, steadyNow } from '@stowage/core/adapter-kit';
 import { type Connection, connectionOf } from './connection.js';
 
-/** `TIME`'s answer as our clock's offset from it, with `Date.now()` read on receipt (so a lower bound). */
-const offsetOf = ([seconds, micros]: unknown[]): number => Number(seconds) * 1000 + Math.floor(Number(micros) / 1000) - Date.now();
+/** `TIME`'s answer as our clock's offset from it, with our clock (`steadyNow`) read on receipt (so a lower bound). */
+const offsetOf = ([seconds, micros]: unknown[]): number => Number(seconds) * 1000 + Math.floor(Number(micros) / 1000) - steadyNow();
 
 /**
  * One sample of a client's server clock: `TIME`; on a Cluster, `TIME` of every master and the

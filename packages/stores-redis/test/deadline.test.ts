@@ -160,6 +160,33 @@ describe.each(DRIVERS)('%s', (driver) => {
         own.close();
       }
     });
+
+    it('our wall clock stepping 5 s ahead after the sample moves no deadline sent: calls told TIMEOUT change nothing', async () => {
+      const own = connect(driver, server.ports[0]!); // the clock sample is per client
+      await own.connected;
+      const prefix = newNamespace();
+      const limits = new RedisRateLimitStore({ client: own.client, prefix, timeoutMs: 5000 });
+      const sessions = new RedisSessionStore({ client: own.client, prefix, timeoutMs: 5000 });
+      await limits.consume('warm', policy); // samples Redis's clock (about our own)
+      await sessions.set('warm', Buffer.from('x'), { ttlMs: MINUTE });
+      // NTP or a resumed VM steps Date.now() only; before, every deadline sent was 5 s late.
+      const ours = shiftOurClock(() => 5000, true);
+      try {
+        await pause([admin], 1500, 'ALL');
+        const startedAt = Date.now();
+        const results = await outcomes(startedAt, [
+          limits.consume('k', policy, { deadline: startedAt + 150 }),
+          sessions.set('s', Buffer.from('x'), { ttlMs: MINUTE, deadline: startedAt + 150 }),
+        ]);
+        expect(results.map((r) => r.code)).toEqual(['TIMEOUT', 'TIMEOUT']);
+        await own.drained();
+        expect((await limits.peek('k', policy)).remaining).toBe(10);
+        expect(await sessions.get('s')).toBeUndefined();
+      } finally {
+        ours.mockRestore();
+        own.close();
+      }
+    }, 20_000);
   });
 
   describe('a deadline already passed', () => {
