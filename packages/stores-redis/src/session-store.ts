@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { CallOptions, SessionRecord, SessionSetOptions, SessionStore } from '@stowage/core';
 import {
   deadlineOf,
+  type ErrorSource,
   readClock,
   validateDestroyByOwnerArgs,
   validateDuration,
@@ -116,10 +117,10 @@ export class RedisSessionStore extends RedisStoreBase implements SessionStore {
       // HMGET, cheaper than any script, answers as the script would.
       const key = this.key(id);
       const v = await this.command<MaybeFields>('HMGET', key, FIELDS, deadline, true);
-      return v[1] === null ? undefined : record(v);
+      return v[1] === null ? undefined : record(this.source, v);
     }
     const v = await this.run<Fields | null>(S.get, [this.key(id)], [], deadline, true);
-    return v === null ? undefined : record(v);
+    return v === null ? undefined : record(this.source, v);
   }
 
   async set(id: string, data: Uint8Array, opts: SessionSetOptions): Promise<{ version: number }> {
@@ -281,9 +282,15 @@ export class RedisSessionStore extends RedisStoreBase implements SessionStore {
 }
 
 /** A session from its fields (the script answers '' for a missing field, HMGET null). */
-function record(v: Fields | MaybeFields): SessionRecord {
-  const r: SessionRecord = { data: v[0]!, version: Number(v[1]!.toString()), expiresAt: Number(v[2]!.toString()) };
-  if (v[3] !== null && v[3].length > 0) r.absoluteExpiresAt = Number(v[3].toString());
-  if (v[4] !== null && v[4].length > 0) r.owner = v[4].toString();
+function record(source: ErrorSource, v: Fields | MaybeFields): SessionRecord {
+  const [data, version, exp, abs, owner] = v;
+  // Anything but what `set` writes (a hash written by something else under our prefix) is CORRUPT.
+  const int = (b: Buffer | null) => (b === null || !/^\d{1,16}$/.test(b.toString()) ? Number.NaN : Number(b.toString()));
+  const r: SessionRecord = { data: data!, version: int(version), expiresAt: int(exp) };
+  if (abs !== null && abs.length > 0) r.absoluteExpiresAt = int(abs);
+  if (data === null || !Number.isSafeInteger(r.version) || !Number.isSafeInteger(r.expiresAt) || Number.isNaN(r.absoluteExpiresAt)) {
+    throw source.error('CORRUPT', 'a session record is not as this store writes it (a hash with data, version and exp)');
+  }
+  if (owner !== null && owner.length > 0) r.owner = owner.toString();
   return r;
 }
