@@ -13,7 +13,16 @@ import { liveParam, offsetParam, source } from './protocol.js';
 import { ReadGate } from './read-gate.js';
 import { catchUp, head, readNow } from './reads.js';
 import type { HandlerContext, StreamRequest } from './request.js';
-import { baseHeaders, logLine, METHODS, preflightHeaders, sendError, sendExpectationFailed, sendMethodNotAllowed } from './responses.js';
+import {
+  baseHeaders,
+  logLine,
+  METHODS,
+  preflightHeaders,
+  sendError,
+  sendExpectationFailed,
+  sendMethodNotAllowed,
+  sendRefusal,
+} from './responses.js';
 import { answeredRaw } from './raw-answer.js';
 import { routeOf, type Route } from './route.js';
 import { SendLimit } from './send-limit.js';
@@ -23,6 +32,7 @@ import { SubscriptionRuntime } from './subscription-runtime.js';
 import { streamsTelemetry } from './telemetry.js';
 import type { WebhookKeys } from './webhook-keys.js';
 import { append, create, remove } from './writes.js';
+import { codingRefusal } from './body-coding.js';
 
 /** The `Expect` values Node answers with `100 Continue` ('checkContinue'), as Node matches them. */
 const CONTINUE = /(?:^|\W)100-continue(?:$|\W)/i;
@@ -219,6 +229,8 @@ class StreamsApp implements HandlerContext {
     }
     const expectation = req.headers.expect;
     if (expectation !== undefined && !CONTINUE.test(expectation)) return sendExpectationFailed(this.o, req, res);
+    const refusal = codingRefusal(req);
+    if (refusal !== undefined) return sendRefusal(this.o, req, res, refusal, `${refusal.message.split(':')[0]}: "…" is not supported`);
     switch (route.kind) {
       case 'stream':
         if (isHealthPath(route.name)) return serveHealth(this, { req, res, name: route.name, params: route.params });

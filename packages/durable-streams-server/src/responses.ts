@@ -179,22 +179,49 @@ export function sendMethodNotAllowed(o: ResolvedOptions, req: IncomingMessage, r
 
 /**
  * 417 to an `Expect` other than `100-continue` (RFC 9110 section 10.1.1), which Node would
- * answer itself with no body and no line. The body the client may still send is not read:
- * answered, then the connection closes gently (see linger.ts).
+ * answer itself with no body and no line.
  */
 export function sendExpectationFailed(o: ResolvedOptions, req: IncomingMessage, res: ServerResponse): void {
   const meets = 'is not an expectation this server meets (only 100-continue)';
-  // The log keeps no value a client sent; the client is told what it sent (the first 100 characters).
-  o.log(logLine(req, 417, 'EXPECTATION_FAILED', `Expect: "…" ${meets}`));
   const given = String(req.headers.expect ?? '').slice(0, 100);
-  const body = JSON.stringify({ error: { code: 'EXPECTATION_FAILED', message: `Expect: ${JSON.stringify(given)} ${meets}` } });
+  sendRefusal(
+    o,
+    req,
+    res,
+    { status: 417, code: 'EXPECTATION_FAILED', message: `Expect: ${JSON.stringify(given)} ${meets}` },
+    `Expect: "…" ${meets}`,
+  );
+}
+
+/** A request refused for how it is framed or coded, before anything reads its body. */
+export interface Refusal {
+  status: number;
+  code: string;
+  /** For the client: it may quote what the client sent. */
+  message: string;
+}
+
+/**
+ * Answers `refusal` without reading the body the client may still send: answered, then the
+ * connection closes gently (see linger.ts). The log line is `logged`, which keeps no value a
+ * client sent (the refusal's message when not given).
+ */
+export function sendRefusal(
+  o: ResolvedOptions,
+  req: IncomingMessage,
+  res: ServerResponse,
+  refusal: Refusal,
+  logged = refusal.message,
+): void {
+  o.log(logLine(req, refusal.status, refusal.code, logged));
+  const body = JSON.stringify({ error: { code: refusal.code, message: refusal.message } });
   const headers: OutgoingHttpHeaders = {
     'Cache-Control': 'no-store',
     'Content-Type': 'application/json; charset=utf-8',
     Connection: 'close',
   };
   headers['Content-Length'] = Buffer.byteLength(body);
-  answerThenLinger(req, res.writeHead(417, headers), req.method === 'HEAD' ? undefined : body);
+  answerThenLinger(req, res.writeHead(refusal.status, headers), req.method === 'HEAD' ? undefined : body);
 }
 
 /** The headers that describe a stream: its media type, tail and closed state. */

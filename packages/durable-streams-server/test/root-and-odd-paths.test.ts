@@ -120,6 +120,45 @@ describe('the root path and odd paths (basePath /)', () => {
   });
 });
 
+describe('bodies the server cannot store as they are meant', () => {
+  it('a transfer coding other than chunked is 501, a content coding 415, two Host headers 400; nothing is appended', async () => {
+    const store = new MemoryStreamStore();
+    const server = createStreamsServer({ store, log: false });
+    const base = await server.listen(0);
+    try {
+      expect((await send(base, 'PUT', '/c', ['Content-Type: text/plain'])).status).toBe(201);
+      /** A chunked POST (no Content-Length) with `coding` as its Transfer-Encoding. */
+      const chunked = async (coding: string, data: string) => {
+        const head = [
+          'POST /c HTTP/1.1',
+          'Host: odd.test',
+          'Connection: close',
+          'Content-Type: text/plain',
+          `Transfer-Encoding: ${coding}`,
+        ];
+        const body = `${Buffer.byteLength(data).toString(16)}\r\n${data}\r\n0\r\n\r\n`;
+        return (await rawExchange(base, `${head.join('\r\n')}\r\n\r\n${body}`, 'POST')).responses.at(-1)!;
+      };
+      const te = await chunked('gzip, chunked', 'zz');
+      expect(te.status).toBe(501);
+      expect(json(te).error.message).toContain('only chunked');
+      for (const coding of ['gzip', 'br', 'identity, gzip']) {
+        const ce = await send(base, 'POST', '/c', ['Content-Type: text/plain', `Content-Encoding: ${coding}`], 'zz');
+        expect(ce.status, coding).toBe(415);
+        expect(json(ce).error.code).toBe('UNSUPPORTED_MEDIA_TYPE');
+      }
+      expect((await send(base, 'POST', '/c', ['Content-Type: text/plain', 'Host: other.test'], 'zz')).status).toBe(400);
+      // What is allowed: chunked alone, identity, a GET naming a coding it has no body for.
+      expect((await chunked('chunked', 'a')).status).toBe(204);
+      expect((await send(base, 'POST', '/c', ['Content-Type: text/plain', 'Content-Encoding: identity'], 'b')).status).toBe(204);
+      expect((await send(base, 'GET', '/c?offset=-1', ['Content-Encoding: gzip'])).body.toString()).toBe('ab');
+    } finally {
+      await server.close();
+      await store.close();
+    }
+  });
+});
+
 describe('the root path under a basePath', () => {
   it('serves the page at basePath (with or without its slash) and at / when nothing else owns /', async () => {
     const store = new MemoryStreamStore();

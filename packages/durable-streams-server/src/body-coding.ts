@@ -1,0 +1,34 @@
+import type { IncomingMessage } from 'node:http';
+import { source } from './protocol.js';
+import type { Refusal } from './responses.js';
+
+/**
+ * What refuses a request for how its body is framed or coded, before its body is read:
+ * - a transfer coding before `chunked` (`Transfer-Encoding: gzip, chunked`): 501 (RFC 9112
+ *   section 6.1); Node takes only the chunked framing off, so the compressed bytes would be
+ *   stored as the message;
+ * - a content coding other than `identity` on a body (`Content-Encoding: gzip`): 415 (RFC 9110
+ *   section 8.4.1); a stream stores the bytes a writer means, not a compressed form of them.
+ * A second `Host` header throws `INVALID_ARGUMENT` (400, RFC 9112 section 3.2).
+ */
+export function codingRefusal(req: IncomingMessage): Refusal | undefined {
+  let hosts = 0;
+  for (let i = 0; i < req.rawHeaders.length; i += 2) if (req.rawHeaders[i]!.toLowerCase() === 'host') hosts++;
+  if (hosts > 1) throw source.invalid('a request has one Host header (RFC 9112 section 3.2)');
+  const te = req.headers['transfer-encoding'] ?? '';
+  const codings = te
+    .toLowerCase()
+    .split(',')
+    .map((c) => c.trim());
+  // Not chunked last: Node's parser refuses it (400, RFC 9112 section 6.3) as the body comes.
+  if (codings.length > 1 && codings.at(-1) === 'chunked') {
+    const message = `Transfer-Encoding: ${JSON.stringify(te.slice(0, 100))} is not supported: only chunked`;
+    return { status: 501, code: 'NOT_IMPLEMENTED', message };
+  }
+  const ce = req.headers['content-encoding'];
+  if (ce !== undefined && (req.method === 'PUT' || req.method === 'POST') && !['', 'identity'].includes(ce.trim().toLowerCase())) {
+    const message = `Content-Encoding: ${JSON.stringify(ce.slice(0, 100))} is not supported: send the body as it is (identity)`;
+    return { status: 415, code: 'UNSUPPORTED_MEDIA_TYPE', message };
+  }
+  return undefined;
+}
