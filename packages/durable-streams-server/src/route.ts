@@ -33,6 +33,10 @@ export function routeOf(basePath: string, req: IncomingMessage): Route {
     } catch {
       throw source.invalid('the request target is not a path, an absolute URL or *');
     }
+    // absolute-form is an http(s) URL (RFC 9112 section 3.2.2); `file:///t` names no stream here.
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+      throw source.invalid('the request target is not a path, an absolute http(s) URL or *');
+    }
     path = parsed.pathname;
     query = parsed.search.slice(1);
   }

@@ -99,6 +99,8 @@ describe('the root path and odd paths (basePath /)', () => {
       ['GET', '/t?offset=', 400],
       ['GET', '/missing?offset=-1&live=sse', 404],
       ['GET', 'http://x/t', 200],
+      ['GET', 'file:///t', 400],
+      ['GET', 'mailto:t', 400],
       // A fragment is never sent by a client; a raw # names no stream (%23 does).
       ['GET', '/t#frag', 400],
       ['PUT', '/u#frag', 400],
