@@ -1,5 +1,6 @@
 import type { CallOptions } from './contracts/common.js';
 import type { ErrorSource } from './errors.js';
+import { steadyNow } from './steady-clock.js';
 import { validateOptions, validateTimestamp } from './validate.js';
 
 /**
@@ -20,6 +21,11 @@ export interface CallBudget {
   readonly ms: number;
   /** True when the caller's deadline, not the store's own limit, sets `deadline`. */
   readonly byCaller: boolean;
+  /**
+   * `deadline` on {@link steadyNow}'s clock, fixed when the budget was made: the end a store
+   * sends to its server (`ServerClock.toServer`), which no step of `Date.now()` moves.
+   */
+  readonly steadyEnd: number;
 }
 
 /**
@@ -29,9 +35,9 @@ export interface CallBudget {
  */
 export function callBudget(source: ErrorSource, limitMs: number, deadline: number | undefined, now: number = Date.now()): CallBudget {
   const own = now + limitMs;
-  if (deadline === undefined || deadline >= own) return { deadline: own, ms: limitMs, byCaller: false };
+  if (deadline === undefined || deadline >= own) return { deadline: own, ms: limitMs, byCaller: false, steadyEnd: steadyNow() + limitMs };
   if (deadline <= now) throw pastDeadline(source, deadline, now);
-  return { deadline, ms: deadline - now, byCaller: true };
+  return { deadline, ms: deadline - now, byCaller: true, steadyEnd: steadyNow() + (deadline - now) };
 }
 
 /** For stores that answer at once (memory): `TIMEOUT` if the caller's deadline has passed. */

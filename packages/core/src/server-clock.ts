@@ -1,13 +1,9 @@
-import { settleWithin } from './deadline.js';
+import { type CallBudget, settleWithin } from './deadline.js';
+import { steadyNow } from './steady-clock.js';
+
+export { steadyNow };
 /** A sample older than this is refreshed by the next call that sends a deadline. */
 export const CLOCK_REFRESH_MS = 60_000;
-
-/**
- * Epoch ms on a clock that never steps: the wall clock at process start carried forward on the
- * monotonic clock. `Date.now()` may step (NTP, a VM resumed); the server's time is kept as an
- * offset from this one, so a step of ours after a sample moves no deadline sent.
- */
-export const steadyNow = (): number => performance.timeOrigin + performance.now();
 
 /** The rejection of a clock sample that got no answer within its limit. */
 export class ClockSampleTimeout extends Error {
@@ -21,12 +17,12 @@ export class ClockSampleTimeout extends Error {
  * the deadline a call sends (see {@link ServerClock.toServer}) makes the server refuse it no
  * later than our timer fails it, whichever way the clocks differ or ours steps. Sampled before the first call that sends a deadline, then refreshed in the
  * background by the first such call a minute after the last sample (no timer); a refusal as
- * late also raises it. Nothing per call but `now >= refreshAt` once sampled.
+ * late also raises it. Nothing per call but {@link ServerClock.isDue} once sampled.
  */
 export class ServerClock {
   /** Lower bound of server clock − {@link steadyNow}, ms. */
   offsetMs = 0;
-  /** On our clock: from then on, a call (re)samples. 0 until the first sample succeeds. */
+  /** On {@link steadyNow}'s clock: from then on, a call (re)samples ({@link isDue}). 0 until the first sample succeeds. */
   refreshAt = 0;
   private sampled = false;
   private sampling: Promise<void> | undefined;
@@ -38,7 +34,7 @@ export class ServerClock {
   constructor(private readonly read: (limitMs: number) => Promise<number>) {}
 
   /**
-   * For a call that found `now >= refreshAt`. Before the first sample: the sample, which the
+   * For a call that found {@link isDue}. Before the first sample: the sample, which the
    * call awaits before it sends anything (rejects if the sample fails, or with
    * {@link ClockSampleTimeout} after `limitMs`). After: starts a refresh if none runs and
    * returns undefined; a failed refresh keeps the old value and the next call tries again.
@@ -46,7 +42,7 @@ export class ServerClock {
   due(limitMs: number): Promise<void> | undefined {
     if (!this.sampled) return (this.sampling ??= this.sample(limitMs));
     if (this.sampling === undefined) {
-      this.refreshAt = Date.now() + CLOCK_REFRESH_MS; // one refresh at a time
+      this.refreshAt = steadyNow() + CLOCK_REFRESH_MS; // one refresh at a time
       // Not silent in effect: a server that does not answer the sample fails the calls themselves.
       this.sampling = this.sample(limitMs);
       this.sampling.catch(() => {});
@@ -55,11 +51,16 @@ export class ServerClock {
   }
 
   /**
-   * `deadline`, epoch ms on our wall clock (`Date.now()`, as callers give it), on the server's
-   * clock: the time left until it, from the server's time now; whole ms, rounded down.
+   * The end of `budget` on the server's clock, in whole ms, 1 ms early: Node may fire the
+   * budget's timer up to about a millisecond early, and the server compares whole ms.
    */
-  toServer(deadline: number): number {
-    return Math.floor(steadyNow() + this.offsetMs + (deadline - Date.now()));
+  toServer(budget: CallBudget): number {
+    return Math.floor(budget.steadyEnd + this.offsetMs) - 1;
+  }
+
+  /** Whether a call should (re)sample: the first, and the first a minute after the last sample. */
+  isDue(): boolean {
+    return steadyNow() >= this.refreshAt;
   }
 
   /** After a refusal as late carrying the server's time (read just now): a lower bound as well, and a fresher one. */
@@ -72,7 +73,7 @@ export class ServerClock {
       (offset) => {
         this.offsetMs = offset;
         this.sampled = true;
-        this.refreshAt = Date.now() + CLOCK_REFRESH_MS;
+        this.refreshAt = steadyNow() + CLOCK_REFRESH_MS;
         this.sampling = undefined;
       },
       (err: unknown) => {

@@ -26,10 +26,16 @@ describe('deadlines', () => {
   });
 
   it('callBudget takes the earlier of the deadline and the store limit', () => {
-    expect(callBudget(source, 2000, undefined, 1000)).toEqual({ deadline: 3000, ms: 2000, byCaller: false });
-    expect(callBudget(source, 2000, 5000, 1000)).toEqual({ deadline: 3000, ms: 2000, byCaller: false });
-    expect(callBudget(source, 2000, 1500, 1000)).toEqual({ deadline: 1500, ms: 500, byCaller: true });
-    expect(callBudget(source, 2000, 1001, 1000)).toEqual({ deadline: 1001, ms: 1, byCaller: true });
+    const steady = expect.any(Number);
+    expect(callBudget(source, 2000, undefined, 1000)).toEqual({ deadline: 3000, ms: 2000, byCaller: false, steadyEnd: steady });
+    expect(callBudget(source, 2000, 5000, 1000)).toEqual({ deadline: 3000, ms: 2000, byCaller: false, steadyEnd: steady });
+    expect(callBudget(source, 2000, 1500, 1000)).toEqual({ deadline: 1500, ms: 500, byCaller: true, steadyEnd: steady });
+    expect(callBudget(source, 2000, 1001, 1000)).toEqual({ deadline: 1001, ms: 1, byCaller: true, steadyEnd: steady });
+    // The end on the steady clock is `ms` from when the budget was made.
+    const before = performance.timeOrigin + performance.now();
+    const b = callBudget(source, 2000, 1500, 1000);
+    expect(b.steadyEnd - before).toBeGreaterThanOrEqual(500);
+    expect(b.steadyEnd - before).toBeLessThan(600);
   });
 
   it('a deadline at or before now is TIMEOUT at once', () => {

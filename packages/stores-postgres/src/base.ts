@@ -225,7 +225,7 @@ export abstract class PgStoreBase implements Healthy {
 
   /** The epoch ms on the server's clock that a call with `budget` must finish by. */
   protected serverDeadline(budget: CallBudget): number {
-    return this.backendClock.toServer(budget.deadline);
+    return this.backendClock.toServer(budget);
   }
 
   /**
@@ -249,7 +249,7 @@ export abstract class PgStoreBase implements Healthy {
       let pending: Promise<T>;
       try {
         // Once sampled, this comparison is all the clock costs a call.
-        const first = sendsDeadline && now >= this.backendClock.refreshAt ? this.backendClock.due(this.timeoutMs) : undefined;
+        const first = sendsDeadline && this.backendClock.isDue() ? this.backendClock.due(this.timeoutMs) : undefined;
         if (first !== undefined) pending = this.afterSample(first, budget, work);
         else pending = this.isReady || !this.autoMigrate ? work() : this.ready().then(work);
       } catch (err) {

@@ -187,10 +187,10 @@ export abstract class RedisStoreBase implements Healthy {
   /** A lower bound of how far Redis's clock runs ahead of ours, shared by the stores of this client. */
   private readonly backendClock: ServerClock;
 
-  /** The time, grace and deadline arguments every script starts with (see `lib.lua`), then `args`, as sent; `deadline` on our clock. */
-  private scriptArgs(deadline: number, args: readonly unknown[]): Word[] {
+  /** The time, grace and deadline arguments every script starts with (see `lib.lua`), then `args`, as sent. */
+  private scriptArgs(budget: CallBudget, args: readonly unknown[]): Word[] {
     const now = this.clock === undefined ? '' : String(readClock(this.source, this.clock));
-    const words: Word[] = [now, this.grace, String(this.backendClock.toServer(deadline))];
+    const words: Word[] = [now, this.grace, String(this.backendClock.toServer(budget))];
     for (const a of args) words.push(arg(a));
     return words;
   }
@@ -211,7 +211,7 @@ export abstract class RedisStoreBase implements Healthy {
   ): Promise<T> {
     const c = this.connection;
     return this.timed(
-      (budget, handover) => c.script(s, keys, this.scriptArgs(budget.deadline, args), buffers, handover) as Promise<T>,
+      (budget, handover) => c.script(s, keys, this.scriptArgs(budget, args), buffers, handover) as Promise<T>,
       deadline,
       true,
       lateAnswer,
@@ -245,7 +245,7 @@ export abstract class RedisStoreBase implements Healthy {
     // Known disconnected: fail now and send nothing, rather than wait in the client's offline queue.
     if (this.reachability.down()) return Promise.reject(notSent(this.knownDown()));
     // Once sampled, this comparison is all the clock costs a call.
-    if (sendsDeadline && now >= this.backendClock.refreshAt) work = this.afterSample(work);
+    if (sendsDeadline && this.backendClock.isDue()) work = this.afterSample(work);
     // node-redis write batches: whether the command has been handed to the client yet.
     const handover: Handover | undefined = this.batched ? { sendBy: budget.deadline, handed: false, cancelled: false } : undefined;
     let pending: Promise<T>;
