@@ -25,14 +25,16 @@ const S = {
   rotate: new Script('session_rotate'),
   take: new Script('session_take'),
   put: new Script('session_put'),
+  unmark: new Script('session_unmark'),
   destroyOwner: new Script('session_destroy_owner'),
   prune: new Script('session_prune'),
   due: new Script('session_due'),
 };
 
 /**
- * How long a Cluster rotate's mark lives (ms): the rotate gives its session back under the
- * old id only within this time of the take (a late answer of the take included).
+ * How long a Cluster rotate's mark lives at least (ms; five times the store's `timeoutMs` when
+ * longer): the rotate gives its session back under the old id only within this time of the
+ * take (a late answer of the take included).
  */
 const ROTATION_MARK_MS = 60_000;
 
@@ -58,7 +60,8 @@ const OWN_OPTIONS: OwnOptionNames<RedisSessionStoreOptions, RedisStoreOptions> =
  * takes the old session (a script deletes and returns it, so one caller alone moves it, and
  * marks the old id: `<prefix>m:{id}`, for a minute), then writes it under the new id, putting
  * it back if the new id is taken or a step failed (only while the mark is its own: a
- * `destroy` meanwhile deletes it, so a failed rotate never undoes a sign-out), and (3)
+ * `destroy` meanwhile deletes it, so a failed rotate never undoes a sign-out; after a write
+ * under the new id, a mark found gone ends that session too and the rotate answers false), and (3)
  * `destroyByOwner` reads the index and deletes each session that still belongs to the
  * owner, one script per session. Each step is atomic; a session created by a concurrent
  * `set` may survive a concurrent sign-out, and during a `rotate` neither id resolves.
@@ -173,9 +176,10 @@ export class RedisSessionStore extends RedisStoreBase implements SessionStore {
     // the mark, which a destroy of the old id (or of its owner's sessions) deletes meanwhile.
     const token = randomBytes(8).toString('hex');
     /** Gives the session back under the old id, within the store's own limit. */
+    const mark = (fields: Fields) => `${token}${fields[4].toString()}`;
     const giveBack = (fields: Fields) => {
       const [data, version, exp, abs, owner] = fields;
-      const args = [data, version, exp, abs, owner, '', `${token}${owner.toString()}`];
+      const args = [data, version, exp, abs, owner, '', mark(fields)];
       return this.run<number>(S.put, [this.key(oldId), this.rotationMark(oldId)], args, undefined);
     };
     // A take whose answer comes after the caller was told TIMEOUT did run: the session is given
@@ -185,13 +189,14 @@ export class RedisSessionStore extends RedisStoreBase implements SessionStore {
       if (late === null) return;
       giveBack(late).catch((err: unknown) => this.report(err, 'rotate (giving back a session taken late)'));
     };
-    const markArgs = [token, ROTATION_MARK_MS];
+    const markArgs = [token, Math.max(ROTATION_MARK_MS, 5 * this.timeoutMs)];
     const taken = await this.run<Fields | null>(S.take, [this.key(oldId), this.rotationMark(oldId)], markArgs, deadline, true, lateTake);
     if (taken === null) return false;
     const [, , exp, , owner] = taken;
     // Giving the session back is the undo of `take`: it runs within the store's own limit,
     // even past the caller's deadline, so that a failed rotate leaves the session where it was.
     let putSent = false;
+    let written: boolean;
     try {
       if (owner.length > 0) {
         await this.command('SADD', this.ownerKey(owner.toString()), [newId], deadline);
@@ -201,15 +206,21 @@ export class RedisSessionStore extends RedisStoreBase implements SessionStore {
       }
       putSent = true;
       const [data, version, , abs] = taken;
-      if ((await this.run<number>(S.put, [this.key(newId)], [data, version, exp, abs, owner, ttl], deadline)) === 1) return true;
+      written = (await this.run<number>(S.put, [this.key(newId)], [data, version, exp, abs, owner, ttl], deadline)) === 1;
     } catch (err) {
       // Not given back when the write under the new id may have run (its answer did not come):
       // a lost session is safer than a rotated-away id that still works.
       if (!putSent || didNotRun(err)) await giveBack(taken);
       throw err;
     }
-    await giveBack(taken); // the new id is taken
-    throw this.source.error('CONFLICT', 'a live session already has the new id');
+    if (!written) {
+      await giveBack(taken); // the new id is taken
+      throw this.source.error('CONFLICT', 'a live session already has the new id');
+    }
+    // A sign-out of the old id since the take deleted the mark: it ends the moved session too.
+    if ((await this.run<number>(S.unmark, [this.rotationMark(oldId)], [mark(taken)], undefined)) === 1) return true;
+    await this.run<number>(S.destroy, this.destroyKeys(newId), [''], undefined);
+    return false;
   }
 
   async destroyByOwner(owner: string, opts?: { except?: string } & CallOptions): Promise<number> {

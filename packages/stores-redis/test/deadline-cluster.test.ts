@@ -180,6 +180,35 @@ describe.each(DRIVERS)("the caller's deadline on a 3-master Redis Cluster (%s)",
     expect(await sessions.get('rotated')).toBeUndefined();
   });
 
+  it('a sign-out that lands while a rotate is under way ends the session under the new id too', async () => {
+    const o = options();
+    const sessions = new RedisSessionStore(o);
+    // As above: the owner's index on a master that holds the rotate after its take, the old id elsewhere.
+    const indexPort = await portOf('frank');
+    let oldId = '';
+    for (let i = 0; oldId === ''; i++) if ((await portOf(`mid-${i}`)) !== indexPort) oldId = `mid-${i}`;
+    await sessions.destroy(oldId); // the destroy script loaded on the old id's master
+    await sessions.set(oldId, Buffer.from('payload'), { ttlMs: MINUTE, owner: 'frank' });
+
+    await pause([admins.get(indexPort)!], 800);
+    const rotating = sessions.rotate(oldId, 'mid-new');
+    await new Promise((r) => setTimeout(r, 200)); // the take has run; the rotate waits on the index
+    expect(await sessions.destroy(oldId)).toBe(false); // the session is in rotation: nothing live to end
+    expect(await rotating).toBe(false);
+    expect(await sessions.get(oldId)).toBeUndefined();
+    expect(await sessions.get('mid-new')).toBeUndefined();
+    expect(await admins.get(await portOf(oldId))!.exists(`${o.prefix}m:{${oldId}}`)).toBe(0);
+  }, 20_000);
+
+  it('a rotate that completes leaves no mark behind', async () => {
+    const o = options();
+    const sessions = new RedisSessionStore(o);
+    await sessions.set('clean-old', Buffer.from('payload'), { ttlMs: MINUTE, owner: 'gina' });
+    expect(await sessions.rotate('clean-old', 'clean-new')).toBe(true);
+    expect(Buffer.from((await sessions.get('clean-new'))!.data).toString()).toBe('payload');
+    expect(await admins.get(await portOf('clean-old'))!.exists(`${o.prefix}m:{clean-old}`)).toBe(0);
+  });
+
   /** A Cluster client of the test's own (the clock sample is per client), connected. */
   async function freshClient(): Promise<TestClient> {
     const c = connectCluster(driver, cluster.ports);
