@@ -16,19 +16,35 @@ export function codingRefusal(req: IncomingMessage): Refusal | undefined {
   for (let i = 0; i < req.rawHeaders.length; i += 2) if (req.rawHeaders[i]!.toLowerCase() === 'host') hosts++;
   if (hosts > 1) throw source.invalid('a request has one Host header (RFC 9112 section 3.2)');
   const te = req.headers['transfer-encoding'] ?? '';
-  const codings = te
-    .toLowerCase()
-    .split(',')
-    .map((c) => c.trim());
+  const codings = listOf(te);
   // Not chunked last: Node's parser refuses it (400, RFC 9112 section 6.3) as the body comes.
   if (codings.length > 1 && codings.at(-1) === 'chunked') {
+    if (codings.indexOf('chunked') < codings.length - 1) throw source.invalid('Transfer-Encoding names chunked twice (RFC 9112 section 7)');
     const message = `Transfer-Encoding: ${JSON.stringify(te.slice(0, 100))} is not supported: only chunked`;
     return { status: 501, code: 'NOT_IMPLEMENTED', message };
   }
   const ce = req.headers['content-encoding'];
-  if (ce !== undefined && (req.method === 'PUT' || req.method === 'POST') && !['', 'identity'].includes(ce.trim().toLowerCase())) {
+  if (ce !== undefined && (req.method === 'PUT' || req.method === 'POST') && listOf(ce).some((c) => c !== 'identity')) {
     const message = `Content-Encoding: ${JSON.stringify(ce.slice(0, 100))} is not supported: send the body as it is (identity)`;
     return { status: 415, code: 'UNSUPPORTED_MEDIA_TYPE', message };
   }
   return undefined;
+}
+
+/** A header's list, lower-case, without the empty elements a recipient ignores (RFC 9110 section 5.6.1). */
+function listOf(value: string): string[] {
+  return value
+    .toLowerCase()
+    .split(',')
+    .map((c) => c.trim())
+    .filter((c) => c !== '');
+}
+
+/** Whether {@link codingRefusal} refuses `req` (or throws for it). */
+export function refusesCoding(req: IncomingMessage): boolean {
+  try {
+    return codingRefusal(req) !== undefined;
+  } catch {
+    return true;
+  }
 }

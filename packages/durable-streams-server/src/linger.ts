@@ -16,6 +16,9 @@ const LINGER_MS = 30_000;
  */
 export function answerThenLinger(req: IncomingMessage, res: ServerResponse, body: string | undefined): void {
   const socket = req.socket;
+  // Whatever answered early (a 413, 415, 417, 501), the body still coming is read and dropped.
+  req.on('error', () => {});
+  req.resume();
   if (body !== undefined) res.write(body);
   else res.flushHeaders();
   // Complete on the wire, though the response object never finishes: its access line and span say so.

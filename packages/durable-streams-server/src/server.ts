@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, maxHeaderSize, type Server, type ServerResponse } from 'node:http';
 import net, { type Socket } from 'node:net';
+import { refusesCoding } from './body-coding.js';
 import { backgroundSettled, createStreamsHandler, listeningAt, refuseOn, type StreamsRequestHandler } from './handler.js';
 import { resolveOptions, type StreamsServerOptions } from './options.js';
 import { logLine, METHODS, rawErrorAnswer } from './responses.js';
@@ -42,10 +43,11 @@ export function createStreamsServer(options: StreamsServerOptions): StreamsServe
   const connections = new Connections(server);
   // `Expect: 100-continue`: Node would send `100 Continue` to every such request, inviting a
   // body the handler then refuses. A declared length over the limit gets its 413 (from the
-  // handler, which sees the same length) without the invitation; the rest are invited as usual.
+  // handler, which sees the same length) without the invitation, so does a body the handler
+  // refuses for its coding (see body-coding.ts); the rest are invited as usual.
   server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
     const declared = req.headers['content-length'];
-    if (declared === undefined || !(Number(declared) > maxBodyBytes)) res.writeContinue();
+    if ((declared === undefined || !(Number(declared) > maxBodyBytes)) && !refusesCoding(req)) res.writeContinue();
     connections.request(req, res);
     handler(req, res);
   });
