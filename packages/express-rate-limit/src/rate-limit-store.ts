@@ -3,6 +3,7 @@ import {
   CountingWindow,
   ErrorSource,
   validateDuration,
+  validateTimerMs,
   validateKey,
   validateOptionNames,
   validateOptions,
@@ -89,7 +90,7 @@ export class StowageRateLimitStore {
     this.prefix = o.prefix === undefined ? 'erl:' : validateKey(source, 'options.prefix', o.prefix);
     this.hitsPrefix = this.prefix + HITS;
     this.refundsPrefix = this.prefix + REFUNDS;
-    this.timeoutMs = o.timeoutMs === undefined ? 1000 : validateDuration(source, 'options.timeoutMs', o.timeoutMs);
+    this.timeoutMs = o.timeoutMs === undefined ? 1000 : validateTimerMs(source, 'options.timeoutMs', o.timeoutMs);
     this.setWindow(DEFAULT_WINDOW_MS);
   }
 

@@ -15,6 +15,7 @@ import {
   repeatInBackground,
   type BackgroundTask,
   validateDuration,
+  validateTimerMs,
   validateInteger,
   validateOptionalDuration,
   validateOptionNames,
@@ -165,10 +166,10 @@ export class StowageSessionStore extends Base {
     this.touchAfterMs = o.touchAfterMs === undefined ? 0 : validateInteger(source, 'options.touchAfterMs', o.touchAfterMs, 0);
     this.absoluteTtlMs = validateOptionalDuration(source, 'options.absoluteTtlMs', o.absoluteTtlMs);
     this.ownerOf = o.owner;
-    this.timeoutMs = o.timeoutMs === undefined ? 1000 : validateDuration(source, 'options.timeoutMs', o.timeoutMs);
+    this.timeoutMs = o.timeoutMs === undefined ? 1000 : validateTimerMs(source, 'options.timeoutMs', o.timeoutMs);
     const probe = healthOf(o.health, o.store);
     if (probe !== undefined) {
-      const every = o.healthIntervalMs === undefined ? 5000 : validateDuration(source, 'options.healthIntervalMs', o.healthIntervalMs);
+      const every = o.healthIntervalMs === undefined ? 5000 : validateTimerMs(source, 'options.healthIntervalMs', o.healthIntervalMs);
       // A probe that fails is the state it reports (disconnected), not an error to log.
       const probeOnce = () =>
         probe().then(

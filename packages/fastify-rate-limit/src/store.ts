@@ -1,6 +1,13 @@
 import type { FastifyRateLimitStore, FastifyRateLimitStoreCtor } from '@fastify/rate-limit';
 import { toStoreKey, type RateLimitDecision, type RateLimitOnExceed, type RateLimitStore } from '@stowage/core';
-import { ErrorSource, validateDuration, validateKey, validateOptionNames, validateOptions } from '@stowage/core/adapter-kit';
+import {
+  ErrorSource,
+  validateDuration,
+  validateTimerMs,
+  validateKey,
+  validateOptionNames,
+  validateOptions,
+} from '@stowage/core/adapter-kit';
 import { FirstHitWindow } from './window.js';
 
 export const source = new ErrorSource('@stowage/fastify-rate-limit', 'StowageFastifyStore');
@@ -62,7 +69,7 @@ function settingsOf(options: StowageStoreOptions): Settings {
   return {
     store: o.store,
     prefix: o.prefix === undefined ? 'frl:' : validateKey(source, 'options.prefix', o.prefix),
-    timeoutMs: o.timeoutMs === undefined ? 1000 : validateDuration(source, 'options.timeoutMs', o.timeoutMs),
+    timeoutMs: o.timeoutMs === undefined ? 1000 : validateTimerMs(source, 'options.timeoutMs', o.timeoutMs),
     unnamed: { count: 0 },
   };
 }

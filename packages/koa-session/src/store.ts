@@ -1,6 +1,13 @@
 import { EventEmitter } from 'node:events';
 import { jsonCodec, MAX_DURATION_MS, StowageError, toStoreKey, type CallOptions, type Codec, type SessionStore } from '@stowage/core';
-import { ErrorSource, validateDuration, validateOptionalDuration, validateOptionNames, validateOptions } from '@stowage/core/adapter-kit';
+import {
+  ErrorSource,
+  validateDuration,
+  validateTimerMs,
+  validateOptionalDuration,
+  validateOptionNames,
+  validateOptions,
+} from '@stowage/core/adapter-kit';
 import { contentOf, Reads } from './reads.js';
 
 const source = new ErrorSource('@stowage/koa-session', 'StowageKoaSessionStore');
@@ -125,7 +132,7 @@ export class StowageKoaSessionStore extends EventEmitter {
     this.defaultTtlMs = o.defaultTtlMs === undefined ? DAY : validateDuration(source, 'options.defaultTtlMs', o.defaultTtlMs);
     this.absoluteTtlMs = validateOptionalDuration(source, 'options.absoluteTtlMs', o.absoluteTtlMs);
     this.ownerOf = o.owner;
-    this.timeoutMs = o.timeoutMs === undefined ? 1000 : validateDuration(source, 'options.timeoutMs', o.timeoutMs);
+    this.timeoutMs = o.timeoutMs === undefined ? 1000 : validateTimerMs(source, 'options.timeoutMs', o.timeoutMs);
   }
 
   /**

@@ -1,5 +1,5 @@
 import { StowageError } from '@stowage/core';
-import { settleWithin, validateDuration, type ErrorSource } from '@stowage/core/adapter-kit';
+import { settleWithin, validateTimerMs, type ErrorSource } from '@stowage/core/adapter-kit';
 import { problem, type ResponseDraft } from './problem.js';
 
 /** What a middleware does when its store fails or is too slow. */
@@ -23,7 +23,8 @@ export interface FailurePolicy {
    * The deadline of every store call: each call gets `{ deadline: Date.now() + timeoutMs }`
    * (core `CallOptions`), so a store that honours it answers by then and a call reported
    * failed never takes effect later. The middleware also stops waiting at that deadline,
-   * for stores that do not honour it. @default 1000
+   * for stores that do not honour it. At most `MAX_TIMER_MS` (2^31 - 1, the longest delay a
+   * Node timer takes). @default 1000
    */
   timeoutMs?: number;
 }
@@ -39,7 +40,7 @@ export function resolveFailurePolicy(source: ErrorSource, o: FailurePolicy): Res
   return {
     failOpen: o.failOpen === true,
     onStoreError: o.onStoreError,
-    timeoutMs: o.timeoutMs === undefined ? 1000 : validateDuration(source, 'options.timeoutMs', o.timeoutMs),
+    timeoutMs: o.timeoutMs === undefined ? 1000 : validateTimerMs(source, 'options.timeoutMs', o.timeoutMs),
   };
 }
 

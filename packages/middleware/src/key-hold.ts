@@ -1,4 +1,4 @@
-import { StowageError, type IdempotencyStore, type StoredResponse } from '@stowage/core';
+import { MAX_TIMER_MS, StowageError, type IdempotencyStore, type StoredResponse } from '@stowage/core';
 import type { ErrorSource } from '@stowage/core/adapter-kit';
 import { callStore } from './failure.js';
 
@@ -54,7 +54,7 @@ export class KeyHold {
   ) {
     this.holdEndsAt = held.reservedAt + settings.maxHoldMs;
     this.leaseEndsAt = held.reservedAt + settings.leaseMs;
-    this.heartbeat = setInterval(() => this.beat(), Math.max(1, Math.floor(settings.leaseMs / 3)));
+    this.heartbeat = setInterval(() => this.beat(), beatMs(settings.leaseMs));
     this.heartbeat.unref();
   }
 
@@ -159,7 +159,7 @@ export class KeyHold {
         } else if (this.canRetry()) {
           const again = setTimeout(() => void this.storeResponse(response), this.retryMs);
           again.unref();
-          this.retryMs = Math.min(this.retryMs * 2, Math.max(1, Math.floor(this.settings.leaseMs / 3)));
+          this.retryMs = Math.min(this.retryMs * 2, beatMs(this.settings.leaseMs));
         } else {
           this.settle();
           this.report(this.lost('gave up storing the response: the lease ended first, so a retry will run the handler again'));
@@ -191,3 +191,6 @@ export class KeyHold {
     return this.source.error('CONFLICT', message, { details: { scope: this.held.scope, key: this.held.key } });
   }
 }
+
+/** The heartbeat of a lease: a third of it, at least 1 ms and at most what a Node timer takes. */
+const beatMs = (leaseMs: number): number => Math.min(MAX_TIMER_MS, Math.max(1, Math.floor(leaseMs / 3)));

@@ -36,6 +36,11 @@ describe('middleware options: a name it does not know is refused', () => {
       expect.objectContaining({ code: 'INVALID_ARGUMENT', details: { field: 'options.timeoutMS' } }),
     );
     expect(() => make({ ...own, timeoutMS: 100 })).toThrow(/options\.timeoutMS is not an option \(the options are .*timeoutMs/);
+    // Past what a Node timer takes, the timer would fire at once: every store call failed in 1 ms.
+    expect(() => make({ ...own, timeoutMs: 2 ** 31 })).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT', details: { field: 'options.timeoutMs' } }),
+    );
+    make({ ...own, timeoutMs: 2 ** 31 - 1 });
   });
 
   it.each([

@@ -3,6 +3,7 @@ import { toStoreKey, type RateLimitDecision, type RateLimitPolicy, type RateLimi
 import {
   ErrorSource,
   validateDuration,
+  validateTimerMs,
   validateInteger,
   validateKey,
   validateOptionNames,
@@ -72,7 +73,7 @@ export class StowageThrottlerStorage implements ThrottlerStorage {
     if (o.store === undefined || typeof o.store.consume !== 'function') throw source.invalid('options.store must be a RateLimitStore');
     this.store = o.store;
     this.prefix = o.prefix === undefined ? 'nest:' : validateKey(source, 'options.prefix', o.prefix);
-    this.timeoutMs = o.timeoutMs === undefined ? 1000 : validateDuration(source, 'options.timeoutMs', o.timeoutMs);
+    this.timeoutMs = o.timeoutMs === undefined ? 1000 : validateTimerMs(source, 'options.timeoutMs', o.timeoutMs);
   }
 
   /**
