@@ -43,7 +43,10 @@ export interface RedisStoreOptions extends StoreOptionsBase {
    * never quits it (the stream store's subscriber, a duplicate of it, is the store's own).
    */
   client: RedisClient;
-  /** Prefix of every key. @default 'stowage:' */
+  /**
+   * Prefix of every key: up to 256 characters, without `{` or `}` (the record's id is its keys'
+   * hash tag, so that a record's keys share a Cluster slot). @default 'stowage:'
+   */
   prefix?: string;
   /**
    * No call waits longer for an answer; a caller's earlier `opts.deadline` (see core's
@@ -165,6 +168,11 @@ export abstract class RedisStoreBase implements Healthy {
     this.connection = connectionOf(this.source, client);
     this.isCluster = this.connection.isCluster;
     this.prefix = validateString(this.source, 'options.prefix', o.prefix ?? 'stowage:', 256);
+    if (/[{}]/.test(this.prefix)) {
+      throw this.source.invalid('options.prefix cannot hold { or }: the id in braces is the hash tag of every key', {
+        field: 'options.prefix',
+      });
+    }
     const telemetry = validateBoolean(this.source, 'options.telemetry', o.telemetry, true);
     this.telemetry = { system: 'redis', namespace: this.prefix, enabled: telemetry };
     this.timeoutMs = o.timeoutMs === undefined ? 2000 : validateTimerMs(this.source, 'options.timeoutMs', o.timeoutMs);

@@ -51,3 +51,19 @@ describe('store options: time limits a timer is armed with', () => {
     }
   });
 });
+
+describe('store options: the prefix', () => {
+  it('a prefix with { or } is refused: it would take the hash tag from the ids (CROSSSLOT on a Cluster)', () => {
+    const client = new Redis({ host: '127.0.0.1', lazyConnect: true });
+    try {
+      for (const prefix of ['app{', 'app}', '{tenant}:']) {
+        expect(() => new RedisSessionStore({ client, prefix })).toThrow(
+          expect.objectContaining({ code: 'INVALID_ARGUMENT', details: { field: 'options.prefix' } }),
+        );
+      }
+      expect(() => new RedisSessionStore({ client, prefix: 'app:tenant-1:' })).not.toThrow();
+    } finally {
+      client.disconnect();
+    }
+  });
+});
