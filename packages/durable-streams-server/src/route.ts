@@ -45,7 +45,9 @@ export function routeOf(basePath: string, req: IncomingMessage): Route {
   try {
     decoded = decodePath(path);
   } catch (err) {
-    if (!path.startsWith(basePath) && path !== basePath.slice(0, -1)) return { kind: 'outside' };
+    // Undecodable: ours when it starts with basePath as written or as encoded (`/a%20b/`).
+    const underBase = (base: string) => path.startsWith(base) || path === base.slice(0, -1);
+    if (!underBase(basePath) && !underBase(encodePath(basePath))) return { kind: 'outside' };
     throw err;
   }
   if (!decoded.startsWith(basePath) && decoded !== basePath.slice(0, -1)) {

@@ -201,6 +201,17 @@ describe('the root path under a basePath', () => {
         expect((await send(base, 'GET', target)).status, target).toBe(target === '/ds#x' ? 400 : 418);
       }
       expect((await send(base, 'GET', '/ds/%zz')).status).toBe(400);
+      const spaced = createStreamsHandler({ store, basePath: '/a b/', log: false });
+      const other = createServer((req, res) => spaced(req, res, () => res.writeHead(418).end('host app')));
+      await new Promise<void>((r) => other.listen(0, '127.0.0.1', r));
+      try {
+        const at = `http://127.0.0.1:${(other.address() as { port: number }).port}`;
+        expect((await send(at, 'GET', '/a%20b/%zz')).status).toBe(400);
+        expect((await send(at, 'GET', '/elsewhere/%zz')).status).toBe(418);
+      } finally {
+        spaced.close();
+        await new Promise((r) => other.close(r));
+      }
       expect((await send(base, 'PUT', '/ds/t#x')).status).toBe(400);
     } finally {
       handler.close();
