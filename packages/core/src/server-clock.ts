@@ -63,6 +63,15 @@ export class ServerClock {
     return steadyNow() >= this.refreshAt;
   }
 
+  /**
+   * `budget` as sent to the one server whose time `serverNow` (read just now, from a refusal as
+   * late) is ahead of the offset: for a retry there that does not raise the offset shared with
+   * other servers (a Cluster's masters, whose least offset it is).
+   */
+  forServerAt(budget: CallBudget, serverNow: number): CallBudget {
+    return { ...budget, steadyEnd: budget.steadyEnd + Math.max(0, serverNow - (steadyNow() + this.offsetMs)) };
+  }
+
   /** After a refusal as late carrying the server's time (read just now): a lower bound as well, and a fresher one. */
   learn(serverNow: number): void {
     this.offsetMs = serverNow - steadyNow();

@@ -22,6 +22,7 @@ import {
   type CallBudget,
   ClockSampleTimeout,
   type ServerClock,
+  steadyNow,
 } from '@stowage/core/adapter-kit';
 import { type Handover, SendTimePassed } from './clients/write-batches.js';
 import { arg, type Connection, connectionOf, type RedisClient, type Word } from './connection.js';
@@ -279,14 +280,16 @@ export abstract class RedisStoreBase implements Healthy {
   }
 
   /**
-   * A script refused as late while its budget still runs: Redis's clock is ahead of ours. The
-   * offset is learnt and `work` tried once more (once: the refusal carried the server's time).
+   * A script refused as late while its budget still runs: Redis's clock is ahead of ours, and
+   * `work` is tried once more (once: the refusal carried the server's time). One server: its
+   * offset is learnt. A Cluster: the retry carries that master's time, and the offset, the
+   * least of the masters', is kept (raising it would make the deadlines sent to the others late).
    */
   private retryIfLate<T>(err: unknown, budget: CallBudget, work: Work<T>, handover: Handover | undefined): Promise<T> | undefined {
-    const at = Date.now();
-    const serverNow = at < budget.deadline ? lateAt(err) : undefined;
+    const serverNow = steadyNow() < budget.steadyEnd ? lateAt(err) : undefined;
     if (serverNow === undefined) return undefined;
-    this.backendClock.learn(serverNow);
+    if (this.isCluster) budget = this.backendClock.forServerAt(budget, serverNow);
+    else this.backendClock.learn(serverNow);
     if (handover !== undefined) handover.handed = false;
     return work(budget, handover);
   }

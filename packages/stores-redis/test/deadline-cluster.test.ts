@@ -6,7 +6,7 @@ import { serverClockOf } from '../src/server-clock.js';
 import { connectCluster, DRIVERS, type TestClient } from './clients.js';
 import { startCluster, type LocalCluster } from './helpers.js';
 import { shiftOurClock } from './our-clock.js';
-import { clockSamples, dataCommands, pause, resetStats, scriptOutcomes } from './server-stats.js';
+import { clockSamples, dataCommands, errorReplies, pause, resetStats, scriptOutcomes } from './server-stats.js';
 
 // GCRA, not a fixed window: a window aligned to the epoch minute could end mid-test and reset the count.
 const policy = { algorithm: 'gcra', limit: 10, windowMs: 3_600_000 } as const;
@@ -262,6 +262,29 @@ describe.each(DRIVERS)("the caller's deadline on a 3-master Redis Cluster (%s)",
       }
       await own.drained(); // behind each master's TIME
       for (const port of cluster.ports) expect(await clockSamples([admins.get(port)!]), `master ${port}`).toBe(1);
+    } finally {
+      own.close();
+    }
+  }, 20_000);
+
+  it("a master's refusal as late is retried with its time, and the offset of every master is kept", async () => {
+    const own = await freshClient();
+    try {
+      const limits = new RedisRateLimitStore({ ...options(), client: own.client });
+      await limits.consume('k', policy); // samples every master: the least offset, about 0
+      const before = serverClockOf(own.client).offsetMs;
+      // Every master's clock now runs 5 s ahead of ours (our whole clock stepped back).
+      const ours = shiftOurClock(() => -5000);
+      try {
+        await resetStats(all());
+        expect((await limits.consume('k', policy, { deadline: Date.now() + 1000 })).remaining).toBe(8);
+        expect((await limits.consume('k', policy, { deadline: Date.now() + 1000 })).remaining).toBe(7);
+        // Each call refused once and retried there: the offset the other masters get is not raised.
+        expect(await errorReplies(all(), 'STOWAGE_LATE')).toBe(2);
+        expect(serverClockOf(own.client).offsetMs).toBe(before);
+      } finally {
+        ours.mockRestore();
+      }
     } finally {
       own.close();
     }
