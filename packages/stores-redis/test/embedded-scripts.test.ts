@@ -28,7 +28,7 @@ const LIB = readFileSync(join(sources, 'lib.lua'), 'utf8');
 describe('the built package (dist)', () => {
   it('reads no file when imported, and makes its scripts', () => {
     expect(imported).toMatchObject({ tried: [], error: null });
-    // Every store's scripts: csrf, 2 idempotency, jwks, lock, 2 rate-limit, 10 session, stream.
+    // Every store's scripts: csrf, 2 idempotency, jwks, lock, 2 rate-limit, 11 session, stream.
     expect(imported.scripts.map((s) => s.name.replace(/_[0-9a-f]{12}$/, '')).sort()).toEqual(
       [
         'csrf',
@@ -48,6 +48,7 @@ describe('the built package (dist)', () => {
         'session_set',
         'session_take',
         'session_touch',
+        'session_unmark',
         'stream',
       ].map((n) => `stowage_${n}`),
     );
