@@ -230,7 +230,7 @@ class StreamsApp implements HandlerContext {
     const expectation = req.headers.expect;
     if (expectation !== undefined && !CONTINUE.test(expectation)) return sendExpectationFailed(this.o, req, res);
     const refusal = codingRefusal(req);
-    if (refusal !== undefined) return sendRefusal(this.o, req, res, refusal, `${refusal.message.split(':')[0]}: "…" is not supported`);
+    if (refusal !== undefined) return sendRefusal(this.o, req, res, refusal);
     switch (route.kind) {
       case 'stream':
         if (isHealthPath(route.name)) return serveHealth(this, { req, res, name: route.name, params: route.params });

@@ -184,13 +184,12 @@ export function sendMethodNotAllowed(o: ResolvedOptions, req: IncomingMessage, r
 export function sendExpectationFailed(o: ResolvedOptions, req: IncomingMessage, res: ServerResponse): void {
   const meets = 'is not an expectation this server meets (only 100-continue)';
   const given = String(req.headers.expect ?? '').slice(0, 100);
-  sendRefusal(
-    o,
-    req,
-    res,
-    { status: 417, code: 'EXPECTATION_FAILED', message: `Expect: ${JSON.stringify(given)} ${meets}` },
-    `Expect: "…" ${meets}`,
-  );
+  sendRefusal(o, req, res, {
+    status: 417,
+    code: 'EXPECTATION_FAILED',
+    message: `Expect: ${JSON.stringify(given)} ${meets}`,
+    logged: `Expect: "…" ${meets}`,
+  });
 }
 
 /** A request refused for how it is framed or coded, before anything reads its body. */
@@ -199,21 +198,16 @@ export interface Refusal {
   code: string;
   /** For the client: it may quote what the client sent. */
   message: string;
+  /** For the log line: no value the client sent. */
+  logged: string;
 }
 
 /**
  * Answers `refusal` without reading the body the client may still send: answered, then the
- * connection closes gently (see linger.ts). The log line is `logged`, which keeps no value a
- * client sent (the refusal's message when not given).
+ * connection closes gently (see linger.ts).
  */
-export function sendRefusal(
-  o: ResolvedOptions,
-  req: IncomingMessage,
-  res: ServerResponse,
-  refusal: Refusal,
-  logged = refusal.message,
-): void {
-  o.log(logLine(req, refusal.status, refusal.code, logged));
+export function sendRefusal(o: ResolvedOptions, req: IncomingMessage, res: ServerResponse, refusal: Refusal): void {
+  o.log(logLine(req, refusal.status, refusal.code, refusal.logged));
   const body = JSON.stringify({ error: { code: refusal.code, message: refusal.message } });
   const headers: OutgoingHttpHeaders = {
     'Cache-Control': 'no-store',

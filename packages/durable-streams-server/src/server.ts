@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, maxHeaderSize, type Server, type ServerResponse } from 'node:http';
 import net, { type Socket } from 'node:net';
-import { refusesCoding } from './body-coding.js';
+import { codingRefusal } from './body-coding.js';
 import { backgroundSettled, createStreamsHandler, listeningAt, refuseOn, type StreamsRequestHandler } from './handler.js';
 import { resolveOptions, type StreamsServerOptions } from './options.js';
 import { logLine, METHODS, rawErrorAnswer } from './responses.js';
@@ -47,7 +47,7 @@ export function createStreamsServer(options: StreamsServerOptions): StreamsServe
   // refuses for its coding (see body-coding.ts); the rest are invited as usual.
   server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
     const declared = req.headers['content-length'];
-    if ((declared === undefined || !(Number(declared) > maxBodyBytes)) && !refusesCoding(req)) res.writeContinue();
+    if ((declared === undefined || !(Number(declared) > maxBodyBytes)) && codingRefusal(req) === undefined) res.writeContinue();
     connections.request(req, res);
     handler(req, res);
   });
