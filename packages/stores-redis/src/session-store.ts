@@ -295,13 +295,21 @@ export class RedisSessionStore extends RedisStoreBase implements SessionStore {
 /** A session from its fields (the script answers '' for a missing field, HMGET null). */
 function record(source: ErrorSource, v: Fields | MaybeFields): SessionRecord {
   const [data, version, exp, abs, owner] = v;
+  const r: SessionRecord = { data: data!, version: integerOf(version), expiresAt: integerOf(exp) };
+  if (abs !== null && abs.length > 0) r.absoluteExpiresAt = integerOf(abs);
   // Anything but what `set` writes (a hash written by something else under our prefix) is CORRUPT.
-  const int = (b: Buffer | null) => (b === null || !/^\d{1,16}$/.test(b.toString()) ? Number.NaN : Number(b.toString()));
-  const r: SessionRecord = { data: data!, version: int(version), expiresAt: int(exp) };
-  if (abs !== null && abs.length > 0) r.absoluteExpiresAt = int(abs);
-  if (data === null || !Number.isSafeInteger(r.version) || !Number.isSafeInteger(r.expiresAt) || Number.isNaN(r.absoluteExpiresAt)) {
+  if (data === null || Number.isNaN(r.version) || Number.isNaN(r.expiresAt) || Number.isNaN(r.absoluteExpiresAt)) {
     throw source.error('CORRUPT', 'a session record is not as this store writes it (a hash with data, version and exp)');
   }
   if (owner !== null && owner.length > 0) r.owner = owner.toString();
   return r;
+}
+
+const DIGITS = /^\d{1,16}$/;
+
+/** A field `set` writes as a decimal integer; NaN for anything else. */
+function integerOf(b: Buffer | null): number {
+  if (b === null) return Number.NaN;
+  const text = b.toString();
+  return DIGITS.test(text) ? Number(text) : Number.NaN;
 }
