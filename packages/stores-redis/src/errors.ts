@@ -11,7 +11,8 @@ const NO_PERMISSION = /\bNOPERM\b/;
 // The server is up but will not serve now: a failover made it a replica (READONLY), its memory
 // is full (OOM), a script holds it (BUSY), too few replicas (NOREPLICAS), or it cannot persist
 // (MISCONF). An outage to the caller, as a server that is down.
-const REFUSES_NOW = /\b(?:READONLY|OOM|BUSY|NOREPLICAS|MISCONF)\b/;
+// The reply's own code, at its start: an echo of a key or argument later in a message is not one.
+const REFUSES_NOW = /^(?:READONLY|OOM|BUSY|NOREPLICAS|MISCONF)\b/;
 const UNAVAILABLE = new RegExp(
   [
     'Connection is closed',
@@ -61,7 +62,7 @@ export function mapError(source: ErrorSource, err: unknown, connection: Connecti
     });
   }
   if (REFUSES_NOW.test(message)) {
-    return source.error('UNAVAILABLE', `Redis refused the call: it does not serve writes now (${message})`, { cause: err });
+    return source.error('UNAVAILABLE', `Redis refused the call: it is not serving now (${message})`, { cause: err });
   }
   if (UNAVAILABLE.test(message) || UNAVAILABLE.test(String((err as { code?: unknown })?.code)) || connection.state() === 'end') {
     return source.error('UNAVAILABLE', `Redis is unreachable or the connection was lost (${message})`, { cause: err });

@@ -1,6 +1,9 @@
 import { newNamespace, type ErrorLike } from '@stowage/conformance';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ErrorSource } from '@stowage/core/adapter-kit';
+import type { Connection } from '../src/connection.js';
+import { mapError } from '../src/errors.js';
 import { RedisRateLimitStore, RedisSessionStore } from '../src/index.js';
 import { connect, DRIVERS } from './clients.js';
 import { type LocalCluster, startServer } from './helpers.js';
@@ -71,4 +74,14 @@ describe('a Redis that refuses to serve: calls are UNAVAILABLE (a redis-server o
       }
     });
   }
+});
+
+describe('the refusal codes are read at the start of the reply only', () => {
+  it('an echoed argument that spells one (a key `{BUSY}` in an unknown-command reply) is no refusal', () => {
+    const source = new ErrorSource('@stowage/stores-redis', 'test');
+    const ready = { state: () => 'ready' } as unknown as Connection;
+    const echo = new Error("ERR unknown command 'X', with args beginning with: 's:{BUSY}' ");
+    expect(mapError(source, echo, ready).code).toBe('INTERNAL');
+    expect(mapError(source, new Error('BUSY Redis is busy running a script.'), ready).code).toBe('UNAVAILABLE');
+  });
 });
