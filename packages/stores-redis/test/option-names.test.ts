@@ -22,48 +22,53 @@ const STORES: [string, (options: object) => unknown, object][] = [
   ['RedisLockStore', (o) => new RedisLockStore(o as never), { timeoutMs: 100 }],
 ];
 
+/** A lazy client (nothing connects) for the body, disconnected after it. */
+function withClient(body: (client: Redis) => void): void {
+  const client = new Redis({ host: '127.0.0.1', lazyConnect: true });
+  try {
+    body(client);
+  } finally {
+    client.disconnect();
+  }
+}
+
+/** `make` with each of `bad` refused as `field`, and with `good` taken. */
+function refusesEach<T>(make: (value: T) => unknown, field: string, bad: T[], good: T): void {
+  for (const value of bad) {
+    expect(() => make(value), String(value)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT', details: { field } }));
+  }
+  expect(() => make(good)).not.toThrow();
+}
+
 describe('store options: a name the store does not know is refused', () => {
-  it.each(STORES)('%s', (_, make, own) => {
-    const client = new Redis({ host: '127.0.0.1', lazyConnect: true });
-    try {
+  it.each(STORES)('%s', (_, make, own) =>
+    withClient((client) => {
       expect(() => make({ client, ...own, prefx: 'x:' })).toThrow(
         expect.objectContaining({ code: 'INVALID_ARGUMENT', details: { field: 'options.prefx' } }),
       );
       expect(() => make({ client, ...own, tablePrefix: 'x' })).toThrow(/options\.tablePrefix is not an option \(the options are .*prefix/);
-    } finally {
-      client.disconnect();
-    }
-  });
+    }),
+  );
 });
 
-describe('store options: time limits a timer is armed with', () => {
-  it('timeoutMs past 2^31 - 1 ms (Node would fire its timer at once: calls failed at 1 ms and still ran) is refused', () => {
-    const client = new Redis({ host: '127.0.0.1', lazyConnect: true });
-    try {
-      for (const timeoutMs of [2 ** 31, 3_000_000_000, 1e12]) {
-        expect(() => new RedisRateLimitStore({ client, timeoutMs })).toThrow(
-          expect.objectContaining({ code: 'INVALID_ARGUMENT', details: { field: 'options.timeoutMs' } }),
-        );
-      }
-      expect(() => new RedisRateLimitStore({ client, timeoutMs: 2 ** 31 - 1 })).not.toThrow();
-    } finally {
-      client.disconnect();
-    }
-  });
-});
+describe('store options: values', () => {
+  it('timeoutMs past 2^31 - 1 ms (Node would fire its timer at once: calls failed at 1 ms and still ran) is refused', () =>
+    withClient((client) =>
+      refusesEach(
+        (timeoutMs: number) => new RedisRateLimitStore({ client, timeoutMs }),
+        'options.timeoutMs',
+        [2 ** 31, 3_000_000_000, 1e12],
+        2 ** 31 - 1,
+      ),
+    ));
 
-describe('store options: the prefix', () => {
-  it('a prefix with { or } is refused: it would take the hash tag from the ids (CROSSSLOT on a Cluster)', () => {
-    const client = new Redis({ host: '127.0.0.1', lazyConnect: true });
-    try {
-      for (const prefix of ['app{', 'app}', '{tenant}:']) {
-        expect(() => new RedisSessionStore({ client, prefix })).toThrow(
-          expect.objectContaining({ code: 'INVALID_ARGUMENT', details: { field: 'options.prefix' } }),
-        );
-      }
-      expect(() => new RedisSessionStore({ client, prefix: 'app:tenant-1:' })).not.toThrow();
-    } finally {
-      client.disconnect();
-    }
-  });
+  it('a prefix with { or } is refused: it would take the hash tag from the ids (CROSSSLOT on a Cluster)', () =>
+    withClient((client) =>
+      refusesEach(
+        (prefix: string) => new RedisSessionStore({ client, prefix }),
+        'options.prefix',
+        ['app{', 'app}', '{tenant}:'],
+        'app:tenant-1:',
+      ),
+    ));
 });
