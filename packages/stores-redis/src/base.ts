@@ -273,7 +273,7 @@ export abstract class RedisStoreBase implements Healthy {
   private readonly mapError = (err: unknown): StowageError => mapError(this.source, err, this.connection);
 
   /** The rejection of a call made while the client is known disconnected: its last error says why, if it is one. */
-  private knownDown(): StowageError {
+  protected knownDown(): StowageError {
     const cause = this.reachability.cause();
     const err = cause === undefined ? undefined : mapError(this.source, cause, this.connection);
     return err?.code === 'UNAVAILABLE' ? err : this.source.error('UNAVAILABLE', NOT_CONNECTED, { cause });

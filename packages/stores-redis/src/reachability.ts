@@ -7,13 +7,15 @@ export interface Reachability {
   down(): boolean;
   /** The client's last error since it was last ready, if it told one. */
   cause(): unknown;
+  /** Calls `listener` each time the client becomes known down; returns the function that stops it. */
+  onDown(listener: () => void): () => void;
 }
 
 interface Emitter {
   on(event: string | symbol, listener: (err?: unknown) => void): unknown;
 }
 
-const NEVER: Reachability = { down: () => false, cause: () => undefined };
+const NEVER: Reachability = { down: () => false, cause: () => undefined, onDown: () => () => {} };
 const watched = new WeakMap<object, Reachability>();
 
 /**
@@ -37,6 +39,7 @@ export function reachabilityOf(client: object, connection: Connection): Reachabi
     let reconnects = 0;
     let failed = false;
     let cause: unknown;
+    const listeners = new Set<() => void>();
     const events = client as Emitter;
     events.on('ready', () => {
       seenReady = true;
@@ -49,9 +52,18 @@ export function reachabilityOf(client: object, connection: Connection): Reachabi
     });
     events.on('reconnecting', () => {
       reconnects++;
-      if (reconnects >= (seenReady ? 2 : 1)) failed = true;
+      if (failed || reconnects < (seenReady ? 2 : 1)) return;
+      failed = true;
+      for (const listener of [...listeners]) listener();
     });
-    r = { down: () => failed && connection.state() !== 'ready', cause: () => cause };
+    r = {
+      down: () => failed && connection.state() !== 'ready',
+      cause: () => cause,
+      onDown: (listener) => {
+        listeners.add(listener);
+        return () => listeners.delete(listener);
+      },
+    };
     watched.set(client, r);
   }
   return r;

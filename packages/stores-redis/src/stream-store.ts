@@ -126,6 +126,7 @@ export class RedisStreamStore extends RedisStoreBase implements StreamStore {
   private readonly keyPrefix: string;
   private readonly subscriber: StreamSubscriber;
   private readonly cache: StreamReadCache;
+  private readonly unwatchDown: () => void;
 
   constructor(options: RedisStreamStoreOptions) {
     super('RedisStreamStore', options, OWN_OPTIONS);
@@ -140,6 +141,10 @@ export class RedisStreamStore extends RedisStoreBase implements StreamStore {
       report: this.report,
       timeoutMs: this.timeoutMs,
     });
+    // Known down, every pending wait ends UNAVAILABLE at once instead of waiting out its own
+    // time limit deaf (and then answering "nothing new"), even one whose look is in flight
+    // (ioredis resends that after the reconnect).
+    this.unwatchDown = this.reachability.onDown(() => this.waiters.failAll(this.knownDown()));
     this.instrument('stream');
   }
 
@@ -358,6 +363,7 @@ export class RedisStreamStore extends RedisStoreBase implements StreamStore {
   }
 
   protected override async onClose(): Promise<void> {
+    this.unwatchDown();
     this.waiters.close();
     this.subscriber.close();
   }

@@ -1,5 +1,6 @@
 import { newNamespace } from '@stowage/conformance';
 import { StowageError } from '@stowage/core';
+import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { didNotRun } from '../src/base.js';
 import { RedisRateLimitStore, RedisStreamStore } from '../src/index.js';
@@ -19,6 +20,11 @@ const N = 5;
 async function until(ready: () => boolean): Promise<void> {
   for (let i = 0; i < 2000 && !ready(); i++) await new Promise((r) => setTimeout(r, 10));
   expect(ready()).toBe(true);
+}
+
+async function untilAsync(ready: () => Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 2000 && !(await ready()); i++) await new Promise((r) => setTimeout(r, 10));
+  expect(await ready()).toBe(true);
 }
 
 type Outcome = { ok: true } | { code: string; didNotRun: boolean };
@@ -79,6 +85,47 @@ describe.each(DRIVERS)('%s', (driver) => {
       await streams.close();
       await limits.close();
       await reader.close();
+      c.close();
+      direct.close();
+      await relay.close();
+    }
+  });
+
+  it('a wait pending when Redis goes away ends UNAVAILABLE once the client is known down; back up, waits wake again', async () => {
+    const { relay, c, events } = await relayed();
+    const direct = connect(driver, target);
+    const prefix = newNamespace();
+    // Time limits far past the test: only the known-down wake-up ends the wait while Redis is away.
+    const streams = new RedisStreamStore({ client: c.client, prefix, timeoutMs: 600_000 });
+    const writer = new RedisStreamStore({ client: direct.client, prefix });
+    const admin = new Redis(target, '127.0.0.1');
+    try {
+      await direct.connected;
+      const { info } = await streams.create('s', { contentType: 'text/plain' });
+      let settled: Outcome | undefined;
+      const pending = outcome(streams.wait('s', info.nextOffset, 600_000)).then((o) => (settled = o));
+      // Cut once the wait is subscribed and its looks are answered: none is in flight to fail.
+      const numsub = async () => ((await admin.pubsub('NUMSUB', `${prefix}{streams}:events`)) as [string, number])[1];
+      await untilAsync(async () => (await numsub()) === 1);
+      await new Promise((r) => setTimeout(r, 100));
+      await streams.head('s');
+      expect(settled).toBeUndefined();
+      relay.refuse();
+      relay.cut('all');
+      await until(() => events.reconnecting >= 2);
+      await until(() => settled !== undefined);
+      expect(await pending).toMatchObject({ code: 'UNAVAILABLE' });
+      // Nothing was appended meanwhile: the wait was not woken by data.
+      expect((await writer.read('s', info.nextOffset)).messages).toHaveLength(0);
+      relay.accept();
+      await until(c.ready);
+      const again = streams.wait('s', info.nextOffset, 600_000);
+      await writer.append('s', [Buffer.from('back')]);
+      expect(await again).toBe('data');
+    } finally {
+      await streams.close();
+      await writer.close();
+      admin.disconnect();
       c.close();
       direct.close();
       await relay.close();

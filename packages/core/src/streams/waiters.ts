@@ -103,7 +103,8 @@ export interface WaitParams {
  */
 export class StreamWaiters {
   private readonly byName = new Map<string, Set<Waiter>>();
-  private readonly all = new Set<() => void>();
+  /** Each pending wait's end: `aborted`, or an error it rejects with. */
+  private readonly all = new Set<(outcome: 'aborted' | Error) => void>();
   private closed = false;
 
   /** How many waits are pending (all names). */
@@ -138,7 +139,16 @@ export class StreamWaiters {
   /** Resolves every pending wait with `aborted`; later waits resolve `aborted` at once. */
   close(): void {
     this.closed = true;
-    for (const abort of [...this.all]) abort();
+    for (const end of [...this.all]) end('aborted');
+  }
+
+  /**
+   * Rejects every pending wait with `err` (the backend is known unreachable: a wait cannot
+   * learn of changes, and waiting out its time limit would tell the caller "nothing new"
+   * when nothing is known). A look in flight finds its wait done. Later waits are not affected.
+   */
+  failAll(err: Error): void {
+    for (const end of [...this.all]) end(err);
   }
 
   wait(name: string, params: WaitParams): Promise<StreamWaitOutcome> {
@@ -167,7 +177,7 @@ export class StreamWaiters {
         clearTimeout(expiry);
         if (poll !== undefined) clearInterval(poll);
         params.signal?.removeEventListener('abort', onAbort);
-        this.all.delete(abort);
+        this.all.delete(finish);
         const set = this.byName.get(name);
         if (set !== undefined) {
           set.delete(waiter);
@@ -209,7 +219,6 @@ export class StreamWaiters {
           checking = false;
         }
       };
-      const abort = (): void => finish('aborted');
       const onAbort = (): void => finish('aborted');
       // In steps of at most MAX_TIMER_MS: Node fires a longer delay at once.
       let timer: NodeJS.Timeout;
@@ -222,7 +231,7 @@ export class StreamWaiters {
       };
       arm();
       params.signal?.addEventListener('abort', onAbort, { once: true });
-      this.all.add(abort);
+      this.all.add(finish);
       let set = this.byName.get(name);
       if (set === undefined) this.byName.set(name, (set = new Set()));
       set.add(waiter);
