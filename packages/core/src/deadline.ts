@@ -53,10 +53,11 @@ function pastDeadline(source: ErrorSource, deadline: number, now: number) {
 
 /** The `TIMEOUT` of a call whose budget ran out while waiting for the backend. */
 export function budgetTimeout(source: ErrorSource, backend: string, budget: CallBudget) {
-  const whose = budget.byCaller ? "the caller's deadline" : "the store's time limit";
+  // The caller's deadline is an instant: the time it left this call, not the span it was set with.
+  const span = budget.byCaller ? `in the ${budget.ms} ms left before the caller's deadline` : `within the store's time limit (${budget.ms} ms)`;
   // Not "will not take effect": a call that ran in time and whose answer came late did.
   const outcome = `had it not run by then, ${backend} refuses it; if it ran, its answer came too late`;
-  return source.error('TIMEOUT', `no answer from ${backend} within ${budget.ms} ms (${whose}): ${outcome}`, {
+  return source.error('TIMEOUT', `no answer from ${backend} ${span}: ${outcome}`, {
     details: { deadline: budget.deadline },
   });
 }
