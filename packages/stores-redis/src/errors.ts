@@ -8,6 +8,7 @@ import type { Connection } from './connection.js';
 // the caller sent is at fault and nothing ran: the store is unavailable until that is fixed.
 const LOGIN_REFUSED = /\b(?:WRONGPASS|NOAUTH)\b/;
 const NO_PERMISSION = /\bNOPERM\b/;
+const CORRUPT = /^(?:STOWAGE_CORRUPT|WRONGTYPE)\b/;
 // The server is up but will not serve now: a failover made it a replica (READONLY), its memory
 // is full (OOM), a script holds it (BUSY), too few replicas (NOREPLICAS), or it cannot persist
 // (MISCONF). An outage to the caller, as a server that is down.
@@ -51,6 +52,9 @@ export function mapError(source: ErrorSource, err: unknown, connection: Connecti
   }
   if (err instanceof SendTimePassed) return notSent(source.error('TIMEOUT', err.message, { cause: err }));
   if (err instanceof ClosedBeforeSend) return notSent(source.error('UNAVAILABLE', err.message, { cause: err }));
+  // A key under the store's prefix that it did not write: a value its script cannot read
+  // (`STOWAGE_CORRUPT`), or a key of another type (WRONGTYPE).
+  if (CORRUPT.test(message)) return source.error('CORRUPT', `a record is not as this store writes it (${message})`, { cause: err });
   if (LOGIN_REFUSED.test(message)) {
     return source.error('UNAVAILABLE', `Redis refused the login: check the user and password of the connection (${message})`, {
       cause: err,

@@ -18,16 +18,21 @@ local cost = tonumber(ARGV[3])
 local consume = ARGV[4] == '1'
 local n = tonumber(ARGV[5])
 local raw = redis.call('GET', KEYS[1])
+local CORRUPT = 'STOWAGE_CORRUPT the key holds no rate-limit states as this store writes them'
 
 -- out[3i], out[3i+1], out[3i+2]: policy i's mark, used, previous (ARGV[1+5i] is its id).
 local out = { NOW, 0 }
 for i = 3, n * 3 + 2 do out[i] = -1 end
 local kept, others, others_exp = false, '', 0
 if raw then
+  -- A value not in this layout (another program's, under our prefix) is refused, not misread.
+  local len = #raw
+  if len < 8 then return redis.error_reply(CORRUPT) end
   local pos
   kept, pos = struct.unpack('<d', raw)
-  local len = #raw
   while pos <= len do
+    local zero = string.find(raw, '\0', pos, true)
+    if not zero or zero + 32 > len then return redis.error_reply(CORRUPT) end
     local from = pos
     local id, mark, used, previous, expires_at
     id, mark, used, previous, expires_at, pos = struct.unpack('<sdddd', raw, pos)
