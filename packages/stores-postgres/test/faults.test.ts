@@ -136,9 +136,24 @@ describe.skipIf(process.env.DATABASE_URL !== undefined)('a PostgreSQL container 
     await sleep(200);
     expect((await sessions.get('before'))?.version).toBe(1);
 
+    // A wait pending when it stops ends with an error (its LISTEN connection is lost, it
+    // polls, the look fails) instead of waiting out its own limit, far past the test.
+    const streams = new PostgresStreamStore({ pool, statementTimeoutMs: 1500, pollMs: 200 });
+    await migrate(pool);
+    const stream = `s-${Date.now()}`;
+    const { info } = await streams.create(stream, { contentType: 'text/plain' });
+    const waiting = streams.wait(stream, info.nextOffset, 600_000).then(
+      (outcome) => ({ outcome }),
+      (err: ErrorLike) => ({ code: err.code }),
+    );
+    // Subscribed: its first look answered and LISTEN up (a wait at once would find nothing new).
+    await sleep(300);
+
     // Stopped: connections are refused. Calls give UNAVAILABLE (or TIMEOUT), quickly.
     // Killed, as a crashed host would leave it: started again, it runs crash recovery.
     execFileSync('docker', ['stop', '--time', '0', id]);
+    const ended = (await waiting) as { code?: string };
+    expect(['UNAVAILABLE', 'TIMEOUT']).toContain(ended.code);
     const down = await Promise.allSettled(Array.from({ length: 5 }, () => sessions.get('before')));
     for (const r of down) expect(['UNAVAILABLE', 'TIMEOUT']).toContain((r as PromiseRejectedResult).reason?.code);
     expect((await postgresHealth(pool, 500)).ok).toBe(false);
@@ -157,6 +172,7 @@ describe.skipIf(process.env.DATABASE_URL !== undefined)('a PostgreSQL container 
     expect(recovered).toBe(true);
     expect((await sessions.get('before'))?.version).toBe(1);
     expect((await postgresHealth(pool)).ok).toBe(true);
+    await streams.close();
     await sessions.close();
     await pool.end();
   }, 120_000);
