@@ -226,3 +226,22 @@ describe('StreamWaiters told the tail a change left', () => {
     expect(looks).toBe(2);
   });
 });
+
+describe('StreamWaiters.failAll', () => {
+  it('rejects every pending wait with the error, one whose look is in flight too; later waits are unaffected', async () => {
+    const w = new StreamWaiters();
+    const err = new Error('backend gone');
+    let hung = false;
+    // A look that never answers (a command resent after a reconnect): only failAll ends that wait.
+    const stuck = w.wait('a', { look: () => ((hung = true), new Promise<TailSnapshot>(() => {})), position: 3, timeoutMs: 60_000 });
+    const idle = w.wait('b', { look: () => snap(), position: 3, timeoutMs: 60_000 });
+    await sleep(5);
+    expect(hung).toBe(true);
+    expect(w.size).toBe(2);
+    w.failAll(err);
+    await expect(stuck).rejects.toBe(err);
+    await expect(idle).rejects.toBe(err);
+    expect(w.size).toBe(0);
+    expect(await w.wait('b', { look: () => snap({ tail: 4 }), position: 3, timeoutMs: 60_000 })).toBe('data');
+  });
+});

@@ -272,11 +272,9 @@ export abstract class RedisStoreBase implements Healthy {
   /** An error of this store's calls as they reject: see {@link mapError}. */
   private readonly mapError = (err: unknown): StowageError => mapError(this.source, err, this.connection);
 
-  /** The rejection of a call made while the client is known disconnected: its last error says why, if it is one. */
-  protected knownDown(): StowageError {
-    const cause = this.reachability.cause();
-    const err = cause === undefined ? undefined : mapError(this.source, cause, this.connection);
-    return err?.code === 'UNAVAILABLE' ? err : this.source.error('UNAVAILABLE', NOT_CONNECTED, { cause });
+  /** The rejection of a call made while the client is known disconnected: see {@link knownDownError}. */
+  private knownDown(): StowageError {
+    return knownDownError(this.source, this.reachability, this.connection);
   }
 
   /**
@@ -373,4 +371,11 @@ export function redisHealth(client: RedisClient, timeoutMs = 2000): Promise<Heal
     const connection = connectionOf(new ErrorSource(PACKAGE, 'redisHealth'), client);
     return connection.ping();
   }, timeoutMs);
+}
+
+/** The rejection of a call made while the client is known disconnected: its last error says why, if it is one. */
+export function knownDownError(source: ErrorSource, reachability: Reachability, connection: Connection): StowageError {
+  const cause = reachability.cause();
+  const err = cause === undefined ? undefined : mapError(source, cause, connection);
+  return err?.code === 'UNAVAILABLE' ? err : source.error('UNAVAILABLE', NOT_CONNECTED, { cause });
 }

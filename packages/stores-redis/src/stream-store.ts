@@ -35,7 +35,7 @@ import {
   withCached,
   type OwnOptionNames,
 } from '@stowage/core/adapter-kit';
-import { RedisStoreBase, Script, type RedisStoreOptions } from './base.js';
+import { knownDownError, RedisStoreBase, Script, type RedisStoreOptions } from './base.js';
 import { StreamSubscriber } from './stream-subscriber.js';
 
 export interface RedisStreamStoreOptions extends RedisStoreOptions, StreamSizeOptions, StreamReadCacheOptions {}
@@ -143,8 +143,11 @@ export class RedisStreamStore extends RedisStoreBase implements StreamStore {
     });
     // Known down, every pending wait ends UNAVAILABLE at once instead of waiting out its own
     // time limit deaf (and then answering "nothing new"), even one whose look is in flight
-    // (ioredis resends that after the reconnect).
-    this.unwatchDown = this.reachability.onDown(() => this.waiters.failAll(this.knownDown()));
+    // (ioredis resends that after the reconnect). The listener, held by the client's watcher,
+    // holds no store: a store its user drops unclosed is collected, and its listener removed.
+    const { waiters, source, reachability, connection } = this;
+    this.unwatchDown = reachability.onDown(() => waiters.failAll(knownDownError(source, reachability, connection)));
+    dropped.register(this, this.unwatchDown, this);
     this.instrument('stream');
   }
 
@@ -364,9 +367,13 @@ export class RedisStreamStore extends RedisStoreBase implements StreamStore {
 
   protected override async onClose(): Promise<void> {
     this.unwatchDown();
+    dropped.unregister(this);
     this.waiters.close();
     this.subscriber.close();
   }
 }
+
+/** Removes the known-down listener of a stream store collected without `close()`. */
+const dropped = new FinalizationRegistry<() => void>((unwatch) => unwatch());
 
 const buf = (m: Uint8Array): Buffer => Buffer.from(m.buffer, m.byteOffset, m.byteLength);
