@@ -63,6 +63,7 @@ describe.each(DRIVERS)('records the store did not write (%s)', (driver) => {
       // Another limiter's counter, text, eight bytes with a state cut short, and a hash.
       const values: Record<string, string | Buffer> = {
         counter: '5',
+        eight: '12345678',
         text: 'not a rate-limit state',
         cut: Buffer.concat([Buffer.alloc(8), Buffer.from('id\0'), Buffer.alloc(8)]),
       };

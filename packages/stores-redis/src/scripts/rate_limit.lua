@@ -26,8 +26,9 @@ for i = 3, n * 3 + 2 do out[i] = -1 end
 local kept, others, others_exp = false, '', 0
 if raw then
   -- A value not in this layout (another program's, under our prefix) is refused, not misread.
+  -- The store never writes fewer than 41 bytes: the expiry and one state (an id, its zero, 4 doubles).
   local len = #raw
-  if len < 8 then return redis.error_reply(CORRUPT) end
+  if len < 41 then return redis.error_reply(CORRUPT) end
   local pos
   kept, pos = struct.unpack('<d', raw)
   while pos <= len do
