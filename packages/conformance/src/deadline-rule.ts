@@ -54,6 +54,9 @@ const MALFORMED: readonly [string, () => unknown][] = [
   ['a Date a minute ahead', () => new Date(Date.now() + 60_000)],
 ];
 
+/** Option names no contract method takes: a deadline misspelt, and the store's own limit's name. */
+const MISSPELT: readonly string[] = ['deadLine', 'Deadline', 'timeoutMs'];
+
 /** A call's outcome, comparable with `toEqual`: its viewed value or its error as text. */
 type Outcome = { value: unknown } | { error: string };
 
@@ -131,6 +134,21 @@ export function deadlineTests<T extends Closeable, S>(
         expect(afterLatest, `${k}: the state after a call with deadline MAX_TIMESTAMP_MS`).toEqual(after);
         // Guards the table itself: the other two tests can only fail if the call changes what the snapshot reads.
         if (!c.reads) expect(after, `${k}: the call without a deadline changed nothing the table reads back`).not.toEqual(unchanged);
+      }
+    });
+
+    it('an option no store call takes (a misspelt deadline) is INVALID_ARGUMENT and changes nothing', async () => {
+      const [called, untouched] = await twins(2, Date.now());
+      for (const c of table.cases) {
+        const k = c.method;
+        const [state, twin] = [await prepare(called!, k), await prepare(untouched!, k)];
+        for (const name of MISSPELT) {
+          const opts = { [name]: Date.now() - 1 } as CallOptions;
+          await expectRejects(`${k} with opts.${name}`, () => c.call(called!.store, k, opts, state), 'INVALID_ARGUMENT');
+        }
+        expect(await snapshot(called!, k, state), `${k}: the state after calls refused for an unknown option`).toEqual(
+          await snapshot(untouched!, k, twin),
+        );
       }
     });
 

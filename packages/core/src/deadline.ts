@@ -1,15 +1,65 @@
 import type { CallOptions } from './contracts/common.js';
+import type { RateLimitConsumeOptions } from './contracts/rate-limit.js';
+import type { SessionSetOptions } from './contracts/session.js';
+import type { StreamAppendOptions, StreamCreateOptions, StreamReadOptions } from './contracts/stream.js';
 import type { ErrorSource } from './errors.js';
 import { steadyNow } from './steady-clock.js';
 import { validateOptions, validateTimestamp } from './validate.js';
 
+/** Every option of every contract method's `opts` (the inline ones too). */
+type AnyCallOptions = SessionSetOptions &
+  RateLimitConsumeOptions &
+  StreamCreateOptions &
+  StreamAppendOptions &
+  StreamReadOptions & {
+    except: unknown;
+    consume: unknown;
+    leaseMs: unknown;
+    retentionMs: unknown;
+    fetchedAt: unknown;
+    limit: unknown;
+  };
+
+/** The names of {@link AnyCallOptions}; the compiler checks the list is complete and has no other. */
+const NAMES: Record<keyof AnyCallOptions, true> = {
+  deadline: true,
+  ttlMs: true,
+  ifVersion: true,
+  absoluteTtlMs: true,
+  owner: true,
+  cost: true,
+  messages: true,
+  fork: true,
+  contentType: true,
+  seq: true,
+  producer: true,
+  close: true,
+  maxBytes: true,
+  maxMessages: true,
+  readOnly: true,
+  except: true,
+  consume: true,
+  leaseMs: true,
+  retentionMs: true,
+  fetchedAt: true,
+  limit: true,
+};
+const CALL_OPTION_NAMES: ReadonlySet<string> = new Set(Object.keys(NAMES));
+
 /**
  * `opts.deadline` of a contract method's options (see {@link CallOptions}): `undefined`
  * when absent, else an integer epoch ms (`INVALID_ARGUMENT` otherwise). `opts` may be
- * `undefined`; any other non-object is `INVALID_ARGUMENT`.
+ * `undefined`; any other non-object is `INVALID_ARGUMENT`, and so is an option no contract
+ * method takes (a misspelt `deadLine` or `cosst` would otherwise be ignored: a call run with
+ * no deadline, or at cost 1). Every store reads the deadline through here, once per call.
  */
 export function deadlineOf(source: ErrorSource, opts: unknown): number | undefined {
-  const deadline = validateOptions<CallOptions>(source, 'opts', opts).deadline;
+  const o = validateOptions<CallOptions>(source, 'opts', opts);
+  for (const name in o) {
+    if (!CALL_OPTION_NAMES.has(name))
+      throw source.invalid(`opts.${name} is not an option of any store call (misspelt?)`, { field: `opts.${name}` });
+  }
+  const deadline = o.deadline;
   return deadline === undefined ? undefined : validateTimestamp(source, 'opts.deadline', deadline);
 }
 
@@ -54,7 +104,9 @@ function pastDeadline(source: ErrorSource, deadline: number, now: number) {
 /** The `TIMEOUT` of a call whose budget ran out while waiting for the backend. */
 export function budgetTimeout(source: ErrorSource, backend: string, budget: CallBudget) {
   // The caller's deadline is an instant: the time it left this call, not the span it was set with.
-  const span = budget.byCaller ? `in the ${budget.ms} ms left before the caller's deadline` : `within the store's time limit (${budget.ms} ms)`;
+  const span = budget.byCaller
+    ? `in the ${budget.ms} ms left before the caller's deadline`
+    : `within the store's time limit (${budget.ms} ms)`;
   // Not "will not take effect": a call that ran in time and whose answer came late did.
   const outcome = `had it not run by then, ${backend} refuses it; if it ran, its answer came too late`;
   return source.error('TIMEOUT', `no answer from ${backend} ${span}: ${outcome}`, {

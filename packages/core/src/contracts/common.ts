@@ -62,6 +62,11 @@ export type Clock = () => number;
  *
  * `prune`, `cleanupExpired` and `wait` take none: the first two only reclaim records that
  * are already invisible, and `wait` has its own `timeoutMs` and `AbortSignal`.
+ *
+ * An option that no contract method takes (a misspelt `deadLine`, `cosst`, `ttlMS`) is
+ * `INVALID_ARGUMENT` and the call changes nothing: ignored, it would run the call without
+ * the caller's deadline or cost. (A name another method takes, `ttlMs` given to `get`, is
+ * not refused.)
  */
 export interface CallOptions {
   /**
