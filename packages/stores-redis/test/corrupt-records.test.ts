@@ -14,11 +14,16 @@ afterAll(() => server?.stop());
 // A record under the store's prefix that it did not write (another program, a bad migration):
 // reads reject with CORRUPT, a StowageError, never a TypeError or a record of NaNs.
 describe.each(DRIVERS)('records the store did not write (%s)', (driver) => {
-  it('a session hash without data, or with a version or expiry that is not an integer, is CORRUPT', async () => {
+  /** An admin connection (ioredis), the stores' client on this block's driver, and a fresh prefix. */
+  async function open() {
     const admin = new Redis({ host: '127.0.0.1', port: server.ports[0]! });
     const client = connect(driver, server.ports[0]!);
     await client.connected;
-    const prefix = newNamespace();
+    return { admin, client, prefix: newNamespace() };
+  }
+
+  it('a session hash without data, or with a version or expiry that is not an integer, is CORRUPT', async () => {
+    const { admin, client, prefix } = await open();
     const sessions = new RedisSessionStore({ client: client.client, prefix });
     try {
       const far = String(Date.now() + 60_000);
@@ -47,10 +52,7 @@ describe.each(DRIVERS)('records the store did not write (%s)', (driver) => {
   });
 
   it('a rate-limit key holding what this store did not write (a counter, text, a hash) is CORRUPT and left as it is', async () => {
-    const admin = new Redis({ host: '127.0.0.1', port: server.ports[0]! });
-    const client = connect(driver, server.ports[0]!);
-    await client.connected;
-    const prefix = newNamespace();
+    const { admin, client, prefix } = await open();
     const limits = new RedisRateLimitStore({ client: client.client, prefix });
     const sessions = new RedisSessionStore({ client: client.client, prefix });
     const policy = { algorithm: 'gcra', limit: 10, windowMs: 60_000 } as const;
