@@ -1,27 +1,36 @@
 import type { CallOptions } from './contracts/common.js';
-import type { RateLimitConsumeOptions } from './contracts/rate-limit.js';
-import type { SessionSetOptions } from './contracts/session.js';
-import type { StreamAppendOptions, StreamCreateOptions, StreamReadOptions } from './contracts/stream.js';
+import type { CsrfTokenStore } from './contracts/csrf.js';
+import type { IdempotencyStore } from './contracts/idempotency.js';
+import type { JwksCacheStore } from './contracts/jwks.js';
+import type { LockStore } from './contracts/lock.js';
+import type { RateLimitStore } from './contracts/rate-limit.js';
+import type { SessionStore } from './contracts/session.js';
+import type { StreamStore } from './contracts/stream.js';
+import type { SubscriptionStore } from './contracts/subscription.js';
 import type { ErrorSource } from './errors.js';
 import { steadyNow } from './steady-clock.js';
 import { validateOptions, validateTimestamp } from './validate.js';
 
-/** Every option of every contract method's `opts` (the inline ones too). */
-type AnyCallOptions = SessionSetOptions &
-  RateLimitConsumeOptions &
-  StreamCreateOptions &
-  StreamAppendOptions &
-  StreamReadOptions & {
-    except: unknown;
-    consume: unknown;
-    leaseMs: unknown;
-    retentionMs: unknown;
-    fetchedAt: unknown;
-    limit: unknown;
-  };
+type Stores =
+  | CsrfTokenStore
+  | IdempotencyStore
+  | JwksCacheStore
+  | LockStore
+  | RateLimitStore
+  | SessionStore
+  | StreamStore
+  | SubscriptionStore;
+/** A method's options: its last parameter, when that is a `CallOptions`. */
+type OptionsOf<F> = F extends (...args: infer A) => unknown
+  ? Required<A> extends [...unknown[], infer Last]
+    ? Extract<NonNullable<Last>, CallOptions>
+    : never
+  : never;
+/** Every option name of every contract method's `opts`, read off the contracts' types. */
+type CallOptionName = Stores extends infer S ? (S extends unknown ? { [M in keyof S]: keyof OptionsOf<S[M]> }[keyof S] : never) : never;
 
-/** The names of {@link AnyCallOptions}; the compiler checks the list is complete and has no other. */
-const NAMES: Record<keyof AnyCallOptions, true> = {
+/** Each of {@link CallOptionName}: the compiler checks the list against the contracts, both ways. */
+const NAMES: Record<CallOptionName, true> = {
   deadline: true,
   ttlMs: true,
   ifVersion: true,
@@ -46,6 +55,14 @@ const NAMES: Record<keyof AnyCallOptions, true> = {
 };
 const CALL_OPTION_NAMES: ReadonlySet<string> = new Set(Object.keys(NAMES));
 
+function unknownOption(source: ErrorSource, name: string) {
+  // The name as code would spell it, cut short: it may come from anywhere.
+  const shown = /^[A-Za-z_$][\w$]{0,63}$/.test(name) ? `opts.${name}` : `opts[${JSON.stringify(name.slice(0, 64))}]`;
+  return source.invalid(`${shown} is not an option of any store call (a misspelt name? the caller's deadline is opts.deadline)`, {
+    field: shown,
+  });
+}
+
 /**
  * `opts.deadline` of a contract method's options (see {@link CallOptions}): `undefined`
  * when absent, else an integer epoch ms (`INVALID_ARGUMENT` otherwise). `opts` may be
@@ -56,8 +73,8 @@ const CALL_OPTION_NAMES: ReadonlySet<string> = new Set(Object.keys(NAMES));
 export function deadlineOf(source: ErrorSource, opts: unknown): number | undefined {
   const o = validateOptions<CallOptions>(source, 'opts', opts);
   for (const name in o) {
-    if (!CALL_OPTION_NAMES.has(name))
-      throw source.invalid(`opts.${name} is not an option of any store call (misspelt?)`, { field: `opts.${name}` });
+    // Own names only: an enumerable name on Object.prototype (a polyfill) must not fail every call.
+    if (!CALL_OPTION_NAMES.has(name) && Object.hasOwn(o, name)) throw unknownOption(source, name);
   }
   const deadline = o.deadline;
   return deadline === undefined ? undefined : validateTimestamp(source, 'opts.deadline', deadline);

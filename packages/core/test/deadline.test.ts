@@ -46,3 +46,31 @@ describe('deadlines', () => {
     expect(codeOf(() => checkDeadline(source, undefined, 1000))).toBe('no error');
   });
 });
+
+describe('deadlineOf: option names', () => {
+  const refusal = (opts: unknown) => {
+    try {
+      deadlineOf(source, opts);
+      return 'accepted';
+    } catch (err) {
+      return `${(err as StowageError).code} ${(err as StowageError).message}`;
+    }
+  };
+  it('refuses an own name no contract method takes, naming it as code would', () => {
+    expect(refusal({ deadLine: 1 })).toMatch(/^INVALID_ARGUMENT .*opts\.deadLine is not an option of any store call/);
+    expect(refusal({ cosst: 5 })).toMatch(/opts\.cosst is not/);
+    expect(refusal({ 'a\nforged': 1 })).toMatch(/opts\["a\\nforged"\] is not/);
+    expect(refusal({ ['x'.repeat(500)]: 1 })).toContain(`opts["${'x'.repeat(64)}"] is not`);
+  });
+  it('takes every contract option, and leaves inherited names alone', () => {
+    expect(refusal({ deadline: Date.now() + 1000, ttlMs: 1, cost: 2, producer: undefined, limit: 3 })).toBe('accepted');
+    expect(refusal(Object.create({ deadLine: 1 }))).toBe('accepted');
+    const proto = Object.prototype as Record<string, unknown>;
+    proto.polluted = 1;
+    try {
+      expect(refusal({ deadline: Date.now() + 1000 })).toBe('accepted');
+    } finally {
+      delete proto.polluted;
+    }
+  });
+});
