@@ -46,11 +46,10 @@ export function routeOf(basePath: string, req: IncomingMessage): Route {
     decoded = decodePath(path);
   } catch (err) {
     // Undecodable: ours when it starts with basePath as written or as encoded (`/a%20b/`).
-    const underBase = (base: string) => path.startsWith(base) || path === base.slice(0, -1);
-    if (!underBase(basePath) && !underBase(encodePath(basePath))) return { kind: 'outside' };
+    if (!under(path, basePath) && !under(path, encodePath(basePath))) return { kind: 'outside' };
     throw err;
   }
-  if (!decoded.startsWith(basePath) && decoded !== basePath.slice(0, -1)) {
+  if (!under(decoded, basePath)) {
     return decoded === '/' ? { kind: 'root', insideBase: false } : { kind: 'outside' };
   }
   // A fragment is the client's own (RFC 9110 section 4.2.5: never sent); a raw `#` here is not
@@ -64,6 +63,11 @@ export function routeOf(basePath: string, req: IncomingMessage): Route {
     if (problem !== undefined) throw source.invalid(`a stream name cannot have ${problem}`);
   }
   return { kind: 'stream', name, params: new URLSearchParams(query) };
+}
+
+/** `path` is `base` (with or without its closing slash) or under it. */
+function under(path: string, base: string): boolean {
+  return path.startsWith(base) || path === base.slice(0, -1);
 }
 
 /** What makes `name` unfit for a stream, by its path segments (`. or .. as a path segment`, ...); `undefined` when fit. */
