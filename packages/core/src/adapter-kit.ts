@@ -7,7 +7,8 @@
  */
 export { budgetTimeout, callBudget, checkDeadline, deadlineOf, settleWithin } from './deadline.js';
 export type { CallBudget } from './deadline.js';
-export { CLOCK_REFRESH_MS, ClockSampleTimeout, ServerClock, steadyNow } from './server-clock.js';
+export { CLOCK_REFRESH_MS, ClockSampleTimeout, ServerClock } from './server-clock.js';
+export { steadyNow } from './steady-clock.js';
 export { ErrorSource } from './errors.js';
 export {
   copyBytes,

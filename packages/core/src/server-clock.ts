@@ -1,7 +1,6 @@
 import { type CallBudget, settleWithin } from './deadline.js';
 import { steadyNow } from './steady-clock.js';
 
-export { steadyNow };
 /** A sample older than this is refreshed by the next call that sends a deadline. */
 export const CLOCK_REFRESH_MS = 60_000;
 

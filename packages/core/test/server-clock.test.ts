@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { callBudget } from '../src/deadline.js';
 import { ErrorSource } from '../src/errors.js';
-import { ServerClock, steadyNow } from '../src/server-clock.js';
+import { ServerClock } from '../src/server-clock.js';
+import { steadyNow } from '../src/steady-clock.js';
 
 const source = new ErrorSource('@stowage/core', 'test');
 
