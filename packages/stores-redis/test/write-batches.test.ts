@@ -63,6 +63,29 @@ describe('WriteBatches', () => {
     expect(at.filter((i) => i === 2)).toHaveLength(BATCH);
   });
 
+  it('with two turns, commands handed over at once after the first turn count to the next batch: at most 32 per client write', async () => {
+    // node-redis cluster's timing, as pure logic: the node client is found in promise
+    // callbacks, and writes everything it got in one setImmediate queued at its first command.
+    const writes: number[] = [];
+    let pending = 0;
+    const clusterSend = async (): Promise<void> => {
+      await Promise.resolve(); // the slot's node
+      if (pending++ === 0) {
+        setImmediate(() => {
+          writes.push(pending);
+          pending = 0;
+        });
+      }
+    };
+    const batches = new WriteBatches(2, () => true);
+    await batches.send(clusterSend, handover()); // an earlier call: its schedule's first turn is next
+    await nextIteration(); // that turn ran; its client's write too; the answer comes now
+    await Promise.all(Array.from({ length: 2 * BATCH + 5 }, () => batches.send(clusterSend, handover())));
+    await nextIteration();
+    expect(writes.reduce((a, b) => a + b, 0)).toBe(2 * BATCH + 6);
+    expect(writes).toEqual([1, BATCH, BATCH, 5]);
+  });
+
   it('a waiting command whose time passed, or whose call cancelled it, is never sent: SendTimePassed; handed says which were sent', async () => {
     const batches = new WriteBatches(1, () => true);
     const sent: number[] = [];
@@ -212,7 +235,9 @@ describe('node-redis cluster: the calls of one turn reach a node in batches', ()
     try {
       const policy = { algorithm: 'fixed-window', limit: 1000, windowMs: 60_000 } as const;
       const store = new RedisRateLimitStore({ client, prefix: newNamespace() });
-      await store.consume('k', policy); // the slots, the clock sample and the script are known from here on
+      // The slots, the clock sample and the script are known from here on. Its batch's schedule
+      // may still be under way as the 200 start: they must not join the batch after it.
+      await store.consume('k', policy);
       counted.writes.length = 0;
       const decisions = await Promise.all(Array.from({ length: 200 }, () => store.consume('k', policy)));
       expect(decisions.map((d) => d.remaining)).toEqual(Array.from({ length: 200 }, (_, i) => 998 - i));

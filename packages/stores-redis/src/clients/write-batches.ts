@@ -47,6 +47,13 @@ export interface Handover {
 export class WriteBatches {
   /** Commands handed over since the client's last write. */
   private handed = 0;
+  /**
+   * Commands handed over at once after the pending schedule took its first turn (two turns):
+   * the client writes them after that schedule ends, so they count to the batch it starts.
+   */
+  private late = 0;
+  /** The pending schedule has taken its first of two turns. */
+  private begun = false;
   /** Commands waiting for a later batch, in the order issued, from `head` on. */
   private waiting: ((now: number) => boolean)[] = [];
   private head = 0;
@@ -55,8 +62,8 @@ export class WriteBatches {
   /**
    * @param turns Event-loop iterations from a batch to the next: 1 where the client queues
    *   its write as the command is sent (a node-redis client), 2 where it first awaits (a
-   *   node-redis cluster looks the slot's node up first, so its node's write is queued an
-   *   iteration later).
+   *   node-redis cluster looks the slot's node up in promise callbacks, so its node's write
+   *   is queued after our next turn and runs an iteration later).
    * @param open Whether the client still takes commands: one that waited past its closing
    *   is not sent ({@link ClosedBeforeSend}).
    */
@@ -74,8 +81,9 @@ export class WriteBatches {
    */
   send<T>(send: () => Promise<T>, handover: Handover | undefined): Promise<T> {
     if (handover === undefined && this.head === this.waiting.length) return send();
-    if (handover !== undefined && this.handed < BATCH && this.head === this.waiting.length) {
-      this.handed++;
+    if (handover !== undefined && (this.begun ? this.late : this.handed) < BATCH && this.head === this.waiting.length) {
+      if (this.begun) this.late++;
+      else this.handed++;
       handover.handed = true;
       try {
         return send();
@@ -109,8 +117,10 @@ export class WriteBatches {
     if (this.scheduled) return;
     this.scheduled = true;
     const later = (left: number) => () => {
-      if (left > 1) setImmediate(later(left - 1));
-      else this.next();
+      if (left > 1) {
+        this.begun = true;
+        setImmediate(later(left - 1));
+      } else this.next();
     };
     setImmediate(later(turns));
   }
@@ -118,7 +128,9 @@ export class WriteBatches {
   /** After the client's write: the next batch of waiting commands, if any. */
   private next(): void {
     this.scheduled = false;
-    this.handed = 0;
+    this.begun = false;
+    this.handed = this.late;
+    this.late = 0;
     const now = Date.now();
     while (this.head < this.waiting.length && this.handed < BATCH) {
       const run = this.waiting[this.head]!;
