@@ -206,7 +206,8 @@ describe('StreamWaiters told the tail a change left', () => {
     expect(await waiting).toBe('aborted');
   });
 
-  it('before its first look has settled, a waiter looks as usual', async () => {
+  /** A wait whose first look hangs until released and then sees `first`; later looks see `later`. */
+  function slowFirstLook(first: TailSnapshot, later: TailSnapshot) {
     const waiters = new StreamWaiters();
     let looks = 0;
     let release: (() => void) | undefined;
@@ -214,16 +215,41 @@ describe('StreamWaiters told the tail a change left', () => {
       look: async () => {
         looks++;
         if (looks === 1) await new Promise<void>((r) => (release = r));
-        return snap({ tail: looks === 1 ? 3 : 4 });
+        return looks === 1 ? first : later;
       },
       position: 3,
       timeoutMs: 20_000,
     });
+    return { waiters, waiting, looks: () => looks, release: () => release!() };
+  }
+
+  it('a change heard before its first look settled is taken once that look names the same incarnation', async () => {
+    const w = slowFirstLook(snap({ tail: 3 }), snap({ tail: 4 }));
     await sleep(0);
-    waiters.notify('s', { id: 'a', tail: 4 });
-    release!();
-    expect(await waiting).toBe('data');
-    expect(looks).toBe(2);
+    w.waiters.notify('s', { id: 'a', tail: 4 });
+    w.release();
+    expect(await w.waiting).toBe('data');
+    expect(w.looks()).toBe(1);
+  });
+
+  it('one heard before a first look that finds another incarnation, or below the position, is not taken', async () => {
+    const other = slowFirstLook(snap({ id: 'b', tail: 3 }), snap({ id: 'b', tail: 3 }));
+    await sleep(0);
+    other.waiters.notify('s', { id: 'a', tail: 4 });
+    other.release();
+    await sleep(5);
+    expect(other.looks()).toBe(2); // looked again, as usual, and still waits
+    other.waiters.close();
+    expect(await other.waiting).toBe('aborted');
+
+    const below = slowFirstLook(snap({ tail: 3 }), snap({ tail: 3 }));
+    await sleep(0);
+    below.waiters.notify('s', { id: 'a', tail: 3 });
+    below.release();
+    await sleep(5);
+    expect(below.looks()).toBe(2);
+    below.waiters.close();
+    expect(await below.waiting).toBe('aborted');
   });
 });
 

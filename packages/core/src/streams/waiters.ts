@@ -162,12 +162,17 @@ export class StreamWaiters {
       let expiry: NodeJS.Timeout | undefined;
       // The stream's id at the first look: a later look at another id saw a re-created name.
       let incarnation: string | undefined;
+      // A change heard before the first look settled: taken once that look names the incarnation.
+      let early: KnownTail | undefined;
+      const hasData = (change: KnownTail | undefined): boolean =>
+        change !== undefined && incarnation === change.id && change.tail > params.position;
       const waiter: Waiter = {
         wake: (shared, change) => {
           // Data past the position, in the stream this wait is on: nothing to look at. A look
           // in flight finds the wait done.
-          if (change !== undefined && incarnation === change.id && change.tail > params.position) finish('data');
-          else void run(shared);
+          if (hasData(change)) return finish('data');
+          if (incarnation === undefined && change !== undefined) early = change;
+          void run(shared);
         },
       };
       const finish = (outcome: StreamWaitOutcome | Error): void => {
@@ -211,6 +216,10 @@ export class StreamWaiters {
             if (outcome !== undefined) return finish(outcome);
             if (done) return;
             incarnation = snapshot!.id;
+            // The append's answer came while this first look was on its way (another
+            // connection, or a reply handled first): a second look would only repeat it.
+            if (hasData(early)) return finish('data');
+            early = undefined;
             watchExpiry(snapshot!);
           } while (again && !done);
         } catch (err) {
