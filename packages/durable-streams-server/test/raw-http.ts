@@ -16,7 +16,11 @@ export interface RawExchange {
 }
 
 export interface RawOptions {
-  /** Destroy the connection this long after writing (a client that hangs up); no answer is required. */
+  /**
+   * Destroy the connection this long after writing (a client that hangs up): no answer is
+   * required, and an answer it cut short counts up to where it was cut (what came must still
+   * be well-formed).
+   */
   hangUpAfterMs?: number;
   /** Give up after this long without the server closing the connection. @default 5000 */
   timeoutMs?: number;
@@ -33,16 +37,22 @@ export function rawExchange(url: string, request: Buffer | string, method: strin
   const excerpt = (bytes: Buffer, length: number) => JSON.stringify(bytes.toString('latin1').slice(0, length));
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
+    // Whether this side ended the connection before the server closed it.
+    let hungUp = false;
     const socket = connect(Number(port), hostname, () => {
       socket.write(request);
-      if (opts.hangUpAfterMs !== undefined) setTimeout(() => socket.destroy(), opts.hangUpAfterMs);
+      if (opts.hangUpAfterMs !== undefined) {
+        setTimeout(() => {
+          hungUp = !socket.destroyed;
+          socket.destroy();
+        }, opts.hangUpAfterMs);
+      }
     });
     const finish = (): void => {
       clearTimeout(timer);
       const bytes = Buffer.concat(chunks);
       try {
-        const hungUp = opts.hangUpAfterMs !== undefined && bytes.length === 0;
-        resolve({ bytes, responses: hungUp ? [] : parseResponses(bytes, method) });
+        resolve({ bytes, responses: opts.hangUpAfterMs !== undefined && bytes.length === 0 ? [] : parseResponses(bytes, method, hungUp) });
       } catch (err) {
         reject(new Error(`${(err as Error).message} in answer to ${asked()}: ${excerpt(bytes, 400)}`));
       }
@@ -61,12 +71,27 @@ export function rawExchange(url: string, request: Buffer | string, method: strin
 const STATUS_LINE = /^HTTP\/1\.1 (\d{3}) [\x20-\x7e]*$/;
 const HEADER_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*([\x20-\x7e\x80-\xff\t]*?)[ \t]*$/;
 
-/** Every response in `bytes`; throws on anything that is not well-formed HTTP/1.1. */
-export function parseResponses(bytes: Buffer, method: string): RawResponse[] {
+/** A body that ends before its framing says: an error unless the client cut it. */
+class CutShort extends Error {
+  constructor(
+    message: string,
+    readonly partial: Buffer,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Every response in `bytes`; throws on anything that is not well-formed HTTP/1.1. `cut`: the
+ * client hung up, so the last response may end early (its head, when it came whole, is still
+ * checked; its body is what came).
+ */
+export function parseResponses(bytes: Buffer, method: string, cut = false): RawResponse[] {
   const out: RawResponse[] = [];
   let at = 0;
   while (at < bytes.length) {
     const end = bytes.indexOf('\r\n\r\n', at, 'latin1');
+    if (end < 0 && cut && out.length > 0) return out;
     if (end < 0) throw new Error('a response head without its end');
     const lines = bytes.toString('latin1', at, end).split('\r\n');
     const statusMatch = STATUS_LINE.exec(lines[0]!);
@@ -85,9 +110,15 @@ export function parseResponses(bytes: Buffer, method: string): RawResponse[] {
       out.push({ status, headers, body: Buffer.alloc(0) });
       continue;
     }
-    const [body, next] = readBody(bytes, at, headers, method === 'HEAD' || status === 204 || status === 304);
-    out.push({ status, headers, body });
-    at = next;
+    try {
+      const [body, next] = readBody(bytes, at, headers, method === 'HEAD' || status === 204 || status === 304);
+      out.push({ status, headers, body });
+      at = next;
+    } catch (err) {
+      if (!(cut && err instanceof CutShort)) throw err;
+      out.push({ status, headers, body: err.partial });
+      return out;
+    }
   }
   if (out.length === 0) throw new Error('no response');
   if (out.at(-1)!.status < 200) throw new Error('an interim response without a final one');
@@ -105,22 +136,23 @@ function readBody(bytes: Buffer, at: number, headers: Map<string, string[]>, bod
     const parts: Buffer[] = [];
     for (;;) {
       const lineEnd = bytes.indexOf('\r\n', at, 'latin1');
-      if (lineEnd < 0) throw new Error('a chunked body cut short');
+      if (lineEnd < 0) throw new CutShort('a chunked body cut short', Buffer.concat(parts));
       const size = Number.parseInt(bytes.toString('latin1', at, lineEnd), 16);
       if (!Number.isInteger(size) || size < 0) throw new Error('a bad chunk size');
       at = lineEnd + 2;
       if (size === 0) {
+        if (at + 2 > bytes.length) throw new CutShort('a chunked body without its last CRLF', Buffer.concat(parts));
         if (bytes.toString('latin1', at, at + 2) !== '\r\n') throw new Error('a chunked body without its last CRLF');
         return [Buffer.concat(parts), at + 2];
       }
-      if (at + size + 2 > bytes.length) throw new Error('a chunk cut short');
+      if (at + size + 2 > bytes.length) throw new CutShort('a chunk cut short', Buffer.concat([...parts, bytes.subarray(at)]));
       parts.push(bytes.subarray(at, at + size));
       at += size + 2;
     }
   }
   if (lengths !== undefined) {
     const n = Number(lengths[0]);
-    if (at + n > bytes.length) throw new Error(`a body of ${bytes.length - at} bytes where Content-Length is ${n}`);
+    if (at + n > bytes.length) throw new CutShort(`a body of ${bytes.length - at} bytes where Content-Length is ${n}`, bytes.subarray(at));
     return [bytes.subarray(at, at + n), at + n];
   }
   return [bytes.subarray(at), bytes.length]; // delimited by the close
