@@ -54,7 +54,13 @@ function send(res: ServerResponse, draft: ResponseDraft): void {
 }
 
 export interface ExpressRateLimitOptions extends RateLimiterOptions {
-  /** Whose budget a request spends; `undefined` skips the limit. @default the client IP (`req.ip`) */
+  /**
+   * Whose budget a request spends; `undefined` skips the limit. @default the client IP
+   * (`req.ip`, else the socket's address). A request whose address cannot be read never
+   * skips the limit: a client that hung up while earlier middleware ran (Node forgets the
+   * address with the socket) goes no further, and a live connection without one (a Unix
+   * socket) is `INVALID_ARGUMENT` (pass `key`).
+   */
   key?: (req: ExpressRequest) => string | undefined;
   /** Units a request costs. @default 1 */
   cost?: (req: ExpressRequest) => number;
@@ -66,10 +72,20 @@ const EXPRESS_RATE_LIMIT_OPTIONS: OwnOptionNames<ExpressRateLimitOptions, RateLi
 /** Rate limits with `RateLimit-Policy` / `RateLimit` headers; 429 with `Retry-After` when denied. */
 export function rateLimit(options: ExpressRateLimitOptions): ExpressMiddleware {
   const limiter = new RateLimiter(options, EXPRESS_RATE_LIMIT_OPTIONS);
-  const keyOf = options.key ?? ((req: ExpressRequest) => req.ip ?? req.socket.remoteAddress);
+  const keyOf = options.key;
   return (req, res, next) => {
-    const key = keyOf(req);
-    if (key === undefined) return next();
+    let key: string | undefined;
+    if (keyOf !== undefined) {
+      key = keyOf(req);
+      if (key === undefined) return next();
+    } else {
+      key = req.ip ?? req.socket.remoteAddress;
+      if (key === undefined) {
+        // Gone: nobody to answer, and letting it through would spend no budget.
+        if (req.socket.destroyed) return;
+        return next(source.invalid('rateLimit() cannot see the client address (a Unix socket?): pass options.key'));
+      }
+    }
     limiter
       .check(key, { method: req.method ?? 'GET', path: pathOf(req) }, options.cost?.(req) ?? 1)
       .then((verdict) => {

@@ -21,15 +21,28 @@ function toResponse(draft: ResponseDraft): Response {
   return new Response(draft.status === 204 || draft.status === 304 ? null : body, { status: draft.status, headers });
 }
 
-/** The client address under `@hono/node-server`; other runtimes must pass `key`. */
-function remoteAddress(c: Context): string {
-  const address = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming?.socket?.remoteAddress;
-  if (address === undefined) throw source.invalid('rateLimit() cannot see the client address on this runtime: pass options.key');
+/**
+ * The client address under `@hono/node-server`, or `undefined` for a client that hung up while
+ * earlier middleware ran (Node forgets the address with the socket); other runtimes must pass `key`.
+ */
+function remoteAddress(c: Context): string | undefined {
+  const socket = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming?.socket;
+  const address = socket?.remoteAddress;
+  if (address === undefined && socket?.destroyed !== true) {
+    throw source.invalid('rateLimit() cannot see the client address on this runtime: pass options.key');
+  }
   return address;
 }
 
+/** The answer to a client that left before its address was read: nobody gets it, and the handler does not run. */
+const CLIENT_GONE = 499;
+
 export interface HonoRateLimitOptions extends RateLimiterOptions {
-  /** Whose budget a request spends; `undefined` skips the limit. @default the socket address under @hono/node-server */
+  /**
+   * Whose budget a request spends; `undefined` skips the limit. @default the socket address
+   * under @hono/node-server (a client that hung up before it was read gets 499 and the handler
+   * does not run; without an address to read, `INVALID_ARGUMENT`: pass `key`)
+   */
   key?: (c: Context) => string | undefined;
   /** Units a request costs. @default 1 */
   cost?: (c: Context) => number;
@@ -41,10 +54,16 @@ const HONO_RATE_LIMIT_OPTIONS: OwnOptionNames<HonoRateLimitOptions, RateLimiterO
 /** Rate limits with `RateLimit-Policy` / `RateLimit` headers; 429 with `Retry-After` when denied. */
 export function rateLimit(options: HonoRateLimitOptions): MiddlewareHandler {
   const limiter = new RateLimiter(options, HONO_RATE_LIMIT_OPTIONS);
-  const keyOf = options.key ?? remoteAddress;
+  const keyOf = options.key;
   return async (c, next) => {
-    const key = keyOf(c);
-    if (key === undefined) return next();
+    let key: string | undefined;
+    if (keyOf !== undefined) {
+      key = keyOf(c);
+      if (key === undefined) return next();
+    } else {
+      key = remoteAddress(c);
+      if (key === undefined) return new Response(null, { status: CLIENT_GONE });
+    }
     const verdict = await limiter.check(key, { method: c.req.method, path: c.req.path }, options.cost?.(c) ?? 1);
     if (verdict.action === 'respond') return toResponse(verdict.response);
     await next();
