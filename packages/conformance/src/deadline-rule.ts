@@ -1,4 +1,5 @@
 import { MAX_TIMESTAMP_MS, type CallOptions, type Closeable, type StowageErrorCode } from '@stowage/core';
+import { CALL_OPTION_NAMES, type StoreCall } from '@stowage/core/adapter-kit';
 import { describe, expect, it } from 'vitest';
 import type { TestClock } from './clock.js';
 import { opener, type ConformanceOptions, type Opened, type StoreFactory } from './context.js';
@@ -27,6 +28,8 @@ export interface DeadlineTable<T, S> {
    */
   snapshot(store: T, k: string, state: S, clock: TestClock): Promise<unknown>;
   cases: readonly DeadlineCase<T, S>[];
+  /** The contract's methods and the option names each takes (core's `STORE_CALLS.<contract>`). */
+  calls: Readonly<Record<string, StoreCall>>;
 }
 
 const DAY = 86_400_000;
@@ -147,6 +150,27 @@ export function deadlineTests<T extends Closeable, S>(
           await expectRejects(`${k} with opts.${name}`, () => c.call(called!.store, k, opts, state), 'INVALID_ARGUMENT');
         }
         expect(await snapshot(called!, k, state), `${k}: the state after calls refused for an unknown option`).toEqual(
+          await snapshot(untouched!, k, twin),
+        );
+      }
+    });
+
+    it('an option only another method takes (ttlMs to get, cost to peek) is INVALID_ARGUMENT and changes nothing', async () => {
+      expect(table.cases.map((c) => c.method).sort(), 'a case for every method that takes options').toEqual(
+        Object.keys(table.calls).sort(),
+      );
+      const [called, untouched] = await twins(2, Date.now());
+      for (const c of table.cases) {
+        const k = c.method;
+        const own = table.calls[k]!.names;
+        const foreign = [...CALL_OPTION_NAMES].filter((name) => !own.has(name));
+        expect(foreign.length, `${k}: option names it does not take`).toBeGreaterThan(0);
+        const [state, twin] = [await prepare(called!, k), await prepare(untouched!, k)];
+        for (const name of foreign) {
+          const opts = { [name]: 1000 } as CallOptions;
+          await expectRejects(`${k} with opts.${name}`, () => c.call(called!.store, k, opts, state), 'INVALID_ARGUMENT');
+        }
+        expect(await snapshot(called!, k, state), `${k}: the state after calls refused for another method's option`).toEqual(
           await snapshot(untouched!, k, twin),
         );
       }

@@ -6,6 +6,7 @@
  * storage calls; the engine keeps the protocol). See the README's "Writing an adapter".
  */
 export { budgetTimeout, callBudget, checkDeadline, deadlineOf, settleWithin } from './deadline.js';
+export { CALL_OPTION_NAMES, STORE_CALLS, type StoreCall } from './call-options.js';
 export type { CallBudget } from './deadline.js';
 export { CLOCK_REFRESH_MS, ClockSampleTimeout, ServerClock } from './server-clock.js';
 export { steadyNow } from './steady-clock.js';

@@ -1,64 +1,14 @@
+import { CALL_OPTION_NAMES, type STORE_CALLS, type StoreCall } from './call-options.js';
 import type { CallOptions } from './contracts/common.js';
-import type { CsrfTokenStore } from './contracts/csrf.js';
-import type { IdempotencyStore } from './contracts/idempotency.js';
-import type { JwksCacheStore } from './contracts/jwks.js';
-import type { LockStore } from './contracts/lock.js';
-import type { RateLimitStore } from './contracts/rate-limit.js';
-import type { SessionStore } from './contracts/session.js';
-import type { StreamStore } from './contracts/stream.js';
-import type { SubscriptionStore } from './contracts/subscription.js';
 import type { ErrorSource } from './errors.js';
 import { steadyNow } from './steady-clock.js';
 import { validateOptions, validateTimestamp } from './validate.js';
 
-type Stores =
-  | CsrfTokenStore
-  | IdempotencyStore
-  | JwksCacheStore
-  | LockStore
-  | RateLimitStore
-  | SessionStore
-  | StreamStore
-  | SubscriptionStore;
-/** A method's options: its last parameter, when that is a `CallOptions`. */
-type OptionsOf<F> = F extends (...args: infer A) => unknown
-  ? Required<A> extends [...unknown[], infer Last]
-    ? Extract<NonNullable<Last>, CallOptions>
-    : never
-  : never;
-/** Every option name of every contract method's `opts`, read off the contracts' types. */
-type CallOptionName = Stores extends infer S ? (S extends unknown ? { [M in keyof S]: keyof OptionsOf<S[M]> }[keyof S] : never) : never;
-
-/** Each of {@link CallOptionName}: the compiler checks the list against the contracts, both ways. */
-const NAMES: Record<CallOptionName, true> = {
-  deadline: true,
-  ttlMs: true,
-  ifVersion: true,
-  absoluteTtlMs: true,
-  owner: true,
-  cost: true,
-  messages: true,
-  fork: true,
-  contentType: true,
-  seq: true,
-  producer: true,
-  close: true,
-  maxBytes: true,
-  maxMessages: true,
-  readOnly: true,
-  except: true,
-  consume: true,
-  leaseMs: true,
-  retentionMs: true,
-  fetchedAt: true,
-  limit: true,
-};
-const CALL_OPTION_NAMES: ReadonlySet<string> = new Set(Object.keys(NAMES));
-
-function unknownOption(source: ErrorSource, name: string) {
+function unknownOption(source: ErrorSource, name: string, call: StoreCall | undefined) {
   // The name as code would spell it, cut short: it may come from anywhere.
   const shown = /^[A-Za-z_$][\w$]{0,63}$/.test(name) ? `opts.${name}` : `opts[${JSON.stringify(name.slice(0, 64))}]`;
-  return source.invalid(`${shown} is not an option of any store call (a misspelt name? the caller's deadline is opts.deadline)`, {
+  const of = call === undefined ? 'any store call' : `${call.method} (it takes ${[...call.names].join(', ')})`;
+  return source.invalid(`${shown} is not an option of ${of}: a misspelt name? the caller's deadline is opts.deadline`, {
     field: shown,
   });
 }
@@ -66,15 +16,18 @@ function unknownOption(source: ErrorSource, name: string) {
 /**
  * `opts.deadline` of a contract method's options (see {@link CallOptions}): `undefined`
  * when absent, else an integer epoch ms (`INVALID_ARGUMENT` otherwise). `opts` may be
- * `undefined`; any other non-object is `INVALID_ARGUMENT`, and so is an option no contract
- * method takes (a misspelt `deadLine` or `cosst` would otherwise be ignored: a call run with
- * no deadline, or at cost 1). Every store reads the deadline through here, once per call.
+ * `undefined`; any other non-object is `INVALID_ARGUMENT`, and so is an option the method
+ * does not take: `call`, its entry in {@link STORE_CALLS}, says which it takes (without it,
+ * an option no contract method takes). A misspelt `deadLine` or `cosst`, or `ttlMs` given to
+ * `get`, would otherwise be ignored: a call run with no deadline, at cost 1, or without the
+ * effect its caller meant. Every store reads the deadline through here, once per call.
  */
-export function deadlineOf(source: ErrorSource, opts: unknown): number | undefined {
+export function deadlineOf(source: ErrorSource, opts: unknown, call?: StoreCall): number | undefined {
   const o = validateOptions<CallOptions>(source, 'opts', opts);
+  const names = call?.names ?? CALL_OPTION_NAMES;
   for (const name in o) {
     // Own names only: an enumerable name on Object.prototype (a polyfill) must not fail every call.
-    if (!CALL_OPTION_NAMES.has(name) && Object.hasOwn(o, name)) throw unknownOption(source, name);
+    if (!names.has(name) && Object.hasOwn(o, name)) throw unknownOption(source, name, call);
   }
   const deadline = o.deadline;
   return deadline === undefined ? undefined : validateTimestamp(source, 'opts.deadline', deadline);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { StowageError } from '../src/index.js';
-import { callBudget, checkDeadline, deadlineOf, ErrorSource } from '../src/adapter-kit.js';
+import { callBudget, checkDeadline, deadlineOf, ErrorSource, STORE_CALLS, type StoreCall } from '../src/adapter-kit.js';
 
 const source = new ErrorSource('@stowage/core', 'test');
 
@@ -57,10 +57,30 @@ describe('deadlineOf: option names', () => {
     }
   };
   it('refuses an own name no contract method takes, naming it as code would', () => {
-    expect(refusal({ deadLine: 1 })).toMatch(/^INVALID_ARGUMENT .*opts\.deadLine is not an option of any store call/);
+    expect(refusal({ deadLine: 1 })).toMatch(/^INVALID_ARGUMENT .*opts\.deadLine is not an option of any store call: a misspelt name/);
     expect(refusal({ cosst: 5 })).toMatch(/opts\.cosst is not/);
     expect(refusal({ 'a\nforged': 1 })).toMatch(/opts\["a\\nforged"\] is not/);
     expect(refusal({ ['x'.repeat(500)]: 1 })).toContain(`opts["${'x'.repeat(64)}"] is not`);
+  });
+  it("with the method's entry: refuses an option only another method takes, naming the method and what it takes", () => {
+    const refused = (opts: unknown, call: StoreCall) => {
+      try {
+        deadlineOf(source, opts, call);
+        return 'accepted';
+      } catch (err) {
+        return `${(err as StowageError).code} ${(err as StowageError).message}`;
+      }
+    };
+    expect(refused({ ttlMs: 1 }, STORE_CALLS.session.get)).toMatch(
+      /^INVALID_ARGUMENT .*opts\.ttlMs is not an option of SessionStore\.get \(it takes deadline\)/,
+    );
+    expect(refused({ cost: 2 }, STORE_CALLS.rateLimit.peek)).toMatch(/opts\.cost is not an option of RateLimitStore\.peek/);
+    expect(refused({ deadLine: 1 }, STORE_CALLS.rateLimit.consume)).toMatch(
+      /opts\.deadLine is not an option of RateLimitStore\.consume \(it takes deadline, cost\)/,
+    );
+    expect(refused({ cost: 2, deadline: Date.now() + 1000 }, STORE_CALLS.rateLimit.consume)).toBe('accepted');
+    expect(refused({ ttlMs: 1, ifVersion: 0, absoluteTtlMs: 2, owner: 'o' }, STORE_CALLS.session.set)).toBe('accepted');
+    expect(refused(Object.create({ ttlMs: 1 }), STORE_CALLS.session.get)).toBe('accepted');
   });
   it('takes every contract option, and leaves inherited names alone', () => {
     expect(refusal({ deadline: Date.now() + 1000, ttlMs: 1, cost: 2, producer: undefined, limit: 3 })).toBe('accepted');

@@ -1,5 +1,6 @@
 import type { BackgroundErrorHandler, HealthOptions, HealthResult, Healthy, StoreOptionsBase } from '@stowage/core';
 import {
+  type StoreCall,
   backgroundReporter,
   type BackgroundReport,
   checkDeadline,
@@ -113,11 +114,12 @@ export abstract class MemoryStoreBase implements Healthy {
    * Starts a call whose other arguments are valid and returns the store's time, in the order
    * of every contract (see `CallOptions`): the caller's deadline (`opts.deadline`) malformed is
    * `INVALID_ARGUMENT`, then `UNAVAILABLE` once closed, then `TIMEOUT` if the deadline has
-   * passed, with nothing done. Once started, a memory call runs to its end synchronously, so
-   * that is all a deadline can do here.
+   * passed, with nothing done (`call`, the method's entry of `STORE_CALLS`: any option it does
+   * not take is refused). Once started, a memory call runs to its end synchronously, so that
+   * is all a deadline can do here.
    */
-  protected begin(opts: unknown): number {
-    const deadline = opts === undefined ? undefined : deadlineOf(this.source, opts);
+  protected begin(opts: unknown, call?: StoreCall): number {
+    const deadline = opts === undefined ? undefined : deadlineOf(this.source, opts, call);
     if (this.closed) throw this.source.error('UNAVAILABLE', 'the store is closed');
     if (deadline !== undefined) checkDeadline(this.source, deadline);
     return this.customClock ? readClock(this.source, this.clock) : Date.now();

@@ -1,7 +1,9 @@
 import type { CallOptions, CsrfTokenStore } from '@stowage/core';
-import { hashToken, randomToken, validateCsrfCheck, validateKey, validateTtlOption } from '@stowage/core/adapter-kit';
+import { STORE_CALLS, hashToken, randomToken, validateCsrfCheck, validateKey, validateTtlOption } from '@stowage/core/adapter-kit';
 import { MemoryStoreBase, type MemoryStoreOptions } from './base.js';
 import { ExpiringMap } from './expiring-map.js';
+
+const CALLS = STORE_CALLS.csrf;
 
 /** A session's tokens (SHA-256 of each, to its expiry); lives as long as its last token. */
 interface Entry {
@@ -22,7 +24,7 @@ export class MemoryCsrfTokenStore extends MemoryStoreBase implements CsrfTokenSt
   async issue(sessionId: string, opts: { ttlMs: number } & CallOptions): Promise<string> {
     validateKey(this.source, 'sessionId', sessionId);
     const ttlMs = validateTtlOption(this.source, opts);
-    const now = this.begin(opts);
+    const now = this.begin(opts, CALLS.issue);
     const token = randomToken(32);
     const expiresAt = now + ttlMs;
     let e = this.sessions.get(sessionId, now);
@@ -42,7 +44,7 @@ export class MemoryCsrfTokenStore extends MemoryStoreBase implements CsrfTokenSt
 
   async validate(sessionId: string, token: string, opts?: { consume?: boolean } & CallOptions): Promise<boolean> {
     const consume = validateCsrfCheck(this.source, sessionId, token, opts);
-    const now = this.begin(opts);
+    const now = this.begin(opts, CALLS.validate);
     const e = this.sessions.get(sessionId, now);
     if (e === undefined) return false;
     // Looked up by hash: the comparison is a hash-table lookup on a SHA-256, not on the secret.
@@ -55,7 +57,7 @@ export class MemoryCsrfTokenStore extends MemoryStoreBase implements CsrfTokenSt
 
   async revoke(sessionId: string, opts?: CallOptions): Promise<number> {
     validateKey(this.source, 'sessionId', sessionId);
-    const now = this.begin(opts);
+    const now = this.begin(opts, CALLS.revoke);
     const e = this.sessions.get(sessionId, now);
     if (e === undefined) return 0;
     let live = 0;

@@ -1,5 +1,6 @@
 import type { CallOptions, IdempotencyStore, Reservation, StoredResponse } from '@stowage/core';
 import {
+  STORE_CALLS,
   copyBytes,
   randomToken,
   validateCompleteArgs,
@@ -12,6 +13,8 @@ import {
 } from '@stowage/core/adapter-kit';
 import { MemoryStoreBase, type MemoryStoreOptions } from './base.js';
 import { ExpiringMap } from './expiring-map.js';
+
+const CALLS = STORE_CALLS.idempotency;
 
 export interface MemoryIdempotencyStoreOptions extends MemoryStoreOptions, IdempotencySizeOptions {}
 
@@ -46,7 +49,7 @@ export class MemoryIdempotencyStore extends MemoryStoreBase implements Idempoten
 
   async reserve(scope: string, key: string, fingerprint: string, opts: { leaseMs: number } & CallOptions): Promise<Reservation> {
     const leaseMs = validateReserveArgs(this.source, scope, key, fingerprint, opts);
-    const now = this.begin(opts);
+    const now = this.begin(opts, CALLS.reserve);
     const id = this.id(scope, key);
     const e = this.entries.get(id, now);
     if (e === undefined) {
@@ -73,7 +76,7 @@ export class MemoryIdempotencyStore extends MemoryStoreBase implements Idempoten
     opts: { retentionMs: number } & CallOptions,
   ): Promise<boolean> {
     const { stored, retentionMs } = validateCompleteArgs(this.source, scope, key, token, response, opts, this.maxResponseBytes);
-    const now = this.begin(opts);
+    const now = this.begin(opts, CALLS.complete);
     const id = this.id(scope, key);
     const e = this.held(id, token, now);
     if (e === undefined) return false;
@@ -86,7 +89,7 @@ export class MemoryIdempotencyStore extends MemoryStoreBase implements Idempoten
 
   async release(scope: string, key: string, token: string, opts?: CallOptions): Promise<boolean> {
     validateHolderArgs(this.source, scope, key, token);
-    const now = this.begin(opts);
+    const now = this.begin(opts, CALLS.release);
     const id = this.id(scope, key);
     if (this.held(id, token, now) === undefined) return false;
     this.entries.delete(id);
@@ -96,7 +99,7 @@ export class MemoryIdempotencyStore extends MemoryStoreBase implements Idempoten
   async extend(scope: string, key: string, token: string, leaseMs: number, opts?: CallOptions): Promise<boolean> {
     validateHolderArgs(this.source, scope, key, token);
     validateDuration(this.source, 'leaseMs', leaseMs);
-    const now = this.begin(opts);
+    const now = this.begin(opts, CALLS.extend);
     const id = this.id(scope, key);
     const e = this.held(id, token, now);
     if (e === undefined) return false;

@@ -1,8 +1,10 @@
 import type { CachedJwks, CallOptions, JwksCacheStore } from '@stowage/core';
-import { validateJwksPutArgs, validateKey, sizeLimit, type JwksSizeOptions } from '@stowage/core/adapter-kit';
+import { STORE_CALLS, validateJwksPutArgs, validateKey, sizeLimit, type JwksSizeOptions } from '@stowage/core/adapter-kit';
 import type { OwnOptionNames } from '@stowage/core/adapter-kit';
 import { MemoryStoreBase, type MemoryStoreOptions } from './base.js';
 import { ExpiringMap } from './expiring-map.js';
+
+const CALLS = STORE_CALLS.jwks;
 
 export interface MemoryJwksCacheStoreOptions extends MemoryStoreOptions, JwksSizeOptions {}
 
@@ -23,14 +25,14 @@ export class MemoryJwksCacheStore extends MemoryStoreBase implements JwksCacheSt
 
   async get(uri: string, opts?: CallOptions): Promise<CachedJwks | undefined> {
     validateKey(this.source, 'uri', uri);
-    const now = this.begin(opts);
+    const now = this.begin(opts, CALLS.get);
     const d = this.docs.get(uri, now);
     return d === undefined ? undefined : { jwks: d.jwks, fetchedAt: d.fetchedAt, expiresAt: d.expiresAt };
   }
 
   async put(uri: string, jwks: string, opts: { fetchedAt: number; ttlMs: number } & CallOptions): Promise<boolean> {
     const { fetchedAt, ttlMs } = validateJwksPutArgs(this.source, uri, jwks, opts, this.maxDocumentBytes);
-    const now = this.begin(opts);
+    const now = this.begin(opts, CALLS.put);
     const current = this.docs.get(uri, now);
     if (current !== undefined && current.fetchedAt > fetchedAt) return false;
     this.docs.set(uri, { jwks, fetchedAt, expiresAt: now + ttlMs });

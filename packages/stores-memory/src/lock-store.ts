@@ -1,5 +1,6 @@
 import type { CallOptions, Lease, LockStore } from '@stowage/core';
 import {
+  STORE_CALLS,
   type OwnOptionNames,
   randomToken,
   validateDuration,
@@ -9,6 +10,8 @@ import {
 } from '@stowage/core/adapter-kit';
 import { MemoryStoreBase, type MemoryStoreOptions } from './base.js';
 import { ExpiringMap } from './expiring-map.js';
+
+const CALLS = STORE_CALLS.lock;
 
 interface Held {
   token: string;
@@ -36,7 +39,7 @@ export class MemoryLockStore extends MemoryStoreBase implements LockStore {
   async acquire(name: string, opts: { ttlMs: number } & CallOptions): Promise<Lease | undefined> {
     validateKey(this.source, 'name', name);
     const ttlMs = validateTtlOption(this.source, opts);
-    const now = this.begin(opts);
+    const now = this.begin(opts, CALLS.acquire);
     if (this.leases.get(name, now) !== undefined) return undefined;
     const fence = (this.fences.get(name) ?? 0) + 1;
     this.fences.set(name, fence);
@@ -49,7 +52,7 @@ export class MemoryLockStore extends MemoryStoreBase implements LockStore {
     validateKey(this.source, 'name', name);
     validateToken(this.source, 'token', token);
     validateDuration(this.source, 'ttlMs', ttlMs);
-    const now = this.begin(opts);
+    const now = this.begin(opts, CALLS.extend);
     const held = this.leases.get(name, now);
     if (held === undefined || held.token !== token) return false;
     held.expiresAt = now + ttlMs;
@@ -60,7 +63,7 @@ export class MemoryLockStore extends MemoryStoreBase implements LockStore {
   async release(name: string, token: string, opts?: CallOptions): Promise<boolean> {
     validateKey(this.source, 'name', name);
     validateToken(this.source, 'token', token);
-    const now = this.begin(opts);
+    const now = this.begin(opts, CALLS.release);
     const held = this.leases.get(name, now);
     if (held === undefined || held.token !== token) return false;
     this.leases.delete(name);

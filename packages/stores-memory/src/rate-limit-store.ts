@@ -1,5 +1,6 @@
 import type { CallOptions, RateLimitConsumeOptions, RateLimitDecision, RateLimitPolicy, RateLimitStore } from '@stowage/core';
 import {
+  STORE_CALLS,
   evaluateRateLimit,
   validateKey,
   type NormalizedPolicy,
@@ -8,6 +9,8 @@ import {
 } from '@stowage/core/adapter-kit';
 import { MemoryStoreBase, type MemoryStoreOptions } from './base.js';
 import { ExpiringMap } from './expiring-map.js';
+
+const CALLS = STORE_CALLS.rateLimit;
 
 interface PolicyState {
   /** The policy's shape id (see `NormalizedPolicy.id`). */
@@ -48,17 +51,17 @@ export class MemoryRateLimitStore extends MemoryStoreBase implements RateLimitSt
     opts?: RateLimitConsumeOptions,
   ): Promise<RateLimitDecision> {
     const { policies, cost } = validateRateLimitArgs(this.source, key, policy, opts, true);
-    return this.decide(key, policies, this.begin(opts), cost, true);
+    return this.decide(key, policies, this.begin(opts, CALLS.consume), cost, true);
   }
 
   async peek(key: string, policy: RateLimitPolicy | readonly RateLimitPolicy[], opts?: CallOptions): Promise<RateLimitDecision> {
     const { policies } = validateRateLimitArgs(this.source, key, policy, opts, false);
-    return this.decide(key, policies, this.begin(opts), 1, false);
+    return this.decide(key, policies, this.begin(opts, CALLS.peek), 1, false);
   }
 
   async reset(key: string, opts?: CallOptions): Promise<void> {
     validateKey(this.source, 'key', key);
-    this.begin(opts);
+    this.begin(opts, CALLS.reset);
     this.keys.delete(key);
   }
 

@@ -1,5 +1,6 @@
 import type { CallOptions, SessionRecord, SessionSetOptions, SessionStore } from '@stowage/core';
 import {
+  STORE_CALLS,
   copyBytes,
   validateDestroyByOwnerArgs,
   validateDuration,
@@ -12,6 +13,8 @@ import {
 } from '@stowage/core/adapter-kit';
 import { MemoryStoreBase, type MemoryStoreOptions } from './base.js';
 import { ExpiringMap } from './expiring-map.js';
+
+const CALLS = STORE_CALLS.session;
 
 export interface MemorySessionStoreOptions extends MemoryStoreOptions, SessionSizeOptions {}
 
@@ -59,7 +62,7 @@ export class MemorySessionStore extends MemoryStoreBase implements SessionStore 
 
   async get(id: string, opts?: CallOptions): Promise<SessionRecord | undefined> {
     validateKey(this.source, 'id', id);
-    const now = this.begin(opts);
+    const now = this.begin(opts, CALLS.get);
     const e = this.sessions.get(id, now);
     if (e === undefined) return undefined;
     const record: SessionRecord = { data: copyBytes(e.data), version: e.version, expiresAt: e.expiresAt };
@@ -70,7 +73,7 @@ export class MemorySessionStore extends MemoryStoreBase implements SessionStore 
 
   async set(id: string, data: Uint8Array, opts: SessionSetOptions): Promise<{ version: number }> {
     const v = validateSessionSet(this.source, id, data, opts, this.maxDataBytes);
-    const now = this.begin(opts);
+    const now = this.begin(opts, CALLS.set);
     const ttlMs = v.ttlMs;
     const absoluteTtlMs = v.absoluteTtlMs;
     const ifVersion = v.ifVersion;
@@ -114,7 +117,7 @@ export class MemorySessionStore extends MemoryStoreBase implements SessionStore 
   async touch(id: string, ttlMs: number, opts?: CallOptions): Promise<boolean> {
     validateKey(this.source, 'id', id);
     validateDuration(this.source, 'ttlMs', ttlMs);
-    const now = this.begin(opts);
+    const now = this.begin(opts, CALLS.touch);
     const e = this.sessions.get(id, now);
     if (e === undefined) return false;
     e.expiresAt = capped(now + ttlMs, e.absoluteExpiresAt);
@@ -124,7 +127,7 @@ export class MemorySessionStore extends MemoryStoreBase implements SessionStore 
 
   async destroy(id: string, opts?: CallOptions): Promise<boolean> {
     validateKey(this.source, 'id', id);
-    const now = this.begin(opts);
+    const now = this.begin(opts, CALLS.destroy);
     if (this.sessions.get(id, now) === undefined) return false;
     this.sessions.delete(id);
     return true;
@@ -132,7 +135,7 @@ export class MemorySessionStore extends MemoryStoreBase implements SessionStore 
 
   async rotate(oldId: string, newId: string, opts?: { ttlMs?: number } & CallOptions): Promise<boolean> {
     const ttlMs = validateRotateArgs(this.source, oldId, newId, opts);
-    const now = this.begin(opts);
+    const now = this.begin(opts, CALLS.rotate);
     const e = this.sessions.get(oldId, now);
     if (e === undefined) return false;
     if (this.sessions.get(newId, now) !== undefined) {
@@ -147,7 +150,7 @@ export class MemorySessionStore extends MemoryStoreBase implements SessionStore 
 
   async destroyByOwner(owner: string, opts?: { except?: string } & CallOptions): Promise<number> {
     const except = validateDestroyByOwnerArgs(this.source, owner, opts);
-    const now = this.begin(opts);
+    const now = this.begin(opts, CALLS.destroyByOwner);
     const ids = this.byOwner.get(owner);
     if (ids === undefined) return 0;
     let count = 0;

@@ -1,5 +1,6 @@
 import type { CallOptions, CsrfTokenStore } from '@stowage/core';
 import {
+  STORE_CALLS,
   deadlineOf,
   hashToken,
   postgresDialect,
@@ -10,6 +11,8 @@ import {
 } from '@stowage/core/adapter-kit';
 import { PgStoreBase, Sql, type PostgresStoreOptions } from './base.js';
 import { pruneSql } from './prune.js';
+
+const CALLS = STORE_CALLS.csrf;
 
 /** {@link CsrfTokenStore} on PostgreSQL: only SHA-256 hashes of tokens are stored. */
 export class PostgresCsrfTokenStore extends PgStoreBase implements CsrfTokenStore {
@@ -45,7 +48,7 @@ export class PostgresCsrfTokenStore extends PgStoreBase implements CsrfTokenStor
   async issue(sessionId: string, opts: { ttlMs: number } & CallOptions): Promise<string> {
     validateKey(this.source, 'sessionId', sessionId);
     const ttl = validateTtlOption(this.source, opts);
-    const budget = this.budget(deadlineOf(this.source, opts));
+    const budget = this.budget(deadlineOf(this.source, opts, CALLS.issue));
     const token = randomToken(32);
     await this.query(this.sql.issue, [hashToken(token), sessionId, this.nowParam(), ttl], budget);
     return token;
@@ -53,14 +56,14 @@ export class PostgresCsrfTokenStore extends PgStoreBase implements CsrfTokenStor
 
   async validate(sessionId: string, token: string, opts?: { consume?: boolean } & CallOptions): Promise<boolean> {
     const consume = validateCsrfCheck(this.source, sessionId, token, opts);
-    const budget = this.budget(deadlineOf(this.source, opts));
+    const budget = this.budget(deadlineOf(this.source, opts, CALLS.validate));
     const rows = await this.query(consume ? this.sql.consume : this.sql.check, [hashToken(token), sessionId, this.nowParam()], budget);
     return rows.length > 0;
   }
 
   async revoke(sessionId: string, opts?: CallOptions): Promise<number> {
     validateKey(this.source, 'sessionId', sessionId);
-    const budget = this.budget(deadlineOf(this.source, opts));
+    const budget = this.budget(deadlineOf(this.source, opts, CALLS.revoke));
     const [row] = await this.query<{ n: number }>(this.sql.revoke, [sessionId, this.nowParam()], budget);
     return row?.n ?? 0;
   }

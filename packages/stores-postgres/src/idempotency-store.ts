@@ -1,5 +1,6 @@
 import type { CallOptions, IdempotencyStore, Reservation, StoredResponse } from '@stowage/core';
 import {
+  STORE_CALLS,
   couldBeToken,
   deadlineOf,
   decodeStoredResponse,
@@ -16,6 +17,8 @@ import {
 } from '@stowage/core/adapter-kit';
 import { PgStoreBase, Sql, type PostgresStoreOptions } from './base.js';
 import { pruneSql } from './prune.js';
+
+const CALLS = STORE_CALLS.idempotency;
 
 export interface PostgresIdempotencyStoreOptions extends PostgresStoreOptions, IdempotencySizeOptions {}
 
@@ -82,7 +85,7 @@ export class PostgresIdempotencyStore extends PgStoreBase implements Idempotency
 
   async reserve(scope: string, key: string, fingerprint: string, opts: { leaseMs: number } & CallOptions): Promise<Reservation> {
     const lease = validateReserveArgs(this.source, scope, key, fingerprint, opts);
-    const budget = this.budget(deadlineOf(this.source, opts));
+    const budget = this.budget(deadlineOf(this.source, opts, CALLS.reserve));
     const token = randomToken();
     for (let attempt = 0; attempt < RESERVE_ATTEMPTS; attempt++) {
       const [row] = await this.query<ReserveRow>(this.sql.reserve, [scope, key, fingerprint, token, this.nowParam(), lease], budget);
@@ -105,7 +108,7 @@ export class PostgresIdempotencyStore extends PgStoreBase implements Idempotency
     opts: { retentionMs: number } & CallOptions,
   ): Promise<boolean> {
     const { stored, retentionMs: retention } = validateCompleteArgs(this.source, scope, key, token, response, opts, this.maxResponseBytes);
-    const budget = this.budget(deadlineOf(this.source, opts));
+    const budget = this.budget(deadlineOf(this.source, opts, CALLS.complete));
     if (!couldBeToken(token)) return false;
     const rows = await this.query(this.sql.complete, [scope, key, token, encodeStoredResponse(stored), this.nowParam(), retention], budget);
     return rows.length > 0;
@@ -113,7 +116,7 @@ export class PostgresIdempotencyStore extends PgStoreBase implements Idempotency
 
   async release(scope: string, key: string, token: string, opts?: CallOptions): Promise<boolean> {
     validateHolderArgs(this.source, scope, key, token);
-    const budget = this.budget(deadlineOf(this.source, opts));
+    const budget = this.budget(deadlineOf(this.source, opts, CALLS.release));
     if (!couldBeToken(token)) return false;
     return (await this.query(this.sql.release, [scope, key, token, this.nowParam()], budget)).length > 0;
   }
@@ -121,7 +124,7 @@ export class PostgresIdempotencyStore extends PgStoreBase implements Idempotency
   async extend(scope: string, key: string, token: string, leaseMs: number, opts?: CallOptions): Promise<boolean> {
     validateHolderArgs(this.source, scope, key, token);
     const lease = validateDuration(this.source, 'leaseMs', leaseMs);
-    const budget = this.budget(deadlineOf(this.source, opts));
+    const budget = this.budget(deadlineOf(this.source, opts, CALLS.extend));
     if (!couldBeToken(token)) return false;
     return (await this.query(this.sql.extend, [scope, key, token, lease, this.nowParam()], budget)).length > 0;
   }

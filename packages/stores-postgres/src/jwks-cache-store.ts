@@ -1,8 +1,18 @@
 import type { CachedJwks, CallOptions, JwksCacheStore } from '@stowage/core';
-import { deadlineOf, postgresDialect, validateJwksPutArgs, validateKey, sizeLimit, type JwksSizeOptions } from '@stowage/core/adapter-kit';
+import {
+  STORE_CALLS,
+  deadlineOf,
+  postgresDialect,
+  validateJwksPutArgs,
+  validateKey,
+  sizeLimit,
+  type JwksSizeOptions,
+} from '@stowage/core/adapter-kit';
 import type { OwnOptionNames } from '@stowage/core/adapter-kit';
 import { PgStoreBase, Sql, type PostgresStoreOptions } from './base.js';
 import { pruneSql } from './prune.js';
+
+const CALLS = STORE_CALLS.jwks;
 
 export interface PostgresJwksCacheStoreOptions extends PostgresStoreOptions, JwksSizeOptions {}
 
@@ -40,14 +50,14 @@ export class PostgresJwksCacheStore extends PgStoreBase implements JwksCacheStor
 
   async get(uri: string, opts?: CallOptions): Promise<CachedJwks | undefined> {
     validateKey(this.source, 'uri', uri);
-    const budget = this.budget(deadlineOf(this.source, opts));
+    const budget = this.budget(deadlineOf(this.source, opts, CALLS.get));
     const [row] = await this.query<{ jwks: string; fetched_at: number; expires_at: number }>(this.sql.get, [uri, this.nowParam()], budget);
     return row === undefined ? undefined : { jwks: row.jwks, fetchedAt: row.fetched_at, expiresAt: row.expires_at };
   }
 
   async put(uri: string, jwks: string, opts: { fetchedAt: number; ttlMs: number } & CallOptions): Promise<boolean> {
     const { fetchedAt, ttlMs: ttl } = validateJwksPutArgs(this.source, uri, jwks, opts, this.maxDocumentBytes);
-    const budget = this.budget(deadlineOf(this.source, opts));
+    const budget = this.budget(deadlineOf(this.source, opts, CALLS.put));
     return (await this.query(this.sql.put, [uri, jwks, fetchedAt, this.nowParam(), ttl], budget)).length > 0;
   }
 }

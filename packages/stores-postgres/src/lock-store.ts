@@ -1,5 +1,6 @@
 import type { CallOptions, Lease, LockStore } from '@stowage/core';
 import {
+  STORE_CALLS,
   couldBeToken,
   deadlineOf,
   postgresDialect,
@@ -11,6 +12,8 @@ import {
 } from '@stowage/core/adapter-kit';
 import { PgStoreBase, Sql, type PostgresStoreOptions } from './base.js';
 import { pruneLocksSql } from './prune.js';
+
+const CALLS = STORE_CALLS.lock;
 
 /**
  * {@link LockStore} on PostgreSQL. A name's row stays after release and expiry, holding its
@@ -47,7 +50,7 @@ export class PostgresLockStore extends PgStoreBase implements LockStore {
   async acquire(name: string, opts: { ttlMs: number } & CallOptions): Promise<Lease | undefined> {
     validateKey(this.source, 'name', name);
     const ttl = validateTtlOption(this.source, opts);
-    const budget = this.budget(deadlineOf(this.source, opts));
+    const budget = this.budget(deadlineOf(this.source, opts, CALLS.acquire));
     const token = randomToken();
     const [row] = await this.query<{ fence: number; expires_at: number }>(this.sql.acquire, [name, token, this.nowParam(), ttl], budget);
     return row === undefined ? undefined : { token, fence: row.fence, expiresAt: row.expires_at };
@@ -57,7 +60,7 @@ export class PostgresLockStore extends PgStoreBase implements LockStore {
     validateKey(this.source, 'name', name);
     validateToken(this.source, 'token', token);
     const ttl = validateDuration(this.source, 'ttlMs', ttlMs);
-    const budget = this.budget(deadlineOf(this.source, opts));
+    const budget = this.budget(deadlineOf(this.source, opts, CALLS.extend));
     if (!couldBeToken(token)) return false;
     return (await this.query(this.sql.extend, [name, token, this.nowParam(), ttl], budget)).length > 0;
   }
@@ -65,7 +68,7 @@ export class PostgresLockStore extends PgStoreBase implements LockStore {
   async release(name: string, token: string, opts?: CallOptions): Promise<boolean> {
     validateKey(this.source, 'name', name);
     validateToken(this.source, 'token', token);
-    const budget = this.budget(deadlineOf(this.source, opts));
+    const budget = this.budget(deadlineOf(this.source, opts, CALLS.release));
     if (!couldBeToken(token)) return false;
     return (await this.query(this.sql.release, [name, token, this.nowParam()], budget)).length > 0;
   }

@@ -1,5 +1,6 @@
 import type { CallOptions, RateLimitConsumeOptions, RateLimitDecision, RateLimitPolicy, RateLimitStore } from '@stowage/core';
 import {
+  STORE_CALLS,
   deadlineOf,
   evaluateRateLimit,
   postgresDialect,
@@ -21,6 +22,8 @@ import {
 import { isRetryable, PgStoreBase, Sql, type PostgresStoreOptions } from './base.js';
 import { pruneSql } from './prune.js';
 import { rateLimitFunctionName } from './schema.js';
+
+const CALLS = STORE_CALLS.rateLimit;
 
 /** A live state of the key, or (no state at all) one row of NULLs with the time. */
 interface Row {
@@ -95,7 +98,7 @@ export class PostgresRateLimitStore extends PgStoreBase implements RateLimitStor
     opts?: RateLimitConsumeOptions,
   ): Promise<RateLimitDecision> {
     const { policies, cost } = validateRateLimitArgs(this.source, key, policy, opts, true);
-    const budget = this.budget(deadlineOf(this.source, opts));
+    const budget = this.budget(deadlineOf(this.source, opts, CALLS.consume));
     const n = policies.length;
     const sql = n === 1 ? this.single[rateLimitVariant(policies[0]!)] : this.many;
     // Each run reads the clock again: a run repeated after a conflict decides at its own time.
@@ -131,13 +134,13 @@ export class PostgresRateLimitStore extends PgStoreBase implements RateLimitStor
 
   async peek(key: string, policy: RateLimitPolicy | readonly RateLimitPolicy[], opts?: CallOptions): Promise<RateLimitDecision> {
     const { policies } = validateRateLimitArgs(this.source, key, policy, opts, false);
-    const budget = this.budget(deadlineOf(this.source, opts));
+    const budget = this.budget(deadlineOf(this.source, opts, CALLS.peek));
     const seen = await this.states(key, policies, this.nowParam(), budget);
     return evaluateRateLimit(policies, seen.states, seen.now, 1, false).decision;
   }
 
   async reset(key: string, opts?: CallOptions): Promise<void> {
     validateKey(this.source, 'key', key);
-    await this.query(this.resetSql, [key], this.budget(deadlineOf(this.source, opts)));
+    await this.query(this.resetSql, [key], this.budget(deadlineOf(this.source, opts, CALLS.reset)));
   }
 }

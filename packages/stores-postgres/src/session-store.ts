@@ -1,5 +1,6 @@
 import type { CallOptions, SessionRecord, SessionSetOptions, SessionStore } from '@stowage/core';
 import {
+  STORE_CALLS,
   deadlineOf,
   postgresDialect,
   sessionRecordFromRow,
@@ -15,6 +16,8 @@ import {
 } from '@stowage/core/adapter-kit';
 import { PgStoreBase, Sql, type PostgresStoreOptions } from './base.js';
 import { pruneSql } from './prune.js';
+
+const CALLS = STORE_CALLS.session;
 
 export interface PostgresSessionStoreOptions extends PostgresStoreOptions, SessionSizeOptions {}
 
@@ -92,7 +95,7 @@ export class PostgresSessionStore extends PgStoreBase implements SessionStore {
 
   async get(id: string, opts?: CallOptions): Promise<SessionRecord | undefined> {
     validateKey(this.source, 'id', id);
-    const budget = this.budget(deadlineOf(this.source, opts));
+    const budget = this.budget(deadlineOf(this.source, opts, CALLS.get));
     const [row] = await this.query<SessionRow>(this.sql.get, [id, this.nowParam()], budget);
     if (row === undefined) return undefined;
     return sessionRecordFromRow(row);
@@ -104,7 +107,7 @@ export class PostgresSessionStore extends PgStoreBase implements SessionStore {
     const abs = v.absoluteTtlMs ?? null;
     const ifVersion = v.ifVersion ?? null;
     const owner = v.owner ?? null;
-    const budget = this.budget(deadlineOf(this.source, opts));
+    const budget = this.budget(deadlineOf(this.source, opts, CALLS.set));
     const now = this.nowParam();
     const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     const [row] = await this.query<{ version: number }>(this.sql.set, [id, bytes, now, ttl, abs, ifVersion, owner], budget);
@@ -117,19 +120,19 @@ export class PostgresSessionStore extends PgStoreBase implements SessionStore {
   async touch(id: string, ttlMs: number, opts?: CallOptions): Promise<boolean> {
     validateKey(this.source, 'id', id);
     const ttl = validateDuration(this.source, 'ttlMs', ttlMs);
-    const budget = this.budget(deadlineOf(this.source, opts));
+    const budget = this.budget(deadlineOf(this.source, opts, CALLS.touch));
     return (await this.query(this.sql.touch, [id, this.nowParam(), ttl], budget)).length > 0;
   }
 
   async destroy(id: string, opts?: CallOptions): Promise<boolean> {
     validateKey(this.source, 'id', id);
-    const budget = this.budget(deadlineOf(this.source, opts));
+    const budget = this.budget(deadlineOf(this.source, opts, CALLS.destroy));
     return (await this.query(this.sql.destroy, [id, this.nowParam()], budget)).length > 0;
   }
 
   async rotate(oldId: string, newId: string, opts?: { ttlMs?: number } & CallOptions): Promise<boolean> {
     const ttl = validateRotateArgs(this.source, oldId, newId, opts) ?? null;
-    const budget = this.budget(deadlineOf(this.source, opts));
+    const budget = this.budget(deadlineOf(this.source, opts, CALLS.rotate));
     const now = this.nowParam();
     // One UPDATE moves the row. If the new id holds a row, the unique index refuses it: an
     // expired row is cleared and the move retried; a live one is a CONFLICT.
@@ -148,7 +151,7 @@ export class PostgresSessionStore extends PgStoreBase implements SessionStore {
 
   async destroyByOwner(owner: string, opts?: { except?: string } & CallOptions): Promise<number> {
     const except = validateDestroyByOwnerArgs(this.source, owner, opts) ?? null;
-    const budget = this.budget(deadlineOf(this.source, opts));
+    const budget = this.budget(deadlineOf(this.source, opts, CALLS.destroyByOwner));
     const [row] = await this.query<{ n: number }>(this.sql.destroyByOwner, [owner, this.nowParam(), except], budget);
     return row?.n ?? 0;
   }

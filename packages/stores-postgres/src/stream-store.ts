@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { StreamAppendOptions, StreamAppendResult, StreamReadOptions, StreamReadResult, StreamStore } from '@stowage/core';
 import {
+  STORE_CALLS,
   backgroundReporter,
   budgetTimeout,
   storedStreamFromRow,
@@ -44,6 +45,8 @@ import {
   runFromRow,
   type RunRow,
 } from './stream-read.js';
+
+const CALLS = STORE_CALLS.stream;
 
 export interface PostgresStreamStoreOptions extends PostgresStoreOptions, StreamSizeOptions, StreamReadCacheOptions {
   /**
@@ -334,7 +337,7 @@ export class PostgresStreamStore extends PgStoreBase implements StreamStore {
     validateMessages(this.source, 'messages', messages, this.maxMessageBytes, false);
     const v = validateAppendOptions(this.source, opts);
     if (v.producer !== undefined || v.seq !== undefined) return this.ops.append(name, messages, opts);
-    const budget = this.budget(deadlineOf(this.source, opts));
+    const budget = this.budget(deadlineOf(this.source, opts, CALLS.append));
     const values = [name, v.mediaType ?? null, messages.map(asBuffer), messages.length, this.nowParam(), v.close, this.channel];
     const [row] = await this.query<{ id: string; tail: number; closed: boolean }>(this.appendOne, values, budget);
     if (row === undefined) return this.ops.append(name, messages, opts);
@@ -359,7 +362,7 @@ export class PostgresStreamStore extends PgStoreBase implements StreamStore {
     validateKey(this.source, 'name', name);
     const position = parseOffset(this.source, 'fromOffset', fromOffset);
     const { maxBytes, maxMessages, readOnly } = validateReadOptions(this.source, opts);
-    const budget = this.budget(deadlineOf(this.source, opts));
+    const budget = this.budget(deadlineOf(this.source, opts, CALLS.read));
     const id = this.cache.idOf(name);
     const cached = id === undefined ? undefined : this.cache.get(id, position, maxBytes, maxMessages);
     const statement = async (after: number, left: number, bytes: number) =>

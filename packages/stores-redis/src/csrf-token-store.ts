@@ -1,6 +1,16 @@
 import type { CallOptions, CsrfTokenStore } from '@stowage/core';
-import { deadlineOf, hashToken, randomToken, validateCsrfCheck, validateKey, validateTtlOption } from '@stowage/core/adapter-kit';
+import {
+  STORE_CALLS,
+  deadlineOf,
+  hashToken,
+  randomToken,
+  validateCsrfCheck,
+  validateKey,
+  validateTtlOption,
+} from '@stowage/core/adapter-kit';
 import { RedisStoreBase, Script, tagged, type RedisStoreOptions } from './base.js';
+
+const CALLS = STORE_CALLS.csrf;
 
 const CSRF = new Script('csrf');
 
@@ -17,7 +27,7 @@ export class RedisCsrfTokenStore extends RedisStoreBase implements CsrfTokenStor
   async issue(sessionId: string, opts: { ttlMs: number } & CallOptions): Promise<string> {
     validateKey(this.source, 'sessionId', sessionId);
     const ttl = validateTtlOption(this.source, opts);
-    const deadline = deadlineOf(this.source, opts);
+    const deadline = deadlineOf(this.source, opts, CALLS.issue);
     const token = randomToken(32);
     await this.run(CSRF, [tagged(this.prefix, 'c', sessionId)], ['issue', hashToken(token), ttl], deadline);
     return token;
@@ -25,7 +35,7 @@ export class RedisCsrfTokenStore extends RedisStoreBase implements CsrfTokenStor
 
   async validate(sessionId: string, token: string, opts?: { consume?: boolean } & CallOptions): Promise<boolean> {
     const consume = validateCsrfCheck(this.source, sessionId, token, opts);
-    const deadline = deadlineOf(this.source, opts);
+    const deadline = deadlineOf(this.source, opts, CALLS.validate);
     const r = await this.run<number>(
       CSRF,
       [tagged(this.prefix, 'c', sessionId)],
@@ -37,6 +47,6 @@ export class RedisCsrfTokenStore extends RedisStoreBase implements CsrfTokenStor
 
   async revoke(sessionId: string, opts?: CallOptions): Promise<number> {
     validateKey(this.source, 'sessionId', sessionId);
-    return this.run<number>(CSRF, [tagged(this.prefix, 'c', sessionId)], ['revoke', '', 0], deadlineOf(this.source, opts));
+    return this.run<number>(CSRF, [tagged(this.prefix, 'c', sessionId)], ['revoke', '', 0], deadlineOf(this.source, opts, CALLS.revoke));
   }
 }

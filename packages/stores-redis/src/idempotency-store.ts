@@ -1,5 +1,6 @@
 import type { CallOptions, IdempotencyStore, Reservation, StoredResponse } from '@stowage/core';
 import {
+  STORE_CALLS,
   deadlineOf,
   decodeStoredResponse,
   encodeStoredResponse,
@@ -13,6 +14,8 @@ import {
   type OwnOptionNames,
 } from '@stowage/core/adapter-kit';
 import { RedisStoreBase, Script, type RedisStoreOptions } from './base.js';
+
+const CALLS = STORE_CALLS.idempotency;
 
 export interface RedisIdempotencyStoreOptions extends RedisStoreOptions, IdempotencySizeOptions {}
 
@@ -39,7 +42,7 @@ export class RedisIdempotencyStore extends RedisStoreBase implements Idempotency
 
   async reserve(scope: string, key: string, fingerprint: string, opts: { leaseMs: number } & CallOptions): Promise<Reservation> {
     const lease = validateReserveArgs(this.source, scope, key, fingerprint, opts);
-    const deadline = deadlineOf(this.source, opts);
+    const deadline = deadlineOf(this.source, opts, CALLS.reserve);
     const id = this.id(scope, key);
     const token = randomToken();
     const r = await this.run<[Buffer, (Buffer | number)?]>(RESERVE, [id], [fingerprint, token, lease], deadline, true);
@@ -58,14 +61,14 @@ export class RedisIdempotencyStore extends RedisStoreBase implements Idempotency
     opts: { retentionMs: number } & CallOptions,
   ): Promise<boolean> {
     const { stored, retentionMs: retention } = validateCompleteArgs(this.source, scope, key, token, response, opts, this.maxResponseBytes);
-    const deadline = deadlineOf(this.source, opts);
+    const deadline = deadlineOf(this.source, opts, CALLS.complete);
     const id = this.id(scope, key);
     return (await this.run<number>(SETTLE, [id], [token, 'complete', encodeStoredResponse(stored), retention], deadline)) === 1;
   }
 
   async release(scope: string, key: string, token: string, opts?: CallOptions): Promise<boolean> {
     validateHolderArgs(this.source, scope, key, token);
-    const deadline = deadlineOf(this.source, opts);
+    const deadline = deadlineOf(this.source, opts, CALLS.release);
     const id = this.id(scope, key);
     return (await this.run<number>(SETTLE, [id], [token, 'release'], deadline)) === 1;
   }
@@ -73,7 +76,7 @@ export class RedisIdempotencyStore extends RedisStoreBase implements Idempotency
   async extend(scope: string, key: string, token: string, leaseMs: number, opts?: CallOptions): Promise<boolean> {
     validateHolderArgs(this.source, scope, key, token);
     const lease = validateDuration(this.source, 'leaseMs', leaseMs);
-    const deadline = deadlineOf(this.source, opts);
+    const deadline = deadlineOf(this.source, opts, CALLS.extend);
     const id = this.id(scope, key);
     return (await this.run<number>(SETTLE, [id], [token, 'extend', lease], deadline)) === 1;
   }

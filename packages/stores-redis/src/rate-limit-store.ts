@@ -1,5 +1,6 @@
 import type { CallOptions, RateLimitConsumeOptions, RateLimitDecision, RateLimitPolicy, RateLimitStore } from '@stowage/core';
 import {
+  STORE_CALLS,
   deadlineOf,
   decideAfterConsume,
   evaluateRateLimit,
@@ -11,6 +12,8 @@ import {
   validateRateLimitArgs,
 } from '@stowage/core/adapter-kit';
 import { RedisStoreBase, Script, tagged, type RedisStoreOptions } from './base.js';
+
+const CALLS = STORE_CALLS.rateLimit;
 
 const RATE_LIMIT = new Script('rate_limit');
 const RESET = new Script('rate_limit_reset');
@@ -67,19 +70,19 @@ export class RedisRateLimitStore extends RedisStoreBase implements RateLimitStor
     opts?: RateLimitConsumeOptions,
   ): Promise<RateLimitDecision> {
     const { policies, cost } = validateRateLimitArgs(this.source, key, policy, opts, true);
-    const r = await this.call(key, policies, cost, true, deadlineOf(this.source, opts));
+    const r = await this.call(key, policies, cost, true, deadlineOf(this.source, opts, CALLS.consume));
     if (r.consumed) return decideAfterConsume(policies, r.states, r.now);
     return evaluateRateLimit(policies, r.states, r.now, cost, false).decision;
   }
 
   async peek(key: string, policy: RateLimitPolicy | readonly RateLimitPolicy[], opts?: CallOptions): Promise<RateLimitDecision> {
     const { policies } = validateRateLimitArgs(this.source, key, policy, opts, false);
-    const r = await this.call(key, policies, 1, false, deadlineOf(this.source, opts));
+    const r = await this.call(key, policies, 1, false, deadlineOf(this.source, opts, CALLS.peek));
     return evaluateRateLimit(policies, r.states, r.now, 1, false).decision;
   }
 
   async reset(key: string, opts?: CallOptions): Promise<void> {
     validateKey(this.source, 'key', key);
-    await this.run(RESET, [tagged(this.prefix, 'r', key)], [], deadlineOf(this.source, opts));
+    await this.run(RESET, [tagged(this.prefix, 'r', key)], [], deadlineOf(this.source, opts, CALLS.reset));
   }
 }

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { CallOptions, SessionRecord, SessionSetOptions, SessionStore } from '@stowage/core';
 import {
+  STORE_CALLS,
   deadlineOf,
   type ErrorSource,
   readClock,
@@ -14,6 +15,8 @@ import {
   type OwnOptionNames,
 } from '@stowage/core/adapter-kit';
 import { didNotRun, RedisStoreBase, Script, tagged, type RedisStoreOptions } from './base.js';
+
+const CALLS = STORE_CALLS.session;
 
 export interface RedisSessionStoreOptions extends RedisStoreOptions, SessionSizeOptions {}
 
@@ -114,7 +117,7 @@ export class RedisSessionStore extends RedisStoreBase implements SessionStore {
 
   async get(id: string, opts?: CallOptions): Promise<SessionRecord | undefined> {
     validateKey(this.source, 'id', id);
-    const deadline = deadlineOf(this.source, opts);
+    const deadline = deadlineOf(this.source, opts, CALLS.get);
     if (this.serverClock) {
       // Redis drops a session exactly when it expires (see `expire` in lib.lua), so a plain
       // HMGET, cheaper than any script, answers as the script would.
@@ -128,7 +131,7 @@ export class RedisSessionStore extends RedisStoreBase implements SessionStore {
 
   async set(id: string, data: Uint8Array, opts: SessionSetOptions): Promise<{ version: number }> {
     const v = validateSessionSet(this.source, id, data, opts, this.maxDataBytes);
-    const deadline = deadlineOf(this.source, opts);
+    const deadline = deadlineOf(this.source, opts, CALLS.set);
     const ttl = v.ttlMs;
     const abs = v.absoluteTtlMs ?? '';
     const ifVersion = v.ifVersion ?? '';
@@ -155,17 +158,17 @@ export class RedisSessionStore extends RedisStoreBase implements SessionStore {
   async touch(id: string, ttlMs: number, opts?: CallOptions): Promise<boolean> {
     validateKey(this.source, 'id', id);
     const ttl = validateDuration(this.source, 'ttlMs', ttlMs);
-    return (await this.run<number>(S.touch, [this.key(id)], [ttl], deadlineOf(this.source, opts))) === 1;
+    return (await this.run<number>(S.touch, [this.key(id)], [ttl], deadlineOf(this.source, opts, CALLS.touch))) === 1;
   }
 
   async destroy(id: string, opts?: CallOptions): Promise<boolean> {
     validateKey(this.source, 'id', id);
-    return (await this.run<number>(S.destroy, this.destroyKeys(id), [''], deadlineOf(this.source, opts))) === 1;
+    return (await this.run<number>(S.destroy, this.destroyKeys(id), [''], deadlineOf(this.source, opts, CALLS.destroy))) === 1;
   }
 
   async rotate(oldId: string, newId: string, opts?: { ttlMs?: number } & CallOptions): Promise<boolean> {
     const ttl = validateRotateArgs(this.source, oldId, newId, opts) ?? '';
-    const deadline = deadlineOf(this.source, opts);
+    const deadline = deadlineOf(this.source, opts, CALLS.rotate);
     if (!this.isCluster) {
       const keys = [this.key(oldId), this.key(newId), this.dueKey];
       const moved = await this.run<number>(S.rotate, keys, [ttl, newId, `${this.prefix}o:{`, oldId], deadline);
@@ -225,7 +228,7 @@ export class RedisSessionStore extends RedisStoreBase implements SessionStore {
 
   async destroyByOwner(owner: string, opts?: { except?: string } & CallOptions): Promise<number> {
     const except = validateDestroyByOwnerArgs(this.source, owner, opts) ?? '';
-    const deadline = deadlineOf(this.source, opts);
+    const deadline = deadlineOf(this.source, opts, CALLS.destroyByOwner);
     if (!this.isCluster) {
       return this.run<number>(S.destroyOwner, [this.ownerKey(owner), this.dueKey], [owner, except, `${this.prefix}s:{`], deadline);
     }

@@ -13,6 +13,7 @@ import {
   type StreamWaitOutcome,
 } from '@stowage/core';
 import {
+  STORE_CALLS,
   deadlineOf,
   formatOffset,
   parseOffset,
@@ -37,6 +38,8 @@ import {
 } from '@stowage/core/adapter-kit';
 import { knownDownError, RedisStoreBase, Script, type RedisStoreOptions } from './base.js';
 import { StreamSubscriber } from './stream-subscriber.js';
+
+const CALLS = STORE_CALLS.stream;
 
 export interface RedisStreamStoreOptions extends RedisStoreOptions, StreamSizeOptions, StreamReadCacheOptions {}
 
@@ -169,7 +172,7 @@ export class RedisStreamStore extends RedisStoreBase implements StreamStore {
     validateKey(this.source, 'name', name);
     const { messages, fork } = validateCreateOptions(this.source, opts, this.maxMessageBytes);
     const c = validateStreamConfig(this.source, config, fork !== undefined);
-    const deadline = deadlineOf(this.source, opts);
+    const deadline = deadlineOf(this.source, opts, CALLS.create);
     const initial = fork?.prefix === undefined ? messages : [fork.prefix, ...messages];
     const args = [
       name,
@@ -194,7 +197,7 @@ export class RedisStreamStore extends RedisStoreBase implements StreamStore {
     validateKey(this.source, 'name', name);
     validateMessages(this.source, 'messages', messages, this.maxMessageBytes, false);
     const o = validateAppendOptions(this.source, opts);
-    const deadline = deadlineOf(this.source, opts);
+    const deadline = deadlineOf(this.source, opts, CALLS.append);
     const p = o.producer;
     const args = [name, o.mediaType ?? '', o.seq ?? '', p?.id ?? '', p?.epoch ?? 0, p?.seq ?? 0, o.close ? '1' : '0', ...messages.map(buf)];
     const r = await this.call('append', args, deadline);
@@ -223,7 +226,7 @@ export class RedisStreamStore extends RedisStoreBase implements StreamStore {
     validateKey(this.source, 'name', name);
     const { maxBytes, maxMessages, readOnly } = validateReadOptions(this.source, opts);
     const position = parseOffset(this.source, 'fromOffset', fromOffset);
-    const deadline = deadlineOf(this.source, opts);
+    const deadline = deadlineOf(this.source, opts, CALLS.read);
     const id = this.cache.idOf(name);
     const cached = id === undefined ? undefined : this.cache.get(id, position, maxBytes, maxMessages);
     if (cached !== undefined && cached.run.ends.length > 0) {
@@ -297,7 +300,7 @@ export class RedisStreamStore extends RedisStoreBase implements StreamStore {
 
   async head(name: string, opts?: CallOptions): Promise<StreamInfo | undefined> {
     validateKey(this.source, 'name', name);
-    const r = await this.call('head', [name], deadlineOf(this.source, opts));
+    const r = await this.call('head', [name], deadlineOf(this.source, opts, CALLS.head));
     return str(r[0]) === 'none' ? undefined : toInfo(r[1] as Reply);
   }
 
@@ -305,7 +308,7 @@ export class RedisStreamStore extends RedisStoreBase implements StreamStore {
     validateKey(this.source, 'name', name);
     const o = validateOptions<{ producer: StreamProducer }>(this.source, 'opts', opts);
     const p = o.producer === undefined ? undefined : validateProducer(this.source, o.producer);
-    const deadline = deadlineOf(this.source, opts);
+    const deadline = deadlineOf(this.source, opts, CALLS.closeStream);
     const r = await this.call('close', [name, p?.id ?? '', p?.epoch ?? 0, p?.seq ?? 0], deadline);
     this.waiters.notify(name);
     const result: StreamCloseResult = {
@@ -319,7 +322,7 @@ export class RedisStreamStore extends RedisStoreBase implements StreamStore {
 
   async delete(name: string, opts?: CallOptions): Promise<boolean> {
     validateKey(this.source, 'name', name);
-    const deleted = num((await this.call('delete', [name], deadlineOf(this.source, opts)))[0]) === 1;
+    const deleted = num((await this.call('delete', [name], deadlineOf(this.source, opts, CALLS.delete)))[0]) === 1;
     if (deleted) this.waiters.notifyAll(); // its forks' waiters may be affected too
     return deleted;
   }

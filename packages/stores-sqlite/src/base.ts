@@ -8,6 +8,7 @@ import {
   type StoreOptionsBase,
 } from '@stowage/core';
 import {
+  type StoreCall,
   backgroundReporter,
   repeatInBackground,
   type BackgroundTask,
@@ -225,10 +226,11 @@ export abstract class SqliteStoreBase<S> implements Healthy {
    * runs). The operation runs at once, to its end (the answer is synchronous, unless it waits);
    * one that finds another connection's lock and changed nothing runs again, after pauses on
    * timers, until the caller's deadline or `busyTimeoutMs` (see {@link LockWait}): `retry` is
-   * true then. `atomic`: `fn` is one transaction of its own (a lock error leaves nothing of it).
+   * true then. `call`: the method's entry of `STORE_CALLS` (any other option is refused).
+   * `atomic`: `fn` is one transaction of its own (a lock error leaves nothing of it).
    */
-  protected op<T>(fn: (s: S, now: number, retry: boolean) => T, opts?: CallOptions, atomic = false): T | Promise<T> {
-    const deadline = opts === undefined ? undefined : deadlineOf(this.source, opts);
+  protected op<T>(fn: (s: S, now: number, retry: boolean) => T, opts?: CallOptions, call?: StoreCall, atomic = false): T | Promise<T> {
+    const deadline = opts === undefined ? undefined : deadlineOf(this.source, opts, call);
     this.ensureOpen();
     checkDeadline(this.source, deadline);
     return this.lockWait.run((retry) => fn(this.statements ?? this.ready(), this.now(), retry), deadline, atomic);

@@ -1,7 +1,9 @@
 import type { CallOptions, CsrfTokenStore } from '@stowage/core';
-import { hashToken, randomToken, validateCsrfCheck, validateKey, validateTtlOption } from '@stowage/core/adapter-kit';
+import { STORE_CALLS, hashToken, randomToken, validateCsrfCheck, validateKey, validateTtlOption } from '@stowage/core/adapter-kit';
 import type { Statement } from 'better-sqlite3';
 import { SqliteStoreBase, type SqliteStoreOptions } from './base.js';
+
+const CALLS = STORE_CALLS.csrf;
 
 interface Statements {
   issue: Statement;
@@ -41,7 +43,7 @@ export class SqliteCsrfTokenStore extends SqliteStoreBase<Statements> implements
     const ttl = validateTtlOption(this.source, opts);
     const token = randomToken(32);
     const hash = hashToken(token);
-    await this.op((s, now) => s.issue.run(hash, sessionId, now + ttl), opts);
+    await this.op((s, now) => s.issue.run(hash, sessionId, now + ttl), opts, CALLS.issue);
     return token;
   }
 
@@ -51,11 +53,12 @@ export class SqliteCsrfTokenStore extends SqliteStoreBase<Statements> implements
     return this.op(
       (s, now) => (consume ? s.consume.run(hash, sessionId, now).changes > 0 : s.check.get(hash, sessionId, now) !== undefined),
       opts,
+      CALLS.validate,
     );
   }
 
   async revoke(sessionId: string, opts?: CallOptions): Promise<number> {
     validateKey(this.source, 'sessionId', sessionId);
-    return this.op((s, now) => (s.revoke.all(sessionId, now) as { live: number }[]).filter((r) => r.live === 1).length, opts);
+    return this.op((s, now) => (s.revoke.all(sessionId, now) as { live: number }[]).filter((r) => r.live === 1).length, opts, CALLS.revoke);
   }
 }

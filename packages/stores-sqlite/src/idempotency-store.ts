@@ -1,5 +1,6 @@
 import type { CallOptions, IdempotencyStore, Reservation, StoredResponse } from '@stowage/core';
 import {
+  STORE_CALLS,
   decodeStoredResponse,
   encodeStoredResponse,
   randomToken,
@@ -13,6 +14,8 @@ import {
 } from '@stowage/core/adapter-kit';
 import type { Statement } from 'better-sqlite3';
 import { SqliteStoreBase, type SqliteStoreOptions, writeReturning } from './base.js';
+
+const CALLS = STORE_CALLS.idempotency;
 
 export interface SqliteIdempotencyStoreOptions extends SqliteStoreOptions, IdempotencySizeOptions {}
 
@@ -80,21 +83,25 @@ export class SqliteIdempotencyStore extends SqliteStoreBase<Statements> implemen
 
   async reserve(scope: string, key: string, fingerprint: string, opts: { leaseMs: number } & CallOptions): Promise<Reservation> {
     const lease = validateReserveArgs(this.source, scope, key, fingerprint, opts);
-    return this.op((s, now): Reservation => {
-      const token = randomToken();
-      // The claim is atomic; reading the live row after a failed claim may race with its
-      // release (in another process), in which case the claim runs again.
-      for (let attempt = 0; attempt < RESERVE_ATTEMPTS; attempt++) {
-        if (writeReturning(s.claim, { scope, key, fingerprint, token, now, lease }) !== undefined) return { state: 'reserved', token };
-        const row = s.current.get(scope, key, now) as Row | undefined;
-        if (row === undefined) continue;
-        if (row.fingerprint !== fingerprint) return { state: 'mismatch' };
-        if (row.response !== null) return { state: 'completed', response: decodeStoredResponse(this.source, row.response) };
-        return { state: 'in-flight', retryAfterMs: row.expires_at - now };
-      }
-      const why = 'other writers kept taking and releasing the key';
-      throw this.source.error('TIMEOUT', `reserve did not settle after ${RESERVE_ATTEMPTS} claims: ${why}`);
-    }, opts);
+    return this.op(
+      (s, now): Reservation => {
+        const token = randomToken();
+        // The claim is atomic; reading the live row after a failed claim may race with its
+        // release (in another process), in which case the claim runs again.
+        for (let attempt = 0; attempt < RESERVE_ATTEMPTS; attempt++) {
+          if (writeReturning(s.claim, { scope, key, fingerprint, token, now, lease }) !== undefined) return { state: 'reserved', token };
+          const row = s.current.get(scope, key, now) as Row | undefined;
+          if (row === undefined) continue;
+          if (row.fingerprint !== fingerprint) return { state: 'mismatch' };
+          if (row.response !== null) return { state: 'completed', response: decodeStoredResponse(this.source, row.response) };
+          return { state: 'in-flight', retryAfterMs: row.expires_at - now };
+        }
+        const why = 'other writers kept taking and releasing the key';
+        throw this.source.error('TIMEOUT', `reserve did not settle after ${RESERVE_ATTEMPTS} claims: ${why}`);
+      },
+      opts,
+      CALLS.reserve,
+    );
   }
 
   async complete(
@@ -106,17 +113,17 @@ export class SqliteIdempotencyStore extends SqliteStoreBase<Statements> implemen
   ): Promise<boolean> {
     const { stored, retentionMs: retention } = validateCompleteArgs(this.source, scope, key, token, response, opts, this.maxResponseBytes);
     const encoded = encodeStoredResponse(stored);
-    return this.op((s, now) => s.complete.run({ scope, key, token, now, retention, response: encoded }).changes > 0, opts);
+    return this.op((s, now) => s.complete.run({ scope, key, token, now, retention, response: encoded }).changes > 0, opts, CALLS.complete);
   }
 
   async release(scope: string, key: string, token: string, opts?: CallOptions): Promise<boolean> {
     validateHolderArgs(this.source, scope, key, token);
-    return this.op((s, now) => s.release.run({ scope, key, token, now }).changes > 0, opts);
+    return this.op((s, now) => s.release.run({ scope, key, token, now }).changes > 0, opts, CALLS.release);
   }
 
   async extend(scope: string, key: string, token: string, leaseMs: number, opts?: CallOptions): Promise<boolean> {
     validateHolderArgs(this.source, scope, key, token);
     const lease = validateDuration(this.source, 'leaseMs', leaseMs);
-    return this.op((s, now) => s.extend.run({ scope, key, token, now, lease }).changes > 0, opts);
+    return this.op((s, now) => s.extend.run({ scope, key, token, now, lease }).changes > 0, opts, CALLS.extend);
   }
 }

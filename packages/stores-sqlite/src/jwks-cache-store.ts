@@ -1,8 +1,10 @@
 import type { CachedJwks, CallOptions, JwksCacheStore } from '@stowage/core';
-import { validateJwksPutArgs, validateKey, sizeLimit, type JwksSizeOptions } from '@stowage/core/adapter-kit';
+import { STORE_CALLS, validateJwksPutArgs, validateKey, sizeLimit, type JwksSizeOptions } from '@stowage/core/adapter-kit';
 import type { OwnOptionNames } from '@stowage/core/adapter-kit';
 import type { Statement } from 'better-sqlite3';
 import { SqliteStoreBase, type SqliteStoreOptions, writeReturning } from './base.js';
+
+const CALLS = STORE_CALLS.jwks;
 
 export interface SqliteJwksCacheStoreOptions extends SqliteStoreOptions, JwksSizeOptions {}
 
@@ -46,14 +48,18 @@ export class SqliteJwksCacheStore extends SqliteStoreBase<Statements> implements
 
   async get(uri: string, opts?: CallOptions): Promise<CachedJwks | undefined> {
     validateKey(this.source, 'uri', uri);
-    return this.op((s, now) => {
-      const row = s.get.get(uri, now) as { jwks: string; fetched_at: number; expires_at: number } | undefined;
-      return row === undefined ? undefined : { jwks: row.jwks, fetchedAt: row.fetched_at, expiresAt: row.expires_at };
-    }, opts);
+    return this.op(
+      (s, now) => {
+        const row = s.get.get(uri, now) as { jwks: string; fetched_at: number; expires_at: number } | undefined;
+        return row === undefined ? undefined : { jwks: row.jwks, fetchedAt: row.fetched_at, expiresAt: row.expires_at };
+      },
+      opts,
+      CALLS.get,
+    );
   }
 
   async put(uri: string, jwks: string, opts: { fetchedAt: number; ttlMs: number } & CallOptions): Promise<boolean> {
     const { fetchedAt, ttlMs: ttl } = validateJwksPutArgs(this.source, uri, jwks, opts, this.maxDocumentBytes);
-    return this.op((s, now) => writeReturning(s.put, { uri, jwks, fetchedAt, now, ttl }) !== undefined, opts);
+    return this.op((s, now) => writeReturning(s.put, { uri, jwks, fetchedAt, now, ttl }) !== undefined, opts, CALLS.put);
   }
 }

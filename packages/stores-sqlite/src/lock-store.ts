@@ -1,7 +1,9 @@
 import type { CallOptions, Lease, LockStore } from '@stowage/core';
-import { randomToken, validateDuration, validateKey, validateToken, validateTtlOption } from '@stowage/core/adapter-kit';
+import { STORE_CALLS, randomToken, validateDuration, validateKey, validateToken, validateTtlOption } from '@stowage/core/adapter-kit';
 import type { Statement } from 'better-sqlite3';
 import { SqliteStoreBase, type SqliteStoreOptions, writeReturning } from './base.js';
+
+const CALLS = STORE_CALLS.lock;
 
 interface Statements {
   acquire: Statement;
@@ -47,22 +49,26 @@ export class SqliteLockStore extends SqliteStoreBase<Statements> implements Lock
     validateKey(this.source, 'name', name);
     const ttl = validateTtlOption(this.source, opts);
     const token = randomToken();
-    return this.op((s, now) => {
-      const row = writeReturning<{ fence: number; expires_at: number }>(s.acquire, { name, token, now, ttl });
-      return row === undefined ? undefined : { token, fence: row.fence, expiresAt: row.expires_at };
-    }, opts);
+    return this.op(
+      (s, now) => {
+        const row = writeReturning<{ fence: number; expires_at: number }>(s.acquire, { name, token, now, ttl });
+        return row === undefined ? undefined : { token, fence: row.fence, expiresAt: row.expires_at };
+      },
+      opts,
+      CALLS.acquire,
+    );
   }
 
   async extend(name: string, token: string, ttlMs: number, opts?: CallOptions): Promise<boolean> {
     validateKey(this.source, 'name', name);
     validateToken(this.source, 'token', token);
     const ttl = validateDuration(this.source, 'ttlMs', ttlMs);
-    return this.op((s, now) => s.extend.run({ name, token, now, ttl }).changes > 0, opts);
+    return this.op((s, now) => s.extend.run({ name, token, now, ttl }).changes > 0, opts, CALLS.extend);
   }
 
   async release(name: string, token: string, opts?: CallOptions): Promise<boolean> {
     validateKey(this.source, 'name', name);
     validateToken(this.source, 'token', token);
-    return this.op((s, now) => s.release.run({ name, token, now }).changes > 0, opts);
+    return this.op((s, now) => s.release.run({ name, token, now }).changes > 0, opts, CALLS.release);
   }
 }

@@ -7,6 +7,7 @@ import {
   type RateLimitStore,
 } from '@stowage/core';
 import {
+  STORE_CALLS,
   evaluateRateLimit,
   namedParams,
   rateLimitManyParams,
@@ -27,6 +28,8 @@ import {
 } from '@stowage/core/adapter-kit';
 import type { Statement } from 'better-sqlite3';
 import { SqliteStoreBase, type SqliteStoreOptions } from './base.js';
+
+const CALLS = STORE_CALLS.rateLimit;
 
 interface Row {
   policy: string;
@@ -91,30 +94,34 @@ export class SqliteRateLimitStore extends SqliteStoreBase<Statements> implements
     opts?: RateLimitConsumeOptions,
   ): Promise<RateLimitDecision> {
     const { policies, cost } = validateRateLimitArgs(this.source, key, policy, opts, true);
-    return this.op((s, now) => {
-      const n = policies.length;
-      const statement =
-        n === 1
-          ? s.single[rateLimitVariant(policies[0]!)]
-          : (s.many[n] ??= this.db.prepare(rateLimitManySql(sqliteDialect, `${this.prefix}rate_limits`, n)));
-      const params = namedParams(
-        n === 1 ? rateLimitSingleParams(key, now, policies[0]!, cost) : rateLimitManyParams(key, now, policies, cost),
-      );
-      return settleConsumeSync(this.source, policies, cost, {
-        // Stepped to completion (not `.get()`), so SQLite runs its WAL auto-checkpoint.
-        consume: () => statement.all(params) as ConsumeRows,
-        read: () => ({ states: this.states(s, key, policies, now), now }),
-      });
-    }, opts);
+    return this.op(
+      (s, now) => {
+        const n = policies.length;
+        const statement =
+          n === 1
+            ? s.single[rateLimitVariant(policies[0]!)]
+            : (s.many[n] ??= this.db.prepare(rateLimitManySql(sqliteDialect, `${this.prefix}rate_limits`, n)));
+        const params = namedParams(
+          n === 1 ? rateLimitSingleParams(key, now, policies[0]!, cost) : rateLimitManyParams(key, now, policies, cost),
+        );
+        return settleConsumeSync(this.source, policies, cost, {
+          // Stepped to completion (not `.get()`), so SQLite runs its WAL auto-checkpoint.
+          consume: () => statement.all(params) as ConsumeRows,
+          read: () => ({ states: this.states(s, key, policies, now), now }),
+        });
+      },
+      opts,
+      CALLS.consume,
+    );
   }
 
   async peek(key: string, policy: RateLimitPolicy | readonly RateLimitPolicy[], opts?: CallOptions): Promise<RateLimitDecision> {
     const { policies } = validateRateLimitArgs(this.source, key, policy, opts, false);
-    return this.op((s, now) => evaluateRateLimit(policies, this.states(s, key, policies, now), now, 1, false).decision, opts);
+    return this.op((s, now) => evaluateRateLimit(policies, this.states(s, key, policies, now), now, 1, false).decision, opts, CALLS.peek);
   }
 
   async reset(key: string, opts?: CallOptions): Promise<void> {
     validateKey(this.source, 'key', key);
-    await this.op((s) => s.reset.run(key), opts);
+    await this.op((s) => s.reset.run(key), opts, CALLS.reset);
   }
 }

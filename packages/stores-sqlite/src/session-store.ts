@@ -1,5 +1,6 @@
 import type { CallOptions, SessionRecord, SessionSetOptions, SessionStore } from '@stowage/core';
 import {
+  STORE_CALLS,
   sessionRecordFromRow,
   validateDestroyByOwnerArgs,
   validateDuration,
@@ -13,6 +14,8 @@ import {
 } from '@stowage/core/adapter-kit';
 import type { Statement } from 'better-sqlite3';
 import { asBuffer, SqliteStoreBase, type SqliteStoreOptions, writeReturning } from './base.js';
+
+const CALLS = STORE_CALLS.session;
 
 export interface SqliteSessionStoreOptions extends SqliteStoreOptions, SessionSizeOptions {}
 
@@ -100,11 +103,15 @@ export class SqliteSessionStore extends SqliteStoreBase<Statements> implements S
 
   async get(id: string, opts?: CallOptions): Promise<SessionRecord | undefined> {
     validateKey(this.source, 'id', id);
-    return this.op((s, now) => {
-      const row = s.get.get(id, now) as SessionRow | undefined;
-      if (row === undefined) return undefined;
-      return sessionRecordFromRow(row);
-    }, opts);
+    return this.op(
+      (s, now) => {
+        const row = s.get.get(id, now) as SessionRow | undefined;
+        if (row === undefined) return undefined;
+        return sessionRecordFromRow(row);
+      },
+      opts,
+      CALLS.get,
+    );
   }
 
   async set(id: string, data: Uint8Array, opts: SessionSetOptions): Promise<{ version: number }> {
@@ -113,33 +120,37 @@ export class SqliteSessionStore extends SqliteStoreBase<Statements> implements S
     const abs = v.absoluteTtlMs ?? null;
     const ifVersion = v.ifVersion ?? null;
     const owner = v.owner ?? null;
-    return this.op((s, now) => {
-      const row = writeReturning<{ version: number }>(s.set, { id, data: asBuffer(data), now, ttl, abs, ifVersion, owner });
-      if (row !== undefined) return { version: row.version };
-      const current = (s.version.get(id, now) as { version: number } | undefined)?.version ?? 0;
-      throw this.source.error('CONFLICT', `session version is ${current}, not ${ifVersion}`, { details: { currentVersion: current } });
-    }, opts);
+    return this.op(
+      (s, now) => {
+        const row = writeReturning<{ version: number }>(s.set, { id, data: asBuffer(data), now, ttl, abs, ifVersion, owner });
+        if (row !== undefined) return { version: row.version };
+        const current = (s.version.get(id, now) as { version: number } | undefined)?.version ?? 0;
+        throw this.source.error('CONFLICT', `session version is ${current}, not ${ifVersion}`, { details: { currentVersion: current } });
+      },
+      opts,
+      CALLS.set,
+    );
   }
 
   async touch(id: string, ttlMs: number, opts?: CallOptions): Promise<boolean> {
     validateKey(this.source, 'id', id);
     const ttl = validateDuration(this.source, 'ttlMs', ttlMs);
-    return this.op((s, now) => s.touch.run({ id, ttl, now }).changes > 0, opts);
+    return this.op((s, now) => s.touch.run({ id, ttl, now }).changes > 0, opts, CALLS.touch);
   }
 
   async destroy(id: string, opts?: CallOptions): Promise<boolean> {
     validateKey(this.source, 'id', id);
-    return this.op((s, now) => s.destroy.run(id, now).changes > 0, opts);
+    return this.op((s, now) => s.destroy.run(id, now).changes > 0, opts, CALLS.destroy);
   }
 
   async rotate(oldId: string, newId: string, opts?: { ttlMs?: number } & CallOptions): Promise<boolean> {
     const ttl = validateRotateArgs(this.source, oldId, newId, opts) ?? null;
     // One transaction: a lock error leaves nothing of it.
-    return this.op((s, now) => s.rotate(oldId, newId, ttl, now), opts, true);
+    return this.op((s, now) => s.rotate(oldId, newId, ttl, now), opts, CALLS.rotate, true);
   }
 
   async destroyByOwner(owner: string, opts?: { except?: string } & CallOptions): Promise<number> {
     const except = validateDestroyByOwnerArgs(this.source, owner, opts) ?? null;
-    return this.op((s, now) => s.destroyByOwner.run({ owner, except, now }).changes, opts);
+    return this.op((s, now) => s.destroyByOwner.run({ owner, except, now }).changes, opts, CALLS.destroyByOwner);
   }
 }

@@ -255,10 +255,10 @@ export class SqliteStreamStore extends SqliteStoreBase<Statements> implements St
       source: this.source,
       ensureOpen: () => this.ensureOpen(),
       atomic: <T>(make: (now: number) => StreamOp<T>, deadline: number | undefined) =>
-        this.op((s, now, retry) => s.run(make(now), retry), deadline === undefined ? undefined : { deadline }, true),
+        this.op((s, now, retry) => s.run(make(now), retry), deadline === undefined ? undefined : { deadline }, undefined, true),
       // Never writes: a deferred transaction on every try.
       atomicRead: <T>(make: (now: number) => StreamOp<T>, deadline: number | undefined) =>
-        this.op((s, now) => s.run(make(now), false), deadline === undefined ? undefined : { deadline }, true),
+        this.op((s, now) => s.run(make(now), false), deadline === undefined ? undefined : { deadline }, undefined, true),
       maxMessageBytes,
       // A commit on this connection does not change what `data_version` shows to it, so
       // stores sharing the connection are told directly.

@@ -14,6 +14,7 @@ import type {
   StreamStore,
   StoredResponse,
 } from '@stowage/core';
+import { STORE_CALLS } from '@stowage/core/adapter-kit';
 import type { DeadlineTable } from '../deadline-rule.js';
 import { bytes, text } from '../helpers.js';
 
@@ -24,6 +25,7 @@ const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 
 export const SESSION_DEADLINES: DeadlineTable<SessionStore, void> = {
+  calls: STORE_CALLS.session,
   // `k` at version 2 owned by `k`, a sibling session of the same owner, `k+new` free.
   async before(s, k) {
     await s.set(k, bytes('one'), { ttlMs: HOUR, absoluteTtlMs: DAY, owner: k });
@@ -56,6 +58,7 @@ export const SESSION_DEADLINES: DeadlineTable<SessionStore, void> = {
 const POLICY: RateLimitPolicy = { algorithm: 'gcra', limit: 5, windowMs: 60_000 };
 
 export const RATE_LIMIT_DEADLINES: DeadlineTable<RateLimitStore, void> = {
+  calls: STORE_CALLS.rateLimit,
   // 2 of 5 units taken.
   async before(s, k) {
     await s.consume(k, POLICY, { cost: 2 });
@@ -76,6 +79,7 @@ const RESPONSE: StoredResponse = { status: 201, headers: [['location', '/orders/
 const sansToken = (r: Reservation) => (r.state === 'reserved' ? { state: r.state } : r);
 
 export const IDEMPOTENCY_DEADLINES: DeadlineTable<IdempotencyStore, string> = {
+  calls: STORE_CALLS.idempotency,
   // `k` reserved (the state is its token), `k+free` free.
   async before(s, k) {
     const r = await s.reserve(SCOPE, k, FP, { leaseMs: LEASE });
@@ -113,6 +117,7 @@ export const IDEMPOTENCY_DEADLINES: DeadlineTable<IdempotencyStore, string> = {
 };
 
 export const CSRF_DEADLINES: DeadlineTable<CsrfTokenStore, string> = {
+  calls: STORE_CALLS.csrf,
   // One token issued to session `k` (the state).
   before: (s, k) => s.issue(k, { ttlMs: HOUR }),
   snapshot: async (s, k, token) => ({ valid: await s.validate(k, token), live: await s.revoke(k) }),
@@ -135,6 +140,7 @@ export const CSRF_DEADLINES: DeadlineTable<CsrfTokenStore, string> = {
 const TTL = 30_000;
 
 export const LOCK_DEADLINES: DeadlineTable<LockStore, Lease> = {
+  calls: STORE_CALLS.lock,
   // `k` held (the state is its lease), `k+free` free.
   async before(s, k) {
     const lease = await s.acquire(k, { ttlMs: TTL });
@@ -171,6 +177,7 @@ export const LOCK_DEADLINES: DeadlineTable<LockStore, Lease> = {
 const jwks = (kid: string) => JSON.stringify({ keys: [{ kty: 'oct', kid, k: 'c2VjcmV0' }] });
 
 export const JWKS_DEADLINES: DeadlineTable<JwksCacheStore, void> = {
+  calls: STORE_CALLS.jwks,
   async before(s, k) {
     await s.put(k, jwks('a'), { fetchedAt: 1000, ttlMs: HOUR });
   },
@@ -206,6 +213,7 @@ const readView = (r: StreamReadResult) => ({
 });
 
 export const STREAM_DEADLINES: DeadlineTable<StreamStore, void> = {
+  calls: STORE_CALLS.stream,
   // `k` with two messages, `k+ttl` with an idle TTL last renewed 1 s ago, `k+new` free.
   async before(s, k, clock) {
     await s.create(k, { contentType: TEXT }, { messages: msgs('a', 'b') });

@@ -1,3 +1,4 @@
+import { STORE_CALLS } from '../call-options.js';
 import type {
   StreamAppendResult,
   StreamCloseResult,
@@ -27,6 +28,8 @@ import {
   validateStreamConfig,
 } from './validate.js';
 import { type KnownTail, StreamWaiters, type TailSnapshot } from './waiters.js';
+
+const CALLS = STORE_CALLS.stream;
 
 export interface EngineStreamOpsOptions {
   source: ErrorSource;
@@ -95,7 +98,7 @@ export class EngineStreamOps implements Omit<StreamStore, 'close'> {
     validateKey(this.o.source, 'name', name);
     const { messages, fork } = validateCreateOptions(this.o.source, opts, this.o.maxMessageBytes);
     const cfg = validateStreamConfig(this.o.source, config, fork !== undefined);
-    const deadline = deadlineOf(this.o.source, opts);
+    const deadline = deadlineOf(this.o.source, opts, CALLS.create);
     this.o.ensureOpen();
     const result = await this.o.atomic((now) => this.engine.create(name, cfg, messages, fork, now), deadline);
     if (result.status === 'created') this.changed(name);
@@ -106,7 +109,7 @@ export class EngineStreamOps implements Omit<StreamStore, 'close'> {
     validateKey(this.o.source, 'name', name);
     validateMessages(this.o.source, 'messages', messages, this.o.maxMessageBytes, false);
     const v = validateAppendOptions(this.o.source, opts);
-    const deadline = deadlineOf(this.o.source, opts);
+    const deadline = deadlineOf(this.o.source, opts, CALLS.append);
     this.o.ensureOpen();
     const result = await this.o.atomic((now) => this.engine.append(name, messages, v, now), deadline);
     if (!result.duplicate) this.changed(name);
@@ -119,14 +122,14 @@ export class EngineStreamOps implements Omit<StreamStore, 'close'> {
     // the stream can tell (INVALID_ARGUMENT too, from the engine).
     const position = parseOffset(this.o.source, 'fromOffset', fromOffset);
     const { maxBytes, maxMessages, readOnly } = validateReadOptions(this.o.source, opts);
-    const deadline = deadlineOf(this.o.source, opts);
+    const deadline = deadlineOf(this.o.source, opts, CALLS.read);
     this.o.ensureOpen();
     return this.o.atomic((now) => this.engine.read(name, position, maxBytes, maxMessages, now, readOnly), deadline);
   }
 
   async head(name: string, opts?: CallOptions): Promise<StreamInfo | undefined> {
     validateKey(this.o.source, 'name', name);
-    const deadline = deadlineOf(this.o.source, opts);
+    const deadline = deadlineOf(this.o.source, opts, CALLS.head);
     this.o.ensureOpen();
     return this.readOnly((now) => this.engine.head(name, now), deadline);
   }
@@ -135,7 +138,7 @@ export class EngineStreamOps implements Omit<StreamStore, 'close'> {
     validateKey(this.o.source, 'name', name);
     const o = validateOptions<{ producer: StreamProducer }>(this.o.source, 'opts', opts);
     const producer = o.producer === undefined ? undefined : validateProducer(this.o.source, o.producer);
-    const deadline = deadlineOf(this.o.source, opts);
+    const deadline = deadlineOf(this.o.source, opts, CALLS.closeStream);
     this.o.ensureOpen();
     const result = await this.o.atomic((now) => this.engine.closeStream(name, producer, now), deadline);
     this.changed(name);
@@ -144,7 +147,7 @@ export class EngineStreamOps implements Omit<StreamStore, 'close'> {
 
   async delete(name: string, opts?: CallOptions): Promise<boolean> {
     validateKey(this.o.source, 'name', name);
-    const deadline = deadlineOf(this.o.source, opts);
+    const deadline = deadlineOf(this.o.source, opts, CALLS.delete);
     this.o.ensureOpen();
     const deleted = await this.o.atomic((now) => this.engine.delete(name, now), deadline);
     if (deleted) this.changed(name);

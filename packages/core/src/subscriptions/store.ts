@@ -1,3 +1,4 @@
+import { STORE_CALLS, type StoreCall } from '../call-options.js';
 import type { CallOptions, Clock } from '../contracts/common.js';
 import type { SessionStore } from '../contracts/session.js';
 import type {
@@ -46,6 +47,8 @@ import {
   type WakeTiming,
 } from './state.js';
 import { validateAcks, validateDefinition, validateId, validateProof, validateStreamList, validateStreamPath } from './validate.js';
+
+const CALLS = STORE_CALLS.subscription;
 
 export interface SubscriptionStoreOptions {
   /**
@@ -116,8 +119,8 @@ class DocumentSubscriptionStore implements SubscriptionStore {
   }
 
   /** Arguments first, then the store, then the deadline (the shared order of checks). */
-  #open(opts: unknown): CallOptions {
-    const deadline = deadlineOf(source, opts);
+  #open(opts: unknown, call: StoreCall): CallOptions {
+    const deadline = deadlineOf(source, opts, call);
     if (this.#closed) throw source.error('UNAVAILABLE', 'the store is closed');
     return deadline === undefined ? {} : { deadline };
   }
@@ -129,7 +132,7 @@ class DocumentSubscriptionStore implements SubscriptionStore {
   async put(id: string, definition: SubscriptionDefinition, opts?: CallOptions) {
     validateId(source, 'id', id);
     const def = validateDefinition(source, definition);
-    const call = this.#open(opts);
+    const call = this.#open(opts, CALLS.put);
     // The index first: an entry without a document is skipped; a document without an entry would never wake.
     await this.#members.enter(id, def.pattern, def.streams, call);
     const now = this.#now();
@@ -152,13 +155,13 @@ class DocumentSubscriptionStore implements SubscriptionStore {
 
   async get(id: string, opts?: CallOptions): Promise<Subscription | undefined> {
     validateId(source, 'id', id);
-    const found = await this.#docs.read<SubscriptionDocument>(subKey(id), this.#open(opts));
+    const found = await this.#docs.read<SubscriptionDocument>(subKey(id), this.#open(opts, CALLS.get));
     return found === undefined ? undefined : toSubscription(found.value);
   }
 
   async delete(id: string, opts?: CallOptions): Promise<boolean> {
     validateId(source, 'id', id);
-    const call = this.#open(opts);
+    const call = this.#open(opts, CALLS.delete);
     // The document first: from then on every call answers SUBSCRIPTION_NOT_FOUND.
     const deleted = await this.#docs.remove(subKey(id), call);
     await this.#members.remove(id, call);
@@ -168,7 +171,7 @@ class DocumentSubscriptionStore implements SubscriptionStore {
   async addStreams(id: string, streams: readonly string[], opts?: CallOptions): Promise<boolean> {
     validateId(source, 'id', id);
     const paths = validateStreamList(source, 'streams', streams);
-    const call = this.#open(opts);
+    const call = this.#open(opts, CALLS.addStreams);
     // The index first (a no-op for a missing subscription), as on create: a link the index
     // lacked would never see an append.
     await this.#members.addStreams(id, paths, call);
@@ -184,7 +187,7 @@ class DocumentSubscriptionStore implements SubscriptionStore {
   async removeStream(id: string, stream: string, opts?: CallOptions): Promise<boolean> {
     validateId(source, 'id', id);
     const path = validateStreamPath(source, 'stream', stream);
-    const call = this.#open(opts);
+    const call = this.#open(opts, CALLS.removeStream);
     const exists = await this.#docs.update<SubscriptionDocument, boolean>(subKey(id), call, (doc) => {
       if (doc === undefined) return { result: false };
       const l = doc.links[path];
@@ -202,7 +205,7 @@ class DocumentSubscriptionStore implements SubscriptionStore {
   async noteAppend(stream: string, tailOffset: string, opts?: CallOptions): Promise<WakeNotice[]> {
     const path = validateStreamPath(source, 'stream', stream);
     if (!isOffset(tailOffset)) throw source.invalid('tailOffset must be a stream offset', { field: 'tailOffset' });
-    const call = this.#open(opts);
+    const call = this.#open(opts, CALLS.noteAppend);
     const members = await this.#members.membersOf(path, call);
     const notices = await Promise.all(
       members.map(({ id }) =>
@@ -228,7 +231,7 @@ class DocumentSubscriptionStore implements SubscriptionStore {
 
   async noteDelete(stream: string, opts?: CallOptions): Promise<void> {
     const path = validateStreamPath(source, 'stream', stream);
-    const call = this.#open(opts);
+    const call = this.#open(opts, CALLS.noteDelete);
     const members = await this.#members.membersOf(path, call);
     await Promise.all(
       members.map(({ id }) =>
@@ -244,7 +247,7 @@ class DocumentSubscriptionStore implements SubscriptionStore {
   async claim(id: string, worker: string, opts?: CallOptions): Promise<Claim | Refused> {
     validateId(source, 'id', id);
     validateId(source, 'worker', worker);
-    const call = this.#open(opts);
+    const call = this.#open(opts, CALLS.claim);
     const now = this.#now();
     return this.#docs.update<SubscriptionDocument, Claim | Refused>(subKey(id), call, (doc) => {
       if (doc === undefined) return { result: { refused: 'SUBSCRIPTION_NOT_FOUND' } };
@@ -277,7 +280,7 @@ class DocumentSubscriptionStore implements SubscriptionStore {
     const p = validateProof(source, proof);
     const list = validateAcks(source, acks);
     if (typeof done !== 'boolean') throw source.invalid('done must be a boolean', { field: 'done' });
-    const call = this.#open(opts);
+    const call = this.#open(opts, CALLS.ack);
     const now = this.#now();
     return this.#docs.update<SubscriptionDocument, AckResult | Refused>(subKey(id), call, (doc) => {
       const refused = checkProof(doc, p, now);
@@ -302,7 +305,7 @@ class DocumentSubscriptionStore implements SubscriptionStore {
   async release(id: string, proof: WakeProof, opts?: CallOptions): Promise<AckResult | Refused> {
     validateId(source, 'id', id);
     const p = validateProof(source, proof);
-    const call = this.#open(opts);
+    const call = this.#open(opts, CALLS.release);
     const now = this.#now();
     return this.#docs.update<SubscriptionDocument, AckResult | Refused>(subKey(id), call, (doc) => {
       const refused = checkProof(doc, p, now);
@@ -317,7 +320,7 @@ class DocumentSubscriptionStore implements SubscriptionStore {
     if (outcome !== 'done' && outcome !== 'accepted' && outcome !== 'failed') {
       throw source.invalid(`outcome must be 'done', 'accepted' or 'failed'`, { field: 'outcome' });
     }
-    const call = this.#open(opts);
+    const call = this.#open(opts, CALLS.reportDelivery);
     const now = this.#now();
     return this.#docs.update<SubscriptionDocument, AckResult>(subKey(id), call, (doc) => {
       if (doc?.wake === undefined || doc.wake.id !== wakeId) return { result: { ok: true } };
@@ -343,7 +346,7 @@ class DocumentSubscriptionStore implements SubscriptionStore {
   async takeDue(opts: { limit: number } & CallOptions): Promise<WakeNotice[]> {
     const o = validateOptions<{ limit: number }>(source, 'opts', opts);
     const limit = validateInteger(source, 'opts.limit', o.limit, 1, 10_000);
-    const call = this.#open(opts);
+    const call = this.#open(opts, CALLS.takeDue);
     const notices: WakeNotice[] = [];
     for (const id of await this.#members.ids(call)) {
       if (notices.length >= limit) break;
@@ -371,7 +374,7 @@ class DocumentSubscriptionStore implements SubscriptionStore {
   }
 
   async signingKeys(opts?: CallOptions): Promise<{ keys: SigningKeyRecord[]; version: number }> {
-    const found = await this.#docs.read<{ keys: SigningKeyRecord[] }>(KEYS, this.#open(opts));
+    const found = await this.#docs.read<{ keys: SigningKeyRecord[] }>(KEYS, this.#open(opts, CALLS.signingKeys));
     return found === undefined ? { keys: [], version: 0 } : { keys: found.value.keys, version: found.version };
   }
 
@@ -388,7 +391,7 @@ class DocumentSubscriptionStore implements SubscriptionStore {
         ...(r.replacedAt === undefined ? {} : { replacedAt: validateInteger(source, `keys[${i}].replacedAt`, r.replacedAt, 0) }),
       };
     });
-    return this.#docs.write(KEYS, { keys: copy }, ifVersion, this.#open(opts));
+    return this.#docs.write(KEYS, { keys: copy }, ifVersion, this.#open(opts, CALLS.putSigningKeys));
   }
 
   /** Starts a wake on `doc` (already decided due) and makes its notice. */

@@ -1,5 +1,6 @@
 import type { AckResult, Claim, Refused, Subscription, SubscriptionStore, WakeNotice } from '@stowage/core';
 import type { TestClock } from '../../clock.js';
+import { STORE_CALLS } from '@stowage/core/adapter-kit';
 import type { DeadlineTable } from '../../deadline-rule.js';
 import { byPath, claimProof, granted, off, only, pullWake, webhook } from './fixtures.js';
 import { signingKey } from './signing-keys.js';
@@ -31,6 +32,7 @@ function plainAnswer(r: AckResult | Refused): unknown {
 const DAY = 86_400_000;
 
 export const SUBSCRIPTION_DEADLINES: DeadlineTable<SubscriptionStore, State> = {
+  calls: STORE_CALLS.subscription,
   async before(s, k, clock) {
     await s.put(k, webhook({ pattern: `${k}/p/*`, streams: [`${k}/a`, `${k}/b`] }));
     const notice = only(await s.noteAppend(`${k}/a`, off(2)));
