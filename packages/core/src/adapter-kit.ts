@@ -16,6 +16,8 @@ export {
   readClock,
   validateBoolean,
   validateBytes,
+  validateCodec,
+  validateFunction,
   validateClock,
   validateDuration,
   validateIdentifier,

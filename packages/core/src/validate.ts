@@ -1,4 +1,5 @@
 import type { ErrorSource } from './errors.js';
+import type { Codec } from './codecs.js';
 
 /** Keys (ids, names, scopes) are 1 to 1024 UTF-8 bytes. */
 export const MAX_KEY_BYTES = 1024;
@@ -98,6 +99,27 @@ export function validateBoolean(source: ErrorSource, field: string, value: unkno
   if (value === undefined) return fallback;
   if (typeof value !== 'boolean') throw source.invalid(`${field} must be a boolean, got ${describe(value)}`, { field });
   return value;
+}
+
+/** An optional function option (a hook, a key function): `undefined`, or a function. */
+export function validateFunction<F extends (...args: never[]) => unknown>(
+  source: ErrorSource,
+  field: string,
+  value: unknown,
+): F | undefined {
+  if (value !== undefined && typeof value !== 'function')
+    throw source.invalid(`${field} must be a function, got ${describe(value)}`, { field });
+  return value as F | undefined;
+}
+
+/** An optional codec option: `undefined`, or an object with `encode` and `decode` functions. */
+export function validateCodec<T>(source: ErrorSource, field: string, value: unknown): Codec<T> | undefined {
+  if (value === undefined) return undefined;
+  const c = value as Partial<Codec<T>> | null;
+  if (typeof c !== 'object' || c === null || typeof c.encode !== 'function' || typeof c.decode !== 'function') {
+    throw source.invalid(`${field} must be a Codec (encode and decode functions), got ${describe(value)}`, { field });
+  }
+  return c as Codec<T>;
 }
 
 /** An epoch-milliseconds timestamp (integer, 0 to {@link MAX_TIMESTAMP_MS}). */

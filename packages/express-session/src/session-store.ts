@@ -19,6 +19,8 @@ import {
   validateInteger,
   validateOptionalDuration,
   validateOptionNames,
+  validateCodec,
+  validateFunction,
   validateOptions,
 } from '@stowage/core/adapter-kit';
 import { ReadVersions } from './read-versions.js';
@@ -161,11 +163,11 @@ export class StowageSessionStore extends Base {
     validateOptionNames(source, 'options', o, OPTION_NAMES);
     if (o.store === undefined || typeof o.store.get !== 'function') throw source.invalid('options.store must be a SessionStore');
     this.store = o.store;
-    this.codec = o.codec ?? jsonCodec;
+    this.codec = validateCodec(source, 'options.codec', o.codec) ?? jsonCodec;
     this.defaultTtlMs = o.defaultTtlMs === undefined ? DAY : validateDuration(source, 'options.defaultTtlMs', o.defaultTtlMs);
     this.touchAfterMs = o.touchAfterMs === undefined ? 0 : validateInteger(source, 'options.touchAfterMs', o.touchAfterMs, 0);
     this.absoluteTtlMs = validateOptionalDuration(source, 'options.absoluteTtlMs', o.absoluteTtlMs);
-    this.ownerOf = o.owner;
+    this.ownerOf = validateFunction(source, 'options.owner', o.owner);
     this.timeoutMs = o.timeoutMs === undefined ? 1000 : validateTimerMs(source, 'options.timeoutMs', o.timeoutMs);
     const probe = healthOf(o.health, o.store);
     if (probe !== undefined) {

@@ -6,6 +6,8 @@ import {
   validateTimerMs,
   validateOptionalDuration,
   validateOptionNames,
+  validateCodec,
+  validateFunction,
   validateOptions,
 } from '@stowage/core/adapter-kit';
 import { contentOf, Reads } from './reads.js';
@@ -123,15 +125,11 @@ export class StowageKoaSessionStore extends EventEmitter {
     const o = validateOptions<StowageKoaSessionStoreOptions>(source, 'options', options);
     validateOptionNames(source, 'options', o, OPTION_NAMES);
     if (o.store === undefined || typeof o.store.get !== 'function') throw source.invalid('options.store must be a SessionStore');
-    if (o.codec !== undefined && (typeof o.codec.encode !== 'function' || typeof o.codec.decode !== 'function')) {
-      throw source.invalid('options.codec must be a Codec (encode and decode)');
-    }
-    if (o.owner !== undefined && typeof o.owner !== 'function') throw source.invalid('options.owner must be a function');
     this.store = o.store;
-    this.codec = o.codec ?? jsonCodec;
+    this.codec = validateCodec(source, 'options.codec', o.codec) ?? jsonCodec;
     this.defaultTtlMs = o.defaultTtlMs === undefined ? DAY : validateDuration(source, 'options.defaultTtlMs', o.defaultTtlMs);
     this.absoluteTtlMs = validateOptionalDuration(source, 'options.absoluteTtlMs', o.absoluteTtlMs);
-    this.ownerOf = o.owner;
+    this.ownerOf = validateFunction(source, 'options.owner', o.owner);
     this.timeoutMs = o.timeoutMs === undefined ? 1000 : validateTimerMs(source, 'options.timeoutMs', o.timeoutMs);
   }
 

@@ -1,5 +1,13 @@
 import { toStoreKey, type CsrfTokenStore } from '@stowage/core';
-import { ErrorSource, validateDuration, validateOptionNames, validateOptions } from '@stowage/core/adapter-kit';
+import {
+  ErrorSource,
+  validateBoolean,
+  validateDuration,
+  validateOptionNames,
+  validateOptions,
+  validateString,
+} from '@stowage/core/adapter-kit';
+import { headerNameOption, tokenListOption } from './option-values.js';
 import {
   callStore,
   reportStoreError,
@@ -63,10 +71,12 @@ export class CsrfProtection {
     if (o.store === undefined || typeof o.store.issue !== 'function') throw source.invalid('options.store must be a CsrfTokenStore');
     this.store = o.store;
     this.ttlMs = o.ttlMs === undefined ? 7_200_000 : validateDuration(source, 'options.ttlMs', o.ttlMs);
-    this.headerName = o.headerName ?? 'X-CSRF-Token';
-    this.fieldName = o.fieldName ?? '_csrf';
-    this.consume = o.consume === true;
-    this.methods = new Set((o.methods ?? ['POST', 'PUT', 'PATCH', 'DELETE']).map((m) => m.toUpperCase()));
+    this.headerName = headerNameOption(source, 'options.headerName', o.headerName, 'X-CSRF-Token');
+    this.fieldName = o.fieldName === undefined ? '_csrf' : validateString(source, 'options.fieldName', o.fieldName, 256, 1);
+    this.consume = validateBoolean(source, 'options.consume', o.consume, false);
+    this.methods = new Set(
+      tokenListOption(source, 'options.methods', o.methods, ['POST', 'PUT', 'PATCH', 'DELETE']).map((m) => m.toUpperCase()),
+    );
     this.failure = resolveFailurePolicy(source, o);
   }
 

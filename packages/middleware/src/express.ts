@@ -5,7 +5,7 @@ import type { OwnOptionNames } from '@stowage/core/adapter-kit';
  * @module
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { ErrorSource } from '@stowage/core/adapter-kit';
+import { ErrorSource, validateFunction } from '@stowage/core/adapter-kit';
 import { CsrfProtection, type CsrfOptions } from './csrf.js';
 import { IdempotencyGuard, type IdempotencyOptions } from './idempotency.js';
 import { setHeaderLines } from './node-headers.js';
@@ -72,7 +72,8 @@ const EXPRESS_RATE_LIMIT_OPTIONS: OwnOptionNames<ExpressRateLimitOptions, RateLi
 /** Rate limits with `RateLimit-Policy` / `RateLimit` headers; 429 with `Retry-After` when denied. */
 export function rateLimit(options: ExpressRateLimitOptions): ExpressMiddleware {
   const limiter = new RateLimiter(options, EXPRESS_RATE_LIMIT_OPTIONS);
-  const keyOf = options.key;
+  const keyOf = validateFunction<(req: ExpressRequest) => string | undefined>(source, 'options.key', options.key);
+  const costOf = validateFunction<(req: ExpressRequest) => number>(source, 'options.cost', options.cost);
   return (req, res, next) => {
     let key: string | undefined;
     if (keyOf !== undefined) {
@@ -87,7 +88,7 @@ export function rateLimit(options: ExpressRateLimitOptions): ExpressMiddleware {
       }
     }
     limiter
-      .check(key, { method: req.method ?? 'GET', path: pathOf(req) }, options.cost?.(req) ?? 1)
+      .check(key, { method: req.method ?? 'GET', path: pathOf(req) }, costOf?.(req) ?? 1)
       .then((verdict) => {
         if (answeredMeanwhile(res)) return;
         if (verdict.action === 'respond') return send(res, verdict.response);
@@ -115,6 +116,7 @@ const EXPRESS_IDEMPOTENCY_OPTIONS: OwnOptionNames<ExpressIdempotencyOptions, Ide
  */
 export function idempotency(options: ExpressIdempotencyOptions): ExpressMiddleware {
   const guard = new IdempotencyGuard(options, EXPRESS_IDEMPOTENCY_OPTIONS);
+  const principalOf = validateFunction<(req: ExpressRequest) => string | undefined>(source, 'options.principal', options.principal);
   const header = guard.headerName.toLowerCase();
   return (req, res, next) => {
     if (!guard.covers(req.method ?? 'GET')) return next();
@@ -122,7 +124,7 @@ export function idempotency(options: ExpressIdempotencyOptions): ExpressMiddlewa
     const key = Array.isArray(raw) ? raw.join(', ') : raw;
     const body = req.rawBody ?? (req.body === undefined ? undefined : JSON.stringify(req.body));
     guard
-      .begin({ method: req.method ?? 'GET', path: pathOf(req), url: urlOf(req), key, principal: options.principal?.(req), body })
+      .begin({ method: req.method ?? 'GET', path: pathOf(req), url: urlOf(req), key, principal: principalOf?.(req), body })
       .then((verdict) => {
         if (answeredMeanwhile(res)) {
           // The handler will not run for this key: free it for a retry.
@@ -158,7 +160,9 @@ const EXPRESS_CSRF_OPTIONS: OwnOptionNames<ExpressCsrfOptions, CsrfOptions> = { 
 export function csrf(options: ExpressCsrfOptions): ExpressMiddleware & { protection: CsrfProtection } {
   const protection = new CsrfProtection(options, EXPRESS_CSRF_OPTIONS);
   const header = protection.headerName.toLowerCase();
-  const sessionIdOf = options.sessionId ?? ((req: ExpressRequest) => req.sessionID);
+  const sessionIdOf =
+    validateFunction<(req: ExpressRequest) => string | undefined>(source, 'options.sessionId', options.sessionId) ??
+    ((req: ExpressRequest) => req.sessionID);
   const handler: ExpressMiddleware = (req, res, next) => {
     const sid = sessionIdOf(req);
     const session = req.session;

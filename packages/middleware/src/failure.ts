@@ -1,5 +1,5 @@
 import { StowageError } from '@stowage/core';
-import { settleWithin, validateTimerMs, type ErrorSource } from '@stowage/core/adapter-kit';
+import { settleWithin, validateBoolean, validateFunction, validateTimerMs, type ErrorSource } from '@stowage/core/adapter-kit';
 import { problem, type ResponseDraft } from './problem.js';
 
 /** What a middleware does when its store fails or is too slow. */
@@ -36,10 +36,9 @@ export interface ResolvedFailurePolicy {
 }
 
 export function resolveFailurePolicy(source: ErrorSource, o: FailurePolicy): ResolvedFailurePolicy {
-  if (o.onStoreError !== undefined && typeof o.onStoreError !== 'function') throw source.invalid('options.onStoreError must be a function');
   return {
-    failOpen: o.failOpen === true,
-    onStoreError: o.onStoreError,
+    failOpen: validateBoolean(source, 'options.failOpen', o.failOpen, false),
+    onStoreError: validateFunction<NonNullable<FailurePolicy['onStoreError']>>(source, 'options.onStoreError', o.onStoreError),
     timeoutMs: o.timeoutMs === undefined ? 1000 : validateTimerMs(source, 'options.timeoutMs', o.timeoutMs),
   };
 }

@@ -1,4 +1,4 @@
-import type { OwnOptionNames } from '@stowage/core/adapter-kit';
+import { type OwnOptionNames, validateFunction } from '@stowage/core/adapter-kit';
 import type { Readable } from 'node:stream';
 import type { StoredResponse } from '@stowage/core';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
@@ -70,10 +70,8 @@ const letGo = (reply: FastifyReply): void => void delete (reply.raw as { writabl
  * finishes. See the package README for `onSend` hooks registered before and after the plugin.
  */
 export const idempotency: FastifyPluginAsync<FastifyIdempotencyOptions> = unencapsulated(async (fastify, options) => {
-  if (options?.principal !== undefined && typeof options.principal !== 'function') {
-    throw source.invalid('options.principal must be a function');
-  }
   const guard = new IdempotencyGuard(options, { ...FASTIFY_IDEMPOTENCY_OPTIONS, ...FASTIFY_REGISTER_OPTIONS });
+  const principalOf = validateFunction<(request: FastifyRequest) => string | undefined>(source, 'options.principal', options.principal);
   const header = guard.headerName.toLowerCase();
   const bodies = new WeakMap<FastifyRequest, BodyTap>();
   const running = new WeakMap<FastifyRequest, Proceed>();
@@ -104,7 +102,7 @@ export const idempotency: FastifyPluginAsync<FastifyIdempotencyOptions> = unenca
       path: pathOf(request),
       url: request.originalUrl,
       key: Array.isArray(raw) ? raw.join(', ') : raw,
-      principal: options.principal?.(request),
+      principal: principalOf?.(request),
       body: chunks === undefined || chunks.length === 0 ? undefined : Buffer.concat(chunks),
     });
     if (verdict.action === 'continue') return;

@@ -1,4 +1,4 @@
-import type { OwnOptionNames } from '@stowage/core/adapter-kit';
+import { type OwnOptionNames, validateFunction } from '@stowage/core/adapter-kit';
 /**
  * Fastify plugins of the Stowage middleware: Idempotency-Key and CSRF tokens, over the same
  * framework-free core as the Express and Hono bindings.
@@ -47,12 +47,10 @@ function defaultSessionId(request: FastifyRequest): string | undefined {
  * by the reply), the old id's tokens are revoked.
  */
 export const csrf: FastifyPluginAsync<FastifyCsrfOptions> = unencapsulated(async (fastify, options) => {
-  if (options?.sessionId !== undefined && typeof options.sessionId !== 'function') {
-    throw source.invalid('options.sessionId must be a function');
-  }
   const protection = new CsrfProtection(options, { ...FASTIFY_CSRF_OPTIONS, ...FASTIFY_REGISTER_OPTIONS });
   const header = protection.headerName.toLowerCase();
-  const sessionIdOf = options.sessionId ?? defaultSessionId;
+  const sessionIdOf =
+    validateFunction<(request: FastifyRequest) => string | undefined>(source, 'options.sessionId', options.sessionId) ?? defaultSessionId;
   const checkedIds = new WeakMap<FastifyRequest, string>();
   if (!fastify.hasRequestDecorator('csrfToken')) fastify.decorateRequest('csrfToken', null as never);
 

@@ -5,7 +5,7 @@ import type { OwnOptionNames } from '@stowage/core/adapter-kit';
  * @module
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { ErrorSource } from '@stowage/core/adapter-kit';
+import { ErrorSource, validateFunction } from '@stowage/core/adapter-kit';
 import type { Context, MiddlewareHandler } from 'hono';
 import { CsrfProtection, type CsrfOptions } from './csrf.js';
 import { IdempotencyGuard, type IdempotencyOptions } from './idempotency.js';
@@ -54,7 +54,8 @@ const HONO_RATE_LIMIT_OPTIONS: OwnOptionNames<HonoRateLimitOptions, RateLimiterO
 /** Rate limits with `RateLimit-Policy` / `RateLimit` headers; 429 with `Retry-After` when denied. */
 export function rateLimit(options: HonoRateLimitOptions): MiddlewareHandler {
   const limiter = new RateLimiter(options, HONO_RATE_LIMIT_OPTIONS);
-  const keyOf = options.key;
+  const keyOf = validateFunction<(c: Context) => string | undefined>(source, 'options.key', options.key);
+  const costOf = validateFunction<(c: Context) => number>(source, 'options.cost', options.cost);
   return async (c, next) => {
     let key: string | undefined;
     if (keyOf !== undefined) {
@@ -64,7 +65,7 @@ export function rateLimit(options: HonoRateLimitOptions): MiddlewareHandler {
       key = remoteAddress(c);
       if (key === undefined) return new Response(null, { status: CLIENT_GONE });
     }
-    const verdict = await limiter.check(key, { method: c.req.method, path: c.req.path }, options.cost?.(c) ?? 1);
+    const verdict = await limiter.check(key, { method: c.req.method, path: c.req.path }, costOf?.(c) ?? 1);
     if (verdict.action === 'respond') return toResponse(verdict.response);
     await next();
     // Joined to the policies another limiter set (RateLimit fields are lists), not replacing them.
@@ -117,6 +118,7 @@ const HONO_IDEMPOTENCY_OPTIONS: OwnOptionNames<HonoIdempotencyOptions, Idempoten
  */
 export function idempotency(options: HonoIdempotencyOptions): MiddlewareHandler {
   const guard = new IdempotencyGuard(options, HONO_IDEMPOTENCY_OPTIONS);
+  const principalOf = validateFunction<(c: Context) => string | undefined>(source, 'options.principal', options.principal);
   return async (c, next) => {
     if (!guard.covers(c.req.method)) return next();
     const url = new URL(c.req.url);
@@ -130,7 +132,7 @@ export function idempotency(options: HonoIdempotencyOptions): MiddlewareHandler 
       path: c.req.path,
       url: url.pathname + url.search,
       key,
-      principal: options.principal?.(c),
+      principal: principalOf?.(c),
       body,
     });
     if (verdict.action === 'continue') return next();

@@ -6,7 +6,16 @@ import {
   type Reservation,
   type StoredResponse,
 } from '@stowage/core';
-import { ErrorSource, validateDuration, validateInteger, validateOptionNames, validateOptions } from '@stowage/core/adapter-kit';
+import {
+  ErrorSource,
+  validateBoolean,
+  validateDuration,
+  validateFunction,
+  validateInteger,
+  validateOptionNames,
+  validateOptions,
+} from '@stowage/core/adapter-kit';
+import { headerNameOption, tokenListOption } from './option-values.js';
 import {
   callStore,
   reportStoreError,
@@ -209,18 +218,21 @@ export class IdempotencyGuard {
     validateOptionNames(source, 'options', o, { ...OPTION_NAMES, ...frameworkOptions });
     if (o.store === undefined || typeof o.store.reserve !== 'function') throw source.invalid('options.store must be an IdempotencyStore');
     this.store = o.store;
-    this.required = o.required === true;
-    this.methods = new Set((o.methods ?? ['POST', 'PATCH']).map((m) => m.toUpperCase()));
-    this.headerName = o.headerName ?? 'Idempotency-Key';
+    this.required = validateBoolean(source, 'options.required', o.required, false);
+    this.methods = new Set(tokenListOption(source, 'options.methods', o.methods, ['POST', 'PATCH']).map((m) => m.toUpperCase()));
+    this.headerName = headerNameOption(source, 'options.headerName', o.headerName, 'Idempotency-Key');
     this.leaseMs = o.leaseMs === undefined ? 30_000 : validateDuration(source, 'options.leaseMs', o.leaseMs);
     this.maxHoldMs = o.maxHoldMs === undefined ? 300_000 : validateDuration(source, 'options.maxHoldMs', o.maxHoldMs);
     this.inFlightRetryAfterMs =
       o.inFlightRetryAfterMs === undefined ? 1000 : validateDuration(source, 'options.inFlightRetryAfterMs', o.inFlightRetryAfterMs);
     this.retentionMs = o.retentionMs === undefined ? 86_400_000 : validateDuration(source, 'options.retentionMs', o.retentionMs);
-    if (o.shouldStore !== undefined && typeof o.shouldStore !== 'function') throw source.invalid('options.shouldStore must be a function');
-    this.shouldStore = o.shouldStore ?? ((status) => status < 500);
+    this.shouldStore =
+      validateFunction<(status: number) => boolean>(source, 'options.shouldStore', o.shouldStore) ?? ((status) => status < 500);
     this.timeoutStatuses = new Set(o.timeoutStatuses === undefined ? [503, 504] : statusList(o.timeoutStatuses));
-    this.excluded = new Set([...HOP_BY_HOP, ...(o.excludeHeaders ?? DEFAULT_EXCLUDED_HEADERS).map((h) => h.toLowerCase())]);
+    this.excluded = new Set([
+      ...HOP_BY_HOP,
+      ...tokenListOption(source, 'options.excludeHeaders', o.excludeHeaders, DEFAULT_EXCLUDED_HEADERS).map((h) => h.toLowerCase()),
+    ]);
     this.maxResponseBytes =
       o.maxResponseBytes === undefined
         ? DEFAULT_MAX_RESPONSE_BYTES

@@ -16,10 +16,10 @@ const MAKERS: [string, (extra: object) => unknown, object][] = [
   ['RateLimiter', (o) => new RateLimiter({ store: limits, policies, ...o }), {}],
   ['IdempotencyGuard', (o) => new IdempotencyGuard({ store: keys, ...o }), {}],
   ['CsrfProtection', (o) => new CsrfProtection({ store: tokens, ...o }), {}],
-  ['express rateLimit', (o) => express.rateLimit({ store: limits, policies, ...o }), { key: () => 'k', cost: 1 }],
+  ['express rateLimit', (o) => express.rateLimit({ store: limits, policies, ...o }), { key: () => 'k', cost: () => 1 }],
   ['express idempotency', (o) => express.idempotency({ store: keys, ...o }), { principal: () => 'p' }],
   ['express csrf', (o) => express.csrf({ store: tokens, ...o }), { sessionId: () => 's' }],
-  ['hono rateLimit', (o) => hono.rateLimit({ store: limits, policies, ...o }), { key: () => 'k', cost: 1 }],
+  ['hono rateLimit', (o) => hono.rateLimit({ store: limits, policies, ...o }), { key: () => 'k', cost: () => 1 }],
   ['hono idempotency', (o) => hono.idempotency({ store: keys, ...o }), { principal: () => 'p' }],
   ['hono csrf', (o) => hono.csrf({ store: tokens, ...o }), { sessionId: () => 's' }],
 ];
