@@ -20,7 +20,6 @@ import {
   validateKey,
   validateReadOptions,
   type ProducerState,
-  type StoredStream,
   type StreamOp,
   sizeLimit,
   type StreamSizeOptions,
@@ -34,6 +33,7 @@ import {
 import type pg from 'pg';
 import { isRetryable, lateAt, mapError, PgStoreBase, Sql, type PostgresStoreOptions } from './base.js';
 import { appendStatement } from './stream-append.js';
+import { STREAM_COLUMNS, streamValues } from './stream-columns.js';
 import { StreamListener } from './stream-listen.js';
 import {
   type LookRow,
@@ -56,45 +56,6 @@ export interface PostgresStreamStoreOptions extends PostgresStoreOptions, Stream
    */
   pollMs?: number;
 }
-
-const values = (s: StoredStream): unknown[] => [
-  s.name,
-  s.id,
-  s.contentType,
-  s.mediaType,
-  s.ttlMs ?? null,
-  s.expiresAt ?? null,
-  s.createdAt,
-  s.accessedAt,
-  s.deadline ?? null,
-  s.closed,
-  s.lastSeq ?? null,
-  s.tail,
-  s.forkedFrom ?? null,
-  s.forkPosition ?? null,
-  s.forkSubOffset ?? null,
-  s.refCount,
-  s.deleted,
-];
-const COLUMNS: [string, string][] = [
-  ['name', 'text'],
-  ['id', 'text'],
-  ['content_type', 'text'],
-  ['media_type', 'text'],
-  ['ttl_ms', 'bigint'],
-  ['expires_at', 'bigint'],
-  ['created_at', 'bigint'],
-  ['accessed_at', 'bigint'],
-  ['deadline', 'bigint'],
-  ['closed', 'boolean'],
-  ['last_seq', 'text'],
-  ['tail', 'bigint'],
-  ['forked_from', 'text'],
-  ['fork_position', 'bigint'],
-  ['fork_sub_offset', 'bigint'],
-  ['ref_count', 'bigint'],
-  ['deleted', 'boolean'],
-];
 
 const asBuffer = (m: Uint8Array): Buffer => Buffer.from(m.buffer, m.byteOffset, m.byteLength);
 
@@ -147,14 +108,14 @@ export class PostgresStreamStore extends PgStoreBase implements StreamStore {
     this.appendOne = appendStatement(S, M, (n) => this.inTime(n));
     this.maxMessageBytes = maxMessageBytes;
     this.channel = `stowage_streams_${createHash('sha1').update(`${this.t.schema}.${this.t.prefix}`).digest('hex').slice(0, 24)}`;
-    const params = COLUMNS.map(([, type], i) => `$${i + 1}::${type}`);
+    const params = STREAM_COLUMNS.map(([, type], i) => `$${i + 1}::${type}`);
     this.sql = {
       now: new Sql(`SELECT ${PG_SERVER_NOW} AS now`),
       get: new Sql(`SELECT * FROM ${S} WHERE name = $1::text FOR UPDATE`),
       peek: new Sql(`SELECT * FROM ${S} WHERE name = $1::text`),
-      insert: new Sql(`INSERT INTO ${S} (${COLUMNS.map(([c]) => c).join(', ')}) VALUES (${params.join(', ')})`),
+      insert: new Sql(`INSERT INTO ${S} (${STREAM_COLUMNS.map(([c]) => c).join(', ')}) VALUES (${params.join(', ')})`),
       update: new Sql(
-        `UPDATE ${S} SET ${COLUMNS.map(([c], i) => (c === 'id' ? null : `${c} = ${params[i]}`))
+        `UPDATE ${S} SET ${STREAM_COLUMNS.map(([c], i) => (c === 'id' ? null : `${c} = ${params[i]}`))
           .filter(Boolean)
           .join(', ')} WHERE id = $2::text`,
       ),
@@ -215,8 +176,8 @@ export class PostgresStreamStore extends PgStoreBase implements StreamStore {
     return {
       get: (name) => stream(lock ? s.get! : s.peek!, name),
       peek: (name) => stream(s.peek!, name),
-      insert: async (stream) => void (await run(s.insert!, values(stream))),
-      update: async (stream) => void (await run(s.update!, values(stream))),
+      insert: async (stream) => void (await run(s.insert!, streamValues(stream))),
+      update: async (stream) => void (await run(s.update!, streamValues(stream))),
       remove: async (stream) => void (await run(s.remove!, [stream.id])),
       append: async (streamId, first, messages) => void (await run(s.append!, [streamId, first, messages.map(asBuffer)])),
       read: (streamId, after, upTo, maxBytes, maxMessages, readOnly) =>
