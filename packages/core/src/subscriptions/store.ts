@@ -1,6 +1,5 @@
 import { STORE_CALLS, type StoreCall } from '../call-options.js';
 import type { CallOptions, Clock } from '../contracts/common.js';
-import type { SessionStore } from '../contracts/session.js';
 import type {
   AckResult,
   Claim,
@@ -16,16 +15,9 @@ import type {
 import { deadlineOf } from '../deadline.js';
 import { ErrorSource } from '../errors.js';
 import { isOffset, compareUtf8 } from '../streams/offsets.js';
-import {
-  readClock,
-  validateClock,
-  validateDuration,
-  validateInteger,
-  validateOptionNames,
-  validateOptions,
-  validateString,
-} from '../validate.js';
+import { readClock, validateInteger, validateOptions, validateString } from '../validate.js';
 import { Documents } from './documents.js';
+import { type SubscriptionStoreOptions, storeSettings } from './options.js';
 import { matchesPattern } from './glob.js';
 import { Membership } from './membership.js';
 import {
@@ -50,38 +42,11 @@ import { validateAcks, validateDefinition, validateId, validateProof, validateSt
 
 const CALLS = STORE_CALLS.subscription;
 
-export interface SubscriptionStoreOptions {
-  /**
-   * Where the state lives: any SessionStore (its `ifVersion` compare-and-swap makes each call
-   * atomic). Two subscription stores over one backend share everything, like two replicas.
-   * Never closed by this store.
-   */
-  sessions: SessionStore;
-  /** Prefix of the session ids this store uses, so it can share a session store. @default 'ds-subscriptions:' */
-  keyPrefix?: string;
-  /** @default Date.now */
-  clock?: Clock | undefined;
-  /** How long a webhook attempt is its taker's before another replica may retry it, ms. @default 10000 */
-  deliveryTimeoutMs?: number;
-  /** Failed deliveries of one wake before it is dropped (the subscription stays `failed`). @default 8 */
-  maxDeliveryAttempts?: number;
-  /** The first retry's delay, doubling per failure up to 60 s, with +-20% jitter, ms. @default 1000 */
-  retryBaseMs?: number;
-}
-
-/** Each option of {@link SubscriptionStoreOptions}, once. */
-const OPTION_NAMES: Readonly<Record<keyof SubscriptionStoreOptions, true>> = {
-  sessions: true,
-  keyPrefix: true,
-  clock: true,
-  deliveryTimeoutMs: true,
-  maxDeliveryAttempts: true,
-  retryBaseMs: true,
-};
-
 const KEYS = 'signing-keys';
 const subKey = (id: string) => `sub:${id}`;
 const source = new ErrorSource('@stowage/core', 'SubscriptionStore');
+
+export type { SubscriptionStoreOptions };
 
 /** Opens a {@link SubscriptionStore} over a SessionStore of any backend. */
 export function createSubscriptionStore(options: SubscriptionStoreOptions): SubscriptionStore {
@@ -96,22 +61,11 @@ class DocumentSubscriptionStore implements SubscriptionStore {
   #closed = false;
 
   constructor(options: SubscriptionStoreOptions) {
-    const o = validateOptions<SubscriptionStoreOptions>(source, 'options', options);
-    validateOptionNames(source, 'options', o, OPTION_NAMES);
-    const sessions = o.sessions;
-    if (sessions === null || typeof sessions !== 'object' || typeof sessions.set !== 'function') {
-      throw source.invalid('options.sessions must be a SessionStore');
-    }
-    const prefix = o.keyPrefix === undefined ? 'ds-subscriptions:' : validateString(source, 'options.keyPrefix', o.keyPrefix, 256);
-    this.#docs = new Documents(sessions, prefix, source);
+    const settings = storeSettings(source, options);
+    this.#docs = new Documents(settings.sessions, settings.keyPrefix, source);
     this.#members = new Membership(this.#docs);
-    this.#clock = validateClock(source, o.clock) ?? Date.now;
-    this.#timing = {
-      deliveryTimeoutMs:
-        o.deliveryTimeoutMs === undefined ? 10_000 : validateDuration(source, 'options.deliveryTimeoutMs', o.deliveryTimeoutMs),
-      maxDeliveryAttempts: validateInteger(source, 'options.maxDeliveryAttempts', o.maxDeliveryAttempts ?? 8, 1, 1000),
-      retryBaseMs: o.retryBaseMs === undefined ? 1000 : validateDuration(source, 'options.retryBaseMs', o.retryBaseMs),
-    };
+    this.#clock = settings.clock;
+    this.#timing = settings.timing;
   }
 
   async close(): Promise<void> {
