@@ -126,7 +126,8 @@ export class StowageRateLimitStore {
       }
       this.setWindow(windowMs);
       this.limit = typeof limit === 'number' ? limit : undefined;
-      this.refundable = o.skipFailedRequests === true || o.skipSuccessfulRequests === true ? new RefundableHits(windowMs) : undefined;
+      // Read as express-rate-limit reads them (truthy): it sends the refunds whenever they are.
+      this.refundable = o.skipFailedRequests || o.skipSuccessfulRequests ? new RefundableHits(windowMs) : undefined;
       this.refusal = undefined;
     } catch (err) {
       this.refusal = source.wrap(err);
