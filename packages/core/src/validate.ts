@@ -112,11 +112,16 @@ export function validateFunction<F extends (...args: never[]) => unknown>(
   return value as F | undefined;
 }
 
-/** An optional codec option: `undefined`, or an object with `encode` and `decode` functions. */
+/** An optional codec option: `undefined`, or anything with `encode` and `decode` functions (a class's statics too). */
 export function validateCodec<T>(source: ErrorSource, field: string, value: unknown): Codec<T> | undefined {
   if (value === undefined) return undefined;
   const c = value as Partial<Codec<T>> | null;
-  if (typeof c !== 'object' || c === null || typeof c.encode !== 'function' || typeof c.decode !== 'function') {
+  if (
+    c === null ||
+    (typeof c !== 'object' && typeof c !== 'function') ||
+    typeof c.encode !== 'function' ||
+    typeof c.decode !== 'function'
+  ) {
     throw source.invalid(`${field} must be a Codec (encode and decode functions), got ${describe(value)}`, { field });
   }
   return c as Codec<T>;
