@@ -10,11 +10,15 @@ interface SharedRead {
 }
 
 /**
- * An append of this process, kept for the rest of its turn of the event loop: the readers it
- * woke are answered with its message, not a read of the store (see {@link LiveWaits.appendOne}).
+ * An append of this process, kept until the readers it woke have taken it (at most
+ * {@link APPENDED_KEPT_MS}, or until the next append of this process to the stream): they are
+ * answered with its message, not a read of the store (see {@link LiveWaits.appendOne}).
  */
 interface Appended {
   id: string;
+  /** Readers of the stream waiting when it began: at most this many take it. */
+  left: number;
+  timer: NodeJS.Timeout;
   /** The tail before the append: where its readers waited. */
   from: string;
   message: Uint8Array;
@@ -29,6 +33,13 @@ interface Appended {
  * stack each time, a fifth of the CPU of 10,000 SSE readers hanging up at once.
  */
 const ENDED = Object.freeze(new Error('the response ended or the handler closed'));
+
+/**
+ * How long an append's message waits for the readers it woke. A reader's wait can end turns
+ * after the append's answer (its first look, on another connection, came back later); its
+ * answer then is the stream as that append left it, which is after the reader began waiting.
+ */
+export const APPENDED_KEPT_MS = 1000;
 
 /**
  * The waits of live reads (long-poll, SSE) in flight, sharing store waits (see
@@ -68,6 +79,7 @@ export class LiveWaits {
     this.closing.abort(ENDED);
     for (const ac of this.open) ac.abort(ENDED);
     this.open.clear();
+    for (const [name, entry] of this.lastAppends) this.forget(name, entry);
   }
 
   async wait(r: StreamRequest, from: string, timeoutMs: number): Promise<StreamWaitOutcome> {
@@ -109,7 +121,8 @@ export class LiveWaits {
   /**
    * An append to `name` of this process, around the store's call: `append` runs it, and when
    * the store names the stream and the tail before it (see `StreamAppendResult.streamId`),
-   * the readers it woke are answered with `message` for the rest of this turn.
+   * the readers it woke are answered with `message` (kept until they took it, at most
+   * {@link APPENDED_KEPT_MS}).
    */
   async appendOne(
     name: string,
@@ -128,12 +141,18 @@ export class LiveWaits {
       const result = await append();
       const { streamId: id, previousOffset: from } = result;
       if (id !== undefined && from !== undefined && !result.duplicate && waking > 0) {
-        const entry: Appended = { id, from, message, next: result.nextOffset, closed: result.closed };
+        const entry: Appended = {
+          id,
+          from,
+          message,
+          next: result.nextOffset,
+          closed: result.closed,
+          left: waking,
+          timer: setTimeout(() => this.forget(name, entry), APPENDED_KEPT_MS).unref(),
+        };
+        const before = this.lastAppends.get(name);
+        if (before !== undefined) clearTimeout(before.timer);
         this.lastAppends.set(name, entry);
-        // Only for this turn: a reader later than that must see what came after it.
-        setImmediate(() => {
-          if (this.lastAppends.get(name) === entry) this.lastAppends.delete(name);
-        });
       }
       return { result, waking };
     } finally {
@@ -144,8 +163,8 @@ export class LiveWaits {
   }
 
   /**
-   * The read a woken waiter of the stream `info` makes from `from`: the message of this turn's
-   * append from `from` to that stream, when there is one (the store woke this waiter from
+   * The read a woken waiter of the stream `info` makes from `from`: the message of this
+   * process's last append from `from` to that stream, when it is kept (the store woke this waiter from
    * inside that append, so a reader that gets here first waits for the appends of this
    * process to the name in flight); else a read shared with the other
    * waiters of the stream woken by the same change: one append to a stream 10,000 readers
@@ -164,7 +183,7 @@ export class LiveWaits {
     return appended ?? this.sharedRead(r, from, read);
   }
 
-  /** The read answer of this turn's append to `info`'s stream from `from`, if there was one. */
+  /** The read answer of the kept append to `info`'s stream from `from`, if there is one. */
   private appendedAt(name: string, info: StreamInfo, from: string): StreamReadResult | undefined {
     const a = this.lastAppends.get(name);
     if (a === undefined || a.id !== info.id || a.from !== from) return undefined;
@@ -177,7 +196,14 @@ export class LiveWaits {
       closed: a.closed,
       info: { ...info, nextOffset: a.next, closed: a.closed },
     };
-    return a.result;
+    const result = a.result;
+    if (--a.left <= 0) this.forget(name, a);
+    return result;
+  }
+
+  private forget(name: string, entry: Appended): void {
+    clearTimeout(entry.timer);
+    if (this.lastAppends.get(name) === entry) this.lastAppends.delete(name);
   }
 
   private sharedRead(r: StreamRequest, from: string, read: () => Promise<StreamReadResult>): Promise<StreamReadResult> {

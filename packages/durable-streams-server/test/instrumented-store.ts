@@ -13,6 +13,11 @@ export class InstrumentedStore implements StreamStore {
   readsInFlight = 0;
   /** The most `read` calls in flight at once so far. */
   maxReadsInFlight = 0;
+  /**
+   * A wait that ends with data or a close is told to its caller this much later (ms): as when
+   * its look came back turns after the append's own answer (another connection, a busy loop).
+   */
+  lateWakeMs = 0;
   /** Throw this synchronously from every method while set. */
   throwing: unknown = undefined;
   private gate: Promise<void> | undefined;
@@ -75,7 +80,11 @@ export class InstrumentedStore implements StreamStore {
     let fail!: (err: unknown) => void;
     const failed = new Promise<never>((_, reject) => (fail = reject));
     this.failingWaits.add(fail);
-    return Promise.race([this.inner.wait(...a), failed]).finally(() => {
+    const late = (outcome: StreamWaitOutcome): Promise<StreamWaitOutcome> | StreamWaitOutcome =>
+      this.lateWakeMs > 0 && (outcome === 'data' || outcome === 'closed')
+        ? new Promise((resolve) => setTimeout(() => resolve(outcome), this.lateWakeMs))
+        : outcome;
+    return Promise.race([this.inner.wait(...a).then(late), failed]).finally(() => {
       this.failingWaits.delete(fail);
       this.waitsInFlight--;
     }) as Promise<StreamWaitOutcome>;

@@ -68,6 +68,27 @@ await describeEveryStore((open) => {
     }
   });
 
+  it('a reader whose wait ends turns after the append answered still gets its message, not a read', async () => {
+    const s = await serve(open);
+    try {
+      const tail = await s.put('/late', 'text/plain');
+      const polls = [1, 2].map(() => s.poll('/late', tail));
+      expect(await s.waiting(2)).toBe(true);
+      s.store.lateWakeMs = 50; // the CI flake: a first look on another connection came back late
+      const reads = s.store.readsStarted;
+      const appended = await s.post('/late', 'text/plain', 'late');
+      expect(appended.status).toBe(204);
+      for (const p of await Promise.all(polls)) {
+        expect(p.status).toBe(200);
+        expect(p.headers.get('stream-next-offset')).toBe(appended.headers.get('stream-next-offset'));
+        expect(await p.text()).toBe('late');
+      }
+      expect(s.store.readsStarted - reads).toBe(0);
+    } finally {
+      await s.close();
+    }
+  });
+
   it('a JSON stream answers the woken reader an array; an append that closes says so', async () => {
     const s = await serve(open);
     try {
