@@ -71,6 +71,9 @@ export class SubscriptionRuntime {
       notices = await this.#s.store.noteAppend(stream, tailOffset);
     } catch (err) {
       this.#log('noteAppend', err, `noteAppend(${JSON.stringify(stream.slice(0, 128))}) failed: ${reason(err)}`);
+      // The other subscriptions were updated: their wakes are announced all the same.
+      const started = (err as { details?: { started?: unknown } }).details?.started;
+      if (Array.isArray(started) && started.length > 0) this.announce(started as WakeNotice[]);
       return;
     }
     if (notices.length > 0) this.announce(notices);

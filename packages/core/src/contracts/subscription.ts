@@ -216,7 +216,10 @@ export interface SubscriptionStore extends Closeable {
   /**
    * Records that `stream` now ends at `tailOffset` (after an append or a create with
    * content): links it to every subscription whose pattern matches, updates every link's
-   * tail, and starts a wake where one is due. Returns the wakes this call started.
+   * tail, and starts a wake where one is due. Returns the wakes this call started. One
+   * subscription that cannot be updated does not hold back the others: the call then rejects
+   * with the first failure's code, and `details.started` of that error holds the wakes it
+   * started for the others, to be announced all the same.
    */
   noteAppend(stream: string, tailOffset: string, opts?: CallOptions): Promise<WakeNotice[]>;
 

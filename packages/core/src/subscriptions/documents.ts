@@ -26,6 +26,19 @@ export interface Decision<T, R> {
 }
 
 /**
+ * Every object of a stored document without a prototype: its maps are keyed by stream paths
+ * and subscription ids a client chose, and `__proto__`, `toString` or `constructor` must be a
+ * key like any other, never Object.prototype's (which a write to `links['__proto__']` would change).
+ */
+export function withoutPrototype(_key: string, value: unknown): unknown {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return value;
+  return Object.assign(Object.create(null) as object, value);
+}
+
+/** An empty map for a stored document (see {@link withoutPrototype}). */
+export const emptyMap = <V>(): Record<string, V> => Object.create(null) as Record<string, V>;
+
+/**
  * JSON documents with compare-and-swap, on any SessionStore: a document is a session that
  * never expires (ten years, renewed on every write) and its `version` is the CAS token. Every
  * update reads, decides and writes `ifVersion`; a conflict means another replica wrote in
@@ -49,7 +62,7 @@ export class Documents {
     if (record === undefined) return undefined;
     let value: T;
     try {
-      value = JSON.parse(Buffer.from(record.data).toString('utf8')) as T;
+      value = JSON.parse(Buffer.from(record.data).toString('utf8'), withoutPrototype) as T;
     } catch (cause) {
       throw this.source.error('CORRUPT', `stored document ${key} is not JSON`, { cause });
     }

@@ -1,5 +1,5 @@
 import type { CallOptions } from '../contracts/common.js';
-import type { Documents } from './documents.js';
+import { type Documents, emptyMap } from './documents.js';
 import { matchesPattern } from './glob.js';
 
 /** Which subscriptions exist and which streams they name: what an append is matched against. */
@@ -34,13 +34,16 @@ export class Membership {
     return members;
   }
 
-  /** Enters a subscription unless it is there (a conflicting re-create keeps the first entry). */
-  async enter(id: string, pattern: string | undefined, streams: readonly string[], call: CallOptions): Promise<void> {
-    await this.docs.update<IndexDocument, void>(INDEX, call, (index) => {
-      const next = index ?? { subs: {} };
-      if (next.subs[id] !== undefined) return { result: undefined };
+  /**
+   * Enters a subscription unless it is there (a conflicting re-create keeps the first entry).
+   * True when this call entered it.
+   */
+  enter(id: string, pattern: string | undefined, streams: readonly string[], call: CallOptions): Promise<boolean> {
+    return this.docs.update<IndexDocument, boolean>(INDEX, call, (index) => {
+      const next = index ?? { subs: emptyMap() };
+      if (next.subs[id] !== undefined) return { result: false };
       next.subs[id] = { ...(pattern === undefined ? {} : { pattern }), streams: [...streams] };
-      return { write: next, result: undefined };
+      return { write: next, result: true };
     });
   }
 

@@ -1,6 +1,7 @@
 import { hashToken, randomToken, safeEqual } from '../tokens.js';
 import type { Refused, Subscription, SubscriptionDefinition, SubscriptionLink, Wake, WakeProof } from '../contracts/subscription.js';
 import { compareUtf8 } from '../streams/offsets.js';
+import { emptyMap } from './documents.js';
 
 /** Before anything: sorts before every stream offset. */
 export const BEFORE_FIRST = '-1';
@@ -82,7 +83,7 @@ export function newDocument(id: string, definition: SubscriptionDefinition, now:
     definition,
     createdAt: now,
     status: 'active',
-    links: {},
+    links: emptyMap(),
     generation: 0,
     explicit: [...definition.streams],
   };

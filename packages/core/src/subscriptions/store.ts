@@ -17,6 +17,7 @@ import { ErrorSource } from '../errors.js';
 import { isOffset, compareUtf8 } from '../streams/offsets.js';
 import { readClock, validateInteger, validateOptions, validateString } from '../validate.js';
 import { Documents } from './documents.js';
+import { partialFailure } from './partial-failure.js';
 import { type SubscriptionStoreOptions, storeSettings } from './options.js';
 import { matchesPattern } from './glob.js';
 import { Membership } from './membership.js';
@@ -88,23 +89,37 @@ class DocumentSubscriptionStore implements SubscriptionStore {
     const def = validateDefinition(source, definition);
     const call = this.#open(opts, CALLS.put);
     // The index first: an entry without a document is skipped; a document without an entry would never wake.
-    await this.#members.enter(id, def.pattern, def.streams, call);
+    const entered = await this.#members.enter(id, def.pattern, def.streams, call);
     const now = this.#now();
-    const result = await this.#docs.update<SubscriptionDocument, { status: 'created' | 'exists' | 'conflict'; subscription: Subscription }>(
-      subKey(id),
-      call,
-      (doc) => {
+    type Put = { status: 'created' | 'exists' | 'conflict'; subscription: Subscription };
+    let result: Put;
+    try {
+      result = await this.#docs.update<SubscriptionDocument, Put>(subKey(id), call, (doc) => {
         if (doc === undefined) {
           const created = newDocument(id, def, now);
           return { write: created, result: { status: 'created', subscription: toSubscription(created) } };
         }
         return { result: { status: sameDefinition(doc.definition, def) ? 'exists' : 'conflict', subscription: toSubscription(doc) } };
-      },
-    );
+      });
+    } catch (err) {
+      // Refused (too large) or failed: the entry this call made must not stay without its
+      // document, filling the index with subscriptions nobody can see.
+      if (entered) await this.#forgetEntry(id, call);
+      throw err;
+    }
     // Again after the document: a delete of the same id between the two steps removed the
     // entry, and a document without one would never wake (an entry without a document is skipped).
     if (result.status !== 'conflict') await this.#members.enter(id, result.subscription.pattern, result.subscription.streams, call);
     return result as { status: 'created' | 'exists'; subscription: Subscription } | { status: 'conflict'; subscription: Subscription };
+  }
+
+  /** Removes `id`'s index entry unless its document exists (another call made it); best effort. */
+  async #forgetEntry(id: string, call: CallOptions): Promise<void> {
+    try {
+      if ((await this.#docs.read(subKey(id), call)) === undefined) await this.#members.remove(id, call);
+    } catch {
+      // The entry stays: it is skipped (no document), and a DELETE of the id removes it.
+    }
   }
 
   async get(id: string, opts?: CallOptions): Promise<Subscription | undefined> {
@@ -161,7 +176,7 @@ class DocumentSubscriptionStore implements SubscriptionStore {
     if (!isOffset(tailOffset)) throw source.invalid('tailOffset must be a stream offset', { field: 'tailOffset' });
     const call = this.#open(opts, CALLS.noteAppend);
     const members = await this.#members.membersOf(path, call);
-    const notices = await Promise.all(
+    const settled = await Promise.allSettled(
       members.map(({ id }) =>
         this.#docs.update<SubscriptionDocument, WakeNotice | undefined>(subKey(id), call, (doc) => {
           if (doc === undefined) return { result: undefined };
@@ -180,7 +195,10 @@ class DocumentSubscriptionStore implements SubscriptionStore {
         }),
       ),
     );
-    return notices.filter((n): n is WakeNotice => n !== undefined);
+    const started = settled.flatMap((r) => (r.status === 'fulfilled' && r.value !== undefined ? [r.value] : []));
+    const failed = settled.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+    if (failed.length > 0) throw partialFailure(source, path, members.length, failed, started);
+    return started;
   }
 
   async noteDelete(stream: string, opts?: CallOptions): Promise<void> {
