@@ -1,6 +1,8 @@
 import type { CallOptions, Lease, LockStore } from '@stowage/core';
-import { randomToken, validateDuration, validateKey, validateToken, validateTtlOption } from '@stowage/core/adapter-kit';
+import { STORE_CALLS, randomToken, validateDuration, validateKey, validateToken, validateTtlOption } from '@stowage/core/adapter-kit';
 import { MapStore, type MapStoreOptions } from './map-store.js';
+
+const CALLS = STORE_CALLS.lock;
 
 /** {@link LockStore} on the shared `Map` backend: a table of leases and one of fence counters. */
 export class MapLockStore extends MapStore<Lease> implements LockStore {
@@ -21,7 +23,7 @@ export class MapLockStore extends MapStore<Lease> implements LockStore {
   async acquire(name: string, opts: { ttlMs: number } & CallOptions): Promise<Lease | undefined> {
     validateKey(this.source, 'name', name);
     const ttlMs = validateTtlOption(this.source, opts);
-    const now = this.begin(opts);
+    const now = this.begin(opts, CALLS.acquire);
     const current = this.records.get(name);
     if (current !== undefined && current.expiresAt > now) return undefined;
     const fence = (this.fences.get(name) ?? 0) + 1;
@@ -36,7 +38,7 @@ export class MapLockStore extends MapStore<Lease> implements LockStore {
     validateKey(this.source, 'name', name);
     validateToken(this.source, 'token', token);
     validateDuration(this.source, 'ttlMs', ttlMs);
-    const now = this.begin(opts);
+    const now = this.begin(opts, CALLS.extend);
     const lease = this.held(name, token, now);
     if (lease === undefined) return false;
     this.records.set(name, Object.freeze({ ...lease, expiresAt: now + ttlMs }));
@@ -46,7 +48,7 @@ export class MapLockStore extends MapStore<Lease> implements LockStore {
   async release(name: string, token: string, opts?: CallOptions): Promise<boolean> {
     validateKey(this.source, 'name', name);
     validateToken(this.source, 'token', token);
-    if (this.held(name, token, this.begin(opts)) === undefined) return false;
+    if (this.held(name, token, this.begin(opts, CALLS.release)) === undefined) return false;
     // Forgotten at once: `prune` counts only the leases that ran out.
     return this.records.delete(name);
   }

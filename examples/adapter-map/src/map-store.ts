@@ -1,5 +1,6 @@
 import type { Clock, StoreOptionsBase } from '@stowage/core';
 import {
+  type StoreCall,
   checkDeadline,
   deadlineOf,
   ErrorSource,
@@ -65,13 +66,14 @@ export abstract class MapStore<Entry> {
   /**
    * Starts a call whose other arguments are already valid, in the contracts' order: a
    * malformed `opts.deadline` is `INVALID_ARGUMENT`, then a closed store is `UNAVAILABLE`,
-   * then a deadline already passed is `TIMEOUT`. Returns the store's time.
+   * then a deadline already passed is `TIMEOUT`. `call`, the method's entry of `STORE_CALLS`,
+   * refuses any option the method does not take. Returns the store's time.
    *
    * That is all a deadline needs here: a call runs to its end synchronously once started
    * (no `await` inside), so it is also atomic against every other store on the backend.
    */
-  protected begin(opts: unknown): number {
-    const deadline = deadlineOf(this.source, opts);
+  protected begin(opts: unknown, call?: StoreCall): number {
+    const deadline = deadlineOf(this.source, opts, call);
     if (this.closed) throw this.source.error('UNAVAILABLE', 'the store is closed');
     checkDeadline(this.source, deadline);
     return this.clock === undefined ? Date.now() : readClock(this.source, this.clock);

@@ -1,5 +1,6 @@
 import type { CallOptions, RateLimitConsumeOptions, RateLimitDecision, RateLimitPolicy, RateLimitStore } from '@stowage/core';
 import {
+  STORE_CALLS,
   evaluateRateLimit,
   type NormalizedPolicy,
   type RateLimitState,
@@ -7,6 +8,8 @@ import {
   validateRateLimitArgs,
 } from '@stowage/core/adapter-kit';
 import { MapStore, type MapStoreOptions } from './map-store.js';
+
+const CALLS = STORE_CALLS.rateLimit;
 
 /** One policy's state under a key. */
 interface PolicyState {
@@ -35,17 +38,17 @@ export class MapRateLimitStore extends MapStore<Entry> implements RateLimitStore
     opts?: RateLimitConsumeOptions,
   ): Promise<RateLimitDecision> {
     const { policies, cost } = validateRateLimitArgs(this.source, key, policy, opts, true);
-    return this.decide(key, policies, this.begin(opts), cost, true);
+    return this.decide(key, policies, this.begin(opts, CALLS.consume), cost, true);
   }
 
   async peek(key: string, policy: RateLimitPolicy | readonly RateLimitPolicy[], opts?: CallOptions): Promise<RateLimitDecision> {
     const { policies } = validateRateLimitArgs(this.source, key, policy, opts, false);
-    return this.decide(key, policies, this.begin(opts), 1, false);
+    return this.decide(key, policies, this.begin(opts, CALLS.peek), 1, false);
   }
 
   async reset(key: string, opts?: CallOptions): Promise<void> {
     validateKey(this.source, 'key', key);
-    this.begin(opts);
+    this.begin(opts, CALLS.reset);
     this.records.delete(key);
   }
 

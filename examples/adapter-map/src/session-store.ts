@@ -1,5 +1,6 @@
 import type { CallOptions, SessionRecord, SessionSetOptions, SessionStore } from '@stowage/core';
 import {
+  STORE_CALLS,
   copyBytes,
   type SessionSizeOptions,
   sizeLimit,
@@ -10,6 +11,8 @@ import {
   validateSessionSet,
 } from '@stowage/core/adapter-kit';
 import { MapStore, type MapStoreOptions } from './map-store.js';
+
+const CALLS = STORE_CALLS.session;
 
 export interface MapSessionStoreOptions extends MapStoreOptions, SessionSizeOptions {}
 
@@ -43,7 +46,7 @@ export class MapSessionStore extends MapStore<Entry> implements SessionStore {
 
   async get(id: string, opts?: CallOptions): Promise<SessionRecord | undefined> {
     validateKey(this.source, 'id', id);
-    const e = this.live(id, this.begin(opts));
+    const e = this.live(id, this.begin(opts, CALLS.get));
     if (e === undefined) return undefined;
     // Copy out: the caller may change the bytes it gets.
     const record: SessionRecord = { data: copyBytes(e.data), version: e.version, expiresAt: e.expiresAt };
@@ -54,7 +57,7 @@ export class MapSessionStore extends MapStore<Entry> implements SessionStore {
 
   async set(id: string, data: Uint8Array, opts: SessionSetOptions): Promise<{ version: number }> {
     const v = validateSessionSet(this.source, id, data, opts, this.maxDataBytes);
-    const now = this.begin(opts);
+    const now = this.begin(opts, CALLS.set);
     const current = this.live(id, now);
     const currentVersion = current?.version ?? 0;
     if (v.ifVersion !== undefined && v.ifVersion !== currentVersion) {
@@ -76,7 +79,7 @@ export class MapSessionStore extends MapStore<Entry> implements SessionStore {
   async touch(id: string, ttlMs: number, opts?: CallOptions): Promise<boolean> {
     validateKey(this.source, 'id', id);
     validateDuration(this.source, 'ttlMs', ttlMs);
-    const now = this.begin(opts);
+    const now = this.begin(opts, CALLS.touch);
     const e = this.live(id, now);
     if (e === undefined) return false;
     this.put(id, { ...e, expiresAt: capped(now + ttlMs, e.absoluteExpiresAt) });
@@ -85,13 +88,13 @@ export class MapSessionStore extends MapStore<Entry> implements SessionStore {
 
   async destroy(id: string, opts?: CallOptions): Promise<boolean> {
     validateKey(this.source, 'id', id);
-    if (this.live(id, this.begin(opts)) === undefined) return false;
+    if (this.live(id, this.begin(opts, CALLS.destroy)) === undefined) return false;
     return this.records.delete(id);
   }
 
   async rotate(oldId: string, newId: string, opts?: { ttlMs?: number } & CallOptions): Promise<boolean> {
     const ttlMs = validateRotateArgs(this.source, oldId, newId, opts);
-    const now = this.begin(opts);
+    const now = this.begin(opts, CALLS.rotate);
     const e = this.live(oldId, now);
     if (e === undefined) return false;
     if (this.live(newId, now) !== undefined) throw this.source.error('CONFLICT', 'a live session already has the new id');
@@ -103,7 +106,7 @@ export class MapSessionStore extends MapStore<Entry> implements SessionStore {
   /** Scans the table: a real backend keeps an index by owner (a Redis set, an SQL index). */
   async destroyByOwner(owner: string, opts?: { except?: string } & CallOptions): Promise<number> {
     const except = validateDestroyByOwnerArgs(this.source, owner, opts);
-    const now = this.begin(opts);
+    const now = this.begin(opts, CALLS.destroyByOwner);
     let count = 0;
     for (const [id, e] of this.records) {
       if (e.owner === owner && id !== except && e.expiresAt > now) count += Number(this.records.delete(id));
