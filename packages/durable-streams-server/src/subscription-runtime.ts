@@ -72,8 +72,7 @@ export class SubscriptionRuntime {
     } catch (err) {
       this.#log('noteAppend', err, `noteAppend(${JSON.stringify(stream.slice(0, 128))}) failed: ${reason(err)}`);
       // The other subscriptions were updated: their wakes are announced all the same.
-      const started = (err as { details?: { started?: unknown } }).details?.started;
-      if (Array.isArray(started) && started.length > 0) this.announce(started as WakeNotice[]);
+      this.#announceStarted(err);
       return;
     }
     if (notices.length > 0) this.announce(notices);
@@ -140,10 +139,18 @@ export class SubscriptionRuntime {
       this.announce(due);
     } catch (err) {
       if (!this.#closing.signal.aborted) this.#log('takeDue', err, `takeDue failed: ${reason(err)}`);
+      // The other subscriptions were taken: their notices are announced all the same.
+      this.#announceStarted(err);
     } finally {
       // A full batch: more may be due now.
       this.#schedule(taken === TAKE_LIMIT ? 0 : this.#s.pollIntervalMs);
     }
+  }
+
+  /** The wakes a call over many subscriptions started before one of them failed (`details.started`). */
+  #announceStarted(err: unknown): void {
+    const started = (err as { details?: { started?: unknown } } | null)?.details?.started;
+    if (Array.isArray(started) && started.length > 0) this.announce(started as WakeNotice[]);
   }
 
   #track(work: Promise<void>): void {

@@ -1,6 +1,9 @@
+import { createSubscriptionStore, type SessionStore } from '@stowage/core';
+import { formatOffset } from '@stowage/core/adapter-kit';
 import { MemorySessionStore, MemoryStreamStore } from '@stowage/stores-memory';
 import { afterEach, describe, expect, it } from 'vitest';
-import { eventuallyValue, getJson, putJson, type SubscriptionServer, startSubscriptionServer } from './subscription-server.js';
+import { Receiver } from './scripted-receiver.js';
+import { eventuallyValue, getJson, postJson, putJson, type SubscriptionServer, startSubscriptionServer } from './subscription-server.js';
 
 // One subscription that cannot be updated must not cost the others their wakes, and names a
 // client chooses (`__proto__`, `toString`, `constructor`) are names like any other. These run
@@ -14,17 +17,20 @@ afterEach(async () => {
 
 let sessions: MemorySessionStore;
 
-async function serve(maxDataBytes = 1024 * 1024): Promise<SubscriptionServer> {
+async function serve(maxDataBytes = 1024 * 1024, retryBaseMs?: number): Promise<SubscriptionServer> {
   const store = new MemoryStreamStore();
   sessions = new MemorySessionStore({ maxDataBytes });
-  const s = await startSubscriptionServer({
-    store,
-    sessions,
-    close: async () => {
-      await store.close();
-      await sessions.close();
+  const s = await startSubscriptionServer(
+    {
+      store,
+      sessions,
+      close: async () => {
+        await store.close();
+        await sessions.close();
+      },
     },
-  });
+    retryBaseMs === undefined ? {} : { store: { retryBaseMs } },
+  );
   servers.push(s);
   return s;
 }
@@ -59,6 +65,42 @@ describe('subscriptions: one failing subscription', () => {
       5000,
     );
     expect(events[0]).toMatchObject({ type: 'wake', subscription_id: 'v', stream: victim });
+  });
+});
+
+describe('subscriptions: one that cannot be updated when work comes due', () => {
+  it('holds back no other: a failed webhook delivery behind it is still retried', async () => {
+    const receiver = await Receiver.start([{ status: 500 }, { status: 200, body: { done: true } }]);
+    try {
+      const s = await serve(8 * 1024, 100);
+      expect(await wakeStream(s, 'wakes-full')).toBe(201);
+      // First in the index: a pull-wake whose links fill its document; its wake starts small.
+      const full = s.url('__ds/subscriptions/full');
+      expect(
+        (await fetch(full, putJson({ type: 'pull-wake', pattern: 't/**', wake_stream: 'wakes-full', lease_ttl_ms: 1000 }))).status,
+      ).toBe(201);
+      let i = 0;
+      while (!s.logs.some((l) => l.includes('noteAppend'))) {
+        expect((await fetch(s.url(`t/b${i++}/${'y'.repeat(400)}`), putText('x'))).status).toBe(201);
+        expect(i).toBeLessThan(100);
+      }
+      // Claimed, its lease runs out: ending that wake starts one that names every link, too large.
+      expect((await fetch(`${full}/claim`, postJson({ worker: 'w' }))).status).toBe(200);
+      await eventuallyValue(
+        async () => s.logs.filter((l) => l.includes('takeDue')).length,
+        (n) => n > 0,
+        5000,
+      );
+      expect(s.logs.find((l) => l.includes('takeDue'))).toContain('details.started');
+      const hook = s.url('__ds/subscriptions/hook');
+      expect((await fetch(hook, putJson({ type: 'webhook', streams: ['l1'], webhook: { url: receiver.url } }))).status).toBe(201);
+      expect((await fetch(s.url('l1'), putText('job'))).status).toBe(201);
+      // The first POST fails (500); its retry comes from takeDue, which also meets `full`.
+      await receiver.until(() => receiver.deliveries.length >= 2, 8000);
+      expect(receiver.deliveries.length).toBeGreaterThanOrEqual(2);
+    } finally {
+      await receiver.close();
+    }
   });
 });
 
@@ -112,5 +154,77 @@ describe('subscriptions: names that are properties of every object', () => {
     expect(s.logs.filter((l) => / 5\d\d /.test(l) || l.includes('noteAppend'))).toEqual([]);
     const plain = {} as Record<string, unknown>;
     expect([plain.explicit, plain.glob, plain.tail, plain.streams]).toEqual([undefined, undefined, undefined, undefined]);
+  });
+});
+
+describe('subscriptions: two PUTs of one id, one too large', () => {
+  it('the one created keeps its own index entry, and is woken', async () => {
+    const inner = new MemorySessionStore({ maxDataBytes: 8 * 1024 });
+    // The too-large document's write waits until the other PUT has made its document.
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let held = false;
+    const sessions = new Proxy(inner, {
+      get(target, name, receiver) {
+        if (name !== 'set') return Reflect.get(target, name, receiver);
+        return async (id: string, data: Uint8Array, opts: never) => {
+          if (id === 'ds-subscriptions:sub:x' && data.byteLength > 8 * 1024) {
+            held = true;
+            await gate;
+          }
+          return target.set(id, data, opts);
+        };
+      },
+    }) as SessionStore;
+    const subs = createSubscriptionStore({ sessions });
+    const def = { type: 'pull-wake', wakeStream: 'w', leaseTtlMs: 30_000 } as const;
+    const big = subs.put('x', { ...def, streams: Array.from({ length: 12 }, (_, i) => `big/${i}/${'q'.repeat(400)}`) });
+    await eventuallyValue(
+      async () => held,
+      (h) => h,
+      5000,
+    );
+    expect((await subs.put('x', { ...def, streams: ['s1'] })).status).toBe('created');
+    release();
+    await expect(big).rejects.toMatchObject({ code: 'PAYLOAD_TOO_LARGE' });
+    const index = JSON.parse(Buffer.from((await inner.get('ds-subscriptions:index'))!.data).toString('utf8'));
+    expect(index.subs.x).toEqual({ streams: ['s1'] });
+    const notices = await subs.noteAppend('s1', formatOffset(1));
+    expect(notices.map((n) => n.subscription.id)).toEqual(['x']);
+    await inner.close();
+  });
+
+  it('one answered 409 (another definition made first) leaves the entry as the document says', async () => {
+    const inner = new MemorySessionStore();
+    // The first PUT's look at the document waits until the second PUT has made it.
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let held = false;
+    const sessions = new Proxy(inner, {
+      get(target, name, receiver) {
+        if (name !== 'get') return Reflect.get(target, name, receiver);
+        return async (id: string, opts: never) => {
+          if (id === 'ds-subscriptions:sub:y' && !held) {
+            held = true;
+            await gate;
+          }
+          return target.get(id, opts);
+        };
+      },
+    }) as SessionStore;
+    const subs = createSubscriptionStore({ sessions });
+    const def = { type: 'pull-wake', wakeStream: 'w', leaseTtlMs: 30_000 } as const;
+    const first = subs.put('y', { ...def, streams: ['other'] });
+    await eventuallyValue(
+      async () => held,
+      (h) => h,
+      5000,
+    );
+    expect((await subs.put('y', { ...def, streams: ['s2'] })).status).toBe('created');
+    release();
+    expect((await first).status).toBe('conflict');
+    const notices = await subs.noteAppend('s2', formatOffset(1));
+    expect(notices.map((n) => n.subscription.id)).toEqual(['y']);
+    await inner.close();
   });
 });

@@ -219,7 +219,8 @@ export interface SubscriptionStore extends Closeable {
    * tail, and starts a wake where one is due. Returns the wakes this call started. One
    * subscription that cannot be updated does not hold back the others: the call then rejects
    * with the first failure's code, and `details.started` of that error holds the wakes it
-   * started for the others, to be announced all the same.
+   * started for the others, to be announced all the same, and `details.failedIds` the
+   * subscriptions that failed.
    */
   noteAppend(stream: string, tailOffset: string, opts?: CallOptions): Promise<WakeNotice[]>;
 
@@ -255,6 +256,9 @@ export interface SubscriptionStore extends Closeable {
    * come (the attempt is the caller's for the store's delivery timeout, so no other caller
    * takes it meanwhile; its callback token is new), and wakes whose lease ran out (the wake
    * ends; with work still pending a new one starts, generation + 1). At most `limit` notices.
+   * A subscription that cannot be updated does not hold back the others: as with
+   * `noteAppend`, the call then rejects with the first failure, `details.started` holding the
+   * notices it took (to be announced) and `details.failedIds` the subscriptions that failed.
    */
   takeDue(opts: { limit: number } & CallOptions): Promise<WakeNotice[]>;
 

@@ -9,6 +9,15 @@ interface IndexDocument {
 
 const INDEX = 'index';
 
+function sameEntry(entry: IndexDocument['subs'][string] | undefined, pattern: string | undefined, streams: readonly string[]): boolean {
+  return (
+    entry !== undefined &&
+    entry.pattern === pattern &&
+    entry.streams.length === streams.length &&
+    entry.streams.every((s, i) => s === streams[i])
+  );
+}
+
 /**
  * The membership index: one document naming every subscription with its pattern and explicit
  * streams. Written before a subscription's own document on create and add, after it on delete
@@ -44,6 +53,28 @@ export class Membership {
       if (next.subs[id] !== undefined) return { result: false };
       next.subs[id] = { ...(pattern === undefined ? {} : { pattern }), streams: [...streams] };
       return { write: next, result: true };
+    });
+  }
+
+  /**
+   * Sets a subscription's entry to what its document says (after the document was written or
+   * found: a concurrent PUT of the same id may have entered another definition first).
+   */
+  async replace(id: string, pattern: string | undefined, streams: readonly string[], call: CallOptions): Promise<void> {
+    await this.docs.update<IndexDocument, void>(INDEX, call, (index) => {
+      const next = index ?? { subs: emptyMap() };
+      if (sameEntry(next.subs[id], pattern, streams)) return { result: undefined };
+      next.subs[id] = { ...(pattern === undefined ? {} : { pattern }), streams: [...streams] };
+      return { write: next, result: undefined };
+    });
+  }
+
+  /** Removes a subscription's entry if it is still the one given (a PUT's own, not another's). */
+  async removeIf(id: string, pattern: string | undefined, streams: readonly string[], call: CallOptions): Promise<void> {
+    await this.docs.update<IndexDocument, void>(INDEX, call, (index) => {
+      if (index === undefined || !sameEntry(index.subs[id], pattern, streams)) return { result: undefined };
+      delete index.subs[id];
+      return { write: index, result: undefined };
     });
   }
 

@@ -17,6 +17,7 @@ import { ErrorSource } from '../errors.js';
 import { isOffset, compareUtf8 } from '../streams/offsets.js';
 import { readClock, validateInteger, validateOptions, validateString } from '../validate.js';
 import { Documents } from './documents.js';
+import { finishWake, startNotice } from './wake-notice.js';
 import { partialFailure } from './partial-failure.js';
 import { type SubscriptionStoreOptions, storeSettings } from './options.js';
 import { matchesPattern } from './glob.js';
@@ -39,7 +40,15 @@ import {
   toWake,
   type WakeTiming,
 } from './state.js';
-import { validateAcks, validateDefinition, validateId, validateProof, validateStreamList, validateStreamPath } from './validate.js';
+import {
+  validateAcks,
+  validateDefinition,
+  validateSigningKeys,
+  validateId,
+  validateProof,
+  validateStreamList,
+  validateStreamPath,
+} from './validate.js';
 
 const CALLS = STORE_CALLS.subscription;
 
@@ -104,21 +113,32 @@ class DocumentSubscriptionStore implements SubscriptionStore {
     } catch (err) {
       // Refused (too large) or failed: the entry this call made must not stay without its
       // document, filling the index with subscriptions nobody can see.
-      if (entered) await this.#forgetEntry(id, call);
+      if (entered) await this.#forgetEntry(id, def.pattern, def.streams, call);
       throw err;
     }
     // Again after the document: a delete of the same id between the two steps removed the
-    // entry, and a document without one would never wake (an entry without a document is skipped).
-    if (result.status !== 'conflict') await this.#members.enter(id, result.subscription.pattern, result.subscription.streams, call);
+    // entry, or (created here) a concurrent PUT of the id entered its own definition first; a
+    // document whose entry is missing or another's would never wake. Only a document this
+    // call created is sure to name no stream added since (addStreams enters those first).
+    const { pattern, streams } = result.subscription;
+    if (result.status === 'created') await this.#members.replace(id, pattern, streams, call);
+    else await this.#members.enter(id, pattern, streams, call);
     return result as { status: 'created' | 'exists'; subscription: Subscription } | { status: 'conflict'; subscription: Subscription };
   }
 
-  /** Removes `id`'s index entry unless its document exists (another call made it); best effort. */
-  async #forgetEntry(id: string, call: CallOptions): Promise<void> {
+  /**
+   * Removes the index entry a failed PUT made, if it is still that one; then, should another
+   * PUT of the id have made the document meanwhile, enters that document's (its own step may
+   * have come before the removal). Best effort: an entry left is skipped (no
+   * document), and a DELETE of the id removes it.
+   */
+  async #forgetEntry(id: string, pattern: string | undefined, streams: readonly string[], call: CallOptions): Promise<void> {
     try {
-      if ((await this.#docs.read(subKey(id), call)) === undefined) await this.#members.remove(id, call);
+      await this.#members.removeIf(id, pattern, streams, call);
+      const doc = await this.#docs.read<SubscriptionDocument>(subKey(id), call);
+      if (doc !== undefined) await this.#members.enter(id, doc.value.definition.pattern, doc.value.explicit, call);
     } catch {
-      // The entry stays: it is skipped (no document), and a DELETE of the id removes it.
+      // As above: left for a DELETE.
     }
   }
 
@@ -190,14 +210,15 @@ class DocumentSubscriptionStore implements SubscriptionStore {
           // Replicas report out of order: a tail only moves forward.
           if (compareUtf8(tailOffset, l.tail) <= 0 && doc.wake !== undefined) return { result: undefined };
           if (compareUtf8(tailOffset, l.tail) > 0) l.tail = tailOffset;
-          const notice = doc.wake === undefined && anyPending(doc) ? this.#start(doc, path) : undefined;
+          const notice = doc.wake === undefined && anyPending(doc) ? startNotice(doc, this.#now(), this.#timing, path) : undefined;
           return { write: doc, result: notice };
         }),
       ),
     );
     const started = settled.flatMap((r) => (r.status === 'fulfilled' && r.value !== undefined ? [r.value] : []));
-    const failed = settled.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
-    if (failed.length > 0) throw partialFailure(source, path, members.length, failed, started);
+    const failed = settled.flatMap((r, i) => (r.status === 'rejected' ? [{ id: members[i]!.id, err: r.reason as unknown }] : []));
+    if (failed.length > 0)
+      throw partialFailure(source, `noteAppend(${JSON.stringify(path.slice(0, 128))})`, members.length, failed, started);
     return started;
   }
 
@@ -270,7 +291,7 @@ class DocumentSubscriptionStore implements SubscriptionStore {
       }
       for (const ack of list) d.links[ack.stream]!.acked = ack.offset;
       d.wake!.leaseExpiresAt = now + d.definition.leaseTtlMs;
-      return { write: d, result: done ? this.#finish(d) : { ok: true } };
+      return { write: d, result: done ? finishWake(d, this.#now(), this.#timing) : { ok: true } };
     });
   }
 
@@ -282,7 +303,7 @@ class DocumentSubscriptionStore implements SubscriptionStore {
     return this.#docs.update<SubscriptionDocument, AckResult | Refused>(subKey(id), call, (doc) => {
       const refused = checkProof(doc, p, now);
       if (refused !== undefined) return { result: refused };
-      return { write: doc!, result: this.#finish(doc!) };
+      return { write: doc!, result: finishWake(doc!, this.#now(), this.#timing) };
     });
   }
 
@@ -299,7 +320,7 @@ class DocumentSubscriptionStore implements SubscriptionStore {
       if (outcome === 'done') {
         doc.status = 'active';
         ackSnapshot(doc);
-        return { write: doc, result: this.#finish(doc) };
+        return { write: doc, result: finishWake(doc, this.#now(), this.#timing) };
       }
       if (outcome === 'accepted') {
         doc.status = 'active';
@@ -320,28 +341,34 @@ class DocumentSubscriptionStore implements SubscriptionStore {
     const limit = validateInteger(source, 'opts.limit', o.limit, 1, 10_000);
     const call = this.#open(opts, CALLS.takeDue);
     const notices: WakeNotice[] = [];
-    for (const id of await this.#members.ids(call)) {
+    const failed: { id: string; err: unknown }[] = [];
+    const ids = await this.#members.ids(call);
+    for (const id of ids) {
       if (notices.length >= limit) break;
       const now = this.#now();
-      const notice = await this.#docs.update<SubscriptionDocument, WakeNotice | undefined>(subKey(id), call, (doc) => {
-        const wake = doc?.wake;
-        if (doc === undefined || wake === undefined) return { result: undefined };
-        if (doc.delivery !== undefined) {
-          if (doc.delivery.nextAttemptAt > now) return { result: undefined };
-          // A retry (or an attempt whose taker never reported): this caller's for the delivery timeout.
-          doc.delivery.nextAttemptAt = now + this.#timing.deliveryTimeoutMs;
-          if (wake.tokenDigest !== undefined) doc.endedTokenDigest = wake.tokenDigest;
-          const token = issueToken(wake);
-          return { write: doc, result: { subscription: toSubscription(doc), wake: toWake(wake), callbackToken: token } };
-        }
-        // An unclaimed pull-wake wake waits for a worker; a held lease that ran out ends.
-        const unclaimed = doc.definition.type === 'pull-wake' && wake.holder === undefined;
-        if (unclaimed || wake.leaseExpiresAt > now) return { result: undefined };
-        endWake(doc);
-        return { write: doc, result: anyPending(doc) ? this.#start(doc, undefined) : undefined };
-      });
+      // One subscription that cannot be updated must not hold back the others (see noteAppend).
+      const notice = await this.#docs
+        .update<SubscriptionDocument, WakeNotice | undefined>(subKey(id), call, (doc) => {
+          const wake = doc?.wake;
+          if (doc === undefined || wake === undefined) return { result: undefined };
+          if (doc.delivery !== undefined) {
+            if (doc.delivery.nextAttemptAt > now) return { result: undefined };
+            // A retry (or an attempt whose taker never reported): this caller's for the delivery timeout.
+            doc.delivery.nextAttemptAt = now + this.#timing.deliveryTimeoutMs;
+            if (wake.tokenDigest !== undefined) doc.endedTokenDigest = wake.tokenDigest;
+            const token = issueToken(wake);
+            return { write: doc, result: { subscription: toSubscription(doc), wake: toWake(wake), callbackToken: token } };
+          }
+          // An unclaimed pull-wake wake waits for a worker; a held lease that ran out ends.
+          const unclaimed = doc.definition.type === 'pull-wake' && wake.holder === undefined;
+          if (unclaimed || wake.leaseExpiresAt > now) return { result: undefined };
+          endWake(doc);
+          return { write: doc, result: anyPending(doc) ? startNotice(doc, this.#now(), this.#timing, undefined) : undefined };
+        })
+        .catch((err: unknown) => void failed.push({ id, err }));
       if (notice !== undefined) notices.push(notice);
     }
+    if (failed.length > 0) throw partialFailure(source, 'takeDue', ids.length, failed, notices);
     return notices;
   }
 
@@ -351,37 +378,8 @@ class DocumentSubscriptionStore implements SubscriptionStore {
   }
 
   async putSigningKeys(keys: readonly SigningKeyRecord[], ifVersion: number, opts?: CallOptions): Promise<boolean> {
-    if (!Array.isArray(keys)) throw source.invalid('keys must be an array', { field: 'keys' });
+    const copy = validateSigningKeys(source, keys);
     validateInteger(source, 'ifVersion', ifVersion, 0);
-    const copy = keys.map((k, i) => {
-      const r = validateOptions<SigningKeyRecord>(source, `keys[${i}]`, k);
-      return {
-        kid: validateString(source, `keys[${i}].kid`, r.kid, 256, 1),
-        publicJwk: validateString(source, `keys[${i}].publicJwk`, r.publicJwk, 4096, 1),
-        privateKeySealed: validateString(source, `keys[${i}].privateKeySealed`, r.privateKeySealed, 4096, 1),
-        createdAt: validateInteger(source, `keys[${i}].createdAt`, r.createdAt, 0),
-        ...(r.replacedAt === undefined ? {} : { replacedAt: validateInteger(source, `keys[${i}].replacedAt`, r.replacedAt, 0) }),
-      };
-    });
     return this.#docs.write(KEYS, { keys: copy }, ifVersion, this.#open(opts, CALLS.putSigningKeys));
-  }
-
-  /** Starts a wake on `doc` (already decided due) and makes its notice. */
-  #start(doc: SubscriptionDocument, triggeredBy: string | undefined): WakeNotice {
-    const { wake, token } = startWake(doc, this.#now(), this.#timing);
-    return {
-      subscription: toSubscription(doc),
-      wake: toWake(wake),
-      ...(triggeredBy === undefined ? {} : { triggeredBy }),
-      ...(token === undefined ? {} : { callbackToken: token }),
-    };
-  }
-
-  /** Ends the wake; starts the next at once if work is still pending. */
-  #finish(doc: SubscriptionDocument): AckResult {
-    endWake(doc);
-    if (!anyPending(doc)) return { ok: true };
-    const first = Object.entries(doc.links).find(([, l]) => compareUtf8(l.tail, l.acked) > 0)?.[0];
-    return { ok: true, next: this.#start(doc, first) };
   }
 }

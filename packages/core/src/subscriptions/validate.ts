@@ -1,4 +1,4 @@
-import type { SubscriptionAck, SubscriptionDefinition, WakeProof } from '../contracts/subscription.js';
+import type { SigningKeyRecord, SubscriptionAck, SubscriptionDefinition, WakeProof } from '../contracts/subscription.js';
 import type { ErrorSource } from '../errors.js';
 import { validateDuration, validateInteger, validateKey, validateOptions, validateString } from '../validate.js';
 import { normalizeStreamPath } from './glob.js';
@@ -90,6 +90,21 @@ export function validateAcks(source: ErrorSource, value: unknown): SubscriptionA
     return {
       stream: validateStreamPath(source, `acks[${i}].stream`, ack.stream),
       offset: validateString(source, `acks[${i}].offset`, ack.offset, 256, 1),
+    };
+  });
+}
+
+/** `keys` of `putSigningKeys`, checked and copied (nothing of the caller's is stored). */
+export function validateSigningKeys(source: ErrorSource, keys: unknown): SigningKeyRecord[] {
+  if (!Array.isArray(keys)) throw source.invalid('keys must be an array', { field: 'keys' });
+  return keys.map((k, i) => {
+    const r = validateOptions<SigningKeyRecord>(source, `keys[${i}]`, k);
+    return {
+      kid: validateString(source, `keys[${i}].kid`, r.kid, 256, 1),
+      publicJwk: validateString(source, `keys[${i}].publicJwk`, r.publicJwk, 4096, 1),
+      privateKeySealed: validateString(source, `keys[${i}].privateKeySealed`, r.privateKeySealed, 4096, 1),
+      createdAt: validateInteger(source, `keys[${i}].createdAt`, r.createdAt, 0),
+      ...(r.replacedAt === undefined ? {} : { replacedAt: validateInteger(source, `keys[${i}].replacedAt`, r.replacedAt, 0) }),
     };
   });
 }
