@@ -157,74 +157,69 @@ describe('subscriptions: names that are properties of every object', () => {
   });
 });
 
-describe('subscriptions: two PUTs of one id, one too large', () => {
-  it('the one created keeps its own index entry, and is woken', async () => {
+/**
+ * `inner` seen through a window that holds the first call of `method` whose arguments `hold`
+ * picks until `release()`: a real store, one step of a concurrent caller delayed.
+ */
+function holdingOnce(inner: SessionStore, method: 'get' | 'set', hold: (...args: never[]) => boolean) {
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  let held = false;
+  const sessions = new Proxy(inner, {
+    get(target, name, receiver) {
+      const real = Reflect.get(target, name, receiver);
+      if (name !== method) return real;
+      return async (...args: never[]) => {
+        if (!held && hold(...args)) {
+          held = true;
+          await gate;
+        }
+        return (real as (...a: never[]) => Promise<unknown>).apply(target, args);
+      };
+    },
+  }) as SessionStore;
+  return {
+    sessions,
+    release,
+    held: () =>
+      eventuallyValue(
+        async () => held,
+        (h) => h,
+        5000,
+      ),
+  };
+}
+
+describe('subscriptions: two PUTs of one id', () => {
+  const def = { type: 'pull-wake', wakeStream: 'w', leaseTtlMs: 30_000 } as const;
+
+  it('one too large: the one created keeps its own index entry, and is woken', async () => {
     const inner = new MemorySessionStore({ maxDataBytes: 8 * 1024 });
     // The too-large document's write waits until the other PUT has made its document.
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => (release = resolve));
-    let held = false;
-    const sessions = new Proxy(inner, {
-      get(target, name, receiver) {
-        if (name !== 'set') return Reflect.get(target, name, receiver);
-        return async (id: string, data: Uint8Array, opts: never) => {
-          if (id === 'ds-subscriptions:sub:x' && data.byteLength > 8 * 1024) {
-            held = true;
-            await gate;
-          }
-          return target.set(id, data, opts);
-        };
-      },
-    }) as SessionStore;
-    const subs = createSubscriptionStore({ sessions });
-    const def = { type: 'pull-wake', wakeStream: 'w', leaseTtlMs: 30_000 } as const;
+    const w = holdingOnce(inner, 'set', (id: string, data: Uint8Array) => id === 'ds-subscriptions:sub:x' && data.byteLength > 8 * 1024);
+    const subs = createSubscriptionStore({ sessions: w.sessions });
     const big = subs.put('x', { ...def, streams: Array.from({ length: 12 }, (_, i) => `big/${i}/${'q'.repeat(400)}`) });
-    await eventuallyValue(
-      async () => held,
-      (h) => h,
-      5000,
-    );
+    await w.held();
     expect((await subs.put('x', { ...def, streams: ['s1'] })).status).toBe('created');
-    release();
+    w.release();
     await expect(big).rejects.toMatchObject({ code: 'PAYLOAD_TOO_LARGE' });
     const index = JSON.parse(Buffer.from((await inner.get('ds-subscriptions:index'))!.data).toString('utf8'));
     expect(index.subs.x).toEqual({ streams: ['s1'] });
-    const notices = await subs.noteAppend('s1', formatOffset(1));
-    expect(notices.map((n) => n.subscription.id)).toEqual(['x']);
+    expect((await subs.noteAppend('s1', formatOffset(1))).map((n) => n.subscription.id)).toEqual(['x']);
     await inner.close();
   });
 
-  it('one answered 409 (another definition made first) leaves the entry as the document says', async () => {
+  it('one answered 409 (another definition made first): the entry is as the document says', async () => {
     const inner = new MemorySessionStore();
     // The first PUT's look at the document waits until the second PUT has made it.
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => (release = resolve));
-    let held = false;
-    const sessions = new Proxy(inner, {
-      get(target, name, receiver) {
-        if (name !== 'get') return Reflect.get(target, name, receiver);
-        return async (id: string, opts: never) => {
-          if (id === 'ds-subscriptions:sub:y' && !held) {
-            held = true;
-            await gate;
-          }
-          return target.get(id, opts);
-        };
-      },
-    }) as SessionStore;
-    const subs = createSubscriptionStore({ sessions });
-    const def = { type: 'pull-wake', wakeStream: 'w', leaseTtlMs: 30_000 } as const;
+    const w = holdingOnce(inner, 'get', (id: string) => id === 'ds-subscriptions:sub:y');
+    const subs = createSubscriptionStore({ sessions: w.sessions });
     const first = subs.put('y', { ...def, streams: ['other'] });
-    await eventuallyValue(
-      async () => held,
-      (h) => h,
-      5000,
-    );
+    await w.held();
     expect((await subs.put('y', { ...def, streams: ['s2'] })).status).toBe('created');
-    release();
+    w.release();
     expect((await first).status).toBe('conflict');
-    const notices = await subs.noteAppend('s2', formatOffset(1));
-    expect(notices.map((n) => n.subscription.id)).toEqual(['y']);
+    expect((await subs.noteAppend('s2', formatOffset(1))).map((n) => n.subscription.id)).toEqual(['y']);
     await inner.close();
   });
 });
