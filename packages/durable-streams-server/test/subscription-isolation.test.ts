@@ -190,6 +190,8 @@ function holdingOnce(inner: SessionStore, method: 'get' | 'set', hold: (...args:
   };
 }
 
+const INDEX = 'ds-subscriptions:index';
+
 describe('subscriptions: two PUTs of one id', () => {
   const def = { type: 'pull-wake', wakeStream: 'w', leaseTtlMs: 30_000 } as const;
 
@@ -220,6 +222,55 @@ describe('subscriptions: two PUTs of one id', () => {
     w.release();
     expect((await first).status).toBe('conflict');
     expect((await subs.noteAppend('s2', formatOffset(1))).map((n) => n.subscription.id)).toEqual(['y']);
+    await inner.close();
+  });
+
+  it('an addStreams between a creating PUT and its index step keeps the added stream', async () => {
+    const inner = new MemorySessionStore();
+    let indexReads = 0;
+    // The creating PUT's second read of the index (its step after the document) waits.
+    const w = holdingOnce(inner, 'get', (id: string) => id === INDEX && ++indexReads === 2);
+    const subs = createSubscriptionStore({ sessions: w.sessions });
+    const creating = subs.put('a', { ...def, streams: ['s1'] });
+    await w.held();
+    expect((await subs.put('a', { ...def, streams: ['s1'] })).status).toBe('exists');
+    expect(await subs.addStreams('a', ['added'])).toBe(true);
+    w.release();
+    expect((await creating).status).toBe('created');
+    expect((await subs.noteAppend('added', formatOffset(1))).map((n) => n.subscription.id)).toEqual(['a']);
+    await inner.close();
+  });
+
+  it('one whose document was written but could not be indexed: answered 413, its document gone, the other woken', async () => {
+    const inner = new MemorySessionStore({ maxDataBytes: 8 * 1024 });
+    const w = holdingOnce(inner, 'get', (id: string) => id === 'ds-subscriptions:sub:b');
+    const subs = createSubscriptionStore({ sessions: w.sessions });
+    // The index near its limit: what the large PUT adds to it does not fit, its document does.
+    for (let i = 0; i < 6; i++) await subs.put(`filler${i}`, { ...def, streams: [`f/${'f'.repeat(960)}${i}`] });
+    const small = subs.put('b', { ...def, streams: ['small'] });
+    await w.held();
+    const large = { ...def, streams: Array.from({ length: 4 }, (_, i) => `big/${i}/${'q'.repeat(600)}`) };
+    await expect(subs.put('b', large)).rejects.toMatchObject({ code: 'PAYLOAD_TOO_LARGE' });
+    w.release();
+    expect((await small).status).toBe('created');
+    expect((await subs.get('b'))?.streams).toEqual(['small']);
+    expect((await subs.noteAppend('small', formatOffset(1))).map((n) => n.subscription.id)).toEqual(['b']);
+    await inner.close();
+  });
+
+  it('a DELETE whose index step comes after a new PUT of the id: the new one keeps its entry', async () => {
+    const inner = new MemorySessionStore();
+    let deleting = false;
+    const w = holdingOnce(inner, 'get', (id: string) => deleting && id === INDEX);
+    const subs = createSubscriptionStore({ sessions: w.sessions });
+    expect((await subs.put('c', { ...def, streams: ['s3'] })).status).toBe('created');
+    deleting = true;
+    const deleted = subs.delete('c');
+    await w.held();
+    expect((await subs.put('c', { ...def, streams: ['s3'] })).status).toBe('created');
+    w.release();
+    expect(await deleted).toBe(true);
+    expect((await subs.noteAppend('s3', formatOffset(1))).map((n) => n.subscription.id)).toEqual(['c']);
     await inner.close();
   });
 });

@@ -9,6 +9,12 @@ interface IndexDocument {
 
 const INDEX = 'index';
 
+/** A subscription as the index names it. */
+export interface Indexed {
+  pattern: string | undefined;
+  streams: readonly string[];
+}
+
 function sameEntry(entry: IndexDocument['subs'][string] | undefined, pattern: string | undefined, streams: readonly string[]): boolean {
   return (
     entry !== undefined &&
@@ -57,14 +63,24 @@ export class Membership {
   }
 
   /**
-   * Sets a subscription's entry to what its document says (after the document was written or
-   * found: a concurrent PUT of the same id may have entered another definition first).
+   * Makes a subscription's entry name its document's pattern and streams (after the document
+   * was written or found: a concurrent PUT of the id may have entered another definition
+   * first). Streams the entry names beyond them are kept (one `addStreams` entered before its
+   * document step), but for `drop` (those a refused PUT entered).
    */
-  async replace(id: string, pattern: string | undefined, streams: readonly string[], call: CallOptions): Promise<void> {
+  async adopt(
+    id: string,
+    pattern: string | undefined,
+    streams: readonly string[],
+    call: CallOptions,
+    drop: readonly string[] = [],
+  ): Promise<void> {
     await this.docs.update<IndexDocument, void>(INDEX, call, (index) => {
       const next = index ?? { subs: emptyMap() };
-      if (sameEntry(next.subs[id], pattern, streams)) return { result: undefined };
-      next.subs[id] = { ...(pattern === undefined ? {} : { pattern }), streams: [...streams] };
+      const kept = (next.subs[id]?.streams ?? []).filter((s) => !drop.includes(s));
+      const names = [...new Set([...streams, ...kept])];
+      if (sameEntry(next.subs[id], pattern, names)) return { result: undefined };
+      next.subs[id] = { ...(pattern === undefined ? {} : { pattern }), streams: names };
       return { write: next, result: undefined };
     });
   }
@@ -76,6 +92,38 @@ export class Membership {
       delete index.subs[id];
       return { write: index, result: undefined };
     });
+  }
+
+  /**
+   * After a PUT that entered `pattern` and `streams` failed to write its document: removes
+   * that entry if it is still the one given; should another PUT of the id have made the
+   * document (`current`), the entry names that one's, without the streams only the failed PUT
+   * named. Best effort: an entry left is skipped (no document), and a DELETE removes it.
+   */
+  async forgetFailedPut(
+    id: string,
+    pattern: string | undefined,
+    streams: readonly string[],
+    current: () => Promise<Indexed | undefined>,
+    call: CallOptions,
+  ): Promise<void> {
+    try {
+      let doc = await current();
+      if (doc === undefined) {
+        await this.removeIf(id, pattern, streams, call);
+        doc = await current();
+      }
+      if (doc !== undefined)
+        await this.adopt(
+          id,
+          doc.pattern,
+          doc.streams,
+          call,
+          streams.filter((s) => !doc!.streams.includes(s)),
+        );
+    } catch {
+      // Left for a DELETE, as above.
+    }
   }
 
   async addStreams(id: string, streams: readonly string[], call: CallOptions): Promise<void> {

@@ -21,7 +21,7 @@ import { finishWake, startNotice } from './wake-notice.js';
 import { partialFailure } from './partial-failure.js';
 import { type SubscriptionStoreOptions, storeSettings } from './options.js';
 import { matchesPattern } from './glob.js';
-import { Membership } from './membership.js';
+import { type Indexed, Membership } from './membership.js';
 import {
   ackSnapshot,
   anyPending,
@@ -113,33 +113,29 @@ class DocumentSubscriptionStore implements SubscriptionStore {
     } catch (err) {
       // Refused (too large) or failed: the entry this call made must not stay without its
       // document, filling the index with subscriptions nobody can see.
-      if (entered) await this.#forgetEntry(id, def.pattern, def.streams, call);
+      if (entered) await this.#members.forgetFailedPut(id, def.pattern, def.streams, () => this.#indexed(id, call), call);
       throw err;
     }
     // Again after the document: a delete of the same id between the two steps removed the
     // entry, or (created here) a concurrent PUT of the id entered its own definition first; a
-    // document whose entry is missing or another's would never wake. Only a document this
-    // call created is sure to name no stream added since (addStreams enters those first).
+    // document whose entry is missing or another's would never wake.
     const { pattern, streams } = result.subscription;
-    if (result.status === 'created') await this.#members.replace(id, pattern, streams, call);
-    else await this.#members.enter(id, pattern, streams, call);
-    return result as { status: 'created' | 'exists'; subscription: Subscription } | { status: 'conflict'; subscription: Subscription };
-  }
-
-  /**
-   * Removes the index entry a failed PUT made, if it is still that one; then, should another
-   * PUT of the id have made the document meanwhile, enters that document's (its own step may
-   * have come before the removal). Best effort: an entry left is skipped (no
-   * document), and a DELETE of the id removes it.
-   */
-  async #forgetEntry(id: string, pattern: string | undefined, streams: readonly string[], call: CallOptions): Promise<void> {
-    try {
-      await this.#members.removeIf(id, pattern, streams, call);
-      const doc = await this.#docs.read<SubscriptionDocument>(subKey(id), call);
-      if (doc !== undefined) await this.#members.enter(id, doc.value.definition.pattern, doc.value.explicit, call);
-    } catch {
-      // As above: left for a DELETE.
+    if (result.status !== 'created') await this.#members.enter(id, pattern, streams, call);
+    else {
+      try {
+        await this.#members.adopt(id, pattern, streams, call);
+      } catch (err) {
+        // Not entered (the index is full): a document nothing wakes must not stay, answered as failed.
+        await this.#docs
+          .update<SubscriptionDocument, void>(subKey(id), call, (doc) => ({
+            write: doc !== undefined && sameDefinition(doc.definition, def) ? null : undefined,
+            result: undefined,
+          }))
+          .catch(() => {});
+        throw err;
+      }
     }
+    return result as { status: 'created' | 'exists'; subscription: Subscription } | { status: 'conflict'; subscription: Subscription };
   }
 
   async get(id: string, opts?: CallOptions): Promise<Subscription | undefined> {
@@ -154,7 +150,16 @@ class DocumentSubscriptionStore implements SubscriptionStore {
     // The document first: from then on every call answers SUBSCRIPTION_NOT_FOUND.
     const deleted = await this.#docs.remove(subKey(id), call);
     await this.#members.remove(id, call);
+    // A PUT of the id that made its document after the removal may have entered it before ours.
+    const again = await this.#indexed(id, call);
+    if (again !== undefined) await this.#members.adopt(id, again.pattern, again.streams, call);
     return deleted;
+  }
+
+  /** What the index must say of `id`: its document's pattern and streams, if it exists. */
+  async #indexed(id: string, call: CallOptions): Promise<Indexed | undefined> {
+    const doc = await this.#docs.read<SubscriptionDocument>(subKey(id), call);
+    return doc === undefined ? undefined : { pattern: doc.value.definition.pattern, streams: doc.value.explicit };
   }
 
   async addStreams(id: string, streams: readonly string[], opts?: CallOptions): Promise<boolean> {
