@@ -65,6 +65,7 @@ export { formatOffset, normalizeContentType, parseOffset } from './streams/offse
 export { checkProducer } from './streams/producer.js';
 export type { ProducerState, ProducerVerdict } from './streams/producer.js';
 export {
+  HTTP_TOKEN,
   validateAppendOptions,
   validateCreateOptions,
   validateMessages,

@@ -1,7 +1,7 @@
-import type { ErrorSource } from '@stowage/core/adapter-kit';
+import { type ErrorSource, HTTP_TOKEN } from '@stowage/core/adapter-kit';
 
-/** An HTTP token (RFC 9110): what a method or a header name is made of. */
-const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** A whole HTTP token: what a method or a header name is. */
+const TOKEN = new RegExp(`^${HTTP_TOKEN}$`);
 
 function token(source: ErrorSource, field: string, value: unknown): string {
   if (typeof value !== 'string' || !TOKEN.test(value)) {

@@ -39,10 +39,13 @@ export interface ValidatedFork {
   prefix: Uint8Array | undefined;
 }
 
-const TOKEN = "[\\w!#$%&'*+.^`|~-]+";
+/** An HTTP token (RFC 9110 §5.6.2), as a regular expression's source: a method, a header name, a media type's parts. */
+export const HTTP_TOKEN = "[\\w!#$%&'*+.^`|~-]+";
 const QUOTED = '"(?:[^"\\\\]|\\\\.)*"';
 /** RFC 9110 §8.3.1: `type/subtype` of tokens, then `; name=value` parameters (empty ones allowed). */
-const CONTENT_TYPE = new RegExp(`^[\\t ]*${TOKEN}/${TOKEN}(?:[\\t ]*;[\\t ]*(?:${TOKEN}=(?:${TOKEN}|${QUOTED}))?)*[\\t ]*$`);
+const CONTENT_TYPE = new RegExp(
+  `^[\\t ]*${HTTP_TOKEN}/${HTTP_TOKEN}(?:[\\t ]*;[\\t ]*(?:${HTTP_TOKEN}=(?:${HTTP_TOKEN}|${QUOTED}))?)*[\\t ]*$`,
+);
 
 function validateContentType(source: ErrorSource, field: string, value: unknown): string {
   if (typeof value !== 'string' || value.trim().length === 0 || value.length > MAX_CONTENT_TYPE_BYTES) {
